@@ -1,0 +1,156 @@
+"""Configuration: `clearance.toml` at the target root, or `[tool.clearance]` in pyproject.toml.
+
+Validated with pydantic at load time; anything unknown or malformed is a `ConfigError`
+(exit 4) that names the file, the key and what is wrong.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from clearance.errors import ConfigError
+from clearance.model import Severity
+
+CONFIG_FILE = "clearance.toml"
+DEFAULT_SCANNERS = ("secrets", "deps", "iac")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class CustomSecretRule(_Section):
+    """A user-defined secret rule (same fields as the built-in rules.toml entries)."""
+
+    id: str = Field(pattern=r"^secret\.[a-z0-9][a-z0-9.-]*$")
+    title: str
+    severity: Severity = Severity.HIGH
+    regex: str
+    keywords: list[str] = Field(default_factory=list)
+    entropy: float | None = None
+    description: str = ""
+    allow: list[str] = Field(default_factory=list)
+    examples: list[str] = Field(default_factory=list)
+    negative_examples: list[str] = Field(default_factory=list)
+
+
+class SecretsSettings(_Section):
+    """`[secrets]`: custom rules, disabled rules, extra test-path globs."""
+
+    rules: list[CustomSecretRule] = Field(default_factory=list)
+    disable: list[str] = Field(default_factory=list)
+    test_paths: list[str] = Field(default_factory=list)
+    """Extra globs whose findings carry `in_test_path` (the built-in list covers tests/, fixtures/...)."""
+
+
+class DepsSettings(_Section):
+    """`[deps]`: advisory database location and freshness, reachability inputs."""
+
+    db_dir: str | None = None
+    max_db_age_days: int = Field(default=7, ge=1)
+    python_env: str | None = None
+    epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+
+
+class IacSettings(_Section):
+    """`[iac]`: disabled IaC rules and terraform variable files."""
+
+    disable: list[str] = Field(default_factory=list)
+    var_files: list[str] = Field(default_factory=list)
+
+
+class Settings(_Section):
+    """Validated settings for one run."""
+
+    scanners: list[str] = Field(default_factory=lambda: list(DEFAULT_SCANNERS))
+    ignore: list[str] = Field(default_factory=list)
+    """gitignore-style globs never scanned (on top of .gitignore and .clearanceignore)."""
+    max_file_size: int = Field(default=5 * 1024 * 1024, ge=1)
+    fail_on: Severity = Severity.HIGH
+    fail_closed: bool = True
+    """Treat an incomplete scan (unreadable input) as a failure of the gate (exit 3)."""
+    secrets: SecretsSettings = Field(default_factory=SecretsSettings)
+    deps: DepsSettings = Field(default_factory=DepsSettings)
+    iac: IacSettings = Field(default_factory=IacSettings)
+    policy: dict[str, Any] = Field(default_factory=dict)
+    service: dict[str, Any] = Field(default_factory=dict)
+    evidence: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, v: object) -> object:
+        return Severity.parse(v) if isinstance(v, str) else v
+
+    @field_validator("scanners")
+    @classmethod
+    def _known_scanners(cls, v: list[str]) -> list[str]:
+        from clearance.scanners.registry import scanner_ids
+
+        unknown = [s for s in v if s not in scanner_ids()]
+        if unknown:
+            raise ValueError(f"unknown scanner(s) {unknown}; available: {', '.join(scanner_ids())}")
+        return v
+
+
+Source = Literal["defaults", "clearance.toml", "pyproject.toml"]
+
+
+def load_settings(root: Path, explicit: Path | None = None) -> tuple[Settings, Path | None]:
+    """Load settings for a target directory.
+
+    Looks for `explicit`, else `<root>/clearance.toml`, else `[tool.clearance]` in
+    `<root>/pyproject.toml`, else defaults. Returns the settings and the file used.
+    """
+    if explicit is not None:
+        if not explicit.is_file():
+            raise ConfigError(f"configuration file {explicit} does not exist")
+        return _from_file(explicit, table=None), explicit
+    candidate = root / CONFIG_FILE if root.is_dir() else None
+    if candidate is not None and candidate.is_file():
+        return _from_file(candidate, table=None), candidate
+    pyproject = root / "pyproject.toml" if root.is_dir() else None
+    if pyproject is not None and pyproject.is_file():
+        data = _read_toml(pyproject)
+        tool = data.get("tool", {})
+        if isinstance(tool, dict) and "clearance" in tool:
+            return _validate(tool["clearance"], pyproject, prefix="tool.clearance"), pyproject
+    return Settings(), None
+
+
+def settings_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Settings:
+    """Validate a mapping (e.g. from tests) as settings."""
+    return _validate(data, Path(origin), prefix="")
+
+
+def _from_file(path: Path, table: str | None) -> Settings:
+    data = _read_toml(path)
+    return _validate(data, path, prefix="")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as fh:
+            return tomllib.load(fh)
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}", hint="fix the syntax error at the position shown") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+
+
+def _validate(data: object, path: Path, prefix: str) -> Settings:
+    try:
+        return Settings.model_validate(data)
+    except ValidationError as e:
+        lines = []
+        for err in e.errors():
+            loc = ".".join(str(p) for p in err["loc"])
+            key = f"{prefix}.{loc}" if prefix and loc else (loc or prefix or "<root>")
+            lines.append(f"  {key}: {err['msg']}")
+        raise ConfigError(
+            f"{path}: invalid configuration\n" + "\n".join(lines),
+            hint="see docs/configuration.md for every key; `clearance init` writes a commented starter file",
+        ) from e

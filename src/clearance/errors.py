@@ -1,0 +1,66 @@
+"""Error family. Every error a user can cause or meet carries advice (`diagnostics()`).
+
+Library exceptions are translated at the boundary (`raise SourceError(...) from e`);
+only the CLI catches the family and exits, with the code chosen in `decision.py`.
+"""
+
+from __future__ import annotations
+
+
+class ClearanceError(Exception):
+    """Root of clearance's errors: a message plus advice for a human."""
+
+    exit_code: int = 3
+
+    def __init__(self, message: str, *, hint: str | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+    def diagnostics(self) -> str:
+        """A human-readable explanation and what to do next."""
+        if self.hint:
+            return f"{self.message}\n  hint: {self.hint}"
+        return self.message
+
+
+class UsageError(ClearanceError):
+    """The command line asks for something impossible (exit 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(ClearanceError):
+    """Invalid configuration file (exit 4)."""
+
+    exit_code = 4
+
+
+class PolicyError(ClearanceError):
+    """Invalid policy rules or exceptions file (exit 4)."""
+
+    exit_code = 4
+
+
+class SourceError(ClearanceError):
+    """A target could not be read at all (exit 3)."""
+
+    exit_code = 3
+
+
+class ScanError(ClearanceError):
+    """A scanner could not run (e.g. no advisory database) (exit 3)."""
+
+    exit_code = 3
+
+
+class EvidenceError(ClearanceError):
+    """Evidence could not be written, read or verified."""
+
+    exit_code = 1
+
+
+class LedgerError(ClearanceError):
+    """The ledger database could not be used."""
+
+    exit_code = 3

@@ -1,0 +1,303 @@
+"""Core types shared by every stage of the pipeline.
+
+Plain frozen dataclasses with no behaviour beyond small helpers. Scanners produce
+`Finding`s and `Component`s; everything downstream knows nothing about how a finding
+was found.
+"""
+
+from __future__ import annotations
+
+import enum
+import hashlib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+
+class Severity(str, enum.Enum):
+    """How bad a finding is. Ordered: info < low < medium < high < critical.
+
+    `unknown` is for advisories without a usable score; for thresholds it ranks like
+    `medium` (fail safe: an unscored vulnerability is not treated as harmless).
+    """
+
+    INFO = "info"
+    LOW = "low"
+    UNKNOWN = "unknown"
+    MEDIUM = "medium"
+    HIGH = "high"
+    CRITICAL = "critical"
+
+    @property
+    def rank(self) -> int:
+        """Numeric rank used for thresholds (unknown ranks with medium)."""
+        return _SEVERITY_RANK[self]
+
+    @classmethod
+    def parse(cls, value: str) -> Severity:
+        """Parse a severity name case-insensitively; raises ValueError with the valid names."""
+        try:
+            return cls(value.strip().lower())
+        except ValueError:
+            names = ", ".join(s.value for s in cls)
+            raise ValueError(f"unknown severity {value!r} (expected one of: {names})") from None
+
+    def at_least(self, other: Severity) -> bool:
+        """True if this severity is at or above `other` for threshold purposes."""
+        return self.rank >= other.rank
+
+    def sort_key(self) -> tuple[int, int]:
+        """Total order key (rank, then declaration order) for deterministic sorting."""
+        return (self.rank, list(Severity).index(self))
+
+
+_SEVERITY_RANK = {
+    Severity.INFO: 0,
+    Severity.LOW: 1,
+    Severity.UNKNOWN: 2,
+    Severity.MEDIUM: 2,
+    Severity.HIGH: 3,
+    Severity.CRITICAL: 4,
+}
+
+
+class FindingKind(str, enum.Enum):
+    """The family a finding belongs to."""
+
+    SECRET = "secret"
+    VULNERABILITY = "vulnerability"
+    MISCONFIGURATION = "misconfiguration"
+    IMPORTED = "imported"
+
+
+class Scope(str, enum.Enum):
+    """Whether a component ships at run time or only in development/test."""
+
+    RUNTIME = "runtime"
+    DEV = "dev"
+    OPTIONAL = "optional"
+    UNKNOWN = "unknown"
+
+
+class Reachability(str, enum.Enum):
+    """Import-level reachability of a vulnerable component: an honest tri-state."""
+
+    YES = "yes"
+    NO = "no"
+    UNKNOWN = "unknown"
+
+
+@dataclass(frozen=True, slots=True)
+class Location:
+    """Where a finding or component was seen. `path` is repo-relative and POSIX."""
+
+    path: str
+    start_line: int | None = None
+    end_line: int | None = None
+    start_column: int | None = None
+    commit: str | None = None
+    commit_author: str | None = None
+    commit_date: str | None = None
+    blob: str | None = None
+    layer: str | None = None
+
+    def display(self) -> str:
+        """`path:line` (or just the path) for humans."""
+        return f"{self.path}:{self.start_line}" if self.start_line else self.path
+
+
+@dataclass(frozen=True, slots=True)
+class Component:
+    """A package found in a lockfile, manifest or image layer."""
+
+    ecosystem: str
+    name: str
+    version: str
+    purl: str
+    location: Location
+    direct: bool | None = None
+    scope: Scope = Scope.UNKNOWN
+    hashes: tuple[tuple[str, str], ...] = ()
+    dependencies: tuple[str, ...] = ()
+    """purls (or names) of the components this one depends on, where the format says."""
+    pinned: bool = True
+    """False for entries that name no exact version (VCS/URL/editable requirement lines)."""
+
+    @property
+    def key(self) -> tuple[str, str, str]:
+        """Identity of a component independent of where it was declared."""
+        return (self.ecosystem, self.name, self.version)
+
+
+@dataclass(frozen=True, slots=True)
+class Suppression:
+    """Why a finding is suppressed inline (the finding is kept, marked)."""
+
+    reason: str
+    source: str
+    """Where the suppression came from, e.g. `inline:app.py:12`."""
+    expires: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Finding:
+    """One problem found by a scanner. One type for every kind.
+
+    `fingerprint` is stable across runs and line moves and never contains a secret.
+    `evidence` is already redacted. `signals` carries what the policy needs
+    (e.g. `in_test_path`, `verified`, `reachable`, `kev`, `epss`, `fix_versions`,
+    `exposure`, `category`, `confidence`, `aliases`).
+    """
+
+    kind: FindingKind
+    rule_id: str
+    title: str
+    severity: Severity
+    location: Location
+    fingerprint: str
+    scanner: str
+    message: str = ""
+    evidence: str = ""
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+    component: Component | None = None
+    signals: Mapping[str, Any] = field(default_factory=dict)
+    suppression: Suppression | None = None
+
+    @property
+    def suppressed(self) -> bool:
+        """True if an inline suppression applies to this finding."""
+        return self.suppression is not None
+
+    def sort_key(self) -> tuple[Any, ...]:
+        """Deterministic order: most severe first, then by place and rule."""
+        return (
+            -self.severity.sort_key()[0],
+            -self.severity.sort_key()[1],
+            self.location.path,
+            self.location.start_line or 0,
+            self.rule_id,
+            self.fingerprint,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedFile:
+    """A file the source deliberately did not scan, with the reason (size, binary, ignored...)."""
+
+    path: str
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class ScanError:
+    """Something a scanner or source was asked to read but could not. Data, not an exception."""
+
+    path: str
+    message: str
+    scanner: str = "source"
+
+
+class ScannerStatus(str, enum.Enum):
+    """Outcome of one scanner over the whole target."""
+
+    SUCCEEDED = "succeeded"
+    PARTIAL = "partial"
+    FAILED = "failed"
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True, slots=True)
+class ScannerRun:
+    """What one scanner did: counts, bytes, duration, status and versions."""
+
+    scanner: str
+    version: str
+    status: ScannerStatus
+    files: int = 0
+    bytes: int = 0
+    duration_s: float = 0.0
+    detail: Mapping[str, Any] = field(default_factory=dict)
+    """Scanner-specific facts for reports and evidence (rule-set digest, advisory DB age...)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """What was scanned."""
+
+    kind: str
+    """`directory`, `git-history`, `git-diff`, `image`..."""
+    path: str
+    commit: str | None = None
+    base: str | None = None
+    refs: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class ScanResult:
+    """Everything a scan produced, before any policy decision."""
+
+    target: Target
+    findings: tuple[Finding, ...]
+    components: tuple[Component, ...]
+    runs: tuple[ScannerRun, ...]
+    skipped: tuple[SkippedFile, ...] = ()
+    errors: tuple[ScanError, ...] = ()
+    warnings: tuple[str, ...] = ()
+    """Non-fatal notices every report must show (e.g. a stale advisory database)."""
+    files_scanned: int = 0
+    bytes_scanned: int = 0
+    duration_s: float = 0.0
+
+    @property
+    def complete(self) -> bool:
+        """False if any source or scanner could not read what it was asked to read."""
+        return not self.errors and all(
+            r.status in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED) for r in self.runs
+        )
+
+
+class Action(str, enum.Enum):
+    """What the policy decided for one finding."""
+
+    BLOCK = "block"
+    WARN = "warn"
+    PASS = "pass"
+    EXCEPTED = "excepted"
+    IGNORE = "ignore"
+
+
+class Outcome(str, enum.Enum):
+    """Overall gate outcome."""
+
+    PASS = "pass"
+    WARN = "warn"
+    BLOCK = "block"
+    NEEDS_APPROVAL = "needs-approval"
+    INCOMPLETE = "incomplete"
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    """The policy's decision on one finding, with the rule (or exception) that decided it."""
+
+    fingerprint: str
+    action: Action
+    rule: str
+    message: str = ""
+    exception_id: str | None = None
+    notes: tuple[str, ...] = ()
+    """Extra facts for humans, e.g. "exception EXC-12 (owner team-x) expired on 2026-10-01"."""
+
+
+def fingerprint(*parts: str | int | None) -> str:
+    """A stable, non-reversible identifier built from the given parts (sha256, 32 hex chars).
+
+    Callers must never pass a raw secret alone where it could be brute-forced; secrets are
+    hashed together with the rule id and path by the secrets scanner.
+    """
+    h = hashlib.sha256()
+    for part in parts:
+        h.update(b"\x1f")
+        h.update(b"" if part is None else str(part).encode("utf-8", "surrogateescape"))
+    return h.hexdigest()[:32]

@@ -1,0 +1,184 @@
+"""The spine: target → sources → scanners → ScanResult → decision.
+
+Read top to bottom: 1. collect the files, 2. run each selected scanner over the files it
+applies to, 3. keep what the change touched (PR mode), 4. sort. No formatting here.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Protocol
+
+from clearance.config import Settings
+from clearance.model import (
+    Component,
+    Finding,
+    ScanError,
+    ScannerRun,
+    ScannerStatus,
+    ScanResult,
+    SkippedFile,
+    Target,
+)
+from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
+from clearance.scanners.registry import build_scanners
+from clearance.sources import files as files_source
+from clearance.sources.base import SourceFile
+
+Clock = Callable[[], dt.datetime]
+
+
+def system_clock() -> dt.datetime:
+    """The real clock (UTC). Only the CLI passes this in; logic takes `now` as an argument."""
+    return dt.datetime.now(dt.UTC)
+
+
+class Progress(Protocol):
+    """Where long work reports its progress (the CLI shows a bar; tests pass nothing)."""
+
+    def start(self, label: str, total_files: int, total_bytes: int) -> None:
+        """A stage begins."""
+
+    def advance(self, files: int, nbytes: int) -> None:
+        """Some files/bytes were done."""
+
+    def finish(self) -> None:
+        """The stage ended."""
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """How to scan: which scanners, which slice of git, how many workers."""
+
+    scanners: Sequence[str] | None = None
+    """Scanner ids; None = the configured ones."""
+    history: bool = False
+    refs: Sequence[str] = ()
+    """For history scans: refs to walk (default: all refs)."""
+    base: str | None = None
+    """PR mode: scan only what changed since the merge base of this ref and HEAD."""
+    jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+
+
+def run(target: Path, settings: Settings, options: RunOptions, now: dt.datetime,
+        progress: Progress | None = None) -> ScanResult:
+    """Scan `target` and return everything found, with what could not be read."""
+    started = time.perf_counter()
+    scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
+    scanners = build_scanners(scanner_ids)
+
+    # 1. Collect the files.
+    collected, tgt = _collect(target, settings, options)
+
+    # 2. Run each scanner over the files it applies to.
+    context = ScanContext(
+        root=target if target.is_dir() else target.parent,
+        settings=settings,
+        now=now,
+        jobs=options.jobs,
+        progress=progress.advance if progress else None,
+        all_paths=tuple(f.path for f in collected.files),
+    )
+    findings: list[Finding] = []
+    components: list[Component] = []
+    runs: list[ScannerRun] = []
+    errors: list[ScanError] = list(collected.errors)
+    skipped: dict[str, SkippedFile] = {s.path: s for s in collected.skipped}
+    warnings: list[str] = []
+    for scanner in scanners:
+        selected = [f for f in collected.files if scanner.applies_to(f.path)]
+        output, seconds = _run_scanner(scanner, selected, context, progress)
+        findings.extend(output.findings)
+        components.extend(output.components)
+        errors.extend(output.errors)
+        warnings.extend(output.warnings)
+        for s in output.skipped:
+            skipped.setdefault(s.path, s)
+        runs.append(ScannerRun(
+            scanner=scanner.id, version=scanner.version, status=output.status,
+            files=output.files, bytes=output.bytes, duration_s=round(seconds, 4), detail=dict(output.detail),
+        ))
+    for f in collected.files:
+        f.release()
+
+    # 3. In PR mode keep only findings on added lines.
+    if options.base is not None:
+        findings = _only_added_lines(findings, collected.files)
+
+    # 4. Deterministic order, one finding per fingerprint.
+    unique = {f.fingerprint: f for f in sorted(findings, key=Finding.sort_key, reverse=True)}
+    ordered = sorted(unique.values(), key=Finding.sort_key)
+    skipped_binary = {p for p, s in skipped.items() if s.reason.startswith("binary")}
+    scanned = [f for f in collected.files if f.path not in skipped_binary]
+    return ScanResult(
+        target=tgt,
+        findings=tuple(ordered),
+        components=tuple(sorted(components, key=lambda c: (c.location.path, c.ecosystem, c.name, c.version))),
+        runs=tuple(runs),
+        skipped=tuple(sorted(skipped.values(), key=lambda s: s.path)),
+        errors=tuple(sorted(errors, key=lambda e: (e.path, e.scanner, e.message))),
+        warnings=tuple(dict.fromkeys(warnings)),
+        files_scanned=len(scanned),
+        bytes_scanned=sum(f.size for f in scanned),
+        duration_s=round(time.perf_counter() - started, 4),
+    )
+
+
+def _collect(target: Path, settings: Settings, options: RunOptions) -> tuple[files_source.WalkResult, Target]:
+    if options.history or options.base is not None:
+        from clearance.sources import git
+
+        if options.history:
+            walked = git.history_files(target, refs=list(options.refs), ignore=settings.ignore,
+                                       max_file_size=settings.max_file_size)
+            return walked, Target(kind="git-history", path=str(target), refs=tuple(options.refs))
+        assert options.base is not None
+        walked = git.changed_files(target, base=options.base, ignore=settings.ignore,
+                                   max_file_size=settings.max_file_size)
+        return walked, Target(kind="git-diff", path=str(target), base=options.base,
+                              commit=git.head_commit(target))
+    walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
+    commit = None
+    if target.is_dir():
+        from clearance.sources import git
+
+        commit = git.head_commit(target)
+    return walked, Target(kind="directory", path=str(target), commit=commit)
+
+
+def _run_scanner(scanner: Scanner, files: list[SourceFile], context: ScanContext,
+                 progress: Progress | None) -> tuple[ScannerOutput, float]:
+    t0 = time.perf_counter()
+    if progress:
+        progress.start(scanner.id, len(files), sum(f.size for f in files))
+    try:
+        output = scanner.scan(files, context)
+    finally:
+        if progress:
+            progress.finish()
+    return output, time.perf_counter() - t0
+
+
+def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[Finding]:
+    added = {f.path: f.added_lines for f in files}
+    kept = []
+    for finding in findings:
+        lines = added.get(finding.location.path)
+        if lines is None:  # whole file is new, or finding not tied to a changed file's lines
+            kept.append(finding)
+            continue
+        start = finding.location.start_line
+        end = finding.location.end_line or start
+        if start is None or any(n in lines for n in range(start, (end or start) + 1)):
+            kept.append(finding)
+    return kept
+
+
+def status_failed(result: ScanResult) -> list[ScannerRun]:
+    """Scanner runs that did not fully succeed."""
+    return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]

@@ -1,0 +1,55 @@
+"""What a source hands to scanners: `SourceFile`s that read their bytes once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from clearance.model import Location
+
+
+@dataclass
+class SourceFile:
+    """One file (working-tree file or git blob) to scan.
+
+    `path` is repo-relative POSIX. For working-tree files `disk_path` is set and the
+    content is read lazily (and at most once) by `read()`. For git blobs the content is
+    supplied up front in `data`.
+    """
+
+    path: str
+    size: int
+    disk_path: Path | None = None
+    data: bytes | None = None
+    blob: str | None = None
+    commit: str | None = None
+    commit_author: str | None = None
+    commit_date: str | None = None
+    added_lines: frozenset[int] | None = None
+    """In PR mode: the 1-based line numbers added by the change (None = all lines count)."""
+    _cache: bytes | None = field(default=None, repr=False)
+
+    def read(self) -> bytes:
+        """The file's bytes. Raises OSError if a working-tree file cannot be read."""
+        if self.data is not None:
+            return self.data
+        if self._cache is None:
+            assert self.disk_path is not None
+            self._cache = self.disk_path.read_bytes()
+        return self._cache
+
+    def release(self) -> None:
+        """Drop cached bytes once every scanner is done with the file."""
+        self._cache = None
+
+    def location(self, start_line: int | None = None, end_line: int | None = None) -> Location:
+        """A `Location` in this file, carrying commit/blob provenance."""
+        return Location(
+            path=self.path,
+            start_line=start_line,
+            end_line=end_line if end_line is not None else start_line,
+            commit=self.commit,
+            commit_author=self.commit_author,
+            commit_date=self.commit_date,
+            blob=self.blob,
+        )

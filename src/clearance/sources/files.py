@@ -1,0 +1,155 @@
+"""Working-tree source: walk a directory once, honouring ignore files, limits and symlink safety.
+
+- `.gitignore` files (nested, gitignore semantics via `pathspec`), `.clearanceignore` files
+  and the configured `ignore` globs are honoured; the `.git` directory is never entered.
+- Files above the size cap are skipped and counted; symlinks are never followed (a link
+  inside the root is scanned through its target, a link leaving the root or dangling is
+  reported as skipped); unreadable directories are reported as errors.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pathspec
+
+from clearance.errors import SourceError
+from clearance.model import ScanError, SkippedFile
+from clearance.sources.base import SourceFile
+
+IGNORE_FILES = (".gitignore", ".clearanceignore")
+NEVER_ENTER = frozenset({".git", ".hg", ".svn"})
+
+
+@dataclass
+class WalkResult:
+    """Files to scan plus what was skipped and what could not be read."""
+
+    files: list[SourceFile] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Rules:
+    base: str
+    """Directory (repo-relative, '' for root) the patterns are relative to."""
+    spec: pathspec.PathSpec
+
+
+def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size: int) -> WalkResult:
+    """Walk `root` (a directory or a single file) and return the files to scan."""
+    out = WalkResult()
+    try:
+        st = root.lstat()
+    except OSError as e:
+        raise SourceError(f"cannot read {root}: {e.strerror}", hint="check the path exists and is readable") from e
+    if stat.S_ISREG(st.st_mode):
+        _add_file(out, root, root.name, st.st_size, max_file_size)
+        return out
+    if not stat.S_ISDIR(st.st_mode):
+        raise SourceError(f"{root} is neither a directory nor a regular file")
+    real_root = root.resolve()
+    rules: list[_Rules] = []
+    if ignore:
+        rules.append(_Rules("", pathspec.PathSpec.from_lines("gitwildmatch", ignore)))
+    _walk_dir(out, root, real_root, "", rules, max_file_size)
+    out.files.sort(key=lambda f: f.path)
+    out.skipped.sort(key=lambda s: s.path)
+    return out
+
+
+def _walk_dir(
+    out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[_Rules], cap: int
+) -> None:
+    directory = root / rel if rel else root
+    try:
+        entries = sorted(os.scandir(directory), key=lambda e: e.name)
+    except OSError as e:
+        out.errors.append(ScanError(path=rel or ".", message=f"cannot list directory: {e.strerror}"))
+        return
+    local = list(rules)
+    for name in IGNORE_FILES:
+        spec = _load_ignore_file(out, directory / name, f"{rel}/{name}" if rel else name)
+        if spec is not None:
+            local.append(_Rules(rel, spec))
+    for entry in entries:
+        path = f"{rel}/{entry.name}" if rel else entry.name
+        try:
+            is_link = entry.is_symlink()
+            is_dir = not is_link and entry.is_dir(follow_symlinks=False)
+        except OSError as e:
+            out.errors.append(ScanError(path=path, message=f"cannot stat: {e.strerror}"))
+            continue
+        if is_dir:
+            if entry.name in NEVER_ENTER or _ignored(local, path, is_dir=True):
+                continue
+            _walk_dir(out, root, real_root, path, local, cap)
+            continue
+        if _ignored(local, path, is_dir=False):
+            continue
+        if is_link:
+            out.skipped.append(SkippedFile(path, _symlink_reason(Path(entry.path), real_root)))
+            continue
+        try:
+            st = entry.stat(follow_symlinks=False)
+        except OSError as e:
+            out.errors.append(ScanError(path=path, message=f"cannot stat: {e.strerror}"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            out.skipped.append(SkippedFile(path, "not a regular file"))
+            continue
+        _add_file(out, Path(entry.path), path, st.st_size, cap)
+
+
+def _add_file(out: WalkResult, disk: Path, rel: str, size: int, cap: int) -> None:
+    if size > cap:
+        out.skipped.append(SkippedFile(rel, f"larger than the size cap ({size} > {cap} bytes)"))
+        return
+    out.files.append(SourceFile(path=rel, size=size, disk_path=disk))
+
+
+def _symlink_reason(link: Path, real_root: Path) -> str:
+    try:
+        target = link.resolve(strict=True)
+    except (OSError, RuntimeError):
+        return "broken symlink"
+    if target != real_root and real_root not in target.parents:
+        return "symlink pointing outside the scanned root (not followed)"
+    return "symlink (not followed; its target is scanned in place)"
+
+
+def _ignored(rules: list[_Rules], path: str, *, is_dir: bool) -> bool:
+    ignored = False
+    for r in rules:
+        if r.base:
+            if not path.startswith(r.base + "/"):
+                continue
+            sub = path[len(r.base) + 1 :]
+        else:
+            sub = path
+        candidate = sub + "/" if is_dir else sub
+        result = r.spec.check_file(candidate)
+        if result.include is not None:
+            ignored = result.include
+    return ignored
+
+
+def _load_ignore_file(out: WalkResult, path: Path, rel: str) -> pathspec.PathSpec | None:
+    try:
+        if not path.is_file():
+            return None
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as e:
+        out.errors.append(ScanError(path=rel, message=f"cannot read ignore file: {e.strerror}"))
+        return None
+    return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
+
+
+def iter_paths(result: WalkResult) -> Iterator[str]:
+    """All repo-relative paths of files to scan."""
+    return (f.path for f in result.files)
