@@ -182,6 +182,20 @@ class Finding:
 
 
 @dataclass(frozen=True, slots=True)
+class RuleInfo:
+    """Documentation of one rule, for `clearance rules list`, SARIF rule metadata and reports."""
+
+    id: str
+    title: str
+    severity: Severity
+    scanner: str
+    description: str = ""
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+    tags: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class SkippedFile:
     """A file the source deliberately did not scan, with the reason (size, binary, ignored...)."""
 

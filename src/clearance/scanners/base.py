@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
-from clearance.model import Component, Finding, ScanError, ScannerStatus, SkippedFile
+from clearance.model import Component, Finding, RuleInfo, ScanError, ScannerStatus, SkippedFile
 
 if TYPE_CHECKING:
     from clearance.config import Settings
@@ -78,4 +78,8 @@ class Scanner(Protocol):
 
     def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
         """Scan the given files. Per-file problems go into `ScannerOutput.errors`."""
+        ...
+
+    def rules(self, settings: Settings) -> Sequence[RuleInfo]:
+        """Every rule this scanner can report (built-in plus configured custom rules)."""
         ...

@@ -1,0 +1,50 @@
+"""The `clearance` command line: a thin Typer app that wires options to the pipeline.
+
+Each area registers its commands from its own module (`cli/<area>.py`) in the block below.
+This package is the only place that exits the process.
+"""
+
+from __future__ import annotations
+
+import sys
+
+import typer
+
+from clearance import __version__
+
+app = typer.Typer(
+    name="clearance",
+    help="Release gate and evidence ledger: scan a change, decide with context, prove it.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(f"clearance {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _root(
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+) -> None:
+    """Release gate and evidence ledger: scan a change, decide with context, prove it."""
+
+
+# --- command registration (one import + one register() call per area) ---
+from clearance.cli import scan as _scan  # noqa: E402
+
+_scan.register(app)
+# --- end of command registration ---
+
+
+def main() -> None:
+    """Console-script entry point."""
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.stderr.write("interrupted\n")
+        sys.exit(130)
