@@ -6,6 +6,7 @@ This package is the only place that exits the process.
 
 from __future__ import annotations
 
+import os
 import sys
 
 import typer
@@ -42,9 +43,14 @@ _scan.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
+    """Console-script entry point. Unexpected failures print one line (a traceback only with CLEARANCE_DEBUG=1)."""
     try:
         app()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
         sys.exit(130)
+    except Exception as e:  # last resort: never a traceback for the user
+        if os.environ.get("CLEARANCE_DEBUG"):
+            raise
+        sys.stderr.write(f"internal error: {type(e).__name__}: {e}\n(set CLEARANCE_DEBUG=1 for details; please report this)\n")
+        sys.exit(3)

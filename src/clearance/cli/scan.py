@@ -1,0 +1,287 @@
+"""`clearance scan`, `clearance gate`, `clearance rules list` and `clearance init`."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import typer
+from rich.console import Console
+
+from clearance import __version__
+from clearance.cli.common import (
+    BarProgress,
+    errors_to_exit,
+    parse_outputs,
+    split_csv,
+    stderr,
+    wants_progress,
+)
+from clearance.config import Settings, load_settings
+from clearance.decision import Decision, ExitCode
+from clearance.errors import UsageError
+from clearance.model import RuleInfo, ScannerStatus, ScanResult, Severity
+from clearance.pipeline import RunOptions, run, system_clock
+from clearance.scanners.registry import build_scanner, scanner_ids
+
+PATH_ARG = typer.Argument(Path("."), help="Directory (or file) to scan; default: the current directory.")
+SCANNERS_OPT = typer.Option(None, "--scanners", "-s", help="Comma-separated scanner ids (secrets,deps,iac).")
+FORMAT_OPT = typer.Option(None, "--format", "-f", help="Report format for stdout: console, json, sarif, markdown, junit.")
+OUTPUT_OPT = typer.Option(
+    None, "--output", "-o",
+    help="Write a report to a file: FORMAT:FILE (e.g. sarif:results.sarif) or FILE with --format. Repeatable.",
+)
+HISTORY_OPT = typer.Option(False, "--history", help="Scan every unique blob of the git history once.")
+REF_OPT = typer.Option(None, "--ref", help="With --history: refs to walk (default: all refs). Repeatable.")
+BASE_OPT = typer.Option(None, "--base", help="PR mode: scan only what changed since the merge base with REF.")
+CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (default: clearance.toml or pyproject.toml).")
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level findings.")
+JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
+
+
+@dataclass(frozen=True)
+class ScanRequest:
+    """The options `scan` and `gate` share, parsed once."""
+
+    path: Path
+    settings: Settings
+    options: RunOptions
+    quiet: bool
+    verbose: bool
+
+
+def register(app: typer.Typer) -> None:
+    """Add scan, gate, rules and init to the root app."""
+    app.command("scan")(scan)
+    app.command("gate")(gate)
+    rules_app = typer.Typer(help="Show the rules clearance checks.", no_args_is_help=True)
+    rules_app.command("list")(rules_list)
+    app.add_typer(rules_app, name="rules")
+    app.command("init")(init)
+
+
+def scan(
+    path: Path = PATH_ARG,
+    scanners: list[str] | None = SCANNERS_OPT,
+    fmt: str | None = FORMAT_OPT,
+    output: list[str] | None = OUTPUT_OPT,
+    history: bool = HISTORY_OPT,
+    ref: list[str] | None = REF_OPT,
+    base: str | None = BASE_OPT,
+    config: Path | None = CONFIG_OPT,
+    quiet: bool = QUIET_OPT,
+    verbose: bool = VERBOSE_OPT,
+    jobs: int | None = JOBS_OPT,
+) -> None:
+    """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong."""
+    with errors_to_exit():
+        req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
+        targets = _targets(fmt, output or [])
+        result = _run(req)
+        _write_reports(targets, result, None, req)
+        failed = any(r.status is ScannerStatus.FAILED for r in result.runs)
+    raise typer.Exit(int(ExitCode.INCOMPLETE if failed else ExitCode.PASS))
+
+
+def gate(
+    path: Path = PATH_ARG,
+    scanners: list[str] | None = SCANNERS_OPT,
+    fmt: str | None = FORMAT_OPT,
+    output: list[str] | None = OUTPUT_OPT,
+    history: bool = HISTORY_OPT,
+    ref: list[str] | None = REF_OPT,
+    base: str | None = BASE_OPT,
+    config: Path | None = CONFIG_OPT,
+    quiet: bool = QUIET_OPT,
+    verbose: bool = VERBOSE_OPT,
+    jobs: int | None = JOBS_OPT,
+    fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
+) -> None:
+    """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
+    with errors_to_exit():
+        req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
+        targets = _targets(fmt, output or [])
+        threshold = _severity(fail_on) if fail_on else req.settings.fail_on
+        result = _run(req)
+        decision = _decide(result, req.settings, threshold)
+        _write_reports(targets, result, decision, req)
+    raise typer.Exit(int(decision.exit_code()))
+
+
+def rules_list(
+    fmt: str = typer.Option("console", "--format", "-f", help="console or json."),
+    scanners: list[str] | None = SCANNERS_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """List every rule with id, title, severity and description."""
+    with errors_to_exit():
+        settings, _ = load_settings(Path("."), config)
+        ids = split_csv(scanners) or list(scanner_ids())
+        _check_scanners(ids)
+        rules = [r for sid in ids for r in build_scanner(sid).rules(settings)]
+        if fmt == "json":
+            typer.echo(json.dumps([_rule_json(r) for r in rules], indent=2, sort_keys=True))
+            return
+        if fmt != "console":
+            raise UsageError(f"unknown format {fmt!r} for rules list", hint="use console or json")
+        from rich.table import Table
+
+        table = Table(title=f"{len(rules)} rules", show_lines=False)
+        for col in ("id", "severity", "title"):
+            table.add_column(col, overflow="fold")
+        for r in rules:
+            table.add_row(r.id, r.severity.value, r.title)
+        Console().print(table)
+
+
+INIT_TEMPLATE = '''\
+# clearance configuration — https://github.com/clearance-dev/clearance/blob/main/docs/configuration.md
+# Every key is optional; the values shown are the defaults.
+
+# Scanners to run: secrets, deps, iac.
+scanners = ["secrets", "deps", "iac"]
+
+# gitignore-style globs never scanned (on top of .gitignore and .clearanceignore).
+ignore = [
+  # "vendor/**",
+]
+
+# Files larger than this many bytes are skipped and reported as skipped.
+max_file_size = 5242880
+
+# `clearance gate`: block findings at or above this severity (info, low, medium, high, critical).
+fail_on = "high"
+
+# An incomplete scan (unreadable files, a scanner that could not run) fails the gate (exit 3).
+fail_closed = true
+
+[secrets]
+# Rule ids to switch off, e.g. ["secret.generic-assignment"].
+disable = []
+# Extra globs whose findings are marked in_test_path (tests/, fixtures/, examples/ are built in).
+test_paths = []
+
+# A custom rule: id, title, severity, regex with one capture group, keywords for the prefilter,
+# and examples that the rule must (and must not) match.
+# [[secrets.rules]]
+# id = "secret.acme-api-key"
+# title = "ACME API key"
+# severity = "high"
+# regex = '(acme_[A-Za-z0-9]{32})'
+# keywords = ["acme_"]
+# examples = ["key = acme_9f8e7d6c5b4a39281706f5e4d3c2b1a0"]
+# negative_examples = ["key = acme_example"]
+
+[deps]
+# Where the advisory database lives (default: the user data dir; or set CLEARANCE_DB_DIR).
+# db_dir = "/var/cache/clearance"
+# Warn when the advisory database is older than this many days.
+max_db_age_days = 7
+
+[iac]
+# IaC rule ids to switch off.
+disable = []
+# Extra Terraform variable files, relative to the scanned root.
+var_files = []
+'''
+
+
+def init(
+    path: Path = typer.Argument(Path("."), help="Directory to write clearance.toml into."),
+    force: bool = typer.Option(False, "--force", help="Overwrite an existing clearance.toml."),
+) -> None:
+    """Write a commented starter clearance.toml."""
+    with errors_to_exit():
+        target = path / "clearance.toml"
+        if not path.is_dir():
+            raise UsageError(f"{path} is not a directory")
+        if target.exists() and not force:
+            raise UsageError(f"{target} already exists", hint="use --force to overwrite it")
+        target.write_text(INIT_TEMPLATE, encoding="utf-8")
+        stderr.print(f"wrote {target}")
+
+
+def _request(path: Path, scanners: list[str] | None, history: bool, ref: list[str] | None, base: str | None,
+             config: Path | None, quiet: bool, verbose: bool, jobs: int | None) -> ScanRequest:
+    if history and base:
+        raise UsageError("--history and --base cannot be combined", hint="use --history for a full audit, --base for a PR")
+    if ref and not history:
+        raise UsageError("--ref only applies with --history")
+    if not path.exists() and not path.is_symlink():
+        raise UsageError(f"{path} does not exist")
+    root = path if path.is_dir() else path.parent
+    settings, _ = load_settings(root, config)
+    ids = split_csv(scanners)
+    if ids is not None:
+        _check_scanners(ids)
+    kwargs: dict[str, Any] = {"scanners": ids, "history": history, "refs": tuple(ref or ()), "base": base}
+    if jobs is not None:
+        kwargs["jobs"] = jobs
+    return ScanRequest(path=path, settings=settings, options=RunOptions(**kwargs), quiet=quiet, verbose=verbose)
+
+
+def _check_scanners(ids: list[str]) -> None:
+    unknown = [i for i in ids if i not in scanner_ids()]
+    if unknown:
+        raise UsageError(f"unknown scanner(s): {', '.join(unknown)}", hint=f"available: {', '.join(scanner_ids())}")
+
+
+def _targets(fmt: str | None, outputs: list[str]) -> list[Any]:
+    from clearance.report import Format
+
+    names = {f.value for f in Format}
+    return parse_outputs(fmt, outputs, lambda name: name in names)
+
+
+def _severity(value: str) -> Severity:
+    try:
+        return Severity.parse(value)
+    except ValueError as e:
+        raise UsageError(str(e)) from None
+
+
+def _run(req: ScanRequest) -> ScanResult:
+    progress = BarProgress() if wants_progress(req.quiet) else None
+    return run(req.path, req.settings, req.options, system_clock(), progress)
+
+
+def _decide(result: ScanResult, settings: Settings, threshold: Severity) -> Decision:
+    from clearance.policy.threshold import decide_by_threshold
+
+    return decide_by_threshold(result, threshold, fail_closed=settings.fail_closed)
+
+
+def _write_reports(targets: list[Any], result: ScanResult, decision: Decision | None, req: ScanRequest) -> None:
+    from clearance.report import Format, render, render_console
+    from clearance.report.base import ReportData
+
+    rules = _rule_index(req)
+    data = ReportData(result=result, decision=decision, rules=rules, tool_version=__version__, verbose=req.verbose)
+    for t in targets:
+        fmt = Format(t.fmt)
+        if t.path is None:
+            if fmt is Format.console:
+                render_console(data, Console())
+            else:
+                typer.echo(render(fmt, data), nl=False)
+            continue
+        t.path.parent.mkdir(parents=True, exist_ok=True)
+        t.path.write_text(render(fmt, data), encoding="utf-8")
+        if not req.quiet:
+            stderr.print(f"wrote {fmt.value} report to {t.path}")
+
+
+def _rule_index(req: ScanRequest) -> dict[str, RuleInfo]:
+    ids = req.options.scanners if req.options.scanners is not None else req.settings.scanners
+    return {r.id: r for sid in ids for r in build_scanner(sid).rules(req.settings)}
+
+
+def _rule_json(r: RuleInfo) -> dict[str, Any]:
+    return {
+        "id": r.id, "title": r.title, "severity": r.severity.value, "scanner": r.scanner,
+        "description": r.description, "remediation": r.remediation, "references": list(r.references),
+        "tags": list(r.tags),
+    }
