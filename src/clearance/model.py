@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 
-class Severity(str, enum.Enum):
+class Severity(enum.StrEnum):
     """How bad a finding is. Ordered: info < low < medium < high < critical.
 
     `unknown` is for advisories without a usable score; for thresholds it ranks like
@@ -61,7 +61,7 @@ _SEVERITY_RANK = {
 }
 
 
-class FindingKind(str, enum.Enum):
+class FindingKind(enum.StrEnum):
     """The family a finding belongs to."""
 
     SECRET = "secret"
@@ -70,7 +70,7 @@ class FindingKind(str, enum.Enum):
     IMPORTED = "imported"
 
 
-class Scope(str, enum.Enum):
+class Scope(enum.StrEnum):
     """Whether a component ships at run time or only in development/test."""
 
     RUNTIME = "runtime"
@@ -79,7 +79,7 @@ class Scope(str, enum.Enum):
     UNKNOWN = "unknown"
 
 
-class Reachability(str, enum.Enum):
+class Reachability(enum.StrEnum):
     """Import-level reachability of a vulnerable component: an honest tri-state."""
 
     YES = "yes"
@@ -212,7 +212,7 @@ class ScanError:
     scanner: str = "source"
 
 
-class ScannerStatus(str, enum.Enum):
+class ScannerStatus(enum.StrEnum):
     """Outcome of one scanner over the whole target."""
 
     SUCCEEDED = "succeeded"
@@ -271,7 +271,7 @@ class ScanResult:
         )
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     """What the policy decided for one finding."""
 
     BLOCK = "block"
@@ -281,7 +281,7 @@ class Action(str, enum.Enum):
     IGNORE = "ignore"
 
 
-class Outcome(str, enum.Enum):
+class Outcome(enum.StrEnum):
     """Overall gate outcome."""
 
     PASS = "pass"

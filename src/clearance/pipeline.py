@@ -62,6 +62,8 @@ class RunOptions:
     """For history scans: refs to walk (default: all refs)."""
     base: str | None = None
     """PR mode: scan only what changed since the merge base of this ref and HEAD."""
+    paths: Sequence[Path] = ()
+    """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
 
 
@@ -142,7 +144,11 @@ def _collect(target: Path, settings: Settings, options: RunOptions) -> tuple[fil
                                    max_file_size=settings.max_file_size)
         return walked, Target(kind="git-diff", path=str(target), base=options.base,
                               commit=git.head_commit(target))
-    walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
+    if options.paths:
+        walked = files_source.walk_paths(target, list(options.paths), ignore=settings.ignore,
+                                         max_file_size=settings.max_file_size)
+    else:
+        walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
     commit = None
     if target.is_dir():
         from clearance.sources import git

@@ -26,7 +26,9 @@ from clearance.model import RuleInfo, ScannerStatus, ScanResult, Severity
 from clearance.pipeline import RunOptions, run, system_clock
 from clearance.scanners.registry import build_scanner, scanner_ids
 
-PATH_ARG = typer.Argument(Path("."), help="Directory (or file) to scan; default: the current directory.")
+PATH_ARG = typer.Argument(
+    None, help="Directory or file to scan (default: the current directory). Several files (as pre-commit "
+    "passes them) are scanned relative to the current directory.", show_default=False)
 SCANNERS_OPT = typer.Option(None, "--scanners", "-s", help="Comma-separated scanner ids (secrets,deps,iac).")
 FORMAT_OPT = typer.Option(None, "--format", "-f", help="Report format for stdout: console, json, sarif, markdown, junit.")
 OUTPUT_OPT = typer.Option(
@@ -64,7 +66,7 @@ def register(app: typer.Typer) -> None:
 
 
 def scan(
-    path: Path = PATH_ARG,
+    path: list[Path] | None = PATH_ARG,
     scanners: list[str] | None = SCANNERS_OPT,
     fmt: str | None = FORMAT_OPT,
     output: list[str] | None = OUTPUT_OPT,
@@ -87,7 +89,7 @@ def scan(
 
 
 def gate(
-    path: Path = PATH_ARG,
+    path: list[Path] | None = PATH_ARG,
     scanners: list[str] | None = SCANNERS_OPT,
     fmt: str | None = FORMAT_OPT,
     output: list[str] | None = OUTPUT_OPT,
@@ -204,20 +206,29 @@ def init(
         stderr.print(f"wrote {target}")
 
 
-def _request(path: Path, scanners: list[str] | None, history: bool, ref: list[str] | None, base: str | None,
+def _request(given: list[Path] | None, scanners: list[str] | None, history: bool, ref: list[str] | None, base: str | None,
              config: Path | None, quiet: bool, verbose: bool, jobs: int | None) -> ScanRequest:
     if history and base:
         raise UsageError("--history and --base cannot be combined", hint="use --history for a full audit, --base for a PR")
     if ref and not history:
         raise UsageError("--ref only applies with --history")
-    if not path.exists() and not path.is_symlink():
-        raise UsageError(f"{path} does not exist")
+    for p in given or []:
+        if not p.exists() and not p.is_symlink():
+            raise UsageError(f"{p} does not exist")
+    extra: tuple[Path, ...] = ()
+    if given and len(given) > 1:
+        if history or base:
+            raise UsageError("several paths cannot be combined with --history or --base")
+        path, extra = Path("."), tuple(given)
+    else:
+        path = given[0] if given else Path(".")
     root = path if path.is_dir() else path.parent
     settings, _ = load_settings(root, config)
     ids = split_csv(scanners)
     if ids is not None:
         _check_scanners(ids)
-    kwargs: dict[str, Any] = {"scanners": ids, "history": history, "refs": tuple(ref or ()), "base": base}
+    kwargs: dict[str, Any] = {"scanners": ids, "history": history, "refs": tuple(ref or ()), "base": base,
+                              "paths": extra}
     if jobs is not None:
         kwargs["jobs"] = jobs
     return ScanRequest(path=path, settings=settings, options=RunOptions(**kwargs), quiet=quiet, verbose=verbose)

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import pathspec
 
@@ -38,7 +39,7 @@ class WalkResult:
 class _Rules:
     base: str
     """Directory (repo-relative, '' for root) the patterns are relative to."""
-    spec: pathspec.PathSpec
+    spec: pathspec.PathSpec[Any]
 
 
 def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size: int) -> WalkResult:
@@ -61,6 +62,69 @@ def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size:
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda s: s.path)
     return out
+
+
+def walk_paths(
+    root: Path, paths: list[Path], *, ignore: list[str] | tuple[str, ...] = (), max_file_size: int
+) -> WalkResult:
+    """Only the given files (e.g. the staged files pre-commit passes), with the same ignore rules.
+
+    Directories among `paths` are walked; paths outside `root` are rejected as errors.
+    """
+    out = WalkResult()
+    real_root = root.resolve()
+    base_rules: list[_Rules] = []
+    if ignore:
+        base_rules.append(_Rules("", pathspec.PathSpec.from_lines("gitwildmatch", ignore)))
+    cache: dict[str, list[_Rules]] = {}
+    for given in paths:
+        absolute = given if given.is_absolute() else Path.cwd() / given
+        try:
+            rel = absolute.resolve().relative_to(real_root).as_posix() if not absolute.is_symlink() else (
+                absolute.parent.resolve().relative_to(real_root) / absolute.name).as_posix()
+        except (ValueError, OSError):
+            out.errors.append(ScanError(path=str(given), message="outside the scanned root; not scanned"))
+            continue
+        parent = rel.rpartition("/")[0]
+        rules = _rules_for_dir(out, real_root, parent, base_rules, cache)
+        if absolute.is_dir() and not absolute.is_symlink():
+            if not _ignored(rules, rel, is_dir=True):
+                _walk_dir(out, real_root, real_root, rel if rel != "." else "", rules, max_file_size)
+            continue
+        if _ignored(rules, rel, is_dir=False):
+            continue
+        if absolute.is_symlink():
+            out.skipped.append(SkippedFile(rel, _symlink_reason(absolute, real_root)))
+            continue
+        try:
+            st = absolute.stat()
+        except OSError as e:
+            out.errors.append(ScanError(path=rel, message=f"cannot stat: {e.strerror}"))
+            continue
+        if not stat.S_ISREG(st.st_mode):
+            out.skipped.append(SkippedFile(rel, "not a regular file"))
+            continue
+        _add_file(out, absolute, rel, st.st_size, max_file_size)
+    uniq = {f.path: f for f in out.files}
+    out.files = sorted(uniq.values(), key=lambda f: f.path)
+    out.skipped.sort(key=lambda s: s.path)
+    return out
+
+
+def _rules_for_dir(
+    out: WalkResult, root: Path, rel_dir: str, base: list[_Rules], cache: dict[str, list[_Rules]]
+) -> list[_Rules]:
+    if rel_dir in cache:
+        return cache[rel_dir]
+    parent = rel_dir.rpartition("/")[0] if rel_dir else None
+    rules = list(base if parent is None else _rules_for_dir(out, root, parent, base, cache))
+    directory = root / rel_dir if rel_dir else root
+    for name in IGNORE_FILES:
+        spec = _load_ignore_file(out, directory / name, f"{rel_dir}/{name}" if rel_dir else name)
+        if spec is not None:
+            rules.append(_Rules(rel_dir, spec))
+    cache[rel_dir] = rules
+    return rules
 
 
 def _walk_dir(
@@ -139,7 +203,7 @@ def _ignored(rules: list[_Rules], path: str, *, is_dir: bool) -> bool:
     return ignored
 
 
-def _load_ignore_file(out: WalkResult, path: Path, rel: str) -> pathspec.PathSpec | None:
+def _load_ignore_file(out: WalkResult, path: Path, rel: str) -> pathspec.PathSpec[Any] | None:
     try:
         if not path.is_file():
             return None
