@@ -57,7 +57,7 @@ def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size:
     real_root = root.resolve()
     rules: list[_Rules] = []
     if ignore:
-        rules.append(_Rules("", pathspec.PathSpec.from_lines("gitwildmatch", ignore)))
+        rules.append(_Rules("", pathspec.GitIgnoreSpec.from_lines(ignore)))
     _walk_dir(out, root, real_root, "", rules, max_file_size)
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda s: s.path)
@@ -75,7 +75,7 @@ def walk_paths(
     real_root = root.resolve()
     base_rules: list[_Rules] = []
     if ignore:
-        base_rules.append(_Rules("", pathspec.PathSpec.from_lines("gitwildmatch", ignore)))
+        base_rules.append(_Rules("", pathspec.GitIgnoreSpec.from_lines(ignore)))
     cache: dict[str, list[_Rules]] = {}
     for given in paths:
         absolute = given if given.is_absolute() else Path.cwd() / given
