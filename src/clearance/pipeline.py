@@ -112,8 +112,10 @@ def run(target: Path, settings: Settings, options: RunOptions, now: dt.datetime,
     if options.base is not None:
         findings = _only_added_lines(findings, collected.files)
 
-    # 4. Deterministic order, one finding per fingerprint.
-    unique = {f.fingerprint: f for f in sorted(findings, key=Finding.sort_key, reverse=True)}
+    # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
+    unique: dict[str, Finding] = {}
+    for f in sorted(findings, key=_earliest_first):
+        unique.setdefault(f.fingerprint, f)
     ordered = sorted(unique.values(), key=Finding.sort_key)
     skipped_binary = {p for p, s in skipped.items() if s.reason.startswith("binary")}
     scanned = [f for f in collected.files if f.path not in skipped_binary]
@@ -168,6 +170,10 @@ def _run_scanner(scanner: Scanner, files: list[SourceFile], context: ScanContext
         if progress:
             progress.finish()
     return output, time.perf_counter() - t0
+
+
+def _earliest_first(f: Finding) -> tuple[str, tuple[object, ...]]:
+    return (f.location.commit_date or "\uffff", f.sort_key())
 
 
 def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[Finding]:
