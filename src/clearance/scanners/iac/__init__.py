@@ -1,0 +1,1 @@
+"""Infrastructure-as-code scanner: Terraform, plans, CloudFormation, IAM, Kubernetes, Dockerfiles."""

@@ -1,0 +1,122 @@
+"""Safe YAML loading with line numbers and limits (shared by every YAML-based parser).
+
+`load_all(text)` composes the YAML node graph with PyYAML's safe (C when available)
+composer and builds plain Python values itself, so that it can
+- record the line of every mapping key and sequence item (dotted path → line),
+- refuse alias bombs (a budget on *expanded* nodes, aliases counted each time they are
+  used) and recursive aliases (a depth limit),
+- refuse huge inputs (bytes and document count limits),
+- map local tags (`!Ref`, `!Sub`...) through an optional handler instead of failing.
+Problems raise `IacParseError` with the line.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from clearance.scanners.iac.parsers import IacParseError
+
+MAX_BYTES = 5 * 1024 * 1024
+MAX_DOCUMENTS = 1000
+MAX_NODES = 500_000
+MAX_DEPTH = 200
+
+_Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+
+TagHandler = Callable[[str, Any], Any]
+"""Called with (tag, constructed value) for nodes with a local tag (`!Ref`); returns the value."""
+
+
+@dataclass
+class YamlDocument:
+    """One YAML document: its value, where it starts, and the line of every path in it."""
+
+    value: Any
+    start_line: int
+    lines: dict[str, int] = field(default_factory=dict)
+
+
+class _Builder:
+    def __init__(self, tag_handler: TagHandler | None, max_nodes: int) -> None:
+        self.tag_handler = tag_handler
+        self.budget = max_nodes
+        self.constructor = yaml.constructor.SafeConstructor()
+
+    def build(self, node: yaml.Node, path: str, lines: dict[str, int], depth: int) -> Any:
+        self.budget -= 1
+        if self.budget < 0:
+            raise IacParseError("document expands to too many nodes (alias bomb?)", node.start_mark.line + 1)
+        if depth > MAX_DEPTH:
+            raise IacParseError("document nested too deeply (recursive alias?)", node.start_mark.line + 1)
+        value: Any
+        if isinstance(node, yaml.MappingNode):
+            value = {}
+            for key_node, value_node in node.value:
+                key = self.build(key_node, "", {}, depth + 1)
+                if key == "<<" and isinstance(key_node, yaml.ScalarNode):  # merge key
+                    merged = self.build(value_node, path, lines, depth + 1)
+                    for m in merged if isinstance(merged, list) else [merged]:
+                        if isinstance(m, dict):
+                            for k, v in m.items():
+                                value.setdefault(k, v)
+                    continue
+                if not isinstance(key, str | int | float | bool) and key is not None:
+                    key = str(key)
+                child = f"{path}.{key}" if path else str(key)
+                lines.setdefault(child, key_node.start_mark.line + 1)
+                value[key] = self.build(value_node, child, lines, depth + 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = []
+            for i, item in enumerate(node.value):
+                child = f"{path}.{i}" if path else str(i)
+                lines.setdefault(child, item.start_mark.line + 1)
+                value.append(self.build(item, child, lines, depth + 1))
+        else:
+            tag = node.tag or ""
+            if tag.startswith("tag:yaml.org,2002:"):
+                try:
+                    value = self.constructor.construct_object(node, deep=True)
+                except (yaml.YAMLError, ValueError, OverflowError):
+                    value = node.value
+            else:
+                value = node.value
+        tag = node.tag or ""
+        if tag.startswith("!") and self.tag_handler is not None:
+            value = self.tag_handler(tag, value)
+        return value
+
+
+def load_all(
+    text: str,
+    *,
+    tag_handler: TagHandler | None = None,
+    max_bytes: int = MAX_BYTES,
+    max_documents: int = MAX_DOCUMENTS,
+    max_nodes: int = MAX_NODES,
+) -> list[YamlDocument]:
+    """Every document in `text` (empty documents skipped), safely, with line maps."""
+    if len(text) > max_bytes:
+        raise IacParseError(f"YAML input larger than {max_bytes} bytes")
+    builder = _Builder(tag_handler, max_nodes)
+    docs: list[YamlDocument] = []
+    try:
+        for node in yaml.compose_all(text, Loader=_Loader):
+            if node is None:
+                continue
+            if len(docs) >= max_documents:
+                raise IacParseError(f"more than {max_documents} YAML documents", node.start_mark.line + 1)
+            lines: dict[str, int] = {}
+            value = builder.build(node, "", lines, 0)
+            docs.append(YamlDocument(value=value, start_line=node.start_mark.line + 1, lines=lines))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        raise IacParseError(f"invalid YAML: {e.problem or e}", mark.line + 1 if mark else None) from e
+    except yaml.YAMLError as e:
+        raise IacParseError(f"invalid YAML: {e}") from e
+    except RecursionError as e:
+        raise IacParseError("YAML nested too deeply") from e
+    return docs

@@ -1,0 +1,1 @@
+"""IaC rules: one module per provider/topic, listed explicitly in `registry.py`."""

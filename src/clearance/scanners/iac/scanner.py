@@ -1,0 +1,393 @@
+"""The IaC scanner: classify files, parse them into resources, run the rules, build findings.
+
+1. Classify each file by name and (for JSON/YAML) a cheap look at its content.
+2. Parse: Terraform per module directory (with tfvars and local modules), plan JSON,
+   CloudFormation, IAM policy JSON, Kubernetes manifests, Dockerfiles. A file that cannot
+   be parsed is a per-file `ScanError`; the scan goes on.
+3. Run every enabled rule over the resources of each group (module, template, file).
+4. Turn hits into findings: the offending attribute's line, redacted `attr = value`
+   evidence, the risk sentence, remediation, signals, a line-independent fingerprint,
+   and inline suppressions (`# clearance:ignore[rule-id] reason="..." until=YYYY-MM-DD`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fnmatch
+import json
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePosixPath
+from typing import TYPE_CHECKING, Any, Literal
+
+from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile, Suppression, fingerprint
+from clearance.scanners.base import ScanContext, ScannerOutput
+from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.parsers import IacParseError
+from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
+from clearance.scanners.iac.rules.registry import all_rules
+
+if TYPE_CHECKING:
+    from clearance.config import Settings
+    from clearance.sources.base import SourceFile
+
+FileKind = Literal["terraform", "tfvars", "plan", "cloudformation", "iam-json", "kubernetes", "dockerfile"]
+
+_SNIFF = 65536
+_CFN_YAML = re.compile(r"^AWSTemplateFormatVersion\s*:|^\s+Type\s*:\s*['\"]?AWS::", re.M)
+_CFN_JSON = re.compile(r"\"AWSTemplateFormatVersion\"|\"Type\"\s*:\s*\"AWS::")
+_K8S_API = re.compile(r"^\s*-?\s*apiVersion\s*:", re.M)
+_K8S_KIND = re.compile(r"^\s*-?\s*kind\s*:", re.M)
+_PLAN = re.compile(r"\"(planned_values|resource_changes)\"\s*:")
+_IAM = re.compile(r"\"Statement\"\s*:")
+_DOCKERFILE = re.compile(r"^(dockerfile|containerfile)([._-].*)?$|\.(dockerfile|containerfile)$", re.I)
+_EVIDENCE_MAX = 120
+
+
+class IacScanner:
+    """Misconfigurations in Terraform, plans, CloudFormation, IAM JSON, Kubernetes, Dockerfiles."""
+
+    id = "iac"
+    version = "1.0.0"
+    requires_network = False
+
+    def applies_to(self, path: str) -> bool:
+        """By name: *.tf, *.tf.json, *.tfvars, JSON/YAML (classified by content), Dockerfiles."""
+        name = path.rsplit("/", 1)[-1]
+        low = name.lower()
+        if low.endswith((".tf", ".tfvars", ".json", ".yaml", ".yml", ".template")):
+            return True
+        return bool(_DOCKERFILE.search(name))
+
+    def rules(self, settings: Settings) -> Sequence[RuleInfo]:
+        """Every IaC rule (disabled ones included: `rules list` documents them all)."""
+        return [r.info(self.id) for r in all_rules()]
+
+    def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
+        """Parse every IaC file, run the enabled rules, and return findings and per-file errors."""
+        out = ScannerOutput()
+        texts: dict[str, str] = {}
+        kinds: dict[str, FileKind] = {}
+        by_path = {f.path: f for f in files}
+        for f in files:
+            try:
+                data = f.read()
+            except OSError as e:
+                out.errors.append(ScanError(f.path, f"cannot read: {e.strerror or e}", self.id))
+                continue
+            kind, text = _classify(f.path, data)
+            if context.progress:
+                context.progress(1, len(data))
+            if kind is None:
+                continue
+            if text is None:
+                out.skipped.append(SkippedFile(f.path, "binary or not UTF-8 (IaC scanner)"))
+                continue
+            out.files += 1
+            out.bytes += len(data)
+            texts[f.path] = text
+            kinds[f.path] = kind
+        resources = self._parse(texts, kinds, context, out)
+        rules = _enabled_rules(context.settings)
+        findings = list(_run_rules(resources, rules))
+        out.findings.extend(self._findings(findings, texts, by_path, context, out))
+        out.detail["rules"] = len(rules)
+        out.detail["resources"] = len(resources)
+        return out
+
+    def _parse(
+        self,
+        texts: Mapping[str, str],
+        kinds: Mapping[str, FileKind],
+        context: ScanContext,
+        out: ScannerOutput,
+    ) -> list[Resource]:
+        resources: list[Resource] = []
+        tf = {p: t for p, t in texts.items() if kinds[p] in ("terraform", "tfvars")}
+        if tf:
+            from clearance.scanners.iac.parsers import terraform
+
+            var_files = _extra_var_files(context)
+            parsed, errors = terraform.parse_files(tf, var_files)
+            resources.extend(parsed)
+            out.errors.extend(ScanError(p, m, self.id) for p, m in errors)
+        for path, text in texts.items():
+            kind = kinds[path]
+            if kind in ("terraform", "tfvars"):
+                continue
+            try:
+                resources.extend(_parse_single(kind, path, text))
+            except IacParseError as e:
+                out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
+            except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+                out.errors.append(
+                    ScanError(path, f"{kind}: could not parse ({type(e).__name__}: {e})", self.id)
+                )
+        return resources
+
+    def _findings(
+        self,
+        raw: Iterable[tuple[IacRule, Resource, Hit]],
+        texts: Mapping[str, str],
+        files: Mapping[str, SourceFile],
+        context: ScanContext,
+        out: ScannerOutput,
+    ) -> Iterable[Finding]:
+        directives: dict[str, list[_Directive]] = {}
+        for rule, checked, hit in raw:
+            res = hit.resource or checked
+            line = res.line_of(hit.attribute)
+            confidence = hit.confidence
+            if isinstance(hit.value, Unknown) and confidence == "high":
+                confidence = "low"
+            signals: dict[str, Any] = {
+                "category": rule.category,
+                "exposure": hit.exposure or rule.exposure,
+                "confidence": confidence,
+                "resource": res.address,
+                "resource_type": res.extra.get("cfn_type", res.type),
+                "source": res.source,
+            }
+            if "action" in res.extra:
+                signals["action"] = res.extra["action"]
+            signals.update(hit.details)
+            message = rule.risk if not hit.message else f"{rule.risk} {hit.message}"
+            source_file = files.get(res.path)
+            location = source_file.location(line) if source_file else _location(res.path, line)
+            if res.path not in directives:
+                directives[res.path] = _directives(texts.get(res.path, ""), res.path)
+            suppression, expired = _suppression(
+                directives[res.path], rule.id, line, res.start_line, context.now
+            )
+            if expired is not None:
+                signals["suppression_expired"] = expired.until
+                out.warnings.append(
+                    f"{res.path}:{expired.line}: suppression of {rule.id} expired on {expired.until}; "
+                    "the finding is reported again"
+                )
+            yield Finding(
+                kind=FindingKind.MISCONFIGURATION,
+                rule_id=rule.id,
+                title=rule.title,
+                severity=rule.severity,
+                location=location,
+                fingerprint=fingerprint(rule.id, res.path, res.address, hit.attribute),
+                scanner=self.id,
+                message=message,
+                evidence=evidence(hit.attribute, hit.value),
+                remediation=rule.remediation,
+                references=rule.references,
+                signals=signals,
+                suppression=suppression,
+            )
+
+
+def _location(path: str, line: int) -> Any:
+    from clearance.model import Location
+
+    return Location(path=path, start_line=line, end_line=line)
+
+
+def _classify(path: str, data: bytes) -> tuple[FileKind | None, str | None]:
+    """What kind of IaC file this is (None: not IaC, skip quietly) and its text (None: binary)."""
+    name = path.rsplit("/", 1)[-1]
+    low = name.lower()
+    if low.endswith(".tf") or low.endswith(".tf.json"):
+        kind: FileKind | None = "terraform"
+    elif low.endswith((".tfvars", ".tfvars.json")):
+        kind = "tfvars"
+    elif _DOCKERFILE.search(name):
+        kind = "dockerfile"
+    else:
+        head = data[:_SNIFF].decode("utf-8", "replace")
+        if low.endswith(".json"):
+            if _PLAN.search(head):
+                kind = "plan"
+            elif _CFN_JSON.search(head):
+                kind = "cloudformation"
+            elif _IAM.search(head) and '"Version"' in head:
+                kind = "iam-json"
+            else:
+                kind = None
+        elif _CFN_YAML.search(head):
+            kind = "cloudformation"
+        elif low.endswith((".yaml", ".yml")) and _K8S_API.search(head) and _K8S_KIND.search(head):
+            kind = "kubernetes"
+        else:
+            kind = None
+    if kind is None:
+        return None, None
+    if b"\x00" in data[:8192]:
+        return kind, None
+    try:
+        return kind, data.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        return kind, None
+
+
+def _parse_single(kind: FileKind, path: str, text: str) -> list[Resource]:
+    if kind == "plan":
+        from clearance.scanners.iac.parsers import plan
+
+        return plan.parse(path, text)
+    if kind == "cloudformation":
+        from clearance.scanners.iac.parsers import cloudformation
+
+        return cloudformation.parse(path, text)
+    if kind == "iam-json":
+        from clearance.scanners.iac.parsers import iam_json
+
+        return iam_json.parse(path, text)
+    if kind == "kubernetes":
+        try:
+            from clearance.scanners.iac.parsers import kubernetes  # type: ignore[attr-defined,import-not-found,unused-ignore]
+        except ModuleNotFoundError:  # parser not built yet
+            return []
+        k8s: list[Resource] = kubernetes.parse(path, text)
+        return k8s
+    if kind == "dockerfile":
+        try:
+            from clearance.scanners.iac.parsers import dockerfile  # type: ignore[attr-defined,import-not-found,unused-ignore]
+        except ModuleNotFoundError:
+            return []
+        docker: list[Resource] = dockerfile.parse(path, text)
+        return docker
+    return []
+
+
+def _extra_var_files(context: ScanContext) -> dict[str, str]:
+    """`settings.iac.var_files` (relative to the scan root), read as text; unreadable ones are skipped."""
+    out: dict[str, str] = {}
+    for rel in context.settings.iac.var_files:
+        p = context.root / rel
+        try:
+            out[PurePosixPath(rel).as_posix()] = p.read_text("utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue
+    return out
+
+
+def _enabled_rules(settings: Settings) -> list[IacRule]:
+    disabled = settings.iac.disable
+    return [r for r in all_rules() if not any(fnmatch.fnmatchcase(r.id, d) for d in disabled)]
+
+
+def _run_rules(
+    resources: Sequence[Resource], rules: Sequence[IacRule]
+) -> Iterable[tuple[IacRule, Resource, Hit]]:
+    by_type: dict[str, list[IacRule]] = {}
+    for r in rules:
+        for t in r.resource_types:
+            by_type.setdefault(t, []).append(r)
+    groups: dict[str, list[Resource]] = {}
+    for res in resources:
+        groups.setdefault(res.group or res.path, []).append(res)
+    for members in groups.values():
+        ctx = RuleContext(members)
+        for res in members:
+            for rule in by_type.get(res.type, ()):
+                for hit in rule.check(res, ctx):
+                    yield rule, res, hit
+
+
+# --- evidence -------------------------------------------------------------------------
+
+_SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth", re.I)
+
+
+def evidence(attribute: str, value: Any) -> str:
+    """`attribute = value`, short, with anything secret-like redacted."""
+    if value is None:
+        return attribute or ""
+    if isinstance(value, Unknown):
+        text = str(value)
+    elif isinstance(value, str):
+        text = json.dumps(value)
+    else:
+        try:
+            text = json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
+        except (TypeError, ValueError):
+            text = str(value)
+    text = _redact(attribute, text)
+    if len(text) > _EVIDENCE_MAX:
+        text = text[: _EVIDENCE_MAX - 1] + "…"
+    return f"{attribute} = {text}" if attribute else text
+
+
+def _redact(attribute: str, text: str) -> str:
+    secret = bool(_SECRET_NAME.search(attribute.rsplit(".", 1)[-1])) and len(text) > 6
+    try:
+        from clearance.scanners.secrets.engine import contains_secret  # type: ignore[attr-defined,import-not-found,unused-ignore]
+
+        secret = secret or bool(contains_secret(text))
+    except (ImportError, TypeError, ValueError):
+        secret = secret or bool(re.search(r"[A-Za-z0-9+/=_-]{32,}", text))
+    if not secret:
+        return text
+    try:
+        from clearance.redaction import redact  # type: ignore[attr-defined,import-not-found,unused-ignore]
+
+        redacted: str = redact(text)
+        return redacted
+    except (ImportError, TypeError, ValueError):
+        core = text.strip('"')
+        return f'"{core[:3]}…{core[-2:]}"' if len(core) > 8 else '"…"'
+
+
+# --- inline suppression ---------------------------------------------------------------
+
+_DIRECTIVE = re.compile(
+    r"clearance:ignore\[(?P<ids>[^\]]+)\](?:\s+reason=(?:\"(?P<qreason>[^\"]*)\"|(?P<reason>\S+)))?"
+    r"(?:\s+until=(?P<until>\d{4}-\d{2}-\d{2}))?"
+)
+
+
+@dataclass(frozen=True)
+class _Directive:
+    line: int
+    ids: tuple[str, ...]
+    reason: str
+    until: str | None
+    path: str = field(default="")
+
+
+def _directives(text: str, path: str) -> list[_Directive]:
+    if "clearance:ignore" not in text:
+        return []
+    found = []
+    for i, line in enumerate(text.splitlines(), start=1):
+        if "clearance:ignore" not in line:
+            continue
+        m = _DIRECTIVE.search(line)
+        if not m:
+            continue
+        ids = tuple(s.strip() for s in m.group("ids").split(",") if s.strip())
+        reason = m.group("qreason") or m.group("reason") or ""
+        found.append(_Directive(i, ids, reason, m.group("until"), path))
+    return found
+
+
+def _suppression(
+    directives: Sequence[_Directive], rule_id: str, line: int, start_line: int, now: dt.datetime
+) -> tuple[Suppression | None, _Directive | None]:
+    """The suppression that applies (directive on the finding's line, the line above it, or
+    the resource's first line or the line above), or the expired directive that would have."""
+    expired: _Directive | None = None
+    for d in directives:
+        if d.line not in (line, line - 1, start_line, start_line - 1):
+            continue
+        if not any(fnmatch.fnmatchcase(rule_id, i) for i in d.ids):
+            continue
+        if d.until is not None:
+            try:
+                until = dt.date.fromisoformat(d.until)
+            except ValueError:
+                continue
+            if now.date() > until:
+                expired = d
+                continue
+        return Suppression(
+            reason=d.reason or "no reason given", source=f"inline:{d.path}:{d.line}", expires=d.until
+        ), None
+    return None, expired
