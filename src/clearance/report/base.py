@@ -1,0 +1,250 @@
+"""What every report format receives, and the facts every format derives the same way.
+
+A renderer is a function `ReportData -> str`. The shared helpers here decide, once for all
+formats, which findings block, what the headline verdict says, how findings group into
+families, and which words explain a blocking finding (what, where, why, how to fix).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import enum
+import math
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from clearance.decision import Decision
+from clearance.model import (
+    Action,
+    Finding,
+    FindingKind,
+    Outcome,
+    RuleInfo,
+    ScanResult,
+    Severity,
+    Verdict,
+)
+
+
+@dataclass(frozen=True)
+class ReportData:
+    """Everything a report shows: the scan, the decision (None for `clearance scan`) and context."""
+
+    result: ScanResult
+    decision: Decision | None
+    """None when nothing was decided (`clearance scan`)."""
+    rules: Mapping[str, RuleInfo]
+    """Rule metadata by rule id (SARIF rule descriptions, markdown titles)."""
+    tool_version: str
+    verbose: bool = False
+    """Show info-severity and ignored findings in human formats."""
+    context: Mapping[str, Any] = field(default_factory=dict)
+    """CI/service context from the policy stage: `repository_url` (or `server_url` + `repository`),
+    `commit`, `branch`, `owner`... Used for links and shown in the JSON output."""
+
+
+TOOL_NAME = "clearance"
+INFORMATION_URI = "https://github.com/clearance-dev/clearance"
+
+SEVERITY_ORDER: tuple[Severity, ...] = (
+    Severity.CRITICAL,
+    Severity.HIGH,
+    Severity.MEDIUM,
+    Severity.UNKNOWN,
+    Severity.LOW,
+    Severity.INFO,
+)
+"""Most severe first: the order human formats group findings in."""
+
+_FAMILY_BY_KIND = {
+    FindingKind.SECRET: "secrets",
+    FindingKind.VULNERABILITY: "vulnerabilities",
+    FindingKind.MISCONFIGURATION: "misconfigurations",
+    FindingKind.IMPORTED: "imported",
+}
+
+_HEADLINE = {
+    Outcome.BLOCK: "BLOCKED",
+    Outcome.WARN: "PASSED WITH WARNINGS",
+    Outcome.PASS: "PASSED",
+    Outcome.INCOMPLETE: "INCOMPLETE",
+    Outcome.NEEDS_APPROVAL: "NEEDS APPROVAL",
+}
+
+
+def family(finding: Finding) -> str:
+    """The rule family a finding belongs to (secrets, vulnerabilities, misconfigurations, imported)."""
+    return _FAMILY_BY_KIND[finding.kind]
+
+
+def verdict_of(data: ReportData, finding: Finding) -> Verdict | None:
+    """The policy's verdict on a finding, or None when there was no decision."""
+    return data.decision.verdict_for(finding) if data.decision is not None else None
+
+
+def action_of(data: ReportData, finding: Finding) -> Action | None:
+    """The action decided for a finding (None without a decision)."""
+    verdict = verdict_of(data, finding)
+    return verdict.action if verdict is not None else None
+
+
+def is_blocking(data: ReportData, finding: Finding) -> bool:
+    """True if the decision blocks on this finding."""
+    return action_of(data, finding) is Action.BLOCK
+
+
+def is_quiet(data: ReportData, finding: Finding) -> bool:
+    """True for findings human formats show only with `verbose`: info severity or ignored by policy."""
+    if is_blocking(data, finding):
+        return False
+    return finding.severity is Severity.INFO or action_of(data, finding) is Action.IGNORE
+
+
+def headline(data: ReportData) -> str:
+    """One clear word for the outcome: BLOCKED, PASSED WITH WARNINGS, PASSED, INCOMPLETE, NEEDS APPROVAL.
+
+    Without a decision (`clearance scan`): SCANNED, or INCOMPLETE when something could not be read.
+    """
+    if data.decision is not None:
+        return _HEADLINE[data.decision.outcome]
+    return "SCANNED" if data.result.complete else "INCOMPLETE"
+
+
+def severity_counts(findings: Sequence[Finding]) -> dict[str, int]:
+    """Findings per severity, every severity present (most severe first)."""
+    c = Counter(f.severity for f in findings)
+    return {s.value: c.get(s, 0) for s in SEVERITY_ORDER}
+
+
+def kind_counts(findings: Sequence[Finding]) -> dict[str, int]:
+    """Findings per kind, every kind present."""
+    c = Counter(f.kind for f in findings)
+    return {k.value: c.get(k, 0) for k in FindingKind}
+
+
+def action_counts(data: ReportData) -> dict[str, int] | None:
+    """Findings per decided action (None without a decision). Findings without a verdict are not counted."""
+    if data.decision is None:
+        return None
+    c = Counter(action_of(data, f) for f in data.result.findings)
+    return {a.value: c.get(a, 0) for a in Action}
+
+
+def ordered(findings: Sequence[Finding]) -> list[Finding]:
+    """Findings most severe first, keeping the scan order within a severity (stable)."""
+    rank = {s: i for i, s in enumerate(SEVERITY_ORDER)}
+    return sorted(findings, key=lambda f: rank[f.severity])
+
+
+def why(verdict: Verdict | None) -> str:
+    """Why a finding got its verdict: `rule: message` plus any notes (e.g. an expired exception)."""
+    if verdict is None:
+        return ""
+    parts = [f"{verdict.rule}: {verdict.message}" if verdict.message else verdict.rule]
+    if verdict.exception_id:
+        parts.append(f"exception {verdict.exception_id}")
+    parts.extend(verdict.notes)
+    return "; ".join(parts)
+
+
+def owner_of(data: ReportData, finding: Finding) -> str | None:
+    """Who owns a finding: the `owner` signal (set by the policy stage from CODEOWNERS/catalog), else the
+    service owner in the context."""
+    value = finding.signals.get("owner") or data.context.get("owner")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(str(v) for v in value) or None
+    return str(value) if value else None
+
+
+def remediation_of(data: ReportData, finding: Finding) -> str:
+    """How to fix: the finding's own remediation, else its rule's, else a generic next step."""
+    if finding.remediation:
+        return finding.remediation
+    rule = data.rules.get(finding.rule_id)
+    if rule is not None and rule.remediation:
+        return rule.remediation
+    return _GENERIC_FIX[finding.kind]
+
+
+_GENERIC_FIX = {
+    FindingKind.SECRET: "Remove the secret from the code, rotate it, and load it from a secret store at run time.",
+    FindingKind.VULNERABILITY: "Upgrade the component to a fixed version.",
+    FindingKind.MISCONFIGURATION: "Change the configuration as the rule describes.",
+    FindingKind.IMPORTED: "See the originating tool's guidance.",
+}
+
+
+def exception_command(data: ReportData, finding: Finding) -> str:
+    """The exact command that requests a time-boxed exception for one finding."""
+    owner = owner_of(data, finding) or "OWNER"
+    return (
+        f"clearance exceptions add --rule {finding.rule_id} --fingerprint {finding.fingerprint} "
+        f'--owner {_shell_word(owner)} --reason "WHY THIS RISK IS ACCEPTED" --expires 30d'
+    )
+
+
+def _shell_word(value: str) -> str:
+    if value and all(c.isalnum() or c in "@/._-" for c in value):
+        return value
+    return "'" + value.replace("'", "'\\''") + "'"
+
+
+def repository_url(data: ReportData) -> str | None:
+    """The web URL of the repository, from the context (`repository_url`, or `server_url` + `repository`)."""
+    url = data.context.get("repository_url")
+    if not url and data.context.get("server_url") and data.context.get("repository"):
+        url = f"{str(data.context['server_url']).rstrip('/')}/{data.context['repository']}"
+    return str(url).rstrip("/") if url else None
+
+
+def commit_of(data: ReportData, finding: Finding) -> str | None:
+    """The commit a finding's location refers to: its own, else the context's, else the target's."""
+    return finding.location.commit or _str_or_none(data.context.get("commit")) or data.result.target.commit
+
+
+def _str_or_none(value: Any) -> str | None:
+    return str(value) if value else None
+
+
+def human_bytes(n: int) -> str:
+    """`1.2 MB`-style size for humans (decimal units)."""
+    value = float(n)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{int(value)} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    raise AssertionError("unreachable")
+
+
+def skipped_by_reason(data: ReportData) -> dict[str, int]:
+    """How many files were skipped for each reason (sorted by reason)."""
+    c = Counter(s.reason for s in data.result.skipped)
+    return dict(sorted(c.items()))
+
+
+def jsonable(value: Any) -> Any:
+    """Convert a value (signals, context, decision extras) to plain JSON data, deterministically.
+
+    Enums become their value, tuples lists, sets sorted lists, dataclasses dicts, datetimes ISO
+    strings; non-finite floats become strings; anything else unknown becomes `str(value)`.
+    """
+    if value is None or isinstance(value, (bool, int, str)):
+        return value
+    if isinstance(value, enum.Enum):
+        return jsonable(value.value)
+    if isinstance(value, float):
+        return value if math.isfinite(value) else str(value)
+    if isinstance(value, Mapping):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, (set, frozenset)):
+        return sorted((jsonable(v) for v in value), key=repr)
+    if isinstance(value, (dt.datetime, dt.date)):
+        return value.isoformat()
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    return str(value)
