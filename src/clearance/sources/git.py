@@ -1,0 +1,861 @@
+"""Git source: the unique blobs of a history, and the files a change touched (PR mode).
+
+Everything goes through the `git` CLI with a handful of long-running processes, never one
+process per file:
+
+- `history_files`: `git rev-list --objects <refs> | git cat-file --batch-check` lists every
+  blob reachable from the refs with its size; one `git log --raw --reverse` pass finds the
+  oldest commit that introduced each blob (and the path it first had); one
+  `git cat-file --batch` streams the contents of the blobs that are neither ignored nor
+  over the size cap. Each unique blob is handed to the scanners exactly once.
+- `changed_files`: one `git diff --raw -p --unified=0 <merge-base>` against the working tree
+  (committed, staged and unstaged changes at once) parsed for the lines each file adds, plus
+  `git ls-files --others --exclude-standard` for untracked files. Only these files are read.
+- `files_at` / `merge_base`: what a PR-mode baseline needs (the base side of the changed paths).
+
+All invocations run with `core.quotepath=off`, NUL-separated output where paths appear, and
+an environment stripped of `GIT_*` variables that could point git at another repository.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+import subprocess
+import threading
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import pathspec
+
+from clearance.errors import SourceError
+from clearance.model import ScanError, SkippedFile
+from clearance.sources.base import SourceFile
+from clearance.sources.files import WalkResult
+
+CLEARANCE_IGNORE = ".clearanceignore"
+REF_OPTIONS = frozenset({"--all", "--branches", "--tags", "--remotes"})
+"""Pseudo-refs accepted in `refs` besides revisions and ranges."""
+
+_GIT_KEEP_ENV = frozenset({"GIT_EXEC_PATH", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"})
+_READ_CHUNK = 1 << 20
+_REV_SUFFIX = re.compile(r"\^[!@-][0-9]*$")
+
+
+@dataclass(frozen=True)
+class _Repo:
+    """Where to run git and how the target relates to the repository."""
+
+    cwd: Path
+    """Directory git runs in (the target, or its parent when the target is a file)."""
+    top: Path | None
+    """Working-tree root; None for a bare repository."""
+    pathspec: tuple[str, ...] = ()
+    """Restricts PR mode to the target when the target is a single file."""
+
+
+# --------------------------------------------------------------------------- public API
+
+
+def head_commit(path: Path) -> str | None:
+    """The HEAD commit of the repository containing `path`; None if there is none (never raises)."""
+    cwd = path if path.is_dir() else path.parent
+    try:
+        proc = subprocess.run(
+            _git_argv("rev-parse", "--verify", "--quiet", "HEAD^{commit}"),
+            cwd=cwd,
+            env=_git_env(),
+            capture_output=True,
+            check=False,
+        )
+    except OSError:
+        return None
+    if proc.returncode != 0:
+        return None
+    sha = proc.stdout.decode("ascii", "replace").strip()
+    return sha or None
+
+
+def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size: int) -> WalkResult:
+    """Every unique blob reachable from `refs` (default: all refs), once, with its introducing commit.
+
+    Each blob comes as a `SourceFile` carrying its content, the path it first appeared at and
+    the oldest commit (sha, author, author date) that introduced it there. Blobs at paths
+    matched by `ignore` globs or `.clearanceignore` files are not read; blobs over
+    `max_file_size` are reported as skipped. Paths are relative to the repository root.
+    """
+    info = _open_repo(repo)
+    rev_args = _rev_args(info.cwd, refs)
+    out = WalkResult()
+    path_filter = _PathFilter(info.top, ignore, out)
+
+    objects: dict[str, tuple[int, str]] = {}
+    failures: list[BaseException] = []
+    lister = threading.Thread(
+        target=_list_blobs_into, args=(info.cwd, rev_args, objects, failures), daemon=True
+    )
+    lister.start()
+    try:
+        log = _introductions(info.cwd, rev_args, path_filter)
+    finally:
+        lister.join()
+    if failures:
+        raise failures[0]
+
+    wanted: list[tuple[str, str, int | None]] = []  # (path, blob, commit index)
+    for blob, (size, listed_path) in objects.items():
+        intro = log.first.get(blob)
+        if intro is not None:
+            path, commit_index = intro
+        elif blob in log.not_files or blob in log.ignored:
+            continue
+        else:  # reachable only through a tag or a tree outside any commit diff
+            path, commit_index = listed_path or blob, None
+            if path_filter.excluded(path):
+                continue
+        if size > max_file_size:
+            out.skipped.append(
+                SkippedFile(
+                    path, f"larger than the size cap ({size} > {max_file_size} bytes; blob {blob[:12]})"
+                )
+            )
+            continue
+        wanted.append((path, blob, commit_index))
+    wanted.sort(key=lambda w: (w[0], -1 if w[2] is None else w[2], w[1]))
+
+    contents = _read_blobs(info.cwd, [w[1] for w in wanted])
+    for path, blob, commit_index in wanted:
+        data = next(contents)
+        if data is None:
+            out.errors.append(
+                ScanError(path=path, message=f"blob {blob[:12]} is not in the local object store")
+            )
+            continue
+        commit = log.commits[commit_index] if commit_index is not None else None
+        out.files.append(
+            SourceFile(
+                path=path,
+                size=len(data),
+                data=data,
+                blob=blob,
+                commit=commit.sha if commit else None,
+                commit_author=commit.author if commit else None,
+                commit_date=commit.date if commit else None,
+            )
+        )
+    out.skipped.sort(key=lambda s: s.path)
+    return out
+
+
+def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) -> WalkResult:
+    """Files changed since the merge base of `base` and HEAD, including uncommitted and untracked ones.
+
+    Each file carries its current working-tree content (`disk_path`) and `added_lines`: the
+    1-based line numbers added relative to the merge base (None for a new file: every line
+    counts). Deleted files are not returned. Paths are relative to `repo`.
+    """
+    info = _open_repo(repo, need_worktree=True)
+    base_sha = _merge_base(info, base)
+    diff = _popen(
+        info.cwd,
+        [
+            "diff",
+            "--raw",
+            "--patch",
+            "-z",
+            "--unified=0",
+            "--relative",
+            "--find-renames",
+            "--diff-filter=d",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--src-prefix=a/",
+            "--dst-prefix=b/",
+            base_sha,
+            "--",
+            *info.pathspec,
+        ],
+    )
+    untracked = _popen(info.cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--", *info.pathspec])
+    diff_out = _finish(diff, "git diff")
+    untracked_out = _finish(untracked, "git ls-files")
+
+    out = WalkResult()
+    path_filter = _PathFilter(info.cwd, ignore, out)
+    seen: set[str] = set()
+    for change in parse_diff(diff_out):
+        if change.path in seen or path_filter.excluded(change.path):
+            continue
+        seen.add(change.path)
+        if change.mode == "160000":
+            continue  # a submodule: its commit is not file content
+        if change.mode == "120000":
+            out.skipped.append(SkippedFile(change.path, "symlink (not followed)"))
+            continue
+        _add_worktree_file(out, info.cwd, change.path, change.added_lines, max_file_size)
+    for raw in untracked_out.split(b"\0"):
+        if not raw or raw.endswith(b"/"):
+            continue  # nested repositories are listed as directories
+        path = os.fsdecode(raw)
+        if path in seen or path_filter.excluded(path):
+            continue
+        seen.add(path)
+        _add_worktree_file(out, info.cwd, path, None, max_file_size)
+    out.files.sort(key=lambda f: f.path)
+    out.skipped.sort(key=lambda s: s.path)
+    return out
+
+
+def merge_base(repo: Path, base: str) -> str:
+    """The merge base of `base` and HEAD (a commit sha). Raises `SourceError` with advice if none."""
+    return _merge_base(_open_repo(repo), base)
+
+
+def _merge_base(info: _Repo, base: str) -> str:
+    if base.startswith("-"):
+        raise SourceError(
+            f"invalid base ref {base!r}", hint="pass a branch, tag or commit, e.g. --base origin/main"
+        )
+    resolved = _run(
+        info.cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}"], check=False
+    )
+    if resolved.returncode != 0:
+        raise SourceError(f"unknown base ref {base!r}", hint=_fetch_hint(base))
+    base_sha = resolved.stdout.decode("ascii").strip()
+    head = _run(info.cwd, ["rev-parse", "--verify", "--quiet", "HEAD^{commit}"], check=False)
+    if head.returncode != 0:
+        raise SourceError(
+            "HEAD has no commit yet, so there is no change to compare with the base",
+            hint="commit the change first, or scan the working tree without --base",
+        )
+    found = _run(info.cwd, ["merge-base", "HEAD", base_sha], check=False)
+    if found.returncode != 0:
+        raise SourceError(
+            f"HEAD and {base!r} have no common ancestor",
+            hint="in a shallow clone fetch more history: git fetch --unshallow (or fetch-depth: 0)",
+        )
+    return found.stdout.decode("ascii").split()[0]
+
+
+def files_at(repo: Path, rev: str, paths: list[str]) -> list[SourceFile]:
+    """The content of `paths` (relative to `repo`) at revision `rev`; paths absent there are left out."""
+    info = _open_repo(repo)
+    resolved = _run(
+        info.cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{rev}^{{commit}}"], check=False
+    )
+    if resolved.returncode != 0:
+        raise SourceError(f"unknown revision {rev!r}", hint=_fetch_hint(rev))
+    commit = resolved.stdout.decode("ascii").strip()
+    prefix = (
+        _run(info.cwd, ["rev-parse", "--show-prefix"]).stdout.decode("utf-8", "surrogateescape").strip("\n")
+    )
+    if info.top is None:
+        prefix = ""
+    names = [f"{commit}:{prefix}{p}" for p in paths]
+    found: list[SourceFile] = []
+    for path, got in zip(paths, _cat_file(info.cwd, names), strict=True):
+        if got is None:
+            continue
+        blob, data = got
+        found.append(SourceFile(path=path, size=len(data), data=data, blob=blob, commit=commit))
+    return found
+
+
+# --------------------------------------------------------------------------- diff parsing
+
+
+@dataclass(frozen=True)
+class Change:
+    """One file of a `git diff --raw --patch -z` output, on its new side."""
+
+    status: str
+    """A, M, R, T, U... (first letter of the raw status)."""
+    path: str
+    old_path: str | None
+    mode: str
+    """New-side mode (e.g. 100644; 120000 for a symlink)."""
+    added_lines: frozenset[int] | None
+    """Lines the change adds (None: the whole file is new, binary, or unknown)."""
+
+
+def parse_diff(output: bytes) -> list[Change]:
+    """Parse `git diff --raw --patch -z --unified=0` output into per-file changes."""
+    raw, patch = _split_raw(output)
+    hunks = _parse_patch(patch)
+    changes = []
+    for status, old_mode, mode, path, old_path in raw:
+        added: frozenset[int] | None
+        if status in ("A", "U") or (status == "T" and not old_mode.startswith("100")):
+            added = None
+        else:
+            added = hunks.get(path)  # absent (should not happen) or binary: every line counts
+        changes.append(Change(status=status, path=path, old_path=old_path, mode=mode, added_lines=added))
+    return changes
+
+
+def _split_raw(output: bytes) -> tuple[list[tuple[str, str, str, str, str | None]], bytes]:
+    """The raw part (status, old mode, new mode, path, old path) and the patch text after it."""
+    entries: list[tuple[str, str, str, str, str | None]] = []
+    pos = 0
+    while pos < len(output) and output[pos : pos + 1] == b":":
+        end = output.index(b"\0", pos)
+        fields = output[pos + 1 : end].decode("ascii").split()
+        status = fields[4][:1]
+        pos = end + 1
+        end = output.index(b"\0", pos)
+        first = os.fsdecode(output[pos:end])
+        pos = end + 1
+        old_path: str | None = None
+        if status in ("R", "C"):
+            end = output.index(b"\0", pos)
+            old_path, first = first, os.fsdecode(output[pos:end])
+            pos = end + 1
+        entries.append((status, fields[0], fields[1], first, old_path))
+    if output[pos : pos + 1] == b"\0":
+        pos += 1
+    return entries, output[pos:]
+
+
+def _parse_patch(patch: bytes) -> dict[str, frozenset[int] | None]:
+    """Added line numbers per new path (None for binary patches); files without hunks are absent."""
+    result: dict[str, frozenset[int] | None] = {}
+    lines = patch.split(b"\n")
+    i, n = 0, len(lines)
+    while i < n:
+        line = lines[i]
+        i += 1
+        if not line.startswith(b"diff --git "):
+            continue
+        header_path = _header_new_path(line[len(b"diff --git ") :])
+        path: str | None = header_path
+        deleted = False
+        added: set[int] = set()
+        binary = has_hunks = False
+        while i < n and not lines[i].startswith(b"@@") and not lines[i].startswith(b"diff --git "):
+            ext = lines[i]
+            i += 1
+            if ext.startswith(b"deleted file mode"):
+                deleted = True
+            elif ext.startswith(b"rename to "):
+                path = _unquote(ext[len(b"rename to ") :])
+            elif ext.startswith(b"+++ "):
+                target = ext[4:]
+                if target != b"/dev/null":
+                    path = _strip_prefix(_unquote(_strip_tab(target)), "b/")
+            elif ext.startswith(b"Binary files ") or ext.startswith(b"GIT binary patch"):
+                binary = True
+        while i < n and lines[i].startswith(b"@@"):
+            has_hunks = True
+            old_count, new_start, new_count = _hunk_header(lines[i])
+            i += 1
+            added.update(range(new_start, new_start + new_count))
+            remaining = old_count + new_count
+            while i < n and (remaining > 0 or lines[i].startswith(b"\\")):
+                if not lines[i].startswith(b"\\"):
+                    remaining -= 1
+                i += 1
+        if deleted or path is None:
+            continue
+        if binary:
+            result[path] = None
+        elif has_hunks:
+            result[path] = frozenset(added)
+        else:
+            result.setdefault(path, frozenset())
+    return result
+
+
+def _hunk_header(line: bytes) -> tuple[int, int, int]:
+    """(old count, new start, new count) of `@@ -a,b +c,d @@`."""
+    parts = line.split(b" ")
+    old = parts[1][1:].split(b",")
+    new = parts[2][1:].split(b",")
+    old_count = int(old[1]) if len(old) > 1 else 1
+    new_count = int(new[1]) if len(new) > 1 else 1
+    return old_count, int(new[0]), new_count
+
+
+def _header_new_path(names: bytes) -> str | None:
+    """The b/ side of `a/X b/X` (only reliable when both sides are the same path)."""
+    if names.startswith(b'"'):
+        first_end = _quoted_end(names)
+        second = names[first_end + 1 :]
+        return _strip_prefix(_unquote(second), "b/") if second else None
+    if len(names) % 2 == 0:
+        return None
+    half = (len(names) - 1) // 2
+    a, b = names[:half], names[half + 1 :]
+    if a.startswith(b"a/") and b.startswith(b"b/") and a[2:] == b[2:]:
+        return os.fsdecode(b[2:])
+    return None
+
+
+def _quoted_end(text: bytes) -> int:
+    """Index just past the closing quote of a C-quoted string starting at 0."""
+    i = 1
+    while i < len(text):
+        if text[i : i + 1] == b"\\":
+            i += 2
+            continue
+        if text[i : i + 1] == b'"':
+            return i + 1
+        i += 1
+    return len(text)
+
+
+_ESCAPES = {
+    ord("a"): 7,
+    ord("b"): 8,
+    ord("t"): 9,
+    ord("n"): 10,
+    ord("v"): 11,
+    ord("f"): 12,
+    ord("r"): 13,
+    ord('"'): 34,
+    ord("\\"): 92,
+}
+
+
+def _unquote(text: bytes) -> str:
+    """Undo git's C-style path quoting (`"a/t\\303\\251st"`); unquoted text is returned as is."""
+    if not (text.startswith(b'"') and text.endswith(b'"') and len(text) >= 2):
+        return os.fsdecode(text)
+    body = text[1:-1]
+    out = bytearray()
+    i = 0
+    while i < len(body):
+        c = body[i]
+        if c != 0x5C or i + 1 >= len(body):
+            out.append(c)
+            i += 1
+            continue
+        nxt = body[i + 1]
+        if 0x30 <= nxt <= 0x37 and i + 4 <= len(body):
+            out.append(int(body[i + 1 : i + 4], 8) & 0xFF)
+            i += 4
+        else:
+            out.append(_ESCAPES.get(nxt, nxt))
+            i += 2
+    return os.fsdecode(bytes(out))
+
+
+def _strip_tab(text: bytes) -> bytes:
+    """git appends a TAB to `---`/`+++` names that contain a space."""
+    return text[:-1] if text.endswith(b"\t") else text
+
+
+def _strip_prefix(path: str, prefix: str) -> str:
+    return path[len(prefix) :] if path.startswith(prefix) else path
+
+
+# --------------------------------------------------------------------------- history plumbing
+
+
+@dataclass(frozen=True)
+class _Commit:
+    sha: str
+    author: str
+    date: str
+
+
+@dataclass
+class _Introductions:
+    """What one `git log --raw --reverse` pass learned."""
+
+    commits: list[_Commit] = field(default_factory=list)
+    first: dict[str, tuple[str, int]] = field(default_factory=dict)
+    """blob → (path it first had, index of the oldest commit introducing it there)."""
+    not_files: set[str] = field(default_factory=set)
+    """Blobs seen only as symlink targets."""
+    ignored: set[str] = field(default_factory=set)
+    """Blobs seen only at ignored paths."""
+
+
+def _introductions(cwd: Path, rev_args: list[str], path_filter: _PathFilter) -> _Introductions:
+    proc = _popen(
+        cwd,
+        [
+            "log",
+            "--raw",
+            "-z",
+            "--reverse",
+            "--author-date-order",
+            "--no-renames",
+            "--no-abbrev",
+            "--root",
+            "--diff-merges=first-parent",
+            "--no-color",
+            "--no-ext-diff",
+            "--no-textconv",
+            "--no-show-signature",
+            "--format=%x01%H%x00%an <%ae>%x00%aI",
+            *rev_args,
+            "--",
+        ],
+    )
+    result = _Introductions()
+    first, not_files, ignored = result.first, result.not_files, result.ignored
+    paths: dict[bytes, str] = {}
+    excluded: dict[str, bool] = {}
+    assert proc.stdout is not None
+    tokens = _nul_tokens(proc.stdout)
+    commit_index = -1
+    for token in tokens:
+        token = token.lstrip(b"\n")
+        if not token:
+            continue
+        if token[0] == 1:
+            author = next(tokens).decode("utf-8", "replace")
+            date = next(tokens).decode("ascii", "replace")
+            result.commits.append(_Commit(token[1:].decode("ascii"), author, date))
+            commit_index += 1
+            continue
+        if token[0] != 0x3A:  # ':'
+            continue
+        fields = token[1:].split(b" ")
+        raw_path = next(tokens)
+        if fields[4][:1] in (b"R", b"C"):
+            raw_path = next(tokens)
+        blob = fields[3].decode("ascii")
+        if blob in first or fields[4][:1] == b"D":
+            continue
+        if not fields[1].startswith(b"100"):
+            not_files.add(blob)  # symlink target or submodule commit
+            continue
+        path = paths.get(raw_path)
+        if path is None:
+            path = paths[raw_path] = os.fsdecode(raw_path)
+        skip = excluded.get(path)
+        if skip is None:
+            skip = excluded[path] = path_filter.excluded(path)
+        if skip:
+            ignored.add(blob)
+            continue
+        first[blob] = (path, commit_index)
+    _finish(proc, "git log")
+    return result
+
+
+def _list_blobs_into(
+    cwd: Path, rev_args: list[str], objects: dict[str, tuple[int, str]], failures: list[BaseException]
+) -> None:
+    """`rev-list --objects | cat-file --batch-check`: every reachable blob with its size (thread body)."""
+    try:
+        lister = _popen(cwd, ["rev-list", "--objects", *rev_args, "--"])
+        checker = _popen(
+            cwd,
+            ["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)"],
+            stdin=lister.stdout,
+        )
+        assert lister.stdout is not None and checker.stdout is not None
+        lister.stdout.close()  # the checker owns the pipe now
+        for line in checker.stdout:
+            parts = line.rstrip(b"\n").split(b" ", 3)
+            if len(parts) >= 3 and parts[1] == b"blob":
+                name = parts[0].decode("ascii")
+                if name not in objects:
+                    objects[name] = (int(parts[2]), os.fsdecode(parts[3]) if len(parts) > 3 else "")
+        _finish(lister, "git rev-list")
+        _finish(checker, "git cat-file")
+    except BaseException as e:  # handed to the main thread
+        failures.append(e)
+
+
+def _read_blobs(cwd: Path, blobs: list[str]) -> Iterator[bytes | None]:
+    """Contents of `blobs`, in order, from one `git cat-file --batch` (None for a missing object)."""
+    for got in _cat_file(cwd, blobs):
+        yield got[1] if got is not None else None
+
+
+def _cat_file(cwd: Path, names: list[str]) -> Iterator[tuple[str, bytes] | None]:
+    """(object id, content) for each name via one `git cat-file --batch`; None when it does not resolve."""
+    if not names:
+        return
+    nul = any("\n" in n for n in names)
+    proc = _popen(cwd, ["cat-file", "--batch", *(["-z"] if nul else [])], stdin=subprocess.PIPE)
+    assert proc.stdin is not None and proc.stdout is not None
+    sep = b"\0" if nul else b"\n"
+    payload = sep.join(os.fsencode(n) for n in names) + sep
+    writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
+    writer.start()
+    try:
+        for _ in names:
+            header = proc.stdout.readline()
+            if not header:
+                yield None
+                continue
+            parts = header.rstrip(b"\n").split(b" ")
+            if len(parts) != 3 or parts[-1] in (b"missing", b"ambiguous"):
+                yield None
+                continue
+            size = int(parts[2])
+            data = proc.stdout.read(size + 1)[:size]
+            if parts[1] != b"blob" or len(data) != size:
+                yield None
+                continue
+            yield parts[0].decode("ascii"), data
+    finally:
+        writer.join()
+        proc.stdout.close()
+        proc.wait()
+
+
+def _feed(stream: IO[bytes], payload: bytes) -> None:
+    try:
+        stream.write(payload)
+        stream.close()
+    except OSError:
+        pass  # the reader reports the missing answers
+
+
+def _nul_tokens(stream: IO[bytes]) -> Iterator[bytes]:
+    """NUL-separated tokens of a stream, read in large chunks."""
+    rest = b""
+    while True:
+        block = stream.read(_READ_CHUNK)
+        if not block:
+            break
+        parts = (rest + block).split(b"\0")
+        rest = parts.pop()
+        yield from parts
+    if rest:
+        yield rest
+
+
+def _rev_args(cwd: Path, refs: Sequence[str]) -> list[str]:
+    """Revision arguments for rev-list/log; each named ref is checked first for a clear error."""
+    if not refs:
+        return ["--all"]
+    args: list[str] = []
+    named: list[str] = []
+    for ref in refs:
+        if ref.split("=", 1)[0] in REF_OPTIONS:
+            args.append(ref)
+            continue
+        if ref.startswith("-"):
+            raise SourceError(
+                f"invalid ref {ref!r}", hint="pass branches, tags, commits or ranges (a..b), or --all"
+            )
+        for part in ref.replace("...", "..").split(".."):
+            part = _REV_SUFFIX.sub("", part.lstrip("^"))
+            if not part:
+                continue
+            check = _run(cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options", part], check=False)
+            if check.returncode != 0:
+                raise SourceError(f"unknown ref {part!r}", hint=_fetch_hint(part))
+        named.append(ref)
+    return [*args, "--end-of-options", *named] if named else args
+
+
+# --------------------------------------------------------------------------- working tree & filters
+
+
+def _add_worktree_file(out: WalkResult, cwd: Path, path: str, added: frozenset[int] | None, cap: int) -> None:
+    disk = cwd / path
+    try:
+        st = disk.lstat()
+    except FileNotFoundError:
+        return  # gone since git looked: nothing to scan
+    except OSError as e:
+        out.errors.append(ScanError(path=path, message=f"cannot stat: {e.strerror}"))
+        return
+    if stat.S_ISLNK(st.st_mode):
+        out.skipped.append(SkippedFile(path, "symlink (not followed)"))
+        return
+    if not stat.S_ISREG(st.st_mode):
+        out.skipped.append(SkippedFile(path, "not a regular file"))
+        return
+    if st.st_size > cap:
+        out.skipped.append(SkippedFile(path, f"larger than the size cap ({st.st_size} > {cap} bytes)"))
+        return
+    out.files.append(SourceFile(path=path, size=st.st_size, disk_path=disk, added_lines=added))
+
+
+@dataclass(frozen=True)
+class _Rules:
+    base: str
+    spec: pathspec.PathSpec[Any]
+
+
+class _PathFilter:
+    """Configured ignore globs plus `.clearanceignore` files found on disk under `root`.
+
+    Same semantics as the working-tree walk: a file is excluded when a rule matches it or
+    one of its directories. Ignore files are read once per directory, lazily.
+    """
+
+    def __init__(self, root: Path | None, globs: Iterable[str], out: WalkResult) -> None:
+        self._root = root
+        self._out = out
+        globs = list(globs)
+        base: tuple[_Rules, ...] = (
+            (_Rules("", pathspec.PathSpec.from_lines("gitwildmatch", globs)),) if globs else ()
+        )
+        self._rules: dict[str, tuple[_Rules, ...]] = {"": base + self._load("")}
+        self._dir_excluded: dict[str, bool] = {"": False}
+
+    def excluded(self, path: str) -> bool:
+        """True if `path` (relative to the root, POSIX) must not be scanned."""
+        parent = path.rpartition("/")[0]
+        if self._directory_excluded(parent):
+            return True
+        return _matches(self._directory_rules(parent), path, is_dir=False)
+
+    def _directory_excluded(self, directory: str) -> bool:
+        known = self._dir_excluded.get(directory)
+        if known is not None:
+            return known
+        parent = directory.rpartition("/")[0]
+        result = self._directory_excluded(parent) or _matches(
+            self._directory_rules(parent), directory, is_dir=True
+        )
+        self._dir_excluded[directory] = result
+        return result
+
+    def _directory_rules(self, directory: str) -> tuple[_Rules, ...]:
+        known = self._rules.get(directory)
+        if known is not None:
+            return known
+        rules = self._directory_rules(directory.rpartition("/")[0]) + self._load(directory)
+        self._rules[directory] = rules
+        return rules
+
+    def _load(self, directory: str) -> tuple[_Rules, ...]:
+        if self._root is None:
+            return ()
+        rel = f"{directory}/{CLEARANCE_IGNORE}" if directory else CLEARANCE_IGNORE
+        try:
+            text = (self._root / rel).read_text(encoding="utf-8", errors="replace")
+        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
+            return ()
+        except OSError as e:
+            self._out.errors.append(ScanError(path=rel, message=f"cannot read ignore file: {e.strerror}"))
+            return ()
+        return (_Rules(directory, pathspec.GitIgnoreSpec.from_lines(text.splitlines())),)
+
+
+def _matches(rules: tuple[_Rules, ...], path: str, *, is_dir: bool) -> bool:
+    ignored = False
+    for r in rules:
+        if r.base:
+            if not path.startswith(r.base + "/"):
+                continue
+            sub = path[len(r.base) + 1 :]
+        else:
+            sub = path
+        result = r.spec.check_file(sub + "/" if is_dir else sub)
+        if result.include is not None:
+            ignored = result.include
+    return bool(ignored)
+
+
+# --------------------------------------------------------------------------- running git
+
+
+def _open_repo(path: Path, *, need_worktree: bool = False) -> _Repo:
+    """Check `path` is inside a git repository and find its working-tree root."""
+    spec: tuple[str, ...] = ()
+    if path.is_dir():
+        cwd = path
+    elif path.exists():
+        cwd, spec = path.parent, (f":(literal){path.name}",)
+    else:
+        raise SourceError(f"cannot read {path}: no such file or directory", hint="check the path exists")
+    proc = _run(cwd, ["rev-parse", "--is-bare-repository", "--show-toplevel"], check=False)
+    lines = proc.stdout.split(b"\n")
+    if proc.returncode == 0 and len(lines) >= 2:
+        return _Repo(cwd=cwd, top=Path(os.fsdecode(lines[1])), pathspec=spec)
+    if lines[0].strip() == b"true":
+        if need_worktree:
+            raise SourceError(
+                f"{path} is a bare repository; PR mode needs a working tree",
+                hint="run in a checkout of the repository",
+            )
+        return _Repo(cwd=cwd, top=None, pathspec=spec)
+    message = proc.stderr.decode("utf-8", "replace").strip()
+    if "dubious ownership" in message:
+        raise SourceError(
+            f"git refuses to read {cwd}: the repository is owned by another user",
+            hint=f"git config --global --add safe.directory {cwd}",
+        )
+    raise SourceError(
+        f"{path} is not inside a git repository",
+        hint="run inside a clone, or scan the directory without --history/--base",
+    )
+
+
+def _fetch_hint(ref: str) -> str:
+    remote, _, branch = ref.partition("/")
+    if branch and remote in ("origin", "upstream"):
+        return f"fetch the base branch: git fetch {remote} {branch}"
+    return f"fetch the base branch: git fetch origin {ref} (in CI, check out with full history)"
+
+
+def _git_argv(*args: str) -> list[str]:
+    return ["git", "-c", "core.quotepath=off", "-c", "core.fsmonitor=false", *args]
+
+
+def _git_env() -> dict[str, str]:
+    """The caller's environment without GIT_* variables that could redirect git elsewhere."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("GIT_") or k in _GIT_KEEP_ENV}
+    env["GIT_OPTIONAL_LOCKS"] = "0"  # never write the index (another git may be running)
+    env["GIT_NO_LAZY_FETCH"] = "1"  # partial clones: never reach the network for a missing blob
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    return env
+
+
+def _run(cwd: Path, args: list[str], *, check: bool = True) -> subprocess.CompletedProcess[bytes]:
+    try:
+        proc = subprocess.run(_git_argv(*args), cwd=cwd, env=_git_env(), capture_output=True, check=False)
+    except FileNotFoundError as e:
+        raise _git_missing() from e
+    except OSError as e:
+        raise SourceError(f"cannot run git in {cwd}: {e.strerror}") from e
+    if check and proc.returncode != 0:
+        raise _git_failed(f"git {args[0]}", proc.returncode, proc.stderr)
+    return proc
+
+
+def _popen(
+    cwd: Path, args: list[str], *, stdin: IO[bytes] | int | None = subprocess.DEVNULL
+) -> subprocess.Popen[bytes]:
+    try:
+        return subprocess.Popen(
+            _git_argv(*args),
+            cwd=cwd,
+            env=_git_env(),
+            stdin=stdin,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
+    except FileNotFoundError as e:
+        raise _git_missing() from e
+    except OSError as e:
+        raise SourceError(f"cannot run git in {cwd}: {e.strerror}") from e
+
+
+def _finish(proc: subprocess.Popen[bytes], what: str) -> bytes:
+    """Collect the rest of a process's output; raise `SourceError` if it failed."""
+    out, err = proc.communicate()
+    if proc.returncode != 0:
+        raise _git_failed(what, proc.returncode, err)
+    return out
+
+
+def _git_failed(what: str, code: int, stderr: bytes) -> SourceError:
+    message = stderr.decode("utf-8", "replace").strip().splitlines()
+    detail = message[-1] if message else f"exit status {code}"
+    return SourceError(
+        f"{what} failed: {detail}", hint="check the repository is intact (git fsck) and the refs exist"
+    )
+
+
+def _git_missing() -> SourceError:
+    return SourceError(
+        "git is not installed or not on PATH",
+        hint="install git (e.g. apt-get install git) or scan the directory without --history/--base",
+    )
