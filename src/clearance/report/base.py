@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import enum
 import math
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -223,6 +224,16 @@ def skipped_by_reason(data: ReportData) -> dict[str, int]:
     """How many files were skipped for each reason (sorted by reason)."""
     c = Counter(s.reason for s in data.result.skipped)
     return dict(sorted(c.items()))
+
+
+_SECRET_KEY = re.compile(
+    r"token|secret|password|passwd|credential|private[_-]?key|api[_-]?key", re.IGNORECASE
+)
+
+
+def public_context(data: ReportData) -> dict[str, Any]:
+    """The context as JSON data, without any key that names a credential (a token never reaches a report)."""
+    return {str(k): jsonable(v) for k, v in sorted(data.context.items()) if not _SECRET_KEY.search(str(k))}
 
 
 def jsonable(value: Any) -> Any:

@@ -72,13 +72,13 @@ def render_console(data: ReportData, console: Console) -> None:
         console.print()
         console.print(Text(f"Blocking findings ({len(blocking)})", style="bold"))
         for f in blocking:
-            console.print(_blocking_detail(data, f))
+            console.print(_blocking_detail(data, f), soft_wrap=True)
     if hidden:
         console.print(
             Text(f"{hidden} informational or ignored finding(s) not shown (use --verbose)", style="dim")
         )
     _coverage(data, console)
-    console.print(_verdict_line(data))
+    console.print(_verdict_line(data), soft_wrap=True)
 
 
 def render_console_text(data: ReportData) -> str:
@@ -115,10 +115,18 @@ def _table(data: ReportData, findings: list[Finding]) -> Table:
             Text(f.severity.value, style=_SEVERITY_STYLE[f.severity]),
             Text(f.rule_id),
             Text(f.location.display()),
-            Text(f.evidence),
+            Text(_evidence(f)),
             _verdict_cell(data, f),
         )
     return table
+
+
+def _evidence(f: Finding) -> str:
+    if f.evidence:
+        return f.evidence
+    if f.component is not None:
+        return f"{f.component.name}@{f.component.version}"
+    return ""
 
 
 def _verdict_cell(data: ReportData, f: Finding) -> Text:

@@ -17,6 +17,7 @@ from clearance.report.base import (
     headline,
     jsonable,
     kind_counts,
+    public_context,
     severity_counts,
     verdict_of,
 )
@@ -42,7 +43,7 @@ def report_document(data: ReportData) -> dict[str, Any]:
             "base": result.target.base,
             "refs": list(result.target.refs),
         },
-        "context": jsonable(data.context),
+        "context": public_context(data),
         "findings": [_finding(data, f) for f in result.findings],
         "summary": _summary(data),
         "skipped": [{"path": s.path, "reason": s.reason} for s in result.skipped],

@@ -12,10 +12,9 @@ import re
 import xml.etree.ElementTree as ET
 from collections import defaultdict
 
-from clearance.model import Action, Finding, ScannerStatus
+from clearance.model import Finding, ScannerStatus
 from clearance.report.base import (
     ReportData,
-    action_of,
     exception_command,
     family,
     headline,
@@ -127,7 +126,7 @@ def _describe(data: ReportData, f: Finding, *, blocking: bool) -> str:
     owner = owner_of(data, f)
     if owner:
         lines.append(f"owner: {owner}")
-    if blocking or action_of(data, f) is Action.BLOCK:
+    if blocking:
         lines.append(f"exception: {exception_command(data, f)}")
     lines.append(f"fingerprint: {f.fingerprint}")
     return "\n".join(lines)

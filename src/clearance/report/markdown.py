@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from urllib.parse import quote
 
 from clearance.model import Action, Finding
@@ -43,45 +44,40 @@ _LIST_MAX = 20
 
 def render_markdown(data: ReportData, max_chars: int = MAX_CHARS) -> str:
     """The markdown summary, at most `max_chars` characters."""
-    head = _head(data)
-    tail = _tail(data)
-    budget = max_chars - len(head) - len(tail)
     findings = ordered(data.result.findings)
     shown = [f for f in findings if data.verbose or not is_quiet(data, f)]
     hidden = len(findings) - len(shown)
-    body: list[str] = []
     if data.decision is None:
-        body.append(_table("Findings", shown, _FINDING_COLUMNS, _finding_row, data, budget, folded=False))
+        sections = [_Section("Findings", shown, _FINDING_COLUMNS, _finding_row, folded=False)]
     else:
-        blocking = [f for f in shown if is_blocking(data, f)]
-        warnings = [f for f in shown if action_of_is(data, f, Action.WARN)]
-        others = [f for f in shown if not is_blocking(data, f) and not action_of_is(data, f, Action.WARN)]
-        section = _table(
-            "Blocking findings", blocking, _BLOCK_COLUMNS, _blocking_row, data, budget, folded=False
-        )
-        body.append(section)
-        budget -= len(section)
-        section = _table("Warnings", warnings, _OTHER_COLUMNS, _other_row, data, budget, folded=True)
-        body.append(section)
-        budget -= len(section)
-        body.append(
-            _table(
+        warn = [f for f in shown if _has_action(data, f, Action.WARN)]
+        sections = [
+            _Section(
+                "Blocking findings", [f for f in shown if is_blocking(data, f)], _BLOCK_COLUMNS, _blocking_row
+            ),
+            _Section("Warnings", warn, _OTHER_COLUMNS, _other_row, folded=True),
+            _Section(
                 "Excepted, suppressed and passed",
-                others,
+                [f for f in shown if not is_blocking(data, f) and not _has_action(data, f, Action.WARN)],
                 _OTHER_COLUMNS,
                 _other_row,
-                data,
-                budget,
                 folded=True,
-            )
-        )
-    if hidden:
-        body.append(f"{hidden} informational or ignored finding(s) not shown (use `--verbose`).\n\n")
-    return head + "".join(body) + tail
+            ),
+        ]
+    note = f"{hidden} informational or ignored finding(s) not shown (use `--verbose`).\n\n" if hidden else ""
+    head, tail = _head(data), _tail(data)
+    # Each section may use what is left once every later section has room for its one-line stand-in.
+    budget = max_chars - len(head) - len(tail) - len(note)
+    reserved = [sum(len(later.stand_in()) for later in sections[i + 1 :]) for i in range(len(sections))]
+    body: list[str] = []
+    for section, later in zip(sections, reserved, strict=True):
+        text = section.render(data, budget - later)
+        body.append(text)
+        budget -= len(text)
+    return head + "".join(body) + note + tail
 
 
-def action_of_is(data: ReportData, finding: Finding, action: Action) -> bool:
-    """True if the decision gave `finding` exactly `action`."""
+def _has_action(data: ReportData, finding: Finding, action: Action) -> bool:
     verdict = verdict_of(data, finding)
     return verdict is not None and verdict.action is action
 
@@ -104,7 +100,7 @@ def _head(data: ReportData) -> str:
     if data.decision is not None:
         lines.append("")
         lines.append(f"Policy `{_code_text(data.decision.policy)}`")
-        lines.extend(f"- {_text(r)}" for r in data.decision.reasons[:_LIST_MAX])
+        lines.extend(f"- {_cell(r)}" for r in data.decision.reasons[:_LIST_MAX])
         if len(data.decision.reasons) > _LIST_MAX:
             lines.append(f"- … and {len(data.decision.reasons) - _LIST_MAX} more")
     if not result.complete:
@@ -117,14 +113,15 @@ def _tail(data: ReportData) -> str:
     lines: list[str] = []
     if result.warnings:
         lines += ["### Notices", ""]
-        lines += [f"- {_text(w)}" for w in result.warnings[:_LIST_MAX]]
+        lines += [f"- {_cell(w)}" for w in result.warnings[:_LIST_MAX]]
         if len(result.warnings) > _LIST_MAX:
             lines.append(f"- … and {len(result.warnings) - _LIST_MAX} more")
         lines.append("")
     if result.errors:
         lines += [f"### Could not scan ({len(result.errors)})", ""]
         lines += [
-            f"- {_code(e.path)} ({_text(e.scanner)}): {_text(e.message)}" for e in result.errors[:_LIST_MAX]
+            f"- {_code(_clip(e.path, _CELL_MAX))} ({_cell(e.scanner)}): {_cell(e.message)}"
+            for e in result.errors[:_LIST_MAX]
         ]
         if len(result.errors) > _LIST_MAX:
             lines.append(f"- … and {len(result.errors) - _LIST_MAX} more (see the JSON report)")
@@ -146,41 +143,51 @@ _BLOCK_COLUMNS = ("Where", "Rule", "Severity", "Evidence", "Why it blocks", "How
 _OTHER_COLUMNS = ("Where", "Rule", "Severity", "Evidence", "Verdict")
 
 
-def _table(
-    title: str,
-    findings: Sequence[Finding],
-    columns: Sequence[str],
-    row: RowFn,
-    data: ReportData,
-    budget: int,
-    *,
-    folded: bool,
-) -> str:
-    """A titled table with as many rows as fit in `budget` characters, then a count of the rest."""
-    if not findings:
-        return "" if folded else f"### {title} (0)\n\nNone.\n\n"
-    if folded:
-        opening = f"<details><summary>{title} ({len(findings)})</summary>\n\n"
-        closing = "</details>\n\n"
-    else:
-        opening, closing = f"### {title} ({len(findings)})\n\n", ""
-    header = "| " + " | ".join(columns) + " |\n|" + "---|" * len(columns) + "\n"
-    more_reserve = 80
-    room = budget - len(opening) - len(header) - len(closing) - more_reserve - 2
-    rows: list[str] = []
-    for f in findings:
-        line = "| " + " | ".join(row(data, f)) + " |\n"
-        if len(line) > room:
-            break
-        rows.append(line)
-        room -= len(line)
-    if not rows:
-        return (
-            f"{opening}{len(findings)} finding(s) not shown: the summary is at its size limit.\n\n{closing}"
-        )
-    rest = len(findings) - len(rows)
-    more = f"\n… and {rest} more not shown (see the JSON or SARIF report).\n" if rest else ""
-    return opening + header + "".join(rows) + more + "\n" + closing
+@dataclass(frozen=True)
+class _Section:
+    """A titled table of findings that fits a character budget."""
+
+    title: str
+    findings: Sequence[Finding]
+    columns: Sequence[str]
+    row: RowFn
+    folded: bool = False
+
+    def render(self, data: ReportData, budget: int) -> str:
+        """As many rows as fit in `budget` characters, then a count of the rest."""
+        if not self.findings:
+            return self.stand_in()
+        opening, closing = self._frame()
+        header = "| " + " | ".join(self.columns) + " |\n|" + "---|" * len(self.columns) + "\n"
+        room = budget - len(opening) - len(header) - len(closing) - _MORE_RESERVE
+        rows: list[str] = []
+        for f in self.findings:
+            line = "| " + " | ".join(self.row(data, f)) + " |\n"
+            if len(line) > room:
+                break
+            rows.append(line)
+            room -= len(line)
+        if not rows:
+            return self.stand_in()
+        rest = len(self.findings) - len(rows)
+        more = f"\n… and {rest} more not shown (see the JSON or SARIF report).\n" if rest else ""
+        return opening + header + "".join(rows) + more + "\n" + closing
+
+    def stand_in(self) -> str:
+        """The section when no row fits (or there are none): its title and count only."""
+        if not self.findings:
+            return "" if self.folded else f"### {self.title} (0)\n\nNone.\n\n"
+        opening, closing = self._frame()
+        return f"{opening}{len(self.findings)} not shown: the summary is at its size limit.\n\n{closing}"
+
+    def _frame(self) -> tuple[str, str]:
+        if self.folded:
+            return f"<details><summary>{self.title} ({len(self.findings)})</summary>\n\n", "</details>\n\n"
+        return f"### {self.title} ({len(self.findings)})\n\n", ""
+
+
+_MORE_RESERVE = 90
+"""Room kept for the "… and N more" line."""
 
 
 def _finding_row(data: ReportData, f: Finding) -> list[str]:

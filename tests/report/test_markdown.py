@@ -1,0 +1,152 @@
+"""Markdown: verdict first, links, escaping, and the 65k-character ceiling."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pytest
+from report_sample import DECISION, MISCONFIG, RESULT, SECRET, gate_data, scan_data
+
+from clearance.model import Action, Finding, FindingKind, Location, Outcome, Severity, Verdict
+from clearance.report import Format, render
+from clearance.report.markdown import MAX_CHARS, render_markdown
+
+
+def _many(n: int) -> tuple[tuple[Finding, ...], dict[str, Verdict]]:
+    findings: list[Finding] = []
+    verdicts: dict[str, Verdict] = {}
+    for i in range(n):
+        fp = f"{i:032x}"
+        findings.append(
+            Finding(
+                kind=FindingKind.SECRET,
+                rule_id="secret.github-pat",
+                title="GitHub personal access token",
+                severity=Severity.CRITICAL if i % 2 else Severity.MEDIUM,
+                location=Location(f"services/team-{i % 37}/config/settings_{i}.py", start_line=i + 1),
+                fingerprint=fp,
+                scanner="secrets",
+                evidence="ghp_…9xQz",
+                remediation="Revoke the token on GitHub and load it from the CI secret store.",
+            )
+        )
+        action = Action.BLOCK if i % 2 else Action.WARN
+        verdicts[fp] = Verdict(fp, action, "default", "verified secret outside test paths")
+    return tuple(findings), verdicts
+
+
+def test_verdict_comes_first() -> None:
+    text = render(Format.markdown, gate_data())
+    assert text.splitlines()[0] == "## clearance: BLOCKED"
+    assert "**2 blocking** · 1 warning(s)" in text.splitlines()[2]
+
+
+@pytest.mark.parametrize(
+    ("outcome", "word"),
+    [
+        (Outcome.BLOCK, "BLOCKED"),
+        (Outcome.WARN, "PASSED WITH WARNINGS"),
+        (Outcome.PASS, "PASSED"),
+        (Outcome.INCOMPLETE, "INCOMPLETE"),
+        (Outcome.NEEDS_APPROVAL, "NEEDS APPROVAL"),
+    ],
+)
+def test_headline_word_per_outcome(outcome: Outcome, word: str) -> None:
+    data = gate_data(decision=dataclasses.replace(DECISION, outcome=outcome))
+    assert render(Format.markdown, data).splitlines()[0] == f"## clearance: {word}"
+
+
+def test_scan_without_decision_lists_findings_without_a_verdict() -> None:
+    text = render(Format.markdown, scan_data())
+    assert text.splitlines()[0] == "## clearance: INCOMPLETE"
+    assert "### Findings (4)" in text and "Blocking" not in text
+
+
+def test_blocking_findings_link_to_the_commit() -> None:
+    text = render(Format.markdown, gate_data())
+    url = f"https://github.com/acme/shop/blob/{RESULT.target.commit}"
+    assert f"[`deploy/settings.py:12`]({url}/deploy/settings.py#L12)" in text
+    assert f"({url}/infra/storage.tf#L3-L9)" in text, "a range links to all its lines"
+
+
+def test_link_from_server_url_and_repository() -> None:
+    data = gate_data(
+        context={"server_url": "https://github.example.com/", "repository": "acme/shop", "commit": "abc123"}
+    )
+    assert "(https://github.example.com/acme/shop/blob/abc123/deploy/settings.py#L12)" in render(
+        Format.markdown, data
+    )
+
+
+def test_no_links_without_a_repository_url() -> None:
+    text = render(Format.markdown, gate_data(context={}))
+    assert "](http" not in text and "`deploy/settings.py:12`" in text
+
+
+def test_warnings_are_folded() -> None:
+    text = render(Format.markdown, gate_data())
+    block_at = text.index("### Blocking findings (2)")
+    details = text.index("<details><summary>Warnings (1)</summary>")
+    assert block_at < details < text.index(MISCONFIG.rule_id) < text.index("</details>")
+
+
+def test_cells_escape_pipes_backticks_and_html() -> None:
+    nasty = dataclasses.replace(
+        SECRET,
+        title="Token | with `ticks` and <script>alert(1)</script>",
+        evidence="ab|c`d…",
+        location=Location("src/a|b.py", start_line=1),
+    )
+    verdicts = {SECRET.fingerprint: Verdict(SECRET.fingerprint, Action.BLOCK, "r", "msg <b>x</b> | y")}
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=(nasty,)),
+        decision=dataclasses.replace(DECISION, verdicts=verdicts),
+        context={},
+    )
+    text = render(Format.markdown, data)
+    row = next(line for line in text.splitlines() if line.startswith("| `src/a"))
+    assert "<script>" not in text and "&lt;script&gt;" in row
+    assert "<b>" not in row and "&lt;b&gt;x&lt;/b&gt; \\| y" in row
+    assert "``ab\\|c`d…``" in row, "evidence in a code span that survives its backtick"
+    assert "\\`ticks\\`" in row
+    # Every unescaped pipe is a cell border: the row keeps its six columns.
+    assert row.replace("\\|", "").count("|") == 7
+
+
+def test_stays_under_the_comment_limit_with_5000_findings() -> None:
+    findings, verdicts = _many(5000)
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=findings),
+        decision=dataclasses.replace(DECISION, verdicts=verdicts),
+    )
+    text = render_markdown(data)
+    assert len(text) <= MAX_CHARS
+    assert "### Blocking findings (2500)" in text
+    shown = text.count("| [`services/")
+    assert 10 < shown < 5000
+    blocking_rows = text.split("<details>")[0].count("| [`services/")
+    assert f"… and {2500 - blocking_rows} more not shown" in text
+    assert "### Could not scan (1)" in text, "the footer survives truncation"
+    assert text.rstrip().endswith("</sub>")
+
+
+@pytest.mark.parametrize("limit", [4_000, 10_000, 30_000])
+def test_truncation_respects_any_limit(limit: int) -> None:
+    findings, verdicts = _many(400)
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=findings),
+        decision=dataclasses.replace(DECISION, verdicts=verdicts),
+    )
+    text = render_markdown(data, max_chars=limit)
+    assert len(text) <= limit
+    assert "more not shown" in text
+
+
+def test_small_reports_are_not_truncated() -> None:
+    assert "more not shown" not in render(Format.markdown, gate_data())
+
+
+def test_info_findings_only_with_verbose() -> None:
+    assert "iac.dockerfile-no-healthcheck" not in render(Format.markdown, gate_data())
+    assert "1 informational or ignored finding(s) not shown" in render(Format.markdown, gate_data())
+    assert "iac.dockerfile-no-healthcheck" in render(Format.markdown, gate_data(verbose=True))
