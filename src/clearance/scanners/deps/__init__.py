@@ -1,0 +1,1 @@
+"""Dependency risk: lockfile inventory, advisory matching, exploitability and reachability."""

@@ -1,0 +1,118 @@
+"""Lockfile and manifest parsers: one module per format, chosen here by file name.
+
+`is_lockfile(path)` is the cheap test the deps scanner uses in `applies_to`; `parse(file)`
+returns a `LockfileResult` with the file's `Component`s and, for bad content, `ScanError`s
+— it never raises for what is in the file.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from clearance.model import ScanError
+from clearance.scanners.deps.lockfiles import npm, requirements
+from clearance.scanners.deps.lockfiles.base import (
+    SCANNER_ID,
+    Lockfile,
+    LockfileResult,
+    MalformedLockfile,
+    describe,
+)
+from clearance.sources.base import SourceFile
+
+__all__ = ["FORMATS", "LockfileFormat", "LockfileResult", "format_for", "is_lockfile", "parse"]
+
+MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
+"""Lockfiles above this size are reported, not parsed."""
+
+
+@dataclass(frozen=True)
+class LockfileFormat:
+    """One supported lockfile/manifest format: its name, how to recognize it, how to parse it."""
+
+    name: str
+    ecosystem: str
+    matches: Callable[[str, str], bool]
+    """Called with (repo-relative POSIX path, lower-cased basename)."""
+    parse: Callable[[Lockfile], None]
+    empty_ok: bool = False
+    """True where an empty file is a valid, empty lockfile (line-based formats)."""
+
+
+def _named(*names: str) -> Callable[[str, str], bool]:
+    wanted = frozenset(n.lower() for n in names)
+    return lambda _path, base: base in wanted
+
+
+def _requirements(path: str, base: str) -> bool:
+    if not base.endswith(".txt"):
+        return False
+    if base.startswith("requirements"):
+        return True
+    parent = posixpath.basename(posixpath.dirname(path)).lower()
+    return parent == "requirements"
+
+
+FORMATS: tuple[LockfileFormat, ...] = (
+    LockfileFormat("requirements.txt", "PyPI", _requirements, requirements.parse, empty_ok=True),
+    LockfileFormat("package-lock.json", "npm", _named("package-lock.json"), npm.parse),
+    LockfileFormat("npm-shrinkwrap.json", "npm", _named("npm-shrinkwrap.json"), npm.parse),
+)
+"""Every supported format, in one explicit table."""
+
+
+def format_for(path: str) -> LockfileFormat | None:
+    """The format of the file at repo-relative `path`, by name only (None if not a lockfile)."""
+    path = path.replace("\\", "/")
+    if "node_modules/" in path:
+        return None  # lockfiles shipped inside installed packages are not the project's
+    base = posixpath.basename(path).lower()
+    for fmt in FORMATS:
+        if fmt.matches(path, base):
+            return fmt
+    return None
+
+
+def is_lockfile(path: str) -> bool:
+    """True if `path` names a lockfile or manifest this package can parse (cheap: by name)."""
+    return format_for(path) is not None
+
+
+def parse(file: SourceFile) -> LockfileResult:
+    """The components declared by `file`; unreadable or malformed content becomes `errors`."""
+    fmt = format_for(file.path)
+    if fmt is None:
+        return LockfileResult([], [_error(file.path, "lockfile", "not a supported lockfile name")], "")
+    try:
+        data = file.read()
+    except OSError as e:
+        return LockfileResult([], [_error(file.path, fmt.name, f"cannot read: {e.strerror or e}")], fmt.name)
+    if len(data) > MAX_LOCKFILE_BYTES:
+        problem = f"file is {len(data)} bytes, above the {MAX_LOCKFILE_BYTES} byte limit"
+        return LockfileResult([], [_error(file.path, fmt.name, problem)], fmt.name)
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as e:
+        problem = f"not UTF-8 text (binary?) at byte {e.start}"
+        return LockfileResult([], [_error(file.path, fmt.name, problem)], fmt.name)
+    if "\x00" in text:
+        return LockfileResult([], [_error(file.path, fmt.name, "binary content (NUL bytes)")], fmt.name)
+    lock = Lockfile(file=file, text=text, format=fmt.name)
+    if not text.strip() and not fmt.empty_ok:
+        lock.error("empty file")
+        return LockfileResult(lock.components, lock.errors, fmt.name)
+    try:
+        fmt.parse(lock)
+    except MalformedLockfile as e:
+        lock.error(e.problem, e.line)
+    except RecursionError:
+        lock.error("structure nested too deeply")
+    except Exception as e:  # the boundary: unexpected structure must not abort the scan
+        lock.error(f"unexpected structure ({type(e).__name__}: {e})")
+    return LockfileResult(lock.components, lock.errors, fmt.name)
+
+
+def _error(path: str, format_name: str, problem: str) -> ScanError:
+    return ScanError(path=path, message=describe(format_name, problem, None), scanner=SCANNER_ID)

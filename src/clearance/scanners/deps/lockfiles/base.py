@@ -1,0 +1,309 @@
+"""What every lockfile parser shares: the result type, the component collector, safe loaders.
+
+A parser receives a `Lockfile` (the source file, its decoded text and a collector) and
+calls `Lockfile.add(...)` for each package it finds. A problem that makes the whole file
+unusable is raised as `MalformedLockfile` (the dispatcher turns it into a `ScanError`); a
+problem with one entry is recorded with `Lockfile.error(...)` and parsing goes on.
+"""
+
+from __future__ import annotations
+
+import bisect
+import dataclasses
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+from packageurl import PackageURL
+
+from clearance.model import Component, ScanError, Scope
+from clearance.sources.base import SourceFile
+
+SCANNER_ID = "deps"
+
+MAX_YAML_BYTES = 10 * 1024 * 1024
+"""YAML documents above this size are rejected before parsing."""
+MAX_YAML_ALIASES = 10_000
+"""More alias references than this in one YAML document is treated as an alias bomb."""
+
+PURL_TYPES: Mapping[str, str] = {
+    "PyPI": "pypi",
+    "npm": "npm",
+    "Go": "golang",
+    "crates.io": "cargo",
+    "RubyGems": "gem",
+    "Packagist": "composer",
+    "Maven": "maven",
+    "NuGet": "nuget",
+}
+"""OSV ecosystem name → package-url type."""
+
+_PEP503 = re.compile(r"[-_.]+")
+
+
+@dataclass
+class LockfileResult:
+    """The packages one lockfile or manifest declares, and what could not be read in it."""
+
+    components: list[Component]
+    errors: list[ScanError]
+    format: str
+
+
+class MalformedLockfile(Exception):
+    """The file cannot be parsed as its format at all (raised by parsers, caught by the dispatcher)."""
+
+    def __init__(self, problem: str, line: int | None = None) -> None:
+        super().__init__(problem)
+        self.problem = problem
+        self.line = line
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """A package name in the form OSV and package URLs use for `ecosystem`."""
+    name = name.strip()
+    if ecosystem == "PyPI":
+        return _PEP503.sub("-", name).lower()
+    if ecosystem == "Packagist":
+        return name.lower()
+    return name
+
+
+def purl_for(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None = None) -> str:
+    """The package URL of `name@version` in `ecosystem` (no version part when `version` is empty)."""
+    namespace: str | None = None
+    short = name
+    if ecosystem in ("npm", "Go", "Packagist") and "/" in name:
+        namespace, short = name.rsplit("/", 1)
+    elif ecosystem == "Maven" and ":" in name:
+        namespace, short = name.split(":", 1)
+    return str(
+        PackageURL(
+            type=PURL_TYPES[ecosystem],
+            namespace=namespace,
+            name=short,
+            version=version or None,
+            qualifiers=dict(qualifiers) if qualifiers else None,
+        ).to_string()
+    )
+
+
+class LineFinder:
+    """Cheap line lookup in a lockfile's text.
+
+    `next()` searches forward from where the previous match ended (parsers visit entries in
+    file order, so the whole walk is linear) and falls back to a search from the start.
+    """
+
+    def __init__(self, text: str) -> None:
+        self._text = text
+        self._starts = [0, *(m.end() for m in re.finditer("\n", text))]
+        self._pos = 0
+
+    def line_at(self, offset: int) -> int:
+        """1-based line number of a character offset."""
+        return bisect.bisect_right(self._starts, offset)
+
+    def next(self, *needles: str) -> int | None:
+        """Line of the first of `needles` found after the previous match (else from the top)."""
+        for start in (self._pos, 0):
+            for needle in needles:
+                found = self._text.find(needle, start)
+                if found >= 0:
+                    self._pos = found + len(needle)
+                    return self.line_at(found)
+        return None
+
+    def first(self, *needles: str) -> int | None:
+        """Line of the first occurrence of any of `needles` from the top; does not move the cursor."""
+        for needle in needles:
+            found = self._text.find(needle)
+            if found >= 0:
+                return self.line_at(found)
+        return None
+
+
+@dataclass
+class Lockfile:
+    """A lockfile being parsed: its source, text, and the components and errors collected so far."""
+
+    file: SourceFile
+    text: str
+    format: str
+    components: list[Component] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    _seen: dict[tuple[str, str, str], int] = field(default_factory=dict)
+    _finder: LineFinder | None = None
+
+    @property
+    def lines(self) -> LineFinder:
+        """The line finder over this file's text (built on first use)."""
+        if self._finder is None:
+            self._finder = LineFinder(self.text)
+        return self._finder
+
+    def add(
+        self,
+        ecosystem: str,
+        name: str,
+        version: str,
+        *,
+        line: int | None = None,
+        direct: bool | None = None,
+        scope: Scope = Scope.UNKNOWN,
+        hashes: Iterable[tuple[str, str]] = (),
+        dependencies: Iterable[str] = (),
+        pinned: bool = True,
+        qualifiers: Mapping[str, str] | None = None,
+        source: SourceFile | None = None,
+    ) -> Component | None:
+        """Record one package (normalizing its name) and return it.
+
+        A repeated (name, version) is merged into the first entry (its line is kept): it is
+        direct if any occurrence is, runtime if any occurrence is, and its dependencies are
+        the union. `source` is the file that declares it when that is not the lockfile
+        itself (an included requirements file).
+        """
+        name = normalize_name(ecosystem, name)
+        if not name:
+            return None
+        key = (ecosystem, name, version)
+        index = self._seen.get(key)
+        if index is not None:
+            merged = _merge(self.components[index], direct, scope, dependencies)
+            self.components[index] = merged
+            return merged
+        self._seen[key] = len(self.components)
+        component = Component(
+            ecosystem=ecosystem,
+            name=name,
+            version=version,
+            purl=purl_for(ecosystem, name, version if pinned else "", qualifiers),
+            location=(source or self.file).location(line),
+            direct=direct,
+            scope=scope,
+            hashes=tuple(hashes),
+            dependencies=tuple(dict.fromkeys(dependencies)),
+            pinned=pinned,
+        )
+        self.components.append(component)
+        return component
+
+    def error(self, problem: str, line: int | None = None, path: str | None = None) -> None:
+        """Record a problem with one entry; parsing goes on."""
+        self.errors.append(
+            ScanError(
+                path=path or self.file.path,
+                message=describe(self.format, problem, line),
+                scanner=SCANNER_ID,
+            )
+        )
+
+
+_SCOPE_STRENGTH = {Scope.UNKNOWN: 0, Scope.DEV: 1, Scope.OPTIONAL: 2, Scope.RUNTIME: 3}
+
+
+def _merge(first: Component, direct: bool | None, scope: Scope, dependencies: Iterable[str]) -> Component:
+    """`first` updated with a second occurrence of the same package in the same file."""
+    if first.direct is True or direct is None:
+        merged_direct = first.direct
+    else:
+        merged_direct = direct if first.direct is None else (first.direct or direct)
+    merged_scope = scope if _SCOPE_STRENGTH[scope] > _SCOPE_STRENGTH[first.scope] else first.scope
+    merged_deps = tuple(dict.fromkeys((*first.dependencies, *dependencies)))
+    if (merged_direct, merged_scope, merged_deps) == (first.direct, first.scope, first.dependencies):
+        return first
+    return dataclasses.replace(first, direct=merged_direct, scope=merged_scope, dependencies=merged_deps)
+
+
+def describe(format_name: str, problem: str, line: int | None) -> str:
+    """The message of a lockfile ScanError: the format, the line when known, the problem."""
+    where = f" (line {line})" if line else ""
+    return f"{format_name}{where}: {problem}"
+
+
+def load_json(text: str) -> Any:
+    """Parse JSON; a syntax error becomes `MalformedLockfile` with its line."""
+    if not text.strip():
+        raise MalformedLockfile("empty file, expected a JSON document")
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as e:
+        raise MalformedLockfile(f"not valid JSON: {e.msg}", e.lineno) from None
+    except RecursionError:
+        raise MalformedLockfile("JSON nested too deeply") from None
+
+
+def load_toml(text: str) -> dict[str, Any]:
+    """Parse TOML; a syntax error becomes `MalformedLockfile` with its line when given."""
+    if not text.strip():
+        raise MalformedLockfile("empty file, expected a TOML document")
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        match = re.search(r"line (\d+)", str(e))
+        raise MalformedLockfile(f"not valid TOML: {e}", int(match.group(1)) if match else None) from None
+
+
+class _LimitedSafeLoader(yaml.SafeLoader):
+    """A SafeLoader that refuses documents with more alias references than a small cap."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._aliases = 0
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Count alias events before composing (a billion-laughs document has many)."""
+        if self.check_event(yaml.AliasEvent):
+            self._aliases += 1
+            if self._aliases > MAX_YAML_ALIASES:
+                raise MalformedLockfile(f"more than {MAX_YAML_ALIASES} YAML aliases (alias bomb?)")
+        return super().compose_node(parent, index)
+
+
+def load_yaml(text: str) -> Any:
+    """Parse one YAML document safely: size cap, alias cap, no arbitrary tags."""
+    if len(text.encode("utf-8")) > MAX_YAML_BYTES:
+        raise MalformedLockfile(f"YAML document larger than {MAX_YAML_BYTES // (1024 * 1024)} MB")
+    if not text.strip():
+        raise MalformedLockfile("empty file, expected a YAML document")
+    loader = _LimitedSafeLoader(text)
+    try:
+        return loader.get_single_data()
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise MalformedLockfile(f"not valid YAML: {e.problem or e}", line) from None
+    except yaml.YAMLError as e:
+        raise MalformedLockfile(f"not valid YAML: {e}") from None
+    except RecursionError:
+        raise MalformedLockfile("YAML nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def as_dict(value: Any, what: str) -> dict[str, Any]:
+    """`value` if it is a mapping, else `MalformedLockfile` naming `what` was expected."""
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedLockfile(f"{what} is a {type(value).__name__}, expected a mapping")
+    return value
+
+
+def as_list(value: Any, what: str) -> list[Any]:
+    """`value` if it is a list, else `MalformedLockfile` naming `what` was expected."""
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedLockfile(f"{what} is a {type(value).__name__}, expected a list")
+    return value
+
+
+def text_field(entry: Mapping[str, Any], key: str) -> str:
+    """A string field of a lockfile entry ("" when missing or not a string)."""
+    value = entry.get(key)
+    return value.strip() if isinstance(value, str) else ""

@@ -1,0 +1,164 @@
+"""npm `package-lock.json` (lockfileVersion 1, 2, 3) and `npm-shrinkwrap.json`.
+
+v2/v3 lockfiles are read from `packages` (keys are install paths such as
+`node_modules/a/node_modules/@s/b`); v1 lockfiles are flattened from the nested
+`dependencies` tree into the same path form. `link` entries and workspace folders are
+first-party and skipped; aliases (`"node_modules/alias": {"name": "real"}`) report the
+real package. `dev`/`optional`/`devOptional` flags give the scope; top-level packages the
+root (or a workspace) declares are direct.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from clearance.model import Scope
+from clearance.scanners.deps.lockfiles.base import (
+    Lockfile,
+    MalformedLockfile,
+    as_dict,
+    load_json,
+    purl_for,
+    text_field,
+)
+
+ECOSYSTEM = "npm"
+_NM = "node_modules/"
+_DECLARED = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+
+
+def parse(lock: Lockfile) -> None:
+    """Add the packages of an npm lockfile to `lock`."""
+    doc = as_dict(load_json(lock.text), "the document")
+    version = doc.get("lockfileVersion", 1)
+    if not isinstance(version, int) or version < 1:
+        raise MalformedLockfile(f"unsupported lockfileVersion {version!r}")
+    if "packages" in doc:
+        packages = as_dict(doc["packages"], '"packages"')
+        _add_packages(lock, packages, nested_keys=False)
+    elif "dependencies" in doc:
+        packages = _flatten_v1(as_dict(doc["dependencies"], '"dependencies"'))
+        _add_packages(lock, packages, nested_keys=True)
+    elif version > 3:
+        raise MalformedLockfile(f"unsupported lockfileVersion {version}")
+
+
+def _add_packages(lock: Lockfile, packages: dict[str, Any], *, nested_keys: bool) -> None:
+    """Add every installed package; `nested_keys` for v1 files, whose keys are bare names."""
+    installed = {path for path in packages if _NM in path}
+    for path, raw in packages.items():
+        if not isinstance(raw, dict) or _NM not in path or raw.get("link"):
+            continue  # root, workspace folders and links are first-party
+        entry: dict[str, Any] = raw
+        key_name = path[path.rfind(_NM) + len(_NM) :]
+        name = text_field(entry, "name") or key_name
+        version = text_field(entry, "version")
+        line = lock.lines.next(json.dumps(key_name if nested_keys else path) + ": {")
+        if not version:
+            lock.error(f"package {path!r} has no version", line)
+            continue
+        if version.startswith("npm:") and "@" in version[5:]:
+            # v1 alias: "alias": {"version": "npm:real@1.2.3"}
+            name, version = version[4:].rsplit("@", 1)
+        lock.add(
+            ECOSYSTEM,
+            name,
+            version,
+            line=line,
+            direct=None if nested_keys else _is_direct(path, key_name, packages),
+            scope=_scope(entry),
+            hashes=_integrity(text_field(entry, "integrity")),
+            dependencies=_resolve(path, entry, packages, installed),
+        )
+
+
+def _flatten_v1(deps: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """A v1 nested `dependencies` tree as v2-style `packages` keyed by install path (file order)."""
+    flat: dict[str, Any] = {}
+    for name, raw in deps.items():
+        if not isinstance(raw, dict):
+            raise MalformedLockfile(f"dependency {name!r} is not an object")
+        path = f"{prefix}{_NM}{name}"
+        entry = dict(raw)
+        entry["dependencies"] = entry.pop("requires", None) or {}
+        nested = raw.get("dependencies")
+        entry.pop("bundled", None)
+        flat[path] = entry
+        if isinstance(nested, dict):
+            flat.update(_flatten_v1(nested, f"{path}/"))
+    return flat
+
+
+def _is_direct(path: str, key_name: str, packages: dict[str, Any]) -> bool:
+    """True if the root or a workspace package declares the package installed at `path`.
+
+    Packages hoisted to the top-level `node_modules` may be declared by the root or by any
+    workspace; packages under `<workspace>/node_modules` only by that workspace.
+    """
+    parent = path[: path.rfind(_NM)].rstrip("/")
+    if _NM in parent:
+        return False
+    owners = [p for p in packages if _NM not in p] if parent == "" else [parent]
+    for owner in owners:
+        entry = packages.get(owner)
+        if not isinstance(entry, dict) or entry.get("link"):
+            continue
+        for field_name in _DECLARED:
+            declared = entry.get(field_name)
+            if isinstance(declared, dict) and key_name in declared:
+                return True
+    return False
+
+
+def _scope(entry: dict[str, Any]) -> Scope:
+    if entry.get("dev"):
+        return Scope.DEV
+    if entry.get("optional") or entry.get("devOptional"):
+        return Scope.OPTIONAL
+    return Scope.RUNTIME
+
+
+def _integrity(value: str) -> list[tuple[str, str]]:
+    """Subresource-integrity strings (`sha512-<base64>`, space separated) as (algorithm, value)."""
+    hashes = []
+    for item in value.split():
+        algorithm, sep, digest = item.partition("-")
+        if sep and digest:
+            hashes.append((algorithm.lower(), digest))
+    return hashes
+
+
+def _resolve(path: str, entry: dict[str, Any], packages: dict[str, Any], installed: set[str]) -> list[str]:
+    """purls of the packages `entry` depends on, found the way Node resolves them."""
+    wanted: list[str] = []
+    for field_name in ("dependencies", "optionalDependencies", "peerDependencies"):
+        declared = entry.get(field_name)
+        if isinstance(declared, dict):
+            wanted.extend(declared)
+    purls: list[str] = []
+    for dep in wanted:
+        target = _find_installed(path, dep, installed)
+        if target is None:
+            continue
+        found = packages[target]
+        version = text_field(found, "version")
+        name = text_field(found, "name") or dep
+        if version.startswith("npm:") and "@" in version[5:]:
+            name, version = version[4:].rsplit("@", 1)
+        if version:
+            purls.append(purl_for(ECOSYSTEM, name, version))
+    return purls
+
+
+def _find_installed(path: str, dep: str, installed: set[str]) -> str | None:
+    """Where `dep` required from `path` is installed: nearest `node_modules` up the tree."""
+    base = path
+    while True:
+        candidate = f"{base}/{_NM}{dep}" if base else f"{_NM}{dep}"
+        if candidate in installed:
+            return candidate
+        if not base:
+            return None
+        cut = base.rfind("/" + _NM)
+        base = base[:cut] if cut >= 0 else ""

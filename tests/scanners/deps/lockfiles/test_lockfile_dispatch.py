@@ -1,0 +1,64 @@
+"""The dispatcher: recognizing lockfiles by name, and never raising on bad content."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from clearance.scanners.deps.lockfiles import FORMATS, format_for, is_lockfile, parse
+from clearance.sources.base import SourceFile
+
+
+@pytest.mark.parametrize(
+    ("path", "format_name"),
+    [
+        ("requirements.txt", "requirements.txt"),
+        ("services/api/requirements-dev.txt", "requirements.txt"),
+        ("requirements/test.txt", "requirements.txt"),
+        ("package-lock.json", "package-lock.json"),
+        ("web/npm-shrinkwrap.json", "npm-shrinkwrap.json"),
+        ("README.txt", None),
+        ("package.json", None),
+        ("node_modules/left-pad/package-lock.json", None),
+        ("docs/requirements.md", None),
+    ],
+)
+def test_format_by_name(path: str, format_name: str | None) -> None:
+    fmt = format_for(path)
+    assert (fmt.name if fmt else None) == format_name
+    assert is_lockfile(path) is (format_name is not None)
+
+
+def test_every_format_is_recognized_by_its_own_name() -> None:
+    for fmt in FORMATS:
+        assert format_for(fmt.name) is fmt or fmt.name.startswith("requirements")
+
+
+def test_unreadable_file_is_an_error_not_an_exception(tmp_path: Path) -> None:
+    missing = SourceFile(path="package-lock.json", size=0, disk_path=tmp_path / "missing.json")
+    result = parse(missing)
+    assert result.components == []
+    assert len(result.errors) == 1
+    assert "cannot read" in result.errors[0].message
+
+
+def test_entry_without_version_is_reported_with_its_line() -> None:
+    data = b'{"lockfileVersion": 3, "packages": {"node_modules/a": {"version": 1}}}'
+    result = parse(SourceFile(path="package-lock.json", size=len(data), data=data))
+    assert result.components == []
+    assert [e.message for e in result.errors] == [
+        "package-lock.json (line 1): package 'node_modules/a' has no version"
+    ]
+
+
+def test_nul_bytes_are_binary() -> None:
+    data = b'{"a": "\x00"}'
+    result = parse(SourceFile(path="package-lock.json", size=len(data), data=data))
+    assert "binary content" in result.errors[0].message
+
+
+def test_wrong_shape_is_reported() -> None:
+    data = b'{"lockfileVersion": 1, "dependencies": {"a": 5}}'
+    result = parse(SourceFile(path="package-lock.json", size=len(data), data=data))
+    assert [e.message for e in result.errors] == ["package-lock.json: dependency 'a' is not an object"]
