@@ -1,0 +1,66 @@
+"""Console: a table grouped by severity, a one-line verdict, colour only on a terminal."""
+
+from __future__ import annotations
+
+import dataclasses
+import io
+
+from report_sample import INFO, RESULT, SECRET, gate_data, scan_data
+from rich.console import Console
+
+from clearance.report import Format, render, render_console
+
+
+def test_plain_text_has_no_control_codes() -> None:
+    text = render(Format.console, gate_data())
+    assert "\x1b" not in text
+    assert text.splitlines()[-1].strip().startswith("BLOCKED")
+
+
+def test_terminal_console_gets_colour_and_a_pipe_does_not() -> None:
+    tty = io.StringIO()
+    render_console(gate_data(), Console(file=tty, force_terminal=True, color_system="standard", width=120))
+    assert "\x1b[" in tty.getvalue()
+    pipe = io.StringIO()
+    render_console(gate_data(), Console(file=pipe, width=120))
+    assert "\x1b" not in pipe.getvalue()
+
+
+def test_grouped_by_severity_most_severe_first() -> None:
+    text = render(Format.console, gate_data(verbose=True))
+    rows = [
+        line.split()[0]
+        for line in text.splitlines()
+        if line.split() and line.split()[0] in {"critical", "high", "medium", "info"}
+    ]
+    assert rows == ["critical", "high", "high", "medium", "info"]
+
+
+def test_info_findings_only_with_verbose() -> None:
+    assert INFO.rule_id not in render(Format.console, gate_data())
+    assert INFO.rule_id in render(Format.console, gate_data(verbose=True))
+
+
+def test_counts_errors_and_warnings_are_shown() -> None:
+    text = render(Format.console, gate_data())
+    assert "148 files scanned (823.2 kB), 2 skipped (1 binary, 1 larger than 5 MB), 1 error(s)" in text
+    assert "error: infra/broken.tf (iac): HCL parse error" in text
+    assert "warning: advisory database is 9 days old" in text
+
+
+def test_markup_in_findings_is_printed_literally() -> None:
+    odd = dataclasses.replace(
+        SECRET,
+        title="[bold]not markup[/bold]",
+        location=dataclasses.replace(SECRET.location, path="[red]x.py"),
+    )
+    text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, findings=(odd,))))
+    assert "[bold]not markup[/bold]" in text and "[red]x.py:12" in text
+
+
+def test_scan_without_decision_says_so() -> None:
+    last = render(Format.console, scan_data()).splitlines()[-1]
+    assert last.strip().startswith("INCOMPLETE") and "no policy decision" in last
+    clean = dataclasses.replace(RESULT, errors=(), runs=RESULT.runs[:2])
+    data = dataclasses.replace(scan_data(), result=clean)
+    assert render(Format.console, data).splitlines()[-1].strip().startswith("SCANNED")
