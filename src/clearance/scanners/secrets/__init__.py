@@ -1,0 +1,1 @@
+"""Secrets scanner: data-driven rules, one Hyperscan database, filters and offline validators."""

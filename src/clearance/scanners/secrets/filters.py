@@ -1,0 +1,294 @@
+"""Precision filters: drop placeholders, references, hashes and other look-alikes.
+
+Every function here is pure and cheap; they run only on candidates the regexes confirmed.
+`placeholder_reason` applies to every rule; `generic_reason` adds the checks that
+key-name based (generic) rules need, where the value alone must look like a secret.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import re
+from collections import Counter
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any
+
+import pathspec
+
+KNOWN_EXAMPLES = frozenset(
+    {
+        "AKIAIOSFODNN7EXAMPLE",
+        "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
+        "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "AIDAJQABLZS4A3QDU576Q",
+        "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
+        "gho_16C7e42F292c6912E7710c838347Ae178B4a",
+        "xoxb-not-a-real-token-this-will-not-work",
+        "sk_test_4eC39HqLyjWDarjtT1zdp7dc",
+        "SG.xxxxxxxxxxxxxxxxxxxxxx.xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+        "eyJhbGciOiJIUzI1NiIsInR5cCI6IkpXVCJ9.eyJzdWIiOiIxMjM0NTY3ODkwIiwibmFtZSI6IkpvaG4gRG9lIiwiaWF0IjoxNTE2MjM5MDIyfQ.SflKxwRJSMeKKF2QT4fwpMeJf36POk6yJV_adQssw5c",
+    }
+)
+"""Documentation examples published by vendors (never real credentials)."""
+
+_PLACEHOLDER_WORDS = re.compile(
+    r"example|sample|dummy|placeholder|changeme|change[_-]me|changeit|redacted|your[_-]?(?:api|secret|token|key|pass|own)"
+    r"|insert[_-]?(?:your|here)|replace[_-]?me|(?:^|[^a-z])todo(?:[^a-z]|$)|fixme|notreal|not[_-]a[_-]real|fake"
+    r"|xxxx|\*\*\*\*|####|\.\.\.\.|<[^>]*>|\$\{|\{\{|%\(|#\{|\$\(|@@|\[\[|%[A-Z_]+%",
+    re.I,
+)
+_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
+_HASH_PREFIX_RE = re.compile(
+    r"^(?:sha(?:1|224|256|384|512)[-:]|md5[-:]|\$2[abxy]?\$|\$argon2|\$pbkdf2|\$6\$|\$5\$|\$1\$|pbkdf2[_:]|bcrypt\$|scrypt:|\{SSHA\}|\{SHA\})",
+    re.I,
+)
+_ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_IDENTIFIER_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*(?:\(\)?)?$")
+_PATHLIKE_RE = re.compile(
+    r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\|file:)|\.(?:pem|key|json|txt|ya?ml|crt|p12|pfx|env|cfg|conf|ini|jks|der)$",
+    re.I,
+)
+_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
+_VERSIONISH_RE = re.compile(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$")
+_CODE_CHARS = re.compile(r"[()\[\]{}]|\b(?:None|null|nil|true|false|undefined|True|False)\b")
+
+_KEY_NOT_SECRET_RE = re.compile(
+    r"(?:^|[_.-])(?:id|ids|name|names|file|files|path|paths|dir|url|uri|urls|endpoint|env|var|field|fields|type|types|"
+    r"length|len|size|prefix|suffix|header|headers|format|ref|count|policy|mode|label|hint|regex|pattern|expir\w*|ttl|"
+    r"timeout|hash|hashed|digest|sha\w*|md5|checksum|fingerprint|salt|location|param|arg|option|enabled|required|"
+    r"rotation|version|provider|store|manager|storage|method|scheme|kind|source|class|validator|generator|"
+    r"policy|strategy|lifetime|validity|reset|confirmation|confirm|min|max|placeholder|template|example|help|"
+    r"description|desc|title|message|msg|text|error|question|prompt|label)s?$|^(?:is|has|use|no|show|enable|disable)[_.-]",
+    re.I,
+)
+_KEY_HASHY_RE = re.compile(r"hash|digest|checksum|fingerprint|integrity|sha\d|md5|salt", re.I)
+
+CODE_EXTENSIONS = frozenset(
+    {
+        ".py",
+        ".pyi",
+        ".js",
+        ".jsx",
+        ".mjs",
+        ".cjs",
+        ".ts",
+        ".tsx",
+        ".go",
+        ".java",
+        ".kt",
+        ".kts",
+        ".scala",
+        ".rb",
+        ".php",
+        ".cs",
+        ".c",
+        ".h",
+        ".cc",
+        ".cpp",
+        ".hpp",
+        ".rs",
+        ".swift",
+        ".m",
+        ".dart",
+        ".lua",
+        ".pl",
+        ".groovy",
+        ".r",
+        ".jl",
+        ".ex",
+        ".exs",
+        ".erl",
+        ".clj",
+        ".vue",
+        ".svelte",
+        ".sql",
+        ".ps1",
+        ".sh",
+        ".bash",
+        ".zsh",
+    }
+)
+"""Files where an unquoted value is an expression (variable, call), not a literal."""
+
+LOCKFILE_NAMES = frozenset(
+    {
+        "package-lock.json",
+        "npm-shrinkwrap.json",
+        "yarn.lock",
+        "pnpm-lock.yaml",
+        "poetry.lock",
+        "Pipfile.lock",
+        "Cargo.lock",
+        "go.sum",
+        "composer.lock",
+        "Gemfile.lock",
+        "uv.lock",
+        "pdm.lock",
+        "packages.lock.json",
+        "gradle.lockfile",
+        "mix.lock",
+        "pubspec.lock",
+        "Podfile.lock",
+        "flake.lock",
+        "bun.lock",
+    }
+)
+"""Lockfiles: full of integrity hashes; generic rules do not run on them."""
+
+DEFAULT_TEST_GLOBS = (
+    "**/test/**",
+    "**/tests/**",
+    "**/__tests__/**",
+    "**/testdata/**",
+    "**/test_data/**",
+    "**/testing/**",
+    "**/spec/**",
+    "**/specs/**",
+    "**/fixtures/**",
+    "**/fixture/**",
+    "**/__fixtures__/**",
+    "**/example/**",
+    "**/examples/**",
+    "**/sample/**",
+    "**/samples/**",
+    "**/mock/**",
+    "**/mocks/**",
+    "**/__mocks__/**",
+    "**/test_*.*",
+    "**/*_test.*",
+    "**/*_tests.*",
+    "**/*.test.*",
+    "**/*.spec.*",
+    "**/*Test.java",
+    "**/*Tests.cs",
+    "**/conftest.py",
+    "**/*.example",
+    "**/*.sample",
+    "**/*.dist",
+    "**/*.template",
+)
+"""Paths whose findings carry `in_test_path` (extended by `[secrets] test_paths`)."""
+
+
+def shannon_entropy(value: str) -> float:
+    """Shannon entropy of `value` in bits per character."""
+    if not value:
+        return 0.0
+    n = len(value)
+    return -sum(c / n * math.log2(c / n) for c in Counter(value).values())
+
+
+def placeholder_reason(secret: str) -> str | None:
+    """Why `secret` is a placeholder/example rather than a credential, or None."""
+    if secret in KNOWN_EXAMPLES:
+        return "published example"
+    if _PLACEHOLDER_WORDS.search(secret):
+        return "placeholder text"
+    if is_repetitive(secret):
+        return "repeated or sequential characters"
+    return None
+
+
+def is_repetitive(value: str) -> bool:
+    """True for obviously made-up values: long runs of one character or of a sequence."""
+    if len(value) < 6:
+        return False
+    if len(set(value)) <= max(2, len(value) // 8):
+        return True
+    run = seq = 1
+    for a, b in itertools.pairwise(value):
+        run = run + 1 if a == b else 1
+        seq = seq + 1 if ord(b) - ord(a) in (1, -1) and a.isalnum() and b.isalnum() else 1
+        if run >= 6 or seq >= 7:
+            return True
+    return False
+
+
+def char_classes(value: str) -> int:
+    """How many of lowercase, uppercase, digits and symbols `value` uses."""
+    return (
+        any(c.islower() for c in value)
+        + any(c.isupper() for c in value)
+        + any(c.isdigit() for c in value)
+        + any(not c.isalnum() for c in value)
+    )
+
+
+def generic_reason(
+    key: str, value: str, *, quoted: bool, code_file: bool, before: str, min_entropy: float
+) -> str | None:
+    """Why a value assigned to a secret-named key is not a secret, or None if it looks like one.
+
+    `before` is the text on the line before the key (to spot comments, data URIs...).
+    """
+    if _KEY_NOT_SECRET_RE.search(key):
+        return "key names metadata, not a secret"
+    if not quoted and code_file:
+        return "unquoted value in code (an expression)"
+    if _HASH_PREFIX_RE.match(value) or _KEY_HASHY_RE.search(key):
+        return "hash"
+    if _UUID_RE.match(value):
+        return "uuid"
+    if _HEX_RE.match(value) and len(value) in (32, 40, 64, 128) and not _has_letters_mix(value):
+        return "hash"
+    if "base64," in before[-60:] or value.startswith(("data:", "base64,")):
+        return "embedded data"
+    if _ENV_NAME_RE.match(value) or _URL_RE.match(value) or _PATHLIKE_RE.search(value):
+        return "reference, not a value"
+    if _VERSIONISH_RE.match(value) or (
+        "@" in value and "." in value.split("@")[-1] and value.count("@") == 1
+    ):
+        return "version or e-mail"
+    if _CODE_CHARS.search(value) or value.startswith(("$", "%", "&", "*", "!", "#", "=", "-", "+", ":")):
+        return "expression or reference"
+    if _IDENTIFIER_RE.match(value) and not _looks_random_identifier(value):
+        return "identifier"
+    if value.lower() in key.lower() or key.lower().replace("_", "") in value.lower().replace("_", ""):
+        return "value repeats the key"
+    if len(value) < 8:
+        return "too short"
+    if char_classes(value) < 2 and len(value) < 24:
+        return "too simple"
+    if shannon_entropy(value) < min_entropy:
+        return "low entropy"
+    return None
+
+
+def _has_letters_mix(value: str) -> bool:
+    # Hex digests are single-case; mixed case hex-alphabet strings are not digests.
+    letters = [c for c in value if c.isalpha()]
+    return bool(letters) and any(c.isupper() for c in letters) and any(c.islower() for c in letters)
+
+
+def _looks_random_identifier(value: str) -> bool:
+    """An identifier-shaped value that is random-looking (digits mixed in, mixed case, long)."""
+    if any(sep in value for sep in (".", "->", "::", "(")):
+        return False
+    digits = sum(c.isdigit() for c in value)
+    return digits >= 2 and char_classes(value) >= 3 and shannon_entropy(value) >= 3.0
+
+
+@lru_cache(maxsize=64)
+def test_path_spec(extra: tuple[str, ...] = ()) -> pathspec.PathSpec[Any]:
+    """A matcher for test/fixture/example paths (built-in globs plus `extra`)."""
+    return pathspec.PathSpec.from_lines("gitignore", [*DEFAULT_TEST_GLOBS, *extra])
+
+
+def in_test_path(path: str, extra: Sequence[str] = ()) -> bool:
+    """True if `path` (repo-relative, POSIX) is a test, fixture or example path."""
+    spec = test_path_spec(tuple(extra))
+    return bool(spec.match_file(path) or spec.match_file("/" + path.lstrip("/")))
+
+
+def is_code_file(path: str) -> bool:
+    """True if unquoted values in `path` are expressions (source code), not literals."""
+    dot = path.rfind(".")
+    return dot > path.rfind("/") and path[dot:].lower() in CODE_EXTENSIONS
+
+
+def is_lockfile(path: str) -> bool:
+    """True for dependency lockfiles (full of integrity hashes)."""
+    return path.rsplit("/", 1)[-1] in LOCKFILE_NAMES

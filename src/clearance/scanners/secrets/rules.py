@@ -1,0 +1,295 @@
+"""Secret rules: data in `rules.toml` (plus custom rules from configuration), validated at load.
+
+A rule names one credential type: an id (`secret.<kind>`), a title, a severity, a Python
+regular expression whose capture group (the group named `secret`, else group 1) is the
+secret, cheap literal `keywords`, an optional Shannon-entropy minimum, optional validators,
+allow patterns and examples. A malformed rule is a `RuleError` that names the rule.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tomllib
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+from clearance.errors import ConfigError
+from clearance.model import RuleInfo, Severity
+
+if TYPE_CHECKING:
+    from clearance.config import SecretsSettings
+
+RULE_ID_RE = re.compile(r"^secret\.[a-z0-9][a-z0-9.-]*$")
+CATEGORIES = frozenset(
+    {
+        "cloud",
+        "vcs",
+        "chat",
+        "payment",
+        "messaging",
+        "registry",
+        "ai",
+        "observability",
+        "saas",
+        "infrastructure",
+        "private-key",
+        "token",
+        "database",
+        "url",
+        "generic",
+        "custom",
+    }
+)
+DEFAULT_WINDOW = 256
+"""Bytes examined on each side of a candidate match when confirming it."""
+
+_ALLOWED_KEYS = frozenset(
+    {
+        "id",
+        "title",
+        "severity",
+        "description",
+        "category",
+        "regex",
+        "prefilter",
+        "keywords",
+        "entropy",
+        "validators",
+        "require_valid",
+        "allow",
+        "examples",
+        "negative_examples",
+        "window",
+        "remediation",
+        "references",
+        "secret_entropy_group",
+        "multiline",
+    }
+)
+
+
+class RuleError(ConfigError):
+    """A secret rule (built-in or custom) is malformed; the message names the rule."""
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One validated, compiled secret rule."""
+
+    id: str
+    title: str
+    severity: Severity
+    regex: str
+    pattern: re.Pattern[bytes]
+    secret_group: str | int
+    keywords: tuple[str, ...]
+    category: str = "token"
+    description: str = ""
+    prefilter: str | None = None
+    """Hyperscan expression for the cheap pass (default: `regex`)."""
+    entropy: float | None = None
+    validators: tuple[str, ...] = ()
+    require_valid: bool = False
+    """Drop a candidate whose validator says it is malformed (else it is kept, unverified)."""
+    allow: tuple[re.Pattern[str], ...] = ()
+    examples: tuple[str, ...] = ()
+    negative_examples: tuple[str, ...] = ()
+    window: int = DEFAULT_WINDOW
+    remediation: str = ""
+    references: tuple[str, ...] = ()
+    builtin: bool = True
+
+    @property
+    def generic(self) -> bool:
+        """True for key-name based rules (their findings yield to specific rules)."""
+        return self.category == "generic"
+
+    def info(self) -> RuleInfo:
+        """Documentation of this rule for `clearance rules list` and SARIF."""
+        return RuleInfo(
+            id=self.id,
+            title=self.title,
+            severity=self.severity,
+            scanner="secrets",
+            description=self.description,
+            remediation=self.remediation or _DEFAULT_REMEDIATION,
+            references=self.references,
+            tags=("secret", self.category) if self.builtin else ("secret", self.category, "custom"),
+        )
+
+
+_DEFAULT_REMEDIATION = (
+    "Revoke and rotate the credential, remove it from the code (and history), and load it from a "
+    "secret manager or the environment at run time."
+)
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """The active rules (built-in + custom, minus disabled) and their digest."""
+
+    rules: tuple[Rule, ...]
+    digest: str = field(default="")
+
+    def by_index(self, index: int) -> Rule:
+        """The rule at `index` (the Hyperscan expression id)."""
+        return self.rules[index]
+
+
+def builtin_rule_data() -> list[dict[str, Any]]:
+    """The raw entries of the packaged `rules.toml`."""
+    text = resources.files("clearance.scanners.secrets").joinpath("rules.toml").read_text("utf-8")
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as e:
+        raise RuleError(f"built-in rules.toml is not valid TOML: {e}") from e
+    entries = data.get("rule", [])
+    if not isinstance(entries, list):
+        raise RuleError("built-in rules.toml: expected an array of [[rule]] tables")
+    return entries
+
+
+def load_rules(settings: SecretsSettings | None = None) -> RuleSet:
+    """Built-in rules plus the configured custom rules, minus the disabled ones, validated."""
+    rules = [compile_rule(entry, builtin=True) for entry in builtin_rule_data()]
+    if settings is not None:
+        for custom in settings.rules:
+            entry = custom.model_dump()
+            entry["severity"] = custom.severity.value
+            entry.setdefault("category", "custom")
+            rules.append(compile_rule(entry, builtin=False))
+    _check_unique(rules)
+    disabled = set(settings.disable) if settings is not None else set()
+    active = tuple(r for r in rules if r.id not in disabled)
+    return RuleSet(rules=active, digest=rules_digest(active))
+
+
+def compile_rule(entry: dict[str, Any], *, builtin: bool) -> Rule:
+    """Validate one raw rule entry and compile it; raise `RuleError` naming the rule."""
+    rid = str(entry.get("id", "<missing id>"))
+
+    def fail(msg: str) -> RuleError:
+        origin = "rules.toml" if builtin else "configuration [secrets.rules]"
+        return RuleError(
+            f"secret rule {rid!r} ({origin}): {msg}", hint="see docs/secrets.md for the rule format"
+        )
+
+    unknown = set(entry) - _ALLOWED_KEYS
+    if unknown:
+        raise fail(f"unknown field(s) {sorted(unknown)}")
+    if not RULE_ID_RE.match(rid):
+        raise fail("id must look like 'secret.<kind>' (lowercase letters, digits, '.', '-')")
+    for key in ("title", "regex"):
+        if not isinstance(entry.get(key), str) or not entry[key]:
+            raise fail(f"missing or empty {key!r}")
+    try:
+        severity = Severity.parse(str(entry.get("severity", "high")))
+    except ValueError as e:
+        raise fail(str(e)) from None
+    category = str(entry.get("category", "custom" if not builtin else "token"))
+    if category not in CATEGORIES:
+        raise fail(f"unknown category {category!r}")
+    regex = str(entry["regex"])
+    try:
+        pattern = re.compile(regex.encode("utf-8"))
+    except re.error as e:
+        raise fail(f"invalid regex: {e}") from None
+    if "secret" in pattern.groupindex:
+        group: str | int = "secret"
+    elif pattern.groups >= 1:
+        group = 1
+    else:
+        raise fail("regex needs a capture group for the secret (a group named 'secret', or group 1)")
+    keywords = tuple(str(k) for k in entry.get("keywords", ()))
+    if any(not k for k in keywords):
+        raise fail("empty keyword")
+    allow: list[re.Pattern[str]] = []
+    for a in entry.get("allow", ()):
+        try:
+            allow.append(re.compile(str(a)))
+        except re.error as e:
+            raise fail(f"invalid allow pattern {a!r}: {e}") from None
+    entropy = entry.get("entropy")
+    if entropy is not None and not (isinstance(entropy, int | float) and 0 <= float(entropy) <= 8):
+        raise fail("entropy must be a number between 0 and 8")
+    from clearance.scanners.secrets.validators import VALIDATORS
+
+    validators = tuple(str(v) for v in entry.get("validators", ()))
+    for v in validators:
+        if v not in VALIDATORS:
+            raise fail(f"unknown validator {v!r} (known: {', '.join(sorted(VALIDATORS))})")
+    window = int(entry.get("window", DEFAULT_WINDOW))
+    if not 16 <= window <= 65536:
+        raise fail("window must be between 16 and 65536 bytes")
+    examples = tuple(str(x) for x in entry.get("examples", ()))
+    negatives = tuple(str(x) for x in entry.get("negative_examples", ()))
+    if builtin and (len(examples) < 2 or len(negatives) < 2):
+        raise fail("built-in rules need at least two examples and two negative_examples")
+    prefilter = entry.get("prefilter")
+    return Rule(
+        id=rid,
+        title=str(entry["title"]),
+        severity=severity,
+        regex=regex,
+        pattern=pattern,
+        secret_group=group,
+        keywords=keywords,
+        category=category,
+        description=str(entry.get("description", "")),
+        prefilter=str(prefilter) if prefilter else None,
+        entropy=float(entropy) if entropy is not None else None,
+        validators=validators,
+        require_valid=bool(entry.get("require_valid", False)),
+        allow=tuple(allow),
+        examples=examples,
+        negative_examples=negatives,
+        window=window,
+        remediation=str(entry.get("remediation", "")),
+        references=tuple(str(r) for r in entry.get("references", ())),
+        builtin=builtin,
+    )
+
+
+def rules_digest(rules: Iterable[Rule]) -> str:
+    """sha256 over everything that changes what the rules match (for caches and evidence)."""
+    h = hashlib.sha256()
+    for r in rules:
+        h.update(
+            json.dumps(
+                [
+                    r.id,
+                    r.regex,
+                    r.prefilter,
+                    list(r.keywords),
+                    r.entropy,
+                    list(r.validators),
+                    r.require_valid,
+                    [a.pattern for a in r.allow],
+                    r.window,
+                    r.category,
+                    r.severity.value,
+                ],
+                sort_keys=True,
+            ).encode()
+        )
+    return h.hexdigest()
+
+
+def rule_infos(rules: Sequence[Rule]) -> list[RuleInfo]:
+    """RuleInfo for each rule, sorted by id."""
+    return sorted((r.info() for r in rules), key=lambda i: i.id)
+
+
+def _check_unique(rules: Sequence[Rule]) -> None:
+    seen: set[str] = set()
+    for r in rules:
+        if r.id in seen:
+            raise RuleError(
+                f"secret rule {r.id!r} is defined twice",
+                hint="custom rules must use ids that differ from the built-in ones",
+            )
+        seen.add(r.id)

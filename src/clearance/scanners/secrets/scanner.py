@@ -1,0 +1,298 @@
+"""The secrets scanner: the `Scanner` protocol around the detection engine.
+
+Small inputs are scanned in-process; large ones (many files or many bytes) in a process
+pool sized to `context.jobs`, each worker loading the already-compiled Hyperscan database.
+Per-file problems (unreadable, binary) become `ScanError` / `SkippedFile` values; a
+secret never appears in clear in a finding, an error or a log line.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import logging
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile
+from clearance.model import fingerprint as make_fingerprint
+from clearance.redaction import redact
+from clearance.scanners.base import ScanContext, ScannerOutput
+from clearance.scanners.secrets import filters
+from clearance.scanners.secrets.engine import Engine, SecretMatch
+from clearance.scanners.secrets.rules import RuleSet, load_rules, rule_infos
+from clearance.scanners.suppression import find_suppressions, suppression_for
+
+if TYPE_CHECKING:
+    from clearance.config import Settings
+    from clearance.sources.base import SourceFile
+
+log = logging.getLogger(__name__)
+
+SCANNER_ID = "secrets"
+SCANNER_VERSION = "1.0.0"
+BINARY_SNIFF = 8192
+POOL_MIN_BYTES = 8 * 1024 * 1024
+POOL_MIN_FILES = 200
+_BATCH_BYTES = 2 * 1024 * 1024
+_BATCH_FILES = 64
+
+_BINARY_EXTENSIONS = frozenset(
+    {
+        ".png",
+        ".jpg",
+        ".jpeg",
+        ".gif",
+        ".bmp",
+        ".ico",
+        ".webp",
+        ".tif",
+        ".tiff",
+        ".psd",
+        ".mp3",
+        ".mp4",
+        ".mov",
+        ".avi",
+        ".mkv",
+        ".wav",
+        ".flac",
+        ".ogg",
+        ".webm",
+        ".woff",
+        ".woff2",
+        ".ttf",
+        ".otf",
+        ".eot",
+        ".zip",
+        ".gz",
+        ".tgz",
+        ".bz2",
+        ".xz",
+        ".zst",
+        ".7z",
+        ".rar",
+        ".whl",
+        ".egg",
+        ".so",
+        ".dylib",
+        ".dll",
+        ".exe",
+        ".o",
+        ".a",
+        ".lib",
+        ".pyc",
+        ".pyo",
+        ".class",
+        ".wasm",
+        ".bin",
+        ".dat",
+        ".db",
+        ".sqlite",
+        ".sqlite3",
+        ".pdf",
+        ".parquet",
+        ".avro",
+        ".npy",
+        ".npz",
+        ".pkl",
+        ".pt",
+        ".onnx",
+        ".h5",
+        ".safetensors",
+    }
+)
+"""Extensions whose content is binary or compressed: not worth reading for text secrets."""
+
+
+class SecretsScanner:
+    """Finds credentials in files: ~100 rules, one Hyperscan database, offline validators."""
+
+    id = SCANNER_ID
+    version = SCANNER_VERSION
+    requires_network = False
+
+    def applies_to(self, path: str) -> bool:
+        """Every file except well-known binary/compressed formats (the rest is NUL-sniffed)."""
+        name = path.rsplit("/", 1)[-1]
+        dot = name.rfind(".")
+        return dot < 0 or name[dot:].lower() not in _BINARY_EXTENSIONS
+
+    def rules(self, settings: Settings) -> Sequence[RuleInfo]:
+        """Every active rule: built-in plus custom, minus disabled."""
+        return rule_infos(load_rules(settings.secrets).rules)
+
+    def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
+        """Scan `files`; unreadable files become errors, binary ones are skipped."""
+        ruleset = load_rules(context.settings.secrets)
+        engine = Engine(ruleset)
+        options = _Options(now=context.now, test_globs=tuple(context.settings.secrets.test_paths))
+        output = ScannerOutput(detail={"rules": len(ruleset.rules), "rules_digest": ruleset.digest})
+        total = sum(f.size for f in files)
+        use_pool = context.jobs > 1 and (len(files) > POOL_MIN_FILES or total > POOL_MIN_BYTES)
+        results: Iterator[_FileResult]
+        if use_pool:
+            results = _scan_pool(files, engine, options, context.jobs)
+        else:
+            results = (_scan_one(engine, f, options) for f in files)
+        for result in results:
+            _collect(output, result)
+            if context.progress is not None:
+                context.progress(1, result.nbytes)
+        output.detail["workers"] = context.jobs if use_pool else 1
+        output.findings.sort(key=Finding.sort_key)
+        return output
+
+
+@dataclass(frozen=True)
+class _Options:
+    now: dt.datetime
+    test_globs: tuple[str, ...]
+
+
+@dataclass
+class _FileResult:
+    findings: list[Finding] = field(default_factory=list)
+    error: ScanError | None = None
+    skipped: SkippedFile | None = None
+    nbytes: int = 0
+
+
+def _collect(output: ScannerOutput, result: _FileResult) -> None:
+    output.findings.extend(result.findings)
+    if result.error is not None:
+        output.errors.append(result.error)
+    elif result.skipped is not None:
+        output.skipped.append(result.skipped)
+    else:
+        output.files += 1
+        output.bytes += result.nbytes
+
+
+def _scan_one(engine: Engine, source: SourceFile, options: _Options) -> _FileResult:
+    """Read and scan one file; never raises."""
+    try:
+        data = source.read()
+    except OSError as e:
+        return _FileResult(
+            error=ScanError(
+                path=source.path, message=f"cannot read: {e.strerror or type(e).__name__}", scanner=SCANNER_ID
+            )
+        )
+    if b"\x00" in data[:BINARY_SNIFF]:
+        return _FileResult(skipped=SkippedFile(path=source.path, reason="binary content"), nbytes=len(data))
+    try:
+        matches = engine.scan(data, source.path)
+        findings = _findings(source, data, matches, options)
+    except Exception as e:  # a bug or resource limit on one file must not stop the scan
+        log.debug("secrets scan failed on %s: %s", source.path, type(e).__name__)
+        return _FileResult(
+            error=ScanError(
+                path=source.path, message=f"secrets scan failed: {type(e).__name__}", scanner=SCANNER_ID
+            ),
+            nbytes=len(data),
+        )
+    return _FileResult(findings=findings, nbytes=len(data))
+
+
+def _findings(
+    source: SourceFile, data: bytes, matches: list[SecretMatch], options: _Options
+) -> list[Finding]:
+    if not matches:
+        return []
+    suppressions = find_suppressions(data)
+    test_path = filters.in_test_path(source.path, options.test_globs)
+    out: list[Finding] = []
+    for m in matches:
+        rule = m.rule
+        suppression, note = suppression_for(rule.id, m.line, suppressions, options.now, path=source.path)
+        location = dataclasses.replace(source.location(m.line, m.end_line), start_column=m.column)
+        signals: dict[str, Any] = {
+            "in_test_path": test_path,
+            "verified": m.verified,
+            "category": rule.category,
+            "confidence": m.confidence,
+        }
+        if m.key:
+            signals["key"] = m.key[:80]
+        if m.decoded:
+            signals["decoded"] = "base64"
+        if not rule.builtin:
+            signals["custom_rule"] = True
+        notes = list(m.notes)
+        if note:
+            notes.append(note)
+            signals["suppression_expired"] = True
+        if notes:
+            signals["notes"] = tuple(notes)
+        out.append(
+            Finding(
+                kind=FindingKind.SECRET,
+                rule_id=rule.id,
+                title=rule.title,
+                severity=m.severity,
+                location=location,
+                fingerprint=make_fingerprint(rule.id, source.path, m.secret_sha256),
+                scanner=SCANNER_ID,
+                message=f"{rule.title} in {location.display()}",
+                evidence=redact(m.secret),
+                remediation=rule.info().remediation,
+                references=rule.references,
+                signals=signals,
+                suppression=suppression,
+            )
+        )
+    return out
+
+
+# --- process pool ----------------------------------------------------------------------------
+
+_WORKER: tuple[Engine, _Options] | None = None
+
+
+def _init_worker(ruleset: RuleSet, serialized: bytes, options: _Options) -> None:
+    global _WORKER
+    _WORKER = (Engine(ruleset, serialized=serialized), options)
+
+
+def _scan_batch(batch: list[SourceFile]) -> list[_FileResult]:
+    assert _WORKER is not None
+    engine, options = _WORKER
+    out = []
+    for source in batch:
+        out.append(_scan_one(engine, source, options))
+        source.release()
+    return out
+
+
+def _batches(files: Sequence[SourceFile]) -> Iterator[list[SourceFile]]:
+    batch: list[SourceFile] = []
+    size = 0
+    for f in files:
+        # Workers read working-tree files themselves; only in-memory blobs travel with the job.
+        batch.append(dataclasses.replace(f, _cache=None))
+        size += f.size
+        if size >= _BATCH_BYTES or len(batch) >= _BATCH_FILES:
+            yield batch
+            batch, size = [], 0
+    if batch:
+        yield batch
+
+
+def _scan_pool(
+    files: Sequence[SourceFile], engine: Engine, options: _Options, jobs: int
+) -> Iterator[_FileResult]:
+    done = 0
+    try:
+        with ProcessPoolExecutor(
+            max_workers=jobs, initializer=_init_worker, initargs=(engine.ruleset, engine.serialize(), options)
+        ) as pool:
+            for results in pool.map(_scan_batch, _batches(files)):
+                for result in results:
+                    done += 1
+                    yield result
+    except Exception as e:  # a broken pool (e.g. a killed worker) must not lose the scan
+        log.warning("secrets worker pool failed (%s); scanning the rest in-process", type(e).__name__)
+        for source in files[done:]:
+            yield _scan_one(engine, source, options)

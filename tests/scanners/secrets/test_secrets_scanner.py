@@ -1,0 +1,147 @@
+"""The secrets scanner end to end over SourceFiles: findings, redaction, suppression, bad input."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import pytest
+
+from clearance.config import Settings, settings_from_mapping
+from clearance.model import FindingKind, ScannerStatus
+from clearance.scanners.base import ScanContext, Scanner
+from clearance.scanners.secrets.scanner import SecretsScanner
+from clearance.sources.base import SourceFile
+
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
+AWS_ID = "AKIA4HKZQ7RXJ3MVTW5N"
+
+
+@pytest.fixture(autouse=True)
+def _cache_dir(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLEARANCE_CACHE_DIR", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+def _ctx(tmp_path: Path, settings: Settings | None = None, jobs: int = 1) -> ScanContext:
+    return ScanContext(root=tmp_path, settings=settings or Settings(), now=NOW, jobs=jobs)
+
+
+def _file(tmp_path: Path, rel: str, content: bytes) -> SourceFile:
+    p = tmp_path / rel
+    p.parent.mkdir(parents=True, exist_ok=True)
+    p.write_bytes(content)
+    return SourceFile(path=rel, size=len(content), disk_path=p)
+
+
+def test_implements_the_scanner_protocol() -> None:
+    scanner = SecretsScanner()
+    assert isinstance(scanner, Scanner)
+    assert scanner.id == "secrets" and not scanner.requires_network
+    assert scanner.applies_to("src/app.py") and scanner.applies_to("Dockerfile")
+    assert not scanner.applies_to("img/logo.PNG")
+
+
+def test_finding_has_location_fingerprint_and_redacted_evidence(tmp_path: Path) -> None:
+    f = _file(tmp_path, "app/settings.py", f'X = 1\nKEY_ID = "{AWS_ID}"\n'.encode())
+    out = SecretsScanner().scan([f], _ctx(tmp_path))
+    assert out.status is ScannerStatus.SUCCEEDED and out.files == 1
+    (finding,) = out.findings
+    assert finding.kind is FindingKind.SECRET
+    assert finding.rule_id == "secret.aws-access-key-id"
+    assert (finding.location.path, finding.location.start_line, finding.location.start_column) == (
+        "app/settings.py",
+        2,
+        11,
+    )
+    assert finding.evidence == "AKIA…TW5N"
+    assert AWS_ID not in repr(finding)
+    assert finding.signals["in_test_path"] is False
+
+
+def test_fingerprint_is_stable_across_line_moves(tmp_path: Path) -> None:
+    a = _file(tmp_path, "a/conf.py", f'K = "{AWS_ID}"\n'.encode())
+    first = SecretsScanner().scan([a], _ctx(tmp_path)).findings[0].fingerprint
+    b = _file(tmp_path, "a/conf.py", f'\n\n\n# moved\nK = "{AWS_ID}"\n'.encode())
+    second = SecretsScanner().scan([b], _ctx(tmp_path)).findings[0]
+    assert second.location.start_line == 5 and second.fingerprint == first
+
+
+def test_inline_suppression_keeps_the_finding_marked(tmp_path: Path) -> None:
+    content = f'# clearance:ignore[secret.aws-access-key-id] revoked in 2025\nK = "{AWS_ID}"\n'
+    (finding,) = SecretsScanner().scan([_file(tmp_path, "x.py", content.encode())], _ctx(tmp_path)).findings
+    assert finding.suppression is not None and finding.suppression.reason == "revoked in 2025"
+
+
+def test_expired_suppression_leaves_a_note(tmp_path: Path) -> None:
+    content = f'K = "{AWS_ID}"  # clearance:ignore[secret.aws-access-key-id] temp until=2026-01-01\n'
+    (finding,) = SecretsScanner().scan([_file(tmp_path, "x.py", content.encode())], _ctx(tmp_path)).findings
+    assert finding.suppression is None
+    assert "suppression expired on 2026-01-01" in finding.signals["notes"]
+
+
+def test_test_paths_are_flagged_with_configurable_globs(tmp_path: Path) -> None:
+    files = [
+        _file(tmp_path, "tests/unit/test_x.py", f'K = "{AWS_ID}"\n'.encode()),
+        _file(tmp_path, "qa/data.env", f"K={AWS_ID}\n".encode()),
+        _file(tmp_path, "src/real.env", f"K={AWS_ID}\n".encode()),
+    ]
+    settings = settings_from_mapping({"secrets": {"test_paths": ["qa/**"]}})
+    out = SecretsScanner().scan(files, _ctx(tmp_path, settings))
+    flags = {f.location.path: f.signals["in_test_path"] for f in out.findings}
+    assert flags == {"tests/unit/test_x.py": True, "qa/data.env": True, "src/real.env": False}
+
+
+def test_binary_file_is_skipped(tmp_path: Path) -> None:
+    f = _file(tmp_path, "blob.dat2", b"\x00\x01\x02" + AWS_ID.encode())
+    out = SecretsScanner().scan([f], _ctx(tmp_path))
+    assert out.findings == [] and [(s.path, s.reason) for s in out.skipped] == [
+        ("blob.dat2", "binary content")
+    ]
+
+
+def test_unreadable_file_is_an_error_not_an_exception(tmp_path: Path) -> None:
+    missing = SourceFile(path="gone.txt", size=10, disk_path=tmp_path / "gone.txt")
+    ok = _file(tmp_path, "ok.txt", f"{AWS_ID}\n".encode())
+    out = SecretsScanner().scan([missing, ok], _ctx(tmp_path))
+    assert [e.path for e in out.errors] == ["gone.txt"] and out.status is ScannerStatus.PARTIAL
+    assert len(out.findings) == 1
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root can read any file")
+def test_permission_denied_is_an_error(tmp_path: Path) -> None:
+    f = _file(tmp_path, "secret.txt", AWS_ID.encode())
+    assert f.disk_path is not None
+    f.disk_path.chmod(0)
+    out = SecretsScanner().scan([f], _ctx(tmp_path))
+    assert [e.path for e in out.errors] == ["secret.txt"]
+
+
+def test_invalid_utf8_and_nul_after_sniff_window_and_huge_line(tmp_path: Path) -> None:
+    junk = b"\xff\xfe\xc3(" * 100 + f' "{AWS_ID}" '.encode() + b"\xff" * 10
+    late_nul = b"a" * 9000 + b"\x00" + f"\n{AWS_ID}\n".encode()
+    minified = b"var a=1;" * 20_000 + f'k="{AWS_ID}";'.encode() + b"b=2;" * 10_000
+    files = [
+        _file(tmp_path, "junk.txt", junk),
+        _file(tmp_path, "late.txt", late_nul),
+        _file(tmp_path, "app.min.js", minified),
+    ]
+    out = SecretsScanner().scan(files, _ctx(tmp_path))
+    assert not out.errors
+    assert sorted(f.location.path for f in out.findings) == ["app.min.js", "junk.txt", "late.txt"]
+    (mini,) = [f for f in out.findings if f.location.path == "app.min.js"]
+    assert mini.location.start_line == 1 and mini.location.start_column == 160_004
+
+
+def test_git_blob_data_is_scanned_with_commit_provenance(tmp_path: Path) -> None:
+    blob = SourceFile(path="old.py", size=30, data=f'K = "{AWS_ID}"\n'.encode(), commit="abc123", blob="b0b")
+    (finding,) = SecretsScanner().scan([blob], _ctx(tmp_path)).findings
+    assert finding.location.commit == "abc123" and finding.location.blob == "b0b"
+
+
+def test_progress_is_reported(tmp_path: Path) -> None:
+    seen: list[tuple[int, int]] = []
+    files = [_file(tmp_path, f"f{i}.txt", b"hello\n") for i in range(3)]
+    ctx = ScanContext(root=tmp_path, settings=Settings(), now=NOW, progress=lambda n, b: seen.append((n, b)))
+    SecretsScanner().scan(files, ctx)
+    assert seen == [(1, 6)] * 3
