@@ -105,6 +105,13 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     if failures:
         raise failures[0]
 
+    names: dict[str, str] = {}
+
+    def ref_names(blob: str) -> str:
+        if not names:
+            names.update(_refs_by_object(info.cwd))
+        return names.get(blob, blob)
+
     wanted: list[tuple[str, str, int | None]] = []  # (path, blob, commit index)
     for blob, (size, listed_path) in objects.items():
         intro = log.first.get(blob)
@@ -113,7 +120,7 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
         elif blob in log.not_files or blob in log.ignored:
             continue
         else:  # reachable only through a tag or a tree outside any commit diff
-            path, commit_index = listed_path or blob, None
+            path, commit_index = listed_path or ref_names(blob), None
             if path_filter.excluded(path):
                 continue
         if size > max_file_size:
@@ -565,6 +572,16 @@ def _list_blobs_into(
         failures.append(e)
 
 
+def _refs_by_object(cwd: Path) -> dict[str, str]:
+    """Object id (the ref's target and, for tags, the tagged object) → a ref name pointing at it."""
+    out = _run(cwd, ["for-each-ref", "--format=%(objectname) %(*objectname) %(refname)"]).stdout
+    names: dict[str, str] = {"": ""}
+    for line in out.decode("utf-8", "surrogateescape").splitlines():
+        direct, peeled, ref = line.split(" ", 2)
+        names.setdefault(peeled or direct, ref)
+    return names
+
+
 def _read_blobs(cwd: Path, blobs: list[str]) -> Iterator[bytes | None]:
     """Contents of `blobs`, in order, from one `git cat-file --batch` (None for a missing object)."""
     for got in _cat_file(cwd, blobs):
@@ -692,9 +709,7 @@ class _PathFilter:
         self._root = root
         self._out = out
         globs = list(globs)
-        base: tuple[_Rules, ...] = (
-            (_Rules("", pathspec.PathSpec.from_lines("gitwildmatch", globs)),) if globs else ()
-        )
+        base: tuple[_Rules, ...] = (_Rules("", pathspec.GitIgnoreSpec.from_lines(globs)),) if globs else ()
         self._rules: dict[str, tuple[_Rules, ...]] = {"": base + self._load("")}
         self._dir_excluded: dict[str, bool] = {"": False}
 

@@ -1,0 +1,566 @@
+"""Git source: unique history blobs with their introducing commit, and PR-mode changed files.
+
+Every test builds a real repository in a temporary directory with fixed authors and dates.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from clearance.errors import SourceError
+from clearance.sources import git
+from clearance.sources.base import SourceFile
+
+CAP = 1_000_000
+ALICE = ("Alice Liddell", "alice@example.com")
+BOB = ("Bob Builder", "bob@example.com")
+CAROL = ("Carol Danvers", "carol@example.com")
+
+
+class Repo:
+    """A throwaway git repository with deterministic commits."""
+
+    def __init__(self, root: Path, *, bare: bool = False) -> None:
+        self.root = root
+        self._tick = 0
+        root.mkdir(parents=True, exist_ok=True)
+        self.git("init", "-q", "-b", "main", *(["--bare"] if bare else []))
+
+    def git(self, *args: str, author: tuple[str, str] = ALICE) -> str:
+        self._tick += 1
+        date = f"2024-01-{1 + self._tick // 24:02d}T{self._tick % 24:02d}:00:00+00:00"
+        env = {
+            "PATH": os.environ["PATH"],
+            "HOME": str(self.root),
+            "GIT_CONFIG_NOSYSTEM": "1",
+            "GIT_CONFIG_GLOBAL": os.devnull,
+            "GIT_AUTHOR_NAME": author[0],
+            "GIT_AUTHOR_EMAIL": author[1],
+            "GIT_COMMITTER_NAME": author[0],
+            "GIT_COMMITTER_EMAIL": author[1],
+            "GIT_AUTHOR_DATE": date,
+            "GIT_COMMITTER_DATE": date,
+        }
+        proc = subprocess.run(["git", *args], cwd=self.root, env=env, capture_output=True, check=True)
+        return proc.stdout.decode().strip()
+
+    def write(self, path: str, content: str | bytes) -> None:
+        target = self.root / path
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(content.encode() if isinstance(content, str) else content)
+
+    def commit(self, message: str, *, author: tuple[str, str] = ALICE) -> str:
+        self.git("add", "-A")
+        self.git("commit", "-q", "--allow-empty", "-m", message, author=author)
+        return self.git("rev-parse", "HEAD")
+
+    def date_of(self, sha: str) -> str:
+        return self.git("show", "-s", "--format=%aI", sha)
+
+
+def _hash(root: Path, content: str) -> str:
+    return (
+        subprocess.run(
+            ["git", "hash-object", "--stdin"],
+            cwd=root,
+            input=content.encode(),
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip()
+    )
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Repo:
+    return Repo(tmp_path / "repo")
+
+
+@pytest.fixture(autouse=True)
+def _no_outer_git_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+    """The code under test must not see the developer's git configuration or a stray GIT_DIR."""
+    monkeypatch.setenv("HOME", str(tmp_path))
+    monkeypatch.setenv("GIT_CONFIG_NOSYSTEM", "1")
+    yield
+
+
+def by_path(files: list[SourceFile]) -> dict[str, list[SourceFile]]:
+    grouped: dict[str, list[SourceFile]] = {}
+    for f in files:
+        grouped.setdefault(f.path, []).append(f)
+    return grouped
+
+
+# --------------------------------------------------------------------------- history
+
+
+def test_history_reads_each_unique_blob_once(repo: Repo) -> None:
+    repo.write("a.txt", "same content\n")
+    repo.write("copy/a.txt", "same content\n")
+    repo.write("b.txt", "one\n")
+    repo.commit("first")
+    repo.write("b.txt", "one\ntwo\n")
+    repo.write("c.txt", "same content\n")
+    repo.commit("second")
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+
+    blobs = [f.blob for f in result.files]
+    assert len(blobs) == len(set(blobs)) == 3
+    assert {(f.path, f.read()) for f in result.files} == {
+        ("a.txt", b"same content\n"),
+        ("b.txt", b"one\n"),
+        ("b.txt", b"one\ntwo\n"),
+    }
+    assert all(f.size == len(f.read()) for f in result.files)
+    assert result.skipped == [] and result.errors == []
+
+
+def test_history_reports_the_oldest_commit_of_a_blob_that_moves_and_comes_back(repo: Repo) -> None:
+    secret = "token = 'ghp_not_a_real_token_but_a_marker_12345'\n"
+    repo.write("config/settings.py", secret)
+    introduced = repo.commit("add settings", author=ALICE)
+    (repo.root / "config/settings.py").rename(repo.root / "settings.py")
+    repo.commit("move settings", author=BOB)
+    (repo.root / "settings.py").unlink()
+    repo.commit("remove settings", author=BOB)
+    repo.write("app/settings.py", secret)
+    repo.commit("bring it back", author=CAROL)
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+
+    [found] = [f for f in result.files if f.read() == secret.encode()]
+    assert found.path == "config/settings.py"
+    assert found.commit == introduced
+    assert found.commit_author == "Alice Liddell <alice@example.com>"
+    assert found.commit_date == repo.date_of(introduced)
+    assert found.blob == _hash(repo.root, secret)
+    loc = found.location(3)
+    assert (loc.commit, loc.blob, loc.start_line) == (introduced, found.blob, 3)
+
+
+def test_history_attributes_a_merge_resolution_to_the_merge_commit(repo: Repo) -> None:
+    repo.write("f.txt", "base\n")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "topic")
+    repo.write("f.txt", "topic\n")
+    repo.commit("topic change", author=BOB)
+    repo.git("checkout", "-q", "main")
+    repo.write("f.txt", "main\n")
+    repo.commit("main change")
+    subprocess.run(
+        ["git", "merge", "-q", "topic"],
+        cwd=repo.root,
+        capture_output=True,
+        env={**os.environ, "GIT_CONFIG_GLOBAL": os.devnull},
+        check=False,
+    )
+    repo.write("f.txt", "resolved by hand\n")
+    merge = repo.commit("merge topic", author=CAROL)
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+
+    contents = {f.read(): f for f in result.files}
+    assert set(contents) == {b"base\n", b"topic\n", b"main\n", b"resolved by hand\n"}
+    assert contents[b"resolved by hand\n"].commit == merge
+    assert contents[b"topic\n"].commit_author == "Bob Builder <bob@example.com>"
+
+
+def test_history_scans_only_the_selected_refs(repo: Repo) -> None:
+    repo.write("main.txt", "on main\n")
+    repo.commit("main")
+    repo.git("checkout", "-q", "-b", "feature")
+    repo.write("feature.txt", "on feature\n")
+    repo.commit("feature")
+    repo.git("checkout", "-q", "main")
+
+    def paths(refs: list[str]) -> set[str]:
+        return {f.path for f in git.history_files(repo.root, refs=refs, ignore=[], max_file_size=CAP).files}
+
+    assert paths([]) == {"main.txt", "feature.txt"}
+    assert paths(["main"]) == {"main.txt"}
+    assert paths(["feature"]) == {"main.txt", "feature.txt"}
+    assert paths(["main..feature"]) == {"feature.txt"}
+    assert paths(["--branches"]) == {"main.txt", "feature.txt"}
+
+
+def test_history_unknown_or_option_like_ref_is_a_source_error(repo: Repo) -> None:
+    repo.write("a.txt", "a\n")
+    repo.commit("a")
+    with pytest.raises(SourceError) as unknown:
+        git.history_files(repo.root, refs=["no-such-branch"], ignore=[], max_file_size=CAP)
+    assert "no-such-branch" in unknown.value.message
+    assert unknown.value.hint is not None and "git fetch" in unknown.value.hint
+    with pytest.raises(SourceError):
+        git.history_files(repo.root, refs=["--output=/tmp/x"], ignore=[], max_file_size=CAP)
+
+
+def test_history_honours_ignore_globs_and_clearanceignore(repo: Repo) -> None:
+    repo.write("vendor/lib.js", "vendored\n")
+    repo.write("fixtures/keys.pem", "fixture key\n")
+    repo.write("src/app.py", "app\n")
+    repo.write(".clearanceignore", "fixtures/\n")
+    repo.commit("tree")
+    repo.write("src/copy_of_vendored.js", "vendored\n")
+    later = repo.commit("copy a vendored file into src")
+
+    result = git.history_files(repo.root, refs=[], ignore=["vendor/"], max_file_size=CAP)
+
+    grouped = by_path(result.files)
+    assert set(grouped) == {".clearanceignore", "src/app.py", "src/copy_of_vendored.js"}
+    # The vendored blob is scanned once, where it first appeared at a path that is not ignored.
+    assert grouped["src/copy_of_vendored.js"][0].commit == later
+
+
+def test_history_skips_blobs_over_the_size_cap(repo: Repo) -> None:
+    repo.write("big.log", "x" * 5000)
+    repo.write("small.txt", "small\n")
+    repo.commit("files")
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=1000)
+
+    assert [f.path for f in result.files] == ["small.txt"]
+    [skipped] = result.skipped
+    assert skipped.path == "big.log"
+    assert "size cap" in skipped.reason and "5000" in skipped.reason
+
+
+def test_history_skips_symlinks_and_includes_blobs_tagged_directly(repo: Repo) -> None:
+    repo.write("real.txt", "real\n")
+    os.symlink("real.txt", repo.root / "link")
+    repo.commit("with link")
+    tagged = _hash(repo.root, "key material kept outside any commit\n")
+    repo.git(
+        "tag",
+        "loose-key",
+        subprocess.run(
+            ["git", "hash-object", "-w", "--stdin"],
+            cwd=repo.root,
+            input=b"key material kept outside any commit\n",
+            capture_output=True,
+            check=True,
+        )
+        .stdout.decode()
+        .strip(),
+    )
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+
+    by_blob = {f.blob: f for f in result.files}
+    assert {f.path for f in result.files} == {"real.txt", "refs/tags/loose-key"}
+    assert by_blob[tagged].commit is None
+    assert by_blob[tagged].read() == b"key material kept outside any commit\n"
+
+
+def test_history_of_paths_with_spaces_unicode_and_newlines(repo: Repo) -> None:
+    names = ["with space.txt", "ünïcödé/файл.txt", "new\nline.txt", 'quote"d.txt']
+    for i, name in enumerate(names):
+        repo.write(name, f"content {i}\n")
+    repo.commit("odd names")
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+
+    assert sorted(f.path for f in result.files) == sorted(names)
+    assert {f.path: f.read() for f in result.files}["ünïcödé/файл.txt"] == b"content 1\n"
+
+
+def test_history_of_bare_and_empty_repositories(tmp_path: Path) -> None:
+    empty = Repo(tmp_path / "empty")
+    assert git.history_files(empty.root, refs=[], ignore=[], max_file_size=CAP).files == []
+
+    source = Repo(tmp_path / "source")
+    source.write("a.txt", "in a bare clone\n")
+    source.commit("a")
+    bare = tmp_path / "bare.git"
+    subprocess.run(
+        ["git", "clone", "-q", "--bare", str(source.root), str(bare)], check=True, capture_output=True
+    )
+    [found] = git.history_files(bare, refs=[], ignore=[], max_file_size=CAP).files
+    assert (found.path, found.read()) == ("a.txt", b"in a bare clone\n")
+
+
+def test_history_ignores_git_environment_redirection(
+    repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    other = Repo(tmp_path / "other")
+    other.write("other.txt", "other\n")
+    other.commit("other")
+    repo.write("mine.txt", "mine\n")
+    repo.commit("mine")
+    monkeypatch.setenv("GIT_DIR", str(other.root / ".git"))
+    monkeypatch.setenv("GIT_WORK_TREE", str(other.root))
+
+    assert [f.path for f in git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP).files] == [
+        "mine.txt"
+    ]
+
+
+def test_not_a_repository_is_a_source_error(tmp_path: Path) -> None:
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    (tmp_path / ".git").mkdir()  # not a repository either: must not be mistaken for one
+    for call in (
+        lambda: git.history_files(plain, refs=[], ignore=[], max_file_size=CAP),
+        lambda: git.changed_files(plain, base="main", ignore=[], max_file_size=CAP),
+    ):
+        with pytest.raises(SourceError) as err:
+            call()
+        assert "not inside a git repository" in err.value.message
+    assert git.head_commit(plain) is None
+
+
+def test_git_missing_is_a_source_error_with_a_hint(repo: Repo, monkeypatch: pytest.MonkeyPatch) -> None:
+    repo.write("a.txt", "a\n")
+    repo.commit("a")
+    monkeypatch.setenv("PATH", str(repo.root / "no-bin"))
+    assert git.head_commit(repo.root) is None
+    with pytest.raises(SourceError) as err:
+        git.changed_files(repo.root, base="main", ignore=[], max_file_size=CAP)
+    assert "git is not installed" in err.value.message and err.value.hint
+
+
+def test_head_commit(repo: Repo, tmp_path: Path) -> None:
+    assert git.head_commit(repo.root) is None  # no commit yet
+    repo.write("sub/a.txt", "a\n")
+    sha = repo.commit("a")
+    assert git.head_commit(repo.root) == sha
+    assert git.head_commit(repo.root / "sub") == sha
+    assert git.head_commit(repo.root / "sub" / "a.txt") == sha
+    assert git.head_commit(tmp_path / "missing") is None
+
+
+# --------------------------------------------------------------------------- PR mode
+
+
+@pytest.fixture
+def pr(repo: Repo) -> Repo:
+    """main has a base; branch `change` forks from it; main then moves on."""
+    repo.write("app.py", "".join(f"line {i}\n" for i in range(1, 11)))
+    repo.write("schema.sql", "-- schema\n-- owner: data team\nCREATE TABLE t (id int);\n")
+    repo.write("old_name.py", "renamed without edits\n")
+    repo.write("to_edit_and_move.py", "a\nb\nc\n")
+    repo.write("doomed.txt", "will be deleted\n")
+    repo.write("staged.py", "x = 1\n")
+    repo.write("unstaged.py", "y = 1\n")
+    repo.write(".gitignore", "*.log\n")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write(
+        "app.py",
+        "".join(f"line {i}\n" + ("inserted A\ninserted B\n" if i == 4 else "") for i in range(1, 11))
+        + "appended\n",
+    )
+    repo.write("schema.sql", "-- owner: platform team\n++ not sql\nCREATE TABLE t (id int);\n")
+    repo.write("brand new.py", "print('new')\nprint('file')\n")
+    (repo.root / "old_name.py").rename(repo.root / "new_name.py")
+    (repo.root / "to_edit_and_move.py").unlink()
+    repo.write("moved/edited.py", "a\nb\nadded\nc\n")
+    (repo.root / "doomed.txt").unlink()
+    repo.commit("the change", author=BOB)
+    repo.git("checkout", "-q", "main")
+    repo.write("main_only.py", "moved on after the fork\n")
+    repo.commit("main moves on")
+    repo.git("checkout", "-q", "change")
+    # uncommitted work: a staged edit, an unstaged edit, an untracked file, an ignored file
+    repo.write("staged.py", "x = 1\nx2 = 2\n")
+    repo.git("add", "staged.py")
+    repo.write("unstaged.py", "y0 = 0\ny = 1\n")
+    repo.write("untracked.py", "fresh\n")
+    repo.write("debug.log", "ignored by .gitignore\n")
+    return repo
+
+
+def test_pr_mode_files_and_added_lines(pr: Repo) -> None:
+    result = git.changed_files(pr.root, base="main", ignore=[], max_file_size=CAP)
+
+    added = {f.path: f.added_lines for f in result.files}
+    assert added == {
+        "app.py": frozenset({5, 6, 13}),
+        "schema.sql": frozenset({1, 2}),
+        "brand new.py": None,
+        "new_name.py": frozenset(),
+        "moved/edited.py": frozenset({3}),
+        "staged.py": frozenset({2}),
+        "unstaged.py": frozenset({1}),
+        "untracked.py": None,
+    }
+    app = next(f for f in result.files if f.path == "app.py")
+    assert app.disk_path == pr.root / "app.py" and app.data is None
+    assert app.read() == (pr.root / "app.py").read_bytes()
+    assert app.size == len(app.read())
+    assert result.skipped == [] and result.errors == []
+
+
+def test_pr_mode_honours_ignores_and_size_cap(pr: Repo) -> None:
+    pr.write(".clearanceignore", "moved/\n")
+    pr.write("huge.txt", "z" * 4000)
+    result = git.changed_files(pr.root, base="main", ignore=["schema.sql"], max_file_size=3000)
+
+    paths = {f.path for f in result.files}
+    assert "moved/edited.py" not in paths and "schema.sql" not in paths
+    assert ".clearanceignore" in paths and "app.py" in paths
+    assert [(s.path, "size cap" in s.reason) for s in result.skipped] == [("huge.txt", True)]
+
+
+def test_pr_mode_in_a_subdirectory_is_scoped_to_it(repo: Repo) -> None:
+    repo.write("svc/a.py", "a\n")
+    repo.write("other/b.py", "b\n")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("svc/a.py", "a\nmore\n")
+    repo.write("other/b.py", "b\nmore\n")
+    repo.commit("change")
+
+    result = git.changed_files(repo.root / "svc", base="main", ignore=[], max_file_size=CAP)
+
+    assert [(f.path, f.added_lines, f.disk_path) for f in result.files] == [
+        ("a.py", frozenset({2}), repo.root / "svc" / "a.py")
+    ]
+
+
+def test_pr_mode_paths_with_spaces_unicode_and_newlines(repo: Repo) -> None:
+    names = ["dir with space/file name.py", "ünï/çødé.py", "new\nline.py", 'tab\there "q".py']
+    for name in names:
+        repo.write(name, "one\ntwo\n")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    for name in names:
+        repo.write(name, "one\ninserted\ntwo\n")
+    repo.write("nouveau fichier é.py", "x\n")
+    repo.commit("change")
+
+    result = git.changed_files(repo.root, base="main", ignore=[], max_file_size=CAP)
+
+    added = {f.path: f.added_lines for f in result.files}
+    assert added == {**{n: frozenset({2}) for n in names}, "nouveau fichier é.py": None}
+    assert all(f.disk_path is not None and f.disk_path.is_file() for f in result.files)
+
+
+def test_pr_mode_symlinks_and_binary_files(repo: Repo) -> None:
+    repo.write("data.bin", b"\x00\x01\x02")
+    repo.write("target.txt", "t\n")
+    repo.commit("base")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("data.bin", b"\x00\x01\x02\x03")
+    os.symlink("target.txt", repo.root / "link")
+    repo.commit("change")
+
+    result = git.changed_files(repo.root, base="main", ignore=[], max_file_size=CAP)
+
+    assert [(f.path, f.added_lines) for f in result.files] == [("data.bin", None)]
+    assert [s.path for s in result.skipped] == ["link"]
+
+
+def test_pr_mode_unknown_base_ref(pr: Repo) -> None:
+    with pytest.raises(SourceError) as err:
+        git.changed_files(pr.root, base="origin/main", ignore=[], max_file_size=CAP)
+    assert "origin/main" in err.value.message
+    assert err.value.hint == "fetch the base branch: git fetch origin main"
+    assert err.value.exit_code == 3
+
+
+def test_pr_mode_without_common_ancestor(repo: Repo) -> None:
+    repo.write("a.txt", "a\n")
+    repo.commit("a")
+    repo.git("checkout", "-q", "--orphan", "island")
+    repo.write("b.txt", "b\n")
+    repo.commit("b")
+    with pytest.raises(SourceError) as err:
+        git.changed_files(repo.root, base="main", ignore=[], max_file_size=CAP)
+    assert "no common ancestor" in err.value.message
+
+
+def test_merge_base_and_files_at(pr: Repo) -> None:
+    mb = git.merge_base(pr.root, "main")
+    assert mb == pr.git("merge-base", "main", "HEAD")
+    assert mb != pr.git("rev-parse", "main")  # main moved on after the fork
+
+    found = git.files_at(pr.root, mb, ["app.py", "brand new.py", "schema.sql", "main_only.py"])
+
+    assert [f.path for f in found] == ["app.py", "schema.sql"]
+    assert found[1].read() == b"-- schema\n-- owner: data team\nCREATE TABLE t (id int);\n"
+    assert all(f.commit == mb and f.blob for f in found)
+
+
+def test_files_at_in_a_subdirectory_and_with_odd_names(repo: Repo) -> None:
+    repo.write("svc/new\nline.txt", "n\n")
+    repo.write("svc/sp ace.txt", "s\n")
+    sha = repo.commit("base")
+    found = git.files_at(repo.root / "svc", "HEAD", ["new\nline.txt", "sp ace.txt"])
+    assert [(f.path, f.read(), f.commit) for f in found] == [
+        ("new\nline.txt", b"n\n", sha),
+        ("sp ace.txt", b"s\n", sha),
+    ]
+    with pytest.raises(SourceError):
+        git.files_at(repo.root, "nope", ["x"])
+
+
+# --------------------------------------------------------------------------- diff parser
+
+
+def test_parse_diff_keeps_hunk_bodies_apart_from_headers() -> None:
+    output = (
+        b":100644 100644 1111111111111111111111111111111111111111 0000000000000000000000000000000000000000 M\0"
+        b"a b.sql\0"
+        b":000000 100644 0000000000000000000000000000000000000000 2222222222222222222222222222222222222222 A\0"
+        b"n\xc3\xa9w\0"
+        b"\0"
+        b"diff --git a/a b.sql b/a b.sql\n"
+        b"index 1111111..2222222 100644\n"
+        b"--- a/a b.sql\t\n"
+        b"+++ b/a b.sql\t\n"
+        b"@@ -1,2 +1,2 @@\n"
+        b"--- removed comment\n"
+        b"-diff --git a/fake b/fake\n"
+        b"+++ b/not-a-header\n"
+        b"+@@ -9 +9 @@\n"
+        b"@@ -7,0 +8 @@ ctx\n"
+        b"+tail\n"
+        b"\\ No newline at end of file\n"
+        b"diff --git a/n\xc3\xa9w b/n\xc3\xa9w\n"
+        b"new file mode 100644\n"
+        b"--- /dev/null\n"
+        b"+++ b/n\xc3\xa9w\n"
+        b"@@ -0,0 +1 @@\n"
+        b"+x\n"
+    )
+    changes = git.parse_diff(output)
+    assert [(c.status, c.path, c.added_lines) for c in changes] == [
+        ("M", "a b.sql", frozenset({1, 2, 8})),
+        ("A", "néw", None),
+    ]
+
+
+def test_parse_diff_quoted_names_and_renames() -> None:
+    output = (
+        b":100644 100644 1111111111111111111111111111111111111111 2222222222222222222222222222222222222222 R090\0"
+        b"old\0"
+        b"tab\there\0"
+        b"\0"
+        b'diff --git a/old "b/tab\\there"\n'
+        b"similarity index 90%\n"
+        b"rename from old\n"
+        b'rename to "tab\\there"\n'
+        b"--- a/old\n"
+        b'+++ "b/tab\\there"\n'
+        b"@@ -3,0 +4,2 @@\n"
+        b"+a\n"
+        b"+b\n"
+    )
+    [change] = git.parse_diff(output)
+    assert (change.status, change.old_path, change.path, change.added_lines) == (
+        "R",
+        "old",
+        "tab\there",
+        frozenset({4, 5}),
+    )
+
+
+def test_parse_diff_of_nothing() -> None:
+    assert git.parse_diff(b"") == []
