@@ -194,3 +194,19 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
 def status_failed(result: ScanResult) -> list[ScannerRun]:
     """Scanner runs that did not fully succeed."""
     return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
+
+
+def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:
+    """The package inventory only (lockfiles → components), without advisory matching: for SBOMs."""
+    from clearance.scanners.deps import lockfiles
+
+    walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
+    components: list[Component] = []
+    errors: list[ScanError] = list(walked.errors)
+    for f in walked.files:
+        if lockfiles.is_lockfile(f.path):
+            parsed = lockfiles.parse(f)
+            components.extend(parsed.components)
+            errors.extend(parsed.errors)
+            f.release()
+    return components, errors

@@ -39,6 +39,9 @@ def _root(
 from clearance.cli import scan as _scan  # noqa: E402
 
 _scan.register(app)
+from clearance.cli import evidence as _evidence  # noqa: E402
+
+_evidence.register(app)
 # --- end of command registration ---
 
 

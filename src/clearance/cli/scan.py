@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -101,15 +102,25 @@ def gate(
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
+    evidence: Path | None = typer.Option(None, "--evidence", help="Write signed evidence and a release bundle here."),
+    key: Path | None = typer.Option(None, "--key", help="Signing key for --evidence (or CLEARANCE_SIGNING_KEY)."),
+    artifact: list[Path] | None = typer.Option(None, "--artifact", help="Built file the decision is about (sha256 "
+                                               "computed). Repeatable."),
+    artifact_digest: list[str] | None = typer.Option(None, "--artifact-digest", help="NAME@sha256:<hex> or "
+                                                     "sha256:<hex> of an artifact (e.g. an OCI image). Repeatable."),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
         req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
         targets = _targets(fmt, output or [])
         threshold = _severity(fail_on) if fail_on else req.settings.fail_on
-        result = _run(req)
+        evidence_plan = _evidence_plan(evidence, key, artifact or [], artifact_digest or [])
+        started = system_clock()
+        result = _run(req, started)
         decision = _decide(result, req.settings, threshold)
         _write_reports(targets, result, decision, req)
+        if evidence_plan is not None:
+            _write_evidence(evidence_plan, result, decision, req, started)
     raise typer.Exit(int(decision.exit_code()))
 
 
@@ -254,9 +265,76 @@ def _severity(value: str) -> Severity:
         raise UsageError(str(e)) from None
 
 
-def _run(req: ScanRequest) -> ScanResult:
+def _run(req: ScanRequest, now: dt.datetime | None = None) -> ScanResult:
     progress = BarProgress() if wants_progress(req.quiet) else None
-    return run(req.path, req.settings, req.options, system_clock(), progress)
+    return run(req.path, req.settings, req.options, now or system_clock(), progress)
+
+
+@dataclass(frozen=True)
+class EvidencePlan:
+    """What `--evidence` asked for, checked before the scan starts."""
+
+    out_dir: Path
+    signer: Any
+    subjects: list[Any]
+
+
+def _evidence_plan(out_dir: Path | None, key: Path | None, artifacts: list[Path],
+                   digests: list[str]) -> EvidencePlan | None:
+    if out_dir is None:
+        if key or artifacts or digests:
+            raise UsageError("--key/--artifact/--artifact-digest need --evidence DIR")
+        return None
+    from clearance.evidence.keys import load_signer
+    from clearance.evidence.statements import artifact_subject, digest_subject
+
+    subjects = [artifact_subject(a) for a in artifacts]
+    for spec in digests:
+        name, sep, digest = spec.rpartition("@")
+        subjects.append(digest_subject(digest, name if sep else "artifact"))
+    return EvidencePlan(out_dir, load_signer(key), subjects)
+
+
+def _write_evidence(plan: EvidencePlan, result: ScanResult, decision: Decision, req: ScanRequest,
+                    started: dt.datetime) -> None:
+    from clearance.evidence.attest import produce
+    from clearance.evidence.statements import commit_subject
+    from clearance.report import Format, render
+    from clearance.report.base import ReportData
+
+    subjects = list(plan.subjects)
+    build = _build_context(req)
+    if not subjects:
+        if not result.target.commit:
+            raise UsageError("nothing to attest: pass --artifact/--artifact-digest, or scan a git checkout",
+                             hint="the evidence needs a subject: a built artifact or the source commit")
+        subjects.append(commit_subject(build.get("repository"), result.target.commit))
+    data = ReportData(result=result, decision=decision, rules=_rule_index(req), tool_version=__version__)
+    reports = {"results.sarif": render(Format.sarif, data), "results.json": render(Format.json, data)}
+    name = (req.path.resolve().name or "release").replace(" ", "-")
+    out = produce(plan.out_dir, result=result, decision=decision, subjects=subjects, signer=plan.signer,
+                  now=system_clock(), started=started, name=name, build=build, reports=reports)
+    if not req.quiet:
+        stderr.print(f"wrote evidence bundle {out.bundle} (sha256 {out.bundle_sha256[:16]}…)")
+
+
+def _build_context(req: ScanRequest) -> dict[str, Any]:
+    """Repository, commit, branch, PR and pipeline run from the CI environment (GitHub Actions, GitLab CI)."""
+    import os
+
+    env = os.environ
+    ctx: dict[str, Any] = {}
+    if env.get("GITHUB_ACTIONS"):
+        server = env.get("GITHUB_SERVER_URL", "https://github.com")
+        repo = env.get("GITHUB_REPOSITORY")
+        ctx.update(repository=f"{server}/{repo}" if repo else None, commit=env.get("GITHUB_SHA"),
+                   branch=env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME"), actor=env.get("GITHUB_ACTOR"),
+                   run_url=f"{server}/{repo}/actions/runs/{env.get('GITHUB_RUN_ID')}" if repo else None)
+    elif env.get("GITLAB_CI"):
+        ctx.update(repository=env.get("CI_PROJECT_URL"), commit=env.get("CI_COMMIT_SHA"),
+                   branch=env.get("CI_COMMIT_REF_NAME"), pr=env.get("CI_MERGE_REQUEST_IID"),
+                   actor=env.get("GITLAB_USER_LOGIN"), run_url=env.get("CI_PIPELINE_URL"))
+    return {k: v for k, v in ctx.items() if v}
 
 
 def _decide(result: ScanResult, settings: Settings, threshold: Severity) -> Decision:

@@ -1,0 +1,225 @@
+"""SBOMs from the deps scanner's inventory: CycloneDX 1.6 JSON (cyclonedx-python-lib) and SPDX 2.3 JSON."""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+import hashlib
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+from clearance import __version__
+from clearance.errors import EvidenceError
+from clearance.model import Component, Scope
+
+
+class SbomFormat(enum.StrEnum):
+    """SBOM output formats."""
+
+    CYCLONEDX_JSON = "cyclonedx-json"
+    SPDX_JSON = "spdx-json"
+
+
+_HASH_ALGS = {"sha1": "SHA-1", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512", "md5": "MD5"}
+
+
+def unique_components(components: Sequence[Component]) -> list[Component]:
+    """One entry per purl (the first declaration wins), in a stable order."""
+    seen: dict[str, Component] = {}
+    for c in sorted(components, key=lambda c: (c.purl, c.location.path)):
+        if c.purl and c.version:
+            seen.setdefault(c.purl, c)
+    return list(seen.values())
+
+
+def render_sbom(
+    fmt: SbomFormat,
+    components: Sequence[Component],
+    *,
+    name: str,
+    now: dt.datetime,
+    commit: str | None = None,
+) -> str:
+    """Render the inventory in the requested format."""
+    match fmt:
+        case SbomFormat.CYCLONEDX_JSON:
+            return cyclonedx_json(components, name=name, now=now, commit=commit)
+        case SbomFormat.SPDX_JSON:
+            return spdx_json(components, name=name, now=now, commit=commit)
+
+
+def cyclonedx_json(
+    components: Sequence[Component], *, name: str, now: dt.datetime, commit: str | None = None
+) -> str:
+    """A CycloneDX 1.6 JSON BOM: components with purls, scope, hashes, dependency graph, tool and commit."""
+    from cyclonedx.model import HashAlgorithm, HashType, Property
+    from cyclonedx.model.bom import Bom
+    from cyclonedx.model.component import Component as CdxComponent
+    from cyclonedx.model.component import ComponentScope, ComponentType
+    from cyclonedx.output.json import JsonV1Dot6
+    from packageurl import PackageURL
+
+    comps = unique_components(components)
+    root = CdxComponent(
+        name=name,
+        type=ComponentType.APPLICATION,
+        bom_ref=f"root:{name}",
+        version=commit[:12] if commit else None,
+        properties=[Property(name="clearance:source-commit", value=commit)] if commit else None,
+    )
+    bom = Bom(serial_number=_serial(comps, name, commit))
+    bom.metadata.timestamp = now
+    bom.metadata.component = root
+    bom.metadata.tools.components.add(
+        CdxComponent(name="clearance", version=__version__, type=ComponentType.APPLICATION, group="clearance")
+    )
+    by_purl: dict[str, CdxComponent] = {}
+    for c in comps:
+        try:
+            purl = PackageURL.from_string(c.purl)
+        except ValueError as e:
+            raise EvidenceError(f"invalid purl {c.purl!r} from {c.location.path}: {e}") from e
+        hashes = []
+        for alg, value in c.hashes:
+            cdx_alg = _HASH_ALGS.get(alg.lower().replace("-", ""))
+            hex_value = _hex(value)
+            if cdx_alg and hex_value:
+                hashes.append(HashType(alg=HashAlgorithm(cdx_alg), content=hex_value))
+        props = [Property(name="clearance:declared-in", value=c.location.display())]
+        if c.direct is not None:
+            props.append(Property(name="clearance:direct", value=str(c.direct).lower()))
+        if c.scope is not Scope.UNKNOWN:
+            props.append(Property(name="clearance:scope", value=c.scope.value))
+        cdx = CdxComponent(
+            name=c.name,
+            version=c.version,
+            purl=purl,
+            bom_ref=c.purl,
+            hashes=hashes or None,
+            scope=ComponentScope.OPTIONAL
+            if c.scope in (Scope.DEV, Scope.OPTIONAL)
+            else ComponentScope.REQUIRED,
+            properties=props,
+        )
+        by_purl[c.purl] = cdx
+        bom.components.add(cdx)
+    direct = [by_purl[c.purl] for c in comps if c.direct is not False]
+    bom.register_dependency(root, direct)
+    for c in comps:
+        deps = [by_purl[d] for d in c.dependencies if d in by_purl]
+        bom.register_dependency(by_purl[c.purl], deps)
+    return JsonV1Dot6(bom).output_as_string(indent=2)
+
+
+def validate_cyclonedx(text: str) -> None:
+    """Validate CycloneDX 1.6 JSON against the schema shipped with cyclonedx-python-lib."""
+    from cyclonedx.schema import SchemaVersion
+    from cyclonedx.validation.json import JsonStrictValidator
+
+    error = JsonStrictValidator(SchemaVersion.V1_6).validate_str(text)
+    if error is not None:
+        raise EvidenceError(f"SBOM does not validate against CycloneDX 1.6: {error}")
+
+
+def spdx_json(
+    components: Sequence[Component], *, name: str, now: dt.datetime, commit: str | None = None
+) -> str:
+    """An SPDX 2.3 JSON document with one package per component and DEPENDS_ON relationships."""
+    comps = unique_components(components)
+    ids = {c.purl: f"SPDXRef-Package-{i}" for i, c in enumerate(comps, start=1)}
+    packages: list[dict[str, Any]] = [
+        {
+            "SPDXID": "SPDXRef-Root",
+            "name": name,
+            "versionInfo": commit or "NOASSERTION",
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": False,
+            "primaryPackagePurpose": "APPLICATION",
+        }
+    ]
+    relationships: list[dict[str, str]] = [
+        {
+            "spdxElementId": "SPDXRef-DOCUMENT",
+            "relationshipType": "DESCRIBES",
+            "relatedSpdxElement": "SPDXRef-Root",
+        },
+    ]
+    for c in comps:
+        pkg: dict[str, Any] = {
+            "SPDXID": ids[c.purl],
+            "name": c.name,
+            "versionInfo": c.version,
+            "downloadLocation": "NOASSERTION",
+            "filesAnalyzed": False,
+            "externalRefs": [
+                {"referenceCategory": "PACKAGE-MANAGER", "referenceType": "purl", "referenceLocator": c.purl}
+            ],
+            "comment": f"declared in {c.location.display()}",
+        }
+        checksums = [
+            {"algorithm": _HASH_ALGS[a.lower().replace("-", "")].replace("-", ""), "checksumValue": h}
+            for a, v in c.hashes
+            if a.lower().replace("-", "") in _HASH_ALGS and (h := _hex(v))
+        ]
+        if checksums:
+            pkg["checksums"] = checksums
+        packages.append(pkg)
+        if c.direct is not False:
+            relationships.append(
+                {
+                    "spdxElementId": "SPDXRef-Root",
+                    "relationshipType": "DEV_DEPENDENCY_OF" if c.scope is Scope.DEV else "DEPENDS_ON",
+                    "relatedSpdxElement": ids[c.purl],
+                }
+            )
+        for d in c.dependencies:
+            if d in ids:
+                relationships.append(
+                    {
+                        "spdxElementId": ids[c.purl],
+                        "relationshipType": "DEPENDS_ON",
+                        "relatedSpdxElement": ids[d],
+                    }
+                )
+    for rel in relationships:
+        if rel["relationshipType"] == "DEV_DEPENDENCY_OF":  # direction: package is a dev dependency of root
+            rel["spdxElementId"], rel["relatedSpdxElement"] = rel["relatedSpdxElement"], rel["spdxElementId"]
+    doc = {
+        "spdxVersion": "SPDX-2.3",
+        "dataLicense": "CC0-1.0",
+        "SPDXID": "SPDXRef-DOCUMENT",
+        "name": name,
+        "documentNamespace": f"https://clearance.dev/spdx/{name}/{_serial(comps, name, commit)}",
+        "creationInfo": {
+            "created": now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
+            "creators": [f"Tool: clearance-{__version__}"],
+        },
+        "packages": packages,
+        "relationships": relationships,
+    }
+    return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def _serial(comps: Sequence[Component], name: str, commit: str | None) -> uuid.UUID:
+    """A serial number derived from the content, so the same inventory gives the same BOM."""
+    digest = hashlib.sha256("\n".join([name, commit or "", *(c.purl for c in comps)]).encode()).hexdigest()
+    return uuid.uuid5(uuid.NAMESPACE_URL, "clearance:" + digest)
+
+
+def _hex(value: str) -> str | None:
+    """Lockfiles carry hex or base64 (SRI) digests; CycloneDX/SPDX want hex."""
+    import base64
+    import binascii
+    import re
+
+    v = value.strip()
+    if "-" in v and v.split("-", 1)[0].lower() in ("sha1", "sha256", "sha384", "sha512"):
+        v = v.split("-", 1)[1]
+    if re.fullmatch(r"[0-9a-fA-F]{32,128}", v):
+        return v.lower()
+    try:
+        return base64.b64decode(v, validate=True).hex()
+    except (binascii.Error, ValueError):
+        return None
