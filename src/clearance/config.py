@@ -63,6 +63,112 @@ class IacSettings(_Section):
     var_files: list[str] = Field(default_factory=list)
 
 
+PolicyAction = Literal["block", "warn", "ignore"]
+
+
+class PolicyRuleSettings(_Section):
+    """One `[[policy.rules]]` entry: a CEL condition and what to do when it holds."""
+
+    name: str = Field(min_length=1)
+    when: str = Field(min_length=1)
+    """CEL expression over `finding`, `service`, `env`, `change`; must evaluate to a bool."""
+    action: PolicyAction
+    message: str = ""
+
+
+class EnvironmentPolicySettings(_Section):
+    """`[policy.environments.<name>]`: rules and threshold for one target environment."""
+
+    rules: list[PolicyRuleSettings] = Field(default_factory=list)
+    """Evaluated before the general `[[policy.rules]]`."""
+    fail_on: Severity | None = None
+    """Replace the built-in default policy by a severity threshold in this environment."""
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, v: object) -> object:
+        return Severity.parse(v) if isinstance(v, str) else v
+
+
+class ExceptionLimitSettings(_Section):
+    """`[policy.exceptions]`: where exceptions live and how long they may last."""
+
+    file: str = ".clearance/exceptions.yaml"
+    max_days_critical: int = Field(default=30, ge=1)
+    max_days_high: int = Field(default=90, ge=1)
+    max_days_other: int = Field(default=180, ge=1)
+    expiring_soon_days: int = Field(default=14, ge=0)
+
+    def max_days(self, severity: Severity) -> int:
+        """The longest an exception for a finding of `severity` may last."""
+        if severity is Severity.CRITICAL:
+            return self.max_days_critical
+        if severity is Severity.HIGH:
+            return self.max_days_high
+        return self.max_days_other
+
+
+class HighRiskPathSettings(_Section):
+    """A high-risk path pattern with the risk owner(s) who must approve changes to it."""
+
+    owners: list[str] = Field(min_length=1)
+    reason: str = ""
+    contains: list[str] = Field(default_factory=list)
+    """Only when the changed file contains one of these strings (e.g. `aws_iam_` in *.tf)."""
+
+
+class PolicySettings(_Section):
+    """`[policy]`: rules, environments, exceptions, PR mode and high-risk paths."""
+
+    rules: list[PolicyRuleSettings] = Field(default_factory=list)
+    """Evaluated in order before the built-in default policy; the first match wins."""
+    builtin: bool = True
+    """Append the built-in default policy after your rules (false: your rules, then warn)."""
+    fail_on: Severity | None = None
+    """Replace the built-in default policy by a plain severity threshold."""
+    epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    environments: dict[str, EnvironmentPolicySettings] = Field(default_factory=dict)
+    exceptions: ExceptionLimitSettings = Field(default_factory=ExceptionLimitSettings)
+    pre_existing: Literal["warn", "policy"] = "warn"
+    """PR mode: findings already on the base ref warn (`warn`) or follow the policy (`policy`)."""
+    high_risk_paths: dict[str, HighRiskPathSettings] | None = None
+    """Pattern → risk owners; None = the documented defaults."""
+    teams: dict[str, list[str]] = Field(default_factory=dict)
+    """Team → member logins, so an approval by a member counts for `@org/team` owners."""
+    default_risk_owner: str = "@security"
+    """Risk owner of the built-in high-risk paths."""
+
+    @field_validator("fail_on", mode="before")
+    @classmethod
+    def _severity(cls, v: object) -> object:
+        return Severity.parse(v) if isinstance(v, str) else v
+
+    @field_validator("high_risk_paths", mode="before")
+    @classmethod
+    def _owners_shorthand(cls, v: object) -> object:
+        if isinstance(v, dict):
+            return {
+                k: ({"owners": [o]} if isinstance(o, str) else {"owners": o} if isinstance(o, list) else o)
+                for k, o in v.items()
+            }
+        return v
+
+
+class ServiceSettings(_Section):
+    """`[service]`: who owns this repository's service and how exposed it is."""
+
+    name: str = ""
+    owner: str = ""
+    lifecycle: str = ""
+    system: str = ""
+    tags: list[str] = Field(default_factory=list)
+    exposure: Literal["internet", "internal", "none", ""] = ""
+    data_classification: Literal[
+        "public", "internal", "confidential", "restricted", "pii", "payments", "health", ""
+    ] = ""
+    tier: str = ""
+
+
 class Settings(_Section):
     """Validated settings for one run."""
 
@@ -76,8 +182,8 @@ class Settings(_Section):
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     deps: DepsSettings = Field(default_factory=DepsSettings)
     iac: IacSettings = Field(default_factory=IacSettings)
-    policy: dict[str, Any] = Field(default_factory=dict)
-    service: dict[str, Any] = Field(default_factory=dict)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+    service: ServiceSettings = Field(default_factory=ServiceSettings)
     evidence: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("fail_on", mode="before")

@@ -1,0 +1,98 @@
+"""The built-in default policy: the mission's triage, with no configuration at all.
+
+Written as ordinary CEL rules so `clearance policy explain` shows them like any other rule
+and `docs/policy.md` can quote them. The first matching rule wins:
+
+1. `secret.live-format` — block a secret in a verified (live) format outside test paths.
+2. `vuln.exploitable-exposed` — block a vulnerability that ships at run time (scope is not
+   dev), is not proven unreachable, and is critical, or high with KEV or EPSS ≥ threshold,
+   in a service that is internet-exposed (or of unknown exposure) or handles
+   confidential/restricted data.
+3. `iac.dangerous-exposed` — block IaC that opens public access or a privilege-escalation
+   path (severity ≥ low), or an IAM wildcard/admin grant, a network exposure or encryption
+   turned off (severity ≥ high), in a prod-bound or internet-exposed service.
+4. `informational` — ignore info findings (shown with `--verbose`).
+5. `default.warn` — warn on everything else.
+
+With a severity threshold (`--fail-on`, `policy.fail_on` or an environment's `fail_on`)
+rules 1–3 are replaced by `threshold.block` (severity ≥ threshold → block).
+"""
+
+from __future__ import annotations
+
+from clearance.model import Severity
+from clearance.policy.rules import RuleSpec
+
+ORIGIN = "built-in"
+
+
+def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
+    """The built-in triage rules (before the final `informational` and `default.warn`)."""
+    return [
+        RuleSpec(
+            name="secret.live-format",
+            when="finding.kind == 'secret' && finding.signals.verified && !finding.signals.in_test_path",
+            action="block",
+            message="a credential in a live format outside test paths: revoke and rotate it, then remove it "
+            "from the code (and from history)",
+            origin=ORIGIN,
+        ),
+        RuleSpec(
+            name="vuln.exploitable-exposed",
+            when=(
+                "finding.kind == 'vulnerability' && finding.scope != 'dev' && finding.signals.reachable != 'no'"
+                " && (finding.severity == 'critical' || (finding.severity == 'high' && (finding.signals.kev"
+                f" || finding.signals.epss.score >= {epss_threshold!r})))"
+                " && (service.internet_facing || service.sensitive_data)"
+            ),
+            action="block",
+            message="an exploitable vulnerability (critical, or high with KEV/EPSS evidence) in code that ships "
+            "to an exposed or sensitive service: upgrade to a fixed version",
+            origin=ORIGIN,
+        ),
+        RuleSpec(
+            name="iac.dangerous-exposed",
+            when=(
+                "finding.kind == 'misconfiguration' && (service.prod_bound || service.internet_facing) && ("
+                "(finding.signals.category in ['public-access', 'privilege-escalation'] && finding.severity_rank >= 1)"
+                " || (finding.signals.category in ['iam', 'network', 'encryption'] && finding.severity_rank >= 3))"
+            ),
+            action="block",
+            message="infrastructure that opens public access, a privilege-escalation path, an IAM wildcard, an "
+            "exposed admin/database port or unencrypted data, bound for production or the internet",
+            origin=ORIGIN,
+        ),
+    ]
+
+
+def threshold_rules(fail_on: Severity) -> list[RuleSpec]:
+    """The simple severity threshold that replaces the triage rules when asked for."""
+    return [
+        RuleSpec(
+            name="threshold.block",
+            when=f"finding.severity_rank >= {fail_on.rank}",
+            action="block",
+            message=f"severity at or above the {fail_on.value} threshold",
+            origin=f"threshold:{fail_on.value}",
+        )
+    ]
+
+
+def final_rules() -> list[RuleSpec]:
+    """What every policy ends with: info is ignored, anything else warns."""
+    return [
+        RuleSpec(
+            name="informational",
+            when="finding.severity == 'info'",
+            action="ignore",
+            message="informational (shown with --verbose)",
+            origin=ORIGIN,
+        ),
+        RuleSpec(
+            name="default.warn",
+            when="true",
+            action="warn",
+            message="not dangerous enough to block under this policy; fix it when you can",
+            origin=ORIGIN,
+        ),
+    ]

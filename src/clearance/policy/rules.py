@@ -1,0 +1,230 @@
+"""Policy rules: CEL conditions → action, compiled once and validated at load.
+
+A rule set is an ordered list; the first rule whose condition holds decides. Conditions are
+CEL expressions (`common-expression-language`) over four variables: `finding`, `service`,
+`env` and `change` (see `docs/policy.md` for every field).
+
+Validation at load (any problem is a `PolicyError`, exit 4, naming where the rule came from,
+the expression, the position and what is wrong):
+
+1. the expression parses;
+2. it uses no variable other than the four above (and its own comprehension variables);
+3. evaluated against sample findings of every kind it yields a bool for at least one of
+   them and fails on none of them with a missing field (a typo like `finding.severty`).
+
+At decision time a rule that cannot be evaluated for one finding fails closed: a `block`
+rule counts as matched, any other rule as not matched, and the verdict notes say why.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cel
+
+from clearance.errors import PolicyError
+from clearance.model import Action
+
+VARIABLES = ("finding", "service", "env", "change")
+_ACTIONS = {"block": Action.BLOCK, "warn": Action.WARN, "ignore": Action.IGNORE}
+_POSITION = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
+_COMPREHENSION = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
+
+
+@dataclass(frozen=True)
+class Rule:
+    """One compiled policy rule."""
+
+    name: str
+    when: str
+    action: Action
+    message: str
+    origin: str
+    """Where the rule was written, e.g. `clearance.toml:14 [[policy.rules]] #2` or `built-in`."""
+    program: cel.Program
+
+    def evaluate(self, inputs: Mapping[str, Any] | cel.Context) -> bool:
+        """True if the condition holds. Raises `RuleEvaluationError` if it cannot be evaluated."""
+        try:
+            result = self.program.execute(inputs if isinstance(inputs, cel.Context) else dict(inputs))
+        except KeyError as e:
+            raise RuleEvaluationError(
+                self.name, f"no such field {e.args[0]!r}" if e.args else "no such field"
+            ) from e
+        except (RuntimeError, TypeError, ValueError, IndexError, OverflowError) as e:
+            raise RuleEvaluationError(self.name, _one_line(e)) from e
+        if not isinstance(result, bool):
+            raise RuleEvaluationError(self.name, f"evaluated to {type(result).__name__}, not bool")
+        return result
+
+
+class RuleEvaluationError(Exception):
+    """A rule's condition could not be evaluated for one finding (data, handled by the engine)."""
+
+    def __init__(self, rule: str, problem: str) -> None:
+        super().__init__(f"rule {rule!r}: {problem}")
+        self.rule = rule
+        self.problem = problem
+
+
+@dataclass(frozen=True)
+class RuleSpec:
+    """An uncompiled rule as written in configuration or in the built-in policy."""
+
+    name: str
+    when: str
+    action: str
+    message: str = ""
+    origin: str = "built-in"
+
+
+@dataclass(frozen=True)
+class Match:
+    """Which rule decided a finding, and what went wrong on the way (if anything)."""
+
+    rule: Rule | None
+    action: Action
+    errors: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """An ordered list of compiled rules: the first match wins."""
+
+    rules: tuple[Rule, ...]
+
+    def first_match(self, inputs: Mapping[str, Any] | cel.Context) -> Match:
+        """The first rule that holds for `inputs` (fail closed on block rules that error)."""
+        errors: list[str] = []
+        for rule in self.rules:
+            try:
+                holds = rule.evaluate(inputs)
+            except RuleEvaluationError as e:
+                errors.append(str(e))
+                if rule.action is Action.BLOCK:
+                    return Match(rule, Action.BLOCK, tuple(errors))
+                continue
+            if holds:
+                return Match(rule, rule.action, tuple(errors))
+        return Match(None, Action.WARN, tuple(errors))
+
+    def trace(self, inputs: Mapping[str, Any]) -> list[tuple[Rule, str]]:
+        """Every rule with its result for `inputs` (`true`, `false` or the error), for explain."""
+        out: list[tuple[Rule, str]] = []
+        for rule in self.rules:
+            try:
+                out.append((rule, "true" if rule.evaluate(inputs) else "false"))
+            except RuleEvaluationError as e:
+                out.append((rule, f"error: {e.problem}"))
+        return out
+
+
+def compile_rules(specs: Sequence[RuleSpec], samples: Sequence[Mapping[str, Any]]) -> RuleSet:
+    """Compile and validate every rule; the first problem raises `PolicyError` (exit 4)."""
+    problems: list[str] = []
+    rules: list[Rule] = []
+    seen: dict[str, str] = {}
+    for spec in specs:
+        try:
+            rule = compile_rule(spec, samples)
+        except PolicyError as e:
+            problems.append(e.message)
+            continue
+        if spec.name in seen and spec.origin != "built-in":
+            problems.append(f"{spec.origin}: rule name {spec.name!r} is already used by {seen[spec.name]}")
+        seen.setdefault(spec.name, spec.origin)
+        rules.append(rule)
+    if problems:
+        raise PolicyError(
+            "invalid policy rules:\n" + "\n".join(f"  {p}" for p in problems),
+            hint="conditions are CEL over finding, service, env and change; see docs/policy.md",
+        )
+    return RuleSet(tuple(rules))
+
+
+def compile_rule(spec: RuleSpec, samples: Sequence[Mapping[str, Any]]) -> Rule:
+    """Compile one rule and check it against the sample inputs."""
+    where = f"{spec.origin} rule {spec.name!r}"
+    action = _ACTIONS.get(spec.action)
+    if action is None:
+        raise PolicyError(f"{where}: action {spec.action!r} is not one of block, warn, ignore")
+    expression = spec.when.strip()
+    if not expression:
+        raise PolicyError(f"{where}: `when` is empty")
+    try:
+        program = cel.compile(expression)
+    except ValueError as e:
+        raise PolicyError(f"{where}: {_syntax_problem(expression, str(e))}") from None
+    _check_variables(where, expression, program)
+    rule = Rule(
+        name=spec.name,
+        when=expression,
+        action=action,
+        message=spec.message,
+        origin=spec.origin,
+        program=program,
+    )
+    _dry_run(where, rule, samples)
+    return rule
+
+
+def _syntax_problem(expression: str, text: str) -> str:
+    m = _POSITION.search(text)
+    if not m:
+        return f"cannot parse `{expression}`: {_one_line(text)}"
+    line, col, problem = int(m.group(1)), int(m.group(2)), m.group(3).strip()
+    src_line = expression.splitlines()[line - 1] if line - 1 < len(expression.splitlines()) else expression
+    caret = " " * max(col - 1, 0) + "^"
+    return f"cannot parse `{expression}` at line {line}, column {col}: {problem}\n      {src_line}\n      {caret}"
+
+
+def _check_variables(where: str, expression: str, program: cel.Program) -> None:
+    local = set(_COMPREHENSION.findall(expression))
+    unknown = [v for v in program.variables() if v not in VARIABLES and v not in local]
+    if unknown:
+        name = unknown[0]
+        m = re.search(rf"(?<![\w.]){re.escape(name)}\b", expression)
+        pos = f" at column {m.start() + 1}" if m else ""
+        raise PolicyError(
+            f"{where}: unknown variable {name!r}{pos} in `{expression}` (available: {', '.join(VARIABLES)})"
+        )
+
+
+def _dry_run(where: str, rule: Rule, samples: Sequence[Mapping[str, Any]]) -> None:
+    if not samples:
+        return
+    problems: list[str] = []
+    ok = False
+    for sample in samples:
+        try:
+            rule.evaluate(sample)
+            ok = True
+        except RuleEvaluationError as e:
+            if "evaluated to" in e.problem:
+                raise PolicyError(
+                    f"{where}: `{rule.when}` {e.problem} (a condition must be true or false)"
+                ) from None
+            problems.append(e.problem)
+    missing = [p for p in problems if _is_missing_field(p)]
+    if missing:
+        raise PolicyError(
+            f"{where}: `{rule.when}` refers to a field that does not exist: {missing[0]} "
+            "(use has(...) for optional scanner signals)"
+        )
+    if not ok:
+        raise PolicyError(f"{where}: `{rule.when}` cannot be evaluated: {problems[0]}")
+
+
+def _is_missing_field(problem: str) -> bool:
+    lowered = problem.lower()
+    return "no such field" in lowered or "no such key" in lowered
+
+
+def _one_line(e: BaseException | str) -> str:
+    text = " ".join(str(e).split())[:300]
+    if not text and isinstance(e, BaseException):
+        return e.__class__.__name__
+    return text
