@@ -134,8 +134,7 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     wanted.sort(key=lambda w: (w[0], -1 if w[2] is None else w[2], w[1]))
 
     contents = _read_blobs(info.cwd, [w[1] for w in wanted])
-    for path, blob, commit_index in wanted:
-        data = next(contents)
+    for (path, blob, commit_index), data in zip(wanted, contents, strict=True):
         if data is None:
             out.errors.append(
                 ScanError(path=path, message=f"blob {blob[:12]} is not in the local object store")
@@ -615,9 +614,11 @@ def _cat_file(cwd: Path, names: list[str]) -> Iterator[tuple[str, bytes] | None]
                 yield None
                 continue
             yield parts[0].decode("ascii"), data
-    finally:
-        writer.join()
+    finally:  # closing stdout first lets git (and so the writer) stop if the reader stopped early
         proc.stdout.close()
+        writer.join()
+        if proc.stderr is not None:
+            proc.stderr.close()
         proc.wait()
 
 
