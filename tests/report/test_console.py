@@ -5,10 +5,13 @@ from __future__ import annotations
 import dataclasses
 import io
 
-from report_sample import INFO, RESULT, SECRET, gate_data, scan_data
+import pytest
+from report_sample import DECISION, INFO, RESULT, SECRET, gate_data, scan_data
 from rich.console import Console
 
+from clearance.model import Action, Verdict
 from clearance.report import Format, render, render_console
+from clearance.report import console as console_report
 
 
 def test_plain_text_has_no_control_codes() -> None:
@@ -64,3 +67,24 @@ def test_scan_without_decision_says_so() -> None:
     clean = dataclasses.replace(RESULT, errors=(), runs=RESULT.runs[:2])
     data = dataclasses.replace(scan_data(), result=clean)
     assert render(Format.console, data).splitlines()[-1].strip().startswith("SCANNED")
+
+
+def test_long_tables_are_capped_but_every_blocking_finding_is_detailed(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(console_report, "MAX_TABLE_ROWS", 10)
+    findings = tuple(
+        dataclasses.replace(
+            SECRET, fingerprint=f"{i:032x}", location=dataclasses.replace(SECRET.location, path=f"f{i}.py")
+        )
+        for i in range(15)
+    )
+    verdicts = {f.fingerprint: Verdict(f.fingerprint, Action.BLOCK, "r", "m") for f in findings}
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=findings),
+        decision=dataclasses.replace(DECISION, verdicts=verdicts),
+    )
+    text = render(Format.console, data)
+    assert "… and 5 more in the table" in text
+    assert text.count("✗ f") == 15
+    assert "more in the table" not in render(Format.console, dataclasses.replace(data, verbose=True))

@@ -32,6 +32,8 @@ from clearance.report.base import (
 )
 
 PLAIN_WIDTH = 120
+MAX_TABLE_ROWS = 1000
+"""Table rows shown without `verbose` (most severe first); blocking details are always all shown."""
 
 _SEVERITY_STYLE = {
     Severity.CRITICAL: "bold red",
@@ -64,7 +66,12 @@ def render_console(data: ReportData, console: Console) -> None:
     findings = [f for f in ordered(data.result.findings) if data.verbose or not is_quiet(data, f)]
     hidden = len(data.result.findings) - len(findings)
     if findings:
-        console.print(_table(data, findings))
+        limit = len(findings) if data.verbose else MAX_TABLE_ROWS
+        console.print(_table(data, findings[:limit]))
+        if len(findings) > limit:
+            console.print(
+                Text(f"… and {len(findings) - limit} more in the table (use --verbose, or --format json)")
+            )
     else:
         console.print(Text("No findings to show."))
     blocking = [f for f in findings if is_blocking(data, f)]

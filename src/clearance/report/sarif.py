@@ -67,7 +67,10 @@ def render_sarif(data: ReportData) -> str:
 
 def sarif_log(data: ReportData) -> dict[str, Any]:
     """The SARIF log as a plain dict: one run of the `clearance` driver."""
-    rule_ids = sorted({f.rule_id for f in data.result.findings})
+    by_rule: dict[str, list[Finding]] = {}
+    for f in data.result.findings:
+        by_rule.setdefault(f.rule_id, []).append(f)
+    rule_ids = sorted(by_rule)
     index = {rule_id: i for i, rule_id in enumerate(rule_ids)}
     run: dict[str, Any] = {
         "tool": {
@@ -76,7 +79,7 @@ def sarif_log(data: ReportData) -> dict[str, Any]:
                 "version": data.tool_version,
                 "semanticVersion": data.tool_version,
                 "informationUri": INFORMATION_URI,
-                "rules": [_rule(data, rule_id) for rule_id in rule_ids],
+                "rules": [_rule(data, rule_id, by_rule[rule_id]) for rule_id in rule_ids],
             }
         },
         "invocations": [_invocation(data)],
@@ -92,8 +95,7 @@ def sarif_log(data: ReportData) -> dict[str, Any]:
     return {"$schema": SARIF_SCHEMA, "version": "2.1.0", "runs": [run]}
 
 
-def _rule(data: ReportData, rule_id: str) -> dict[str, Any]:
-    findings = [f for f in data.result.findings if f.rule_id == rule_id]
+def _rule(data: ReportData, rule_id: str, findings: list[Finding]) -> dict[str, Any]:
     info = data.rules.get(rule_id) or _rule_from_finding(findings)
     # The rule's score is its documented severity, raised to the worst finding seen for it.
     severity = max([info.severity, *(f.severity for f in findings)], key=lambda s: s.sort_key())
