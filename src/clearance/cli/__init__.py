@@ -42,6 +42,9 @@ _scan.register(app)
 from clearance.cli import evidence as _evidence  # noqa: E402
 
 _evidence.register(app)
+from clearance.cli import db as _db  # noqa: E402
+
+_db.register(app)
 # --- end of command registration ---
 
 

@@ -1,0 +1,228 @@
+"""`clearance db import|update|status|import-kev|import-epss`: the offline advisory database."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+
+from clearance.cli.common import errors_to_exit, stderr, wants_progress
+from clearance.config import load_settings
+from clearance.errors import UsageError
+from clearance.pipeline import system_clock
+from clearance.scanners.deps.advisories import ByteProgress
+
+DB_DIR_OPT = typer.Option(
+    None,
+    "--db-dir",
+    help="Database directory (default: $CLEARANCE_DB_DIR, [deps] db_dir, or the user data dir).",
+)
+QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
+CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (for [deps] db_dir).")
+
+db_app = typer.Typer(help="Manage the offline advisory database (OSV, KEV, EPSS).", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    """Add the `db` command group to the root app."""
+    app.add_typer(db_app, name="db")
+
+
+def _db_path(db_dir: Path | None, config: Path | None) -> Path:
+    from clearance.scanners.deps.advisories import database_dir, database_path
+
+    if db_dir is not None:
+        return database_path(db_dir)
+    settings, _ = load_settings(Path("."), config)
+    return database_path(database_dir(settings.deps.db_dir, Path(".")))
+
+
+@db_app.command("import")
+def import_(
+    paths: list[Path] = typer.Argument(
+        ..., help="OSV zips (<ECOSYSTEM>/all.zip layout), directories of OSV JSON, or JSON files."
+    ),
+    ecosystem: str | None = typer.Option(
+        None,
+        "--ecosystem",
+        help="The ecosystem these sources are the full dump of (default: from the file name).",
+    ),
+    db_dir: Path | None = DB_DIR_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Import OSV advisories offline (air-gapped CI); replaces only the ecosystems imported."""
+    from clearance.scanners.deps.advisories import OsvSource, import_osv
+
+    with errors_to_exit():
+        db = _db_path(db_dir, config)
+        report = import_osv(db, [OsvSource(p, ecosystem=ecosystem) for p in paths], now=system_clock())
+        for eco, count in report.records.items():
+            stderr.print(f"{eco}: {count} advisories")
+        stderr.print(
+            f"imported into {db} in {report.seconds:.1f}s ({report.size / 1e6:.1f} MB); "
+            f"{report.withdrawn} withdrawn and {report.skipped} unusable record(s) skipped"
+        )
+
+
+@db_app.command("update")
+def update(
+    ecosystems: list[str] | None = typer.Option(
+        None,
+        "--ecosystem",
+        "-e",
+        help="Ecosystem to download (repeatable; default: those already imported, else the common ones).",
+    ),
+    kev: bool = typer.Option(True, "--kev/--no-kev", help="Also fetch the CISA KEV catalog."),
+    epss: bool = typer.Option(True, "--epss/--no-epss", help="Also fetch the FIRST EPSS scores."),
+    db_dir: Path | None = DB_DIR_OPT,
+    config: Path | None = CONFIG_OPT,
+    quiet: bool = QUIET_OPT,
+) -> None:
+    """Download the OSV dumps (plus KEV and EPSS) with conditional requests and import them."""
+    import httpx
+
+    from clearance.scanners.deps.advisories import DEFAULT_ECOSYSTEMS, AdvisoryStore, update_osv
+    from clearance.scanners.deps.exploit import update_feeds
+
+    with errors_to_exit():
+        db = _db_path(db_dir, config)
+        chosen = list(ecosystems or [])
+        if not chosen and db.is_file():
+            try:
+                with AdvisoryStore.open(db) as store:
+                    chosen = [s.ecosystem for s in store.ecosystems()]
+            except Exception:
+                chosen = []
+        chosen = chosen or list(DEFAULT_ECOSYSTEMS)
+        now = system_clock()
+        with (
+            _progress(quiet) as progress,
+            httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=True) as client,
+        ):
+            for outcome in update_osv(db, chosen, client=client, now=now, progress=progress):
+                count = "" if outcome.records is None else f" ({outcome.records} advisories)"
+                stderr.print(f"{outcome.ecosystem}: {outcome.outcome}{count}")
+            feeds = [f for f, on in (("kev", kev), ("epss", epss)) if on]
+            for feed in update_feeds(db, feeds, client=client, now=now, progress=progress):
+                count = "" if feed.records is None else f" ({feed.records} entries)"
+                stderr.print(f"{feed.feed.upper()}: {feed.outcome}{count}")
+        stderr.print(f"database: {db}")
+
+
+@db_app.command("status")
+def status(
+    fmt: str = typer.Option("console", "--format", "-f", help="console or json."),
+    db_dir: Path | None = DB_DIR_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Show per ecosystem: record count, newest `modified`, imported at, source; and the KEV/EPSS feeds."""
+    from clearance.scanners.deps.advisories import status as db_status
+
+    with errors_to_exit():
+        if fmt not in ("console", "json"):
+            raise UsageError(f"unknown format {fmt!r} for db status", hint="use console or json")
+        db = _db_path(db_dir, config)
+        ecosystems, feeds = db_status(db)
+        if fmt == "json":
+            typer.echo(
+                json.dumps(
+                    {
+                        "path": str(db),
+                        "ecosystems": [
+                            {
+                                "ecosystem": s.ecosystem,
+                                "records": s.records,
+                                "newest_modified": s.newest_modified,
+                                "imported_at": s.imported_at,
+                                "source": s.source,
+                            }
+                            for s in ecosystems
+                        ],
+                        "feeds": [
+                            {
+                                "feed": f.feed,
+                                "records": f.records,
+                                "newest": f.newest,
+                                "imported_at": f.imported_at,
+                                "source": f.source,
+                            }
+                            for f in feeds
+                        ],
+                    },
+                    indent=2,
+                )
+            )
+            return
+        from rich.table import Table
+
+        table = Table(title=f"advisory database {db}")
+        for col in ("ecosystem", "records", "newest modified", "imported at", "source"):
+            table.add_column(col, overflow="fold")
+        for s in ecosystems:
+            table.add_row(s.ecosystem, str(s.records), s.newest_modified or "-", s.imported_at, s.source)
+        for f in feeds:
+            table.add_row(f.feed.upper(), str(f.records), f.newest or "-", f.imported_at, f.source)
+        Console().print(table)
+
+
+@db_app.command("import-kev")
+def import_kev(
+    file: Path = typer.Argument(
+        ..., help="The CISA KEV catalog JSON (known_exploited_vulnerabilities.json)."
+    ),
+    db_dir: Path | None = DB_DIR_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Import the CISA Known Exploited Vulnerabilities catalog from a file."""
+    from clearance.scanners.deps.exploit import import_kev as do_import
+
+    with errors_to_exit():
+        db = _db_path(db_dir, config)
+        report = do_import(db, file, now=system_clock())
+        stderr.print(f"KEV: {report.records} entries (newest added {report.newest or '-'}) into {db}")
+
+
+@db_app.command("import-epss")
+def import_epss(
+    file: Path = typer.Argument(..., help="The FIRST EPSS daily CSV (.csv or .csv.gz)."),
+    db_dir: Path | None = DB_DIR_OPT,
+    config: Path | None = CONFIG_OPT,
+) -> None:
+    """Import FIRST EPSS scores from a file."""
+    from clearance.scanners.deps.exploit import import_epss as do_import
+
+    with errors_to_exit():
+        db = _db_path(db_dir, config)
+        report = do_import(db, file, now=system_clock())
+        stderr.print(f"EPSS: {report.records} scores (score date {report.newest or '-'}) into {db}")
+
+
+@contextmanager
+def _progress(quiet: bool) -> Iterator[ByteProgress | None]:
+    """A Rich download bar on stderr (TTY only), exposed as a `ByteProgress` callback."""
+    if not wants_progress(quiet):
+        yield None
+        return
+    bar = Progress(
+        TextColumn("{task.description:<10}"),
+        BarColumn(),
+        DownloadColumn(),
+        TimeElapsedColumn(),
+        console=stderr,
+        transient=True,
+    )
+    tasks: dict[str, TaskID] = {}
+
+    def advance(label: str, nbytes: int, total: int | None) -> None:
+        task = tasks.get(label)
+        if task is None:
+            task = tasks[label] = bar.add_task(label, total=total)
+        bar.update(task, advance=nbytes)
+
+    with bar:
+        yield advance

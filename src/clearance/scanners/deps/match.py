@@ -1,0 +1,296 @@
+"""OSV affected-range evaluation with each ecosystem's own version order.
+
+Implements the OSV schema's evaluation rules exactly: only `ECOSYSTEM` and `SEMVER`
+ranges are evaluated (`GIT` ranges are skipped, never a reason to stop), the events of a
+range are sorted by the ecosystem's version order before they are walked, `introduced`
+opens a vulnerable interval (`"0"` means "since the first version"), `fixed` closes it
+exclusively, `last_affected` closes it inclusively, `limit` caps the whole range, and a
+range may hold several intervals. `affected[].versions` lists are an exact enumeration
+checked in addition to the ranges.
+
+Version order: PEP 440 via `packaging` for PyPI; `univers` for every other ecosystem
+(SemVer for npm/crates.io, Go module versions with pseudo-versions and `+incompatible`,
+RubyGems, Maven, NuGet, Packagist/Composer...). A version that does not parse raises
+`VersionParseError`: the caller reports it, it is never silently safe or vulnerable.
+"""
+
+from __future__ import annotations
+
+import functools
+import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.version import InvalidVersion
+from packaging.version import Version as Pep440Version
+
+SUPPORTED_RANGE_TYPES = frozenset({"ECOSYSTEM", "SEMVER"})
+
+_TIE_ORDER = {"introduced": 0, "fixed": 1, "last_affected": 1, "limit": 2}
+"""Order of events at the same version: an interval `introduced X, fixed X` is empty."""
+
+
+class VersionParseError(ValueError):
+    """A version string is not valid in its ecosystem's version scheme."""
+
+    def __init__(self, ecosystem: str, version: str, reason: str = "") -> None:
+        detail = f": {reason}" if reason else ""
+        super().__init__(f"{version!r} is not a valid {ecosystem} version{detail}")
+        self.ecosystem = ecosystem
+        self.version = version
+
+
+class UnsupportedEcosystem(ValueError):
+    """No version scheme is known for this ecosystem (ranges cannot be evaluated)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Event:
+    """One OSV range event: `kind` is introduced | fixed | last_affected | limit."""
+
+    kind: str
+    version: str
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """One OSV range: its type (ECOSYSTEM, SEMVER, GIT) and its events as written."""
+
+    type: str
+    events: tuple[Event, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class AffectedSpec:
+    """The version part of one `affected[]` entry."""
+
+    ecosystem: str
+    ranges: tuple[Range, ...]
+    versions: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class MatchResult:
+    """Whether one installed version is affected by one `affected[]` entry.
+
+    `fix_versions`: per range that affects the version, the lowest `fixed` above it.
+    `undecided`: reasons a range could not be evaluated (bad event versions, unknown
+    scheme) when the `versions` list could not decide either.
+    """
+
+    affected: bool
+    fix_versions: tuple[str, ...] = ()
+    undecided: tuple[str, ...] = ()
+
+
+def base_ecosystem(ecosystem: str) -> str:
+    """`Debian:11` → `Debian`; OSV ecosystems may carry a `:suffix` (release, variant)."""
+    return ecosystem.split(":", 1)[0].strip()
+
+
+_PEP503 = re.compile(r"[-_.]+")
+
+
+def normalize_name(ecosystem: str, name: str) -> str:
+    """The name under which a package is indexed: PEP 503 for PyPI, case-folded where the
+    ecosystem is case-insensitive (crates.io, NuGet, Packagist), verbatim otherwise."""
+    eco = base_ecosystem(ecosystem)
+    name = name.strip()
+    if eco == "PyPI":
+        return _PEP503.sub("-", name).lower()
+    if eco in ("crates.io", "NuGet", "Packagist", "Pub", "Hex"):
+        return name.lower()
+    return name
+
+
+def parse_version(ecosystem: str, version: str) -> Any:
+    """A comparable version object for `version` in `ecosystem`'s scheme (cached).
+
+    Raises `VersionParseError` if it does not parse, `UnsupportedEcosystem` if the
+    ecosystem has no known scheme.
+    """
+    return _parse_cached(base_ecosystem(ecosystem), version.strip())
+
+
+def version_key(ecosystem: str) -> Callable[[str], Any]:
+    """A sort key for version strings of one ecosystem (unparseable ones sort first, by text)."""
+    eco = base_ecosystem(ecosystem)
+
+    def key(v: str) -> tuple[int, Any]:
+        try:
+            return (1, _parse_cached(eco, v.strip()))
+        except (VersionParseError, UnsupportedEcosystem):
+            return (0, v)
+
+    return key
+
+
+def sort_versions(ecosystem: str, versions: Iterable[str]) -> list[str]:
+    """Distinct version strings in the ecosystem's order."""
+    unique = list(dict.fromkeys(versions))
+    try:
+        return sorted(unique, key=version_key(ecosystem))
+    except TypeError:  # mixed parse/non-parse never compares across kinds, but be safe
+        return sorted(unique)
+
+
+def evaluate(spec: AffectedSpec, version: str, parsed: Any | None = None) -> MatchResult:
+    """Is `version` affected by `spec`? Raises `VersionParseError` if `version` does not parse."""
+    eco = base_ecosystem(spec.ecosystem)
+    if parsed is None:
+        parsed = parse_version(eco, version)
+    in_list = _in_versions_list(eco, spec.versions, version, parsed)
+    affected = in_list
+    fixes: list[str] = []
+    undecided: list[str] = []
+    for rng in spec.ranges:
+        if rng.type not in SUPPORTED_RANGE_TYPES:
+            continue
+        try:
+            hit, fix = _evaluate_range(eco, rng, parsed)
+        except (VersionParseError, UnsupportedEcosystem) as e:
+            undecided.append(f"{rng.type} range not evaluated: {e}")
+            continue
+        if hit:
+            affected = True
+            if fix is not None:
+                fixes.append(fix)
+    if spec.versions:
+        undecided = []  # the enumeration decides where a range could not
+    return MatchResult(
+        affected=affected,
+        fix_versions=tuple(sort_versions(eco, fixes)),
+        undecided=tuple(undecided) if not affected else (),
+    )
+
+
+def _evaluate_range(eco: str, rng: Range, v: Any) -> tuple[bool, str | None]:
+    """Walk one range's sorted events. Returns (affected, lowest fixed above v in this range)."""
+    keyed = sorted(
+        ((_event_key(eco, e), i, e) for i, e in enumerate(rng.events) if e.kind in _TIE_ORDER),
+        key=lambda t: (t[0], t[1]),
+    )
+    vulnerable = False
+    limits: list[Any] = []
+    for key, _, event in keyed:
+        bound = key[1]
+        if event.kind == "introduced":
+            if bound is None or v >= bound:
+                vulnerable = True
+        elif event.kind == "fixed":
+            if bound is not None and v >= bound:
+                vulnerable = False
+        elif event.kind == "last_affected":
+            if bound is not None and v > bound:
+                vulnerable = False
+        elif event.kind == "limit" and event.version != "*":
+            limits.append(bound)
+    if vulnerable and limits and not any(lim is not None and v < lim for lim in limits):
+        vulnerable = False
+    if not vulnerable:
+        return False, None
+    fixed_above = [
+        (k[1], e.version) for k, _, e in keyed if e.kind == "fixed" and k[1] is not None and k[1] > v
+    ]
+    return True, (min(fixed_above, key=lambda p: p[0])[1] if fixed_above else None)
+
+
+def _event_key(eco: str, event: Event) -> tuple[int, Any, int]:
+    """Sort key (group, bound, tie order) of an event.
+
+    `introduced: 0` sorts below every version and `limit: *` above (their bound is None).
+    """
+    tie = _TIE_ORDER[event.kind]
+    if event.kind == "introduced" and event.version.strip() == "0":
+        return (0, None, tie)
+    if event.kind == "limit" and event.version.strip() == "*":
+        return (2, None, tie)
+    return (1, parse_version(eco, event.version), tie)
+
+
+def _in_versions_list(eco: str, versions: Sequence[str], version: str, parsed: Any) -> bool:
+    """Exact membership in an `affected[].versions` enumeration.
+
+    Compares by version equality (PEP 440: `2015.04.28 == 2015.4.28`; a local label is
+    ignored, `1.0+ubuntu1` counts as `1.0`), falling back to string equality.
+    """
+    if not versions:
+        return False
+    if version in versions:
+        return True
+    target = parsed.public if eco == "PyPI" and isinstance(parsed, Pep440Version) else None
+    for candidate in versions:
+        try:
+            other = parse_version(eco, candidate)
+        except (VersionParseError, UnsupportedEcosystem):
+            continue
+        if target is not None:
+            if other == Pep440Version(target):
+                return True
+        elif other == parsed:
+            return True
+    return False
+
+
+@functools.lru_cache(maxsize=262_144)
+def _parse_cached(eco: str, version: str) -> Any:
+    parser = _PARSERS.get(eco)
+    if parser is None:
+        raise UnsupportedEcosystem(f"no version scheme known for ecosystem {eco!r}")
+    if not version:
+        raise VersionParseError(eco, version, "empty")
+    try:
+        return parser(version)
+    except VersionParseError:
+        raise
+    except Exception as e:  # univers raises a zoo of types (InvalidVersion, ValueError, TypeError)
+        raise VersionParseError(eco, version, type(e).__name__) from None
+
+
+def _pep440(version: str) -> Any:
+    try:
+        return Pep440Version(version)
+    except InvalidVersion:
+        raise VersionParseError("PyPI", version, "not PEP 440") from None
+
+
+def _univers(class_name: str) -> Callable[[str], Any]:
+    def parse(version: str) -> Any:
+        from univers import versions as uv
+
+        cls = getattr(uv, class_name)
+        return cls(version)
+
+    return parse
+
+
+def _go(version: str) -> Any:
+    v = version
+    if v.startswith("go"):  # stdlib / toolchain versions as written by `go version`
+        v = v[2:]
+    return _univers("GolangVersion")(v)
+
+
+_PARSERS: dict[str, Callable[[str], Any]] = {
+    "PyPI": _pep440,
+    "npm": _univers("SemverVersion"),
+    "crates.io": _univers("SemverVersion"),
+    "Hex": _univers("SemverVersion"),
+    "Pub": _univers("SemverVersion"),
+    "SwiftURL": _univers("SemverVersion"),
+    "Go": _go,
+    "RubyGems": _univers("RubygemsVersion"),
+    "Maven": _univers("MavenVersion"),
+    "NuGet": _univers("NugetVersion"),
+    "Packagist": _univers("ComposerVersion"),
+    "Debian": _univers("DebianVersion"),
+    "Ubuntu": _univers("DebianVersion"),
+    "Alpine": _univers("AlpineLinuxVersion"),
+}
+"""Version schemes per OSV base ecosystem."""
+
+
+def supported_ecosystems() -> tuple[str, ...]:
+    """Base ecosystems whose ranges can be evaluated."""
+    return tuple(_PARSERS)

@@ -1,0 +1,385 @@
+"""The deps scanner: lockfiles → components → OSV matches → one finding per vulnerability.
+
+1. Parse every lockfile (`lockfiles.parse`) into components (all of them go to the SBOM).
+2. Open the offline advisory store; without one the scanner fails (exit 3) and says how to
+   get one; a store older than `[deps] max_db_age_days` is a warning in every report.
+3. Match each pinned component against the advisories of its package (`match.evaluate`),
+   merge records that describe the same vulnerability (overlapping ids/aliases, e.g.
+   PYSEC + GHSA + CVE), and attach severity, fix versions, KEV/EPSS and reachability.
+
+Rule ids are `vuln.<primary id>`: the GHSA id when any merged record is or names one (GHSA
+ids are shared by every OSV source, so the id stays stable whichever dump you import), else
+the lowest record id.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import posixpath
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from clearance import errors
+from clearance.model import (
+    Component,
+    Finding,
+    FindingKind,
+    RuleInfo,
+    ScanError,
+    Severity,
+    fingerprint,
+)
+from clearance.scanners.base import ScanContext, ScannerOutput
+from clearance.scanners.deps import lockfiles
+from clearance.scanners.deps.advisories import (
+    Advisory,
+    AdvisoryStore,
+    AffectedEntry,
+    database_dir,
+    database_path,
+)
+from clearance.scanners.deps.match import (
+    MatchResult,
+    UnsupportedEcosystem,
+    VersionParseError,
+    base_ecosystem,
+    evaluate,
+    parse_version,
+    sort_versions,
+)
+from clearance.scanners.deps.reach import ImportIndex, ImportScope, PythonDistributions, reachability
+
+if TYPE_CHECKING:
+    from clearance.config import Settings
+    from clearance.sources.base import SourceFile
+
+SCANNER_ID = "deps"
+MAX_MESSAGE = 4000
+
+_INFORMATIONAL = {"unmaintained": Severity.INFO, "notice": Severity.INFO, "unsound": Severity.LOW}
+"""RustSec informational advisories without a CVSS vector: not vulnerabilities in the CVE sense."""
+
+
+class DepsScanner:
+    """Known-vulnerable dependencies from lockfiles, matched offline against OSV data."""
+
+    id = SCANNER_ID
+    version = "1.0.0"
+    requires_network = False
+
+    def applies_to(self, path: str) -> bool:
+        """Lockfiles and manifests the inventory can parse (by file name)."""
+        return lockfiles.is_lockfile(path)
+
+    def rules(self, settings: Settings) -> Sequence[RuleInfo]:
+        """One rule family: `vuln.<advisory id>` for every OSV advisory in the store."""
+        return [
+            RuleInfo(
+                id="vuln.*",
+                title="Known vulnerability in a dependency",
+                severity=Severity.UNKNOWN,
+                scanner=SCANNER_ID,
+                description="A locked dependency version is affected by an OSV advisory (rule id `vuln.<GHSA or "
+                "record id>`); severity from the advisory's CVSS vector or its database's rating.",
+                remediation="Upgrade to a fixed version, or record a risk exception with an expiry.",
+                references=("https://ossf.github.io/osv-schema/",),
+                tags=("dependency", "vulnerability"),
+            )
+        ]
+
+    def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
+        """Inventory every lockfile, then match its components against the advisory store."""
+        out = ScannerOutput()
+        per_file: list[tuple[str, list[Component]]] = []
+        for f in files:
+            result = lockfiles.parse(f)
+            out.components.extend(result.components)
+            out.errors.extend(result.errors)
+            out.files += 1
+            out.bytes += f.size
+            per_file.append((f.path, result.components))
+            if context.progress:
+                context.progress(1, f.size)
+        out.detail["lockfiles"] = len(files)
+        if not out.components:
+            return out  # nothing to match: no database needed
+        settings = context.settings.deps
+        db = database_path(database_dir(settings.db_dir, context.root))
+        try:
+            store = AdvisoryStore.open(db)
+        except errors.ScanError as e:
+            out.failed = True
+            out.errors.append(ScanError(path=str(db), message=e.diagnostics(), scanner=SCANNER_ID))
+            return out
+        with store:
+            out.warnings.extend(
+                freshness_warnings(store, out.components, context.now, settings.max_db_age_days)
+            )
+            out.detail["advisory_db"] = {
+                s.ecosystem: {
+                    "records": s.records,
+                    "imported_at": s.imported_at,
+                    "newest_modified": s.newest_modified,
+                }
+                for s in store.ecosystems()
+            }
+            env = Path(settings.python_env) if settings.python_env else None
+            if env is not None and not env.is_absolute():
+                env = context.root / env
+            matcher = VulnerabilityMatcher(
+                store,
+                distributions=PythonDistributions.from_env(env),
+                index_factory=lambda: ImportIndex.build(context.root, context.all_paths),
+            )
+            for _path, components in per_file:
+                outcome = matcher.match(components)
+                out.findings.extend(outcome.findings)
+                out.errors.extend(outcome.errors)
+                out.warnings.extend(outcome.warnings)
+        out.detail["vulnerabilities"] = len(out.findings)
+        return out
+
+
+def freshness_warnings(
+    store: AdvisoryStore, components: Iterable[Component], now: dt.datetime, max_age_days: int
+) -> list[str]:
+    """Warnings for ecosystems in use whose advisories are missing or older than `max_age_days`."""
+    status = {s.ecosystem: s for s in store.ecosystems()}
+    used: dict[str, int] = {}
+    for c in components:
+        eco = base_ecosystem(c.ecosystem)
+        used[eco] = used.get(eco, 0) + 1
+    warnings = []
+    for eco in sorted(used):
+        s = status.get(eco)
+        if s is None:
+            warnings.append(
+                f"advisory database has no {eco} data: {used[eco]} {eco} component(s) were not checked "
+                f"(run `clearance db update --ecosystem {eco}`)"
+            )
+            continue
+        imported = _parse_time(s.imported_at)
+        if imported is None:
+            continue
+        age = now - imported
+        if age > dt.timedelta(days=max_age_days):
+            warnings.append(
+                f"advisory database for {eco} is {age.days} days old (imported {s.imported_at}, limit "
+                f"{max_age_days} days): run `clearance db update`"
+            )
+    return warnings
+
+
+@dataclass
+class MatchOutcome:
+    """Findings for one lockfile's components, plus what could not be decided."""
+
+    findings: list[Finding] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class _Hit:
+    entry: AffectedEntry
+    advisory: Advisory
+    result: MatchResult
+
+
+class VulnerabilityMatcher:
+    """Matches components against an open store and builds de-duplicated findings."""
+
+    def __init__(
+        self,
+        store: AdvisoryStore,
+        *,
+        distributions: PythonDistributions | None = None,
+        index_factory: Callable[[], ImportIndex] | None = None,
+    ) -> None:
+        self.store = store
+        self.distributions = distributions or PythonDistributions()
+        self._index_factory = index_factory
+        self._index: ImportIndex | None = None
+        self._scopes: dict[str, ImportScope] = {}
+
+    def match(self, components: Iterable[Component]) -> MatchOutcome:
+        """Findings for `components` (one per component and vulnerability)."""
+        out = MatchOutcome()
+        for component in components:
+            self._match_one(component, out)
+        return out
+
+    def _match_one(self, component: Component, out: MatchOutcome) -> None:
+        entries = self.store.affected(component.ecosystem, component.name)
+        if not entries:
+            return
+        where = component.location.path
+        if not component.pinned or not component.version:
+            out.warnings.append(
+                f"{where}: {component.name} is not pinned to a version; {len(entries)} advisory record(s) for it "
+                "could not be checked"
+            )
+            return
+        try:
+            parsed = parse_version(component.ecosystem, component.version)
+        except (VersionParseError, UnsupportedEcosystem) as e:
+            out.errors.append(
+                ScanError(
+                    path=where,
+                    scanner=SCANNER_ID,
+                    message=f"{component.name} {component.version}: {e}; not checked against "
+                    f"{len({x.advisory_id for x in entries})} advisory record(s)",
+                )
+            )
+            return
+        hits: list[_Hit] = []
+        for entry in entries:
+            result = evaluate(entry.spec, component.version, parsed)
+            if result.affected:
+                hits.append(_Hit(entry, self.store.advisory(entry.advisory_id), result))
+            elif result.undecided:
+                out.errors.append(
+                    ScanError(
+                        path=where,
+                        scanner=SCANNER_ID,
+                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
+                        f"evaluated ({'; '.join(result.undecided)})",
+                    )
+                )
+        for group in _merge(hits):
+            out.findings.append(self._finding(component, group))
+
+    def _finding(self, component: Component, hits: list[_Hit]) -> Finding:
+        eco = base_ecosystem(component.ecosystem)
+        advisories = {h.advisory.id: h.advisory for h in hits}
+        record_ids = sorted(advisories)
+        all_ids = set(record_ids) | {a for adv in advisories.values() for a in adv.aliases}
+        ghsa = sorted(i for i in all_ids if i.startswith("GHSA-"))
+        primary = ghsa[0] if ghsa else record_ids[0]
+        aliases = sorted(all_ids - {primary})
+        main = advisories.get(primary) or advisories[record_ids[0]]
+        rated = max(advisories.values(), key=lambda a: (Severity(a.severity).sort_key(), a.score or 0.0))
+        severity = Severity(rated.severity)
+        informational = next(
+            (
+                str(h.entry.database_specific.get("informational"))
+                for h in hits
+                if h.entry.database_specific.get("informational")
+            ),
+            None,
+        )
+        if severity is Severity.UNKNOWN and informational in _INFORMATIONAL:
+            severity = _INFORMATIONAL[informational]
+        fixes = sort_versions(eco, (v for h in hits for v in h.result.fix_versions))
+        cves = sorted(i for i in all_ids if i.upper().startswith("CVE-"))
+        kev = self.store.kev(cves)
+        epss = self.store.epss(cves)
+        epss_feed = self.store.feed("epss") if epss else None
+        best_epss = max(epss.values()) if epss else None
+        reach, reason = reachability(
+            component, [h.entry for h in hits], self._scope(component), self.distributions
+        )
+        summary = next((a.summary for a in [main, *advisories.values()] if a.summary), "")
+        if not summary:
+            first_line = next((line.strip() for line in main.details.splitlines() if line.strip()), "")
+            summary = first_line[:160] or primary
+        references = tuple(dict.fromkeys(r for a in [main, *advisories.values()] for r in a.references))
+        signals: dict[str, Any] = {
+            "aliases": aliases,
+            "advisories": record_ids,
+            "cvss_score": rated.score,
+            "cvss_vector": rated.vector,
+            "fix_versions": fixes,
+            "kev": bool(kev),
+            "kev_date_added": min((d for d in kev.values() if d), default=None),
+            "epss": (
+                {
+                    "score": best_epss[0],
+                    "percentile": best_epss[1],
+                    "date": epss_feed.newest if epss_feed else None,
+                }
+                if best_epss
+                else None
+            ),
+            "reachable": reach.value,
+            "reachable_reason": reason,
+            "scope": component.scope.value,
+            "direct": component.direct,
+            "ecosystem": eco,
+            "package": component.name,
+            "installed_version": component.version,
+        }
+        if informational:
+            signals["informational"] = informational
+        return Finding(
+            kind=FindingKind.VULNERABILITY,
+            rule_id=f"vuln.{primary}",
+            title=f"{component.name} {component.version}: {summary}",
+            severity=severity,
+            location=component.location,
+            fingerprint=fingerprint(
+                "vuln", eco, component.name, component.version, primary, component.location.path
+            ),
+            scanner=SCANNER_ID,
+            message=_clip(main.details or summary),
+            remediation=_remediation(component, fixes),
+            references=references,
+            component=component,
+            signals=signals,
+        )
+
+    def _scope(self, component: Component) -> ImportScope:
+        directory = posixpath.dirname(component.location.path)
+        scope = self._scopes.get(directory)
+        if scope is None:
+            if self._index is None:
+                self._index = self._index_factory() if self._index_factory else ImportIndex([])
+            scope = self._index.scope(directory)
+            self._scopes[directory] = scope
+        return scope
+
+
+def _merge(hits: list[_Hit]) -> list[list[_Hit]]:
+    """Group hits whose advisories share an id or alias (union-find over identifiers)."""
+    parent: dict[str, str] = {}
+
+    def find(x: str) -> str:
+        while parent.setdefault(x, x) != x:
+            parent[x] = parent[parent[x]]
+            x = parent[x]
+        return x
+
+    for h in hits:
+        ids = [h.advisory.id, *h.advisory.aliases]
+        root = find(ids[0])
+        for other in ids[1:]:
+            parent[find(other)] = root
+    groups: dict[str, list[_Hit]] = {}
+    for h in hits:
+        groups.setdefault(find(h.advisory.id), []).append(h)
+    return sorted(groups.values(), key=lambda g: min(h.advisory.id for h in g))
+
+
+def _remediation(component: Component, fixes: Sequence[str]) -> str:
+    if fixes:
+        more = f" (fixed in: {', '.join(fixes)})" if len(fixes) > 1 else ""
+        return f"Upgrade {component.name} from {component.version} to ≥ {fixes[0]}{more}."
+    return (
+        f"No fixed version of {component.name} is published: remove or replace it, or record a risk "
+        "exception with a compensating control."
+    )
+
+
+def _clip(text: str) -> str:
+    text = text.strip()
+    return text if len(text) <= MAX_MESSAGE else text[: MAX_MESSAGE - 1] + "…"
+
+
+def _parse_time(value: str) -> dt.datetime | None:
+    try:
+        parsed = dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=dt.UTC)
