@@ -91,7 +91,8 @@ def _head(data: ReportData) -> str:
     counts = action_counts(data)
     if counts is not None:
         parts = [f"**{counts['block']} blocking**", f"{counts['warn']} warning(s)"]
-        parts += [f"{counts[a]} {a}" for a in ("excepted", "pass", "ignore") if counts[a]]
+        labels = {"excepted": "excepted", "pass": "passed", "ignore": "ignored"}
+        parts += [f"{counts[a]} {label}" for a, label in labels.items() if counts[a]]
     else:
         parts = [f"**{len(result.findings)} finding(s)**"]
     scanned = f"{result.files_scanned} files scanned ({human_bytes(result.bytes_scanned)})"
