@@ -39,3 +39,26 @@ def by_name(result: LockfileResult, name: str, version: str | None = None) -> Co
 def lockfile() -> Callable[[str, str], LockfileResult]:
     """`load` as a fixture."""
     return load
+
+
+Case = tuple[str, str, list[Row], list[str]]
+"""(fixture, path the file has in the repo, expected rows, expected error fragments)."""
+
+
+def check_case(case: Case) -> LockfileResult:
+    """Parse a scenario and compare its rows and errors (each error must contain its fragment)."""
+    fixture, as_path, expected, errors = case
+    result = load(fixture, as_path)
+    assert rows(result) == expected
+    messages = [e.message for e in result.errors]
+    assert len(messages) == len(errors), messages
+    for message, fragment in zip(messages, errors, strict=True):
+        assert fragment in message, (fragment, message)
+        assert message.startswith(result.format), message
+    assert all(e.scanner == "deps" for e in result.errors)
+    return result
+
+
+def case_id(case: Case) -> str:
+    """A readable test id: the fixture path."""
+    return case[0]

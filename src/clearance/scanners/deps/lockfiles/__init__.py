@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clearance.model import ScanError
-from clearance.scanners.deps.lockfiles import npm, requirements
+from clearance.scanners.deps.lockfiles import npm, pdm, pipfile, poetry, pylock, requirements, uv
 from clearance.scanners.deps.lockfiles.base import (
     SCANNER_ID,
     Lockfile,
@@ -55,8 +55,17 @@ def _requirements(path: str, base: str) -> bool:
     return parent == "requirements"
 
 
+def _pylock(_path: str, base: str) -> bool:
+    return base == "pylock.toml" or (base.startswith("pylock.") and base.endswith(".toml"))
+
+
 FORMATS: tuple[LockfileFormat, ...] = (
     LockfileFormat("requirements.txt", "PyPI", _requirements, requirements.parse, empty_ok=True),
+    LockfileFormat("poetry.lock", "PyPI", _named("poetry.lock"), poetry.parse),
+    LockfileFormat("Pipfile.lock", "PyPI", _named("Pipfile.lock"), pipfile.parse),
+    LockfileFormat("uv.lock", "PyPI", _named("uv.lock"), uv.parse),
+    LockfileFormat("pylock.toml", "PyPI", _pylock, pylock.parse),
+    LockfileFormat("pdm.lock", "PyPI", _named("pdm.lock"), pdm.parse),
     LockfileFormat("package-lock.json", "npm", _named("package-lock.json"), npm.parse),
     LockfileFormat("npm-shrinkwrap.json", "npm", _named("npm-shrinkwrap.json"), npm.parse),
 )

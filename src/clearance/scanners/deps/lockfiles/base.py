@@ -307,3 +307,32 @@ def text_field(entry: Mapping[str, Any], key: str) -> str:
     """A string field of a lockfile entry ("" when missing or not a string)."""
     value = entry.get(key)
     return value.strip() if isinstance(value, str) else ""
+
+
+def propagate_scopes(
+    edges: Mapping[str, Iterable[str]], seeds: Iterable[tuple[str, Scope]]
+) -> dict[str, Scope]:
+    """The scope of every node reachable from `seeds`: runtime wins over optional over dev.
+
+    `edges` maps a node to the nodes it depends on; a node reached from a runtime seed is
+    runtime even if a dev seed reaches it too.
+    """
+    by_scope: dict[Scope, list[str]] = {}
+    for node, scope in seeds:
+        by_scope.setdefault(scope, []).append(node)
+    result: dict[str, Scope] = {}
+    for scope in (Scope.RUNTIME, Scope.OPTIONAL, Scope.DEV):
+        stack = [n for n in by_scope.get(scope, []) if n not in result]
+        while stack:
+            node = stack.pop()
+            if node in result:
+                continue
+            result[node] = scope
+            stack.extend(n for n in edges.get(node, ()) if n not in result)
+    return result
+
+
+def split_hash(value: str) -> tuple[str, str] | None:
+    """`sha256:abc…` as ("sha256", "abc…"), or None if there is no algorithm prefix."""
+    algorithm, sep, digest = value.strip().partition(":")
+    return (algorithm.lower(), digest) if sep and algorithm and digest else None
