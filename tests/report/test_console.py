@@ -46,7 +46,7 @@ def test_info_findings_only_with_verbose() -> None:
 
 def test_counts_errors_and_warnings_are_shown() -> None:
     text = render(Format.console, gate_data())
-    assert "148 files scanned (823.2 kB), 2 skipped (1 binary, 1 larger than 5 MB), 1 error(s)" in text
+    assert "148 files scanned (823.2 kB), 2 skipped (1 binary, 1 larger than 5 MB), 1 error" in text
     assert "error: infra/broken.tf (iac): HCL parse error" in text
     assert "warning: advisory database is 9 days old" in text
 

@@ -38,7 +38,7 @@ def _many(n: int) -> tuple[tuple[Finding, ...], dict[str, Verdict]]:
 def test_verdict_comes_first() -> None:
     text = render(Format.markdown, gate_data())
     assert text.splitlines()[0] == "## clearance: BLOCKED"
-    assert "**2 blocking** · 1 warning(s)" in text.splitlines()[2]
+    assert "**2 blocking** · 1 warning" in text.splitlines()[2]
 
 
 @pytest.mark.parametrize(
@@ -148,5 +148,5 @@ def test_small_reports_are_not_truncated() -> None:
 
 def test_info_findings_only_with_verbose() -> None:
     assert "iac.dockerfile-no-healthcheck" not in render(Format.markdown, gate_data())
-    assert "1 informational or ignored finding(s) not shown" in render(Format.markdown, gate_data())
+    assert "1 informational or ignored finding not shown" in render(Format.markdown, gate_data())
     assert "iac.dockerfile-no-healthcheck" in render(Format.markdown, gate_data(verbose=True))

@@ -210,6 +210,11 @@ def _str_or_none(value: Any) -> str | None:
     return str(value) if value else None
 
 
+def count(n: int, noun: str) -> str:
+    """`1 file`, `2 files`: a number with its noun (regular English plurals only)."""
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
+
+
 def human_bytes(n: int) -> str:
     """`1.2 MB`-style size for humans (decimal units)."""
     value = float(n)

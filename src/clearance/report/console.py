@@ -18,6 +18,7 @@ from clearance.model import Action, Finding, Outcome, Severity
 from clearance.report.base import (
     SEVERITY_ORDER,
     ReportData,
+    count,
     exception_command,
     headline,
     human_bytes,
@@ -82,7 +83,9 @@ def render_console(data: ReportData, console: Console) -> None:
             console.print(_blocking_detail(data, f), soft_wrap=True)
     if hidden:
         console.print(
-            Text(f"{hidden} informational or ignored finding(s) not shown (use --verbose)", style="dim")
+            Text(
+                f"{count(hidden, 'informational or ignored finding')} not shown (use --verbose)", style="dim"
+            )
         )
     _coverage(data, console)
     console.print(_verdict_line(data), soft_wrap=True)
@@ -165,7 +168,7 @@ def _blocking_detail(data: ReportData, f: Finding) -> Text:
 def _coverage(data: ReportData, console: Console) -> None:
     result = data.result
     console.print()
-    line = Text(f"{result.files_scanned} files scanned ({human_bytes(result.bytes_scanned)})")
+    line = Text(f"{count(result.files_scanned, 'file')} scanned ({human_bytes(result.bytes_scanned)})")
     reasons = skipped_by_reason(data)
     if reasons:
         line.append(f", {len(result.skipped)} skipped (")
@@ -173,7 +176,7 @@ def _coverage(data: ReportData, console: Console) -> None:
         line.append(")")
     else:
         line.append(", 0 skipped")
-    line.append(f", {len(result.errors)} error(s) in {result.duration_s:.2f}s")
+    line.append(f", {count(len(result.errors), 'error')} in {result.duration_s:.2f}s")
     counts = {s.value: 0 for s in SEVERITY_ORDER}
     for f in result.findings:
         counts[f.severity.value] += 1
@@ -191,11 +194,11 @@ def _verdict_line(data: ReportData) -> Text:
     word = headline(data)
     if data.decision is None:
         style = "bold" if data.result.complete else "bold black on yellow"
-        detail = f"{len(data.result.findings)} finding(s), no policy decision (clearance scan)"
+        detail = f"{count(len(data.result.findings), 'finding')}, no policy decision (clearance scan)"
     else:
         style = _OUTCOME_STYLE[data.decision.outcome]
         c = data.decision.counts()
-        detail = f"{c['block']} blocking, {c['warn']} warning(s), {c['excepted']} excepted · policy {data.decision.policy}"
+        detail = f"{c['block']} blocking, {count(c['warn'], 'warning')}, {c['excepted']} excepted · policy {data.decision.policy}"
         if data.decision.reasons:
             detail += " · " + "; ".join(data.decision.reasons)
     text = Text(f" {word} ", style=style)

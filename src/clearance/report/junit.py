@@ -15,6 +15,7 @@ from collections import defaultdict
 from clearance.model import Finding, ScannerStatus
 from clearance.report.base import (
     ReportData,
+    count,
     exception_command,
     family,
     headline,
@@ -87,7 +88,9 @@ def _family_case(suite: ET.Element, data: ReportData, name: str, findings: list[
 def _scan_case(suite: ET.Element, data: ReportData) -> int:
     result = data.result
     case = ET.SubElement(suite, "testcase", classname="clearance", name="scan")
-    lines = [f"{headline(data)}: {result.files_scanned} files scanned, {len(result.skipped)} skipped"]
+    lines = [
+        f"{headline(data)}: {count(result.files_scanned, 'file')} scanned, {len(result.skipped)} skipped"
+    ]
     if data.decision is not None:
         lines.append(f"policy {data.decision.policy}")
         lines.extend(data.decision.reasons)
@@ -100,7 +103,7 @@ def _scan_case(suite: ET.Element, data: ReportData) -> int:
     error = ET.SubElement(
         case,
         "error",
-        message=f"scan incomplete: {len(result.errors)} error(s), {len(failed_runs)} scanner(s) partial or failed",
+        message=f"scan incomplete: {count(len(result.errors), 'error')}, {count(len(failed_runs), 'scanner')} partial or failed",
         type="incomplete",
     )
     detail = [f"{e.path} ({e.scanner}): {e.message}" for e in result.errors]

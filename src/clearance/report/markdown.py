@@ -19,6 +19,7 @@ from clearance.report.base import (
     ReportData,
     action_counts,
     commit_of,
+    count,
     exception_command,
     headline,
     human_bytes,
@@ -64,7 +65,11 @@ def render_markdown(data: ReportData, max_chars: int = MAX_CHARS) -> str:
                 folded=True,
             ),
         ]
-    note = f"{hidden} informational or ignored finding(s) not shown (use `--verbose`).\n\n" if hidden else ""
+    note = (
+        f"{count(hidden, 'informational or ignored finding')} not shown (use `--verbose`).\n\n"
+        if hidden
+        else ""
+    )
     head, tail = _head(data), _tail(data)
     # Each section may use what is left once every later section has room for its one-line stand-in.
     budget = max_chars - len(head) - len(tail) - len(note)
@@ -90,13 +95,13 @@ def _head(data: ReportData) -> str:
     lines = [f"## clearance: {headline(data)}", ""]
     counts = action_counts(data)
     if counts is not None:
-        parts = [f"**{counts['block']} blocking**", f"{counts['warn']} warning(s)"]
+        parts = [f"**{counts['block']} blocking**", count(counts["warn"], "warning")]
         labels = {"excepted": "excepted", "pass": "passed", "ignore": "ignored"}
         parts += [f"{counts[a]} {label}" for a, label in labels.items() if counts[a]]
     else:
-        parts = [f"**{len(result.findings)} finding(s)**"]
-    scanned = f"{result.files_scanned} files scanned ({human_bytes(result.bytes_scanned)})"
-    parts += [scanned, f"{len(result.skipped)} skipped", f"{len(result.errors)} error(s)"]
+        parts = [f"**{count(len(result.findings), 'finding')}**"]
+    scanned = f"{count(result.files_scanned, 'file')} scanned ({human_bytes(result.bytes_scanned)})"
+    parts += [scanned, f"{len(result.skipped)} skipped", count(len(result.errors), "error")]
     lines.append(" · ".join(parts))
     if data.decision is not None:
         lines.append("")
@@ -130,7 +135,7 @@ def _tail(data: ReportData) -> str:
     reasons = skipped_by_reason(data)
     if reasons:
         detail = ", ".join(f"{n} {_text(reason)}" for reason, n in reasons.items())
-        lines += [f"Skipped {len(result.skipped)} file(s): {detail}.", ""]
+        lines += [f"Skipped {count(len(result.skipped), 'file')}: {detail}.", ""]
     lines.append(f"<sub>clearance {_text(data.tool_version)} · target {_code(result.target.path)}</sub>")
     return "\n".join(lines) + "\n"
 
