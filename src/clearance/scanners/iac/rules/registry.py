@@ -5,9 +5,10 @@ Add a rule module here by importing it and appending its `RULES` to `ALL_RULES`.
 
 from __future__ import annotations
 
+from clearance.scanners.iac.rules import kubernetes
 from clearance.scanners.iac.rules.base import IacRule
 
-ALL_RULES: tuple[IacRule, ...] = ()
+ALL_RULES: tuple[IacRule, ...] = (*kubernetes.RULES,)
 
 
 def all_rules() -> tuple[IacRule, ...]:

@@ -1,0 +1,177 @@
+"""Kubernetes manifests: multi-document YAML (plain files, Helm-rendered output, `kind: List`).
+
+Every YAML document that is a mapping with a string `apiVersion` and `kind` becomes one
+`Resource` of `type` = the kind (`Deployment`, `ClusterRoleBinding`...), addressed
+`Kind/namespace/name` (namespace `default` when absent). Other documents (values files,
+CI configs, anything without apiVersion/kind) are skipped quietly. `kind: List` (what
+`kubectl get -o yaml` prints) is unpacked into its items.
+
+Attributes are the document as plain data; `lines` maps every dotted path to the line
+of its key (`spec.template.spec.containers.0.securityContext.privileged` → the line of
+`privileged:`). YAML is loaded by `safe_yaml.load_all` (safe loader, alias-bomb and size
+limits); malformed YAML raises `IacParseError` with the line.
+
+For Helm-rendered files (`helm template`), the `# Source: chart/templates/x.yaml` comment
+before each document is kept in `extra["helm_source"]`. Unrendered Helm templates
+(`{{ ... }}` that break the YAML) are not Kubernetes YAML yet: they are skipped quietly.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from clearance.scanners.iac.model import Resource
+from clearance.scanners.iac.parsers import IacParseError
+from clearance.scanners.iac.parsers.safe_yaml import YamlDocument, load_all
+
+WORKLOAD_POD_SPEC: Mapping[str, str] = {
+    "Pod": "spec",
+    "Deployment": "spec.template.spec",
+    "StatefulSet": "spec.template.spec",
+    "DaemonSet": "spec.template.spec",
+    "ReplicaSet": "spec.template.spec",
+    "ReplicationController": "spec.template.spec",
+    "Job": "spec.template.spec",
+    "CronJob": "spec.jobTemplate.spec.template.spec",
+    "PodTemplate": "template.spec",
+}
+"""Workload kinds and the dotted path of their pod spec."""
+
+WORKLOAD_KINDS = frozenset(WORKLOAD_POD_SPEC)
+"""Every kind that carries a pod spec."""
+
+CONTAINER_LISTS = ("initContainers", "containers", "ephemeralContainers")
+"""The pod-spec fields that hold containers (all of them run code in the pod)."""
+
+RBAC_ROLE_KINDS = frozenset({"Role", "ClusterRole"})
+RBAC_BINDING_KINDS = frozenset({"RoleBinding", "ClusterRoleBinding"})
+
+DEFAULT_NAMESPACE = "default"
+
+_HELM_SOURCE = re.compile(r"^#\s*Source:\s*(\S.*?)\s*$")
+_DOC_START = re.compile(r"^---")
+_TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
+
+
+def parse(path: str, text: str) -> list[Resource]:
+    """Every Kubernetes object in the file, in order. Raises `IacParseError` on bad YAML."""
+    try:
+        documents = load_all(text)
+    except IacParseError:
+        if _TEMPLATE.search(text):
+            return []  # an unrendered Helm/Go template: not YAML until rendered
+        raise
+    sources = _helm_sources(text) if "# Source:" in text else []
+    resources: list[Resource] = []
+    for doc in documents:
+        helm_source = _source_for(sources, doc.start_line)
+        for obj, lines, start in _objects(doc):
+            resource = _resource(path, obj, lines, start, helm_source)
+            if resource is not None:
+                resources.append(resource)
+    return resources
+
+
+def pod_spec_path(kind: str) -> str | None:
+    """Dotted path of the pod spec in a workload of this kind (None: not a workload)."""
+    return WORKLOAD_POD_SPEC.get(kind)
+
+
+def iter_containers(resource: Resource) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(dotted path, container) for every init, regular and ephemeral container of a workload."""
+    spec_path = pod_spec_path(resource.type)
+    if spec_path is None:
+        return
+    spec = resource.get(spec_path)
+    if not isinstance(spec, Mapping):
+        return
+    for field in CONTAINER_LISTS:
+        items = spec.get(field)
+        if not isinstance(items, list):
+            continue
+        for i, container in enumerate(items):
+            if isinstance(container, Mapping):
+                yield f"{spec_path}.{field}.{i}", container
+
+
+def _objects(doc: YamlDocument) -> Iterator[tuple[Mapping[str, Any], Mapping[str, int], int]]:
+    """The Kubernetes objects in one document: itself, or the items of a `List`."""
+    value = doc.value
+    if not _is_object(value):
+        return
+    kind = value["kind"]
+    items = value.get("items")
+    if kind.endswith("List") and isinstance(items, list):
+        for i, item in enumerate(items):
+            if not _is_object(item):
+                continue
+            prefix = f"items.{i}."
+            lines = {k[len(prefix) :]: v for k, v in doc.lines.items() if k.startswith(prefix)}
+            yield item, lines, doc.lines.get(f"items.{i}", doc.start_line)
+        return
+    yield value, doc.lines, doc.start_line
+
+
+def _is_object(value: Any) -> bool:
+    return (
+        isinstance(value, dict)
+        and isinstance(value.get("apiVersion"), str)
+        and isinstance(value.get("kind"), str)
+        and bool(value["kind"])
+    )
+
+
+def _resource(
+    path: str, obj: Mapping[str, Any], lines: Mapping[str, int], start: int, helm_source: str | None
+) -> Resource | None:
+    kind: str = obj["kind"]
+    metadata = obj.get("metadata")
+    meta = metadata if isinstance(metadata, Mapping) else {}
+    name = meta.get("name")
+    if not isinstance(name, str) or not name:
+        generate = meta.get("generateName")
+        name = f"{generate}*" if isinstance(generate, str) and generate else "unnamed"
+    namespace = meta.get("namespace")
+    if not isinstance(namespace, str) or not namespace:
+        namespace = DEFAULT_NAMESPACE
+    extra: dict[str, Any] = {"api_version": obj["apiVersion"], "namespace": namespace}
+    if helm_source:
+        extra["helm_source"] = helm_source
+    end = max(lines.values(), default=start)
+    return Resource(
+        type=kind,
+        address=f"{kind}/{namespace}/{name}",
+        path=path,
+        start_line=start,
+        end_line=end,
+        source="kubernetes",
+        attributes=obj,
+        lines=lines,
+        group=path,
+        name=name,
+        extra=extra,
+    )
+
+
+def _helm_sources(text: str) -> list[tuple[int, str | None]]:
+    """(line, source) events: a `# Source:` comment sets the source, a `---` clears it."""
+    events: list[tuple[int, str | None]] = []
+    for number, line in enumerate(text.splitlines(), start=1):
+        if _DOC_START.match(line):
+            events.append((number, None))
+            continue
+        m = _HELM_SOURCE.match(line)
+        if m:
+            events.append((number, m.group(1)))
+    return events
+
+
+def _source_for(events: list[tuple[int, str | None]], start_line: int) -> str | None:
+    current: str | None = None
+    for line, source in events:
+        if line > start_line:
+            break
+        current = source
+    return current
