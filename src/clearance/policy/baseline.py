@@ -20,7 +20,7 @@ from pathlib import Path
 from clearance.config import Settings
 from clearance.errors import SourceError
 from clearance.model import ScanResult
-from clearance.scanners.base import ScanContext
+from clearance.scanners.base import ScanContext, Scanner
 from clearance.scanners.registry import build_scanners
 from clearance.sources import git
 

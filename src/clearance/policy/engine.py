@@ -109,11 +109,18 @@ def _spec(name: str, when: str, action: str, message: str, origin: str) -> RuleS
 
 
 def _line(text: str | None, name: str) -> str:
+    """`:N` — the line of the rule's `when` (or its `name`) in the configuration text."""
     if not text:
         return ""
-    for number, line in enumerate(text.splitlines(), start=1):
+    lines = text.splitlines()
+    for number, line in enumerate(lines, start=1):
         stripped = line.replace(" ", "")
-        if stripped.startswith(f'name="{name}"') or stripped.startswith(f"name='{name}'"):
+        if stripped.startswith((f'name="{name}"', f"name='{name}'")):
+            for offset, after in enumerate(lines[number:], start=number + 1):
+                if after.lstrip().startswith("["):
+                    break
+                if after.replace(" ", "").startswith("when="):
+                    return f":{offset}"
             return f":{number}"
     return ""
 

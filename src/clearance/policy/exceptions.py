@@ -342,6 +342,8 @@ def _match(value: object, where: str, label: str, problems: list[str]) -> Except
         return None
     unknown = [k for k in value if k not in MATCH_KEYS]
     if unknown:
+        if isinstance(value, CommentedMap):
+            where = f"{where.rsplit(':', 1)[0]}:{_key_line(value, unknown[0])}"
         problems.append(
             f"{where}: {label}: unknown match key {unknown[0]!r} (expected: {', '.join(MATCH_KEYS)})"
         )
@@ -498,6 +500,7 @@ def _yaml() -> YAML:
     yaml = YAML(typ="rt")
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
+    yaml.width = 4096
     return yaml
 
 

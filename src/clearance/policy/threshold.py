@@ -23,11 +23,24 @@ def decide_by_threshold(result: ScanResult, fail_on: Severity, *, fail_closed: b
 
 def _verdict(finding: Finding, fail_on: Severity, name: str) -> Verdict:
     if finding.suppression is not None:
-        return Verdict(finding.fingerprint, Action.PASS, "inline-suppression",
-                       f"suppressed inline: {finding.suppression.reason}")
+        return Verdict(
+            finding.fingerprint,
+            Action.PASS,
+            "inline-suppression",
+            f"suppressed inline: {finding.suppression.reason}",
+        )
     if finding.severity.at_least(fail_on):
-        return Verdict(finding.fingerprint, Action.BLOCK, name,
-                       f"severity {finding.severity.value} is at or above {fail_on.value}")
+        return Verdict(
+            finding.fingerprint,
+            Action.BLOCK,
+            name,
+            f"severity {finding.severity.value} is at or above {fail_on.value}",
+        )
     if finding.severity.at_least(Severity.LOW):
-        return Verdict(finding.fingerprint, Action.WARN, name, f"severity {finding.severity.value} is below {fail_on.value}")
+        return Verdict(
+            finding.fingerprint,
+            Action.WARN,
+            name,
+            f"severity {finding.severity.value} is below {fail_on.value}",
+        )
     return Verdict(finding.fingerprint, Action.PASS, name, "informational")

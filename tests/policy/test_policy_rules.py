@@ -1,0 +1,108 @@
+"""CEL rules: compiled once, validated at load (exit 4 with the problem), first match wins."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+from policy_builders import FIXTURES, context, result, secret, vulnerability
+
+from clearance.config import load_settings, settings_from_mapping
+from clearance.errors import PolicyError
+from clearance.model import Action, Severity
+from clearance.policy.engine import decide_with_settings, load_policy
+from clearance.policy.inputs import sample_inputs
+from clearance.policy.rules import RuleSpec, compile_rules
+
+
+def _rules(*specs: tuple[str, str, str]) -> dict[str, object]:
+    return {"policy": {"rules": [{"name": n, "when": w, "action": a, "message": f"{n} says so"} for n, w, a in specs]}}
+
+
+def test_syntax_error_names_file_line_rule_and_position(tmp_path: object) -> None:
+    path = FIXTURES / "config" / "bad-rule.toml"
+    settings, _ = load_settings(path.parent, path)
+    with pytest.raises(PolicyError) as info:
+        load_policy(settings.policy, "prod", origin=path.name, source_text=path.read_text())
+    msg = info.value.message
+    assert "bad-rule.toml:10" in msg
+    assert "'block-kev'" in msg
+    assert "finding.signals.kev &&" in msg
+    assert "column 23" in msg
+    assert info.value.exit_code == 4
+
+
+def test_unknown_variable_is_rejected() -> None:
+    settings = settings_from_mapping(_rules(("typo", "fnding.kind == 'secret'", "block")))
+    with pytest.raises(PolicyError, match=r"unknown variable 'fnding' at column 1"):
+        load_policy(settings.policy, "")
+
+
+def test_misspelled_field_is_rejected_at_load() -> None:
+    settings = settings_from_mapping(_rules(("typo", "finding.severty == 'high'", "block")))
+    with pytest.raises(PolicyError, match=r"field that does not exist: no such field 'severty'"):
+        load_policy(settings.policy, "")
+
+
+def test_non_boolean_condition_is_rejected() -> None:
+    settings = settings_from_mapping(_rules(("str", "finding.severity", "warn")))
+    with pytest.raises(PolicyError, match="evaluated to str, not bool"):
+        load_policy(settings.policy, "")
+
+
+def test_comprehension_variables_are_allowed(now: dt.datetime) -> None:
+    settings = settings_from_mapping(_rules(
+        ("auth-change", "change.files.exists(p, p.startsWith('auth/')) && finding.kind == 'secret'", "block")))
+    policy = load_policy(settings.policy, "")
+    assert policy.rules.rules[0].name == "auth-change"
+
+
+def test_invalid_action_is_a_config_error() -> None:
+    from clearance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="policy.rules.0.action"):
+        settings_from_mapping(_rules(("x", "true", "explode")))
+
+
+def test_first_matching_rule_wins_before_the_default_policy(now: dt.datetime) -> None:
+    settings = settings_from_mapping(_rules(
+        ("allow-fixture-keys", "finding.kind == 'secret' && finding.path.startsWith('app/')", "ignore"),
+        ("block-all-secrets", "finding.kind == 'secret'", "block"),
+    ))
+    s = secret("app/config.py")
+    d = decide_with_settings(result(s), settings, now, env="prod", context=context())
+    v = d.verdicts[s.fingerprint]
+    assert (v.action, v.rule, v.message) == (Action.IGNORE, "allow-fixture-keys", "allow-fixture-keys says so")
+
+
+def test_rule_that_cannot_be_evaluated_fails_closed_when_blocking(now: dt.datetime) -> None:
+    # fix_versions[1] exists in the load-time sample only for some kinds; an empty list errors at run time.
+    settings = settings_from_mapping(_rules(
+        ("first-fix", "finding.kind == 'vulnerability' && finding.signals.fix_versions[0] == '9.9.9'", "block")))
+    v = vulnerability(severity=Severity.LOW)
+    v = type(v)(**{**{f: getattr(v, f) for f in v.__dataclass_fields__}, "signals": {**v.signals, "fix_versions": []}})
+    d = decide_with_settings(result(v), settings, now, env="prod", context=context())
+    verdict = d.verdicts[v.fingerprint]
+    assert verdict.action is Action.BLOCK
+    assert verdict.rule == "first-fix"
+    assert any("failing closed" in n for n in verdict.notes)
+
+
+def test_builtin_can_be_switched_off(now: dt.datetime) -> None:
+    settings = settings_from_mapping({"policy": {"builtin": False}})
+    s = secret()
+    d = decide_with_settings(result(s), settings, now, env="prod", context=context())
+    assert d.verdicts[s.fingerprint].rule == "default.warn"
+
+
+def test_duplicate_rule_names_are_rejected() -> None:
+    specs = [RuleSpec("a", "true", "warn", origin="x:1"), RuleSpec("a", "false", "block", origin="x:2")]
+    with pytest.raises(PolicyError, match="already used"):
+        compile_rules(specs, sample_inputs())
+
+
+def test_all_problems_are_reported_together() -> None:
+    specs = [RuleSpec("a", "finding.", "warn", origin="x:1"), RuleSpec("b", "nope == 1", "block", origin="x:2")]
+    with pytest.raises(PolicyError) as info:
+        compile_rules(specs, sample_inputs())
+    assert "'a'" in info.value.message and "'b'" in info.value.message
