@@ -150,3 +150,32 @@ def test_info_findings_only_with_verbose() -> None:
     assert "iac.dockerfile-no-healthcheck" not in render(Format.markdown, gate_data())
     assert "1 informational or ignored finding not shown" in render(Format.markdown, gate_data())
     assert "iac.dockerfile-no-healthcheck" in render(Format.markdown, gate_data(verbose=True))
+
+
+# The shape the policy stage passes: service facts at the top, CI facts nested under `ci`.
+POLICY_CONTEXT = {
+    "service": "shop",
+    "owner": "@acme/shop-team",
+    "environment": "prod",
+    "exposure": "internet",
+    "ci": {
+        "provider": "gitlab",
+        "server_url": "https://gitlab.example.com",
+        "repository": "acme/shop",
+        "commit": "c0ffee",
+        "run_url": "https://gitlab.example.com/acme/shop/-/pipelines/77",
+    },
+}
+
+
+def test_context_from_the_policy_stage_gives_gitlab_links_service_and_run() -> None:
+    text = render(Format.markdown, gate_data(context=POLICY_CONTEXT))
+    assert "(https://gitlab.example.com/acme/shop/-/blob/c0ffee/infra/storage.tf#L3-9)" in text
+    assert "Service `shop` · owner `@acme/shop-team` · environment `prod` · exposure `internet`" in text
+    assert "[CI run](<https://gitlab.example.com/acme/shop/-/pipelines/77>)" in text
+
+
+def test_owner_falls_back_to_the_service_owner() -> None:
+    text = render(Format.markdown, gate_data(context=POLICY_CONTEXT))
+    assert "--owner @acme/platform" in text, "the finding's own owner signal wins"
+    assert "--fingerprint a1b2c3d4e5f60718293a4b5c6d7e8f90 --owner @acme/shop-team" in text

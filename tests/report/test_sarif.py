@@ -165,3 +165,19 @@ def test_version_control_provenance_comes_from_the_context() -> None:
         }
     ]
     assert "versionControlProvenance" not in _sarif(scan_data())["runs"][0]
+
+
+def test_provenance_from_the_nested_ci_context() -> None:
+    context = {
+        "service": "shop",
+        "ci": {
+            "server_url": "https://github.com",
+            "repository": "acme/shop",
+            "commit": "abc",
+            "branch": "main",
+        },
+    }
+    run = _sarif(gate_data(context=context))["runs"][0]
+    assert run["versionControlProvenance"] == [
+        {"repositoryUri": "https://github.com/acme/shop", "revisionId": "abc", "branch": "main"}
+    ]

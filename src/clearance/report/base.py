@@ -16,6 +16,7 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import quote
 
 from clearance.decision import Decision
 from clearance.model import (
@@ -154,10 +155,10 @@ def why(verdict: Verdict | None) -> str:
 def owner_of(data: ReportData, finding: Finding) -> str | None:
     """Who owns a finding: the `owner` signal (set by the policy stage from CODEOWNERS/catalog), else the
     service owner in the context."""
-    value = finding.signals.get("owner") or data.context.get("owner")
+    value = finding.signals.get("owner")
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value) or None
-    return str(value) if value else None
+    return str(value) if value else context_value(data, "owner")
 
 
 def remediation_of(data: ReportData, finding: Finding) -> str:
@@ -193,21 +194,43 @@ def _shell_word(value: str) -> str:
     return "'" + value.replace("'", "'\\''") + "'"
 
 
+def context_value(data: ReportData, key: str) -> str | None:
+    """A context value as text: a top-level key, else the same key in the nested `ci` mapping."""
+    value = data.context.get(key)
+    if value in (None, ""):
+        ci = data.context.get("ci")
+        value = ci.get(key) if isinstance(ci, Mapping) else None
+    return str(value) if value not in (None, "") else None
+
+
 def repository_url(data: ReportData) -> str | None:
     """The web URL of the repository, from the context (`repository_url`, or `server_url` + `repository`)."""
-    url = data.context.get("repository_url")
-    if not url and data.context.get("server_url") and data.context.get("repository"):
-        url = f"{str(data.context['server_url']).rstrip('/')}/{data.context['repository']}"
-    return str(url).rstrip("/") if url else None
+    url = context_value(data, "repository_url")
+    server, repo = context_value(data, "server_url"), context_value(data, "repository")
+    if url is None and server and repo:
+        url = f"{server.rstrip('/')}/{repo.strip('/')}"
+    return url.rstrip("/") if url else None
+
+
+def source_link(data: ReportData, finding: Finding) -> str | None:
+    """A web link to a finding's lines at its commit (GitHub style; GitLab when the provider says so)."""
+    url, commit = repository_url(data), commit_of(data, finding)
+    if url is None or commit is None:
+        return None
+    loc = finding.location
+    gitlab = context_value(data, "provider") == "gitlab"
+    anchor = ""
+    if loc.start_line:
+        anchor = f"#L{loc.start_line}"
+        if loc.end_line and loc.end_line > loc.start_line:
+            anchor += f"-{loc.end_line}" if gitlab else f"-L{loc.end_line}"
+    blob = "/-/blob/" if gitlab else "/blob/"
+    return f"{url}{blob}{quote(commit, safe='')}/{quote(loc.path.lstrip('/'), safe='/-._~')}{anchor}"
 
 
 def commit_of(data: ReportData, finding: Finding) -> str | None:
     """The commit a finding's location refers to: its own, else the context's, else the target's."""
-    return finding.location.commit or _str_or_none(data.context.get("commit")) or data.result.target.commit
-
-
-def _str_or_none(value: Any) -> str | None:
-    return str(value) if value else None
+    return finding.location.commit or context_value(data, "commit") or data.result.target.commit
 
 
 def count(n: int, noun: str) -> str:

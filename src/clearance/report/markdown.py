@@ -12,13 +12,12 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from urllib.parse import quote
 
 from clearance.model import Action, Finding
 from clearance.report.base import (
     ReportData,
     action_counts,
-    commit_of,
+    context_value,
     count,
     exception_command,
     headline,
@@ -28,8 +27,8 @@ from clearance.report.base import (
     ordered,
     owner_of,
     remediation_of,
-    repository_url,
     skipped_by_reason,
+    source_link,
     verdict_of,
     why,
 )
@@ -103,8 +102,12 @@ def _head(data: ReportData) -> str:
     scanned = f"{count(result.files_scanned, 'file')} scanned ({human_bytes(result.bytes_scanned)})"
     parts += [scanned, f"{len(result.skipped)} skipped", count(len(result.errors), "error")]
     lines.append(" · ".join(parts))
-    if data.decision is not None:
+    service = _service_line(data)
+    if data.decision is not None or service:
         lines.append("")
+    if service:
+        lines.append(service)
+    if data.decision is not None:
         lines.append(f"Policy `{_code_text(data.decision.policy)}`")
         lines.extend(f"- {_cell(r)}" for r in data.decision.reasons[:_LIST_MAX])
         if len(data.decision.reasons) > _LIST_MAX:
@@ -112,6 +115,15 @@ def _head(data: ReportData) -> str:
     if not result.complete:
         lines += ["", "**Scan incomplete:** some files or scanners could not be read; see below."]
     return "\n".join(lines) + "\n\n"
+
+
+def _service_line(data: ReportData) -> str:
+    """`Service payments · owner @acme/pay · environment prod · exposure internet`, from the context."""
+    labels = ("service", "owner", "environment", "exposure")
+    parts = [f"{label} {_code(value)}" for label in labels if (value := context_value(data, label))]
+    if parts:
+        parts[0] = parts[0].capitalize()
+    return " · ".join(parts)
 
 
 def _tail(data: ReportData) -> str:
@@ -136,7 +148,14 @@ def _tail(data: ReportData) -> str:
     if reasons:
         detail = ", ".join(f"{n} {_text(reason)}" for reason, n in reasons.items())
         lines += [f"Skipped {count(len(result.skipped), 'file')}: {detail}.", ""]
-    lines.append(f"<sub>clearance {_text(data.tool_version)} · target {_code(result.target.path)}</sub>")
+    footer = [
+        f"clearance {_text(data.tool_version)}",
+        f"target {_code(_clip(result.target.path, _CELL_MAX))}",
+    ]
+    run_url = context_value(data, "run_url")
+    if run_url and run_url.startswith(("https://", "http://")):
+        footer.append(f"[CI run](<{_link_target(run_url)}>)")
+    lines.append(f"<sub>{' · '.join(footer)}</sub>")
     return "\n".join(lines) + "\n"
 
 
@@ -225,19 +244,13 @@ def _other_row(data: ReportData, f: Finding) -> list[str]:
 
 
 def _where(data: ReportData, f: Finding) -> str:
-    loc = f.location
-    text = _code(loc.display())
-    url = repository_url(data)
-    commit = commit_of(data, f)
-    if url is None or commit is None:
-        return text
-    anchor = ""
-    if loc.start_line:
-        anchor = f"#L{loc.start_line}"
-        if loc.end_line and loc.end_line > loc.start_line:
-            anchor += f"-L{loc.end_line}"
-    link = f"{url}/blob/{quote(commit, safe='')}/{quote(loc.path.lstrip('/'), safe='/-._~')}{anchor}"
-    return f"[{text}]({link})"
+    text = _code(f.location.display())
+    link = source_link(data, f)
+    return f"[{text}]({_link_target(link)})" if link else text
+
+
+def _link_target(url: str) -> str:
+    return url.replace("<", "%3C").replace(">", "%3E").replace(" ", "%20").replace("|", "%7C")
 
 
 def _rule(f: Finding) -> str:

@@ -20,6 +20,7 @@ from clearance.report.base import (
     INFORMATION_URI,
     TOOL_NAME,
     ReportData,
+    context_value,
     family,
     is_blocking,
     jsonable,
@@ -282,9 +283,10 @@ def _provenance(data: ReportData) -> dict[str, Any] | None:
     if url is None:
         return None
     provenance: dict[str, Any] = {"repositoryUri": url}
-    commit = data.context.get("commit") or data.result.target.commit
+    commit = context_value(data, "commit") or data.result.target.commit
     if commit:
-        provenance["revisionId"] = str(commit)
-    if data.context.get("branch"):
-        provenance["branch"] = str(data.context["branch"])
+        provenance["revisionId"] = commit
+    branch = context_value(data, "branch")
+    if branch:
+        provenance["branch"] = branch
     return provenance
