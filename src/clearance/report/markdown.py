@@ -120,7 +120,9 @@ def _head(data: ReportData) -> str:
 def _service_line(data: ReportData) -> str:
     """`Service payments · owner @acme/pay · environment prod · exposure internet`, from the context."""
     labels = ("service", "owner", "environment", "exposure")
-    parts = [f"{label} {_code(value)}" for label in labels if (value := context_value(data, label))]
+    parts = [
+        f"{label} {_code(value, in_table=False)}" for label in labels if (value := context_value(data, label))
+    ]
     if parts:
         parts[0] = parts[0].capitalize()
     return " · ".join(parts)
@@ -138,7 +140,7 @@ def _tail(data: ReportData) -> str:
     if result.errors:
         lines += [f"### Could not scan ({len(result.errors)})", ""]
         lines += [
-            f"- {_code(_clip(e.path, _CELL_MAX))} ({_cell(e.scanner)}): {_cell(e.message)}"
+            f"- {_code(_clip(e.path, _CELL_MAX), in_table=False)} ({_cell(e.scanner)}): {_cell(e.message)}"
             for e in result.errors[:_LIST_MAX]
         ]
         if len(result.errors) > _LIST_MAX:
@@ -150,7 +152,7 @@ def _tail(data: ReportData) -> str:
         lines += [f"Skipped {count(len(result.skipped), 'file')}: {detail}.", ""]
     footer = [
         f"clearance {_text(data.tool_version)}",
-        f"target {_code(_clip(result.target.path, _CELL_MAX))}",
+        f"target {_code(_clip(result.target.path, _CELL_MAX), in_table=False)}",
     ]
     run_url = context_value(data, "run_url")
     if run_url and run_url.startswith(("https://", "http://")):
@@ -216,7 +218,10 @@ _MORE_RESERVE = 90
 
 
 def _finding_row(data: ReportData, f: Finding) -> list[str]:
-    return [_where(data, f), _rule(f), f.severity.value, _evidence(f), _cell(remediation_of(data, f))]
+    fix = _cell(remediation_of(data, f))
+    if f.suppression is not None:
+        fix = f"Suppressed inline: {_cell(f.suppression.reason)}<br>{fix}"
+    return [_where(data, f), _rule(f), f.severity.value, _evidence(f), fix]
 
 
 def _blocking_row(data: ReportData, f: Finding) -> list[str]:
@@ -284,9 +289,11 @@ def _cell(value: str) -> str:
     return _text(_clip(" ".join(value.split()), _CELL_MAX))
 
 
-def _code(value: str) -> str:
-    """An inline code span that survives backticks and pipes in `value` (GFM table rules)."""
-    one_line = " ".join(value.split()).replace("|", "\\|")
+def _code(value: str, *, in_table: bool = True) -> str:
+    """An inline code span that survives backticks in `value` (and pipes, inside a GFM table)."""
+    one_line = " ".join(value.split())
+    if in_table:
+        one_line = one_line.replace("|", "\\|")
     if not one_line:
         return ""
     longest = max((len(m) for m in re.findall(r"`+", one_line)), default=0)
