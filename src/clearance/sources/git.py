@@ -163,35 +163,19 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
     1-based line numbers added relative to the merge base (None for a new file: every line
     counts). Deleted files are not returned. Paths are relative to `repo`.
     """
-    info = _open_repo(repo, need_worktree=True)
-    base_sha = _merge_base(info, base)
-    diff = _popen(
-        info.cwd,
-        [
-            "diff",
-            "--raw",
-            "--patch",
-            "-z",
-            "--unified=0",
-            "--relative",
-            "--find-renames",
-            "--diff-filter=d",
-            "--no-color",
-            "--no-ext-diff",
-            "--no-textconv",
-            "--src-prefix=a/",
-            "--dst-prefix=b/",
-            base_sha,
-            "--",
-            *info.pathspec,
-        ],
-    )
-    untracked = _popen(info.cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--", *info.pathspec])
-    diff_out = _finish(diff, "git diff")
-    untracked_out = _finish(untracked, "git ls-files")
+    cwd, pathspec_args = _target(repo)
+    _check_rev_name(base)
+    # Two processes at once and nothing before them: `--merge-base` finds the fork point itself.
+    diff = _popen(cwd, [*_DIFF_ARGS, "--merge-base", base, "--", *pathspec_args])
+    untracked = _popen(cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec_args])
+    try:
+        diff_out, untracked_out = _finish_all((diff, "git diff"), (untracked, "git ls-files"))
+    except SourceError:
+        _merge_base(_open_repo(repo, need_worktree=True), base)  # raises the precise error, with advice
+        raise
 
     out = WalkResult()
-    path_filter = _PathFilter(info.cwd, ignore, out)
+    path_filter = _PathFilter(cwd, ignore, out)
     seen: set[str] = set()
     for change in parse_diff(diff_out):
         if change.path in seen or path_filter.excluded(change.path):
@@ -202,7 +186,7 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
         if change.mode == "120000":
             out.skipped.append(SkippedFile(change.path, "symlink (not followed)"))
             continue
-        _add_worktree_file(out, info.cwd, change.path, change.added_lines, max_file_size)
+        _add_worktree_file(out, cwd, change.path, change.added_lines, max_file_size)
     for raw in untracked_out.split(b"\0"):
         if not raw or raw.endswith(b"/"):
             continue  # nested repositories are listed as directories
@@ -210,7 +194,7 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
         if path in seen or path_filter.excluded(path):
             continue
         seen.add(path)
-        _add_worktree_file(out, info.cwd, path, None, max_file_size)
+        _add_worktree_file(out, cwd, path, None, max_file_size)
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda s: s.path)
     return out
@@ -221,11 +205,15 @@ def merge_base(repo: Path, base: str) -> str:
     return _merge_base(_open_repo(repo), base)
 
 
-def _merge_base(info: _Repo, base: str) -> str:
-    if base.startswith("-"):
+def _check_rev_name(base: str) -> None:
+    if not base or base.startswith("-"):
         raise SourceError(
             f"invalid base ref {base!r}", hint="pass a branch, tag or commit, e.g. --base origin/main"
         )
+
+
+def _merge_base(info: _Repo, base: str) -> str:
+    _check_rev_name(base)
     resolved = _run(
         info.cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{base}^{{commit}}"], check=False
     )
@@ -272,6 +260,23 @@ def files_at(repo: Path, rev: str, paths: list[str]) -> list[SourceFile]:
 
 
 # --------------------------------------------------------------------------- diff parsing
+
+_DIFF_ARGS = (
+    "diff",
+    "--raw",
+    "--patch",
+    "-z",
+    "--unified=0",
+    "--relative",
+    "--find-renames",
+    "--diff-filter=d",
+    "--no-color",
+    "--no-ext-diff",
+    "--no-textconv",
+    "--src-prefix=a/",
+    "--dst-prefix=b/",
+)
+"""One `git diff`: per file the raw status (exact, NUL-separated paths) and its -U0 hunks."""
 
 
 @dataclass(frozen=True)
@@ -772,15 +777,18 @@ def _matches(rules: tuple[_Rules, ...], path: str, *, is_dir: bool) -> bool:
 # --------------------------------------------------------------------------- running git
 
 
+def _target(path: Path) -> tuple[Path, tuple[str, ...]]:
+    """The directory to run git in, and the pathspec restricting git to `path` when it is a file."""
+    if path.is_dir():
+        return path, ()
+    if path.exists():
+        return path.parent, (f":(literal){path.name}",)
+    raise SourceError(f"cannot read {path}: no such file or directory", hint="check the path exists")
+
+
 def _open_repo(path: Path, *, need_worktree: bool = False) -> _Repo:
     """Check `path` is inside a git repository and find its working-tree root."""
-    spec: tuple[str, ...] = ()
-    if path.is_dir():
-        cwd = path
-    elif path.exists():
-        cwd, spec = path.parent, (f":(literal){path.name}",)
-    else:
-        raise SourceError(f"cannot read {path}: no such file or directory", hint="check the path exists")
+    cwd, spec = _target(path)
     proc = _run(cwd, ["rev-parse", "--is-bare-repository", "--show-toplevel"], check=False)
     lines = proc.stdout.split(b"\n")
     if proc.returncode == 0 and len(lines) >= 2:
@@ -860,6 +868,15 @@ def _finish(proc: subprocess.Popen[bytes], what: str) -> bytes:
     if proc.returncode != 0:
         raise _git_failed(what, proc.returncode, err)
     return out
+
+
+def _finish_all(*procs: tuple[subprocess.Popen[bytes], str]) -> list[bytes]:
+    """`_finish` for processes running side by side: all are waited for before any error is raised."""
+    outputs = [(proc.communicate(), proc.returncode, what) for proc, what in procs]
+    for (_, err), code, what in outputs:
+        if code != 0:
+            raise _git_failed(what, code, err)
+    return [out for (out, _), _, _ in outputs]
 
 
 def _git_failed(what: str, code: int, stderr: bytes) -> SourceError:
