@@ -5,10 +5,13 @@ Add a rule module here by importing it and appending its `RULES` to `ALL_RULES`.
 
 from __future__ import annotations
 
-from clearance.scanners.iac.rules import kubernetes
+from clearance.scanners.iac.rules import dockerfile, kubernetes
 from clearance.scanners.iac.rules.base import IacRule
 
-ALL_RULES: tuple[IacRule, ...] = (*kubernetes.RULES,)
+ALL_RULES: tuple[IacRule, ...] = (
+    *kubernetes.RULES,
+    *dockerfile.RULES,
+)
 
 
 def all_rules() -> tuple[IacRule, ...]:
