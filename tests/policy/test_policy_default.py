@@ -14,14 +14,20 @@ from clearance.policy.engine import decide_with_settings
 
 
 def _action(finding: Finding, now: dt.datetime, **ctx: str) -> tuple[Action, str]:
-    d = decide_with_settings(result(finding), Settings(), now, env=ctx.get("env", "prod"), context=context(**ctx))
+    d = decide_with_settings(
+        result(finding), Settings(), now, env=ctx.get("env", "prod"), context=context(**ctx)
+    )
     v = d.verdicts[finding.fingerprint]
     return v.action, v.rule
 
 
-def test_no_configuration_blocks_secret_and_public_bucket_but_warns_on_dev_medium_vuln(now: dt.datetime) -> None:
+def test_no_configuration_blocks_secret_and_public_bucket_but_warns_on_dev_medium_vuln(
+    now: dt.datetime,
+) -> None:
     s, b, v = secret(), public_bucket(), vulnerability(severity=Severity.MEDIUM, scope=Scope.DEV)
-    d = decide_with_settings(result(s, b, v), Settings(), now, env="prod", context=context(exposure="internet"))
+    d = decide_with_settings(
+        result(s, b, v), Settings(), now, env="prod", context=context(exposure="internet")
+    )
     assert d.outcome is Outcome.BLOCK
     assert d.exit_code() is ExitCode.BLOCKED
     assert d.verdicts[s.fingerprint].action is Action.BLOCK
@@ -46,18 +52,39 @@ def test_only_warnings_pass_with_exit_zero(now: dt.datetime) -> None:
     [
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "internet", "unknown", Action.BLOCK),
         ({"severity": Severity.CRITICAL, "scope": Scope.UNKNOWN}, "internet", "unknown", Action.BLOCK),
-        ({"severity": Severity.HIGH, "scope": Scope.RUNTIME, "kev": True}, "internet", "unknown", Action.BLOCK),
-        ({"severity": Severity.HIGH, "scope": Scope.RUNTIME, "epss": 0.2}, "internet", "unknown", Action.BLOCK),
-        ({"severity": Severity.HIGH, "scope": Scope.RUNTIME, "epss": 0.02}, "internet", "unknown", Action.WARN),
-        ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME, "reachable": "no"}, "internet", "unknown", Action.WARN),
+        (
+            {"severity": Severity.HIGH, "scope": Scope.RUNTIME, "kev": True},
+            "internet",
+            "unknown",
+            Action.BLOCK,
+        ),
+        (
+            {"severity": Severity.HIGH, "scope": Scope.RUNTIME, "epss": 0.2},
+            "internet",
+            "unknown",
+            Action.BLOCK,
+        ),
+        (
+            {"severity": Severity.HIGH, "scope": Scope.RUNTIME, "epss": 0.02},
+            "internet",
+            "unknown",
+            Action.WARN,
+        ),
+        (
+            {"severity": Severity.CRITICAL, "scope": Scope.RUNTIME, "reachable": "no"},
+            "internet",
+            "unknown",
+            Action.WARN,
+        ),
         ({"severity": Severity.CRITICAL, "scope": Scope.DEV}, "internet", "unknown", Action.WARN),
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "internal", "internal", Action.WARN),
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "internal", "restricted", Action.BLOCK),
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "unknown", "unknown", Action.BLOCK),
     ],
 )
-def test_vulnerability_triage(kwargs: dict[str, object], exposure: str, data: str, expected: Action,
-                              now: dt.datetime) -> None:
+def test_vulnerability_triage(
+    kwargs: dict[str, object], exposure: str, data: str, expected: Action, now: dt.datetime
+) -> None:
     action, _ = _action(vulnerability(**kwargs), now, exposure=exposure, data=data)  # type: ignore[arg-type]
     assert action is expected
 
@@ -75,8 +102,9 @@ def test_vulnerability_triage(kwargs: dict[str, object], exposure: str, data: st
         ("logging", Severity.HIGH, "prod", "internet", Action.WARN),
     ],
 )
-def test_iac_triage(category: str, severity: Severity, env: str, exposure: str, expected: Action,
-                    now: dt.datetime) -> None:
+def test_iac_triage(
+    category: str, severity: Severity, env: str, exposure: str, expected: Action, now: dt.datetime
+) -> None:
     action, _ = _action(public_bucket(category=category, severity=severity), now, env=env, exposure=exposure)
     assert action is expected
 
@@ -97,17 +125,34 @@ def test_unnamed_environment_counts_as_prod(now: dt.datetime) -> None:
 
 def test_fail_on_replaces_triage_with_a_threshold(now: dt.datetime) -> None:
     v = vulnerability(severity=Severity.MEDIUM, scope=Scope.DEV)
-    d = decide_with_settings(result(v), Settings(), now, env="prod", context=context(), fail_on=Severity.MEDIUM)
+    d = decide_with_settings(
+        result(v), Settings(), now, env="prod", context=context(), fail_on=Severity.MEDIUM
+    )
     assert d.verdicts[v.fingerprint].action is Action.BLOCK
     assert d.verdicts[v.fingerprint].rule == "threshold.block"
     assert d.policy == "threshold:medium@prod"
 
 
 def test_environment_threshold_and_rules(now: dt.datetime) -> None:
-    settings = settings_from_mapping({"policy": {"environments": {
-        "dev": {"fail_on": "critical"},
-        "prod": {"rules": [{"name": "no-kev", "when": "finding.signals.kev", "action": "block", "message": "KEV"}]},
-    }}})
+    settings = settings_from_mapping(
+        {
+            "policy": {
+                "environments": {
+                    "dev": {"fail_on": "critical"},
+                    "prod": {
+                        "rules": [
+                            {
+                                "name": "no-kev",
+                                "when": "finding.signals.kev",
+                                "action": "block",
+                                "message": "KEV",
+                            }
+                        ]
+                    },
+                }
+            }
+        }
+    )
     high = vulnerability(severity=Severity.HIGH, scope=Scope.RUNTIME)
     d = decide_with_settings(result(high), settings, now, env="dev", context=context(env="dev"))
     assert d.verdicts[high.fingerprint].action is Action.WARN

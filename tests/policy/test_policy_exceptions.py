@@ -29,8 +29,14 @@ AFTER_EXPIRY = dt.datetime(2026, 10, 2, 9, 0, tzinfo=dt.UTC)
 
 def _decide(now: dt.datetime, *findings: object) -> object:
     exceptions = load_exceptions(EXC / "valid.yaml", LIMITS)
-    return decide_with_settings(result(*findings), Settings(), now, env="prod",  # type: ignore[arg-type]
-                                context=context(), exceptions=exceptions)
+    return decide_with_settings(
+        result(*findings),
+        Settings(),
+        now,
+        env="prod",  # type: ignore[arg-type]
+        context=context(),
+        exceptions=exceptions,
+    )
 
 
 def test_unexpired_exception_turns_block_into_excepted_with_owner_and_expiry() -> None:
@@ -44,7 +50,9 @@ def test_unexpired_exception_turns_block_into_excepted_with_owner_and_expiry() -
     assert v.notes[0].startswith("policy rule iac.dangerous-exposed would block")
     assert d.outcome is Outcome.PASS  # type: ignore[attr-defined]
     applied = d.extra["exceptions"]["applied"]  # type: ignore[attr-defined]
-    assert [(a["id"], a["owner"], a["expires"]) for a in applied] == [("EXC-12", "team-payments", "2026-10-01")]
+    assert [(a["id"], a["owner"], a["expires"]) for a in applied] == [
+        ("EXC-12", "team-payments", "2026-10-01")
+    ]
 
 
 def test_expired_exception_blocks_again_and_says_which_expired() -> None:
@@ -101,8 +109,10 @@ def test_component_name_and_version_range() -> None:
 )
 def test_match_criteria(match: str, hit: bool) -> None:
     body = match if match.startswith("{") else "{" + match + "}"
-    text = (f"exceptions:\n  - id: EXC-1\n    match: {body}\n    owner: o\n    reason: r\n"
-            "    created: 2026-09-01\n    expires: 2026-10-01\n    approved_by: a\n")
+    text = (
+        f"exceptions:\n  - id: EXC-1\n    match: {body}\n    owner: o\n    reason: r\n"
+        "    created: 2026-09-01\n    expires: 2026-10-01\n    approved_by: a\n"
+    )
     exc = parse_exceptions(text, "x.yaml", LIMITS).entries[0]
     assert exc.match.matches(vulnerability()) is hit
 
@@ -120,7 +130,9 @@ def test_length_limits_and_dates_are_checked_at_load() -> None:
     with pytest.raises(PolicyError) as info:
         load_exceptions(EXC / "too-long.yaml", LIMITS, display="too-long.yaml")
     msg = info.value.message
-    assert "too-long.yaml:10: exception 'EXC-30': lasts 121 days; the maximum for critical findings is 30" in msg
+    assert (
+        "too-long.yaml:10: exception 'EXC-30': lasts 121 days; the maximum for critical findings is 30" in msg
+    )
     assert "too-long.yaml:18: exception 'EXC-31': expires 2026-08-01 is not after created 2026-09-01" in msg
 
 
@@ -135,9 +147,13 @@ def test_yaml_aliases_are_refused() -> None:
 
 
 def test_critical_needs_compensating_control() -> None:
-    text = ("exceptions:\n  - id: EXC-1\n    severity: critical\n    match: {rule: x}\n    owner: o\n    reason: r\n"
-            "    created: 2026-09-01\n    expires: 2026-09-10\n    approved_by: a\n")
-    with pytest.raises(PolicyError, match="x.yaml:2: exception 'EXC-1': critical exceptions need a `compensating_control`"):
+    text = (
+        "exceptions:\n  - id: EXC-1\n    severity: critical\n    match: {rule: x}\n    owner: o\n    reason: r\n"
+        "    created: 2026-09-01\n    expires: 2026-09-10\n    approved_by: a\n"
+    )
+    with pytest.raises(
+        PolicyError, match=r"x\.yaml:2: exception 'EXC-1': critical exceptions need a `compensating_control`"
+    ):
         parse_exceptions(text, "x.yaml", LIMITS)
 
 
@@ -163,9 +179,19 @@ def test_add_preserves_comments_and_order(tmp_path: Path) -> None:
     original = (EXC / "valid.yaml").read_text()
     path.write_text(original)
     now = dt.datetime(2026, 9, 15, tzinfo=dt.UTC)
-    new = add_exception(path, NewException(owner="team-web", reason="false positive: test key", rule="secret.*",
-                                           path="web/**", expires=parse_expiry("30d", now), approved_by="erin"),
-                        LIMITS, now)
+    new = add_exception(
+        path,
+        NewException(
+            owner="team-web",
+            reason="false positive: test key",
+            rule="secret.*",
+            path="web/**",
+            expires=parse_expiry("30d", now),
+            approved_by="erin",
+        ),
+        LIMITS,
+        now,
+    )
     assert new.id == "EXC-14"
     assert new.expires == dt.date(2026, 10, 15)
     text = path.read_text()
@@ -179,8 +205,14 @@ def test_add_preserves_comments_and_order(tmp_path: Path) -> None:
 def test_add_creates_the_file_with_a_header(tmp_path: Path) -> None:
     path = tmp_path / ".clearance" / "exceptions.yaml"
     now = dt.datetime(2026, 9, 15, tzinfo=dt.UTC)
-    add_exception(path, NewException(owner="o", reason="r", fingerprint="ab" * 16, expires=dt.date(2026, 10, 1),
-                                     approved_by="a"), LIMITS, now)
+    add_exception(
+        path,
+        NewException(
+            owner="o", reason="r", fingerprint="ab" * 16, expires=dt.date(2026, 10, 1), approved_by="a"
+        ),
+        LIMITS,
+        now,
+    )
     text = path.read_text()
     assert text.startswith("# Time-boxed risk acceptance")
     assert load_exceptions(path, LIMITS).entries[0].id == "EXC-1"
@@ -190,11 +222,26 @@ def test_add_refuses_past_expiry_and_overlong(tmp_path: Path) -> None:
     path = tmp_path / "exceptions.yaml"
     now = dt.datetime(2026, 9, 15, tzinfo=dt.UTC)
     with pytest.raises(PolicyError, match="not in the future"):
-        add_exception(path, NewException(owner="o", reason="r", rule="x", expires=dt.date(2026, 9, 1),
-                                         approved_by="a"), LIMITS, now)
+        add_exception(
+            path,
+            NewException(owner="o", reason="r", rule="x", expires=dt.date(2026, 9, 1), approved_by="a"),
+            LIMITS,
+            now,
+        )
     with pytest.raises(PolicyError, match="maximum for high findings is 90"):
-        add_exception(path, NewException(owner="o", reason="r", rule="x", expires=dt.date(2027, 9, 1),
-                                         approved_by="a", severity=Severity.HIGH), LIMITS, now)
+        add_exception(
+            path,
+            NewException(
+                owner="o",
+                reason="r",
+                rule="x",
+                expires=dt.date(2027, 9, 1),
+                approved_by="a",
+                severity=Severity.HIGH,
+            ),
+            LIMITS,
+            now,
+        )
     assert not path.exists()
 
 

@@ -16,7 +16,11 @@ from clearance.policy.rules import RuleSpec, compile_rules
 
 
 def _rules(*specs: tuple[str, str, str]) -> dict[str, object]:
-    return {"policy": {"rules": [{"name": n, "when": w, "action": a, "message": f"{n} says so"} for n, w, a in specs]}}
+    return {
+        "policy": {
+            "rules": [{"name": n, "when": w, "action": a, "message": f"{n} says so"} for n, w, a in specs]
+        }
+    }
 
 
 def test_syntax_error_names_file_line_rule_and_position(tmp_path: object) -> None:
@@ -51,8 +55,15 @@ def test_non_boolean_condition_is_rejected() -> None:
 
 
 def test_comprehension_variables_are_allowed(now: dt.datetime) -> None:
-    settings = settings_from_mapping(_rules(
-        ("auth-change", "change.files.exists(p, p.startsWith('auth/')) && finding.kind == 'secret'", "block")))
+    settings = settings_from_mapping(
+        _rules(
+            (
+                "auth-change",
+                "change.files.exists(p, p.startsWith('auth/')) && finding.kind == 'secret'",
+                "block",
+            )
+        )
+    )
     policy = load_policy(settings.policy, "")
     assert policy.rules.rules[0].name == "auth-change"
 
@@ -60,27 +71,42 @@ def test_comprehension_variables_are_allowed(now: dt.datetime) -> None:
 def test_invalid_action_is_a_config_error() -> None:
     from clearance.errors import ConfigError
 
-    with pytest.raises(ConfigError, match="policy.rules.0.action"):
+    with pytest.raises(ConfigError, match=r"policy\.rules\.0\.action"):
         settings_from_mapping(_rules(("x", "true", "explode")))
 
 
 def test_first_matching_rule_wins_before_the_default_policy(now: dt.datetime) -> None:
-    settings = settings_from_mapping(_rules(
-        ("allow-fixture-keys", "finding.kind == 'secret' && finding.path.startsWith('app/')", "ignore"),
-        ("block-all-secrets", "finding.kind == 'secret'", "block"),
-    ))
+    settings = settings_from_mapping(
+        _rules(
+            ("allow-fixture-keys", "finding.kind == 'secret' && finding.path.startsWith('app/')", "ignore"),
+            ("block-all-secrets", "finding.kind == 'secret'", "block"),
+        )
+    )
     s = secret("app/config.py")
     d = decide_with_settings(result(s), settings, now, env="prod", context=context())
     v = d.verdicts[s.fingerprint]
-    assert (v.action, v.rule, v.message) == (Action.IGNORE, "allow-fixture-keys", "allow-fixture-keys says so")
+    assert (v.action, v.rule, v.message) == (
+        Action.IGNORE,
+        "allow-fixture-keys",
+        "allow-fixture-keys says so",
+    )
 
 
 def test_rule_that_cannot_be_evaluated_fails_closed_when_blocking(now: dt.datetime) -> None:
     # fix_versions[1] exists in the load-time sample only for some kinds; an empty list errors at run time.
-    settings = settings_from_mapping(_rules(
-        ("first-fix", "finding.kind == 'vulnerability' && finding.signals.fix_versions[0] == '9.9.9'", "block")))
+    settings = settings_from_mapping(
+        _rules(
+            (
+                "first-fix",
+                "finding.kind == 'vulnerability' && finding.signals.fix_versions[0] == '9.9.9'",
+                "block",
+            )
+        )
+    )
     v = vulnerability(severity=Severity.LOW)
-    v = type(v)(**{**{f: getattr(v, f) for f in v.__dataclass_fields__}, "signals": {**v.signals, "fix_versions": []}})
+    v = type(v)(
+        **{**{f: getattr(v, f) for f in v.__dataclass_fields__}, "signals": {**v.signals, "fix_versions": []}}
+    )
     d = decide_with_settings(result(v), settings, now, env="prod", context=context())
     verdict = d.verdicts[v.fingerprint]
     assert verdict.action is Action.BLOCK
@@ -102,7 +128,10 @@ def test_duplicate_rule_names_are_rejected() -> None:
 
 
 def test_all_problems_are_reported_together() -> None:
-    specs = [RuleSpec("a", "finding.", "warn", origin="x:1"), RuleSpec("b", "nope == 1", "block", origin="x:2")]
+    specs = [
+        RuleSpec("a", "finding.", "warn", origin="x:1"),
+        RuleSpec("b", "nope == 1", "block", origin="x:2"),
+    ]
     with pytest.raises(PolicyError) as info:
         compile_rules(specs, sample_inputs())
     assert "'a'" in info.value.message and "'b'" in info.value.message

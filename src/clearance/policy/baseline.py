@@ -53,12 +53,17 @@ def compute_baseline(
     scanner_ids: Sequence[str],
     now: dt.datetime,
     cache_dir: Path | None,
+    scanners: Sequence[Scanner] | None = None,
 ) -> Baseline:
-    """Scan the base version of the files that carry findings now and return its fingerprints."""
+    """Scan the base version of the files that carry findings now and return its fingerprints.
+
+    `scanners` defaults to the registry's scanners for `scanner_ids` (tests may pass others).
+    """
     merge = git.merge_base(repo, base)
     tree = _tree_id(repo, merge)
     paths = tuple(sorted({f.location.path for f in result.findings}))
-    scanners = build_scanners(list(scanner_ids))
+    if scanners is None:
+        scanners = build_scanners(list(scanner_ids))
     key = _cache_key(tree, paths, [(s.id, s.version) for s in scanners], settings)
     cached = _read_cache(cache_dir, key)
     if cached is not None:

@@ -304,7 +304,7 @@ def parse_codeowners(text: str, source: str | None = None) -> CodeOwners:
         pattern = parts[0].replace("\\#", "#").replace("\\ ", " ")
         owners = tuple(p for p in parts[1:] if p.startswith("@") or "@" in p)
         try:
-            spec = pathspec.PathSpec.from_lines("gitignore", [pattern])
+            spec = pathspec.PathSpec.from_lines("gitignore", [parts[0]])
         except (ValueError, TypeError):
             continue
         entries.append((pattern, owners, spec))

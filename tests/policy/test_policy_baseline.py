@@ -1,0 +1,120 @@
+"""PR mode on a real git repository: new findings follow the policy, pre-existing ones warn."""
+
+from __future__ import annotations
+
+import datetime as dt
+import subprocess
+from pathlib import Path
+
+import pytest
+from policy_builders import context
+
+from clearance.config import Settings, settings_from_mapping
+from clearance.model import Action, Outcome
+from clearance.pipeline import RunOptions, run
+from clearance.policy.baseline import changed_files_for_approvals, compute_baseline
+from clearance.policy.engine import decide_with_settings
+from clearance.policy.inputs import ChangeInfo
+
+OLD_KEY = "AKIAQYLPMN5HHHFPZAM2"
+NEW_KEY = "AKIAZ7VRSQ5TJN2BWXYC"
+
+
+def _git(repo: Path, *args: str) -> None:
+    subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+
+
+@pytest.fixture
+def repo(tmp_path: Path) -> Path:
+    """main has one hard-coded key; the feature branch touches that line and adds a new key elsewhere."""
+    root = tmp_path / "shop"
+    (root / "app").mkdir(parents=True)
+    _git(root.parent, "init", "-q", "-b", "main", str(root))
+    _git(root, "config", "user.email", "dev@example.com")
+    _git(root, "config", "user.name", "Dev")
+    (root / "app" / "settings.py").write_text(f'import os\n\nAWS_KEY = "{OLD_KEY}"\n')
+    (root / "app" / "auth").mkdir()
+    (root / "app" / "auth" / "login.py").write_text("def login(user):\n    return user\n")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "base")
+    _git(root, "checkout", "-qb", "feature")
+    (root / "app" / "settings.py").write_text(f'import os\n\n# rotate me\nAWS_KEY = "{OLD_KEY}"  # legacy\n')
+    (root / "app" / "client.py").write_text(f'TOKEN = "{NEW_KEY}"\n')
+    (root / "app" / "auth" / "login.py").write_text("def login(user):\n    return user.strip()\n")
+    _git(root, "add", ".")
+    _git(root, "commit", "-qm", "feature")
+    return root
+
+
+def test_pr_mode_separates_new_from_pre_existing(repo: Path, now: dt.datetime, tmp_path: Path) -> None:
+    settings = Settings()
+    res = run(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1), now)
+    by_path = {f.location.path: f for f in res.findings}
+    assert set(by_path) == {"app/settings.py", "app/client.py"}
+
+    baseline = compute_baseline(repo, "main", res, settings, ["secrets"], now, tmp_path / "cache")
+    pre = baseline.pre_existing(res)
+    assert pre == {by_path["app/settings.py"].fingerprint}
+    assert not baseline.cached
+
+    change = ChangeInfo(mode="pr", base="main", files=("app/client.py", "app/settings.py"), pre_existing=pre)
+    # verified=False from the scanner for AWS key ids: use a policy that blocks every secret.
+    strict = settings_from_mapping(
+        {
+            "policy": {
+                "rules": [
+                    {
+                        "name": "no-secrets",
+                        "when": "finding.kind == 'secret'",
+                        "action": "block",
+                        "message": "no secrets",
+                    }
+                ]
+            }
+        }
+    )
+    d = decide_with_settings(res, strict, now, env="prod", context=context(), change=change)
+    old, new = (
+        d.verdicts[by_path["app/settings.py"].fingerprint],
+        d.verdicts[by_path["app/client.py"].fingerprint],
+    )
+    assert (new.action, new.rule) == (Action.BLOCK, "no-secrets")
+    assert (old.action, old.rule) == (Action.WARN, "baseline.pre-existing")
+    assert old.notes[0] == "policy rule no-secrets would block: no secrets"
+    assert d.outcome is Outcome.BLOCK
+    assert d.extra["baseline"]["pre_existing"] == [by_path["app/settings.py"].fingerprint]
+    assert d.extra["baseline"]["new"] == [by_path["app/client.py"].fingerprint]
+    assert any("1 new finding(s), 1 pre-existing (1 would block)" in r for r in d.reasons)
+
+
+def test_pre_existing_can_follow_the_policy(repo: Path, now: dt.datetime, tmp_path: Path) -> None:
+    settings = settings_from_mapping(
+        {
+            "policy": {
+                "pre_existing": "policy",
+                "rules": [{"name": "no-secrets", "when": "finding.kind == 'secret'", "action": "block"}],
+            }
+        }
+    )
+    res = run(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1), now)
+    baseline = compute_baseline(repo, "main", res, settings, ["secrets"], now, None)
+    change = ChangeInfo(mode="pr", base="main", pre_existing=baseline.pre_existing(res))
+    d = decide_with_settings(res, settings, now, env="prod", context=context(), change=change)
+    assert all(v.action is Action.BLOCK for v in d.verdicts.values())
+
+
+def test_base_results_are_cached_by_tree(repo: Path, now: dt.datetime, tmp_path: Path) -> None:
+    settings = Settings()
+    res = run(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1), now)
+    cache = tmp_path / "cache"
+    first = compute_baseline(repo, "main", res, settings, ["secrets"], now, cache)
+    second = compute_baseline(repo, "main", res, settings, ["secrets"], now, cache)
+    assert (first.cached, second.cached) == (False, True)
+    assert first.fingerprints == second.fingerprints
+    assert len(list(cache.glob("baseline-*.json"))) == 1
+
+
+def test_changed_files_include_high_risk_paths(repo: Path) -> None:
+    changed = dict(changed_files_for_approvals(repo, "main", Settings()))
+    assert set(changed) == {"app/auth/login.py", "app/client.py", "app/settings.py"}
+    assert changed["app/auth/login.py"] == b"def login(user):\n    return user.strip()\n"
