@@ -265,6 +265,20 @@ def _univers(class_name: str) -> Callable[[str], Any]:
     return parse
 
 
+_SEMVER = re.compile(
+    r"^v?(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)"
+    r"(?:-((?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*)(?:\.(?:0|[1-9]\d*|\d*[a-zA-Z-][0-9a-zA-Z-]*))*))?"
+    r"(?:\+([0-9a-zA-Z-]+(?:\.[0-9a-zA-Z-]+)*))?$"
+)
+
+
+def _semver(version: str) -> Any:
+    """Strict SemVer 2.0 (univers would coerce `1.x` or `1.2` into a different version)."""
+    if not _SEMVER.match(version):
+        raise VersionParseError("SemVer", version, "not SemVer 2.0")
+    return _univers("SemverVersion")(version)
+
+
 def _go(version: str) -> Any:
     v = version
     if v.startswith("go"):  # stdlib / toolchain versions as written by `go version`
@@ -274,11 +288,11 @@ def _go(version: str) -> Any:
 
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "PyPI": _pep440,
-    "npm": _univers("SemverVersion"),
-    "crates.io": _univers("SemverVersion"),
-    "Hex": _univers("SemverVersion"),
-    "Pub": _univers("SemverVersion"),
-    "SwiftURL": _univers("SemverVersion"),
+    "npm": _semver,
+    "crates.io": _semver,
+    "Hex": _semver,
+    "Pub": _semver,
+    "SwiftURL": _semver,
     "Go": _go,
     "RubyGems": _univers("RubygemsVersion"),
     "Maven": _univers("MavenVersion"),
