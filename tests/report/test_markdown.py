@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import dataclasses
+import re
 
 import pytest
+from hypothesis import example, given, settings
+from hypothesis import strategies as st
 from report_sample import DECISION, MISCONFIG, RESULT, SECRET, gate_data, scan_data
 
 from clearance.model import Action, Finding, FindingKind, Location, Outcome, Severity, Verdict
@@ -179,3 +182,42 @@ def test_owner_falls_back_to_the_service_owner() -> None:
     text = render(Format.markdown, gate_data(context=POLICY_CONTEXT))
     assert "--owner @acme/platform" in text, "the finding's own owner signal wins"
     assert "--fingerprint a1b2c3d4e5f60718293a4b5c6d7e8f90 --owner @acme/shop-team" in text
+
+
+def _gfm_cells(row: str) -> int:
+    """Cells of a GFM table row, split the way cmark-gfm does: `\\x` is one escaped character."""
+    cells, i = 0, 0
+    while i < len(row):
+        if row[i] == "\\":
+            i += 2
+            continue
+        if row[i] == "|":
+            cells += 1
+        i += 1
+    return cells - 1
+
+
+_ANY_TEXT = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=40)
+
+
+@settings(max_examples=150, deadline=None)
+@example(title="a\\|b", evidence="ends with \\", path="x\\|y.py", message="\\\\|")
+@example(title="`|`", evidence="``|", path="<img src=x>", message="<script>|</script>")
+@given(title=_ANY_TEXT, evidence=_ANY_TEXT, path=_ANY_TEXT.filter(str.strip), message=_ANY_TEXT)
+def test_no_text_breaks_the_table_or_injects_html(title: str, evidence: str, path: str, message: str) -> None:
+    finding = dataclasses.replace(
+        SECRET, title=title, evidence=evidence, location=Location(path, start_line=3)
+    )
+    verdicts = {SECRET.fingerprint: Verdict(SECRET.fingerprint, Action.BLOCK, "rule", message)}
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=(finding,)),
+        decision=dataclasses.replace(DECISION, verdicts=verdicts),
+        context={},
+    )
+    text = render(Format.markdown, data)
+    table = text.split("### Blocking findings (1)\n\n")[1].split("\n\n")[0].splitlines()
+    assert len(table) == 3, "header, delimiter, one row: nothing adds or removes a line"
+    assert _gfm_cells(table[2]) == 6
+    outside_code = re.sub(r"(?<!`)(`+)(?!`).*?(?<!`)\1(?!`)", "", table[2])  # code spans render literally
+    html_tags = re.findall(r"<(/?[A-Za-z][^ >]*)", outside_code)
+    assert set(html_tags) <= {"br", "code", "/code"}

@@ -290,12 +290,19 @@ def _cell(value: str) -> str:
 
 
 def _code(value: str, *, in_table: bool = True) -> str:
-    """An inline code span that survives backticks in `value` (and pipes, inside a GFM table)."""
+    """Inline code that survives backticks in `value` and, inside a GFM table, pipes and backslashes.
+
+    GFM splits table cells before parsing inlines, treating `\\x` as one escaped character:
+    a backslash right before an escaped pipe would re-expose it, so such values become
+    `<code>` with escaped text instead of a code span.
+    """
     one_line = " ".join(value.split())
-    if in_table:
-        one_line = one_line.replace("|", "\\|")
     if not one_line:
         return ""
+    if in_table:
+        if "\\" in one_line:
+            return f"<code>{_text(one_line)}</code>"
+        one_line = one_line.replace("|", "\\|")
     longest = max((len(m) for m in re.findall(r"`+", one_line)), default=0)
     fence = "`" * (longest + 1)
     pad = " " if one_line.startswith("`") or one_line.endswith("`") else ""
