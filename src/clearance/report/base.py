@@ -45,7 +45,8 @@ class ReportData:
     """Show info-severity and ignored findings in human formats."""
     context: Mapping[str, Any] = field(default_factory=dict)
     """CI/service context from the policy stage: `repository_url` (or `server_url` + `repository`),
-    `commit`, `branch`, `owner`... Used for links and shown in the JSON output."""
+    `provider`, `commit`, `branch`, `run_url`, `service`, `owner`, `environment`... at the top level
+    or nested under `ci`. Used for links and ownership, and copied into the JSON output."""
 
 
 TOOL_NAME = "clearance"
