@@ -42,10 +42,25 @@ def project_db_dir(tmp_path: Path) -> Path:
     return directory
 
 
-def component(ecosystem: str, name: str, version: str, *, path: str = "requirements.txt", line: int = 1,
-              direct: bool | None = True, scope: Scope = Scope.RUNTIME, pinned: bool = True) -> Component:
+def component(
+    ecosystem: str,
+    name: str,
+    version: str,
+    *,
+    path: str = "requirements.txt",
+    line: int = 1,
+    direct: bool | None = True,
+    scope: Scope = Scope.RUNTIME,
+    pinned: bool = True,
+) -> Component:
     """A hand-made component as a lockfile parser would produce it."""
     return Component(
-        ecosystem=ecosystem, name=name, version=version, purl=f"pkg:generic/{name}@{version}",
-        location=Location(path=path, start_line=line, end_line=line), direct=direct, scope=scope, pinned=pinned,
+        ecosystem=ecosystem,
+        name=name,
+        version=version,
+        purl=f"pkg:generic/{name}@{version}",
+        location=Location(path=path, start_line=line, end_line=line),
+        direct=direct,
+        scope=scope,
+        pinned=pinned,
     )

@@ -28,7 +28,14 @@ REAL_CASES = [
     ("PYSEC-2023-212", "PyPI", "urllib3", "1.26.17+deb12u1", True, ("1.26.18",)),
     ("PYSEC-2023-212", "PyPI", "urllib3", "1.26.18", False, ()),
     ("PYSEC-2023-212", "PyPI", "urllib3", "1.26.18.post1", False, ()),
-    ("PYSEC-2023-212", "PyPI", "urllib3", "2.0.0rc1", False, ()),  # between fixed 1.26.18 and introduced 2.0.0
+    (
+        "PYSEC-2023-212",
+        "PyPI",
+        "urllib3",
+        "2.0.0rc1",
+        False,
+        (),
+    ),  # between fixed 1.26.18 and introduced 2.0.0
     ("PYSEC-2023-212", "PyPI", "urllib3", "2.0.0", True, ("2.0.7",)),
     ("PYSEC-2023-212", "PyPI", "urllib3", "2.0.6", True, ("2.0.7",)),
     ("PYSEC-2023-212", "PyPI", "urllib3", "2.0.7", False, ()),
@@ -41,7 +48,14 @@ REAL_CASES = [
     # torch: last_affected 2.6.0+cu124 — local versions order after their public version
     ("PYSEC-2025-191", "PyPI", "torch", "2.6.0", True, ()),
     ("PYSEC-2025-191", "PyPI", "torch", "2.6.0+cu124", True, ()),
-    ("PYSEC-2025-191", "PyPI", "torch", "2.6.0+cu126", True, ()),  # above the bound, but 2.6.0 is in `versions`
+    (
+        "PYSEC-2025-191",
+        "PyPI",
+        "torch",
+        "2.6.0+cu126",
+        True,
+        (),
+    ),  # above the bound, but 2.6.0 is in `versions`
     ("PYSEC-2025-191", "PyPI", "torch", "2.6.1", False, ()),
     ("PYSEC-2025-191", "PyPI", "torch", "2.7.0", False, ()),
     # certifi: range introduced 2015.4.28 while `versions` spells 2015.04.28
@@ -50,8 +64,14 @@ REAL_CASES = [
     ("PYSEC-2023-135", "PyPI", "certifi", "2023.07.22", False, ()),
     ("PYSEC-2023-135", "PyPI", "certifi", "2015.4.27", False, ()),
     # Go pseudo-version as fixed
-    ("GO-2026-5947", "Go", "github.com/BishopFox/joro", "v0.0.0-20260501000000-aaaaaaaaaaaa", True,
-     ("0.0.0-20260601151442-5c0ca35db828",)),
+    (
+        "GO-2026-5947",
+        "Go",
+        "github.com/BishopFox/joro",
+        "v0.0.0-20260501000000-aaaaaaaaaaaa",
+        True,
+        ("0.0.0-20260601151442-5c0ca35db828",),
+    ),
     ("GO-2026-5947", "Go", "github.com/BishopFox/joro", "v0.0.0-20260601151442-5c0ca35db828", False, ()),
     ("GO-2026-5947", "Go", "github.com/BishopFox/joro", "v0.0.0-20260701000000-bbbbbbbbbbbb", False, ()),
     ("GO-2026-5947", "Go", "github.com/BishopFox/joro", "v0.1.0", False, ()),
@@ -82,8 +102,15 @@ REAL_CASES = [
 
 
 @pytest.mark.parametrize(("record", "ecosystem", "package", "version", "affected", "fixes"), REAL_CASES)
-def test_real_records(real_store: AdvisoryStore, record: str, ecosystem: str, package: str, version: str,
-                      affected: bool, fixes: tuple[str, ...]) -> None:
+def test_real_records(
+    real_store: AdvisoryStore,
+    record: str,
+    ecosystem: str,
+    package: str,
+    version: str,
+    affected: bool,
+    fixes: tuple[str, ...],
+) -> None:
     entries = [e for e in real_store.affected(ecosystem, package) if e.advisory_id == record]
     assert entries, f"{record} not stored for {package}"
     results = [evaluate(e.spec, version) for e in entries]
@@ -109,8 +136,9 @@ def test_git_ranges_are_not_stored_but_do_not_stop_evaluation(real_store: Adviso
     assert [r.type for r in entry.spec.ranges] == ["ECOSYSTEM"]
 
 
-def _spec(ecosystem: str, *events: tuple[str, str], versions: tuple[str, ...] = (),
-          range_type: str = "ECOSYSTEM") -> AffectedSpec:
+def _spec(
+    ecosystem: str, *events: tuple[str, str], versions: tuple[str, ...] = (), range_type: str = "ECOSYSTEM"
+) -> AffectedSpec:
     return AffectedSpec(ecosystem, (Range(range_type, tuple(Event(k, v) for k, v in events)),), versions)
 
 
@@ -122,14 +150,31 @@ SYNTHETIC_CASES = [
     (_spec("PyPI", ("introduced", "0"), range_type="GIT", versions=("1.0",)), "1.0", True, ()),
     (_spec("PyPI", ("introduced", "0"), range_type="GIT", versions=("1.0",)), "1.1", False, ()),
     # SemVer pre-releases (npm)
-    (_spec("npm", ("introduced", "1.0.0"), ("fixed", "1.2.0-beta.2"), range_type="SEMVER"), "1.2.0-beta.1", True,
-     ("1.2.0-beta.2",)),
-    (_spec("npm", ("introduced", "1.0.0"), ("fixed", "1.2.0-beta.2"), range_type="SEMVER"), "1.2.0", False, ()),
+    (
+        _spec("npm", ("introduced", "1.0.0"), ("fixed", "1.2.0-beta.2"), range_type="SEMVER"),
+        "1.2.0-beta.1",
+        True,
+        ("1.2.0-beta.2",),
+    ),
+    (
+        _spec("npm", ("introduced", "1.0.0"), ("fixed", "1.2.0-beta.2"), range_type="SEMVER"),
+        "1.2.0",
+        False,
+        (),
+    ),
     # several introduced/fixed pairs: lowest fix above the installed version
-    (_spec("npm", ("introduced", "0"), ("fixed", "0.2.4"), ("introduced", "1.0.0"), ("fixed", "1.2.6")), "1.2.5", True,
-     ("1.2.6",)),
-    (_spec("npm", ("introduced", "0"), ("fixed", "0.2.4"), ("introduced", "1.0.0"), ("fixed", "1.2.6")), "0.5.0", False,
-     ()),
+    (
+        _spec("npm", ("introduced", "0"), ("fixed", "0.2.4"), ("introduced", "1.0.0"), ("fixed", "1.2.6")),
+        "1.2.5",
+        True,
+        ("1.2.6",),
+    ),
+    (
+        _spec("npm", ("introduced", "0"), ("fixed", "0.2.4"), ("introduced", "1.0.0"), ("fixed", "1.2.6")),
+        "0.5.0",
+        False,
+        (),
+    ),
     # Maven (qualifiers), RubyGems (4-part), NuGet, Packagist (leading v)
     (_spec("Maven", ("introduced", "2.0-beta9"), ("fixed", "2.15.0")), "2.14.1", True, ("2.15.0",)),
     (_spec("Maven", ("introduced", "2.0-beta9"), ("fixed", "2.15.0")), "2.0-alpha1", False, ()),
@@ -151,9 +196,16 @@ def test_synthetic_ranges(spec: AffectedSpec, version: str, affected: bool, fixe
     assert result.fix_versions == fixes
 
 
-@pytest.mark.parametrize(("ecosystem", "version"), [
-    ("PyPI", "not-a-version"), ("npm", "latest"), ("Go", "master"), ("crates.io", "1.x"), ("PyPI", ""),
-])
+@pytest.mark.parametrize(
+    ("ecosystem", "version"),
+    [
+        ("PyPI", "not-a-version"),
+        ("npm", "latest"),
+        ("Go", "master"),
+        ("crates.io", "1.x"),
+        ("PyPI", ""),
+    ],
+)
 def test_unparseable_installed_version_raises(ecosystem: str, version: str) -> None:
     with pytest.raises(VersionParseError):
         evaluate(_spec(ecosystem, ("introduced", "0")), version)
@@ -162,12 +214,24 @@ def test_unparseable_installed_version_raises(ecosystem: str, version: str) -> N
 def test_pep440_equality_and_order() -> None:
     assert parse_version("PyPI", "4.2.0") == parse_version("PyPI", "4.2")
     assert sort_versions("PyPI", ["1.0.post1", "1.0rc1", "1.0", "1.0.dev3", "1.0+local"]) == [
-        "1.0.dev3", "1.0rc1", "1.0", "1.0+local", "1.0.post1"]
+        "1.0.dev3",
+        "1.0rc1",
+        "1.0",
+        "1.0+local",
+        "1.0.post1",
+    ]
 
 
-@pytest.mark.parametrize(("ecosystem", "name", "expected"), [
-    ("PyPI", "jw.util", "jw-util"), ("PyPI", "Jinja2", "jinja2"), ("PyPI", "ruamel_yaml", "ruamel-yaml"),
-    ("npm", "@Scope/Pkg", "@Scope/Pkg"), ("crates.io", "Serde", "serde"), ("Debian:11", "openssl", "openssl"),
-])
+@pytest.mark.parametrize(
+    ("ecosystem", "name", "expected"),
+    [
+        ("PyPI", "jw.util", "jw-util"),
+        ("PyPI", "Jinja2", "jinja2"),
+        ("PyPI", "ruamel_yaml", "ruamel-yaml"),
+        ("npm", "@Scope/Pkg", "@Scope/Pkg"),
+        ("crates.io", "Serde", "serde"),
+        ("Debian:11", "openssl", "openssl"),
+    ],
+)
 def test_normalize_name(ecosystem: str, name: str, expected: str) -> None:
     assert normalize_name(ecosystem, name) == expected

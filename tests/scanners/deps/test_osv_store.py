@@ -29,22 +29,37 @@ def _zip(path: Path, records: dict[str, dict[str, object]]) -> Path:
     return path
 
 
-def _record(rid: str, ecosystem: str, name: str, fixed: str = "2.0", modified: str = "2024-01-01T00:00:00Z",
-            **extra: object) -> dict[str, object]:
+def _record(
+    rid: str,
+    ecosystem: str,
+    name: str,
+    fixed: str = "2.0",
+    modified: str = "2024-01-01T00:00:00Z",
+    **extra: object,
+) -> dict[str, object]:
     rec: dict[str, object] = {
-        "id": rid, "modified": modified, "details": f"test {rid}",
-        "affected": [{"package": {"ecosystem": ecosystem, "name": name},
-                      "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}]}],
+        "id": rid,
+        "modified": modified,
+        "details": f"test {rid}",
+        "affected": [
+            {
+                "package": {"ecosystem": ecosystem, "name": name},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": fixed}]}],
+            }
+        ],
     }
     rec.update(extra)
     return rec
 
 
 def test_import_zip_named_like_the_official_dump(tmp_path: Path) -> None:
-    dump = _zip(tmp_path / "dl" / "PyPI" / "all.zip", {
-        "PYSEC-1": _record("PYSEC-1", "PyPI", "Jinja2", aliases=["CVE-1"]),
-        "PYSEC-2": _record("PYSEC-2", "PyPI", "jw.util", modified="2025-02-03T04:05:06Z"),
-    })
+    dump = _zip(
+        tmp_path / "dl" / "PyPI" / "all.zip",
+        {
+            "PYSEC-1": _record("PYSEC-1", "PyPI", "Jinja2", aliases=["CVE-1"]),
+            "PYSEC-2": _record("PYSEC-2", "PyPI", "jw.util", modified="2025-02-03T04:05:06Z"),
+        },
+    )
     db = database_path(tmp_path / "db")
     report = import_osv(db, [dump], now=IMPORTED_AT)
     assert report.records == {"PyPI": 2}
@@ -78,7 +93,10 @@ def test_importing_one_ecosystem_keeps_the_others(tmp_path: Path) -> None:
     with AdvisoryStore.open(db) as store:
         assert store.affected("npm", "lodash") == []  # npm replaced as a whole
         assert [e.advisory_id for e in store.affected("npm", "left-pad")] == ["GHSA-new"]
-        assert {e.advisory_id for e in store.affected("PyPI", "jinja2")} == {"PYSEC-2024-TEST1", "GHSA-h5c8-rqwp-cp95"}
+        assert {e.advisory_id for e in store.affected("PyPI", "jinja2")} == {
+            "PYSEC-2024-TEST1",
+            "GHSA-h5c8-rqwp-cp95",
+        }
         assert {s.ecosystem: s.records for s in store.ecosystems()} == {"PyPI": 4, "npm": 1}
 
 
@@ -98,8 +116,12 @@ def test_entries_for_other_ecosystems_come_from_their_own_dump(tmp_path: Path) -
 def test_ecosystem_suffixes_are_indexed_by_base_ecosystem(tmp_path: Path) -> None:
     src = tmp_path / "debian"
     src.mkdir()
-    (src / "DSA-1.json").write_text(json.dumps(_record("DSA-1", "Debian:11", "openssl", fixed="1.1.1n-0+deb11u4")))
-    (src / "DSA-2.json").write_text(json.dumps(_record("DSA-2", "Debian:12", "openssl", fixed="3.0.11-1~deb12u2")))
+    (src / "DSA-1.json").write_text(
+        json.dumps(_record("DSA-1", "Debian:11", "openssl", fixed="1.1.1n-0+deb11u4"))
+    )
+    (src / "DSA-2.json").write_text(
+        json.dumps(_record("DSA-2", "Debian:12", "openssl", fixed="3.0.11-1~deb12u2"))
+    )
     db = database_path(tmp_path / "db")
     assert import_osv(db, [src], now=IMPORTED_AT).records == {"Debian": 2}
     with AdvisoryStore.open(db) as store:
@@ -113,8 +135,12 @@ def test_newest_modified_wins_for_duplicate_ids(tmp_path: Path) -> None:
     b = tmp_path / "b"
     a.mkdir()
     b.mkdir()
-    (a / "X-1.json").write_text(json.dumps(_record("X-1", "PyPI", "pkg", fixed="1.0", modified="2024-01-01T00:00:00Z")))
-    (b / "X-1.json").write_text(json.dumps(_record("X-1", "PyPI", "pkg", fixed="1.5", modified="2025-01-01T00:00:00Z")))
+    (a / "X-1.json").write_text(
+        json.dumps(_record("X-1", "PyPI", "pkg", fixed="1.0", modified="2024-01-01T00:00:00Z"))
+    )
+    (b / "X-1.json").write_text(
+        json.dumps(_record("X-1", "PyPI", "pkg", fixed="1.5", modified="2025-01-01T00:00:00Z"))
+    )
     db = database_path(tmp_path / "db")
     import_osv(db, [b, a], now=IMPORTED_AT)
     with AdvisoryStore.open(db) as store:
@@ -148,7 +174,9 @@ def test_failed_import_leaves_previous_database_intact(tmp_path: Path, damage: s
     assert [p.name for p in db.parent.iterdir()] == [db.name]  # no temporary file left behind
 
 
-def test_interrupted_import_leaves_previous_database_intact(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_interrupted_import_leaves_previous_database_intact(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     db = database_path(tmp_path / "db")
     import_osv(db, [OSV / "synthetic" / "PyPI"], now=IMPORTED_AT)
     before = db.read_bytes()
@@ -194,7 +222,9 @@ def test_missing_database_says_how_to_get_one(tmp_path: Path) -> None:
 
 def test_explicit_ecosystem_claim(tmp_path: Path) -> None:
     db = database_path(tmp_path / "db")
-    report = import_osv(db, [OsvSource(OSV / "synthetic" / "npm", ecosystem="npm", label="mirror")], now=IMPORTED_AT)
+    report = import_osv(
+        db, [OsvSource(OSV / "synthetic" / "npm", ecosystem="npm", label="mirror")], now=IMPORTED_AT
+    )
     assert report.records == {"npm": 3}
     ecosystems, _ = status(db)
     assert ecosystems[0].source == "mirror"
@@ -209,5 +239,7 @@ def test_database_dir_precedence(tmp_path: Path) -> None:
 
 def test_schema_has_the_package_index(real_db: Path) -> None:
     with sqlite3.connect(real_db) as con:
-        plan = con.execute("EXPLAIN QUERY PLAN SELECT * FROM affected WHERE ecosystem='PyPI' AND name='x'").fetchall()
+        plan = con.execute(
+            "EXPLAIN QUERY PLAN SELECT * FROM affected WHERE ecosystem='PyPI' AND name='x'"
+        ).fetchall()
     assert "affected_package" in str(plan)
