@@ -12,7 +12,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clearance.model import ScanError
-from clearance.scanners.deps.lockfiles import npm, pdm, pipfile, poetry, pylock, requirements, uv
+from clearance.scanners.deps.lockfiles import npm, pdm, pipfile, pnpm, poetry, pylock, requirements, uv, yarn
 from clearance.scanners.deps.lockfiles.base import (
     SCANNER_ID,
     Lockfile,
@@ -68,6 +68,8 @@ FORMATS: tuple[LockfileFormat, ...] = (
     LockfileFormat("pdm.lock", "PyPI", _named("pdm.lock"), pdm.parse),
     LockfileFormat("package-lock.json", "npm", _named("package-lock.json"), npm.parse),
     LockfileFormat("npm-shrinkwrap.json", "npm", _named("npm-shrinkwrap.json"), npm.parse),
+    LockfileFormat("yarn.lock", "npm", _named("yarn.lock"), yarn.parse, empty_ok=True),
+    LockfileFormat("pnpm-lock.yaml", "npm", _named("pnpm-lock.yaml"), pnpm.parse),
 )
 """Every supported format, in one explicit table."""
 

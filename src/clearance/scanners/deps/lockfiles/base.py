@@ -29,6 +29,8 @@ MAX_YAML_BYTES = 10 * 1024 * 1024
 """YAML documents above this size are rejected before parsing."""
 MAX_YAML_ALIASES = 10_000
 """More alias references than this in one YAML document is treated as an alias bomb."""
+MAX_YAML_NODES = 2_000_000
+"""A YAML document whose aliases expand to more nodes than this is treated as an alias bomb."""
 
 PURL_TYPES: Mapping[str, str] = {
     "PyPI": "pypi",
@@ -254,26 +256,52 @@ class _LimitedSafeLoader(yaml.SafeLoader):
 
     def __init__(self, stream: str) -> None:
         super().__init__(stream)
-        self._aliases = 0
+        self.aliases = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
         """Count alias events before composing (a billion-laughs document has many)."""
         if self.check_event(yaml.AliasEvent):
-            self._aliases += 1
-            if self._aliases > MAX_YAML_ALIASES:
+            self.aliases += 1
+            if self.aliases > MAX_YAML_ALIASES:
                 raise MalformedLockfile(f"more than {MAX_YAML_ALIASES} YAML aliases (alias bomb?)")
         return super().compose_node(parent, index)
 
 
+def _expanded_size(root: yaml.Node) -> int:
+    """How many nodes the document has once every alias is expanded (memoized, no expansion)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # guards against recursive structures
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        total = min(total, MAX_YAML_NODES + 1)
+        sizes[id(node)] = total
+        return total
+
+    return size(root)
+
+
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document safely: size cap, alias cap, no arbitrary tags."""
+    """Parse one YAML document safely: size cap, alias caps (count and expansion), safe tags only."""
     if len(text.encode("utf-8")) > MAX_YAML_BYTES:
         raise MalformedLockfile(f"YAML document larger than {MAX_YAML_BYTES // (1024 * 1024)} MB")
     if not text.strip():
         raise MalformedLockfile("empty file, expected a YAML document")
     loader = _LimitedSafeLoader(text)
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if loader.aliases and _expanded_size(node) > MAX_YAML_NODES:
+            raise MalformedLockfile(f"YAML aliases expand to more than {MAX_YAML_NODES} nodes (alias bomb?)")
+        return loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
         line = e.problem_mark.line + 1 if e.problem_mark is not None else None
         raise MalformedLockfile(f"not valid YAML: {e.problem or e}", line) from None

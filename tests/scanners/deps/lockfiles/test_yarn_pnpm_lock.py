@@ -1,0 +1,161 @@
+"""yarn.lock (v1 and Berry) and pnpm-lock.yaml (v5, v6, v9)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from conftest import Case, by_name, case_id, check_case, load
+
+from clearance.scanners.deps.lockfiles.pnpm import node_of
+from clearance.scanners.deps.lockfiles.yarn import split_descriptor
+
+R, D, U = "runtime", "dev", "unknown"
+
+CASES: list[Case] = [
+    (
+        "yarn/v1-scoped-alias.lock",
+        "yarn.lock",
+        [
+            ("@babel/code-frame", "7.23.5", 5, None, U),
+            ("@babel/highlight", "7.23.4", 13, None, U),
+            ("chalk", "2.4.2", 18, None, U),
+            ("lodash", "4.17.15", 23, None, U),
+            ("string-width", "4.2.3", 28, None, U),
+            ("left-pad", "1.3.0", 33, None, U),
+        ],
+        [],
+    ),
+    (
+        "yarn/berry-workspace.lock",
+        "web/yarn.lock",
+        [
+            ("@types/react", "18.2.55", 8, True, U),
+            ("csstype", "3.1.3", 17, False, U),
+            ("loose-envify", "1.4.0", 24, False, U),
+            ("js-tokens", "4.0.0", 35, False, U),
+            ("react", "18.2.0", 42, True, U),
+            ("strip-ansi", "6.0.1", 51, True, U),
+        ],
+        [],
+    ),
+    ("yarn/malformed-v1.lock", "yarn.lock", [], ["(line 6): expected an entry header ending in ':'"]),
+    ("yarn/malformed-berry.lock", "yarn.lock", [], ["(line 5): not valid YAML"]),
+    ("yarn/empty-file", "yarn.lock", [], []),
+    ("yarn/comments-only.lock", "yarn.lock", [], []),
+    (
+        "pnpm/v9-importers-peers-alias.yaml",
+        "pnpm-lock.yaml",
+        [
+            ("@tanstack/query-core", "5.20.5", 39, False, R),
+            ("@tanstack/react-query", "5.20.5", 42, True, R),
+            ("js-tokens", "4.0.0", 47, False, R),
+            ("lodash", "4.17.21", 50, True, R),
+            ("loose-envify", "1.4.0", 53, False, R),
+            ("react", "18.2.0", 57, True, R),
+            ("typescript", "5.3.3", 61, True, D),
+            ("vitest", "1.2.2", 66, True, D),
+            ("zod", "3.22.4", 71, True, R),
+        ],
+        [],
+    ),
+    (
+        "pnpm/v6-dev-flags.yaml",
+        "pnpm-lock.yaml",
+        [
+            ("@types/express", "4.17.21", 19, True, D),
+            ("@types/serve-static", "1.15.5", 25, False, D),
+            ("debug", "2.6.9", 29, False, R),
+            ("express", "4.18.2", 35, True, R),
+            ("ms", "2.0.0", 42, False, R),
+        ],
+        [],
+    ),
+    (
+        "pnpm/v5-slash-keys.yaml",
+        "pnpm-lock.yaml",
+        [
+            ("react-dom", "18.2.0", 11, True, R),
+            ("react", "18.2.0", 20, False, R),
+            ("scheduler", "0.23.0", 24, False, R),
+        ],
+        [],
+    ),
+    ("pnpm/alias-bomb.yaml", "pnpm-lock.yaml", [], ["alias bomb"]),
+    ("pnpm/malformed.yaml", "pnpm-lock.yaml", [], ["(line 5): not valid YAML"]),
+    ("pnpm/empty-file", "pnpm-lock.yaml", [], ["empty file"]),
+    ("pnpm/not-a-mapping.yaml", "pnpm-lock.yaml", [], ["the document is a list, expected a mapping"]),
+]
+
+
+@pytest.mark.parametrize("case", CASES, ids=case_id)
+def test_yarn_pnpm_scenarios(case: Case) -> None:
+    check_case(case)
+
+
+@pytest.mark.parametrize(
+    ("descriptor", "expected"),
+    [
+        ("lodash@^4.17.15", ("lodash", "^4.17.15")),
+        ('"@babel/core@^7.0.0"', ("@babel/core", "^7.0.0")),
+        ("string-width-cjs@npm:string-width@^4.2.0", ("string-width", "^4.2.0")),
+        ("@types/react@npm:18.2.55", ("@types/react", "18.2.55")),
+        ("alias@npm:@scope/real@1.0.0", ("@scope/real", "1.0.0")),
+    ],
+)
+def test_split_descriptor(descriptor: str, expected: tuple[str, str]) -> None:
+    assert split_descriptor(descriptor) == expected
+
+
+@pytest.mark.parametrize(
+    ("key", "node"),
+    [
+        ("/express/4.18.2", "express@4.18.2"),
+        ("/@babel/core/7.23.9_supports-color@5.5.0", "@babel/core@7.23.9"),
+        ("/express@4.18.2", "express@4.18.2"),
+        ("/@babel/core@7.23.9(supports-color@5.5.0)", "@babel/core@7.23.9"),
+        ("@tanstack/react-query@5.20.5(react@18.2.0)", "@tanstack/react-query@5.20.5"),
+        ("react-dom@18.2.0(react@18.2.0)(scheduler@0.23.0)", "react-dom@18.2.0"),
+        ("github.com/org/repo/0f1e2d3c", ""),
+    ],
+)
+def test_pnpm_keys(key: str, node: str) -> None:
+    assert node_of(key) == node
+
+
+def test_yarn_graph_hashes_and_unpinned_git() -> None:
+    result = load("yarn/v1-scoped-alias.lock", "yarn.lock")
+    frame = by_name(result, "@babel/code-frame")
+    assert frame.dependencies == ("pkg:npm/%40babel/highlight@7.23.4", "pkg:npm/chalk@2.4.2")
+    assert frame.hashes[0][0] == "sha512"
+    assert not by_name(result, "left-pad").pinned
+    assert by_name(result, "left-pad").purl.startswith("pkg:npm/left-pad?download_url=git")
+
+
+def test_berry_checksum_and_workspace_skipped() -> None:
+    result = load("yarn/berry-workspace.lock", "yarn.lock")
+    assert "web" not in {c.name for c in result.components}
+    assert by_name(result, "csstype").hashes == (
+        (
+            "sha512",
+            "80c089d6f7e0c5b2bd83cf0539ab41474198579584fa10d86d0cafe0642202343cbc119e076a0b1aece"
+            "191989477081415d66c9fefbf3c957fc2fc4b7009f248",
+        ),
+    )
+    assert by_name(result, "loose-envify").dependencies == ("pkg:npm/js-tokens@4.0.0",)
+
+
+def test_pnpm_graph_and_links() -> None:
+    result = load("pnpm/v9-importers-peers-alias.yaml", "pnpm-lock.yaml")
+    assert "shared" not in {c.name for c in result.components}
+    assert by_name(result, "@tanstack/react-query").dependencies == (
+        "pkg:npm/%40tanstack/query-core@5.20.5",
+        "pkg:npm/react@18.2.0",
+    )
+
+
+def test_alias_bomb_is_rejected_quickly() -> None:
+    started = time.perf_counter()
+    result = load("pnpm/alias-bomb.yaml", "pnpm-lock.yaml")
+    assert result.components == []
+    assert time.perf_counter() - started < 2.0
