@@ -10,7 +10,18 @@ from typing import Any
 
 import jsonschema
 import pytest
-from report_sample import DECISION, INFO, MISCONFIG, RESULT, SECRET, SUPPRESSED, VULN, gate_data, scan_data
+from report_sample import (
+    DECISION,
+    INFO,
+    MISCONFIG,
+    RESULT,
+    RULES,
+    SECRET,
+    SUPPRESSED,
+    VULN,
+    gate_data,
+    scan_data,
+)
 
 from clearance.model import Action, Location, Severity, Verdict
 from clearance.report import Format, render
@@ -181,3 +192,12 @@ def test_provenance_from_the_nested_ci_context() -> None:
     assert run["versionControlProvenance"] == [
         {"repositoryUri": "https://github.com/acme/shop", "revisionId": "abc", "branch": "main"}
     ]
+
+
+def test_rule_tags_keep_security_first_and_stay_within_githubs_limit() -> None:
+    many = {
+        SECRET.rule_id: dataclasses.replace(RULES[SECRET.rule_id], tags=tuple(f"t{i:02}" for i in range(30)))
+    }
+    rules = _sarif(gate_data(rules=many))["runs"][0]["tool"]["driver"]["rules"]
+    tags = next(r for r in rules if r["id"] == SECRET.rule_id)["properties"]["tags"]
+    assert tags[:3] == ["security", "secrets", "t00"] and len(tags) == 20

@@ -43,6 +43,10 @@ SECURITY_SEVERITY: dict[Severity, str] = {
     Severity.INFO: "0.0",
 }
 
+_MAX_TAGS = 20
+"""GitHub code scanning accepts at most 20 tags per rule; `security` (which makes it read
+`security-severity`) and the family come first so they are never cut."""
+
 _LEVEL_BY_SEVERITY = {
     Severity.CRITICAL: "error",
     Severity.HIGH: "error",
@@ -114,7 +118,7 @@ def _rule(data: ReportData, rule_id: str, findings: list[Finding]) -> dict[str, 
         "defaultConfiguration": {"level": _LEVEL_BY_SEVERITY[severity]},
         "properties": {
             "security-severity": SECURITY_SEVERITY[severity],
-            "tags": sorted({"security", family(findings[0]), *info.tags}),
+            "tags": ["security", family(findings[0]), *sorted(set(info.tags) - {"security"})][:_MAX_TAGS],
             "precision": "high" if findings[0].kind.value == "secret" else "medium",
         },
     }
