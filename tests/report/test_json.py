@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from pathlib import Path
 from typing import Any
 
 from report_sample import DECISION, RESULT, SECRET, SUPPRESSED, VULN, gate_data, scan_data
@@ -167,3 +168,28 @@ def test_context_never_carries_credentials() -> None:
         context={"repository": "acme/shop", "github_token": "ghs_x", "API_KEY": "k", "db_password": "p"}
     )
     assert _doc(data)["context"] == {"repository": "acme/shop"}
+
+
+def _keys(value: Any, skip: frozenset[str]) -> set[str]:
+    out: set[str] = set()
+    if isinstance(value, dict):
+        for k, v in value.items():
+            out.add(k)
+            if k not in skip:
+                out |= _keys(v, skip)
+    elif isinstance(value, list):
+        for v in value:
+            out |= _keys(v, skip)
+    return out
+
+
+def test_every_key_is_documented() -> None:
+    doc_text = (Path(__file__).resolve().parents[2] / "docs" / "json-output.md").read_text(encoding="utf-8")
+    free_form = frozenset({"signals", "context", "detail", "extra", "by_severity", "by_kind", "by_action"})
+    keys = _keys(_doc(gate_data()), free_form) | _keys(_doc(scan_data()), free_form)
+    undocumented = sorted(
+        k
+        for k in keys
+        if f"`{k}`" not in doc_text and f"`{k}[]`" not in doc_text and f".{k}`" not in doc_text
+    )
+    assert not undocumented
