@@ -6,7 +6,7 @@ import dataclasses
 import io
 
 import pytest
-from report_sample import DECISION, INFO, RESULT, SECRET, gate_data, scan_data
+from report_sample import DECISION, INFO, RESULT, SECRET, VULN, gate_data, scan_data
 from rich.console import Console
 
 from clearance.model import Action, Verdict
@@ -88,3 +88,14 @@ def test_long_tables_are_capped_but_every_blocking_finding_is_detailed(
     assert "… and 5 more in the table" in text
     assert text.count("✗ f") == 15
     assert "more in the table" not in render(Format.console, dataclasses.replace(data, verbose=True))
+
+
+def test_excepted_findings_are_listed_with_their_exception() -> None:
+    why = "excepted by EXC-7 (owner team-shop, expires 2026-12-01): accepted until the bucket moves"
+    verdicts = {
+        **DECISION.verdicts,
+        VULN.fingerprint: Verdict(VULN.fingerprint, Action.EXCEPTED, "default", why, "EXC-7"),
+    }
+    text = render(Format.console, gate_data(decision=dataclasses.replace(DECISION, verdicts=verdicts)))
+    assert "Excepted findings (1)" in text
+    assert f"requirements.txt:4  {VULN.rule_id} (high): default: {why}; exception EXC-7" in text

@@ -18,6 +18,7 @@ from clearance.model import Action, Finding, Outcome, Severity
 from clearance.report.base import (
     SEVERITY_ORDER,
     ReportData,
+    action_of,
     count,
     exception_command,
     headline,
@@ -81,6 +82,16 @@ def render_console(data: ReportData, console: Console) -> None:
         console.print(Text(f"Blocking findings ({len(blocking)})", style="bold"))
         for f in blocking:
             console.print(_blocking_detail(data, f), soft_wrap=True)
+    excepted = [f for f in findings if action_of(data, f) is Action.EXCEPTED]
+    if excepted:
+        console.print()
+        console.print(Text(f"Excepted findings ({len(excepted)})", style="bold"))
+        for f in excepted:
+            line = Text("  ~ ", style="magenta")
+            line.append(
+                f"{f.location.display()}  {f.rule_id} ({f.severity.value}): {why(verdict_of(data, f))}"
+            )
+            console.print(line, soft_wrap=True)
     if hidden:
         console.print(
             Text(
