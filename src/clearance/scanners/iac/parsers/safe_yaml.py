@@ -12,6 +12,7 @@ Problems raise `IacParseError` with the line.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -120,3 +121,20 @@ def load_all(
     except RecursionError as e:
         raise IacParseError("YAML nested too deeply") from e
     return docs
+
+
+def load_json(text: str, *, max_bytes: int = MAX_BYTES) -> YamlDocument:
+    """A JSON document with line numbers (through the YAML composer); plain `json` as a fallback
+    for the rare JSON that is not valid YAML (tabs), then without lines."""
+    try:
+        docs = load_all(text, max_bytes=max_bytes, max_documents=1)
+        if docs:
+            return docs[0]
+    except IacParseError as yaml_error:
+        try:
+            return YamlDocument(json.loads(text), 1, {})
+        except json.JSONDecodeError as e:
+            raise IacParseError(f"invalid JSON: {e.msg}", e.lineno) from yaml_error
+        except RecursionError as e:
+            raise IacParseError("JSON nested too deeply") from e
+    raise IacParseError("empty JSON document")

@@ -149,7 +149,7 @@ class RuleContext:
         CloudFormation `Ref`), its address, or the literal value of one of its name
         attributes (e.g. the bucket name in `bucket`)."""
         if isinstance(value, Unknown):
-            return value.ref == target.address
+            return value.ref is not None and value.ref in (target.address, _without_index(target.address))
         if isinstance(value, Mapping):  # CloudFormation intrinsic left unresolved
             ref = value.get("Ref")
             return isinstance(ref, str) and ref == target.name
@@ -174,3 +174,8 @@ class RuleContext:
             self._memo[key] = factory()
         value: T = self._memo[key]
         return value
+
+
+def _without_index(address: str) -> str:
+    """`aws_s3_bucket.b[0]` → `aws_s3_bucket.b` (references name the resource, not an instance)."""
+    return address.split("[", 1)[0] if address.endswith("]") else address

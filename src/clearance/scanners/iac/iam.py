@@ -1,0 +1,502 @@
+"""AWS IAM policy analysis: effective allowed actions per principal and privilege-escalation paths.
+
+Policy documents are read wherever they appear (Terraform `policy` attributes after
+`jsonencode`/heredoc/`aws_iam_policy_document` evaluation, role `inline_policy` blocks,
+CloudFormation `PolicyDocument`s normalized to the same shape, standalone JSON files).
+
+For a principal (user, role, group) the effective allowed actions are the union of its
+inline policies, the managed policies attached to it, and (for a user) the policies of its
+groups, all within the same configuration; wildcards (`iam:Put*`, `*`) and `NotAction` are
+expanded against a shipped list of escalation-relevant actions (`iam_actions.json`);
+unconditioned `Deny` statements remove actions. A conditioned `Allow`, or one scoped to
+specific resources, lowers the confidence of what it grants.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import functools
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from importlib import resources as importlib_resources
+from typing import Any
+
+from clearance.scanners.iac.model import Resource, Unknown, as_list, is_unknown
+from clearance.scanners.iac.rules.base import Confidence, RuleContext
+
+_RANK: dict[Confidence, int] = {"low": 0, "medium": 1, "high": 2}
+
+
+@dataclass(frozen=True, slots=True)
+class Statement:
+    """One policy statement, normalized."""
+
+    effect: str
+    actions: tuple[str, ...]
+    not_actions: tuple[str, ...] | None
+    resources: tuple[str, ...]
+    resources_unknown: bool
+    not_resource: bool
+    principal: Any
+    not_principal: bool
+    conditioned: bool
+    path: str
+    """Dotted path of the statement inside the resource (for its line)."""
+
+    @property
+    def allow(self) -> bool:
+        """True for an Allow statement."""
+        return self.effect.lower() == "allow"
+
+    @property
+    def on_any_resource(self) -> bool:
+        """True when the statement applies to every resource (`*`)."""
+        return not self.not_resource and "*" in self.resources
+
+
+@dataclass(frozen=True, slots=True)
+class PolicyDoc:
+    """A policy document and where it is written."""
+
+    statements: tuple[Statement, ...]
+    origin: Resource
+    attribute: str
+    label: str
+    """Human name: `aws_iam_policy.deploy`, `aws_iam_role.ci inline_policy "x"`, an AWS managed ARN."""
+
+
+@dataclass(frozen=True, slots=True)
+class EscalationPath:
+    """A known combination of actions that lets a principal raise its own privileges."""
+
+    name: str
+    actions: tuple[str, ...]
+    how: str
+
+
+ESCALATION_PATHS: tuple[EscalationPath, ...] = (
+    EscalationPath(
+        "CreatePolicyVersion",
+        ("iam:CreatePolicyVersion",),
+        "write a new default version of a policy attached to itself granting *:*",
+    ),
+    EscalationPath(
+        "SetDefaultPolicyVersion",
+        ("iam:SetDefaultPolicyVersion",),
+        "switch an attached policy to an older, more permissive version",
+    ),
+    EscalationPath("AttachUserPolicy", ("iam:AttachUserPolicy",), "attach AdministratorAccess to itself"),
+    EscalationPath(
+        "AttachGroupPolicy", ("iam:AttachGroupPolicy",), "attach AdministratorAccess to its group"
+    ),
+    EscalationPath(
+        "AttachRolePolicy", ("iam:AttachRolePolicy",), "attach AdministratorAccess to a role it uses"
+    ),
+    EscalationPath("PutUserPolicy", ("iam:PutUserPolicy",), "write an inline *:* policy on itself"),
+    EscalationPath("PutGroupPolicy", ("iam:PutGroupPolicy",), "write an inline *:* policy on its group"),
+    EscalationPath("PutRolePolicy", ("iam:PutRolePolicy",), "write an inline *:* policy on a role it uses"),
+    EscalationPath("AddUserToGroup", ("iam:AddUserToGroup",), "add itself to an administrators group"),
+    EscalationPath(
+        "CreateAccessKey", ("iam:CreateAccessKey",), "create access keys for a more privileged user"
+    ),
+    EscalationPath(
+        "CreateLoginProfile", ("iam:CreateLoginProfile",), "set a console password on a more privileged user"
+    ),
+    EscalationPath(
+        "UpdateLoginProfile",
+        ("iam:UpdateLoginProfile",),
+        "change the console password of a more privileged user",
+    ),
+    EscalationPath(
+        "UpdateAssumeRolePolicy",
+        ("iam:UpdateAssumeRolePolicy",),
+        "rewrite a privileged role's trust policy to let itself assume it",
+    ),
+    EscalationPath(
+        "PassRole+Lambda",
+        ("iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"),
+        "create a Lambda function running as a privileged role and invoke it",
+    ),
+    EscalationPath(
+        "PassRole+LambdaEventSource",
+        ("iam:PassRole", "lambda:CreateFunction", "lambda:CreateEventSourceMapping"),
+        "create a Lambda function running as a privileged role triggered by an event source",
+    ),
+    EscalationPath(
+        "UpdateFunctionCode",
+        ("lambda:UpdateFunctionCode",),
+        "replace the code of a function that runs as a privileged role",
+    ),
+    EscalationPath(
+        "PassRole+EC2",
+        ("iam:PassRole", "ec2:RunInstances"),
+        "start an instance with a privileged instance profile and read its credentials",
+    ),
+    EscalationPath(
+        "PassRole+CloudFormation",
+        ("iam:PassRole", "cloudformation:CreateStack"),
+        "create a stack that runs as a privileged role",
+    ),
+    EscalationPath(
+        "PassRole+GlueDevEndpoint",
+        ("iam:PassRole", "glue:CreateDevEndpoint"),
+        "create a Glue dev endpoint with a privileged role and log into it",
+    ),
+    EscalationPath(
+        "UpdateGlueDevEndpoint",
+        ("glue:UpdateDevEndpoint",),
+        "add an SSH key to an existing Glue dev endpoint running as a privileged role",
+    ),
+    EscalationPath(
+        "PassRole+DataPipeline",
+        ("iam:PassRole", "datapipeline:CreatePipeline", "datapipeline:PutPipelineDefinition"),
+        "define a data pipeline that runs commands as a privileged role",
+    ),
+    EscalationPath(
+        "PassRole+CodeBuild",
+        ("iam:PassRole", "codebuild:CreateProject", "codebuild:StartBuild"),
+        "run a build as a privileged role",
+    ),
+    EscalationPath(
+        "PassRole+SageMaker",
+        ("iam:PassRole", "sagemaker:CreateNotebookInstance", "sagemaker:CreatePresignedNotebookInstanceUrl"),
+        "open a notebook running as a privileged role",
+    ),
+    EscalationPath(
+        "PassRole+ECS",
+        ("iam:PassRole", "ecs:RegisterTaskDefinition", "ecs:RunTask"),
+        "run a task with a privileged task role",
+    ),
+    EscalationPath(
+        "PassRole+AutoScaling",
+        ("iam:PassRole", "autoscaling:CreateLaunchConfiguration", "autoscaling:CreateAutoScalingGroup"),
+        "launch instances with a privileged instance profile",
+    ),
+)
+
+AWS_MANAGED_POLICIES: Mapping[str, dict[str, Any]] = {
+    "AdministratorAccess": {"Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]},
+    "PowerUserAccess": {
+        "Statement": [
+            {"Effect": "Allow", "NotAction": ["iam:*", "organizations:*", "account:*"], "Resource": "*"},
+            {"Effect": "Allow", "Action": ["iam:CreateServiceLinkedRole", "iam:ListRoles"], "Resource": "*"},
+        ]
+    },
+    "IAMFullAccess": {"Statement": [{"Effect": "Allow", "Action": "iam:*", "Resource": "*"}]},
+    "AWSLambda_FullAccess": {
+        "Statement": [
+            {"Effect": "Allow", "Action": ["lambda:*", "cloudformation:DescribeStacks"], "Resource": "*"},
+            {
+                "Effect": "Allow",
+                "Action": "iam:PassRole",
+                "Resource": "*",
+                "Condition": {"StringEquals": {"iam:PassedToService": "lambda.amazonaws.com"}},
+            },
+        ]
+    },
+    "AmazonEC2FullAccess": {"Statement": [{"Effect": "Allow", "Action": "ec2:*", "Resource": "*"}]},
+}
+
+
+# --- reading documents ----------------------------------------------------------------
+
+
+def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | None:
+    """The statements of a policy document (dict or JSON text); None if unknown or not a policy."""
+    if is_unknown(value) or value is None:
+        return None
+    if isinstance(value, str):
+        try:
+            value = json.loads(value)
+        except (json.JSONDecodeError, RecursionError):
+            return None
+    if not isinstance(value, Mapping):
+        return None
+    raw = value.get("Statement")
+    if isinstance(raw, Mapping):
+        items: list[tuple[str, Any]] = [(f"{path}.Statement", raw)]
+    elif isinstance(raw, list):
+        items = [(f"{path}.Statement.{i}", s) for i, s in enumerate(raw)]
+    else:
+        return None
+    out = []
+    for spath, st in items:
+        if not isinstance(st, Mapping):
+            continue
+        effect = st.get("Effect", "Allow")
+        not_actions = None
+        if "NotAction" in st:
+            not_actions = tuple(str(a) for a in as_list(st.get("NotAction")) if isinstance(a, str))
+        resources_raw = st.get("NotResource") if "NotResource" in st else st.get("Resource", "*")
+        res_list = as_list(resources_raw)
+        out.append(
+            Statement(
+                effect=effect if isinstance(effect, str) else "Allow",
+                actions=tuple(str(a) for a in as_list(st.get("Action")) if isinstance(a, str)),
+                not_actions=not_actions,
+                resources=tuple(r for r in res_list if isinstance(r, str)),
+                resources_unknown=is_unknown(resources_raw) or any(not isinstance(r, str) for r in res_list),
+                not_resource="NotResource" in st,
+                principal=st.get("NotPrincipal", st.get("Principal")),
+                not_principal="NotPrincipal" in st,
+                conditioned=bool(st.get("Condition")),
+                path=spath,
+            )
+        )
+    return tuple(out)
+
+
+_IDENTITY_POLICY_TYPES = (
+    "aws_iam_policy",
+    "aws_iam_role_policy",
+    "aws_iam_user_policy",
+    "aws_iam_group_policy",
+    "iam_policy",
+)
+IDENTITY_POLICY_HOLDERS: frozenset[str] = frozenset(
+    (*_IDENTITY_POLICY_TYPES, "aws_iam_role", "aws_iam_user", "aws_iam_group")
+)
+"""Resource types that carry identity-policy documents."""
+
+
+def identity_documents(resource: Resource) -> list[PolicyDoc]:
+    """The identity-policy documents written in this resource (not those attached to it)."""
+    docs: list[PolicyDoc] = []
+    if resource.type in _IDENTITY_POLICY_TYPES:
+        sts = parse_document(resource.get("policy"))
+        if sts is not None:
+            docs.append(PolicyDoc(sts, resource, "policy", resource.address))
+    for i, block in enumerate(as_list(resource.get("inline_policy"))):
+        if isinstance(block, Mapping):
+            path = f"inline_policy.{i}.policy"
+            sts = parse_document(block.get("policy"), path)
+            if sts is not None:
+                name = block.get("name")
+                label = (
+                    f'{resource.address} inline policy "{name}"'
+                    if isinstance(name, str)
+                    else resource.address
+                )
+                docs.append(PolicyDoc(sts, resource, path, label))
+    return docs
+
+
+# --- action sets ----------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def known_actions() -> tuple[str, ...]:
+    """Every action in the shipped list, as `service:Action`."""
+    text = importlib_resources.files("clearance.scanners.iac").joinpath("iam_actions.json").read_text("utf-8")
+    data = json.loads(text)
+    return tuple(f"{svc}:{a}" for svc, acts in sorted(data["actions"].items()) for a in acts)
+
+
+@functools.lru_cache(maxsize=4096)
+def expand(pattern: str) -> frozenset[str]:
+    """Lower-cased actions matched by an action pattern (`iam:Put*`, `*`, `s3:GetObject`)."""
+    low = pattern.strip().lower()
+    if "*" not in low and "?" not in low:
+        return frozenset({low})
+    return frozenset(a.lower() for a in known_actions() if fnmatch.fnmatchcase(a.lower(), low))
+
+
+@dataclass(frozen=True, slots=True)
+class Grant:
+    """Why an action is allowed: the document and how sure we are."""
+
+    doc: PolicyDoc
+    confidence: Confidence
+
+
+def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
+    """Effective allowed actions (lower-case) of a set of documents, with their grants."""
+    grants: dict[str, dict[int, Grant]] = {}
+    denied: set[str] = set()
+    universe = frozenset(a.lower() for a in known_actions())
+    for doc in docs:
+        for st in doc.statements:
+            if st.not_actions is not None:
+                acts = universe - frozenset().union(*(expand(a) for a in st.not_actions))
+            else:
+                acts = frozenset().union(*(expand(a) for a in st.actions)) if st.actions else frozenset()
+            if not st.allow:
+                if not st.conditioned and st.on_any_resource:
+                    denied |= acts
+                continue
+            conf: Confidence = "high"
+            if st.resources_unknown:
+                conf = "low"
+            elif st.conditioned or st.not_resource or not any("*" in r for r in st.resources):
+                conf = "medium"
+            for a in acts:
+                per_doc = grants.setdefault(a, {})
+                prev = per_doc.get(id(doc))
+                if prev is None or _RANK[conf] > _RANK[prev.confidence]:
+                    per_doc[id(doc)] = Grant(doc, conf)
+    return {a: list(g.values()) for a, g in grants.items() if a not in denied}
+
+
+@dataclass(frozen=True, slots=True)
+class PathFinding:
+    """An escalation path a set of documents allows."""
+
+    path: EscalationPath
+    confidence: Confidence
+    docs: tuple[PolicyDoc, ...]
+
+
+def escalation_paths(docs: Sequence[PolicyDoc]) -> list[PathFinding]:
+    """Every catalogued escalation path the documents allow together."""
+    perms = allowed(docs)
+    out = []
+    for path in ESCALATION_PATHS:
+        needed = [perms.get(a.lower()) for a in path.actions]
+        if not all(needed):
+            continue
+        confidence: Confidence = "high"
+        contributing: dict[int, PolicyDoc] = {}
+        for grants in needed:
+            assert grants is not None
+            best = max(grants, key=lambda g: _RANK[g.confidence])
+            if _RANK[best.confidence] < _RANK[confidence]:
+                confidence = best.confidence
+            for g in grants:
+                contributing.setdefault(id(g.doc), g.doc)
+        out.append(PathFinding(path, confidence, tuple(contributing.values())))
+    return out
+
+
+# --- principals -----------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class PrincipalPolicies:
+    """Every identity-policy document that applies to one principal in the configuration."""
+
+    principal: Resource
+    docs: tuple[PolicyDoc, ...]
+
+
+def principal_policies(ctx: RuleContext) -> dict[str, PrincipalPolicies]:
+    """Per principal address: its documents (memoized per group)."""
+    return ctx.memo("iam.principals", lambda: _collect(ctx))
+
+
+def _collect(ctx: RuleContext) -> dict[str, PrincipalPolicies]:
+    managed = ctx.by_type("aws_iam_policy")
+    out: dict[str, list[PolicyDoc]] = {}
+    kinds = {"aws_iam_user": "user", "aws_iam_role": "role", "aws_iam_group": "group"}
+    for ptype, kind in kinds.items():
+        for p in ctx.by_type(ptype):
+            docs = out.setdefault(p.address, [])
+            docs.extend(identity_documents(p))
+            for inline in ctx.referencing(p, [f"aws_iam_{kind}_policy"], kind, ("name",)):
+                docs.extend(identity_documents(inline))
+            arns: list[tuple[Any, Resource, str]] = []
+            for att in ctx.referencing(p, [f"aws_iam_{kind}_policy_attachment"], kind, ("name",)):
+                arns.append((att.get("policy_arn"), att, "policy_arn"))
+            for att in ctx.by_type("aws_iam_policy_attachment"):
+                if any(ctx.refers_to(v, p, ("name",)) for v in as_list(att.get(f"{kind}s"))):
+                    arns.append((att.get("policy_arn"), att, "policy_arn"))
+            for i, arn in enumerate(as_list(p.get("managed_policy_arns"))):
+                arns.append((arn, p, f"managed_policy_arns.{i}"))
+            for pol in managed:  # CloudFormation policies list their principals
+                if any(ctx.refers_to(v, p, ("name",)) for v in as_list(pol.get(f"{kind}s"))):
+                    docs.extend(identity_documents(pol))
+            for arn, holder, attr in arns:
+                docs.extend(_managed_docs(arn, holder, attr, managed, ctx))
+    # a user inherits its groups' documents
+    for user in ctx.by_type("aws_iam_user"):
+        groups: list[Resource] = []
+        for g in ctx.by_type("aws_iam_group"):
+            member = (
+                any(
+                    ctx.refers_to(m.get("user"), user, ("name",))
+                    and any(ctx.refers_to(v, g, ("name",)) for v in as_list(m.get("groups")))
+                    for m in ctx.by_type("aws_iam_user_group_membership")
+                )
+                or any(
+                    ctx.refers_to(m.get("group"), g, ("name",))
+                    and any(ctx.refers_to(v, user, ("name",)) for v in as_list(m.get("users")))
+                    for m in ctx.by_type("aws_iam_group_membership")
+                )
+                or any(ctx.refers_to(v, g, ("name",)) for v in as_list(user.get("groups")))
+            )
+            if member:
+                groups.append(g)
+        for g in groups:
+            out[user.address].extend(out.get(g.address, []))
+    return {
+        addr: PrincipalPolicies(ctx.get(addr) or _missing(addr), tuple(_dedupe(docs)))
+        for addr, docs in out.items()
+    }
+
+
+def _managed_docs(
+    arn: Any, holder: Resource, attr: str, managed: Sequence[Resource], ctx: RuleContext
+) -> list[PolicyDoc]:
+    for pol in managed:
+        if ctx.refers_to(arn, pol, ("arn",)):
+            return identity_documents(pol)
+    if isinstance(arn, str) and arn.startswith("arn:aws:iam::aws:policy/"):
+        name = arn.rsplit("/", 1)[-1]
+        doc = AWS_MANAGED_POLICIES.get(name)
+        if doc is not None:
+            sts = parse_document(doc, attr)
+            if sts:
+                return [PolicyDoc(tuple(_relocate(s, attr) for s in sts), holder, attr, arn)]
+    return []
+
+
+def _relocate(st: Statement, attr: str) -> Statement:
+    return Statement(
+        st.effect,
+        st.actions,
+        st.not_actions,
+        st.resources,
+        st.resources_unknown,
+        st.not_resource,
+        st.principal,
+        st.not_principal,
+        st.conditioned,
+        attr,
+    )
+
+
+def _dedupe(docs: Iterable[PolicyDoc]) -> list[PolicyDoc]:
+    seen: set[tuple[str, str, str]] = set()
+    out = []
+    for d in docs:
+        key = (d.origin.address, d.attribute, d.label)
+        if key not in seen:
+            seen.add(key)
+            out.append(d)
+    return out
+
+
+def _missing(address: str) -> Resource:
+    return Resource(type="unknown", address=address, path="", start_line=1, source="terraform")
+
+
+# --- principals in trust / resource policies ------------------------------------------
+
+
+def open_to_anyone(st: Statement) -> bool:
+    """True if an Allow statement's principal is everyone (`*` or `{"AWS": "*"}`) without conditions."""
+    if not st.allow or st.not_principal or st.conditioned:
+        return False
+    principal = st.principal
+    if principal == "*":
+        return True
+    if isinstance(principal, Mapping):
+        for key in ("AWS", "CanonicalUser", "*"):
+            if "*" in [v for v in as_list(principal.get(key)) if isinstance(v, str)]:
+                return True
+    return False
+
+
+def first_unknown(value: Any) -> Unknown | None:
+    """The value itself if it is unknown (for rules that want to report low confidence)."""
+    return value if isinstance(value, Unknown) else None

@@ -1,0 +1,687 @@
+"""Terraform HCL (`*.tf`, `*.tf.json`, `*.tfvars`) → `Resource`s, one module directory at a time.
+
+python-hcl2 parses each file into a rule tree that keeps line positions; this module walks
+it (so every attribute keeps its own line), then evaluates each module statically:
+variable defaults overridden by `terraform.tfvars`, `*.auto.tfvars` and configured var
+files; `locals`; references between resources of the same module; simple `${...}`
+interpolation; `jsonencode(...)` of literal structures; heredocs; `dynamic` blocks;
+`aws_iam_policy_document` data sources rendered to policy documents; literal
+`count`/`for_each` (a resource with `count = 0` or an empty `for_each` is not created);
+and local-path modules (`source = "./modules/x"`) evaluated with the caller's inputs.
+
+Whatever cannot be resolved becomes `Unknown` (with the referenced resource's address
+when it is a reference to a computed attribute such as `aws_s3_bucket.logs.id`).
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import posixpath
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from clearance.scanners.iac.model import Resource, Unknown
+
+_MAX_MODULE_DEPTH = 4
+_MAX_EVAL_DEPTH = 40
+_MAX_DYNAMIC = 64
+
+_REF = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_*][\w-]*|\[\s*(?:\d+|\"[^\"]*\"|\*)\s*\])*$")
+_HEAD = re.compile(r"^[A-Za-z_][\w-]*")
+_REF_PART = re.compile(r"\.([A-Za-z_*][\w-]*)|\[\s*(\d+|\"[^\"]*\"|\*)\s*\]")
+_FUNC = re.compile(r"^(jsonencode|tolist|toset|flatten|concat|tomap)\((.*)\)$", re.S)
+_NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_HEREDOC = re.compile(r"^<<(-?)([A-Za-z][\w.-]*)\r?\n(.*?)\r?\n?[ \t]*\2\s*$", re.S)
+_COMPUTED = frozenset({"id", "arn", "json", "minified_json", "unique_id", "name_prefix"})
+
+
+@dataclass
+class _Attr:
+    expr: Any
+    line: int
+
+
+@dataclass
+class _Block:
+    type: str
+    labels: tuple[str, ...]
+    path: str
+    line: int
+    end_line: int
+    attrs: dict[str, _Attr] = field(default_factory=dict)
+    blocks: list[_Block] = field(default_factory=list)
+
+
+@dataclass
+class _Module:
+    directory: str
+    blocks: list[_Block] = field(default_factory=list)
+    tfvars: list[dict[str, Any]] = field(default_factory=list)
+
+
+def parse_files(
+    texts: Mapping[str, str], var_files: Mapping[str, str] | None = None
+) -> tuple[list[Resource], list[tuple[str, str]]]:
+    """Parse every Terraform file and evaluate each root module directory.
+
+    `texts` maps repo-relative paths (`*.tf`, `*.tf.json`, `*.tfvars`, `*.tfvars.json`) to
+    their text; `var_files` are extra tfvars (settings.iac.var_files) applied to root
+    modules. Returns the resources and per-file errors `(path, message)`.
+    """
+    errors: list[tuple[str, str]] = []
+    modules: dict[str, _Module] = {}
+    for path in sorted(texts):
+        directory = posixpath.dirname(path)
+        module = modules.setdefault(directory, _Module(directory))
+        try:
+            if path.endswith((".tfvars", ".tfvars.json")):
+                name = posixpath.basename(path)
+                if name in ("terraform.tfvars", "terraform.tfvars.json") or name.endswith(
+                    (".auto.tfvars", ".auto.tfvars.json")
+                ):
+                    module.tfvars.append(_parse_tfvars(path, texts[path]))
+            elif path.endswith(".tf.json"):
+                module.blocks.extend(_parse_tf_json(path, texts[path]))
+            else:
+                module.blocks.extend(_parse_hcl(path, texts[path]))
+        except _HclError as e:
+            errors.append((path, f"terraform: {e}"))
+    extra_vars = []
+    for vpath in sorted(var_files or {}):
+        try:
+            extra_vars.append(_parse_tfvars(vpath, (var_files or {})[vpath]))
+        except _HclError as e:
+            errors.append((vpath, f"terraform var file: {e}"))
+    called: set[str] = set()
+    for module in modules.values():
+        for block in module.blocks:
+            if block.type == "module" and "source" in block.attrs:
+                src = block.attrs["source"].expr
+                if isinstance(src, str) and src.startswith(("./", "../")):
+                    called.add(posixpath.normpath(posixpath.join(module.directory, src)))
+    resources: list[Resource] = []
+    for directory, module in modules.items():
+        if directory in called or not module.blocks:
+            continue
+        variables: dict[str, Any] = {}
+        for tv in [*module.tfvars, *extra_vars]:
+            variables.update(tv)
+        _evaluate(module, modules, variables, "", 0, resources, overrides_only=False)
+    return resources, errors
+
+
+class _HclError(Exception):
+    pass
+
+
+# --- reading --------------------------------------------------------------------------
+
+
+@functools.lru_cache(maxsize=1)
+def _options() -> Any:
+    from hcl2.utils import SerializationOptions
+
+    return SerializationOptions(
+        with_comments=False, strip_string_quotes=True, explicit_blocks=False, preserve_heredocs=True
+    )
+
+
+def _parse_hcl(path: str, text: str) -> list[_Block]:
+    import hcl2
+
+    try:
+        tree = hcl2.parses(text)
+    except Exception as e:  # lark raises many unrelated types; all mean "malformed"
+        line = getattr(e, "line", None)
+        where = f"line {line}: " if isinstance(line, int) and line > 0 else ""
+        first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+        raise _HclError(f"{where}invalid HCL ({first[:200]})") from e
+    try:
+        return [b for b in _walk_body(tree.body, path) if isinstance(b, _Block)]
+    except Exception as e:
+        raise _HclError(f"invalid HCL ({type(e).__name__}: {str(e)[:200]})") from e
+
+
+def _walk_body(body: Any, path: str) -> list[_Block | tuple[str, _Attr]]:
+    from hcl2.rules.base import AttributeRule, BlockRule
+
+    opts = _options()
+    out: list[_Block | tuple[str, _Attr]] = []
+    for child in body.children:
+        if isinstance(child, AttributeRule):
+            name = str(child.identifier.serialize(opts))
+            out.append((name, _Attr(child.expression.serialize(opts), int(child._meta.line))))
+        elif isinstance(child, BlockRule):
+            labels = tuple(str(label.serialize(opts)) for label in child.labels)
+            block = _Block(labels[0], labels[1:], path, int(child._meta.line), int(child._meta.end_line))
+            for item in _walk_body(child.body, path):
+                if isinstance(item, _Block):
+                    block.blocks.append(item)
+                else:
+                    block.attrs[item[0]] = item[1]
+            out.append(block)
+    return out
+
+
+def _parse_tfvars(path: str, text: str) -> dict[str, Any]:
+    if path.endswith(".json"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError as e:
+            raise _HclError(f"line {e.lineno}: invalid JSON ({e.msg})") from e
+        if not isinstance(data, dict):
+            raise _HclError("tfvars JSON must be an object")
+        return data
+    values: dict[str, Any] = {}
+    for item in _parse_hcl_items(path, text):
+        if isinstance(item, tuple):
+            values[item[0]] = _ev(item[1].expr, _Scope.empty(), 0)
+    return values
+
+
+def _parse_hcl_items(path: str, text: str) -> list[_Block | tuple[str, _Attr]]:
+    import hcl2
+
+    try:
+        tree = hcl2.parses(text)
+        return _walk_body(tree.body, path)
+    except Exception as e:
+        line = getattr(e, "line", None)
+        where = f"line {line}: " if isinstance(line, int) and line > 0 else ""
+        raise _HclError(f"{where}invalid HCL") from e
+
+
+def _parse_tf_json(path: str, text: str) -> list[_Block]:
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as e:
+        raise _HclError(f"line {e.lineno}: invalid JSON ({e.msg})") from e
+    if not isinstance(data, dict):
+        raise _HclError("Terraform JSON must be an object")
+    lines = text.splitlines()
+
+    def line_of(*keys: str) -> int:
+        start = 0
+        for key in keys:
+            needle = json.dumps(key) + ":"
+            for i in range(start, len(lines)):
+                if needle in lines[i].replace('": ', '":'):
+                    start = i
+                    break
+        return start + 1
+
+    def block(btype: str, labels: tuple[str, ...], body: Any, line: int) -> _Block:
+        b = _Block(btype, labels, path, line, line)
+        for item in body if isinstance(body, list) else [body]:
+            if not isinstance(item, dict):
+                continue
+            for k, v in item.items():
+                b.attrs[k] = _Attr(v, line)
+        return b
+
+    out: list[_Block] = []
+    for kind in ("resource", "data"):
+        for rtype, named in (data.get(kind) or {}).items():
+            if isinstance(named, dict):
+                for name, body in named.items():
+                    out.append(block(kind, (rtype, name), body, line_of(kind, rtype, name)))
+    for name, body in (data.get("variable") or {}).items():
+        out.append(block("variable", (name,), body, line_of("variable", name)))
+    for body in data.get("locals") or []:
+        out.append(block("locals", (), body, line_of("locals")))
+    if isinstance(data.get("locals"), dict):
+        out.append(block("locals", (), data["locals"], line_of("locals")))
+    for name, body in (data.get("module") or {}).items():
+        out.append(block("module", (name,), body, line_of("module", name)))
+    return out
+
+
+# --- evaluation -----------------------------------------------------------------------
+
+
+@dataclass
+class _Scope:
+    variables: Mapping[str, Any]
+    local_exprs: Mapping[str, _Attr]
+    resources: Mapping[str, _Block]
+    locals_cache: dict[str, Any] = field(default_factory=dict)
+    iterators: dict[str, Any] = field(default_factory=dict)
+    evaluating: set[str] = field(default_factory=set)
+
+    @staticmethod
+    def empty() -> _Scope:
+        return _Scope({}, {}, {})
+
+    def child(self, **iterators: Any) -> _Scope:
+        merged = dict(self.iterators)
+        merged.update(iterators)
+        return _Scope(
+            self.variables, self.local_exprs, self.resources, self.locals_cache, merged, self.evaluating
+        )
+
+
+def _evaluate(
+    module: _Module,
+    modules: Mapping[str, _Module],
+    inputs: Mapping[str, Any],
+    prefix: str,
+    depth: int,
+    out: list[Resource],
+    overrides_only: bool,
+) -> None:
+    variables: dict[str, Any] = {}
+    local_exprs: dict[str, _Attr] = {}
+    resources: dict[str, _Block] = {}
+    for b in module.blocks:
+        if b.type == "variable" and b.labels:
+            default = b.attrs.get("default")
+            variables[b.labels[0]] = (
+                _ev(default.expr, _Scope.empty(), 0) if default else Unknown(f"var.{b.labels[0]}")
+            )
+        elif b.type == "locals":
+            local_exprs.update(b.attrs)
+        elif b.type == "resource" and len(b.labels) == 2:
+            resources[f"{b.labels[0]}.{b.labels[1]}"] = b
+        elif b.type == "data" and len(b.labels) == 2:
+            resources[f"data.{b.labels[0]}.{b.labels[1]}"] = b
+    for name, value in inputs.items():
+        if name in variables or not overrides_only:
+            variables[name] = value
+    scope = _Scope(variables, local_exprs, resources)
+    group = f"tf:{module.directory}|{prefix}"
+    for address, b in resources.items():
+        instance = _instance_scope(b, scope)
+        if instance is None:
+            continue
+        lines: dict[str, int] = {}
+        attrs = _eval_block(b, instance, "", lines, 0)
+        mode = "data" if b.type == "data" else "managed"
+        out.append(
+            Resource(
+                type=b.labels[0],
+                address=f"{prefix}{address}",
+                path=b.path,
+                start_line=b.line,
+                end_line=b.end_line,
+                source="terraform",
+                attributes=attrs,
+                lines=lines,
+                group=group,
+                name=b.labels[1],
+                extra={"mode": mode, "module": prefix.rstrip(".")} if prefix else {"mode": mode},
+            )
+        )
+    if depth >= _MAX_MODULE_DEPTH:
+        return
+    for b in module.blocks:
+        if b.type != "module" or not b.labels or "source" not in b.attrs:
+            continue
+        src = b.attrs["source"].expr
+        if not (isinstance(src, str) and src.startswith(("./", "../"))):
+            continue
+        child_dir = posixpath.normpath(posixpath.join(module.directory, src))
+        child = modules.get(child_dir)
+        if child is None or child is module:
+            continue
+        child_inputs = {
+            k: _ev(a.expr, scope, 0)
+            for k, a in b.attrs.items()
+            if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
+        }
+        _evaluate(child, modules, child_inputs, f"{prefix}module.{b.labels[0]}.", depth + 1, out, True)
+
+
+def _instance_scope(block: _Block, scope: _Scope) -> _Scope | None:
+    """The scope of the first instance, or None when count/for_each creates no instance."""
+    if "count" in block.attrs:
+        count = _ev(block.attrs["count"].expr, scope, 0)
+        if isinstance(count, int | float) and not isinstance(count, bool) and count <= 0:
+            return None
+        return scope.child(count={"index": 0})
+    if "for_each" in block.attrs:
+        each = _ev(block.attrs["for_each"].expr, scope, 0)
+        if isinstance(each, dict):
+            if not each:
+                return None
+            k = next(iter(each))
+            return scope.child(each={"key": k, "value": each[k]})
+        if isinstance(each, list):
+            if not each:
+                return None
+            return scope.child(each={"key": each[0], "value": each[0]})
+        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")})
+    return scope
+
+
+def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], depth: int) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for name, attr in block.attrs.items():
+        p = f"{path}.{name}" if path else name
+        lines[p] = attr.line
+        out[name] = _ev(attr.expr, scope, depth)
+    for nested in block.blocks:
+        if nested.type == "dynamic" and nested.labels:
+            name = nested.labels[0]
+            _expand_dynamic(nested, name, scope, path, lines, depth, out)
+            continue
+        items = out.setdefault(nested.type, [])
+        if not isinstance(items, list):
+            continue
+        p = f"{path}.{nested.type}" if path else nested.type
+        lines.setdefault(p, nested.line)
+        idx = f"{p}.{len(items)}"
+        lines[idx] = nested.line
+        items.append(_eval_block(nested, scope, idx, lines, depth))
+    return out
+
+
+def _expand_dynamic(
+    dyn: _Block, name: str, scope: _Scope, path: str, lines: dict[str, int], depth: int, out: dict[str, Any]
+) -> None:
+    content = next((b for b in dyn.blocks if b.type == "content"), None)
+    if content is None:
+        return
+    iterator = name
+    if "iterator" in dyn.attrs and isinstance(dyn.attrs["iterator"].expr, str):
+        iterator = dyn.attrs["iterator"].expr.removeprefix("${").removesuffix("}")
+    for_each = _ev(dyn.attrs["for_each"].expr, scope, depth) if "for_each" in dyn.attrs else Unknown()
+    if isinstance(for_each, dict):
+        pairs: list[tuple[Any, Any]] = list(for_each.items())[:_MAX_DYNAMIC]
+    elif isinstance(for_each, list):
+        pairs = list(enumerate(for_each))[:_MAX_DYNAMIC]
+    else:
+        pairs = [(Unknown(f"{iterator}.key"), Unknown(f"{iterator}.value"))]
+    items = out.setdefault(name, [])
+    if not isinstance(items, list):
+        return
+    p = f"{path}.{name}" if path else name
+    lines.setdefault(p, dyn.line)
+    for key, value in pairs:
+        idx = f"{p}.{len(items)}"
+        lines[idx] = content.line
+        items.append(
+            _eval_block(content, scope.child(**{iterator: {"key": key, "value": value}}), idx, lines, depth)
+        )
+
+
+def _ev(raw: Any, scope: _Scope, depth: int) -> Any:
+    if depth > _MAX_EVAL_DEPTH:
+        return Unknown("expression too deep")
+    if isinstance(raw, str):
+        return _ev_string(raw, scope, depth + 1)
+    if isinstance(raw, list):
+        return [_ev(x, scope, depth + 1) for x in raw]
+    if isinstance(raw, dict):
+        return {str(k): _ev(v, scope, depth + 1) for k, v in raw.items() if k != "__is_block__"}
+    return raw
+
+
+def _ev_string(raw: str, scope: _Scope, depth: int) -> Any:
+    if raw.startswith("<<"):
+        m = _HEREDOC.match(raw)
+        if m:
+            body = m.group(3)
+            if m.group(1) == "-":
+                body = _dedent(body)
+            raw = body
+    if "${" not in raw and "%{" not in raw:
+        return raw
+    if "%{" in raw:
+        return Unknown(_short(raw))
+    spans = _interpolations(raw)
+    if spans is None:
+        return Unknown(_short(raw))
+    if len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(raw):
+        return _ev_expr(raw[2:-1].strip(), scope, depth)
+    parts: list[str] = []
+    pos = 0
+    for start, end in spans:
+        parts.append(raw[pos:start])
+        value = _ev_expr(raw[start + 2 : end - 1].strip(), scope, depth)
+        if isinstance(value, bool):
+            parts.append("true" if value else "false")
+        elif isinstance(value, str | int | float):
+            parts.append(str(value))
+        else:
+            ref = value.ref if isinstance(value, Unknown) else None
+            return Unknown(_short(raw), ref)
+        pos = end
+    parts.append(raw[pos:])
+    return "".join(parts)
+
+
+def _interpolations(raw: str) -> list[tuple[int, int]] | None:
+    """(start, end) of each `${...}` (end exclusive), honouring nested braces and strings."""
+    spans = []
+    i = 0
+    n = len(raw)
+    while i < n:
+        j = raw.find("${", i)
+        if j < 0:
+            break
+        if j > 0 and raw[j - 1] == "$":  # `$${` is an escaped literal
+            i = j + 2
+            continue
+        k = j + 2
+        level = 1
+        in_str = False
+        while k < n and level:
+            c = raw[k]
+            if in_str:
+                if c == "\\":
+                    k += 1
+                elif c == '"':
+                    in_str = False
+            elif c == '"':
+                in_str = True
+            elif c == "{":
+                level += 1
+            elif c == "}":
+                level -= 1
+            k += 1
+        if level:
+            return None
+        spans.append((j, k))
+        i = k
+    return spans
+
+
+def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
+    if _REF.match(expr):
+        return _ev_ref(expr, scope, depth)
+    if _NUMBER.match(expr):
+        return float(expr) if "." in expr else int(expr)
+    if expr in ("true", "false"):
+        return expr == "true"
+    if expr == "null":
+        return None
+    if expr.startswith('"') and expr.endswith('"') and '"' not in expr[1:-1]:
+        return _ev_string(expr[1:-1], scope, depth)
+    m = _FUNC.match(expr)
+    if m:
+        inner = _parse_expression(m.group(2))
+        if inner is _UNPARSED:
+            return Unknown(_short(expr))
+        value = _ev(inner, scope, depth + 1)
+        fn = m.group(1)
+        if fn in ("jsonencode", "tolist", "toset", "tomap"):
+            return value
+        if fn in ("flatten", "concat") and isinstance(value, list):
+            flat: list[Any] = []
+            for v in value:
+                flat.extend(v if isinstance(v, list) else [v])
+            return flat
+        return Unknown(_short(expr))
+    if expr.startswith(("[", "{")):
+        inner = _parse_expression(expr)
+        if inner is not _UNPARSED and not (isinstance(inner, str) and inner.startswith("${")):
+            return _ev(inner, scope, depth + 1)
+    return Unknown(_short(expr))
+
+
+_UNPARSED = object()
+
+
+@functools.lru_cache(maxsize=4096)
+def _parse_expression_cached(expr: str) -> str:
+    import hcl2
+
+    try:
+        parsed = hcl2.loads(f"v = {expr}\n", serialization_options=_options())
+    except Exception:
+        return "\x00"
+    return json.dumps(parsed.get("v"))
+
+
+def _parse_expression(expr: str) -> Any:
+    """An HCL expression (object/tuple literal, possibly multi-argument) as raw values."""
+    if len(expr) > 100_000:
+        return _UNPARSED
+    text = _parse_expression_cached(expr)
+    if text == "\x00":
+        return _UNPARSED
+    return json.loads(text)
+
+
+def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
+    m = _HEAD.match(expr)
+    if m is None:
+        return Unknown(expr)
+    head = m.group(0)
+    parts = [a or b.strip('"') for a, b in _REF_PART.findall(expr[m.end() :])]
+    if head == "var":
+        if not parts:
+            return Unknown(expr)
+        value = scope.variables.get(parts[0], Unknown(expr))
+        return _follow(value, parts[1:], expr)
+    if head == "local":
+        if not parts:
+            return Unknown(expr)
+        return _follow(_local(parts[0], scope, depth), parts[1:], expr)
+    if head in scope.iterators:
+        return _follow(scope.iterators[head], parts, expr)
+    if head in ("each", "count", "self", "path", "terraform", "module"):
+        return Unknown(expr)
+    if head == "data":
+        if len(parts) < 2:
+            return Unknown(expr)
+        address = f"data.{parts[0]}.{parts[1]}"
+        attr_parts = [p for p in parts[2:] if not p.isdigit() and p != "*"]
+        block = scope.resources.get(address)
+        if block is None:
+            return Unknown(expr)
+        if parts[0] == "aws_iam_policy_document" and attr_parts[:1] in (["json"], ["minified_json"]):
+            return _render_policy_document(block, scope, depth)
+        return _resource_attr(block, address, attr_parts, scope, depth, expr)
+    if not parts:
+        return Unknown(expr)
+    address = f"{head}.{parts[0]}"
+    block = scope.resources.get(address)
+    if block is None:
+        return Unknown(expr)
+    attr_parts = [p for p in parts[1:] if not (p.isdigit() or p == "*" or (p and p[0] == '"'))]
+    return _resource_attr(block, address, attr_parts, scope, depth, expr)
+
+
+def _resource_attr(
+    block: _Block, address: str, parts: list[str], scope: _Scope, depth: int, expr: str
+) -> Any:
+    if not parts or parts[0] in _COMPUTED or parts[0] not in block.attrs:
+        return Unknown(expr, address)
+    key = f"{address}.{parts[0]}"
+    if key in scope.evaluating:
+        return Unknown(expr, address)
+    scope.evaluating.add(key)
+    try:
+        value = _ev(block.attrs[parts[0]].expr, scope, depth + 1)
+    finally:
+        scope.evaluating.discard(key)
+    result = _follow(value, parts[1:], expr)
+    if isinstance(result, Unknown):
+        return Unknown(expr, address)
+    return result
+
+
+def _local(name: str, scope: _Scope, depth: int) -> Any:
+    if name in scope.locals_cache:
+        return scope.locals_cache[name]
+    attr = scope.local_exprs.get(name)
+    if attr is None:
+        return Unknown(f"local.{name}")
+    key = f"local.{name}"
+    if key in scope.evaluating:
+        return Unknown(key)
+    scope.evaluating.add(key)
+    try:
+        value = _ev(attr.expr, scope, depth + 1)
+    finally:
+        scope.evaluating.discard(key)
+    if not scope.iterators:
+        scope.locals_cache[name] = value
+    return value
+
+
+def _follow(value: Any, parts: list[str], expr: str) -> Any:
+    for part in parts:
+        if isinstance(value, Unknown):
+            return Unknown(expr, value.ref)
+        if isinstance(value, dict):
+            if part not in value:
+                return Unknown(expr)
+            value = value[part]
+        elif isinstance(value, list):
+            if part.isdigit() and int(part) < len(value):
+                value = value[int(part)]
+            else:
+                return Unknown(expr)
+        else:
+            return Unknown(expr)
+    return value
+
+
+def _render_policy_document(block: _Block, scope: _Scope, depth: int) -> Any:
+    """`data.aws_iam_policy_document.x.json` as the policy document (a dict)."""
+    lines: dict[str, int] = {}
+    body = _eval_block(block, scope, "", lines, depth + 1)
+    statements = []
+    for st in body.get("statement", []) if isinstance(body.get("statement"), list) else []:
+        out: dict[str, Any] = {"Effect": st.get("effect", "Allow")}
+        if "sid" in st:
+            out["Sid"] = st["sid"]
+        for src, dst in (
+            ("actions", "Action"),
+            ("not_actions", "NotAction"),
+            ("resources", "Resource"),
+            ("not_resources", "NotResource"),
+        ):
+            if src in st:
+                out[dst] = st[src]
+        for src, dst in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
+            if isinstance(st.get(src), list):
+                principal: dict[str, Any] = {}
+                for p in st[src]:
+                    ptype = p.get("type", "AWS")
+                    ids = p.get("identifiers", [])
+                    principal.setdefault(str(ptype), []).extend(ids if isinstance(ids, list) else [ids])
+                out[dst] = "*" if principal == {"*": ["*"]} else principal
+        if isinstance(st.get("condition"), list):
+            cond: dict[str, Any] = {}
+            for c in st["condition"]:
+                cond.setdefault(str(c.get("test")), {})[str(c.get("variable"))] = c.get("values")
+            out["Condition"] = cond
+        statements.append(out)
+    return {"Version": body.get("version", "2012-10-17"), "Statement": statements}
+
+
+def _dedent(body: str) -> str:
+    rows = body.split("\n")
+    indents = [len(r) - len(r.lstrip()) for r in rows if r.strip()]
+    cut = min(indents) if indents else 0
+    return "\n".join(r[cut:] for r in rows)
+
+
+def _short(expr: str) -> str:
+    return expr if len(expr) <= 80 else expr[:79] + "…"

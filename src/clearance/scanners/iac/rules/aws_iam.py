@@ -1,0 +1,252 @@
+"""AWS IAM rules: admin and wildcard grants, PassRole on *, open trust policies, escalation paths."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from clearance.model import Severity
+from clearance.scanners.iac import iam
+from clearance.scanners.iac.model import Resource, as_list, is_unknown
+from clearance.scanners.iac.rules.base import Confidence, Hit, IacRule, RuleContext, rule
+
+_POLICY_HOLDERS = iam.IDENTITY_POLICY_HOLDERS
+_PRINCIPALS = ("aws_iam_user", "aws_iam_role", "aws_iam_group")
+
+
+def _statement_hits(res: Resource, predicate: str) -> Iterator[Hit]:
+    for doc in iam.identity_documents(res):
+        for st in doc.statements:
+            if not st.allow:
+                continue
+            conf: Confidence = "medium" if st.conditioned else "high"
+            if st.resources_unknown:
+                conf = "low"
+            acts = st.actions
+            if predicate == "admin":
+                if st.on_any_resource and "*" in acts:
+                    yield Hit(
+                        f"{st.path}.Action",
+                        "*",
+                        f"{doc.label} allows every action on every resource.",
+                        confidence=conf,
+                    )
+            elif predicate == "service":
+                if not st.on_any_resource or "*" in acts:
+                    continue
+                wild = [a for a in acts if a.endswith(":*")]
+                if wild:
+                    yield Hit(
+                        f"{st.path}.Action",
+                        wild,
+                        f"{doc.label} allows {', '.join(wild)} on every resource.",
+                        confidence=conf,
+                    )
+            elif predicate == "passrole":
+                if not st.on_any_resource:
+                    continue
+                matched = [a for a in acts if "iam:passrole" in iam.expand(a) and a != "*"]
+                if matched:
+                    yield Hit(
+                        f"{st.path}.Action",
+                        matched,
+                        f"{doc.label} can pass any role to any service.",
+                        confidence=conf,
+                    )
+            elif predicate == "notaction" and st.not_actions is not None and st.on_any_resource:
+                yield Hit(
+                    f"{st.path}.NotAction",
+                    list(st.not_actions),
+                    f"{doc.label} allows everything except {', '.join(st.not_actions)}.",
+                    confidence=conf,
+                )
+
+
+def _admin(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    yield from _statement_hits(res, "admin")
+
+
+def _service_wildcard(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    yield from _statement_hits(res, "service")
+
+
+def _passrole(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    yield from _statement_hits(res, "passrole")
+
+
+def _notaction(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    yield from _statement_hits(res, "notaction")
+
+
+def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    value = res.get("assume_role_policy")
+    statements = iam.parse_document(value, "assume_role_policy")
+    for st in statements or ():
+        if iam.open_to_anyone(st):
+            yield Hit("assume_role_policy", "Principal: *", "Any AWS principal can assume this role.")
+
+
+def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    single_paths: dict[tuple[str, str], set[str]] = {}
+    for doc in iam.identity_documents(res):
+        for pf in iam.escalation_paths([doc]):
+            yield _path_hit(pf, doc.attribute, None)
+    if res.type not in _PRINCIPALS:
+        return
+    principals = iam.principal_policies(ctx)
+    entry = principals.get(res.address)
+    if entry is None or len(entry.docs) < 2:
+        return
+    for doc in entry.docs:
+        for pf in iam.escalation_paths([doc]):
+            single_paths.setdefault((pf.path.name, ""), set()).add(doc.label)
+    for pf in iam.escalation_paths(entry.docs):
+        if (pf.path.name, "") in single_paths:
+            continue  # already reported at the one policy that grants it alone
+        yield _path_hit(pf, "", res)
+
+
+def _path_hit(pf: iam.PathFinding, attribute: str, principal: Resource | None) -> Hit:
+    policies = [d.label for d in pf.docs]
+    who = f"{principal.address} (through {', '.join(policies)})" if principal else "Whoever holds this policy"
+    return Hit(
+        attribute,
+        list(pf.path.actions),
+        f"{who} can {pf.path.how} via {' + '.join(pf.path.actions)} (path: {pf.path.name}).",
+        confidence=pf.confidence,
+        details={"escalation_path": pf.path.name, "actions": list(pf.path.actions), "policies": policies},
+    )
+
+
+def _user_policies(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    if res.type == "aws_iam_user_policy":
+        yield Hit("user", res.get("user"), "An inline policy is attached directly to a user.")
+    elif res.type == "aws_iam_user_policy_attachment":
+        yield Hit("policy_arn", res.get("policy_arn"), "A managed policy is attached directly to a user.")
+    elif res.type == "aws_iam_policy_attachment" and as_list(res.get("users")):
+        yield Hit("users", res.get("users"), "A managed policy is attached directly to users.")
+
+
+def _password_policy(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    length = res.get("minimum_password_length")
+    if length is None:
+        yield Hit("", None, "`minimum_password_length` is not set (default 8).")
+    elif not is_unknown(length) and isinstance(length, int | float) and length < 14:
+        yield Hit("minimum_password_length", length)
+
+
+_IAM_DOC = "https://docs.aws.amazon.com/IAM/latest/UserGuide/best-practices.html#grant-least-privilege"
+
+RULES: tuple[IacRule, ...] = (
+    rule(
+        id="iac.aws-iam-admin-policy",
+        title="IAM policy grants full administrator access",
+        severity=Severity.CRITICAL,
+        risk='Action "*" on Resource "*" lets whoever holds the policy do anything in the account, '
+        "including erasing its audit trail.",
+        remediation='Grant only the actions and resources needed:\n\n  Statement = [{\n    Effect   = "Allow"\n'
+        '    Action   = ["s3:GetObject"]\n    Resource = ["arn:aws:s3:::app-assets/*"]\n  }]',
+        resource_types=_POLICY_HOLDERS,
+        category="iam",
+        check=_admin,
+        references=("CIS AWS Foundations 1.16", _IAM_DOC),
+    ),
+    rule(
+        id="iac.aws-iam-service-wildcard",
+        title="IAM policy grants every action of a service on every resource",
+        severity=Severity.HIGH,
+        risk='A service wildcard such as s3:* on "*" grants destructive and permission-changing actions '
+        "on every resource of that service.",
+        remediation='List the actions and scope the resources:\n\n  Action   = ["s3:GetObject", "s3:PutObject"]\n'
+        '  Resource = ["arn:aws:s3:::app-uploads/*"]',
+        resource_types=_POLICY_HOLDERS,
+        category="iam",
+        check=_service_wildcard,
+        references=(_IAM_DOC,),
+    ),
+    rule(
+        id="iac.aws-iam-passrole-wildcard",
+        title="iam:PassRole allowed on every role",
+        severity=Severity.HIGH,
+        risk='PassRole on "*" lets the holder hand any role, including administrator roles, to a service '
+        "it controls.",
+        remediation='Scope PassRole to the role the service needs:\n\n  Action   = ["iam:PassRole"]\n'
+        '  Resource = [aws_iam_role.lambda_exec.arn]\n  Condition = { StringEquals = { "iam:PassedToService" '
+        '= "lambda.amazonaws.com" } }',
+        resource_types=_POLICY_HOLDERS,
+        category="iam",
+        check=_passrole,
+        references=("https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_use_passrole.html",),
+    ),
+    rule(
+        id="iac.aws-iam-notaction-allow",
+        title="IAM policy allows everything except a list (NotAction)",
+        severity=Severity.HIGH,
+        risk='Allow with NotAction on "*" grants every current and future action not listed, usually far '
+        "more than intended.",
+        remediation='Use an explicit Action list:\n\n  Effect = "Allow"\n  Action = ["ec2:Describe*"]\n'
+        '  Resource = "*"',
+        resource_types=_POLICY_HOLDERS,
+        category="iam",
+        check=_notaction,
+        references=(
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/reference_policies_elements_notaction.html",
+        ),
+    ),
+    rule(
+        id="iac.aws-iam-trust-any-principal",
+        title="IAM role trust policy lets any principal assume the role",
+        severity=Severity.CRITICAL,
+        risk='A trust policy with Principal "*" and no condition lets any AWS account assume the role and '
+        "use its permissions.",
+        remediation='Trust a specific principal:\n\n  Principal = { AWS = "arn:aws:iam::123456789012:root" }\n'
+        '  Condition = { StringEquals = { "sts:ExternalId" = var.external_id } }',
+        resource_types=("aws_iam_role",),
+        category="iam",
+        check=_trust,
+        references=(
+            "https://docs.aws.amazon.com/IAM/latest/UserGuide/id_roles_create_for-user_externalid.html",
+        ),
+        exposure="public",
+    ),
+    rule(
+        id="iac.aws-iam-privilege-escalation",
+        title="IAM permissions allow privilege escalation",
+        severity=Severity.HIGH,
+        risk="These permissions let the principal grant itself more privileges (up to administrator) through "
+        "a known escalation path.",
+        remediation="Remove the escalating actions or scope them to resources the principal cannot abuse, "
+        'e.g. PassRole only for one role and one service:\n\n  Action    = ["iam:PassRole"]\n'
+        '  Resource  = [aws_iam_role.fn_exec.arn]\n  Condition = { StringEquals = { "iam:PassedToService" = '
+        '"lambda.amazonaws.com" } }',
+        resource_types=(*_POLICY_HOLDERS, *_PRINCIPALS),
+        category="privilege-escalation",
+        check=_escalation,
+        references=("https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/",),
+    ),
+    rule(
+        id="iac.aws-iam-user-attached-policy",
+        title="IAM policy attached directly to a user",
+        severity=Severity.LOW,
+        risk="Permissions attached to individual users drift and escape review; grant them through groups "
+        "or roles.",
+        remediation="Attach the policy to a group and add the user to it:\n\n  resource "
+        '"aws_iam_group_policy_attachment" "devs" {\n    group      = aws_iam_group.devs.name\n'
+        "    policy_arn = aws_iam_policy.dev.arn\n  }",
+        resource_types=("aws_iam_user_policy", "aws_iam_user_policy_attachment", "aws_iam_policy_attachment"),
+        category="iam",
+        check=_user_policies,
+        references=("CIS AWS Foundations 1.15",),
+    ),
+    rule(
+        id="iac.aws-iam-password-policy-length",
+        title="IAM password policy allows short passwords",
+        severity=Severity.LOW,
+        risk="Short console passwords are easy to guess or brute-force.",
+        remediation='Require at least 14 characters:\n\n  resource "aws_iam_account_password_policy" "strict" {\n'
+        "    minimum_password_length = 14\n  }",
+        resource_types=("aws_iam_account_password_policy",),
+        category="iam",
+        check=_password_policy,
+        references=("CIS AWS Foundations 1.8",),
+    ),
+)

@@ -1,0 +1,255 @@
+"""AWS S3 rules, joining v4+ companion resources to their bucket (by reference or by name)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping
+from typing import Any
+
+from clearance.model import Severity
+from clearance.scanners.iac.iam import open_to_anyone, parse_document
+from clearance.scanners.iac.model import Resource, is_unknown, truthy
+from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
+
+PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "website"})
+_ALL_USERS = (
+    "http://acs.amazonaws.com/groups/global/AllUsers",
+    "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
+)
+_PAB_FLAGS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+_COMPANIONS = (
+    "aws_s3_bucket_acl",
+    "aws_s3_bucket_policy",
+    "aws_s3_bucket_public_access_block",
+    "aws_s3_bucket_server_side_encryption_configuration",
+    "aws_s3_bucket_versioning",
+    "aws_s3_bucket_logging",
+)
+
+
+def companions(bucket: Resource, ctx: RuleContext, rtype: str) -> list[Resource]:
+    """Companion resources of one type that configure this bucket."""
+    return ctx.referencing(bucket, [rtype], "bucket", ("bucket",))
+
+
+def _target_bucket(res: Resource, ctx: RuleContext) -> Resource | None:
+    for b in ctx.by_type("aws_s3_bucket"):
+        if ctx.refers_to(res.get("bucket"), b, ("bucket",)):
+            return b
+    return None
+
+
+def _pab_flags(bucket: Resource | None, ctx: RuleContext) -> dict[str, bool]:
+    """Effective public-access-block flags (bucket-level companion or account-level)."""
+    flags = dict.fromkeys(_PAB_FLAGS, False)
+    blocks = ctx.by_type("aws_s3_account_public_access_block")
+    if bucket is not None:
+        blocks = blocks + companions(bucket, ctx, "aws_s3_bucket_public_access_block")
+    for pab in blocks:
+        for f in _PAB_FLAGS:
+            if truthy(pab.get(f)) is True:
+                flags[f] = True
+    return flags
+
+
+def _acl_hits(res: Resource) -> Iterator[Hit]:
+    acl = res.get("acl")
+    if isinstance(acl, str) and acl.lower() in PUBLIC_ACLS:
+        yield Hit("acl", acl, f"The canned ACL `{acl}` grants access to everyone.", resource=res)
+    grants = res.get("access_control_policy.0.grant") or res.get("grant") or []
+    for i, grant in enumerate(grants if isinstance(grants, list) else []):
+        grantee = grant.get("grantee") if isinstance(grant, Mapping) else None
+        block = grantee[0] if isinstance(grantee, list) and grantee else grantee
+        uri = block.get("uri") if isinstance(block, Mapping) else None
+        if uri in _ALL_USERS:
+            base = "access_control_policy.0.grant" if res.has("access_control_policy") else "grant"
+            yield Hit(
+                f"{base}.{i}", uri, "A grant gives access to all (authenticated) AWS users.", resource=res
+            )
+
+
+def _policy_hits(res: Resource, path: str) -> Iterator[Hit]:
+    statements = parse_document(res.get(path), path)
+    for st in statements or ():
+        if open_to_anyone(st):
+            yield Hit(path, "Principal: *", 'The bucket policy allows anyone (Principal "*").', resource=res)
+            return
+
+
+def _public_access(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    if res.type == "aws_s3_bucket":
+        bucket: Resource | None = res
+        acl_sources = [res, *companions(res, ctx, "aws_s3_bucket_acl")]
+        policy_sources = [(res, "policy")] + [
+            (p, "policy") for p in companions(res, ctx, "aws_s3_bucket_policy")
+        ]
+    else:
+        bucket = _target_bucket(res, ctx)
+        if bucket is not None:
+            return  # reported through the bucket
+        acl_sources = [res] if res.type == "aws_s3_bucket_acl" else []
+        policy_sources = [(res, "policy")] if res.type == "aws_s3_bucket_policy" else []
+    flags = _pab_flags(bucket, ctx)
+    if not flags["ignore_public_acls"]:
+        for src in acl_sources:
+            yield from _acl_hits(src)
+    if not (flags["restrict_public_buckets"] or flags["block_public_policy"]):
+        for src, path in policy_sources:
+            yield from _policy_hits(src, path)
+
+
+def _pab_missing(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    blocks = companions(res, ctx, "aws_s3_bucket_public_access_block")
+    account = ctx.by_type("aws_s3_account_public_access_block")
+    if not blocks and not account:
+        yield Hit("", None, "No aws_s3_bucket_public_access_block refers to this bucket.")
+        return
+    if _all_on(account):
+        return
+    for pab in blocks:
+        for f in _PAB_FLAGS:
+            value = pab.get(f)
+            if is_unknown(value):
+                continue
+            if truthy(value) is not True:
+                yield Hit(f if pab.has(f) else "", value, f"`{f}` is not true.", resource=pab)
+
+
+def _all_on(blocks: list[Resource]) -> bool:
+    return any(all(truthy(b.get(f)) is True for f in _PAB_FLAGS) for b in blocks)
+
+
+def _has_block(res: Resource, ctx: RuleContext, inline: str, companion: str, ok: Any = None) -> bool | None:
+    """True if the setting is configured inline or by a companion; None if unknown."""
+    value = res.get(inline)
+    if value:
+        return True if ok is None else ok(value)
+    comps = companions(res, ctx, companion)
+    if comps:
+        return True if ok is None else any(ok(c.attributes) for c in comps)
+    return False
+
+
+def _encryption(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    if not _has_block(
+        res, ctx, "server_side_encryption_configuration", "aws_s3_bucket_server_side_encryption_configuration"
+    ):
+        yield Hit("", None, "No server-side encryption configuration (inline or companion resource).")
+
+
+def _versioning_on(value: Any) -> bool:
+    if isinstance(value, Mapping):
+        conf = value.get("versioning_configuration")
+        if isinstance(conf, list) and conf and isinstance(conf[0], Mapping):
+            return str(conf[0].get("status", "")).lower() == "enabled"
+        return truthy(value.get("enabled")) is True
+    if isinstance(value, list) and value and isinstance(value[0], Mapping):
+        return truthy(value[0].get("enabled")) is True
+    return False
+
+
+def _versioning(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    inline = res.get("versioning")
+    if inline and _versioning_on(inline):
+        return
+    comps = companions(res, ctx, "aws_s3_bucket_versioning")
+    if any(_versioning_on(c.attributes) for c in comps):
+        return
+    if any(is_unknown(c.get("versioning_configuration.0.status")) for c in comps):
+        return
+    if inline:
+        yield Hit("versioning", "disabled")
+    elif comps:
+        yield Hit(
+            "versioning_configuration.0.status",
+            comps[0].get("versioning_configuration.0.status"),
+            resource=comps[0],
+        )
+    else:
+        yield Hit("", None, "Versioning is not enabled.")
+
+
+def _logging(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+    if res.get("logging") or companions(res, ctx, "aws_s3_bucket_logging"):
+        return
+    yield Hit("", None, "No access logging (inline `logging` block or aws_s3_bucket_logging).")
+
+
+_S3_REF = "https://docs.aws.amazon.com/AmazonS3/latest/userguide/access-control-block-public-access.html"
+
+RULES: tuple[IacRule, ...] = (
+    rule(
+        id="iac.aws-s3-public-access",
+        title="S3 bucket readable or writable by anyone",
+        severity=Severity.HIGH,
+        risk='A public ACL or a bucket policy with Principal "*" lets anyone on the internet read (or '
+        "write) the bucket's objects.",
+        remediation='Keep the bucket private and block public access:\n\n  resource "aws_s3_bucket_acl" "logs" '
+        '{\n    bucket = aws_s3_bucket.logs.id\n    acl    = "private"\n  }\n\n  resource '
+        '"aws_s3_bucket_public_access_block" "logs" {\n    bucket                  = aws_s3_bucket.logs.id\n'
+        "    block_public_acls       = true\n    block_public_policy     = true\n"
+        "    ignore_public_acls      = true\n    restrict_public_buckets = true\n  }",
+        resource_types=("aws_s3_bucket", "aws_s3_bucket_acl", "aws_s3_bucket_policy"),
+        category="public-access",
+        check=_public_access,
+        references=("CIS AWS Foundations 2.1.5", _S3_REF),
+        exposure="public",
+    ),
+    rule(
+        id="iac.aws-s3-public-access-block",
+        title="S3 bucket without a full public access block",
+        severity=Severity.MEDIUM,
+        risk="Without all four public-access-block settings a later ACL or policy change can make the "
+        "bucket public.",
+        remediation="Add a public access block with all four flags:\n\n  resource "
+        '"aws_s3_bucket_public_access_block" "b" {\n    bucket                  = aws_s3_bucket.b.id\n'
+        "    block_public_acls       = true\n    block_public_policy     = true\n"
+        "    ignore_public_acls      = true\n    restrict_public_buckets = true\n  }",
+        resource_types=("aws_s3_bucket",),
+        category="public-access",
+        check=_pab_missing,
+        references=("CIS AWS Foundations 2.1.5", _S3_REF),
+    ),
+    rule(
+        id="iac.aws-s3-encryption",
+        title="S3 bucket without an explicit server-side encryption configuration",
+        severity=Severity.MEDIUM,
+        risk="Without an explicit encryption configuration the bucket relies on account defaults and no "
+        "customer-managed key controls who can decrypt its objects.",
+        remediation='Configure SSE with KMS:\n\n  resource "aws_s3_bucket_server_side_encryption_configuration" '
+        '"b" {\n    bucket = aws_s3_bucket.b.id\n    rule {\n      apply_server_side_encryption_by_default {\n'
+        '        sse_algorithm     = "aws:kms"\n        kms_master_key_id = aws_kms_key.s3.arn\n      }\n'
+        "    }\n  }",
+        resource_types=("aws_s3_bucket",),
+        category="encryption",
+        check=_encryption,
+        references=(
+            "CIS AWS Foundations 2.1.1",
+            "https://docs.aws.amazon.com/AmazonS3/latest/userguide/serv-side-encryption.html",
+        ),
+    ),
+    rule(
+        id="iac.aws-s3-versioning",
+        title="S3 bucket versioning disabled",
+        severity=Severity.LOW,
+        risk="Without versioning an overwritten or deleted object (ransomware, a bad deploy) cannot be "
+        "recovered.",
+        remediation='Enable versioning:\n\n  resource "aws_s3_bucket_versioning" "b" {\n    bucket = '
+        'aws_s3_bucket.b.id\n    versioning_configuration {\n      status = "Enabled"\n    }\n  }',
+        resource_types=("aws_s3_bucket",),
+        category="logging",
+        check=_versioning,
+        references=("https://docs.aws.amazon.com/AmazonS3/latest/userguide/Versioning.html",),
+    ),
+    rule(
+        id="iac.aws-s3-access-logging",
+        title="S3 bucket access logging disabled",
+        severity=Severity.LOW,
+        risk="Without server access logs there is no record of who read or changed objects.",
+        remediation='Log access to a separate bucket:\n\n  resource "aws_s3_bucket_logging" "b" {\n    bucket '
+        '= aws_s3_bucket.b.id\n    target_bucket = aws_s3_bucket.logs.id\n    target_prefix = "s3/"\n  }',
+        resource_types=("aws_s3_bucket",),
+        category="logging",
+        check=_logging,
+        references=("CIS AWS Foundations 3.6",),
+    ),
+)

@@ -1,0 +1,130 @@
+"""Provider-neutral network exposure logic: sensitive ports and "open to the internet" rule sets.
+
+Each provider module describes its inbound rules as `Ingress` entries (ports, protocol,
+the source values with their attribute paths); `open_port_rules` turns a port table into
+one rule per port family. A rule that opens every port is reported by the `all-ports`
+rule only (not again as SSH, RDP...). An unknown source (a variable without a value) on a
+sensitive port is reported at low confidence.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+
+from clearance.model import Severity
+from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
+from clearance.scanners.iac.rules.checks import covers, is_all_ports, is_anywhere
+
+
+@dataclass(frozen=True)
+class PortFamily:
+    """A family of sensitive ports reported by one rule."""
+
+    key: str
+    label: str
+    ports: tuple[int, ...]
+    severity: Severity
+
+
+PORT_FAMILIES: tuple[PortFamily, ...] = (
+    PortFamily("ssh", "SSH (22)", (22,), Severity.HIGH),
+    PortFamily("rdp", "RDP (3389)", (3389,), Severity.HIGH),
+    PortFamily(
+        "database",
+        "a database or search port (MySQL 3306, PostgreSQL 5432, MSSQL 1433, Oracle 1521, Redis 6379, "
+        "Memcached 11211, MongoDB 27017, Elasticsearch 9200/9300, Kibana 5601, Cassandra 9042, CouchDB 5984)",
+        (3306, 5432, 1433, 1521, 6379, 11211, 27017, 9200, 9300, 5601, 9042, 5984),
+        Severity.HIGH,
+    ),
+    PortFamily("docker", "the Docker daemon API (2375/2376)", (2375, 2376), Severity.CRITICAL),
+    PortFamily("telnet", "Telnet (23)", (23,), Severity.HIGH),
+    PortFamily("smb", "SMB/NetBIOS (445, 139)", (445, 139), Severity.HIGH),
+)
+ALL_PORTS = PortFamily("all-ports", "every port", (), Severity.HIGH)
+
+
+@dataclass(frozen=True)
+class Ingress:
+    """One inbound allow entry: its ports and the sources it admits (path, value)."""
+
+    ranges: tuple[tuple[int, int], ...] | None
+    """Inclusive port ranges; None when the ports are unknown."""
+    sources: tuple[tuple[str, object], ...]
+    reporter: Resource | None = None
+
+
+IngressFn = Callable[[Resource, RuleContext], Iterable[Ingress]]
+
+
+def open_port_rules(
+    prefix: str,
+    what: str,
+    resource_types: Iterable[str],
+    entries: IngressFn,
+    remediation: str,
+    references: tuple[str, ...],
+    families: tuple[PortFamily, ...] = PORT_FAMILIES,
+    severity_cap: Severity | None = None,
+) -> tuple[IacRule, ...]:
+    """One rule per port family (and one for all ports) over a provider's inbound entries."""
+    types = frozenset(resource_types)
+    out = []
+    for fam in (*families, ALL_PORTS):
+        sev = fam.severity
+        if severity_cap is not None and sev.rank > severity_cap.rank:
+            sev = severity_cap
+        out.append(
+            rule(
+                id=f"{prefix}-{fam.key}",
+                title=f"{what} open to the internet on {fam.label}",
+                severity=sev,
+                risk=(
+                    f"Anyone on the internet can reach {fam.label} through this rule, inviting brute force "
+                    "and exploitation of the exposed service."
+                ),
+                remediation=remediation,
+                resource_types=types,
+                category="network",
+                check=_port_check(fam, entries),
+                references=references,
+                exposure="public",
+            )
+        )
+    return tuple(out)
+
+
+def _port_check(fam: PortFamily, entries: IngressFn) -> Callable[[Resource, RuleContext], Iterator[Hit]]:
+    def check(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
+        for entry in entries(res, ctx):
+            if entry.ranges is None:
+                continue
+            all_ports = is_all_ports(entry.ranges)
+            if fam is ALL_PORTS:
+                if not all_ports:
+                    continue
+                label = "all ports"
+            else:
+                if all_ports:
+                    continue
+                hit_ports = [p for p in fam.ports if covers(entry.ranges, p)]
+                if not hit_ports:
+                    continue
+                label = "port " + ", ".join(str(p) for p in hit_ports)
+            for path, value in entry.sources:
+                if is_anywhere(value):
+                    yield Hit(
+                        path, value, f"{label.capitalize()} is open to {value}.", resource=entry.reporter
+                    )
+                elif isinstance(value, Unknown):
+                    yield Hit(
+                        path,
+                        value,
+                        f"{label.capitalize()} is open to a source that is not known "
+                        "statically; check the value supplied at apply time.",
+                        confidence="low",
+                        resource=entry.reporter,
+                    )
+
+    return check
