@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from conftest import component
+from osv_fixtures import component
 
 from clearance.model import Reachability
 from clearance.scanners.deps.advisories import AffectedEntry

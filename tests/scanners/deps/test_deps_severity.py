@@ -39,7 +39,7 @@ V4_HIGH = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N"
                 ]
             },
             Severity.LOW,
-            1.6,
+            1.8,
             "CVSS_V3",
         ),
         (

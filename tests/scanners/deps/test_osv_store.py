@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
-from conftest import IMPORTED_AT, OSV
+from osv_fixtures import IMPORTED_AT, OSV
 
 from clearance.errors import ScanError
 from clearance.scanners.deps.advisories import (

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import IMPORTED_AT, OSV
+from osv_fixtures import IMPORTED_AT, OSV
 
 from clearance.errors import ScanError
 from clearance.scanners.deps.advisories import AdvisoryStore, database_path, update_osv

@@ -1,0 +1,210 @@
+"""The deps scanner: database handling, matching, merging, signals, and a full project end to end."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from osv_fixtures import IMPORTED_AT, OSV, PROJECTS, component
+from typer.testing import CliRunner
+
+from clearance.config import Settings
+from clearance.model import Finding, FindingKind, ScannerStatus, ScanResult, Scope, Severity, fingerprint
+from clearance.pipeline import RunOptions, run
+from clearance.scanners.deps.advisories import AdvisoryStore, database_path, import_osv
+from clearance.scanners.deps.scanner import DepsScanner, VulnerabilityMatcher
+
+NOW = IMPORTED_AT + dt.timedelta(days=2)
+
+
+def _scan(root: Path, now: dt.datetime = NOW) -> tuple[list[Finding], ScanResult]:
+    result = run(root, Settings(), RunOptions(scanners=["deps"], jobs=1), now)
+    return list(result.findings), result
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    dest = tmp_path / "repo"
+    shutil.copytree(PROJECTS / "vulnerable-poetry-npm", dest)
+    return dest
+
+
+def test_end_to_end_poetry_and_npm(
+    project: Path, project_db_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(project_db_dir))
+    findings, result = _scan(project)
+    assert result.complete, (result.errors, result.runs)
+    assert result.warnings == ()
+    by_package = {(f.location.path, f.signals["package"]): f for f in findings}
+    assert sorted(by_package) == [
+        ("backend/poetry.lock", "jinja2"),
+        ("backend/poetry.lock", "py"),
+        ("backend/poetry.lock", "pyyaml"),
+        ("frontend/package-lock.json", "axios"),
+        ("frontend/package-lock.json", "lodash"),
+        ("frontend/package-lock.json", "minimist"),
+    ]
+    assert all(f.kind is FindingKind.VULNERABILITY and f.scanner == "deps" for f in findings)
+    assert all(f.component is not None and f.location == f.component.location for f in findings)
+    assert all(f.location.start_line for f in findings)
+
+    jinja = by_package[("backend/poetry.lock", "jinja2")]  # PYSEC + GHSA records merged into one finding
+    assert jinja.rule_id == "vuln.GHSA-h5c8-rqwp-cp95"
+    assert jinja.signals["aliases"] == ["CVE-2024-22195", "PYSEC-2024-TEST1"]
+    assert jinja.signals["advisories"] == ["GHSA-h5c8-rqwp-cp95", "PYSEC-2024-TEST1"]
+    assert (jinja.severity, jinja.signals["cvss_score"]) == (Severity.MEDIUM, 5.4)
+    assert jinja.signals["fix_versions"] == ["3.1.3"]
+    assert jinja.signals["kev"] is False and jinja.signals["kev_date_added"] is None
+    assert jinja.signals["epss"] == {"score": 0.0021, "percentile": 0.441, "date": "2026-11-20"}
+    assert jinja.signals["reachable"] == "yes"
+    assert (jinja.signals["scope"], jinja.signals["installed_version"]) == ("runtime", "3.1.2")
+    assert jinja.title == "jinja2 3.1.2: Jinja vulnerable to HTML attribute injection (synthetic)"
+    assert jinja.remediation == "Upgrade jinja2 from 3.1.2 to ≥ 3.1.3."
+    assert set(jinja.references) == {"https://example.test/ghsa-jinja", "https://example.test/pysec-jinja"}
+    assert jinja.fingerprint == fingerprint(
+        "vuln", "PyPI", "jinja2", "3.1.2", "GHSA-h5c8-rqwp-cp95", "backend/poetry.lock"
+    )
+
+    yaml = by_package[("backend/poetry.lock", "pyyaml")]
+    assert (yaml.rule_id, yaml.severity) == ("vuln.PYSEC-2021-TEST2", Severity.CRITICAL)
+    assert (yaml.signals["kev"], yaml.signals["kev_date_added"]) == (True, "2023-01-10")
+    assert yaml.signals["epss"]["score"] == 0.4211
+    assert yaml.signals["reachable"] == "yes"  # `import yaml` maps to PyYAML
+
+    py = by_package[("backend/poetry.lock", "py")]
+    assert (py.severity, py.signals["scope"], py.signals["fix_versions"]) == (Severity.UNKNOWN, "dev", [])
+    assert py.signals["epss"] is None
+    assert py.remediation.startswith("No fixed version of py is published")
+
+    lodash = by_package[("frontend/package-lock.json", "lodash")]
+    assert (lodash.severity, lodash.signals["fix_versions"], lodash.signals["reachable"]) == (
+        Severity.HIGH,
+        ["4.17.21"],
+        "yes",
+    )
+    axios = by_package[("frontend/package-lock.json", "axios")]
+    assert (axios.severity, axios.signals["reachable"], axios.signals["direct"]) == (
+        Severity.MEDIUM,
+        "no",
+        True,
+    )
+    minimist = by_package[("frontend/package-lock.json", "minimist")]
+    assert (minimist.signals["fix_versions"], minimist.signals["kev"], minimist.signals["reachable"]) == (
+        ["1.2.6"],
+        True,
+        "unknown",
+    )
+    assert minimist.signals["direct"] is not True
+
+    # every component is inventoried, vulnerable or not (the SBOM needs them all)
+    names = {(c.location.path, c.name) for c in result.components}
+    assert {("backend/poetry.lock", "markupsafe"), ("frontend/package-lock.json", "mkdirp")} <= names
+    assert any(c.scope is Scope.DEV for c in result.components)
+
+
+def test_no_database_fails_with_advice(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "nowhere"))
+    findings, result = _scan(project)
+    (deps_run,) = result.runs
+    assert deps_run.status is ScannerStatus.FAILED
+    (error,) = [e for e in result.errors if e.scanner == "deps"]
+    assert "clearance db update" in error.message and "clearance db import" in error.message
+    assert findings == []
+    assert result.components
+
+
+def test_cli_scan_without_database_exits_3(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from clearance.cli import app
+
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "nowhere"))
+    result = CliRunner().invoke(
+        app, ["scan", str(project), "--scanners", "deps", "--quiet", "--format", "json"]
+    )
+    assert result.exit_code == 3, result.output
+
+
+def test_no_lockfiles_needs_no_database(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "nowhere"))
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "app.py").write_text("print('hi')\n")
+    _, result = _scan(tmp_path / "src")
+    assert result.runs[0].status is ScannerStatus.SUCCEEDED
+
+
+def test_stale_and_missing_ecosystems_are_warnings(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db_dir = tmp_path / "db"
+    import_osv(database_path(db_dir), [OSV / "synthetic" / "PyPI"], now=IMPORTED_AT)
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(db_dir))
+    _, result = _scan(project, now=IMPORTED_AT + dt.timedelta(days=9))
+    warnings = result.warnings
+    assert any("for PyPI is 9 days old" in w and "clearance db update" in w for w in warnings), warnings
+    assert any("no npm data" in w for w in warnings), warnings
+    _, fresh = _scan(project, now=IMPORTED_AT + dt.timedelta(days=6))
+    assert not any("days old" in w for w in fresh.warnings)
+
+
+def test_unparseable_version_is_an_error_and_unpinned_a_warning(project_db_dir: Path) -> None:
+    with AdvisoryStore.open(database_path(project_db_dir)) as store:
+        outcome = VulnerabilityMatcher(store).match(
+            [
+                component("PyPI", "jinja2", "three-point-one"),
+                component("PyPI", "Jinja2", "", pinned=False),
+                component("PyPI", "not-in-db", "also-garbage"),
+            ]
+        )
+    assert outcome.findings == []
+    (error,) = outcome.errors
+    assert "three-point-one" in error.message and error.path == "requirements.txt" and error.scanner == "deps"
+    (warning,) = outcome.warnings
+    assert "Jinja2 is not pinned" in warning
+
+
+def test_withdrawn_and_fixed_versions_do_not_match(project_db_dir: Path) -> None:
+    with AdvisoryStore.open(database_path(project_db_dir)) as store:
+        outcome = VulnerabilityMatcher(store).match(
+            [
+                component("PyPI", "Jinja2", "3.1.3"),
+                component("npm", "minimist", "0.2.4"),
+                component("npm", "minimist", "1.0.0", path="package-lock.json"),
+            ]
+        )
+    assert [
+        (f.signals["package"], f.signals["installed_version"], f.signals["fix_versions"])
+        for f in outcome.findings
+    ] == [("minimist", "1.0.0", ["1.2.6"])]
+
+
+def test_real_records_through_the_scanner(real_db: Path) -> None:
+    with AdvisoryStore.open(real_db) as store:
+        outcome = VulnerabilityMatcher(store).match(
+            [
+                component("PyPI", "urllib3", "2.0.4"),
+                component("crates.io", "pqcrypto-kyber", "0.8.1", path="Cargo.lock"),
+                component("PyPI", "pyd3tn", "0.13.0"),
+            ]
+        )
+    urllib3, kyber = outcome.findings
+    assert urllib3.rule_id == "vuln.GHSA-g4mx-q9vg-27p4"
+    assert urllib3.signals["aliases"] == ["CVE-2023-45803", "PYSEC-2023-212"]
+    assert (urllib3.severity, urllib3.signals["cvss_score"]) == (Severity.MEDIUM, 4.2)
+    assert urllib3.signals["fix_versions"] == ["2.0.7"]
+    assert (kyber.severity, kyber.signals["informational"]) == (Severity.INFO, "unmaintained")
+    (error,) = outcome.errors
+    assert "PYSEC-2024-299 cannot be evaluated" in error.message
+
+
+def test_rules_and_applies_to() -> None:
+    scanner = DepsScanner()
+    assert scanner.applies_to("backend/poetry.lock") and scanner.applies_to("web/package-lock.json")
+    assert not scanner.applies_to("src/app.py")
+    (rule,) = scanner.rules(Settings())
+    assert rule.id == "vuln.*" and rule.scanner == "deps"
