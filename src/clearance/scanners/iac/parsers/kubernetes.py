@@ -24,7 +24,7 @@ from typing import Any
 
 from clearance.scanners.iac.model import Resource
 from clearance.scanners.iac.parsers import IacParseError
-from clearance.scanners.iac.parsers.safe_yaml import YamlDocument, load_all
+from clearance.scanners.iac.parsers.safe_yaml import MAX_NODES, YamlDocument, load_all
 
 WORKLOAD_POD_SPEC: Mapping[str, str] = {
     "Pod": "spec",
@@ -58,7 +58,7 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 def parse(path: str, text: str) -> list[Resource]:
     """Every Kubernetes object in the file, in order. Raises `IacParseError` on bad YAML."""
     try:
-        documents = load_all(text)
+        documents = load_all(text, max_nodes=node_budget(text))
     except IacParseError:
         if _TEMPLATE.search(text):
             return []  # an unrendered Helm/Go template: not YAML until rendered
@@ -72,6 +72,16 @@ def parse(path: str, text: str) -> list[Resource]:
             if resource is not None:
                 resources.append(resource)
     return resources
+
+
+def node_budget(text: str) -> int:
+    """How many YAML nodes a file may expand to: about one per character, at least 20,000.
+
+    Without aliases a document cannot hold more nodes than it has characters (every node
+    takes at least one), so a legitimate manifest stays under this while an alias bomb,
+    which grows exponentially, is stopped after a few milliseconds of work.
+    """
+    return min(MAX_NODES, max(20_000, len(text)))
 
 
 def pod_spec_path(kind: str) -> str | None:

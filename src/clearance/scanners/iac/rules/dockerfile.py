@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import bisect
 import re
-import shlex
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -84,20 +83,43 @@ def _commands(text: str) -> Iterator[tuple[int, list[str]]]:
         stripped = piece.lstrip()
         if not stripped.strip() or stripped.startswith("#"):
             continue
-        try:
-            tokens = shlex.split(stripped, comments=True)
-        except ValueError:
-            tokens = stripped.split()
+        tokens = _tokens(stripped)
         if tokens:
             yield end - len(piece) + (len(piece) - len(stripped)), tokens
 
 
-def _run_commands(res: Resource) -> Iterator[tuple[int, _Shell, int, list[str]]]:
-    """(instruction index, shell, offset, tokens) for every simple command of every RUN."""
-    for n, ins in _instructions(res, "RUN"):
-        shell = _Shell(ins)
-        for offset, tokens in _commands(shell.text):
-            yield n, shell, offset, tokens
+_WORD = re.compile(r"""(?:[^\s"']+|"(?:[^"\\]|\\.)*"?|'[^']*'?)+""")
+_QUOTED = re.compile(r""""((?:[^"\\]|\\.)*)"?|'([^']*)'?""")
+
+
+def _tokens(command: str) -> list[str]:
+    """Shell words of one simple command, quotes removed, up to a `#` comment (like shlex, faster)."""
+    words = []
+    for m in _WORD.finditer(command):
+        word = m.group(0)
+        if word.startswith("#"):
+            break
+        if '"' in word or "'" in word:
+            word = _QUOTED.sub(lambda q: q.group(1) if q.group(1) is not None else q.group(2) or "", word)
+        words.append(word)
+    return words
+
+
+def _run_commands(res: Resource, ctx: RuleContext) -> list[tuple[int, _Shell, int, list[str]]]:
+    """(instruction index, shell, offset, tokens) for every simple command of every RUN.
+
+    Tokenizing is the costly part of the Dockerfile rules, so it is done once per stage
+    and shared by the rules through the context's memo.
+    """
+
+    def build() -> list[tuple[int, _Shell, int, list[str]]]:
+        out: list[tuple[int, _Shell, int, list[str]]] = []
+        for n, ins in _instructions(res, "RUN"):
+            shell = _Shell(ins)
+            out.extend((n, shell, offset, tokens) for offset, tokens in _commands(shell.text))
+        return out
+
+    return ctx.memo(f"dockerfile-commands:{res.address}", build)
 
 
 # --- USER -----------------------------------------------------------------------------
@@ -256,7 +278,7 @@ def _check_add_url(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
 
 def _check_sudo(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     reported: set[int] = set()
-    for n, shell, offset, tokens in _run_commands(res):
+    for n, shell, offset, tokens in _run_commands(res, ctx):
         if n not in reported and (tokens[0] == "sudo" or tokens[0].endswith("/sudo")):
             reported.add(n)
             yield Hit(shell.attribute(n, offset), " ".join(tokens)[:80])
@@ -347,7 +369,7 @@ def _pinned(manager: str, package: str) -> bool:
 
 def _check_unpinned_packages(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     reported: set[int] = set()
-    for n, shell, offset, tokens in _run_commands(res):
+    for n, shell, offset, tokens in _run_commands(res, ctx):
         parsed = _install_args(tokens)
         if n in reported or parsed is None:
             continue
@@ -366,7 +388,7 @@ def _check_unpinned_packages(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
 
 def _check_apt_recommends(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     reported: set[int] = set()
-    for n, shell, offset, tokens in _run_commands(res):
+    for n, shell, offset, tokens in _run_commands(res, ctx):
         parsed = _install_args(tokens)
         if n in reported or parsed is None or parsed[0] != "apt" or not parsed[1]:
             continue
