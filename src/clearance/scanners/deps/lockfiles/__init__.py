@@ -12,7 +12,24 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from clearance.model import ScanError
-from clearance.scanners.deps.lockfiles import npm, pdm, pipfile, pnpm, poetry, pylock, requirements, uv, yarn
+from clearance.scanners.deps.lockfiles import (
+    cargo,
+    composer,
+    gemfile,
+    gomod,
+    gradle,
+    maven,
+    npm,
+    nuget,
+    pdm,
+    pipfile,
+    pnpm,
+    poetry,
+    pylock,
+    requirements,
+    uv,
+    yarn,
+)
 from clearance.scanners.deps.lockfiles.base import (
     SCANNER_ID,
     Lockfile,
@@ -59,6 +76,10 @@ def _pylock(_path: str, base: str) -> bool:
     return base == "pylock.toml" or (base.startswith("pylock.") and base.endswith(".toml"))
 
 
+def _gradle(path: str, base: str) -> bool:
+    return base == "gradle.lockfile" or (base.endswith(".lockfile") and "gradle/dependency-locks/" in path)
+
+
 FORMATS: tuple[LockfileFormat, ...] = (
     LockfileFormat("requirements.txt", "PyPI", _requirements, requirements.parse, empty_ok=True),
     LockfileFormat("poetry.lock", "PyPI", _named("poetry.lock"), poetry.parse),
@@ -70,6 +91,13 @@ FORMATS: tuple[LockfileFormat, ...] = (
     LockfileFormat("npm-shrinkwrap.json", "npm", _named("npm-shrinkwrap.json"), npm.parse),
     LockfileFormat("yarn.lock", "npm", _named("yarn.lock"), yarn.parse, empty_ok=True),
     LockfileFormat("pnpm-lock.yaml", "npm", _named("pnpm-lock.yaml"), pnpm.parse),
+    LockfileFormat("go.mod", "Go", _named("go.mod"), gomod.parse),
+    LockfileFormat("Cargo.lock", "crates.io", _named("Cargo.lock"), cargo.parse),
+    LockfileFormat("Gemfile.lock", "RubyGems", _named("Gemfile.lock", "gems.locked"), gemfile.parse),
+    LockfileFormat("composer.lock", "Packagist", _named("composer.lock"), composer.parse),
+    LockfileFormat("gradle.lockfile", "Maven", _gradle, gradle.parse, empty_ok=True),
+    LockfileFormat("pom.xml", "Maven", _named("pom.xml"), maven.parse),
+    LockfileFormat("packages.lock.json", "NuGet", _named("packages.lock.json"), nuget.parse),
 )
 """Every supported format, in one explicit table."""
 
