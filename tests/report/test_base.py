@@ -6,7 +6,6 @@ import dataclasses
 import datetime as dt
 
 import pytest
-from report_sample import RESULT, SECRET, VULN, gate_data, scan_data
 
 from clearance.model import Scope, Severity
 from clearance.report.base import (
@@ -20,6 +19,7 @@ from clearance.report.base import (
     remediation_of,
     source_link,
 )
+from report.report_sample import RESULT, SECRET, VULN, gate_data, scan_data
 
 
 def test_headline_without_a_decision() -> None:

@@ -6,12 +6,12 @@ import dataclasses
 import io
 
 import pytest
-from report_sample import DECISION, INFO, RESULT, SECRET, VULN, gate_data, scan_data
 from rich.console import Console
 
 from clearance.model import Action, Verdict
 from clearance.report import Format, render, render_console
 from clearance.report import console as console_report
+from report.report_sample import DECISION, INFO, RESULT, SECRET, VULN, gate_data, scan_data
 
 
 def test_plain_text_has_no_control_codes() -> None:

@@ -6,11 +6,11 @@ import json
 import xml.etree.ElementTree as ET
 
 import pytest
-from report_sample import DECISION, MISCONFIG, RESULT, SECRET, VULN, gate_data, scan_data
 
 from clearance.decision import Decision
 from clearance.model import Outcome, ScanResult, Target
 from clearance.report import Format, ReportData, render
+from report.report_sample import DECISION, MISCONFIG, RESULT, SECRET, VULN, gate_data, scan_data
 
 
 def _empty() -> ReportData:

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 
 import pytest
-from report_sample import gate_data, scan_data
 
 from clearance.report import Format, render
+from report.report_sample import gate_data, scan_data
 
 _SUFFIX = {
     Format.console: "txt",

@@ -7,10 +7,9 @@ import json
 from pathlib import Path
 from typing import Any
 
-from report_sample import DECISION, RESULT, SECRET, SUPPRESSED, VULN, gate_data, scan_data
-
 from clearance.model import Reachability
 from clearance.report import Format, ReportData, render
+from report.report_sample import DECISION, RESULT, SECRET, SUPPRESSED, VULN, gate_data, scan_data
 
 
 def _doc(data: ReportData) -> dict[str, Any]:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import xml.etree.ElementTree as ET
 
-from report_sample import DECISION, MISCONFIG, RESULT, SECRET, VULN, gate_data, scan_data
-
 from clearance.model import ScannerRun, ScannerStatus
 from clearance.report import Format, render
+from report.report_sample import DECISION, MISCONFIG, RESULT, SECRET, VULN, gate_data, scan_data
 
 
 def _suite(data: object) -> ET.Element:

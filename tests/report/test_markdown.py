@@ -8,11 +8,11 @@ import re
 import pytest
 from hypothesis import example, given, settings
 from hypothesis import strategies as st
-from report_sample import DECISION, MISCONFIG, RESULT, SECRET, gate_data, scan_data
 
 from clearance.model import Action, Finding, FindingKind, Location, Outcome, Severity, Verdict
 from clearance.report import Format, render
 from clearance.report.markdown import MAX_CHARS, render_markdown
+from report.report_sample import DECISION, MISCONFIG, RESULT, SECRET, gate_data, scan_data
 
 
 def _many(n: int) -> tuple[tuple[Finding, ...], dict[str, Verdict]]:

@@ -5,11 +5,11 @@ from __future__ import annotations
 import dataclasses
 
 import pytest
-from report_sample import DECISION, RESULT, SECRET, gate_data
 
 from clearance.model import Action, Verdict, fingerprint
 from clearance.redaction import redact
 from clearance.report import Format, render
+from report.report_sample import DECISION, RESULT, SECRET, gate_data
 
 
 @pytest.mark.parametrize("fmt", list(Format))

@@ -10,7 +10,11 @@ from typing import Any
 
 import jsonschema
 import pytest
-from report_sample import (
+
+from clearance.model import Action, Location, Severity, Verdict
+from clearance.report import Format, render
+from clearance.report.sarif import SECURITY_SEVERITY
+from report.report_sample import (
     DECISION,
     INFO,
     MISCONFIG,
@@ -22,10 +26,6 @@ from report_sample import (
     gate_data,
     scan_data,
 )
-
-from clearance.model import Action, Location, Severity, Verdict
-from clearance.report import Format, render
-from clearance.report.sarif import SECURITY_SEVERITY
 
 SCHEMA = Path(__file__).resolve().parents[2].parent / "shared" / "data" / "schemas" / "sarif-2.1.0-rtm.5.json"
 
