@@ -24,7 +24,7 @@ import re
 import stat
 import subprocess
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -92,52 +92,33 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     out = WalkResult()
     path_filter = _PathFilter(info.top, ignore, out)
 
-    objects: dict[str, tuple[int, str]] = {}
-    failures: list[BaseException] = []
-    lister = threading.Thread(
-        target=_list_blobs_into, args=(info.cwd, rev_args, objects, failures), daemon=True
-    )
-    lister.start()
+    fetcher = _BlobFetcher(info.cwd, max_file_size)
     try:
-        log = _introductions(info.cwd, rev_args, path_filter)
+        log = _introductions(info.cwd, rev_args, path_filter, fetcher.request)
+        candidates: list[tuple[str, str, int | None]] = [  # (path, blob, commit index)
+            (path, blob, commit_index) for blob, (path, commit_index) in log.first.items()
+        ]
+        if not refs or any(r in ("--all", "--tags") for r in refs):
+            for blob, ref in _blobs_at_refs(info.cwd):  # e.g. a key tagged directly, outside any commit
+                if blob not in log.first and blob not in log.not_files and not path_filter.excluded(ref):
+                    candidates.append((ref, blob, None))
+                    fetcher.request(blob)
     finally:
-        lister.join()
-    if failures:
-        raise failures[0]
+        contents = fetcher.finish()
+    candidates.sort(key=lambda c: (c[0], -1 if c[2] is None else c[2], c[1]))
 
-    names: dict[str, str] = {}
-
-    def ref_names(blob: str) -> str:
-        if not names:
-            names.update(_refs_by_object(info.cwd))
-        return names.get(blob, blob)
-
-    wanted: list[tuple[str, str, int | None]] = []  # (path, blob, commit index)
-    for blob, (size, listed_path) in objects.items():
-        intro = log.first.get(blob)
-        if intro is not None:
-            path, commit_index = intro
-        elif blob in log.not_files or blob in log.ignored:
-            continue
-        else:  # reachable only through a tag or a tree outside any commit diff
-            path, commit_index = listed_path or ref_names(blob), None
-            if path_filter.excluded(path):
-                continue
-        if size > max_file_size:
-            out.skipped.append(
-                SkippedFile(
-                    path, f"larger than the size cap ({size} > {max_file_size} bytes; blob {blob[:12]})"
-                )
-            )
-            continue
-        wanted.append((path, blob, commit_index))
-    wanted.sort(key=lambda w: (w[0], -1 if w[2] is None else w[2], w[1]))
-
-    contents = _read_blobs(info.cwd, [w[1] for w in wanted])
-    for (path, blob, commit_index), data in zip(wanted, contents, strict=True):
+    for path, blob, commit_index in candidates:
+        data = contents.get(blob)
         if data is None:
             out.errors.append(
                 ScanError(path=path, message=f"blob {blob[:12]} is not in the local object store")
+            )
+            continue
+        if isinstance(data, int):
+            out.skipped.append(
+                SkippedFile(
+                    path, f"larger than the size cap ({data} > {max_file_size} bytes; blob {blob[:12]})"
+                )
             )
             continue
         commit = log.commits[commit_index] if commit_index is not None else None
@@ -486,7 +467,10 @@ class _Introductions:
     """Blobs seen only at ignored paths."""
 
 
-def _introductions(cwd: Path, rev_args: list[str], path_filter: _PathFilter) -> _Introductions:
+def _introductions(
+    cwd: Path, rev_args: list[str], path_filter: _PathFilter, on_new_blob: Callable[[str], None]
+) -> _Introductions:
+    """One `git log --raw --reverse` pass: the oldest commit and path of each blob (`on_new_blob` per blob)."""
     proc = _popen(
         cwd,
         [
@@ -547,49 +531,91 @@ def _introductions(cwd: Path, rev_args: list[str], path_filter: _PathFilter) -> 
             ignored.add(blob)
             continue
         first[blob] = (path, commit_index)
+        on_new_blob(blob)
     _finish(proc, "git log")
     return result
 
 
-def _list_blobs_into(
-    cwd: Path, rev_args: list[str], objects: dict[str, tuple[int, str]], failures: list[BaseException]
-) -> None:
-    """`rev-list --objects | cat-file --batch-check`: every reachable blob with its size (thread body)."""
-    try:
-        lister = _popen(cwd, ["rev-list", "--objects", *rev_args, "--"])
-        checker = _popen(
-            cwd,
-            ["cat-file", "--batch-check=%(objectname) %(objecttype) %(objectsize) %(rest)"],
-            stdin=lister.stdout,
-        )
-        assert lister.stdout is not None and checker.stdout is not None
-        lister.stdout.close()  # the checker owns the pipe now
-        for line in checker.stdout:
-            parts = line.rstrip(b"\n").split(b" ", 3)
-            if len(parts) >= 3 and parts[1] == b"blob":
-                name = parts[0].decode("ascii")
-                if name not in objects:
-                    objects[name] = (int(parts[2]), os.fsdecode(parts[3]) if len(parts) > 3 else "")
-        _finish(lister, "git rev-list")
-        _finish(checker, "git cat-file")
-    except BaseException as e:  # handed to the main thread
-        failures.append(e)
+def _blobs_at_refs(cwd: Path) -> list[tuple[str, str]]:
+    """(blob, ref name) for refs that point at a blob, directly or through a tag."""
+    out = _run(
+        cwd, ["for-each-ref", "--format=%(objecttype) %(objectname) %(*objecttype) %(*objectname) %(refname)"]
+    )
+    found = []
+    for line in out.stdout.decode("utf-8", "surrogateescape").splitlines():
+        kind, name, peeled_kind, peeled, ref = line.split(" ", 4)
+        if kind == "blob":
+            found.append((name, ref))
+        elif peeled_kind == "blob":
+            found.append((peeled, ref))
+    return found
 
 
-def _refs_by_object(cwd: Path) -> dict[str, str]:
-    """Object id (the ref's target and, for tags, the tagged object) → a ref name pointing at it."""
-    out = _run(cwd, ["for-each-ref", "--format=%(objectname) %(*objectname) %(refname)"]).stdout
-    names: dict[str, str] = {"": ""}
-    for line in out.decode("utf-8", "surrogateescape").splitlines():
-        direct, peeled, ref = line.split(" ", 2)
-        names.setdefault(peeled or direct, ref)
-    return names
+class _BlobFetcher:
+    """One `git cat-file --batch` fed while the log is still being read; a thread collects the answers.
+
+    Blobs over the size cap are drained from the pipe without being kept (only their size is).
+    """
+
+    def __init__(self, cwd: Path, cap: int) -> None:
+        self._cap = cap
+        self._proc = _popen(cwd, ["cat-file", "--batch"], stdin=subprocess.PIPE)
+        self._results: dict[str, bytes | int | None] = {}
+        self._failure: BaseException | None = None
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+
+    def request(self, blob: str) -> None:
+        """Ask for a blob (answers arrive in the background)."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.write(blob.encode("ascii") + b"\n")
+        except OSError as e:  # cat-file died: finish() reports it
+            self._failure = self._failure or e
+
+    def finish(self) -> dict[str, bytes | int | None]:
+        """Wait for every answer: blob → content, size (over the cap) or None (missing)."""
+        assert self._proc.stdin is not None
+        try:
+            self._proc.stdin.close()
+        except OSError as e:
+            self._failure = self._failure or e
+        self._reader.join()
+        err = self._proc.stderr.read() if self._proc.stderr is not None else b""
+        _close(self._proc, self._reader)
+        if self._failure is not None or self._proc.returncode != 0:
+            raise _git_failed("git cat-file", self._proc.returncode, err) from self._failure
+        return self._results
+
+    def _collect(self) -> None:
+        stdout = self._proc.stdout
+        assert stdout is not None
+        try:
+            while header := stdout.readline():
+                parts = header.split()
+                if len(parts) != 3:
+                    self._results[parts[0].decode("ascii", "replace")] = None  # "<sha> missing"
+                    continue
+                name, size = parts[0].decode("ascii"), int(parts[2])
+                if size > self._cap or parts[1] != b"blob":
+                    _drain(stdout, size + 1)
+                    self._results[name] = size if parts[1] == b"blob" else None
+                    continue
+                data = stdout.read(size + 1)
+                if len(data) != size + 1:
+                    raise EOFError(f"git cat-file stopped in the middle of blob {name}")
+                self._results[name] = data[:size]
+        except BaseException as e:  # handed to finish()
+            self._failure = e
 
 
-def _read_blobs(cwd: Path, blobs: list[str]) -> Iterator[bytes | None]:
-    """Contents of `blobs`, in order, from one `git cat-file --batch` (None for a missing object)."""
-    for got in _cat_file(cwd, blobs):
-        yield got[1] if got is not None else None
+def _drain(stream: IO[bytes], count: int) -> None:
+    """Read and drop `count` bytes without holding them."""
+    while count > 0:
+        chunk = stream.read(min(count, _READ_CHUNK))
+        if not chunk:
+            return
+        count -= len(chunk)
 
 
 def _cat_file(cwd: Path, names: list[str]) -> Iterator[tuple[str, bytes] | None]:
@@ -619,12 +645,18 @@ def _cat_file(cwd: Path, names: list[str]) -> Iterator[tuple[str, bytes] | None]
                 yield None
                 continue
             yield parts[0].decode("ascii"), data
-    finally:  # closing stdout first lets git (and so the writer) stop if the reader stopped early
+    finally:
+        _close(proc, writer)
+
+
+def _close(proc: subprocess.Popen[bytes], writer: threading.Thread) -> None:
+    """End a batch process; closing its output first lets git (and so the writer) stop early."""
+    if proc.stdout is not None:
         proc.stdout.close()
-        writer.join()
-        if proc.stderr is not None:
-            proc.stderr.close()
-        proc.wait()
+    writer.join()
+    if proc.stderr is not None:
+        proc.stderr.close()
+    proc.wait()
 
 
 def _feed(stream: IO[bytes], payload: bytes) -> None:
