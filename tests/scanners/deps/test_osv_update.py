@@ -155,3 +155,24 @@ def test_feeds_update_with_env_urls(tmp_path: Path, mirror: Mirror, monkeypatch:
     with AdvisoryStore.open(db) as store:
         assert store.kev(["CVE-2020-14343"]) == {"CVE-2020-14343": "2023-01-10"}
         assert store.feed("epss") is not None
+
+
+def test_cli_update_uses_the_mirror(tmp_path: Path, mirror: Mirror, monkeypatch: pytest.MonkeyPatch) -> None:
+    from typer.testing import CliRunner
+
+    from clearance.cli import app
+
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "db"))
+    monkeypatch.setenv("CLEARANCE_OSV_URL", f"{mirror.url}/osv")
+    monkeypatch.setenv(KEV_URL_ENV, f"{mirror.url}/kev.json")
+    monkeypatch.setenv(EPSS_URL_ENV, f"{mirror.url}/epss.csv.gz")
+    runner = CliRunner()
+    first = runner.invoke(app, ["db", "update", "--ecosystem", "npm", "-e", "PyPI", "--quiet"])
+    assert first.exit_code == 0, first.output
+    assert "npm: updated (3 advisories)" in first.output and "KEV: updated (3 entries)" in first.output
+    again = runner.invoke(
+        app, ["db", "update", "--quiet", "--no-epss"]
+    )  # defaults to the imported ecosystems
+    assert again.exit_code == 0, again.output
+    assert "PyPI: not modified" in again.output and "npm: not modified" in again.output
+    assert "EPSS" not in again.output
