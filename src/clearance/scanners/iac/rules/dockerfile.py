@@ -437,6 +437,21 @@ _PLACEHOLDER = re.compile(
 )
 
 
+def secret_name(name: str) -> bool:
+    """True for a variable name that says it holds a secret (`DB_PASSWORD`, `API_TOKEN`),
+    not for its companions (`DB_PASSWORD_FILE`, `TOKEN_TTL`, `AUTH_ENABLED`)."""
+    return bool(_SECRET_KEY.search(name)) and not _NOT_SECRET_KEY.search(name)
+
+
+def literal_secret_value(value: str | None) -> bool:
+    """True for a value that looks like a real secret rather than a reference, path,
+    placeholder, boolean or number (`${TOKEN}`, `/run/secrets/x`, `changeme`, `true`, `3600`)."""
+    if value is None:
+        return False
+    v = value.strip()
+    return len(v) >= 4 and not _PLACEHOLDER.match(v) and not v.startswith(("/", "$(", "{{"))
+
+
 def _secret_pairs(res: Resource) -> Iterator[tuple[str, str, str, str | None]]:
     """(attribute path, instruction, key, literal value or None) of secret-named ENV/ARG keys."""
     sources: list[tuple[str, Sequence[Any]]] = [("instructions", res.get("instructions") or [])]
@@ -447,13 +462,13 @@ def _secret_pairs(res: Resource) -> Iterator[tuple[str, str, str, str | None]]:
             if not isinstance(ins, Mapping) or ins.get("instruction") not in ("ENV", "ARG"):
                 continue
             for key, value in ins.get("pairs", {}).items():
-                if _SECRET_KEY.search(key) and not _NOT_SECRET_KEY.search(key):
+                if secret_name(key):
                     yield f"{prefix}.{n}.pairs.{key}", str(ins["instruction"]), key, value
 
 
 def _check_secret_env(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     for attr, keyword, key, value in _secret_pairs(res):
-        if value is None or len(value) < 4 or _PLACEHOLDER.match(value.strip()) or value.startswith("/"):
+        if value is None or not literal_secret_value(value):
             continue
         yield Hit(attr, f"{keyword} {key}={redact(value)}", f"{keyword} {key} has a literal value.")
 

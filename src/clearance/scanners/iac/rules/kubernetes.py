@@ -25,6 +25,7 @@ from clearance.scanners.iac.parsers.kubernetes import (
     pod_spec_path,
 )
 from clearance.scanners.iac.rules.base import CheckFn, Hit, IacRule, RuleContext, rule
+from clearance.scanners.iac.rules.dockerfile import literal_secret_value, secret_name
 
 # --- references ---------------------------------------------------------------------
 
@@ -331,10 +332,6 @@ def _check_image_tag(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
 
 # --- secrets --------------------------------------------------------------------------
 
-_SECRET_NAME = re.compile(
-    r"(pass(word|wd|phrase)?|secret|token|api[_-]?key|access[_-]?key|private[_-]?key|credential|auth|dsn)",
-    re.I,
-)
 _REFERENCE = re.compile(r"^\$\(.*\)$|^\{\{.*\}\}$|^<.*>$|^\$\{.*\}$")
 
 
@@ -364,9 +361,9 @@ def _check_env_literal_secret(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
         for i, env in enumerate(container.get("env") or []):
             env = _mapping(env)
             name, value = env.get("name"), env.get("value")
-            if not isinstance(name, str) or not isinstance(value, str) or not _SECRET_NAME.search(name):
+            if not isinstance(name, str) or not isinstance(value, str) or not secret_name(name):
                 continue
-            if len(value) < 4 or _REFERENCE.match(value.strip()):
+            if not literal_secret_value(value):
                 continue
             yield Hit(f"{cpath}.env.{i}.value", redact(value), f"{name} is written in the manifest in clear.")
 
