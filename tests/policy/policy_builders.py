@@ -27,6 +27,7 @@ def secret(
     verified: bool = True,
     in_test_path: bool = False,
     severity: Severity = Severity.CRITICAL,
+    confidence: str = "high",
 ) -> Finding:
     """A live-format AWS key (signals as the secrets scanner sets them)."""
     return Finding(
@@ -38,7 +39,7 @@ def secret(
         fingerprint("secret", path, "AKIA"),
         "secrets",
         evidence="AKIA…MPLE",
-        signals={"verified": verified, "in_test_path": in_test_path, "confidence": "high"},
+        signals={"verified": verified, "in_test_path": in_test_path, "confidence": confidence},
     )
 
 

@@ -109,9 +109,13 @@ def test_iac_triage(
     assert action is expected
 
 
-def test_secret_in_test_path_or_unverified_format_warns(now: dt.datetime) -> None:
+def test_secret_in_test_path_or_generic_pattern_warns(now: dt.datetime) -> None:
     assert _action(secret(in_test_path=True), now)[0] is Action.WARN
-    assert _action(secret(verified=False), now)[0] is Action.WARN
+    assert _action(secret(verified=False, confidence="low"), now)[0] is Action.WARN
+
+
+def test_provider_specific_secret_blocks_without_a_checksum(now: dt.datetime) -> None:
+    assert _action(secret(verified=False, confidence="medium"), now) == (Action.BLOCK, "secret.live-format")
 
 
 def test_info_is_ignored(now: dt.datetime) -> None:

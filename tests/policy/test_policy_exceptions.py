@@ -49,9 +49,9 @@ def test_unexpired_exception_turns_block_into_excepted_with_owner_and_expiry() -
     assert "owner team-payments" in v.message and "expires 2026-10-01" in v.message
     assert v.notes[0].startswith("policy rule iac.dangerous-exposed would block")
     assert d.outcome is Outcome.PASS  # type: ignore[attr-defined]
-    applied = d.extra["exceptions"]["applied"]  # type: ignore[attr-defined]
-    assert [(a["id"], a["owner"], a["expires"]) for a in applied] == [
-        ("EXC-12", "team-payments", "2026-10-01")
+    applied = [e for e in d.extra["exceptions"] if e["status"] == "applied"]  # type: ignore[attr-defined]
+    assert [(a["id"], a["owner"], a["expires"], a["findings"]) for a in applied] == [
+        ("EXC-12", "team-payments", "2026-10-01", [b.fingerprint])
     ]
 
 
@@ -166,10 +166,10 @@ def test_missing_file_is_empty_and_empty_file_is_valid(tmp_path: Path) -> None:
 def test_expiring_soon_and_stale_are_reported() -> None:
     s = secret()
     d = _decide(dt.datetime(2026, 9, 25, tzinfo=dt.UTC), s)
-    soon = d.extra["exceptions"]["expiring_soon"]  # type: ignore[attr-defined]
-    assert [(e["id"], e["days_left"]) for e in soon] == [("EXC-12", 6)]
-    stale = {e["id"] for e in d.extra["exceptions"]["stale"]}  # type: ignore[attr-defined]
-    assert stale == {"EXC-12", "EXC-13"}
+    by_id = {e["id"]: e for e in d.extra["exceptions"]}  # type: ignore[attr-defined]
+    assert (by_id["EXC-12"]["expiring_soon"], by_id["EXC-12"]["days_left"]) == (True, 6)
+    assert not by_id["EXC-13"]["expiring_soon"]
+    assert {i for i, e in by_id.items() if e["status"] == "stale"} == {"EXC-12", "EXC-13"}
     assert any("EXC-13" in r and "stale" in r for r in d.reasons)  # type: ignore[attr-defined]
 
 

@@ -45,6 +45,9 @@ _evidence.register(app)
 from clearance.cli import db as _db  # noqa: E402
 
 _db.register(app)
+from clearance.cli import policy as _policy  # noqa: E402
+
+_policy.register(app)
 # --- end of command registration ---
 
 

@@ -108,17 +108,37 @@ def gate(
                                                "computed). Repeatable."),
     artifact_digest: list[str] | None = typer.Option(None, "--artifact-digest", help="NAME@sha256:<hex> or "
                                                      "sha256:<hex> of an artifact (e.g. an OCI image). Repeatable."),
+    env: str | None = typer.Option(None, "--env", help="Target environment: dev, staging, prod... (or CLEARANCE_ENV)."),
+    approvals: str | None = typer.Option(None, "--approvals", help="Reviews for high-risk paths: a JSON file (GitHub "
+                                         "reviews API output or {\"approved_by\": [...]}) or `github` to fetch them."),
+    explain: str | None = typer.Option(None, "--explain", help="Print the policy inputs and rule trace for this "
+                                       "finding fingerprint (on stderr)."),
+    repository: str | None = typer.Option(None, "--repository", help="CI context: owner/repo (default from CI env)."),
+    commit: str | None = typer.Option(None, "--commit", help="CI context: commit sha."),
+    branch: str | None = typer.Option(None, "--branch", help="CI context: branch."),
+    pr: int | None = typer.Option(None, "--pr", help="CI context: pull/merge request number."),
+    run_url: str | None = typer.Option(None, "--run-url", help="CI context: pipeline run URL."),
+    actor: str | None = typer.Option(None, "--actor", help="CI context: who triggered the run."),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
         req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
         targets = _targets(fmt, output or [])
-        threshold = _severity(fail_on) if fail_on else req.settings.fail_on
+        threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
         evidence_plan = _evidence_plan(evidence, key, artifact or [], artifact_digest or [])
         started = system_clock()
         result = _run(req, started)
-        decision = _decide(result, req.settings, threshold)
-        _write_reports(targets, result, decision, req)
+        from clearance.cli import policy as policy_cli
+
+        root = req.path if req.path.is_dir() else req.path.parent
+        ci = {"repository": repository, "commit": commit, "branch": branch, "pr": pr, "run_url": run_url,
+              "actor": actor}
+        policy_options = policy_cli.gate_options(root=root, config=config, env=env, fail_on=threshold, base=base,
+                                                 approvals=approvals, ci=ci, scanners=req.options.scanners,
+                                                 settings=req.settings)
+        decided = policy_cli.decide_gate(root, req.settings, result, policy_options, explain)
+        result, decision = decided.result, decided.decision
+        _write_reports(targets, result, decision, req, decided.report_context)
         if evidence_plan is not None:
             _write_evidence(evidence_plan, result, decision, req, started)
     raise typer.Exit(int(decision.exit_code()))
@@ -337,18 +357,14 @@ def _build_context(req: ScanRequest) -> dict[str, Any]:
     return {k: v for k, v in ctx.items() if v}
 
 
-def _decide(result: ScanResult, settings: Settings, threshold: Severity) -> Decision:
-    from clearance.policy.threshold import decide_by_threshold
-
-    return decide_by_threshold(result, threshold, fail_closed=settings.fail_closed)
-
-
-def _write_reports(targets: list[Any], result: ScanResult, decision: Decision | None, req: ScanRequest) -> None:
+def _write_reports(targets: list[Any], result: ScanResult, decision: Decision | None, req: ScanRequest,
+                   context: dict[str, Any] | None = None) -> None:
     from clearance.report import Format, render, render_console
     from clearance.report.base import ReportData
 
     rules = _rule_index(req)
-    data = ReportData(result=result, decision=decision, rules=rules, tool_version=__version__, verbose=req.verbose)
+    data = ReportData(result=result, decision=decision, rules=rules, tool_version=__version__, verbose=req.verbose,
+                      context=context or {})
     for t in targets:
         fmt = Format(t.fmt)
         if t.path is None:

@@ -3,7 +3,9 @@
 Written as ordinary CEL rules so `clearance policy explain` shows them like any other rule
 and `docs/policy.md` can quote them. The first matching rule wins:
 
-1. `secret.live-format` — block a secret in a verified (live) format outside test paths.
+1. `secret.live-format` — block a secret in a live format outside test paths: its checksum
+   verified, or a provider-specific pattern (confidence high/medium); a generic
+   high-entropy assignment (confidence low) only warns.
 2. `vuln.exploitable-exposed` — block a vulnerability that ships at run time (scope is not
    dev), is not proven unreachable, and is critical, or high with KEV or EPSS ≥ threshold,
    in a service that is internet-exposed (or of unknown exposure) or handles
@@ -31,7 +33,10 @@ def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
     return [
         RuleSpec(
             name="secret.live-format",
-            when="finding.kind == 'secret' && finding.signals.verified && !finding.signals.in_test_path",
+            when=(
+                "finding.kind == 'secret' && !finding.signals.in_test_path"
+                " && (finding.signals.verified || finding.signals.confidence in ['high', 'medium'])"
+            ),
             action="block",
             message="a credential in a live format outside test paths: revoke and rotate it, then remove it "
             "from the code (and from history)",

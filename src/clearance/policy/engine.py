@@ -360,7 +360,31 @@ def _extra(
             "match": e.match.describe(),
         }
 
-    entries = {e.id: e for e in inputs.exceptions.entries}
+    soon = {e.id for e in _expiring_soon(inputs, now)}
+    stale = {e.id for e in _stale(inputs, book)}
+
+    def status(exc_id: str) -> str:
+        if exc_id in book.applied:
+            return "applied"
+        if exc_id in book.expired:
+            return "expired"
+        if exc_id in book.rejected:
+            return "not-applicable"
+        if exc_id in stale:
+            return "stale"
+        return "unmatched"
+
+    exceptions = [
+        dict(
+            exc_info(e),
+            status=status(e.id),
+            expiring_soon=e.id in soon,
+            findings=sorted(book.applied.get(e.id, [])),
+            expired_findings=sorted(book.expired.get(e.id, [])),
+            rejected_findings=sorted(book.rejected.get(e.id, [])),
+        )
+        for e in inputs.exceptions.entries
+    ]
     ctx = inputs.context
     owners = {f.fingerprint: ctx.owner_of(f.location.path) for f in result.findings}
     services = {f.fingerprint: ctx.catalog.for_path(f.location.path).name for f in result.findings}
@@ -372,20 +396,8 @@ def _extra(
             "fail_on": inputs.policy.fail_on.value if inputs.policy.fail_on else None,
             "rules": [r.name for r in inputs.policy.rules.rules],
         },
-        "exceptions": {
-            "source": inputs.exceptions.source,
-            "applied": [
-                dict(exc_info(entries[i]), findings=sorted(fps)) for i, fps in sorted(book.applied.items())
-            ],
-            "expired": [
-                dict(exc_info(entries[i]), findings=sorted(fps)) for i, fps in sorted(book.expired.items())
-            ],
-            "rejected": [
-                dict(exc_info(entries[i]), findings=sorted(fps)) for i, fps in sorted(book.rejected.items())
-            ],
-            "expiring_soon": [exc_info(e) for e in _expiring_soon(inputs, now)],
-            "stale": [exc_info(e) for e in _stale(inputs, book)],
-        },
+        "exceptions": exceptions,
+        "exceptions_file": inputs.exceptions.source,
         "baseline": {
             "mode": inputs.change.mode,
             "base": inputs.change.base or None,
@@ -396,11 +408,9 @@ def _extra(
                 f.fingerprint for f in result.findings if f.fingerprint not in inputs.change.pre_existing
             ),
         },
-        "approvals": {
-            "source": inputs.approvals_source,
-            "required": [r.as_dict() for r in inputs.approvals],
-            "missing": [r.describe() for r in inputs.approvals if not r.satisfied],
-        },
+        "approvals": [dict(r.as_dict(), by=", ".join(r.approved_by) or None) for r in inputs.approvals],
+        "approvals_source": inputs.approvals_source,
+        "approvals_missing": [r.describe() for r in inputs.approvals if not r.satisfied],
         "owners": {k: v for k, v in sorted(owners.items()) if v},
         "services": {k: v for k, v in sorted(services.items()) if v},
         "context": ctx.as_report_context(),

@@ -47,14 +47,15 @@ ENTRY_KEYS = (
     "ticket",
     "severity",
 )
-REQUIRED_KEYS = ("id", "match", "owner", "reason", "created", "expires", "approved_by")
+REQUIRED_KEYS = ("id", "match", "owner", "reason", "created", "expires")
+"""`approved_by` is also required for high and critical findings; `compensating_control` for critical."""
 MATCH_KEYS = ("rule", "fingerprint", "component", "path", "advisory")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
 _HEADER = (
     "Time-boxed risk acceptance, reviewed like code. See docs/policy.md#exceptions.\n"
-    "Every entry needs: id, match, owner, reason, created, expires, approved_by\n"
-    "(and compensating_control for critical findings)."
+    "Every entry needs: id, match, owner, reason, created, expires\n"
+    "(approved_by for high/critical findings, compensating_control for critical)."
 )
 
 
@@ -166,6 +167,8 @@ class RiskException:
             )
         if finding.severity is Severity.CRITICAL and not self.compensating_control:
             return f"exception {self.id} has no compensating_control, which critical findings require"
+        if finding.severity.at_least(Severity.HIGH) and not self.approved_by:
+            return f"exception {self.id} has no approved_by, which {finding.severity.value} findings require"
         return None
 
     def where(self) -> str:
@@ -311,6 +314,8 @@ def _entry(
                 problems.append(
                     f"{at('expires')}: {label}: lasts {length} days; the maximum for {what} is {allowed}"
                 )
+    if severity is not None and severity.at_least(Severity.HIGH) and not item.get("approved_by"):
+        problems.append(f"{where}: {label}: {severity.value} exceptions need `approved_by`")
     if severity is Severity.CRITICAL and not item.get("compensating_control"):
         problems.append(f"{where}: {label}: critical exceptions need a `compensating_control`")
     for key in ("owner", "reason", "approved_by", "compensating_control", "ticket"):
@@ -325,7 +330,7 @@ def _entry(
         reason=str(item["reason"]),
         created=created,
         expires=expires,
-        approved_by=str(item["approved_by"]),
+        approved_by=str(item.get("approved_by") or ""),
         compensating_control=str(item.get("compensating_control") or ""),
         ticket=str(item.get("ticket") or ""),
         severity=severity,
@@ -514,7 +519,7 @@ class NewException:
     owner: str
     reason: str
     expires: dt.date
-    approved_by: str
+    approved_by: str = ""
     rule: str | None = None
     fingerprint: str | None = None
     component: str | None = None
@@ -570,7 +575,8 @@ def add_exception(
         entry["severity"] = new.severity.value
     entry["created"] = today
     entry["expires"] = new.expires
-    entry["approved_by"] = new.approved_by
+    if new.approved_by:
+        entry["approved_by"] = new.approved_by
     if new.ticket:
         entry["ticket"] = new.ticket
     data["exceptions"].append(entry)
