@@ -564,3 +564,35 @@ def test_parse_diff_quoted_names_and_renames() -> None:
 
 def test_parse_diff_of_nothing() -> None:
     assert git.parse_diff(b"") == []
+
+
+def test_pr_mode_with_several_merge_bases(repo: Repo) -> None:
+    """Criss-cross merges leave two merge bases; git diff --merge-base refuses, clearance picks one."""
+    repo.write("a.txt", "a\n")
+    repo.commit("A")
+    repo.git("checkout", "-q", "-b", "b")
+    repo.write("b.txt", "b\n")
+    b1 = repo.commit("b1")
+    repo.git("checkout", "-q", "-b", "c", "main")
+    repo.write("c.txt", "c\n")
+    c1 = repo.commit("c1")
+    repo.git("merge", "-q", "--no-edit", b1)
+    repo.git("checkout", "-q", "b")
+    repo.git("merge", "-q", "--no-edit", c1)
+    repo.write("b.txt", "b\nnew on b\n")
+    repo.commit("b2")
+    assert len(repo.git("merge-base", "--all", "b", "c").split()) == 2
+
+    result = git.changed_files(repo.root, base="c", ignore=[], max_file_size=CAP)
+
+    changed = {f.path: f.added_lines for f in result.files}
+    fork = git.merge_base(repo.root, "c")
+    assert fork in (b1, c1)
+    # Relative to the merge base git picks: b.txt is either new (c1) or has line 2 added (b1).
+    assert changed["b.txt"] == (None if fork == c1 else frozenset({2}))
+    assert "a.txt" not in changed
+
+
+def test_pr_mode_on_a_single_file(pr: Repo) -> None:
+    result = git.changed_files(pr.root / "app.py", base="main", ignore=[], max_file_size=CAP)
+    assert [(f.path, f.added_lines) for f in result.files] == [("app.py", frozenset({5, 6, 13}))]

@@ -3,14 +3,18 @@
 Everything goes through the `git` CLI with a handful of long-running processes, never one
 process per file:
 
-- `history_files`: `git rev-list --objects <refs> | git cat-file --batch-check` lists every
-  blob reachable from the refs with its size; one `git log --raw --reverse` pass finds the
-  oldest commit that introduced each blob (and the path it first had); one
-  `git cat-file --batch` streams the contents of the blobs that are neither ignored nor
-  over the size cap. Each unique blob is handed to the scanners exactly once.
-- `changed_files`: one `git diff --raw -p --unified=0 <merge-base>` against the working tree
-  (committed, staged and unstaged changes at once) parsed for the lines each file adds, plus
-  `git ls-files --others --exclude-standard` for untracked files. Only these files are read.
+- `history_files`: one `git log --raw --reverse --diff-merges=first-parent` pass over the
+  refs sees every blob as it is introduced (a commit's tree is its first parent's tree plus
+  its first-parent diff, so every blob of every reachable tree shows up in some diff). The
+  first sighting at a path that is not ignored gives the oldest commit and the path; the blob
+  is requested at once from one `git cat-file --batch` process whose answers a thread
+  collects while the log is still being read. Blobs tagged directly (outside any commit) are
+  added from `git for-each-ref`. Each unique blob is handed to the scanners exactly once;
+  blobs over the size cap are drained from the pipe, not kept.
+- `changed_files`: one `git diff --merge-base <base> --raw -p --unified=0` against the
+  working tree (committed, staged and unstaged changes at once) parsed for the lines each file
+  adds, run beside `git ls-files --others --exclude-standard` for untracked files. Nothing
+  else runs first, and only the changed files are ever read.
 - `files_at` / `merge_base`: what a PR-mode baseline needs (the base side of the changed paths).
 
 All invocations run with `core.quotepath=off`, NUL-separated output where paths appear, and
@@ -53,8 +57,6 @@ class _Repo:
     """Directory git runs in (the target, or its parent when the target is a file)."""
     top: Path | None
     """Working-tree root; None for a bare repository."""
-    pathspec: tuple[str, ...] = ()
-    """Restricts PR mode to the target when the target is a single file."""
 
 
 # --------------------------------------------------------------------------- public API
@@ -152,8 +154,15 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
     try:
         diff_out, untracked_out = _finish_all((diff, "git diff"), (untracked, "git ls-files"))
     except SourceError:
-        _merge_base(_open_repo(repo, need_worktree=True), base)  # raises the precise error, with advice
-        raise
+        # Say precisely what is wrong (not a repository, unknown ref, no common ancestor...); if
+        # nothing is, `--merge-base` itself failed (several merge bases, git < 2.30): use the one
+        # `git merge-base` picks.
+        fork = _merge_base(_open_repo(repo, need_worktree=True), base)
+        diff_out = _finish(_popen(cwd, [*_DIFF_ARGS, fork, "--", *pathspec_args]), "git diff")
+        untracked_out = _finish(
+            _popen(cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec_args]),
+            "git ls-files",
+        )
 
     out = WalkResult()
     path_filter = _PathFilter(cwd, ignore, out)
@@ -820,18 +829,18 @@ def _target(path: Path) -> tuple[Path, tuple[str, ...]]:
 
 def _open_repo(path: Path, *, need_worktree: bool = False) -> _Repo:
     """Check `path` is inside a git repository and find its working-tree root."""
-    cwd, spec = _target(path)
+    cwd, _ = _target(path)
     proc = _run(cwd, ["rev-parse", "--is-bare-repository", "--show-toplevel"], check=False)
     lines = proc.stdout.split(b"\n")
     if proc.returncode == 0 and len(lines) >= 2:
-        return _Repo(cwd=cwd, top=Path(os.fsdecode(lines[1])), pathspec=spec)
+        return _Repo(cwd=cwd, top=Path(os.fsdecode(lines[1])))
     if lines[0].strip() == b"true":
         if need_worktree:
             raise SourceError(
                 f"{path} is a bare repository; PR mode needs a working tree",
                 hint="run in a checkout of the repository",
             )
-        return _Repo(cwd=cwd, top=None, pathspec=spec)
+        return _Repo(cwd=cwd, top=None)
     message = proc.stderr.decode("utf-8", "replace").strip()
     if "dubious ownership" in message:
         raise SourceError(
