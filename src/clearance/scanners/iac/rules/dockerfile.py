@@ -83,9 +83,23 @@ def _commands(text: str) -> Iterator[tuple[int, list[str]]]:
         stripped = piece.lstrip()
         if not stripped.strip() or stripped.startswith("#"):
             continue
-        tokens = _tokens(stripped)
+        tokens = _command_words(_tokens(stripped))
         if tokens:
             yield end - len(piece) + (len(piece) - len(stripped)), tokens
+
+
+_PREFIX_WORDS = frozenset(
+    {"then", "do", "else", "elif", "if", "while", "until", "{", "!", "exec", "time", "nohup"}
+)
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")
+
+
+def _command_words(words: list[str]) -> list[str]:
+    """The words of the command itself: shell keywords and `VAR=value` prefixes dropped."""
+    i = 0
+    while i < len(words) and (words[i] in _PREFIX_WORDS or _ASSIGNMENT.match(words[i])):
+        i += 1
+    return words[i:]
 
 
 _WORD = re.compile(r"""(?:[^\s"']+|"(?:[^"\\]|\\.)*"?|'[^']*'?)+""")
