@@ -9,19 +9,25 @@ The rule must fire at exactly the marked lines; without a marker the fixture is 
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 
+from clearance.config import Settings
+from clearance.scanners.base import ScanContext
 from clearance.scanners.iac.model import Resource
 from clearance.scanners.iac.parsers import dockerfile
 from clearance.scanners.iac.rules.base import IacRule, RuleContext
 from clearance.scanners.iac.rules.dockerfile import RULES
+from clearance.scanners.iac.scanner import IacScanner
+from clearance.sources.base import SourceFile
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "iac" / "dockerfile"
 _EXPECT = re.compile(r"^\s*#\s*expect-next:\s*([\w.,\s-]+)$")
 _BY_ID = {r.id: r for r in RULES}
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
 def _cases() -> list[tuple[str, Path]]:
@@ -57,6 +63,15 @@ def fired_lines(rule: IacRule, resources: list[Resource]) -> list[int]:
     return lines
 
 
+def scanner_lines(path: Path, rel: str, rule_id: str) -> list[int]:
+    """The lines of the rule's findings when the real scanner classifies, parses and checks the file."""
+    data = path.read_bytes()
+    context = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    out = IacScanner().scan([SourceFile(path=rel, size=len(data), data=data)], context)
+    assert out.errors == []
+    return [f.location.start_line or 0 for f in out.findings if f.rule_id == rule_id]
+
+
 @pytest.mark.parametrize(("rule_id", "path"), _cases(), ids=lambda v: v if isinstance(v, str) else v.name)
 def test_rule_fires_exactly_at_marked_lines(rule_id: str, path: Path) -> None:
     text = path.read_text()
@@ -64,6 +79,7 @@ def test_rule_fires_exactly_at_marked_lines(rule_id: str, path: Path) -> None:
     fired = fired_lines(_BY_ID[rule_id], resources)
     assert len(fired) == len(set(fired)), f"duplicate hits: {fired}"
     assert set(fired) == expected_lines(text, rule_id)
+    assert sorted(scanner_lines(path, f"docker/{path.name}", rule_id)) == sorted(fired)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)

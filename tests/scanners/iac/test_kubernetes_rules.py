@@ -8,19 +8,25 @@ without a marker for the rule is negative: the rule must not fire at all.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from pathlib import Path
 
 import pytest
 
+from clearance.config import Settings
+from clearance.scanners.base import ScanContext
 from clearance.scanners.iac.model import Resource
 from clearance.scanners.iac.parsers import kubernetes
 from clearance.scanners.iac.rules.base import IacRule, RuleContext
 from clearance.scanners.iac.rules.kubernetes import RULES
+from clearance.scanners.iac.scanner import IacScanner
+from clearance.sources.base import SourceFile
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "iac" / "kubernetes"
 _EXPECT = re.compile(r"#\s*expect:\s*([\w.,\s-]+)$")
 _BY_ID = {r.id: r for r in RULES}
+NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
 def _cases() -> list[tuple[str, Path]]:
@@ -53,6 +59,15 @@ def fired_lines(rule: IacRule, resources: list[Resource]) -> list[int]:
     return lines
 
 
+def scanner_lines(path: Path, rel: str, rule_id: str) -> list[int]:
+    """The lines of the rule's findings when the real scanner classifies, parses and checks the file."""
+    data = path.read_bytes()
+    context = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    out = IacScanner().scan([SourceFile(path=rel, size=len(data), data=data)], context)
+    assert out.errors == []
+    return [f.location.start_line or 0 for f in out.findings if f.rule_id == rule_id]
+
+
 @pytest.mark.parametrize(("rule_id", "path"), _cases(), ids=lambda v: v if isinstance(v, str) else v.name)
 def test_rule_fires_exactly_at_marked_lines(rule_id: str, path: Path) -> None:
     rule = _BY_ID[rule_id]
@@ -62,6 +77,7 @@ def test_rule_fires_exactly_at_marked_lines(rule_id: str, path: Path) -> None:
     fired = fired_lines(rule, resources)
     assert len(fired) == len(set(fired)), f"duplicate hits: {fired}"
     assert set(fired) == expected_lines(text, rule_id)
+    assert sorted(scanner_lines(path, f"k8s/{path.name}", rule_id)) == sorted(fired)
 
 
 @pytest.mark.parametrize("rule", RULES, ids=lambda r: r.id)
