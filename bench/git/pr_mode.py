@@ -41,7 +41,7 @@ from clearance.pipeline import RunOptions, run  # noqa: E402
 from clearance.sources import files as files_source  # noqa: E402
 from clearance.sources import git  # noqa: E402
 
-FAKE_KEY = "AKIA" + "Z4Q7X2M9TBCD3EFG"  # split so this script is not itself a finding
+FAKE_KEY = "AKIA" + "Z4Q7X2M7TBCD3EFG"  # split so this script is not itself a finding
 WORDS = ("user", "order", "invoice", "account", "session", "cache", "report", "item", "price", "token_count")
 GIT_ENV = {
     "GIT_AUTHOR_NAME": "Bench",

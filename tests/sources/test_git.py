@@ -5,6 +5,7 @@ Every test builds a real repository in a temporary directory with fixed authors 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import subprocess
 from collections.abc import Iterator
@@ -12,7 +13,9 @@ from pathlib import Path
 
 import pytest
 
+from clearance.config import Settings
 from clearance.errors import SourceError
+from clearance.pipeline import RunOptions, run
 from clearance.sources import git
 from clearance.sources.base import SourceFile
 
@@ -596,3 +599,48 @@ def test_pr_mode_with_several_merge_bases(repo: Repo) -> None:
 def test_pr_mode_on_a_single_file(pr: Repo) -> None:
     result = git.changed_files(pr.root / "app.py", base="main", ignore=[], max_file_size=CAP)
     assert [(f.path, f.added_lines) for f in result.files] == [("app.py", frozenset({5, 6, 13}))]
+
+
+# --------------------------------------------------------------------------- through the pipeline
+
+
+def _secrets_pipeline(
+    target: Path, options: RunOptions, now: dt.datetime
+) -> list[tuple[str, int | None, str | None, str | None]]:
+    result = run(target, Settings(scanners=["secrets"]), options, now)
+    assert result.errors == ()
+    return [
+        (f.location.path, f.location.start_line, f.location.commit, f.location.commit_author)
+        for f in result.findings
+        if f.rule_id == "secret.aws-access-key-id"
+    ]
+
+
+def test_pipeline_pr_mode_reports_only_secrets_on_added_lines(repo: Repo, now: dt.datetime) -> None:
+    old, new, other = "AKIA" + "4HKZQ7RXJ3MVTW5N", "ASIA" + "Y3DN2K7QWERTPLMC", "AKIA" + "2MQX7LRTWVZ3K5PN"
+    repo.write("settings.py", f'OLD_KEY = "{old}"\nDEBUG = False\n')
+    repo.commit("base with an old leak")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("settings.py", f'OLD_KEY = "{old}"\nNEW_KEY = "{new}"\nDEBUG = False\n')
+    repo.write("deploy/env.py", f'KEY = "{other}"\n')
+    repo.commit("add keys")
+
+    found = _secrets_pipeline(repo.root, RunOptions(base="main", scanners=["secrets"], jobs=1), now)
+
+    assert sorted((path, line) for path, line, _, _ in found) == [("deploy/env.py", 1), ("settings.py", 2)]
+
+
+def test_pipeline_history_blames_the_commit_that_introduced_the_secret(repo: Repo, now: dt.datetime) -> None:
+    key = "AKIA" + "4HKZQ7RXJ3MVTW5N"
+    repo.write("app/config.py", "import os\n")
+    repo.commit("config", author=ALICE)
+    repo.write("app/config.py", f'import os\nAWS_KEY = "{key}"\n')
+    leak = repo.commit("oops", author=BOB)
+    (repo.root / "app/config.py").rename(repo.root / "settings.py")
+    repo.commit("move", author=CAROL)
+    repo.write("settings.py", "import os\n")
+    repo.commit("remove the key", author=CAROL)
+
+    found = _secrets_pipeline(repo.root, RunOptions(history=True, scanners=["secrets"], jobs=1), now)
+
+    assert found == [("app/config.py", 2, leak, "Bob Builder <bob@example.com>")]
