@@ -137,6 +137,8 @@ def _instructions(physical: Sequence[str], first: int, escape: str) -> Iterable[
             current = physical[i]
         logical = "".join(str(s[1]) for s in segments).strip()
         parts = logical.split(None, 1)
+        if not parts:
+            continue  # only escape characters: an empty instruction, ignored as Docker does
         keyword, rest = parts[0], parts[1] if len(parts) > 1 else ""
         upper = keyword.upper()
         if upper not in INSTRUCTIONS:
