@@ -9,7 +9,7 @@ import pytest
 
 from clearance.config import Settings
 from clearance.scanners.base import ScanContext
-from clearance.scanners.iac.model import Unknown
+from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.parsers import IacParseError, dockerfile
 from clearance.scanners.iac.scanner import IacScanner
 from clearance.sources.base import SourceFile
@@ -18,7 +18,7 @@ PARSER = Path(__file__).resolve().parents[2] / "fixtures" / "iac" / "dockerfile"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-def _parse(name: str) -> list[dockerfile.Resource]:
+def _parse(name: str) -> list[Resource]:
     return dockerfile.parse(name, (PARSER / name).read_text())
 
 

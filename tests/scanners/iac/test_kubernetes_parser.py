@@ -10,6 +10,7 @@ import pytest
 
 from clearance.config import Settings
 from clearance.scanners.base import ScanContext
+from clearance.scanners.iac.model import Resource
 from clearance.scanners.iac.parsers import IacParseError, kubernetes
 from clearance.scanners.iac.scanner import IacScanner
 from clearance.sources.base import SourceFile
@@ -19,7 +20,7 @@ PARSER = FIXTURES / "_parser"
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
 
 
-def _parse(name: str) -> list[kubernetes.Resource]:
+def _parse(name: str) -> list[Resource]:
     return kubernetes.parse(f"deploy/{name}", (PARSER / name).read_text())
 
 
