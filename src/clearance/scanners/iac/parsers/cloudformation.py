@@ -550,6 +550,8 @@ def _normalize(
                 continue
         _assign(attrs, tf_path, value)
         lines[tf_path] = _line(plines, cfn_path, start)
+        if transform is None:
+            _copy_nested(lines, plines, cfn_path, tf_path)
         _copy_item_lines(lines, plines, tf_path, cfn_path, value)
     if cfn_type == "AWS::EC2::Instance":
         attrs["metadata_options"] = Unknown("set by a launch template or the account default")
@@ -627,6 +629,15 @@ def _copy_item_lines(
                 lines[f"{tf_path}.{i}.{key}"] = _line(
                     plines, f"{cfn_path}.{i}.{src}", lines[f"{tf_path}.{i}"]
                 )
+                _copy_nested(lines, plines, f"{cfn_path}.{i}.{src}", f"{tf_path}.{i}.{key}")
+
+
+def _copy_nested(lines: dict[str, int], plines: Mapping[str, int], cfn_path: str, tf_path: str) -> None:
+    """Lines inside a value kept as is (a policy document's `Statement.0.Action`)."""
+    prefix = cfn_path + "."
+    for key, line in plines.items():
+        if key.startswith(prefix):
+            lines[tf_path + key[len(cfn_path) :]] = line
 
 
 def _assign(attrs: dict[str, Any], path: str, value: Any) -> None:

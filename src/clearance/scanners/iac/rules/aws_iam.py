@@ -86,34 +86,40 @@ def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
 
 
 def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
-    single_paths: dict[tuple[str, str], set[str]] = {}
+    alone: set[str] = set()
     for doc in iam.identity_documents(res):
-        for pf in iam.escalation_paths([doc]):
-            yield _path_hit(pf, doc.attribute, None)
+        found = iam.escalation_paths([doc])
+        if found:
+            yield _paths_hit(found, doc.attribute, None)
     if res.type not in _PRINCIPALS:
         return
-    principals = iam.principal_policies(ctx)
-    entry = principals.get(res.address)
+    entry = iam.principal_policies(ctx).get(res.address)
     if entry is None or len(entry.docs) < 2:
         return
     for doc in entry.docs:
-        for pf in iam.escalation_paths([doc]):
-            single_paths.setdefault((pf.path.name, ""), set()).add(doc.label)
-    for pf in iam.escalation_paths(entry.docs):
-        if (pf.path.name, "") in single_paths:
-            continue  # already reported at the one policy that grants it alone
-        yield _path_hit(pf, "", res)
+        alone.update(pf.path.name for pf in iam.escalation_paths([doc]))
+    combined = [pf for pf in iam.escalation_paths(entry.docs) if pf.path.name not in alone]
+    if combined:
+        yield _paths_hit(combined, "", res)
 
 
-def _path_hit(pf: iam.PathFinding, attribute: str, principal: Resource | None) -> Hit:
-    policies = [d.label for d in pf.docs]
+def _paths_hit(found: list[iam.PathFinding], attribute: str, principal: Resource | None) -> Hit:
+    """One hit naming every path the policy (or the principal's policies together) allows."""
+    policies = list(dict.fromkeys(d.label for pf in found for d in pf.docs))
     who = f"{principal.address} (through {', '.join(policies)})" if principal else "Whoever holds this policy"
+    ways = "; ".join(f"{pf.path.name}: {' + '.join(pf.path.actions)} to {pf.path.how}" for pf in found)
+    confidence = max((pf.confidence for pf in found), key=lambda c: {"low": 0, "medium": 1, "high": 2}[c])
+    actions = sorted({a for pf in found for a in pf.path.actions})
     return Hit(
         attribute,
-        list(pf.path.actions),
-        f"{who} can {pf.path.how} via {' + '.join(pf.path.actions)} (path: {pf.path.name}).",
-        confidence=pf.confidence,
-        details={"escalation_path": pf.path.name, "actions": list(pf.path.actions), "policies": policies},
+        actions,
+        f"{who} can escalate: {ways}.",
+        confidence=confidence,
+        details={
+            "escalation_paths": [pf.path.name for pf in found],
+            "actions": actions,
+            "policies": policies,
+        },
     )
 
 
