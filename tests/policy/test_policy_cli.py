@@ -225,3 +225,36 @@ def test_expired_exception_in_gate_says_who_and_when(service: Path) -> None:
     v = next(f["verdict"] for f in report["findings"] if f["fingerprint"] == bucket["fingerprint"])
     assert v["action"] == "block"
     assert f"exception EXC-12 (owner team-payments) expired on {expires}" in v["notes"]
+
+
+def test_gate_writes_annotations_and_gitlab_reports(service: Path, tmp_path: Path) -> None:
+    notes, gitlab = tmp_path / "annotations.txt", tmp_path / "gl"
+    gate = runner.invoke(
+        app,
+        [
+            "gate",
+            str(service),
+            "-s",
+            "secrets,iac",
+            "-q",
+            "--env",
+            "prod",
+            "-f",
+            "json",
+            "--annotations",
+            str(notes),
+            "--gitlab-reports",
+            str(gitlab),
+        ],
+    )
+    assert gate.exit_code == 1
+    lines = notes.read_text().splitlines()
+    assert any(line.startswith("::error file=app/settings.py,line=1,") for line in lines)
+    assert any(line.startswith("::error file=infra/s3.tf,") for line in lines)
+    assert all("owner%3A" not in line for line in lines)  # messages are not property-escaped
+    assert any("owner: team-payments" in line for line in lines)
+    secrets = json.loads((gitlab / "gl-secret-detection-report.json").read_text())
+    assert [v["location"]["file"] for v in secrets["vulnerabilities"]] == ["app/settings.py"]
+    assert secrets["scan"]["type"] == "secret_detection"
+    deps = json.loads((gitlab / "gl-dependency-scanning-report.json").read_text())
+    assert deps["vulnerabilities"] == []

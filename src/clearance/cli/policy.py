@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -14,9 +14,9 @@ from rich.table import Table
 
 from clearance.cli.common import errors_to_exit, split_csv, stderr
 from clearance.config import CONFIG_FILE, Settings, load_settings
-from clearance.decision import ExitCode
+from clearance.decision import Decision, ExitCode
 from clearance.errors import UsageError
-from clearance.model import ScanResult, Severity
+from clearance.model import RuleInfo, ScanResult, Severity
 from clearance.pipeline import RunOptions, run, system_clock
 from clearance.policy.engine import explain
 from clearance.policy.exceptions import NewException, add_exception, load_exceptions, parse_expiry
@@ -91,6 +91,45 @@ def decide_gate(
         finding = _find(result, explain_fingerprint)
         _print_explanation(explain(finding, outcome.inputs, now), "stderr")
     return outcome
+
+
+def write_ci_outputs(
+    result: ScanResult,
+    decision: Decision,
+    rules: Mapping[str, RuleInfo],
+    context: Mapping[str, Any],
+    annotations: Path | None,
+    gitlab_dir: Path | None,
+    *,
+    quiet: bool = False,
+) -> None:
+    """Write `--annotations` (GitHub workflow commands) and `--gitlab-reports` (GitLab security JSON)."""
+    if annotations is None and gitlab_dir is None:
+        return
+    from clearance import __version__
+    from clearance.report.annotations import render_annotations
+    from clearance.report.base import ReportData
+    from clearance.report.gitlab import render_gitlab_dependency_scanning, render_gitlab_secret_detection
+
+    data = ReportData(
+        result=result, decision=decision, rules=rules, tool_version=__version__, context=context
+    )
+    if annotations is not None:
+        text = render_annotations(data)
+        if str(annotations) == "-":
+            typer.echo(text, nl=False)
+        else:
+            annotations.parent.mkdir(parents=True, exist_ok=True)
+            annotations.write_text(text, encoding="utf-8")
+    if gitlab_dir is not None:
+        gitlab_dir.mkdir(parents=True, exist_ok=True)
+        for name, render in (
+            ("gl-secret-detection-report.json", render_gitlab_secret_detection),
+            ("gl-dependency-scanning-report.json", render_gitlab_dependency_scanning),
+        ):
+            (gitlab_dir / name).write_text(render(data), encoding="utf-8")
+            if not quiet:
+                stderr.print(f"wrote {gitlab_dir / name}")
 
 
 def _config_path(root: Path) -> Path | None:

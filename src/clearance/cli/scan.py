@@ -119,6 +119,10 @@ def gate(
     pr: int | None = typer.Option(None, "--pr", help="CI context: pull/merge request number."),
     run_url: str | None = typer.Option(None, "--run-url", help="CI context: pipeline run URL."),
     actor: str | None = typer.Option(None, "--actor", help="CI context: who triggered the run."),
+    annotations: Path | None = typer.Option(None, "--annotations", help="Write GitHub workflow annotations "
+                                            "(::error/::warning) to this file ('-' for stdout)."),
+    gitlab_reports: Path | None = typer.Option(None, "--gitlab-reports", help="Write GitLab secret-detection and "
+                                               "dependency-scanning report JSON into this directory."),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
@@ -139,6 +143,8 @@ def gate(
         decided = policy_cli.decide_gate(root, req.settings, result, policy_options, explain)
         result, decision = decided.result, decided.decision
         _write_reports(targets, result, decision, req, decided.report_context)
+        policy_cli.write_ci_outputs(result, decision, _rule_index(req), decided.report_context, annotations,
+                                    gitlab_reports, quiet=req.quiet)
         if evidence_plan is not None:
             _write_evidence(evidence_plan, result, decision, req, started)
     raise typer.Exit(int(decision.exit_code()))

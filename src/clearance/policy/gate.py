@@ -139,7 +139,9 @@ def run_policy(
     inputs = prepare(root, settings, result, options, now, reviews_client)
     decision = decide(result, inputs, now)
     annotated = annotate_owners(result, inputs.context)
-    return PolicyRun(decision, annotated, inputs, report_context(inputs.context))
+    context = report_context(inputs.context)
+    context["decided_at"] = now.isoformat()
+    return PolicyRun(decision, annotated, inputs, context)
 
 
 def report_context(context: PolicyContext) -> dict[str, Any]:
