@@ -258,3 +258,11 @@ def test_gate_writes_annotations_and_gitlab_reports(service: Path, tmp_path: Pat
     assert secrets["scan"]["type"] == "secret_detection"
     deps = json.loads((gitlab / "gl-dependency-scanning-report.json").read_text())
     assert deps["vulnerabilities"] == []
+
+
+def test_top_level_fail_on_in_the_config_file_is_a_threshold(service: Path) -> None:
+    (service / "clearance.toml").write_text('fail_on = "critical"\n')
+    _, report = _gate_json(service)
+    assert report["decision"]["policy"] == "threshold:critical@prod"
+    actions = {f["rule_id"]: f["verdict"]["action"] for f in report["findings"]}
+    assert actions["iac.aws-s3-public-access"] == "warn"  # high < critical

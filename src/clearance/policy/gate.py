@@ -166,7 +166,10 @@ def _policy(settings: Settings, env: str, options: GateOptions) -> Policy:
             text = path.read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError):
             text = None
-    return load_policy(settings.policy, env, options.fail_on, origin=origin, source_text=text)
+    # A top-level `fail_on` written in the configuration file keeps its old meaning (a threshold);
+    # the built-in default applies only when nobody asked for a threshold.
+    legacy = settings.fail_on if "fail_on" in settings.model_fields_set else None
+    return load_policy(settings.policy, env, options.fail_on or legacy, origin=origin, source_text=text)
 
 
 def _approvals(
