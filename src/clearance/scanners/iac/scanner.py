@@ -12,9 +12,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import json
+import math
+import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -91,7 +94,16 @@ class IacScanner:
         resources = self._parse(texts, kinds, context, out)
         rules = _enabled_rules(context.settings)
         findings = list(_run_rules(resources, rules))
-        out.findings.extend(self._findings(findings, texts, by_path, context, out))
+        unique: dict[str, Finding] = {}
+        for finding in self._findings(findings, texts, by_path, context, out):
+            kept = unique.get(finding.fingerprint)
+            if kept is None or (
+                finding.signals.get("source") == "plan" and kept.signals.get("source") != "plan"
+            ):
+                unique[finding.fingerprint] = (
+                    finding  # the plan's view (with its action) wins over the source's
+                )
+        out.findings.extend(unique.values())
         out.detail["rules"] = len(rules)
         out.detail["resources"] = len(resources)
         return out
@@ -124,7 +136,7 @@ class IacScanner:
                 out.errors.append(
                     ScanError(path, f"{kind}: could not parse ({type(e).__name__}: {e})", self.id)
                 )
-        return resources
+        return _map_plan_to_source(resources)
 
     def _findings(
         self,
@@ -187,6 +199,48 @@ def _location(path: str, line: int) -> Any:
     from clearance.model import Location
 
     return Location(path=path, start_line=line, end_line=line)
+
+
+def _map_plan_to_source(resources: list[Resource]) -> list[Resource]:
+    """Point plan resources at the `.tf` block that declares them, when that source was scanned.
+
+    Match by address (instance keys dropped), preferring the plan's own directory, then a
+    unique match anywhere. A matched resource keeps the plan's values and action but takes
+    the source's path and attribute lines; unmatched ones keep their lines in the plan file.
+    """
+    declared: dict[str, list[Resource]] = {}
+    for r in resources:
+        if r.source == "terraform" and not r.is_data:
+            declared.setdefault(r.address, []).append(r)
+    if not declared:
+        return resources
+    out = []
+    for r in resources:
+        if r.source != "plan":
+            out.append(r)
+            continue
+        candidates = declared.get(_strip_instance_keys(r.address), [])
+        plan_dir = posixpath.dirname(r.path)
+        local = [c for c in candidates if posixpath.dirname(c.path) == plan_dir]
+        match = local[0] if len(local) == 1 else (candidates[0] if len(candidates) == 1 else None)
+        if match is None:
+            out.append(r)
+            continue
+        out.append(
+            dataclasses.replace(
+                r,
+                path=match.path,
+                start_line=match.start_line,
+                end_line=match.end_line,
+                lines=dict(match.lines),
+                extra={**r.extra, "plan": r.path},
+            )
+        )
+    return out
+
+
+def _strip_instance_keys(address: str) -> str:
+    return re.sub(r"\[[^\]]*\]", "", address)
 
 
 def _classify(path: str, data: bytes) -> tuple[FileKind | None, str | None]:
@@ -317,22 +371,44 @@ def evidence(attribute: str, value: Any) -> str:
 
 def _redact(attribute: str, text: str) -> str:
     secret = bool(_SECRET_NAME.search(attribute.rsplit(".", 1)[-1])) and len(text) > 6
-    try:
-        from clearance.scanners.secrets.engine import contains_secret  # type: ignore[attr-defined,import-not-found,unused-ignore]
+    secret = secret or any(_random_looking(m) for m in _LONG_TOKEN.findall(text))
+    if not secret:
+        try:
+            from clearance.scanners.secrets.engine import contains_secret
 
-        secret = secret or bool(contains_secret(text))
-    except (ImportError, TypeError, ValueError):
-        secret = secret or bool(re.search(r"[A-Za-z0-9+/=_-]{32,}", text))
+            secret = contains_secret(text)
+        except (ImportError, OSError, RuntimeError, ValueError):  # engine unavailable: heuristics above only
+            secret = False
     if not secret:
         return text
     try:
-        from clearance.redaction import redact  # type: ignore[attr-defined,import-not-found,unused-ignore]
+        from clearance.redaction import redact
 
-        redacted: str = redact(text)
-        return redacted
-    except (ImportError, TypeError, ValueError):
-        core = text.strip('"')
-        return f'"{core[:3]}…{core[-2:]}"' if len(core) > 8 else '"…"'
+        return '"' + redact(text.strip('"')) + '"'
+    except ImportError:
+        return '"****"'
+
+
+_LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
+
+
+def _random_looking(token: str) -> bool:
+    """Mixed case and digits with high entropy: a key or token, not a word, path or ARN."""
+    classes = (
+        any(c.isupper() for c in token),
+        any(c.islower() for c in token),
+        any(c.isdigit() for c in token),
+    )
+    return all(classes) and _entropy(token) >= 3.5
+
+
+def _entropy(token: str) -> float:
+    """Shannon entropy per character (random keys score above ~3.5, words and ARNs below)."""
+    counts: dict[str, int] = {}
+    for ch in token:
+        counts[ch] = counts.get(ch, 0) + 1
+    n = len(token)
+    return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
 # --- inline suppression ---------------------------------------------------------------

@@ -149,6 +149,8 @@ def _versioning_on(value: Any) -> bool:
 
 def _versioning(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     inline = res.get("versioning")
+    if is_unknown(inline):
+        return
     if inline and _versioning_on(inline):
         return
     comps = companions(res, ctx, "aws_s3_bucket_versioning")

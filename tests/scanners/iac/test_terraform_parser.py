@@ -1,0 +1,223 @@
+"""Terraform HCL evaluation: variables, tfvars, locals, references, dynamic blocks, count, modules."""
+
+from __future__ import annotations
+
+import textwrap
+
+from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.parsers import terraform
+
+
+def _parse(files: dict[str, str], var_files: dict[str, str] | None = None) -> dict[str, Resource]:
+    texts = {p: textwrap.dedent(t).lstrip() for p, t in files.items()}
+    resources, errors = terraform.parse_files(texts, var_files)
+    assert errors == []
+    return {r.address: r for r in resources}
+
+
+def test_variables_tfvars_and_var_files_override_defaults() -> None:
+    files = {
+        "env/main.tf": """
+            variable "acl" {
+              default = "private"
+            }
+            variable "name" {}
+            variable "ports" {
+              default = [22]
+            }
+            resource "aws_s3_bucket" "b" {
+              bucket = "acme-${var.name}"
+              acl    = var.acl
+            }
+        """,
+        "env/terraform.tfvars": 'acl = "public-read"\n',
+        "env/extra.auto.tfvars.json": '{"name": "logs"}',
+    }
+    r = _parse(files)["aws_s3_bucket.b"]
+    assert r.attributes["acl"] == "public-read"
+    assert r.attributes["bucket"] == "acme-logs"
+    assert r.lines == {"bucket": 9, "acl": 10}
+    configured = _parse(files, {"ci.tfvars": 'acl = "authenticated-read"\n'})["aws_s3_bucket.b"]
+    assert configured.attributes["acl"] == "authenticated-read"
+
+
+def test_unset_variable_and_function_calls_are_unknown() -> None:
+    r = _parse(
+        {
+            "m/main.tf": """
+            variable "cidr" {}
+            resource "aws_security_group_rule" "r" {
+              cidr_blocks = [var.cidr]
+              description = upper("x")
+              from_port   = var.enabled ? 22 : 0
+            }
+        """
+        }
+    )["aws_security_group_rule.r"]
+    cidr = r.attributes["cidr_blocks"][0]
+    assert isinstance(cidr, Unknown) and cidr.expr == "var.cidr"
+    assert isinstance(r.attributes["description"], Unknown)
+    assert isinstance(r.attributes["from_port"], Unknown)
+
+
+def test_locals_references_and_computed_attributes() -> None:
+    rs = _parse(
+        {
+            "m/main.tf": """
+            locals {
+              env    = "prod"
+              bucket = "acme-${local.env}-data"
+            }
+            resource "aws_s3_bucket" "data" {
+              bucket = local.bucket
+            }
+            resource "aws_s3_bucket_acl" "by_name" {
+              bucket = aws_s3_bucket.data.bucket
+              acl    = "private"
+            }
+            resource "aws_s3_bucket_versioning" "by_id" {
+              bucket = aws_s3_bucket.data.id
+            }
+        """
+        }
+    )
+    assert rs["aws_s3_bucket.data"].attributes["bucket"] == "acme-prod-data"
+    assert rs["aws_s3_bucket_acl.by_name"].attributes["bucket"] == "acme-prod-data"
+    ref = rs["aws_s3_bucket_versioning.by_id"].attributes["bucket"]
+    assert isinstance(ref, Unknown) and ref.ref == "aws_s3_bucket.data"
+
+
+def test_dynamic_blocks_expand_over_literal_for_each() -> None:
+    r = _parse(
+        {
+            "m/main.tf": """
+            locals {
+              rules = { ssh = 22, https = 443 }
+            }
+            resource "aws_security_group" "sg" {
+              dynamic "ingress" {
+                for_each = local.rules
+                iterator = rule
+                content {
+                  from_port   = rule.value
+                  to_port     = rule.value
+                  description = rule.key
+                  cidr_blocks = ["0.0.0.0/0"]
+                }
+              }
+            }
+        """
+        }
+    )["aws_security_group.sg"]
+    ingress = r.attributes["ingress"]
+    assert [(i["description"], i["from_port"]) for i in ingress] == [("ssh", 22), ("https", 443)]
+    assert r.line_of("ingress.1.cidr_blocks") == 12
+
+
+def test_count_zero_and_empty_for_each_create_nothing() -> None:
+    rs = _parse(
+        {
+            "m/main.tf": """
+            variable "enabled" {
+              default = false
+            }
+            resource "aws_instance" "off" {
+              count = 0
+            }
+            resource "aws_instance" "none" {
+              for_each = {}
+            }
+            resource "aws_instance" "each" {
+              for_each = { a = "t3.micro" }
+              instance_type = each.value
+            }
+            resource "aws_instance" "maybe" {
+              count = var.enabled ? 1 : 0
+            }
+        """
+        }
+    )
+    assert "aws_instance.off" not in rs and "aws_instance.none" not in rs
+    assert rs["aws_instance.each"].attributes["instance_type"] == "t3.micro"
+    assert "aws_instance.maybe" in rs  # unknown count: kept
+
+
+def test_policy_documents_jsonencode_heredoc_and_data_source() -> None:
+    rs = _parse(
+        {
+            "m/main.tf": """
+            data "aws_iam_policy_document" "doc" {
+              statement {
+                actions   = ["s3:GetObject"]
+                resources = ["*"]
+                condition {
+                  test     = "Bool"
+                  variable = "aws:SecureTransport"
+                  values   = ["true"]
+                }
+              }
+            }
+            resource "aws_iam_policy" "a" {
+              policy = data.aws_iam_policy_document.doc.json
+            }
+            resource "aws_iam_policy" "b" {
+              policy = jsonencode({ Statement = [{ Effect = "Allow", Action = "*", Resource = "*" }] })
+            }
+            resource "aws_iam_policy" "c" {
+              policy = <<-EOT
+                {"Statement": [{"Effect": "Deny", "Action": "s3:*", "Resource": "${aws_iam_policy.b.name}"}]}
+              EOT
+            }
+        """
+        }
+    )
+    a = rs["aws_iam_policy.a"].attributes["policy"]
+    assert a["Statement"][0]["Action"] == ["s3:GetObject"]
+    assert a["Statement"][0]["Condition"] == {"Bool": {"aws:SecureTransport": ["true"]}}
+    assert rs["aws_iam_policy.b"].attributes["policy"]["Statement"][0]["Action"] == "*"
+    c = rs["aws_iam_policy.c"].attributes["policy"]
+    assert isinstance(c, Unknown) and c.ref == "aws_iam_policy.b"
+
+
+def test_local_module_is_evaluated_with_caller_inputs() -> None:
+    rs = _parse(
+        {
+            "live/main.tf": """
+            module "web" {
+              source = "../modules/sg"
+              cidr   = "0.0.0.0/0"
+            }
+        """,
+            "modules/sg/main.tf": """
+            variable "cidr" {
+              default = "10.0.0.0/8"
+            }
+            resource "aws_security_group" "this" {
+              ingress {
+                from_port   = 22
+                to_port     = 22
+                cidr_blocks = [var.cidr]
+              }
+            }
+        """,
+        }
+    )
+    assert set(rs) == {"module.web.aws_security_group.this"}  # the module dir is not also a root
+    sg = rs["module.web.aws_security_group.this"]
+    assert sg.path == "modules/sg/main.tf"
+    assert sg.attributes["ingress"][0]["cidr_blocks"] == ["0.0.0.0/0"]
+
+
+def test_tf_json_and_malformed_files() -> None:
+    resources, errors = terraform.parse_files(
+        {
+            "a/main.tf.json": '{"resource": {"aws_s3_bucket": {"b": {"bucket": "x", "acl": "public-read"}}}}',
+            "b/main.tf": 'resource "aws_s3_bucket" "x" {\n  acl = \n}\n',
+            "b/vars.tfvars": "not = [valid",
+            "c/main.tf": 'resource "aws_s3_bucket" "ok" {\n  bucket = "fine"\n}\n',
+        }
+    )
+    by = {r.address: r for r in resources}
+    assert by["aws_s3_bucket.b"].attributes["acl"] == "public-read"
+    assert by["aws_s3_bucket.ok"].attributes["bucket"] == "fine"
+    assert [p for p, _ in errors] == ["b/main.tf"]  # vars.tfvars is not auto-loaded, so never read
