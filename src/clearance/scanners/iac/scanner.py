@@ -20,7 +20,6 @@ import math
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
@@ -30,6 +29,7 @@ from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.parsers import IacParseError
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
 from clearance.scanners.iac.rules.registry import all_rules
+from clearance.scanners.suppression import InlineSuppression, find_suppressions, suppression_for
 
 if TYPE_CHECKING:
     from clearance.config import Settings
@@ -146,7 +146,7 @@ class IacScanner:
         context: ScanContext,
         out: ScannerOutput,
     ) -> Iterable[Finding]:
-        directives: dict[str, list[_Directive]] = {}
+        directives: dict[str, dict[int, list[InlineSuppression]]] = {}
         for rule, checked, hit in raw:
             res = hit.resource or checked
             line = res.line_of(hit.attribute)
@@ -168,16 +168,13 @@ class IacScanner:
             source_file = files.get(res.path)
             location = source_file.location(line) if source_file else _location(res.path, line)
             if res.path not in directives:
-                directives[res.path] = _directives(texts.get(res.path, ""), res.path)
-            suppression, expired = _suppression(
-                directives[res.path], rule.id, line, res.start_line, context.now
+                directives[res.path] = find_suppressions(texts.get(res.path, ""))
+            suppression, note = _suppression(
+                directives[res.path], rule.id, line, res.start_line, context.now, res.path
             )
-            if expired is not None:
-                signals["suppression_expired"] = expired.until
-                out.warnings.append(
-                    f"{res.path}:{expired.line}: suppression of {rule.id} expired on {expired.until}; "
-                    "the finding is reported again"
-                )
+            if note is not None:
+                signals["suppression_note"] = note
+                out.warnings.append(f"{res.path}:{line}: {rule.id}: {note}; the finding is reported again")
             yield Finding(
                 kind=FindingKind.MISCONFIGURATION,
                 rule_id=rule.id,
@@ -411,59 +408,22 @@ def _entropy(token: str) -> float:
     return -sum(c / n * math.log2(c / n) for c in counts.values())
 
 
-# --- inline suppression ---------------------------------------------------------------
-
-_DIRECTIVE = re.compile(
-    r"clearance:ignore\[(?P<ids>[^\]]+)\](?:\s+reason=(?:\"(?P<qreason>[^\"]*)\"|(?P<reason>\S+)))?"
-    r"(?:\s+until=(?P<until>\d{4}-\d{2}-\d{2}))?"
-)
-
-
-@dataclass(frozen=True)
-class _Directive:
-    line: int
-    ids: tuple[str, ...]
-    reason: str
-    until: str | None
-    path: str = field(default="")
-
-
-def _directives(text: str, path: str) -> list[_Directive]:
-    if "clearance:ignore" not in text:
-        return []
-    found = []
-    for i, line in enumerate(text.splitlines(), start=1):
-        if "clearance:ignore" not in line:
-            continue
-        m = _DIRECTIVE.search(line)
-        if not m:
-            continue
-        ids = tuple(s.strip() for s in m.group("ids").split(",") if s.strip())
-        reason = m.group("qreason") or m.group("reason") or ""
-        found.append(_Directive(i, ids, reason, m.group("until"), path))
-    return found
+# --- inline suppression --------------------------------------------------------------
 
 
 def _suppression(
-    directives: Sequence[_Directive], rule_id: str, line: int, start_line: int, now: dt.datetime
-) -> tuple[Suppression | None, _Directive | None]:
-    """The suppression that applies (directive on the finding's line, the line above it, or
-    the resource's first line or the line above), or the expired directive that would have."""
-    expired: _Directive | None = None
-    for d in directives:
-        if d.line not in (line, line - 1, start_line, start_line - 1):
-            continue
-        if not any(fnmatch.fnmatchcase(rule_id, i) for i in d.ids):
-            continue
-        if d.until is not None:
-            try:
-                until = dt.date.fromisoformat(d.until)
-            except ValueError:
-                continue
-            if now.date() > until:
-                expired = d
-                continue
-        return Suppression(
-            reason=d.reason or "no reason given", source=f"inline:{d.path}:{d.line}", expires=d.until
-        ), None
-    return None, expired
+    sups: Mapping[int, Sequence[InlineSuppression]],
+    rule_id: str,
+    line: int,
+    start_line: int,
+    now: dt.datetime,
+    path: str,
+) -> tuple[Suppression | None, str | None]:
+    """The shared inline suppression (`# clearance:ignore[...]`) on the finding's line or the
+    line above it, or else on the resource's first line or the line above it (one comment
+    over a resource covers all its findings); or the note of an expired one."""
+    found, note = suppression_for(rule_id, line, sups, now, path)
+    if found is None and start_line != line:
+        found, other = suppression_for(rule_id, start_line, sups, now, path)
+        note = note or other
+    return found, note
