@@ -7,11 +7,14 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import re
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from clearance.config import Settings
 from clearance.errors import SourceError
@@ -644,3 +647,75 @@ def test_pipeline_history_blames_the_commit_that_introduced_the_secret(repo: Rep
     found = _secrets_pipeline(repo.root, RunOptions(history=True, scanners=["secrets"], jobs=1), now)
 
     assert found == [("app/config.py", 2, leak, "Bob Builder <bob@example.com>")]
+
+
+# --------------------------------------------------------------------------- property: added lines vs git
+
+
+TRICKY_LINES = st.sampled_from(
+    [
+        "a\n",
+        "b\n",
+        "c\n",
+        "--- a/x\n",
+        "+++ b/x\n",
+        "@@ -1 +1 @@\n",
+        "diff --git a/x b/x\n",
+        "\\ x\n",
+        "-\n",
+        "+\n",
+        "\n",
+        "d\r\n",
+        "é\n",
+    ]
+)
+CONTENTS = st.tuples(st.lists(TRICKY_LINES, max_size=12), st.sampled_from(["", "tail", "+no eol"])).map(
+    lambda t: "".join(t[0]) + t[1]
+)
+
+
+def _lines(text: str) -> list[str]:
+    return re.findall(r"[^\n]*\n|[^\n]+$", text)
+
+
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(old=CONTENTS, new=CONTENTS)
+def test_added_lines_agree_with_the_file_contents(
+    tmp_path_factory: pytest.TempPathFactory, old: str, new: str
+) -> None:
+    """Lines not reported as added, in order, are exactly what is left of the old file after deletions."""
+    repo = Repo(tmp_path_factory.mktemp("prop"))
+    repo.write("f.txt", old)
+    repo.write("keep.txt", "keep\n")
+    repo.commit("old")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("f.txt", new)
+
+    changed = {
+        f.path: f for f in git.changed_files(repo.root, base="main", ignore=[], max_file_size=CAP).files
+    }
+
+    if old == new:
+        assert "f.txt" not in changed
+        return
+    added = changed["f.txt"].added_lines
+    assert added is not None
+    new_lines, old_lines = _lines(new), _lines(old)
+    assert all(1 <= n <= len(new_lines) for n in added)
+    kept = [line for n, line in enumerate(new_lines, 1) if n not in added]
+    remaining = iter(old_lines)
+    assert all(any(line == candidate for candidate in remaining) for line in kept), (
+        "kept lines are not a subsequence"
+    )
+    assert len(kept) == _lcs(old_lines, new_lines), (
+        "git's diff of small files is minimal: nothing over-reported"
+    )
+
+
+def _lcs(a: list[str], b: list[str]) -> int:
+    row = [0] * (len(b) + 1)
+    for x in a:
+        prev = 0
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], prev + 1 if x == y else max(row[j], row[j - 1])
+    return row[-1]
