@@ -64,6 +64,7 @@ _KEY_NOT_SECRET_RE = re.compile(
     r"description|desc|title|message|msg|text|error|question|prompt|label)s?$|^(?:is|has|use|no|show|enable|disable)[_.-]",
     re.I,
 )
+_SELF_DESCRIBING_RE = re.compile(r"passw(?:or)?d|passwd|secret|token|api[_.-]?key|credential", re.I)
 _KEY_HASHY_RE = re.compile(r"hash|digest|checksum|fingerprint|integrity|sha\d|md5|salt", re.I)
 
 CODE_EXTENSIONS = frozenset(
@@ -196,7 +197,8 @@ def is_repetitive(value: str) -> bool:
     """True for obviously made-up values: long runs of one character or of a sequence."""
     if len(value) < 6:
         return False
-    if len(set(value)) <= max(2, len(value) // 8):
+    distinct = len(set(value))
+    if distinct <= 2 or (len(value) >= 16 and distinct <= 4):
         return True
     run = seq = 1
     for a, b in itertools.pairwise(value):
@@ -246,6 +248,8 @@ def generic_reason(
         return "expression or reference"
     if _IDENTIFIER_RE.match(value) and not _looks_random_identifier(value):
         return "identifier"
+    if _SELF_DESCRIBING_RE.search(value):
+        return "value names a secret instead of being one"
     if value.lower() in key.lower() or key.lower().replace("_", "") in value.lower().replace("_", ""):
         return "value repeats the key"
     if len(value) < 8:

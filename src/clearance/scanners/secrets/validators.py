@@ -91,6 +91,20 @@ def jwt_structure(secret: str) -> Validation:
     return Validation(True)
 
 
+def basic_auth_base64(secret: str) -> Validation:
+    """base64 of `user:password` (HTTP Basic, Docker config `auth`) with a non-trivial password."""
+    raw = _b64decode(secret)
+    if raw is None:
+        return Validation(False, note="does not decode")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return Validation(False, note="not text")
+    user, sep, password = text.partition(":")
+    ok = bool(sep) and len(password) >= 4 and text.isprintable() and "$" not in password[:2]
+    return Validation(ok, note="" if ok else "not a user:password pair")
+
+
 _PEM_RE = re.compile(r"-----BEGIN ([A-Z0-9 ]+)-----(.*?)-----END \1-----", re.S)
 
 
@@ -166,6 +180,7 @@ VALIDATORS: dict[str, Validator] = {
     "npm-checksum": npm_checksum,
     "pypi-macaroon": pypi_macaroon,
     "jwt": jwt_structure,
+    "basic-auth-base64": basic_auth_base64,
     "pem-private-key": pem_private_key,
 }
 """Every validator a rule may name, by id."""
