@@ -354,10 +354,13 @@ def _parse_patch(patch: bytes) -> dict[str, frozenset[int] | None]:
             old_count, new_start, new_count = _hunk_header(lines[i])
             i += 1
             added.update(range(new_start, new_start + new_count))
-            remaining = old_count + new_count
-            while i < n and (remaining > 0 or lines[i].startswith(b"\\")):
-                if not lines[i].startswith(b"\\"):
-                    remaining -= 1
+            # With --unified=0 a hunk body is the removed lines, then the added ones, each block
+            # possibly followed by one "\ No newline at end of file": skip it by count, unread.
+            i += old_count
+            if i < n and lines[i].startswith(b"\\"):
+                i += 1
+            i += new_count
+            if i < n and lines[i].startswith(b"\\"):
                 i += 1
         if deleted or path is None:
             continue
