@@ -135,3 +135,42 @@ def test_all_problems_are_reported_together() -> None:
     with pytest.raises(PolicyError) as info:
         compile_rules(specs, sample_inputs())
     assert "'a'" in info.value.message and "'b'" in info.value.message
+
+
+def test_only_referenced_fields_reach_cel() -> None:
+    from clearance.policy.rules import prune, referenced_fields
+
+    needs = referenced_fields(
+        [
+            "finding.signals.epss.score >= 0.1 && finding.path.startsWith('a/')",
+            "change.files.exists(p, p == finding . rule) && env == 'prod'",
+            "size(finding.component) > 0 && finding.signals.exists(k, k == 'kev')",
+        ]
+    )
+    assert needs == {
+        "finding": {"signals": True, "path": True, "rule": True, "component": True},
+        "change": {"files": True},
+        "env": True,
+    }
+    inputs = {
+        "finding": {
+            "signals": {"epss": {"score": 0.2}, "kev": True},
+            "path": "a/b",
+            "rule": "r",
+            "component": {"name": "x"},
+            "title": "t",
+        },
+        "change": {"files": ["a"], "base": "main"},
+        "env": "prod",
+        "service": {"name": "s"},
+    }
+    assert prune(inputs, needs) == {
+        "finding": {
+            "signals": {"epss": {"score": 0.2}, "kev": True},
+            "path": "a/b",
+            "rule": "r",
+            "component": {"name": "x"},
+        },
+        "change": {"files": ["a"]},
+        "env": "prod",
+    }
