@@ -30,7 +30,14 @@ from typing import Any
 import httpx
 
 from clearance.errors import ScanError
-from clearance.scanners.deps.match import AffectedSpec, Event, Range, base_ecosystem, normalize_name
+from clearance.scanners.deps.match import (
+    AffectedSpec,
+    Event,
+    Range,
+    base_ecosystem,
+    canonical_version,
+    normalize_name,
+)
 
 SCHEMA_VERSION = "1"
 DB_FILENAME = "advisories.sqlite3"
@@ -93,6 +100,7 @@ CREATE TABLE IF NOT EXISTS feeds (
     source TEXT NOT NULL, etag TEXT, last_modified TEXT
 );
 """
+_SCALAR = (str, int, float)
 _INDEXES = "CREATE INDEX IF NOT EXISTS affected_package ON affected (ecosystem, name);"
 
 
@@ -186,6 +194,8 @@ class AdvisoryStore:
         self._con = connection
         self._names: dict[str, frozenset[str]] = {}
         self._advisories: dict[str, Advisory] = {}
+        self._kev: dict[str, str | None] | None = None
+        self._feeds: list[FeedStatus] | None = None
 
     @classmethod
     def open(cls, path: Path) -> AdvisoryStore:
@@ -240,13 +250,16 @@ class AdvisoryStore:
             return []
         variant = ecosystem.split(":", 1)[1] if ":" in ecosystem else None
         rows = self._con.execute(
-            "SELECT advisory_id, variant, name, spec FROM affected WHERE ecosystem = ? AND name = ?",
+            f"SELECT a.advisory_id, a.variant, a.name, a.spec, {_ADVISORY_COLUMNS} "
+            "FROM affected a JOIN advisories v ON v.id = a.advisory_id WHERE a.ecosystem = ? AND a.name = ?",
             (eco, norm),
         ).fetchall()
         out = []
-        for advisory_id, row_variant, row_name, spec in rows:
+        for advisory_id, row_variant, row_name, spec, *advisory in rows:
             if variant is not None and row_variant and row_variant != variant:
                 continue
+            if advisory_id not in self._advisories:
+                self._advisories[advisory_id] = _advisory_from_row(advisory)
             full = f"{eco}:{row_variant}" if row_variant else eco
             out.append(_entry_from_json(advisory_id, full, row_name, spec))
         return out
@@ -257,24 +270,11 @@ class AdvisoryStore:
         if cached is not None:
             return cached
         row = self._con.execute(
-            "SELECT id, modified, published, summary, details, aliases, severity, score, vector, refs "
-            "FROM advisories WHERE id = ?",
-            (advisory_id,),
+            f"SELECT {_ADVISORY_COLUMNS} FROM advisories v WHERE v.id = ?", (advisory_id,)
         ).fetchone()
         if row is None:
             raise KeyError(advisory_id)
-        adv = Advisory(
-            id=row[0],
-            modified=row[1] or "",
-            published=row[2],
-            summary=row[3] or "",
-            details=row[4] or "",
-            aliases=tuple(json.loads(row[5])),
-            severity=row[6],
-            score=row[7],
-            vector=row[8],
-            references=tuple(json.loads(row[9])),
-        )
+        adv = _advisory_from_row(row)
         self._advisories[advisory_id] = adv
         return adv
 
@@ -296,32 +296,53 @@ class AdvisoryStore:
 
     def feeds(self) -> list[FeedStatus]:
         """KEV/EPSS import metadata."""
-        rows = self._con.execute(
-            "SELECT feed, records, newest, imported_at, source, etag, last_modified FROM feeds ORDER BY feed"
-        ).fetchall()
-        return [FeedStatus(*r) for r in rows]
+        if self._feeds is None:
+            rows = self._con.execute(
+                "SELECT feed, records, newest, imported_at, source, etag, last_modified FROM feeds ORDER BY feed"
+            ).fetchall()
+            self._feeds = [FeedStatus(*r) for r in rows]
+        return list(self._feeds)
 
     def kev(self, cves: Iterable[str]) -> dict[str, str | None]:
         """CVE → KEV `dateAdded` for those of `cves` that are in the KEV catalog."""
-        wanted = sorted({c.upper() for c in cves if c.upper().startswith("CVE-")})
-        if not wanted:
-            return {}
-        marks = ",".join("?" * len(wanted))
-        rows = self._con.execute(f"SELECT cve, date_added FROM kev WHERE cve IN ({marks})", wanted)
-        return {r[0]: r[1] for r in rows}
+        if self._kev is None:  # the catalog is small (~1,500 entries): load it once
+            self._kev = {r[0]: r[1] for r in self._con.execute("SELECT cve, date_added FROM kev")}
+        return {c.upper(): self._kev[c.upper()] for c in cves if c.upper() in self._kev}
 
     def epss(self, cves: Iterable[str]) -> dict[str, tuple[float, float]]:
         """CVE → (EPSS score, percentile) for those of `cves` that have one."""
         wanted = sorted({c.upper() for c in cves if c.upper().startswith("CVE-")})
-        if not wanted:
-            return {}
-        marks = ",".join("?" * len(wanted))
-        rows = self._con.execute(f"SELECT cve, score, percentile FROM epss WHERE cve IN ({marks})", wanted)
-        return {r[0]: (r[1], r[2]) for r in rows}
+        out: dict[str, tuple[float, float]] = {}
+        for i in range(0, len(wanted), 500):
+            chunk = wanted[i : i + 500]
+            marks = ",".join("?" * len(chunk))
+            rows = self._con.execute(f"SELECT cve, score, percentile FROM epss WHERE cve IN ({marks})", chunk)
+            out.update((r[0], (r[1], r[2])) for r in rows)
+        return out
 
     def feed(self, name: str) -> FeedStatus | None:
         """Metadata of one feed, if imported."""
         return next((f for f in self.feeds() if f.feed == name), None)
+
+
+_ADVISORY_COLUMNS = (
+    "v.id, v.modified, v.published, v.summary, v.details, v.aliases, v.severity, v.score, v.vector, v.refs"
+)
+
+
+def _advisory_from_row(row: Sequence[Any]) -> Advisory:
+    return Advisory(
+        id=row[0],
+        modified=row[1] or "",
+        published=row[2],
+        summary=row[3] or "",
+        details=row[4] or "",
+        aliases=tuple(json.loads(row[5])),
+        severity=row[6],
+        score=row[7],
+        vector=row[8],
+        references=tuple(json.loads(row[9])),
+    )
 
 
 def _entry_from_json(advisory_id: str, ecosystem: str, name: str, spec_json: str) -> AffectedEntry:
@@ -331,7 +352,12 @@ def _entry_from_json(advisory_id: str, ecosystem: str, name: str, spec_json: str
         advisory_id=advisory_id,
         ecosystem=ecosystem,
         name=name,
-        spec=AffectedSpec(ecosystem=ecosystem, ranges=ranges, versions=tuple(data["v"])),
+        spec=AffectedSpec(
+            ecosystem=ecosystem,
+            ranges=ranges,
+            versions=tuple(data["v"]),
+            canonical_versions=frozenset(data["vn"]) if "vn" in data else None,
+        ),
         ecosystem_specific=data.get("es") or {},
         database_specific=data.get("ds") or {},
     )
@@ -562,7 +588,7 @@ def _insert_records(
                 rating.score,
                 rating.vector,
                 json.dumps(refs),
-                zlib.compress(raw, 6),
+                zlib.compress(raw, 1),
             )
         )
     con.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", adv_rows)
@@ -594,11 +620,13 @@ def _affected_rows(record: Mapping[str, Any], replaced: set[str]) -> Iterator[tu
                 for ev in rng.get("events") or []
                 if isinstance(ev, dict)
                 for kind, value in ev.items()
-                if isinstance(value, str | int | float)
+                if isinstance(value, _SCALAR)
             ]
             ranges.append([rng["type"], events])
-        versions = [str(v) for v in aff.get("versions") or [] if isinstance(v, str | int | float)]
-        spec = {"r": ranges, "v": versions}
+        versions = [str(v) for v in aff.get("versions") or [] if isinstance(v, _SCALAR)]
+        spec: dict[str, Any] = {"r": ranges, "v": versions}
+        if versions:
+            spec["vn"] = sorted({canonical_version(eco, v) for v in versions})
         es, ds = aff.get("ecosystem_specific"), aff.get("database_specific")
         if isinstance(es, dict) and es:
             spec["es"] = es

@@ -18,10 +18,11 @@ from __future__ import annotations
 
 import functools
 import re
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from packaging.utils import canonicalize_version
 from packaging.version import InvalidVersion
 from packaging.version import Version as Pep440Version
 
@@ -68,6 +69,8 @@ class AffectedSpec:
     ecosystem: str
     ranges: tuple[Range, ...]
     versions: tuple[str, ...] = ()
+    canonical_versions: frozenset[str] | None = None
+    """`canonical_version` of each entry of `versions`, when precomputed (the store does so at import)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -139,9 +142,8 @@ def evaluate(spec: AffectedSpec, version: str, parsed: Any | None = None) -> Mat
     """Is `version` affected by `spec`? Raises `VersionParseError` if `version` does not parse."""
     eco = base_ecosystem(spec.ecosystem)
     if parsed is None:
-        parsed = parse_version(eco, version)
-    in_list = _in_versions_list(eco, spec.versions, version, parsed)
-    affected = in_list
+        parsed = _parse_cached(eco, version.strip())
+    affected = False
     fixes: list[str] = []
     undecided: list[str] = []
     for rng in spec.ranges:
@@ -158,11 +160,39 @@ def evaluate(spec: AffectedSpec, version: str, parsed: Any | None = None) -> Mat
                 fixes.append(fix)
     if spec.versions:
         undecided = []  # the enumeration decides where a range could not
+        if not affected:
+            affected = _in_versions_list(eco, spec, version, parsed)
     return MatchResult(
         affected=affected,
         fix_versions=tuple(sort_versions(eco, fixes)),
         undecided=tuple(undecided) if not affected else (),
     )
+
+
+def canonical_version(ecosystem: str, version: str) -> str:
+    """A string form under which equal versions compare equal, for `versions` list membership.
+
+    PyPI: PEP 440 normalization without trailing zero release segments (`2015.04.28` and
+    `2015.4.28.0` → `2015.4.28`); Go/SemVer ecosystems: without a leading `v`; else verbatim.
+    """
+    eco = base_ecosystem(ecosystem)
+    v = version.strip()
+    if eco == "PyPI":
+        if _SIMPLE_RELEASE.match(v):
+            parts = [str(int(p)) for p in v.split(".")]
+            while len(parts) > 1 and parts[-1] == "0":
+                parts.pop()
+            return ".".join(parts)
+        try:
+            return canonicalize_version(Pep440Version(v), strip_trailing_zero=True)
+        except InvalidVersion:
+            return v
+    if eco in ("Go", "npm", "crates.io", "Hex", "Pub", "SwiftURL", "Packagist"):
+        return v[1:] if v.startswith("v") else v
+    return v
+
+
+_SIMPLE_RELEASE = re.compile(r"^\d+(?:\.\d+)*$")
 
 
 def _evaluate_range(eco: str, rng: Range, v: Any) -> tuple[bool, str | None]:
@@ -209,28 +239,18 @@ def _event_key(eco: str, event: Event) -> tuple[int, Any, int]:
     return (1, parse_version(eco, event.version), tie)
 
 
-def _in_versions_list(eco: str, versions: Sequence[str], version: str, parsed: Any) -> bool:
-    """Exact membership in an `affected[].versions` enumeration.
+def _in_versions_list(eco: str, spec: AffectedSpec, version: str, parsed: Any) -> bool:
+    """Exact membership in an `affected[].versions` enumeration, by `canonical_version`.
 
-    Compares by version equality (PEP 440: `2015.04.28 == 2015.4.28`; a local label is
-    ignored, `1.0+ubuntu1` counts as `1.0`), falling back to string equality.
+    PEP 440: `2015.04.28 == 2015.4.28`, and a local label is ignored (`1.0+ubuntu1` counts as `1.0`).
     """
-    if not versions:
-        return False
-    if version in versions:
+    if version in spec.versions:
         return True
-    target = parsed.public if eco == "PyPI" and isinstance(parsed, Pep440Version) else None
-    for candidate in versions:
-        try:
-            other = parse_version(eco, candidate)
-        except (VersionParseError, UnsupportedEcosystem):
-            continue
-        if target is not None:
-            if other == Pep440Version(target):
-                return True
-        elif other == parsed:
-            return True
-    return False
+    canon = spec.canonical_versions
+    if canon is None:
+        canon = frozenset(canonical_version(eco, v) for v in spec.versions)
+    installed = parsed.public if eco == "PyPI" and isinstance(parsed, Pep440Version) else version
+    return canonical_version(eco, installed) in canon
 
 
 @functools.lru_cache(maxsize=262_144)

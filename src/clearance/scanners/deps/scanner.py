@@ -207,21 +207,32 @@ class VulnerabilityMatcher:
     def match(self, components: Iterable[Component]) -> MatchOutcome:
         """Findings for `components` (one per component and vulnerability)."""
         out = MatchOutcome()
+        groups: list[tuple[Component, list[_Hit]]] = []
         for component in components:
-            self._match_one(component, out)
+            groups.extend((component, g) for g in self._match_one(component, out))
+        cves = {
+            i
+            for _, g in groups
+            for h in g
+            for i in (h.advisory.id, *h.advisory.aliases)
+            if i.startswith("CVE-")
+        }
+        epss = self.store.epss(cves) if cves and self.store.feed("epss") else {}
+        for component, group in groups:
+            out.findings.append(self._finding(component, group, epss))
         return out
 
-    def _match_one(self, component: Component, out: MatchOutcome) -> None:
+    def _match_one(self, component: Component, out: MatchOutcome) -> list[list[_Hit]]:
         entries = self.store.affected(component.ecosystem, component.name)
         if not entries:
-            return
+            return []
         where = component.location.path
         if not component.pinned or not component.version:
             out.warnings.append(
                 f"{where}: {component.name} is not pinned to a version; {len(entries)} advisory record(s) for it "
                 "could not be checked"
             )
-            return
+            return []
         try:
             parsed = parse_version(component.ecosystem, component.version)
         except (VersionParseError, UnsupportedEcosystem) as e:
@@ -233,7 +244,7 @@ class VulnerabilityMatcher:
                     f"{len({x.advisory_id for x in entries})} advisory record(s)",
                 )
             )
-            return
+            return []
         hits: list[_Hit] = []
         for entry in entries:
             result = evaluate(entry.spec, component.version, parsed)
@@ -248,10 +259,11 @@ class VulnerabilityMatcher:
                         f"evaluated ({'; '.join(result.undecided)})",
                     )
                 )
-        for group in _merge(hits):
-            out.findings.append(self._finding(component, group))
+        return _merge(hits)
 
-    def _finding(self, component: Component, hits: list[_Hit]) -> Finding:
+    def _finding(
+        self, component: Component, hits: list[_Hit], epss_scores: dict[str, tuple[float, float]]
+    ) -> Finding:
         eco = base_ecosystem(component.ecosystem)
         advisories = {h.advisory.id: h.advisory for h in hits}
         record_ids = sorted(advisories)
@@ -275,7 +287,7 @@ class VulnerabilityMatcher:
         fixes = sort_versions(eco, (v for h in hits for v in h.result.fix_versions))
         cves = sorted(i for i in all_ids if i.upper().startswith("CVE-"))
         kev = self.store.kev(cves)
-        epss = self.store.epss(cves)
+        epss = {c: epss_scores[c] for c in cves if c in epss_scores}
         epss_feed = self.store.feed("epss") if epss else None
         best_epss = max(epss.values()) if epss else None
         reach, reason = reachability(
