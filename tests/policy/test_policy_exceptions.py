@@ -260,3 +260,23 @@ def test_version_ranges() -> None:
     assert version_in_range("1.2.3", "1.2.3")
     assert version_in_range("4.17.20", "vers:npm/<4.17.21")
     assert not version_in_range("not-a-version", "<2")
+
+
+def test_critical_finding_needs_approver_and_control_at_decision_time() -> None:
+    text = (
+        "exceptions:\n  - id: EXC-5\n    match: {rule: 'secret.*'}\n    owner: team-a\n    reason: rotated\n"
+        "    created: 2026-09-10\n    expires: 2026-09-30\n"
+    )
+    exceptions = parse_exceptions(text, "x.yaml", LIMITS)
+    s = secret(severity=Severity.CRITICAL)
+    d = decide_with_settings(
+        result(s), Settings(), BEFORE_EXPIRY, env="prod", context=context(), exceptions=exceptions
+    )
+    v = d.verdicts[s.fingerprint]
+    assert v.action is Action.BLOCK
+    assert "exception EXC-5 has no compensating_control, which critical findings require" in v.notes
+    high = secret(severity=Severity.HIGH)
+    d = decide_with_settings(
+        result(high), Settings(), BEFORE_EXPIRY, env="prod", context=context(), exceptions=exceptions
+    )
+    assert d.verdicts[high.fingerprint].action is Action.EXCEPTED

@@ -282,7 +282,7 @@ def exceptions_add(
     path: str | None = typer.Option(None, "--path", help="Path glob, e.g. 'infra/**'."),
     advisory: str | None = typer.Option(None, "--advisory", help="Advisory id or alias (GHSA-…, CVE-…)."),
     approved_by: str | None = typer.Option(
-        None, "--approved-by", help="Who approved (required for high/critical)."
+        None, "--approved-by", help="Who approved (required for critical findings)."
     ),
     control: str | None = typer.Option(
         None, "--compensating-control", help="Required for critical findings."

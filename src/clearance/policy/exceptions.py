@@ -48,14 +48,14 @@ ENTRY_KEYS = (
     "severity",
 )
 REQUIRED_KEYS = ("id", "match", "owner", "reason", "created", "expires")
-"""`approved_by` is also required for high and critical findings; `compensating_control` for critical."""
+"""Critical findings also need `approved_by` and `compensating_control`."""
 MATCH_KEYS = ("rule", "fingerprint", "component", "path", "advisory")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
 _HEADER = (
     "Time-boxed risk acceptance, reviewed like code. See docs/policy.md#exceptions.\n"
     "Every entry needs: id, match, owner, reason, created, expires\n"
-    "(approved_by for high/critical findings, compensating_control for critical)."
+    "(and approved_by + compensating_control for critical findings)."
 )
 
 
@@ -167,7 +167,7 @@ class RiskException:
             )
         if finding.severity is Severity.CRITICAL and not self.compensating_control:
             return f"exception {self.id} has no compensating_control, which critical findings require"
-        if finding.severity.at_least(Severity.HIGH) and not self.approved_by:
+        if finding.severity is Severity.CRITICAL and not self.approved_by:
             return f"exception {self.id} has no approved_by, which {finding.severity.value} findings require"
         return None
 
@@ -314,7 +314,7 @@ def _entry(
                 problems.append(
                     f"{at('expires')}: {label}: lasts {length} days; the maximum for {what} is {allowed}"
                 )
-    if severity is not None and severity.at_least(Severity.HIGH) and not item.get("approved_by"):
+    if severity is Severity.CRITICAL and not item.get("approved_by"):
         problems.append(f"{where}: {label}: {severity.value} exceptions need `approved_by`")
     if severity is Severity.CRITICAL and not item.get("compensating_control"):
         problems.append(f"{where}: {label}: critical exceptions need a `compensating_control`")
