@@ -208,3 +208,20 @@ def test_rules_and_applies_to() -> None:
     assert not scanner.applies_to("src/app.py")
     (rule,) = scanner.rules(Settings())
     assert rule.id == "vuln.*" and rule.scanner == "deps"
+
+
+def test_database_damaged_after_open_fails_the_scanner(
+    project: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import sqlite3
+
+    db_dir = tmp_path / "db"
+    path = database_path(db_dir)
+    import_osv(path, [OSV / "synthetic" / "PyPI"], now=IMPORTED_AT)
+    with sqlite3.connect(path) as con:
+        con.execute("DROP TABLE affected")
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(db_dir))
+    findings, result = _scan(project)
+    assert result.runs[0].status is ScannerStatus.FAILED
+    assert findings == []
+    assert any("could not be read" in e.message for e in result.errors)

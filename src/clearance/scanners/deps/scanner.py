@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import datetime as dt
 import posixpath
+import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,33 +114,54 @@ class DepsScanner:
             out.failed = True
             out.errors.append(ScanError(path=str(db), message=e.diagnostics(), scanner=SCANNER_ID))
             return out
-        with store:
-            out.warnings.extend(
-                freshness_warnings(store, out.components, context.now, settings.max_db_age_days)
+        try:
+            with store:
+                self._match_all(store, per_file, context, out)
+        except sqlite3.Error as e:  # a database damaged after it was opened: the scan cannot be trusted
+            out.failed = True
+            out.errors.append(
+                ScanError(
+                    path=str(db),
+                    scanner=SCANNER_ID,
+                    message=f"advisory database {db} could not be read: {e}; run `clearance db update` "
+                    "(or `clearance db import`) to rebuild it",
+                )
             )
-            out.detail["advisory_db"] = {
-                s.ecosystem: {
-                    "records": s.records,
-                    "imported_at": s.imported_at,
-                    "newest_modified": s.newest_modified,
-                }
-                for s in store.ecosystems()
-            }
-            env = Path(settings.python_env) if settings.python_env else None
-            if env is not None and not env.is_absolute():
-                env = context.root / env
-            matcher = VulnerabilityMatcher(
-                store,
-                distributions=PythonDistributions.from_env(env),
-                index_factory=lambda: ImportIndex.build(context.root, context.all_paths),
-            )
-            for _path, components in per_file:
-                outcome = matcher.match(components)
-                out.findings.extend(outcome.findings)
-                out.errors.extend(outcome.errors)
-                out.warnings.extend(outcome.warnings)
+            out.findings.clear()
+            return out
         out.detail["vulnerabilities"] = len(out.findings)
         return out
+
+    def _match_all(
+        self,
+        store: AdvisoryStore,
+        per_file: list[tuple[str, list[Component]]],
+        context: ScanContext,
+        out: ScannerOutput,
+    ) -> None:
+        settings = context.settings.deps
+        out.warnings.extend(freshness_warnings(store, out.components, context.now, settings.max_db_age_days))
+        out.detail["advisory_db"] = {
+            s.ecosystem: {
+                "records": s.records,
+                "imported_at": s.imported_at,
+                "newest_modified": s.newest_modified,
+            }
+            for s in store.ecosystems()
+        }
+        env = Path(settings.python_env) if settings.python_env else None
+        if env is not None and not env.is_absolute():
+            env = context.root / env
+        matcher = VulnerabilityMatcher(
+            store,
+            distributions=PythonDistributions.from_env(env),
+            index_factory=lambda: ImportIndex.build(context.root, context.all_paths),
+        )
+        for _path, components in per_file:
+            outcome = matcher.match(components)
+            out.findings.extend(outcome.findings)
+            out.errors.extend(outcome.errors)
+            out.warnings.extend(outcome.warnings)
 
 
 def freshness_warnings(
