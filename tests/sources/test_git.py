@@ -719,3 +719,36 @@ def _lcs(a: list[str], b: list[str]) -> int:
         for j, y in enumerate(b, 1):
             prev, row[j] = row[j], prev + 1 if x == y else max(row[j], row[j - 1])
     return row[-1]
+
+
+# --------------------------------------------------------------------------- damaged repositories
+
+
+def _remove_object(repo: Repo, sha: str) -> None:
+    (repo.root / ".git" / "objects" / sha[:2] / sha[2:]).unlink()
+
+
+def test_history_reports_a_missing_blob_and_goes_on(repo: Repo) -> None:
+    repo.write("kept.txt", "kept\n")
+    repo.write("lost.txt", "lost\n")
+    repo.commit("two files")
+    _remove_object(repo, _hash(repo.root, "lost\n"))
+
+    result = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+
+    assert [f.path for f in result.files] == ["kept.txt"]
+    assert [(e.path, "not in the local object store" in e.message) for e in result.errors] == [
+        ("lost.txt", True)
+    ]
+
+
+def test_history_of_a_repository_missing_a_tree_is_a_source_error(repo: Repo) -> None:
+    repo.write("dir/a.txt", "a\n")
+    repo.commit("one")
+    repo.write("dir/b.txt", "b\n")
+    repo.commit("two")
+    _remove_object(repo, repo.git("rev-parse", "HEAD~1:dir"))
+
+    with pytest.raises(SourceError) as err:
+        git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+    assert "git log failed" in err.value.message

@@ -105,8 +105,10 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
                 if blob not in log.first and blob not in log.not_files and not path_filter.excluded(ref):
                     candidates.append((ref, blob, None))
                     fetcher.request(blob)
-    finally:
-        contents = fetcher.finish()
+    except BaseException:
+        fetcher.abort()
+        raise
+    contents = fetcher.finish()
     candidates.sort(key=lambda c: (c[0], -1 if c[2] is None else c[2], c[1]))
 
     for path, blob, commit_index in candidates:
@@ -598,6 +600,17 @@ class _BlobFetcher:
         if self._failure is not None or self._proc.returncode != 0:
             raise _git_failed("git cat-file", self._proc.returncode, err) from self._failure
         return self._results
+
+    def abort(self) -> None:
+        """Stop early (the log failed): end the process without waiting for answers."""
+        self._proc.kill()
+        if self._proc.stdin is not None:
+            try:
+                self._proc.stdin.close()
+            except OSError:
+                pass
+        self._reader.join()
+        _close(self._proc, self._reader)
 
     def _collect(self) -> None:
         stdout = self._proc.stdout
