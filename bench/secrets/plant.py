@@ -27,12 +27,23 @@ def main(corpus: Path) -> None:
     target = corpus / "planted"
     target.mkdir(exist_ok=True)
     secrets = {
-        "aws.py": 'AWS_ACCESS_KEY_ID = "AKIA' + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16)) + '"\n',
+        "aws.py": 'AWS_ACCESS_KEY_ID = "AKIA'
+        + "".join(rng.choice(string.ascii_uppercase + "234567") for _ in range(16))
+        + '"\n',
         "github.py": f'TOKEN = "{_github_token(rng)}"\n',
-        "stripe.js": 'const stripe = require("stripe")("sk_live_' + "".join(rng.choice(ALNUM) for _ in range(24)) + '");\n',
-        "slack.env": "SLACK_WEBHOOK=https://hooks.slack.com/services/T0" + "".join(rng.choice(string.ascii_uppercase) for _ in range(8))
-        + "/B0" + "".join(rng.choice(string.ascii_uppercase) for _ in range(8)) + "/" + "".join(rng.choice(ALNUM) for _ in range(24)) + "\n",
-        "db.yaml": "database:\n  url: postgres://app:" + "".join(rng.choice(ALNUM) for _ in range(16)) + "@db.internal:5432/app\n",
+        "stripe.js": 'const stripe = require("stripe")("sk_live_'
+        + "".join(rng.choice(ALNUM) for _ in range(24))
+        + '");\n',
+        "slack.env": "SLACK_WEBHOOK=https://hooks.slack.com/services/T0"
+        + "".join(rng.choice(string.ascii_uppercase) for _ in range(8))
+        + "/B0"
+        + "".join(rng.choice(string.ascii_uppercase) for _ in range(8))
+        + "/"
+        + "".join(rng.choice(ALNUM) for _ in range(24))
+        + "\n",
+        "db.yaml": "database:\n  url: postgres://app:"
+        + "".join(rng.choice(ALNUM) for _ in range(16))
+        + "@db.internal:5432/app\n",
     }
     for name, text in secrets.items():
         (target / name).write_text(text)

