@@ -291,7 +291,7 @@ def test_history_of_bare_and_empty_repositories(tmp_path: Path) -> None:
     assert (found.path, found.read()) == ("a.txt", b"in a bare clone\n")
 
 
-def test_history_ignores_git_environment_redirection(
+def test_git_environment_cannot_redirect_to_another_repository(
     repo: Repo, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     other = Repo(tmp_path / "other")
@@ -299,12 +299,20 @@ def test_history_ignores_git_environment_redirection(
     other.commit("other")
     repo.write("mine.txt", "mine\n")
     repo.commit("mine")
+    repo.git("checkout", "-q", "-b", "change")
+    repo.write("mine.txt", "mine\nmore\n")
     monkeypatch.setenv("GIT_DIR", str(other.root / ".git"))
     monkeypatch.setenv("GIT_WORK_TREE", str(other.root))
+    monkeypatch.setenv("GIT_INDEX_FILE", str(other.root / ".git" / "index"))
+    monkeypatch.setenv("GIT_OBJECT_DIRECTORY", str(other.root / ".git" / "objects"))
+    monkeypatch.setenv("GIT_CONFIG_PARAMETERS", f"'core.worktree'='{other.root}'")
 
-    assert [f.path for f in git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP).files] == [
-        "mine.txt"
-    ]
+    history = git.history_files(repo.root, refs=[], ignore=[], max_file_size=CAP)
+    changed = git.changed_files(repo.root, base="main", ignore=[], max_file_size=CAP)
+
+    assert sorted({f.path for f in history.files}) == ["mine.txt"]
+    assert [(f.path, f.added_lines) for f in changed.files] == [("mine.txt", frozenset({2}))]
+    assert git.head_commit(repo.root) == repo.git("rev-parse", "HEAD")
 
 
 def test_not_a_repository_is_a_source_error(tmp_path: Path) -> None:

@@ -44,7 +44,19 @@ CLEARANCE_IGNORE = ".clearanceignore"
 REF_OPTIONS = frozenset({"--all", "--branches", "--tags", "--remotes"})
 """Pseudo-refs accepted in `refs` besides revisions and ranges."""
 
-_GIT_KEEP_ENV = frozenset({"GIT_EXEC_PATH", "GIT_SSL_CAINFO", "GIT_SSL_CAPATH"})
+_GIT_KEEP_ENV = frozenset(
+    {
+        "GIT_EXEC_PATH",
+        "GIT_CEILING_DIRECTORIES",
+        "GIT_DISCOVERY_ACROSS_FILESYSTEM",
+        "GIT_CONFIG_GLOBAL",
+        "GIT_CONFIG_SYSTEM",
+        "GIT_CONFIG_NOSYSTEM",
+    }
+)
+"""GIT_* variables that limit discovery or name config files (e.g. safe.directory in CI); every
+other one (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CONFIG_PARAMETERS...)
+is dropped so git reads the repository the target is in, and nothing else."""
 _READ_CHUNK = 1 << 20
 _REV_SUFFIX = re.compile(r"\^[!@-][0-9]*$")
 
