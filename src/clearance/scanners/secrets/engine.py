@@ -103,8 +103,9 @@ class Engine:
         """Every secret in `data` (a whole file), sorted by position. `path` tunes the filters."""
         if not data:
             return []
-        candidates = self._candidates(data, path)
-        if self._k8s_index is not None and _looks_like_k8s_secret(data):
+        hits = self._hits(data)
+        candidates = self._candidates(data, path, hits) if hits else []
+        if self._k8s_index is not None and self._k8s_index in hits and _looks_like_k8s_secret(data):
             candidates.extend(self._kubernetes_secret(data, path))
         return self._finish(data, _resolve_overlaps(candidates, self.rules))
 
@@ -125,10 +126,7 @@ class Engine:
         self._db.scan(data, match_event_handler=on_match, scratch=scratch)
         return hits
 
-    def _candidates(self, data: bytes, path: str) -> list[_Candidate]:
-        hits = self._hits(data)
-        if not hits:
-            return []
+    def _candidates(self, data: bytes, path: str, hits: dict[int, list[int]]) -> list[_Candidate]:
         lockfile = filters.is_lockfile(path)
         code_file = filters.is_code_file(path)
         out: list[_Candidate] = []
@@ -138,18 +136,14 @@ class Engine:
             if index == self._k8s_index or (lockfile and rule.generic):
                 continue
             seen: set[tuple[int, int]] = set()
-            for lo, hi in _windows(sorted(hits[index]), rule.window, rule.window, n):
-                for m in rule.pattern.finditer(data, lo, hi):
-                    if m.end() >= hi and hi < n:
-                        longer = rule.pattern.match(data, m.start(), min(n, m.start() + _MAX_EXTEND))
-                        m = longer or m
-                    span = m.span(rule.secret_group)
-                    if span[0] < 0 or span in seen:
-                        continue
-                    seen.add(span)
-                    cand = self._confirm(index, rule, m, data, code_file)
-                    if cand is not None:
-                        out.append(cand)
+            for m in _rule_matches(rule, data, sorted(hits[index])):
+                span = m.span(rule.secret_group)
+                if span[0] < 0 or span in seen:
+                    continue
+                seen.add(span)
+                cand = self._confirm(index, rule, m, data, code_file)
+                if cand is not None:
+                    out.append(cand)
         return out
 
     def _confirm(
@@ -167,10 +161,6 @@ class Engine:
             return None
         secret = raw.decode("utf-8", "replace")
         if any(a.search(secret) for a in rule.allow):
-            return None
-        if "pem-private-key" not in rule.validators and filters.placeholder_reason(secret):
-            return None
-        if rule.entropy is not None and not rule.generic and filters.shannon_entropy(secret) < rule.entropy:
             return None
         key: str | None = None
         if "key" in rule.pattern.groupindex and m.group("key"):
@@ -191,6 +181,10 @@ class Engine:
             )
             if reason is not None:
                 return None
+        if "pem-private-key" not in rule.validators and filters.placeholder_reason(secret):
+            return None
+        if rule.entropy is not None and not rule.generic and filters.shannon_entropy(secret) < rule.entropy:
+            return None
         severity = rule.severity
         verified = False
         notes: list[str] = []
@@ -228,7 +222,8 @@ class Engine:
             plain = _b64(value) if encoded else value
             if plain is None or not plain.strip():
                 continue
-            inner = [c for c in self._candidates(plain, "") if not self.rules[c.rule_index].generic]
+            inner_hits = self._hits(plain)
+            inner = [c for c in self._candidates(plain, "", inner_hits) if not self.rules[c.rule_index].generic]
             for c in inner:
                 out.append(
                     _Candidate(
@@ -311,6 +306,41 @@ _COMMENT_DOC_RE = re.compile(r"(?:^|\s)(?:e\.g\.|i\.e\.|for example|such as|like
 
 def _in_comment_or_doc(before: str) -> bool:
     return bool(_COMMENT_DOC_RE.search(before))
+
+
+_ASSIGNMENT_VALUE_PREFIX = 8
+"""How many value characters an `assignment` rule's Hyperscan expression ends with."""
+_KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_OPERATOR_CHARS = frozenset(b":=>|?<-! \t\"'`])")
+
+
+def _rule_matches(rule: Rule, data: bytes, ends: list[int]) -> Iterable[re.Match[bytes]]:
+    """Full-regex matches of `rule` around the Hyperscan candidate `ends` (sorted)."""
+    n = len(data)
+    if rule.assignment:
+        for end in ends:
+            start = _key_start(data, end, max(0, end - rule.lookbehind))
+            m = rule.pattern.match(data, start, min(n, end + rule.window))
+            if m is not None:
+                yield m
+        return
+    for lo, hi in _windows(ends, rule.lookbehind, rule.window, n):
+        for m in rule.pattern.finditer(data, lo, hi):
+            if m.end() >= hi and hi < n:
+                longer = rule.pattern.match(data, m.start(), min(n, m.start() + _MAX_EXTEND))
+                m = longer or m
+            yield m
+
+
+def _key_start(data: bytes, end: int, floor: int) -> int:
+    """Start of the key token before `end`, where the Hyperscan expression ended: after the
+    assignment operator and the first `_ASSIGNMENT_VALUE_PREFIX` characters of the value."""
+    i = end - 1 - _ASSIGNMENT_VALUE_PREFIX
+    while i >= floor and data[i] in _OPERATOR_CHARS:
+        i -= 1
+    while i >= floor and data[i] in _KEY_CHARS:
+        i -= 1
+    return i + 1
 
 
 def _windows(ends: list[int], behind: int, ahead: int, n: int) -> Iterable[tuple[int, int]]:

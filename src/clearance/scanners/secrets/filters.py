@@ -250,7 +250,8 @@ def generic_reason(
         return "identifier"
     if _SELF_DESCRIBING_RE.search(value):
         return "value names a secret instead of being one"
-    if value.lower() in key.lower() or key.lower().replace("_", "") in value.lower().replace("_", ""):
+    bare_key, bare_value = _bare(key), _bare(value)
+    if bare_value in bare_key or bare_key in bare_value:
         return "value repeats the key"
     if len(value) < 8:
         return "too short"
@@ -259,6 +260,10 @@ def generic_reason(
     if shannon_entropy(value) < min_entropy:
         return "low entropy"
     return None
+
+
+def _bare(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
 
 
 def _has_letters_mix(value: str) -> bool:

@@ -66,8 +66,8 @@ _ALLOWED_KEYS = frozenset(
         "window",
         "remediation",
         "references",
-        "secret_entropy_group",
-        "multiline",
+        "lookbehind",
+        "assignment",
     }
 )
 
@@ -99,6 +99,12 @@ class Rule:
     examples: tuple[str, ...] = ()
     negative_examples: tuple[str, ...] = ()
     window: int = DEFAULT_WINDOW
+    """Bytes examined after a candidate (and before it, unless `lookbehind` is smaller)."""
+    lookbehind: int = DEFAULT_WINDOW
+    """Bytes examined before a candidate's end: where the full match may start."""
+    assignment: bool = False
+    """The Hyperscan expression ends at an assignment operator and the regex starts at the key
+    token right before it: confirm with one anchored match instead of a window search."""
     remediation: str = ""
     references: tuple[str, ...] = ()
     builtin: bool = True
@@ -230,6 +236,11 @@ def compile_rule(entry: dict[str, Any], *, builtin: bool) -> Rule:
     if builtin and (len(examples) < 2 or len(negatives) < 2):
         raise fail("built-in rules need at least two examples and two negative_examples")
     prefilter = entry.get("prefilter")
+    lookbehind = entry.get("lookbehind")
+    if lookbehind is None:
+        lookbehind = _default_lookbehind(str(prefilter or regex), window)
+    elif not 16 <= int(lookbehind) <= 65536:
+        raise fail("lookbehind must be between 16 and 65536 bytes")
     return Rule(
         id=rid,
         title=str(entry["title"]),
@@ -248,10 +259,24 @@ def compile_rule(entry: dict[str, Any], *, builtin: bool) -> Rule:
         examples=examples,
         negative_examples=negatives,
         window=window,
+        lookbehind=int(lookbehind),
+        assignment=bool(entry.get("assignment", False)),
         remediation=str(entry.get("remediation", "")),
         references=tuple(str(r) for r in entry.get("references", ())),
         builtin=builtin,
     )
+
+
+def _default_lookbehind(expression: str, window: int) -> int:
+    """How far before a Hyperscan match end the full regex may start: the widest match of the
+    Hyperscan expression plus a margin for leading context (key names, boundaries)."""
+    try:
+        from re import _parser  # type: ignore[attr-defined]
+
+        _lo, hi = _parser.parse(expression).getwidth()
+    except Exception:  # not every Hyperscan expression is valid Python syntax
+        return window
+    return min(window, int(hi) + 64)
 
 
 def rules_digest(rules: Iterable[Rule]) -> str:

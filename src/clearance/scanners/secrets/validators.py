@@ -100,7 +100,7 @@ def basic_auth_base64(secret: str) -> Validation:
         text = raw.decode("utf-8")
     except UnicodeDecodeError:
         return Validation(False, note="not text")
-    user, sep, password = text.partition(":")
+    _user, sep, password = text.partition(":")
     ok = bool(sep) and len(password) >= 4 and text.isprintable() and "$" not in password[:2]
     return Validation(ok, note="" if ok else "not a user:password pair")
 
