@@ -248,11 +248,13 @@ def files_at(repo: Path, rev: str, paths: list[str]) -> list[SourceFile]:
     if resolved.returncode != 0:
         raise SourceError(f"unknown revision {rev!r}", hint=_fetch_hint(rev))
     commit = resolved.stdout.decode("ascii").strip()
-    prefix = (
-        _run(info.cwd, ["rev-parse", "--show-prefix"]).stdout.decode("utf-8", "surrogateescape").strip("\n")
-    )
-    if info.top is None:
-        prefix = ""
+    prefix = ""
+    if info.top is not None:  # paths are relative to the target; `rev:path` is relative to the top
+        try:
+            inside = info.cwd.resolve().relative_to(info.top.resolve()).as_posix()
+        except ValueError:  # e.g. a target inside .git: paths are then taken from the top
+            inside = "."
+        prefix = "" if inside == "." else inside + "/"
     names = [f"{commit}:{prefix}{p}" for p in paths]
     found: list[SourceFile] = []
     for path, got in zip(paths, _cat_file(info.cwd, names), strict=True):
