@@ -199,3 +199,48 @@ def test_github_client_reports_http_errors(github: str) -> None:
 def test_github_client_reports_unreachable_server() -> None:
     with pytest.raises(ScanFailure, match="cannot fetch the reviews"):
         GitHubReviewsClient(base_url="http://127.0.0.1:9", timeout=2).reviews("acme/shop", 1)
+
+
+def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, now: dt.datetime) -> None:
+    import subprocess
+
+    from clearance.model import ScanResult, Target
+    from clearance.policy.gate import GateOptions, run_policy
+
+    repo = tmp_path / "shop"
+    (repo / "src" / "auth").mkdir(parents=True)
+    for args in (
+        ["init", "-q", "-b", "main"],
+        ["config", "user.email", "d@example.com"],
+        ["config", "user.name", "D"],
+    ):
+        subprocess.run(["git", "-C", str(repo), *args], check=True, capture_output=True)
+    (repo / "src" / "auth" / "login.py").write_text("x = 1\n")
+    subprocess.run(["git", "-C", str(repo), "add", "."], check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(repo), "commit", "-qm", "base"], check=True, capture_output=True)
+    subprocess.run(["git", "-C", str(repo), "checkout", "-qb", "pr"], check=True, capture_output=True)
+    (repo / "src" / "auth" / "login.py").write_text("x = 2\n")
+    subprocess.run(["git", "-C", str(repo), "commit", "-qam", "change"], check=True, capture_output=True)
+
+    settings = settings_from_mapping({"policy": {"high_risk_paths": {"**/auth/**": ["@Sec-Lead"]}}})
+    empty = ScanResult(Target("git-diff", str(repo), base="main"), (), (), ())
+    options = GateOptions(
+        base="main",
+        approvals="github",
+        environ={"GITHUB_API_URL": github, "GITHUB_TOKEN": "t0k"},
+        ci_overrides={"repository": "acme/shop", "pr": 431},
+        scanners=("secrets",),
+    )
+    run = run_policy(repo, settings, empty, options, now)
+    assert run.decision.outcome is Outcome.PASS
+    assert run.decision.extra["approvals"][0]["approved_by"] == ["sec-lead"]
+    assert run.decision.extra["approvals_source"] == "github:acme/shop#431"
+    assert run.report_context["repository"] == "acme/shop" and run.report_context["pr"] == 431
+
+    missing = GateOptions(
+        base="main", approvals="github", environ={"GITHUB_API_URL": github}, scanners=("secrets",)
+    )
+    from clearance.errors import UsageError
+
+    with pytest.raises(UsageError, match="needs the repository and pull request number"):
+        run_policy(repo, settings, empty, missing, now)

@@ -171,3 +171,18 @@ def test_policy_digest_changes_with_rules(now: dt.datetime) -> None:
     b = decide_with_settings(result(), custom, now, env="prod")
     assert a.policy_digest != b.policy_digest
     assert a.policy_digest.startswith("sha256:")
+
+
+def test_monorepo_components_are_judged_by_their_own_context(now: dt.datetime) -> None:
+    from policy_builders import FIXTURES
+
+    from clearance.policy.context import PolicyContext, load_catalog
+
+    ctx = PolicyContext(catalog=load_catalog(FIXTURES / "catalog-monorepo"), env="staging")
+    pay = public_bucket("services/payments/infra/s3.tf")
+    web = public_bucket("services/web/infra/s3.tf")
+    d = decide_with_settings(result(pay, web), Settings(), now, env="staging", context=ctx)
+    assert d.verdicts[pay.fingerprint].action is Action.BLOCK  # internet-facing
+    assert d.verdicts[web.fingerprint].action is Action.WARN  # internal and not prod-bound
+    assert d.extra["services"] == {pay.fingerprint: "payments-api", web.fingerprint: "web-frontend"}
+    assert d.extra["owners"][pay.fingerprint] == "group:team-payments"
