@@ -191,11 +191,28 @@ ignore = [
 # Files larger than this many bytes are skipped and reported as skipped.
 max_file_size = 5242880
 
-# `clearance gate`: block findings at or above this severity (info, low, medium, high, critical).
-fail_on = "high"
+# `clearance gate` decides with the built-in default policy (docs/policy.md): it blocks live
+# secrets, exploitable vulnerabilities and dangerous IaC in exposed services, and warns on the rest.
+# Uncomment to use a plain severity threshold instead (info, low, medium, high, critical).
+# fail_on = "high"
 
 # An incomplete scan (unreadable files, a scanner that could not run) fails the gate (exit 3).
 fail_closed = true
+
+# Who owns this service and how exposed it is (a Backstage catalog-info.yaml works too).
+[service]
+# name = "payments-api"
+# owner = "team-payments"
+# exposure = "internet"              # internet | internal | none (unknown counts as internet)
+# data_classification = "restricted" # public | internal | confidential | restricted
+
+[policy]
+# Your rules run before the built-in default policy; the first match wins. See docs/policy.md.
+# [[policy.rules]]
+# name = "kev-anywhere"
+# when = "finding.kind == 'vulnerability' && finding.signals.kev"
+# action = "block"
+# message = "exploited in the wild: upgrade now"
 
 [secrets]
 # Rule ids to switch off, e.g. ["secret.generic-assignment"].
