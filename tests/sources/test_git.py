@@ -31,11 +31,11 @@ CAROL = ("Carol Danvers", "carol@example.com")
 class Repo:
     """A throwaway git repository with deterministic commits."""
 
-    def __init__(self, root: Path, *, bare: bool = False) -> None:
+    def __init__(self, root: Path) -> None:
         self.root = root
         self._tick = 0
         root.mkdir(parents=True, exist_ok=True)
-        self.git("init", "-q", "-b", "main", *(["--bare"] if bare else []))
+        self.git("init", "-q", "-b", "main")
 
     def git(self, *args: str, author: tuple[str, str] = ALICE) -> str:
         self._tick += 1
