@@ -14,6 +14,7 @@ from clearance.scanners.deps.match import (
     Event,
     Range,
     VersionParseError,
+    canonical_version,
     evaluate,
     normalize_name,
     parse_version,
@@ -235,3 +236,34 @@ def test_pep440_equality_and_order() -> None:
 )
 def test_normalize_name(ecosystem: str, name: str, expected: str) -> None:
     assert normalize_name(ecosystem, name) == expected
+
+
+@pytest.mark.parametrize(
+    "version",
+    [
+        "1.0",
+        "1.0.0",
+        "2015.04.28",
+        "0.0",
+        "1.0rc1",
+        "1.0-RC1",
+        "1.0.post0",
+        "1.0-1",
+        "v2.0",
+        "1!2.0.0",
+        "1.0.dev0",
+        "2.6.0+cu124",
+        "1.2.3a1.post2.dev3",
+        "01.02",
+        "not-a-version",
+    ],
+)
+def test_canonical_version_agrees_with_packaging(version: str) -> None:
+    from packaging.utils import canonicalize_version
+    from packaging.version import InvalidVersion, Version
+
+    try:
+        expected = canonicalize_version(Version(version), strip_trailing_zero=True)
+    except InvalidVersion:
+        expected = version
+    assert canonical_version("PyPI", version) == expected

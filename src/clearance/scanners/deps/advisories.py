@@ -35,7 +35,7 @@ from clearance.scanners.deps.match import (
     Event,
     Range,
     base_ecosystem,
-    canonical_version,
+    canonical_versions,
     normalize_name,
 )
 
@@ -626,7 +626,7 @@ def _affected_rows(record: Mapping[str, Any], replaced: set[str]) -> Iterator[tu
         versions = [str(v) for v in aff.get("versions") or [] if isinstance(v, _SCALAR)]
         spec: dict[str, Any] = {"r": ranges, "v": versions}
         if versions:
-            spec["vn"] = sorted({canonical_version(eco, v) for v in versions})
+            spec["vn"] = canonical_versions(eco, versions)
         es, ds = aff.get("ecosystem_specific"), aff.get("database_specific")
         if isinstance(es, dict) and es:
             spec["es"] = es

@@ -175,24 +175,39 @@ def canonical_version(ecosystem: str, version: str) -> str:
     PyPI: PEP 440 normalization without trailing zero release segments (`2015.04.28` and
     `2015.4.28.0` → `2015.4.28`); Go/SemVer ecosystems: without a leading `v`; else verbatim.
     """
+    return _canonical(base_ecosystem(ecosystem), version.strip())
+
+
+def canonical_versions(ecosystem: str, versions: Iterable[str]) -> list[str]:
+    """Sorted distinct `canonical_version`s of a `versions` list (precomputed by the store at import)."""
     eco = base_ecosystem(ecosystem)
-    v = version.strip()
+    return sorted({_canonical(eco, v.strip()) for v in versions})
+
+
+def _canonical(eco: str, v: str) -> str:
     if eco == "PyPI":
-        if _SIMPLE_RELEASE.match(v):
-            parts = [str(int(p)) for p in v.split(".")]
-            while len(parts) > 1 and parts[-1] == "0":
-                parts.pop()
-            return ".".join(parts)
-        try:
-            return canonicalize_version(Pep440Version(v), strip_trailing_zero=True)
-        except InvalidVersion:
-            return v
-    if eco in ("Go", "npm", "crates.io", "Hex", "Pub", "SwiftURL", "Packagist"):
+        m = _PEP440_CANONICAL.match(v)
+        if m is None:  # rare: non-canonical spellings (1.0-RC1, 2015.04.28, v1.0, 1.0-1 ...)
+            try:
+                return canonicalize_version(Pep440Version(v), strip_trailing_zero=True)
+            except InvalidVersion:
+                return v
+        rest = m.group("rest")
+        release = v[: len(v) - len(rest)]
+        while release.endswith(".0"):
+            release = release[:-2]
+        return release + rest
+    if eco in _V_PREFIXED:
         return v[1:] if v.startswith("v") else v
     return v
 
 
-_SIMPLE_RELEASE = re.compile(r"^\d+(?:\.\d+)*$")
+_PEP440_CANONICAL = re.compile(
+    r"^(?:0|[1-9]\d*)(?:\.(?:0|[1-9]\d*))*"
+    r"(?P<rest>(?:(?:a|b|rc)(?:0|[1-9]\d*))?(?:\.post(?:0|[1-9]\d*))?(?:\.dev(?:0|[1-9]\d*))?)$"
+)
+"""Versions already in PEP 440 canonical form (most of them): no parse needed."""
+_V_PREFIXED = frozenset({"Go", "npm", "crates.io", "Hex", "Pub", "SwiftURL", "Packagist"})
 
 
 def _evaluate_range(eco: str, rng: Range, v: Any) -> tuple[bool, str | None]:
@@ -248,9 +263,9 @@ def _in_versions_list(eco: str, spec: AffectedSpec, version: str, parsed: Any) -
         return True
     canon = spec.canonical_versions
     if canon is None:
-        canon = frozenset(canonical_version(eco, v) for v in spec.versions)
+        canon = frozenset(_canonical(eco, v.strip()) for v in spec.versions)
     installed = parsed.public if eco == "PyPI" and isinstance(parsed, Pep440Version) else version
-    return canonical_version(eco, installed) in canon
+    return _canonical(eco, installed.strip()) in canon
 
 
 @functools.lru_cache(maxsize=262_144)
