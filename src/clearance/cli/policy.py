@@ -6,7 +6,7 @@ import json
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
@@ -18,9 +18,9 @@ from clearance.decision import Decision, ExitCode
 from clearance.errors import UsageError
 from clearance.model import RuleInfo, ScanResult, Severity
 from clearance.pipeline import RunOptions, run, system_clock
-from clearance.policy.engine import explain
-from clearance.policy.exceptions import NewException, add_exception, load_exceptions, parse_expiry
-from clearance.policy.gate import GateOptions, PolicyRun, prepare, run_policy
+
+if TYPE_CHECKING:  # the policy engine (and CEL) load only when a command needs them
+    from clearance.policy.gate import GateOptions, PolicyRun
 
 ENV_OPT = typer.Option(
     None, "--env", help="Target environment (dev, staging, prod, ...; default CLEARANCE_ENV)."
@@ -60,6 +60,8 @@ def gate_options(
     """The policy stage's options from the gate's flags and the process environment."""
     from platformdirs import user_cache_dir
 
+    from clearance.policy.gate import GateOptions
+
     if ci.get("pr") is not None and not isinstance(ci["pr"], int):
         raise UsageError("--pr must be a number")
     return GateOptions(
@@ -83,6 +85,9 @@ def decide_gate(
     explain_fingerprint: str | None = None,
 ) -> PolicyRun:
     """Run the policy stage for `clearance gate`; with `--explain FP` print that finding's explanation."""
+    from clearance.policy.engine import explain
+    from clearance.policy.gate import run_policy
+
     now = system_clock()
     outcome = run_policy(root, settings, result, options, now)
     for warning in outcome.inputs.context.catalog.warnings:
@@ -153,6 +158,9 @@ def policy_explain(
     fmt: str = typer.Option("console", "--format", "-f", help="console or json."),
 ) -> None:
     """Print the inputs the policy saw for one finding, every rule's result and the verdict."""
+    from clearance.policy.engine import explain
+    from clearance.policy.gate import prepare
+
     with errors_to_exit():
         if fmt not in ("console", "json"):
             raise UsageError(f"unknown format {fmt!r}", hint="use console or json")
@@ -225,6 +233,8 @@ def exceptions_list(
     fmt: str = typer.Option("console", "--format", "-f", help="console or json."),
 ) -> None:
     """List exceptions with owner, what they match and the days left."""
+    from clearance.policy.exceptions import load_exceptions
+
     with errors_to_exit():
         settings, _ = load_settings(root, config)
         limits = settings.policy.exceptions
@@ -296,6 +306,8 @@ def exceptions_add(
     config: Path | None = CONFIG_OPT,
 ) -> None:
     """Append a valid exception, keeping the file's comments and order."""
+    from clearance.policy.exceptions import NewException, add_exception, parse_expiry
+
     with errors_to_exit():
         settings, _ = load_settings(root, config)
         limits = settings.policy.exceptions
@@ -330,6 +342,8 @@ def exceptions_add(
 @exceptions_app.command("check")
 def exceptions_check(root: Path = ROOT_OPT, config: Path | None = CONFIG_OPT) -> None:
     """Validate the exceptions file (for pre-commit and CI): exit 4 with line-numbered errors."""
+    from clearance.policy.exceptions import load_exceptions
+
     with errors_to_exit():
         settings, _ = load_settings(root, config)
         limits = settings.policy.exceptions

@@ -18,7 +18,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
-import httpx
 import pathspec
 
 from clearance.config import HighRiskPathSettings, PolicySettings
@@ -263,6 +262,8 @@ class GitHubReviewsClient:
 
     def reviews(self, repository: str, pr: int) -> list[Review]:
         """All reviews of pull request `pr`, following `Link: rel="next"` pages."""
+        import httpx
+
         headers = {
             "Accept": "application/vnd.github+json",
             "X-GitHub-Api-Version": "2022-11-28",
