@@ -10,9 +10,11 @@ and `docs/policy.md` can quote them. The first matching rule wins:
    dev), is not proven unreachable, and is critical, or high with KEV or EPSS ≥ threshold,
    in a service that is internet-exposed (or of unknown exposure) or handles
    confidential/restricted data.
-3. `iac.dangerous-exposed` — block IaC that opens public access or a privilege-escalation
-   path (severity ≥ low), or an IAM wildcard/admin grant, a network exposure or encryption
-   turned off (severity ≥ high), in a prod-bound or internet-exposed service.
+3. `iac.dangerous-exposed` — block IaC that opens public access (severity ≥ medium), or a
+   privilege-escalation path, an IAM wildcard/admin grant, an exposed admin/database port or
+   encryption turned off on a data store (severity ≥ high: the IaC rules rate those dangers
+   high, hygiene such as running as root or a missing CMK medium or low), in a prod-bound or
+   internet-exposed service.
 4. `informational` — ignore info findings (shown with `--verbose`).
 5. `default.warn` — warn on everything else.
 
@@ -59,8 +61,9 @@ def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
             name="iac.dangerous-exposed",
             when=(
                 "finding.kind == 'misconfiguration' && (service.prod_bound || service.internet_facing) && ("
-                "(finding.signals.category in ['public-access', 'privilege-escalation'] && finding.severity_rank >= 1)"
-                " || (finding.signals.category in ['iam', 'network', 'encryption'] && finding.severity_rank >= 3))"
+                "(finding.signals.category == 'public-access' && finding.severity_rank >= 2)"
+                " || (finding.signals.category in ['privilege-escalation', 'iam', 'network', 'encryption']"
+                " && finding.severity_rank >= 3))"
             ),
             action="block",
             message="infrastructure that opens public access, a privilege-escalation path, an IAM wildcard, an "
