@@ -211,3 +211,13 @@ def test_unwritable_cache_does_not_break_scanning(tmp_path: Path) -> None:
     blocker.write_text("not a directory")
     engine = Engine(load_rules(), cache_dir=blocker)
     assert engine.scan(b"AKIA4HKZQ7RXJ3MVTW5N")
+
+
+def test_custom_rule_without_keywords_that_hyperscan_cannot_use_is_rejected(tmp_path: Path) -> None:
+    settings = SecretsSettings.model_validate(
+        {
+            "rules": [{"id": "secret.backref2", "title": "x", "regex": r"(yy_x{70000})"}],
+        }
+    )
+    with pytest.raises(RuleError, match=r"secret\.backref2.*no keywords"):
+        Engine(load_rules(settings), cache_dir=tmp_path)

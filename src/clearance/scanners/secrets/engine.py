@@ -130,7 +130,6 @@ class Engine:
         lockfile = filters.is_lockfile(path)
         code_file = filters.is_code_file(path)
         out: list[_Candidate] = []
-        n = len(data)
         for index in sorted(hits):
             rule = self.rules[index]
             if index == self._k8s_index or (lockfile and rule.generic):
@@ -223,7 +222,9 @@ class Engine:
             if plain is None or not plain.strip():
                 continue
             inner_hits = self._hits(plain)
-            inner = [c for c in self._candidates(plain, "", inner_hits) if not self.rules[c.rule_index].generic]
+            inner = [
+                c for c in self._candidates(plain, "", inner_hits) if not self.rules[c.rule_index].generic
+            ]
             for c in inner:
                 out.append(
                     _Candidate(
@@ -464,7 +465,22 @@ def compile_database(rules: tuple[Rule, ...]) -> tuple[list[str], hyperscan.Data
         return modes, _compile(rules, modes)
     except hyperscan.error:
         pass
-    for i, rule in enumerate(rules):
+    # Built-in rules are known to compile (the test suite checks): look at custom ones first.
+    _choose_modes(rules, [i for i, r in enumerate(rules) if not r.builtin], modes)
+    try:
+        return modes, _compile(rules, modes)
+    except hyperscan.error:
+        pass
+    _choose_modes(rules, [i for i, r in enumerate(rules) if r.builtin], modes)
+    return modes, _compile(rules, modes)
+
+
+def _choose_modes(rules: tuple[Rule, ...], indices: list[int], modes: list[str]) -> None:
+    """For each rule in `indices`, the first of plain / prefilter / keywords that compiles."""
+    from clearance.scanners.secrets.rules import RuleError
+
+    for i in indices:
+        rule = rules[i]
         for mode in (_MODE_PLAIN, _MODE_PREFILTER, _MODE_KEYWORDS):
             if mode == _MODE_KEYWORDS and not rule.keywords:
                 raise RuleError(
@@ -477,7 +493,6 @@ def compile_database(rules: tuple[Rule, ...]) -> tuple[list[str], hyperscan.Data
                 continue
             modes[i] = mode
             break
-    return modes, _compile(rules, modes)
 
 
 def _load_serialized(blob: bytes) -> tuple[list[str], hyperscan.Database]:

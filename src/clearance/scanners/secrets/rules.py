@@ -271,7 +271,7 @@ def _default_lookbehind(expression: str, window: int) -> int:
     """How far before a Hyperscan match end the full regex may start: the widest match of the
     Hyperscan expression plus a margin for leading context (key names, boundaries)."""
     try:
-        from re import _parser  # type: ignore[attr-defined]
+        from re import _parser
 
         _lo, hi = _parser.parse(expression).getwidth()
     except Exception:  # not every Hyperscan expression is valid Python syntax
