@@ -458,7 +458,7 @@ def _advisory_matches(advisory: str, finding: Finding) -> bool:
     if rule == wanted or rule.endswith("." + wanted):
         return True
     ids: list[str] = []
-    for key in ("aliases", "advisory", "advisory_id", "id"):
+    for key in ("aliases", "advisories", "advisory", "advisory_id", "id"):
         value = finding.signals.get(key)
         if isinstance(value, str):
             ids.append(value)
