@@ -6,6 +6,7 @@ Validated with pydantic at load time; anything unknown or malformed is a `Config
 
 from __future__ import annotations
 
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -152,6 +153,23 @@ class PolicySettings(_Section):
                 for k, o in v.items()
             }
         return v
+
+    @field_validator("high_risk_paths")
+    @classmethod
+    def _patterns_compile(cls, v: dict[str, HighRiskPathSettings] | None) -> dict[str, HighRiskPathSettings] | None:
+        import pathspec
+
+        for pattern in v or {}:
+            try:
+                pathspec.PathSpec.from_lines("gitignore", [pattern]).match_file("x")
+            except (ValueError, TypeError, re.error) as e:
+                raise ValueError(f"invalid path pattern {pattern!r}: {e}") from None
+        return v
+
+    @field_validator("environments")
+    @classmethod
+    def _environment_names(cls, v: dict[str, EnvironmentPolicySettings]) -> dict[str, EnvironmentPolicySettings]:
+        return {name.strip().lower(): section for name, section in v.items()}
 
 
 class ServiceSettings(_Section):

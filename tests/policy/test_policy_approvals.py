@@ -244,3 +244,10 @@ def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, 
 
     with pytest.raises(UsageError, match="needs the repository and pull request number"):
         run_policy(repo, settings, empty, missing, now)
+
+
+def test_invalid_high_risk_pattern_is_a_config_error() -> None:
+    from clearance.errors import ConfigError
+
+    with pytest.raises(ConfigError, match=r"invalid path pattern '\*\*/\[z-a\]'"):
+        settings_from_mapping({"policy": {"high_risk_paths": {"**/[z-a]": ["@x"]}}})

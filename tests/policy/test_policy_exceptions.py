@@ -280,3 +280,14 @@ def test_critical_finding_needs_approver_and_control_at_decision_time() -> None:
         result(high), Settings(), BEFORE_EXPIRY, env="prod", context=context(), exceptions=exceptions
     )
     assert d.verdicts[high.fingerprint].action is Action.EXCEPTED
+
+
+def test_invalid_path_glob_is_a_load_error() -> None:
+    text = (
+        "exceptions:\n  - id: EXC-1\n    match: {path: '!'}\n    owner: o\n    reason: r\n"
+        "    created: 2026-09-01\n    expires: 2026-09-10\n"
+    )
+    with pytest.raises(
+        PolicyError, match=r"x\.yaml:3: exception 'EXC-1': match\.path '!' is not a valid glob"
+    ):
+        parse_exceptions(text, "x.yaml", LIMITS)

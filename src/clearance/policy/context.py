@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
@@ -338,8 +339,9 @@ def parse_codeowners(text: str, source: str | None = None) -> CodeOwners:
         owners = tuple(p for p in parts[1:] if p.startswith("@") or "@" in p)
         try:
             spec = pathspec.PathSpec.from_lines("gitignore", [parts[0]])
-        except (ValueError, TypeError):
-            continue
+            spec.match_file("x")
+        except (ValueError, TypeError, re.error):
+            continue  # GitHub ignores lines it cannot parse too
         entries.append((pattern, owners, spec))
     return CodeOwners(entries=tuple(entries), source=source)
 

@@ -360,6 +360,12 @@ def _match(value: object, where: str, label: str, problems: list[str]) -> Except
                 problems.append(f"{where}: {label}: match.{key} must be non-empty text")
                 return None
             texts[key] = value[key].strip()
+    if "path" in texts:
+        try:
+            _path_spec(texts["path"]).match_file("x")
+        except (ValueError, TypeError, re.error) as e:
+            problems.append(f"{where}: {label}: match.path {texts['path']!r} is not a valid glob: {e}")
+            return None
     component = None
     if "component" in value:
         component = _component(value["component"], where, label, problems)
