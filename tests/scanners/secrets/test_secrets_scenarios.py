@@ -49,7 +49,7 @@ def test_every_planted_secret_in_every_format_is_found() -> None:
     want = {(p, line, rule) for p, line, rule, _ in _expected()}
     assert got == want
     in_tests = {f.location.path for f in out.findings if f.signals["in_test_path"]}
-    assert in_tests == {"tests/test_client.py"}
+    assert in_tests == {"tests/client.spec.js"}
 
 
 def test_no_output_field_contains_a_raw_secret() -> None:
