@@ -882,7 +882,7 @@ POSITIVES: list[Spec] = [
                 "NRAK-" + g.s(UPPER + DIGITS, 27),
                 g.hex(36) + "NRAL",
                 "NRII-" + g.s(URLSAFE, 32),
-                "NRJS-" + g.hex(19),
+                "NRAK-" + g.s(UPPER + DIGITS, 27),  # not NRJS- browser keys: public by design
             ]
         ),
         ["NEW_RELIC_API_KEY", "NEW_RELIC_LICENSE_KEY"],

@@ -382,6 +382,150 @@ def quality(args: argparse.Namespace) -> None:
         print(f"\nper-sample details: {args.details}")
 
 
+HISTORY_SLICE = ("Django-5.1.4", "sqlalchemy-2.0.36", "ansible_core-2.18.1")
+
+
+def _git(repo: Path, *args: str) -> str:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "bench",
+        "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+        "GIT_COMMITTER_NAME": "bench",
+        "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+    }
+    return subprocess.run(
+        ["git", "-C", str(repo), *args], check=True, capture_output=True, text=True, env=env
+    ).stdout
+
+
+def build_history_repo(corpus: Path, repo: Path) -> None:
+    """A 3-commit repository from a corpus slice (idempotent).
+
+    1: Django; 2: + SQLAlchemy and ansible-core; 3: edit every 10th Python file of Django
+    (one appended comment line, so history holds two versions of ~290 blobs) and add the planted
+    secrets. Fixed dates so blob and commit ids are stable.
+    """
+    if (repo / ".git").is_dir() and _git(repo, "rev-list", "--count", "HEAD").strip() == "3":
+        return
+    shutil.rmtree(repo, ignore_errors=True)
+    repo.mkdir(parents=True)
+    _git(repo, "init", "-q", "-b", "main")
+    steps = [[HISTORY_SLICE[0]], list(HISTORY_SLICE[1:]), []]
+    for n, names in enumerate(steps, 1):
+        for name in names:
+            shutil.copytree(corpus / name, repo / name, symlinks=True)
+        if n == 3:
+            for k, f in enumerate(sorted((repo / HISTORY_SLICE[0]).rglob("*.py"))):
+                if k % 10 == 0:
+                    with open(f, "a") as fh:
+                        fh.write("# reviewed\n")
+            shutil.copytree(corpus / "planted", repo / "planted")
+        _git(repo, "add", "-A", "-f")
+        date = f"2025-01-0{n}T12:00:00+00:00"
+        subprocess.run(
+            ["git", "-C", str(repo), "commit", "-q", "-m", f"step {n}"],
+            check=True,
+            env={
+                **os.environ,
+                "GIT_AUTHOR_NAME": "bench",
+                "GIT_AUTHOR_EMAIL": "bench@example.invalid",
+                "GIT_COMMITTER_NAME": "bench",
+                "GIT_COMMITTER_EMAIL": "bench@example.invalid",
+                "GIT_AUTHOR_DATE": date,
+                "GIT_COMMITTER_DATE": date,
+            },
+        )
+
+
+def history(args: argparse.Namespace) -> None:
+    """Time `clearance scan --history` (and the peers' git-history modes) on the 3-commit repository."""
+    repo = Path(args.history_repo).resolve()
+    build_history_repo(Path(args.corpus).resolve(), repo)
+    sizes = _git(repo, "cat-file", "--batch-all-objects", "--batch-check=%(objecttype) %(objectsize)")
+    blobs = [int(line.split()[1]) for line in sizes.splitlines() if line.startswith("blob ")]
+    mb = sum(blobs) / 1e6
+    ncores = len(os.sched_getaffinity(0))
+    print(
+        f"history repo: {repo} — 3 commits, {len(blobs)} unique blobs, {mb:.1f} MB of unique blob content; "
+        f"load average at start: {os.getloadavg()[0]:.1f}"
+    )
+    print("\n| tool | cores | wall s | MB/s (unique blobs) | CPU s | peak RSS MB | findings |")
+    print("| --- | --- | ---: | ---: | ---: | ---: | ---: |")
+    commands: dict[str, Tool] = {
+        "clearance": Tool(
+            "clearance",
+            lambda t, j, r: [
+                str(CLEARANCE),
+                "scan",
+                str(t),
+                "--history",
+                "--scanners",
+                "secrets",
+                "--quiet",
+                "--jobs",
+                str(j),
+                "--format",
+                "json",
+                "--output",
+                str(r),
+            ],
+            _parse_clearance,
+        ),
+        "kingfisher": Tool(
+            "kingfisher",
+            lambda t, j, r: [
+                str(PEERS / "bin/kingfisher"),
+                "scan",
+                str(t),
+                "-f",
+                "json",
+                "-o",
+                str(r),
+                "--no-validate",
+                "-j",
+                str(j),
+            ],
+            _parse_kingfisher,
+        ),
+        "gitleaks": Tool(
+            "gitleaks",
+            lambda t, j, r: [
+                str(GITLEAKS),
+                "git",
+                str(t),
+                "-r",
+                str(r),
+                "-f",
+                "json",
+                "--no-banner",
+                "--exit-code",
+                "0",
+                "--log-level",
+                "error",
+            ],
+            _parse_gitleaks,
+            env=lambda j: {"GOMAXPROCS": str(j)},
+        ),
+    }
+    for cores in args.cores.split(","):
+        for name in args.tools.split(","):
+            if name not in commands:
+                continue
+            m = measure(
+                commands[name], repo, 1 if cores == "1" else ncores, pin=cores == "1", timeout=args.timeout
+            )
+            if m.timed_out:
+                print(
+                    f"| {name} | {m.cores} | > {args.timeout:.0f} | < {mb / args.timeout:.1f} | – | – | killed |"
+                )
+                continue
+            print(
+                f"| {name} | {m.cores} | {m.wall_s:.2f} | {mb / m.wall_s:.1f} | {m.cpu_s:.1f} | "
+                f"{m.peak_rss_mb:.0f} | {len(m.findings)} |",
+                flush=True,
+            )
+
+
 def main() -> None:
     """Entry point."""
     parser = argparse.ArgumentParser(
@@ -404,10 +548,21 @@ def main() -> None:
         default=900.0,
         help="kill a tool after this many seconds and record '> N s' (default 900)",
     )
+    parser.add_argument(
+        "--history",
+        action="store_true",
+        help="time git-history scans on a 3-commit repository built from a corpus slice",
+    )
+    parser.add_argument("--history-repo", default=str(WORK / "secrets-history"))
     args = parser.parse_args()
     if not shutil.which(str(CLEARANCE)):
         sys.exit(f"clearance not found next to {sys.executable}; run with the project's venv python")
-    quality(args) if args.quality else throughput(args)
+    if args.quality:
+        quality(args)
+    elif args.history:
+        history(args)
+    else:
+        throughput(args)
 
 
 if __name__ == "__main__":
