@@ -58,7 +58,7 @@ def test_gate_blocks_secret_and_public_bucket_with_the_deciding_rule(service: Pa
     decision = report["decision"]
     assert decision["outcome"] == "block"
     rules = {f["verdict"]["rule"] for f in report["findings"] if f["verdict"]["action"] == "block"}
-    assert rules == {"secret.live-format", "iac.dangerous-exposed"}
+    assert rules == {"secret.live-format", "iac.public-access-exposed"}
     assert decision["extra"]["context"]["service"] == "payments-api"
     owners = set(decision["extra"]["owners"].values())
     assert owners == {"team-payments"}
@@ -148,7 +148,7 @@ def test_policy_explain_prints_inputs_and_the_matching_rule(service: Path) -> No
     )
     assert out.exit_code == 0, out.output
     data = json.loads(out.stdout)
-    assert data["matched_rule"] == "iac.dangerous-exposed"
+    assert data["matched_rule"] == "iac.public-access-exposed"
     assert data["inputs"]["service"]["name"] == "payments-api"
     assert data["inputs"]["finding"]["signals"]["category"] == "public-access"
     assert [r["result"] for r in data["rules"]][:3] == ["false", "false", "true"]

@@ -33,7 +33,7 @@ def test_no_configuration_blocks_secret_and_public_bucket_but_warns_on_dev_mediu
     assert d.verdicts[s.fingerprint].action is Action.BLOCK
     assert d.verdicts[s.fingerprint].rule == "secret.live-format"
     assert d.verdicts[b.fingerprint].action is Action.BLOCK
-    assert d.verdicts[b.fingerprint].rule == "iac.dangerous-exposed"
+    assert d.verdicts[b.fingerprint].rule == "iac.public-access-exposed"
     assert d.verdicts[v.fingerprint].action is Action.WARN
     assert d.verdicts[v.fingerprint].rule == "default.warn"
     assert d.policy == "default@prod"
@@ -189,3 +189,23 @@ def test_monorepo_components_are_judged_by_their_own_context(now: dt.datetime) -
     assert d.verdicts[web.fingerprint].action is Action.WARN  # internal and not prod-bound
     assert d.extra["services"] == {pay.fingerprint: "payments-api", web.fingerprint: "web-frontend"}
     assert d.extra["owners"][pay.fingerprint] == "group:team-payments"
+
+
+@pytest.mark.parametrize(
+    ("category", "rule", "word"),
+    [
+        ("public-access", "iac.public-access-exposed", "public access"),
+        ("privilege-escalation", "iac.privilege-escalation-exposed", "privilege-escalation"),
+        ("iam", "iac.iam-exposed", "wildcard"),
+        ("network", "iac.network-exposed", "port"),
+        ("encryption", "iac.encryption-exposed", "unencrypted"),
+    ],
+)
+def test_each_dangerous_iac_category_names_its_danger(
+    category: str, rule: str, word: str, now: dt.datetime
+) -> None:
+    f = public_bucket(category=category, severity=Severity.HIGH)
+    d = decide_with_settings(result(f), Settings(), now, env="prod", context=context())
+    v = d.verdicts[f.fingerprint]
+    assert (v.action, v.rule) == (Action.BLOCK, rule)
+    assert word in v.message

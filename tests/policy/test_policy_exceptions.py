@@ -45,9 +45,9 @@ def test_unexpired_exception_turns_block_into_excepted_with_owner_and_expiry() -
     v = d.verdicts[b.fingerprint]  # type: ignore[attr-defined]
     assert v.action is Action.EXCEPTED
     assert v.exception_id == "EXC-12"
-    assert v.rule == "iac.dangerous-exposed"
+    assert v.rule == "iac.public-access-exposed"
     assert "owner team-payments" in v.message and "expires 2026-10-01" in v.message
-    assert v.notes[0].startswith("policy rule iac.dangerous-exposed would block")
+    assert v.notes[0].startswith("policy rule iac.public-access-exposed would block")
     assert d.outcome is Outcome.PASS  # type: ignore[attr-defined]
     applied = [e for e in d.extra["exceptions"] if e["status"] == "applied"]  # type: ignore[attr-defined]
     assert [(a["id"], a["owner"], a["expires"], a["findings"]) for a in applied] == [

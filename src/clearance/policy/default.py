@@ -10,11 +10,12 @@ and `docs/policy.md` can quote them. The first matching rule wins:
    dev), is not proven unreachable, and is critical, or high with KEV or EPSS ≥ threshold,
    in a service that is internet-exposed (or of unknown exposure) or handles
    confidential/restricted data.
-3. `iac.dangerous-exposed` — block IaC that opens public access (severity ≥ medium), or a
-   privilege-escalation path, an IAM wildcard/admin grant, an exposed admin/database port or
-   encryption turned off on a data store (severity ≥ high: the IaC rules rate those dangers
-   high, hygiene such as running as root or a missing CMK medium or low), in a prod-bound or
-   internet-exposed service.
+3. `iac.public-access-exposed`, `iac.privilege-escalation-exposed`, `iac.iam-exposed`,
+   `iac.network-exposed`, `iac.encryption-exposed` — block IaC that opens public access
+   (severity ≥ medium), or a privilege-escalation path, an IAM wildcard/admin grant, an
+   exposed admin/database port or encryption turned off on a data store (severity ≥ high: the
+   IaC rules rate those dangers high, hygiene such as running as root or a missing CMK medium
+   or low), in a prod-bound or internet-exposed service.
 4. `informational` — ignore info findings (shown with `--verbose`).
 5. `default.warn` — warn on everything else.
 
@@ -57,19 +58,56 @@ def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
             "to an exposed or sensitive service: upgrade to a fixed version",
             origin=ORIGIN,
         ),
+        *_iac_rules(),
+    ]
+
+
+_EXPOSED = "finding.kind == 'misconfiguration' && (service.prod_bound || service.internet_facing)"
+_IAC: tuple[tuple[str, str, int, str], ...] = (
+    (
+        "iac.public-access-exposed",
+        "public-access",
+        2,
+        "opens public access to a resource of a production-bound or internet-facing service",
+    ),
+    (
+        "iac.privilege-escalation-exposed",
+        "privilege-escalation",
+        3,
+        "gives a privilege-escalation path in a production-bound or internet-facing service",
+    ),
+    (
+        "iac.iam-exposed",
+        "iam",
+        3,
+        "grants administrator or wildcard permissions in a production-bound or internet-facing service",
+    ),
+    (
+        "iac.network-exposed",
+        "network",
+        3,
+        "exposes an administration or database port to the world in a production-bound or internet-facing service",
+    ),
+    (
+        "iac.encryption-exposed",
+        "encryption",
+        3,
+        "leaves a data store unencrypted in a production-bound or internet-facing service",
+    ),
+)
+
+
+def _iac_rules() -> list[RuleSpec]:
+    """One rule per dangerous IaC category, so the report names the actual danger."""
+    return [
         RuleSpec(
-            name="iac.dangerous-exposed",
-            when=(
-                "finding.kind == 'misconfiguration' && (service.prod_bound || service.internet_facing) && ("
-                "(finding.signals.category == 'public-access' && finding.severity_rank >= 2)"
-                " || (finding.signals.category in ['privilege-escalation', 'iam', 'network', 'encryption']"
-                " && finding.severity_rank >= 3))"
-            ),
+            name=name,
+            when=f"{_EXPOSED} && finding.signals.category == '{category}' && finding.severity_rank >= {rank}",
             action="block",
-            message="infrastructure that opens public access, a privilege-escalation path, an IAM wildcard, an "
-            "exposed admin/database port or unencrypted data, bound for production or the internet",
+            message=message,
             origin=ORIGIN,
-        ),
+        )
+        for name, category, rank, message in _IAC
     ]
 
 
