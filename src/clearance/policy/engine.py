@@ -24,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.config import PolicySettings, Settings
+from clearance.config import ExceptionLimitSettings, PolicySettings, Settings
 from clearance.decision import Decision, overall_outcome
 from clearance.model import Action, Finding, Outcome, ScanResult, Severity, Verdict
 from clearance.policy.approvals import Requirement
@@ -137,15 +137,14 @@ class DecisionInputs:
     approvals_source: str = "none"
     fail_closed: bool = True
     expiring_soon_days: int = 14
-    limits: Any = None
-    """`ExceptionLimitSettings`; None = the defaults."""
+    limits: ExceptionLimitSettings = field(default_factory=ExceptionLimitSettings)
+    """Maximum exception lengths per severity and the expiring-soon window."""
 
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
     """Decide every finding and the overall outcome."""
-    from clearance.config import ExceptionLimitSettings
 
-    limits = inputs.limits or ExceptionLimitSettings()
+    limits = inputs.limits
     book = _Book()
     verdicts: dict[str, Verdict] = {}
     for finding in result.findings:
@@ -222,7 +221,9 @@ def evaluation_inputs(finding: Finding, inputs: DecisionInputs) -> dict[str, Any
     )
 
 
-def _verdict(finding: Finding, inputs: DecisionInputs, limits: Any, now: dt.datetime, book: _Book) -> Verdict:
+def _verdict(
+    finding: Finding, inputs: DecisionInputs, limits: ExceptionLimitSettings, now: dt.datetime, book: _Book
+) -> Verdict:
     fp = finding.fingerprint
     if finding.suppression is not None:
         return Verdict(
@@ -434,11 +435,10 @@ def annotate_owners(result: ScanResult, context: PolicyContext) -> ScanResult:
 
 def explain(finding: Finding, inputs: DecisionInputs, now: dt.datetime) -> dict[str, Any]:
     """Everything the policy saw for one finding and how each rule and exception evaluated."""
-    from clearance.config import ExceptionLimitSettings
 
     variables = evaluation_inputs(finding, inputs)
     trace = inputs.policy.rules.trace(variables)
-    limits = inputs.limits or ExceptionLimitSettings()
+    limits = inputs.limits
     verdict = _verdict(finding, inputs, limits, now, _Book())
     exceptions = []
     for exc in inputs.exceptions.matching(finding):
