@@ -143,7 +143,6 @@ class DecisionInputs:
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
     """Decide every finding and the overall outcome."""
-
     limits = inputs.limits
     book = _Book()
     verdicts: dict[str, Verdict] = {}
@@ -435,7 +434,6 @@ def annotate_owners(result: ScanResult, context: PolicyContext) -> ScanResult:
 
 def explain(finding: Finding, inputs: DecisionInputs, now: dt.datetime) -> dict[str, Any]:
     """Everything the policy saw for one finding and how each rule and exception evaluated."""
-
     variables = evaluation_inputs(finding, inputs)
     trace = inputs.policy.rules.trace(variables)
     limits = inputs.limits
