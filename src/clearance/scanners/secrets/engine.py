@@ -312,7 +312,7 @@ def _in_comment_or_doc(before: str) -> bool:
 _ASSIGNMENT_VALUE_PREFIX = 8
 """How many value characters an `assignment` rule's Hyperscan expression ends with."""
 _KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-_OPERATOR_CHARS = frozenset(b":=>|?<-! \t\"'`])")
+_OPERATOR_CHARS = frozenset(b":=>|?<-!, \t\"'`])")
 
 
 def _rule_matches(rule: Rule, data: bytes, ends: list[int]) -> Iterable[re.Match[bytes]]:

@@ -107,9 +107,6 @@ CODE_EXTENSIONS = frozenset(
         ".svelte",
         ".sql",
         ".ps1",
-        ".sh",
-        ".bash",
-        ".zsh",
     }
 )
 """Files where an unquoted value is an expression (variable, call), not a literal."""
