@@ -151,10 +151,11 @@ def _generate(
     for eco, share in SHARE.items():
         count = int(n * share)
         picks: dict[str, str] = {}
-        pool = candidates[eco]
+        pool = list(candidates[eco])
+        rng.shuffle(pool)
         while len(picks) < count:
-            if rng.random() < vulnerable_share and len(picks) < len(pool):
-                pkg, versions = rng.choice(pool)
+            if rng.random() < vulnerable_share and pool:  # each package with advisories at most once
+                pkg, versions = pool.pop()
                 version = rng.choice(versions) if versions else "1.0.0"
             else:
                 pkg, version = _unknown_package(eco, len(picks), rng), "1.2.3"

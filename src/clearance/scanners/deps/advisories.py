@@ -1,7 +1,7 @@
 """The offline OSV advisory store: one SQLite file, imported atomically, read by the matcher.
 
 Layout: `advisories` (one row per OSV record: id, modified, summary, details, aliases,
-severity/score/vector, references and the raw JSON, zlib-compressed), `affected` (one row per
+severity/score/vector, references; the raw JSON zlib-compressed in `raw`), `affected` (one row per
 `affected[]` entry, indexed by (base ecosystem, normalized package name), holding the ranges
 and versions the matcher evaluates), `sources` (per ecosystem: record count, newest
 `modified`, imported at, source, ETag / Last-Modified), plus the KEV and EPSS tables of
@@ -37,9 +37,10 @@ from clearance.scanners.deps.match import (
     base_ecosystem,
     canonical_versions,
     normalize_name,
+    versions_blob,
 )
 
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "3"
 DB_FILENAME = "advisories.sqlite3"
 DB_DIR_ENV = "CLEARANCE_DB_DIR"
 OSV_URL_ENV = "CLEARANCE_OSV_URL"
@@ -84,10 +85,12 @@ _SCHEMA = """
 CREATE TABLE IF NOT EXISTS info (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 CREATE TABLE IF NOT EXISTS advisories (
     id TEXT PRIMARY KEY, modified TEXT, published TEXT, withdrawn TEXT, summary TEXT, details TEXT,
-    aliases TEXT NOT NULL, severity TEXT NOT NULL, score REAL, vector TEXT, refs TEXT NOT NULL, raw BLOB NOT NULL
+    aliases TEXT NOT NULL, severity TEXT NOT NULL, score REAL, vector TEXT, refs TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS raw (id TEXT PRIMARY KEY, json BLOB NOT NULL);
 CREATE TABLE IF NOT EXISTS affected (
-    advisory_id TEXT NOT NULL, ecosystem TEXT NOT NULL, variant TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL
+    advisory_id TEXT NOT NULL, ecosystem TEXT NOT NULL, variant TEXT NOT NULL, name TEXT NOT NULL, spec TEXT NOT NULL,
+    versions TEXT
 );
 CREATE TABLE IF NOT EXISTS sources (
     ecosystem TEXT PRIMARY KEY, records INTEGER NOT NULL, newest_modified TEXT, imported_at TEXT NOT NULL,
@@ -208,6 +211,7 @@ class AdvisoryStore:
             )
         try:
             con = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            con.execute("PRAGMA mmap_size = 268435456")
             row = con.execute("SELECT value FROM info WHERE key = 'schema_version'").fetchone()
         except sqlite3.Error as e:
             raise ScanError(
@@ -250,18 +254,18 @@ class AdvisoryStore:
             return []
         variant = ecosystem.split(":", 1)[1] if ":" in ecosystem else None
         rows = self._con.execute(
-            f"SELECT a.advisory_id, a.variant, a.name, a.spec, {_ADVISORY_COLUMNS} "
+            f"SELECT a.advisory_id, a.variant, a.name, a.spec, a.versions, {_ADVISORY_COLUMNS} "
             "FROM affected a JOIN advisories v ON v.id = a.advisory_id WHERE a.ecosystem = ? AND a.name = ?",
             (eco, norm),
         ).fetchall()
         out = []
-        for advisory_id, row_variant, row_name, spec, *advisory in rows:
+        for advisory_id, row_variant, row_name, spec, versions, *advisory in rows:
             if variant is not None and row_variant and row_variant != variant:
                 continue
             if advisory_id not in self._advisories:
                 self._advisories[advisory_id] = _advisory_from_row(advisory)
             full = f"{eco}:{row_variant}" if row_variant else eco
-            out.append(_entry_from_json(advisory_id, full, row_name, spec))
+            out.append(_entry_from_json(advisory_id, full, row_name, spec, versions))
         return out
 
     def advisory(self, advisory_id: str) -> Advisory:
@@ -280,7 +284,7 @@ class AdvisoryStore:
 
     def raw(self, advisory_id: str) -> dict[str, Any]:
         """The original OSV JSON of a stored record."""
-        row = self._con.execute("SELECT raw FROM advisories WHERE id = ?", (advisory_id,)).fetchone()
+        row = self._con.execute("SELECT json FROM raw WHERE id = ?", (advisory_id,)).fetchone()
         if row is None:
             raise KeyError(advisory_id)
         data: dict[str, Any] = json.loads(zlib.decompress(row[0]))
@@ -345,7 +349,9 @@ def _advisory_from_row(row: Sequence[Any]) -> Advisory:
     )
 
 
-def _entry_from_json(advisory_id: str, ecosystem: str, name: str, spec_json: str) -> AffectedEntry:
+def _entry_from_json(
+    advisory_id: str, ecosystem: str, name: str, spec_json: str, versions: str | None
+) -> AffectedEntry:
     data = json.loads(spec_json)
     ranges = tuple(Range(t, tuple(Event(k, v) for k, v in events)) for t, events in data["r"])
     return AffectedEntry(
@@ -355,8 +361,7 @@ def _entry_from_json(advisory_id: str, ecosystem: str, name: str, spec_json: str
         spec=AffectedSpec(
             ecosystem=ecosystem,
             ranges=ranges,
-            versions=tuple(data["v"]),
-            canonical_versions=frozenset(data["vn"]) if "vn" in data else None,
+            canonical_versions=versions,
         ),
         ecosystem_specific=data.get("es") or {},
         database_specific=data.get("ds") or {},
@@ -561,6 +566,7 @@ def _insert_records(
 ) -> None:
     from clearance.scanners.deps.severity import rate
 
+    raw_rows = []
     adv_rows = []
     aff_rows = []
     for record, raw in records:
@@ -588,14 +594,17 @@ def _insert_records(
                 rating.score,
                 rating.vector,
                 json.dumps(refs),
-                zlib.compress(raw, 1),
             )
         )
-    con.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?,?,?,?,?,?)", adv_rows)
-    con.executemany("INSERT INTO affected VALUES (?,?,?,?,?)", aff_rows)
+        raw_rows.append((record["id"], zlib.compress(raw, 1)))
+    con.executemany("INSERT OR REPLACE INTO advisories VALUES (?,?,?,?,?,?,?,?,?,?,?)", adv_rows)
+    con.executemany("INSERT OR REPLACE INTO raw VALUES (?,?)", raw_rows)
+    con.executemany("INSERT INTO affected VALUES (?,?,?,?,?,?)", aff_rows)
 
 
-def _affected_rows(record: Mapping[str, Any], replaced: set[str]) -> Iterator[tuple[str, str, str, str, str]]:
+def _affected_rows(
+    record: Mapping[str, Any], replaced: set[str]
+) -> Iterator[tuple[str, str, str, str, str, str | None]]:
     for aff in record.get("affected") or []:
         if not isinstance(aff, dict):
             continue
@@ -624,15 +633,21 @@ def _affected_rows(record: Mapping[str, Any], replaced: set[str]) -> Iterator[tu
             ]
             ranges.append([rng["type"], events])
         versions = [str(v) for v in aff.get("versions") or [] if isinstance(v, _SCALAR)]
-        spec: dict[str, Any] = {"r": ranges, "v": versions}
-        if versions:
-            spec["vn"] = canonical_versions(eco, versions)
+        spec: dict[str, Any] = {"r": ranges}
+        listed = versions_blob(canonical_versions(eco, versions)) if versions else None
         es, ds = aff.get("ecosystem_specific"), aff.get("database_specific")
         if isinstance(es, dict) and es:
             spec["es"] = es
         if isinstance(ds, dict) and ds:
             spec["ds"] = ds
-        yield record["id"], eco, variant, normalize_name(eco, name), json.dumps(spec, separators=(",", ":"))
+        yield (
+            record["id"],
+            eco,
+            variant,
+            normalize_name(eco, name),
+            json.dumps(spec, separators=(",", ":")),
+            listed,
+        )
 
 
 def rebuild(
@@ -666,6 +681,7 @@ def rebuild(
                 _copy_kept(con, db_path, ecos, feeds)
             fill(con)
             con.execute("DELETE FROM advisories WHERE id NOT IN (SELECT advisory_id FROM affected)")
+            con.execute("DELETE FROM raw WHERE id NOT IN (SELECT advisory_id FROM affected)")
             con.execute(_INDEXES)
             con.commit()
         finally:
@@ -712,6 +728,7 @@ def _copy_kept(con: sqlite3.Connection, old: Path, ecos: list[str], feeds: list[
     con.execute(
         "INSERT INTO advisories SELECT * FROM old.advisories WHERE id IN (SELECT advisory_id FROM affected)"
     )
+    con.execute("INSERT INTO raw SELECT * FROM old.raw WHERE id IN (SELECT advisory_id FROM affected)")
     con.execute(f"INSERT INTO sources SELECT * FROM old.sources WHERE ecosystem NOT IN ({eco_marks})", ecos)
     if "kev" not in feeds:
         con.execute("INSERT INTO kev SELECT * FROM old.kev")

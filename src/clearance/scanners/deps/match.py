@@ -69,8 +69,14 @@ class AffectedSpec:
     ecosystem: str
     ranges: tuple[Range, ...]
     versions: tuple[str, ...] = ()
-    canonical_versions: frozenset[str] | None = None
-    """`canonical_version` of each entry of `versions`, when precomputed (the store does so at import)."""
+    canonical_versions: str | None = None
+    """`versions_blob` of the canonical forms of `versions`, when precomputed (the store does so at
+    import and then leaves `versions` empty)."""
+
+    @property
+    def has_versions(self) -> bool:
+        """True if the entry enumerates affected versions."""
+        return bool(self.versions) or bool(self.canonical_versions)
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,6 +138,8 @@ def version_key(ecosystem: str) -> Callable[[str], Any]:
 def sort_versions(ecosystem: str, versions: Iterable[str]) -> list[str]:
     """Distinct version strings in the ecosystem's order."""
     unique = list(dict.fromkeys(versions))
+    if len(unique) < 2:
+        return unique
     try:
         return sorted(unique, key=version_key(ecosystem))
     except TypeError:  # mixed parse/non-parse never compares across kinds, but be safe
@@ -158,7 +166,7 @@ def evaluate(spec: AffectedSpec, version: str, parsed: Any | None = None) -> Mat
             affected = True
             if fix is not None:
                 fixes.append(fix)
-    if spec.versions:
+    if spec.has_versions:
         undecided = []  # the enumeration decides where a range could not
         if not affected:
             affected = _in_versions_list(eco, spec, version, parsed)
@@ -182,6 +190,11 @@ def canonical_versions(ecosystem: str, versions: Iterable[str]) -> list[str]:
     """Sorted distinct `canonical_version`s of a `versions` list (precomputed by the store at import)."""
     eco = base_ecosystem(ecosystem)
     return sorted({_canonical(eco, v.strip()) for v in versions})
+
+
+def versions_blob(versions: Iterable[str]) -> str:
+    """Versions as one newline-delimited string (`"\\n1.0\\n1.1\\n"`): membership is a substring test."""
+    return "\n" + "\n".join(versions) + "\n"
 
 
 def _canonical(eco: str, v: str) -> str:
@@ -263,9 +276,9 @@ def _in_versions_list(eco: str, spec: AffectedSpec, version: str, parsed: Any) -
         return True
     canon = spec.canonical_versions
     if canon is None:
-        canon = frozenset(_canonical(eco, v.strip()) for v in spec.versions)
+        canon = versions_blob(canonical_versions(eco, spec.versions))
     installed = parsed.public if eco == "PyPI" and isinstance(parsed, Pep440Version) else version
-    return _canonical(eco, installed.strip()) in canon
+    return f"\n{_canonical(eco, installed.strip())}\n" in canon
 
 
 @functools.lru_cache(maxsize=262_144)

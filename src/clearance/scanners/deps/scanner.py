@@ -57,6 +57,7 @@ if TYPE_CHECKING:
     from clearance.sources.base import SourceFile
 
 SCANNER_ID = "deps"
+_SEVERITY_ORDER = {s.value: s.sort_key() for s in Severity}
 MAX_MESSAGE = 4000
 
 _INFORMATIONAL = {"unmaintained": Severity.INFO, "notice": Severity.INFO, "unsound": Severity.LOW}
@@ -294,7 +295,7 @@ class VulnerabilityMatcher:
         primary = ghsa[0] if ghsa else record_ids[0]
         aliases = sorted(all_ids - {primary})
         main = advisories.get(primary) or advisories[record_ids[0]]
-        rated = max(advisories.values(), key=lambda a: (Severity(a.severity).sort_key(), a.score or 0.0))
+        rated = max(advisories.values(), key=lambda a: (_SEVERITY_ORDER[a.severity], a.score or 0.0))
         severity = Severity(rated.severity)
         informational = next(
             (
