@@ -503,6 +503,21 @@ def _check_service_exposed(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     yield Hit("spec.type", kind, "The load balancer is reachable from the internet.", exposure="public")
 
 
+def _check_host_port(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
+    for cpath, container in _containers(res):
+        ports = container.get("ports")
+        if not isinstance(ports, list):
+            continue
+        for i, port in enumerate(ports):
+            host_port = _mapping(port).get("hostPort")
+            if isinstance(host_port, int) and not isinstance(host_port, bool) and host_port > 0:
+                yield Hit(
+                    f"{cpath}.ports.{i}.hostPort",
+                    host_port,
+                    f"{_cname(container)} binds port {host_port} on the node.",
+                )
+
+
 def _check_ingress_tls(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     tls = res.get("spec.tls")
     if isinstance(tls, list) and tls:
@@ -822,6 +837,17 @@ RULES: tuple[IacRule, ...] = (
             _NSA,
         ),
         exposure="public",
+    ),
+    rule(
+        "iac.k8s-host-port",
+        "Container binds a host port",
+        Severity.MEDIUM,
+        "A hostPort opens the port on the node's own address, bypassing Services and most network policies and pinning the pod to nodes where the port is free.",
+        "Drop `hostPort` and publish the port through a Service:\nports:\n  - containerPort: 8080\n---\nkind: Service\nspec:\n  ports: [{port: 80, targetPort: 8080}]",
+        WORKLOAD_KINDS,
+        "network",
+        _check_host_port,
+        (_cis("5.2.13", "Minimize the admission of containers which use HostPorts"), _PSS),
     ),
     rule(
         "iac.k8s-ingress-no-tls",
