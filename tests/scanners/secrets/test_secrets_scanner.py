@@ -145,3 +145,55 @@ def test_progress_is_reported(tmp_path: Path) -> None:
     ctx = ScanContext(root=tmp_path, settings=Settings(), now=NOW, progress=lambda n, b: seen.append((n, b)))
     SecretsScanner().scan(files, ctx)
     assert seen == [(1, 6)] * 3
+
+
+def test_custom_rule_examples_are_checked_and_misbehaving_ones_warned(tmp_path: Path) -> None:
+    settings = settings_from_mapping(
+        {
+            "secrets": {
+                "rules": [
+                    {
+                        "id": "secret.acme",
+                        "title": "ACME",
+                        "regex": r"\b(acme_[a-z0-9]{24})\b",
+                        "keywords": ["acme_"],
+                        "examples": ["t = acme_q7w2k9d4m1z8x5c3v6b0n2p4", "t = acme_short"],
+                        "negative_examples": [
+                            "t = acme_000000000000000000000000",
+                            "t = acme_k3j5h7g9f1d2s4a6q8w0e2r4",
+                        ],
+                    }
+                ]
+            }
+        }
+    )
+    f = _file(tmp_path, "a.txt", b"x = acme_m3n5b7v9c1x2z4l6k8j0h2g4\n")
+    out = SecretsScanner().scan([f], _ctx(tmp_path, settings))
+    assert [x.rule_id for x in out.findings] == ["secret.acme"]
+    assert out.findings[0].signals["custom_rule"] is True
+    assert out.warnings == [
+        "custom secret rule secret.acme: example #2 is not reported",
+        "custom secret rule secret.acme: negative example #2 is reported",
+    ]
+
+
+def test_rules_lists_builtin_and_custom_minus_disabled() -> None:
+    settings = settings_from_mapping(
+        {
+            "secrets": {
+                "rules": [
+                    {
+                        "id": "secret.acme",
+                        "title": "ACME",
+                        "regex": r"(acme_[a-z0-9]{24})",
+                        "keywords": ["acme_"],
+                    }
+                ],
+                "disable": ["secret.jwt"],
+            }
+        }
+    )
+    infos = SecretsScanner().rules(settings)
+    ids = [i.id for i in infos]
+    assert ids == sorted(ids) and "secret.acme" in ids and "secret.jwt" not in ids and len(ids) >= 80
+    assert all(i.scanner == "secrets" and i.title and i.description for i in infos if i.id != "secret.acme")

@@ -191,3 +191,20 @@ def test_contains_secret_for_other_scanners() -> None:
     assert contains_secret('password = "q8Lz!r2VwN5t#Xk"')
     assert not contains_secret("arn:aws:s3:::my-bucket/*")
     assert not contains_secret("AKIAIOSFODNN7EXAMPLE")
+
+
+def test_unlabelled_aws_secret_next_to_its_key_id_is_found(engine: Engine) -> None:
+    csv = (
+        b"User name,Password,Access key ID,Secret access key,Console login link\n"
+        b"deploy,,AKIA4HKZQ7RXJ3MVTW5N,r7Tq2Lk9Vx3Zp8Wm5Nc1Bf6Hd4Jg0Ys2Ae7Ku9Qo,https://console.aws.amazon.com/\n"
+    )
+    found = [(m.rule.id, m.line, m.notes) for m in engine.scan(csv, "credentials.csv")]
+    assert found == [
+        ("secret.aws-access-key-id", 2, ()),
+        ("secret.aws-secret-access-key", 2, ("next to an AWS access key ID",)),
+    ]
+
+
+def test_forty_character_strings_far_from_any_key_id_are_not_aws_secrets(engine: Engine) -> None:
+    text = b"commit r7Tq2Lk9Vx3Zp8Wm5Nc1Bf6Hd4Jg0Ys2Ae7Ku9Qo\n"
+    assert engine.scan(text, "notes.txt") == []

@@ -88,11 +88,16 @@ class Engine:
         self.ruleset = ruleset
         self.rules = ruleset.rules
         self._k8s_index = next((i for i, r in enumerate(self.rules) if r.id == _K8S_SECRET_RULE), None)
+        self._aws_id_index = self._index_of(_AWS_ID_RULE)
+        self._aws_secret_index = self._index_of(_AWS_SECRET_RULE)
         if serialized is not None:
             self._modes, self._db = _load_serialized(serialized)
         else:
             self._modes, self._db = _load_or_compile(self.rules, ruleset.digest, cache_dir)
         self._local = threading.local()
+
+    def _index_of(self, rule_id: str) -> int | None:
+        return next((i for i, r in enumerate(self.rules) if r.id == rule_id), None)
 
     def serialize(self) -> bytes:
         """The compiled database (with its per-rule modes) as bytes, to hand to worker processes."""
@@ -105,6 +110,8 @@ class Engine:
             return []
         hits = self._hits(data)
         candidates = self._candidates(data, path, hits) if hits else []
+        if self._aws_id_index is not None and self._aws_secret_index is not None:
+            candidates.extend(self._aws_pairs(data, candidates))
         if self._k8s_index is not None and self._k8s_index in hits and _looks_like_k8s_secret(data):
             candidates.extend(self._kubernetes_secret(data, path))
         return self._finish(data, _resolve_overlaps(candidates, self.rules))
@@ -212,6 +219,46 @@ class Engine:
             start, end = start_override, start_override
         return _Candidate(index, start, end, secret, severity, verified, confidence, tuple(notes), key)
 
+    def _aws_pairs(self, data: bytes, candidates: list[_Candidate]) -> list[_Candidate]:
+        """Unlabelled AWS secret access keys within a few lines of an access key ID (CSV exports,
+        positional arguments, `id:secret` pairs)."""
+        assert self._aws_secret_index is not None
+        ids = [c for c in candidates if c.rule_index == self._aws_id_index]
+        if not ids:
+            return []
+        taken = {(c.start, c.end) for c in candidates}
+        out: list[_Candidate] = []
+        for c in ids:
+            lo = c.start
+            for _ in range(_AWS_PAIR_LINES + 1):
+                lo = data.rfind(b"\n", 0, max(lo - 1, 0)) if lo > 0 else -1
+                if lo < 0:
+                    break
+            hi = c.end
+            for _ in range(_AWS_PAIR_LINES + 1):
+                nxt = data.find(b"\n", hi + 1)
+                hi = len(data) if nxt < 0 else nxt
+            for m in _AWS_SECRET_SHAPE.finditer(data, max(lo, 0), hi):
+                span = m.span(1)
+                secret = m.group(1).decode("ascii")
+                if span in taken or not _looks_like_aws_secret(secret):
+                    continue
+                taken.add(span)
+                out.append(
+                    _Candidate(
+                        self._aws_secret_index,
+                        span[0],
+                        span[1],
+                        secret,
+                        self.rules[self._aws_secret_index].severity,
+                        False,
+                        "medium",
+                        ("next to an AWS access key ID",),
+                        None,
+                    )
+                )
+        return out
+
     def _kubernetes_secret(self, data: bytes, path: str) -> list[_Candidate]:
         """Decode the base64 values of a Kubernetes Secret's `data:` and scan them."""
         assert self._k8s_index is not None
@@ -299,6 +346,21 @@ class Engine:
                 )
             )
         return out
+
+
+_AWS_ID_RULE = "secret.aws-access-key-id"
+_AWS_SECRET_RULE = "secret.aws-secret-access-key"
+_AWS_PAIR_LINES = 3
+_AWS_SECRET_SHAPE = re.compile(rb"(?<![A-Za-z0-9/+=])([A-Za-z0-9/+]{40})(?![A-Za-z0-9/+=])")
+
+
+def _looks_like_aws_secret(value: str) -> bool:
+    return (
+        filters.char_classes(value) >= 3
+        and any(c.isdigit() for c in value)
+        and filters.shannon_entropy(value) >= 4.2
+        and filters.placeholder_reason(value) is None
+    )
 
 
 _GENERIC_KEY_RE = re.compile(r"pass|pwd|secret|token|key|cred|auth|private|cert|conn|dsn|url", re.I)

@@ -129,6 +129,7 @@ class SecretsScanner:
         engine = Engine(ruleset)
         options = _Options(now=context.now, test_globs=tuple(context.settings.secrets.test_paths))
         output = ScannerOutput(detail={"rules": len(ruleset.rules), "rules_digest": ruleset.digest})
+        output.warnings.extend(check_custom_examples(engine))
         total = sum(f.size for f in files)
         use_pool = context.jobs > 1 and (len(files) > POOL_MIN_FILES or total > POOL_MIN_BYTES)
         results: Iterator[_FileResult]
@@ -143,6 +144,21 @@ class SecretsScanner:
         output.detail["workers"] = context.jobs if use_pool else 1
         output.findings.sort(key=Finding.sort_key)
         return output
+
+
+def check_custom_examples(engine: Engine) -> list[str]:
+    """Warnings for custom rules whose own examples / negative examples do not behave."""
+    warnings: list[str] = []
+    for rule in engine.rules:
+        if rule.builtin:
+            continue
+        for n, example in enumerate(rule.examples, 1):
+            if not any(m.rule.id == rule.id for m in engine.scan(example.encode("utf-8", "replace"))):
+                warnings.append(f"custom secret rule {rule.id}: example #{n} is not reported")
+        for n, example in enumerate(rule.negative_examples, 1):
+            if any(m.rule.id == rule.id for m in engine.scan(example.encode("utf-8", "replace"))):
+                warnings.append(f"custom secret rule {rule.id}: negative example #{n} is reported")
+    return warnings
 
 
 @dataclass(frozen=True)
