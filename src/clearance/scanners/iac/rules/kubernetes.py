@@ -89,6 +89,14 @@ def _check_privileged(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
         attr = f"{cpath}.securityContext.privileged"
         if res.get(attr) is True:
             yield Hit(attr, True, f"{_cname(container)} is privileged.")
+            continue
+        host_process, where = _effective(res, cpath, "windowsOptions.hostProcess")
+        if host_process is True and where is not None:
+            yield Hit(
+                where,
+                True,
+                f"{_cname(container)} is a Windows HostProcess container (privileged on the node).",
+            )
 
 
 def _check_privilege_escalation(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
