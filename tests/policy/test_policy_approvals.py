@@ -251,3 +251,12 @@ def test_invalid_high_risk_pattern_is_a_config_error() -> None:
 
     with pytest.raises(ConfigError, match=r"invalid path pattern '\*\*/\[z-a\]'"):
         settings_from_mapping({"policy": {"high_risk_paths": {"**/[z-a]": ["@x"]}}})
+
+
+def test_approval_time_is_recorded_for_evidence() -> None:
+    settings = settings_from_mapping({"policy": {"high_risk_paths": {"**/auth/**": ["octocat"]}}})
+    reqs = _requirements(
+        [ChangedFile("auth/x.py")], load_approvals_file(APPROVALS / "github-reviews.json"), settings
+    )
+    assert reqs[0].as_dict()["at"] == "2026-09-10T10:00:00Z"
+    assert reqs[0].as_dict()["approved_by"] == ["octocat"]

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -110,6 +110,8 @@ class Requirement:
     owners: tuple[str, ...]
     paths: tuple[str, ...]
     approved_by: tuple[str, ...] = ()
+    approved_at: str | None = None
+    """When the latest counted approval was submitted (GitHub reviews only)."""
 
     @property
     def satisfied(self) -> bool:
@@ -134,6 +136,7 @@ class Requirement:
             "owners": list(self.owners),
             "paths": list(self.paths),
             "approved_by": list(self.approved_by),
+            "at": self.approved_at,
             "satisfied": self.satisfied,
         }
 
@@ -154,6 +157,8 @@ class Approvals:
     approvers: frozenset[str] = frozenset()
     teams: frozenset[str] = frozenset()
     source: str = "none"
+    submitted: Mapping[str, str] = field(default_factory=dict)
+    """Login → time of the approving review (when the source says)."""
 
 
 def required_approvals(changed: Iterable[ChangedFile], paths: Sequence[HighRiskPath]) -> list[Requirement]:
@@ -185,7 +190,11 @@ def check_approvals(
                 by.append(f"@{key}")
             else:
                 by.extend(sorted(members.get(key, set()) & approvals.approvers))
-        out.append(Requirement(req.pattern, req.reason, req.owners, req.paths, tuple(dict.fromkeys(by))))
+        approved_by = tuple(dict.fromkeys(by))
+        times = [approvals.submitted[b] for b in approved_by if approvals.submitted.get(b)]
+        out.append(
+            Requirement(req.pattern, req.reason, req.owners, req.paths, approved_by, max(times, default=None))
+        )
     return out
 
 
@@ -195,12 +204,13 @@ def _owner_key(owner: str) -> str:
 
 def approvals_from_reviews(reviews: Iterable[Review], source: str) -> Approvals:
     """Who currently approves, under GitHub's latest-review-per-user rule."""
-    latest: dict[str, str] = {}
-    for review in sorted(enumerate(reviews), key=lambda ir: (ir[1].submitted_at, ir[0])):
-        state = review[1].state.upper()
+    latest: dict[str, tuple[str, str]] = {}
+    for _, review in sorted(enumerate(reviews), key=lambda ir: (ir[1].submitted_at, ir[0])):
+        state = review.state.upper()
         if state in ("APPROVED", "CHANGES_REQUESTED", "DISMISSED"):
-            latest[review[1].login.lower()] = state
-    return Approvals(approvers=frozenset(u for u, s in latest.items() if s == "APPROVED"), source=source)
+            latest[review.login.lower()] = (state, review.submitted_at)
+    approved = {u: at for u, (state, at) in latest.items() if state == "APPROVED"}
+    return Approvals(approvers=frozenset(approved), source=source, submitted=approved)
 
 
 def load_approvals_file(path: Path) -> Approvals:
