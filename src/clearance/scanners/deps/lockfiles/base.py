@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
+import functools
 import json
 import re
 import tomllib
@@ -27,8 +28,6 @@ SCANNER_ID = "deps"
 
 MAX_YAML_BYTES = 10 * 1024 * 1024
 """YAML documents above this size are rejected before parsing."""
-MAX_YAML_ALIASES = 10_000
-"""More alias references than this in one YAML document is treated as an alias bomb."""
 MAX_YAML_NODES = 2_000_000
 """A YAML document whose aliases expand to more nodes than this is treated as an alias bomb."""
 
@@ -76,22 +75,49 @@ def normalize_name(ecosystem: str, name: str) -> str:
 
 
 def purl_for(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None = None) -> str:
-    """The package URL of `name@version` in `ecosystem` (no version part when `version` is empty)."""
+    """The package URL of `name@version` in `ecosystem` (no version part when `version` is empty).
+
+    Cached for unqualified purls (lockfiles name the same dependency many times). Lone
+    surrogates (from `\\u` escapes in JSON/YAML) cannot be percent-encoded; they become
+    `?`. Returns "" when no valid package URL exists (e.g. an empty name), so that content
+    from a lockfile never raises here.
+    """
+    if qualifiers:
+        return _purl(ecosystem, name, version, qualifiers)
+    return _cached_purl(ecosystem, name, version)
+
+
+@functools.lru_cache(maxsize=65536)
+def _cached_purl(ecosystem: str, name: str, version: str) -> str:
+    return _purl(ecosystem, name, version, None)
+
+
+def _purl(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None) -> str:
+    """Build the package URL with packageurl-python (see `purl_for`)."""
+    name, version = _encodable(name), _encodable(version)
+    if qualifiers:
+        qualifiers = {k: _encodable(v) for k, v in qualifiers.items()}
     namespace: str | None = None
     short = name
     if ecosystem in ("npm", "Go", "Packagist") and "/" in name:
         namespace, short = name.rsplit("/", 1)
     elif ecosystem == "Maven" and ":" in name:
         namespace, short = name.split(":", 1)
-    return str(
-        PackageURL(
+    try:
+        purl = PackageURL(
             type=PURL_TYPES[ecosystem],
-            namespace=namespace,
+            namespace=namespace or None,
             name=short,
             version=version or None,
             qualifiers=dict(qualifiers) if qualifiers else None,
-        ).to_string()
-    )
+        )
+    except ValueError:
+        return ""
+    return str(purl.to_string())
+
+
+def _encodable(text: str) -> str:
+    return text.encode("utf-8", "replace").decode("utf-8")
 
 
 class LineFinder:
@@ -179,17 +205,21 @@ class Lockfile:
             merged = _merge(self.components[index], direct, scope, dependencies)
             self.components[index] = merged
             return merged
+        purl = purl_for(ecosystem, name, version if pinned else "", qualifiers)
+        if not purl:
+            self.error(f"package {name[:80]!r} {version[:40]!r} has no valid package URL", line)
+            return None
         self._seen[key] = len(self.components)
         component = Component(
             ecosystem=ecosystem,
             name=name,
             version=version,
-            purl=purl_for(ecosystem, name, version if pinned else "", qualifiers),
+            purl=purl,
             location=(source or self.file).location(line),
             direct=direct,
             scope=scope,
             hashes=tuple(hashes),
-            dependencies=tuple(dict.fromkeys(dependencies)),
+            dependencies=tuple(dict.fromkeys(d for d in dependencies if d)),
             pinned=pinned,
         )
         self.components.append(component)
@@ -216,7 +246,7 @@ def _merge(first: Component, direct: bool | None, scope: Scope, dependencies: It
     else:
         merged_direct = direct if first.direct is None else (first.direct or direct)
     merged_scope = scope if _SCOPE_STRENGTH[scope] > _SCOPE_STRENGTH[first.scope] else first.scope
-    merged_deps = tuple(dict.fromkeys((*first.dependencies, *dependencies)))
+    merged_deps = tuple(dict.fromkeys(d for d in (*first.dependencies, *dependencies) if d))
     if (merged_direct, merged_scope, merged_deps) == (first.direct, first.scope, first.dependencies):
         return first
     return dataclasses.replace(first, direct=merged_direct, scope=merged_scope, dependencies=merged_deps)
@@ -251,20 +281,8 @@ def load_toml(text: str) -> dict[str, Any]:
         raise MalformedLockfile(f"not valid TOML: {e}", int(match.group(1)) if match else None) from None
 
 
-class _LimitedSafeLoader(yaml.SafeLoader):
-    """A SafeLoader that refuses documents with more alias references than a small cap."""
-
-    def __init__(self, stream: str) -> None:
-        super().__init__(stream)
-        self.aliases = 0
-
-    def compose_node(self, parent: Any, index: Any) -> Any:
-        """Count alias events before composing (a billion-laughs document has many)."""
-        if self.check_event(yaml.AliasEvent):
-            self.aliases += 1
-            if self.aliases > MAX_YAML_ALIASES:
-                raise MalformedLockfile(f"more than {MAX_YAML_ALIASES} YAML aliases (alias bomb?)")
-        return super().compose_node(parent, index)
+_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+"""libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python."""
 
 
 def _expanded_size(root: yaml.Node) -> int:
@@ -289,17 +307,25 @@ def _expanded_size(root: yaml.Node) -> int:
 
 
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document safely: size cap, alias caps (count and expansion), safe tags only."""
-    if len(text.encode("utf-8")) > MAX_YAML_BYTES:
+    """Parse one YAML document safely: size cap, alias-expansion cap, safe tags only.
+
+    The document is composed into nodes first (aliases are shared nodes, not copies); if
+    expanding its aliases would exceed `MAX_YAML_NODES` (a "billion laughs" document) it
+    is refused before any Python objects are built.
+    """
+    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
         raise MalformedLockfile(f"YAML document larger than {MAX_YAML_BYTES // (1024 * 1024)} MB")
     if not text.strip():
         raise MalformedLockfile("empty file, expected a YAML document")
-    loader = _LimitedSafeLoader(text)
+    try:
+        loader = _SafeLoader(text)
+    except yaml.YAMLError as e:  # the reader refuses control characters up front
+        raise MalformedLockfile(f"not valid YAML: {e}") from None
     try:
         node = loader.get_single_node()
         if node is None:
             return None
-        if loader.aliases and _expanded_size(node) > MAX_YAML_NODES:
+        if _expanded_size(node) > MAX_YAML_NODES:
             raise MalformedLockfile(f"YAML aliases expand to more than {MAX_YAML_NODES} nodes (alias bomb?)")
         return loader.construct_document(node)
     except yaml.MarkedYAMLError as e:
@@ -331,8 +357,10 @@ def as_list(value: Any, what: str) -> list[Any]:
     return value
 
 
-def text_field(entry: Mapping[str, Any], key: str) -> str:
-    """A string field of a lockfile entry ("" when missing or not a string)."""
+def text_field(entry: Any, key: str) -> str:
+    """A string field of a lockfile entry ("" when missing, not a string, or not an entry)."""
+    if not isinstance(entry, Mapping):
+        return ""
     value = entry.get(key)
     return value.strip() if isinstance(value, str) else ""
 
@@ -364,3 +392,9 @@ def split_hash(value: str) -> tuple[str, str] | None:
     """`sha256:abc…` as ("sha256", "abc…"), or None if there is no algorithm prefix."""
     algorithm, sep, digest = value.strip().partition(":")
     return (algorithm.lower(), digest) if sep and algorithm and digest else None
+
+
+def list_field(entry: Any, key: str) -> list[Any]:
+    """A list field of a lockfile entry ([] when missing or not a list)."""
+    value = entry.get(key) if isinstance(entry, Mapping) else None
+    return value if isinstance(value, list) else []

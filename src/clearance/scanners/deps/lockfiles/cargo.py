@@ -13,6 +13,7 @@ from clearance.scanners.deps.lockfiles.base import (
     Lockfile,
     MalformedLockfile,
     as_list,
+    list_field,
     load_toml,
     purl_for,
     text_field,
@@ -68,7 +69,7 @@ def parse(lock: Lockfile) -> None:
 def _dependencies(package: dict[str, Any], by_name: dict[str, list[dict[str, Any]]]) -> list[dict[str, Any]]:
     """The locked packages a package's `dependencies` entries (`name`, `name version`, `name version (source)`) name."""
     found = []
-    for entry in package.get("dependencies") or []:
+    for entry in list_field(package, "dependencies"):
         parts = str(entry).split()
         if not parts:
             continue

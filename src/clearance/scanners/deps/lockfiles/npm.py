@@ -46,7 +46,8 @@ def parse(lock: Lockfile) -> None:
 
 def _add_packages(lock: Lockfile, packages: dict[str, Any], *, nested_keys: bool) -> None:
     """Add every installed package; `nested_keys` for v1 files, whose keys are bare names."""
-    installed = {path for path in packages if _NM in path}
+    installed = {path for path, entry in packages.items() if _NM in path and isinstance(entry, dict)}
+    declared = _declared_by_owner(packages)
     for path, raw in packages.items():
         if not isinstance(raw, dict) or _NM not in path or raw.get("link"):
             continue  # root, workspace folders and links are first-party
@@ -66,7 +67,7 @@ def _add_packages(lock: Lockfile, packages: dict[str, Any], *, nested_keys: bool
             name,
             version,
             line=line,
-            direct=None if nested_keys else _is_direct(path, key_name, packages),
+            direct=None if nested_keys else _is_direct(path, key_name, declared),
             scope=_scope(entry),
             hashes=_integrity(text_field(entry, "integrity")),
             dependencies=_resolve(path, entry, packages, installed),
@@ -90,7 +91,21 @@ def _flatten_v1(deps: dict[str, Any], prefix: str = "") -> dict[str, Any]:
     return flat
 
 
-def _is_direct(path: str, key_name: str, packages: dict[str, Any]) -> bool:
+def _declared_by_owner(packages: dict[str, Any]) -> dict[str, set[str]]:
+    """The dependency names each first-party package (root "" and workspaces) declares."""
+    declared: dict[str, set[str]] = {}
+    for path, entry in packages.items():
+        if _NM in path or not isinstance(entry, dict) or entry.get("link"):
+            continue
+        names = declared.setdefault(path, set())
+        for field_name in _DECLARED:
+            value = entry.get(field_name)
+            if isinstance(value, dict):
+                names.update(value)
+    return declared
+
+
+def _is_direct(path: str, key_name: str, declared: dict[str, set[str]]) -> bool:
     """True if the root or a workspace package declares the package installed at `path`.
 
     Packages hoisted to the top-level `node_modules` may be declared by the root or by any
@@ -99,16 +114,9 @@ def _is_direct(path: str, key_name: str, packages: dict[str, Any]) -> bool:
     parent = path[: path.rfind(_NM)].rstrip("/")
     if _NM in parent:
         return False
-    owners = [p for p in packages if _NM not in p] if parent == "" else [parent]
-    for owner in owners:
-        entry = packages.get(owner)
-        if not isinstance(entry, dict) or entry.get("link"):
-            continue
-        for field_name in _DECLARED:
-            declared = entry.get(field_name)
-            if isinstance(declared, dict) and key_name in declared:
-                return True
-    return False
+    if parent == "":
+        return any(key_name in names for names in declared.values())
+    return key_name in declared.get(parent, set())
 
 
 def _scope(entry: dict[str, Any]) -> Scope:

@@ -15,6 +15,7 @@ from clearance.scanners.deps.lockfiles.base import (
     Lockfile,
     MalformedLockfile,
     as_list,
+    list_field,
     load_toml,
     normalize_name,
     purl_for,
@@ -63,7 +64,7 @@ def _scope(package: dict[str, Any]) -> Scope:
 
 def _dependencies(package: dict[str, Any], versions: dict[str, str]) -> list[str]:
     purls = []
-    for spec in package.get("dependencies") or []:
+    for spec in list_field(package, "dependencies"):
         try:
             name = normalize_name(ECOSYSTEM, Requirement(str(spec)).name)
         except InvalidRequirement:
@@ -75,7 +76,7 @@ def _dependencies(package: dict[str, Any], versions: dict[str, str]) -> list[str
 
 def _hashes(package: dict[str, Any]) -> list[tuple[str, str]]:
     hashes: list[tuple[str, str]] = []
-    for item in package.get("files") or []:
+    for item in list_field(package, "files"):
         value = item.get("hash") if isinstance(item, dict) else None
         parsed = split_hash(value) if isinstance(value, str) else None
         if parsed:

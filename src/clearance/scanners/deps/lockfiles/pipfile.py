@@ -13,6 +13,7 @@ from clearance.scanners.deps.lockfiles.base import (
     Lockfile,
     MalformedLockfile,
     as_dict,
+    list_field,
     load_json,
     split_hash,
     text_field,
@@ -39,7 +40,7 @@ def parse(lock: Lockfile) -> None:
 
 def _add(lock: Lockfile, name: str, entry: dict[str, Any], scope: Scope, line: int | None) -> None:
     version = text_field(entry, "version")
-    hashes = [h for h in (split_hash(v) for v in entry.get("hashes") or [] if isinstance(v, str)) if h]
+    hashes = [h for h in (split_hash(v) for v in list_field(entry, "hashes") if isinstance(v, str)) if h]
     if version.startswith("==="):
         version, pinned = version[3:], True
     elif version.startswith("=="):

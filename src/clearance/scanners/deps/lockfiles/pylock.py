@@ -15,6 +15,7 @@ from clearance.scanners.deps.lockfiles.base import (
     Lockfile,
     MalformedLockfile,
     as_list,
+    list_field,
     load_toml,
     normalize_name,
     purl_for,
@@ -50,7 +51,7 @@ def parse(lock: Lockfile) -> None:
             purl_for(ECOSYSTEM, name, versions[name])
             for name in (
                 normalize_name(ECOSYSTEM, text_field(d, "name"))
-                for d in package.get("dependencies") or []
+                for d in list_field(package, "dependencies")
                 if isinstance(d, dict)
             )
             if versions.get(name)
