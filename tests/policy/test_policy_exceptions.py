@@ -291,3 +291,12 @@ def test_invalid_path_glob_is_a_load_error() -> None:
         PolicyError, match=r"x\.yaml:3: exception 'EXC-1': match\.path '!' is not a valid glob"
     ):
         parse_exceptions(text, "x.yaml", LIMITS)
+
+
+def test_ticket_must_be_a_url() -> None:
+    text = (
+        "exceptions:\n  - id: EXC-1\n    match: {rule: x}\n    owner: o\n    reason: r\n"
+        "    created: 2026-09-01\n    expires: 2026-09-10\n    ticket: PAY-88\n"
+    )
+    with pytest.raises(PolicyError, match=r"x\.yaml:8: exception 'EXC-1': `ticket` must be a URL"):
+        parse_exceptions(text, "x.yaml", LIMITS)

@@ -321,6 +321,9 @@ def _entry(
     for key in ("owner", "reason", "approved_by", "compensating_control", "ticket"):
         if key in item and item[key] is not None and not isinstance(item[key], str):
             problems.append(f"{at(key)}: {label}: `{key}` must be text")
+    ticket = item.get("ticket")
+    if isinstance(ticket, str) and ticket and not ticket.startswith(("https://", "http://")):
+        problems.append(f"{at('ticket')}: {label}: `ticket` must be a URL (https://...)")
     if problems or match is None or created is None or expires is None:
         return None, problems
     return RiskException(
