@@ -73,7 +73,7 @@ def main() -> None:
         )
 
     seconds = report(
-        "git source: history_files (log + cat-file --batch-check/--batch)",
+        "git source: history_files (one log pass + one cat-file --batch)",
         lambda: git.history_files(repo, refs=[], ignore=[], max_file_size=settings.max_file_size),
         args.repeat,
     )
