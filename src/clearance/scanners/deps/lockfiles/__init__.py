@@ -37,6 +37,7 @@ from clearance.scanners.deps.lockfiles.base import (
     MalformedLockfile,
     describe,
 )
+from clearance.scanners.deps.lockfiles.manifests import apply_manifest
 from clearance.sources.base import SourceFile
 
 __all__ = ["FORMATS", "LockfileFormat", "LockfileResult", "format_for", "is_lockfile", "parse"]
@@ -144,6 +145,7 @@ def parse(file: SourceFile) -> LockfileResult:
         return LockfileResult(lock.components, lock.errors, fmt.name)
     try:
         fmt.parse(lock)
+        apply_manifest(file.disk_path, fmt.name, lock.components)
     except MalformedLockfile as e:
         lock.error(e.problem, e.line)
     except RecursionError:
