@@ -225,3 +225,29 @@ def test_database_damaged_after_open_fails_the_scanner(
     assert result.runs[0].status is ScannerStatus.FAILED
     assert findings == []
     assert any("could not be read" in e.message for e in result.errors)
+
+
+SHARED_NPM = Path(__file__).resolve().parents[4] / "shared" / "data" / "osv" / "npm.zip"
+
+
+@pytest.mark.skipif(not SHARED_NPM.is_file(), reason="shared OSV snapshot not available")
+def test_malicious_npm_records_from_the_shared_snapshot(tmp_path: Path) -> None:
+    # Real MAL-* records (not copied into fixtures: their licence is unverified). Hand-computed:
+    # chalk 5.6.1 is the hijacked release; @ctrl/tinycolor has an open `introduced: 0` range (every version).
+    db = database_path(tmp_path)
+    import_osv(db, [SHARED_NPM], now=IMPORTED_AT)
+    with AdvisoryStore.open(db) as store:
+        outcome = VulnerabilityMatcher(store).match(
+            [
+                component("npm", "chalk", "5.6.1", path="package-lock.json"),
+                component("npm", "chalk", "5.6.0", path="package-lock.json"),
+                component("npm", "@ctrl/tinycolor", "3.0.0", path="package-lock.json"),
+                component("npm", "@solana/web3.js", "1.95.7", path="package-lock.json"),
+                component("npm", "@solana/web3.js", "1.95.8", path="package-lock.json"),
+            ]
+        )
+    got = {(f.signals["package"], f.signals["installed_version"]): f for f in outcome.findings}
+    assert sorted(got) == [("@ctrl/tinycolor", "3.0.0"), ("@solana/web3.js", "1.95.7"), ("chalk", "5.6.1")]
+    assert all(f.severity is Severity.CRITICAL and f.signals["malicious"] for f in got.values())
+    assert got[("@ctrl/tinycolor", "3.0.0")].rule_id == "vuln.GHSA-qjqf-7j6f-82c4"
+    assert "MAL-2025-47141" in got[("@ctrl/tinycolor", "3.0.0")].signals["aliases"]

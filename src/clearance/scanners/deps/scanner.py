@@ -307,6 +307,9 @@ class VulnerabilityMatcher:
         )
         if severity is Severity.UNKNOWN and informational in _INFORMATIONAL:
             severity = _INFORMATIONAL[informational]
+        malicious = any(i.startswith("MAL-") for i in record_ids)
+        if malicious and severity is Severity.UNKNOWN:
+            severity = Severity.CRITICAL  # a malicious release compromises whatever installs it
         fixes = sort_versions(eco, (v for h in hits for v in h.result.fix_versions))
         cves = sorted(i for i in all_ids if i.upper().startswith("CVE-"))
         kev = self.store.kev(cves)
@@ -345,6 +348,7 @@ class VulnerabilityMatcher:
             "ecosystem": eco,
             "package": component.name,
             "installed_version": component.version,
+            "malicious": malicious,
         }
         if informational:
             signals["informational"] = informational
