@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import textwrap
+from pathlib import Path
+
+import pytest
 
 from clearance.scanners.iac.model import Resource, Unknown
-from clearance.scanners.iac.parsers import terraform
+from clearance.scanners.iac.parsers import hcl_fast, terraform
 
 
 def _parse(files: dict[str, str], var_files: dict[str, str] | None = None) -> dict[str, Resource]:
@@ -221,3 +224,41 @@ def test_tf_json_and_malformed_files() -> None:
     assert by["aws_s3_bucket.b"].attributes["acl"] == "public-read"
     assert by["aws_s3_bucket.ok"].attributes["bucket"] == "fine"
     assert [p for p, _ in errors] == ["b/main.tf"]  # vars.tfvars is not auto-loaded, so never read
+
+
+def _evaluate_all(
+    fast: bool, texts: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> dict[tuple[str, str], str]:
+    monkeypatch.setattr(terraform, "FAST", fast)
+    resources, errors = terraform.parse_files(texts)
+    assert errors == []
+    return {
+        (r.path, r.address): repr((r.attributes, dict(r.lines), r.start_line, r.end_line)) for r in resources
+    }
+
+
+def test_fast_reader_agrees_with_python_hcl2_on_every_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
+    root = Path(__file__).resolve().parents[2] / "fixtures" / "iac"
+    texts = {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.tf"))}
+    assert len(texts) > 100
+    assert all(hcl_fast.parse(t) is not None for t in texts.values())
+    assert _evaluate_all(True, texts, monkeypatch) == _evaluate_all(False, texts, monkeypatch)
+
+
+def test_fast_reader_hands_unusual_syntax_to_python_hcl2(monkeypatch: pytest.MonkeyPatch) -> None:
+    text = textwrap.dedent("""
+        locals {
+          names = [for n in ["a", "b"] : upper(n)]
+          tags  = { for k, v in var.tags : k => v }
+        }
+        resource "aws_s3_bucket" "b" {
+          bucket = "x" # trailing comment
+          acl    = var.public ? "public-read" : "private"
+          policy = jsonencode({
+            Statement = [{ Effect = "Allow", Action = "s3:*", Resource = "*" }]
+          })
+        }
+    """).lstrip()
+    assert hcl_fast.parse(text) is None  # `for` expressions need the full grammar
+    texts = {"m/main.tf": text}
+    assert _evaluate_all(True, texts, monkeypatch) == _evaluate_all(False, texts, monkeypatch)

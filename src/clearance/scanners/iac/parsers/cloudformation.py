@@ -81,7 +81,8 @@ def parse(path: str, text: str) -> list[Resource]:
         base = f"Resources.{logical_id}"
         start = doc.lines.get(base, doc.start_line)
         props_raw = body.get("Properties") if isinstance(body.get("Properties"), dict) else {}
-        props = resolver.resolve(props_raw)
+        resolved = resolver.resolve(props_raw)
+        props = resolved if isinstance(resolved, dict) else {}  # e.g. Properties: !If [...]
         prefix = f"{base}.Properties."
         plines = {k[len(prefix) :]: v for k, v in doc.lines.items() if k.startswith(prefix)}
         plines[""] = doc.lines.get(f"{base}.Properties", start)
@@ -260,7 +261,7 @@ def _ebs_mappings(v: Any) -> Any:
     if not isinstance(v, list):
         return v
     return [
-        {"ebs": [{"encrypted": (m.get("Ebs") or {}).get("Encrypted")}]} if isinstance(m, dict) else m
+        {"ebs": [{"encrypted": _dict(m.get("Ebs")).get("Encrypted")}]} if isinstance(m, dict) else m
         for m in v
     ]
 
@@ -269,7 +270,7 @@ def _instance_ebs(v: Any) -> Any:
     if not isinstance(v, list):
         return v
     return [
-        {"encrypted": (m.get("Ebs") or {}).get("Encrypted")}
+        {"encrypted": _dict(m.get("Ebs")).get("Encrypted")}
         for m in v
         if isinstance(m, dict) and isinstance(m.get("Ebs"), dict)
     ]
@@ -665,3 +666,7 @@ def _assign(attrs: dict[str, Any], path: str, value: Any) -> None:
 
 def _resource(path: str, **fields: Any) -> Resource:
     return Resource(path=path, source="cloudformation", group=f"cfn:{path}", **fields)
+
+
+def _dict(value: Any) -> Mapping[str, Any]:
+    return value if isinstance(value, dict) else {}

@@ -24,7 +24,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.parsers import hcl_fast
 
+FAST = True
+"""Use the fast reader for the common HCL shape (python-hcl2 for everything else)."""
 _MAX_MODULE_DEPTH = 4
 _MAX_EVAL_DEPTH = 40
 _MAX_DYNAMIC = 64
@@ -130,6 +133,10 @@ def _options() -> Any:
 
 
 def _parse_hcl(path: str, text: str) -> list[_Block]:
+    if FAST:
+        fast = hcl_fast.parse(text)
+        if fast is not None and all(node[0] for node in fast):
+            return [_from_fast(node, path) for node in fast]
     import hcl2
 
     try:
@@ -182,7 +189,22 @@ def _parse_tfvars(path: str, text: str) -> dict[str, Any]:
     return values
 
 
+def _from_fast(node: tuple[str, tuple[str, ...], int, int, list[Any]], path: str) -> _Block:
+    btype, labels, line, end, children = node
+    block = _Block(btype, labels, path, line, end)
+    for child in children:
+        if len(child) == 3:
+            block.attrs[child[0]] = _Attr(child[1], child[2])
+        else:
+            block.blocks.append(_from_fast(child, path))
+    return block
+
+
 def _parse_hcl_items(path: str, text: str) -> list[_Block | tuple[str, _Attr]]:
+    if FAST:
+        fast = hcl_fast.parse(text)
+        if fast is not None and len(fast) == 1 and fast[0][0] == "":
+            return [(name, _Attr(value, line)) for name, value, line in fast[0][4]]
     import hcl2
 
     try:
@@ -540,6 +562,10 @@ def _parse_expression(expr: str) -> Any:
     """An HCL expression (object/tuple literal, possibly multi-argument) as raw values."""
     if len(expr) > 100_000:
         return _UNPARSED
+    if FAST:
+        ok, value = hcl_fast.parse_value(expr)
+        if ok:
+            return value
     text = _parse_expression_cached(expr)
     if text == "\x00":
         return _UNPARSED
