@@ -242,3 +242,26 @@ def test_other_ecosystems_are_unknown(tmp_path: Path) -> None:
         component("crates.io", "serde", "1.0.0"), [], index.scope(""), PythonDistributions()
     )
     assert result is Reachability.UNKNOWN
+
+
+def test_walk_reads_the_whole_working_tree(tmp_path: Path) -> None:
+    _tree(
+        tmp_path,
+        {
+            "app/main.py": "import yaml\n",
+            "app/.venv/lib/site.py": "import requests\n",
+            "web/node_modules/x/index.js": "require('axios')\n",
+            "web/src/a.ts": "import 'lodash'\n",
+        },
+    )
+    scope = ImportIndex.walk(tmp_path, extra_paths=["web/src/a.ts"]).scope("")
+    assert scope.python == {"yaml"} and scope.js == {"lodash"}
+    assert scope.files == {"python": 1, "js": 1}
+
+
+def test_walk_above_the_file_limit_is_uncertain(tmp_path: Path) -> None:
+    _tree(tmp_path, {f"pkg/m{i}.py": "import os\n" for i in range(5)})
+    scope = ImportIndex.walk(tmp_path, max_files=2).scope("")
+    assert "python" in scope.uncertain
+    result, _ = reachability(component("PyPI", "requests", "2.0"), [], scope, PythonDistributions())
+    assert result is Reachability.UNKNOWN

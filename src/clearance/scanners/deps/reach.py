@@ -20,6 +20,7 @@ Go: `import` declarations of `.go` files outside `vendor/`, compared with the ad
 from __future__ import annotations
 
 import ast
+import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -29,6 +30,8 @@ from typing import Any
 from clearance.model import Component, Reachability
 from clearance.scanners.deps.match import base_ecosystem, normalize_name
 
+MAX_SOURCE_FILES = 50_000
+"""Above this many first-party source files, `no` answers become `unknown` (the rest is not read)."""
 MAX_SOURCE_BYTES = 2 * 1024 * 1024
 """First-party files above this size are not parsed (and make `no` answers `unknown`)."""
 
@@ -179,6 +182,36 @@ class ImportIndex:
                 continue
             out.append(_read_imports(root, rel, language))
         return cls(out)
+
+    @classmethod
+    def walk(
+        cls, root: Path, extra_paths: Iterable[str] = (), max_files: int = MAX_SOURCE_FILES
+    ) -> ImportIndex:
+        """Parse the first-party sources of the working tree at `root` (plus `extra_paths`).
+
+        The whole tree is read even when the scan itself only covers part of it (PR mode
+        scans changed files; reachability still needs every importer). Above `max_files`
+        source files the index is marked uncertain instead of reading more.
+        """
+        found: set[str] = set(p for p in extra_paths if _language(p) is not None)
+        truncated = False
+        if root.is_dir():
+            for dirpath, dirnames, filenames in os.walk(root):
+                dirnames[:] = sorted(d for d in dirnames if d not in _SKIP_DIRS and not d.startswith("."))
+                rel_dir = Path(dirpath).relative_to(root).as_posix()
+                for name in filenames:
+                    rel = name if rel_dir == "." else f"{rel_dir}/{name}"
+                    if _language(rel) is not None:
+                        found.add(rel)
+                if len(found) > max_files:
+                    truncated = True
+                    break
+        index = cls.build(root, sorted(found)[:max_files])
+        if truncated:
+            index._files.append(FileImports("", "python", frozenset(), uncertain=True))
+            index._files.append(FileImports("", "js", frozenset(), uncertain=True))
+            index._files.append(FileImports("", "go", frozenset(), uncertain=True))
+        return index
 
     def scope(self, directory: str) -> ImportScope:
         """The union of imports of files at or below `directory` ("" = the whole tree)."""

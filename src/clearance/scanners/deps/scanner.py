@@ -156,7 +156,7 @@ class DepsScanner:
         matcher = VulnerabilityMatcher(
             store,
             distributions=PythonDistributions.from_env(env),
-            index_factory=lambda: ImportIndex.build(context.root, context.all_paths),
+            index_factory=lambda: ImportIndex.walk(context.root, context.all_paths),
         )
         for _path, components in per_file:
             outcome = matcher.match(components)
@@ -270,7 +270,18 @@ class VulnerabilityMatcher:
             return []
         hits: list[_Hit] = []
         for entry in entries:
-            result = evaluate(entry.spec, component.version, parsed)
+            try:
+                result = evaluate(entry.spec, component.version, parsed)
+            except Exception as e:  # the boundary: odd advisory data must not abort the scan
+                out.errors.append(
+                    ScanError(
+                        path=where,
+                        scanner=SCANNER_ID,
+                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
+                        f"evaluated ({type(e).__name__}: {e})",
+                    )
+                )
+                continue
             if result.affected:
                 hits.append(_Hit(entry, self.store.advisory(entry.advisory_id), result))
             elif result.undecided:
