@@ -113,7 +113,15 @@ class Engine:
         if self._aws_id_index is not None and self._aws_secret_index is not None:
             candidates.extend(self._aws_pairs(data, candidates))
         if self._k8s_index is not None and self._k8s_index in hits and _looks_like_k8s_secret(data):
-            candidates.extend(self._kubernetes_secret(data, path))
+            entries = list(_k8s_entries(data))
+            # The manifest's values are judged decoded; the raw base64 is not a generic secret.
+            values = [(offset, offset + len(value)) for _k, value, offset, _e in entries]
+            candidates = [
+                c
+                for c in candidates
+                if not (self.rules[c.rule_index].generic and any(lo <= c.start < hi for lo, hi in values))
+            ]
+            candidates.extend(self._kubernetes_secret(data, entries))
         return self._finish(data, _resolve_overlaps(candidates, self.rules))
 
     def _hits(self, data: bytes) -> dict[int, list[int]]:
@@ -134,6 +142,8 @@ class Engine:
         return hits
 
     def _candidates(self, data: bytes, path: str, hits: dict[int, list[int]]) -> list[_Candidate]:
+        # Spans a specific rule's regex matched, kept or not: generic rules must not re-report them.
+        claimed: list[tuple[int, int]] = []
         lockfile = filters.is_lockfile(path)
         code_file = filters.is_code_file(path)
         out: list[_Candidate] = []
@@ -147,9 +157,18 @@ class Engine:
                 if span[0] < 0 or span in seen:
                     continue
                 seen.add(span)
+                if not rule.generic:
+                    claimed.append(span)
                 cand = self._confirm(index, rule, m, data, code_file)
                 if cand is not None:
                     out.append(cand)
+        if claimed:
+            out = [
+                c
+                for c in out
+                if not self.rules[c.rule_index].generic
+                or not any(s < c.end and c.start < e for s, e in claimed)
+            ]
         return out
 
     def _confirm(
@@ -259,12 +278,14 @@ class Engine:
                 )
         return out
 
-    def _kubernetes_secret(self, data: bytes, path: str) -> list[_Candidate]:
+    def _kubernetes_secret(
+        self, data: bytes, entries: list[tuple[str, bytes, int, bool]]
+    ) -> list[_Candidate]:
         """Decode the base64 values of a Kubernetes Secret's `data:` and scan them."""
         assert self._k8s_index is not None
         k8s_rule = self.rules[self._k8s_index]
         out: list[_Candidate] = []
-        for key, value, offset, encoded in _k8s_entries(data):
+        for key, value, offset, encoded in entries:
             plain = _b64(value) if encoded else value
             if plain is None or not plain.strip():
                 continue
@@ -374,7 +395,7 @@ def _in_comment_or_doc(before: str) -> bool:
 _ASSIGNMENT_VALUE_PREFIX = 8
 """How many value characters an `assignment` rule's Hyperscan expression ends with."""
 _KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-_OPERATOR_CHARS = frozenset(b":=>|?<-!, \t\"'`])")
+_OPERATOR_CHARS = frozenset(b":=>|?<-!, \t\"'`])\\")
 
 
 def _rule_matches(rule: Rule, data: bytes, ends: list[int]) -> Iterable[re.Match[bytes]]:

@@ -22,6 +22,7 @@ KNOWN_EXAMPLES = frozenset(
         "AKIAIOSFODNN7EXAMPLE",
         "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY",
         "je7MtGbClwBF/2Zp9Utk/h3yCo8nvbEXAMPLEKEY",
+        "Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==",  # Azurite
         "AIDAJQABLZS4A3QDU576Q",
         "ghp_16C7e42F292c6912E7710c838347Ae178B4a",
         "gho_16C7e42F292c6912E7710c838347Ae178B4a",
@@ -36,7 +37,7 @@ KNOWN_EXAMPLES = frozenset(
 _PLACEHOLDER_WORDS = re.compile(
     r"example|sample|dummy|placeholder|changeme|change[_-]me|changeit|redacted|your[_-]?(?:api|secret|token|key|pass|own)"
     r"|insert[_-]?(?:your|here)|replace[_-]?me|(?:^|[^a-z])todo(?:[^a-z]|$)|fixme|notreal|not[_-]a[_-]real|fake"
-    r"|xxxx|\*\*\*\*|####|\.\.\.\.|<[^>]*>|\$\{|\{\{|%\(|#\{|\$\(|@@|\[\[|%[A-Z_]+%",
+    r"|xxxx|\*\*\*\*|####|\.\.\.|…|\\u2026|<[^>]*>|\$\{|\{\{|%\(|#\{|\$\(|@@|\[\[|%[A-Z_]+%",
     re.I,
 )
 _UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
@@ -64,6 +65,8 @@ _KEY_NOT_SECRET_RE = re.compile(
     r"description|desc|title|message|msg|text|error|question|prompt|label)s?$|^(?:is|has|use|no|show|enable|disable)[_.-]",
     re.I,
 )
+_IMAGE_BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "PHN2Zy", "Qk0", "AAABAA")
+"""base64 of PNG, JPEG, GIF, WebP, SVG, BMP and ICO headers: image data, not secrets."""
 _SELF_DESCRIBING_RE = re.compile(r"passw(?:or)?d|passwd|secret|token|api[_.-]?key|credential", re.I)
 _KEY_HASHY_RE = re.compile(r"hash|digest|checksum|fingerprint|integrity|sha\d|md5|salt", re.I)
 
@@ -233,7 +236,7 @@ def generic_reason(
         return "uuid"
     if _HEX_RE.match(value) and len(value) in (32, 40, 64, 128) and not _has_letters_mix(value):
         return "hash"
-    if "base64," in before[-60:] or value.startswith(("data:", "base64,")):
+    if "base64," in before[-60:] or value.startswith(("data:", "base64,", *_IMAGE_BASE64_MAGIC)):
         return "embedded data"
     if _ENV_NAME_RE.match(value) or _URL_RE.match(value) or _PATHLIKE_RE.search(value):
         return "reference, not a value"
@@ -270,11 +273,16 @@ def _has_letters_mix(value: str) -> bool:
 
 
 def _looks_random_identifier(value: str) -> bool:
-    """An identifier-shaped value that is random-looking (digits mixed in, mixed case, long)."""
+    """An identifier-shaped value that is random-looking rather than words in camel/snake case."""
     if any(sep in value for sep in (".", "->", "::", "(")):
         return False
+    n = len(value)
     digits = sum(c.isdigit() for c in value)
-    return digits >= 2 and char_classes(value) >= 3 and shannon_entropy(value) >= 3.0
+    if digits >= 2 and n >= 12 and shannon_entropy(value) >= 3.0:
+        return True
+    upper = sum(c.isupper() for c in value) / n
+    lower = sum(c.islower() for c in value) / n
+    return n >= 16 and upper >= 0.3 and lower >= 0.3 and shannon_entropy(value) >= 3.5
 
 
 @lru_cache(maxsize=64)
