@@ -146,7 +146,8 @@ def gate(
         policy_cli.write_ci_outputs(result, decision, _rule_index(req), decided.report_context, annotations,
                                     gitlab_reports, quiet=req.quiet)
         if evidence_plan is not None:
-            _write_evidence(evidence_plan, result, decision, req, started)
+            build = {k: v for k, v in decided.report_context.items() if isinstance(v, str | int | float | bool)}
+            _write_evidence(evidence_plan, result, decision, req, started, build)
     raise typer.Exit(int(decision.exit_code()))
 
 
@@ -339,14 +340,14 @@ def _evidence_plan(out_dir: Path | None, key: Path | None, artifacts: list[Path]
 
 
 def _write_evidence(plan: EvidencePlan, result: ScanResult, decision: Decision, req: ScanRequest,
-                    started: dt.datetime) -> None:
+                    started: dt.datetime, build: dict[str, Any]) -> None:
     from clearance.evidence.attest import produce
     from clearance.evidence.statements import commit_subject
     from clearance.report import Format, render
     from clearance.report.base import ReportData
 
     subjects = list(plan.subjects)
-    build = _build_context(req)
+    build = {k: v for k, v in build.items() if v not in (None, "")}
     if not subjects:
         if not result.target.commit:
             raise UsageError("nothing to attest: pass --artifact/--artifact-digest, or scan a git checkout",
@@ -359,25 +360,6 @@ def _write_evidence(plan: EvidencePlan, result: ScanResult, decision: Decision, 
                   now=system_clock(), started=started, name=name, build=build, reports=reports)
     if not req.quiet:
         stderr.print(f"wrote evidence bundle {out.bundle} (sha256 {out.bundle_sha256[:16]}…)")
-
-
-def _build_context(req: ScanRequest) -> dict[str, Any]:
-    """Repository, commit, branch, PR and pipeline run from the CI environment (GitHub Actions, GitLab CI)."""
-    import os
-
-    env = os.environ
-    ctx: dict[str, Any] = {}
-    if env.get("GITHUB_ACTIONS"):
-        server = env.get("GITHUB_SERVER_URL", "https://github.com")
-        repo = env.get("GITHUB_REPOSITORY")
-        ctx.update(repository=f"{server}/{repo}" if repo else None, commit=env.get("GITHUB_SHA"),
-                   branch=env.get("GITHUB_HEAD_REF") or env.get("GITHUB_REF_NAME"), actor=env.get("GITHUB_ACTOR"),
-                   run_url=f"{server}/{repo}/actions/runs/{env.get('GITHUB_RUN_ID')}" if repo else None)
-    elif env.get("GITLAB_CI"):
-        ctx.update(repository=env.get("CI_PROJECT_URL"), commit=env.get("CI_COMMIT_SHA"),
-                   branch=env.get("CI_COMMIT_REF_NAME"), pr=env.get("CI_MERGE_REQUEST_IID"),
-                   actor=env.get("GITLAB_USER_LOGIN"), run_url=env.get("CI_PIPELINE_URL"))
-    return {k: v for k, v in ctx.items() if v}
 
 
 def _write_reports(targets: list[Any], result: ScanResult, decision: Decision | None, req: ScanRequest,
