@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from conftest import by_name, load, rows
@@ -228,3 +229,19 @@ def test_every_pin_is_found_on_its_line(pins: list[tuple[str, str]]) -> None:
         key = (re.sub(r"[-_.]+", "-", name).lower(), version)
         seen.setdefault(key, number)
     assert {(c.name, c.version): c.location.start_line for c in result.components} == seen
+
+
+def test_includes_never_follow_symbolic_links(tmp_path: Path) -> None:
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (outside / "secrets.txt").write_text("leaked-package==1.0\n")
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "linked.txt").symlink_to(outside / "secrets.txt")
+    (repo / "requirements.txt").write_text("-r linked.txt\nflask==3.0.2\n")
+    disk = repo / "requirements.txt"
+    result = parse(SourceFile(path="requirements.txt", size=disk.stat().st_size, disk_path=disk))
+    assert rows(result) == [("flask", "3.0.2", 2, None, "unknown")]
+    assert [e.message for e in result.errors] == [
+        "requirements.txt (line 1): include 'linked.txt' goes through a symbolic link; not followed"
+    ]

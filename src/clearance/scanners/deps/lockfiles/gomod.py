@@ -16,7 +16,18 @@ from dataclasses import dataclass
 from clearance.scanners.deps.lockfiles.base import Lockfile, MalformedLockfile
 
 ECOSYSTEM = "Go"
-_DIRECTIVES = ("module", "go", "toolchain", "require", "replace", "exclude", "retract", "godebug", "tool")
+_DIRECTIVES = (
+    "module",
+    "go",
+    "toolchain",
+    "require",
+    "replace",
+    "exclude",
+    "retract",
+    "godebug",
+    "tool",
+    "ignore",
+)
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|`[^`]*`|\S+')
 
 

@@ -108,6 +108,9 @@ class _Reader:
         if ref.startswith("/") or rel == ".." or rel.startswith("../"):
             self.lock.error(f"{kind} {ref!r} points outside the repository; not read", line, source.path)
             return
+        if _through_symlink(source.disk_path.parent, ref):
+            self.lock.error(f"{kind} {ref!r} goes through a symbolic link; not followed", line, source.path)
+            return
         target = (source.disk_path.parent / ref).resolve()
         if str(target) in self.visiting:
             self.lock.error(f"{kind} {ref!r} forms a cycle; not read again", line, source.path)
@@ -196,6 +199,16 @@ def parse(lock: Lockfile) -> None:
             qualifiers=entry.qualifiers,
             source=entry.source if entry.source is not lock.file else None,
         )
+
+
+def _through_symlink(directory: Path, ref: str) -> bool:
+    """True if any component of `ref`, walked from `directory`, is a symbolic link."""
+    current = directory
+    for part in PurePosixPath(ref).parts:
+        current = current.parent if part == ".." else current / part
+        if current.is_symlink():
+            return True
+    return False
 
 
 def _apply_constraints(entries: list[_Entry], constraints: dict[str, _Entry]) -> None:
