@@ -113,6 +113,8 @@ def lookup(value: Any, path: str, default: Any = None) -> Any:
     """Follow a dotted path through nested dicts and lists (numeric parts index lists)."""
     if not path:
         return value
+    if "." not in path and isinstance(value, dict):
+        return value.get(path, default)
     current = value
     for part in path.split("."):
         if isinstance(current, Mapping):

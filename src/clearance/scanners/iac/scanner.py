@@ -369,7 +369,7 @@ def evidence(attribute: str, value: Any) -> str:
 def _redact(attribute: str, text: str) -> str:
     secret = bool(_SECRET_NAME.search(attribute.rsplit(".", 1)[-1])) and len(text) > 6
     secret = secret or any(_random_looking(m) for m in _LONG_TOKEN.findall(text))
-    if not secret:
+    if not secret and _CANDIDATE.search(text):
         try:
             from clearance.scanners.secrets.engine import contains_secret
 
@@ -387,6 +387,8 @@ def _redact(attribute: str, text: str) -> str:
 
 
 _LONG_TOKEN = re.compile(r"[A-Za-z0-9+/=_-]{24,}")
+_CANDIDATE = re.compile(r"[^\s\"',\[\]{}]{12,}")
+"""Secret rules need a run of at least 12 non-space characters; shorter values skip the engine."""
 
 
 def _random_looking(token: str) -> bool:

@@ -27,7 +27,9 @@ class _Bail(Exception):
 
 _TOKEN = re.compile(
     r"""
-    (?P<ws>[ \t\r]+|\\\r?\n)
+    [ \t\r]*
+    (?:
+    (?P<ws>\\\r?\n)
   | (?P<nl>\n)
   | (?P<comment>\#[^\n]*|//[^\n]*|/\*.*?\*/)
   | (?P<heredoc><<-?[A-Za-z_][\w.-]*\r?\n)
@@ -36,6 +38,8 @@ _TOKEN = re.compile(
   | (?P<number>\d+(?:\.\d+)?(?:[eE][+-]?\d+)?)
   | (?P<ident>[A-Za-z_][\w-]*)
   | (?P<op>==|!=|<=|>=|&&|\|\||=>|\.\.\.|[-+*/%<>!?:.,=\[\]{}()])
+  | (?P<end>\Z)
+    )
     """,
     re.S | re.X,
 )
@@ -81,7 +85,10 @@ def _tokenize(text: str) -> list[tuple[str, str, int, int]]:
         if m is None:
             raise _Bail
         kind = m.lastgroup or ""
-        value = m.group()
+        if kind == "end":
+            break
+        value = m.group(kind)
+        pos = m.start(kind)
         if kind == "cstring":
             end = _scan_string(text, pos)
             value = text[pos:end]
@@ -106,8 +113,7 @@ def _tokenize(text: str) -> list[tuple[str, str, int, int]]:
             if value.startswith("/*"):
                 line += value.count("\n")
         elif kind == "ws":
-            if value.startswith("\\"):
-                raise _Bail
+            raise _Bail  # line continuation: not HCL, let the full grammar report it
         else:
             out.append((kind, value, line, pos))
         pos = m.end()

@@ -28,6 +28,34 @@ MAX_DEPTH = 200
 
 _Loader: type[Any] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+_STR = "tag:yaml.org,2002:str"
+_BOOL = "tag:yaml.org,2002:bool"
+_INT = "tag:yaml.org,2002:int"
+_NULL = "tag:yaml.org,2002:null"
+_BOOLS = {
+    v: v.lower() in ("yes", "true", "on")
+    for v in (
+        "yes",
+        "Yes",
+        "YES",
+        "no",
+        "No",
+        "NO",
+        "true",
+        "True",
+        "TRUE",
+        "false",
+        "False",
+        "FALSE",
+        "on",
+        "On",
+        "ON",
+        "off",
+        "Off",
+        "OFF",
+    )
+}
+
 TagHandler = Callable[[str, Any], Any]
 """Called with (tag, constructed value) for nodes with a local tag (`!Ref`); returns the value."""
 
@@ -78,7 +106,15 @@ class _Builder:
                 value.append(self.build(item, child, lines, depth + 1))
         else:
             tag = node.tag or ""
-            if tag.startswith("tag:yaml.org,2002:"):
+            if tag == _STR:
+                value = node.value
+            elif tag == _BOOL and node.value in _BOOLS:
+                value = _BOOLS[node.value]
+            elif tag == _INT and node.value.isdigit():
+                value = int(node.value)
+            elif tag == _NULL and node.value in ("", "~", "null", "Null", "NULL"):
+                value = None
+            elif tag.startswith("tag:yaml.org,2002:"):
                 try:
                     value = self.constructor.construct_object(node, deep=True)
                 except (yaml.YAMLError, ValueError, OverflowError):
