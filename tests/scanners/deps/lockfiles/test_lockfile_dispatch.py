@@ -51,7 +51,30 @@ def test_format_by_name(path: str, format_name: str | None) -> None:
 
 def test_every_format_is_recognized_by_its_own_name() -> None:
     for fmt in FORMATS:
-        assert format_for(fmt.name) is fmt or fmt.name.startswith("requirements")
+        assert format_for(fmt.name) is fmt
+
+
+def test_every_format_has_a_realistic_and_a_malformed_scenario() -> None:
+    import test_manifest_hints
+    import test_npm_lock
+    import test_other_ecosystems
+    import test_python_locks
+    import test_requirements_txt
+    import test_yarn_pnpm_lock
+
+    cases = [
+        *test_requirements_txt.CASES,
+        *test_npm_lock.CASES,
+        *test_python_locks.CASES,
+        *test_yarn_pnpm_lock.CASES,
+        *test_other_ecosystems.CASES,
+        *test_manifest_hints.CASES,
+    ]
+    for fmt in FORMATS:
+        mine = [case for case in cases if format_for(case[1]) is fmt]
+        assert any(case[2] for case in mine), f"{fmt.name}: no scenario with components"
+        assert any(case[3] for case in mine) or fmt.empty_ok, f"{fmt.name}: no malformed scenario"
+        assert any(case[0].endswith("empty-file") for case in mine), f"{fmt.name}: no empty-file scenario"
 
 
 def test_unreadable_file_is_an_error_not_an_exception(tmp_path: Path) -> None:

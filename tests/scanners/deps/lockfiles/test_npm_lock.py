@@ -45,6 +45,8 @@ CASES: list[tuple[str, str, list[object], list[str]]] = [
     ("npm/not-json.txt", "package-lock.json", [], ["(line 1): not valid JSON: Expecting value"]),
     ("npm/empty-file", "package-lock.json", [], [": empty file"]),
     ("npm/not-an-object.json", "package-lock.json", [], ["the document is a list, expected a mapping"]),
+    ("npm/empty-file", "npm-shrinkwrap.json", [], [": empty file"]),
+    ("npm/truncated.json", "npm-shrinkwrap.json", [], ["(line 49): not valid JSON: Unterminated string"]),
 ]
 
 

@@ -103,6 +103,7 @@ CASES: list[Case] = [
     ),
     ("pylock/malformed.toml", "pylock.prod.toml", [], ["(line 3): not valid TOML"]),
     ("pylock/no-lock-version.toml", "pylock.toml", [], ["not a PEP 751 lock file"]),
+    ("pylock/empty-file", "pylock.toml", [], ["empty file"]),
 ]
 
 
