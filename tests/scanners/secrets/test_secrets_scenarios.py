@@ -208,3 +208,20 @@ def test_unlabelled_aws_secret_next_to_its_key_id_is_found(engine: Engine) -> No
 def test_forty_character_strings_far_from_any_key_id_are_not_aws_secrets(engine: Engine) -> None:
     text = b"commit r7Tq2Lk9Vx3Zp8Wm5Nc1Bf6Hd4Jg0Ys2Ae7Ku9Qo\n"
     assert engine.scan(text, "notes.txt") == []
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("service.json", '"NextToken": "eyJhbGciOiJub25lIn0AZ3Vlc3Q9MTIzNDU2Nzg5MA=="'),
+        ("api.py", 'params = {"ClientToken": "c0ffee12-aaaa-4bbb-8ccc-1234567890ab-x9Q"}'),
+        ("iam.json", '"PasswordLastUsed": "2016-06-22T17:41:36Z"'),
+        ("meson.build", "src_token = 'tokenizer.c'"),
+        ("vars.py", 'self._omit_token = "__omit_place_holder__%s" % sha1(os.urandom(64)).hexdigest()'),
+        ("athena.json", '"doc": "arn:aws:secretsmanager:ap-south-1:111122223333:secret:snowflake-XHb67j"'),
+        ("AssemblyInfo.cs", 'var publicKeyToken = "b77a5c561934e089";'),
+        ("docs.rst", "    mysql+pymysql://some_user:some_pass@some_host/test"),
+    ],
+)
+def test_real_code_look_alikes_found_in_popular_packages(engine: Engine, path: str, line: str) -> None:
+    assert [m.rule.id for m in engine.scan(line.encode(), path)] == []

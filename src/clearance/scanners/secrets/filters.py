@@ -49,11 +49,13 @@ _HASH_PREFIX_RE = re.compile(
 _ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
 _IDENTIFIER_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*(?:\(\)?)?$")
 _PATHLIKE_RE = re.compile(
-    r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\|file:)|\.(?:pem|key|json|txt|ya?ml|crt|p12|pfx|env|cfg|conf|ini|jks|der)$",
+    r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\|file:)|\.(?:pem|key|json|txt|ya?ml|crt|p12|pfx|env|cfg|conf|ini|jks|der|c|h|cc|cpp|py|js|ts|go|rs|java|rb|so|dll|exe|html|md|rst|xml|csv|log|sh|bat|lock|tar|gz|zip|png|jpg|svg)$",
     re.I,
 )
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 _VERSIONISH_RE = re.compile(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$")
+_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
+_FORMAT_OR_REGEX_RE = re.compile(r"%[sdrif]|%\(|\{\d*\}|\.\*|\.\+|\[\^|\(\?|aws4_request")
 _CODE_CHARS = re.compile(r"[()\[\]{}]|\b(?:None|null|nil|true|false|undefined|True|False)\b")
 
 _KEY_NOT_SECRET_RE = re.compile(
@@ -62,9 +64,16 @@ _KEY_NOT_SECRET_RE = re.compile(
     r"timeout|hash|hashed|digest|sha\w*|md5|checksum|fingerprint|salt|location|param|arg|option|enabled|required|"
     r"rotation|version|provider|store|manager|storage|method|scheme|kind|source|class|validator|generator|"
     r"policy|strategy|lifetime|validity|reset|confirmation|confirm|min|max|placeholder|template|example|help|"
-    r"description|desc|title|message|msg|text|error|question|prompt|label)s?$|^(?:is|has|use|no|show|enable|disable)[_.-]",
+    r"description|desc|title|message|msg|text|error|question|prompt|label|used|last_used|process|command|cmd|"
+    r"tokenizer|tokens?_?type|callback|handler|input|output|limit|interval|delay|retries|attempts|algorithm|alg|"
+    r"encoding|charset|cache|duration|age|status|state|at|date|time|timestamp)s?$"
+    r"|^(?:is|has|use|no|show|enable|disable|allow|require|should|get|set|check|validate|make|create)[_.-]"
+    r"|(?:^|[_.-])(?:next|continuation|starting|start|client|page|pagination|cancel|cancellation|verification|"
+    r"public|public_key|idempotency|omit|csrf|xsrf|request|sync|resume|marker|sentinel|end|eof|continue|"
+    r"lexer|parser|special|pad|bos|eos|unk|mask|sep|cls)[_.-]tokens?$",
     re.I,
 )
+_CAMEL_BOUNDARY_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _IMAGE_BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "PHN2Zy", "Qk0", "AAABAA")
 """base64 of PNG, JPEG, GIF, WebP, SVG, BMP and ICO headers: image data, not secrets."""
 _SELF_DESCRIBING_RE = re.compile(r"passw(?:or)?d|passwd|secret|token|api[_.-]?key|credential", re.I)
@@ -110,6 +119,8 @@ CODE_EXTENSIONS = frozenset(
         ".svelte",
         ".sql",
         ".ps1",
+        ".psm1",
+        ".psd1",
     }
 )
 """Files where an unquoted value is an expression (variable, call), not a literal."""
@@ -226,7 +237,7 @@ def generic_reason(
 
     `before` is the text on the line before the key (to spot comments, data URIs...).
     """
-    if _KEY_NOT_SECRET_RE.search(key):
+    if _KEY_NOT_SECRET_RE.search(_CAMEL_BOUNDARY_RE.sub("_", key)):
         return "key names metadata, not a secret"
     if not quoted and code_file:
         return "unquoted value in code (an expression)"
@@ -236,10 +247,14 @@ def generic_reason(
         return "uuid"
     if _HEX_RE.match(value) and len(value) in (32, 40, 64, 128) and not _has_letters_mix(value):
         return "hash"
+    if "arn:aws" in before or "arn:aws" in value:
+        return "part of an ARN"
     if "base64," in before[-60:] or value.startswith(("data:", "base64,", *_IMAGE_BASE64_MAGIC)):
         return "embedded data"
     if _ENV_NAME_RE.match(value) or _URL_RE.match(value) or _PATHLIKE_RE.search(value):
         return "reference, not a value"
+    if _DATETIME_RE.match(value) or _FORMAT_OR_REGEX_RE.search(value):
+        return "date, format string or pattern"
     if _VERSIONISH_RE.match(value) or (
         "@" in value and "." in value.split("@")[-1] and value.count("@") == 1
     ):
