@@ -491,8 +491,6 @@ class _Introductions:
     """blob → (path it first had, index of the oldest commit introducing it there)."""
     not_files: set[str] = field(default_factory=set)
     """Blobs seen only as symlink targets."""
-    ignored: set[str] = field(default_factory=set)
-    """Blobs seen only at ignored paths."""
 
 
 def _introductions(
@@ -521,7 +519,7 @@ def _introductions(
         ],
     )
     result = _Introductions()
-    first, not_files, ignored = result.first, result.not_files, result.ignored
+    first, not_files = result.first, result.not_files
     paths: dict[bytes, str] = {}
     excluded: dict[str, bool] = {}
     assert proc.stdout is not None
@@ -532,17 +530,19 @@ def _introductions(
         if not token:
             continue
         if token[0] == 1:
-            author = next(tokens).decode("utf-8", "replace")
-            date = next(tokens).decode("ascii", "replace")
+            author = next(tokens, b"").decode("utf-8", "replace")
+            date = next(tokens, b"").decode("ascii", "replace")
             result.commits.append(_Commit(token[1:].decode("ascii"), author, date))
             commit_index += 1
             continue
         if token[0] != 0x3A:  # ':'
             continue
         fields = token[1:].split(b" ")
-        raw_path = next(tokens)
+        raw_path = next(tokens, b"")
+        if len(fields) < 5 or not raw_path:
+            continue  # truncated output: _finish reports why git stopped
         if fields[4][:1] in (b"R", b"C"):
-            raw_path = next(tokens)
+            raw_path = next(tokens, b"")
         blob = fields[3].decode("ascii")
         if blob in first or fields[4][:1] == b"D":
             continue
@@ -556,8 +556,7 @@ def _introductions(
         if skip is None:
             skip = excluded[path] = path_filter.excluded(path)
         if skip:
-            ignored.add(blob)
-            continue
+            continue  # a later sighting at a path that is not ignored still counts
         first[blob] = (path, commit_index)
         on_new_blob(blob)
     _finish(proc, "git log")
