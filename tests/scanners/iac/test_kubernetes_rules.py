@@ -99,3 +99,17 @@ def test_rule_metadata_is_complete(rule: IacRule) -> None:
 
 def test_rule_ids_are_unique() -> None:
     assert len(_BY_ID) == len(RULES)
+
+
+def test_workload_behind_a_public_load_balancer_is_public() -> None:
+    path = FIXTURES / "_exposure" / "public-lb-selects-privileged-deployment.yaml"
+    data = path.read_bytes()
+    context = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    out = IacScanner().scan([SourceFile(path="k8s/shop.yaml", size=len(data), data=data)], context)
+    privileged = {f.signals["resource"]: f.signals for f in out.findings if f.rule_id == "iac.k8s-privileged"}
+    assert privileged["Deployment/shop/storefront"]["exposure"] == "public"
+    assert privileged["Deployment/shop/storefront"]["exposed_by"] == "Service/shop/storefront"
+    # not selected by the Service (other labels, other namespace): the rule's own exposure
+    assert privileged["Deployment/shop/worker"]["exposure"] == "internal"
+    assert privileged["Deployment/staging/storefront"]["exposure"] == "internal"
+    assert "exposed_by" not in privileged["Deployment/shop/worker"]

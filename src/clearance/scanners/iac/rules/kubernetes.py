@@ -10,6 +10,7 @@ with a bad value is reported at that value's line.
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
@@ -21,10 +22,11 @@ from clearance.scanners.iac.parsers.kubernetes import (
     RBAC_BINDING_KINDS,
     RBAC_ROLE_KINDS,
     WORKLOAD_KINDS,
+    WORKLOAD_POD_SPEC,
     iter_containers,
     pod_spec_path,
 )
-from clearance.scanners.iac.rules.base import CheckFn, Hit, IacRule, RuleContext, rule
+from clearance.scanners.iac.rules.base import CheckFn, Exposure, Hit, IacRule, RuleContext, rule
 from clearance.scanners.iac.rules.dockerfile import literal_secret_value, secret_name
 
 # --- references ---------------------------------------------------------------------
@@ -493,22 +495,72 @@ _INTERNAL_LB_ANNOTATIONS = {
 }
 
 
-def _check_service_exposed(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
+def _service_exposure(res: Resource) -> tuple[str, Exposure] | None:
+    """(message, exposure) for a Service published beyond the cluster network, else None."""
     kind = res.get("spec.type")
-    if kind not in ("LoadBalancer", "NodePort"):
-        return
     if kind == "NodePort":
-        yield Hit("spec.type", kind, "Every node opens the service's port.", exposure="internal")
-        return
+        return "Every node opens the service's port.", "internal"
+    if kind != "LoadBalancer":
+        return None
     annotations = _mapping(_mapping(res.get("metadata")).get("annotations"))
     for key, internal_values in _INTERNAL_LB_ANNOTATIONS.items():
         value = annotations.get(key)
         if isinstance(value, str | bool) and str(value).lower() in internal_values:
-            return
+            return None
     ranges = _strings(res.get("spec.loadBalancerSourceRanges"))
     if ranges and not {"0.0.0.0/0", "::/0"}.intersection(ranges):
-        return
-    yield Hit("spec.type", kind, "The load balancer is reachable from the internet.", exposure="public")
+        return None
+    return "The load balancer is reachable from the internet.", "public"
+
+
+def _check_service_exposed(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
+    exposure = _service_exposure(res)
+    if exposure is not None:
+        yield Hit("spec.type", res.get("spec.type"), exposure[0], exposure=exposure[1])
+
+
+_TEMPLATE_LABELS = {
+    kind: path.rsplit(".spec", 1)[0] + ".metadata.labels" for kind, path in WORKLOAD_POD_SPEC.items()
+}
+_TEMPLATE_LABELS["Pod"] = "metadata.labels"
+
+
+def public_service_for(res: Resource, ctx: RuleContext) -> Resource | None:
+    """A public LoadBalancer Service of the same file and namespace that selects this workload's pods."""
+
+    def find() -> Resource | None:
+        labels = _mapping(res.get(_TEMPLATE_LABELS.get(res.type, "")))
+        if not labels:
+            return None
+        for svc in ctx.by_type("Service"):
+            selector = _mapping(svc.get("spec.selector"))
+            if not selector or svc.extra.get("namespace") != res.extra.get("namespace"):
+                continue
+            if all(labels.get(k) == v for k, v in selector.items()):
+                exposure = _service_exposure(svc)
+                if exposure is not None and exposure[1] == "public":
+                    return svc
+        return None
+
+    return ctx.memo(f"k8s-public-service:{res.address}", find)
+
+
+def _with_service_exposure(check: CheckFn) -> CheckFn:
+    """A workload check whose hits are `exposure: public` when a public Service selects the pods."""
+
+    def checked(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
+        hits = list(check(res, ctx))
+        if not hits:
+            return hits
+        svc = public_service_for(res, ctx)
+        if svc is None:
+            return hits
+        return [
+            dataclasses.replace(h, exposure="public", details={**h.details, "exposed_by": svc.address})
+            for h in hits
+        ]
+
+    return checked
 
 
 def _check_host_port(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
@@ -561,7 +613,7 @@ def _check_networkpolicy_allow_all(res: Resource, ctx: RuleContext) -> Iterable[
 
 _CONTAINER_SC = "containers:\n  - name: app\n    securityContext:\n"
 
-RULES: tuple[IacRule, ...] = (
+_RULES: tuple[IacRule, ...] = (
     rule(
         "iac.k8s-privileged",
         "Privileged container",
@@ -881,4 +933,11 @@ RULES: tuple[IacRule, ...] = (
         ("https://kubernetes.io/docs/concepts/services-networking/network-policies/", _NSA),
     ),
 )
-"""Every Kubernetes rule, in documentation order."""
+
+
+RULES: tuple[IacRule, ...] = tuple(
+    dataclasses.replace(r, check=_with_service_exposure(r.check)) if r.resource_types == WORKLOAD_KINDS else r
+    for r in _RULES
+)
+"""Every Kubernetes rule, in documentation order. Workload findings are `exposure: public`
+when a public LoadBalancer Service in the same file selects the workload's pods."""
