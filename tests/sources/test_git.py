@@ -506,7 +506,9 @@ def test_files_at_in_a_subdirectory_and_with_odd_names(repo: Repo) -> None:
     repo.write("svc/new\nline.txt", "n\n")
     repo.write("svc/sp ace.txt", "s\n")
     sha = repo.commit("base")
-    found = git.files_at(repo.root / "svc", "HEAD", ["new\nline.txt", "sp ace.txt"])
+    found = git.files_at(
+        repo.root / "svc", "HEAD", ["absent\nname.txt", "new\nline.txt", "gone", "sp ace.txt"]
+    )
     assert [(f.path, f.read(), f.commit) for f in found] == [
         ("new\nline.txt", b"n\n", sha),
         ("sp ace.txt", b"s\n", sha),

@@ -59,6 +59,7 @@ other one (GIT_DIR, GIT_WORK_TREE, GIT_INDEX_FILE, GIT_OBJECT_DIRECTORY, GIT_CON
 is dropped so git reads the repository the target is in, and nothing else."""
 _READ_CHUNK = 1 << 20
 _REV_SUFFIX = re.compile(r"\^[!@-][0-9]*$")
+_HEX = re.compile(rb"[0-9a-f]{40}|[0-9a-f]{64}")
 
 
 @dataclass(frozen=True)
@@ -668,13 +669,16 @@ def _cat_file(cwd: Path, names: list[str]) -> Iterator[tuple[str, bytes] | None]
     writer = threading.Thread(target=_feed, args=(proc.stdin, payload), daemon=True)
     writer.start()
     try:
-        for _ in names:
+        for name in names:
             header = proc.stdout.readline()
             if not header:
                 yield None
                 continue
             parts = header.rstrip(b"\n").split(b" ")
-            if len(parts) != 3 or parts[-1] in (b"missing", b"ambiguous"):
+            if len(parts) != 3 or not _HEX.fullmatch(parts[0]):
+                # "<name> missing" (or ambiguous): git echoes the name, newlines included
+                for _ in range(name.count("\n")):
+                    proc.stdout.readline()
                 yield None
                 continue
             size = int(parts[2])
