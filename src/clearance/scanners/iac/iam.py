@@ -14,6 +14,7 @@ specific resources, lowers the confidence of what it grants.
 
 from __future__ import annotations
 
+import dataclasses
 import fnmatch
 import functools
 import json
@@ -43,6 +44,7 @@ class Statement:
     conditioned: bool
     path: str
     """Dotted path of the statement inside the resource (for its line)."""
+    condition: Any = None
 
     @property
     def allow(self) -> bool:
@@ -242,6 +244,7 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
                 not_principal="NotPrincipal" in st,
                 conditioned=bool(st.get("Condition")),
                 path=spath,
+                condition=st.get("Condition"),
             )
         )
     return tuple(out)
@@ -451,18 +454,7 @@ def _managed_docs(
 
 
 def _relocate(st: Statement, attr: str) -> Statement:
-    return Statement(
-        st.effect,
-        st.actions,
-        st.not_actions,
-        st.resources,
-        st.resources_unknown,
-        st.not_resource,
-        st.principal,
-        st.not_principal,
-        st.conditioned,
-        attr,
-    )
+    return dataclasses.replace(st, path=attr)
 
 
 def _dedupe(docs: Iterable[PolicyDoc]) -> list[PolicyDoc]:
@@ -483,9 +475,40 @@ def _missing(address: str) -> Resource:
 # --- principals in trust / resource policies ------------------------------------------
 
 
+_PRINCIPAL_LIMITING_KEYS = frozenset(
+    {
+        "aws:principalorgid",
+        "aws:principalorgpaths",
+        "aws:principalaccount",
+        "aws:principalarn",
+        "aws:sourcearn",
+        "aws:sourceaccount",
+        "aws:sourceowner",
+        "aws:sourcevpc",
+        "aws:sourcevpce",
+        "aws:sourceip",
+        "aws:principalservicename",
+        "aws:calledvia",
+        "aws:userid",
+        "aws:username",
+        "kms:callervaccount",
+        "kms:calleraccount",
+        "kms:viaservice",
+        "sts:sourceidentity",
+        "token.actions.githubusercontent.com:sub",
+        "accounts.google.com:sub",
+        "cognito-identity.amazonaws.com:aud",
+    }
+)
+"""Condition keys that narrow who the principal can be (unlike `sts:ExternalId`, which is not a secret)."""
+
+
 def open_to_anyone(st: Statement) -> bool:
-    """True if an Allow statement's principal is everyone (`*` or `{"AWS": "*"}`) without conditions."""
-    if not st.allow or st.not_principal or st.conditioned:
+    """True if an Allow statement's principal is everyone (`*` or `{"AWS": "*"}`) and no
+    condition narrows who that can be (a condition on `sts:ExternalId` alone does not)."""
+    if not st.allow or st.not_principal:
+        return False
+    if st.conditioned and _limits_principal(st.condition):
         return False
     principal = st.principal
     if principal == "*":
@@ -500,3 +523,15 @@ def open_to_anyone(st: Statement) -> bool:
 def first_unknown(value: Any) -> Unknown | None:
     """The value itself if it is unknown (for rules that want to report low confidence)."""
     return value if isinstance(value, Unknown) else None
+
+
+def _limits_principal(condition: Any) -> bool:
+    if not isinstance(condition, Mapping):
+        return True  # unknown condition: give it the benefit of the doubt
+    for operator, keys in condition.items():
+        if not isinstance(keys, Mapping):
+            return True
+        for key in keys:
+            if str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress"):
+                return True
+    return False
