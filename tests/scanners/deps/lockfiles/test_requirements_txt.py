@@ -60,6 +60,12 @@ CASES: list[tuple[str, str, list[object], list[str]]] = [
         ],
     ),
     ("requirements/empty-file", "requirements.txt", [], []),
+    (
+        "requirements/powershell-utf16.txt",
+        "requirements.txt",
+        [("requests", "2.31.0", 1, None, U), ("urllib3", "2.2.1", 2, None, U)],
+        [],
+    ),
     ("requirements/binary.txt", "requirements.txt", [], ["not UTF-8 text"]),
     (
         "requirements/includes/requirements-dev.txt",

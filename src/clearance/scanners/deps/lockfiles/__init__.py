@@ -7,6 +7,7 @@ returns a `LockfileResult` with the file's `Component`s and, for bad content, `S
 
 from __future__ import annotations
 
+import codecs
 import posixpath
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -133,7 +134,7 @@ def parse(file: SourceFile) -> LockfileResult:
         problem = f"file is {len(data)} bytes, above the {MAX_LOCKFILE_BYTES} byte limit"
         return LockfileResult([], [_error(file.path, fmt.name, problem)], fmt.name)
     try:
-        text = data.decode("utf-8-sig")
+        text = _decode(data)
     except UnicodeDecodeError as e:
         problem = f"not UTF-8 text (binary?) at byte {e.start}"
         return LockfileResult([], [_error(file.path, fmt.name, problem)], fmt.name)
@@ -153,6 +154,13 @@ def parse(file: SourceFile) -> LockfileResult:
     except Exception as e:  # the boundary: unexpected structure must not abort the scan
         lock.error(f"unexpected structure ({type(e).__name__}: {e})")
     return LockfileResult(lock.components, lock.errors, fmt.name)
+
+
+def _decode(data: bytes) -> str:
+    """UTF-8 (BOM optional), or UTF-16 when a BOM says so (PowerShell's `pip freeze > file`)."""
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        return data.decode("utf-16")
+    return data.decode("utf-8-sig")
 
 
 def _error(path: str, format_name: str, problem: str) -> ScanError:

@@ -84,7 +84,6 @@ def _flatten_v1(deps: dict[str, Any], prefix: str = "") -> dict[str, Any]:
         entry = dict(raw)
         entry["dependencies"] = entry.pop("requires", None) or {}
         nested = raw.get("dependencies")
-        entry.pop("bundled", None)
         flat[path] = entry
         if isinstance(nested, dict):
             flat.update(_flatten_v1(nested, f"{path}/"))

@@ -134,7 +134,7 @@ def _dependency_nodes(entry: dict[str, Any]) -> list[str]:
 def _scope(entry: dict[str, Any], propagated: Scope | None) -> Scope:
     if entry.get("dev") is True:
         return Scope.DEV
-    if entry.get("optional") is True and entry.get("dev") is not True:
+    if entry.get("optional") is True:
         return Scope.OPTIONAL
     if entry.get("dev") is False:
         return Scope.RUNTIME

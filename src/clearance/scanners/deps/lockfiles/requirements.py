@@ -81,7 +81,7 @@ class _Reader:
                 continue
             editable = _EDITABLE.match(stripped)
             if editable:
-                entry = self.reference(editable.group(1).strip(), source, line_no, editable=True)
+                entry = self.reference(editable.group(1).strip(), source, line_no)
             elif stripped.startswith("-"):
                 continue  # index/find-links/global options carry no package
             else:
@@ -133,7 +133,7 @@ class _Reader:
         hashes = [(alg.lower(), value) for alg, value in _HASH.findall(text)]
         spec = _OPTION_SPLIT.split(text, maxsplit=1)[0].strip()
         if _is_reference(spec):
-            entry = self.reference(spec, source, line, editable=False)
+            entry = self.reference(spec, source, line)
             if entry is not None:
                 entry.hashes = hashes
             return entry
@@ -160,7 +160,7 @@ class _Reader:
             return _Entry(name, specifiers[0].version, line, source, True, hashes, requirement=req)
         return _Entry(name, str(req.specifier), line, source, False, hashes, requirement=req)
 
-    def reference(self, ref: str, source: SourceFile, line: int, *, editable: bool) -> _Entry | None:
+    def reference(self, ref: str, source: SourceFile, line: int) -> _Entry | None:
         """A `-e` target, VCS URL, archive URL or local path: unpinned, named if the reference says."""
         ref = _OPTION_SPLIT.split(ref, maxsplit=1)[0].strip()
         if _PEP508_URL.match(ref):
