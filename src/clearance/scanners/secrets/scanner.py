@@ -187,7 +187,21 @@ def _collect(output: ScannerOutput, result: _FileResult) -> None:
 
 
 def _scan_one(engine: Engine, source: SourceFile, options: _Options) -> _FileResult:
-    """Read and scan one file; never raises."""
+    """Read and scan one file; never raises.
+
+    Bytes this scanner caused to be read are released afterwards: the secrets scanner reads
+    every file, and holding a whole tree in memory for the few files other scanners want costs
+    more than reading those again.
+    """
+    cached_before = source.data is not None or source._cache is not None
+    try:
+        return _scan_bytes(engine, source, options)
+    finally:
+        if not cached_before:
+            source.release()
+
+
+def _scan_bytes(engine: Engine, source: SourceFile, options: _Options) -> _FileResult:
     try:
         data = source.read()
     except OSError as e:
