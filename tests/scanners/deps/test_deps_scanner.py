@@ -251,3 +251,40 @@ def test_malicious_npm_records_from_the_shared_snapshot(tmp_path: Path) -> None:
     assert all(f.severity is Severity.CRITICAL and f.signals["malicious"] for f in got.values())
     assert got[("@ctrl/tinycolor", "3.0.0")].rule_id == "vuln.GHSA-qjqf-7j6f-82c4"
     assert "MAL-2025-47141" in got[("@ctrl/tinycolor", "3.0.0")].signals["aliases"]
+
+
+def test_virtualenv_next_to_the_lockfile_maps_distributions(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import json
+
+    advisories = tmp_path / "osv"
+    advisories.mkdir()
+    record = {
+        "id": "PYSEC-TEST-ENV",
+        "modified": "2024-01-01T00:00:00Z",
+        "details": "test",
+        "affected": [
+            {
+                "package": {"ecosystem": "PyPI", "name": "odd-dist"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}],
+            }
+        ],
+    }
+    (advisories / "PYSEC-TEST-ENV.json").write_text(json.dumps(record))
+    db_dir = tmp_path / "db"
+    import_osv(database_path(db_dir), [advisories], now=IMPORTED_AT)
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(db_dir))
+    repo = tmp_path / "repo"
+    (repo / "svc").mkdir(parents=True)
+    (repo / "svc" / "requirements.txt").write_text("odd-dist==1.0\n")
+    (repo / "svc" / "main.py").write_text("import oddmod\n")
+    _, before = _scan(repo)
+    assert before.findings[0].signals["reachable"] == "unknown"
+    info = repo / "svc" / ".venv" / "lib" / "python3.11" / "site-packages" / "odd_dist-1.0.dist-info"
+    info.mkdir(parents=True)
+    (repo / "svc" / ".venv" / "pyvenv.cfg").write_text("home = /usr/bin\n")
+    (info / "METADATA").write_text("Name: odd-dist\nVersion: 1.0\n")
+    (info / "top_level.txt").write_text("oddmod\n")
+    _, after = _scan(repo)
+    assert after.findings[0].signals["reachable"] == "yes"

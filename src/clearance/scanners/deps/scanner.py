@@ -150,19 +150,34 @@ class DepsScanner:
             }
             for s in store.ecosystems()
         }
-        env = Path(settings.python_env) if settings.python_env else None
-        if env is not None and not env.is_absolute():
-            env = context.root / env
+        configured = Path(settings.python_env) if settings.python_env else None
+        if configured is not None and not configured.is_absolute():
+            configured = context.root / configured
+        envs: dict[Path | None, PythonDistributions] = {}
         matcher = VulnerabilityMatcher(
-            store,
-            distributions=PythonDistributions.from_env(env),
-            index_factory=lambda: ImportIndex.walk(context.root, context.all_paths),
+            store, index_factory=lambda: ImportIndex.walk(context.root, context.all_paths)
         )
-        for _path, components in per_file:
-            outcome = matcher.match(components)
+        for path, components in per_file:
+            distributions = None
+            if any(base_ecosystem(c.ecosystem) == "PyPI" for c in components):
+                env = configured or python_env_near(context.root, path)
+                if env not in envs:
+                    envs[env] = PythonDistributions.from_env(env)
+                distributions = envs[env]
+            outcome = matcher.match(components, distributions)
             out.findings.extend(outcome.findings)
             out.errors.extend(outcome.errors)
             out.warnings.extend(outcome.warnings)
+
+
+def python_env_near(root: Path, lockfile: str) -> Path | None:
+    """A virtualenv (`.venv` or `venv` with a `pyvenv.cfg`) next to the lockfile or at the scanned root."""
+    for directory in (root / posixpath.dirname(lockfile), root):
+        for name in (".venv", "venv"):
+            candidate = directory / name
+            if (candidate / "pyvenv.cfg").is_file():
+                return candidate
+    return None
 
 
 def freshness_warnings(
@@ -227,9 +242,16 @@ class VulnerabilityMatcher:
         self._index: ImportIndex | None = None
         self._scopes: dict[str, ImportScope] = {}
 
-    def match(self, components: Iterable[Component]) -> MatchOutcome:
-        """Findings for `components` (one per component and vulnerability)."""
+    def match(
+        self, components: Iterable[Component], distributions: PythonDistributions | None = None
+    ) -> MatchOutcome:
+        """Findings for `components` (one per component and vulnerability).
+
+        `distributions` overrides the matcher's Python distribution → import name mapping
+        (e.g. the virtualenv next to this lockfile).
+        """
         out = MatchOutcome()
+        dists = distributions or self.distributions
         groups: list[tuple[Component, list[_Hit]]] = []
         for component in components:
             groups.extend((component, g) for g in self._match_one(component, out))
@@ -242,7 +264,7 @@ class VulnerabilityMatcher:
         }
         epss = self.store.epss(cves) if cves and self.store.feed("epss") else {}
         for component, group in groups:
-            out.findings.append(self._finding(component, group, epss))
+            out.findings.append(self._finding(component, group, epss, dists))
         return out
 
     def _match_one(self, component: Component, out: MatchOutcome) -> list[list[_Hit]]:
@@ -296,7 +318,11 @@ class VulnerabilityMatcher:
         return _merge(hits)
 
     def _finding(
-        self, component: Component, hits: list[_Hit], epss_scores: dict[str, tuple[float, float]]
+        self,
+        component: Component,
+        hits: list[_Hit],
+        epss_scores: dict[str, tuple[float, float]],
+        distributions: PythonDistributions,
     ) -> Finding:
         eco = base_ecosystem(component.ecosystem)
         advisories = {h.advisory.id: h.advisory for h in hits}
@@ -328,7 +354,7 @@ class VulnerabilityMatcher:
         epss_feed = self.store.feed("epss") if epss else None
         best_epss = max(epss.values()) if epss else None
         reach, reason = reachability(
-            component, [h.entry for h in hits], self._scope(component), self.distributions
+            component, [h.entry for h in hits], self._scope(component), distributions
         )
         summary = next((a.summary for a in [main, *advisories.values()] if a.summary), "")
         if not summary:
