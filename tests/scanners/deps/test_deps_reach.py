@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 from pathlib import Path
 
 import pytest
 from osv_fixtures import component
 
-from clearance.model import Reachability
+from clearance.model import Component, Reachability
 from clearance.scanners.deps.advisories import AffectedEntry
 from clearance.scanners.deps.match import AffectedSpec
 from clearance.scanners.deps.reach import (
@@ -18,6 +19,7 @@ from clearance.scanners.deps.reach import (
     js_package_of,
     python_imports,
     reachability,
+    unreachable_transitives,
 )
 
 
@@ -265,3 +267,39 @@ def test_walk_above_the_file_limit_is_uncertain(tmp_path: Path) -> None:
     assert "python" in scope.uncertain
     result, _ = reachability(component("PyPI", "requests", "2.0"), [], scope, PythonDistributions())
     assert result is Reachability.UNKNOWN
+
+
+def _pkg(name: str, direct: bool | None, deps: tuple[str, ...] = ()) -> Component:
+    base = component("npm", name, "1.0.0", path="package-lock.json", direct=direct)
+    return dataclasses.replace(
+        base, purl=f"pkg:npm/{name}@1.0.0", dependencies=tuple(f"pkg:npm/{d}@1.0.0" for d in deps)
+    )
+
+
+def test_dependency_graph_proves_transitives_unreachable(tmp_path: Path) -> None:
+    scope = _tree(tmp_path, {"src/index.js": "import used from 'used';\n"}).scope("")
+    comps = [
+        _pkg("used", True, ("shared", "via-used")),
+        _pkg("unused", True, ("shared", "only-unused")),
+        _pkg("shared", False),
+        _pkg("via-used", False, ("deep",)),
+        _pkg("deep", False),
+        _pkg("only-unused", False, ("deeper",)),
+        _pkg("deeper", False),
+    ]
+    proven = unreachable_transitives(comps, scope, PythonDistributions())
+    assert proven == {"pkg:npm/only-unused@1.0.0", "pkg:npm/deeper@1.0.0"}
+    dists = PythonDistributions()
+    assert reachability(comps[5], [], scope, dists, graph_unreachable=True)[0] is Reachability.NO
+    assert reachability(comps[2], [], scope, dists)[0] is Reachability.UNKNOWN
+    # an orphan transitive (no dependent in the graph) means the graph is incomplete: nothing is proven
+    assert unreachable_transitives([*comps, _pkg("orphan", False)], scope, dists) == frozenset()
+    # without direct flags nothing is proven either
+    assert unreachable_transitives([_pkg("a", None, ("b",)), _pkg("b", None)], scope, dists) == frozenset()
+
+
+def test_graph_proof_never_overrides_a_direct_import(tmp_path: Path) -> None:
+    scope = _tree(tmp_path, {"src/index.js": "require('deeper')\n"}).scope("")
+    deeper = _pkg("deeper", False)
+    result, _ = reachability(deeper, [], scope, PythonDistributions(), graph_unreachable=True)
+    assert result is Reachability.YES

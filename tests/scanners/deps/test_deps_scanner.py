@@ -288,3 +288,14 @@ def test_virtualenv_next_to_the_lockfile_maps_distributions(
     (info / "top_level.txt").write_text("oddmod\n")
     _, after = _scan(repo)
     assert after.findings[0].signals["reachable"] == "yes"
+
+
+def test_transitive_of_an_unimported_direct_dependency_is_unreachable(
+    project: Path, project_db_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(project_db_dir))
+    (project / "frontend" / "src" / "index.js").write_text('import template from "lodash/template";\n')
+    findings, _ = _scan(project)
+    minimist = next(f for f in findings if f.signals["package"] == "minimist")
+    assert minimist.signals["reachable"] == "no"
+    assert "never imports" in minimist.signals["reachable_reason"]

@@ -278,10 +278,26 @@ class PythonDistributions:
 
 
 def reachability(
-    component: Component, entries: Sequence[Any], scope: ImportScope, distributions: PythonDistributions
+    component: Component,
+    entries: Sequence[Any],
+    scope: ImportScope,
+    distributions: PythonDistributions,
+    graph_unreachable: bool = False,
 ) -> tuple[Reachability, str]:
-    """Import-level reachability of `component` for the given `AffectedEntry`s, with the reason."""
+    """Import-level reachability of `component` for the given `AffectedEntry`s, with the reason.
+
+    `graph_unreachable`: the lockfile's dependency graph proves that only direct dependencies
+    first-party code never imports depend on this (transitive) component (`unreachable_transitives`).
+    """
     eco = base_ecosystem(component.ecosystem)
+    if graph_unreachable and component.direct is not True:
+        static = reachability(component, entries, scope, distributions)
+        if static[0] is Reachability.YES:
+            return static
+        return (
+            Reachability.NO,
+            "transitive dependency only required by direct dependencies that first-party code never imports",
+        )
     if eco == "PyPI":
         names = distributions.import_names(component.name)
         return _decide(
@@ -306,6 +322,34 @@ def reachability(
         hit = any(p == module or p.startswith(module + "/") for p in scope.go)
         return _decide(component, "go", scope, hit, f"import of module {module}")
     return Reachability.UNKNOWN, f"no import analysis for {eco}"
+
+
+def unreachable_transitives(
+    components: Sequence[Component], scope: ImportScope, distributions: PythonDistributions
+) -> frozenset[str]:
+    """Purls of transitive components the lockfile's dependency graph proves unreachable.
+
+    Proof: the lockfile says which components are direct; every transitive component has a
+    dependent in the graph (the graph is complete); and no path leads to it from a direct
+    dependency whose reachability is anything but `no`. Otherwise nothing is proven.
+    """
+    direct = [c for c in components if c.direct is True]
+    if not direct:
+        return frozenset()
+    by_purl = {c.purl: c for c in components}
+    required = {d for c in components for d in c.dependencies}
+    if any(c.direct is not True and c.purl not in required for c in components):
+        return frozenset()  # some transitive component has no known dependent: the graph is incomplete
+    roots = [c for c in direct if reachability(c, [], scope, distributions)[0] is not Reachability.NO]
+    seen = {c.purl for c in roots}
+    stack = list(roots)
+    while stack:
+        for dep in stack.pop().dependencies:
+            child = by_purl.get(dep)
+            if child is not None and child.purl not in seen:
+                seen.add(child.purl)
+                stack.append(child)
+    return frozenset(c.purl for c in components if c.direct is not True and c.purl not in seen)
 
 
 def _decide(

@@ -50,7 +50,13 @@ from clearance.scanners.deps.match import (
     parse_version,
     sort_versions,
 )
-from clearance.scanners.deps.reach import ImportIndex, ImportScope, PythonDistributions, reachability
+from clearance.scanners.deps.reach import (
+    ImportIndex,
+    ImportScope,
+    PythonDistributions,
+    reachability,
+    unreachable_transitives,
+)
 
 if TYPE_CHECKING:
     from clearance.config import Settings
@@ -252,6 +258,7 @@ class VulnerabilityMatcher:
         """
         out = MatchOutcome()
         dists = distributions or self.distributions
+        components = list(components)
         groups: list[tuple[Component, list[_Hit]]] = []
         for component in components:
             groups.extend((component, g) for g in self._match_one(component, out))
@@ -263,9 +270,24 @@ class VulnerabilityMatcher:
             if i.startswith("CVE-")
         }
         epss = self.store.epss(cves) if cves and self.store.feed("epss") else {}
+        unreachable = self._graph_unreachable(components, groups, dists)
         for component, group in groups:
-            out.findings.append(self._finding(component, group, epss, dists))
+            out.findings.append(self._finding(component, group, epss, dists, component.purl in unreachable))
         return out
+
+    def _graph_unreachable(
+        self,
+        components: list[Component],
+        groups: list[tuple[Component, list[_Hit]]],
+        distributions: PythonDistributions,
+    ) -> frozenset[str]:
+        """Purls of vulnerable transitive components the dependency graph proves unreachable."""
+        paths = {c.location.path for c, _ in groups if c.direct is not True}
+        out: set[str] = set()
+        for path in sorted(paths):
+            same_file = [c for c in components if c.location.path == path]
+            out |= unreachable_transitives(same_file, self._scope(same_file[0]), distributions)
+        return frozenset(out)
 
     def _match_one(self, component: Component, out: MatchOutcome) -> list[list[_Hit]]:
         entries = self.store.affected(component.ecosystem, component.name)
@@ -323,6 +345,7 @@ class VulnerabilityMatcher:
         hits: list[_Hit],
         epss_scores: dict[str, tuple[float, float]],
         distributions: PythonDistributions,
+        graph_unreachable: bool = False,
     ) -> Finding:
         eco = base_ecosystem(component.ecosystem)
         advisories = {h.advisory.id: h.advisory for h in hits}
@@ -354,7 +377,7 @@ class VulnerabilityMatcher:
         epss_feed = self.store.feed("epss") if epss else None
         best_epss = max(epss.values()) if epss else None
         reach, reason = reachability(
-            component, [h.entry for h in hits], self._scope(component), distributions
+            component, [h.entry for h in hits], self._scope(component), distributions, graph_unreachable
         )
         summary = next((a.summary for a in [main, *advisories.values()] if a.summary), "")
         if not summary:
