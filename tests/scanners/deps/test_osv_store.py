@@ -243,3 +243,20 @@ def test_schema_has_the_package_index(real_db: Path) -> None:
             "EXPLAIN QUERY PLAN SELECT * FROM affected WHERE ecosystem='PyPI' AND name='x'"
         ).fetchall()
     assert "affected_package" in str(plan)
+
+
+def test_odd_field_types_are_tolerated(tmp_path: Path) -> None:
+    src = tmp_path / "odd"
+    src.mkdir()
+    odd = _record("ODD-1", "PyPI", "pkg", aliases="CVE-1", references={"url": "x"})
+    odd["affected"][0]["versions"] = "1.0"  # type: ignore[index]
+    odd["affected"][0]["ranges"][0]["events"] = [{"introduced": "0"}, "junk", {"fixed": 2}]  # type: ignore[index]
+    (src / "ODD-1.json").write_text(json.dumps(odd))
+    (src / "ODD-2.json").write_text(json.dumps({"id": "ODD-2", "affected": 7}))
+    db = database_path(tmp_path / "db")
+    report = import_osv(db, [src], now=IMPORTED_AT)
+    assert (report.records, report.skipped) == ({"PyPI": 1}, 1)
+    with AdvisoryStore.open(db) as store:
+        (entry,) = store.affected("PyPI", "pkg")
+        assert store.advisory("ODD-1").aliases == ()
+    assert [(e.kind, e.version) for e in entry.spec.ranges[0].events] == [("introduced", "0"), ("fixed", "2")]

@@ -517,7 +517,7 @@ def _claimed_ecosystems(src: OsvSource, seen: set[str]) -> set[str]:
 
 def _record_ecosystems(record: Mapping[str, Any]) -> set[str]:
     ecos = set()
-    for aff in record.get("affected") or []:
+    for aff in _as_list(record.get("affected")):
         pkg = aff.get("package") if isinstance(aff, dict) else None
         if (
             isinstance(pkg, dict)
@@ -577,10 +577,10 @@ def _insert_records(
         rating = rate(record)
         refs = [
             r["url"]
-            for r in record.get("references") or []
+            for r in _as_list(record.get("references"))
             if isinstance(r, dict) and isinstance(r.get("url"), str)
         ]
-        aliases = [a for a in record.get("aliases") or [] if isinstance(a, str)]
+        aliases = [a for a in _as_list(record.get("aliases")) if isinstance(a, str)]
         adv_rows.append(
             (
                 record["id"],
@@ -605,7 +605,7 @@ def _insert_records(
 def _affected_rows(
     record: Mapping[str, Any], replaced: set[str]
 ) -> Iterator[tuple[str, str, str, str, str, str | None]]:
-    for aff in record.get("affected") or []:
+    for aff in _as_list(record.get("affected")):
         if not isinstance(aff, dict):
             continue
         pkg = aff.get("package")
@@ -619,20 +619,20 @@ def _affected_rows(
             continue  # other ecosystems come from their own dumps
         variant = full.split(":", 1)[1].strip() if ":" in full else ""
         ranges = []
-        for rng in aff.get("ranges") or []:
+        for rng in _as_list(aff.get("ranges")):
             if not isinstance(rng, dict) or not isinstance(rng.get("type"), str):
                 continue
             if rng["type"] == "GIT":
                 continue  # commit ranges cannot be evaluated against package versions
             events = [
                 [kind, str(value)]
-                for ev in rng.get("events") or []
+                for ev in _as_list(rng.get("events"))
                 if isinstance(ev, dict)
                 for kind, value in ev.items()
                 if isinstance(value, _SCALAR)
             ]
             ranges.append([rng["type"], events])
-        versions = [str(v) for v in aff.get("versions") or [] if isinstance(v, _SCALAR)]
+        versions = [str(v) for v in _as_list(aff.get("versions")) if isinstance(v, _SCALAR)]
         spec: dict[str, Any] = {"r": ranges}
         listed = versions_blob(canonical_versions(eco, versions)) if versions else None
         es, ds = aff.get("ecosystem_specific"), aff.get("database_specific")
@@ -863,6 +863,11 @@ def update_osv(
             s.path.unlink(missing_ok=True)
     order = {e: i for i, e in enumerate(ecosystems)}
     return sorted(outcomes, key=lambda o: order.get(o.ecosystem, 0))
+
+
+def _as_list(value: Any) -> list[Any]:
+    """A JSON array field, or [] when the record has anything else there."""
+    return value if isinstance(value, list) else []
 
 
 def _describe(src: OsvSource) -> str:
