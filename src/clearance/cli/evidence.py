@@ -13,10 +13,8 @@ from rich.console import Console
 from clearance.cli.common import errors_to_exit, stderr
 from clearance.config import load_settings
 from clearance.errors import UsageError
-from clearance.evidence import keys as keymod
 from clearance.evidence.sbom import SbomFormat, render_sbom
-from clearance.evidence.statements import Subject, artifact_subject, digest_subject
-from clearance.pipeline import inventory, system_clock
+from clearance.pipeline import system_clock
 
 
 def register(app: typer.Typer) -> None:
@@ -31,14 +29,20 @@ def keygen(
         Path("clearance.key"), "--output", "-o", help="Private key file (mode 0600)."
     ),
     public: Path | None = typer.Option(None, "--public", help="Public key file (default: <output>.pub)."),
-    key_type: keymod.KeyType = typer.Option(keymod.KeyType.ED25519, "--type", help="ed25519 or ecdsa-p256."),
+    key_type: str = typer.Option("ed25519", "--type", help="ed25519 or ecdsa-p256."),
     passphrase: bool = typer.Option(
-        False, "--passphrase", help=f"Encrypt the private key (prompted, or {keymod.PASSPHRASE_ENV})."
+        False, "--passphrase", help="Encrypt the private key (prompted, or CLEARANCE_KEY_PASSPHRASE)."
     ),
     force: bool = typer.Option(False, "--force", help="Overwrite existing files."),
 ) -> None:
     """Generate a signing key pair for evidence (ed25519 by default)."""
+    from clearance.evidence import keys as keymod
+
     with errors_to_exit():
+        try:
+            kind = keymod.KeyType(key_type)
+        except ValueError:
+            raise UsageError(f"unknown key type {key_type!r}", hint="use ed25519 or ecdsa-p256") from None
         secret: bytes | None = None
         if passphrase:
             value = os.environ.get(keymod.PASSPHRASE_ENV) or getpass.getpass("passphrase: ")
@@ -46,7 +50,7 @@ def keygen(
                 raise UsageError("empty passphrase")
             secret = value.encode()
         pub = public or output.with_name(output.name + ".pub")
-        keymod.write_key_pair(keymod.generate(key_type, secret), output, pub, force=force)
+        keymod.write_key_pair(keymod.generate(kind, secret), output, pub, force=force)
         stderr.print(f"wrote private key {output} (mode 0600) and public key {pub}")
 
 
@@ -64,6 +68,8 @@ def sbom_command(
     with errors_to_exit():
         if not path.is_dir():
             raise UsageError(f"{path} is not a directory")
+        from clearance.pipeline import inventory
+
         settings, _ = load_settings(path)
         components, errors = inventory(path, settings)
         from clearance.sources import git
@@ -103,12 +109,15 @@ def verify(
     ),
 ) -> None:
     """Verify a release bundle offline: signatures, digests, subjects, decision and exception expiry."""
+    from clearance.evidence import keys as keymod
     from clearance.evidence.attest import summary_lines
     from clearance.evidence.bundle import verify_bundle
 
     with errors_to_exit():
         if artifact and artifact_digest:
             raise UsageError("give --artifact or --artifact-digest, not both")
+        from clearance.evidence.statements import Subject, artifact_subject, digest_subject
+
         subject: Subject | None = None
         if artifact is not None:
             subject = artifact_subject(artifact)
