@@ -55,7 +55,9 @@ _PATHLIKE_RE = re.compile(
 _URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
 _VERSIONISH_RE = re.compile(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$")
 _DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
-_FORMAT_OR_REGEX_RE = re.compile(r"%[sdrif]|%\(|\{\d*\}|\.\*|\.\+|\[\^|\(\?|aws4_request")
+_FORMAT_OR_REGEX_RE = re.compile(
+    r"(?<![A-Za-z0-9])%[sdrif](?![A-Za-z0-9])|%\(|\{\d*\}|\.\*|\.\+|\[\^|\(\?|aws4_request"
+)
 _CODE_CHARS = re.compile(r"[()\[\]{}]|\b(?:None|null|nil|true|false|undefined|True|False)\b")
 
 _KEY_NOT_SECRET_RE = re.compile(
