@@ -63,6 +63,9 @@ if TYPE_CHECKING:
     from clearance.sources.base import SourceFile
 
 SCANNER_ID = "deps"
+_ANALYSED = frozenset({"PyPI", "npm", "Go"})
+"""Ecosystems with an import analysis (reach.py); the source tree is only read for these."""
+_NO_SCOPE = ImportScope()
 _SEVERITY_ORDER = {s.value: s.sort_key() for s in Severity}
 MAX_MESSAGE = 4000
 
@@ -430,6 +433,8 @@ class VulnerabilityMatcher:
         )
 
     def _scope(self, component: Component) -> ImportScope:
+        if base_ecosystem(component.ecosystem) not in _ANALYSED:
+            return _NO_SCOPE  # no import analysis for this ecosystem: do not read the tree for it
         directory = posixpath.dirname(component.location.path)
         scope = self._scopes.get(directory)
         if scope is None:
