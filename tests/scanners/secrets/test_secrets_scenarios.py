@@ -225,3 +225,11 @@ def test_forty_character_strings_far_from_any_key_id_are_not_aws_secrets(engine:
 )
 def test_real_code_look_alikes_found_in_popular_packages(engine: Engine, path: str, line: str) -> None:
     assert [m.rule.id for m in engine.scan(line.encode(), path)] == []
+
+
+def test_pool_without_fork_ships_the_compiled_database(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(scanner_module, "POOL_MIN_FILES", 0)
+    monkeypatch.setattr(scanner_module.multiprocessing, "get_start_method", lambda: "spawn")
+    expected = _scan(FIXTURES / "leaky-app")
+    pooled = _scan(FIXTURES / "leaky-app", jobs=2)
+    assert pooled.findings == expected.findings and pooled.files == expected.files

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
+import multiprocessing
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -140,7 +141,7 @@ class SecretsScanner:
         for result in results:
             _collect(output, result)
             if context.progress is not None:
-                context.progress(1, result.nbytes)
+                context.progress(result.count, result.nbytes)
         output.detail["workers"] = context.jobs if use_pool else 1
         output.findings.sort(key=Finding.sort_key)
         return output
@@ -173,6 +174,8 @@ class _FileResult:
     error: ScanError | None = None
     skipped: SkippedFile | None = None
     nbytes: int = 0
+    count: int = 1
+    """How many clean files this result stands for (workers fold clean files into one result)."""
 
 
 def _collect(output: ScannerOutput, result: _FileResult) -> None:
@@ -182,7 +185,7 @@ def _collect(output: ScannerOutput, result: _FileResult) -> None:
     elif result.skipped is not None:
         output.skipped.append(result.skipped)
     else:
-        output.files += 1
+        output.files += result.count
         output.bytes += result.nbytes
 
 
@@ -279,6 +282,8 @@ def _findings(
 # --- process pool ----------------------------------------------------------------------------
 
 _WORKER: tuple[Engine, _Options] | None = None
+_FILES: Sequence[SourceFile] = ()
+"""With the fork start method, workers inherit the engine and the file list: a job is a range."""
 
 
 def _init_worker(ruleset: RuleSet, serialized: bytes, options: _Options) -> None:
@@ -286,43 +291,69 @@ def _init_worker(ruleset: RuleSet, serialized: bytes, options: _Options) -> None
     _WORKER = (Engine(ruleset, serialized=serialized), options)
 
 
-def _scan_batch(batch: list[SourceFile]) -> list[_FileResult]:
+def _scan_batch(batch: list[SourceFile] | tuple[int, int]) -> list[_FileResult]:
     assert _WORKER is not None
     engine, options = _WORKER
-    out = []
-    for source in batch:
-        out.append(_scan_one(engine, source, options))
+    sources = _FILES[batch[0] : batch[1]] if isinstance(batch, tuple) else batch
+    out: list[_FileResult] = []
+    clean = _FileResult(count=0)
+    for source in sources:
+        result = _scan_one(engine, source, options)
         source.release()
+        if result.findings or result.error is not None or result.skipped is not None:
+            out.append(result)
+        else:
+            clean.count += 1
+            clean.nbytes += result.nbytes
+    if clean.count:
+        out.append(clean)
     return out
 
 
-def _batches(files: Sequence[SourceFile]) -> Iterator[list[SourceFile]]:
-    batch: list[SourceFile] = []
-    size = 0
-    for f in files:
-        # Workers read working-tree files themselves; only in-memory blobs travel with the job.
-        batch.append(dataclasses.replace(f, _cache=None))
+def _ranges(files: Sequence[SourceFile]) -> Iterator[tuple[int, int]]:
+    start = size = 0
+    for i, f in enumerate(files):
         size += f.size
-        if size >= _BATCH_BYTES or len(batch) >= _BATCH_FILES:
-            yield batch
-            batch, size = [], 0
-    if batch:
-        yield batch
+        if size >= _BATCH_BYTES or i + 1 - start >= _BATCH_FILES:
+            yield (start, i + 1)
+            start, size = i + 1, 0
+    if start < len(files):
+        yield (start, len(files))
+
+
+def _batches(files: Sequence[SourceFile]) -> Iterator[list[SourceFile]]:
+    for lo, hi in _ranges(files):
+        # Workers read working-tree files themselves; only in-memory blobs travel with the job.
+        yield [dataclasses.replace(f, _cache=None) for f in files[lo:hi]]
 
 
 def _scan_pool(
     files: Sequence[SourceFile], engine: Engine, options: _Options, jobs: int
 ) -> Iterator[_FileResult]:
+    global _WORKER, _FILES
     done = 0
     try:
-        with ProcessPoolExecutor(
-            max_workers=jobs, initializer=_init_worker, initargs=(engine.ruleset, engine.serialize(), options)
-        ) as pool:
-            for results in pool.map(_scan_batch, _batches(files)):
+        jobs_iter: Iterator[list[SourceFile]] | Iterator[tuple[int, int]]
+        if multiprocessing.get_start_method() == "fork":
+            # Forked workers inherit the compiled engine and the file list: nothing to pickle.
+            _WORKER, _FILES = (engine, options), files
+            pool = ProcessPoolExecutor(max_workers=jobs)
+            jobs_iter = _ranges(files)
+        else:
+            pool = ProcessPoolExecutor(
+                max_workers=jobs,
+                initializer=_init_worker,
+                initargs=(engine.ruleset, engine.serialize(), options),
+            )
+            jobs_iter = _batches(files)
+        with pool:
+            for results in pool.map(_scan_batch, jobs_iter):
                 for result in results:
-                    done += 1
+                    done += result.count if not (result.error or result.skipped or result.findings) else 1
                     yield result
     except Exception as e:  # a broken pool (e.g. a killed worker) must not lose the scan
         log.warning("secrets worker pool failed (%s); scanning the rest in-process", type(e).__name__)
         for source in files[done:]:
             yield _scan_one(engine, source, options)
+    finally:
+        _WORKER, _FILES = None, ()
