@@ -275,7 +275,11 @@ class VulnerabilityMatcher:
         epss = self.store.epss(cves) if cves and self.store.feed("epss") else {}
         unreachable = self._graph_unreachable(components, groups, dists)
         for component, group in groups:
-            out.findings.append(self._finding(component, group, epss, dists, component.purl in unreachable))
+            out.findings.append(
+                self._finding(
+                    component, group, epss, dists, (component.location.path, component.purl) in unreachable
+                )
+            )
         return out
 
     def _graph_unreachable(
@@ -283,13 +287,14 @@ class VulnerabilityMatcher:
         components: list[Component],
         groups: list[tuple[Component, list[_Hit]]],
         distributions: PythonDistributions,
-    ) -> frozenset[str]:
-        """Purls of vulnerable transitive components the dependency graph proves unreachable."""
+    ) -> frozenset[tuple[str, str]]:
+        """(lockfile, purl) of transitive components the lockfile's dependency graph proves unreachable."""
         paths = {c.location.path for c, _ in groups if c.direct is not True}
-        out: set[str] = set()
+        out: set[tuple[str, str]] = set()
         for path in sorted(paths):
             same_file = [c for c in components if c.location.path == path]
-            out |= unreachable_transitives(same_file, self._scope(same_file[0]), distributions)
+            proven = unreachable_transitives(same_file, self._scope(same_file[0]), distributions)
+            out.update((path, purl) for purl in proven)
         return frozenset(out)
 
     def _match_one(self, component: Component, out: MatchOutcome) -> list[list[_Hit]]:
