@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import random
 import textwrap
 from pathlib import Path
 
@@ -174,3 +175,33 @@ def test_plan_sensitive_values_and_deletions() -> None:
     out = _scan({"plan.json": json.dumps(doc, indent=1)})
     rds = _only(out, "iac.aws-rds-public")
     assert rds.signals["action"] == "update" and rds.evidence == "publicly_accessible = true"
+
+
+def test_mutated_fixtures_never_crash_the_scan() -> None:
+    """Truncated, reordered and corrupted IaC files give per-file errors, never an exception."""
+    rng = random.Random(20261122)
+    root = Path(__file__).resolve().parents[2] / "fixtures" / "iac"
+    fixtures = sorted(p for p in root.rglob("*") if p.is_file() and not p.name.endswith(".expect"))
+    files = []
+    for i in range(400):
+        data = rng.choice(fixtures).read_bytes()
+        op = i % 4
+        if op == 0:
+            data = data[: rng.randrange(len(data) + 1)]
+        elif op == 1:
+            lines = data.split(b"\n")
+            rng.shuffle(lines)
+            data = b"\n".join(lines)
+        else:
+            j = rng.randrange(len(data) + 1)
+            junk = rng.choice(
+                [b"{", b"}", b'"', b"[", b"${", b"= ", b"!Ref ", b"- ", b"null", b'"0.0.0.0/0"']
+            )
+            data = data[:j] + junk + data[j:]
+        name = rng.choice(fixtures).name
+        files.append(SourceFile(path=f"fuzz{i}/{name}", size=len(data), data=data))
+    ctx = ScanContext(root=Path("."), settings=settings_from_mapping({}), now=NOW)
+    out = IacScanner().scan(files, ctx)
+    assert out.files > 300
+    assert all(e.scanner == "iac" and e.path.startswith("fuzz") for e in out.errors)
+    assert not [e for e in out.errors if "failed on" in e.message or "could not evaluate" in e.message]

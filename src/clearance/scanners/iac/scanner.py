@@ -93,7 +93,7 @@ class IacScanner:
             kinds[f.path] = kind
         resources = self._parse(texts, kinds, context, out)
         rules = _enabled_rules(context.settings)
-        findings = list(_run_rules(resources, rules))
+        findings = list(_run_rules(resources, rules, out.errors))
         unique: dict[str, Finding] = {}
         for finding in self._findings(findings, texts, by_path, context, out):
             kept = unique.get(finding.fingerprint)
@@ -121,7 +121,10 @@ class IacScanner:
             from clearance.scanners.iac.parsers import terraform
 
             var_files = _extra_var_files(context)
-            parsed, errors = terraform.parse_files(tf, var_files)
+            try:
+                parsed, errors = terraform.parse_files(tf, var_files)
+            except RecursionError:
+                parsed, errors = [], [(p, "terraform: nested too deeply to evaluate") for p in sorted(tf)]
             resources.extend(parsed)
             out.errors.extend(ScanError(p, m, self.id) for p, m in errors)
         for path, text in texts.items():
@@ -325,8 +328,14 @@ def _enabled_rules(settings: Settings) -> list[IacRule]:
 
 
 def _run_rules(
-    resources: Sequence[Resource], rules: Sequence[IacRule]
+    resources: Sequence[Resource], rules: Sequence[IacRule], errors: list[ScanError] | None = None
 ) -> Iterable[tuple[IacRule, Resource, Hit]]:
+    """Every hit of every rule on the resources of each group.
+
+    A rule that fails on an unexpected shape of input (a bug, or a value no parser
+    anticipated) is reported as a per-file error for that resource; the other rules and
+    resources still run.
+    """
     by_type: dict[str, list[IacRule]] = {}
     for r in rules:
         for t in r.resource_types:
@@ -338,7 +347,18 @@ def _run_rules(
         ctx = RuleContext(members)
         for res in members:
             for rule in by_type.get(res.type, ()):
-                for hit in rule.check(res, ctx):
+                try:
+                    hits = list(rule.check(res, ctx))
+                except Exception as e:  # a rule must never take the scan down
+                    if errors is None:
+                        raise
+                    errors.append(
+                        ScanError(
+                            res.path, f"{rule.id} failed on {res.address}: {type(e).__name__}: {e}", "iac"
+                        )
+                    )
+                    continue
+                for hit in hits:
                     yield rule, res, hit
 
 

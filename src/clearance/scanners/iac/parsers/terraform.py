@@ -112,7 +112,17 @@ def parse_files(
         variables: dict[str, Any] = {}
         for tv in [*module.tfvars, *extra_vars]:
             variables.update(tv)
-        _evaluate(module, modules, variables, "", 0, resources, overrides_only=False)
+        evaluated: list[Resource] = []
+        try:
+            _evaluate(module, modules, variables, "", 0, evaluated, overrides_only=False)
+        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+            # an input shape the evaluator did not anticipate: report the module, keep scanning
+            first = min((b.path for b in module.blocks), default=directory)
+            errors.append(
+                (first, f"terraform: could not evaluate module {directory or '.'} ({type(e).__name__}: {e})")
+            )
+            continue
+        resources.extend(evaluated)
     return resources, errors
 
 
