@@ -205,3 +205,17 @@ def test_mutated_fixtures_never_crash_the_scan() -> None:
     assert out.files > 300
     assert all(e.scanner == "iac" and e.path.startswith("fuzz") for e in out.errors)
     assert not [e for e in out.errors if "failed on" in e.message or "could not evaluate" in e.message]
+
+
+def test_configured_var_files_feed_root_modules(tmp_path: Path) -> None:
+    (tmp_path / "env").mkdir()
+    (tmp_path / "env" / "prod.tfvars").write_text('admin_cidr = "0.0.0.0/0"\n')
+    text = 'variable "admin_cidr" {\n  default = "10.0.0.0/8"\n}\n' + SG % "cidr_blocks = [var.admin_cidr]"
+    files = [SourceFile(path="infra/main.tf", size=len(text), data=text.encode())]
+
+    def scan(settings: dict[str, object]) -> list[str]:
+        ctx = ScanContext(root=tmp_path, settings=settings_from_mapping(settings), now=NOW)
+        return [f.rule_id for f in IacScanner().scan(files, ctx).findings]
+
+    assert "iac.aws-sg-open-ssh" not in scan({})
+    assert "iac.aws-sg-open-ssh" in scan({"iac": {"var_files": ["env/prod.tfvars"]}})
