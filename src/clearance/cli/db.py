@@ -6,6 +6,7 @@ import json
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import typer
 from rich.console import Console
@@ -15,7 +16,9 @@ from clearance.cli.common import errors_to_exit, stderr, wants_progress
 from clearance.config import load_settings
 from clearance.errors import UsageError
 from clearance.pipeline import system_clock
-from clearance.scanners.deps.advisories import ByteProgress
+
+if TYPE_CHECKING:
+    from clearance.scanners.deps.advisories import ByteProgress
 
 DB_DIR_OPT = typer.Option(
     None,
