@@ -233,3 +233,14 @@ def test_pool_without_fork_ships_the_compiled_database(monkeypatch: pytest.Monke
     expected = _scan(FIXTURES / "leaky-app")
     pooled = _scan(FIXTURES / "leaky-app", jobs=2)
     assert pooled.findings == expected.findings and pooled.files == expected.files
+
+
+def test_lists_of_identifiers_are_not_key_comma_value_pairs(engine: Engine) -> None:
+    line = b"COCOA = ['ASAuthorizationAppleIDCredential', 'ASAuthorizationAppleIDProvider', 'HMAccessoryOwnershipToken', 'HMAccessoryProfile']\n"
+    assert engine.scan(line, "lexers/_cocoa_builtins.py") == []
+    assert [
+        m.rule.id
+        for m in engine.scan(
+            b"define('AUTH_SIGNING_KEY', 'uYTTxUrWTKGSLUIDwbGPwMyEIdnTKSA5');\n", "wp-config.php"
+        )
+    ] == ["secret.generic-assignment"]

@@ -75,6 +75,7 @@ _KEY_NOT_SECRET_RE = re.compile(
     r"lexer|parser|special|pad|bos|eos|unk|mask|sep|cls)[_.-]tokens?$",
     re.I,
 )
+_WORD_SEGMENT_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _CAMEL_BOUNDARY_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _IMAGE_BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "PHN2Zy", "Qk0", "AAABAA")
 """base64 of PNG, JPEG, GIF, WebP, SVG, BMP and ICO headers: image data, not secrets."""
@@ -295,11 +296,14 @@ def _looks_random_identifier(value: str) -> bool:
         return False
     n = len(value)
     digits = sum(c.isdigit() for c in value)
+    segments = _WORD_SEGMENT_RE.findall(value)
+    if not digits and segments and sum(map(len, segments)) / len(segments) >= 4:
+        return False  # CamelCase / snake_case words: ASAuthorizationAppleIDProvider
     if digits >= 2 and n >= 12 and shannon_entropy(value) >= 3.0:
         return True
     upper = sum(c.isupper() for c in value) / n
     lower = sum(c.islower() for c in value) / n
-    return n >= 16 and upper >= 0.3 and lower >= 0.3 and shannon_entropy(value) >= 3.5
+    return n >= 16 and upper >= 0.2 and lower >= 0.2 and shannon_entropy(value) >= 3.5
 
 
 @lru_cache(maxsize=64)
