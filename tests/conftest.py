@@ -14,8 +14,12 @@ FIXED_NOW = dt.datetime(2026, 11, 22, 12, 0, 0, tzinfo=dt.UTC)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--update-golden", action="store_true", default=False,
-                     help="rewrite golden files from the current output instead of comparing")
+    parser.addoption(
+        "--update-golden",
+        action="store_true",
+        default=False,
+        help="rewrite golden files from the current output instead of comparing",
+    )
 
 
 @pytest.fixture
@@ -35,7 +39,9 @@ def golden(update_golden: bool):  # type: ignore[no-untyped-def]
             if not update_golden:
                 pytest.fail(f"golden file {path} did not exist; written — review and commit it")
             return
-        assert text == path.read_text(encoding="utf-8"), f"output differs from golden {name} (run with --update-golden to accept)"
+        assert text == path.read_text(encoding="utf-8"), (
+            f"output differs from golden {name} (run with --update-golden to accept)"
+        )
 
     return check
 

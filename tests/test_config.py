@@ -32,14 +32,17 @@ def test_pyproject_table(tmp_path: Path) -> None:
     assert settings.max_file_size == 10
 
 
-@pytest.mark.parametrize(("text", "needle"), [
-    ('fail_on = "severe"', "fail_on"),
-    ('scanners = ["secrets", "magic"]', "unknown scanner"),
-    ("max_file_size = -1", "max_file_size"),
-    ("unknown_key = 1", "unknown_key"),
-    ("[secrets]\ndisable = 3", "secrets.disable"),
-    ("fail_on = ", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('fail_on = "severe"', "fail_on"),
+        ('scanners = ["secrets", "magic"]', "unknown scanner"),
+        ("max_file_size = -1", "max_file_size"),
+        ("unknown_key = 1", "unknown_key"),
+        ("[secrets]\ndisable = 3", "secrets.disable"),
+        ("fail_on = ", "not valid TOML"),
+    ],
+)
 def test_invalid_config_is_a_config_error_naming_the_key(tmp_path: Path, text: str, needle: str) -> None:
     (tmp_path / "clearance.toml").write_text(text + "\n")
     with pytest.raises(ConfigError) as err:

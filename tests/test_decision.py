@@ -22,10 +22,16 @@ from clearance.model import (
 from clearance.policy.threshold import decide_by_threshold
 
 
-@pytest.mark.parametrize(("outcome", "code"), [
-    (Outcome.PASS, ExitCode.PASS), (Outcome.WARN, ExitCode.PASS), (Outcome.BLOCK, ExitCode.BLOCKED),
-    (Outcome.NEEDS_APPROVAL, ExitCode.BLOCKED), (Outcome.INCOMPLETE, ExitCode.INCOMPLETE),
-])
+@pytest.mark.parametrize(
+    ("outcome", "code"),
+    [
+        (Outcome.PASS, ExitCode.PASS),
+        (Outcome.WARN, ExitCode.PASS),
+        (Outcome.BLOCK, ExitCode.BLOCKED),
+        (Outcome.NEEDS_APPROVAL, ExitCode.BLOCKED),
+        (Outcome.INCOMPLETE, ExitCode.INCOMPLETE),
+    ],
+)
 def test_every_outcome_has_an_exit_code(outcome: Outcome, code: ExitCode) -> None:
     assert exit_code_for(outcome) is code
 
@@ -35,21 +41,39 @@ def test_exit_codes_are_the_documented_ones() -> None:
 
 
 def _finding(sev: Severity, fp: str, suppressed: bool = False) -> Finding:
-    return Finding(kind=FindingKind.SECRET, rule_id="secret.x", title="x", severity=sev,
-                   location=Location("a.py", 1), fingerprint=fp, scanner="secrets",
-                   suppression=Suppression("test key", "inline:a.py:1") if suppressed else None)
+    return Finding(
+        kind=FindingKind.SECRET,
+        rule_id="secret.x",
+        title="x",
+        severity=sev,
+        location=Location("a.py", 1),
+        fingerprint=fp,
+        scanner="secrets",
+        suppression=Suppression("test key", "inline:a.py:1") if suppressed else None,
+    )
 
 
 def _result(*findings: Finding, errors: tuple[ScanError, ...] = ()) -> ScanResult:
-    return ScanResult(target=Target("directory", "."), findings=findings, components=(),
-                      runs=(ScannerRun("secrets", "1", ScannerStatus.SUCCEEDED),), errors=errors)
+    return ScanResult(
+        target=Target("directory", "."),
+        findings=findings,
+        components=(),
+        runs=(ScannerRun("secrets", "1", ScannerStatus.SUCCEEDED),),
+        errors=errors,
+    )
 
 
 def test_threshold_blocks_at_and_above() -> None:
-    d = decide_by_threshold(_result(_finding(Severity.HIGH, "a"), _finding(Severity.MEDIUM, "b"),
-                                    _finding(Severity.INFO, "c")), Severity.HIGH)
+    d = decide_by_threshold(
+        _result(_finding(Severity.HIGH, "a"), _finding(Severity.MEDIUM, "b"), _finding(Severity.INFO, "c")),
+        Severity.HIGH,
+    )
     assert d.outcome is Outcome.BLOCK
-    assert {k: v.action for k, v in d.verdicts.items()} == {"a": Action.BLOCK, "b": Action.WARN, "c": Action.PASS}
+    assert {k: v.action for k, v in d.verdicts.items()} == {
+        "a": Action.BLOCK,
+        "b": Action.WARN,
+        "c": Action.PASS,
+    }
 
 
 def test_suppressed_findings_pass_but_are_kept() -> None:

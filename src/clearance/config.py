@@ -156,7 +156,9 @@ class PolicySettings(_Section):
 
     @field_validator("high_risk_paths")
     @classmethod
-    def _patterns_compile(cls, v: dict[str, HighRiskPathSettings] | None) -> dict[str, HighRiskPathSettings] | None:
+    def _patterns_compile(
+        cls, v: dict[str, HighRiskPathSettings] | None
+    ) -> dict[str, HighRiskPathSettings] | None:
         import pathspec
 
         for pattern in v or {}:
@@ -168,7 +170,9 @@ class PolicySettings(_Section):
 
     @field_validator("environments")
     @classmethod
-    def _environment_names(cls, v: dict[str, EnvironmentPolicySettings]) -> dict[str, EnvironmentPolicySettings]:
+    def _environment_names(
+        cls, v: dict[str, EnvironmentPolicySettings]
+    ) -> dict[str, EnvironmentPolicySettings]:
         return {name.strip().lower(): section for name, section in v.items()}
 
 
@@ -260,7 +264,9 @@ def _read_toml(path: Path) -> dict[str, Any]:
         with path.open("rb") as fh:
             return tomllib.load(fh)
     except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}", hint="fix the syntax error at the position shown") from e
+        raise ConfigError(
+            f"{path}: not valid TOML: {e}", hint="fix the syntax error at the position shown"
+        ) from e
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
 

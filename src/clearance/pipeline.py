@@ -67,8 +67,9 @@ class RunOptions:
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
 
 
-def run(target: Path, settings: Settings, options: RunOptions, now: dt.datetime,
-        progress: Progress | None = None) -> ScanResult:
+def run(
+    target: Path, settings: Settings, options: RunOptions, now: dt.datetime, progress: Progress | None = None
+) -> ScanResult:
     """Scan `target` and return everything found, with what could not be read."""
     started = time.perf_counter()
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
@@ -101,12 +102,19 @@ def run(target: Path, settings: Settings, options: RunOptions, now: dt.datetime,
         warnings.extend(output.warnings)
         for s in output.skipped:
             skipped.setdefault(s.path, s)
-        runs.append(ScannerRun(
-            scanner=scanner.id, version=scanner.version, status=output.status,
-            files=output.files, bytes=output.bytes, duration_s=round(seconds, 4), detail=dict(output.detail),
-        ))
-    for f in collected.files:
-        f.release()
+        runs.append(
+            ScannerRun(
+                scanner=scanner.id,
+                version=scanner.version,
+                status=output.status,
+                files=output.files,
+                bytes=output.bytes,
+                duration_s=round(seconds, 4),
+                detail=dict(output.detail),
+            )
+        )
+    for source in collected.files:
+        source.release()
 
     # 3. In PR mode keep only findings on added lines.
     if options.base is not None:
@@ -114,11 +122,11 @@ def run(target: Path, settings: Settings, options: RunOptions, now: dt.datetime,
 
     # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
     unique: dict[str, Finding] = {}
-    for f in sorted(findings, key=_earliest_first):
-        unique.setdefault(f.fingerprint, f)
+    for finding in sorted(findings, key=_earliest_first):
+        unique.setdefault(finding.fingerprint, finding)
     ordered = sorted(unique.values(), key=Finding.sort_key)
     skipped_binary = {p for p, s in skipped.items() if s.reason.startswith("binary")}
-    scanned = [f for f in collected.files if f.path not in skipped_binary]
+    scanned = [s for s in collected.files if s.path not in skipped_binary]
     return ScanResult(
         target=tgt,
         findings=tuple(ordered),
@@ -138,17 +146,21 @@ def _collect(target: Path, settings: Settings, options: RunOptions) -> tuple[fil
         from clearance.sources import git
 
         if options.history:
-            walked = git.history_files(target, refs=list(options.refs), ignore=settings.ignore,
-                                       max_file_size=settings.max_file_size)
+            walked = git.history_files(
+                target, refs=list(options.refs), ignore=settings.ignore, max_file_size=settings.max_file_size
+            )
             return walked, Target(kind="git-history", path=str(target), refs=tuple(options.refs))
         assert options.base is not None
-        walked = git.changed_files(target, base=options.base, ignore=settings.ignore,
-                                   max_file_size=settings.max_file_size)
-        return walked, Target(kind="git-diff", path=str(target), base=options.base,
-                              commit=git.head_commit(target))
+        walked = git.changed_files(
+            target, base=options.base, ignore=settings.ignore, max_file_size=settings.max_file_size
+        )
+        return walked, Target(
+            kind="git-diff", path=str(target), base=options.base, commit=git.head_commit(target)
+        )
     if options.paths:
-        walked = files_source.walk_paths(target, list(options.paths), ignore=settings.ignore,
-                                         max_file_size=settings.max_file_size)
+        walked = files_source.walk_paths(
+            target, list(options.paths), ignore=settings.ignore, max_file_size=settings.max_file_size
+        )
     else:
         walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
     commit = None
@@ -159,8 +171,9 @@ def _collect(target: Path, settings: Settings, options: RunOptions) -> tuple[fil
     return walked, Target(kind="directory", path=str(target), commit=commit)
 
 
-def _run_scanner(scanner: Scanner, files: list[SourceFile], context: ScanContext,
-                 progress: Progress | None) -> tuple[ScannerOutput, float]:
+def _run_scanner(
+    scanner: Scanner, files: list[SourceFile], context: ScanContext, progress: Progress | None
+) -> tuple[ScannerOutput, float]:
     t0 = time.perf_counter()
     if progress:
         progress.start(scanner.id, len(files), sum(f.size for f in files))

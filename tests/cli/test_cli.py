@@ -21,7 +21,9 @@ runner = CliRunner()
 def planted_secrets() -> list[str]:
     """The raw fake secrets planted in the demo repository."""
     settings = (EXAMPLE / "app" / "settings.py").read_text()
-    values = re.findall(r'^(?:AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|STRIPE_API_KEY) = "([^"]+)"', settings, re.M)
+    values = re.findall(
+        r'^(?:AWS_ACCESS_KEY_ID|AWS_SECRET_ACCESS_KEY|STRIPE_API_KEY) = "([^"]+)"', settings, re.M
+    )
     values += re.findall(r'GITHUB_TOKEN = "([^"]+)"', (EXAMPLE / "app" / "github_sync.py").read_text())
     env = (EXAMPLE / ".env").read_text()
     values += re.findall(r"postgres://billing:([^@]+)@", env)
@@ -47,7 +49,13 @@ def test_version() -> None:
 def test_gate_blocks_the_demo_and_never_prints_a_secret(demo: Path, tmp_path: Path) -> None:
     out = tmp_path / "reports"
     args = ["gate", str(demo), "--scanners", "secrets", "--quiet"]
-    for fmt, ext in (("json", "json"), ("sarif", "sarif"), ("markdown", "md"), ("junit", "xml"), ("console", "txt")):
+    for fmt, ext in (
+        ("json", "json"),
+        ("sarif", "sarif"),
+        ("markdown", "md"),
+        ("junit", "xml"),
+        ("console", "txt"),
+    ):
         args += ["--output", f"{fmt}:{out}/r.{ext}"]
     result = runner.invoke(app, args)
     assert result.exit_code == 1, result.output
@@ -101,7 +109,9 @@ def test_rules_list_json() -> None:
 
 def test_fail_on_critical_turns_high_findings_into_warnings(tmp_path: Path) -> None:
     (tmp_path / "app.py").write_text('AWS_ACCESS_KEY_ID = "AKIAQWERTYUIOPASDFGH"\n')
-    result = runner.invoke(app, ["gate", str(tmp_path), "--scanners", "secrets", "--fail-on", "critical", "--quiet"])
+    result = runner.invoke(
+        app, ["gate", str(tmp_path), "--scanners", "secrets", "--fail-on", "critical", "--quiet"]
+    )
     assert result.exit_code == 0, result.output
 
 
@@ -109,8 +119,13 @@ def test_pre_commit_style_file_list(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     (tmp_path / "clean.py").write_text("print('hello')\n")
     (tmp_path / "leak.py").write_text('AWS_ACCESS_KEY_ID = "AKIAQWERTYUIOPASDFGH"\n')
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["gate", "clean.py", "clean.py", "--scanners", "secrets", "--quiet"]).exit_code == 0
-    assert runner.invoke(app, ["gate", "clean.py", "leak.py", "--scanners", "secrets", "--quiet"]).exit_code == 1
+    assert (
+        runner.invoke(app, ["gate", "clean.py", "clean.py", "--scanners", "secrets", "--quiet"]).exit_code
+        == 0
+    )
+    assert (
+        runner.invoke(app, ["gate", "clean.py", "leak.py", "--scanners", "secrets", "--quiet"]).exit_code == 1
+    )
 
 
 def test_evidence_round_trip(demo: Path, tmp_path: Path) -> None:
@@ -119,8 +134,24 @@ def test_evidence_round_trip(demo: Path, tmp_path: Path) -> None:
     artifact = tmp_path / "app.tar.gz"
     artifact.write_bytes(b"build output")
     evidence = tmp_path / "evidence"
-    result = runner.invoke(app, ["gate", str(demo), "--scanners", "secrets", "--quiet", "--fail-on", "critical",
-                                 "--artifact", str(artifact), "--key", str(key), "--evidence", str(evidence)])
+    result = runner.invoke(
+        app,
+        [
+            "gate",
+            str(demo),
+            "--scanners",
+            "secrets",
+            "--quiet",
+            "--fail-on",
+            "critical",
+            "--artifact",
+            str(artifact),
+            "--key",
+            str(key),
+            "--evidence",
+            str(evidence),
+        ],
+    )
     assert result.exit_code in (0, 1), result.output
     bundle = next(evidence.glob("*.bundle.tar.gz"))
     ok = runner.invoke(app, ["verify", str(bundle), "--key", f"{key}.pub", "--artifact", str(artifact)])
@@ -140,5 +171,7 @@ def test_evidence_round_trip(demo: Path, tmp_path: Path) -> None:
 
 def test_gate_evidence_needs_a_key(demo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("CLEARANCE_SIGNING_KEY", raising=False)
-    result = runner.invoke(app, ["gate", str(demo), "--scanners", "secrets", "--evidence", str(tmp_path / "e")])
+    result = runner.invoke(
+        app, ["gate", str(demo), "--scanners", "secrets", "--evidence", str(tmp_path / "e")]
+    )
     assert result.exit_code == 2 and "no signing key" in result.output

@@ -18,7 +18,8 @@ def test_default_is_console_on_stdout() -> None:
 
 def test_prefixed_outputs_keep_console_on_stdout() -> None:
     assert parse_outputs(None, ["sarif:out/r.sarif", "markdown:summary.md"], KNOWN) == [
-        OutputTarget("console", None), OutputTarget("sarif", Path("out/r.sarif")),
+        OutputTarget("console", None),
+        OutputTarget("sarif", Path("out/r.sarif")),
         OutputTarget("markdown", Path("summary.md")),
     ]
 

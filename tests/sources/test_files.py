@@ -26,13 +26,25 @@ def paths(result) -> list[str]:  # type: ignore[no-untyped-def]
 
 
 def test_gitignore_nested_and_negation(tmp_path: Path) -> None:
-    _tree(tmp_path, {
-        ".gitignore": "*.log\n!keep.log\nbuild/\n",
-        "a.log": "x", "keep.log": "x", "src/app.py": "x", "build/out.txt": "x",
-        "src/.gitignore": "generated.py\n", "src/generated.py": "x", "generated.py": "x",
-    })
+    _tree(
+        tmp_path,
+        {
+            ".gitignore": "*.log\n!keep.log\nbuild/\n",
+            "a.log": "x",
+            "keep.log": "x",
+            "src/app.py": "x",
+            "build/out.txt": "x",
+            "src/.gitignore": "generated.py\n",
+            "src/generated.py": "x",
+            "generated.py": "x",
+        },
+    )
     assert paths(walk(tmp_path, max_file_size=1000)) == [
-        ".gitignore", "generated.py", "keep.log", "src/.gitignore", "src/app.py",
+        ".gitignore",
+        "generated.py",
+        "keep.log",
+        "src/.gitignore",
+        "src/app.py",
     ]
 
 
@@ -51,7 +63,9 @@ def test_size_cap_is_counted_and_reported(tmp_path: Path) -> None:
     _tree(tmp_path, {"big.txt": "x" * 2000, "small.txt": "x"})
     result = walk(tmp_path, max_file_size=1000)
     assert paths(result) == ["small.txt"]
-    assert [(s.path, s.reason.split(" (")[0]) for s in result.skipped] == [("big.txt", "larger than the size cap")]
+    assert [(s.path, s.reason.split(" (")[0]) for s in result.skipped] == [
+        ("big.txt", "larger than the size cap")
+    ]
 
 
 def test_symlinks_are_not_followed(tmp_path: Path) -> None:
@@ -102,15 +116,22 @@ def test_missing_target_is_a_source_error(tmp_path: Path) -> None:
         walk(tmp_path / "nope", max_file_size=10)
 
 
-def test_walk_paths_honours_ignores_and_rejects_outside(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_walk_paths_honours_ignores_and_rejects_outside(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _tree(tmp_path, {".clearanceignore": "*.min.js\n", "a.py": "x", "b.min.js": "x", "sub/c.py": "x"})
     monkeypatch.chdir(tmp_path)
-    result = walk_paths(tmp_path, [Path("a.py"), Path("b.min.js"), Path("sub"), Path("/etc/hostname")],
-                        max_file_size=1000)
+    result = walk_paths(
+        tmp_path, [Path("a.py"), Path("b.min.js"), Path("sub"), Path("/etc/hostname")], max_file_size=1000
+    )
     assert paths(result) == ["a.py", "sub/c.py"]
     assert [e.path for e in result.errors] == ["/etc/hostname"]
 
 
 def test_odd_file_names(tmp_path: Path) -> None:
     _tree(tmp_path, {"spaces in name.txt": "x", "ünïcødé.py": "x", "new\nline.txt": "x"})
-    assert sorted(paths(walk(tmp_path, max_file_size=1000))) == ["new\nline.txt", "spaces in name.txt", "ünïcødé.py"]
+    assert sorted(paths(walk(tmp_path, max_file_size=1000))) == [
+        "new\nline.txt",
+        "spaces in name.txt",
+        "ünïcødé.py",
+    ]

@@ -30,7 +30,9 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def _root(
-    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Show the version and exit."),
+    version: bool = typer.Option(
+        False, "--version", callback=_version, is_eager=True, help="Show the version and exit."
+    ),
 ) -> None:
     """Release gate and evidence ledger: scan a change, decide with context, prove it."""
 
@@ -61,5 +63,7 @@ def main() -> None:
     except Exception as e:  # last resort: never a traceback for the user
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
-        sys.stderr.write(f"internal error: {type(e).__name__}: {e}\n(set CLEARANCE_DEBUG=1 for details; please report this)\n")
+        sys.stderr.write(
+            f"internal error: {type(e).__name__}: {e}\n(set CLEARANCE_DEBUG=1 for details; please report this)\n"
+        )
         sys.exit(3)

@@ -50,8 +50,13 @@ class BarProgress:
 
     def __init__(self) -> None:
         self._progress = Progress(
-            TextColumn("{task.description:<8}"), BarColumn(), DownloadColumn(), TextColumn("{task.fields[files]} files"),
-            TimeElapsedColumn(), console=stderr, transient=True,
+            TextColumn("{task.description:<8}"),
+            BarColumn(),
+            DownloadColumn(),
+            TextColumn("{task.fields[files]} files"),
+            TimeElapsedColumn(),
+            console=stderr,
+            transient=True,
         )
         self._task: TaskID | None = None
         self._files = 0

@@ -28,18 +28,27 @@ from clearance.pipeline import RunOptions, run, system_clock
 from clearance.scanners.registry import build_scanner, scanner_ids
 
 PATH_ARG = typer.Argument(
-    None, help="Directory or file to scan (default: the current directory). Several files (as pre-commit "
-    "passes them) are scanned relative to the current directory.", show_default=False)
+    None,
+    help="Directory or file to scan (default: the current directory). Several files (as pre-commit "
+    "passes them) are scanned relative to the current directory.",
+    show_default=False,
+)
 SCANNERS_OPT = typer.Option(None, "--scanners", "-s", help="Comma-separated scanner ids (secrets,deps,iac).")
-FORMAT_OPT = typer.Option(None, "--format", "-f", help="Report format for stdout: console, json, sarif, markdown, junit.")
+FORMAT_OPT = typer.Option(
+    None, "--format", "-f", help="Report format for stdout: console, json, sarif, markdown, junit."
+)
 OUTPUT_OPT = typer.Option(
-    None, "--output", "-o",
+    None,
+    "--output",
+    "-o",
     help="Write a report to a file: FORMAT:FILE (e.g. sarif:results.sarif) or FILE with --format. Repeatable.",
 )
 HISTORY_OPT = typer.Option(False, "--history", help="Scan every unique blob of the git history once.")
 REF_OPT = typer.Option(None, "--ref", help="With --history: refs to walk (default: all refs). Repeatable.")
 BASE_OPT = typer.Option(None, "--base", help="PR mode: scan only what changed since the merge base with REF.")
-CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (default: clearance.toml or pyproject.toml).")
+CONFIG_OPT = typer.Option(
+    None, "--config", "-c", help="Configuration file (default: clearance.toml or pyproject.toml)."
+)
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level findings.")
 JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
@@ -102,27 +111,52 @@ def gate(
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
-    evidence: Path | None = typer.Option(None, "--evidence", help="Write signed evidence and a release bundle here."),
-    key: Path | None = typer.Option(None, "--key", help="Signing key for --evidence (or CLEARANCE_SIGNING_KEY)."),
-    artifact: list[Path] | None = typer.Option(None, "--artifact", help="Built file the decision is about (sha256 "
-                                               "computed). Repeatable."),
-    artifact_digest: list[str] | None = typer.Option(None, "--artifact-digest", help="NAME@sha256:<hex> or "
-                                                     "sha256:<hex> of an artifact (e.g. an OCI image). Repeatable."),
-    env: str | None = typer.Option(None, "--env", help="Target environment: dev, staging, prod... (or CLEARANCE_ENV)."),
-    approvals: str | None = typer.Option(None, "--approvals", help="Reviews for high-risk paths: a JSON file (GitHub "
-                                         "reviews API output or {\"approved_by\": [...]}) or `github` to fetch them."),
-    explain: str | None = typer.Option(None, "--explain", help="Print the policy inputs and rule trace for this "
-                                       "finding fingerprint (on stderr)."),
-    repository: str | None = typer.Option(None, "--repository", help="CI context: owner/repo (default from CI env)."),
+    evidence: Path | None = typer.Option(
+        None, "--evidence", help="Write signed evidence and a release bundle here."
+    ),
+    key: Path | None = typer.Option(
+        None, "--key", help="Signing key for --evidence (or CLEARANCE_SIGNING_KEY)."
+    ),
+    artifact: list[Path] | None = typer.Option(
+        None, "--artifact", help="Built file the decision is about (sha256 computed). Repeatable."
+    ),
+    artifact_digest: list[str] | None = typer.Option(
+        None,
+        "--artifact-digest",
+        help="NAME@sha256:<hex> or sha256:<hex> of an artifact (e.g. an OCI image). Repeatable.",
+    ),
+    env: str | None = typer.Option(
+        None, "--env", help="Target environment: dev, staging, prod... (or CLEARANCE_ENV)."
+    ),
+    approvals: str | None = typer.Option(
+        None,
+        "--approvals",
+        help="Reviews for high-risk paths: a JSON file (GitHub "
+        'reviews API output or {"approved_by": [...]}) or `github` to fetch them.',
+    ),
+    explain: str | None = typer.Option(
+        None,
+        "--explain",
+        help="Print the policy inputs and rule trace for this finding fingerprint (on stderr).",
+    ),
+    repository: str | None = typer.Option(
+        None, "--repository", help="CI context: owner/repo (default from CI env)."
+    ),
     commit: str | None = typer.Option(None, "--commit", help="CI context: commit sha."),
     branch: str | None = typer.Option(None, "--branch", help="CI context: branch."),
     pr: int | None = typer.Option(None, "--pr", help="CI context: pull/merge request number."),
     run_url: str | None = typer.Option(None, "--run-url", help="CI context: pipeline run URL."),
     actor: str | None = typer.Option(None, "--actor", help="CI context: who triggered the run."),
-    annotations: Path | None = typer.Option(None, "--annotations", help="Write GitHub workflow annotations "
-                                            "(::error/::warning) to this file ('-' for stdout)."),
-    gitlab_reports: Path | None = typer.Option(None, "--gitlab-reports", help="Write GitLab secret-detection and "
-                                               "dependency-scanning report JSON into this directory."),
+    annotations: Path | None = typer.Option(
+        None,
+        "--annotations",
+        help="Write GitHub workflow annotations (::error/::warning) to this file ('-' for stdout).",
+    ),
+    gitlab_reports: Path | None = typer.Option(
+        None,
+        "--gitlab-reports",
+        help="Write GitLab secret-detection and dependency-scanning report JSON into this directory.",
+    ),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
@@ -135,18 +169,41 @@ def gate(
         from clearance.cli import policy as policy_cli
 
         root = req.path if req.path.is_dir() else req.path.parent
-        ci = {"repository": repository, "commit": commit, "branch": branch, "pr": pr, "run_url": run_url,
-              "actor": actor}
-        policy_options = policy_cli.gate_options(root=root, config=config, env=env, fail_on=threshold, base=base,
-                                                 approvals=approvals, ci=ci, scanners=req.options.scanners,
-                                                 settings=req.settings)
+        ci = {
+            "repository": repository,
+            "commit": commit,
+            "branch": branch,
+            "pr": pr,
+            "run_url": run_url,
+            "actor": actor,
+        }
+        policy_options = policy_cli.gate_options(
+            root=root,
+            config=config,
+            env=env,
+            fail_on=threshold,
+            base=base,
+            approvals=approvals,
+            ci=ci,
+            scanners=req.options.scanners,
+            settings=req.settings,
+        )
         decided = policy_cli.decide_gate(root, req.settings, result, policy_options, explain)
         result, decision = decided.result, decided.decision
         _write_reports(targets, result, decision, req, decided.report_context)
-        policy_cli.write_ci_outputs(result, decision, _rule_index(req), decided.report_context, annotations,
-                                    gitlab_reports, quiet=req.quiet)
+        policy_cli.write_ci_outputs(
+            result,
+            decision,
+            _rule_index(req),
+            decided.report_context,
+            annotations,
+            gitlab_reports,
+            quiet=req.quiet,
+        )
         if evidence_plan is not None:
-            build = {k: v for k, v in decided.report_context.items() if isinstance(v, str | int | float | bool)}
+            build = {
+                k: v for k, v in decided.report_context.items() if isinstance(v, str | int | float | bool)
+            }
             _write_evidence(evidence_plan, result, decision, req, started, build)
     raise typer.Exit(int(decision.exit_code()))
 
@@ -177,7 +234,7 @@ def rules_list(
         Console().print(table)
 
 
-INIT_TEMPLATE = '''\
+INIT_TEMPLATE = """\
 # clearance configuration — https://github.com/clearance-dev/clearance/blob/main/docs/configuration.md
 # Every key is optional; the values shown are the defaults.
 
@@ -243,7 +300,7 @@ max_db_age_days = 7
 disable = []
 # Extra Terraform variable files, relative to the scanned root.
 var_files = []
-'''
+"""
 
 
 def init(
@@ -261,10 +318,21 @@ def init(
         stderr.print(f"wrote {target}")
 
 
-def _request(given: list[Path] | None, scanners: list[str] | None, history: bool, ref: list[str] | None, base: str | None,
-             config: Path | None, quiet: bool, verbose: bool, jobs: int | None) -> ScanRequest:
+def _request(
+    given: list[Path] | None,
+    scanners: list[str] | None,
+    history: bool,
+    ref: list[str] | None,
+    base: str | None,
+    config: Path | None,
+    quiet: bool,
+    verbose: bool,
+    jobs: int | None,
+) -> ScanRequest:
     if history and base:
-        raise UsageError("--history and --base cannot be combined", hint="use --history for a full audit, --base for a PR")
+        raise UsageError(
+            "--history and --base cannot be combined", hint="use --history for a full audit, --base for a PR"
+        )
     if ref and not history:
         raise UsageError("--ref only applies with --history")
     for p in given or []:
@@ -282,17 +350,26 @@ def _request(given: list[Path] | None, scanners: list[str] | None, history: bool
     ids = split_csv(scanners)
     if ids is not None:
         _check_scanners(ids)
-    kwargs: dict[str, Any] = {"scanners": ids, "history": history, "refs": tuple(ref or ()), "base": base,
-                              "paths": extra}
+    kwargs: dict[str, Any] = {
+        "scanners": ids,
+        "history": history,
+        "refs": tuple(ref or ()),
+        "base": base,
+        "paths": extra,
+    }
     if jobs is not None:
         kwargs["jobs"] = jobs
-    return ScanRequest(path=path, settings=settings, options=RunOptions(**kwargs), quiet=quiet, verbose=verbose)
+    return ScanRequest(
+        path=path, settings=settings, options=RunOptions(**kwargs), quiet=quiet, verbose=verbose
+    )
 
 
 def _check_scanners(ids: list[str]) -> None:
     unknown = [i for i in ids if i not in scanner_ids()]
     if unknown:
-        raise UsageError(f"unknown scanner(s): {', '.join(unknown)}", hint=f"available: {', '.join(scanner_ids())}")
+        raise UsageError(
+            f"unknown scanner(s): {', '.join(unknown)}", hint=f"available: {', '.join(scanner_ids())}"
+        )
 
 
 def _targets(fmt: str | None, outputs: list[str]) -> list[Any]:
@@ -323,8 +400,9 @@ class EvidencePlan:
     subjects: list[Any]
 
 
-def _evidence_plan(out_dir: Path | None, key: Path | None, artifacts: list[Path],
-                   digests: list[str]) -> EvidencePlan | None:
+def _evidence_plan(
+    out_dir: Path | None, key: Path | None, artifacts: list[Path], digests: list[str]
+) -> EvidencePlan | None:
     if out_dir is None:
         if key or artifacts or digests:
             raise UsageError("--key/--artifact/--artifact-digest need --evidence DIR")
@@ -339,8 +417,14 @@ def _evidence_plan(out_dir: Path | None, key: Path | None, artifacts: list[Path]
     return EvidencePlan(out_dir, load_signer(key), subjects)
 
 
-def _write_evidence(plan: EvidencePlan, result: ScanResult, decision: Decision, req: ScanRequest,
-                    started: dt.datetime, build: dict[str, Any]) -> None:
+def _write_evidence(
+    plan: EvidencePlan,
+    result: ScanResult,
+    decision: Decision,
+    req: ScanRequest,
+    started: dt.datetime,
+    build: dict[str, Any],
+) -> None:
     from clearance.evidence.attest import produce
     from clearance.evidence.statements import commit_subject
     from clearance.report import Format, render
@@ -350,26 +434,49 @@ def _write_evidence(plan: EvidencePlan, result: ScanResult, decision: Decision, 
     build = {k: v for k, v in build.items() if v not in (None, "")}
     if not subjects:
         if not result.target.commit:
-            raise UsageError("nothing to attest: pass --artifact/--artifact-digest, or scan a git checkout",
-                             hint="the evidence needs a subject: a built artifact or the source commit")
+            raise UsageError(
+                "nothing to attest: pass --artifact/--artifact-digest, or scan a git checkout",
+                hint="the evidence needs a subject: a built artifact or the source commit",
+            )
         subjects.append(commit_subject(build.get("repository"), result.target.commit))
     data = ReportData(result=result, decision=decision, rules=_rule_index(req), tool_version=__version__)
     reports = {"results.sarif": render(Format.sarif, data), "results.json": render(Format.json, data)}
     name = (req.path.resolve().name or "release").replace(" ", "-")
-    out = produce(plan.out_dir, result=result, decision=decision, subjects=subjects, signer=plan.signer,
-                  now=system_clock(), started=started, name=name, build=build, reports=reports)
+    out = produce(
+        plan.out_dir,
+        result=result,
+        decision=decision,
+        subjects=subjects,
+        signer=plan.signer,
+        now=system_clock(),
+        started=started,
+        name=name,
+        build=build,
+        reports=reports,
+    )
     if not req.quiet:
         stderr.print(f"wrote evidence bundle {out.bundle} (sha256 {out.bundle_sha256[:16]}…)")
 
 
-def _write_reports(targets: list[Any], result: ScanResult, decision: Decision | None, req: ScanRequest,
-                   context: dict[str, Any] | None = None) -> None:
+def _write_reports(
+    targets: list[Any],
+    result: ScanResult,
+    decision: Decision | None,
+    req: ScanRequest,
+    context: dict[str, Any] | None = None,
+) -> None:
     from clearance.report import Format, render, render_console
     from clearance.report.base import ReportData
 
     rules = _rule_index(req)
-    data = ReportData(result=result, decision=decision, rules=rules, tool_version=__version__, verbose=req.verbose,
-                      context=context or {})
+    data = ReportData(
+        result=result,
+        decision=decision,
+        rules=rules,
+        tool_version=__version__,
+        verbose=req.verbose,
+        context=context or {},
+    )
     for t in targets:
         fmt = Format(t.fmt)
         if t.path is None:
@@ -391,7 +498,12 @@ def _rule_index(req: ScanRequest) -> dict[str, RuleInfo]:
 
 def _rule_json(r: RuleInfo) -> dict[str, Any]:
     return {
-        "id": r.id, "title": r.title, "severity": r.severity.value, "scanner": r.scanner,
-        "description": r.description, "remediation": r.remediation, "references": list(r.references),
+        "id": r.id,
+        "title": r.title,
+        "severity": r.severity.value,
+        "scanner": r.scanner,
+        "description": r.description,
+        "remediation": r.remediation,
+        "references": list(r.references),
         "tags": list(r.tags),
     }

@@ -48,7 +48,9 @@ def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size:
     try:
         st = root.lstat()
     except OSError as e:
-        raise SourceError(f"cannot read {root}: {e.strerror}", hint="check the path exists and is readable") from e
+        raise SourceError(
+            f"cannot read {root}: {e.strerror}", hint="check the path exists and is readable"
+        ) from e
     if stat.S_ISREG(st.st_mode):
         _add_file(out, root, root.name, st.st_size, max_file_size)
         return out
@@ -80,8 +82,11 @@ def walk_paths(
     for given in paths:
         absolute = given if given.is_absolute() else Path.cwd() / given
         try:
-            rel = absolute.resolve().relative_to(real_root).as_posix() if not absolute.is_symlink() else (
-                absolute.parent.resolve().relative_to(real_root) / absolute.name).as_posix()
+            rel = (
+                absolute.resolve().relative_to(real_root).as_posix()
+                if not absolute.is_symlink()
+                else (absolute.parent.resolve().relative_to(real_root) / absolute.name).as_posix()
+            )
         except (ValueError, OSError):
             out.errors.append(ScanError(path=str(given), message="outside the scanned root; not scanned"))
             continue
@@ -127,9 +132,7 @@ def _rules_for_dir(
     return rules
 
 
-def _walk_dir(
-    out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[_Rules], cap: int
-) -> None:
+def _walk_dir(out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[_Rules], cap: int) -> None:
     directory = root / rel if rel else root
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
