@@ -41,6 +41,10 @@ def test_jwt_structure() -> None:
     unsigned = jwt_structure(f"{_b64url({'alg': 'none'})}.{payload}.")
     assert unsigned.valid and unsigned.severity is Severity.LOW
     assert not jwt_structure(f"{_b64url({'typ': 'JWT'})}.{payload}.sig").valid
+    anon = jwt_structure(
+        f"{header}.{_b64url({'role': 'anon', 'iss': 'supabase'})}.c2lnbmF0dXJlLWJ5dGVzLWhlcmU"
+    )
+    assert anon.valid and anon.severity is Severity.LOW
     assert not jwt_structure("eyJub3QganNvbg.eyJhIjoxfQ.sig").valid
 
 

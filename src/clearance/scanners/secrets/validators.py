@@ -88,6 +88,10 @@ def jwt_structure(secret: str) -> Validation:
         return Validation(False, note="no JOSE header")
     if str(header.get("alg", "")).lower() == "none" or not parts[2]:
         return Validation(True, severity=Severity.LOW, note="unsigned JWT")
+    if payload.get("role") == "anon":
+        return Validation(
+            True, severity=Severity.LOW, note="public anonymous-role key (e.g. Supabase anon key)"
+        )
     return Validation(True)
 
 
