@@ -9,6 +9,7 @@ allow patterns and examples. A malformed rule is a `RuleError` that names the ru
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
 import tomllib
@@ -271,9 +272,9 @@ def _default_lookbehind(expression: str, window: int) -> int:
     """How far before a Hyperscan match end the full regex may start: the widest match of the
     Hyperscan expression plus a margin for leading context (key names, boundaries)."""
     try:
-        from re import _parser
-
-        _lo, hi = _parser.parse(expression).getwidth()
+        # The stdlib regex parser (private, but stable since 3.11) knows a pattern's widest match.
+        parser: Any = importlib.import_module("re._parser")
+        _lo, hi = parser.parse(expression).getwidth()
     except Exception:  # not every Hyperscan expression is valid Python syntax
         return window
     return min(window, int(hi) + 64)
