@@ -244,3 +244,21 @@ def test_lists_of_identifiers_are_not_key_comma_value_pairs(engine: Engine) -> N
             b"define('AUTH_SIGNING_KEY', 'uYTTxUrWTKGSLUIDwbGPwMyEIdnTKSA5');\n", "wp-config.php"
         )
     ] == ["secret.generic-assignment"]
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        b"-----BEGIN RSA PRIVATE KEY-----\n" * 30_000,
+        (b"-----BEGIN OPENSSH PRIVATE KEY-----\n" + b"QUJD" * 3000 + b"\n") * 50,
+        b"token=" * 200_000,
+        b"postgres://u:" * 100_000,
+    ],
+    ids=["headers-without-end", "bodies-without-end", "assignment-storm", "url-storm"],
+)
+def test_pathological_inputs_stay_linear(engine: Engine, data: bytes) -> None:
+    import time
+
+    started = time.perf_counter()
+    engine.scan(data, "x.env")
+    assert time.perf_counter() - started < 15  # quadratic behaviour took minutes here
