@@ -262,3 +262,35 @@ def test_fast_reader_hands_unusual_syntax_to_python_hcl2(monkeypatch: pytest.Mon
     assert hcl_fast.parse(text) is None  # `for` expressions need the full grammar
     texts = {"m/main.tf": text}
     assert _evaluate_all(True, texts, monkeypatch) == _evaluate_all(False, texts, monkeypatch)
+
+
+def test_lines_inside_jsonencode_and_json_heredocs() -> None:
+    rs = _parse(
+        {
+            "m/main.tf": """
+            resource "aws_iam_policy" "a" {
+              policy = jsonencode({
+                Version = "2012-10-17"
+                Statement = [
+                  {
+                    Effect = "Allow"
+                    Action = ["iam:PassRole"]
+                  },
+                ]
+              })
+            }
+            resource "aws_iam_policy" "b" {
+              policy = <<-EOT
+                {
+                  "Statement": [{"Effect": "Allow",
+                                 "Action": "*"}]
+                }
+              EOT
+            }
+        """
+        }
+    )
+    a = rs["aws_iam_policy.a"]
+    assert a.line_of("policy.Statement.0.Action") == 7 and a.line_of("policy.Version") == 3
+    b = rs["aws_iam_policy.b"]
+    assert b.line_of("policy.Statement.0.Action") == 16 and b.line_of("policy") == 13

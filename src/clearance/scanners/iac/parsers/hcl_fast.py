@@ -73,6 +73,21 @@ def parse_value(text: str) -> tuple[bool, Any]:
     return True, children[0][1]
 
 
+def parse_value_lines(text: str) -> tuple[bool, Any, dict[str, int]]:
+    """Like `parse_value`, plus the 1-based line (relative to `text`) of every nested
+    list item and object key, by dotted path (`Statement.0.Action`)."""
+    try:
+        tokens = _tokenize(f"v = {text}\n")
+        parser = _Parser(f"v = {text}\n", tokens)
+        parser.nested = {}
+        tree = parser.body(top=True)
+    except (_Bail, IndexError, ValueError, RecursionError):
+        return False, None, {}
+    if len(tree) != 1 or tree[0][0] != "" or len(tree[0][4]) != 1:
+        return False, None, {}
+    return True, tree[0][4][0][1], parser.nested
+
+
 def _tokenize(text: str) -> list[tuple[str, str, int, int]]:
     """(kind, text, line, offset) for every significant token; newlines kept."""
     out: list[tuple[str, str, int, int]] = []
@@ -178,6 +193,9 @@ class _Parser:
         self.text = text
         self.tokens = tokens
         self.i = 0
+        self.nested: dict[str, int] | None = None
+        """When set, collects the line of every nested list item / object key by path."""
+        self.path: list[str] = []
 
     def peek(self, skip_nl: bool = False) -> tuple[str, str, int, int]:
         if skip_nl:
@@ -348,7 +366,13 @@ class _Parser:
                 return out
             if kind == "ident" and value == "for":
                 raise _Bail
-            out.append(self.expression(stop=frozenset({",", "]"})))
+            if self.nested is not None:
+                self.path.append(str(len(out)))
+                self.nested[".".join(self.path)] = self.peek(skip_nl=True)[2]
+                out.append(self.expression(stop=frozenset({",", "]"})))
+                self.path.pop()
+            else:
+                out.append(self.expression(stop=frozenset({",", "]"})))
             kind, value, _, _ = self.peek(skip_nl=True)
             if kind == "op" and value == ",":
                 self.take()
@@ -371,11 +395,17 @@ class _Parser:
                 key = _unquote(value)
             else:
                 raise _Bail
-            self.take()
+            key_line = self.take()[2]
             sep = self.take()
             if not (sep[0] == "op" and sep[1] in ("=", ":")):
                 raise _Bail
-            out[key] = self.expression(stop=frozenset({",", "}"}))
+            if self.nested is not None:
+                self.path.append(key)
+                self.nested[".".join(self.path)] = key_line
+                out[key] = self.expression(stop=frozenset({",", "}"}))
+                self.path.pop()
+            else:
+                out[key] = self.expression(stop=frozenset({",", "}"}))
             kind, value, _, _ = self.peek()
             if kind == "op" and value == ",":
                 self.take()

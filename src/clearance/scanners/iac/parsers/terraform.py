@@ -45,6 +45,8 @@ _COMPUTED = frozenset({"id", "arn", "json", "minified_json", "unique_id", "name_
 class _Attr:
     expr: Any
     line: int
+    source: str = ""
+    """The expression's source text (for lines inside `jsonencode({...})`)."""
 
 
 @dataclass
@@ -157,12 +159,12 @@ def _parse_hcl(path: str, text: str) -> list[_Block]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise _HclError(f"{where}invalid HCL ({first[:200]})") from e
     try:
-        return [b for b in _walk_body(tree.body, path) if isinstance(b, _Block)]
+        return [b for b in _walk_body(tree.body, path, text) if isinstance(b, _Block)]
     except Exception as e:
         raise _HclError(f"invalid HCL ({type(e).__name__}: {str(e)[:200]})") from e
 
 
-def _walk_body(body: Any, path: str) -> list[_Block | tuple[str, _Attr]]:
+def _walk_body(body: Any, path: str, text: str = "") -> list[_Block | tuple[str, _Attr]]:
     from hcl2.rules.base import AttributeRule, BlockRule
 
     opts = _options()
@@ -170,11 +172,13 @@ def _walk_body(body: Any, path: str) -> list[_Block | tuple[str, _Attr]]:
     for child in body.children:
         if isinstance(child, AttributeRule):
             name = str(child.identifier.serialize(opts))
-            out.append((name, _Attr(child.expression.serialize(opts), int(child._meta.line))))
+            meta = child.expression._meta
+            source = text[meta.start_pos : meta.end_pos] if text and hasattr(meta, "start_pos") else ""
+            out.append((name, _Attr(child.expression.serialize(opts), int(child._meta.line), source)))
         elif isinstance(child, BlockRule):
             labels = tuple(str(label.serialize(opts)) for label in child.labels)
             block = _Block(labels[0], labels[1:], path, int(child._meta.line), int(child._meta.end_line))
-            for item in _walk_body(child.body, path):
+            for item in _walk_body(child.body, path, text):
                 if isinstance(item, _Block):
                     block.blocks.append(item)
                 else:
@@ -204,7 +208,9 @@ def _from_fast(node: tuple[str, tuple[str, ...], int, int, list[Any]], path: str
     block = _Block(btype, labels, path, line, end)
     for child in children:
         if len(child) == 3:
-            block.attrs[child[0]] = _Attr(child[1], child[2])
+            raw = child[1]
+            source = raw[2:-1] if isinstance(raw, str) and raw.startswith("${") else ""
+            block.attrs[child[0]] = _Attr(raw, child[2], source)
         else:
             block.blocks.append(_from_fast(child, path))
     return block
@@ -394,6 +400,10 @@ def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], 
         p = f"{path}.{name}" if path else name
         lines[p] = attr.line
         out[name] = _ev(attr.expr, scope, depth)
+        if attr.source.startswith("jsonencode(") or (
+            isinstance(attr.expr, str) and attr.expr.startswith("<<")
+        ):
+            _document_lines(attr, out[name], p, lines)
     for nested in block.blocks:
         if nested.type == "dynamic" and nested.labels:
             name = nested.labels[0]
@@ -408,6 +418,27 @@ def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], 
         lines[idx] = nested.line
         items.append(_eval_block(nested, scope, idx, lines, depth))
     return out
+
+
+def _document_lines(attr: _Attr, value: Any, path: str, lines: dict[str, int]) -> None:
+    """Lines inside a `jsonencode({...})` object or a JSON heredoc (a policy's
+    `Statement.0.Action`), so findings point at the statement, not the attribute."""
+    source = attr.source
+    if source.startswith("jsonencode(") and source.rstrip().endswith(")"):
+        ok, _, nested = hcl_fast.parse_value_lines(source.rstrip()[len("jsonencode(") : -1])
+        if ok:
+            for sub, rel in nested.items():
+                lines[f"{path}.{sub}"] = attr.line + rel - 1
+    elif isinstance(value, str) and value.lstrip().startswith("{") and len(value) < 200_000:
+        from clearance.scanners.iac.parsers import IacParseError
+        from clearance.scanners.iac.parsers.safe_yaml import load_json
+
+        try:
+            doc = load_json(value)
+        except IacParseError:
+            return
+        for sub, rel in doc.lines.items():
+            lines[f"{path}.{sub}"] = attr.line + rel  # the heredoc body starts on the next line
 
 
 def _expand_dynamic(
