@@ -294,3 +294,30 @@ def test_lines_inside_jsonencode_and_json_heredocs() -> None:
     assert a.line_of("policy.Statement.0.Action") == 7 and a.line_of("policy.Version") == 3
     b = rs["aws_iam_policy.b"]
     assert b.line_of("policy.Statement.0.Action") == 16 and b.line_of("policy") == 13
+
+
+def test_policy_document_source_and_override_documents() -> None:
+    rs = _parse(
+        {
+            "m/main.tf": """
+            data "aws_iam_policy_document" "base" {
+              statement {
+                actions   = ["iam:PassRole"]
+                resources = ["*"]
+              }
+            }
+            data "aws_iam_policy_document" "full" {
+              source_policy_documents = [data.aws_iam_policy_document.base.json]
+              statement {
+                actions   = ["lambda:CreateFunction", "lambda:InvokeFunction"]
+                resources = ["*"]
+              }
+            }
+            resource "aws_iam_policy" "p" {
+              policy = data.aws_iam_policy_document.full.json
+            }
+        """
+        }
+    )
+    actions = [s["Action"] for s in rs["aws_iam_policy.p"].attributes["policy"]["Statement"]]
+    assert actions == [["iam:PassRole"], ["lambda:CreateFunction", "lambda:InvokeFunction"]]

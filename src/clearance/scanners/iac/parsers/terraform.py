@@ -740,7 +740,28 @@ def _render_policy_document(block: _Block, scope: _Scope, depth: int) -> Any:
                 cond.setdefault(str(c.get("test")), {})[str(c.get("variable"))] = c.get("values")
             out["Condition"] = cond
         statements.append(out)
-    return {"Version": body.get("version", "2012-10-17"), "Statement": statements}
+    merged: list[Any] = []
+    for doc in _as_documents(body.get("source_policy_documents")):
+        merged.extend(doc)
+    merged.extend(statements)
+    for doc in _as_documents(body.get("override_policy_documents")):
+        merged.extend(doc)
+    return {"Version": body.get("version", "2012-10-17"), "Statement": merged}
+
+
+def _as_documents(value: Any) -> list[list[Any]]:
+    """Statement lists of `source_policy_documents` / `override_policy_documents` entries."""
+    out: list[list[Any]] = []
+    for doc in value if isinstance(value, list) else []:
+        if isinstance(doc, str):
+            try:
+                doc = json.loads(doc)
+            except json.JSONDecodeError:
+                continue
+        if isinstance(doc, dict):
+            sts = doc.get("Statement")
+            out.append(sts if isinstance(sts, list) else [sts] if isinstance(sts, dict) else [])
+    return out
 
 
 def _dedent(body: str) -> str:
