@@ -262,3 +262,13 @@ def test_pathological_inputs_stay_linear(engine: Engine, data: bytes) -> None:
     started = time.perf_counter()
     engine.scan(data, "x.env")
     assert time.perf_counter() - started < 15  # quadratic behaviour took minutes here
+
+
+def test_long_single_line_with_many_findings_stays_linear(engine: Engine) -> None:
+    import time
+
+    data = b'password="Zq8vLm2Rt1x", ' * 20_000
+    started = time.perf_counter()
+    found = engine.scan(data, "x.yaml")
+    assert len(found) == 20_000 and found[-1].line == 1 and found[-1].column == 24 * 19_999 + 11
+    assert time.perf_counter() - started < 15

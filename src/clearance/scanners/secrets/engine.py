@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import bisect
 import hashlib
 import json
 import os
@@ -163,11 +164,9 @@ class Engine:
                 if cand is not None:
                     out.append(cand)
         if claimed:
+            spans = _SpanIndex(claimed)
             out = [
-                c
-                for c in out
-                if not self.rules[c.rule_index].generic
-                or not any(s < c.end and c.start < e for s, e in claimed)
+                c for c in out if not self.rules[c.rule_index].generic or not spans.overlaps(c.start, c.end)
             ]
         return out
 
@@ -192,8 +191,9 @@ class Engine:
             key = m.group("key").decode("utf-8", "replace")
         if rule.generic:
             quoted = "q" in rule.pattern.groupindex and bool(m.group("q"))
-            line_start = data.rfind(b"\n", 0, m.start()) + 1
-            before = data[max(line_start, m.start() - 80) : m.start()].decode("utf-8", "replace")
+            floor = max(0, m.start() - 80)
+            line_start = data.rfind(b"\n", floor, m.start()) + 1
+            before = data[max(line_start, floor) : m.start()].decode("utf-8", "replace")
             if _in_comment_or_doc(before):
                 return None
             reason = filters.generic_reason(
@@ -340,11 +340,17 @@ class Engine:
         out: list[SecretMatch] = []
         line = 1
         pos = 0
+        line_start = 0
+        column = 1  # of `pos`; updated incrementally so long single lines stay linear
         for c in sorted(candidates, key=lambda c: (c.start, c.rule_index)):
-            line += data.count(b"\n", pos, c.start)
+            newlines = data.count(b"\n", pos, c.start)
+            if newlines:
+                line += newlines
+                line_start = data.rfind(b"\n", pos, c.start) + 1
+                column = len(data[line_start : c.start].decode("utf-8", "replace")) + 1
+            else:
+                column += len(data[pos : c.start].decode("utf-8", "replace"))
             pos = c.start
-            line_start = data.rfind(b"\n", 0, c.start) + 1
-            column = len(data[line_start : c.start].decode("utf-8", "replace")) + 1
             end_line = line + data.count(b"\n", c.start, c.end)
             decoded = any("Kubernetes Secret" in n for n in c.notes) or (
                 self.rules[c.rule_index].id == _K8S_SECRET_RULE and bool(c.notes)
@@ -442,17 +448,32 @@ def _windows(ends: list[int], behind: int, ahead: int, n: int) -> Iterable[tuple
         yield lo, hi
 
 
+class _SpanIndex:
+    """Sorted spans answering "does [start, end) overlap any of them?" in O(log n)."""
+
+    def __init__(self, spans: list[tuple[int, int]]) -> None:
+        ordered = sorted(spans)
+        self._starts = [s for s, _ in ordered]
+        self._max_end: list[int] = []
+        best = -1
+        for _, e in ordered:
+            best = max(best, e)
+            self._max_end.append(best)
+
+    def overlaps(self, start: int, end: int) -> bool:
+        i = bisect.bisect_left(self._starts, end)  # spans starting before `end`
+        return i > 0 and self._max_end[i - 1] > start
+
+
 def _resolve_overlaps(candidates: list[_Candidate], rules: tuple[Rule, ...]) -> list[_Candidate]:
     """Generic findings yield to specific ones they overlap; identical spans keep the first rule."""
     if len(candidates) < 2:
         return candidates
-    specific = sorted((c.start, c.end) for c in candidates if not rules[c.rule_index].generic)
+    specific = _SpanIndex([(c.start, c.end) for c in candidates if not rules[c.rule_index].generic])
     kept: list[_Candidate] = []
     taken: set[tuple[int, int, str]] = set()
     for c in sorted(candidates, key=lambda c: (rules[c.rule_index].generic, c.start, c.rule_index)):
-        if rules[c.rule_index].generic and any(
-            (s < c.end and c.start < e) or s == c.start for s, e in specific
-        ):
+        if rules[c.rule_index].generic and specific.overlaps(c.start, max(c.end, c.start + 1)):
             continue
         ident = (c.start, c.end, c.secret)
         if ident in taken:

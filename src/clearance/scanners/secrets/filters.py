@@ -299,7 +299,7 @@ def _looks_random_identifier(value: str) -> bool:
     segments = _WORD_SEGMENT_RE.findall(value)
     if not digits and segments and sum(map(len, segments)) / len(segments) >= 4:
         return False  # CamelCase / snake_case words: ASAuthorizationAppleIDProvider
-    if digits >= 2 and n >= 12 and shannon_entropy(value) >= 3.0:
+    if digits >= 2 and n >= 8 and shannon_entropy(value) >= 3.0:
         return True
     upper = sum(c.isupper() for c in value) / n
     lower = sum(c.islower() for c in value) / n
