@@ -23,6 +23,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Any
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
@@ -272,7 +273,7 @@ def accuracy() -> None:
             for fc in report.get("results", {}).get("failed_checks", []):
                 path = str(fc.get("file_path", "")).lstrip("/")
                 checkov_failed.add((path, fc["check_id"]))
-    rows = []
+    rows: list[dict[str, Any]] = []
     agree = 0
     for rel, src in mapping.items():
         rule_id = "iac." + src.parent.name
