@@ -197,3 +197,13 @@ def test_rules_lists_builtin_and_custom_minus_disabled() -> None:
     ids = [i.id for i in infos]
     assert ids == sorted(ids) and "secret.acme" in ids and "secret.jwt" not in ids and len(ids) >= 80
     assert all(i.scanner == "secrets" and i.title and i.description for i in infos if i.id != "secret.acme")
+
+
+def test_a_secret_repeated_in_one_file_gives_distinct_stable_fingerprints(tmp_path: Path) -> None:
+    f = _file(tmp_path, "a.env", f"A={AWS_ID}\n\nB={AWS_ID}\n".encode())
+    first, second = SecretsScanner().scan([f], _ctx(tmp_path)).findings
+    assert first.fingerprint != second.fingerprint
+    single = (
+        SecretsScanner().scan([_file(tmp_path, "a.env", f"\nA={AWS_ID}\n".encode())], _ctx(tmp_path)).findings
+    )
+    assert single[0].fingerprint == first.fingerprint

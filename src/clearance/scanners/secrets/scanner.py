@@ -237,7 +237,13 @@ def _findings(
     suppressions = find_suppressions(data)
     test_path = filters.in_test_path(source.path, options.test_globs)
     out: list[Finding] = []
+    seen: dict[tuple[str, str], int] = {}
     for m in matches:
+        # The same secret repeated in one file stays distinct: the first occurrence keeps the
+        # plain fingerprint (stable across line moves), later ones add their ordinal.
+        digest = m.secret_sha256
+        occurrence = seen.get((m.rule.id, digest), 0)
+        seen[(m.rule.id, digest)] = occurrence + 1
         rule = m.rule
         suppression, note = suppression_for(rule.id, m.line, suppressions, options.now, path=source.path)
         location = dataclasses.replace(source.location(m.line, m.end_line), start_column=m.column)
@@ -266,7 +272,9 @@ def _findings(
                 title=rule.title,
                 severity=m.severity,
                 location=location,
-                fingerprint=make_fingerprint(rule.id, source.path, m.secret_sha256),
+                fingerprint=make_fingerprint(rule.id, source.path, digest)
+                if occurrence == 0
+                else make_fingerprint(rule.id, source.path, digest, occurrence),
                 scanner=SCANNER_ID,
                 message=f"{rule.title} in {location.display()}",
                 evidence=redact(m.secret),
