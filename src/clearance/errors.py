@@ -64,3 +64,16 @@ class LedgerError(ClearanceError):
     """The ledger database could not be used."""
 
     exit_code = 3
+
+
+class MalformedInput(Exception):
+    """One input file could not be parsed as its format. Raised by parsers and caught by their
+    scanner, which records a per-file `ScanError` and goes on. `line` is 1-based when known."""
+
+    def __init__(self, message: str, line: int | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.line = line
+
+    def __str__(self) -> str:
+        return f"line {self.line}: {self.message}" if self.line else self.message

@@ -25,9 +25,10 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 import pathspec
-import yaml
 
+from clearance import safe_yaml
 from clearance.config import ServiceSettings
+from clearance.errors import MalformedInput
 
 EXPOSURES = ("internet", "internal", "none", "unknown")
 DATA_CLASSES = ("public", "internal", "confidential", "restricted", "unknown")
@@ -254,9 +255,9 @@ def _read_catalog_file(path: Path, rel: str) -> tuple[ServiceContext | None, str
     try:
         if path.stat().st_size > _MAX_CATALOG_BYTES:
             return None, f"{rel}: larger than {_MAX_CATALOG_BYTES} bytes, ignored"
-        docs = list(yaml.safe_load_all(path.read_text(encoding="utf-8")))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError) as e:
-        return None, f"{rel}: cannot read the catalog entity ({e.__class__.__name__}), ignored"
+        docs = [d.value for d in safe_yaml.load_all(path.read_text(encoding="utf-8"))]
+    except (OSError, UnicodeDecodeError, MalformedInput) as e:
+        return None, f"{rel}: cannot read the catalog entity ({e}), ignored"
     for doc in docs:
         if isinstance(doc, dict) and str(doc.get("kind", "")).lower() == "component":
             return _component(doc, rel), None

@@ -6,8 +6,9 @@ import textwrap
 
 import pytest
 
+from clearance.errors import MalformedInput
 from clearance.scanners.iac.model import Unknown
-from clearance.scanners.iac.parsers import IacParseError, cloudformation
+from clearance.scanners.iac.parsers import cloudformation
 
 TEMPLATE = textwrap.dedent("""
     AWSTemplateFormatVersion: "2010-09-09"
@@ -74,5 +75,5 @@ def test_json_template_with_fn_functions() -> None:
 
 @pytest.mark.parametrize("text", ["Resources: [\n", "Resources: 3\n", "a: &x [*x]\n"])
 def test_malformed_templates_raise_parse_errors(text: str) -> None:
-    with pytest.raises(IacParseError):
+    with pytest.raises(MalformedInput):
         cloudformation.parse("bad.yaml", text)

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from clearance.config import Settings
+from clearance.errors import MalformedInput
 from clearance.scanners.base import ScanContext
 from clearance.scanners.iac.model import Resource, Unknown
-from clearance.scanners.iac.parsers import IacParseError, dockerfile
+from clearance.scanners.iac.parsers import dockerfile
 from clearance.scanners.iac.scanner import IacScanner
 from clearance.sources.base import SourceFile
 
@@ -83,13 +84,13 @@ def test_documentation_files_named_like_dockerfiles_are_skipped() -> None:
     ],
 )
 def test_malformed_dockerfiles_raise_with_line(name: str, line: int, message: str) -> None:
-    with pytest.raises(IacParseError, match=message) as err:
+    with pytest.raises(MalformedInput, match=message) as err:
         _parse(name)
     assert err.value.line == line
 
 
 def test_empty_dockerfile_is_an_error() -> None:
-    with pytest.raises(IacParseError, match="empty"):
+    with pytest.raises(MalformedInput, match="empty"):
         dockerfile.parse("Dockerfile", "# nothing here\n\n")
 
 

@@ -1,13 +1,14 @@
 """Robustness: whatever text the Kubernetes and Dockerfile parsers and rules get, they either
-produce resources the rules can check, or raise `IacParseError` — never anything else."""
+produce resources the rules can check, or raise `MalformedInput` — never anything else."""
 
 from __future__ import annotations
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from clearance.errors import MalformedInput
 from clearance.scanners.iac.model import Resource
-from clearance.scanners.iac.parsers import IacParseError, dockerfile, kubernetes
+from clearance.scanners.iac.parsers import dockerfile, kubernetes
 from clearance.scanners.iac.rules.base import RuleContext
 from clearance.scanners.iac.rules.dockerfile import RULES as DOCKER_RULES
 from clearance.scanners.iac.rules.kubernetes import RULES as K8S_RULES
@@ -85,7 +86,7 @@ def _check_all(resources: list[Resource]) -> None:
 def test_kubernetes_parser_and_rules_never_crash(text: str) -> None:
     try:
         resources = kubernetes.parse("fuzz.yaml", text)
-    except IacParseError:
+    except MalformedInput:
         return
     _check_all(resources)
 
@@ -95,7 +96,7 @@ def test_kubernetes_parser_and_rules_never_crash(text: str) -> None:
 def test_dockerfile_parser_and_rules_never_crash(text: str) -> None:
     try:
         resources = dockerfile.parse("Dockerfile", text)
-    except IacParseError:
+    except MalformedInput:
         return
     _check_all(resources)
 
@@ -106,6 +107,6 @@ def test_arbitrary_text_never_crashes(text: str) -> None:
     for parser in (kubernetes, dockerfile):
         try:
             resources = parser.parse("x", text)
-        except IacParseError:
+        except MalformedInput:
             continue
         _check_all(resources)

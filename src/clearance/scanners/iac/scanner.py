@@ -23,10 +23,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
+from clearance.errors import MalformedInput
 from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile, Suppression, fingerprint
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.iac.model import Resource, Unknown
-from clearance.scanners.iac.parsers import IacParseError
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
 from clearance.scanners.iac.rules.registry import all_rules
 from clearance.scanners.suppression import InlineSuppression, find_suppressions, suppression_for
@@ -133,7 +133,7 @@ class IacScanner:
                 continue
             try:
                 resources.extend(_parse_single(kind, path, text))
-            except IacParseError as e:
+            except MalformedInput as e:
                 out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
                 out.errors.append(

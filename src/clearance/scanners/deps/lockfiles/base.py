@@ -18,9 +18,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-import yaml
 from packageurl import PackageURL
 
+from clearance import safe_yaml
+from clearance.errors import MalformedInput
 from clearance.model import Component, ScanError, Scope
 from clearance.sources.base import SourceFile
 
@@ -55,13 +56,12 @@ class LockfileResult:
     format: str
 
 
-class MalformedLockfile(Exception):
+class MalformedLockfile(MalformedInput):
     """The file cannot be parsed as its format at all (raised by parsers, caught by the dispatcher)."""
 
     def __init__(self, problem: str, line: int | None = None) -> None:
-        super().__init__(problem)
+        super().__init__(problem, line)
         self.problem = problem
-        self.line = line
 
 
 def normalize_name(ecosystem: str, name: str) -> str:
@@ -281,62 +281,14 @@ def load_toml(text: str) -> dict[str, Any]:
         raise MalformedLockfile(f"not valid TOML: {e}", int(match.group(1)) if match else None) from None
 
 
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
-"""libyaml's safe loader when PyYAML was built with it (several times faster), else pure Python."""
-
-
-def _expanded_size(root: yaml.Node) -> int:
-    """How many nodes the document has once every alias is expanded (memoized, no expansion)."""
-    sizes: dict[int, int] = {}
-
-    def size(node: yaml.Node) -> int:
-        known = sizes.get(id(node))
-        if known is not None:
-            return known
-        sizes[id(node)] = 1  # guards against recursive structures
-        total = 1
-        if isinstance(node, yaml.SequenceNode):
-            total += sum(size(child) for child in node.value)
-        elif isinstance(node, yaml.MappingNode):
-            total += sum(size(k) + size(v) for k, v in node.value)
-        total = min(total, MAX_YAML_NODES + 1)
-        sizes[id(node)] = total
-        return total
-
-    return size(root)
-
-
 def load_yaml(text: str) -> Any:
-    """Parse one YAML document safely: size cap, alias-expansion cap, safe tags only.
-
-    The document is composed into nodes first (aliases are shared nodes, not copies); if
-    expanding its aliases would exceed `MAX_YAML_NODES` (a "billion laughs" document) it
-    is refused before any Python objects are built.
-    """
-    if len(text.encode("utf-8", "surrogatepass")) > MAX_YAML_BYTES:
-        raise MalformedLockfile(f"YAML document larger than {MAX_YAML_BYTES // (1024 * 1024)} MB")
+    """Parse one YAML document safely (size cap, alias-expansion cap, safe tags only)."""
     if not text.strip():
         raise MalformedLockfile("empty file, expected a YAML document")
     try:
-        loader = _SafeLoader(text)
-    except yaml.YAMLError as e:  # the reader refuses control characters up front
-        raise MalformedLockfile(f"not valid YAML: {e}") from None
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        if _expanded_size(node) > MAX_YAML_NODES:
-            raise MalformedLockfile(f"YAML aliases expand to more than {MAX_YAML_NODES} nodes (alias bomb?)")
-        return loader.construct_document(node)
-    except yaml.MarkedYAMLError as e:
-        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
-        raise MalformedLockfile(f"not valid YAML: {e.problem or e}", line) from None
-    except yaml.YAMLError as e:
-        raise MalformedLockfile(f"not valid YAML: {e}") from None
-    except RecursionError:
-        raise MalformedLockfile("YAML nested too deeply") from None
-    finally:
-        loader.dispose()
+        return safe_yaml.load_plain(text, max_bytes=MAX_YAML_BYTES, max_nodes=MAX_YAML_NODES)
+    except MalformedInput as e:
+        raise MalformedLockfile(e.message, e.line) from None
 
 
 def as_dict(value: Any, what: str) -> dict[str, Any]:

@@ -18,9 +18,9 @@ import re
 from collections.abc import Callable, Mapping
 from typing import Any
 
+from clearance.safe_yaml import load_all, load_json
 from clearance.scanners.iac.model import Resource, Unknown, lookup
 from clearance.scanners.iac.parsers import IacParseError
-from clearance.scanners.iac.parsers.safe_yaml import load_all, load_json
 
 _FUNCTIONS = (
     "Base64",

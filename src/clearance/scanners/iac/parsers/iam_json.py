@@ -7,9 +7,9 @@ its line; `Resource.attributes["policy"]` is the document, and attribute paths s
 
 from __future__ import annotations
 
+from clearance.safe_yaml import load_json
 from clearance.scanners.iac.model import Resource
 from clearance.scanners.iac.parsers import IacParseError
-from clearance.scanners.iac.parsers.safe_yaml import load_json
 
 
 def parse(path: str, text: str) -> list[Resource]:

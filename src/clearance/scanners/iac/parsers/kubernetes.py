@@ -8,7 +8,7 @@ CI configs, anything without apiVersion/kind) are skipped quietly. `kind: List` 
 
 Attributes are the document as plain data; `lines` maps every dotted path to the line
 of its key (`spec.template.spec.containers.0.securityContext.privileged` → the line of
-`privileged:`). YAML is loaded by `safe_yaml.load_all` (safe loader, alias-bomb and size
+`privileged:`). YAML is loaded by `clearance.safe_yaml.load_all` (safe loader, alias-bomb and size
 limits); malformed YAML raises `IacParseError` with the line.
 
 For Helm-rendered files (`helm template`), the `# Source: chart/templates/x.yaml` comment
@@ -22,9 +22,9 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import Any
 
+from clearance.errors import MalformedInput
+from clearance.safe_yaml import MAX_NODES, YamlDocument, load_all
 from clearance.scanners.iac.model import Resource
-from clearance.scanners.iac.parsers import IacParseError
-from clearance.scanners.iac.parsers.safe_yaml import MAX_NODES, YamlDocument, load_all
 
 WORKLOAD_POD_SPEC: Mapping[str, str] = {
     "Pod": "spec",
@@ -59,7 +59,7 @@ def parse(path: str, text: str) -> list[Resource]:
     """Every Kubernetes object in the file, in order. Raises `IacParseError` on bad YAML."""
     try:
         documents = load_all(text, max_nodes=node_budget(text))
-    except IacParseError:
+    except MalformedInput:
         if _TEMPLATE.search(text):
             return []  # an unrendered Helm/Go template: not YAML until rendered
         raise

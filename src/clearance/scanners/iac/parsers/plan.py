@@ -14,9 +14,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from clearance.safe_yaml import load_json
 from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.parsers import IacParseError
-from clearance.scanners.iac.parsers.safe_yaml import load_json
 
 _COUNTED = {
     ("create",): "create",

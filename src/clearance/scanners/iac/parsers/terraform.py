@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from clearance.errors import MalformedInput
 from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.parsers import hcl_fast
 
@@ -430,12 +431,11 @@ def _document_lines(attr: _Attr, value: Any, path: str, lines: dict[str, int]) -
             for sub, rel in nested.items():
                 lines[f"{path}.{sub}"] = attr.line + rel - 1
     elif isinstance(value, str) and value.lstrip().startswith("{") and len(value) < 200_000:
-        from clearance.scanners.iac.parsers import IacParseError
-        from clearance.scanners.iac.parsers.safe_yaml import load_json
+        from clearance.safe_yaml import load_json
 
         try:
             doc = load_json(value)
-        except IacParseError:
+        except MalformedInput:
             return
         for sub, rel in doc.lines.items():
             lines[f"{path}.{sub}"] = attr.line + rel  # the heredoc body starts on the next line

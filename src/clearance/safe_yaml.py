@@ -1,4 +1,4 @@
-"""Safe YAML loading with line numbers and limits (shared by every YAML-based parser).
+"""Safe YAML loading with limits: the one place clearance reads YAML it did not write.
 
 `load_all(text)` composes the YAML node graph with PyYAML's safe (C when available)
 composer and builds plain Python values itself, so that it can
@@ -7,7 +7,8 @@ composer and builds plain Python values itself, so that it can
   used) and recursive aliases (a depth limit),
 - refuse huge inputs (bytes and document count limits),
 - map local tags (`!Ref`, `!Sub`...) through an optional handler instead of failing.
-Problems raise `IacParseError` with the line.
+Problems raise `MalformedInput` with the line. `load_plain` is the fast variant without line
+maps (large lockfiles).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ from typing import Any
 
 import yaml
 
-from clearance.scanners.iac.parsers import IacParseError
+from clearance.errors import MalformedInput
 
 MAX_BYTES = 5 * 1024 * 1024
 MAX_DOCUMENTS = 1000
@@ -78,9 +79,9 @@ class _Builder:
     def build(self, node: yaml.Node, path: str, lines: dict[str, int], depth: int) -> Any:
         self.budget -= 1
         if self.budget < 0:
-            raise IacParseError("document expands to too many nodes (alias bomb?)", node.start_mark.line + 1)
+            raise MalformedInput("document expands to too many nodes (alias bomb?)", node.start_mark.line + 1)
         if depth > MAX_DEPTH:
-            raise IacParseError("document nested too deeply (recursive alias?)", node.start_mark.line + 1)
+            raise MalformedInput("document nested too deeply (recursive alias?)", node.start_mark.line + 1)
         value: Any
         if isinstance(node, yaml.MappingNode):
             value = {}
@@ -137,7 +138,7 @@ def load_all(
 ) -> list[YamlDocument]:
     """Every document in `text` (empty documents skipped), safely, with line maps."""
     if len(text) > max_bytes:
-        raise IacParseError(f"YAML input larger than {max_bytes} bytes")
+        raise MalformedInput(f"YAML input larger than {max_bytes} bytes")
     builder = _Builder(tag_handler, max_nodes)
     docs: list[YamlDocument] = []
     try:
@@ -145,17 +146,17 @@ def load_all(
             if node is None:
                 continue
             if len(docs) >= max_documents:
-                raise IacParseError(f"more than {max_documents} YAML documents", node.start_mark.line + 1)
+                raise MalformedInput(f"more than {max_documents} YAML documents", node.start_mark.line + 1)
             lines: dict[str, int] = {}
             value = builder.build(node, "", lines, 0)
             docs.append(YamlDocument(value=value, start_line=node.start_mark.line + 1, lines=lines))
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
-        raise IacParseError(f"invalid YAML: {e.problem or e}", mark.line + 1 if mark else None) from e
+        raise MalformedInput(f"invalid YAML: {e.problem or e}", mark.line + 1 if mark else None) from e
     except yaml.YAMLError as e:
-        raise IacParseError(f"invalid YAML: {e}") from e
+        raise MalformedInput(f"invalid YAML: {e}") from e
     except RecursionError as e:
-        raise IacParseError("YAML nested too deeply") from e
+        raise MalformedInput("YAML nested too deeply") from e
     return docs
 
 
@@ -166,11 +167,59 @@ def load_json(text: str, *, max_bytes: int = MAX_BYTES) -> YamlDocument:
         docs = load_all(text, max_bytes=max_bytes, max_documents=1)
         if docs:
             return docs[0]
-    except IacParseError as yaml_error:
+    except MalformedInput as yaml_error:
         try:
             return YamlDocument(json.loads(text), 1, {})
         except json.JSONDecodeError as e:
-            raise IacParseError(f"invalid JSON: {e.msg}", e.lineno) from yaml_error
+            raise MalformedInput(f"invalid JSON: {e.msg}", e.lineno) from yaml_error
         except RecursionError as e:
-            raise IacParseError("JSON nested too deeply") from e
-    raise IacParseError("empty JSON document")
+            raise MalformedInput("JSON nested too deeply") from e
+    raise MalformedInput("empty JSON document")
+
+
+def load_plain(text: str, *, max_bytes: int = 10 * 1024 * 1024, max_nodes: int = 2_000_000) -> Any:
+    """One document as plain values (libyaml's safe constructor, no line maps), refused before
+    any object is built if it is too large or its aliases would expand past `max_nodes`."""
+    if len(text.encode("utf-8", "surrogatepass")) > max_bytes:
+        raise MalformedInput(f"YAML document larger than {max_bytes // (1024 * 1024)} MB")
+    try:
+        loader = _Loader(text)
+    except yaml.YAMLError as e:  # the reader refuses control characters up front
+        raise MalformedInput(f"not valid YAML: {e}") from None
+    try:
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        if _expanded_size(node, max_nodes) > max_nodes:
+            raise MalformedInput(f"YAML aliases expand to more than {max_nodes} nodes (alias bomb?)")
+        return loader.construct_document(node)
+    except yaml.MarkedYAMLError as e:
+        line = e.problem_mark.line + 1 if e.problem_mark is not None else None
+        raise MalformedInput(f"not valid YAML: {e.problem or e}", line) from None
+    except yaml.YAMLError as e:
+        raise MalformedInput(f"not valid YAML: {e}") from None
+    except RecursionError:
+        raise MalformedInput("YAML nested too deeply") from None
+    finally:
+        loader.dispose()
+
+
+def _expanded_size(root: yaml.Node, cap: int) -> int:
+    """How many nodes the document has once every alias is expanded (memoized, no expansion)."""
+    sizes: dict[int, int] = {}
+
+    def size(node: yaml.Node) -> int:
+        known = sizes.get(id(node))
+        if known is not None:
+            return known
+        sizes[id(node)] = 1  # guards against recursive structures
+        total = 1
+        if isinstance(node, yaml.SequenceNode):
+            total += sum(size(child) for child in node.value)
+        elif isinstance(node, yaml.MappingNode):
+            total += sum(size(k) + size(v) for k, v in node.value)
+        total = min(total, cap + 1)
+        sizes[id(node)] = total
+        return total
+
+    return size(root)
