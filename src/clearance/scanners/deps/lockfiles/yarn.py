@@ -70,6 +70,9 @@ def _parse_v1(lock: Lockfile) -> None:
         for descriptor in entry.descriptors:
             by_descriptor[descriptor] = entry
     for entry in entries:
+        if not entry.descriptors:
+            lock.error("entry header names no package", entry.line)
+            continue
         name, spec = split_descriptor(entry.descriptors[0])
         version = entry.fields.get("version", "")
         if not version:
