@@ -133,15 +133,18 @@ def _rules_for_dir(
 
 
 def _walk_dir(out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[_Rules], cap: int) -> None:
-    directory = root / rel if rel else root
+    directory = os.path.join(root, rel) if rel else str(root)
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError as e:
         out.errors.append(ScanError(path=rel or ".", message=f"cannot list directory: {e.strerror}"))
         return
     local = list(rules)
+    names = {e.name for e in entries if e.name in IGNORE_FILES}
     for name in IGNORE_FILES:
-        spec = _load_ignore_file(out, directory / name, f"{rel}/{name}" if rel else name)
+        if name not in names:  # the listing already says so: no stat per directory
+            continue
+        spec = _load_ignore_file(out, Path(directory, name), f"{rel}/{name}" if rel else name)
         if spec is not None:
             local.append(_Rules(rel, spec))
     for entry in entries:
@@ -191,6 +194,8 @@ def _symlink_reason(link: Path, real_root: Path) -> str:
 
 
 def _ignored(rules: list[_Rules], path: str, *, is_dir: bool) -> bool:
+    if not rules:
+        return False
     ignored = False
     for r in rules:
         if r.base:
