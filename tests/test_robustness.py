@@ -267,6 +267,24 @@ CASES = [
         message="JSON",
     ),
     Case(
+        "json-named-like-a-template-that-is-not-one",
+        {
+            "tests/responses/cloudformation-get-template.json": (
+                '{"ResponseMetadata": {"RequestId": "4ca8b6a8"}, "TemplateBody": {'
+                '"AWSTemplateFormatVersion": "2010-09-09", "Resources": {}}}'
+            ),
+            "a.py": "x = 1\n",
+        },
+        "iac",
+        EXIT_PASS,
+        marks=(
+            pytest.mark.xfail(
+                strict=True,
+                reason="iac: JSON with AWSTemplateFormatVersion only nested (a botocore API response) is an error, not a non-template; gate exits 3",
+            ),
+        ),
+    ),
+    Case(
         "kubernetes-20000-documents",
         {
             "k8s/many.yaml": "".join(
@@ -747,3 +765,43 @@ def test_verify_refuses_hostile_bundles(
     assert "INVALID" in result.output or "error" in result.output.lower()
     assert needle.lower() in result.output.lower(), result.output
     assert not (tmp_path / "evil.json").exists() and not Path("/evil.json").exists()
+
+
+# --- git history ranges -------------------------------------------------------------------------
+
+
+def _git(root: Path, *args: str) -> None:
+    env = {
+        **os.environ,
+        "GIT_AUTHOR_NAME": "qa",
+        "GIT_AUTHOR_EMAIL": "qa@example.com",
+        "GIT_COMMITTER_NAME": "qa",
+        "GIT_COMMITTER_EMAIL": "qa@example.com",
+        "GIT_CONFIG_GLOBAL": os.devnull,
+        "GIT_CONFIG_NOSYSTEM": "1",
+    }
+    subprocess.run(["git", *args], cwd=root, env=env, check=True, capture_output=True)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.xfail(
+    strict=True,
+    reason="sources/git.py history range: a secret from main is reported (and attributed to topic's commit) when topic edits another line of its file",
+)
+def test_history_range_reports_only_what_the_topic_adds(tmp_path: Path) -> None:
+    """docs/git.md: `--history --ref main..topic` is only what topic adds on top of main."""
+    root = tmp_path / "repo"
+    write_tree(root, {"settings.py": f'DEBUG = False\nAWS_SECRET_ACCESS_KEY = "{FAKE_AWS_SECRET}"\n'})
+    _git(root, "init", "-q", "-b", "main")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "settings")
+    _git(root, "checkout", "-qb", "topic")
+    (root / "settings.py").write_text(
+        f'DEBUG = True\nAWS_SECRET_ACCESS_KEY = "{FAKE_AWS_SECRET}"\n', encoding="utf-8"
+    )
+    _git(root, "commit", "-qam", "debug on")
+    result = invoke(
+        ["scan", str(root), "--history", "--ref", "main..topic", "--format", "json", "--jobs", "1"]
+    )
+    assert result.exit_code == EXIT_PASS, result.output
+    assert json.loads(result.stdout)["findings"] == []
