@@ -805,3 +805,17 @@ def test_history_range_reports_only_what_the_topic_adds(tmp_path: Path) -> None:
     )
     assert result.exit_code == EXIT_PASS, result.output
     assert json.loads(result.stdout)["findings"] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="report/console.py prints file names raw: ESC sequences in a name can rewrite the terminal/CI log (e.g. fake a PASSED line)",
+)
+def test_console_report_neutralises_control_characters_in_file_names(tmp_path: Path) -> None:
+    """A hostile file name must not carry terminal escape sequences or line breaks into the report."""
+    root = tmp_path / "repo"
+    name = "x\x1b[2K\x1b[1A PASSED.py"
+    write_tree(root, {name: f'AWS_SECRET_ACCESS_KEY = "{FAKE_AWS_SECRET}"\n'})
+    result = invoke(["gate", str(root), "--scanners", "secrets", "--format", "console", "--jobs", "1"])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    assert "\x1b" not in result.output
