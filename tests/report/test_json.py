@@ -156,7 +156,12 @@ def test_errors_skipped_warnings_and_scanners() -> None:
 
 def test_keys_are_sorted_and_output_is_stable_under_dict_order() -> None:
     text = render(Format.json, gate_data())
-    assert text == json.dumps(json.loads(text), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    doc = json.loads(text)
+    assert list(doc) == sorted(doc)
+    for line in text.splitlines():  # one finding/skip/error per line, keys sorted within it
+        if line.startswith("    {"):
+            item = json.loads(line.rstrip(","))
+            assert list(item) == sorted(item)
     shuffled = dataclasses.replace(SECRET, signals=dict(reversed(list(SECRET.signals.items()))))
     findings = (shuffled, *RESULT.findings[1:])
     assert render(Format.json, gate_data(result=dataclasses.replace(RESULT, findings=findings))) == text

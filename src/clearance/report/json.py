@@ -25,9 +25,31 @@ from clearance.report.base import (
 SCHEMA_VERSION = "1"
 
 
+_LISTS_ONE_PER_LINE = frozenset({"findings", "skipped", "errors"})
+
+
 def render_json(data: ReportData) -> str:
-    """The JSON report as text (sorted keys, two-space indent, trailing newline)."""
-    return json.dumps(report_document(data), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    """The JSON report as text: sorted keys, two-space indent, and one compact line per item of
+    `findings`, `skipped` and `errors` (diff-friendly, and encoded by the C encoder: a report
+    with thousands of findings renders in milliseconds instead of seconds)."""
+    return _dumps(report_document(data))
+
+
+def _dumps(doc: dict[str, Any]) -> str:
+    parts = []
+    for key in sorted(doc):
+        value = doc[key]
+        name = json.dumps(key)
+        if key in _LISTS_ONE_PER_LINE and isinstance(value, list) and value:
+            items = ",\n".join(
+                "    " + json.dumps(item, sort_keys=True, ensure_ascii=False, separators=(", ", ": "))
+                for item in value
+            )
+            parts.append(f"  {name}: [\n{items}\n  ]")
+        else:
+            nested = json.dumps(value, indent=2, sort_keys=True, ensure_ascii=False).replace("\n", "\n  ")
+            parts.append(f"  {name}: {nested}")
+    return "{\n" + ",\n".join(parts) + "\n}\n"
 
 
 def report_document(data: ReportData) -> dict[str, Any]:
