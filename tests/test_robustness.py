@@ -821,3 +821,17 @@ def test_console_report_neutralises_control_characters_in_file_names(tmp_path: P
     result = invoke(["gate", str(root), "--scanners", "secrets", "--format", "console", "--jobs", "1"])
     assert result.exit_code == EXIT_BLOCKED, result.output
     assert "\x1b" not in result.output
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="secrets scanner: a UTF-16 file with a BOM (PowerShell 5 default) is skipped as binary, so its secrets pass the gate",
+)
+def test_utf16_file_with_bom_is_scanned_for_secrets(tmp_path: Path) -> None:
+    """Windows PowerShell writes UTF-16 LE with a BOM; the lockfile readers already decode it."""
+    root = tmp_path / "repo"
+    script = f'$env:AWS_SECRET_ACCESS_KEY = "{FAKE_AWS_SECRET}"\r\n$k = "{FAKE_STRIPE_KEY}"\r\n'
+    write_tree(root, {"deploy.ps1": script.encode("utf-16")})
+    code, report = gate_json(root, "--scanners", "secrets")
+    assert code == EXIT_BLOCKED, report["skipped"]
+    assert {f["rule_id"] for f in report["findings"]} >= {"secret.stripe-secret-key"}
