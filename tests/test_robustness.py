@@ -329,36 +329,18 @@ CASES = [
         {"CODEOWNERS": "/" + "a" * 70_000 + " @team\n", "a.py": "x = 1\n"},
         "secrets",
         EXIT_PASS,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="policy/context.py load_codeowners: pathspec/hyperscan 'Pattern length exceeds limit' escapes as an internal error",
-            ),
-        ),
     ),
     Case(
         "gitignore-with-a-70k-character-pattern",
         {".gitignore": "/" + "a" * 70_000 + "\n", "a.py": "x = 1\n"},
         "secrets",
         EXIT_PASS,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="sources/files.py ignore matching: pathspec/hyperscan 'Pattern length exceeds limit' escapes as an internal error",
-            ),
-        ),
     ),
     Case(
         "clearanceignore-with-a-70k-character-pattern",
         {".clearanceignore": "/" + "a" * 70_000 + "\n", "a.py": "x = 1\n"},
         "secrets",
         EXIT_PASS,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="sources/files.py ignore matching: pathspec/hyperscan 'Pattern length exceeds limit' escapes as an internal error",
-            ),
-        ),
     ),
     Case(
         "dockerfile-garbage",

@@ -92,7 +92,7 @@ def run(
     runs: list[ScannerRun] = []
     errors: list[ScanError] = list(collected.errors)
     skipped: dict[str, SkippedFile] = {s.path: s for s in collected.skipped}
-    warnings: list[str] = []
+    warnings: list[str] = list(collected.warnings)
     for scanner in scanners:
         selected = [f for f in collected.files if scanner.applies_to(f.path)]
         output, seconds = _run_scanner(scanner, selected, context, progress)

@@ -23,6 +23,7 @@ import pathspec
 from clearance.config import HighRiskPathSettings, PolicySettings
 from clearance.errors import PolicyError
 from clearance.errors import ScanError as ScanFailure
+from clearance.sources.ignore import path_glob
 
 IAM_MARKERS = (
     "aws_iam_",
@@ -313,11 +314,5 @@ class GitHubReviewsClient:
             raise ScanFailure(e.message) from e
 
 
-_SPECS: dict[str, pathspec.PathSpec[Any]] = {}
-
-
 def _spec(pattern: str) -> pathspec.PathSpec[Any]:
-    spec = _SPECS.get(pattern)
-    if spec is None:
-        spec = _SPECS[pattern] = pathspec.PathSpec.from_lines("gitignore", [pattern])
-    return spec
+    return path_glob(pattern)

@@ -29,6 +29,7 @@ import pathspec
 from clearance import safe_yaml
 from clearance.config import ServiceSettings
 from clearance.errors import MalformedInput
+from clearance.sources.ignore import path_glob
 
 EXPOSURES = ("internet", "internal", "none", "unknown")
 DATA_CLASSES = ("public", "internal", "confidential", "restricted", "unknown")
@@ -339,7 +340,7 @@ def parse_codeowners(text: str, source: str | None = None) -> CodeOwners:
         pattern = parts[0].replace("\\#", "#").replace("\\ ", " ")
         owners = tuple(p for p in parts[1:] if p.startswith("@") or "@" in p)
         try:
-            spec = pathspec.PathSpec.from_lines("gitignore", [parts[0]])
+            spec = path_glob(parts[0])
             spec.match_file("x")
         except (ValueError, TypeError, re.error):
             continue  # GitHub ignores lines it cannot parse too

@@ -33,6 +33,7 @@ from ruamel.yaml.events import AliasEvent
 from clearance.config import ExceptionLimitSettings
 from clearance.errors import PolicyError
 from clearance.model import Finding, Severity
+from clearance.sources.ignore import path_glob
 
 MAX_FILE_BYTES = 1024 * 1024
 ENTRY_KEYS = (
@@ -476,14 +477,8 @@ def _advisory_matches(advisory: str, finding: Finding) -> bool:
     return any(i.lower() == wanted for i in ids)
 
 
-_SPECS: dict[str, pathspec.PathSpec[Any]] = {}
-
-
 def _path_spec(pattern: str) -> pathspec.PathSpec[Any]:
-    spec = _SPECS.get(pattern)
-    if spec is None:
-        spec = _SPECS[pattern] = pathspec.PathSpec.from_lines("gitignore", [pattern])
-    return spec
+    return path_glob(pattern)
 
 
 def _norm(name: str) -> str:

@@ -14,15 +14,12 @@ import stat
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
-
-import pathspec
 
 from clearance.errors import SourceError
 from clearance.model import ScanError, SkippedFile
 from clearance.sources.base import SourceFile
+from clearance.sources.ignore import IGNORE_FILES, IgnoreRules, compile_rules, is_ignored, read_rules
 
-IGNORE_FILES = (".gitignore", ".clearanceignore")
 NEVER_ENTER = frozenset({".git", ".hg", ".svn"})
 
 
@@ -33,13 +30,7 @@ class WalkResult:
     files: list[SourceFile] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class _Rules:
-    base: str
-    """Directory (repo-relative, '' for root) the patterns are relative to."""
-    spec: pathspec.PathSpec[Any]
+    warnings: list[str] = field(default_factory=list)
 
 
 def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size: int) -> WalkResult:
@@ -57,9 +48,7 @@ def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size:
     if not stat.S_ISDIR(st.st_mode):
         raise SourceError(f"{root} is neither a directory nor a regular file")
     real_root = root.resolve()
-    rules: list[_Rules] = []
-    if ignore:
-        rules.append(_Rules("", pathspec.GitIgnoreSpec.from_lines(ignore)))
+    rules = _config_rules(ignore, out)
     _walk_dir(out, root, real_root, "", rules, max_file_size)
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda s: s.path)
@@ -75,10 +64,8 @@ def walk_paths(
     """
     out = WalkResult()
     real_root = root.resolve()
-    base_rules: list[_Rules] = []
-    if ignore:
-        base_rules.append(_Rules("", pathspec.GitIgnoreSpec.from_lines(ignore)))
-    cache: dict[str, list[_Rules]] = {}
+    base_rules = _config_rules(ignore, out)
+    cache: dict[str, list[IgnoreRules]] = {}
     for given in paths:
         absolute = given if given.is_absolute() else Path.cwd() / given
         try:
@@ -93,10 +80,10 @@ def walk_paths(
         parent = rel.rpartition("/")[0]
         rules = _rules_for_dir(out, real_root, parent, base_rules, cache)
         if absolute.is_dir() and not absolute.is_symlink():
-            if not _ignored(rules, rel, is_dir=True):
+            if not is_ignored(rules, rel, is_dir=True):
                 _walk_dir(out, real_root, real_root, rel if rel != "." else "", rules, max_file_size)
             continue
-        if _ignored(rules, rel, is_dir=False):
+        if is_ignored(rules, rel, is_dir=False):
             continue
         if absolute.is_symlink():
             out.skipped.append(SkippedFile(rel, _symlink_reason(absolute, real_root)))
@@ -116,23 +103,32 @@ def walk_paths(
     return out
 
 
+def _config_rules(ignore: list[str] | tuple[str, ...], out: WalkResult) -> list[IgnoreRules]:
+    compiled = compile_rules("", ignore, "configuration `ignore`", out.warnings) if ignore else None
+    return [compiled] if compiled else []
+
+
 def _rules_for_dir(
-    out: WalkResult, root: Path, rel_dir: str, base: list[_Rules], cache: dict[str, list[_Rules]]
-) -> list[_Rules]:
+    out: WalkResult, root: Path, rel_dir: str, base: list[IgnoreRules], cache: dict[str, list[IgnoreRules]]
+) -> list[IgnoreRules]:
     if rel_dir in cache:
         return cache[rel_dir]
     parent = rel_dir.rpartition("/")[0] if rel_dir else None
     rules = list(base if parent is None else _rules_for_dir(out, root, parent, base, cache))
     directory = root / rel_dir if rel_dir else root
     for name in IGNORE_FILES:
-        spec = _load_ignore_file(out, directory / name, f"{rel_dir}/{name}" if rel_dir else name)
-        if spec is not None:
-            rules.append(_Rules(rel_dir, spec))
+        found = read_rules(
+            directory / name, rel_dir, f"{rel_dir}/{name}" if rel_dir else name, out.errors, out.warnings
+        )
+        if found is not None:
+            rules.append(found)
     cache[rel_dir] = rules
     return rules
 
 
-def _walk_dir(out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[_Rules], cap: int) -> None:
+def _walk_dir(
+    out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[IgnoreRules], cap: int
+) -> None:
     directory = os.path.join(root, rel) if rel else str(root)
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
@@ -144,9 +140,11 @@ def _walk_dir(out: WalkResult, root: Path, real_root: Path, rel: str, rules: lis
     for name in IGNORE_FILES:
         if name not in names:  # the listing already says so: no stat per directory
             continue
-        spec = _load_ignore_file(out, Path(directory, name), f"{rel}/{name}" if rel else name)
-        if spec is not None:
-            local.append(_Rules(rel, spec))
+        found = read_rules(
+            Path(directory, name), rel, f"{rel}/{name}" if rel else name, out.errors, out.warnings
+        )
+        if found is not None:
+            local.append(found)
     for entry in entries:
         path = f"{rel}/{entry.name}" if rel else entry.name
         try:
@@ -156,11 +154,11 @@ def _walk_dir(out: WalkResult, root: Path, real_root: Path, rel: str, rules: lis
             out.errors.append(ScanError(path=path, message=f"cannot stat: {e.strerror}"))
             continue
         if is_dir:
-            if entry.name in NEVER_ENTER or _ignored(local, path, is_dir=True):
+            if entry.name in NEVER_ENTER or is_ignored(local, path, is_dir=True):
                 continue
             _walk_dir(out, root, real_root, path, local, cap)
             continue
-        if _ignored(local, path, is_dir=False):
+        if is_ignored(local, path, is_dir=False):
             continue
         if is_link:
             out.skipped.append(SkippedFile(path, _symlink_reason(Path(entry.path), real_root)))
@@ -191,35 +189,6 @@ def _symlink_reason(link: Path, real_root: Path) -> str:
     if target != real_root and real_root not in target.parents:
         return "symlink pointing outside the scanned root (not followed)"
     return "symlink (not followed; its target is scanned in place)"
-
-
-def _ignored(rules: list[_Rules], path: str, *, is_dir: bool) -> bool:
-    if not rules:
-        return False
-    ignored = False
-    for r in rules:
-        if r.base:
-            if not path.startswith(r.base + "/"):
-                continue
-            sub = path[len(r.base) + 1 :]
-        else:
-            sub = path
-        candidate = sub + "/" if is_dir else sub
-        result = r.spec.check_file(candidate)
-        if result.include is not None:
-            ignored = result.include
-    return ignored
-
-
-def _load_ignore_file(out: WalkResult, path: Path, rel: str) -> pathspec.PathSpec[Any] | None:
-    try:
-        if not path.is_file():
-            return None
-        text = path.read_text(encoding="utf-8", errors="replace")
-    except OSError as e:
-        out.errors.append(ScanError(path=rel, message=f"cannot read ignore file: {e.strerror}"))
-        return None
-    return pathspec.GitIgnoreSpec.from_lines(text.splitlines())
 
 
 def iter_paths(result: WalkResult) -> Iterator[str]:

@@ -31,14 +31,13 @@ import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
-
-import pathspec
+from typing import IO
 
 from clearance.errors import SourceError
 from clearance.model import ScanError, SkippedFile
 from clearance.sources.base import SourceFile
 from clearance.sources.files import WalkResult
+from clearance.sources.ignore import IgnoreRules, compile_rules, is_ignored, read_rules
 
 CLEARANCE_IGNORE = ".clearanceignore"
 REF_OPTIONS = frozenset({"--all", "--branches", "--tags", "--remotes"})
@@ -772,12 +771,6 @@ def _add_worktree_file(out: WalkResult, cwd: Path, path: str, added: frozenset[i
     out.files.append(SourceFile(path=path, size=st.st_size, disk_path=disk, added_lines=added))
 
 
-@dataclass(frozen=True)
-class _Rules:
-    base: str
-    spec: pathspec.PathSpec[Any]
-
-
 class _PathFilter:
     """Configured ignore globs plus `.clearanceignore` files found on disk under `root`.
 
@@ -788,9 +781,9 @@ class _PathFilter:
     def __init__(self, root: Path | None, globs: Iterable[str], out: WalkResult) -> None:
         self._root = root
         self._out = out
-        globs = list(globs)
-        base: tuple[_Rules, ...] = (_Rules("", pathspec.GitIgnoreSpec.from_lines(globs)),) if globs else ()
-        self._rules: dict[str, tuple[_Rules, ...]] = {"": base + self._load("")}
+        configured = compile_rules("", list(globs), "configuration `ignore`", out.warnings)
+        base: tuple[IgnoreRules, ...] = (configured,) if configured else ()
+        self._rules: dict[str, tuple[IgnoreRules, ...]] = {"": base + self._load("")}
         self._dir_excluded: dict[str, bool] = {"": False}
 
     def excluded(self, path: str) -> bool:
@@ -798,20 +791,20 @@ class _PathFilter:
         parent = path.rpartition("/")[0]
         if self._directory_excluded(parent):
             return True
-        return _matches(self._directory_rules(parent), path, is_dir=False)
+        return is_ignored(self._directory_rules(parent), path, is_dir=False)
 
     def _directory_excluded(self, directory: str) -> bool:
         known = self._dir_excluded.get(directory)
         if known is not None:
             return known
         parent = directory.rpartition("/")[0]
-        result = self._directory_excluded(parent) or _matches(
+        result = self._directory_excluded(parent) or is_ignored(
             self._directory_rules(parent), directory, is_dir=True
         )
         self._dir_excluded[directory] = result
         return result
 
-    def _directory_rules(self, directory: str) -> tuple[_Rules, ...]:
+    def _directory_rules(self, directory: str) -> tuple[IgnoreRules, ...]:
         known = self._rules.get(directory)
         if known is not None:
             return known
@@ -819,33 +812,12 @@ class _PathFilter:
         self._rules[directory] = rules
         return rules
 
-    def _load(self, directory: str) -> tuple[_Rules, ...]:
+    def _load(self, directory: str) -> tuple[IgnoreRules, ...]:
         if self._root is None:
             return ()
         rel = f"{directory}/{CLEARANCE_IGNORE}" if directory else CLEARANCE_IGNORE
-        try:
-            text = (self._root / rel).read_text(encoding="utf-8", errors="replace")
-        except (FileNotFoundError, NotADirectoryError, IsADirectoryError):
-            return ()
-        except OSError as e:
-            self._out.errors.append(ScanError(path=rel, message=f"cannot read ignore file: {e.strerror}"))
-            return ()
-        return (_Rules(directory, pathspec.GitIgnoreSpec.from_lines(text.splitlines())),)
-
-
-def _matches(rules: tuple[_Rules, ...], path: str, *, is_dir: bool) -> bool:
-    ignored = False
-    for r in rules:
-        if r.base:
-            if not path.startswith(r.base + "/"):
-                continue
-            sub = path[len(r.base) + 1 :]
-        else:
-            sub = path
-        result = r.spec.check_file(sub + "/" if is_dir else sub)
-        if result.include is not None:
-            ignored = result.include
-    return bool(ignored)
+        found = read_rules(self._root / rel, directory, rel, self._out.errors, self._out.warnings)
+        return (found,) if found else ()
 
 
 # --------------------------------------------------------------------------- running git
