@@ -584,7 +584,7 @@ def header_ctx(header: str) -> Ctx:
         return (
             "client/http.py",
             "import requests\n\n\ndef fetch(path: str) -> dict:\n"
-            f'    headers = {{"Authorization": "{header.split(": ", 1)[-1]}{S}"}}\n'
+            f'    headers = {{"{header.split(": ", 1)[0]}": "{header.split(": ", 1)[1]}{S}"}}\n'
             '    return requests.get(f"https://api.example.net{path}", headers=headers, timeout=10).json()\n',
         )
 
