@@ -263,6 +263,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
     try:
         with path.open("rb") as fh:
             return tomllib.load(fh)
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})", hint="save the file as UTF-8") from e
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(
             f"{path}: not valid TOML: {e}", hint="fix the syntax error at the position shown"

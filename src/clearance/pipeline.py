@@ -93,8 +93,10 @@ def run(
     errors: list[ScanError] = list(collected.errors)
     skipped: dict[str, SkippedFile] = {s.path: s for s in collected.skipped}
     warnings: list[str] = list(collected.warnings)
+    read_by_some_scanner: set[str] = set()
     for scanner in scanners:
         selected = [f for f in collected.files if scanner.applies_to(f.path)]
+        read_by_some_scanner.update(f.path for f in selected)
         output, seconds = _run_scanner(scanner, selected, context, progress)
         findings.extend(output.findings)
         components.extend(output.components)
@@ -126,7 +128,7 @@ def run(
         unique.setdefault(finding.fingerprint, finding)
     ordered = sorted(unique.values(), key=Finding.sort_key)
     skipped_binary = {p for p, s in skipped.items() if s.reason.startswith("binary")}
-    scanned = [s for s in collected.files if s.path not in skipped_binary]
+    scanned = [s for s in collected.files if s.path in read_by_some_scanner and s.path not in skipped_binary]
     return ScanResult(
         target=tgt,
         findings=tuple(ordered),

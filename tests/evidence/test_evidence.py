@@ -17,7 +17,7 @@ from cryptography.hazmat.primitives.hashes import SHA256
 from securesystemslib.dsse import Envelope
 
 from clearance.decision import Decision
-from clearance.errors import EvidenceError
+from clearance.errors import EvidenceError, UsageError
 from clearance.evidence import dsse, keys, sbom
 from clearance.evidence.attest import produce
 from clearance.evidence.bundle import read_bundle, verify_bundle
@@ -166,7 +166,7 @@ def test_encrypted_key_needs_passphrase(tmp_path: Path, monkeypatch: pytest.Monk
     priv, pub = tmp_path / "a.pem", tmp_path / "a.pub"
     keys.write_key_pair(keys.generate(passphrase=b"hunter22"), priv, pub)
     monkeypatch.delenv(keys.PASSPHRASE_ENV, raising=False)
-    with pytest.raises(EvidenceError, match="encrypted"):
+    with pytest.raises(UsageError, match="encrypted"):
         keys.load_signer(priv)
     assert keys.load_signer(priv, b"hunter22") is not None
 
@@ -181,7 +181,7 @@ def test_signing_key_from_environment(keypair: tuple[Path, Path], monkeypatch: p
 def test_garbage_key_is_a_clear_error(tmp_path: Path) -> None:
     bad = tmp_path / "bad.pem"
     bad.write_text("not a key")
-    with pytest.raises(EvidenceError, match="not a usable PEM"):
+    with pytest.raises(UsageError, match="not a usable PEM"):
         keys.load_signer(bad)
 
 

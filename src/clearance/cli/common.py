@@ -102,8 +102,13 @@ def parse_outputs(fmt: str | None, outputs: list[str], known: Callable[[str], bo
     for spec in outputs:
         head, sep, tail = spec.partition(":")
         if sep and known(head) and tail:
-            targets.append(OutputTarget(head, Path(tail)))
+            targets.append(_checked(OutputTarget(head, Path(tail))))
             continue
+        if sep and len(head) > 1 and head.isalnum():  # `sraif:x.sarif`: a typo, not a file name
+            raise UsageError(
+                f"unknown report format {head!r} in --output {spec}",
+                hint="formats: console, json, sarif, markdown, junit",
+            )
         path = Path(spec)
         chosen = fmt or _format_from_suffix(path)
         if chosen is None:
@@ -113,7 +118,7 @@ def parse_outputs(fmt: str | None, outputs: list[str], known: Callable[[str], bo
             )
         if not known(chosen):
             raise UsageError(f"unknown format {chosen!r}")
-        targets.append(OutputTarget(chosen, path))
+        targets.append(_checked(OutputTarget(chosen, path)))
         stdout_taken = True
     if not stdout_taken:
         chosen = fmt or "console"
@@ -121,6 +126,19 @@ def parse_outputs(fmt: str | None, outputs: list[str], known: Callable[[str], bo
             raise UsageError(f"unknown format {chosen!r}")
         targets.insert(0, OutputTarget(chosen, None))
     return targets
+
+
+def _checked(target: OutputTarget) -> OutputTarget:
+    """Refuse, before any scanning, an output path that cannot be written as a file."""
+    assert target.path is not None
+    if target.path.is_dir():
+        raise UsageError(f"--output {target.fmt}:{target.path} is a directory", hint="give a file name")
+    parent = target.path.parent
+    while not parent.exists() and parent != parent.parent:
+        parent = parent.parent
+    if parent.exists() and not parent.is_dir():
+        raise UsageError(f"--output {target.path}: {parent} is not a directory")
+    return target
 
 
 _SUFFIXES = {".json": "json", ".sarif": "sarif", ".md": "markdown", ".xml": "junit", ".txt": "console"}

@@ -72,7 +72,7 @@ def load_signer(key_file: Path | None, passphrase: bytes | None = None) -> Crypt
         try:
             pem = key_file.read_bytes()
         except OSError as e:
-            raise EvidenceError(f"cannot read signing key {key_file}: {e.strerror}") from e
+            raise UsageError(f"cannot read signing key {key_file}: {e.strerror}") from e
         origin = str(key_file)
     elif os.environ.get(KEY_ENV):
         pem = os.environ[KEY_ENV].encode()
@@ -84,13 +84,13 @@ def load_signer(key_file: Path | None, passphrase: bytes | None = None) -> Crypt
     try:
         private = serialization.load_pem_private_key(pem, password=passphrase)
     except TypeError as e:
-        raise EvidenceError(f"signing key {origin} is encrypted", hint=f"set {PASSPHRASE_ENV}") from e
+        raise UsageError(f"signing key {origin} is encrypted", hint=f"set {PASSPHRASE_ENV}") from e
     except (ValueError, UnsupportedAlgorithm) as e:
-        raise EvidenceError(f"signing key {origin} is not a usable PEM private key: {e}") from e
+        raise UsageError(f"signing key {origin} is not a usable PEM private key: {e}") from e
     if not isinstance(private, ed25519.Ed25519PrivateKey | ec.EllipticCurvePrivateKey):
-        raise EvidenceError(f"signing key {origin}: only ed25519 and ECDSA P-256 keys are supported")
+        raise UsageError(f"signing key {origin}: only ed25519 and ECDSA P-256 keys are supported")
     if isinstance(private, ec.EllipticCurvePrivateKey) and not isinstance(private.curve, ec.SECP256R1):
-        raise EvidenceError(f"signing key {origin}: ECDSA keys must use P-256")
+        raise UsageError(f"signing key {origin}: ECDSA keys must use P-256")
     return CryptoSigner(private)
 
 
