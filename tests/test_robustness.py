@@ -774,10 +774,6 @@ def test_history_range_reports_only_what_the_topic_adds(tmp_path: Path) -> None:
     assert json.loads(result.stdout)["findings"] == []
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="report/console.py prints file names raw: ESC sequences in a name can rewrite the terminal/CI log (e.g. fake a PASSED line)",
-)
 def test_console_report_neutralises_control_characters_in_file_names(tmp_path: Path) -> None:
     """A hostile file name must not carry terminal escape sequences or line breaks into the report."""
     root = tmp_path / "repo"
@@ -788,10 +784,6 @@ def test_console_report_neutralises_control_characters_in_file_names(tmp_path: P
     assert "\x1b" not in result.output
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="secrets scanner: a UTF-16 file with a BOM (PowerShell 5 default) is skipped as binary, so its secrets pass the gate",
-)
 def test_utf16_file_with_bom_is_scanned_for_secrets(tmp_path: Path) -> None:
     """Windows PowerShell writes UTF-16 LE with a BOM; the lockfile readers already decode it."""
     root = tmp_path / "repo"

@@ -102,8 +102,10 @@ class Location:
     layer: str | None = None
 
     def display(self) -> str:
-        """`path:line` (or just the path) for humans."""
-        return f"{self.path}:{self.start_line}" if self.start_line else self.path
+        """`path:line` (or just the path) for humans; control characters in the path are escaped
+        so a hostile file name cannot rewrite a terminal or CI log."""
+        path = printable(self.path)
+        return f"{path}:{self.start_line}" if self.start_line else path
 
 
 @dataclass(frozen=True, slots=True)
@@ -302,6 +304,13 @@ class Verdict:
     exception_id: str | None = None
     notes: tuple[str, ...] = ()
     """Extra facts for humans, e.g. "exception EXC-12 (owner team-x) expired on 2026-10-01"."""
+
+
+def printable(text: str) -> str:
+    """`text` with control and other non-printable characters shown as `\\xNN` escapes."""
+    if text.isprintable():
+        return text
+    return "".join(c if c.isprintable() else f"\\x{ord(c):02x}" for c in text)
 
 
 def fingerprint(*parts: str | int | None) -> str:

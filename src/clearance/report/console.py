@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 from rich.text import Text
 
-from clearance.model import Action, Finding, Outcome, Severity
+from clearance.model import Action, Finding, Outcome, Severity, printable
 from clearance.report.base import (
     SEVERITY_ORDER,
     ReportData,
@@ -196,7 +196,9 @@ def _coverage(data: ReportData, console: Console) -> None:
     )
     console.print(line)
     for e in result.errors:
-        console.print(Text(f"  error: {e.path} ({e.scanner}): {e.message}", style="red"))
+        console.print(
+            Text(f"  error: {printable(e.path)} ({e.scanner}): {printable(e.message)}", style="red")
+        )
     for w in result.warnings:
         console.print(Text(f"  warning: {w}", style="yellow"))
 

@@ -213,8 +213,10 @@ def _scan_bytes(engine: Engine, source: SourceFile, options: _Options) -> _FileR
                 path=source.path, message=f"cannot read: {e.strerror or type(e).__name__}", scanner=SCANNER_ID
             )
         )
+    size = len(data)
+    data = _utf8_from_bom(data)
     if b"\x00" in data[:BINARY_SNIFF]:
-        return _FileResult(skipped=SkippedFile(path=source.path, reason="binary content"), nbytes=len(data))
+        return _FileResult(skipped=SkippedFile(path=source.path, reason="binary content"), nbytes=size)
     try:
         matches = engine.scan(data, source.path)
         findings = _findings(source, data, matches, options)
@@ -224,9 +226,29 @@ def _scan_bytes(engine: Engine, source: SourceFile, options: _Options) -> _FileR
             error=ScanError(
                 path=source.path, message=f"secrets scan failed: {type(e).__name__}", scanner=SCANNER_ID
             ),
-            nbytes=len(data),
+            nbytes=size,
         )
-    return _FileResult(findings=findings, nbytes=len(data))
+    return _FileResult(findings=findings, nbytes=size)
+
+
+_UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
+
+
+def _utf8_from_bom(data: bytes) -> bytes:
+    """UTF-16 text with a byte-order mark (PowerShell 5's default) re-encoded as UTF-8, so it is
+    scanned as text rather than skipped for its NUL bytes; anything else unchanged."""
+    encoding = _UTF16_BOMS.get(data[:2])
+    if encoding is None or data[:4] == b"\xff\xfe\x00\x00":  # (that one is UTF-32)
+        return data
+    # Text that needs scanning is mostly ASCII: then every other byte of UTF-16 is NUL. Junk that
+    # merely starts with \xff\xfe is left alone.
+    high = data[3:4096:2] if encoding == "utf-16-le" else data[2:4096:2]
+    if not high or high.count(0) < len(high) // 2:
+        return data
+    try:
+        return data[2:].decode(encoding).encode("utf-8", "surrogatepass")
+    except UnicodeDecodeError:
+        return data
 
 
 def _findings(
