@@ -277,12 +277,6 @@ CASES = [
         },
         "iac",
         EXIT_PASS,
-        marks=(
-            pytest.mark.xfail(
-                strict=True,
-                reason="iac: JSON with AWSTemplateFormatVersion only nested (a botocore API response) is an error, not a non-template; gate exits 3",
-            ),
-        ),
     ),
     Case(
         "kubernetes-20000-documents",

@@ -56,8 +56,12 @@ def parse(path: str, text: str) -> list[Resource]:
             return []
         doc = docs[0]
     template = doc.value
-    if not isinstance(template, dict):
-        raise IacParseError("a template must be a mapping", doc.start_line)
+    if not isinstance(template, dict) or not (
+        "AWSTemplateFormatVersion" in template or "Resources" in template
+    ):
+        # The content sniff only saw CloudFormation-looking text (e.g. a botocore API model that
+        # mentions AWSTemplateFormatVersion deep inside): not a template, skipped quietly.
+        return []
     resources = template.get("Resources")
     if not isinstance(resources, dict):
         raise IacParseError("no `Resources` mapping: not a CloudFormation template", doc.start_line)
