@@ -169,6 +169,8 @@ DEFAULT_TEST_GLOBS = (
     "**/examples/**",
     "**/sample/**",
     "**/samples/**",
+    "**/doc/**",
+    "**/docs/**",
     "**/mock/**",
     "**/mocks/**",
     "**/__mocks__/**",
