@@ -37,8 +37,8 @@ from clearance.evidence.statements import (
 MANIFEST = "manifest.json"
 MANIFEST_ENVELOPE = "manifest.intoto.jsonl"
 MANIFEST_PREDICATE = "https://clearance.dev/bundle-manifest/v0.1"
-MAX_MEMBER_BYTES = 256 * 1024 * 1024
-MAX_TOTAL_BYTES = 1024 * 1024 * 1024
+MAX_MEMBER_BYTES = 128 * 1024 * 1024
+MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_MEMBERS = 1000
 
 

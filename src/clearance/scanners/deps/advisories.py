@@ -551,7 +551,7 @@ def _read_source(path: Path) -> Iterator[tuple[str, bytes]]:
             for info in zf.infolist():
                 if info.is_dir() or not info.filename.lower().endswith(".json"):
                     continue
-                yield info.filename, zf.read(info)
+                yield info.filename, _read_member(zf, info, path)
     except (zipfile.BadZipFile, zlib.error, EOFError) as e:
         raise ScanError(
             f"{path}: corrupt or not a zip archive ({e})",
@@ -559,6 +559,22 @@ def _read_source(path: Path) -> Iterator[tuple[str, bytes]]:
         ) from e
     except OSError as e:
         raise ScanError(f"{path}: cannot read: {e.strerror or e}") from e
+
+
+MAX_RECORD_BYTES = 16 * 1024 * 1024
+"""No real OSV record comes near this; a larger member is a zip bomb or not OSV data."""
+
+
+def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> bytes:
+    """One member, refusing to inflate more than `MAX_RECORD_BYTES` whatever its header claims."""
+    with zf.open(info) as fh:
+        data = fh.read(MAX_RECORD_BYTES + 1)
+    if len(data) > MAX_RECORD_BYTES:
+        raise ScanError(
+            f"{path}: member {info.filename} inflates to more than {MAX_RECORD_BYTES // (1024 * 1024)} MB "
+            "(zip bomb?); nothing was imported"
+        )
+    return data
 
 
 def _insert_records(
