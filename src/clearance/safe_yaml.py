@@ -23,7 +23,7 @@ import yaml
 from clearance.errors import MalformedInput
 
 MAX_BYTES = 5 * 1024 * 1024
-MAX_DOCUMENTS = 20_000
+MAX_DOCUMENTS = 10_000
 MAX_NODES = 500_000
 MAX_DEPTH = 200
 
