@@ -175,3 +175,10 @@ def test_gate_evidence_needs_a_key(demo: Path, tmp_path: Path, monkeypatch: pyte
         app, ["gate", str(demo), "--scanners", "secrets", "--evidence", str(tmp_path / "e")]
     )
     assert result.exit_code == 2 and "no signing key" in result.output
+
+
+def test_approvals_without_base_is_a_usage_error(demo: Path, tmp_path: Path) -> None:
+    reviews = tmp_path / "reviews.json"
+    reviews.write_text("[]")
+    result = runner.invoke(app, ["gate", str(demo), "--scanners", "secrets", "--approvals", str(reviews)])
+    assert result.exit_code == 2 and "--approvals needs --base" in result.output

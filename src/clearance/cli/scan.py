@@ -163,6 +163,11 @@ def gate(
         req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
         targets = _targets(fmt, output or [])
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
+        if approvals and not base:
+            raise UsageError(
+                "--approvals needs --base: approvals are checked for the paths a change touches",
+                hint="e.g. clearance gate --base origin/main --approvals reviews.json",
+            )
         evidence_plan = _evidence_plan(evidence, key, artifact or [], artifact_digest or [])
         started = system_clock()
         result = _run(req, started)
