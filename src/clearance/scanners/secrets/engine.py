@@ -315,7 +315,13 @@ class Engine:
             if "\n" in secret or filters.placeholder_reason(secret):
                 continue
             reason = filters.generic_reason(
-                key, secret, quoted=True, code_file=False, before="", min_entropy=k8s_rule.entropy or 3.0
+                key,
+                secret,
+                quoted=True,
+                code_file=False,
+                before="",
+                min_entropy=k8s_rule.entropy or 3.0,
+                declared_secret=True,
             )
             if reason is not None or (
                 not _GENERIC_KEY_RE.search(key) and filters.shannon_entropy(secret) < 3.5
@@ -401,7 +407,7 @@ def _in_comment_or_doc(before: str) -> bool:
 _ASSIGNMENT_VALUE_PREFIX = 8
 """How many value characters an `assignment` rule's Hyperscan expression ends with."""
 _KEY_CHARS = frozenset(b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
-_OPERATOR_CHARS = frozenset(b":=>|?<-!, \t\"'`])\\")
+_OPERATOR_CHARS = frozenset(b":=>|?<-!&, \t\"'`])\\")
 
 
 def _rule_matches(rule: Rule, data: bytes, ends: list[int]) -> Iterable[re.Match[bytes]]:
@@ -409,10 +415,11 @@ def _rule_matches(rule: Rule, data: bytes, ends: list[int]) -> Iterable[re.Match
     n = len(data)
     if rule.assignment:
         for end in ends:
-            start = _key_start(data, end, max(0, end - rule.lookbehind))
-            m = rule.pattern.match(data, start, min(n, end + rule.window))
-            if m is not None:
-                yield m
+            for start in _key_starts(data, end, max(0, end - rule.lookbehind)):
+                m = rule.pattern.match(data, start, min(n, end + rule.window))
+                if m is not None:
+                    yield m
+                    break
         return
     for lo, hi in _windows(ends, rule.lookbehind, rule.window, n):
         for m in rule.pattern.finditer(data, lo, hi):
@@ -422,15 +429,27 @@ def _rule_matches(rule: Rule, data: bytes, ends: list[int]) -> Iterable[re.Match
             yield m
 
 
-def _key_start(data: bytes, end: int, floor: int) -> int:
-    """Start of the key token before `end`, where the Hyperscan expression ended: after the
-    assignment operator and the first `_ASSIGNMENT_VALUE_PREFIX` characters of the value."""
+_KEY_START_TRIES = 4
+"""Word tokens tried, nearest first, as the key before an assignment operator: the nearest one
+is the key in `key = value`; the key sits further back behind a type annotation
+(`NAME: &'static str = …`) or an XML attribute pair (`key="NAME" value="…"`)."""
+
+
+def _key_starts(data: bytes, end: int, floor: int) -> Iterable[int]:
+    """Candidate starts of the key token before `end`, where the Hyperscan expression ended:
+    after the assignment operator and the first `_ASSIGNMENT_VALUE_PREFIX` characters of the
+    value. Yields the nearest word first, then up to `_KEY_START_TRIES - 1` words further back."""
     i = end - 1 - _ASSIGNMENT_VALUE_PREFIX
-    while i >= floor and data[i] in _OPERATOR_CHARS:
-        i -= 1
-    while i >= floor and data[i] in _KEY_CHARS:
-        i -= 1
-    return i + 1
+    for _ in range(_KEY_START_TRIES):
+        while i >= floor and data[i] in _OPERATOR_CHARS:
+            i -= 1
+        if i < floor or data[i] not in _KEY_CHARS:
+            if i + 1 <= end:
+                yield i + 1
+            return
+        while i >= floor and data[i] in _KEY_CHARS:
+            i -= 1
+        yield i + 1
 
 
 def _windows(ends: list[int], behind: int, ahead: int, n: int) -> Iterable[tuple[int, int]]:

@@ -75,6 +75,15 @@ _KEY_NOT_SECRET_RE = re.compile(
     r"lexer|parser|special|pad|bos|eos|unk|mask|sep|cls)[_.-]tokens?$",
     re.I,
 )
+_DECLARED_PUBLIC_KEY_RE = re.compile(
+    r"(?:^|[_.-])(?:id|ids|name|names|user|username|login|email|namespace|host|hostname|port|region|"
+    r"account|type|kind|version|ca|crt|cert|pub|public)$",
+    re.I,
+)
+_EXPRESSION_LEAD = ("$", "%", "&", "*", "!", "#", "=", "-", "+", ":")
+"""Leading characters that make an unquoted value an expression (deref, negation, comment...)."""
+_LITERAL_LEAD = ("$", "%", "&", "=", ":")
+"""Leading characters that still mean a reference or markup inside a quoted literal."""
 _WORD_SEGMENT_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
 _CAMEL_BOUNDARY_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
 _IMAGE_BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "PHN2Zy", "Qk0", "AAABAA")
@@ -236,13 +245,29 @@ def char_classes(value: str) -> int:
 
 
 def generic_reason(
-    key: str, value: str, *, quoted: bool, code_file: bool, before: str, min_entropy: float
+    key: str,
+    value: str,
+    *,
+    quoted: bool,
+    code_file: bool,
+    before: str,
+    min_entropy: float,
+    declared_secret: bool = False,
 ) -> str | None:
     """Why a value assigned to a secret-named key is not a secret, or None if it looks like one.
 
     `before` is the text on the line before the key (to spot comments, data URIs...).
+    `quoted` values are literals: a leading `#`, `!`, `*`, `-`, `+` is part of the value there
+    (a password may start with a symbol), not an operator as in an unquoted expression.
+    `declared_secret` is for values the file itself declares secret (a Kubernetes Secret's
+    `data:`): the key name then only rules out conventionally public entries (ids, names, hosts),
+    not every metadata-like name (`DATABASE_URL` in a Secret holds whatever the app needs hidden).
     """
-    if _KEY_NOT_SECRET_RE.search(_CAMEL_BOUNDARY_RE.sub("_", key)):
+    bare_key_name = _CAMEL_BOUNDARY_RE.sub("_", key)
+    if declared_secret:
+        if _DECLARED_PUBLIC_KEY_RE.search(bare_key_name):
+            return "key names a public entry"
+    elif _KEY_NOT_SECRET_RE.search(bare_key_name):
         return "key names metadata, not a secret"
     if not quoted and code_file:
         return "unquoted value in code (an expression)"
@@ -264,9 +289,10 @@ def generic_reason(
         "@" in value and "." in value.split("@")[-1] and value.count("@") == 1
     ):
         return "version or e-mail"
-    if _CODE_CHARS.search(value) or value.startswith(("$", "%", "&", "*", "!", "#", "=", "-", "+", ":")):
+    if _CODE_CHARS.search(value) or value.startswith(_LITERAL_LEAD if quoted else _EXPRESSION_LEAD):
         return "expression or reference"
-    if _IDENTIFIER_RE.match(value) and not _looks_random_identifier(value):
+    word = value.lstrip("#!*-+")  # a quoted `#define`, `!important`, `--flag` is still a word
+    if word and _IDENTIFIER_RE.match(word) and not _looks_random_identifier(word):
         return "identifier"
     if _SELF_DESCRIBING_RE.search(value):
         return "value names a secret instead of being one"
