@@ -143,6 +143,76 @@ def test_unquoted_values_in_code_are_expressions_but_in_config_are_literals(engi
     assert [m.rule.id for m in engine.scan(line, "app.cfg")] == ["secret.generic-assignment"]
 
 
+@pytest.mark.parametrize(
+    ("path", "line", "rule_id"),
+    [
+        (
+            "src/config.rs",
+            'pub const DB_PASSWORD: &str = "Tq4mZ8wR2kLx9Vn3Pb7c";',
+            "secret.generic-assignment",
+        ),
+        (
+            "src/config.rs",
+            'static API_TOKEN: &\'static str = "Tq4mZ8wR2kLx9Vn3Pb7c";',
+            "secret.generic-assignment",
+        ),
+        ("App.kt", 'private val apiSecret: String = "Tq4mZ8wR2kLx9Vn3Pb7c"', "secret.generic-assignment"),
+        ("Config.swift", 'let authToken: String = "Tq4mZ8wR2kLx9Vn3Pb7c"', "secret.generic-assignment"),
+        ("app.ts", 'const clientSecret: string = "Tq4mZ8wR2kLx9Vn3Pb7c";', "secret.generic-assignment"),
+        ("Makefile", "DEPLOY_TOKEN ?= Tq4mZ8wR2kLx9Vn3Pb7c", "secret.generic-assignment"),
+        ("ops/app.service", 'Environment="CLIENT_SECRET=Tq4mZ8wR2kLx9Vn3Pb7c"', "secret.generic-assignment"),
+        ("web.config", '<add key="password" value="#Tq4!mZ8w%R2kLx" />', "secret.generic-xml-attribute"),
+        ("app.py", 'DB_PASSWORD = "!Tq4mZ8w*R2kLx9"', "secret.generic-assignment"),
+        (
+            "src/config.rs",
+            'pub const DD_API_KEY: &str = "6843cffad3b570b72934033a9742cb1a";',
+            "secret.datadog-api-key",
+        ),
+        ("Makefile", "DD_API_KEY ?= 6843cffad3b570b72934033a9742cb1a", "secret.datadog-api-key"),
+        (
+            "web.config",
+            '<add key="mailgunKey" value="key-90980673b5527d6069704d172e4ac013" />',
+            "secret.mailgun-api-key",
+        ),
+    ],
+)
+def test_assignment_syntaxes_beyond_key_equals_value(
+    engine: Engine, path: str, line: str, rule_id: str
+) -> None:
+    assert [m.rule.id for m in engine.scan(line.encode(), path)] == [rule_id]
+
+
+@pytest.mark.parametrize(
+    ("path", "line"),
+    [
+        ("src/config.rs", 'pub const PASSWORD_FIELD: &str = "password_confirmation";'),
+        ("config.py", 'api_key: str = "changeme"'),
+        ("Config.swift", "let apiToken: String? = nil"),
+        ("Makefile", "TOKEN_URL ?= https://auth.example.com/oauth/token"),
+        ("ops/app.service", 'Environment="API_TOKEN=${API_TOKEN}"'),
+        ("build.py", "search_token = '#mesondefine'"),
+        ("style.py", "css_token = '!important'"),
+        ("app.py", "password = !flag_set"),
+        (
+            "src/config.rs",
+            'pub const TOKEN_HASH: &str = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";',
+        ),
+    ],
+)
+def test_new_syntaxes_keep_the_look_alike_filters(engine: Engine, path: str, line: str) -> None:
+    assert [m.rule.id for m in engine.scan(line.encode(), path)] == []
+
+
+def test_kubernetes_secret_data_is_declared_secret_but_public_entries_are_not(engine: Engine) -> None:
+    head = b"apiVersion: v1\nkind: Secret\nmetadata:\n  name: app\ntype: Opaque\ndata:\n"
+    # 32 random characters under a metadata-like key, and a password that starts with a symbol
+    url = b"  SESSION_URL: bWxoQzVHWHdHMjRMRFNGMTV4M2tXeVo1R1prOEtrTzE=\n"
+    password = b"  ADMIN_PASSWORD: ITZ2QzhvMyoxZndhTEd1JWhJTXk=\n"
+    client_id = b"  client_id: b2M2QUo3TlVrUWdra0lSODE5Yjh4VjBtUXZNNTl6NDA=\n"
+    found = [(m.key, m.line) for m in engine.scan(head + url + password + client_id, "secret.yaml")]
+    assert found == [("SESSION_URL", 7), ("ADMIN_PASSWORD", 8)]
+
+
 def test_specific_rule_wins_over_generic_on_the_same_value(engine: Engine) -> None:
     (m,) = engine.scan(b'STRIPE_SECRET_KEY = "sk_live_4f8Kq2Lm9Zt3Vx7Rb1Nc5Hd8"\n', "app.py")
     assert m.rule.id == "secret.stripe-secret-key"
