@@ -5,13 +5,14 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import multiprocessing
 import random
 from pathlib import Path
 
 import pytest
 
 from clearance.config import Settings
-from clearance.scanners.base import ScanContext
+from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.secrets import scanner as scanner_module
 from clearance.scanners.secrets.engine import Engine, contains_secret
 from clearance.scanners.secrets.rules import load_rules
@@ -33,7 +34,7 @@ def engine(tmp_path_factory: pytest.TempPathFactory) -> Engine:
     return Engine(load_rules(), cache_dir=tmp_path_factory.mktemp("hs"))
 
 
-def _scan(root: Path, jobs: int = 1) -> scanner_module.ScannerOutput:
+def _scan(root: Path, jobs: int = 1) -> ScannerOutput:
     files = walk(root, max_file_size=60 * 1024 * 1024).files
     return SecretsScanner().scan(files, ScanContext(root=root, settings=Settings(), now=NOW, jobs=jobs))
 
@@ -299,7 +300,7 @@ def test_real_code_look_alikes_found_in_popular_packages(engine: Engine, path: s
 
 def test_pool_without_fork_ships_the_compiled_database(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(scanner_module, "POOL_MIN_FILES", 0)
-    monkeypatch.setattr(scanner_module.multiprocessing, "get_start_method", lambda: "spawn")
+    monkeypatch.setattr(multiprocessing, "get_start_method", lambda: "spawn")
     expected = _scan(FIXTURES / "leaky-app")
     pooled = _scan(FIXTURES / "leaky-app", jobs=2)
     assert pooled.findings == expected.findings and pooled.files == expected.files
