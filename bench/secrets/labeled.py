@@ -541,6 +541,41 @@ HOLDOUT_CONTEXTS: dict[str, Ctx] = {
 HOLDOUT_KV = list(HOLDOUT_CONTEXTS)
 CONTEXTS.update(HOLDOUT_CONTEXTS)
 
+# Second held-out group (`--holdout 2`), written after the first one had been used for tuning.
+HOLDOUT2_CONTEXTS: dict[str, Ctx] = {
+    "k8s_env": lambda n, g: (
+        "deploy/k8s/deployment.yaml",
+        "apiVersion: apps/v1\nkind: Deployment\nspec:\n  template:\n    spec:\n      containers:\n"
+        f'        - name: api\n          env:\n            - name: {n}\n              value: "{S}"\n',
+    ),
+    "ps1": lambda n, g: (
+        "scripts/setup.ps1",
+        f'$ErrorActionPreference = "Stop"\n$env:{n} = "{S}"\n.\\run.ps1\n',
+    ),
+    "lua": lambda n, g: (
+        "conf/init.lua",
+        f'local {_snake(n)} = "{S}"\nreturn {{ {_snake(n)} = {_snake(n)} }}\n',
+    ),
+    "perl": lambda n, g: ("lib/Conf.pm", f"package Conf;\nmy ${_snake(n)} = '{S}';\n1;\n"),
+    "elixir": lambda n, g: ("config/prod.exs", f'import Config\nconfig :app, {_snake(n)}: "{S}"\n'),
+    "scala": lambda n, g: (
+        "src/main/scala/Conf.scala",
+        f'object Conf {{\n  val {_camel(n)}: String = "{S}"\n}}\n',
+    ),
+    "dart": lambda n, g: ("lib/env.dart", f"const String {_camel(n)} = '{S}';\n"),
+    "py_default": lambda n, g: (
+        "app/client.py",
+        f'def connect(host: str = "api.internal", {_snake(n)}: str = "{S}") -> None:\n    ...\n',
+    ),
+    "bash_arr": lambda n, g: ("bin/run.sh", f'#!/bin/bash\ndeclare -r {n}="{S}"\nexec app --serve\n'),
+    "hcl_nomad": lambda n, g: (
+        "jobs/api.nomad",
+        f'job "api" {{\n  group "g" {{\n    task "t" {{\n      env {{\n        {n} = "{S}"\n      }}\n    }}\n  }}\n}}\n',
+    ),
+}
+HOLDOUT2_KV = list(HOLDOUT2_CONTEXTS)
+CONTEXTS.update(HOLDOUT2_CONTEXTS)
+
 
 # Contexts that suit a value of each shape.
 KV = [
@@ -1575,11 +1610,12 @@ def aws_pair_samples(g: Gen) -> list[Sample]:
     return samples
 
 
-def render(spec: Spec, g: Gen, holdout: bool = False) -> list[Sample]:
+def render(spec: Spec, g: Gen, holdout: int = 0) -> list[Sample]:
     """count samples of a spec, each in a different context (round-robin from a seeded start)."""
     out = []
     if holdout and spec.contexts is KV:
-        spec = Spec(spec.kind, spec.make, spec.names, HOLDOUT_KV, spec.count, spec.positive)
+        ctxs = HOLDOUT_KV if holdout == 1 else HOLDOUT2_KV
+        spec = Spec(spec.kind, spec.make, spec.names, ctxs, spec.count, spec.positive)
     start = g.rng.randrange(len(spec.contexts))
     for i in range(spec.count):
         ctx_name = spec.contexts[(start + i * 7) % len(spec.contexts)]
@@ -1600,7 +1636,7 @@ def render(spec: Spec, g: Gen, holdout: bool = False) -> list[Sample]:
     return out
 
 
-def build(seed: int, holdout: bool = False) -> list[Sample]:
+def build(seed: int, holdout: int = 0) -> list[Sample]:
     """The whole labeled set, deterministic for seed (holdout: key=value samples in held-out contexts)."""
     g = Gen(seed)
     samples: list[Sample] = []
@@ -1641,8 +1677,11 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=20261122)
     ap.add_argument(
         "--holdout",
-        action="store_true",
-        help="put key=value samples in contexts the main set never uses (use with another --seed and --out)",
+        type=int,
+        nargs="?",
+        const=1,
+        default=0,
+        help="1 or 2: put key=value samples in one of two groups of contexts the main set never uses",
     )
     args = ap.parse_args()
     samples = build(args.seed, args.holdout)
