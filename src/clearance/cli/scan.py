@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -63,6 +64,12 @@ class ScanRequest:
     options: RunOptions
     quiet: bool
     verbose: bool
+
+    @functools.cached_property
+    def rules(self) -> dict[str, RuleInfo]:
+        """Rule metadata of the selected scanners by id, built once per run (every report uses it)."""
+        ids = self.options.scanners if self.options.scanners is not None else self.settings.scanners
+        return {r.id: r for sid in ids for r in build_scanner(sid).rules(self.settings)}
 
 
 def register(app: typer.Typer) -> None:
@@ -199,7 +206,7 @@ def gate(
         policy_cli.write_ci_outputs(
             result,
             decision,
-            _rule_index(req),
+            req.rules,
             decided.report_context,
             annotations,
             gitlab_reports,
@@ -444,7 +451,7 @@ def _write_evidence(
                 hint="the evidence needs a subject: a built artifact or the source commit",
             )
         subjects.append(commit_subject(build.get("repository"), result.target.commit))
-    data = ReportData(result=result, decision=decision, rules=_rule_index(req), tool_version=__version__)
+    data = ReportData(result=result, decision=decision, rules=req.rules, tool_version=__version__)
     reports = {"results.sarif": render(Format.sarif, data), "results.json": render(Format.json, data)}
     name = (req.path.resolve().name or "release").replace(" ", "-")
     out = produce(
@@ -473,7 +480,7 @@ def _write_reports(
     from clearance.report import Format, render, render_console
     from clearance.report.base import ReportData
 
-    rules = _rule_index(req)
+    rules = req.rules
     data = ReportData(
         result=result,
         decision=decision,
@@ -494,11 +501,6 @@ def _write_reports(
         t.path.write_text(render(fmt, data), encoding="utf-8")
         if not req.quiet:
             stderr.print(f"wrote {fmt.value} report to {t.path}")
-
-
-def _rule_index(req: ScanRequest) -> dict[str, RuleInfo]:
-    ids = req.options.scanners if req.options.scanners is not None else req.settings.scanners
-    return {r.id: r for sid in ids for r in build_scanner(sid).rules(req.settings)}
 
 
 def _rule_json(r: RuleInfo) -> dict[str, Any]:
