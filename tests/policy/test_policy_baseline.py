@@ -10,13 +10,12 @@ import pytest
 from policy_builders import context
 
 from clearance.config import Settings, settings_from_mapping
-from clearance.model import Action, Outcome
-from clearance.model import Baseline, ScanResult
+from clearance.model import Action, Baseline, Outcome, ScanResult
 from clearance.pipeline import RunOptions, ScanRequest, compute_baseline, run, scan
-from clearance.scanners.registry import build_scanners
-from clearance.sources.git import change_set
 from clearance.policy.engine import decide_with_settings
 from clearance.policy.inputs import ChangeInfo
+from clearance.scanners.registry import build_scanners
+from clearance.sources.git import change_set
 
 OLD_KEY = "AKIAQYLPMN5HHHFPZAM2"
 NEW_KEY = "AKIAZ7VRSQ5TJN2BWXYC"
