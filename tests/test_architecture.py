@@ -122,3 +122,25 @@ def test_only_the_git_source_runs_git() -> None:
         name for name, path in MODULES.items() if "subprocess" in path.read_text(encoding="utf-8")
     )
     assert runs_processes == ["clearance.sources.git"]
+
+
+SHARED = {"clearance.scanners.vulns"}
+"""Packages every family may use (the shared vulnerability matcher)."""
+
+
+def _family(module: str) -> str | None:
+    parts = module.split(".")
+    if len(parts) >= 3 and parts[1] == "scanners" and parts[2] not in ("base", "registry", "suppression"):
+        return ".".join(parts[:3])
+    return None
+
+
+def test_scanner_families_do_not_import_each_other() -> None:
+    crossing = sorted(
+        (m, i)
+        for m in MODULES
+        if (own := _family(m)) is not None
+        for i in GRAPH[m]
+        if (other := _family(i)) is not None and other != own and other not in SHARED
+    )
+    assert crossing == []

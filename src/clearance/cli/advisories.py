@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from clearance.cli.common import errors_to_exit, stderr, wants_progress
+from clearance.cli.common import OFFLINE_ENV, errors_to_exit, is_offline, stderr, wants_progress
 from clearance.config import load_settings
 from clearance.errors import UsageError
 from clearance.pipeline import system_clock
@@ -93,6 +93,11 @@ def update(
     from clearance.scanners.vulns.exploit import update_feeds
 
     with errors_to_exit():
+        if is_offline():
+            raise UsageError(
+                f"{OFFLINE_ENV} is set: `clearance db update` downloads advisories",
+                hint="import dumps fetched elsewhere with `clearance db import` (and import-kev, import-epss)",
+            )
         db = _db_path(db_dir, config)
         chosen = list(ecosystems or [])
         if not chosen and db.is_file():

@@ -30,6 +30,7 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    Signals,
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput
@@ -434,7 +435,7 @@ class VulnerabilityMatcher:
             remediation=_remediation(component, fixes),
             references=references,
             component=component,
-            signals=signals,
+            signals=Signals.of(signals),
         )
 
     def _scope(self, component: Component) -> ImportScope:
