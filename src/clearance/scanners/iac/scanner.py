@@ -163,6 +163,9 @@ class IacScanner:
             confidence = hit.confidence
             if isinstance(hit.value, Unknown) and confidence == "high":
                 confidence = "low"
+            conditional = "unknown" in (res.extra.get("instances"), checked.extra.get("instances"))
+            if conditional:
+                confidence = "low"
             signals: dict[str, Any] = {
                 "category": rule.category,
                 "exposure": hit.exposure or rule.exposure,
@@ -175,6 +178,12 @@ class IacScanner:
                 signals["action"] = res.extra["action"]
             signals.update(hit.details)
             message = rule.risk if not hit.message else f"{rule.risk} {hit.message}"
+            if conditional:
+                signals["instances"] = "unknown"
+                message += (
+                    " Whether this resource is created at all depends on a `count`/`for_each` "
+                    "(or a module's) that could not be evaluated statically."
+                )
             source_file = files.get(res.path)
             location = source_file.location(line) if source_file else _location(res.path, line)
             if res.path not in directives:

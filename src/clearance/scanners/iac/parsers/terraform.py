@@ -26,7 +26,7 @@ from typing import Any
 from clearance.errors import MalformedInput
 from clearance.scanners.iac.budget import DEFAULT_LIMITS, BudgetExceeded, Limits, StepCounter
 from clearance.scanners.iac.model import Resource, Unknown
-from clearance.scanners.iac.parsers import hcl_fast
+from clearance.scanners.iac.parsers import hcl_fast, tf_expr
 
 FAST = True
 """Use the fast reader for the common HCL shape (python-hcl2 for everything else)."""
@@ -369,8 +369,10 @@ def _evaluate(
     stack: tuple[str, ...],
     out: list[Resource],
     overrides_only: bool,
+    certain: bool = True,
 ) -> None:
-    """Evaluate one module instance (`stack`: the module directories that led here)."""
+    """Evaluate one module instance (`stack`: the module directories that led here;
+    `certain`: False when the module call's own `count`/`for_each` could not be evaluated)."""
     variables: dict[str, Any] = {}
     local_exprs: dict[str, _Attr] = {}
     resources: dict[str, _Block] = {}
@@ -394,7 +396,7 @@ def _evaluate(
     for address, b in resources.items():
         run.counter.dynamic = 0
         try:
-            instance = _instance_scope(b, scope)
+            instance, created = _instance_scope(b, scope)
             if instance is None:
                 continue
             lines: dict[str, int] = {}
@@ -405,6 +407,11 @@ def _evaluate(
             run.errors.append((b.path, f"terraform: {prefix}{address} (line {b.line}): {e}"))
             continue
         mode = "data" if b.type == "data" else "managed"
+        extra: dict[str, Any] = {"mode": mode}
+        if prefix:
+            extra["module"] = prefix.rstrip(".")
+        if not (created and certain):
+            extra["instances"] = "unknown"
         out.append(
             Resource(
                 type=b.labels[0],
@@ -417,7 +424,7 @@ def _evaluate(
                 lines=lines,
                 group=group,
                 name=b.labels[1],
-                extra={"mode": mode, "module": prefix.rstrip(".")} if prefix else {"mode": mode},
+                extra=extra,
             )
         )
     limits = run.counter.limits
@@ -449,37 +456,49 @@ def _evaluate(
             raise BudgetExceeded(
                 "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
             )
-        instance = _instance_scope(b, scope)
+        instance, created = _instance_scope(b, scope)
         if instance is None:
-            continue  # `count = 0`, an empty `for_each`, `create = false`...
+            continue  # `count = 0`, an empty `for_each`...
         child_inputs = {
             k: _ev(a.expr, instance, 0)
             for k, a in b.attrs.items()
             if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
         }
-        _evaluate(child, run, child_inputs, f"{prefix}module.{b.labels[0]}.", (*stack, child_dir), out, True)
+        _evaluate(
+            child,
+            run,
+            child_inputs,
+            f"{prefix}module.{b.labels[0]}.",
+            (*stack, child_dir),
+            out,
+            True,
+            certain and created,
+        )
 
 
-def _instance_scope(block: _Block, scope: _Scope) -> _Scope | None:
-    """The scope of the first instance, or None when count/for_each creates no instance."""
+def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, bool]:
+    """The scope of the first instance (None when `count`/`for_each` creates none) and
+    whether that is certain (False when `count`/`for_each` could not be evaluated)."""
     if "count" in block.attrs:
         count = _ev(block.attrs["count"].expr, scope, 0)
-        if isinstance(count, int | float) and not isinstance(count, bool) and count <= 0:
-            return None
-        return scope.child(count={"index": 0})
+        if isinstance(count, int | float) and not isinstance(count, bool):
+            return (None, True) if count <= 0 else (scope.child(count={"index": 0}), True)
+        return scope.child(count={"index": 0}), False
     if "for_each" in block.attrs:
         each = _ev(block.attrs["for_each"].expr, scope, 0)
         if isinstance(each, dict):
             if not each:
-                return None
+                return None, True
             k = next(iter(each))
-            return scope.child(each={"key": k, "value": each[k]})
+            return scope.child(each={"key": k, "value": each[k]}), True
         if isinstance(each, list):
             if not each:
-                return None
-            return scope.child(each={"key": each[0], "value": each[0]})
-        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")})
-    return scope
+                return None, True
+            return scope.child(each={"key": each[0], "value": each[0]}), True
+        if each is None:
+            return None, True
+        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}), False
+    return scope, True
 
 
 def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], depth: int) -> dict[str, Any]:
@@ -658,24 +677,33 @@ def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
     m = _FUNC.match(expr)
     if m:
         inner = _parse_expression(m.group(2))
-        if inner is _UNPARSED:
-            return Unknown(_short(expr))
-        value = _ev(inner, scope, depth + 1)
-        fn = m.group(1)
-        if fn in ("jsonencode", "tolist", "toset", "tomap"):
-            return value
-        if fn in ("flatten", "concat") and isinstance(value, list):
-            flat: list[Any] = []
-            for v in value:
-                flat.extend(v if isinstance(v, list) else [v])
-                scope.counter.step(len(v) if isinstance(v, list) else 1)
-            return flat
-        return Unknown(_short(expr))
-    if expr.startswith(("[", "{")):
+        if inner is not _UNPARSED:
+            value = _ev(inner, scope, depth + 1)
+            fn = m.group(1)
+            if fn in ("jsonencode", "tolist", "toset", "tomap"):
+                return value
+            if fn in ("flatten", "concat") and isinstance(value, list):
+                flat: list[Any] = []
+                for v in value:
+                    flat.extend(v if isinstance(v, list) else [v])
+                    scope.counter.step(len(v) if isinstance(v, list) else 1)
+                return flat
+    elif expr.startswith(("[", "{")):
         inner = _parse_expression(expr)
         if inner is not _UNPARSED and not (isinstance(inner, str) and inner.startswith("${")):
             return _ev(inner, scope, depth + 1)
-    return Unknown(_short(expr))
+        return Unknown(_short(expr))
+    if depth > _MAX_EVAL_DEPTH:
+        return Unknown("expression too deep")
+    return tf_expr.evaluate(
+        expr,
+        tf_expr.Callbacks(
+            ref=lambda text: _ev_ref(text, scope, depth + 1),
+            collection=lambda text: _ev_expr(text, scope, depth + 1),
+            template=lambda text: _ev_string(text, scope, depth + 1),
+            step=scope.counter.step,
+        ),
+    )
 
 
 _UNPARSED = object()
