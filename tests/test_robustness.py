@@ -9,6 +9,7 @@ Cases that fail because of a known bug are marked `xfail(strict=True)` with the 
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
 import io
 import json
@@ -786,3 +787,72 @@ def test_utf16_file_with_bom_is_scanned_for_secrets(tmp_path: Path) -> None:
     code, report = gate_json(root, "--scanners", "secrets")
     assert code == EXIT_BLOCKED, report["skipped"]
     assert {f["rule_id"] for f in report["findings"]} >= {"secret.stripe-secret-key"}
+
+
+# --- issue 10: exceptions cannot be stretched or widened silently ------------------------------
+
+# A critical finding; the exceptions below carry what critical exceptions need.
+SECRET_LINE = f'aws_secret_access_key = "{FAKE_AWS_SECRET}"\n'
+
+
+def _exception_repo(tmp_path: Path, entry: str, config: str = "") -> Path:
+    """A tree with one secret finding and an exceptions file holding `entry` (YAML, indented)."""
+    root = tmp_path / "repo"
+    write_tree(
+        root,
+        {
+            "settings.py": SECRET_LINE,
+            ".clearance/exceptions.yaml": "exceptions:\n" + entry,
+            "clearance.toml": config,
+        },
+    )
+    return root
+
+
+def _entry(match: str, created: str, expires: str) -> str:
+    return (
+        f"  - id: EXC-1\n    match: {match}\n    owner: team-a\n    reason: rotating\n"
+        f"    created: {created}\n    expires: {expires}\n    approved_by: sec-lead\n"
+        "    compensating_control: key disabled in IAM\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("created", "expires", "needle"),
+    [
+        ("2099-01-01", "2099-03-01", "created 2099-01-01 is in the future"),
+        ("0001-01-01", "2099-03-01", "created 0001-01-01 is before 2000-01-01"),
+        ("2026-01-01", "2027-02-30", "`expires` must be a date YYYY-MM-DD, not '2027-02-30'"),
+    ],
+    ids=["future-created", "year-one-created", "impossible-expiry"],
+)
+def test_exception_dates_that_dodge_the_length_cap_are_exit_4(
+    tmp_path: Path, created: str, expires: str, needle: str
+) -> None:
+    root = _exception_repo(tmp_path, _entry("{rule: 'secret.*'}", created, expires))
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert needle in result.output and ".clearance/exceptions.yaml:" in result.output
+    assert "internal error" not in result.output
+    check = invoke(["exceptions", "check", "--root", str(root)])
+    assert check.exit_code == EXIT_INVALID and needle in check.output
+
+
+def test_wildcard_rule_exception_is_refused_by_default(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{rule: '*'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry)
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert "excepts every rule" in result.output and "allow_wildcards" in result.output
+
+
+def test_allowed_wildcard_exception_applies_with_a_warning(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{path: '**'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry, "[policy.exceptions]\nallow_wildcards = true\n")
+    code, report = gate_json(root, "--scanners", "secrets")
+    reasons = report["decision"]["reasons"]
+    assert any("EXC-1' uses a wildcard (path=**)" in r for r in reasons), reasons
+    assert [e["status"] for e in report["decision"]["extra"]["exceptions"]] == ["applied"]
+    assert code == EXIT_PASS

@@ -99,6 +99,8 @@ class ExceptionLimitSettings(_Section):
     max_days_high: int = Field(default=90, ge=1)
     max_days_other: int = Field(default=180, ge=1)
     expiring_soon_days: int = Field(default=14, ge=0)
+    allow_wildcards: bool = False
+    """Allow exceptions whose match excepts every rule (`rule: '*'`, or only `path: '**'`)."""
 
     def max_days(self, severity: Severity) -> int:
         """The longest an exception for a finding of `severity` may last."""
