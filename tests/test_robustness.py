@@ -856,3 +856,22 @@ def test_allowed_wildcard_exception_applies_with_a_warning(tmp_path: Path) -> No
     assert any("EXC-1' uses a wildcard (path=**)" in r for r in reasons), reasons
     assert [e["status"] for e in report["decision"]["extra"]["exceptions"]] == ["applied"]
     assert code == EXIT_PASS
+
+
+# --- issue 10: configuration types are strict, nesting is bounded -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ('fail_closed = "false"\n', "fail_closed (line 1): expected a boolean"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+    ],
+    ids=["string-false", "5000-deep-array"],
+)
+def test_configuration_types_and_depth_are_exit_4(tmp_path: Path, config: str, needle: str) -> None:
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": config, "settings.py": SECRET_LINE})
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert needle in result.output and "internal error" not in result.output
