@@ -1018,7 +1018,8 @@ def test_verify_reads_only_regular_files(tmp_path: Path, public_key: Path, which
             else [str(bundle), "--key", str(special)]
         )
         result = invoke(["verify", *args])
-        assert result.exit_code == EXIT_BLOCKED, result.output
+        # an invalid bundle is exit 1 (verify's contract); an unusable --key is a usage error
+        assert result.exit_code == (EXIT_BLOCKED if which == "bundle" else EXIT_USAGE), result.output
         assert "is not a regular file" in _flat(result.output)
 
 

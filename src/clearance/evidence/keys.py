@@ -97,14 +97,17 @@ def load_signer(key_file: Path | None, passphrase: bytes | None = None) -> Crypt
 
 def load_public_key(path: Path) -> SSlibKey:
     """A verification key from a PEM public key file (or a private key file, whose public half is used)."""
-    pem = read_regular(path, limit=MAX_KEY_BYTES, what="public key")
+    try:
+        pem = read_regular(path, limit=MAX_KEY_BYTES, what="public key")
+    except EvidenceError as e:
+        raise UsageError(e.message) from e
     try:
         public = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):
         try:
             public = serialization.load_pem_private_key(pem, password=None).public_key()
         except (ValueError, TypeError, UnsupportedAlgorithm) as e:
-            raise EvidenceError(f"{path} is not a PEM public key") from e
+            raise UsageError(f"{path} is not a PEM public key") from e
     if not isinstance(public, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-        raise EvidenceError(f"{path}: only ed25519 and ECDSA P-256 keys are supported")
+        raise UsageError(f"{path}: only ed25519 and ECDSA P-256 keys are supported")
     return SSlibKey.from_crypto(public)
