@@ -10,7 +10,6 @@ root (or a workspace) declares are direct.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from clearance.model import Scope
@@ -55,7 +54,7 @@ def _add_packages(lock: Lockfile, packages: dict[str, Any], *, nested_keys: bool
         key_name = path[path.rfind(_NM) + len(_NM) :]
         name = text_field(entry, "name") or key_name
         version = text_field(entry, "version")
-        line = lock.lines.next(json.dumps(key_name if nested_keys else path) + ": {")
+        line = lock.lines.json_key(key_name if nested_keys else path)
         if not version:
             lock.error(f"package {path!r} has no version", line)
             continue
