@@ -23,6 +23,7 @@ from packageurl import PackageURL
 from clearance import safe_yaml
 from clearance.errors import MalformedInput
 from clearance.model import Component, ScanError, Scope
+from clearance.redaction import strip_url_credentials
 from clearance.sources.base import SourceFile
 
 SCANNER_ID = "deps"
@@ -77,7 +78,8 @@ def normalize_name(ecosystem: str, name: str) -> str:
 def purl_for(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None = None) -> str:
     """The package URL of `name@version` in `ecosystem` (no version part when `version` is empty).
 
-    Cached for unqualified purls (lockfiles name the same dependency many times). Lone
+    Credentials in URLs (a `vcs_url` or `download_url` qualifier, a URL used as a version)
+    are stripped. Cached for unqualified purls (lockfiles name the same dependency many times). Lone
     surrogates (from `\\u` escapes in JSON/YAML) cannot be percent-encoded; they become
     `?`. Returns "" when no valid package URL exists (e.g. an empty name), so that content
     from a lockfile never raises here.
@@ -94,9 +96,9 @@ def _cached_purl(ecosystem: str, name: str, version: str) -> str:
 
 def _purl(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None) -> str:
     """Build the package URL with packageurl-python (see `purl_for`)."""
-    name, version = _encodable(name), _encodable(version)
+    name, version = _encodable(name), _encodable(strip_url_credentials(version))
     if qualifiers:
-        qualifiers = {k: _encodable(v) for k, v in qualifiers.items()}
+        qualifiers = {k: _encodable(strip_url_credentials(v)) for k, v in qualifiers.items()}
     namespace: str | None = None
     short = name
     if ecosystem in ("npm", "Go", "Packagist") and "/" in name:
@@ -271,6 +273,7 @@ class Lockfile:
         itself (an included requirements file).
         """
         name = normalize_name(ecosystem, name)
+        version = strip_url_credentials(version)
         if not name:
             return None
         key = (ecosystem, name, version)
@@ -329,7 +332,7 @@ def _merge(first: Component, direct: bool | None, scope: Scope, dependencies: It
 def describe(format_name: str, problem: str, line: int | None) -> str:
     """The message of a lockfile ScanError: the format, the line when known, the problem."""
     where = f" (line {line})" if line else ""
-    return f"{format_name}{where}: {problem}"
+    return f"{format_name}{where}: {strip_url_credentials(problem)}"
 
 
 def load_json(text: str) -> Any:
