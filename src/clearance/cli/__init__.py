@@ -44,9 +44,9 @@ _scan.register(app)
 from clearance.cli import evidence as _evidence  # noqa: E402
 
 _evidence.register(app)
-from clearance.cli import db as _db  # noqa: E402
+from clearance.cli import advisories as _advisories  # noqa: E402
 
-_db.register(app)
+_advisories.register(app)
 from clearance.cli import policy as _policy  # noqa: E402
 
 _policy.register(app)
