@@ -299,7 +299,7 @@ def _fixed_in(findings: Sequence[Finding]) -> str | None:
     component = findings[0].component
     if component is None:
         return None
-    from clearance.scanners.deps.match import sort_versions  # only when vulnerabilities are shown
+    from clearance.scanners.vulns.match import sort_versions  # only when vulnerabilities are shown
 
     needed: list[str] = []
     for f in findings:
