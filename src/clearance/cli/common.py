@@ -24,7 +24,7 @@ stderr = Console(stderr=True, highlight=False)
 def fail(error: ClearanceError) -> NoReturn:
     """Print an error's diagnostics on stderr and exit with its code."""
     stderr.print(f"[bold red]error:[/] {error.diagnostics()}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(error.exit_code)
+    raise typer.Exit(int(error.exit_code))
 
 
 @contextmanager

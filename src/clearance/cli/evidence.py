@@ -12,6 +12,7 @@ from rich.console import Console
 
 from clearance.cli.common import errors_to_exit, stderr
 from clearance.config import load_settings
+from clearance.decision import ExitCode, verify_exit_code
 from clearance.errors import UsageError
 from clearance.evidence.sbom import SbomFormat, render_sbom
 from clearance.pipeline import system_clock
@@ -91,7 +92,7 @@ def sbom_command(
                 f"wrote {fmt.value} SBOM with {len({c.purl for c in components})} components to {output}"
             )
     if errors:
-        raise typer.Exit(3)
+        raise typer.Exit(int(ExitCode.INCOMPLETE))
 
 
 def verify(
@@ -135,8 +136,9 @@ def verify(
     if not report.valid:
         for problem in report.problems:
             stderr.print(f"[bold red]INVALID:[/] {problem}", highlight=False)
-        raise typer.Exit(1)
-    out.print(f"[bold green]VALID[/] {bundle}", highlight=False)
+    else:
+        out.print(f"[bold green]VALID[/] {bundle}", highlight=False)
+    raise typer.Exit(int(verify_exit_code(report.valid)))
 
 
 def _parse_at(value: str) -> dt.datetime:

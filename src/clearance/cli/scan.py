@@ -22,9 +22,9 @@ from clearance.cli.common import (
     wants_progress,
 )
 from clearance.config import Settings, load_settings
-from clearance.decision import Decision, ExitCode
+from clearance.decision import Decision, scan_exit_code
 from clearance.errors import UsageError
-from clearance.model import RuleInfo, ScannerStatus, ScanResult, Severity
+from clearance.model import RuleInfo, ScanResult, Severity
 from clearance.pipeline import RunOptions, run, system_clock
 from clearance.scanners.registry import build_scanner, scanner_ids
 
@@ -101,8 +101,7 @@ def scan(
         targets = _targets(fmt, output or [])
         result = _run(req)
         _write_reports(targets, result, None, req)
-        failed = any(r.status is ScannerStatus.FAILED for r in result.runs)
-    raise typer.Exit(int(ExitCode.INCOMPLETE if failed else ExitCode.PASS))
+    raise typer.Exit(int(scan_exit_code(result)))
 
 
 def gate(
@@ -419,13 +418,17 @@ def _evidence_plan(
         if key or artifacts or digests:
             raise UsageError("--key/--artifact/--artifact-digest need --evidence DIR")
         return None
+    from clearance.errors import EvidenceError
     from clearance.evidence.keys import load_signer
     from clearance.evidence.statements import artifact_subject, digest_subject
 
-    subjects = [artifact_subject(a) for a in artifacts]
-    for spec in digests:
-        name, sep, digest = spec.rpartition("@")
-        subjects.append(digest_subject(digest, name if sep else "artifact"))
+    try:  # artifacts and digests are command-line inputs: a wrong one is a usage error
+        subjects = [artifact_subject(a) for a in artifacts]
+        for spec in digests:
+            name, sep, digest = spec.rpartition("@")
+            subjects.append(digest_subject(digest, name if sep else "artifact"))
+    except EvidenceError as e:
+        raise UsageError(e.message, hint=e.hint) from e
     return EvidencePlan(out_dir, load_signer(key), subjects)
 
 

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from clearance.errors import EvidenceError, UsageError
+from clearance.errors import UsageError
 
 KEY_ENV = "CLEARANCE_SIGNING_KEY"
 PASSPHRASE_ENV = "CLEARANCE_KEY_PASSPHRASE"
@@ -99,14 +99,14 @@ def load_public_key(path: Path) -> SSlibKey:
     try:
         pem = path.read_bytes()
     except OSError as e:
-        raise EvidenceError(f"cannot read public key {path}: {e.strerror}") from e
+        raise UsageError(f"cannot read public key {path}: {e.strerror}") from e
     try:
         public = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):
         try:
             public = serialization.load_pem_private_key(pem, password=None).public_key()
         except (ValueError, TypeError, UnsupportedAlgorithm) as e:
-            raise EvidenceError(f"{path} is not a PEM public key") from e
+            raise UsageError(f"{path} is not a PEM public key") from e
     if not isinstance(public, ed25519.Ed25519PublicKey | ec.EllipticCurvePublicKey):
-        raise EvidenceError(f"{path}: only ed25519 and ECDSA P-256 keys are supported")
+        raise UsageError(f"{path}: only ed25519 and ECDSA P-256 keys are supported")
     return SSlibKey.from_crypto(public)
