@@ -51,6 +51,9 @@ _advisories.register(app)
 from clearance.cli import policy as _policy  # noqa: E402
 
 _policy.register(app)
+from clearance.cli import ledger as _ledger  # noqa: E402
+
+_ledger.register(app)
 # --- end of command registration ---
 
 
