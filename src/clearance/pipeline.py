@@ -6,13 +6,14 @@ applies to, 3. keep what the change touched (PR mode), 4. sort. No formatting he
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from clearance.config import Settings
 from clearance.model import (
@@ -29,6 +30,10 @@ from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners
 from clearance.sources import files as files_source
 from clearance.sources.base import SourceFile
+from clearance.sources.image import ImageSpec, image_spec_for
+
+if TYPE_CHECKING:
+    from clearance.sources.image.source import ImageContext
 
 Clock = Callable[[], dt.datetime]
 
@@ -65,6 +70,8 @@ class RunOptions:
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    platform: str | None = None
+    """Image targets: which platform of a multi-platform image (`linux/arm64`)."""
 
 
 def run(
@@ -75,8 +82,12 @@ def run(
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     scanners = build_scanners(scanner_ids)
 
-    # 1. Collect the files.
-    collected, tgt = _collect(target, settings, options)
+    # 1. Collect the files (an image also yields its package inventory and config).
+    image = None
+    if (spec := image_spec_for(target)) is not None:
+        collected, tgt, image = _collect_image(spec, settings, options)
+    else:
+        collected, tgt = _collect(target, settings, options)
 
     # 2. Run each scanner over the files it applies to.
     context = ScanContext(
@@ -86,6 +97,7 @@ def run(
         jobs=options.jobs,
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
+        image=image,
     )
     findings: list[Finding] = []
     components: list[Component] = []
@@ -171,6 +183,28 @@ def _collect(target: Path, settings: Settings, options: RunOptions) -> tuple[fil
 
         commit = git.head_commit(target)
     return walked, Target(kind="directory", path=str(target), commit=commit)
+
+
+def _collect_image(
+    spec: ImageSpec, settings: Settings, options: RunOptions
+) -> tuple[files_source.WalkResult, Target, ImageContext]:
+    """Stream the image once: layer files for the file scanners, its inventory for deps."""
+    from clearance.scanners.deps.ospkg import ImageInventory
+    from clearance.sources.image.source import ImageSource
+
+    inventory = ImageInventory()
+    source = ImageSource(spec, platform=options.platform, sinks=[inventory])
+    walked = source.collect(list(settings.ignore), settings.max_file_size)
+    assert source.context is not None
+    found = inventory.components(source.context.fs)
+    context = dataclasses.replace(
+        source.context,
+        components=found.components,
+        inventory_errors=found.errors,
+        inventory_warnings=found.warnings,
+        distro=(found.distro.pretty_name or found.distro.id) if found.distro else "",
+    )
+    return walked, source.target(), context
 
 
 def _run_scanner(
