@@ -415,6 +415,7 @@ class VulnerabilityMatcher:
             "cvss_score": rated.score,
             "cvss_vector": rated.vector,
             "fix_versions": fixes,
+            "fix": "available" if fixes else "none",
             "kev": bool(kev),
             "kev_date_added": min((d for d in kev.values() if d), default=None),
             "epss": (
