@@ -245,6 +245,21 @@ def status_failed(result: ScanResult) -> list[ScannerRun]:
     return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
 
 
+def image_inventory(
+    spec: ImageSpec, platform: str | None = None
+) -> tuple[list[Component], list[ScanError], list[str], Target]:
+    """An image's package inventory (squashed view) without matching, and the image as a Target."""
+    from clearance.scanners.deps.ospkg import ImageInventory
+    from clearance.sources.image import open_image
+    from clearance.sources.image.source import image_target
+
+    with open_image(spec, platform=platform) as image:
+        found = ImageInventory()
+        result = found.components(image.walk(found))
+        target = image_target(spec.text, image.identity, image.layers)
+    return list(result.components), list(result.errors), list(result.warnings), target
+
+
 def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:
     """The package inventory only (lockfiles → components), without advisory matching: for SBOMs."""
     from clearance.scanners.deps import lockfiles

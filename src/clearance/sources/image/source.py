@@ -76,19 +76,23 @@ class ImageSource:
         """`image`, named by its source and its config digest (the evidence subject)."""
         if self.context is None:
             return Target(kind="image", path=self.spec.text)
-        ident = self.context.identity
-        return Target(
-            kind="image",
-            path=self.spec.text,
-            digest=ident.config_digest,
-            manifest_digest=ident.manifest_digest,
-            name=ident.name,
-            layers=tuple(layer.diff_id for layer in self.context.layers),
-        )
+        return image_target(self.spec.text, self.context.identity, self.context.layers)
 
     def change(self) -> None:
         """Images have no PR mode."""
         return None
+
+
+def image_target(source: str, identity: ImageIdentity, layers: Sequence[Layer]) -> Target:
+    """The `Target` of an image scan: its source, config digest, manifest digest, tag and layers."""
+    return Target(
+        kind="image",
+        path=source,
+        digest=identity.config_digest,
+        manifest_digest=identity.manifest_digest,
+        name=identity.name,
+        layers=tuple(layer.diff_id for layer in layers),
+    )
 
 
 @dataclass
