@@ -6,12 +6,12 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from sources.image.builders import ImageBuild, Member, docker_archive, layer_tar
 
 from clearance.config import Settings
 from clearance.scanners.iac.rules.image import IMAGE_RULES, scan_image
 from clearance.sources.image import ImageSpec
 from clearance.sources.image.source import ImageSource
-from sources.image.builders import ImageBuild, Member, docker_archive, layer_tar
 
 TOKEN = "npm_" + "Zq3XbT8vKw2LmN5pR7sY9uA1cE4gH6jJ0oQd"
 
