@@ -31,6 +31,8 @@ def _readme_table() -> dict[int, str]:
 
 def _all_error_classes() -> list[type[ClearanceError]]:
     for info in pkgutil.walk_packages(clearance.__path__, "clearance."):
+        if ".migrations" in info.name:  # Alembic scripts run only inside a migration context
+            continue
         importlib.import_module(info.name)
     found: list[type[ClearanceError]] = []
     todo: list[type[ClearanceError]] = [ClearanceError]

@@ -344,3 +344,56 @@ def fingerprint(*parts: str | int | None) -> str:
         h.update(b"\x1f")
         h.update(b"" if part is None else str(part).encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedPath:
+    """One path a change adds or modifies (PR mode), relative to the scanned root, POSIX."""
+
+    path: str
+    added_lines: frozenset[int] | None = None
+    """1-based lines the change adds; None: every line counts (new, untracked or binary file)."""
+    mode: str = "100644"
+    """Git mode on the new side (120000 symlink, 160000 submodule)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """What a change touches compared with its base, read from git once (PR mode).
+
+    The scan reads the changed files' current content and keeps findings on added lines; the
+    policy uses the same paths for high-risk approvals and the merge base for the baseline.
+    `changed` lists every changed path, including ones the scan ignores (an ignore rule never
+    hides a path from the approval check).
+    """
+
+    base: str
+    """The base ref as given (e.g. `origin/main`)."""
+    merge_base: str
+    """The commit the change forked from (resolved once)."""
+    changed: tuple[ChangedPath, ...] = ()
+    deleted: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every touched path (changed and deleted), sorted."""
+        return tuple(sorted({c.path for c in self.changed} | set(self.deleted)))
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Fingerprints already present at the merge base (PR mode), and how they were obtained."""
+
+    base: str
+    merge_base: str
+    tree: str
+    fingerprints: frozenset[str]
+    paths: tuple[str, ...]
+    """The base-side paths scanned (those that carry findings now)."""
+    cached: bool = False
+    complete: bool = True
+    """False if a scanner could not read part of the base (those findings then count as new)."""
+
+    def pre_existing(self, result: ScanResult) -> frozenset[str]:
+        """Fingerprints of `result` that were already on the base."""
+        return frozenset(f.fingerprint for f in result.findings if f.fingerprint in self.fingerprints)

@@ -13,7 +13,7 @@ from rich.console import Console
 from clearance.cli.common import errors_to_exit, stderr
 from clearance.config import load_settings
 from clearance.decision import ExitCode, verify_exit_code
-from clearance.errors import UsageError
+from clearance.errors import EvidenceError, UsageError
 from clearance.evidence.sbom import SbomFormat, render_sbom
 from clearance.pipeline import system_clock
 
@@ -69,7 +69,7 @@ def sbom_command(
     ),
 ) -> None:
     """Write an SBOM of the lockfiles and manifests under PATH, or of a container image's OS and
-    language packages (no advisory database needed)."""
+    language packages (docs/images.md); no advisory database needed."""
     with errors_to_exit():
         from clearance.sources.image import image_spec_for
 
@@ -92,7 +92,7 @@ def sbom_command(
             components, errors = inventory(path, settings)
             commit = git.head_commit(path)
             default_name = path.resolve().name
-        text = render_sbom(
+        document = render_sbom(
             fmt, components, name=name or default_name, now=system_clock(), commit=commit, image=image
         )
         for e in errors:
@@ -100,12 +100,10 @@ def sbom_command(
         for w in warnings:
             stderr.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
         if output is None:
-            typer.echo(text, nl=False)
+            typer.echo(document.text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
-            stderr.print(
-                f"wrote {fmt.value} SBOM with {len({c.purl for c in components})} components to {output}"
-            )
+            output.write_text(document.text, encoding="utf-8")
+            stderr.print(f"wrote {fmt.value} SBOM with {document.components} components to {output}")
     if errors:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
 
@@ -135,10 +133,13 @@ def verify(
         from clearance.evidence.statements import Subject, artifact_subject, digest_subject
 
         subject: Subject | None = None
-        if artifact is not None:
-            subject = artifact_subject(artifact)
-        elif artifact_digest is not None:
-            subject = digest_subject(artifact_digest, "artifact")
+        try:
+            if artifact is not None:
+                subject = artifact_subject(artifact)
+            elif artifact_digest is not None:
+                subject = digest_subject(artifact_digest, "artifact")
+        except EvidenceError as e:  # what the user typed, not the bundle, is wrong
+            raise UsageError(e.message, hint=e.hint) from e
         when = _parse_at(at) if at else system_clock()
         keys = [keymod.load_public_key(k) for k in key]
         report = verify_bundle(bundle, keys, artifact=subject, at=when, require_pass=require_pass)

@@ -9,8 +9,10 @@ file systems (`proc/`, `sys/`, `dev/`) are not handed to scanners.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from clearance.model import Component, ScanError, SkippedFile, Target
 from clearance.sources.base import SourceFile
@@ -44,31 +46,77 @@ class ImageContext:
         return next((layer for layer in self.layers if layer.diff_id == diff_id), None)
 
 
+class InventoryResult(Protocol):
+    """What a package inventory found in the squashed view."""
+
+    @property
+    def components(self) -> tuple[Component, ...]:
+        """Packages, located by path and layer."""
+        ...
+
+    @property
+    def errors(self) -> tuple[ScanError, ...]:
+        """Package data that could not be read."""
+        ...
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """Notices for every report (e.g. a release without advisory data)."""
+        ...
+
+    @property
+    def distro_name(self) -> str:
+        """The distribution's name, or ""."""
+        ...
+
+
+class PackageInventory(ContentSink, Protocol):
+    """A sink that inventories packages while the layers stream (`scanners/deps/ospkg`)."""
+
+    def components(self, fs: FileSystem) -> InventoryResult:
+        """The packages the squashed view shows."""
+        ...
+
+
 class ImageSource:
-    """A `Source` over a container image (docker save archive, OCI layout, docker:NAME)."""
+    """A `Source` over a container image (docker save archive, OCI layout, docker:NAME).
+
+    `inventory` (the pipeline passes `scanners.deps.ospkg.ImageInventory`) sees the same single
+    stream; its result is in `context` after `collect`."""
 
     def __init__(
         self,
         spec: ImageSpec,
         *,
         platform: str | None = None,
-        sinks: Sequence[ContentSink] = (),
+        inventory: PackageInventory | None = None,
         limits: Limits | None = None,
     ) -> None:
         self.spec = spec
         self.platform = platform
-        self.sinks = tuple(sinks)
+        self.inventory = inventory
         self.limits = limits or Limits()
         self.context: ImageContext | None = None
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
-        """Stream the image once: text files of every layer for the scanners; `sinks` see their files."""
+        """Stream the image once: text files of every layer for the scanners, packages for the inventory."""
         warnings: list[str] = []
         rules = compile_rules("", ignore, "configuration `ignore`", warnings) if ignore else None
         files = _LayerFiles(max_file_size, [rules] if rules is not None else [])
+        sinks: list[ContentSink] = [files] if self.inventory is None else [files, self.inventory]
         with open_image(self.spec, platform=self.platform, limits=self.limits) as image:
-            fs = image.walk(_Tee([files, *self.sinks]))
-            self.context = ImageContext(image.identity, image.config, image.layers, fs)
+            fs = image.walk(_Tee(sinks))
+            context = ImageContext(image.identity, image.config, image.layers, fs)
+        if self.inventory is not None:
+            found = self.inventory.components(fs)
+            context = dataclasses.replace(
+                context,
+                components=found.components,
+                inventory_errors=found.errors,
+                inventory_warnings=found.warnings,
+                distro=found.distro_name,
+            )
+        self.context = context
         files.result.warnings.extend(warnings)
         return files.result
 
