@@ -349,6 +349,9 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "Debian": _univers("DebianVersion"),
     "Ubuntu": _univers("DebianVersion"),
     "Alpine": _univers("AlpineLinuxVersion"),
+    "Red Hat": _univers("RpmVersion"),
+    "Rocky Linux": _univers("RpmVersion"),
+    "AlmaLinux": _univers("RpmVersion"),
 }
 """Version schemes per OSV base ecosystem."""
 
