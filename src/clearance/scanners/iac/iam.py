@@ -45,6 +45,8 @@ class Statement:
     path: str
     """Dotted path of the statement inside the resource (for its line)."""
     condition: Any = None
+    actions_unknown: bool = False
+    """`Action`/`NotAction` (or one of its items) could not be resolved statically."""
 
     @property
     def allow(self) -> bool:
@@ -228,10 +230,15 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
             continue
         effect = st.get("Effect", "Allow")
         not_actions = None
+        actions_unknown = _has_unknown(st.get("NotAction")) or _has_unknown(st.get("Action"))
         if "NotAction" in st:
             not_actions = tuple(str(a) for a in as_list(st.get("NotAction")) if isinstance(a, str))
         resources_raw = st.get("NotResource") if "NotResource" in st else st.get("Resource", "*")
-        res_list = as_list(resources_raw)
+        # a reference to a resource of the configuration (`aws_iam_role.x.arn`) is one specific resource
+        res_list = [
+            f"<{r.ref}>" if isinstance(r, Unknown) and r.ref is not None else r
+            for r in as_list(resources_raw)
+        ]
         out.append(
             Statement(
                 effect=effect if isinstance(effect, str) else "Allow",
@@ -245,9 +252,14 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
                 conditioned=bool(st.get("Condition")),
                 path=spath,
                 condition=st.get("Condition"),
+                actions_unknown=actions_unknown,
             )
         )
     return tuple(out)
+
+
+def _has_unknown(value: Any) -> bool:
+    return is_unknown(value) or (isinstance(value, list) and any(is_unknown(v) for v in value))
 
 
 _IDENTITY_POLICY_TYPES = (
@@ -329,16 +341,27 @@ def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
                     denied |= acts
                 continue
             conf: Confidence = "high"
-            if st.resources_unknown:
-                conf = "low"
+            if st.resources_unknown or (st.not_actions is not None and st.actions_unknown):
+                conf = "low"  # what it excludes, or where it applies, is not known
             elif st.conditioned or st.not_resource or not any("*" in r for r in st.resources):
                 conf = "medium"
+            if "iam:passrole" in acts and _passrole_scoped(st):
+                acts = acts - {"iam:passrole"}
             for a in acts:
                 per_doc = grants.setdefault(a, {})
                 prev = per_doc.get(id(doc))
                 if prev is None or _RANK[conf] > _RANK[prev.confidence]:
                     per_doc[id(doc)] = Grant(doc, conf)
     return {a: list(g.values()) for a, g in grants.items() if a not in denied}
+
+
+def _passrole_scoped(st: Statement) -> bool:
+    """PassRole limited to named roles (no wildcard in any resource): the holder cannot hand
+    an arbitrary (administrator) role to a service it controls. (An `iam:PassedToService`
+    condition alone still lets it pass any role to that service.)"""
+    if st.not_resource or st.resources_unknown or not st.resources:
+        return False
+    return all("*" not in r and "?" not in r for r in st.resources)
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,16 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from clearance.errors import MalformedInput
-from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile, Suppression, fingerprint
+from clearance.model import (
+    Finding,
+    FindingKind,
+    RuleInfo,
+    ScanError,
+    Severity,
+    SkippedFile,
+    Suppression,
+    fingerprint,
+)
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
@@ -166,6 +175,9 @@ class IacScanner:
             conditional = "unknown" in (res.extra.get("instances"), checked.extra.get("instances"))
             if conditional:
                 confidence = "low"
+            severity = hit.severity or rule.severity
+            if confidence == "low" and severity.rank > Severity.MEDIUM.rank:
+                severity = Severity.MEDIUM  # low confidence looks low: at most a warning in SARIF
             signals: dict[str, Any] = {
                 "category": rule.category,
                 "exposure": hit.exposure or rule.exposure,
@@ -198,7 +210,7 @@ class IacScanner:
                 kind=FindingKind.MISCONFIGURATION,
                 rule_id=rule.id,
                 title=rule.title,
-                severity=rule.severity,
+                severity=severity,
                 location=location,
                 fingerprint=fingerprint(rule.id, res.path, res.address, hit.attribute),
                 scanner=self.id,

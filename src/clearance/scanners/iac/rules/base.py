@@ -56,6 +56,8 @@ class Hit:
     details: Mapping[str, Any] = field(default_factory=dict)
     exposure: Exposure | None = None
     """Overrides the rule's exposure for this hit."""
+    severity: Severity | None = None
+    """Overrides the rule's severity for this hit (e.g. a result that depends on unresolved values)."""
 
 
 CheckFn = Callable[[Resource, "RuleContext"], Iterable[Hit]]
