@@ -375,7 +375,14 @@ _SPECS: dict[str, tuple[str, tuple[Spec, ...]]] = {
             ("storage_encrypted", "StorageEncrypted", None),
         ),
     ),
-    "AWS::RDS::DBCluster": ("aws_rds_cluster", (("storage_encrypted", "StorageEncrypted", None),)),
+    "AWS::RDS::DBCluster": (
+        "aws_rds_cluster",
+        (("storage_encrypted", "StorageEncrypted", None), ("engine_mode", "EngineMode", None)),
+    ),
+    "AWS::EC2::FlowLog": (
+        "aws_flow_log",
+        (("vpc_id", "ResourceId", None), ("traffic_type", "TrafficType", None)),
+    ),
     "AWS::EFS::FileSystem": ("aws_efs_file_system", (("encrypted", "Encrypted", None),)),
     "AWS::SQS::Queue": (
         "aws_sqs_queue",
