@@ -18,6 +18,7 @@ import dataclasses
 import fnmatch
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
@@ -534,13 +535,16 @@ def open_to_anyone(st: Statement) -> bool:
     if st.conditioned and _limits_principal(st.condition):
         return False
     principal = st.principal
-    if principal == "*":
-        return True
     if isinstance(principal, Mapping):
-        for key in ("AWS", "CanonicalUser", "*"):
-            if "*" in [v for v in as_list(principal.get(key)) if isinstance(v, str)]:
-                return True
-    return False
+        values = [v for key in ("AWS", "CanonicalUser", "*") for v in as_list(principal.get(key))]
+    else:
+        values = as_list(principal)
+    return any(isinstance(v, str) and _ANYONE.match(v.strip()) for v in values)
+
+
+_ANYONE = re.compile(r"^(\*|arn:aws[\w-]*:iam::\*:root)$")
+"""Every spelling of "any principal": `*` (alone, in a list, under `AWS` or `CanonicalUser`)
+and `arn:aws:iam::*:root` (any account)."""
 
 
 def first_unknown(value: Any) -> Unknown | None:
@@ -554,7 +558,12 @@ def _limits_principal(condition: Any) -> bool:
     for operator, keys in condition.items():
         if not isinstance(keys, Mapping):
             return True
-        for key in keys:
-            if str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress"):
-                return True
+        for key, value in keys.items():
+            if not (
+                str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress")
+            ):
+                continue
+            if any(isinstance(v, str) and v.strip() in ("*", "0.0.0.0/0", "::/0") for v in as_list(value)):
+                continue  # `aws:PrincipalArn = "*"`, `aws:SourceIp = 0.0.0.0/0`: restricts nothing
+            return True
     return False

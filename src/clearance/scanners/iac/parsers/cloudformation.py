@@ -589,6 +589,8 @@ def _normalize(
         _copy_item_lines(lines, plines, tf_path, cfn_path, value)
     if cfn_type == "AWS::EC2::Instance":
         attrs["metadata_options"] = Unknown("set by a launch template or the account default")
+    if cfn_type == "AWS::EC2::SecurityGroupIngress":
+        attrs["type"] = "ingress"  # a standalone ingress rule (the Terraform shape says so explicitly)
     out = [
         _resource(
             path,
