@@ -145,7 +145,16 @@ class IacScanner:
                 continue
             problems: list[str] = []
             try:
-                resources.extend(_parse_single(kind, path, text, limits, problems))
+                parsed = _parse_single(kind, path, text, limits, problems)
+                resources.extend(parsed)
+                for res in parsed:
+                    lines = res.extra.get("template_skipped")
+                    if lines:
+                        shown = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
+                        out.warnings.append(
+                            f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
+                            f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
+                        )
             except BudgetExceeded as e:
                 out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
             except MalformedInput as e:
