@@ -1039,3 +1039,30 @@ def test_malformed_artifact_digest_is_a_usage_error(tmp_path: Path, public_key: 
     result = invoke(["verify", str(bundle), "--key", str(public_key), "--artifact-digest", digest])
     assert result.exit_code == EXIT_USAGE, result.output
     assert "invalid artifact digest" in _flat(result.output)
+
+
+# --- issue 10: CEL rules from the repository are bounded ---------------------------------------
+
+
+def test_runaway_cel_rule_is_refused_at_load(tmp_path: Path) -> None:
+    """The issue's reproducer: five nested maps over 20-element lists (ran 300 s before)."""
+    lst = "[" + ",".join(["'x'"] * 20) + "]"
+    when = f"{lst}.map(a, {lst}.map(b, {lst}.map(c, {lst}.map(d, {lst}.map(e, 1))))).size() > 0"
+    rule = f'[[policy.rules]]\nname = "r"\naction = "block"\nwhen = "{when}"\n'
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": rule, "settings.py": SECRET_LINE})
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert "estimated cost" in _flat(result.output) and "max_rule_cost" in _flat(result.output)
+
+
+def test_division_by_zero_in_a_rule_fails_closed_not_internal_error(tmp_path: Path) -> None:
+    when = "finding.path == 'settings.py' ? 1 / 0 == 1 : false"
+    rule = f'[[policy.rules]]\nname = "div"\naction = "block"\nwhen = "{when}"\n'
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": rule, "settings.py": SECRET_LINE})
+    code, report = gate_json(root, "--scanners", "secrets")
+    assert code == EXIT_BLOCKED
+    (finding,) = report["findings"]
+    assert finding["verdict"]["rule"] == "div"
+    assert any("division by zero" in n for n in finding["verdict"]["notes"])

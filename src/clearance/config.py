@@ -151,6 +151,10 @@ class PolicySettings(_Section):
     """Team → member logins, so an approval by a member counts for `@org/team` owners."""
     default_risk_owner: str = "@security"
     """Risk owner of the built-in high-risk paths."""
+    max_rule_cost: int = Field(default=100_000, ge=1)
+    """Refuse rules whose estimated cost (sub-expression evaluations per run) is above this."""
+    rule_time_budget_ms: int = Field(default=250, ge=1)
+    """One evaluation of one rule longer than this fails closed, and the rule is not run again."""
 
     @field_validator("fail_on", mode="before")
     @classmethod
