@@ -75,7 +75,7 @@ def sbom_command(
         components, errors = inventory(path, settings)
         from clearance.sources import git
 
-        text = render_sbom(
+        document = render_sbom(
             fmt,
             components,
             name=name or path.resolve().name,
@@ -85,12 +85,10 @@ def sbom_command(
         for e in errors:
             stderr.print(f"[yellow]warning:[/] {e.path}: {e.message}", markup=True, highlight=False)
         if output is None:
-            typer.echo(text, nl=False)
+            typer.echo(document.text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
-            stderr.print(
-                f"wrote {fmt.value} SBOM with {len({c.purl for c in components})} components to {output}"
-            )
+            output.write_text(document.text, encoding="utf-8")
+            stderr.print(f"wrote {fmt.value} SBOM with {document.components} components to {output}")
     if errors:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
 

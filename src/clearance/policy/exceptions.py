@@ -34,8 +34,8 @@ from ruamel.yaml.nodes import ScalarNode
 
 from clearance.config import ExceptionLimitSettings
 from clearance.errors import PolicyError
+from clearance.globs import path_glob
 from clearance.model import Finding, Severity
-from clearance.sources.ignore import path_glob
 
 MAX_FILE_BYTES = 1024 * 1024
 ENTRY_KEYS = (
