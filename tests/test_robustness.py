@@ -126,12 +126,11 @@ CFN = "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  B:\n    Type: AWS::
 
 CASES = [
     Case(
-        "nul-bytes-in-text-file-is-a-reported-skip",
-        {"config.py": b'password = "x"\x00\n', "ok.py": "x = 1\n"},
+        "one-nul-byte-does-not-hide-a-secret",
+        {"config.py": b'\x00k = "' + FAKE_STRIPE_KEY.encode() + b'"\n', "ok.py": "x = 1\n"},
         "secrets",
-        EXIT_PASS,
-        skipped=("config.py",),
-        message="binary",
+        EXIT_BLOCKED,
+        rules=("secret.stripe-secret-key",),
     ),
     Case(
         "invalid-utf8-around-a-secret-still-finds-it",
@@ -317,8 +316,6 @@ CASES = [
         {"CODEOWNERS": b"\x00\xff[[[ \n* \n/** @\n!!!\n", "a.py": "x = 1\n"},
         "secrets",
         EXIT_PASS,
-        skipped=("CODEOWNERS",),
-        message="binary",
     ),
     Case(
         "codeowners-with-a-70k-character-pattern",
@@ -413,16 +410,68 @@ def _single_line(path: Path, size: int, secret: str) -> None:
         fh.write(f' k="{secret}"\n')
 
 
-def test_file_above_the_size_cap_is_a_reported_skip(tmp_path: Path) -> None:
-    """A 6 MB single-line file is above the 5 MB default cap: skipped with the sizes named."""
+def test_file_above_the_size_cap_is_streamed_for_secrets(tmp_path: Path) -> None:
+    """A 6 MB single-line file is above the 5 MB default cap: the secrets scanner streams it in
+    chunks and finds the key at its end (it used to be skipped and the gate passed)."""
     root = tmp_path / "repo"
     root.mkdir()
     _single_line(root / "bundle.js", 6 * 1024 * 1024, FAKE_STRIPE_KEY)
     code, report = gate_json(root, "--scanners", "secrets")
-    skipped = {s["path"]: s["reason"] for s in report["skipped"]}
-    assert code == EXIT_PASS
-    assert "size cap" in skipped["bundle.js"] and "5242880" in skipped["bundle.js"]
-    assert report["summary"]["files_skipped"] == 1
+    assert code == EXIT_BLOCKED and report["skipped"] == [] and report["summary"]["complete"]
+    assert [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
+
+
+def _big_terraform(path: Path, size: int) -> None:
+    """A public bucket followed by `size` bytes of comments: valid HCL above the cap."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fh.write('resource "aws_s3_bucket_acl" "b" {\n  bucket = "b"\n  acl    = "public-read"\n}\n')
+        line = "# " + "padding " * 12 + "\n"
+        for _ in range(size // len(line) + 1):
+            fh.write(line)
+
+
+def test_iac_file_above_the_default_cap_makes_the_scan_incomplete(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _big_terraform(root / "infra" / "main.tf", 5_400_000)
+    code, report = gate_json(root, "--scanners", "iac")
+    assert code == EXIT_INCOMPLETE, report["errors"]
+    (error,) = report["errors"]
+    assert error["path"] == "infra/main.tf" and "not parsed by iac" in error["message"]
+    assert "raise max_file_size" in error["message"] and not report["summary"]["complete"]
+
+
+def test_a_configured_cap_turns_the_unparsed_file_into_a_reported_skip(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _big_terraform(root / "main.tf", 300_000)
+    (root / "clearance.toml").write_text("max_file_size = 200000\n")
+    code, report = gate_json(root, "--scanners", "iac")
+    assert code == EXIT_PASS and report["errors"] == []
+    (skip,) = report["skipped"]
+    assert skip["path"] == "main.tf" and "max_file_size is set in the configuration" in skip["reason"]
+
+
+def test_no_cap_parses_the_big_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _big_terraform(root / "main.tf", 5_400_000)
+    (root / "clearance.toml").write_text("max_file_size = 0\n")
+    code, report = gate_json(root, "--scanners", "iac")
+    assert code == EXIT_BLOCKED, report["errors"]
+    assert any(f["location"]["path"] == "main.tf" for f in report["findings"])
+
+
+def test_lockfile_above_the_default_cap_makes_the_scan_incomplete(tmp_path: Path, advisory_db: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    padding = json.dumps({f"node_modules/p{i}": {"version": "1.0.0"} for i in range(120_000)})
+    lock = '{"name": "x", "lockfileVersion": 3, "packages": ' + padding + "}"
+    (root / "package-lock.json").write_text(lock)
+    assert len(lock) > 5 * 1024 * 1024
+    code, report = gate_json(root, "--scanners", "deps")
+    assert code == EXIT_INCOMPLETE
+    assert [(e["path"], "not parsed by deps" in e["message"]) for e in report["errors"]] == [
+        ("package-lock.json", True)
+    ]
 
 
 def test_raising_the_size_cap_scans_a_big_single_line_file(tmp_path: Path) -> None:

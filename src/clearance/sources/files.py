@@ -2,7 +2,8 @@
 
 - `.gitignore` files (nested, gitignore semantics via `pathspec`), `.clearanceignore` files
   and the configured `ignore` globs are honoured; the `.git` directory is never entered.
-- Files above the size cap are skipped and counted; symlinks are never followed (a link
+- Files above the size cap are handed on marked `over_cap` (the secrets scanner streams them;
+  the pipeline records them as unscanned for every other scanner); symlinks are never followed (a link
   inside the root is scanned through its target, a link leaving the root or dangling is
   reported as skipped); unreadable directories are reported as errors.
 """
@@ -175,10 +176,7 @@ def _walk_dir(
 
 
 def _add_file(out: WalkResult, disk: Path, rel: str, size: int, cap: int) -> None:
-    if size > cap:
-        out.skipped.append(SkippedFile(rel, f"larger than the size cap ({size} > {cap} bytes)"))
-        return
-    out.files.append(SourceFile(path=rel, size=size, disk_path=disk))
+    out.files.append(SourceFile(path=rel, size=size, disk_path=disk, over_cap=0 < cap < size))
 
 
 def _symlink_reason(link: Path, real_root: Path) -> str:

@@ -827,10 +827,9 @@ def _add_worktree_file(out: WalkResult, cwd: Path, path: str, added: frozenset[i
     if not stat.S_ISREG(st.st_mode):
         out.skipped.append(SkippedFile(path, "not a regular file"))
         return
-    if st.st_size > cap:
-        out.skipped.append(SkippedFile(path, f"larger than the size cap ({st.st_size} > {cap} bytes)"))
-        return
-    out.files.append(SourceFile(path=path, size=st.st_size, disk_path=disk, added_lines=added))
+    out.files.append(
+        SourceFile(path=path, size=st.st_size, disk_path=disk, added_lines=added, over_cap=st.st_size > cap)
+    )
 
 
 class _PathFilter:
