@@ -1115,3 +1115,32 @@ def test_division_by_zero_in_a_rule_fails_closed_not_internal_error(tmp_path: Pa
     (finding,) = report["findings"]
     assert finding["verdict"]["rule"] == "div"
     assert any("division by zero" in n for n in finding["verdict"]["notes"])
+
+
+# --- issue 10: file names that are not UTF-8 -----------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="APFS refuses names that are not UTF-8")
+@pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "markdown", "console"])
+def test_file_name_with_invalid_utf8_is_scanned_and_reported_escaped(tmp_path: Path, fmt: str) -> None:
+    """A name with bytes 0xff 0xfe: the secret inside is found, every format is valid UTF-8 and
+    names the file as `conf\\xff\\xfe.py`."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    with open(os.fsencode(root / "src") + b"/conf\xff\xfe.py", "wb") as fh:
+        fh.write(f'k = "{FAKE_STRIPE_KEY}"\n'.encode())
+    out = tmp_path / f"report.{fmt}"
+    result = invoke(["gate", str(root), "--scanners", "secrets", "--output", f"{fmt}:{out}"])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    text = out.read_bytes().decode("utf-8")  # raises if any byte is not UTF-8
+    name = "src/conf\\xff\\xfe.py"
+    if fmt == "json":
+        (finding,) = json.loads(text)["findings"]
+        assert finding["location"]["path"] == name
+    elif fmt == "sarif":
+        (run,) = json.loads(text)["runs"]
+        (res,) = run["results"]
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.startswith("src/conf") and "\udcff" not in uri
+    else:  # markdown escapes the backslash (`\\\\xff` renders as `\\xff`)
+        assert name in text or name.replace("\\", "\\\\") in text, text[:2000]

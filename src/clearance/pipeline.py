@@ -159,6 +159,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
     # 1. Collect the files once.
     source = open_source(target, options)
     collected = source.collect(list(settings.ignore), settings.max_file_size)
+    collected.make_printable()  # names that are not UTF-8 are escaped once, here
     change = source.change()
 
     # 2. Run each scanner over the files it applies to.
