@@ -1144,3 +1144,29 @@ def test_file_name_with_invalid_utf8_is_scanned_and_reported_escaped(tmp_path: P
         assert uri.startswith("src/conf") and "\udcff" not in uri
     else:  # markdown escapes the backslash (`\\\\xff` renders as `\\xff`)
         assert name in text or name.replace("\\", "\\\\") in text, text[:2000]
+
+
+# --- issue 10: a shallow clone's history is not the whole history --------------------------------
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_history_of_a_shallow_clone_is_incomplete_and_says_unshallow(tmp_path: Path) -> None:
+    """The key lives only in the first commit; a depth-1 clone cannot see it. That is exit 3 with
+    the hint, never a complete scan with exit 0."""
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "-q", "-b", "main")
+    (origin / "settings.py").write_text(f'k = "{FAKE_STRIPE_KEY}"\n')
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "add key")
+    (origin / "settings.py").write_text("k = None\n")
+    _git(origin, "commit", "-qam", "remove key")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", "--depth", "1", origin.as_uri(), str(clone))
+    code, report = gate_json(clone, "--history", "--scanners", "secrets")
+    assert code == EXIT_INCOMPLETE and report["findings"] == []
+    (error,) = report["errors"]
+    assert "shallow clone" in error["message"] and "git fetch --unshallow" in error["message"]
+    # the full history finds the key
+    code, report = gate_json(origin, "--history", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
