@@ -79,6 +79,7 @@ class DepsScanner:
     id = SCANNER_ID
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
         """Lockfiles and manifests the inventory can parse (by file name)."""

@@ -64,6 +64,7 @@ class IacScanner:
     id = "iac"
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
         """By name: *.tf, *.tf.json, *.tfvars, JSON/YAML (classified by content), Dockerfiles."""
