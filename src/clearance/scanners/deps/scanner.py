@@ -30,6 +30,7 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    SkippedFile,
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput
@@ -81,8 +82,8 @@ class DepsScanner:
     requires_network = False
 
     def applies_to(self, path: str) -> bool:
-        """Lockfiles and manifests the inventory can parse (by file name)."""
-        return lockfiles.is_lockfile(path)
+        """Lockfiles and manifests the inventory can parse, and recognised ones it cannot (by file name)."""
+        return lockfiles.is_lockfile(path) or lockfiles.skip_reason(path) is not None
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """One rule family: `vuln.<advisory id>` for every OSV advisory in the store."""
@@ -105,6 +106,10 @@ class DepsScanner:
         out = ScannerOutput()
         per_file: list[tuple[str, list[Component]]] = []
         for f in files:
+            reason = lockfiles.skip_reason(f.path)
+            if reason is not None:  # recognised, not read: reported, never silently ignored
+                out.skipped.append(SkippedFile(f.path, reason))
+                continue
             result = lockfiles.parse(f)
             out.components.extend(result.components)
             out.errors.extend(result.errors)
@@ -113,7 +118,7 @@ class DepsScanner:
             per_file.append((f.path, result.components))
             if context.progress:
                 context.progress(1, f.size)
-        out.detail["lockfiles"] = len(files)
+        out.detail["lockfiles"] = out.files
         if not out.components:
             return out  # nothing to match: no database needed
         settings = context.settings.deps
