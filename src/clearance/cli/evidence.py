@@ -13,7 +13,7 @@ from rich.console import Console
 from clearance.cli.common import errors_to_exit, stderr
 from clearance.config import load_settings
 from clearance.decision import ExitCode, verify_exit_code
-from clearance.errors import UsageError
+from clearance.errors import EvidenceError, UsageError
 from clearance.evidence.sbom import SbomFormat, render_sbom
 from clearance.pipeline import system_clock
 
@@ -118,10 +118,13 @@ def verify(
         from clearance.evidence.statements import Subject, artifact_subject, digest_subject
 
         subject: Subject | None = None
-        if artifact is not None:
-            subject = artifact_subject(artifact)
-        elif artifact_digest is not None:
-            subject = digest_subject(artifact_digest, "artifact")
+        try:
+            if artifact is not None:
+                subject = artifact_subject(artifact)
+            elif artifact_digest is not None:
+                subject = digest_subject(artifact_digest, "artifact")
+        except EvidenceError as e:  # what the user typed, not the bundle, is wrong
+            raise UsageError(e.message, hint=e.hint) from e
         when = _parse_at(at) if at else system_clock()
         keys = [keymod.load_public_key(k) for k in key]
         report = verify_bundle(bundle, keys, artifact=subject, at=when, require_pass=require_pass)
