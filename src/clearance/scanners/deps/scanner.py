@@ -168,6 +168,7 @@ class DepsScanner:
         if configured is not None and not configured.is_absolute():
             configured = context.root / configured
         envs: dict[Path | None, PythonDistributions] = {}
+        unevaluable: set[str] = set()
         matcher = VulnerabilityMatcher(
             store, index_factory=lambda: ImportIndex.walk(context.root, context.all_paths)
         )
@@ -182,6 +183,9 @@ class DepsScanner:
             out.findings.extend(outcome.findings)
             out.errors.extend(outcome.errors)
             out.warnings.extend(outcome.warnings)
+            unevaluable.update(outcome.unevaluable)
+        if unevaluable:
+            out.detail["unevaluable_advisories"] = sorted(unevaluable)
 
 
 def python_env_near(root: Path, lockfile: str) -> Path | None:
@@ -231,6 +235,8 @@ class MatchOutcome:
     findings: list[Finding] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unevaluable: list[str] = field(default_factory=list)
+    """Ids of advisory records whose ranges could not be evaluated for some component."""
 
 
 @dataclass(frozen=True)
@@ -330,27 +336,26 @@ class VulnerabilityMatcher:
             try:
                 result = evaluate(entry.spec, component.version, parsed)
             except Exception as e:  # the boundary: odd advisory data must not abort the scan
-                out.errors.append(
-                    ScanError(
-                        path=where,
-                        scanner=SCANNER_ID,
-                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
-                        f"evaluated ({type(e).__name__}: {e})",
-                    )
-                )
+                self._unevaluable(out, component, entry.advisory_id, f"{type(e).__name__}: {e}")
                 continue
             if result.affected:
                 hits.append(_Hit(entry, self.store.advisory(entry.advisory_id), result))
             elif result.undecided:
-                out.errors.append(
-                    ScanError(
-                        path=where,
-                        scanner=SCANNER_ID,
-                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
-                        f"evaluated ({'; '.join(result.undecided)})",
-                    )
-                )
+                self._unevaluable(out, component, entry.advisory_id, "; ".join(result.undecided))
         return _merge(hits)
+
+    @staticmethod
+    def _unevaluable(out: MatchOutcome, component: Component, advisory_id: str, reason: str) -> None:
+        """An advisory record that cannot be evaluated for this version: the record's fault, not the user's.
+
+        Reported by id (a warning and `unevaluable`), never as a finding and never as a scan
+        error: one bad record must not make every scan of a popular package incomplete.
+        """
+        out.unevaluable.append(advisory_id)
+        out.warnings.append(
+            f"{component.location.path}: {component.name} {component.version}: advisory {advisory_id} cannot be "
+            f"evaluated ({reason}); reported as unevaluable, not as a finding"
+        )
 
     def _finding(
         self,
