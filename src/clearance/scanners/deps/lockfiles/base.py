@@ -163,22 +163,22 @@ class LineFinder:
         return bisect.bisect_right(self._starts, offset)
 
     def next(self, *needles: str) -> int | None:
-        """Line of the first of `needles` found after the previous match (else from the top)."""
+        """Line of the earliest of `needles` after the previous match (else from the top).
+
+        Several needles are searched in one pass (a regex alternation), so a spelling that a
+        file never uses costs nothing as long as another one is found.
+        """
         for start in (self._pos, 0):
-            for needle in needles:
-                found = self._find(needle, start)
-                if found >= 0:
-                    self._pos = found + len(needle)
-                    return self.line_at(found)
+            found, length = self._find_any(needles, start)
+            if found >= 0:
+                self._pos = found + length
+                return self.line_at(found)
         return None
 
     def first(self, *needles: str) -> int | None:
-        """Line of the first occurrence of any of `needles` from the top; does not move the cursor."""
-        for needle in needles:
-            found = self._find(needle, 0)
-            if found >= 0:
-                return self.line_at(found)
-        return None
+        """Line of the earliest occurrence of any of `needles` from the top; does not move the cursor."""
+        found, _ = self._find_any(needles, 0)
+        return self.line_at(found) if found >= 0 else None
 
     def json_key(self, key: str, value: str | None = None) -> int | None:
         """Line of the next JSON member `"key": {…}` or `"key": […]` (or `"key": "value"`) after the previous match.
@@ -197,12 +197,17 @@ class LineFinder:
         self._pos = found + 1
         return self.line_at(found)
 
-    def _find(self, needle: str, start: int) -> int:
-        if self.work > self._budget:
-            return -1
-        found = self._text.find(needle, start)
-        self.work += (found + len(needle) if found >= 0 else len(self._text)) - start
-        return found
+    def _find_any(self, needles: tuple[str, ...], start: int) -> tuple[int, int]:
+        """(offset, length) of the earliest needle at or after `start`, or (-1, 0); counts the work."""
+        if self.work > self._budget or not needles:
+            return -1, 0
+        if len(needles) == 1:
+            found, length = self._text.find(needles[0], start), len(needles[0])
+        else:
+            match = re.compile("|".join(map(re.escape, needles))).search(self._text, start)
+            found, length = (match.start(), match.end() - match.start()) if match else (-1, 0)
+        self.work += (found + length if found >= 0 else len(self._text)) - start
+        return found, length
 
 
 def _json_members(text: str) -> dict[tuple[str, str | None], list[int]]:
