@@ -81,3 +81,30 @@ def _junit_cases(path: Path) -> list[Any]:
     import xml.etree.ElementTree as ET
 
     return list(ET.parse(path).getroot().iter("testcase"))
+
+
+def test_the_demo_gitlab_reports_validate_and_name_the_real_commit(demo: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    git = ["git", "-C", str(demo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "demo"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    out = tmp_path / "gl"
+    result = _gate(demo, "--gitlab-reports", str(out))
+    assert result.exit_code == 1, result.output
+    deps = json.loads((out / "gl-dependency-scanning-report.json").read_text(encoding="utf-8"))
+    assert not [
+        e.message for e in _validator("gitlab/dependency-scanning-report-format.json").iter_errors(deps)
+    ]
+    assert deps["version"] == "15.2.4" and deps["vulnerabilities"]
+    sast = json.loads((out / "gl-sast-report.json").read_text(encoding="utf-8"))
+    assert sast["scan"]["type"] == "sast" and {v["location"]["file"] for v in sast["vulnerabilities"]} >= {
+        "infra/main.tf",
+        "k8s/deployment.yaml",
+    }
+    secrets = json.loads((out / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
+    assert {v["location"]["commit"]["sha"] for v in secrets["vulnerabilities"]} == {head}

@@ -114,7 +114,7 @@ def write_ci_outputs(
     from clearance import __version__
     from clearance.report.annotations import render_annotations
     from clearance.report.base import ReportData
-    from clearance.report.gitlab import render_gitlab_dependency_scanning, render_gitlab_secret_detection
+    from clearance.report.gitlab import GITLAB_REPORTS
 
     data = ReportData(
         result=result, decision=decision, rules=rules, tool_version=__version__, context=context
@@ -128,10 +128,7 @@ def write_ci_outputs(
             annotations.write_text(text, encoding="utf-8")
     if gitlab_dir is not None:
         gitlab_dir.mkdir(parents=True, exist_ok=True)
-        for name, render in (
-            ("gl-secret-detection-report.json", render_gitlab_secret_detection),
-            ("gl-dependency-scanning-report.json", render_gitlab_dependency_scanning),
-        ):
+        for name, render in GITLAB_REPORTS:
             (gitlab_dir / name).write_text(render(data), encoding="utf-8")
             if not quiet:
                 stderr.print(f"wrote {gitlab_dir / name}")
