@@ -108,3 +108,47 @@ def test_the_demo_gitlab_reports_validate_and_name_the_real_commit(demo: Path, t
     }
     secrets = json.loads((out / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
     assert {v["location"]["commit"]["sha"] for v in secrets["vulnerabilities"]} == {head}
+
+
+# --- inline suppression: a reason is required, it is counted, and the policy may refuse it ----
+
+
+def _suppressed_repo(tmp_path: Path, comment: str, config: str = "") -> Path:
+    repo = tmp_path / "svc"
+    (repo / "app").mkdir(parents=True)
+    key = "AKIA" + "QWERTYUIOPASDFGH"  # assembled so this test file holds no key
+    (repo / "app" / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{key}"  {comment}\n', encoding="utf-8")
+    if config:
+        (repo / "clearance.toml").write_text(config, encoding="utf-8")
+    return repo
+
+
+def _gate_json(repo: Path) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, ["gate", str(repo), "--scanners", "secrets", "--quiet", "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_bare_inline_suppression_does_not_apply_and_says_why(tmp_path: Path) -> None:
+    code, report = _gate_json(_suppressed_repo(tmp_path, "# clearance:ignore"))
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["verdict"]["action"] == "block"
+    assert any("gives no reason" in note for note in finding["verdict"]["notes"])
+
+
+def test_a_suppression_with_a_reason_passes_and_is_counted(tmp_path: Path) -> None:
+    repo = _suppressed_repo(tmp_path, '# clearance:ignore[secret.*] reason="documented example key"')
+    code, report = _gate_json(repo)
+    assert code == 0 and report["findings"][0]["verdict"]["rule"] == "inline-suppression"
+    console = runner.invoke(app, ["gate", str(repo), "--scanners", "secrets", "--quiet"]).stdout
+    assert "1 suppressed inline" in console.splitlines()[0]
+    assert "documented example key" in console
+
+
+def test_the_policy_can_refuse_inline_suppression_of_secrets(tmp_path: Path) -> None:
+    config = '[policy.inline_suppression]\nrefuse_kinds = ["secret"]\n'
+    repo = _suppressed_repo(tmp_path, '# clearance:ignore reason="trust me"', config)
+    code, report = _gate_json(repo)
+    assert code == 1
+    notes = report["findings"][0]["verdict"]["notes"]
+    assert any("refused: policy.inline_suppression refuses secret findings" in n for n in notes)
