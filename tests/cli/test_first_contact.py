@@ -152,3 +152,31 @@ def test_the_policy_can_refuse_inline_suppression_of_secrets(tmp_path: Path) -> 
     assert code == 1
     notes = report["findings"][0]["verdict"]["notes"]
     assert any("refused: policy.inline_suppression refuses secret findings" in n for n in notes)
+
+
+# --- gate --update-db: one line in CI fetches the advisories when they are missing or old ------
+
+
+def test_update_db_fetches_only_when_missing_or_older_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from clearance.cli import advisories
+
+    fetched: list[Path] = []
+    monkeypatch.setattr(advisories, "download", lambda db, ecosystems, **kw: fetched.append(db))
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "db"))
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("requests==2.31.0\n", encoding="utf-8")
+    args = ["gate", str(repo), "--scanners", "deps", "--quiet", "--update-db"]
+    runner.invoke(app, args)
+    assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "missing: fetched"
+    assert runner.invoke(app, ["db", "import", str(REPO / "examples" / "advisories")]).exit_code == 0
+    fetched.clear()
+    assert runner.invoke(app, args).exit_code == 0 and fetched == [], "fresh: not fetched"
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    assert "3 days ago" in (advisories.stale_reason(tmp_path / "db" / "advisories.sqlite3", 1, later) or "")
+    runner.invoke(app, [*args, "--db-max-age", "0"])
+    assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "older than the limit: fetched"
