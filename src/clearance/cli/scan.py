@@ -144,7 +144,15 @@ def gate(
     gitlab_reports: Path | None = typer.Option(
         None,
         "--gitlab-reports",
-        help="Write GitLab secret-detection and dependency-scanning report JSON into this directory.",
+        help="Write GitLab secret-detection, dependency-scanning and SAST (IaC) report JSON into this directory.",
+    ),
+    update_db: bool = typer.Option(
+        False,
+        "--update-db",
+        help="Download the advisory database first when it is missing or older than --db-max-age days.",
+    ),
+    db_max_age: int = typer.Option(
+        1, "--db-max-age", min=0, metavar="DAYS", help="With --update-db: how old the database may be."
     ),
     push: str | None = typer.Option(
         None,
@@ -181,6 +189,11 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
+        if update_db and "deps" in (req.options.scanners or req.settings.scanners):
+            from clearance.cli.advisories import refresh_if_stale
+
+            root = req.target if req.target.is_dir() else req.target.parent
+            refresh_if_stale(req.settings.deps.db_dir, root, db_max_age, quiet=quiet)
         request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci))
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.gate(request, system_clock, progress)
