@@ -7,6 +7,8 @@ values are masked completely, so a report never reveals most of a secret.
 
 from __future__ import annotations
 
+import re
+
 ELLIPSIS = "…"
 MASK = "****"
 
@@ -36,3 +38,15 @@ def redact(value: str) -> str:
 def redact_bytes(value: bytes) -> str:
     """`redact` for raw bytes (decoded leniently; invalid UTF-8 never raises)."""
     return redact(value.decode("utf-8", "replace"))
+
+
+_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*@)")
+
+
+def strip_url_credentials(text: str) -> str:
+    """`text` with the user-info part (``user:token@``) of every URL in it removed.
+
+    Used wherever a URL that came from outside can reach an output (reports, SBOMs, logs,
+    notification errors), so a credential embedded in a URL is never shown or stored.
+    """
+    return _URL_USERINFO.sub(lambda m: m.group("scheme"), text)

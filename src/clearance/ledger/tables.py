@@ -315,6 +315,8 @@ class Finding(Base):
     """The latest VEX analysis of (service, component, advisory), denormalized for SLA queries."""
     last_run_id: Mapped[int | None] = _fk("gate_runs.id", nullable=True)
     fixed_version: Mapped[str | None] = mapped_column(String(200))
+    ticket_url: Mapped[str | None] = mapped_column(String(1000))
+    """The routing ticket of this finding's group, once a ticket channel opened one."""
 
 
 class FindingEvent(Base):
@@ -515,6 +517,45 @@ class Outbox(Base):
     next_try_at: Mapped[dt.datetime]
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
+    group_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    """Deliveries of one (channel, group) go out in order: a later one waits for an earlier one."""
+    delivered_at: Mapped[dt.datetime | None]
+    ticket_ref: Mapped[str | None] = mapped_column(String(200))
+
+
+class Ticket(Base):
+    """The receiver's ticket for one finding group (service × advisory or rule) on one channel."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("channel", "group_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    group_key: Mapped[str] = mapped_column(String(300))
+    service_id: Mapped[int | None] = _fk("services.id", nullable=True)
+    ref: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    updated_at: Mapped[dt.datetime]
+
+
+class NotifyCursor(Base):
+    """How far routing has read each source of events (finding events, deploy decisions, drift)."""
+
+    __tablename__ = "notify_cursors"
+    source: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_id: Mapped[int] = mapped_column(default=0)
+
+
+class Escalation(Base):
+    """A finding whose SLA breach was escalated (once per finding and level)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("finding_id", "level"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = _fk("findings.id", ondelete="CASCADE")
+    level: Mapped[int] = mapped_column(default=1)
+    to_team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    escalated_at: Mapped[dt.datetime]
 
 
 # --- security of the service -------------------------------------------------------------------
