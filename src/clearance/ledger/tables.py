@@ -521,6 +521,8 @@ class Outbox(Base):
     """Deliveries of one (channel, group) go out in order: a later one waits for an earlier one."""
     delivered_at: Mapped[dt.datetime | None]
     ticket_ref: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(String(200), default="", index=True)
+    """The team the event is about (deliveries are scoped by team like everything else)."""
 
 
 class Ticket(Base):
