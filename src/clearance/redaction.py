@@ -2,7 +2,8 @@
 
 A redacted value keeps at most a short prefix and suffix (enough to recognise the kind of
 credential and to find it in a file) joined by an ellipsis, e.g. ``AKIA…MPLE``. Short
-values are masked completely, so a report never reveals most of a secret.
+values are masked completely, so a report never reveals most of a secret. Credentials in
+URLs (`https://user:token@host`) are removed outright (`strip_url_credentials`).
 """
 
 from __future__ import annotations
@@ -40,13 +41,25 @@ def redact_bytes(value: bytes) -> str:
     return redact(value.decode("utf-8", "replace"))
 
 
-_URL_USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<userinfo>[^/?#@\s]*@)")
+_URL_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)([^/?#\s]*)@")
+_PUBLIC_USERS = frozenset({"git", "anonymous"})
+"""User names that are conventions, not credentials (`git+ssh://git@host/…`): kept."""
 
 
 def strip_url_credentials(text: str) -> str:
-    """`text` with the user-info part (``user:token@``) of every URL in it removed.
+    """`text` with the user-info of every URL in it removed (`https://user:token@host` → `https://host`).
 
-    Used wherever a URL that came from outside can reach an output (reports, SBOMs, logs,
-    notification errors), so a credential embedded in a URL is never shown or stored.
+    A password or token is never kept. A user name alone is dropped too (tokens are often
+    passed as the user name, `https://ghp_…@github.com`), except the conventional `git`
+    and `anonymous` users. Text without `://` is returned unchanged (cheaply).
     """
-    return _URL_USERINFO.sub(lambda m: m.group("scheme"), text)
+    if "://" not in text:
+        return text
+    return _URL_USERINFO.sub(_without_userinfo, text)
+
+
+def _without_userinfo(match: re.Match[str]) -> str:
+    userinfo = match.group(2)
+    if userinfo.lower() in _PUBLIC_USERS:
+        return match.group(0)
+    return match.group(1)
