@@ -16,7 +16,9 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from clearance.errors import ConfigError
+from clearance.ledger.service import Ledger
 from clearance.ledger.tables import (
+    AuditEntry,
     DriftReport,
     Environment,
     Escalation,
@@ -173,7 +175,7 @@ def test_new_critical_finding_reaches_team_a_only_and_closes_on_fix(
         f = finding(s, org.a_service, "fp-pat", due=NOW + dt.timedelta(days=7))
         lifecycle(s, f, "created", NOW, r1)
         route(s, config, NOW)  # in the transaction that made the change
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     report = worker.run_once()
     assert report.delivered == 2 and report.dead == 0
     assert len(peer.state.slack) == 1 and "payments-api" in json.dumps(peer.state.slack[0])
@@ -214,7 +216,7 @@ def test_receiver_down_three_times_gets_it_once_on_the_fourth_try(
     with ledger_db.sessions.begin() as s:
         org = seed(s)
         lifecycle(s, finding(s, org.a_service, "fp1"), "created", NOW, run(s, org.a_service, "r1", NOW))
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     for attempt in range(1, 4):
         report = worker.run_once()
         assert report.retried == 1, attempt
@@ -235,7 +237,7 @@ def test_rate_limit_retry_after_is_honoured(ledger_db: LedgerDB, peer: HttpPeer,
     with ledger_db.sessions.begin() as s:
         org = seed(s)
         lifecycle(s, finding(s, org.a_service, "fp1"), "created", NOW, run(s, org.a_service, "r1", NOW))
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     worker.run_once()
     clock.advance(seconds=300)  # past the backoff, inside Retry-After
     assert worker.run_once().claimed == 0
@@ -251,7 +253,7 @@ def test_permanent_refusal_is_dead_and_can_be_retried(
     with ledger_db.sessions.begin() as s:
         org = seed(s)
         lifecycle(s, finding(s, org.a_service, "fp1"), "created", NOW, run(s, org.a_service, "r1", NOW))
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     assert worker.run_once().dead == 1
     with ledger_db.sessions.begin() as s:
         dead = store.deliveries(s, states=["dead"])
@@ -269,7 +271,7 @@ def test_a_fix_waits_for_the_ticket_it_closes(ledger_db: LedgerDB, peer: HttpPee
         f = finding(s, org.a_service, "fp1")
         lifecycle(s, f, "created", NOW, run(s, org.a_service, "r1", NOW))
         lifecycle(s, f, "fixed", NOW + dt.timedelta(seconds=1), run(s, org.a_service, "r2", NOW))
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     worker.run_once()
     assert peer.state.issues == {}
     clock.advance(minutes=1)
@@ -289,7 +291,7 @@ def test_zero_day_rematch_notifies_each_affected_owner_once(
             for fp in fps:
                 f = finding(s, service_id, fp, advisory="CVE-2026-0001", rule="vuln.CVE-2026-0001")
                 lifecycle(s, f, "created", NOW, None)  # recorded by a re-match: no run
-    Worker(ledger_db.sessions, config, clock).run_once()
+    Worker(Ledger(ledger_db.engine, clock=clock), config).run_once()
     a_msgs = [m for m in peer.state.slack if "payments-api" in json.dumps(m)]
     b_msgs = [m for m in peer.state.slack if "search-api" in json.dumps(m)]
     assert len(a_msgs) == 1 and len(b_msgs) == 1
@@ -301,7 +303,7 @@ def test_sla_breach_then_escalation_recorded_once(ledger_db: LedgerDB, peer: Htt
     with ledger_db.sessions.begin() as s:
         org = seed(s)
         finding(s, org.a_service, "late", due=NOW - dt.timedelta(days=1))
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     worker.run_once()
     assert sum("SLA breached" in json.dumps(m) for m in peer.state.slack) == 1
     assert peer.state.hooks == []  # not escalated yet
@@ -314,6 +316,8 @@ def test_sla_breach_then_escalation_recorded_once(ledger_db: LedgerDB, peer: Htt
     assert body["event"]["kind"] == "sla.escalated" and body["event"]["team"] == "security"
     with ledger_db.session() as s:
         assert s.scalar(select(func.count(Escalation.id))) == 1
+        audit = s.scalars(select(AuditEntry).where(AuditEntry.action == "sla.escalated")).one()
+        assert audit.actor == "clearance-router"
 
 
 def test_deploy_denied_and_drift_go_to_the_security_hook(
@@ -355,7 +359,7 @@ def test_deploy_denied_and_drift_go_to_the_security_hook(
                 detected_at=NOW,
             )
         )
-    Worker(ledger_db.sessions, config, clock).run_once()
+    Worker(Ledger(ledger_db.engine, clock=clock), config).run_once()
     kinds = sorted(json.loads(body)["event"]["kind"] for _, body in peer.state.hooks)
     assert kinds == ["drift.reported", "evidence.missing"]
 
@@ -377,7 +381,7 @@ def test_exception_expiry_goes_out_as_one_daily_digest(
                     last_seen_at=NOW,
                 )
             )
-    worker = Worker(ledger_db.sessions, config, clock)
+    worker = Worker(Ledger(ledger_db.engine, clock=clock), config)
     worker.run_once()
     assert smtp.messages == []  # held for the digest
     clock.advance(hours=16)  # past midnight UTC

@@ -495,8 +495,10 @@ class Subscription(Base):
     __tablename__ = "subscriptions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
-    event: Mapped[str] = mapped_column(String(60))
-    channel: Mapped[str] = mapped_column(String(30))
+    event: Mapped[str] = mapped_column(String(1000))
+    """The event kinds, comma-separated (`finding.new,sla.breached`)."""
+    channel: Mapped[str] = mapped_column(String(100))
+    """A channel name from the server's routing file (secrets stay in the file's environment)."""
     target: Mapped[str] = mapped_column(String(1000))
     filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)

@@ -6,8 +6,12 @@ import datetime as dt
 
 from sqlalchemy.orm import Session
 
+from clearance.ledger.store import Store
+
+ACTOR = "clearance-router"
+
 
 def audit_append(session: Session, action: str, detail: dict[str, str], now: dt.datetime) -> None:
-    """Append a routing state change (an escalation) to the ledger's audit log, in `session`'s
-    transaction. Until the ledger's audit log is wired in, this records nothing."""
-    return None
+    """Append a routing state change (an escalation, a delivery put back in the queue) to the
+    ledger's Merkle audit log, in `session`'s transaction."""
+    Store(session, now).append_audit(ACTOR, action, detail)

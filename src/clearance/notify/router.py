@@ -22,7 +22,7 @@ from clearance.model import Severity
 from clearance.notify import store
 from clearance.notify.audit import audit_append
 from clearance.notify.events import Event, EventKind
-from clearance.notify.subscriptions import EmailConfig, RoutingConfig
+from clearance.notify.subscriptions import EmailConfig, RoutingConfig, SubscriptionConfig
 
 #: How far ahead "due soon" and "expiring" look.
 DUE_SOON = dt.timedelta(days=3)
@@ -56,11 +56,38 @@ def route(session: Session, config: RoutingConfig, now: dt.datetime, link_base: 
     events += _sla_events(session, config, now, link_base)
     events += _waiver_events(session, now, link_base)
     report = RouteReport(events=len(events))
+    if not events:
+        return report
+    config = with_stored(session, config)
     rows = list(_deliveries(events, config, now))
     report.queued = store.enqueue(session, rows, now)
     for e in events:
         report.by_kind[e.kind.value] = report.by_kind.get(e.kind.value, 0) + 1
     return report
+
+
+def with_stored(session: Session, config: RoutingConfig) -> RoutingConfig:
+    """The routing file's subscriptions plus the API's (named `api-<id>`; their channels must be
+    configured in the file — an API subscription whose channel was removed is skipped)."""
+    extra = []
+    for sub in store.stored_subscriptions(session):
+        kinds = [EventKind(e) for e in sub.events if e in EventKind._value2member_map_]
+        if sub.channel not in config.channels or not kinds:
+            continue
+        extra.append(
+            SubscriptionConfig(
+                name=f"api-{sub.id}",
+                team=sub.team,
+                org=sub.team is None,
+                events=kinds,
+                min_severity=Severity.parse(sub.min_severity) if sub.min_severity else None,
+                environments=list(sub.environments),
+                channel=sub.channel,
+            )
+        )
+    if not extra:
+        return config
+    return config.model_copy(update={"subscriptions": [*config.subscriptions, *extra]})
 
 
 def _deliveries(

@@ -24,6 +24,7 @@ from clearance.ledger.tables import (
     Outbox,
     Release,
     Service,
+    Subscription,
     Team,
     Ticket,
     Waiver,
@@ -476,3 +477,86 @@ def retry_dead(session: Session, ids: Sequence[int], now: dt.datetime) -> int:
         q = q.where(Outbox.id.in_(ids))
     result = session.execute(q.values(state=RETRY, attempts=0, next_try_at=now, last_error=""))
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+@dataclass(frozen=True)
+class StoredSubscription:
+    """A subscription created through the API (channels are named from the routing file)."""
+
+    id: int
+    team: str | None
+    events: tuple[str, ...]
+    channel: str
+    min_severity: str | None
+    environments: tuple[str, ...]
+    created_at: dt.datetime
+
+    def as_json(self) -> dict[str, Any]:
+        """The API shape."""
+        return {
+            "id": self.id,
+            "team": self.team,
+            "org": self.team is None,
+            "events": list(self.events),
+            "channel": self.channel,
+            "min_severity": self.min_severity,
+            "environments": list(self.environments),
+            "created_at": self.created_at.isoformat(),
+        }
+
+
+def stored_subscriptions(session: Session, team_id: int | None = None) -> list[StoredSubscription]:
+    """Active API subscriptions (a team's own, or all when `team_id` is None), oldest first."""
+    q = (
+        select(Subscription, Team.name)
+        .outerjoin(Team, Team.id == Subscription.team_id)
+        .where(Subscription.active.is_(True))
+        .order_by(Subscription.id)
+    )
+    if team_id is not None:
+        q = q.where(Subscription.team_id == team_id)
+    return [
+        StoredSubscription(
+            id=row.id,
+            team=team,
+            events=tuple(e for e in row.event.split(",") if e),
+            channel=row.channel,
+            min_severity=row.filters.get("min_severity"),
+            environments=tuple(row.filters.get("environments", ())),
+            created_at=row.created_at,
+        )
+        for row, team in session.execute(q)
+    ]
+
+
+def add_subscription(
+    session: Session,
+    *,
+    team_id: int | None,
+    events: Sequence[str],
+    channel: str,
+    min_severity: str | None,
+    environments: Sequence[str],
+    now: dt.datetime,
+) -> int:
+    """Create an API subscription; returns its id."""
+    row = Subscription(
+        team_id=team_id,
+        event=",".join(events),
+        channel=channel,
+        target="",
+        filters={"min_severity": min_severity, "environments": list(environments)},
+        active=True,
+        created_at=now,
+    )
+    session.add(row)
+    session.flush()
+    return row.id
+
+
+def deactivate_subscription(session: Session, subscription_id: int) -> Subscription | None:
+    """Turn an API subscription off (kept for the audit trail); None when unknown."""
+    row = session.get(Subscription, subscription_id)
+    if row is not None:
+        row.active = False
+    return row

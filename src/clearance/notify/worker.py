@@ -12,11 +12,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections import defaultdict
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from sqlalchemy.orm import Session, sessionmaker
-
+from clearance.ledger.service import Ledger
 from clearance.notify import store
 from clearance.notify.channels.base import Channel, Outcome, OutcomeKind, TicketState
 from clearance.notify.channels.email import EmailChannel
@@ -46,21 +45,21 @@ def backoff(attempts: int) -> dt.timedelta:
 
 
 class Worker:
-    """Delivers the outbox. `channels` maps configured channel names to adapters (built from the
-    routing file when not given); `clock` is injected so retries are testable."""
+    """Delivers the outbox of `ledger`. `channels` maps configured channel names to adapters (built
+    from the routing file when not given); the ledger's injected clock drives retries."""
 
     def __init__(
         self,
-        sessions: sessionmaker[Session],
+        ledger: Ledger,
         config: RoutingConfig,
-        clock: Callable[[], dt.datetime],
         channels: Mapping[str, Channel] | None = None,
         max_attempts: int = 8,
         batch: int = 100,
     ) -> None:
-        self.sessions = sessions
+        self.ledger = ledger
+        self.sessions = ledger.sessions
         self.config = config
-        self.clock = clock
+        self.clock = ledger.clock
         self.max_attempts = max_attempts
         self.batch = batch
         self._channels: dict[str, Channel] = dict(channels or {})
@@ -75,9 +74,10 @@ class Worker:
         """Route what is new, then claim and deliver every due row once."""
         from clearance.notify.router import route
 
+        with self.ledger.write() as unit:  # the ledger's unit of work: audit checkpoints signed in it
+            if self.ledger.after_change is None:  # else the unit of work routes on its own
+                route(unit.session, self.config, unit.now)
         now = self.clock()
-        with self.sessions.begin() as session:
-            route(session, self.config, now)
         with self.sessions.begin() as session:
             claimed = [
                 (row.id, row.channel, row.group_key, row.attempts, dict(row.payload))
