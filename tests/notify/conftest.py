@@ -7,7 +7,7 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from ledger.conftest import empty_db, ledger_db  # noqa: F401  (re-exported fixtures)
+from ledger.conftest import api, demo_runs, empty_db, ledger_db  # noqa: F401  (re-exported fixtures)
 
 from notify.peers import HttpPeer, SmtpPeer, http_peer, smtp_peer
 

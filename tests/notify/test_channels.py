@@ -213,3 +213,15 @@ def test_jira_lifecycle(peer: HttpPeer) -> None:
 def test_jira_v3_uses_document_format(peer: HttpPeer) -> None:
     jira = JiraChannel(peer.url, "SEC", Http(), auth_header="Bearer pat", api_version=3)
     assert jira._text("a\nb")["type"] == "doc"
+
+
+def test_a_partial_fix_comments_and_keeps_the_ticket_open(peer: HttpPeer) -> None:
+    gh = github(peer)
+    first = gh.send(event(), "k1", TicketState())
+    partial = gh.send(event(EventKind.FINDING_FIXED, still_open=2), "k2", TicketState(first.ticket))
+    assert partial.kind is OutcomeKind.DELIVERED and peer.state.issues[1]["state"] == "open"
+    assert "2 still open" in peer.state.issues[1]["comments"][-1]["body"]
+    jira = JiraChannel(peer.url, "SEC", Http(), auth_header="Bearer pat")
+    created = jira.send(event(), "j1", TicketState())
+    jira.send(event(EventKind.FINDING_FIXED, still_open=1), "j2", TicketState(created.ticket))
+    assert peer.state.jira["SEC-1"]["fields"]["status"]["statusCategory"]["key"] == "new"

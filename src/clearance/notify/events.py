@@ -68,6 +68,9 @@ class Event:
     release: str = ""
     fingerprints: tuple[str, ...] = ()
     facts: tuple[tuple[str, str], ...] = field(default=())
+    still_open: int = 0
+    """For `finding.fixed`: findings of the same group still open — the group's ticket closes only
+    when none are."""
 
     @property
     def key(self) -> str:
@@ -118,6 +121,7 @@ class Event:
             release=str(data.get("release", "")),
             fingerprints=tuple(data.get("fingerprints", ())),
             facts=tuple((str(k), str(v)) for k, v in data.get("facts", ())),
+            still_open=int(data.get("still_open", 0)),
         )
 
     def headline(self) -> str:

@@ -145,9 +145,18 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
             kind = EventKind.ADVISORY_NEWLY_AFFECTED
         group = f"{change.service}:{change.advisory_id or change.rule_id}"
         groups[(change.run_id, kind, change.service, group)].append(change)
+    fixed_groups = [
+        (m[0].service_id, m[0].advisory_id, m[0].rule_id)
+        for (_r, kind, _s, _g), m in groups.items()
+        if kind is EventKind.FINDING_FIXED
+    ]
+    open_counts = store.still_open(session, fixed_groups)
     events = []
     for (_run, kind, service, group), members in groups.items():
         first = members[0]
+        remaining = 0
+        if kind is EventKind.FINDING_FIXED:
+            remaining = open_counts.get((first.service_id, first.advisory_id, first.rule_id), 0)
         dues = [m.due_at for m in members if m.due_at]
         worst = max((_severity(m.severity) for m in members), key=lambda s: s.sort_key() if s else (-1, -1))
         subject = first.advisory_id or first.rule_id
@@ -159,6 +168,8 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
             EventKind.ADVISORY_NEWLY_AFFECTED: "Newly affected by an advisory",
         }[kind]
         summary = first.title if count == 1 else f"{count} findings of {subject}: {first.title}"
+        if remaining:
+            summary += f" ({remaining} more of this group still open)"
         if kind is EventKind.ADVISORY_NEWLY_AFFECTED:
             release = releases.get(first.finding_id, "")
             summary = (
@@ -193,6 +204,7 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
                 release=releases.get(first.finding_id, ""),
                 fingerprints=tuple(sorted(m.fingerprint for m in members)),
                 facts=tuple(facts),
+                still_open=remaining,
             )
         )
     return events

@@ -560,3 +560,22 @@ def deactivate_subscription(session: Session, subscription_id: int) -> Subscript
     if row is not None:
         row.active = False
     return row
+
+
+def still_open(
+    session: Session, groups: Sequence[tuple[int, str | None, str]]
+) -> dict[tuple[int, str | None, str], int]:
+    """Open findings per (service id, advisory id, rule id) group — one query for all groups."""
+    if not groups:
+        return {}
+    services = sorted({g[0] for g in groups})
+    q = (
+        select(Finding.service_id, Finding.advisory_id, Finding.rule_id, func.count(Finding.id))
+        .where(Finding.service_id.in_(services), Finding.status.in_(("open", "reopened")))
+        .group_by(Finding.service_id, Finding.advisory_id, Finding.rule_id)
+    )
+    counts: dict[tuple[int, str | None, str], int] = {}
+    for service_id, advisory, rule, n in session.execute(q):
+        key = (service_id, advisory, rule) if advisory is None else (service_id, advisory, "")
+        counts[key] = counts.get(key, 0) + int(n)
+    return {g: counts.get((g[0], g[1], g[2] if g[1] is None else ""), 0) for g in groups}

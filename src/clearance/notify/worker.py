@@ -11,6 +11,8 @@ lease runs out — the channels' idempotency keys make that retry harmless.
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import threading
 from collections import defaultdict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -21,6 +23,8 @@ from clearance.notify.channels.base import Channel, Outcome, OutcomeKind, Ticket
 from clearance.notify.channels.email import EmailChannel
 from clearance.notify.events import TICKET_CLOSE_KINDS, Event
 from clearance.notify.subscriptions import EmailConfig, RoutingConfig, build_channel
+
+log = logging.getLogger("clearance.notify")
 
 BASE_DELAY = dt.timedelta(seconds=30)
 MAX_DELAY = dt.timedelta(hours=6)
@@ -192,3 +196,36 @@ class Worker:
                 report.errors.append(f"#{row_id}: {outcome.detail}")
             else:
                 report.retried += 1
+
+
+class BackgroundWorker:
+    """Runs `worker.run_once()` every `interval` seconds in a daemon thread (the server's in-process
+    worker). Errors are logged and the loop goes on; `stop()` waits for the current pass."""
+
+    def __init__(self, worker: Worker, interval: float) -> None:
+        self.worker = worker
+        self.interval = interval
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        """Start the loop (idempotent)."""
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._loop, name="clearance-outbox", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Ask the loop to end and wait for it."""
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=30)
+
+    def _loop(self) -> None:
+        while not self._stop.is_set():
+            try:
+                report = self.worker.run_once()
+                if report.dead:
+                    log.warning("outbox: %d deliveries dead: %s", report.dead, "; ".join(report.errors[:5]))
+            except Exception:  # keep delivering: a database hiccup must not stop the worker for good
+                log.exception("outbox worker pass failed")
+            self._stop.wait(self.interval)

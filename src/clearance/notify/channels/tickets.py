@@ -49,6 +49,8 @@ def ticket_body(event: Event) -> str:
 
 def _comment(event: Event, key: str) -> str:
     verb = {True: "Fixed", False: "Update"}[event.kind in TICKET_CLOSE_KINDS]
+    if event.kind in TICKET_CLOSE_KINDS and event.still_open:
+        verb = f"Partly fixed ({event.still_open} still open)"
     if event.kind in TICKET_REOPEN_KINDS:
         verb = "Regression: reopened"
     return f"{verb}: {event.headline()}\n\n{event.summary}\n\n<!-- {marker(key)} -->".strip()
@@ -89,6 +91,9 @@ class GitHubIssuesChannel:
         number = int(issue["number"])
         ref, url = f"{self.repo}#{number}", str(issue.get("html_url", ""))
         state = str(issue.get("state", "open"))
+        if event.kind in TICKET_CLOSE_KINDS and event.still_open:
+            failure = self._comment_once(number, event, key)
+            return failure or Outcome.delivered(f"updated ({event.still_open} still open)", ref, url)
         if event.kind in TICKET_CLOSE_KINDS:
             if state == "closed":
                 return Outcome.delivered("already closed", ref, url)
@@ -201,6 +206,9 @@ class JiraChannel:
         issue_key = str(issue["key"])
         url = f"{self.base}/browse/{issue_key}"
         category = str(issue.get("fields", {}).get("status", {}).get("statusCategory", {}).get("key", "new"))
+        if event.kind in TICKET_CLOSE_KINDS and event.still_open:
+            failure = self._comment_once(issue_key, event, key)
+            return failure or Outcome.delivered(f"updated ({event.still_open} still open)", issue_key, url)
         if event.kind in TICKET_CLOSE_KINDS:
             if category == "done":
                 return Outcome.delivered("already done", issue_key, url)
