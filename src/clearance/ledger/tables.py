@@ -1,0 +1,573 @@
+"""The ledger's schema: SQLAlchemy 2.0 typed mappings, one class per table.
+
+This module is the single owner of the schema; every table the ledger, the deploy gate and
+the routing code fill lives here, and the Alembic migrations in `migrations/` must agree with
+it (a test runs autogenerate and expects no difference).
+
+Times are stored as timezone-aware UTC (`UtcDateTime`); every `now` comes from an injected
+clock, never from the database server.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import TypeDecorator
+
+NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A timestamp that goes in and comes out as an aware UTC datetime (SQLite keeps no zone)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the ledger; pass an aware UTC time")
+        value = value.astimezone(dt.UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base with the naming convention the migrations rely on."""
+
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map = {dt.datetime: UtcDateTime(), dict[str, Any]: JSON(), list[Any]: JSON()}
+
+
+def _fk(target: str, *, nullable: bool = False, ondelete: str | None = None) -> Mapped[Any]:
+    return mapped_column(ForeignKey(target, ondelete=ondelete), nullable=nullable, index=True)
+
+
+# --- organisation ------------------------------------------------------------------------------
+
+
+class Team(Base):
+    """A team that owns services and receives their findings."""
+
+    __tablename__ = "teams"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    contacts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    escalation_team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    created_at: Mapped[dt.datetime]
+
+
+class Service(Base):
+    """A deployable service: owner team, tier, exposure, data class, repository."""
+
+    __tablename__ = "services"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    tier: Mapped[str] = mapped_column(String(40), default="default")
+    exposure: Mapped[str] = mapped_column(String(40), default="unknown")
+    data_class: Mapped[str] = mapped_column(String(40), default="unknown")
+    repository: Mapped[str | None] = mapped_column(String(500), index=True)
+    environments: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(String(40), default="ingest")
+    """Where the service was learned: `catalog` (sync-catalog) or `ingest` (first push)."""
+    created_at: Mapped[dt.datetime]
+
+
+class CodeOwnerRule(Base):
+    """One CODEOWNERS line of a service's repository (later lines win, as in GitHub)."""
+
+    __tablename__ = "code_owner_rules"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id", ondelete="CASCADE")
+    position: Mapped[int]
+    pattern: Mapped[str] = mapped_column(String(500))
+    team_id: Mapped[int] = _fk("teams.id")
+
+
+class SlaRule(Base):
+    """Days to fix a finding of a severity in a service tier (tier `default` applies otherwise)."""
+
+    __tablename__ = "sla_rules"
+    __table_args__ = (UniqueConstraint("tier", "severity"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    tier: Mapped[str] = mapped_column(String(40))
+    severity: Mapped[str] = mapped_column(String(20))
+    days: Mapped[int]
+
+
+class Environment(Base):
+    """A deployment environment and its gate settings (filled by the deploy gate)."""
+
+    __tablename__ = "environments"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    rank: Mapped[int] = mapped_column(default=0)
+    required_approvals: Mapped[int] = mapped_column(default=0)
+    evidence_required: Mapped[bool] = mapped_column(Boolean, default=False)
+    block_on_drift: Mapped[bool] = mapped_column(Boolean, default=False)
+    freeze_windows: Mapped[list[Any]] = mapped_column(default=list)
+    default_deny: Mapped[bool] = mapped_column(Boolean, default=False)
+    settings: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+# --- releases and components -------------------------------------------------------------------
+
+
+class Release(Base):
+    """One version of a service (a commit, built into artifacts)."""
+
+    __tablename__ = "releases"
+    __table_args__ = (UniqueConstraint("service_id", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id")
+    version: Mapped[str] = mapped_column(String(200))
+    commit: Mapped[str | None] = mapped_column(String(64), index=True)
+    artifact_digest: Mapped[str | None] = mapped_column(String(100), index=True)
+    """The primary artifact's `sha256:…` (every artifact is in `release_artifacts`)."""
+    created_at: Mapped[dt.datetime]
+
+
+class ReleaseArtifact(Base):
+    """An artifact (file, image) of a release, by digest."""
+
+    __tablename__ = "release_artifacts"
+    __table_args__ = (UniqueConstraint("release_id", "digest"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = _fk("releases.id", ondelete="CASCADE")
+    name: Mapped[str] = mapped_column(String(500))
+    digest: Mapped[str] = mapped_column(String(100), index=True)
+
+
+class Component(Base):
+    """A package version, by purl (shared between releases)."""
+
+    __tablename__ = "components"
+    __table_args__ = (Index("ix_components_ecosystem_name_version", "ecosystem", "name", "version"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    purl: Mapped[str] = mapped_column(String(1000), unique=True)
+    ecosystem: Mapped[str] = mapped_column(String(60))
+    name: Mapped[str] = mapped_column(String(300))
+    """The name normalized as the advisory store indexes it (PEP 503 for PyPI…)."""
+    version: Mapped[str] = mapped_column(String(200))
+
+
+class ReleaseComponent(Base):
+    """A component shipped in a release (the SBOM)."""
+
+    __tablename__ = "release_components"
+    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), primary_key=True, index=True)
+    scope: Mapped[str] = mapped_column(String(20), default="unknown")
+
+
+class AdvisoryMatch(Base):
+    """Precomputed: a component is affected by an advisory (refreshed on advisory updates)."""
+
+    __tablename__ = "advisory_matches"
+    __table_args__ = (UniqueConstraint("component_id", "advisory_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    component_id: Mapped[int] = _fk("components.id")
+    advisory_id: Mapped[str] = mapped_column(String(100), index=True)
+    severity: Mapped[str] = mapped_column(String(20), default="unknown")
+    fixed_versions: Mapped[list[Any]] = mapped_column(default=list)
+    summary: Mapped[str] = mapped_column(Text, default="")
+    matched_at: Mapped[dt.datetime]
+
+
+class AdvisoryAlias(Base):
+    """Another id of a matched advisory (CVE-… → PYSEC-…/GHSA-…), so any id finds the match."""
+
+    __tablename__ = "advisory_aliases"
+    alias: Mapped[str] = mapped_column(String(100), primary_key=True)
+    advisory_id: Mapped[str] = mapped_column(String(100), primary_key=True, index=True)
+
+
+class AdvisoryState(Base):
+    """Bookkeeping of re-matching: what the advisory store looked like at the last match."""
+
+    __tablename__ = "advisory_state"
+    key: Mapped[str] = mapped_column(String(100), primary_key=True)
+    value: Mapped[str] = mapped_column(Text)
+
+
+# --- gate runs, evidence, findings -------------------------------------------------------------
+
+
+class EvidenceBundle(Base):
+    """A release bundle as pushed, with the result of verifying it."""
+
+    __tablename__ = "evidence_bundles"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    size: Mapped[int]
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    verified: Mapped[bool] = mapped_column(Boolean)
+    result: Mapped[str] = mapped_column(Text, default="")
+    signer_key_id: Mapped[str | None] = mapped_column(String(200))
+    subjects: Mapped[list[Any]] = mapped_column(default=list)
+    verified_at: Mapped[dt.datetime]
+
+
+class GateRun(Base):
+    """One gate run pushed to the ledger (idempotent on the report's digest per service)."""
+
+    __tablename__ = "gate_runs"
+    __table_args__ = (UniqueConstraint("service_id", "report_sha256"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id")
+    release_id: Mapped[int | None] = _fk("releases.id", nullable=True)
+    evidence_id: Mapped[int | None] = _fk("evidence_bundles.id", nullable=True)
+    report_sha256: Mapped[str] = mapped_column(String(64))
+    repository: Mapped[str | None] = mapped_column(String(500))
+    commit: Mapped[str | None] = mapped_column(String(64))
+    base: Mapped[str | None] = mapped_column(String(200))
+    env: Mapped[str | None] = mapped_column(String(100))
+    mode: Mapped[str] = mapped_column(String(10))
+    """`full` (closes missing findings) or `pr` (never closes)."""
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    decided_at: Mapped[dt.datetime]
+    received_at: Mapped[dt.datetime]
+    tool_version: Mapped[str] = mapped_column(String(50), default="")
+    scanners: Mapped[list[Any]] = mapped_column(default=list)
+    policy_digest: Mapped[str | None] = mapped_column(String(100))
+    verified: Mapped[bool] = mapped_column(Boolean, default=False)
+    counts: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class Waiver(Base):
+    """An exception as the repository declares it (`.clearance/exceptions.yaml`), with its status."""
+
+    __tablename__ = "waivers"
+    __table_args__ = (UniqueConstraint("service_id", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id")
+    external_id: Mapped[str] = mapped_column(String(200))
+    owner: Mapped[str] = mapped_column(String(200), default="")
+    reason: Mapped[str] = mapped_column(Text, default="")
+    match: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    expires_at: Mapped[dt.datetime | None]
+    status: Mapped[str] = mapped_column(String(20), default="active")
+    """`active`, `expired` (as reported by the last run) or `stale` (matches nothing)."""
+    last_seen_at: Mapped[dt.datetime]
+
+
+class Finding(Base):
+    """A finding of a service over time: unique per (service, fingerprint)."""
+
+    __tablename__ = "findings"
+    __table_args__ = (
+        UniqueConstraint("service_id", "fingerprint"),
+        Index("ix_findings_service_id_scanner_status", "service_id", "scanner", "status"),
+        Index("ix_findings_owner_team_id_status", "owner_team_id", "status"),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    scanner: Mapped[str] = mapped_column(String(40))
+    kind: Mapped[str] = mapped_column(String(30))
+    rule_id: Mapped[str] = mapped_column(String(200), index=True)
+    title: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(20))
+    advisory_id: Mapped[str | None] = mapped_column(String(100), index=True)
+    component_purl: Mapped[str | None] = mapped_column(String(1000))
+    path: Mapped[str | None] = mapped_column(String(1000))
+    line: Mapped[int | None]
+    evidence: Mapped[str] = mapped_column(String(200), default="")
+    status: Mapped[str] = mapped_column(String(20))
+    """`open`, `reopened` (open again after a fix) or `fixed`."""
+    first_seen: Mapped[dt.datetime]
+    last_seen: Mapped[dt.datetime]
+    fixed_at: Mapped[dt.datetime | None]
+    due_at: Mapped[dt.datetime | None] = mapped_column(index=True)
+    reopen_count: Mapped[int] = mapped_column(default=0)
+    owner_team_id: Mapped[int | None] = mapped_column(ForeignKey("teams.id"))
+    waiver_id: Mapped[int | None] = _fk("waivers.id", nullable=True)
+    excepted_until: Mapped[dt.datetime | None]
+    analysis_state: Mapped[str | None] = mapped_column(String(30))
+    """The latest VEX analysis of (service, component, advisory), denormalized for SLA queries."""
+    last_run_id: Mapped[int | None] = _fk("gate_runs.id", nullable=True)
+    fixed_version: Mapped[str | None] = mapped_column(String(200))
+
+
+class FindingEvent(Base):
+    """A lifecycle step of a finding: created, fixed, reopened, updated."""
+
+    __tablename__ = "finding_events"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = _fk("findings.id", ondelete="CASCADE")
+    run_id: Mapped[int | None] = _fk("gate_runs.id", nullable=True)
+    event: Mapped[str] = mapped_column(String(20))
+    at: Mapped[dt.datetime]
+
+
+class Analysis(Base):
+    """A triage (VEX) decision on (service or release, component, advisory); latest row wins."""
+
+    __tablename__ = "analyses"
+    __table_args__ = (
+        Index(
+            "ix_analyses_service_id_component_purl_advisory_id", "service_id", "component_purl", "advisory_id"
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    release_id: Mapped[int | None] = _fk("releases.id", nullable=True)
+    component_purl: Mapped[str] = mapped_column(String(1000))
+    advisory_id: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(30))
+    justification: Mapped[str | None] = mapped_column(String(60))
+    responses: Mapped[list[Any]] = mapped_column(default=list)
+    detail: Mapped[str] = mapped_column(Text, default="")
+    author: Mapped[str] = mapped_column(String(200))
+    at: Mapped[dt.datetime]
+
+
+# --- deployments and operations (filled by the deploy gate) ------------------------------------
+
+
+class Deployment(Base):
+    """A deployment of a release to an environment."""
+
+    __tablename__ = "deployments"
+    __table_args__ = (
+        Index(
+            "ix_deployments_environment_id_release_id_finished_at",
+            "environment_id",
+            "release_id",
+            "finished_at",
+        ),
+    )
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = _fk("releases.id")
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    status: Mapped[str] = mapped_column(String(20))
+    """`in_progress`, `succeeded`, `failed`, `rolled_back`."""
+    started_at: Mapped[dt.datetime]
+    finished_at: Mapped[dt.datetime | None]
+    deployer: Mapped[str] = mapped_column(String(200), default="")
+    source: Mapped[str] = mapped_column(String(100), default="")
+    external_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class CurrentDeployment(Base):
+    """What runs now: the latest successful deployment per (service, environment)."""
+
+    __tablename__ = "current_deployments"
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"), primary_key=True)
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"), primary_key=True)
+    release_id: Mapped[int] = _fk("releases.id")
+    deployment_id: Mapped[int] = mapped_column(ForeignKey("deployments.id"))
+    since: Mapped[dt.datetime]
+
+
+class Change(Base):
+    """A commit of a service (for lead time: commit → deploy)."""
+
+    __tablename__ = "changes"
+    __table_args__ = (UniqueConstraint("service_id", "commit"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
+    commit: Mapped[str] = mapped_column(String(64))
+    committed_at: Mapped[dt.datetime]
+    author: Mapped[str] = mapped_column(String(200), default="")
+
+
+class DeploymentChange(Base):
+    """The changes a deployment shipped."""
+
+    __tablename__ = "deployment_changes"
+    deployment_id: Mapped[int] = mapped_column(
+        ForeignKey("deployments.id", ondelete="CASCADE"), primary_key=True
+    )
+    change_id: Mapped[int] = mapped_column(ForeignKey("changes.id"), primary_key=True, index=True)
+
+
+class Incident(Base):
+    """A production incident, linked to the release/deployment that caused it when known."""
+
+    __tablename__ = "incidents"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id")
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    deployment_id: Mapped[int | None] = mapped_column(ForeignKey("deployments.id"))
+    source: Mapped[str] = mapped_column(String(100))
+    external_id: Mapped[str] = mapped_column(String(200))
+    title: Mapped[str] = mapped_column(Text, default="")
+    severity: Mapped[str] = mapped_column(String(20), default="unknown")
+    opened_at: Mapped[dt.datetime]
+    resolved_at: Mapped[dt.datetime | None]
+
+
+class Approval(Base):
+    """A human approval of a release for an environment."""
+
+    __tablename__ = "approvals"
+    __table_args__ = (UniqueConstraint("release_id", "environment_id", "approver"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    release_id: Mapped[int] = _fk("releases.id")
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    approver: Mapped[str] = mapped_column(String(200))
+    comment: Mapped[str] = mapped_column(Text, default="")
+    at: Mapped[dt.datetime]
+
+
+class DriftReport(Base):
+    """An infrastructure drift check of a service in an environment."""
+
+    __tablename__ = "drift_reports"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id")
+    environment_id: Mapped[int] = mapped_column(ForeignKey("environments.id"))
+    drifted: Mapped[bool] = mapped_column(Boolean)
+    resources: Mapped[list[Any]] = mapped_column(default=list)
+    source: Mapped[str] = mapped_column(String(100), default="")
+    detected_at: Mapped[dt.datetime]
+
+
+class GateDecision(Base):
+    """A deploy go/no-go answer (allow, deny, needs-approval) with one reason per check."""
+
+    __tablename__ = "gate_decisions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int | None] = _fk("services.id", nullable=True)
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
+    artifact_digest: Mapped[str] = mapped_column(String(100), index=True)
+    answer: Mapped[str] = mapped_column(String(20))
+    reasons: Mapped[list[Any]] = mapped_column(default=list)
+    decided_at: Mapped[dt.datetime]
+
+
+class RuntimeSignal(Base):
+    """A fact observed at runtime (admission, scanner in cluster, alert) about a service."""
+
+    __tablename__ = "runtime_signals"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    service_id: Mapped[int] = _fk("services.id")
+    environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
+    release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
+    kind: Mapped[str] = mapped_column(String(60))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    source: Mapped[str] = mapped_column(String(100), default="")
+    observed_at: Mapped[dt.datetime]
+
+
+# --- routing (filled by notifications/tickets) -------------------------------------------------
+
+
+class Subscription(Base):
+    """Who wants which events over which channel."""
+
+    __tablename__ = "subscriptions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    event: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(30))
+    target: Mapped[str] = mapped_column(String(1000))
+    filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[dt.datetime]
+
+
+class Outbox(Base):
+    """An event to deliver (transactional outbox: written with the change, sent later)."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_state_next_try_at", "state", "next_try_at"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    event: Mapped[str] = mapped_column(String(60))
+    subscription_id: Mapped[int | None] = mapped_column(ForeignKey("subscriptions.id"))
+    channel: Mapped[str] = mapped_column(String(30))
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    dedup_key: Mapped[str] = mapped_column(String(200), unique=True)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    attempts: Mapped[int] = mapped_column(default=0)
+    next_try_at: Mapped[dt.datetime]
+    last_error: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[dt.datetime]
+
+
+# --- security of the service -------------------------------------------------------------------
+
+
+class TrustedKey(Base):
+    """A public key whose signatures a team's bundles may carry."""
+
+    __tablename__ = "trusted_keys"
+    __table_args__ = (UniqueConstraint("team_id", "key_id"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    team_id: Mapped[int] = _fk("teams.id")
+    key_id: Mapped[str] = mapped_column(String(200))
+    public_pem: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[dt.datetime]
+    revoked_at: Mapped[dt.datetime | None]
+
+
+class ApiToken(Base):
+    """An API token: only its SHA-256 is stored; scopes, team, expiry, revocation."""
+
+    __tablename__ = "api_tokens"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(20))
+    name: Mapped[str] = mapped_column(String(200), default="")
+    team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    scopes: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[dt.datetime]
+    expires_at: Mapped[dt.datetime | None]
+    revoked_at: Mapped[dt.datetime | None]
+    last_used_at: Mapped[dt.datetime | None]
+
+
+class AuditEntry(Base):
+    """One leaf of the append-only Merkle log: RFC 8785 canonical JSON and its leaf hash."""
+
+    __tablename__ = "audit_entries"
+    seq: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    at: Mapped[dt.datetime]
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    entry: Mapped[str] = mapped_column(Text)
+    leaf_hash: Mapped[str] = mapped_column(String(64))
+
+
+class Checkpoint(Base):
+    """A signed (size, root) of the audit log."""
+
+    __tablename__ = "checkpoints"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(unique=True)
+    root_hash: Mapped[str] = mapped_column(String(64))
+    key_id: Mapped[str] = mapped_column(String(200))
+    signature: Mapped[str] = mapped_column(Text)
+    signed_at: Mapped[dt.datetime]
