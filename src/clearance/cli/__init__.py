@@ -50,6 +50,9 @@ _db.register(app)
 from clearance.cli import policy as _policy  # noqa: E402
 
 _policy.register(app)
+from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics` to it)
+
+_deploy.register(app)
 # --- end of command registration ---
 
 

@@ -9,9 +9,7 @@ the caller owns the transaction.
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
-import json
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -34,7 +32,6 @@ from clearance.deploy.policy import Enforcement, EnvironmentPolicy
 from clearance.errors import LedgerError
 from clearance.ledger.tables import (
     Approval,
-    AuditEntry,
     Change,
     CurrentDeployment,
     Deployment,
@@ -58,6 +55,9 @@ from clearance.ledger.tables import (
 from clearance.model import Severity
 
 DEPLOYMENT_STATUSES = ("in_progress", "succeeded", "failed", "rolled_back")
+
+AuditFn = Callable[[str, str, Mapping[str, Any]], Any]
+"""Appends (actor, action, data) to the audit log in the caller's transaction (`Store.append_audit`)."""
 
 
 class NotFound(LedgerError):
@@ -366,7 +366,7 @@ def _risk_facts(
 
 
 def record_decision(
-    session: Session, decision: DeployDecision, actor: str, source: str = "api"
+    session: Session, decision: DeployDecision, actor: str, source: str = "api", *, audit: AuditFn
 ) -> GateDecision:
     """Store a go/no-go decision and append it to the audit log."""
     r = decision.request
@@ -390,7 +390,7 @@ def record_decision(
     )
     session.add(row)
     session.flush()
-    audit(session, actor, "deploy.decision", {"decision_id": row.id, **doc}, decision.decided_at)
+    audit(actor, "deploy.decision", {"decision_id": row.id, "source": source, **doc})
     return row
 
 
@@ -413,6 +413,7 @@ def add_approval(
     groups: Sequence[str],
     comment: str,
     now: dt.datetime,
+    audit: AuditFn,
 ) -> ApprovalResult:
     """Record `approver`'s approval of `digest` of `service` for `env` (idempotent)."""
     svc = service_by_name(session, service)
@@ -449,7 +450,6 @@ def add_approval(
     session.add(row)
     session.flush()
     audit(
-        session,
         approver,
         "deploy.approval",
         {
@@ -459,7 +459,6 @@ def add_approval(
             "digest": digest,
             "groups": row.approver_groups,
         },
-        now,
     )
     return ApprovalResult(row.id, release.id, True)
 
@@ -489,6 +488,7 @@ def record_deployment(
     source: str,
     external_id: str | None,
     now: dt.datetime,
+    audit: AuditFn,
 ) -> Deployment:
     """Record a deployment; a succeeded one becomes what runs in `env` now."""
     if status not in DEPLOYMENT_STATUSES:
@@ -508,11 +508,9 @@ def record_deployment(
             session.flush()
             _update_current(session, svc.id, env.id, existing)
             audit(
-                session,
                 deployer,
                 "deploy.deployment",
                 _deployment_doc(existing, svc.name, env.name, digest),
-                now,
             )
             return existing
     dep = Deployment(
@@ -540,7 +538,7 @@ def record_deployment(
         session.add(DeploymentChange(deployment_id=dep.id, change_id=change.id))
     _update_current(session, svc.id, env.id, dep)
     session.flush()
-    audit(session, deployer, "deploy.deployment", _deployment_doc(dep, svc.name, env.name, digest), now)
+    audit(deployer, "deploy.deployment", _deployment_doc(dep, svc.name, env.name, digest))
     return dep
 
 
@@ -598,7 +596,7 @@ def running_deployment(
 
 
 def record_incident(
-    session: Session, event: IncidentEvent, env: Environment, actor: str, now: dt.datetime
+    session: Session, event: IncidentEvent, env: Environment, actor: str, now: dt.datetime, *, audit: AuditFn
 ) -> Incident:
     """Upsert an incident by (source, external id); without a release it is attributed to the
     release that was running in `env` when it opened."""
@@ -639,7 +637,6 @@ def record_incident(
         row.title = event.title or row.title
     session.flush()
     audit(
-        session,
         actor,
         "deploy.incident." + ("opened" if created else "updated"),
         {
@@ -651,7 +648,6 @@ def record_incident(
             "release_id": row.release_id,
             "resolved_at": row.resolved_at.isoformat() if row.resolved_at else None,
         },
-        now,
     )
     return row
 
@@ -668,6 +664,7 @@ def record_signal(
     observed_at: dt.datetime,
     actor: str,
     now: dt.datetime,
+    audit: AuditFn,
 ) -> RuntimeSignal:
     """Store a runtime security signal, tied to the release (by digest, else what ran then)."""
     svc = service_by_name(session, service)
@@ -692,11 +689,9 @@ def record_signal(
     session.add(row)
     session.flush()
     audit(
-        session,
         actor,
         "deploy.signal",
         {"signal_id": row.id, "service": service, "env": env.name, "kind": kind},
-        now,
     )
     return row
 
@@ -710,6 +705,7 @@ def record_drift(
     source: str,
     actor: str,
     now: dt.datetime,
+    audit: AuditFn,
 ) -> DriftReport:
     """Store a drift check for (service, env); the latest one decides the drift check."""
     svc = service_by_name(session, service)
@@ -728,7 +724,6 @@ def record_drift(
     session.add(row)
     session.flush()
     audit(
-        session,
         actor,
         "deploy.drift",
         {
@@ -738,27 +733,177 @@ def record_drift(
             "status": row.status,
             "resources": len(report.resources),
         },
-        now,
     )
     return row
 
 
-# --- audit -------------------------------------------------------------------------------------
+# --- listings (API and dashboard) --------------------------------------------------------------
 
 
-def audit(session: Session, actor: str, action: str, payload: dict[str, Any], now: dt.datetime) -> AuditEntry:
-    """Append one entry to the audit log (canonical JSON, RFC 6962 leaf hash) in this transaction."""
-    entry = {"action": action, "actor": actor, "at": now.astimezone(dt.UTC).isoformat(), "payload": payload}
-    text = json.dumps(entry, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
-    seq = (session.scalar(select(func.max(AuditEntry.seq))) or 0) + 1
-    row = AuditEntry(
-        seq=seq,
-        at=now,
-        actor=actor[:200],
-        action=action[:60],
-        entry=text,
-        leaf_hash=hashlib.sha256(b"\x00" + text.encode()).hexdigest(),
+def _scoped_services(team_ids: Sequence[int] | None, service: str | None) -> Any:
+    q = select(Service.id)
+    if team_ids is not None:
+        q = q.where(Service.team_id.in_(team_ids))
+    if service:
+        q = q.where(Service.name == service)
+    return q
+
+
+def _iso(t: dt.datetime | None) -> str | None:
+    return t.isoformat() if t is not None else None
+
+
+def decisions(
+    session: Session,
+    team_ids: Sequence[int] | None,
+    service: str | None = None,
+    env: str | None = None,
+    answer: str | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[dict[str, Any]]:
+    """The deploy log, newest first. Decisions about unknown services are shown to admins only."""
+    q = (
+        select(GateDecision, Service.name)
+        .outerjoin(Service, Service.id == GateDecision.service_id)
+        .order_by(GateDecision.decided_at.desc(), GateDecision.id.desc())
+        .limit(limit)
+        .offset(offset)
     )
-    session.add(row)
-    session.flush()
-    return row
+    if team_ids is not None or service:
+        q = q.where(GateDecision.service_id.in_(_scoped_services(team_ids, service)))
+    if env:
+        q = q.where(GateDecision.environment_name == env.strip().lower())
+    if answer:
+        q = q.where(GateDecision.answer == answer)
+    return [
+        {
+            "id": d.id,
+            "service": name,
+            "env": d.environment_name,
+            "artifact_digest": d.artifact_digest,
+            "answer": d.answer,
+            "reasons": list(d.reasons),
+            "checks": list(d.checks),
+            "requester": d.requester,
+            "auto_approved_by": d.auto_approved_by,
+            "source": d.source,
+            "decided_at": d.decided_at.isoformat(),
+        }
+        for d, name in session.execute(q).all()
+    ]
+
+
+def deployments(
+    session: Session,
+    team_ids: Sequence[int] | None,
+    service: str | None = None,
+    env: str | None = None,
+    limit: int = 100,
+) -> list[dict[str, Any]]:
+    """Deployments, newest first."""
+    q = (
+        select(Deployment, Release.version, Release.artifact_digest, Service.name, Environment.name)
+        .join(Release, Release.id == Deployment.release_id)
+        .join(Service, Service.id == Release.service_id)
+        .join(Environment, Environment.id == Deployment.environment_id)
+        .where(Service.id.in_(_scoped_services(team_ids, service)))
+        .order_by(Deployment.started_at.desc(), Deployment.id.desc())
+        .limit(limit)
+    )
+    if env:
+        q = q.where(Environment.name == env.strip().lower())
+    return [
+        {
+            "id": d.id,
+            "service": svc,
+            "env": env_name,
+            "version": version,
+            "artifact_digest": digest,
+            "status": d.status,
+            "started_at": d.started_at.isoformat(),
+            "finished_at": _iso(d.finished_at),
+            "deployer": d.deployer,
+        }
+        for d, version, digest, svc, env_name in session.execute(q).all()
+    ]
+
+
+def running_now(
+    session: Session, team_ids: Sequence[int] | None, service: str | None = None
+) -> list[dict[str, Any]]:
+    """What runs where now (the current deployment per service and environment)."""
+    q = (
+        select(
+            Service.name, Environment.name, Release.version, Release.artifact_digest, CurrentDeployment.since
+        )
+        .select_from(CurrentDeployment)
+        .join(Service, Service.id == CurrentDeployment.service_id)
+        .join(Environment, Environment.id == CurrentDeployment.environment_id)
+        .join(Release, Release.id == CurrentDeployment.release_id)
+        .where(Service.id.in_(_scoped_services(team_ids, service)))
+        .order_by(Service.name, Environment.rank.desc(), Environment.name)
+        .limit(5000)
+    )
+    return [
+        {"service": s, "env": e, "version": v, "artifact_digest": d, "since": since.isoformat()}
+        for s, e, v, d, since in session.execute(q).all()
+    ]
+
+
+def incidents(
+    session: Session, team_ids: Sequence[int] | None, service: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Incidents, newest first, with the release they are attributed to."""
+    q = (
+        select(Incident, Service.name, Environment.name, Release.version)
+        .join(Service, Service.id == Incident.service_id)
+        .outerjoin(Environment, Environment.id == Incident.environment_id)
+        .outerjoin(Release, Release.id == Incident.release_id)
+        .where(Service.id.in_(_scoped_services(team_ids, service)))
+        .order_by(Incident.opened_at.desc(), Incident.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": i.id,
+            "service": svc,
+            "env": env_name,
+            "release": version,
+            "title": i.title,
+            "severity": i.severity,
+            "source": i.source,
+            "external_id": i.external_id,
+            "opened_at": i.opened_at.isoformat(),
+            "resolved_at": _iso(i.resolved_at),
+        }
+        for i, svc, env_name, version in session.execute(q).all()
+    ]
+
+
+def signals(
+    session: Session, team_ids: Sequence[int] | None, service: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """Runtime signals, newest first, with their release."""
+    q = (
+        select(RuntimeSignal, Service.name, Environment.name, Release.version)
+        .join(Service, Service.id == RuntimeSignal.service_id)
+        .outerjoin(Environment, Environment.id == RuntimeSignal.environment_id)
+        .outerjoin(Release, Release.id == RuntimeSignal.release_id)
+        .where(Service.id.in_(_scoped_services(team_ids, service)))
+        .order_by(RuntimeSignal.observed_at.desc(), RuntimeSignal.id.desc())
+        .limit(limit)
+    )
+    return [
+        {
+            "id": r.id,
+            "service": svc,
+            "env": env_name,
+            "release": version,
+            "kind": r.kind,
+            "source": r.source,
+            "payload": dict(r.payload),
+            "observed_at": r.observed_at.isoformat(),
+        }
+        for r, svc, env_name, version in session.execute(q).all()
+    ]
