@@ -907,3 +907,29 @@ def signals(
         }
         for r, svc, env_name, version in session.execute(q).all()
     ]
+
+
+def releases_of_service(session: Session, service_id: int, limit: int = 50) -> list[dict[str, Any]]:
+    """A service's releases, newest first, with the environments each runs in now."""
+    rows = session.execute(
+        select(Release).where(Release.service_id == service_id).order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)
+    ).scalars().all()
+    envs: dict[int, list[str]] = {}
+    for release_id, env_name in session.execute(
+        select(CurrentDeployment.release_id, Environment.name)
+        .join(Environment, Environment.id == CurrentDeployment.environment_id)
+        .where(CurrentDeployment.service_id == service_id)
+        .order_by(Environment.name)
+    ).all():
+        envs.setdefault(release_id, []).append(env_name)
+    return [
+        {
+            "id": r.id,
+            "version": r.version,
+            "commit": r.commit,
+            "artifact_digest": r.artifact_digest,
+            "created_at": r.created_at.isoformat(),
+            "running_in": envs.get(r.id, []),
+        }
+        for r in rows
+    ]
