@@ -9,7 +9,9 @@ Cases that fail because of a known bug are marked `xfail(strict=True)` with the 
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -786,3 +788,254 @@ def test_utf16_file_with_bom_is_scanned_for_secrets(tmp_path: Path) -> None:
     code, report = gate_json(root, "--scanners", "secrets")
     assert code == EXIT_BLOCKED, report["skipped"]
     assert {f["rule_id"] for f in report["findings"]} >= {"secret.stripe-secret-key"}
+
+
+# --- issue 10: exceptions cannot be stretched or widened silently ------------------------------
+
+# A critical finding; the exceptions below carry what critical exceptions need.
+SECRET_LINE = f'aws_secret_access_key = "{FAKE_AWS_SECRET}"\n'
+
+
+def _exception_repo(tmp_path: Path, entry: str, config: str = "") -> Path:
+    """A tree with one secret finding and an exceptions file holding `entry` (YAML, indented)."""
+    root = tmp_path / "repo"
+    write_tree(
+        root,
+        {
+            "settings.py": SECRET_LINE,
+            ".clearance/exceptions.yaml": "exceptions:\n" + entry,
+            "clearance.toml": config,
+        },
+    )
+    return root
+
+
+def _entry(match: str, created: str, expires: str) -> str:
+    return (
+        f"  - id: EXC-1\n    match: {match}\n    owner: team-a\n    reason: rotating\n"
+        f"    created: {created}\n    expires: {expires}\n    approved_by: sec-lead\n"
+        "    compensating_control: key disabled in IAM\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("created", "expires", "needle"),
+    [
+        ("2099-01-01", "2099-03-01", "created 2099-01-01 is in the future"),
+        ("0001-01-01", "2099-03-01", "created 0001-01-01 is before 2000-01-01"),
+        ("2026-01-01", "2027-02-30", "`expires` must be a date YYYY-MM-DD, not '2027-02-30'"),
+    ],
+    ids=["future-created", "year-one-created", "impossible-expiry"],
+)
+def test_exception_dates_that_dodge_the_length_cap_are_exit_4(
+    tmp_path: Path, created: str, expires: str, needle: str
+) -> None:
+    root = _exception_repo(tmp_path, _entry("{rule: 'secret.*'}", created, expires))
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert needle in result.output and ".clearance/exceptions.yaml:" in result.output
+    assert "internal error" not in result.output
+    check = invoke(["exceptions", "check", "--root", str(root)])
+    assert check.exit_code == EXIT_INVALID and needle in check.output
+
+
+def test_wildcard_rule_exception_is_refused_by_default(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{rule: '*'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry)
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert "excepts every rule" in result.output and "allow_wildcards" in result.output
+
+
+def test_allowed_wildcard_exception_applies_with_a_warning(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{path: '**'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry, "[policy.exceptions]\nallow_wildcards = true\n")
+    code, report = gate_json(root, "--scanners", "secrets")
+    reasons = report["decision"]["reasons"]
+    assert any("EXC-1' uses a wildcard (path=**)" in r for r in reasons), reasons
+    assert [e["status"] for e in report["decision"]["extra"]["exceptions"]] == ["applied"]
+    assert code == EXIT_PASS
+
+
+# --- issue 10: configuration types are strict, nesting is bounded -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ('fail_closed = "false"\n', "fail_closed (line 1): expected a boolean"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+    ],
+    ids=["string-false", "5000-deep-array"],
+)
+def test_configuration_types_and_depth_are_exit_4(tmp_path: Path, config: str, needle: str) -> None:
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": config, "settings.py": SECRET_LINE})
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert needle in result.output and "internal error" not in result.output
+
+
+# --- issue 10: signed but self-contradicting bundles, and what `verify` is handed ----------------
+
+
+def _flat(text: str) -> str:
+    """Console output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def _passing_bundle(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """`clearance gate --evidence` on a clean tree: (bundle, private key, public key)."""
+    root = tmp_path / "clean"
+    write_tree(root, {"app.py": "print('hello')\n"})
+    key = tmp_path / "sign.key"
+    assert invoke(["keygen", "-o", str(key)]).exit_code == 0
+    evidence = tmp_path / "evidence"
+    digest = "sha256:" + "ab" * 32
+    args = ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", digest]
+    result = invoke(["gate", str(root), "--scanners", "secrets", *args])
+    assert result.exit_code == EXIT_PASS, result.output
+    (bundle,) = evidence.glob("*.tar.gz")
+    return bundle, key, tmp_path / "sign.key.pub"
+
+
+def _resign(bundle: Path, key: Path, target: Path, edit: Callable[[dict[str, list[Any]]], None]) -> Path:
+    """Rewrite the statements of a bundle with `edit` and sign everything again with the real key:
+    what an insider holding the key (or a buggy producer) could write."""
+    from clearance.evidence import dsse, keys
+    from clearance.evidence.bundle import MANIFEST, MANIFEST_ENVELOPE, read_bundle, write_bundle
+    from clearance.evidence.statements import Subject
+
+    signer = keys.load_signer(key)
+    members = read_bundle(bundle)
+    subjects = [Subject(s["name"], s["digest"]) for s in json.loads(members[MANIFEST])["subjects"]]
+    files = {n: d for n, d in members.items() if n not in (MANIFEST, MANIFEST_ENVELOPE)}
+    envelopes = {
+        name: dsse.parse_jsonl(data.decode(), name)
+        for name, data in files.items()
+        if name.endswith(".intoto.jsonl")
+    }
+    old = {name: [bytes(e.payload) for e in envs] for name, envs in envelopes.items()}
+    statements = {name: [json.loads(p) for p in payloads] for name, payloads in old.items()}
+    edit(statements)
+
+    def encode(body: Any) -> bytes:
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    # Keep the VSA's pins pointing at the (edited) statements, as a producer would.
+    moved = {
+        sha(old[n][i]): sha(encode(b))
+        for n, bodies in statements.items()
+        for i, b in enumerate(bodies)
+        if i < len(old[n])
+    }
+    for bodies in statements.values():
+        for body in bodies:
+            for pin in (
+                body["predicate"].get("inputAttestations", []) if isinstance(body["predicate"], dict) else []
+            ):
+                pin["digest"]["sha256"] = moved.get(pin["digest"]["sha256"], pin["digest"]["sha256"])
+    for name, bodies in statements.items():
+        files[name] = dsse.to_jsonl([dsse.sign(encode(b), signer) for b in bodies]).encode()
+    write_bundle(target, files, subjects, signer)
+    return target
+
+
+def _vsa_failed(statements: dict[str, list[Any]]) -> None:
+    (vsa,) = [s for bodies in statements.values() for s in bodies if "verificationResult" in s["predicate"]]
+    vsa["predicate"]["verificationResult"] = "FAILED"
+
+
+def _second_decision_blocks(statements: dict[str, list[Any]]) -> None:
+    (name,) = [n for n, bodies in statements.items() if bodies[0]["predicate"].get("outcome")]
+    blocked = json.loads(json.dumps(statements[name][0]))
+    blocked["predicate"]["outcome"] = "block"
+    statements[name].append(blocked)
+
+
+def _decision_without_verdict_list(statements: dict[str, list[Any]]) -> None:
+    (name,) = [n for n, bodies in statements.items() if bodies[0]["predicate"].get("outcome")]
+    statements[name][0]["predicate"]["verdicts"] = 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (_vsa_failed, "verification summary says 'FAILED' but the decision outcome is 'pass'"),
+        (_second_decision_blocks, "bundle holds 2 signed decision statements; exactly one is allowed"),
+        (_decision_without_verdict_list, "a signed statement is malformed"),
+    ],
+    ids=["vsa-failed-over-pass", "two-decisions", "junk-verdicts"],
+)
+def test_verify_rejects_validly_signed_contradictions(
+    tmp_path: Path, edit: Callable[[dict[str, list[Any]]], None], needle: str
+) -> None:
+    bundle, key, pub = _passing_bundle(tmp_path)
+    assert invoke(["verify", str(bundle), "--key", str(pub), "--require-pass"]).exit_code == 0
+    forged = _resign(bundle, key, tmp_path / "forged.tar.gz", edit)
+    result = invoke(["verify", str(forged), "--key", str(pub), "--require-pass"])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    assert "INVALID" in _flat(result.output) and needle in _flat(result.output), result.output
+    assert "internal error" not in _flat(result.output)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps(
+            {"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": {}}]}
+        ),
+        json.dumps({"payload": 5, "payloadType": [], "signatures": "x"}),
+    ],
+    ids=["100k-deep", "junk-signature", "junk-fields"],
+)
+def test_verify_hostile_envelope_lines_are_invalid(tmp_path: Path, public_key: Path, line: str) -> None:
+    bundle = _tarball(
+        tmp_path / "b.tar.gz",
+        lambda tar: (_member("manifest.json")(tar), _member("manifest.intoto.jsonl", line.encode())(tar)),
+    )
+    result = invoke(["verify", str(bundle), "--key", str(public_key)])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    assert "not a DSSE envelope" in _flat(result.output) and "internal error" not in _flat(result.output)
+
+
+@pytest.mark.parametrize("which", ["bundle", "key"])
+def test_verify_reads_only_regular_files(tmp_path: Path, public_key: Path, which: str) -> None:
+    """/dev/zero is endless and a FIFO blocks forever: both are refused at once."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
+    for special in (Path("/dev/zero"), fifo):
+        args = (
+            [str(special), "--key", str(public_key)]
+            if which == "bundle"
+            else [str(bundle), "--key", str(special)]
+        )
+        result = invoke(["verify", *args])
+        # an invalid bundle is exit 1 (verify's contract); an unusable --key is a usage error
+        assert result.exit_code == (EXIT_BLOCKED if which == "bundle" else EXIT_USAGE), result.output
+        assert "is not a regular file" in _flat(result.output)
+
+
+def test_verify_bundle_above_the_cap_is_invalid(
+    tmp_path: Path, public_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_BYTES", 1024)
+    big = tmp_path / "big.tar.gz"
+    big.write_bytes(os.urandom(4096))
+    result = invoke(["verify", str(big), "--key", str(public_key)])
+    assert result.exit_code == EXIT_BLOCKED and "larger than the 1024-byte limit" in _flat(result.output)
+
+
+@pytest.mark.parametrize("digest", ["sha256:xyz", "md5:" + "a" * 32, "deadbeef"])
+def test_malformed_artifact_digest_is_a_usage_error(tmp_path: Path, public_key: Path, digest: str) -> None:
+    bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
+    result = invoke(["verify", str(bundle), "--key", str(public_key), "--artifact-digest", digest])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "invalid artifact digest" in _flat(result.output)

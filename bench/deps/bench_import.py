@@ -15,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-from clearance.scanners.deps.advisories import database_path, import_osv
+from clearance.scanners.vulns.advisories import database_path, import_osv
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "osv"

@@ -25,9 +25,9 @@ from pathlib import Path
 
 from clearance.model import Component
 from clearance.scanners.deps import lockfiles
-from clearance.scanners.deps.advisories import AdvisoryStore, OsvSource, database_path, import_osv
-from clearance.scanners.deps.match import _parse_cached
 from clearance.scanners.deps.scanner import VulnerabilityMatcher
+from clearance.scanners.vulns.advisories import AdvisoryStore, OsvSource, database_path, import_osv
+from clearance.scanners.vulns.match import _parse_cached
 from clearance.sources.base import SourceFile
 
 REPO = Path(__file__).resolve().parents[2]

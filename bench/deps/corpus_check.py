@@ -17,8 +17,8 @@ import sys
 import time
 from pathlib import Path
 
-from clearance.scanners.deps.advisories import AdvisoryStore, OsvSource, database_path, import_osv
-from clearance.scanners.deps.match import UnsupportedEcosystem, VersionParseError, evaluate, parse_version
+from clearance.scanners.vulns.advisories import AdvisoryStore, OsvSource, database_path, import_osv
+from clearance.scanners.vulns.match import UnsupportedEcosystem, VersionParseError, evaluate, parse_version
 
 REPO = Path(__file__).resolve().parents[2]
 DATA = REPO.parent / "shared" / "data" / "osv"

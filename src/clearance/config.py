@@ -1,7 +1,9 @@
 """Configuration: `clearance.toml` at the target root, or `[tool.clearance]` in pyproject.toml.
 
-Validated with pydantic at load time; anything unknown or malformed is a `ConfigError`
-(exit 4) that names the file, the key and what is wrong.
+Validated with pydantic in strict mode at load time; anything unknown, malformed or of the
+wrong type (`fail_closed = "false"` is a string, not a boolean) is a `ConfigError` (exit 4)
+that names the file, the key, its line and the expected type. Nesting deeper than
+`MAX_NESTING` is refused before parsing, so a hostile file cannot exhaust the stack.
 """
 
 from __future__ import annotations
@@ -17,11 +19,15 @@ from clearance.errors import ConfigError
 from clearance.model import Severity
 
 CONFIG_FILE = "clearance.toml"
+MAX_CONFIG_BYTES = 1024 * 1024
+"""A configuration file larger than this is refused (exit 4)."""
+MAX_NESTING = 32
+"""Deepest array/inline-table nesting accepted in a configuration file (exit 4 beyond)."""
 DEFAULT_SCANNERS = ("secrets", "deps", "iac")
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 class CustomSecretRule(_Section):
@@ -37,6 +43,11 @@ class CustomSecretRule(_Section):
     allow: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
     negative_examples: list[str] = Field(default_factory=list)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, v: object) -> object:
+        return Severity.parse(v) if isinstance(v, str) else v
 
 
 class SecretsSettings(_Section):
@@ -57,11 +68,32 @@ class DepsSettings(_Section):
     epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
 
 
+class IacLimitsSettings(_Section):
+    """`[iac.limits]`: work budgets per file (a hostile repository cannot exhaust the runner).
+
+    A file that hits one is reported (naming the file and the budget) and marked incomplete.
+    """
+
+    max_string: int = Field(default=1_000_000, ge=1)
+    """Characters of one evaluated string (Terraform interpolation, CloudFormation Fn::Sub/Fn::Join)."""
+    max_steps: int = Field(default=2_000_000, ge=1)
+    """Expression evaluation steps per Terraform root module (its called modules included)."""
+    max_dynamic: int = Field(default=1_000, ge=1)
+    """Blocks one resource may get from (nested) `dynamic` blocks."""
+    max_module_depth: int = Field(default=8, ge=1)
+    """How deep local modules may call each other."""
+    max_module_instances: int = Field(default=256, ge=1)
+    """Module calls evaluated per Terraform root module."""
+    max_findings_per_rule: int = Field(default=500, ge=1)
+    """Findings of one rule in one file; more are dropped and the file marked incomplete."""
+
+
 class IacSettings(_Section):
-    """`[iac]`: disabled IaC rules and terraform variable files."""
+    """`[iac]`: disabled IaC rules, terraform variable files and work budgets."""
 
     disable: list[str] = Field(default_factory=list)
     var_files: list[str] = Field(default_factory=list)
+    limits: IacLimitsSettings = Field(default_factory=IacLimitsSettings)
 
 
 PolicyAction = Literal["block", "warn", "ignore"]
@@ -99,6 +131,8 @@ class ExceptionLimitSettings(_Section):
     max_days_high: int = Field(default=90, ge=1)
     max_days_other: int = Field(default=180, ge=1)
     expiring_soon_days: int = Field(default=14, ge=0)
+    allow_wildcards: bool = False
+    """Allow exceptions whose match excepts every rule (`rule: '*'`, or only `path: '**'`)."""
 
     def max_days(self, severity: Severity) -> int:
         """The longest an exception for a finding of `severity` may last."""
@@ -261,28 +295,179 @@ def _from_file(path: Path, table: str | None) -> Settings:
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
-        with path.open("rb") as fh:
-            return tomllib.load(fh)
+        if not path.is_file():
+            raise ConfigError(f"{path}: not a regular file")
+        if path.stat().st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
+        raw = path.read_bytes()
+        text = raw.decode("utf-8")
     except UnicodeDecodeError as e:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})", hint="save the file as UTF-8") from e
+    except OSError as e:
+        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    depth, line = _nesting(text)
+    if depth > MAX_NESTING:
+        raise ConfigError(
+            f"{path}:{line}: arrays or inline tables nested deeper than {MAX_NESTING} levels",
+            hint="no clearance setting needs this much nesting; remove it",
+        )
+    try:
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as e:
         raise ConfigError(
             f"{path}: not valid TOML: {e}", hint="fix the syntax error at the position shown"
         ) from e
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    except RecursionError as e:  # belt and braces: _nesting() should have refused it
+        raise ConfigError(f"{path}: nested too deeply to read") from e
+
+
+def _nesting(text: str) -> tuple[int, int]:
+    """The deepest `[`/`{` nesting outside strings and comments, and the line where it is reached.
+
+    An over-estimate is harmless (it only guards the parser): table headers count one level.
+    """
+    depth = deepest = 0
+    line = deepest_line = 1
+    quote = ""
+    i, n = 0, len(text)
+    while i < n:
+        c = text[i]
+        if c == "\n":
+            line += 1
+            if quote in ('"', "'"):
+                quote = ""  # single-line strings end at the line (a syntax error tomllib reports)
+        elif quote:
+            if c == "\\" and quote in ('"', '"""'):
+                i += 2
+                continue
+            if text.startswith(quote, i):
+                i += len(quote)
+                quote = ""
+                continue
+        elif c == "#":
+            end = text.find("\n", i)
+            i = n if end < 0 else end
+            continue
+        elif c in "\"'":
+            quote = c * 3 if text.startswith(c * 3, i) else c
+            i += len(quote)
+            continue
+        elif c in "[{":
+            depth += 1
+            if depth > deepest:
+                deepest, deepest_line = depth, line
+        elif c in "]}":
+            depth = max(depth - 1, 0)
+        i += 1
+    return deepest, deepest_line
 
 
 def _validate(data: object, path: Path, prefix: str) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
+        text = _text_or_empty(path)
         lines = []
         for err in e.errors():
-            loc = ".".join(str(p) for p in err["loc"])
+            parts = [str(p) for p in err["loc"]]
+            loc = ".".join(parts)
             key = f"{prefix}.{loc}" if prefix and loc else (loc or prefix or "<root>")
-            lines.append(f"  {key}: {err['msg']}")
+            line = _key_line(text, [*prefix.split("."), *parts] if prefix else parts)
+            where = f"{key} (line {line})" if line else key
+            lines.append(f"  {where}: {_message(err)}")
         raise ConfigError(
             f"{path}: invalid configuration\n" + "\n".join(lines),
             hint="see docs/configuration.md for every key; `clearance init` writes a commented starter file",
         ) from e
+
+
+_EXPECTED = {
+    "bool_type": "a boolean (true or false, without quotes)",
+    "int_type": "an integer (without quotes)",
+    "float_type": "a number (without quotes)",
+    "string_type": "a string (in quotes)",
+    "list_type": "an array ([...])",
+    "dict_type": "a table",
+    "model_type": "a table",
+}
+
+
+def _message(err: Any) -> str:
+    """Pydantic's message, plus the expected TOML type and what was given for type errors."""
+    expected = _EXPECTED.get(err["type"])
+    if expected is None:
+        return str(err["msg"])
+    given = err.get("input")
+    kind = {bool: "boolean", int: "integer", float: "number", str: "string", list: "array", dict: "table"}
+    return f"expected {expected}, got {kind.get(type(given), type(given).__name__)} {_short(given)}"
+
+
+def _short(value: object) -> str:
+    text = repr(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _text_or_empty(path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8") if path.is_file() else ""
+    except (OSError, UnicodeDecodeError):
+        return ""
+
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([^\]]+?)\s*\]\]?\s*(#.*)?$")
+_KEY = re.compile(r"^\s*([A-Za-z0-9_\-.\"' ]+?)\s*=")
+
+
+def _key_line(text: str, loc: list[str]) -> int | None:
+    """The 1-based line that sets `loc` (e.g. `policy.rules.0.when`) in TOML text, else the line
+    of its closest enclosing key or table; None when nothing matches (e.g. defaults)."""
+    if not text:
+        return None
+    table: list[str] = []
+    arrays: dict[tuple[str, ...], int] = {}
+    best: tuple[int, int] | None = None  # (matched parts, line)
+    for number, raw in enumerate(text.splitlines(), start=1):
+        header = _HEADER.match(raw)
+        if header:
+            names = _dotted(header.group(2))
+            if header.group(1) == "[[":
+                index = arrays.get(tuple(names), -1) + 1
+                arrays[tuple(names)] = index
+                table = [*_with_indices(names, arrays), str(index)]
+            else:
+                table = _with_indices(names, arrays)
+            full = table
+        else:
+            key = _KEY.match(raw)
+            if not key:
+                continue
+            full = [*table, *_dotted(key.group(1))]
+        matched = _common(full, loc)
+        if matched == len(full) and (best is None or matched > best[0]):
+            best = (matched, number)
+            if matched == len(loc):
+                return number
+    return best[1] if best else None
+
+
+def _dotted(key: str) -> list[str]:
+    return [part.strip().strip("\"'") for part in key.split(".")]
+
+
+def _with_indices(names: list[str], arrays: dict[tuple[str, ...], int]) -> list[str]:
+    """`[policy.rules.x]` inside the second `[[policy.rules]]` → policy.rules.1.x."""
+    out: list[str] = []
+    for name in names:
+        out.append(name)
+        if tuple(out) in arrays and name != names[-1]:
+            out.append(str(arrays[tuple(out)]))
+    return out
+
+
+def _common(a: list[str], b: list[str]) -> int:
+    n = 0
+    for x, y in zip(a, b, strict=False):
+        if x != y:
+            break
+        n += 1
+    return n

@@ -8,22 +8,35 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.model import Action, Finding, Outcome, ScanResult, Verdict
+from clearance.model import Action, Finding, Outcome, ScannerStatus, ScanResult, Verdict
 
 
 class ExitCode(enum.IntEnum):
-    """Process exit codes (documented in the README)."""
+    """Every process exit code clearance uses (the README's table; a test keeps them equal).
+
+    The error classes in `errors.py` carry theirs; outcomes map through `exit_code_for`.
+    `clearance verify` reuses 0 and 1 with its own documented meaning (valid / invalid bundle).
+    """
 
     PASS = 0
-    """pass (warnings allowed)"""
+    """pass (warnings allowed); `verify`: the bundle is valid"""
     BLOCKED = 1
-    """blocked by policy (or waiting for a required approval)"""
+    """blocked by policy (or waiting for a required approval); `verify`: the bundle is invalid"""
     USAGE = 2
     """usage error"""
     INCOMPLETE = 3
-    """scan incomplete: unreadable source, parse failure under fail-closed, missing advisory DB"""
+    """incomplete: unreadable source, parse failure under fail-closed, missing advisory DB, evidence
+    that could not be written"""
     CONFIG = 4
     """invalid configuration, policy or exceptions file"""
+    INTERNAL = 70
+    """internal error: a bug in clearance (sysexits' EX_SOFTWARE)"""
+    INTERRUPTED = 130
+    """interrupted (Ctrl-C), as shells report SIGINT"""
+
+
+INVALID_BUNDLE = ExitCode.BLOCKED
+"""`clearance verify`'s "the bundle is invalid" — the same number as blocked, its own contract."""
 
 
 @dataclass(frozen=True)
@@ -64,6 +77,17 @@ def exit_code_for(outcome: Outcome) -> ExitCode:
             return ExitCode.BLOCKED
         case Outcome.INCOMPLETE:
             return ExitCode.INCOMPLETE
+
+
+def scan_exit_code(result: ScanResult) -> ExitCode:
+    """`clearance scan` decides nothing: it fails only when a scanner could not run at all."""
+    failed = any(r.status is ScannerStatus.FAILED for r in result.runs)
+    return ExitCode.INCOMPLETE if failed else ExitCode.PASS
+
+
+def verify_exit_code(valid: bool) -> ExitCode:
+    """`clearance verify`: 0 when every check passed, 1 otherwise."""
+    return ExitCode.PASS if valid else INVALID_BUNDLE
 
 
 def overall_outcome(result: ScanResult, verdicts: Mapping[str, Verdict], fail_closed: bool) -> Outcome:

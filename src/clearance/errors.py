@@ -1,16 +1,22 @@
 """Error family. Every error a user can cause or meet carries advice (`diagnostics()`).
 
 Library exceptions are translated at the boundary (`raise SourceError(...) from e`);
-only the CLI catches the family and exits, with the code chosen in `decision.py`.
+only the CLI catches the family and exits with the error's `exit_code` (an `ExitCode` from
+`decision.py`, the one set of exit codes).
 """
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+from clearance.decision import ExitCode
 
 
 class ClearanceError(Exception):
     """Root of clearance's errors: a message plus advice for a human."""
 
-    exit_code: int = 3
+    exit_code: ClassVar[ExitCode] = ExitCode.INTERNAL
+    """The process exit code when this error ends a command; every subclass sets its own."""
 
     def __init__(self, message: str, *, hint: str | None = None) -> None:
         super().__init__(message)
@@ -25,45 +31,45 @@ class ClearanceError(Exception):
 
 
 class UsageError(ClearanceError):
-    """The command line asks for something impossible (exit 2)."""
+    """The command line asks for something impossible, or names an unusable input (key, file)."""
 
-    exit_code = 2
+    exit_code = ExitCode.USAGE
 
 
 class ConfigError(ClearanceError):
-    """Invalid configuration file (exit 4)."""
+    """Invalid configuration file."""
 
-    exit_code = 4
+    exit_code = ExitCode.CONFIG
 
 
 class PolicyError(ClearanceError):
-    """Invalid policy rules or exceptions file (exit 4)."""
+    """Invalid policy rules or exceptions file."""
 
-    exit_code = 4
+    exit_code = ExitCode.CONFIG
 
 
 class SourceError(ClearanceError):
-    """A target could not be read at all (exit 3)."""
+    """A target could not be read at all."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 class ScanError(ClearanceError):
-    """A scanner could not run (e.g. no advisory database) (exit 3)."""
+    """A scanner could not run (e.g. no advisory database)."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 class EvidenceError(ClearanceError):
-    """Evidence could not be written, read or verified."""
+    """Evidence could not be written or read (`verify` reports a bad bundle as invalid instead)."""
 
-    exit_code = 1
+    exit_code = ExitCode.INCOMPLETE
 
 
 class LedgerError(ClearanceError):
     """The ledger database could not be used."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 class MalformedInput(Exception):

@@ -102,10 +102,12 @@ class Location:
     layer: str | None = None
 
     def display(self) -> str:
-        """`path:line` (or just the path) for humans; control characters in the path are escaped
-        so a hostile file name cannot rewrite a terminal or CI log."""
+        """`path:line` (or just the path) for humans, with the image layer when there is one;
+        control characters in the path are escaped so a hostile file name cannot rewrite a
+        terminal or CI log."""
         path = printable(self.path)
-        return f"{path}:{self.start_line}" if self.start_line else path
+        shown = f"{path}:{self.start_line}" if self.start_line else path
+        return f"{shown} (layer {self.layer[:19]})" if self.layer else shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +126,21 @@ class Component:
     """purls (or names) of the components this one depends on, where the format says."""
     pinned: bool = True
     """False for entries that name no exact version (VCS/URL/editable requirement lines)."""
+    source_name: str | None = None
+    """OS packages: the source package advisories name (dpkg `Source:`, apk origin, rpm SRPM)."""
+    source_version: str | None = None
+    """OS packages: the source package's version when it differs from `version` (dpkg)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
         """Identity of a component independent of where it was declared."""
         return (self.ecosystem, self.name, self.version)
+
+    @property
+    def advisory_key(self) -> tuple[str, str]:
+        """(name, version) as advisories of the component's ecosystem name it: the source
+        package for distributions, the package itself everywhere else."""
+        return (self.source_name or self.name, self.source_version or self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -324,3 +336,56 @@ def fingerprint(*parts: str | int | None) -> str:
         h.update(b"\x1f")
         h.update(b"" if part is None else str(part).encode("utf-8", "surrogateescape"))
     return h.hexdigest()[:32]
+
+
+@dataclass(frozen=True, slots=True)
+class ChangedPath:
+    """One path a change adds or modifies (PR mode), relative to the scanned root, POSIX."""
+
+    path: str
+    added_lines: frozenset[int] | None = None
+    """1-based lines the change adds; None: every line counts (new, untracked or binary file)."""
+    mode: str = "100644"
+    """Git mode on the new side (120000 symlink, 160000 submodule)."""
+
+
+@dataclass(frozen=True, slots=True)
+class ChangeSet:
+    """What a change touches compared with its base, read from git once (PR mode).
+
+    The scan reads the changed files' current content and keeps findings on added lines; the
+    policy uses the same paths for high-risk approvals and the merge base for the baseline.
+    `changed` lists every changed path, including ones the scan ignores (an ignore rule never
+    hides a path from the approval check).
+    """
+
+    base: str
+    """The base ref as given (e.g. `origin/main`)."""
+    merge_base: str
+    """The commit the change forked from (resolved once)."""
+    changed: tuple[ChangedPath, ...] = ()
+    deleted: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        """Every touched path (changed and deleted), sorted."""
+        return tuple(sorted({c.path for c in self.changed} | set(self.deleted)))
+
+
+@dataclass(frozen=True, slots=True)
+class Baseline:
+    """Fingerprints already present at the merge base (PR mode), and how they were obtained."""
+
+    base: str
+    merge_base: str
+    tree: str
+    fingerprints: frozenset[str]
+    paths: tuple[str, ...]
+    """The base-side paths scanned (those that carry findings now)."""
+    cached: bool = False
+    complete: bool = True
+    """False if a scanner could not read part of the base (those findings then count as new)."""
+
+    def pre_existing(self, result: ScanResult) -> frozenset[str]:
+        """Fingerprints of `result` that were already on the base."""
+        return frozenset(f.fingerprint for f in result.findings if f.fingerprint in self.fingerprints)

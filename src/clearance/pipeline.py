@@ -1,36 +1,59 @@
-"""The spine: target → sources → scanners → ScanResult → decision.
+"""The spine: target → source → scanners → ScanResult → policy → Decision → report data.
 
-Read top to bottom: 1. collect the files, 2. run each selected scanner over the files it
-applies to, 3. keep what the change touched (PR mode), 4. sort. No formatting here.
+Read top to bottom:
+
+- `scan(request)` — 1. open the source and collect its files once, 2. run each selected scanner
+  over the files it applies to, 3. keep what the change touched (PR mode), 4. de-duplicate and
+  sort. Returns a `ScanRun` (the `ScanResult` and what reports need).
+- `gate(request)` — the clock is read once; `scan`, then in PR mode the baseline (the same scan
+  loop over the merge base's side of the files that carry findings), then the policy decides,
+  and the run's report data is built once. Returns a `GateRun`; its `exit_code` is the process's.
+
+Nothing here formats, prints or exits: the CLI parses options into a request, calls one of
+these, and writes every output from the returned run.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
+import stat
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
+from clearance import __version__
+from clearance import baseline as baseline_cache
 from clearance.config import Settings
+from clearance.decision import Decision, ExitCode
 from clearance.model import (
+    Baseline,
+    ChangeSet,
     Component,
     Finding,
+    RuleInfo,
     ScanError,
     ScannerRun,
     ScannerStatus,
     ScanResult,
     SkippedFile,
-    Target,
 )
+from clearance.report.base import ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners
 from clearance.sources import files as files_source
-from clearance.sources.base import SourceFile
+from clearance.sources.base import Source, SourceFile
+
+if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
+    from clearance.policy.approvals import ReviewsClient
+    from clearance.policy.engine import DecisionInputs
+    from clearance.policy.gate import GateOptions
 
 Clock = Callable[[], dt.datetime]
+
+CATALOG_GLOBS = ("**/catalog-info.yaml", "**/catalog-info.yml")
 
 
 def system_clock() -> dt.datetime:
@@ -67,16 +90,76 @@ class RunOptions:
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
 
 
-def run(
-    target: Path, settings: Settings, options: RunOptions, now: dt.datetime, progress: Progress | None = None
-) -> ScanResult:
-    """Scan `target` and return everything found, with what could not be read."""
+@dataclass(frozen=True)
+class ScanRequest:
+    """What to scan and how: the target, its settings and the run options."""
+
+    target: Path
+    settings: Settings
+    options: RunOptions = field(default_factory=RunOptions)
+    verbose: bool = False
+    """Reports show info-severity and ignored findings too."""
+
+
+@dataclass(frozen=True)
+class ScanRun:
+    """A finished scan: the result, the change it covered (PR mode) and the report data."""
+
+    result: ScanResult
+    change: ChangeSet | None
+    report: ReportData
+    scanners: tuple[Scanner, ...]
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """`clearance scan` fails only when a scanner could not run at all."""
+        from clearance.decision import scan_exit_code
+
+        return scan_exit_code(self.result)
+
+
+@dataclass(frozen=True)
+class GateRequest:
+    """A `ScanRequest` plus what the policy stage needs (environment, approvals, CI context...)."""
+
+    scan: ScanRequest
+    policy: GateOptions
+
+
+@dataclass(frozen=True)
+class GateRun:
+    """A finished gate: scan result, decision, the report data every output renders, and `now`."""
+
+    result: ScanResult
+    decision: Decision
+    report: ReportData
+    inputs: DecisionInputs
+    """What the policy saw (for `--explain`)."""
+    now: dt.datetime
+    """The one clock reading of the run: the report's `decided_at`, the evidence's time."""
+    baseline: Baseline | None = None
+
+    @property
+    def exit_code(self) -> ExitCode:
+        """The process exit status for this run's decision."""
+        return self.decision.exit_code()
+
+
+# --------------------------------------------------------------------------- the stages
+
+
+def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = None) -> ScanRun:
+    """Scan the request's target and return everything found, with what could not be read."""
     started = time.perf_counter()
+    settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     scanners = build_scanners(scanner_ids)
+    target = request.target
 
-    # 1. Collect the files.
-    collected, tgt = _collect(target, settings, options)
+    # 1. Collect the files once.
+    source = open_source(target, options)
+    collected = source.collect(list(settings.ignore), settings.max_file_size)
+    change = source.change()
 
     # 2. Run each scanner over the files it applies to.
     context = ScanContext(
@@ -87,24 +170,219 @@ def run(
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
     )
-    findings: list[Finding] = []
+    scanned = _scan_files(scanners, collected.files, context, progress)
+    for f in collected.files:
+        f.release()
+
+    # 3. In PR mode keep only findings on added lines.
+    findings = scanned.findings
+    if change is not None:
+        findings = _only_added_lines(findings, collected.files)
+
+    # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
+    unique: dict[str, Finding] = {}
+    for finding in sorted(findings, key=_earliest_first):
+        unique.setdefault(finding.fingerprint, finding)
+    skipped = {s.path: s for s in collected.skipped}
+    for s in scanned.skipped:
+        skipped.setdefault(s.path, s)
+    skipped_binary = {p for p, s in skipped.items() if s.reason.startswith("binary")}
+    read = [s for s in collected.files if s.path in scanned.read and s.path not in skipped_binary]
+    errors = [*collected.errors, *scanned.errors]
+    result = ScanResult(
+        target=source.target(),
+        findings=tuple(sorted(unique.values(), key=Finding.sort_key)),
+        components=tuple(
+            sorted(scanned.components, key=lambda c: (c.location.path, c.ecosystem, c.name, c.version))
+        ),
+        runs=tuple(scanned.runs),
+        skipped=tuple(sorted(skipped.values(), key=lambda s: s.path)),
+        errors=tuple(sorted(errors, key=lambda e: (e.path, e.scanner, e.message))),
+        warnings=tuple(dict.fromkeys([*collected.warnings, *scanned.warnings])),
+        files_scanned=len(read),
+        bytes_scanned=sum(f.size for f in read),
+        duration_s=round(time.perf_counter() - started, 4),
+    )
+    report = ReportData(
+        result=result,
+        decision=None,
+        rules=rules_of(scanners, settings),
+        tool_version=__version__,
+        verbose=request.verbose,
+    )
+    return ScanRun(result, change, report, tuple(scanners))
+
+
+def gate(
+    request: GateRequest,
+    clock: Clock = system_clock,
+    progress: Progress | None = None,
+    reviews_client: ReviewsClient | None = None,
+) -> GateRun:
+    """Scan, compare with the base (PR mode), decide, and build the report data — with one `now`."""
+    from clearance.policy.gate import run_policy
+
+    now = clock()
+    settings = request.scan.settings
+    root = request.scan.target if request.scan.target.is_dir() else request.scan.target.parent
+
+    # 1. Scan.
+    scanned = scan(request.scan, now, progress)
+    result = scanned.result
+
+    # 2. PR mode: what was already on the base (same scan loop over the merge base's files).
+    baseline = None
+    if scanned.change is not None:
+        cache_dir = request.policy.cache_dir
+        baseline = compute_baseline(root, scanned.change, result, settings, scanned.scanners, now, cache_dir)
+
+    # 3. Decide.
+    catalog_files = None
+    if root.is_dir():
+        from clearance.sources import git
+
+        catalog_files = git.listed_files(root, CATALOG_GLOBS)
+    decided = run_policy(
+        root,
+        settings,
+        result,
+        request.policy,
+        now,
+        change=scanned.change,
+        baseline=baseline,
+        read_changed=_changed_file_reader(root, settings.max_file_size),
+        catalog_files=catalog_files,
+        reviews_client=reviews_client,
+    )
+
+    # 4. The report data every output renders.
+    report = ReportData(
+        result=decided.result,
+        decision=decided.decision,
+        rules=scanned.report.rules,
+        tool_version=__version__,
+        verbose=request.scan.verbose,
+        context=decided.report_context,
+    )
+    return GateRun(decided.result, decided.decision, report, decided.inputs, now, baseline)
+
+
+def run(
+    target: Path, settings: Settings, options: RunOptions, now: dt.datetime, progress: Progress | None = None
+) -> ScanResult:
+    """Scan `target` and return the `ScanResult` (library shorthand for `scan(...).result`)."""
+    return scan(ScanRequest(target, settings, options), now, progress).result
+
+
+def open_source(target: Path, options: RunOptions) -> Source:
+    """The source for a target and options: git history, git diff (PR mode), or the working tree."""
+    if options.history or options.base is not None:
+        from clearance.sources import git
+
+        if options.history:
+            return git.GitHistorySource(target, tuple(options.refs))
+        assert options.base is not None
+        return git.GitDiffSource(target, options.base)
+    from clearance.sources.worktree import WorkTreeSource
+
+    return WorkTreeSource(target, tuple(options.paths))
+
+
+def compute_baseline(
+    root: Path,
+    change: ChangeSet,
+    result: ScanResult,
+    settings: Settings,
+    scanners: Sequence[Scanner],
+    now: dt.datetime,
+    cache_dir: Path | None,
+) -> Baseline:
+    """Scan the merge base's version of the files that carry findings now; cached by base tree."""
+    from clearance.sources import git
+
+    tree = git.tree_id(root, change.merge_base)
+    paths = tuple(sorted({f.location.path for f in result.findings}))
+    key = baseline_cache.cache_key(tree, paths, [(s.id, s.version) for s in scanners], settings)
+    cached = baseline_cache.read_cache(cache_dir, key)
+    if cached is not None:
+        return Baseline(change.base, change.merge_base, tree, cached, paths, cached=True)
+    files = git.files_at(root, change.merge_base, list(paths)) if paths else []
+    context = ScanContext(
+        root=root, settings=settings, now=now, jobs=1, all_paths=tuple(f.path for f in files)
+    )
+    scanned = _scan_files(scanners, files, context, None, skip_idle=True)
+    found = frozenset(f.fingerprint for f in scanned.findings)
+    complete = not scanned.errors and all(r.status is not ScannerStatus.FAILED for r in scanned.runs)
+    if complete:
+        baseline_cache.write_cache(cache_dir, key, found)
+    return Baseline(change.base, change.merge_base, tree, found, paths, cached=False, complete=complete)
+
+
+def rules_of(scanners: Sequence[Scanner], settings: Settings) -> Mapping[str, RuleInfo]:
+    """Rule metadata of the given scanners by id (every report reads it)."""
+    return {r.id: r for s in scanners for r in s.rules(settings)}
+
+
+def status_failed(result: ScanResult) -> list[ScannerRun]:
+    """Scanner runs that did not fully succeed."""
+    return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
+
+
+def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:
+    """The package inventory only (lockfiles → components), without advisory matching: for SBOMs."""
+    from clearance.scanners.deps import lockfiles
+
+    walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
     components: list[Component] = []
-    runs: list[ScannerRun] = []
-    errors: list[ScanError] = list(collected.errors)
-    skipped: dict[str, SkippedFile] = {s.path: s for s in collected.skipped}
-    warnings: list[str] = list(collected.warnings)
-    read_by_some_scanner: set[str] = set()
+    errors: list[ScanError] = list(walked.errors)
+    for f in walked.files:
+        if lockfiles.is_lockfile(f.path):
+            parsed = lockfiles.parse(f)
+            components.extend(parsed.components)
+            errors.extend(parsed.errors)
+            f.release()
+    return components, errors
+
+
+# --------------------------------------------------------------------------- the scan loop
+
+
+@dataclass
+class _Scanned:
+    """What every scanner produced over one set of files (HEAD or the baseline's base side)."""
+
+    findings: list[Finding] = field(default_factory=list)
+    components: list[Component] = field(default_factory=list)
+    runs: list[ScannerRun] = field(default_factory=list)
+    errors: list[ScanError] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    skipped: list[SkippedFile] = field(default_factory=list)
+    read: set[str] = field(default_factory=set)
+    """Paths some scanner was given."""
+
+
+def _scan_files(
+    scanners: Sequence[Scanner],
+    files: list[SourceFile],
+    context: ScanContext,
+    progress: Progress | None,
+    *,
+    skip_idle: bool = False,
+) -> _Scanned:
+    """Run each scanner over the files it applies to (`skip_idle`: not at all when there are none)."""
+    out = _Scanned()
     for scanner in scanners:
-        selected = [f for f in collected.files if scanner.applies_to(f.path)]
-        read_by_some_scanner.update(f.path for f in selected)
+        selected = [f for f in files if scanner.applies_to(f.path)]
+        if skip_idle and not selected:
+            continue
+        out.read.update(f.path for f in selected)
         output, seconds = _run_scanner(scanner, selected, context, progress)
-        findings.extend(output.findings)
-        components.extend(output.components)
-        errors.extend(output.errors)
-        warnings.extend(output.warnings)
-        for s in output.skipped:
-            skipped.setdefault(s.path, s)
-        runs.append(
+        out.findings.extend(output.findings)
+        out.components.extend(output.components)
+        out.errors.extend(output.errors)
+        out.warnings.extend(output.warnings)
+        out.skipped.extend(output.skipped)
+        out.runs.append(
             ScannerRun(
                 scanner=scanner.id,
                 version=scanner.version,
@@ -115,62 +393,7 @@ def run(
                 detail=dict(output.detail),
             )
         )
-    for source in collected.files:
-        source.release()
-
-    # 3. In PR mode keep only findings on added lines.
-    if options.base is not None:
-        findings = _only_added_lines(findings, collected.files)
-
-    # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
-    unique: dict[str, Finding] = {}
-    for finding in sorted(findings, key=_earliest_first):
-        unique.setdefault(finding.fingerprint, finding)
-    ordered = sorted(unique.values(), key=Finding.sort_key)
-    skipped_binary = {p for p, s in skipped.items() if s.reason.startswith("binary")}
-    scanned = [s for s in collected.files if s.path in read_by_some_scanner and s.path not in skipped_binary]
-    return ScanResult(
-        target=tgt,
-        findings=tuple(ordered),
-        components=tuple(sorted(components, key=lambda c: (c.location.path, c.ecosystem, c.name, c.version))),
-        runs=tuple(runs),
-        skipped=tuple(sorted(skipped.values(), key=lambda s: s.path)),
-        errors=tuple(sorted(errors, key=lambda e: (e.path, e.scanner, e.message))),
-        warnings=tuple(dict.fromkeys(warnings)),
-        files_scanned=len(scanned),
-        bytes_scanned=sum(f.size for f in scanned),
-        duration_s=round(time.perf_counter() - started, 4),
-    )
-
-
-def _collect(target: Path, settings: Settings, options: RunOptions) -> tuple[files_source.WalkResult, Target]:
-    if options.history or options.base is not None:
-        from clearance.sources import git
-
-        if options.history:
-            walked = git.history_files(
-                target, refs=list(options.refs), ignore=settings.ignore, max_file_size=settings.max_file_size
-            )
-            return walked, Target(kind="git-history", path=str(target), refs=tuple(options.refs))
-        assert options.base is not None
-        walked = git.changed_files(
-            target, base=options.base, ignore=settings.ignore, max_file_size=settings.max_file_size
-        )
-        return walked, Target(
-            kind="git-diff", path=str(target), base=options.base, commit=git.head_commit(target)
-        )
-    if options.paths:
-        walked = files_source.walk_paths(
-            target, list(options.paths), ignore=settings.ignore, max_file_size=settings.max_file_size
-        )
-    else:
-        walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
-    commit = None
-    if target.is_dir():
-        from clearance.sources import git
-
-        commit = git.head_commit(target)
-    return walked, Target(kind="directory", path=str(target), commit=commit)
+    return out
 
 
 def _run_scanner(
@@ -206,22 +429,18 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
     return kept
 
 
-def status_failed(result: ScanResult) -> list[ScannerRun]:
-    """Scanner runs that did not fully succeed."""
-    return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
+def _changed_file_reader(root: Path, cap: int) -> Callable[[str], bytes | None]:
+    """Reads a changed file's current content on demand (the approvals' `contains` check):
+    regular files up to the size cap only, symlinks never followed."""
 
+    def read(path: str) -> bytes | None:
+        disk = root / path
+        try:
+            st = disk.lstat()
+            if not stat.S_ISREG(st.st_mode) or st.st_size > cap:
+                return None
+            return disk.read_bytes()
+        except OSError:
+            return None
 
-def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:
-    """The package inventory only (lockfiles → components), without advisory matching: for SBOMs."""
-    from clearance.scanners.deps import lockfiles
-
-    walked = files_source.walk(target, ignore=settings.ignore, max_file_size=settings.max_file_size)
-    components: list[Component] = []
-    errors: list[ScanError] = list(walked.errors)
-    for f in walked.files:
-        if lockfiles.is_lockfile(f.path):
-            parsed = lockfiles.parse(f)
-            components.extend(parsed.components)
-            errors.extend(parsed.errors)
-            f.release()
-    return components, errors
+    return read

@@ -204,8 +204,8 @@ def test_github_client_reports_unreachable_server() -> None:
 def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, now: dt.datetime) -> None:
     import subprocess
 
-    from clearance.model import ScanResult, Target
-    from clearance.policy.gate import GateOptions, run_policy
+    from clearance.pipeline import GateRequest, RunOptions, ScanRequest, gate
+    from clearance.policy.gate import GateOptions
 
     repo = tmp_path / "shop"
     (repo / "src" / "auth").mkdir(parents=True)
@@ -223,27 +223,23 @@ def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, 
     subprocess.run(["git", "-C", str(repo), "commit", "-qam", "change"], check=True, capture_output=True)
 
     settings = settings_from_mapping({"policy": {"high_risk_paths": {"**/auth/**": ["@Sec-Lead"]}}})
-    empty = ScanResult(Target("git-diff", str(repo), base="main"), (), (), ())
+    scan = ScanRequest(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1))
     options = GateOptions(
-        base="main",
         approvals="github",
         environ={"GITHUB_API_URL": github, "GITHUB_TOKEN": "t0k"},
         ci_overrides={"repository": "acme/shop", "pr": 431},
-        scanners=("secrets",),
     )
-    run = run_policy(repo, settings, empty, options, now)
+    run = gate(GateRequest(scan, options), lambda: now)
     assert run.decision.outcome is Outcome.PASS
     assert run.decision.extra["approvals"][0]["approved_by"] == ["sec-lead"]
     assert run.decision.extra["approvals_source"] == "github:acme/shop#431"
-    assert run.report_context["repository"] == "acme/shop" and run.report_context["pr"] == 431
+    assert run.report.context["repository"] == "acme/shop" and run.report.context["pr"] == 431
 
-    missing = GateOptions(
-        base="main", approvals="github", environ={"GITHUB_API_URL": github}, scanners=("secrets",)
-    )
+    missing = GateOptions(approvals="github", environ={"GITHUB_API_URL": github})
     from clearance.errors import UsageError
 
     with pytest.raises(UsageError, match="needs the repository and pull request number"):
-        run_policy(repo, settings, empty, missing, now)
+        gate(GateRequest(scan, missing), lambda: now)
 
 
 def test_invalid_high_risk_pattern_is_a_config_error() -> None:

@@ -10,11 +10,12 @@ import pytest
 from policy_builders import context
 
 from clearance.config import Settings, settings_from_mapping
-from clearance.model import Action, Outcome
-from clearance.pipeline import RunOptions, run
-from clearance.policy.baseline import changed_files_for_approvals, compute_baseline
+from clearance.model import Action, Baseline, Outcome, ScanResult
+from clearance.pipeline import RunOptions, ScanRequest, compute_baseline, run, scan
 from clearance.policy.engine import decide_with_settings
 from clearance.policy.inputs import ChangeInfo
+from clearance.scanners.registry import build_scanners
+from clearance.sources.git import change_set
 
 OLD_KEY = "AKIAQYLPMN5HHHFPZAM2"
 NEW_KEY = "AKIAZ7VRSQ5TJN2BWXYC"
@@ -46,13 +47,21 @@ def repo(tmp_path: Path) -> Path:
     return root
 
 
+def _baseline(
+    repo: Path, res: ScanResult, settings: Settings, now: dt.datetime, cache: Path | None
+) -> Baseline:
+    return compute_baseline(
+        repo, change_set(repo, "main"), res, settings, build_scanners(["secrets"]), now, cache
+    )
+
+
 def test_pr_mode_separates_new_from_pre_existing(repo: Path, now: dt.datetime, tmp_path: Path) -> None:
     settings = Settings()
     res = run(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1), now)
     by_path = {f.location.path: f for f in res.findings}
     assert set(by_path) == {"app/settings.py", "app/client.py"}
 
-    baseline = compute_baseline(repo, "main", res, settings, ["secrets"], now, tmp_path / "cache")
+    baseline = _baseline(repo, res, settings, now, tmp_path / "cache")
     pre = baseline.pre_existing(res)
     assert pre == {by_path["app/settings.py"].fingerprint}
     assert not baseline.cached
@@ -97,7 +106,7 @@ def test_pre_existing_can_follow_the_policy(repo: Path, now: dt.datetime, tmp_pa
         }
     )
     res = run(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1), now)
-    baseline = compute_baseline(repo, "main", res, settings, ["secrets"], now, None)
+    baseline = _baseline(repo, res, settings, now, None)
     change = ChangeInfo(mode="pr", base="main", pre_existing=baseline.pre_existing(res))
     d = decide_with_settings(res, settings, now, env="prod", context=context(), change=change)
     assert all(v.action is Action.BLOCK for v in d.verdicts.values())
@@ -107,14 +116,27 @@ def test_base_results_are_cached_by_tree(repo: Path, now: dt.datetime, tmp_path:
     settings = Settings()
     res = run(repo, settings, RunOptions(scanners=["secrets"], base="main", jobs=1), now)
     cache = tmp_path / "cache"
-    first = compute_baseline(repo, "main", res, settings, ["secrets"], now, cache)
-    second = compute_baseline(repo, "main", res, settings, ["secrets"], now, cache)
+    first = _baseline(repo, res, settings, now, cache)
+    second = _baseline(repo, res, settings, now, cache)
     assert (first.cached, second.cached) == (False, True)
     assert first.fingerprints == second.fingerprints
     assert len(list(cache.glob("baseline-*.json"))) == 1
 
 
-def test_changed_files_include_high_risk_paths(repo: Path) -> None:
-    changed = dict(changed_files_for_approvals(repo, "main", Settings()))
-    assert set(changed) == {"app/auth/login.py", "app/client.py", "app/settings.py"}
-    assert changed["app/auth/login.py"] == b"def login(user):\n    return user.strip()\n"
+def test_one_change_set_serves_scan_and_policy(repo: Path, now: dt.datetime) -> None:
+    """PR mode reads the change once: the scan's files and the policy's paths come from one ChangeSet."""
+    (repo / "app" / "auth" / "login.py").unlink()
+    done = scan(ScanRequest(repo, Settings(), RunOptions(scanners=["secrets"], base="main", jobs=1)), now)
+    change = done.change
+    assert change is not None and change.base == "main"
+    assert (
+        change.merge_base
+        == subprocess.run(
+            ["git", "-C", str(repo), "merge-base", "HEAD", "main"], capture_output=True, text=True, check=True
+        ).stdout.strip()
+    )
+    assert {c.path for c in change.changed} == {"app/client.py", "app/settings.py"}
+    assert change.deleted == ("app/auth/login.py",)
+    assert change.paths == ("app/auth/login.py", "app/client.py", "app/settings.py")
+    settings_change = next(c for c in change.changed if c.path == "app/settings.py")
+    assert settings_change.added_lines == frozenset({3, 4})

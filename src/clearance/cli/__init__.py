@@ -12,6 +12,7 @@ import sys
 import typer
 
 from clearance import __version__
+from clearance.decision import ExitCode
 
 app = typer.Typer(
     name="clearance",
@@ -25,7 +26,7 @@ app = typer.Typer(
 def _version(value: bool) -> None:
     if value:
         typer.echo(f"clearance {__version__}")
-        raise typer.Exit(0)
+        raise typer.Exit(int(ExitCode.PASS))
 
 
 @app.callback()
@@ -44,9 +45,9 @@ _scan.register(app)
 from clearance.cli import evidence as _evidence  # noqa: E402
 
 _evidence.register(app)
-from clearance.cli import db as _db  # noqa: E402
+from clearance.cli import advisories as _advisories  # noqa: E402
 
-_db.register(app)
+_advisories.register(app)
 from clearance.cli import policy as _policy  # noqa: E402
 
 _policy.register(app)
@@ -57,16 +58,17 @@ _deploy.register(app)
 
 
 def main() -> None:
-    """Console-script entry point. Unexpected failures print one line (a traceback only with CLEARANCE_DEBUG=1)."""
+    """Console-script entry point. An unexpected failure is a bug: one line and exit 70 (a traceback
+    only with CLEARANCE_DEBUG=1)."""
     try:
         app()
     except KeyboardInterrupt:
         sys.stderr.write("interrupted\n")
-        sys.exit(130)
+        sys.exit(int(ExitCode.INTERRUPTED))
     except Exception as e:  # last resort: never a traceback for the user
         if os.environ.get("CLEARANCE_DEBUG"):
             raise
         sys.stderr.write(
             f"internal error: {type(e).__name__}: {e}\n(set CLEARANCE_DEBUG=1 for details; please report this)\n"
         )
-        sys.exit(3)
+        sys.exit(int(ExitCode.INTERNAL))

@@ -1,4 +1,5 @@
-"""Helpers shared by the CLI modules: error handling, consoles, progress, output targets."""
+"""Helpers shared by the CLI modules: error handling, consoles, progress, output targets, and the
+policy options `gate` and `policy explain` read from flags and the environment."""
 
 from __future__ import annotations
 
@@ -8,13 +9,18 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import NoReturn, TypeVar
+from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
+from clearance.config import CONFIG_FILE
 from clearance.errors import ClearanceError, UsageError
+from clearance.model import Severity
+
+if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
+    from clearance.policy.gate import GateOptions
 
 T = TypeVar("T")
 
@@ -24,7 +30,7 @@ stderr = Console(stderr=True, highlight=False)
 def fail(error: ClearanceError) -> NoReturn:
     """Print an error's diagnostics on stderr and exit with its code."""
     stderr.print(f"[bold red]error:[/] {error.diagnostics()}", markup=True, highlight=False, soft_wrap=True)
-    raise typer.Exit(error.exit_code)
+    raise typer.Exit(int(error.exit_code))
 
 
 @contextmanager
@@ -156,3 +162,35 @@ def split_csv(values: list[str] | None) -> list[str] | None:
     for v in values:
         out.extend(p.strip() for p in v.split(",") if p.strip())
     return out
+
+
+def gate_options(
+    root: Path,
+    config: Path | None,
+    env: str | None,
+    fail_on: Severity | None,
+    approvals: str | None,
+    ci: dict[str, Any],
+) -> GateOptions:
+    """The policy stage's options from the gate's flags and the process environment."""
+    from platformdirs import user_cache_dir
+
+    from clearance.policy.gate import GateOptions
+
+    root = root if root.is_dir() else root.parent
+    return GateOptions(
+        env=env,
+        fail_on=fail_on,
+        approvals=approvals,
+        ci_overrides=ci,
+        config_path=config or _config_path(root),
+        environ=dict(os.environ),
+        cache_dir=Path(os.environ.get("CLEARANCE_CACHE_DIR") or user_cache_dir("clearance")) / "baseline",
+    )
+
+
+def _config_path(root: Path) -> Path | None:
+    for candidate in (root / CONFIG_FILE, root / "pyproject.toml"):
+        if candidate.is_file():
+            return candidate
+    return None

@@ -12,7 +12,8 @@ from rich.console import Console
 
 from clearance.cli.common import errors_to_exit, stderr
 from clearance.config import load_settings
-from clearance.errors import UsageError
+from clearance.decision import ExitCode, verify_exit_code
+from clearance.errors import EvidenceError, UsageError
 from clearance.evidence.sbom import SbomFormat, render_sbom
 from clearance.pipeline import system_clock
 
@@ -74,7 +75,7 @@ def sbom_command(
         components, errors = inventory(path, settings)
         from clearance.sources import git
 
-        text = render_sbom(
+        document = render_sbom(
             fmt,
             components,
             name=name or path.resolve().name,
@@ -84,14 +85,12 @@ def sbom_command(
         for e in errors:
             stderr.print(f"[yellow]warning:[/] {e.path}: {e.message}", markup=True, highlight=False)
         if output is None:
-            typer.echo(text, nl=False)
+            typer.echo(document.text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
-            stderr.print(
-                f"wrote {fmt.value} SBOM with {len({c.purl for c in components})} components to {output}"
-            )
+            output.write_text(document.text, encoding="utf-8")
+            stderr.print(f"wrote {fmt.value} SBOM with {document.components} components to {output}")
     if errors:
-        raise typer.Exit(3)
+        raise typer.Exit(int(ExitCode.INCOMPLETE))
 
 
 def verify(
@@ -119,10 +118,13 @@ def verify(
         from clearance.evidence.statements import Subject, artifact_subject, digest_subject
 
         subject: Subject | None = None
-        if artifact is not None:
-            subject = artifact_subject(artifact)
-        elif artifact_digest is not None:
-            subject = digest_subject(artifact_digest, "artifact")
+        try:
+            if artifact is not None:
+                subject = artifact_subject(artifact)
+            elif artifact_digest is not None:
+                subject = digest_subject(artifact_digest, "artifact")
+        except EvidenceError as e:  # what the user typed, not the bundle, is wrong
+            raise UsageError(e.message, hint=e.hint) from e
         when = _parse_at(at) if at else system_clock()
         keys = [keymod.load_public_key(k) for k in key]
         report = verify_bundle(bundle, keys, artifact=subject, at=when, require_pass=require_pass)
@@ -135,8 +137,9 @@ def verify(
     if not report.valid:
         for problem in report.problems:
             stderr.print(f"[bold red]INVALID:[/] {problem}", highlight=False)
-        raise typer.Exit(1)
-    out.print(f"[bold green]VALID[/] {bundle}", highlight=False)
+    else:
+        out.print(f"[bold green]VALID[/] {bundle}", highlight=False)
+    raise typer.Exit(int(verify_exit_code(report.valid)))
 
 
 def _parse_at(value: str) -> dt.datetime:

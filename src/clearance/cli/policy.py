@@ -1,10 +1,8 @@
-"""`clearance policy explain` and `clearance exceptions list|add|check`, plus the gate's policy options."""
+"""`clearance policy explain` and `clearance exceptions list|add|check`."""
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -12,15 +10,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from clearance.cli.common import errors_to_exit, split_csv, stderr
-from clearance.config import CONFIG_FILE, Settings, load_settings
-from clearance.decision import Decision, ExitCode
+from clearance.cli.common import errors_to_exit, gate_options, split_csv, stderr
+from clearance.config import load_settings
+from clearance.decision import ExitCode
 from clearance.errors import UsageError
-from clearance.model import RuleInfo, ScanResult, Severity
-from clearance.pipeline import RunOptions, run, system_clock
+from clearance.model import ScanResult, Severity
+from clearance.pipeline import system_clock
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a command needs them
-    from clearance.policy.gate import GateOptions, PolicyRun
+    from clearance.pipeline import GateRun
 
 ENV_OPT = typer.Option(
     None, "--env", help="Target environment (dev, staging, prod, ...; default CLEARANCE_ENV)."
@@ -42,108 +40,6 @@ def register(app: typer.Typer) -> None:
     app.add_typer(exceptions_app, name="exceptions")
 
 
-# --- used by `clearance gate` -------------------------------------------------------------------
-
-
-def gate_options(
-    *,
-    root: Path,
-    config: Path | None,
-    env: str | None,
-    fail_on: Severity | None,
-    base: str | None,
-    approvals: str | None,
-    ci: dict[str, Any],
-    scanners: Sequence[str] | None,
-    settings: Settings,
-) -> GateOptions:
-    """The policy stage's options from the gate's flags and the process environment."""
-    from platformdirs import user_cache_dir
-
-    from clearance.policy.gate import GateOptions
-
-    if ci.get("pr") is not None and not isinstance(ci["pr"], int):
-        raise UsageError("--pr must be a number")
-    return GateOptions(
-        env=env,
-        fail_on=fail_on,
-        base=base,
-        approvals=approvals,
-        ci_overrides=ci,
-        config_path=config or _config_path(root),
-        environ=dict(os.environ),
-        cache_dir=Path(os.environ.get("CLEARANCE_CACHE_DIR") or user_cache_dir("clearance")) / "baseline",
-        scanners=tuple(scanners if scanners is not None else settings.scanners),
-    )
-
-
-def decide_gate(
-    root: Path,
-    settings: Settings,
-    result: ScanResult,
-    options: GateOptions,
-    explain_fingerprint: str | None = None,
-) -> PolicyRun:
-    """Run the policy stage for `clearance gate`; with `--explain FP` print that finding's explanation."""
-    from clearance.policy.engine import explain
-    from clearance.policy.gate import run_policy
-
-    now = system_clock()
-    outcome = run_policy(root, settings, result, options, now)
-    for warning in outcome.inputs.context.catalog.warnings:
-        stderr.print(f"[yellow]warning:[/] {warning}")
-    if explain_fingerprint:
-        finding = _find(result, explain_fingerprint)
-        _print_explanation(explain(finding, outcome.inputs, now), "stderr")
-    return outcome
-
-
-def write_ci_outputs(
-    result: ScanResult,
-    decision: Decision,
-    rules: Mapping[str, RuleInfo],
-    context: Mapping[str, Any],
-    annotations: Path | None,
-    gitlab_dir: Path | None,
-    *,
-    quiet: bool = False,
-) -> None:
-    """Write `--annotations` (GitHub workflow commands) and `--gitlab-reports` (GitLab security JSON)."""
-    if annotations is None and gitlab_dir is None:
-        return
-    from clearance import __version__
-    from clearance.report.annotations import render_annotations
-    from clearance.report.base import ReportData
-    from clearance.report.gitlab import render_gitlab_dependency_scanning, render_gitlab_secret_detection
-
-    data = ReportData(
-        result=result, decision=decision, rules=rules, tool_version=__version__, context=context
-    )
-    if annotations is not None:
-        text = render_annotations(data)
-        if str(annotations) == "-":
-            typer.echo(text, nl=False)
-        else:
-            annotations.parent.mkdir(parents=True, exist_ok=True)
-            annotations.write_text(text, encoding="utf-8")
-    if gitlab_dir is not None:
-        gitlab_dir.mkdir(parents=True, exist_ok=True)
-        for name, render in (
-            ("gl-secret-detection-report.json", render_gitlab_secret_detection),
-            ("gl-dependency-scanning-report.json", render_gitlab_dependency_scanning),
-        ):
-            (gitlab_dir / name).write_text(render(data), encoding="utf-8")
-            if not quiet:
-                stderr.print(f"wrote {gitlab_dir / name}")
-
-
-def _config_path(root: Path) -> Path | None:
-    for candidate in (root / CONFIG_FILE, root / "pyproject.toml"):
-        if candidate.is_file():
-            return candidate
-    return None
-
-
 # --- clearance policy explain -------------------------------------------------------------------
 
 
@@ -158,29 +54,26 @@ def policy_explain(
     fmt: str = typer.Option("console", "--format", "-f", help="console or json."),
 ) -> None:
     """Print the inputs the policy saw for one finding, every rule's result and the verdict."""
-    from clearance.policy.engine import explain
-    from clearance.policy.gate import prepare
+    from clearance import pipeline
 
     with errors_to_exit():
         if fmt not in ("console", "json"):
             raise UsageError(f"unknown format {fmt!r}", hint="use console or json")
         settings, used = load_settings(path, config)
-        ids = split_csv(scanners)
-        now = system_clock()
-        result = run(path, settings, RunOptions(scanners=ids, base=base), now)
-        options = gate_options(
-            root=path,
-            config=used,
-            env=env,
-            fail_on=None,
-            base=base,
-            approvals=None,
-            ci={},
-            scanners=ids,
-            settings=settings,
+        scan = pipeline.ScanRequest(
+            path, settings, pipeline.RunOptions(scanners=split_csv(scanners), base=base)
         )
-        inputs = prepare(path, settings, result, options, now)
-        _print_explanation(explain(_find(result, fingerprint), inputs, now), fmt)
+        done = pipeline.gate(
+            pipeline.GateRequest(scan, gate_options(path, used, env, None, None, {})), system_clock
+        )
+        print_explanation(done, fingerprint, fmt)
+
+
+def print_explanation(done: GateRun, fingerprint: str, fmt: str) -> None:
+    """Print what the policy saw for one finding of a gate run (`fmt`: console, json or stderr)."""
+    from clearance.policy.engine import explain
+
+    _print_explanation(explain(_find(done.result, fingerprint), done.inputs, done.now), fmt)
 
 
 def _find(result: ScanResult, fingerprint: str) -> Any:

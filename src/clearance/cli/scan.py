@@ -2,30 +2,21 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import functools
 import json
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import typer
 from rich.console import Console
 
-from clearance import __version__
-from clearance.cli.common import (
-    BarProgress,
-    errors_to_exit,
-    parse_outputs,
-    split_csv,
-    stderr,
-    wants_progress,
-)
-from clearance.config import Settings, load_settings
-from clearance.decision import Decision, ExitCode
+from clearance import pipeline
+from clearance.cli.common import BarProgress, errors_to_exit, gate_options, split_csv, stderr, wants_progress
+from clearance.cli.outputs import plan_evidence, plan_outputs, write_outputs
+from clearance.cli.policy import print_explanation
+from clearance.config import load_settings
 from clearance.errors import UsageError
-from clearance.model import RuleInfo, ScannerStatus, ScanResult, Severity
-from clearance.pipeline import RunOptions, run, system_clock
+from clearance.model import RuleInfo, Severity
+from clearance.pipeline import GateRequest, RunOptions, ScanRequest, system_clock
 from clearance.scanners.registry import build_scanner, scanner_ids
 
 PATH_ARG = typer.Argument(
@@ -55,23 +46,6 @@ VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level 
 JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
 
 
-@dataclass(frozen=True)
-class ScanRequest:
-    """The options `scan` and `gate` share, parsed once."""
-
-    path: Path
-    settings: Settings
-    options: RunOptions
-    quiet: bool
-    verbose: bool
-
-    @functools.cached_property
-    def rules(self) -> dict[str, RuleInfo]:
-        """Rule metadata of the selected scanners by id, built once per run (every report uses it)."""
-        ids = self.options.scanners if self.options.scanners is not None else self.settings.scanners
-        return {r.id: r for sid in ids for r in build_scanner(sid).rules(self.settings)}
-
-
 def register(app: typer.Typer) -> None:
     """Add scan, gate, rules and init to the root app."""
     app.command("scan")(scan)
@@ -97,12 +71,12 @@ def scan(
 ) -> None:
     """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
-        targets = _targets(fmt, output or [])
-        result = _run(req)
-        _write_reports(targets, result, None, req)
-        failed = any(r.status is ScannerStatus.FAILED for r in result.runs)
-    raise typer.Exit(int(ExitCode.INCOMPLETE if failed else ExitCode.PASS))
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs)
+        plan = plan_outputs(fmt, output or [], quiet=quiet)
+        progress = BarProgress() if wants_progress(quiet) else None
+        done = pipeline.scan(req, system_clock(), progress)
+        write_outputs(plan, done.report)
+    raise typer.Exit(int(done.exit_code))
 
 
 def gate(
@@ -167,20 +141,24 @@ def gate(
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, quiet, verbose, jobs)
-        targets = _targets(fmt, output or [])
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs)
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
         if approvals and not base:
             raise UsageError(
                 "--approvals needs --base: approvals are checked for the paths a change touches",
                 hint="e.g. clearance gate --base origin/main --approvals reviews.json",
             )
-        evidence_plan = _evidence_plan(evidence, key, artifact or [], artifact_digest or [])
-        started = system_clock()
-        result = _run(req, started)
-        from clearance.cli import policy as policy_cli
-
-        root = req.path if req.path.is_dir() else req.path.parent
+        if pr is not None and not isinstance(pr, int):
+            raise UsageError("--pr must be a number")
+        plan = plan_outputs(
+            fmt,
+            output or [],
+            quiet=quiet,
+            annotations=annotations,
+            gitlab_dir=gitlab_reports,
+            evidence=plan_evidence(evidence, key, artifact or [], artifact_digest or []),
+            bundle_name=(req.target.resolve().name or "release").replace(" ", "-"),
+        )
         ci = {
             "repository": repository,
             "commit": commit,
@@ -189,35 +167,15 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
-        policy_options = policy_cli.gate_options(
-            root=root,
-            config=config,
-            env=env,
-            fail_on=threshold,
-            base=base,
-            approvals=approvals,
-            ci=ci,
-            scanners=req.options.scanners,
-            settings=req.settings,
-        )
-        decided = policy_cli.decide_gate(root, req.settings, result, policy_options, explain)
-        result, decision = decided.result, decided.decision
-        _write_reports(targets, result, decision, req, decided.report_context)
-        policy_cli.write_ci_outputs(
-            result,
-            decision,
-            req.rules,
-            decided.report_context,
-            annotations,
-            gitlab_reports,
-            quiet=req.quiet,
-        )
-        if evidence_plan is not None:
-            build = {
-                k: v for k, v in decided.report_context.items() if isinstance(v, str | int | float | bool)
-            }
-            _write_evidence(evidence_plan, result, decision, req, started, build)
-    raise typer.Exit(int(decision.exit_code()))
+        request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci))
+        progress = BarProgress() if wants_progress(quiet) else None
+        done = pipeline.gate(request, system_clock, progress)
+        for warning in done.inputs.context.catalog.warnings:
+            stderr.print(f"[yellow]warning:[/] {warning}")
+        if explain:
+            print_explanation(done, explain, "stderr")
+        write_outputs(plan, done.report, done.now)
+    raise typer.Exit(int(done.exit_code))
 
 
 def rules_list(
@@ -337,7 +295,6 @@ def _request(
     ref: list[str] | None,
     base: str | None,
     config: Path | None,
-    quiet: bool,
     verbose: bool,
     jobs: int | None,
 ) -> ScanRequest:
@@ -371,9 +328,7 @@ def _request(
     }
     if jobs is not None:
         kwargs["jobs"] = jobs
-    return ScanRequest(
-        path=path, settings=settings, options=RunOptions(**kwargs), quiet=quiet, verbose=verbose
-    )
+    return ScanRequest(target=path, settings=settings, options=RunOptions(**kwargs), verbose=verbose)
 
 
 def _check_scanners(ids: list[str]) -> None:
@@ -384,123 +339,11 @@ def _check_scanners(ids: list[str]) -> None:
         )
 
 
-def _targets(fmt: str | None, outputs: list[str]) -> list[Any]:
-    from clearance.report import Format
-
-    names = {f.value for f in Format}
-    return parse_outputs(fmt, outputs, lambda name: name in names)
-
-
 def _severity(value: str) -> Severity:
     try:
         return Severity.parse(value)
     except ValueError as e:
         raise UsageError(str(e)) from None
-
-
-def _run(req: ScanRequest, now: dt.datetime | None = None) -> ScanResult:
-    progress = BarProgress() if wants_progress(req.quiet) else None
-    return run(req.path, req.settings, req.options, now or system_clock(), progress)
-
-
-@dataclass(frozen=True)
-class EvidencePlan:
-    """What `--evidence` asked for, checked before the scan starts."""
-
-    out_dir: Path
-    signer: Any
-    subjects: list[Any]
-
-
-def _evidence_plan(
-    out_dir: Path | None, key: Path | None, artifacts: list[Path], digests: list[str]
-) -> EvidencePlan | None:
-    if out_dir is None:
-        if key or artifacts or digests:
-            raise UsageError("--key/--artifact/--artifact-digest need --evidence DIR")
-        return None
-    from clearance.evidence.keys import load_signer
-    from clearance.evidence.statements import artifact_subject, digest_subject
-
-    subjects = [artifact_subject(a) for a in artifacts]
-    for spec in digests:
-        name, sep, digest = spec.rpartition("@")
-        subjects.append(digest_subject(digest, name if sep else "artifact"))
-    return EvidencePlan(out_dir, load_signer(key), subjects)
-
-
-def _write_evidence(
-    plan: EvidencePlan,
-    result: ScanResult,
-    decision: Decision,
-    req: ScanRequest,
-    started: dt.datetime,
-    build: dict[str, Any],
-) -> None:
-    from clearance.evidence.attest import produce
-    from clearance.evidence.statements import commit_subject
-    from clearance.report import Format, render
-    from clearance.report.base import ReportData
-
-    subjects = list(plan.subjects)
-    build = {k: v for k, v in build.items() if v not in (None, "")}
-    if not subjects:
-        if not result.target.commit:
-            raise UsageError(
-                "nothing to attest: pass --artifact/--artifact-digest, or scan a git checkout",
-                hint="the evidence needs a subject: a built artifact or the source commit",
-            )
-        subjects.append(commit_subject(build.get("repository"), result.target.commit))
-    data = ReportData(result=result, decision=decision, rules=req.rules, tool_version=__version__)
-    reports = {"results.sarif": render(Format.sarif, data), "results.json": render(Format.json, data)}
-    name = (req.path.resolve().name or "release").replace(" ", "-")
-    out = produce(
-        plan.out_dir,
-        result=result,
-        decision=decision,
-        subjects=subjects,
-        signer=plan.signer,
-        now=system_clock(),
-        started=started,
-        name=name,
-        build=build,
-        reports=reports,
-    )
-    if not req.quiet:
-        stderr.print(f"wrote evidence bundle {out.bundle} (sha256 {out.bundle_sha256[:16]}…)")
-
-
-def _write_reports(
-    targets: list[Any],
-    result: ScanResult,
-    decision: Decision | None,
-    req: ScanRequest,
-    context: dict[str, Any] | None = None,
-) -> None:
-    from clearance.report import Format, render, render_console
-    from clearance.report.base import ReportData
-
-    rules = req.rules
-    data = ReportData(
-        result=result,
-        decision=decision,
-        rules=rules,
-        tool_version=__version__,
-        verbose=req.verbose,
-        context=context or {},
-    )
-    for t in targets:
-        fmt = Format(t.fmt)
-        if t.path is None:
-            if fmt is Format.console:
-                render_console(data, Console())
-            else:
-                typer.echo(render(fmt, data), nl=False)
-            continue
-        t.path.parent.mkdir(parents=True, exist_ok=True)
-        t.path.write_text(render(fmt, data), encoding="utf-8")
-        if not req.quiet:
-            stderr.print(f"wrote {fmt.value} report to {t.path}")
 
 
 def _rule_json(r: RuleInfo) -> dict[str, Any]:

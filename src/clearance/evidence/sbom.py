@@ -1,4 +1,13 @@
-"""SBOMs from the deps scanner's inventory: CycloneDX 1.6 JSON (cyclonedx-python-lib) and SPDX 2.3 JSON."""
+"""SBOMs from the deps scanner's inventory: CycloneDX 1.6 JSON (cyclonedx-python-lib) and SPDX 2.3 JSON.
+
+Every component with a package URL is written, one per purl. A component pinned to no exact
+version (a git/URL/path source, a range in a requirements file) is written without a version
+— its purl carries the source as a `vcs_url`/`download_url` qualifier — and marked with the
+property `clearance:pinned = false` (CycloneDX) or a comment (SPDX); a range it was declared
+with is kept as `clearance:version-constraint`. `SbomDocument.components` is the number of
+components written. Warnings of the CycloneDX library go to the `clearance.evidence.sbom`
+logger, never raw to stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,8 +15,11 @@ import datetime as dt
 import enum
 import hashlib
 import json
+import logging
 import uuid
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from clearance import __version__
@@ -22,14 +34,24 @@ class SbomFormat(enum.StrEnum):
     SPDX_JSON = "spdx-json"
 
 
+log = logging.getLogger(__name__)
+
 _HASH_ALGS = {"sha1": "SHA-1", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512", "md5": "MD5"}
 
 
+@dataclass(frozen=True)
+class SbomDocument:
+    """A rendered SBOM and how many components it lists."""
+
+    text: str
+    components: int
+
+
 def unique_components(components: Sequence[Component]) -> list[Component]:
-    """One entry per purl (the first declaration wins), in a stable order."""
+    """One entry per purl (the first declaration wins), in a stable order: exactly what an SBOM lists."""
     seen: dict[str, Component] = {}
     for c in sorted(components, key=lambda c: (c.purl, c.location.path)):
-        if c.purl and c.version:
+        if c.purl:
             seen.setdefault(c.purl, c)
     return list(seen.values())
 
@@ -41,13 +63,19 @@ def render_sbom(
     name: str,
     now: dt.datetime,
     commit: str | None = None,
-) -> str:
+) -> SbomDocument:
     """Render the inventory in the requested format."""
+    count = len(unique_components(components))
     match fmt:
         case SbomFormat.CYCLONEDX_JSON:
-            return cyclonedx_json(components, name=name, now=now, commit=commit)
+            return SbomDocument(cyclonedx_json(components, name=name, now=now, commit=commit), count)
         case SbomFormat.SPDX_JSON:
-            return spdx_json(components, name=name, now=now, commit=commit)
+            return SbomDocument(spdx_json(components, name=name, now=now, commit=commit), count)
+
+
+def _version(c: Component) -> str | None:
+    """The version an SBOM states for `c`: its exact version, or none when it is not pinned."""
+    return c.version if c.pinned and c.version else None
 
 
 def cyclonedx_json(
@@ -92,9 +120,13 @@ def cyclonedx_json(
             props.append(Property(name="clearance:direct", value=str(c.direct).lower()))
         if c.scope is not Scope.UNKNOWN:
             props.append(Property(name="clearance:scope", value=c.scope.value))
+        if _version(c) is None:
+            props.append(Property(name="clearance:pinned", value="false"))
+            if c.version:
+                props.append(Property(name="clearance:version-constraint", value=c.version))
         cdx = CdxComponent(
             name=c.name,
-            version=c.version,
+            version=_version(c),
             purl=purl,
             bom_ref=c.purl,
             hashes=hashes or None,
@@ -110,7 +142,12 @@ def cyclonedx_json(
     for c in comps:
         deps = [by_purl[d] for d in c.dependencies if d in by_purl]
         bom.register_dependency(by_purl[c.purl], deps)
-    return JsonV1Dot6(bom).output_as_string(indent=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = JsonV1Dot6(bom).output_as_string(indent=2)
+    for warning in caught:  # e.g. "no defined dependencies" when nothing is marked direct
+        log.warning("CycloneDX: %s", warning.message)
+    return text
 
 
 def validate_cyclonedx(text: str) -> None:
@@ -150,7 +187,6 @@ def spdx_json(
         pkg: dict[str, Any] = {
             "SPDXID": ids[c.purl],
             "name": c.name,
-            "versionInfo": c.version,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": False,
             "externalRefs": [
@@ -158,6 +194,12 @@ def spdx_json(
             ],
             "comment": f"declared in {c.location.display()}",
         }
+        version = _version(c)
+        if version is not None:
+            pkg["versionInfo"] = version
+        else:
+            constraint = f" with the constraint {c.version}" if c.version else ""
+            pkg["comment"] += f"; not pinned to a version{constraint}"
         checksums = [
             {"algorithm": _HASH_ALGS[a.lower().replace("-", "")].replace("-", ""), "checksumValue": h}
             for a, v in c.hashes

@@ -315,6 +315,8 @@ class Finding(Base):
     """The latest VEX analysis of (service, component, advisory), denormalized for SLA queries."""
     last_run_id: Mapped[int | None] = _fk("gate_runs.id", nullable=True)
     fixed_version: Mapped[str | None] = mapped_column(String(200))
+    reachable: Mapped[str | None] = mapped_column(String(10))
+    """The gate's import-reachability signal for vulnerabilities (`yes`, `no`, `unknown`)."""
 
 
 class FindingEvent(Base):

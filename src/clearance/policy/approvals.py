@@ -13,7 +13,7 @@ COMMENTED reviews do not change it.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -23,7 +23,7 @@ import pathspec
 from clearance.config import HighRiskPathSettings, PolicySettings
 from clearance.errors import PolicyError
 from clearance.errors import ScanError as ScanFailure
-from clearance.sources.ignore import path_glob
+from clearance.globs import path_glob
 
 IAM_MARKERS = (
     "aws_iam_",
@@ -55,9 +55,10 @@ class HighRiskPath:
             return False
         if not self.contains:
             return True
-        if change.content is None:
+        content = change.load()
+        if content is None:
             return True  # cannot read it (deleted, too big): fail safe
-        text = change.content.decode("utf-8", errors="replace")
+        text = content.decode("utf-8", errors="replace")
         return any(marker in text for marker in self.contains)
 
 
@@ -100,6 +101,14 @@ class ChangedFile:
 
     path: str
     content: bytes | None = None
+    reader: Callable[[], bytes | None] | None = None
+    """Reads the new content on demand (only a pattern with `contains` needs it)."""
+
+    def load(self) -> bytes | None:
+        """The new content: given, read on demand, or None (deleted, unreadable, too big)."""
+        if self.content is not None:
+            return self.content
+        return self.reader() if self.reader is not None else None
 
 
 @dataclass(frozen=True)

@@ -10,7 +10,7 @@
   GitLab CI variables, overridable by flags.
 
 Everything here reads files and a mapping of environment variables that is passed in;
-nothing reads `os.environ` itself.
+nothing reads `os.environ` itself, and nothing runs git (the pipeline passes in what git knows).
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from __future__ import annotations
 import json
 import os
 import re
-import subprocess
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -29,7 +28,7 @@ import pathspec
 from clearance import safe_yaml
 from clearance.config import ServiceSettings
 from clearance.errors import MalformedInput
-from clearance.sources.ignore import path_glob
+from clearance.globs import path_glob
 
 EXPOSURES = ("internet", "internal", "none", "unknown")
 DATA_CLASSES = ("public", "internal", "confidential", "restricted", "unknown")
@@ -147,8 +146,13 @@ def _contains(directory: str, path: str) -> bool:
     return path == directory or path.startswith(directory + "/")
 
 
-def load_catalog(root: Path, service: ServiceSettings | None = None) -> ServiceCatalog:
+def load_catalog(
+    root: Path, service: ServiceSettings | None = None, listed: Sequence[str] | None = None
+) -> ServiceCatalog:
     """Build the catalog of `root` from `[service]` and any catalog-info.yaml files.
+
+    `listed`: the catalog files git knows under `root` (the pipeline asks git once); None walks
+    the directory instead.
 
     One catalog component (or none): `[service]` values win over the catalog's. Several
     (a monorepo): each component's own values win, `[service]` fills what they leave out.
@@ -156,7 +160,10 @@ def load_catalog(root: Path, service: ServiceSettings | None = None) -> ServiceC
     """
     warnings: list[str] = []
     found: list[ServiceContext] = []
-    for rel in _find_catalog_files(root):
+    candidates = (
+        [p for p in listed if (root / p).is_file()] if listed is not None else _find_catalog_files(root)
+    )
+    for rel in candidates:
         comp, problem = _read_catalog_file(root / rel, rel)
         if problem:
             warnings.append(problem)
@@ -210,9 +217,6 @@ def _from_settings(service: ServiceSettings) -> dict[str, Any]:
 def _find_catalog_files(root: Path) -> list[str]:
     if not root.is_dir():
         return []
-    listed = _git_catalog_files(root)
-    if listed is not None:
-        return listed
     out: list[str] = []
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in _PRUNE_DIRS)
@@ -221,35 +225,6 @@ def _find_catalog_files(root: Path) -> list[str]:
                 rel = Path(dirpath, name).relative_to(root).as_posix()
                 out.append(rel)
     return sorted(out)
-
-
-def _git_catalog_files(root: Path) -> list[str] | None:
-    """Catalog files git knows (tracked or untracked, not ignored): fast in big repositories."""
-    patterns = [f":(glob)**/{name}" for name in CATALOG_FILES]
-    try:
-        out = subprocess.run(
-            [
-                "git",
-                "-C",
-                str(root),
-                "ls-files",
-                "-z",
-                "--cached",
-                "--others",
-                "--exclude-standard",
-                "--",
-                *patterns,
-            ],
-            capture_output=True,
-            check=False,
-            timeout=60,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return None
-    if out.returncode != 0:
-        return None
-    paths = {p for p in out.stdout.decode("utf-8", "surrogateescape").split("\0") if p}
-    return sorted(p for p in paths if (root / p).is_file())
 
 
 def _read_catalog_file(path: Path, rel: str) -> tuple[ServiceContext | None, str | None]:
@@ -495,8 +470,17 @@ class PolicyContext:
         return out
 
 
-def load_context(root: Path, service: ServiceSettings | None, env: str, ci: CIContext) -> PolicyContext:
+def load_context(
+    root: Path,
+    service: ServiceSettings | None,
+    env: str,
+    ci: CIContext,
+    catalog_files: Sequence[str] | None = None,
+) -> PolicyContext:
     """Read the catalog and CODEOWNERS of `root` and combine them with env and CI."""
     return PolicyContext(
-        catalog=load_catalog(root, service), codeowners=load_codeowners(root), env=env, ci=ci
+        catalog=load_catalog(root, service, catalog_files),
+        codeowners=load_codeowners(root),
+        env=env,
+        ci=ci,
     )

@@ -243,7 +243,7 @@ def _verdict(
             notes.append(f"exception {exc.id} (owner {exc.owner}) expired on {exc.expires.isoformat()}")
             book.expired.setdefault(exc.id, []).append(fp)
             continue
-        problem = exc.applicable_to(finding, limits)
+        problem = exc.applicable_to(finding, limits, now)
         if problem:
             notes.append(problem)
             book.rejected.setdefault(exc.id, []).append(fp)
@@ -317,6 +317,7 @@ def _reasons(
             f"exception {exc.id} (owner {exc.owner}) expires in {exc.days_left(now)} day(s) "
             f"on {exc.expires.isoformat()}"
         )
+    reasons.extend(inputs.exceptions.warnings)
     for exc in _stale(inputs, book):
         reasons.append(f"exception {exc.id} ({exc.where()}) matched no finding: stale, remove it")
     pre = [v for v in verdicts.values() if v.rule == "baseline.pre-existing"]
@@ -440,7 +441,7 @@ def explain(finding: Finding, inputs: DecisionInputs, now: dt.datetime) -> dict[
     verdict = _verdict(finding, inputs, limits, now, _Book())
     exceptions = []
     for exc in inputs.exceptions.matching(finding):
-        state = "expired" if exc.expired(now) else (exc.applicable_to(finding, limits) or "applies")
+        state = "expired" if exc.expired(now) else (exc.applicable_to(finding, limits, now) or "applies")
         exceptions.append(
             {"id": exc.id, "owner": exc.owner, "expires": exc.expires.isoformat(), "state": state}
         )

@@ -1,14 +1,15 @@
-"""The policy stage of `clearance gate`, as one library call the CLI wires.
+"""The policy stage of `clearance gate`, as one library call `pipeline.gate` makes.
 
-Reads the context (catalog, CODEOWNERS, environment, CI), the exceptions file, the PR
-baseline and the approvals a change needs, compiles the policy, and decides. Nothing here
-prints or exits.
+Reads the context (catalog, CODEOWNERS, environment, CI) and the exceptions file, takes the
+PR change and its baseline as the pipeline computed them, checks the approvals the change
+needs, compiles the policy, and decides. Nothing here scans, runs git, prints or exits.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 from clearance.config import CONFIG_FILE, Settings
 from clearance.decision import Decision
 from clearance.errors import UsageError
-from clearance.model import ScanResult, Severity
+from clearance.model import Baseline, ChangeSet, ScanResult, Severity
 from clearance.policy.approvals import (
     Approvals,
     ChangedFile,
@@ -44,14 +45,13 @@ class GateOptions:
     env: str | None = None
     fail_on: Severity | None = None
     """Only when given explicitly (`--fail-on`): replaces the default triage by a threshold."""
-    base: str | None = None
     approvals: str | None = None
     """A file path, or `github` to fetch the pull request's reviews from the API."""
     ci_overrides: Mapping[str, Any] = field(default_factory=dict)
     config_path: Path | None = None
     environ: Mapping[str, str] = field(default_factory=dict)
     cache_dir: Path | None = None
-    scanners: tuple[str, ...] = ()
+    """Where the PR-mode baseline is cached (None: not cached)."""
 
 
 @dataclass(frozen=True)
@@ -70,55 +70,50 @@ def prepare(
     result: ScanResult,
     options: GateOptions,
     now: dt.datetime,
+    *,
+    change: ChangeSet | None = None,
+    baseline: Baseline | None = None,
+    read_changed: Callable[[str], bytes | None] | None = None,
+    catalog_files: Sequence[str] | None = None,
     reviews_client: ReviewsClient | None = None,
 ) -> DecisionInputs:
-    """Gather context, exceptions, baseline and approvals, and compile the policy."""
+    """Gather context, exceptions, the PR change and approvals, and compile the policy.
+
+    `change` and `baseline` come from the pipeline (PR mode); `read_changed` reads a changed
+    file's content when a high-risk pattern with `contains` needs it; `catalog_files` are the
+    catalog-info files git knows (None: walk `root`).
+    """
     env = resolve_env(options.env, options.environ)
     ci = ci_context(options.environ, options.ci_overrides)
-    context = load_context(root, settings.service, env, ci)
+    context = load_context(root, settings.service, env, ci, catalog_files)
     policy = _policy(settings, env, options)
     limits = settings.policy.exceptions
-    exc_path = root / limits.file
-    exceptions = load_exceptions(exc_path, limits, display=limits.file)
-    change = ChangeInfo()
+    exceptions = load_exceptions(root / limits.file, limits, display=limits.file)
+    change_info = ChangeInfo()
     requirements: list[Requirement] = []
     approvals_source = "none"
-    if options.base:
-        from clearance.policy.baseline import changed_files_for_approvals, compute_baseline
-
-        baseline = compute_baseline(
-            root,
-            options.base,
-            result,
-            settings,
-            options.scanners or tuple(settings.scanners),
-            now,
-            options.cache_dir,
-        )
-        changed = changed_files_for_approvals(root, options.base, settings)
-        change = ChangeInfo(
-            mode="pr",
-            base=options.base,
-            files=tuple(p for p, _ in changed),
-            pre_existing=baseline.pre_existing(result),
-        )
-        needed = required_approvals([ChangedFile(p, c) for p, c in changed], high_risk_paths(settings.policy))
+    if change is not None:
+        touched = [
+            ChangedFile(p, reader=functools.partial(read_changed, p) if read_changed else None)
+            for p in change.paths
+        ]
+        needed = required_approvals(touched, high_risk_paths(settings.policy))
         if needed:
             approvals = _approvals(options, ci.repository, ci.pr, reviews_client)
             approvals_source = approvals.source
             requirements = check_approvals(needed, approvals, settings.policy.teams)
-        change = ChangeInfo(
+        change_info = ChangeInfo(
             mode="pr",
-            base=options.base,
-            files=change.files,
-            pre_existing=change.pre_existing,
+            base=change.base,
+            files=change.paths,
+            pre_existing=baseline.pre_existing(result) if baseline is not None else frozenset(),
             high_risk=tuple(r.pattern for r in needed),
         )
     return DecisionInputs(
         policy=policy,
         context=context,
         exceptions=exceptions,
-        change=change,
+        change=change_info,
         approvals=tuple(requirements),
         approvals_source=approvals_source,
         fail_closed=settings.fail_closed,
@@ -133,10 +128,26 @@ def run_policy(
     result: ScanResult,
     options: GateOptions,
     now: dt.datetime,
+    *,
+    change: ChangeSet | None = None,
+    baseline: Baseline | None = None,
+    read_changed: Callable[[str], bytes | None] | None = None,
+    catalog_files: Sequence[str] | None = None,
     reviews_client: ReviewsClient | None = None,
 ) -> PolicyRun:
     """Decide a scan result under the repository's policy."""
-    inputs = prepare(root, settings, result, options, now, reviews_client)
+    inputs = prepare(
+        root,
+        settings,
+        result,
+        options,
+        now,
+        change=change,
+        baseline=baseline,
+        read_changed=read_changed,
+        catalog_files=catalog_files,
+        reviews_client=reviews_client,
+    )
     decision = decide(result, inputs, now)
     annotated = annotate_owners(result, inputs.context)
     context = report_context(inputs.context)

@@ -1,11 +1,38 @@
-"""What a source hands to scanners: `SourceFile`s that read their bytes once."""
+"""The source stage's contract: a `Source` yields the `SourceFile`s to scan, what it is (`Target`)
+and, in PR mode, the `ChangeSet` both the scan and the policy use.
+
+Implementations, one per kind of target: `sources/worktree.py` (a directory, or some of its
+files), `sources/git.py` (`GitHistorySource`: every unique blob of a history; `GitDiffSource`:
+what a change touches since its merge base). A new kind of target (e.g. a container image) is
+one new class implementing `Source`, chosen in `pipeline.open_source`.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
-from clearance.model import Location
+from clearance.model import ChangeSet, Location, Target
+
+if TYPE_CHECKING:
+    from clearance.sources.files import WalkResult
+
+
+class Source(Protocol):
+    """Where a scan's files come from."""
+
+    def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
+        """The files to scan (each read at most once), what was skipped and what could not be read."""
+        ...
+
+    def target(self) -> Target:
+        """What is being scanned, for reports and evidence (call after `collect`)."""
+        ...
+
+    def change(self) -> ChangeSet | None:
+        """In PR mode, what the change touches (None for full scans)."""
+        ...
 
 
 @dataclass
@@ -25,6 +52,8 @@ class SourceFile:
     commit: str | None = None
     commit_author: str | None = None
     commit_date: str | None = None
+    layer: str | None = None
+    """For image files: the diff_id of the layer that holds this copy of the file."""
     added_lines: frozenset[int] | None = None
     """In PR mode: the 1-based line numbers added by the change (None = all lines count)."""
     _cache: bytes | None = field(default=None, repr=False)
@@ -52,4 +81,5 @@ class SourceFile:
             commit_author=self.commit_author,
             commit_date=self.commit_date,
             blob=self.blob,
+            layer=self.layer,
         )

@@ -11,11 +11,13 @@ process per file:
   collects while the log is still being read. Blobs tagged directly (outside any commit) are
   added from `git for-each-ref`. Each unique blob is handed to the scanners exactly once;
   blobs over the size cap are drained from the pipe, not kept.
-- `changed_files`: one `git diff --merge-base <base> --raw -p --unified=0` against the
+- `change_set`: one `git diff --merge-base <base> --raw -p --unified=0` against the
   working tree (committed, staged and unstaged changes at once) parsed for the lines each file
-  adds, run beside `git ls-files --others --exclude-standard` for untracked files. Nothing
-  else runs first, and only the changed files are ever read.
-- `files_at` / `merge_base`: what a PR-mode baseline needs (the base side of the changed paths).
+  adds and the deleted paths, run beside `git ls-files --others --exclude-standard` for
+  untracked files and `git merge-base` (named once, for the baseline). Nothing else runs first.
+  `walk_change` turns the `ChangeSet` into the files to scan; only those are ever read.
+- `files_at` / `tree_id`: what a PR-mode baseline needs (the base side of the changed paths).
+- `listed_files`: the files git knows matching globs (e.g. catalog-info.yaml, for the policy).
 
 All invocations run with `core.quotepath=off`, NUL-separated output where paths appear, and
 an environment stripped of `GIT_*` variables that could point git at another repository.
@@ -34,7 +36,7 @@ from pathlib import Path
 from typing import IO
 
 from clearance.errors import SourceError
-from clearance.model import ScanError, SkippedFile
+from clearance.model import ChangedPath, ChangeSet, ScanError, SkippedFile, Target
 from clearance.sources.base import SourceFile
 from clearance.sources.files import WalkResult
 from clearance.sources.ignore import IgnoreRules, compile_rules, is_ignored, read_rules
@@ -153,21 +155,25 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     return out
 
 
-def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) -> WalkResult:
-    """Files changed since the merge base of `base` and HEAD, including uncommitted and untracked ones.
+def change_set(repo: Path, base: str) -> ChangeSet:
+    """What the working tree changes since the merge base of `base` and HEAD, read from git once.
 
-    Each file carries its current working-tree content (`disk_path`) and `added_lines`: the
-    1-based line numbers added relative to the merge base (None for a new file: every line
-    counts). Deleted files are not returned. Paths are relative to `repo`.
+    Committed, staged, unstaged and untracked changes at once; every changed path is listed
+    (ignore rules apply later, to the scan only), with the lines it adds, and deleted paths.
     """
     cwd, pathspec_args = _target(repo)
     _check_rev_name(base)
-    # Two processes at once and nothing before them: `--merge-base` finds the fork point itself.
+    # Three processes at once and nothing before them: `--merge-base` finds the fork point itself,
+    # `git merge-base` names it for the baseline.
     diff = _popen(cwd, [*_DIFF_ARGS, "--merge-base", base, "--", *pathspec_args])
     untracked = _popen(cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec_args])
+    fork_proc = _popen(cwd, ["merge-base", "HEAD", base])
     try:
-        diff_out, untracked_out = _finish_all((diff, "git diff"), (untracked, "git ls-files"))
-    except SourceError:
+        diff_out, untracked_out, fork_out = _finish_all(
+            (diff, "git diff"), (untracked, "git ls-files"), (fork_proc, "git merge-base")
+        )
+        fork = fork_out.decode("ascii").split()[0]
+    except (SourceError, IndexError):
         # Say precisely what is wrong (not a repository, unknown ref, no common ancestor...); if
         # nothing is, `--merge-base` itself failed (several merge bases, git < 2.30): use the one
         # `git merge-base` picks.
@@ -177,31 +183,87 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
             _popen(cwd, ["ls-files", "-z", "--others", "--exclude-standard", "--", *pathspec_args]),
             "git ls-files",
         )
-
-    out = WalkResult()
-    path_filter = _PathFilter(cwd, ignore, out)
-    seen: set[str] = set()
+    changed: dict[str, ChangedPath] = {}
+    deleted: set[str] = set()
     for change in parse_diff(diff_out):
-        if change.path in seen or path_filter.excluded(change.path):
+        if change.status == "D":
+            deleted.add(change.path)
             continue
-        seen.add(change.path)
-        if change.mode == "160000":
-            continue  # a submodule: its commit is not file content
-        if change.mode == "120000":
-            out.skipped.append(SkippedFile(change.path, "symlink (not followed)"))
-            continue
-        _add_worktree_file(out, cwd, change.path, change.added_lines, max_file_size)
+        if change.status == "R" and change.old_path:
+            deleted.add(change.old_path)  # moved away: the old place was touched too
+        if change.path not in changed:
+            changed[change.path] = ChangedPath(change.path, change.added_lines, change.mode)
     for raw in untracked_out.split(b"\0"):
         if not raw or raw.endswith(b"/"):
             continue  # nested repositories are listed as directories
         path = os.fsdecode(raw)
-        if path in seen or path_filter.excluded(path):
+        changed.setdefault(path, ChangedPath(path, None))
+    return ChangeSet(
+        base=base,
+        merge_base=fork,
+        changed=tuple(sorted(changed.values(), key=lambda c: c.path)),
+        deleted=tuple(sorted(deleted - set(changed))),
+    )
+
+
+def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) -> WalkResult:
+    """Files changed since the merge base of `base` and HEAD (see `change_set`), as files to scan."""
+    return walk_change(repo, change_set(repo, base), ignore, max_file_size)
+
+
+def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size: int) -> WalkResult:
+    """The changed files to scan: current working-tree content plus `added_lines`.
+
+    Ignored paths, submodules and deleted files are left out; symlinks are skipped.
+    """
+    cwd, _ = _target(repo)
+    out = WalkResult()
+    path_filter = _PathFilter(cwd, ignore, out)
+    for item in change.changed:
+        if path_filter.excluded(item.path) or item.mode == "160000":
+            continue  # ignored, or a submodule: its commit is not file content
+        if item.mode == "120000":
+            out.skipped.append(SkippedFile(item.path, "symlink (not followed)"))
             continue
-        seen.add(path)
-        _add_worktree_file(out, cwd, path, None, max_file_size)
+        _add_worktree_file(out, cwd, item.path, item.added_lines, max_file_size)
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda s: s.path)
     return out
+
+
+def tree_id(repo: Path, commit: str) -> str:
+    """The tree object id of `commit` (the key of a cached baseline)."""
+    info = _open_repo(repo)
+    found = _run(
+        info.cwd, ["rev-parse", "--verify", "--quiet", "--end-of-options", f"{commit}^{{tree}}"], check=False
+    )
+    if found.returncode != 0:
+        raise SourceError(f"cannot read the tree of {commit}")
+    return found.stdout.decode("ascii").strip()
+
+
+def listed_files(root: Path, patterns: Sequence[str]) -> list[str] | None:
+    """Files git knows under `root` (tracked or untracked, not ignored) matching glob `patterns`;
+    None when `root` is not in a repository (the caller walks the directory instead)."""
+    try:
+        proc = _run(
+            root,
+            [
+                "ls-files",
+                "-z",
+                "--cached",
+                "--others",
+                "--exclude-standard",
+                "--",
+                *(f":(glob){p}" for p in patterns),
+            ],
+            check=False,
+        )
+    except SourceError:
+        return None
+    if proc.returncode != 0:
+        return None
+    return sorted({os.fsdecode(p) for p in proc.stdout.split(b"\0") if p})
 
 
 def merge_base(repo: Path, base: str) -> str:
@@ -275,7 +337,7 @@ _DIFF_ARGS = (
     "--unified=0",
     "--relative",
     "--find-renames",
-    "--diff-filter=d",
+    "--irreversible-delete",
     "--no-color",
     "--no-ext-diff",
     "--no-textconv",
@@ -938,3 +1000,48 @@ def _git_missing() -> SourceError:
         "git is not installed or not on PATH",
         hint="install git (e.g. apt-get install git) or scan the directory without --history/--base",
     )
+
+
+# --------------------------------------------------------------------------- sources
+
+
+@dataclass
+class GitHistorySource:
+    """Every unique blob reachable from `refs` (default: all refs), once (`history_files`)."""
+
+    repo: Path
+    refs: Sequence[str] = ()
+
+    def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
+        """The unique blobs, each with the commit that introduced it."""
+        return history_files(self.repo, list(self.refs), ignore=ignore, max_file_size=max_file_size)
+
+    def target(self) -> Target:
+        """A `git-history` target naming the refs walked."""
+        return Target(kind="git-history", path=str(self.repo), refs=tuple(self.refs))
+
+    def change(self) -> ChangeSet | None:
+        """A history audit has no change set."""
+        return None
+
+
+@dataclass
+class GitDiffSource:
+    """PR mode: what the working tree changes since the merge base with `base` (`change_set`)."""
+
+    repo: Path
+    base: str
+    _change: ChangeSet | None = None
+
+    def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
+        """Read the change once, then the changed files that are not ignored."""
+        self._change = change_set(self.repo, self.base)
+        return walk_change(self.repo, self._change, ignore, max_file_size)
+
+    def target(self) -> Target:
+        """A `git-diff` target: the base and the HEAD commit."""
+        return Target(kind="git-diff", path=str(self.repo), base=self.base, commit=head_commit(self.repo))
+
+    def change(self) -> ChangeSet | None:
+        """The change read by `collect`."""
+        return self._change

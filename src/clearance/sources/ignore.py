@@ -7,8 +7,6 @@ the scan then covers *more* files, never fewer, so it stays complete.
 
 from __future__ import annotations
 
-import functools
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -16,7 +14,10 @@ from typing import Any
 
 import pathspec
 
+from clearance.globs import path_glob
 from clearance.model import ScanError
+
+__all__ = ["IgnoreRules", "compile_rules", "is_ignored", "path_glob", "read_rules"]
 
 IGNORE_FILES = (".gitignore", ".clearanceignore")
 MAX_PATTERN_CHARS = 4096
@@ -84,14 +85,3 @@ def is_ignored(rules: Sequence[IgnoreRules], path: str, *, is_dir: bool) -> bool
         if result.include is not None:
             ignored = result.include
     return ignored
-
-
-@functools.lru_cache(maxsize=4096)
-def path_glob(pattern: str) -> pathspec.PathSpec[Any]:
-    """One gitignore-style glob (CODEOWNERS entries, exception `path`, high-risk paths), compiled
-    once. Uses the plain-regex backend: no pattern-length limit, no per-pattern database build.
-    Raises ValueError for a pattern that cannot be compiled."""
-    try:
-        return pathspec.PathSpec.from_lines("gitignore", [pattern], backend="simple")
-    except (ValueError, TypeError, re.error) as e:
-        raise ValueError(f"invalid path pattern {pattern!r}: {e}") from e

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from osv_fixtures import IMPORTED_AT, OSV
 
-from clearance.scanners.deps.advisories import AdvisoryStore, database_path, import_osv
-from clearance.scanners.deps.exploit import import_epss, import_kev
+from clearance.scanners.vulns.advisories import AdvisoryStore, database_path, import_osv
+from clearance.scanners.vulns.exploit import import_epss, import_kev
 
 
 @pytest.fixture(scope="session")

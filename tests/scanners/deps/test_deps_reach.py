@@ -9,9 +9,9 @@ import pytest
 from osv_fixtures import component
 
 from clearance.model import Component, Reachability
-from clearance.scanners.deps.advisories import AffectedEntry
-from clearance.scanners.deps.match import AffectedSpec
-from clearance.scanners.deps.reach import (
+from clearance.scanners.vulns.advisories import AffectedEntry
+from clearance.scanners.vulns.match import AffectedSpec
+from clearance.scanners.vulns.reach import (
     ImportIndex,
     PythonDistributions,
     go_imports,

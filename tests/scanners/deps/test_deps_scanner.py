@@ -13,8 +13,8 @@ from typer.testing import CliRunner
 from clearance.config import Settings
 from clearance.model import Finding, FindingKind, ScannerStatus, ScanResult, Scope, Severity, fingerprint
 from clearance.pipeline import RunOptions, run
-from clearance.scanners.deps.advisories import AdvisoryStore, database_path, import_osv
 from clearance.scanners.deps.scanner import DepsScanner, VulnerabilityMatcher
+from clearance.scanners.vulns.advisories import AdvisoryStore, database_path, import_osv
 
 NOW = IMPORTED_AT + dt.timedelta(days=2)
 

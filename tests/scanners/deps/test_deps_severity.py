@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from clearance.model import Severity
-from clearance.scanners.deps.severity import rate, severity_from_score
+from clearance.scanners.vulns.severity import rate, severity_from_score
 
 V3_CRITICAL = "CVSS:3.1/AV:N/AC:L/PR:N/UI:N/S:U/C:H/I:H/A:H"
 V4_HIGH = "CVSS:4.0/AV:N/AC:L/AT:N/PR:N/UI:N/VC:H/VI:N/VA:N/SC:N/SI:N/SA:N"

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import pytest
 
-from clearance.scanners.deps.advisories import AdvisoryStore
-from clearance.scanners.deps.match import (
+from clearance.scanners.vulns.advisories import AdvisoryStore
+from clearance.scanners.vulns.match import (
     AffectedSpec,
     Event,
     Range,

@@ -11,7 +11,7 @@ import pytest
 from osv_fixtures import IMPORTED_AT, OSV
 
 from clearance.errors import ScanError
-from clearance.scanners.deps.advisories import (
+from clearance.scanners.vulns.advisories import (
     AdvisoryStore,
     OsvSource,
     database_dir,
@@ -180,7 +180,7 @@ def test_interrupted_import_leaves_previous_database_intact(
     db = database_path(tmp_path / "db")
     import_osv(db, [OSV / "synthetic" / "PyPI"], now=IMPORTED_AT)
     before = db.read_bytes()
-    from clearance.scanners.deps import advisories
+    from clearance.scanners.vulns import advisories
 
     def boom(*args: object, **kwargs: object) -> None:
         raise KeyboardInterrupt

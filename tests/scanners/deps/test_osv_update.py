@@ -16,8 +16,8 @@ import pytest
 from osv_fixtures import IMPORTED_AT, OSV
 
 from clearance.errors import ScanError
-from clearance.scanners.deps.advisories import AdvisoryStore, database_path, update_osv
-from clearance.scanners.deps.exploit import EPSS_URL_ENV, KEV_URL_ENV, update_feeds
+from clearance.scanners.vulns.advisories import AdvisoryStore, database_path, update_osv
+from clearance.scanners.vulns.exploit import EPSS_URL_ENV, KEV_URL_ENV, update_feeds
 
 
 def _zip_dir(directory: Path) -> bytes:

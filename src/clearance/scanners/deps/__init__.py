@@ -1,1 +1,1 @@
-"""Dependency risk: lockfile inventory, advisory matching, exploitability and reachability."""
+"""Dependency risk: extractors (lockfiles) feeding the shared matcher in `scanners/vulns/`."""

@@ -34,14 +34,14 @@ from clearance.model import (
 )
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.deps import lockfiles
-from clearance.scanners.deps.advisories import (
+from clearance.scanners.vulns.advisories import (
     Advisory,
     AdvisoryStore,
     AffectedEntry,
     database_dir,
     database_path,
 )
-from clearance.scanners.deps.match import (
+from clearance.scanners.vulns.match import (
     MatchResult,
     UnsupportedEcosystem,
     VersionParseError,
@@ -50,7 +50,7 @@ from clearance.scanners.deps.match import (
     parse_version,
     sort_versions,
 )
-from clearance.scanners.deps.reach import (
+from clearance.scanners.vulns.reach import (
     ImportIndex,
     ImportScope,
     PythonDistributions,

@@ -158,6 +158,7 @@ def test_every_format_survives_arbitrary_text(fmt: str, text: str) -> None:
 STRUCTURED: list[tuple[str, str, str]] = [
     ("npm/v3-scoped-dev-workspace.json", "package-lock.json", "json"),
     ("npm/v1-nested-dev.json", "package-lock.json", "json"),
+    ("npm/v1-git-file-credentials.json", "package-lock.json", "json"),
     ("pipfile/default-develop-git.json", "Pipfile.lock", "json"),
     ("composer/packages-and-dev.json", "composer.lock", "json"),
     ("nuget/direct-transitive-project.json", "packages.lock.json", "json"),
@@ -170,6 +171,9 @@ STRUCTURED: list[tuple[str, str, str]] = [
     ("pnpm/v9-importers-peers-alias.yaml", "pnpm-lock.yaml", "yaml"),
     ("pnpm/v6-dev-flags.yaml", "pnpm-lock.yaml", "yaml"),
     ("pnpm/v5-slash-keys.yaml", "pnpm-lock.yaml", "yaml"),
+    ("pnpm/v5-exotic-sources.yaml", "pnpm-lock.yaml", "yaml"),
+    ("pnpm/v6-exotic-sources.yaml", "pnpm-lock.yaml", "yaml"),
+    ("pnpm/v9-exotic-sources.yaml", "pnpm-lock.yaml", "yaml"),
     ("yarn/berry-workspace.lock", "yarn.lock", "yaml"),
 ]
 LINE_BASED: list[tuple[str, str]] = [

@@ -30,7 +30,7 @@ from typing import Any
 import httpx
 
 from clearance.errors import ScanError
-from clearance.scanners.deps.match import (
+from clearance.scanners.vulns.match import (
     AffectedSpec,
     Event,
     Range,
@@ -580,7 +580,7 @@ def _read_member(zf: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> byte
 def _insert_records(
     con: sqlite3.Connection, records: Iterable[tuple[dict[str, Any], bytes]], replaced: set[str]
 ) -> None:
-    from clearance.scanners.deps.severity import rate
+    from clearance.scanners.vulns.severity import rate
 
     raw_rows = []
     adv_rows = []

@@ -1,4 +1,4 @@
-"""`clearance db import|update|status|import-kev|import-epss`: the offline advisory database."""
+"""`clearance db import|update|status|import-kev|import-epss`: the offline advisory database (OSV, KEV, EPSS)."""
 
 from __future__ import annotations
 
@@ -18,7 +18,7 @@ from clearance.errors import UsageError
 from clearance.pipeline import system_clock
 
 if TYPE_CHECKING:
-    from clearance.scanners.deps.advisories import ByteProgress
+    from clearance.scanners.vulns.advisories import ByteProgress
 
 DB_DIR_OPT = typer.Option(
     None,
@@ -37,7 +37,7 @@ def register(app: typer.Typer) -> None:
 
 
 def _db_path(db_dir: Path | None, config: Path | None) -> Path:
-    from clearance.scanners.deps.advisories import database_dir, database_path
+    from clearance.scanners.vulns.advisories import database_dir, database_path
 
     if db_dir is not None:
         return database_path(db_dir)
@@ -59,7 +59,7 @@ def import_(
     config: Path | None = CONFIG_OPT,
 ) -> None:
     """Import OSV advisories offline (air-gapped CI); replaces only the ecosystems imported."""
-    from clearance.scanners.deps.advisories import OsvSource, import_osv
+    from clearance.scanners.vulns.advisories import OsvSource, import_osv
 
     with errors_to_exit():
         db = _db_path(db_dir, config)
@@ -89,8 +89,8 @@ def update(
     """Download the OSV dumps (plus KEV and EPSS) with conditional requests and import them."""
     import httpx
 
-    from clearance.scanners.deps.advisories import DEFAULT_ECOSYSTEMS, AdvisoryStore, update_osv
-    from clearance.scanners.deps.exploit import update_feeds
+    from clearance.scanners.vulns.advisories import DEFAULT_ECOSYSTEMS, AdvisoryStore, update_osv
+    from clearance.scanners.vulns.exploit import update_feeds
 
     with errors_to_exit():
         db = _db_path(db_dir, config)
@@ -124,7 +124,7 @@ def status(
     config: Path | None = CONFIG_OPT,
 ) -> None:
     """Show per ecosystem: record count, newest `modified`, imported at, source; and the KEV/EPSS feeds."""
-    from clearance.scanners.deps.advisories import status as db_status
+    from clearance.scanners.vulns.advisories import status as db_status
 
     with errors_to_exit():
         if fmt not in ("console", "json"):
@@ -182,7 +182,7 @@ def import_kev(
     config: Path | None = CONFIG_OPT,
 ) -> None:
     """Import the CISA Known Exploited Vulnerabilities catalog from a file."""
-    from clearance.scanners.deps.exploit import import_kev as do_import
+    from clearance.scanners.vulns.exploit import import_kev as do_import
 
     with errors_to_exit():
         db = _db_path(db_dir, config)
@@ -197,7 +197,7 @@ def import_epss(
     config: Path | None = CONFIG_OPT,
 ) -> None:
     """Import FIRST EPSS scores from a file."""
-    from clearance.scanners.deps.exploit import import_epss as do_import
+    from clearance.scanners.vulns.exploit import import_epss as do_import
 
     with errors_to_exit():
         db = _db_path(db_dir, config)

@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from clearance.model import Component, Reachability
-from clearance.scanners.deps.match import base_ecosystem, normalize_name
+from clearance.scanners.vulns.match import base_ecosystem, normalize_name
 
 MAX_SOURCE_FILES = 50_000
 """Above this many first-party source files, `no` answers become `unknown` (the rest is not read)."""
