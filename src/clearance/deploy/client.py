@@ -9,6 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import httpx
 
+from clearance.decision import ExitCode
 from clearance.errors import ClearanceError, UsageError
 
 SERVER_ENV = "CLEARANCE_SERVER"
@@ -19,7 +20,7 @@ DEFAULT_SERVER = "http://127.0.0.1:8080"
 class ServerError(ClearanceError):
     """The ledger server refused the request or could not be reached (exit 3)."""
 
-    exit_code = 3
+    exit_code = ExitCode.INCOMPLETE
 
 
 def safe_url(url: str) -> str:

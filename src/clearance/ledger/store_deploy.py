@@ -29,6 +29,7 @@ from clearance.deploy.gonogo import (
 )
 from clearance.deploy.incidents import IncidentEvent
 from clearance.deploy.policy import Enforcement, EnvironmentPolicy
+from clearance.decision import ExitCode
 from clearance.errors import LedgerError
 from clearance.ledger.tables import (
     Approval,
@@ -63,13 +64,13 @@ AuditFn = Callable[[str, str, Mapping[str, Any]], Any]
 class NotFound(LedgerError):
     """A named service, environment or release does not exist (HTTP 404)."""
 
-    exit_code = 1
+    exit_code = ExitCode.BLOCKED
 
 
 class Conflict(LedgerError):
     """The request contradicts what the ledger holds (HTTP 409)."""
 
-    exit_code = 1
+    exit_code = ExitCode.BLOCKED
 
 
 # --- lookups -----------------------------------------------------------------------------------

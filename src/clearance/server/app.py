@@ -9,13 +9,15 @@ from fastapi import FastAPI
 from sqlalchemy import Engine
 
 from clearance import __version__
+from clearance.deploy.policy import default_policy, load_policy
 from clearance.ledger import db
 from clearance.ledger.audit import LogKey
 from clearance.ledger.matching import AdvisoryMatcher
 from clearance.ledger.service import Clock, Ledger, system_clock
 from clearance.server import errors
-from clearance.server.routes import admin, affected, analyses, audit, findings, runs
+from clearance.server.routes import admin, affected, analyses, audit, deploy, findings, metrics, runs
 from clearance.server.settings import ServerSettings
+from clearance.server.web import dashboard
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -56,8 +58,12 @@ def create_app(
     app.state.ledger = ledger
     app.state.settings = settings
     errors.install(app)
-    for module in (runs, findings, affected, analyses, audit, admin):
+    app.state.deploy_policy = (
+        load_policy(settings.deploy_policy_path) if settings.deploy_policy_path is not None else default_policy()
+    )
+    for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics):
         app.include_router(module.router)
+    dashboard.install(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:

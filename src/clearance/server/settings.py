@@ -34,6 +34,8 @@ class ServerSettings(BaseModel):
     """A team's ingest token may create an unknown service (owned by its team) on first push."""
     migrate: bool = True
     """Upgrade the schema when the app starts."""
+    deploy_policy_path: Path | None = None
+    """The deploy policy file (YAML or TOML, docs/deploy.md); None: the built-in default."""
 
     def limits(self) -> Limits:
         """Ingest limits."""

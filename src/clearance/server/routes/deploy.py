@@ -7,9 +7,6 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
-from clearance.ledger.store import Store, TokenInfo
-from clearance.server.deps import LedgerDep, ReadToken, check_service_access, require, team_scope
-from clearance.server.errors import ApiError
 from fastapi import APIRouter, Depends, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -20,6 +17,9 @@ from clearance.deploy.incidents import IncidentEvent, from_alertmanager, from_pa
 from clearance.deploy.policy import DeployPolicy, default_policy
 from clearance.errors import MalformedInput
 from clearance.ledger import store_deploy as sd
+from clearance.ledger.store import Store, TokenInfo
+from clearance.server.deps import LedgerDep, ReadToken, check_service_access, require, team_scope
+from clearance.server.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["deploy"])
 DeployToken = Annotated[TokenInfo, Depends(require("deploy"))]

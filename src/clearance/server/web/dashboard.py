@@ -13,7 +13,7 @@ import secrets
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Form, Request
+from fastapi import APIRouter, Depends, FastAPI, Form, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
@@ -71,7 +71,7 @@ def current_session(request: Request, ledger: LedgerDep) -> tuple[TokenInfo, ses
 SessionDep = Annotated[tuple[TokenInfo, sess.SessionData], Depends(current_session)]
 
 
-def install(app: Any) -> None:
+def install(app: FastAPI) -> None:
     """Mount the dashboard on an app: routes, the login redirect, the root redirect."""
     app.include_router(router)
 
