@@ -14,7 +14,7 @@ from typing import Any
 from clearance.errors import LedgerError
 from clearance.ledger.matching import AdvisoryMatcher, component_key, purl_without_version
 from clearance.ledger.store import AffectedRow, Store
-from clearance.scanners.deps.match import UnsupportedEcosystem, VersionParseError, parse_version
+from clearance.scanners.vulns.match import UnsupportedEcosystem, VersionParseError, parse_version
 
 LEDGER_SCANNER = "ledger"
 """Scanner id of findings the ledger records itself (re-matching), so gate runs never close them."""

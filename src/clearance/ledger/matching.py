@@ -14,8 +14,8 @@ from pathlib import Path
 
 from packageurl import PackageURL
 
-from clearance.scanners.deps.advisories import AdvisoryStore, AffectedEntry, database_path
-from clearance.scanners.deps.match import (
+from clearance.scanners.vulns.advisories import AdvisoryStore, AffectedEntry, database_path
+from clearance.scanners.vulns.match import (
     UnsupportedEcosystem,
     VersionParseError,
     evaluate,
