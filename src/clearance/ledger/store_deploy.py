@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session
 
+from clearance.decision import ExitCode
 from clearance.deploy.drift import DriftReport as DriftResult
 from clearance.deploy.gonogo import (
     ApprovalFact,
@@ -29,7 +30,6 @@ from clearance.deploy.gonogo import (
 )
 from clearance.deploy.incidents import IncidentEvent
 from clearance.deploy.policy import Enforcement, EnvironmentPolicy
-from clearance.decision import ExitCode
 from clearance.errors import LedgerError
 from clearance.ledger.tables import (
     Approval,
@@ -149,6 +149,12 @@ def ensure_release(
     clash = session.scalars(
         select(Release).where(Release.service_id == service.id, Release.version == name)
     ).one_or_none()
+    if clash is not None and clash.artifact_digest is None:
+        # a release pushed as a JSON report only: the deploy tool names its artifact
+        clash.artifact_digest = digest
+        session.add(ReleaseArtifact(release_id=clash.id, name=name, digest=digest))
+        session.flush()
+        return clash
     if clash is not None:
         raise Conflict(
             f"release {service.name} {name} exists with digest {clash.artifact_digest}, not {digest}",
@@ -912,9 +918,16 @@ def signals(
 
 def releases_of_service(session: Session, service_id: int, limit: int = 50) -> list[dict[str, Any]]:
     """A service's releases, newest first, with the environments each runs in now."""
-    rows = session.execute(
-        select(Release).where(Release.service_id == service_id).order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)
-    ).scalars().all()
+    rows = (
+        session.execute(
+            select(Release)
+            .where(Release.service_id == service_id)
+            .order_by(Release.created_at.desc(), Release.id.desc())
+            .limit(limit)
+        )
+        .scalars()
+        .all()
+    )
     envs: dict[int, list[str]] = {}
     for release_id, env_name in session.execute(
         select(CurrentDeployment.release_id, Environment.name)

@@ -59,7 +59,9 @@ def create_app(
     app.state.settings = settings
     errors.install(app)
     app.state.deploy_policy = (
-        load_policy(settings.deploy_policy_path) if settings.deploy_policy_path is not None else default_policy()
+        load_policy(settings.deploy_policy_path)
+        if settings.deploy_policy_path is not None
+        else default_policy()
     )
     for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics):
         app.include_router(module.router)

@@ -61,7 +61,11 @@ def current_session(request: Request, ledger: LedgerDep) -> tuple[TokenInfo, ses
         raise LoginRequired()
     with ledger.read() as store:
         info = store.token_by_hash(data.token_hash)
-    if info is None or info.revoked_at is not None or (info.expires_at is not None and info.expires_at <= now):
+    if (
+        info is None
+        or info.revoked_at is not None
+        or (info.expires_at is not None and info.expires_at <= now)
+    ):
         raise LoginRequired()
     if "read" not in info.scopes and "admin" not in info.scopes:
         raise LoginRequired()
@@ -124,7 +128,9 @@ def login(
     """Exchange a token for a session cookie (HttpOnly, SameSite=Strict)."""
     cookie = request.cookies.get(sess.LOGIN_CSRF_COOKIE, "")
     if not cookie or not secrets.compare_digest(cookie, csrf):
-        return _render("login.html.j2", request, {"csrf": cookie or "", "error": "form expired, try again"}, 403)
+        return _render(
+            "login.html.j2", request, {"csrf": cookie or "", "error": "form expired, try again"}, 403
+        )
     now = ledger.clock()
     with ledger.read() as store:
         info = store.token_by_hash(hash_token(token.strip())) if token.strip() else None
@@ -135,8 +141,15 @@ def login(
         and ("read" in info.scopes or "admin" in info.scopes)
     )
     if not valid:
-        return _render("login.html.j2", request, {"csrf": cookie, "error": "unknown, expired or revoked token, or no read scope"}, 401)
-    data = sess.SessionData(hash_token(token.strip()), secrets.token_urlsafe(16), _epoch(now) + sess.SESSION_SECONDS)
+        return _render(
+            "login.html.j2",
+            request,
+            {"csrf": cookie, "error": "unknown, expired or revoked token, or no read scope"},
+            401,
+        )
+    data = sess.SessionData(
+        hash_token(token.strip()), secrets.token_urlsafe(16), _epoch(now) + sess.SESSION_SECONDS
+    )
     resp = RedirectResponse("/ui/", status_code=303)
     resp.set_cookie(
         sess.SESSION_COOKIE,
@@ -174,7 +187,9 @@ def overview(request: Request, ledger: LedgerDep, session: SessionDep) -> HTMLRe
         dora = metrics.dora_metrics(store.session, scope, store.now, WINDOW_DAYS)
         sec = metrics.security_metrics(store.session, scope, store.now, WINDOW_DAYS)
         overdue = store.overdue_by_team(team_scope(token))
-        teams = [t.name for t in store.teams() if team_scope(token) is None or t.id in (team_scope(token) or ())]
+        teams = [
+            t.name for t in store.teams() if team_scope(token) is None or t.id in (team_scope(token) or ())
+        ]
     return _render(
         "overview.html.j2",
         request,
@@ -184,8 +199,12 @@ def overview(request: Request, ledger: LedgerDep, session: SessionDep) -> HTMLRe
             "sec": sec,
             "teams": teams,
             "overdue": overdue,
-            "debt_chart": charts.bar_chart(list(sec.open_by_age.items()), title="Open findings by age (days)"),
-            "sla_chart": charts.bar_chart([(t["team"], t["overdue"]) for t in overdue], title="Overdue findings by team"),
+            "debt_chart": charts.bar_chart(
+                list(sec.open_by_age.items()), title="Open findings by age (days)"
+            ),
+            "sla_chart": charts.bar_chart(
+                [(t["team"], t["overdue"]) for t in overdue], title="Overdue findings by team"
+            ),
             "decision_chart": charts.bar_chart(
                 list(sec.decisions_by_answer.items()), title=f"Deploy decisions, last {WINDOW_DAYS} days"
             ),
@@ -271,7 +290,9 @@ def affected_page(request: Request, ledger: LedgerDep, session: SessionDep, q: s
 
 
 @router.get("/deploys", response_class=HTMLResponse)
-def deploy_log(request: Request, ledger: LedgerDep, session: SessionDep, answer: str | None = None) -> HTMLResponse:
+def deploy_log(
+    request: Request, ledger: LedgerDep, session: SessionDep, answer: str | None = None
+) -> HTMLResponse:
     """Every go/no-go with its reasons, newest first."""
     token, data = session
     if answer not in (None, "", "allow", "deny", "needs-approval"):
@@ -280,7 +301,9 @@ def deploy_log(request: Request, ledger: LedgerDep, session: SessionDep, answer:
         rows = sd.decisions(store.session, team_scope(token), answer=answer or None, limit=200)
         deployments = sd.deployments(store.session, team_scope(token), limit=50)
     return _render(
-        "deploys.html.j2", request, {**_base(request, token, data), "rows": rows, "deployments": deployments, "answer": answer}
+        "deploys.html.j2",
+        request,
+        {**_base(request, token, data), "rows": rows, "deployments": deployments, "answer": answer},
     )
 
 

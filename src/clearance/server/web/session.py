@@ -42,7 +42,9 @@ def new_secret() -> bytes:
 
 def encode(secret: bytes, data: SessionData) -> str:
     """The cookie value: base64(payload).base64(HMAC-SHA256(payload))."""
-    payload = json.dumps({"t": data.token_hash, "s": data.sid, "e": data.expires}, separators=(",", ":")).encode()
+    payload = json.dumps(
+        {"t": data.token_hash, "s": data.sid, "e": data.expires}, separators=(",", ":")
+    ).encode()
     mac = hmac.new(secret, payload, hashlib.sha256).digest()
     return f"{_b64(payload)}.{_b64(mac)}"
 
