@@ -40,6 +40,7 @@ def register(app: typer.Typer) -> None:
         ledger = typer.Typer(help="The evidence ledger.", no_args_is_help=True)
         app.add_typer(ledger, name="ledger")
     ledger.command("metrics")(metrics_command)
+    ledger.command("demo")(demo_command)
 
 
 def _client(server: str | None, token: str | None) -> DeployClient:
@@ -272,3 +273,50 @@ def _flatten(prefix: str, value: Any) -> list[tuple[str, str]]:
     if isinstance(value, list):
         return [(prefix, json.dumps(value, separators=(",", ":")))]
     return [(prefix, "" if value is None else str(value))]
+
+
+def demo_command(
+    db: str | None = typer.Option(
+        None, "--db", help="Database URL (default: a new SQLite file under --workdir)."
+    ),
+    workdir: Path = typer.Option(
+        Path(".clearance-demo"), "--workdir", help="Where the demo repositories, keys and tokens go."
+    ),
+    examples: Path | None = typer.Option(
+        None, "--examples", help="The examples/ directory of a clearance clone."
+    ),
+) -> None:
+    """Seed a ledger with a small organisation (teams, services, three months of runs, deploys,
+    incidents) through the real gate and ingest, then print how to open its dashboard."""
+    import datetime as _dt
+
+    from clearance import demo
+    from clearance.ledger import db as ledger_db
+    from clearance.ledger.audit import LogKey
+    from clearance.ledger.service import Ledger
+
+    with errors_to_exit():
+        workdir = workdir.resolve()
+        url = db or f"sqlite:///{workdir / 'ledger.db'}"
+        engine = ledger_db.create_engine(url)
+        ledger_db.migrate(engine)
+        ledger = Ledger(engine, log_key=LogKey.load_or_create(workdir / "ledger-log.key"))
+        with ledger.read() as store:
+            if store.services():
+                raise UsageError(
+                    f"{ledger_db.redact(url)} already holds services", hint="use a new --db or --workdir"
+                )
+        result = demo.seed(
+            ledger,
+            workdir,
+            now=_dt.datetime.now(_dt.UTC),
+            examples=examples,
+            progress=lambda m: typer.echo(f"  {m}", err=True),
+        )
+        engine.dispose()
+    typer.echo(f"demo ledger: {ledger_db.redact(url)}")
+    typer.echo(
+        f"{result.runs} gate runs, {result.deployments} deployments, {result.decisions} deploy decisions"
+    )
+    typer.echo(f"tokens (log in with the admin one): {result.tokens_file}")
+    typer.echo(f"serve it: clearance ledger serve --db {ledger_db.redact(url)}  → http://127.0.0.1:8080/ui/")

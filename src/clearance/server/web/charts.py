@@ -2,15 +2,25 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from markupsafe import Markup, escape
 
 _PALETTE = ("#2563eb", "#16a34a", "#d97706", "#dc2626", "#7c3aed", "#0891b2", "#4b5563")
 
 
-def bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str = "", width: int = 420) -> Markup:
-    """A horizontal bar chart with one labelled bar per item (values ≥ 0)."""
+ANSWER_COLORS = {"allow": "#16a34a", "deny": "#dc2626", "needs-approval": "#d97706"}
+
+
+def bar_chart(
+    items: Sequence[tuple[str, float]],
+    *,
+    title: str,
+    unit: str = "",
+    width: int = 420,
+    colors: Mapping[str, str] | None = None,
+) -> Markup:
+    """A horizontal bar chart with one labelled bar per item (values ≥ 0); `colors` by label."""
     bar_h, gap, label_w = 22, 8, 130
     height = max(1, len(items)) * (bar_h + gap) + 30
     top = max((v for _, v in items), default=0.0) or 1.0
@@ -25,7 +35,7 @@ def bar_chart(items: Sequence[tuple[str, float]], *, title: str, unit: str = "",
     for i, (label, value) in enumerate(items):
         y = 24 + i * (bar_h + gap)
         w = 0 if value <= 0 else max(2, round(plot_w * value / top))
-        color = _PALETTE[i % len(_PALETTE)]
+        color = (colors or {}).get(label, _PALETTE[i % len(_PALETTE)])
         shown = f"{value:g}{unit}"
         parts.append(
             f'<text x="{label_w - 6}" y="{y + 15}" font-size="12" text-anchor="end">{escape(label)}</text>'

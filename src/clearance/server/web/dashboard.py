@@ -206,7 +206,9 @@ def overview(request: Request, ledger: LedgerDep, session: SessionDep) -> HTMLRe
                 [(t["team"], t["overdue"]) for t in overdue], title="Overdue findings by team"
             ),
             "decision_chart": charts.bar_chart(
-                list(sec.decisions_by_answer.items()), title=f"Deploy decisions, last {WINDOW_DAYS} days"
+                list(sec.decisions_by_answer.items()),
+                title=f"Deploy decisions, last {WINDOW_DAYS} days",
+                colors=charts.ANSWER_COLORS,
             ),
         },
     )
