@@ -117,8 +117,10 @@ def test_policy_imports_nothing_above_model_config_and_decision() -> None:
     assert {m: w for m, w in wrong.items() if w} == {}
 
 
-def test_only_the_git_source_runs_git() -> None:
+def test_only_sources_run_processes() -> None:
+    """git runs only through the hardened runner in sources/git.py; `docker save` only in the image
+    source. No scanner, policy or report module starts a process."""
     runs_processes = sorted(
         name for name, path in MODULES.items() if "subprocess" in path.read_text(encoding="utf-8")
     )
-    assert runs_processes == ["clearance.sources.git"]
+    assert runs_processes == ["clearance.sources.git", "clearance.sources.image.image"]
