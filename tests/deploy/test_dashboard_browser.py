@@ -64,7 +64,7 @@ def _free_port() -> int:
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     import uvicorn
 
-    from clearance import demo
+    from clearance.cli import demo
     from clearance.ledger import db
     from clearance.ledger.audit import LogKey
     from clearance.ledger.service import Ledger

@@ -290,7 +290,7 @@ def demo_command(
     incidents) through the real gate and ingest, then print how to open its dashboard."""
     import datetime as _dt
 
-    from clearance import demo
+    from clearance.cli import demo
     from clearance.ledger import db as ledger_db
     from clearance.ledger.audit import LogKey
     from clearance.ledger.service import Ledger

@@ -19,7 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from clearance.errors import ConfigError, MalformedInput
 from clearance.model import Severity
 from clearance.safe_yaml import load_plain
-from clearance.sources.ignore import path_glob
+from clearance.globs import path_glob
 
 MAX_POLICY_BYTES = 1024 * 1024
 OWNERS_GROUP = "owners"

@@ -2,9 +2,10 @@
 
 Seeds a ledger with a small organisation — three teams, four services, three months of gate
 runs, deploy decisions, approvals, deployments, incidents, runtime signals, drift — generated
-from the example repositories through the real paths: the gate runs as a subprocess (exactly
-as CI runs it) and signs its evidence; the reports and bundles go through the ledger's ingest;
-deploy decisions come from the same go/no-go the API answers with. Only the clock is simulated.
+from the example repositories through the real paths: the `gate` command runs on each release
+(in process, with its real options) and signs its evidence; the reports and bundles go through
+the ledger's ingest; deploy decisions come from the same go/no-go the API answers with. Only
+the clock (and the commit times it implies) is simulated.
 """
 
 from __future__ import annotations
@@ -14,9 +15,8 @@ import hashlib
 import os
 import random
 import shutil
-import subprocess
-import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -24,8 +24,8 @@ from clearance.deploy import drift as tf_drift
 from clearance.deploy.gonogo import ChangeFacts, DeployRequest, decide
 from clearance.deploy.incidents import IncidentEvent
 from clearance.deploy.policy import DeployPolicy, default_policy
-from clearance.errors import ClearanceError, UsageError
-from clearance.evidence.keys import load_public_key
+from clearance.errors import UsageError
+from clearance.evidence.keys import generate, load_public_key, write_key_pair
 from clearance.ledger import store_deploy as sd
 from clearance.ledger.ingest import Limits, Principal, Upload, ingest
 from clearance.ledger.service import Ledger, create_token
@@ -74,7 +74,7 @@ class _Clock:
 
 def examples_dir() -> Path:
     """The repository's examples/ (the demo runs from a clone)."""
-    return Path(__file__).resolve().parents[2] / "examples"
+    return Path(__file__).resolve().parents[3] / "examples"
 
 
 def seed(
@@ -94,14 +94,16 @@ def seed(
             f"{examples} has no leaky-repo/ and advisories/", hint="run from a clone of clearance"
         )
     policy = policy or default_policy()
-    workdir.mkdir(parents=True, exist_ok=True)
+    (workdir / "reports").mkdir(parents=True, exist_ok=True)
     rng = random.Random(20261201)
-    env = _gate_env(workdir)
     progress("importing the demo advisories")
-    _run([sys.executable, "-m", "clearance", "db", "import", str(examples / "advisories")], env)
+    from clearance.scanners.vulns.advisories import OsvSource, database_path, import_osv
+
+    advisories = workdir / "advisories"
+    import_osv(database_path(advisories), [OsvSource(examples / "advisories")], now=now)
     key = workdir / "demo-signing.key"
     if not key.exists():
-        _run([sys.executable, "-m", "clearance", "keygen", "--output", str(key)], env)
+        write_key_pair(generate(), key, key.with_suffix(".key.pub"))
     pem = key.with_suffix(".key.pub").read_text()
     key_id = load_public_key(key.with_suffix(".key.pub")).keyid
 
@@ -119,7 +121,7 @@ def seed(
             step = dt.timedelta(days=(DAYS - 10) / svc.releases)
             for i in range(svc.releases):
                 clock.now = start + step * i + dt.timedelta(hours=rng.randint(0, 8))
-                r, d, n = _release(ledger, clock, svc, i, workdir, examples, key, env, policy, rng)
+                r, d, n = _release(ledger, clock, svc, i, workdir, examples, key, advisories, policy, rng)
                 runs, deployments, decisions = runs + r, deployments + d, decisions + n
         clock.now = now - dt.timedelta(days=1)
         with ledger.write() as store:
@@ -154,29 +156,42 @@ def seed(
     return DemoResult(tokens, runs, deployments, decisions)
 
 
-def _gate_env(workdir: Path) -> dict[str, str]:
-    return dict(
-        os.environ,
-        CLEARANCE_DB_DIR=str(workdir / "advisories"),
-        GIT_AUTHOR_NAME="Demo Dev",
-        GIT_AUTHOR_EMAIL="dev@example.com",
-        GIT_COMMITTER_NAME="Demo Dev",
-        GIT_COMMITTER_EMAIL="dev@example.com",
-    )
+@contextmanager
+def _advisory_db(directory: Path) -> Iterator[None]:
+    saved = os.environ.get("CLEARANCE_DB_DIR")
+    os.environ["CLEARANCE_DB_DIR"] = str(directory)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("CLEARANCE_DB_DIR", None)
+        else:
+            os.environ["CLEARANCE_DB_DIR"] = saved
 
 
-def _run(cmd: list[str], env: dict[str, str], cwd: Path | None = None, ok: tuple[int, ...] = (0,)) -> bytes:
-    proc = subprocess.run(cmd, cwd=cwd, env=env, capture_output=True, timeout=600, check=False)
-    if proc.returncode not in ok:
-        raise ClearanceError(
-            f"demo step failed: {' '.join(cmd[2:5])}: {proc.stderr.decode(errors='replace')[-400:]}"
-        )
-    return proc.stdout
+def _gate(
+    repo: Path, report: Path, evidence: Path, key: Path, artifact: str, scanners: list[str] | None
+) -> bytes:
+    """The `gate` command on `repo`, as CI runs it (JSON report to a file, signed evidence)."""
+    import typer
+
+    from clearance.cli.scan import gate
+
+    try:
+        gate(
+            path=[repo], scanners=scanners, fmt="json", output=[str(report)], history=False, ref=None,
+            base=None, config=None, quiet=True, verbose=False, jobs=1, fail_on=None, evidence=evidence,
+            key=key, artifact=None, artifact_digest=[artifact], env="prod", approvals=None, explain=None,
+            repository=None, commit=None, branch=None, pr=None, run_url=None, actor=None,
+            annotations=None, gitlab_reports=None,
+        )  # fmt: skip
+    except typer.Exit as e:
+        if e.exit_code not in (0, 1):
+            raise UsageError(f"the demo gate run on {repo.name} failed (exit {e.exit_code})") from None
+    return report.read_bytes()
 
 
-def _repo(
-    svc: DemoService, i: int, workdir: Path, examples: Path, env: dict[str, str], when: dt.datetime
-) -> Path:
+def _repo(svc: DemoService, i: int, workdir: Path, examples: Path) -> Path:
     repo = workdir / "repos" / svc.name
     if i == 0:
         shutil.rmtree(repo, ignore_errors=True)
@@ -193,11 +208,6 @@ def _repo(
         (repo / "docs" / "CHANGELOG.md").write_text("".join(f"- 1.{k}.0\n" for k in range(i + 1)))
     elif i == 1:
         (repo / "deploy" / "deploy_key").unlink(missing_ok=True)
-    git_env = dict(env, GIT_AUTHOR_DATE=when.isoformat(), GIT_COMMITTER_DATE=when.isoformat())
-    if i == 0:
-        _run(["git", "init", "-q", "-b", "main"], git_env, repo)
-    _run(["git", "add", "-A"], git_env, repo)
-    _run(["git", "commit", "-q", "--allow-empty", "-m", f"release {i}"], git_env, repo)
     return repo
 
 
@@ -209,28 +219,25 @@ def _release(
     workdir: Path,
     examples: Path,
     key: Path,
-    env: dict[str, str],
+    advisories: Path,
     policy: DeployPolicy,
     rng: random.Random,
 ) -> tuple[int, int, int]:
     commit_time = clock.now - dt.timedelta(hours=rng.randint(4, 60))
-    repo = _repo(svc, i, workdir, examples, env, commit_time)
+    repo = _repo(svc, i, workdir, examples)
     version = f"1.{i}.0"
     digest = "sha256:" + hashlib.sha256(f"{svc.name}-{version}".encode()).hexdigest()
     evidence = workdir / "evidence" / svc.name / version
     shutil.rmtree(evidence, ignore_errors=True)
-    cmd = [sys.executable, "-m", "clearance", "gate", str(repo), "-q", "--format", "json", "--env", "prod"]
-    cmd += [
-        "--evidence",
-        str(evidence),
-        "--key",
-        str(key),
-        "--artifact-digest",
-        f"ghcr.io/acme/{svc.name}@{digest}",
-    ]
-    if svc.source == "clean":
-        cmd += ["--scanners", "secrets,iac"]
-    report = _run(cmd, env, ok=(0, 1))
+    with _advisory_db(advisories):
+        report = _gate(
+            repo,
+            workdir / "reports" / f"{svc.name}-{version}.json",
+            evidence,
+            key,
+            f"ghcr.io/acme/{svc.name}@{digest}",
+            ["secrets", "iac"] if svc.source == "clean" else None,
+        )
     bundle = next(iter(sorted(evidence.glob("*.bundle.tar.gz"))), None)
     with ledger.write() as store:
         team = store.ensure_team(svc.team)
