@@ -26,8 +26,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearance.deploy.policy import OWNERS_GROUP, Enforcement, EnvironmentPolicy
-from clearance.model import Severity
 from clearance.globs import path_glob
+from clearance.model import Severity
 
 DIGEST_RE = re.compile(r"^sha256:[0-9a-f]{64}$")
 _ANY_DIGEST_RE = re.compile(r"^[a-z0-9]+(?:[.+_-][a-z0-9]+)*:[0-9a-f]{32,128}$")

@@ -17,9 +17,9 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from clearance.errors import ConfigError, MalformedInput
+from clearance.globs import path_glob
 from clearance.model import Severity
 from clearance.safe_yaml import load_plain
-from clearance.globs import path_glob
 
 MAX_POLICY_BYTES = 1024 * 1024
 OWNERS_GROUP = "owners"
