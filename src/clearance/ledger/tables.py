@@ -443,6 +443,8 @@ class Approval(Base):
     approver: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime]
+    approver_groups: Mapped[list[Any]] = mapped_column(default=list)
+    """The approver's teams when approving (deploy migration): which approver group it counts for."""
 
 
 class DriftReport(Base):
@@ -456,12 +458,16 @@ class DriftReport(Base):
     resources: Mapped[list[Any]] = mapped_column(default=list)
     source: Mapped[str] = mapped_column(String(100), default="")
     detected_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(20), default="drifted")
+    """`clean`, `drifted` or `unknown` (the check failed; treated as drift) (deploy migration)."""
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class GateDecision(Base):
     """A deploy go/no-go answer (allow, deny, needs-approval) with one reason per check."""
 
     __tablename__ = "gate_decisions"
+    __table_args__ = (Index("ix_gate_decisions_decided_at", "decided_at"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int | None] = _fk("services.id", nullable=True)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
@@ -470,6 +476,14 @@ class GateDecision(Base):
     answer: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     decided_at: Mapped[dt.datetime]
+    environment_name: Mapped[str] = mapped_column(String(100), default="")
+    """As asked (an unknown environment has no `environment_id`) (deploy migration)."""
+    requester: Mapped[str] = mapped_column(String(200), default="")
+    checks: Mapped[list[Any]] = mapped_column(default=list)
+    """Every check with status, reason and what it used (deploy migration)."""
+    auto_approved_by: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(30), default="api")
+    """`api` (go/no-go request) or `admission` (the webhook) (deploy migration)."""
 
 
 class RuntimeSignal(Base):

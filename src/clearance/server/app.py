@@ -11,23 +11,16 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from clearance import __version__
+from clearance.deploy.policy import default_policy, load_policy
 from clearance.ledger import db
 from clearance.ledger.audit import LogKey
 from clearance.ledger.matching import AdvisoryMatcher
 from clearance.ledger.service import Clock, Ledger, system_clock
 from clearance.server import errors
-from clearance.server.routes import (
-    admin,
-    affected,
-    analyses,
-    audit,
-    findings,
-    runs,
-)
-from clearance.server.routes import (
-    routing as routing_routes,
-)
+from clearance.server.routes import admin, affected, analyses, audit, deploy, findings, metrics, runs
+from clearance.server.routes import routing as routing_routes
 from clearance.server.settings import ServerSettings
+from clearance.server.web import dashboard
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -91,8 +84,14 @@ def create_app(
         app.router.on_startup.append(background.start)
         app.router.on_shutdown.append(background.stop)
     errors.install(app)
-    for module in (runs, findings, affected, analyses, audit, admin, routing_routes):
+    app.state.deploy_policy = (
+        load_policy(settings.deploy_policy_path)
+        if settings.deploy_policy_path is not None
+        else default_policy()
+    )
+    for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics, routing_routes):
         app.include_router(module.router)
+    dashboard.install(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:

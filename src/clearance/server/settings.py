@@ -41,6 +41,8 @@ class ServerSettings(BaseModel):
     """The dashboard's public URL, for links in messages and tickets."""
     migrate: bool = True
     """Upgrade the schema when the app starts."""
+    deploy_policy_path: Path | None = None
+    """The deploy policy file (YAML or TOML, docs/deploy.md); None: the built-in default."""
 
     def limits(self) -> Limits:
         """Ingest limits."""
