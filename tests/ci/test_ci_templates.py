@@ -94,7 +94,9 @@ def test_one_version_everywhere() -> None:
 
 def test_the_readme_pre_commit_snippet_names_a_real_hook() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```yaml\n(repos:\n  - repo: https://github.com/clearance-dev/clearance\n.*?)```", readme, re.S)
+    block = re.search(
+        r"```yaml\n(repos:\n  - repo: https://github.com/clearance-dev/clearance\n.*?)```", readme, re.S
+    )
     assert block, "README has the pre-commit snippet"
     (repo,) = yaml.safe_load(block.group(1))["repos"]
     hooks = {

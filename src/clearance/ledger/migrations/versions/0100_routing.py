@@ -1,7 +1,7 @@
 """routing: outbox order, tickets, cursors, escalations
 
 Revision ID: 0100_routing
-Revises: 0001
+Revises: deploy_0002
 Create Date: 2026-12-06 06:40:39.912803
 """
 
@@ -13,7 +13,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0100_routing"
-down_revision: str | None = "0001"
+down_revision: str | None = "deploy_0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
