@@ -180,7 +180,7 @@ def _run_action(work: Path, runner_temp: Path, given: dict[str, str]) -> dict[st
             ctx.update({f"steps.{other}.outputs.{k}": v for k, v in values.items()})
         ctx.setdefault("steps.setup-python.outputs.python-path", "")
         env = {
-            key: EXPR.sub(lambda m: _evaluate(m.group(1), inputs, ctx), str(value))
+            key: EXPR.sub(lambda m, ctx=ctx: _evaluate(m.group(1), inputs, ctx), str(value))
             for key, value in (step.get("env") or {}).items()
         }
         if sid.startswith("Install clearance"):
