@@ -49,3 +49,51 @@ def test_invalid_config_is_a_config_error_naming_the_key(tmp_path: Path, text: s
         load_settings(tmp_path)
     assert needle in err.value.diagnostics()
     assert err.value.exit_code == 4
+
+
+@pytest.mark.parametrize(
+    ("text", "needle"),
+    [
+        ('fail_closed = "false"', "fail_closed (line 1): expected a boolean"),
+        ("max_file_size = 1.5", "max_file_size (line 1): expected an integer"),
+        ('[policy.exceptions]\n\nmax_days_high = "90"', "policy.exceptions.max_days_high (line 3)"),
+        (
+            '[[policy.rules]]\nname = "a"\nwhen = "true"\naction = "warn"\n'
+            '[[policy.rules]]\nname = "b"\nwhen = 3\naction = "warn"',
+            "policy.rules.1.when (line 7): expected a string (in quotes), got integer 3",
+        ),
+        ("scanners = 'secrets'", "scanners (line 1): expected an array"),
+    ],
+)
+def test_wrong_types_are_refused_naming_key_line_and_type(tmp_path: Path, text: str, needle: str) -> None:
+    (tmp_path / "clearance.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError) as err:
+        load_settings(tmp_path)
+    assert needle in err.value.diagnostics()
+
+
+def test_wrong_type_in_pyproject_names_the_tool_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[project]\nname = "x"\n\n[tool.clearance]\nfail_closed = "no"\n'
+    )
+    with pytest.raises(ConfigError, match=r"tool\.clearance\.fail_closed \(line 5\): expected a boolean"):
+        load_settings(tmp_path)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["x = " + "[" * 5000 + "]" * 5000, "x = " + "{a = " * 3000 + "1" + "}" * 3000],
+    ids=["deep-array", "deep-inline-table"],
+)
+def test_deep_nesting_is_a_config_error_not_a_recursion_error(tmp_path: Path, text: str) -> None:
+    (tmp_path / "clearance.toml").write_text(text + "\n")
+    with pytest.raises(ConfigError, match="nested deeper than 32 levels"):
+        load_settings(tmp_path)
+
+
+def test_brackets_inside_strings_and_comments_do_not_count_as_nesting(tmp_path: Path) -> None:
+    (tmp_path / "clearance.toml").write_text(
+        'ignore = ["' + "[" * 100 + '"]  # ' + "{" * 100 + "\n[secrets]\ndisable = ['''" + "[" * 50 + "''']\n"
+    )
+    settings, _ = load_settings(tmp_path)
+    assert settings.ignore == ["[" * 100]

@@ -63,6 +63,7 @@ class _NetworkScanner:
     id: str = "online"
     version: str = "1"
     requires_network: bool = True
+    streams_large_files: bool = False
 
     def applies_to(self, path: str) -> bool:
         return True

@@ -9,7 +9,9 @@ Cases that fail because of a known bug are marked `xfail(strict=True)` with the 
 
 from __future__ import annotations
 
+import datetime as dt
 import gzip
+import hashlib
 import io
 import json
 import os
@@ -124,12 +126,11 @@ CFN = "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  B:\n    Type: AWS::
 
 CASES = [
     Case(
-        "nul-bytes-in-text-file-is-a-reported-skip",
-        {"config.py": b'password = "x"\x00\n', "ok.py": "x = 1\n"},
+        "one-nul-byte-does-not-hide-a-secret",
+        {"config.py": b'\x00k = "' + FAKE_STRIPE_KEY.encode() + b'"\n', "ok.py": "x = 1\n"},
         "secrets",
-        EXIT_PASS,
-        skipped=("config.py",),
-        message="binary",
+        EXIT_BLOCKED,
+        rules=("secret.stripe-secret-key",),
     ),
     Case(
         "invalid-utf8-around-a-secret-still-finds-it",
@@ -315,8 +316,6 @@ CASES = [
         {"CODEOWNERS": b"\x00\xff[[[ \n* \n/** @\n!!!\n", "a.py": "x = 1\n"},
         "secrets",
         EXIT_PASS,
-        skipped=("CODEOWNERS",),
-        message="binary",
     ),
     Case(
         "codeowners-with-a-70k-character-pattern",
@@ -411,16 +410,68 @@ def _single_line(path: Path, size: int, secret: str) -> None:
         fh.write(f' k="{secret}"\n')
 
 
-def test_file_above_the_size_cap_is_a_reported_skip(tmp_path: Path) -> None:
-    """A 6 MB single-line file is above the 5 MB default cap: skipped with the sizes named."""
+def test_file_above_the_size_cap_is_streamed_for_secrets(tmp_path: Path) -> None:
+    """A 6 MB single-line file is above the 5 MB default cap: the secrets scanner streams it in
+    chunks and finds the key at its end (it used to be skipped and the gate passed)."""
     root = tmp_path / "repo"
     root.mkdir()
     _single_line(root / "bundle.js", 6 * 1024 * 1024, FAKE_STRIPE_KEY)
     code, report = gate_json(root, "--scanners", "secrets")
-    skipped = {s["path"]: s["reason"] for s in report["skipped"]}
-    assert code == EXIT_PASS
-    assert "size cap" in skipped["bundle.js"] and "5242880" in skipped["bundle.js"]
-    assert report["summary"]["files_skipped"] == 1
+    assert code == EXIT_BLOCKED and report["skipped"] == [] and report["summary"]["complete"]
+    assert [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
+
+
+def _big_terraform(path: Path, size: int) -> None:
+    """A public bucket followed by `size` bytes of comments: valid HCL above the cap."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with path.open("w") as fh:
+        fh.write('resource "aws_s3_bucket_acl" "b" {\n  bucket = "b"\n  acl    = "public-read"\n}\n')
+        line = "# " + "padding " * 12 + "\n"
+        for _ in range(size // len(line) + 1):
+            fh.write(line)
+
+
+def test_iac_file_above_the_default_cap_makes_the_scan_incomplete(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _big_terraform(root / "infra" / "main.tf", 5_400_000)
+    code, report = gate_json(root, "--scanners", "iac")
+    assert code == EXIT_INCOMPLETE, report["errors"]
+    (error,) = report["errors"]
+    assert error["path"] == "infra/main.tf" and "not parsed by iac" in error["message"]
+    assert "raise max_file_size" in error["message"] and not report["summary"]["complete"]
+
+
+def test_a_configured_cap_turns_the_unparsed_file_into_a_reported_skip(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _big_terraform(root / "main.tf", 300_000)
+    (root / "clearance.toml").write_text("max_file_size = 200000\n")
+    code, report = gate_json(root, "--scanners", "iac")
+    assert code == EXIT_PASS and report["errors"] == []
+    (skip,) = report["skipped"]
+    assert skip["path"] == "main.tf" and "max_file_size is set in the configuration" in skip["reason"]
+
+
+def test_no_cap_parses_the_big_file(tmp_path: Path) -> None:
+    root = tmp_path / "repo"
+    _big_terraform(root / "main.tf", 5_400_000)
+    (root / "clearance.toml").write_text("max_file_size = 0\n")
+    code, report = gate_json(root, "--scanners", "iac")
+    assert code == EXIT_BLOCKED, report["errors"]
+    assert any(f["location"]["path"] == "main.tf" for f in report["findings"])
+
+
+def test_lockfile_above_the_default_cap_makes_the_scan_incomplete(tmp_path: Path, advisory_db: Path) -> None:
+    root = tmp_path / "repo"
+    root.mkdir()
+    padding = json.dumps({f"node_modules/p{i}": {"version": "1.0.0"} for i in range(120_000)})
+    lock = '{"name": "x", "lockfileVersion": 3, "packages": ' + padding + "}"
+    (root / "package-lock.json").write_text(lock)
+    assert len(lock) > 5 * 1024 * 1024
+    code, report = gate_json(root, "--scanners", "deps")
+    assert code == EXIT_INCOMPLETE
+    assert [(e["path"], "not parsed by deps" in e["message"]) for e in report["errors"]] == [
+        ("package-lock.json", True)
+    ]
 
 
 def test_raising_the_size_cap_scans_a_big_single_line_file(tmp_path: Path) -> None:
@@ -793,3 +844,336 @@ def test_utf16_file_with_bom_is_scanned_for_secrets(tmp_path: Path) -> None:
     code, report = gate_json(root, "--scanners", "secrets")
     assert code == EXIT_BLOCKED, report["skipped"]
     assert {f["rule_id"] for f in report["findings"]} >= {"secret.stripe-secret-key"}
+
+
+# --- issue 10: exceptions cannot be stretched or widened silently ------------------------------
+
+# A critical finding; the exceptions below carry what critical exceptions need.
+SECRET_LINE = f'aws_secret_access_key = "{FAKE_AWS_SECRET}"\n'
+
+
+def _exception_repo(tmp_path: Path, entry: str, config: str = "") -> Path:
+    """A tree with one secret finding and an exceptions file holding `entry` (YAML, indented)."""
+    root = tmp_path / "repo"
+    write_tree(
+        root,
+        {
+            "settings.py": SECRET_LINE,
+            ".clearance/exceptions.yaml": "exceptions:\n" + entry,
+            "clearance.toml": config,
+        },
+    )
+    return root
+
+
+def _entry(match: str, created: str, expires: str) -> str:
+    return (
+        f"  - id: EXC-1\n    match: {match}\n    owner: team-a\n    reason: rotating\n"
+        f"    created: {created}\n    expires: {expires}\n    approved_by: sec-lead\n"
+        "    compensating_control: key disabled in IAM\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("created", "expires", "needle"),
+    [
+        ("2099-01-01", "2099-03-01", "created 2099-01-01 is in the future"),
+        ("0001-01-01", "2099-03-01", "created 0001-01-01 is before 2000-01-01"),
+        ("2026-01-01", "2027-02-30", "`expires` must be a date YYYY-MM-DD, not '2027-02-30'"),
+    ],
+    ids=["future-created", "year-one-created", "impossible-expiry"],
+)
+def test_exception_dates_that_dodge_the_length_cap_are_exit_4(
+    tmp_path: Path, created: str, expires: str, needle: str
+) -> None:
+    root = _exception_repo(tmp_path, _entry("{rule: 'secret.*'}", created, expires))
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert needle in result.output and ".clearance/exceptions.yaml:" in result.output
+    assert "internal error" not in result.output
+    check = invoke(["exceptions", "check", "--root", str(root)])
+    assert check.exit_code == EXIT_INVALID and needle in check.output
+
+
+def test_wildcard_rule_exception_is_refused_by_default(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{rule: '*'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry)
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert "excepts every rule" in result.output and "allow_wildcards" in result.output
+
+
+def test_allowed_wildcard_exception_applies_with_a_warning(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{path: '**'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry, "[policy.exceptions]\nallow_wildcards = true\n")
+    code, report = gate_json(root, "--scanners", "secrets")
+    reasons = report["decision"]["reasons"]
+    assert any("EXC-1' uses a wildcard (path=**)" in r for r in reasons), reasons
+    assert [e["status"] for e in report["decision"]["extra"]["exceptions"]] == ["applied"]
+    assert code == EXIT_PASS
+
+
+# --- issue 10: configuration types are strict, nesting is bounded -------------------------------
+
+
+@pytest.mark.parametrize(
+    ("config", "needle"),
+    [
+        ('fail_closed = "false"\n', "fail_closed (line 1): expected a boolean"),
+        ("x = " + "[" * 5000 + "]" * 5000 + "\n", "nested deeper than 32 levels"),
+    ],
+    ids=["string-false", "5000-deep-array"],
+)
+def test_configuration_types_and_depth_are_exit_4(tmp_path: Path, config: str, needle: str) -> None:
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": config, "settings.py": SECRET_LINE})
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert needle in result.output and "internal error" not in result.output
+
+
+# --- issue 10: signed but self-contradicting bundles, and what `verify` is handed ----------------
+
+
+def _flat(text: str) -> str:
+    """Console output with rich's line wrapping undone."""
+    return " ".join(text.split())
+
+
+def _passing_bundle(tmp_path: Path) -> tuple[Path, Path, Path]:
+    """`clearance gate --evidence` on a clean tree: (bundle, private key, public key)."""
+    root = tmp_path / "clean"
+    write_tree(root, {"app.py": "print('hello')\n"})
+    key = tmp_path / "sign.key"
+    assert invoke(["keygen", "-o", str(key)]).exit_code == 0
+    evidence = tmp_path / "evidence"
+    digest = "sha256:" + "ab" * 32
+    args = ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", digest]
+    result = invoke(["gate", str(root), "--scanners", "secrets", *args])
+    assert result.exit_code == EXIT_PASS, result.output
+    (bundle,) = evidence.glob("*.tar.gz")
+    return bundle, key, tmp_path / "sign.key.pub"
+
+
+def _resign(bundle: Path, key: Path, target: Path, edit: Callable[[dict[str, list[Any]]], None]) -> Path:
+    """Rewrite the statements of a bundle with `edit` and sign everything again with the real key:
+    what an insider holding the key (or a buggy producer) could write."""
+    from clearance.evidence import dsse, keys
+    from clearance.evidence.bundle import MANIFEST, MANIFEST_ENVELOPE, read_bundle, write_bundle
+    from clearance.evidence.statements import Subject
+
+    signer = keys.load_signer(key)
+    members = read_bundle(bundle)
+    subjects = [Subject(s["name"], s["digest"]) for s in json.loads(members[MANIFEST])["subjects"]]
+    files = {n: d for n, d in members.items() if n not in (MANIFEST, MANIFEST_ENVELOPE)}
+    envelopes = {
+        name: dsse.parse_jsonl(data.decode(), name)
+        for name, data in files.items()
+        if name.endswith(".intoto.jsonl")
+    }
+    old = {name: [bytes(e.payload) for e in envs] for name, envs in envelopes.items()}
+    statements = {name: [json.loads(p) for p in payloads] for name, payloads in old.items()}
+    edit(statements)
+
+    def encode(body: Any) -> bytes:
+        return json.dumps(body, sort_keys=True, separators=(",", ":")).encode()
+
+    def sha(data: bytes) -> str:
+        return hashlib.sha256(data).hexdigest()
+
+    # Keep the VSA's pins pointing at the (edited) statements, as a producer would.
+    moved = {
+        sha(old[n][i]): sha(encode(b))
+        for n, bodies in statements.items()
+        for i, b in enumerate(bodies)
+        if i < len(old[n])
+    }
+    for bodies in statements.values():
+        for body in bodies:
+            for pin in (
+                body["predicate"].get("inputAttestations", []) if isinstance(body["predicate"], dict) else []
+            ):
+                pin["digest"]["sha256"] = moved.get(pin["digest"]["sha256"], pin["digest"]["sha256"])
+    for name, bodies in statements.items():
+        files[name] = dsse.to_jsonl([dsse.sign(encode(b), signer) for b in bodies]).encode()
+    write_bundle(target, files, subjects, signer)
+    return target
+
+
+def _vsa_failed(statements: dict[str, list[Any]]) -> None:
+    (vsa,) = [s for bodies in statements.values() for s in bodies if "verificationResult" in s["predicate"]]
+    vsa["predicate"]["verificationResult"] = "FAILED"
+
+
+def _second_decision_blocks(statements: dict[str, list[Any]]) -> None:
+    (name,) = [n for n, bodies in statements.items() if bodies[0]["predicate"].get("outcome")]
+    blocked = json.loads(json.dumps(statements[name][0]))
+    blocked["predicate"]["outcome"] = "block"
+    statements[name].append(blocked)
+
+
+def _decision_without_verdict_list(statements: dict[str, list[Any]]) -> None:
+    (name,) = [n for n, bodies in statements.items() if bodies[0]["predicate"].get("outcome")]
+    statements[name][0]["predicate"]["verdicts"] = 5
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (_vsa_failed, "verification summary says 'FAILED' but the decision outcome is 'pass'"),
+        (_second_decision_blocks, "bundle holds 2 signed decision statements; exactly one is allowed"),
+        (_decision_without_verdict_list, "a signed statement is malformed"),
+    ],
+    ids=["vsa-failed-over-pass", "two-decisions", "junk-verdicts"],
+)
+def test_verify_rejects_validly_signed_contradictions(
+    tmp_path: Path, edit: Callable[[dict[str, list[Any]]], None], needle: str
+) -> None:
+    bundle, key, pub = _passing_bundle(tmp_path)
+    assert invoke(["verify", str(bundle), "--key", str(pub), "--require-pass"]).exit_code == 0
+    forged = _resign(bundle, key, tmp_path / "forged.tar.gz", edit)
+    result = invoke(["verify", str(forged), "--key", str(pub), "--require-pass"])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    assert "INVALID" in _flat(result.output) and needle in _flat(result.output), result.output
+    assert "internal error" not in _flat(result.output)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "[" * 100_000 + "]" * 100_000,
+        json.dumps(
+            {"payload": "e30=", "payloadType": "application/vnd.in-toto+json", "signatures": [{"sig": {}}]}
+        ),
+        json.dumps({"payload": 5, "payloadType": [], "signatures": "x"}),
+    ],
+    ids=["100k-deep", "junk-signature", "junk-fields"],
+)
+def test_verify_hostile_envelope_lines_are_invalid(tmp_path: Path, public_key: Path, line: str) -> None:
+    bundle = _tarball(
+        tmp_path / "b.tar.gz",
+        lambda tar: (_member("manifest.json")(tar), _member("manifest.intoto.jsonl", line.encode())(tar)),
+    )
+    result = invoke(["verify", str(bundle), "--key", str(public_key)])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    assert "not a DSSE envelope" in _flat(result.output) and "internal error" not in _flat(result.output)
+
+
+@pytest.mark.parametrize("which", ["bundle", "key"])
+def test_verify_reads_only_regular_files(tmp_path: Path, public_key: Path, which: str) -> None:
+    """/dev/zero is endless and a FIFO blocks forever: both are refused at once."""
+    fifo = tmp_path / "fifo"
+    os.mkfifo(fifo)
+    bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
+    for special in (Path("/dev/zero"), fifo):
+        args = (
+            [str(special), "--key", str(public_key)]
+            if which == "bundle"
+            else [str(bundle), "--key", str(special)]
+        )
+        result = invoke(["verify", *args])
+        # an invalid bundle is exit 1 (verify's contract); an unusable --key is a usage error
+        assert result.exit_code == (EXIT_BLOCKED if which == "bundle" else EXIT_USAGE), result.output
+        assert "is not a regular file" in _flat(result.output)
+
+
+def test_verify_bundle_above_the_cap_is_invalid(
+    tmp_path: Path, public_key: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(bundle_module, "MAX_BUNDLE_BYTES", 1024)
+    big = tmp_path / "big.tar.gz"
+    big.write_bytes(os.urandom(4096))
+    result = invoke(["verify", str(big), "--key", str(public_key)])
+    assert result.exit_code == EXIT_BLOCKED and "larger than the 1024-byte limit" in _flat(result.output)
+
+
+@pytest.mark.parametrize("digest", ["sha256:xyz", "md5:" + "a" * 32, "deadbeef"])
+def test_malformed_artifact_digest_is_a_usage_error(tmp_path: Path, public_key: Path, digest: str) -> None:
+    bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
+    result = invoke(["verify", str(bundle), "--key", str(public_key), "--artifact-digest", digest])
+    assert result.exit_code == EXIT_USAGE, result.output
+    assert "invalid artifact digest" in _flat(result.output)
+
+
+# --- issue 10: CEL rules from the repository are bounded ---------------------------------------
+
+
+def test_runaway_cel_rule_is_refused_at_load(tmp_path: Path) -> None:
+    """The issue's reproducer: five nested maps over 20-element lists (ran 300 s before)."""
+    lst = "[" + ",".join(["'x'"] * 20) + "]"
+    when = f"{lst}.map(a, {lst}.map(b, {lst}.map(c, {lst}.map(d, {lst}.map(e, 1))))).size() > 0"
+    rule = f'[[policy.rules]]\nname = "r"\naction = "block"\nwhen = "{when}"\n'
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": rule, "settings.py": SECRET_LINE})
+    result = invoke(["gate", str(root), "--scanners", "secrets"])
+    assert result.exit_code == EXIT_INVALID, result.output
+    assert "estimated cost" in _flat(result.output) and "max_rule_cost" in _flat(result.output)
+
+
+def test_division_by_zero_in_a_rule_fails_closed_not_internal_error(tmp_path: Path) -> None:
+    when = "finding.path == 'settings.py' ? 1 / 0 == 1 : false"
+    rule = f'[[policy.rules]]\nname = "div"\naction = "block"\nwhen = "{when}"\n'
+    root = tmp_path / "repo"
+    write_tree(root, {"clearance.toml": rule, "settings.py": SECRET_LINE})
+    code, report = gate_json(root, "--scanners", "secrets")
+    assert code == EXIT_BLOCKED
+    (finding,) = report["findings"]
+    assert finding["verdict"]["rule"] == "div"
+    assert any("division by zero" in n for n in finding["verdict"]["notes"])
+
+
+# --- issue 10: file names that are not UTF-8 -----------------------------------------------------
+
+
+@pytest.mark.skipif(sys.platform == "darwin", reason="APFS refuses names that are not UTF-8")
+@pytest.mark.parametrize("fmt", ["json", "sarif", "junit", "markdown", "console"])
+def test_file_name_with_invalid_utf8_is_scanned_and_reported_escaped(tmp_path: Path, fmt: str) -> None:
+    """A name with bytes 0xff 0xfe: the secret inside is found, every format is valid UTF-8 and
+    names the file as `conf\\xff\\xfe.py`."""
+    root = tmp_path / "repo"
+    (root / "src").mkdir(parents=True)
+    with open(os.fsencode(root / "src") + b"/conf\xff\xfe.py", "wb") as fh:
+        fh.write(f'k = "{FAKE_STRIPE_KEY}"\n'.encode())
+    out = tmp_path / f"report.{fmt}"
+    result = invoke(["gate", str(root), "--scanners", "secrets", "--output", f"{fmt}:{out}"])
+    assert result.exit_code == EXIT_BLOCKED, result.output
+    text = out.read_bytes().decode("utf-8")  # raises if any byte is not UTF-8
+    name = "src/conf\\xff\\xfe.py"
+    if fmt == "json":
+        (finding,) = json.loads(text)["findings"]
+        assert finding["location"]["path"] == name
+    elif fmt == "sarif":
+        (run,) = json.loads(text)["runs"]
+        (res,) = run["results"]
+        uri = res["locations"][0]["physicalLocation"]["artifactLocation"]["uri"]
+        assert uri.startswith("src/conf") and "\udcff" not in uri
+    else:  # markdown escapes the backslash (`\\\\xff` renders as `\\xff`)
+        assert name in text or name.replace("\\", "\\\\") in text, text[:2000]
+
+
+# --- issue 10: a shallow clone's history is not the whole history --------------------------------
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_history_of_a_shallow_clone_is_incomplete_and_says_unshallow(tmp_path: Path) -> None:
+    """The key lives only in the first commit; a depth-1 clone cannot see it. That is exit 3 with
+    the hint, never a complete scan with exit 0."""
+    origin = tmp_path / "origin"
+    origin.mkdir()
+    _git(origin, "init", "-q", "-b", "main")
+    (origin / "settings.py").write_text(f'k = "{FAKE_STRIPE_KEY}"\n')
+    _git(origin, "add", "-A")
+    _git(origin, "commit", "-qm", "add key")
+    (origin / "settings.py").write_text("k = None\n")
+    _git(origin, "commit", "-qam", "remove key")
+    clone = tmp_path / "clone"
+    _git(tmp_path, "clone", "-q", "--depth", "1", origin.as_uri(), str(clone))
+    code, report = gate_json(clone, "--history", "--scanners", "secrets")
+    assert code == EXIT_INCOMPLETE and report["findings"] == []
+    (error,) = report["errors"]
+    assert "shallow clone" in error["message"] and "git fetch --unshallow" in error["message"]
+    # the full history finds the key
+    code, report = gate_json(origin, "--history", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]

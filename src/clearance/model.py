@@ -102,10 +102,12 @@ class Location:
     layer: str | None = None
 
     def display(self) -> str:
-        """`path:line` (or just the path) for humans; control characters in the path are escaped
-        so a hostile file name cannot rewrite a terminal or CI log."""
+        """`path:line` (or just the path) for humans, with the image layer when there is one;
+        control characters in the path are escaped so a hostile file name cannot rewrite a
+        terminal or CI log."""
         path = printable(self.path)
-        return f"{path}:{self.start_line}" if self.start_line else path
+        shown = f"{path}:{self.start_line}" if self.start_line else path
+        return f"{shown} (layer {self.layer[:19]})" if self.layer else shown
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,11 +126,21 @@ class Component:
     """purls (or names) of the components this one depends on, where the format says."""
     pinned: bool = True
     """False for entries that name no exact version (VCS/URL/editable requirement lines)."""
+    source_name: str | None = None
+    """OS packages: the source package advisories name (dpkg `Source:`, apk origin, rpm SRPM)."""
+    source_version: str | None = None
+    """OS packages: the source package's version when it differs from `version` (dpkg)."""
 
     @property
     def key(self) -> tuple[str, str, str]:
         """Identity of a component independent of where it was declared."""
         return (self.ecosystem, self.name, self.version)
+
+    @property
+    def advisory_key(self) -> tuple[str, str]:
+        """(name, version) as advisories of the component's ecosystem name it: the source
+        package for distributions, the package itself everywhere else."""
+        return (self.source_name or self.name, self.source_version or self.version)
 
 
 @dataclass(frozen=True, slots=True)
@@ -401,6 +413,14 @@ class Target:
     commit: str | None = None
     base: str | None = None
     refs: tuple[str, ...] = ()
+    digest: str | None = None
+    """Images: the config digest (image ID), which evidence binds to."""
+    manifest_digest: str | None = None
+    """Images: the manifest digest, when the archive records one."""
+    name: str | None = None
+    """Images: the first repository tag."""
+    layers: tuple[str, ...] = ()
+    """Images: the layers' diff_ids, lowest first."""
 
 
 @dataclass(frozen=True, slots=True)

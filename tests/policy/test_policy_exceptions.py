@@ -300,3 +300,19 @@ def test_ticket_must_be_a_url() -> None:
     )
     with pytest.raises(PolicyError, match=r"x\.yaml:8: exception 'EXC-1': `ticket` must be a URL"):
         parse_exceptions(text, "x.yaml", LIMITS)
+
+
+def test_length_counts_from_today_when_created_is_a_day_ahead() -> None:
+    """`created` one day ahead (clock skew) loads, but cannot buy a day past the maximum."""
+    now = dt.datetime(2026, 9, 1, 23, 0, tzinfo=dt.UTC)
+    text = (
+        "exceptions:\n  - id: EXC-1\n    match: {path: 'infra/**', rule: 'iac.*'}\n    owner: o\n"
+        "    reason: r\n    created: 2026-09-02\n    expires: 2026-12-01\n"
+    )
+    exc = parse_exceptions(text, "x.yaml", LIMITS, now=now).entries[0]
+    problem = exc.applicable_to(public_bucket("infra/s3.tf"), LIMITS, now)  # high: 90 days
+    assert problem is not None and "lasts 91 days" in problem
+    with pytest.raises(PolicyError, match="lasts 181 days; the maximum for an exception is 180"):
+        parse_exceptions(text.replace("2026-12-01", "2027-03-01"), "x.yaml", LIMITS, now=now)
+    with pytest.raises(PolicyError, match="created 2026-09-02 is in the future"):
+        parse_exceptions(text, "x.yaml", LIMITS, now=now - dt.timedelta(days=1))

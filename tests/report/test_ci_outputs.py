@@ -30,7 +30,7 @@ def test_blocking_findings_become_errors_and_warnings_warnings() -> None:
     text = message.replace("%0A", "\n")
     assert "why: threshold:high: severity critical is at or above high" in text
     assert "owner: @acme/platform" in text
-    assert f"clearance exceptions add --rule {SECRET.rule_id} --fingerprint {SECRET.fingerprint}" in text
+    assert f"clearance exceptions add --fingerprint {SECRET.fingerprint}" in text
     assert "AKIA…Q7ZK" in text  # the redacted preview, never the secret
     vuln = next(line for line in errors if "requirements.txt" in line)
     assert "exception EXC-12 (owner team-payments) expired on 2026-10-01" in vuln
@@ -140,7 +140,7 @@ def test_gitlab_secret_detection_report_structure_and_explanation() -> None:
     desc = vulns[0]["description"]
     assert "Verdict: block — threshold:high: severity critical is at or above high" in desc
     assert "Owner: @acme/platform" in desc
-    assert f"clearance exceptions add --rule {SECRET.rule_id} --fingerprint {SECRET.fingerprint}" in desc
+    assert f"clearance exceptions add --fingerprint {SECRET.fingerprint}" in desc
     assert vulns[0]["severity"] == "Critical"
 
 

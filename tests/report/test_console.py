@@ -4,14 +4,15 @@ from __future__ import annotations
 
 import dataclasses
 import io
+import shlex
 
-import pytest
 from rich.console import Console
 
-from clearance.model import Action, Verdict
+from clearance.model import Action, Outcome, ScanError, Severity, Verdict
 from clearance.report import Format, render, render_console
 from clearance.report import console as console_report
-from report.report_sample import DECISION, INFO, RESULT, SECRET, VULN, gate_data, scan_data
+from clearance.report.base import exception_command
+from report.report_sample import DECISION, INFO, MISCONFIG, RESULT, SECRET, VULN, gate_data, scan_data
 
 
 def test_plain_text_has_no_control_codes() -> None:
@@ -29,14 +30,11 @@ def test_terminal_console_gets_colour_and_a_pipe_does_not() -> None:
     assert "\x1b" not in pipe.getvalue()
 
 
-def test_grouped_by_severity_most_severe_first() -> None:
-    text = render(Format.console, gate_data(verbose=True))
-    rows = [
-        line.split()[0]
-        for line in text.splitlines()
-        if line.split() and line.split()[0] in {"critical", "high", "medium", "info"}
-    ]
-    assert rows == ["critical", "high", "high", "medium", "info"]
+def test_blocking_before_warnings_most_severe_first() -> None:
+    lines = render(Format.console, gate_data(verbose=True)).splitlines()
+    marks = [line.split()[1] for line in lines if line.startswith(("✗ ", "! "))]
+    assert marks == ["deploy/settings.py:12", "requirements.txt:4", "infra/storage.tf:3"]
+    assert lines[0].strip().startswith("BLOCKED"), "the verdict comes first"
 
 
 def test_info_findings_only_with_verbose() -> None:
@@ -57,7 +55,9 @@ def test_markup_in_findings_is_printed_literally() -> None:
         title="[bold]not markup[/bold]",
         location=dataclasses.replace(SECRET.location, path="[red]x.py"),
     )
-    text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, findings=(odd,))))
+    text = render(
+        Format.console, gate_data(result=dataclasses.replace(RESULT, findings=(odd,)), verbose=True)
+    )
     assert "[bold]not markup[/bold]" in text and "[red]x.py:12" in text
 
 
@@ -69,25 +69,105 @@ def test_scan_without_decision_says_so() -> None:
     assert render(Format.console, data).splitlines()[-1].strip().startswith("SCANNED")
 
 
-def test_long_tables_are_capped_but_every_blocking_finding_is_detailed(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(console_report, "MAX_TABLE_ROWS", 10)
+def _narrow(data: object, width: int) -> str:
+    buffer = io.StringIO()
+    render_console(data, Console(file=buffer, width=width, color_system=None))  # type: ignore[arg-type]
+    return buffer.getvalue()
+
+
+def _many_blocking(n: int) -> object:
     findings = tuple(
         dataclasses.replace(
-            SECRET, fingerprint=f"{i:032x}", location=dataclasses.replace(SECRET.location, path=f"f{i}.py")
+            SECRET,
+            rule_id="secret.aws-secret-access-key-with-a-long-name",
+            fingerprint=f"{i:032x}",
+            location=dataclasses.replace(
+                SECRET.location, path=f"services/payments/settings/production_{i}.py"
+            ),
         )
         for i in range(15)
     )
-    verdicts = {f.fingerprint: Verdict(f.fingerprint, Action.BLOCK, "r", "m") for f in findings}
-    data = gate_data(
+    verdicts = {
+        f.fingerprint: Verdict(f.fingerprint, Action.BLOCK, "r", "a long explanation " * 6) for f in findings
+    }
+    return gate_data(
         result=dataclasses.replace(RESULT, findings=findings),
         decision=dataclasses.replace(DECISION, verdicts=verdicts),
     )
+
+
+def test_every_blocking_finding_gets_a_block_and_identifiers_are_never_broken() -> None:
+    data = _many_blocking(15)
+    text = _narrow(data, 80)
+    assert text.count("✗ services/payments/settings/production_") == 15
+    words = set(text.split())
+    assert "secret.aws-secret-access-key-with-a-long-name" in words
+    assert {f"{i:032x}" for i in range(15)} <= words, "every fingerprint whole on one line"
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert " ".join(text.split()).count("a long explanation") == 6, "the same reason is explained once"
+
+
+def test_the_exception_command_pastes_as_one_command_after_wrapping() -> None:
+    data = gate_data(context={})
+    text = _narrow(data, 80)
+    start = text.index("$ clearance exceptions add --fingerprint " + SECRET.fingerprint)
+    lines = []
+    for line in text[start:].splitlines():
+        lines.append(line.strip())
+        if not line.endswith("\\"):
+            break
+    pasted = " ".join(part.removesuffix("\\").strip() for part in lines)
+    assert shlex.split(pasted.removeprefix("$ ")) == shlex.split(exception_command(data, SECRET))
+    assert "--compensating-control" in pasted, "critical findings need a control to be excepted"
+
+
+def test_width_is_capped_on_wide_terminals() -> None:
+    text = _narrow(_many_blocking(3), 400)
+    assert max(len(line) for line in text.splitlines()) <= console_report.MAX_WIDTH
+
+
+def test_warnings_are_grouped_by_package_unless_verbose() -> None:
+    advisories = tuple(
+        dataclasses.replace(
+            VULN,
+            rule_id=f"vuln.GHSA-{i}",
+            fingerprint=f"{i:032x}",
+            severity=Severity.UNKNOWN if i else Severity.LOW,
+            signals={"fix_versions": (f"2.{27 + i}.0", "3.0.0")},
+        )
+        for i in range(17)
+    )
+    verdicts = {f.fingerprint: Verdict(f.fingerprint, Action.WARN, "default", "warn") for f in advisories}
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=advisories),
+        decision=dataclasses.replace(DECISION, outcome=Outcome.WARN, verdicts=verdicts),
+    )
     text = render(Format.console, data)
-    assert "… and 5 more in the table" in text
-    assert text.count("✗ f") == 15
-    assert "more in the table" not in render(Format.console, dataclasses.replace(data, verbose=True))
+    assert (
+        "! requests 2.25.0 (requirements.txt:4) — 17 advisories (16 unknown, 1 low), fixed in 2.43.0" in text
+    )
+    assert "vuln.GHSA-3" not in text
+    verbose = render(Format.console, dataclasses.replace(data, verbose=True))
+    assert all(f"vuln.GHSA-{i} " in verbose for i in range(17))
+
+
+def test_other_warnings_are_grouped_by_rule() -> None:
+    misconfigs = tuple(
+        dataclasses.replace(
+            MISCONFIG,
+            fingerprint=f"{i:032x}",
+            location=dataclasses.replace(MISCONFIG.location, path=f"m{i}.tf"),
+        )
+        for i in range(5)
+    )
+    verdicts = {f.fingerprint: Verdict(f.fingerprint, Action.WARN, "default", "warn") for f in misconfigs}
+    data = gate_data(
+        result=dataclasses.replace(RESULT, findings=misconfigs),
+        decision=dataclasses.replace(DECISION, outcome=Outcome.WARN, verdicts=verdicts),
+    )
+    assert "! iac.aws-s3-public-access  medium ×5: m0.tf:3, m1.tf:3, m2.tf:3 +2 more" in render(
+        Format.console, data
+    )
 
 
 def test_excepted_findings_are_listed_with_their_exception() -> None:
@@ -97,5 +177,29 @@ def test_excepted_findings_are_listed_with_their_exception() -> None:
         VULN.fingerprint: Verdict(VULN.fingerprint, Action.EXCEPTED, "default", why, "EXC-7"),
     }
     text = render(Format.console, gate_data(decision=dataclasses.replace(DECISION, verdicts=verdicts)))
-    assert "Excepted findings (1)" in text
-    assert f"requirements.txt:4  {VULN.rule_id} (high): default: {why}; exception EXC-7" in text
+    assert "Excepted (1)" in text
+    text = " ".join(text.split())
+    assert f"requirements.txt:4 {VULN.rule_id} (high): default: {why}; exception EXC-7" in text
+    assert "BLOCKED 1 blocking · 1 warning · 1 excepted" in text
+
+
+def test_inline_suppressions_are_listed_and_counted_in_the_headline() -> None:
+    text = render(Format.console, gate_data())
+    assert "Suppressed inline (1)" in text
+    assert "tests/fixtures/db.env:2  secret.generic-password (high): test fixture database" in text
+    assert "1 suppressed inline" in text.splitlines()[0] and "1 suppressed inline" in text.splitlines()[-1]
+
+
+def test_a_multi_line_error_prints_its_lines_not_an_escape() -> None:
+    error = ScanError(
+        "db/advisories.sqlite3", "no advisory database at db\n  hint: run `clearance db update`", "deps"
+    )
+    text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, errors=(error,))))
+    assert "\\x0a" not in text
+    assert (
+        "error: db/advisories.sqlite3 (deps): no advisory database at db\n  hint: run `clearance db update`"
+        in text
+    )
+    hostile = ScanError("x\x1b[2J.py", "bad\x1b[31m", "iac")
+    text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, errors=(hostile,))))
+    assert "\x1b" not in text and "x\\x1b[2J.py" in text

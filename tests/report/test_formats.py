@@ -37,7 +37,7 @@ def test_format_values_are_the_cli_names() -> None:
 
 @pytest.mark.parametrize("fmt", list(Format))
 def test_every_blocking_finding_says_what_where_why_and_how_to_fix(fmt: Format) -> None:
-    text = render(fmt, gate_data())
+    text = " ".join(render(fmt, gate_data()).split())  # human formats wrap at spaces
     for finding in (SECRET, VULN):
         verdict = DECISION.verdicts[finding.fingerprint]
         assert finding.rule_id in text, "what"
@@ -51,7 +51,7 @@ def test_every_blocking_finding_says_what_where_why_and_how_to_fix(fmt: Format) 
 @pytest.mark.parametrize("fmt", [Format.console, Format.markdown, Format.junit])
 def test_human_formats_give_the_exception_command_for_blocking_findings(fmt: Format) -> None:
     text = " ".join(render(fmt, gate_data()).split())
-    assert f"clearance exceptions add --rule {SECRET.rule_id} --fingerprint {SECRET.fingerprint}" in text
+    assert f"clearance exceptions add --fingerprint {SECRET.fingerprint}" in text
     assert f"--fingerprint {MISCONFIG.fingerprint}" not in text, "warnings need no exception"
 
 

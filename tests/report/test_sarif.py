@@ -14,6 +14,7 @@ import pytest
 from clearance.model import Action, Location, Severity, Verdict
 from clearance.report import Format, render
 from clearance.report.sarif import SECURITY_SEVERITY
+from report import sarif_checks
 from report.report_sample import (
     DECISION,
     INFO,
@@ -202,3 +203,40 @@ def test_rule_tags_keep_security_first_and_stay_within_githubs_limit() -> None:
     rules = _sarif(gate_data(rules=many))["runs"][0]["tool"]["driver"]["rules"]
     tags = next(r for r in rules if r["id"] == SECRET.rule_id)["properties"]["tags"]
     assert tags[:3] == ["security", "secrets", "t00"] and len(tags) == 20
+
+
+GOLDEN = Path(__file__).resolve().parents[1] / "golden"
+
+
+@pytest.mark.parametrize("name", sorted(p.name for p in GOLDEN.glob("*.sarif")))
+def test_every_sarif_golden_validates_and_passes_the_multitool_rules(name: str) -> None:
+    log = json.loads((GOLDEN / name).read_text(encoding="utf-8"))
+    errors = [e.message for e in _validator().iter_errors(log)]
+    assert not errors
+    assert sarif_checks.problems(log) == []
+
+
+def test_the_multitool_rules_catch_what_the_multitool_caught() -> None:
+    log = json.loads(render(Format.sarif, gate_data()))
+    rule = log["runs"][0]["tool"]["driver"]["rules"][0]
+    rule["helpUri"] = "CIS AWS Foundations 3.6"
+    log["runs"][0]["results"][0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] = "/abs/x.py"
+    log["runs"][0]["results"][1]["ruleIndex"] = 99
+    found = "\n".join(sarif_checks.problems(log))
+    assert "SARIF1002" in found and "GH1005" in found and "SARIF1009" in found
+
+
+def test_help_uri_is_only_ever_a_url_and_other_references_stay_in_help() -> None:
+    cis = dataclasses.replace(
+        MISCONFIG,
+        references=("CIS AWS Foundations 3.6", "https://docs.aws.amazon.com/s3/block-public-access"),
+    )
+    only_cis = dataclasses.replace(SECRET, references=("CIS Docker Benchmark v1.6 4.1: Ensure a user",))
+    log = _sarif(gate_data(result=dataclasses.replace(RESULT, findings=(cis, only_cis)), rules={}))
+    rules = {r["id"]: r for r in log["runs"][0]["tool"]["driver"]["rules"]}
+    assert rules[cis.rule_id]["helpUri"] == "https://docs.aws.amazon.com/s3/block-public-access"
+    assert "CIS AWS Foundations 3.6" in rules[cis.rule_id]["help"]["text"]
+    assert rules[cis.rule_id]["properties"]["references"] == list(cis.references)
+    assert "helpUri" not in rules[only_cis.rule_id]
+    assert "CIS Docker Benchmark v1.6 4.1" in rules[only_cis.rule_id]["help"]["markdown"]
+    assert sarif_checks.problems(log) == []

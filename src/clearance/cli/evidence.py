@@ -13,7 +13,7 @@ from rich.console import Console
 from clearance.cli.common import errors_to_exit, stderr
 from clearance.config import load_settings
 from clearance.decision import ExitCode, verify_exit_code
-from clearance.errors import UsageError
+from clearance.errors import EvidenceError, UsageError
 from clearance.evidence.sbom import SbomFormat, render_sbom
 from clearance.pipeline import system_clock
 
@@ -56,7 +56,7 @@ def keygen(
 
 
 def sbom_command(
-    path: Path = typer.Argument(Path("."), help="Directory to inventory."),
+    path: Path = typer.Argument(Path("."), help="Directory or container image to inventory."),
     fmt: SbomFormat = typer.Option(
         SbomFormat.CYCLONEDX_JSON, "--format", "-f", help="cyclonedx-json or spdx-json."
     ),
@@ -64,33 +64,46 @@ def sbom_command(
     name: str | None = typer.Option(
         None, "--name", help="Name of the described application (default: directory name)."
     ),
+    platform: str | None = typer.Option(
+        None, "--platform", help="Image targets: the platform of a multi-platform image (e.g. linux/arm64)."
+    ),
 ) -> None:
-    """Write an SBOM of the lockfiles and manifests under PATH (no advisory database needed)."""
+    """Write an SBOM of the lockfiles and manifests under PATH, or of a container image's OS and
+    language packages (docs/images.md); no advisory database needed."""
     with errors_to_exit():
-        if not path.is_dir():
-            raise UsageError(f"{path} is not a directory")
-        from clearance.pipeline import inventory
+        from clearance.sources.image import image_spec_for
 
-        settings, _ = load_settings(path)
-        components, errors = inventory(path, settings)
-        from clearance.sources import git
+        spec = image_spec_for(path)
+        image = None
+        warnings: list[str] = []
+        if spec is not None:
+            from clearance.pipeline import image_inventory
 
-        text = render_sbom(
-            fmt,
-            components,
-            name=name or path.resolve().name,
-            now=system_clock(),
-            commit=git.head_commit(path),
+            components, errors, warnings, image = image_inventory(spec, platform)
+            commit = None
+            default_name = image.name or path.name
+        else:
+            if not path.is_dir():
+                raise UsageError(f"{path} is neither a directory nor a container image")
+            from clearance.pipeline import inventory
+            from clearance.sources import git
+
+            settings, _ = load_settings(path)
+            components, errors = inventory(path, settings)
+            commit = git.head_commit(path)
+            default_name = path.resolve().name
+        document = render_sbom(
+            fmt, components, name=name or default_name, now=system_clock(), commit=commit, image=image
         )
         for e in errors:
             stderr.print(f"[yellow]warning:[/] {e.path}: {e.message}", markup=True, highlight=False)
+        for w in warnings:
+            stderr.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
         if output is None:
-            typer.echo(text, nl=False)
+            typer.echo(document.text, nl=False)
         else:
-            output.write_text(text, encoding="utf-8")
-            stderr.print(
-                f"wrote {fmt.value} SBOM with {len({c.purl for c in components})} components to {output}"
-            )
+            output.write_text(document.text, encoding="utf-8")
+            stderr.print(f"wrote {fmt.value} SBOM with {document.components} components to {output}")
     if errors:
         raise typer.Exit(int(ExitCode.INCOMPLETE))
 
@@ -120,10 +133,13 @@ def verify(
         from clearance.evidence.statements import Subject, artifact_subject, digest_subject
 
         subject: Subject | None = None
-        if artifact is not None:
-            subject = artifact_subject(artifact)
-        elif artifact_digest is not None:
-            subject = digest_subject(artifact_digest, "artifact")
+        try:
+            if artifact is not None:
+                subject = artifact_subject(artifact)
+            elif artifact_digest is not None:
+                subject = digest_subject(artifact_digest, "artifact")
+        except EvidenceError as e:  # what the user typed, not the bundle, is wrong
+            raise UsageError(e.message, hint=e.hint) from e
         when = _parse_at(at) if at else system_clock()
         keys = [keymod.load_public_key(k) for k in key]
         report = verify_bundle(bundle, keys, artifact=subject, at=when, require_pass=require_pass)

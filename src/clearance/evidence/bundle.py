@@ -26,6 +26,7 @@ from securesystemslib.signer import Key, Signer
 
 from clearance.errors import EvidenceError
 from clearance.evidence import dsse
+from clearance.evidence.files import read_regular
 from clearance.evidence.statements import (
     DECISION_PREDICATE,
     VSA_PREDICATE,
@@ -33,6 +34,7 @@ from clearance.evidence.statements import (
     Subject,
     excepted_only,
 )
+from clearance.model import Outcome
 
 MANIFEST = "manifest.json"
 MANIFEST_ENVELOPE = "manifest.intoto.jsonl"
@@ -40,6 +42,8 @@ MANIFEST_PREDICATE = "https://clearance.dev/bundle-manifest/v0.1"
 MAX_MEMBER_BYTES = 128 * 1024 * 1024
 MAX_TOTAL_BYTES = 256 * 1024 * 1024
 MAX_MEMBERS = 1000
+MAX_BUNDLE_BYTES = 64 * 1024 * 1024
+"""Largest bundle file `verify` reads (compressed); only regular files are read at all."""
 
 
 def write_bundle(path: Path, files: Mapping[str, bytes], subjects: Sequence[Subject], signer: Signer) -> str:
@@ -119,10 +123,7 @@ def _gunzip(path: Path) -> bytes:
     """Decompress with a size cap (gzip bombs) and a verified CRC/length trailer."""
     import zlib
 
-    try:
-        compressed = path.read_bytes()
-    except OSError as e:
-        raise EvidenceError(f"cannot read bundle {path}: {e.strerror}") from e
+    compressed = read_regular(path, limit=MAX_BUNDLE_BYTES, what="bundle")
     d = zlib.decompressobj(16 + zlib.MAX_WBITS)
     try:
         data = d.decompress(compressed, MAX_TOTAL_BYTES + 1)
@@ -168,6 +169,9 @@ def verify_bundle(
         _verify(members, keys, artifact, at, require_pass, report)
     except EvidenceError as e:
         report.problems.append(e.message)
+    except (KeyError, TypeError, AttributeError, ValueError) as e:
+        # A validly signed statement whose predicate lacks a field or has the wrong type.
+        report.problems.append(f"a signed statement is malformed ({type(e).__name__}: {e})")
     return report
 
 
@@ -215,7 +219,7 @@ def _verify(
                 raise EvidenceError(
                     f"{name}: statement subjects differ from the bundle's subjects (swapped envelope?)"
                 )
-            statements.append(body)
+            statements.append(dict(body, _digest=statement.digest))
             report.statements.append(str(body["predicateType"]))
     report.checks.append(f"{len(statements)} statement signatures verified")
     # 3. The artifact the user holds is the subject.
@@ -228,21 +232,64 @@ def _verify(
             )
         report.checks.append(f"artifact {artifact.name} matches a subject")
     # 4. The decision, and the exceptions it relied on, at time `at`.
-    decision = next((s["predicate"] for s in statements if s["predicateType"] == DECISION_PREDICATE), None)
-    vsa = next((s["predicate"] for s in statements if s["predicateType"] == VSA_PREDICATE), None)
-    if decision is None or vsa is None:
-        raise EvidenceError("bundle has no signed decision")
-    for item in vsa.get("inputAttestations", []):
+    decision_digest, decision = _only(statements, DECISION_PREDICATE, "decision statement")
+    _vsa_digest, vsa = _only(statements, VSA_PREDICATE, "verification summary (VSA)")
+    pins = vsa.get("inputAttestations", [])
+    if not isinstance(pins, list):
+        raise EvidenceError("verification summary: inputAttestations is not a list")
+    for item in pins:
         if item.get("digest", {}).get("sha256") not in by_digest:
             raise EvidenceError(
                 f"verification summary pins a statement that is not in the bundle ({item.get('uri')})"
             )
+    _check_summary_agrees(vsa, decision, decision_digest, pins)
+    report.checks.append("verification summary agrees with the decision and pins it")
     report.decision = decision
     _check_exceptions(decision, at, report)
     outcome = decision.get("outcome")
     if require_pass and (outcome not in ("pass", "warn") or not excepted_only(decision)):
         raise EvidenceError(f"the decision did not pass (outcome: {outcome})")
     report.checks.append(f"decision outcome: {outcome}")
+
+
+def _only(
+    statements: Sequence[Mapping[str, Any]], predicate_type: str, what: str
+) -> tuple[str, dict[str, Any]]:
+    """The one statement of a predicate type (digest, predicate); none or several is INVALID."""
+    found = [s for s in statements if s["predicateType"] == predicate_type]
+    if not found:
+        raise EvidenceError(f"bundle has no signed {what}")
+    if len(found) > 1:
+        raise EvidenceError(
+            f"bundle holds {len(found)} signed {what}s; exactly one is allowed (which one would count?)"
+        )
+    predicate = found[0]["predicate"]
+    return str(found[0]["_digest"]), predicate
+
+
+def _check_summary_agrees(
+    vsa: Mapping[str, Any], decision: Mapping[str, Any], decision_digest: str, pins: Sequence[Any]
+) -> None:
+    """The VSA's result is the decision's outcome, and it pins that decision statement."""
+    outcome = decision.get("outcome")
+    if outcome not in OUTCOMES:
+        raise EvidenceError(f"decision outcome {outcome!r} is not one of {', '.join(sorted(OUTCOMES))}")
+    expected = "PASSED" if outcome in ("pass", "warn") else "FAILED"
+    result = vsa.get("verificationResult")
+    if result != expected:
+        raise EvidenceError(
+            f"verification summary says {result!r} but the decision outcome is {outcome!r} "
+            f"(expected {expected!r}): the two signed statements contradict each other"
+        )
+    if not any(isinstance(p, Mapping) and p.get("digest", {}).get("sha256") == decision_digest for p in pins):
+        raise EvidenceError("verification summary does not pin the decision statement's digest")
+    policy = decision.get("policy", {})
+    vsa_policy = vsa.get("policy", {}).get("digest", {}).get("sha256")
+    if isinstance(policy, Mapping) and str(policy.get("digest", "")).removeprefix("sha256:") != vsa_policy:
+        raise EvidenceError("verification summary names another policy digest than the decision")
+
+
+OUTCOMES = frozenset(o.value for o in Outcome)
 
 
 def _check_exceptions(decision: Mapping[str, Any], at: dt.datetime, report: VerificationReport) -> None:

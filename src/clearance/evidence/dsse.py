@@ -32,16 +32,51 @@ def to_jsonl(envelopes: list[dict[str, Any]]) -> str:
 
 
 def parse_jsonl(text: str, origin: str) -> list[Envelope]:
-    """Parse a `.intoto.jsonl` file into envelopes; malformed lines are an EvidenceError."""
+    """Parse a `.intoto.jsonl` file into envelopes; malformed lines are an EvidenceError.
+
+    The shape is checked before securesystemslib sees it (text fields are text, signatures a
+    list of `{keyid, sig}` texts), so junk fields and absurd nesting end as INVALID, not a crash.
+    """
     envelopes = []
     for n, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         try:
-            envelopes.append(Envelope.from_dict(json.loads(line)))
+            data = loads_bounded(line)
+            problem = _shape_problem(data)
+            if problem:
+                raise ValueError(problem)
+            envelopes.append(Envelope.from_dict(data))
         except (ValueError, KeyError, TypeError) as e:
             raise EvidenceError(f"{origin}:{n}: not a DSSE envelope ({e})") from e
     return envelopes
+
+
+def loads_bounded(text: str | bytes) -> Any:
+    """`json.loads` whose nesting bomb (`[[[[…`) is a ValueError like any other bad JSON.
+
+    CPython's decoder checks the recursion depth itself and raises RecursionError cleanly;
+    translating it here keeps `verify` on its contract (INVALID, exit 1) instead of a crash.
+    """
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("JSON nested too deeply") from None
+
+
+def _shape_problem(data: Any) -> str | None:
+    if not isinstance(data, dict):
+        return "not a JSON object"
+    for key in ("payload", "payloadType"):
+        if not isinstance(data.get(key), str):
+            return f"`{key}` must be text"
+    signatures = data.get("signatures")
+    if not isinstance(signatures, list):
+        return "`signatures` must be a list"
+    for sig in signatures:
+        if not isinstance(sig, dict) or not all(isinstance(sig.get(k), str) for k in ("keyid", "sig")):
+            return "every signature must be an object with text `keyid` and `sig`"
+    return None
 
 
 def verify(envelope: Envelope, keys: Sequence[Key]) -> bytes:

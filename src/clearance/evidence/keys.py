@@ -13,7 +13,8 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from securesystemslib.signer import CryptoSigner, SSlibKey
 
-from clearance.errors import UsageError
+from clearance.errors import EvidenceError, UsageError
+from clearance.evidence.files import MAX_KEY_BYTES, read_regular
 
 KEY_ENV = "CLEARANCE_SIGNING_KEY"
 PASSPHRASE_ENV = "CLEARANCE_KEY_PASSPHRASE"
@@ -70,9 +71,9 @@ def load_signer(key_file: Path | None, passphrase: bytes | None = None) -> Crypt
     """A signer from `--key FILE` or, without one, the PEM in `CLEARANCE_SIGNING_KEY`."""
     if key_file is not None:
         try:
-            pem = key_file.read_bytes()
-        except OSError as e:
-            raise UsageError(f"cannot read signing key {key_file}: {e.strerror}") from e
+            pem = read_regular(key_file, limit=MAX_KEY_BYTES, what="signing key")
+        except EvidenceError as e:
+            raise UsageError(e.message) from e
         origin = str(key_file)
     elif os.environ.get(KEY_ENV):
         pem = os.environ[KEY_ENV].encode()
@@ -97,9 +98,9 @@ def load_signer(key_file: Path | None, passphrase: bytes | None = None) -> Crypt
 def load_public_key(path: Path) -> SSlibKey:
     """A verification key from a PEM public key file (or a private key file, whose public half is used)."""
     try:
-        pem = path.read_bytes()
-    except OSError as e:
-        raise UsageError(f"cannot read public key {path}: {e.strerror}") from e
+        pem = read_regular(path, limit=MAX_KEY_BYTES, what="public key")
+    except EvidenceError as e:
+        raise UsageError(e.message) from e
     try:
         public = serialization.load_pem_public_key(pem)
     except (ValueError, UnsupportedAlgorithm):

@@ -1,4 +1,13 @@
-"""SBOMs from the deps scanner's inventory: CycloneDX 1.6 JSON (cyclonedx-python-lib) and SPDX 2.3 JSON."""
+"""SBOMs from the deps scanner's inventory: CycloneDX 1.6 JSON (cyclonedx-python-lib) and SPDX 2.3 JSON.
+
+Every component with a package URL is written, one per purl. A component pinned to no exact
+version (a git/URL/path source, a range in a requirements file) is written without a version
+— its purl carries the source as a `vcs_url`/`download_url` qualifier — and marked with the
+property `clearance:pinned = false` (CycloneDX) or a comment (SPDX); a range it was declared
+with is kept as `clearance:version-constraint`. `SbomDocument.components` is the number of
+components written. Warnings of the CycloneDX library go to the `clearance.evidence.sbom`
+logger, never raw to stderr.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +15,16 @@ import datetime as dt
 import enum
 import hashlib
 import json
+import logging
 import uuid
+import warnings
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from clearance import __version__
 from clearance.errors import EvidenceError
-from clearance.model import Component, Scope
+from clearance.model import Component, Scope, Target
 
 
 class SbomFormat(enum.StrEnum):
@@ -22,14 +34,24 @@ class SbomFormat(enum.StrEnum):
     SPDX_JSON = "spdx-json"
 
 
+log = logging.getLogger(__name__)
+
 _HASH_ALGS = {"sha1": "SHA-1", "sha256": "SHA-256", "sha384": "SHA-384", "sha512": "SHA-512", "md5": "MD5"}
 
 
+@dataclass(frozen=True)
+class SbomDocument:
+    """A rendered SBOM and how many components it lists."""
+
+    text: str
+    components: int
+
+
 def unique_components(components: Sequence[Component]) -> list[Component]:
-    """One entry per purl (the first declaration wins), in a stable order."""
+    """One entry per purl (the first declaration wins), in a stable order: exactly what an SBOM lists."""
     seen: dict[str, Component] = {}
     for c in sorted(components, key=lambda c: (c.purl, c.location.path)):
-        if c.purl and c.version:
+        if c.purl:
             seen.setdefault(c.purl, c)
     return list(seen.values())
 
@@ -41,19 +63,37 @@ def render_sbom(
     name: str,
     now: dt.datetime,
     commit: str | None = None,
-) -> str:
-    """Render the inventory in the requested format."""
+    image: Target | None = None,
+) -> SbomDocument:
+    """Render the inventory in the requested format (`image`: the SBOM describes that image)."""
+    count = len(unique_components(components))
     match fmt:
         case SbomFormat.CYCLONEDX_JSON:
-            return cyclonedx_json(components, name=name, now=now, commit=commit)
+            return SbomDocument(
+                cyclonedx_json(components, name=name, now=now, commit=commit, image=image), count
+            )
         case SbomFormat.SPDX_JSON:
-            return spdx_json(components, name=name, now=now, commit=commit)
+            return SbomDocument(spdx_json(components, name=name, now=now, commit=commit, image=image), count)
+
+
+def _version(c: Component) -> str | None:
+    """The version an SBOM states for `c`: its exact version, or none when it is not pinned."""
+    return c.version if c.pinned and c.version else None
 
 
 def cyclonedx_json(
-    components: Sequence[Component], *, name: str, now: dt.datetime, commit: str | None = None
+    components: Sequence[Component],
+    *,
+    name: str,
+    now: dt.datetime,
+    commit: str | None = None,
+    image: Target | None = None,
 ) -> str:
-    """A CycloneDX 1.6 JSON BOM: components with purls, scope, hashes, dependency graph, tool and commit."""
+    """A CycloneDX 1.6 JSON BOM: components with purls, scope, hashes, dependency graph, tool and commit.
+
+    For an image, `metadata.component` is the image itself (type `container`, its config digest
+    as version and hash, an `oci` purl) with its layers' diff_ids as properties, and each
+    component names the layer that holds it."""
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component as CdxComponent
@@ -62,14 +102,25 @@ def cyclonedx_json(
     from packageurl import PackageURL
 
     comps = unique_components(components)
-    root = CdxComponent(
-        name=name,
-        type=ComponentType.APPLICATION,
-        bom_ref=f"root:{name}",
-        version=commit[:12] if commit else None,
-        properties=[Property(name="clearance:source-commit", value=commit)] if commit else None,
-    )
-    bom = Bom(serial_number=_serial(comps, name, commit))
+    if image is not None and image.digest:
+        root = CdxComponent(
+            name=image.name or name,
+            type=ComponentType.CONTAINER,
+            bom_ref=f"image:{image.digest}",
+            version=image.digest,
+            purl=PackageURL.from_string(image_purl(image)),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=image.digest.partition(":")[2])],
+            properties=[Property(name=k, value=v) for k, v in image_properties(image)],
+        )
+    else:
+        root = CdxComponent(
+            name=name,
+            type=ComponentType.APPLICATION,
+            bom_ref=f"root:{name}",
+            version=commit[:12] if commit else None,
+            properties=[Property(name="clearance:source-commit", value=commit)] if commit else None,
+        )
+    bom = Bom(serial_number=_serial(comps, name, commit or (image.digest if image else None)))
     bom.metadata.timestamp = now
     bom.metadata.component = root
     bom.metadata.tools.components.add(
@@ -92,9 +143,17 @@ def cyclonedx_json(
             props.append(Property(name="clearance:direct", value=str(c.direct).lower()))
         if c.scope is not Scope.UNKNOWN:
             props.append(Property(name="clearance:scope", value=c.scope.value))
+        if c.location.layer:
+            props.append(Property(name="clearance:image:layer", value=c.location.layer))
+        if c.source_name and c.source_name != c.name:
+            props.append(Property(name="clearance:source-package", value=c.source_name))
+        if _version(c) is None:
+            props.append(Property(name="clearance:pinned", value="false"))
+            if c.version:
+                props.append(Property(name="clearance:version-constraint", value=c.version))
         cdx = CdxComponent(
             name=c.name,
-            version=c.version,
+            version=_version(c),
             purl=purl,
             bom_ref=c.purl,
             hashes=hashes or None,
@@ -110,7 +169,12 @@ def cyclonedx_json(
     for c in comps:
         deps = [by_purl[d] for d in c.dependencies if d in by_purl]
         bom.register_dependency(by_purl[c.purl], deps)
-    return JsonV1Dot6(bom).output_as_string(indent=2)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text = JsonV1Dot6(bom).output_as_string(indent=2)
+    for warning in caught:  # e.g. "no defined dependencies" when nothing is marked direct
+        log.warning("CycloneDX: %s", warning.message)
+    return text
 
 
 def validate_cyclonedx(text: str) -> None:
@@ -124,21 +188,41 @@ def validate_cyclonedx(text: str) -> None:
 
 
 def spdx_json(
-    components: Sequence[Component], *, name: str, now: dt.datetime, commit: str | None = None
+    components: Sequence[Component],
+    *,
+    name: str,
+    now: dt.datetime,
+    commit: str | None = None,
+    image: Target | None = None,
 ) -> str:
-    """An SPDX 2.3 JSON document with one package per component and DEPENDS_ON relationships."""
+    """An SPDX 2.3 JSON document with one package per component and DEPENDS_ON relationships
+    (for an image, the root package is the image: purpose CONTAINER, config digest, layers)."""
     comps = unique_components(components)
     ids = {c.purl: f"SPDXRef-Package-{i}" for i, c in enumerate(comps, start=1)}
-    packages: list[dict[str, Any]] = [
-        {
-            "SPDXID": "SPDXRef-Root",
-            "name": name,
-            "versionInfo": commit or "NOASSERTION",
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": False,
-            "primaryPackagePurpose": "APPLICATION",
+    root_package: dict[str, Any] = {
+        "SPDXID": "SPDXRef-Root",
+        "name": name,
+        "versionInfo": commit or "NOASSERTION",
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": False,
+        "primaryPackagePurpose": "APPLICATION",
+    }
+    if image is not None and image.digest:
+        root_package |= {
+            "name": image.name or name,
+            "versionInfo": image.digest,
+            "primaryPackagePurpose": "CONTAINER",
+            "checksums": [{"algorithm": "SHA256", "checksumValue": image.digest.partition(":")[2]}],
+            "externalRefs": [
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": image_purl(image),
+                }
+            ],
+            "comment": "; ".join(f"{k}={v}" for k, v in image_properties(image)),
         }
-    ]
+    packages: list[dict[str, Any]] = [root_package]
     relationships: list[dict[str, str]] = [
         {
             "spdxElementId": "SPDXRef-DOCUMENT",
@@ -150,7 +234,6 @@ def spdx_json(
         pkg: dict[str, Any] = {
             "SPDXID": ids[c.purl],
             "name": c.name,
-            "versionInfo": c.version,
             "downloadLocation": "NOASSERTION",
             "filesAnalyzed": False,
             "externalRefs": [
@@ -158,6 +241,12 @@ def spdx_json(
             ],
             "comment": f"declared in {c.location.display()}",
         }
+        version = _version(c)
+        if version is not None:
+            pkg["versionInfo"] = version
+        else:
+            constraint = f" with the constraint {c.version}" if c.version else ""
+            pkg["comment"] += f"; not pinned to a version{constraint}"
         checksums = [
             {"algorithm": _HASH_ALGS[a.lower().replace("-", "")].replace("-", ""), "checksumValue": h}
             for a, v in c.hashes
@@ -200,6 +289,33 @@ def spdx_json(
         "relationships": relationships,
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def image_purl(image: Target) -> str:
+    """`pkg:oci/<name>@sha256:<digest>?tag=<tag>` for an image target (the config digest when no
+    manifest digest is known)."""
+    from packageurl import PackageURL
+
+    last = (image.name or "image").rsplit("/", 1)[-1]
+    short, _, tag = last.partition(":")
+    qualifiers = {"tag": tag} if tag else None
+    return str(
+        PackageURL(
+            type="oci", name=short, version=image.manifest_digest or image.digest, qualifiers=qualifiers
+        ).to_string()
+    )
+
+
+def image_properties(image: Target) -> list[tuple[str, str]]:
+    """Name/value properties describing an image: digests, source, and each layer's diff_id."""
+    props = [("clearance:image:config-digest", image.digest or "")]
+    if image.manifest_digest:
+        props.append(("clearance:image:manifest-digest", image.manifest_digest))
+    if image.name:
+        props.append(("clearance:image:name", image.name))
+    props.append(("clearance:image:source", image.path))
+    props.extend((f"clearance:image:layer:{i}", diff_id) for i, diff_id in enumerate(image.layers))
+    return props
 
 
 def _serial(comps: Sequence[Component], name: str, commit: str | None) -> uuid.UUID:

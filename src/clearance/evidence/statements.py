@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+import os
+import stat
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,6 +19,7 @@ from typing import Any
 from clearance import __version__
 from clearance.decision import Decision
 from clearance.errors import EvidenceError
+from clearance.evidence.dsse import loads_bounded
 from clearance.model import Action, FindingKind, Outcome, ScanResult
 from clearance.scanners.registry import specs_finding
 
@@ -45,7 +48,11 @@ def artifact_subject(path: Path) -> Subject:
     """Subject for a built file: its name and sha256."""
     h = hashlib.sha256()
     try:
-        with path.open("rb") as fh:
+        # Non-blocking open and a check on the descriptor: a FIFO or device is refused, not read.
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_NONBLOCK", 0))
+        with os.fdopen(fd, "rb") as fh:
+            if not stat.S_ISREG(os.fstat(fh.fileno()).st_mode):
+                raise EvidenceError(f"artifact {path} is not a regular file")
             for chunk in iter(lambda: fh.read(1 << 20), b""):
                 h.update(chunk)
     except OSError as e:
@@ -93,7 +100,7 @@ class Statement:
     def parse(cls, raw: bytes) -> Statement:
         """Validate bytes as a Statement v1 (raises EvidenceError)."""
         try:
-            body = json.loads(raw)
+            body = loads_bounded(raw)
         except ValueError as e:
             raise EvidenceError(f"statement is not JSON: {e}") from e
         if not isinstance(body, dict) or body.get("_type") != STATEMENT_TYPE:

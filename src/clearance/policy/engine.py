@@ -16,6 +16,7 @@ approval), which beats incomplete (fail closed), warn and pass.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import json
@@ -23,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.config import ExceptionLimitSettings, PolicySettings, Settings
+from clearance.config import ExceptionLimitSettings, InlineSuppressionSettings, PolicySettings, Settings
 from clearance.decision import (
     ApprovalUse,
     BaselineSummary,
@@ -38,6 +39,7 @@ from clearance.policy.approvals import Requirement
 from clearance.policy.context import PolicyContext
 from clearance.policy.default import default_rules, final_rules, threshold_rules
 from clearance.policy.exceptions import ExceptionSet, RiskException
+from clearance.policy.inline import inline_suppression, suppression_note
 from clearance.policy.inputs import ChangeInfo, finding_as_cel, inputs_for, sample_inputs
 from clearance.policy.rules import Match, RuleSet, RuleSpec, compile_rules
 
@@ -95,7 +97,12 @@ def load_policy(
     elif settings.builtin:
         specs += default_rules(settings.epss_threshold)
     specs += final_rules()
-    ruleset = compile_rules(specs, sample_inputs())
+    ruleset = compile_rules(
+        specs,
+        sample_inputs(),
+        max_cost=settings.max_rule_cost,
+        time_budget_ms=settings.rule_time_budget_ms,
+    )
     if threshold is not None:
         name = f"threshold:{threshold.value}"
     else:
@@ -146,6 +153,8 @@ class DecisionInputs:
     expiring_soon_days: int = 14
     limits: ExceptionLimitSettings = field(default_factory=ExceptionLimitSettings)
     """Maximum exception lengths per severity and the expiring-soon window."""
+    inline_suppression: InlineSuppressionSettings = field(default_factory=InlineSuppressionSettings)
+    """Kinds and severities that a `clearance:ignore` comment may not pass."""
 
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
@@ -234,18 +243,14 @@ def _verdict(
 ) -> Verdict:
     fp = finding.fingerprint
     owner = inputs.context.owner_of(finding.location.path)
-    if finding.suppression is not None:
-        return Verdict(
-            fp,
-            Action.PASS,
-            "inline-suppression",
-            f"suppressed inline: {finding.suppression.reason}",
-            owner=owner,
-        )
+    suppressed, refusal = inline_suppression(finding, inputs.inline_suppression)
+    if suppressed is not None:
+        return dataclasses.replace(suppressed, owner=owner)
     match: Match = inputs.policy.rules.first_match(evaluation_inputs(finding, inputs, owner))
     rule = match.rule.name if match.rule else "default.warn"
     message = match.rule.message if match.rule else ""
     notes: list[str] = [f"rule could not be evaluated (failing closed): {e}" for e in match.errors]
+    notes += [n for n in (refusal, suppression_note(finding)) if n]
     book.rule_errors.extend(match.errors)
     action = match.action
     for exc in inputs.exceptions.matching(finding):
@@ -257,7 +262,7 @@ def _verdict(
             notes.append(f"exception {exc.id} (owner {exc.owner}) expired on {exc.expires.isoformat()}")
             book.expired.setdefault(exc.id, []).append(fp)
             continue
-        problem = exc.applicable_to(finding, limits)
+        problem = exc.applicable_to(finding, limits, now)
         if problem:
             notes.append(problem)
             book.rejected.setdefault(exc.id, []).append(fp)
@@ -333,6 +338,7 @@ def _reasons(
             f"exception {exc.id} (owner {exc.owner}) expires in {exc.days_left(now)} day(s) "
             f"on {exc.expires.isoformat()}"
         )
+    reasons.extend(inputs.exceptions.warnings)
     for exc in _stale(inputs, book):
         reasons.append(f"exception {exc.id} ({exc.where()}) matched no finding: stale, remove it")
     pre = [v for v in verdicts.values() if v.rule == "baseline.pre-existing"]
@@ -445,7 +451,7 @@ def explain(finding: Finding, inputs: DecisionInputs, now: dt.datetime) -> dict[
     verdict = _verdict(finding, inputs, limits, now, _Book())
     exceptions = []
     for exc in inputs.exceptions.matching(finding):
-        state = "expired" if exc.expired(now) else (exc.applicable_to(finding, limits) or "applies")
+        state = "expired" if exc.expired(now) else (exc.applicable_to(finding, limits, now) or "applies")
         exceptions.append(
             {"id": exc.id, "owner": exc.owner, "expires": exc.expires.isoformat(), "state": state}
         )

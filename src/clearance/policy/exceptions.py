@@ -27,8 +27,10 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import RoundTripConstructor
 from ruamel.yaml.error import YAMLError
 from ruamel.yaml.events import AliasEvent
+from ruamel.yaml.nodes import ScalarNode
 
 from clearance.config import ExceptionLimitSettings
 from clearance.errors import PolicyError
@@ -53,6 +55,14 @@ REQUIRED_KEYS = ("id", "match", "owner", "reason", "created", "expires")
 MATCH_KEYS = ("rule", "fingerprint", "component", "path", "advisory")
 _ID = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 _RELATIVE = re.compile(r"^\s*(\d+)\s*([dw])\s*$")
+EARLIEST_CREATED = dt.date(2000, 1, 1)
+"""A `created` date before this is not a real exception's (e.g. `0001-01-01` to dodge the length cap)."""
+CLOCK_SKEW = dt.timedelta(days=1)
+"""How far in the future `created` may be (clock skew between the author's machine and CI)."""
+WILDCARD_RULE_PROBES = ("secret.a", "iac.b", "deps.c", "x")
+"""Rule ids from different families: a `rule` pattern matching all of them matches every rule."""
+WILDCARD_PATH_PROBES = ("a", "x/y/z.tf", ".github/workflows/w.yml", "src/deep/dir/f.py")
+"""Paths of different shapes: a `path` glob matching all of them matches every file."""
 _HEADER = (
     "Time-boxed risk acceptance, reviewed like code. See docs/policy.md#exceptions.\n"
     "Every entry needs: id, match, owner, reason, created, expires\n"
@@ -121,6 +131,22 @@ class ExceptionMatch:
             return False
         return self.component is None or self.component.matches(finding)
 
+    def wildcards(self) -> tuple[str, ...]:
+        """The criteria that match everything (`rule: '*'`, `path: '**'`), in MATCH_KEYS order."""
+        found = []
+        if self.rule is not None and all(fnmatch.fnmatchcase(r, self.rule) for r in WILDCARD_RULE_PROBES):
+            found.append("rule")
+        if self.path is not None and all(_path_spec(self.path).match_file(p) for p in WILDCARD_PATH_PROBES):
+            found.append("path")
+        return tuple(found)
+
+    def matches_every_rule(self) -> bool:
+        """True if nothing but wildcards narrows this match: it would except any kind of finding."""
+        if "rule" in self.wildcards():
+            return True
+        narrowing = (self.rule, self.fingerprint, self.component, self.advisory)
+        return all(v is None for v in narrowing) and (self.path is None or "path" in self.wildcards())
+
     def describe(self) -> str:
         """`rule=… path=…` for listings."""
         parts = []
@@ -157,10 +183,14 @@ class RiskException:
         """Whole days until expiry (negative once expired)."""
         return (self.expires - _utc_date(now)).days
 
-    def applicable_to(self, finding: Finding, limits: ExceptionLimitSettings) -> str | None:
-        """Why this exception may not cover `finding` (length or control rules), or None."""
+    def applicable_to(self, finding: Finding, limits: ExceptionLimitSettings, now: dt.datetime) -> str | None:
+        """Why this exception may not cover `finding` (length or control rules), or None.
+
+        The length counts from `created` and from today, whichever is longer, so a `created`
+        date in the future cannot stretch an exception past the maximum.
+        """
         allowed = limits.max_days(finding.severity)
-        length = (self.expires - self.created).days
+        length = max((self.expires - self.created).days, self.days_left(now))
         if length > allowed:
             return (
                 f"exception {self.id} lasts {length} days, longer than the {allowed}-day maximum for "
@@ -183,6 +213,8 @@ class ExceptionSet:
 
     entries: tuple[RiskException, ...] = ()
     source: str | None = None
+    warnings: tuple[str, ...] = ()
+    """Load-time warnings (e.g. wildcard matches), one line each with `file:line`."""
 
     def matching(self, finding: Finding) -> list[RiskException]:
         """Entries whose criteria match the finding (expired or not)."""
@@ -203,8 +235,17 @@ def parse_expiry(text: str, now: dt.datetime) -> dt.date:
         ) from None
 
 
-def load_exceptions(path: Path, limits: ExceptionLimitSettings, display: str | None = None) -> ExceptionSet:
-    """Read and validate an exceptions file; a missing file is an empty set."""
+def load_exceptions(
+    path: Path,
+    limits: ExceptionLimitSettings,
+    display: str | None = None,
+    *,
+    now: dt.datetime | None = None,
+) -> ExceptionSet:
+    """Read and validate an exceptions file; a missing file is an empty set.
+
+    `now` (default: the current time) is the clock `created` dates are checked against.
+    """
     name = display or str(path)
     if not path.is_file():
         return ExceptionSet(source=None)
@@ -216,11 +257,19 @@ def load_exceptions(path: Path, limits: ExceptionLimitSettings, display: str | N
         raise PolicyError(f"{name}: not UTF-8 text") from None
     except OSError as e:
         raise PolicyError(f"{name}: cannot read: {e.strerror}") from e
-    return parse_exceptions(text, name, limits)
+    return parse_exceptions(text, name, limits, now=now)
 
 
-def parse_exceptions(text: str, source: str, limits: ExceptionLimitSettings) -> ExceptionSet:
-    """Validate exceptions YAML text; all problems are reported at once with line numbers."""
+def parse_exceptions(
+    text: str, source: str, limits: ExceptionLimitSettings, *, now: dt.datetime | None = None
+) -> ExceptionSet:
+    """Validate exceptions YAML text; all problems are reported at once with line numbers.
+
+    `created` may not lie in the future (beyond a day of clock skew) or before 2000; the
+    maximum length counts from today as well as from `created`. A wildcard match (`rule: '*'`,
+    `path: '**'`) is a warning, and an error unless `allow_wildcards` is set.
+    """
+    today = _utc_date(now or dt.datetime.now(dt.UTC))
     data = _load_yaml(text, source)
     if data is None:
         return ExceptionSet(source=source)
@@ -235,15 +284,28 @@ def parse_exceptions(text: str, source: str, limits: ExceptionLimitSettings) -> 
         problems.append(f"{source}:{_key_line(data, 'exceptions')}: `exceptions` must be a list")
         items = CommentedSeq()
     entries: list[RiskException] = []
+    warnings: list[str] = []
     seen: dict[str, int] = {}
     for index, item in enumerate(items):
         line = _item_line(items, index)
         if not isinstance(item, CommentedMap):
             problems.append(f"{source}:{line}: entry #{index + 1} must be a mapping")
             continue
-        entry, entry_problems = _entry(item, source, line, limits)
+        entry, entry_problems = _entry(item, source, line, limits, today)
         problems.extend(entry_problems)
         if entry is not None:
+            wild = entry.match.wildcards()
+            if entry.match.matches_every_rule() and not limits.allow_wildcards:
+                problems.append(
+                    f"{source}:{line}: exception {entry.id!r}: match {entry.match.describe()} excepts "
+                    "every rule; name the rule (or set [policy.exceptions] allow_wildcards = true)"
+                )
+            elif wild:
+                warnings.append(
+                    f"{source}:{line}: exception {entry.id!r} uses a wildcard "
+                    f"({', '.join(f'{k}={getattr(entry.match, k)}' for k in wild)}): it excepts every "
+                    f"matching finding"
+                )
             if entry.id in seen:
                 problems.append(f"{source}:{line}: id {entry.id!r} is already used on line {seen[entry.id]}")
             seen.setdefault(entry.id, line)
@@ -253,7 +315,7 @@ def parse_exceptions(text: str, source: str, limits: ExceptionLimitSettings) -> 
             f"{source}: invalid exceptions file\n" + "\n".join(f"  {p}" for p in problems),
             hint="see docs/policy.md#exceptions; `clearance exceptions add` writes a valid entry",
         )
-    return ExceptionSet(entries=tuple(entries), source=source)
+    return ExceptionSet(entries=tuple(entries), source=source, warnings=tuple(warnings))
 
 
 def _load_yaml(text: str, source: str) -> Any:
@@ -278,6 +340,7 @@ def _entry(
     source: str,
     line: int,
     limits: ExceptionLimitSettings,
+    today: dt.date,
 ) -> tuple[RiskException | None, list[str]]:
     problems: list[str] = []
     where = f"{source}:{line}"
@@ -304,12 +367,18 @@ def _entry(
             severity = Severity.parse(str(item["severity"]))
         except ValueError as e:
             problems.append(f"{at('severity')}: {label}: {e}")
+    if created and created < EARLIEST_CREATED:
+        problems.append(f"{at('created')}: {label}: created {created} is before {EARLIEST_CREATED}")
+        created = None
+    elif created and created > today + CLOCK_SKEW:
+        problems.append(f"{at('created')}: {label}: created {created} is in the future (today is {today})")
+        created = None
     if created and expires:
         if expires <= created:
             problems.append(f"{at('expires')}: {label}: expires {expires} is not after created {created}")
         else:
             allowed = limits.max_days(severity) if severity else limits.max_days_other
-            length = (expires - created).days
+            length = max((expires - created).days, (expires - today).days)
             if length > allowed:
                 what = f"{severity.value} findings" if severity else "an exception"
                 problems.append(
@@ -505,8 +574,23 @@ def _item_line(seq: CommentedSeq, index: int) -> int:
         return 0
 
 
+class _Constructor(RoundTripConstructor):
+    """Round-trip constructor that leaves an impossible date (`2027-02-30`) as text, so the
+    entry's validation reports it with its line instead of the YAML library raising."""
+
+    def construct_yaml_timestamp(self, node: ScalarNode, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError:
+            return self.construct_scalar(node)
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
 def _yaml() -> YAML:
     yaml = YAML(typ="rt")
+    yaml.Constructor = _Constructor
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
@@ -547,7 +631,7 @@ def add_exception(
     today = _utc_date(now)
     if new.expires <= today:
         raise PolicyError(f"expiry {new.expires} is not in the future (today is {today})")
-    existing = load_exceptions(path, limits, display=name)
+    existing = load_exceptions(path, limits, display=name, now=now)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     yaml = _yaml()
     data = yaml.load(text) if text.strip() else None
@@ -587,7 +671,7 @@ def add_exception(
     out = io.StringIO()
     yaml.dump(data, out)
     rendered = out.getvalue()
-    parsed = parse_exceptions(rendered, name, limits)  # never write an invalid file
+    parsed = parse_exceptions(rendered, name, limits, now=now)  # never write an invalid file
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(rendered, encoding="utf-8")

@@ -296,12 +296,16 @@ _GENERIC_FIX = {
 
 
 def exception_command(data: ReportData, finding: Finding) -> str:
-    """The exact command that requests a time-boxed exception for one finding."""
+    """The exact command that requests a time-boxed exception for one finding (its fingerprint is the
+    narrowest match; critical findings also need an approver and a compensating control)."""
     owner = owner_of(data, finding) or "OWNER"
-    return (
-        f"clearance exceptions add --rule {finding.rule_id} --fingerprint {finding.fingerprint} "
+    command = (
+        f"clearance exceptions add --fingerprint {finding.fingerprint} "
         f'--owner {_shell_word(owner)} --reason "WHY THIS RISK IS ACCEPTED" --expires 30d'
     )
+    if finding.severity is Severity.CRITICAL:  # an exception without these does not cover a critical finding
+        command += ' --approved-by APPROVER --compensating-control "WHAT LIMITS THE RISK"'
+    return command
 
 
 def _shell_word(value: str) -> str:

@@ -13,7 +13,7 @@ import json
 import re
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlsplit
 
 from clearance.model import Action, Finding, RuleInfo, Severity
 from clearance.report.base import (
@@ -107,9 +107,9 @@ def _rule(data: ReportData, rule_id: str, findings: list[Finding]) -> dict[str, 
     severity = max([info.severity, *(f.severity for f in findings)], key=lambda s: s.sort_key())
     help_text = info.remediation or remediation_of(data, findings[0])
     references = info.references or findings[0].references
-    help_md = help_text + "".join(f"\n- <{ref}>" for ref in references) if references else help_text
-    if references:
-        help_text += "".join(f"\n- {ref}" for ref in references)
+    links = sorted((ref for ref in references if _is_url(ref)), key=lambda ref: not ref.startswith("https:"))
+    help_md = help_text + "".join(f"\n- <{ref}>" if _is_url(ref) else f"\n- {ref}" for ref in references)
+    help_text += "".join(f"\n- {ref}" for ref in references)
     rule: dict[str, Any] = {
         "id": rule_id,
         "name": _pascal(rule_id),
@@ -124,8 +124,16 @@ def _rule(data: ReportData, rule_id: str, findings: list[Finding]) -> dict[str, 
         },
     }
     if references:
-        rule["helpUri"] = references[0]
+        rule["properties"]["references"] = list(references)
+    if links:  # helpUri is a URI or nothing: benchmark names ("CIS AWS Foundations 3.6") stay in help
+        rule["helpUri"] = links[0]
     return rule
+
+
+def _is_url(text: str) -> bool:
+    """True for an absolute http(s) URL that SARIF's `helpUri` (RFC 3986) accepts as it is."""
+    parsed = urlsplit(text)
+    return parsed.scheme in ("http", "https") and bool(parsed.netloc) and not any(c.isspace() for c in text)
 
 
 def _rule_from_finding(findings: list[Finding]) -> RuleInfo:

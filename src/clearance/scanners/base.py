@@ -20,6 +20,7 @@ from clearance.model import Component, Finding, RuleInfo, ScanError, ScannerStat
 if TYPE_CHECKING:
     from clearance.config import Settings
     from clearance.sources.base import SourceFile
+    from clearance.sources.image.source import ImageContext
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -33,7 +34,7 @@ class ScannerSettings(BaseModel):
     """Base of every scanner family's configuration section (`[secrets]`, `[deps]`, `[iac]`):
     unknown keys are errors, values are frozen."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 @dataclass(frozen=True)
@@ -53,6 +54,9 @@ class ScanContext:
     secret_detector: SecretDetector | None = None
     """Cross-family helper: the secrets engine's check, for scanners that must not show a secret
     value in clear (IaC attribute values). None: the scanner's own heuristics only."""
+    image: ImageContext | None = None
+    """For image targets: the image's identity, config, layers and package inventory. Scanners
+    that read packages or configuration use it instead of the layer files."""
 
 
 @dataclass
@@ -86,6 +90,8 @@ class Scanner(Protocol):
     id: str
     version: str
     requires_network: bool
+    streams_large_files: bool
+    """Reads files above `max_file_size` in bounded memory (in chunks) instead of not at all."""
 
     def applies_to(self, path: str) -> bool:
         """Cheap test, by name/extension, whether this scanner wants the file."""

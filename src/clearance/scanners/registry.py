@@ -18,7 +18,7 @@ from clearance.scanners.deps.settings import DepsSettings
 from clearance.scanners.iac.settings import IacSettings
 from clearance.scanners.secrets.settings import SecretsSettings
 
-ALL_TARGETS = frozenset({"directory", "git-history", "git-diff"})
+ALL_TARGETS = frozenset({"directory", "git-history", "git-diff", "image"})
 """Target kinds (`Target.kind`) the built-in sources produce."""
 
 

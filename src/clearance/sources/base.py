@@ -60,8 +60,13 @@ class SourceFile:
     commit: str | None = None
     commit_author: str | None = None
     commit_date: str | None = None
+    layer: str | None = None
+    """For image files: the diff_id of the layer that holds this copy of the file."""
     added_lines: frozenset[int] | None = None
     """In PR mode: the 1-based line numbers added by the change (None = all lines count)."""
+    over_cap: bool = False
+    """Larger than `max_file_size`: only scanners that stream (secrets) read it; for the others
+    the pipeline records it as unscanned (an error under the default cap, a skip otherwise)."""
     _cache: bytes | None = field(default=None, repr=False)
 
     def read(self) -> bytes:
@@ -87,4 +92,5 @@ class SourceFile:
             commit_author=self.commit_author,
             commit_date=self.commit_date,
             blob=self.blob,
+            layer=self.layer,
         )

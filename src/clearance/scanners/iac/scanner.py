@@ -29,12 +29,14 @@ from clearance.model import (
     FindingKind,
     RuleInfo,
     ScanError,
+    Severity,
     Signals,
     SkippedFile,
     Suppression,
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
+from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
 from clearance.scanners.iac.rules.registry import all_rules
@@ -63,6 +65,7 @@ class IacScanner:
     id = "iac"
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
         """By name: *.tf, *.tf.json, *.tfvars, JSON/YAML (classified by content), Dockerfiles."""
@@ -74,10 +77,19 @@ class IacScanner:
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """Every IaC rule (disabled ones included: `rules list` documents them all)."""
-        return [r.info(self.id) for r in all_rules()]
+        from clearance.scanners.iac.rules.image import new_rules
+
+        return [*(r.info(self.id) for r in all_rules()), *new_rules()]
 
     def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
-        """Parse every IaC file, run the enabled rules, and return findings and per-file errors."""
+        """Parse every IaC file, run the enabled rules, and return findings and per-file errors.
+
+        For an image target the image's own config, history and files are checked instead
+        (`rules/image.py`); IaC files inside an image are parts of installed packages."""
+        if context.image is not None:
+            from clearance.scanners.iac.rules.image import scan_image
+
+            return scan_image(context.image, context.settings)
         out = ScannerOutput()
         texts: dict[str, str] = {}
         kinds: dict[str, FileKind] = {}
@@ -100,9 +112,10 @@ class IacScanner:
             out.bytes += len(data)
             texts[f.path] = text
             kinds[f.path] = kind
-        resources = self._parse(texts, kinds, context, out)
+        limits = Limits.from_settings(context.settings.iac.limits)
+        resources = self._parse(texts, kinds, context, out, limits)
         rules = _enabled_rules(context.settings)
-        findings = list(_run_rules(resources, rules, out.errors))
+        findings = _cap_per_rule(_run_rules(resources, rules, out.errors), limits, out.errors)
         unique: dict[str, Finding] = {}
         for finding in self._findings(findings, texts, by_path, context, out):
             kept = unique.get(finding.fingerprint)
@@ -123,6 +136,7 @@ class IacScanner:
         kinds: Mapping[str, FileKind],
         context: ScanContext,
         out: ScannerOutput,
+        limits: Limits,
     ) -> list[Resource]:
         resources: list[Resource] = []
         tf = {p: t for p, t in texts.items() if kinds[p] in ("terraform", "tfvars")}
@@ -131,7 +145,7 @@ class IacScanner:
 
             var_files = _extra_var_files(context)
             try:
-                parsed, errors = terraform.parse_files(tf, var_files)
+                parsed, errors = terraform.parse_files(tf, var_files, limits)
             except RecursionError:
                 parsed, errors = [], [(p, "terraform: nested too deeply to evaluate") for p in sorted(tf)]
             resources.extend(parsed)
@@ -140,14 +154,27 @@ class IacScanner:
             kind = kinds[path]
             if kind in ("terraform", "tfvars"):
                 continue
+            problems: list[str] = []
             try:
-                resources.extend(_parse_single(kind, path, text))
+                parsed = _parse_single(kind, path, text, limits, problems)
+                resources.extend(parsed)
+                for res in parsed:
+                    lines = res.extra.get("template_skipped")
+                    if lines:
+                        shown = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
+                        out.warnings.append(
+                            f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
+                            f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
+                        )
+            except BudgetExceeded as e:
+                out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
             except MalformedInput as e:
                 out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
             except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
                 out.errors.append(
                     ScanError(path, f"{kind}: could not parse ({type(e).__name__}: {e})", self.id)
                 )
+            out.errors.extend(ScanError(path, f"{kind}: {p}", self.id) for p in problems)
         return _map_plan_to_source(resources)
 
     def _findings(
@@ -165,6 +192,12 @@ class IacScanner:
             confidence = hit.confidence
             if isinstance(hit.value, Unknown) and confidence == "high":
                 confidence = "low"
+            conditional = "unknown" in (res.extra.get("instances"), checked.extra.get("instances"))
+            if conditional:
+                confidence = "low"
+            severity = hit.severity or rule.severity
+            if confidence == "low" and severity.rank > Severity.MEDIUM.rank:
+                severity = Severity.MEDIUM  # low confidence looks low: at most a warning in SARIF
             signals: dict[str, Any] = {
                 "category": rule.category,
                 "exposure": hit.exposure or rule.exposure,
@@ -177,6 +210,12 @@ class IacScanner:
                 signals["action"] = res.extra["action"]
             signals.update(hit.details)
             message = rule.risk if not hit.message else f"{rule.risk} {hit.message}"
+            if conditional:
+                signals["instances"] = "unknown"
+                message += (
+                    " Whether this resource is created at all depends on a `count`/`for_each` "
+                    "(or a module's) that could not be evaluated statically."
+                )
             source_file = files.get(res.path)
             location = source_file.location(line) if source_file else _location(res.path, line)
             if res.path not in directives:
@@ -191,7 +230,7 @@ class IacScanner:
                 kind=FindingKind.MISCONFIGURATION,
                 rule_id=rule.id,
                 title=rule.title,
-                severity=rule.severity,
+                severity=severity,
                 location=location,
                 fingerprint=fingerprint(rule.id, res.path, res.address, hit.attribute),
                 scanner=self.id,
@@ -289,7 +328,10 @@ def _classify(path: str, data: bytes) -> tuple[FileKind | None, str | None]:
         return kind, None
 
 
-def _parse_single(kind: FileKind, path: str, text: str) -> list[Resource]:
+def _parse_single(
+    kind: FileKind, path: str, text: str, limits: Limits, problems: list[str]
+) -> list[Resource]:
+    """One file's resources; `problems` receives per-resource budget hits (the rest is kept)."""
     if kind == "plan":
         from clearance.scanners.iac.parsers import plan
 
@@ -297,7 +339,7 @@ def _parse_single(kind: FileKind, path: str, text: str) -> list[Resource]:
     if kind == "cloudformation":
         from clearance.scanners.iac.parsers import cloudformation
 
-        return cloudformation.parse(path, text)
+        return cloudformation.parse(path, text, limits, problems)
     if kind == "iam-json":
         from clearance.scanners.iac.parsers import iam_json
 
@@ -334,6 +376,32 @@ def _extra_var_files(context: ScanContext) -> dict[str, str]:
 def _enabled_rules(settings: Settings) -> list[IacRule]:
     disabled = settings.iac.disable
     return [r for r in all_rules() if not any(fnmatch.fnmatchcase(r.id, d) for d in disabled)]
+
+
+def _cap_per_rule(
+    hits: Iterable[tuple[IacRule, Resource, Hit]], limits: Limits, errors: list[ScanError]
+) -> list[tuple[IacRule, Resource, Hit]]:
+    """At most `max_findings_per_rule` hits of one rule in one file; over it, the file is
+    reported (naming the rule and the budget) and marked incomplete."""
+    counts: dict[tuple[str, str], int] = {}
+    kept: list[tuple[IacRule, Resource, Hit]] = []
+    cap = limits.max_findings_per_rule
+    for rule, checked, hit in hits:
+        path = (hit.resource or checked).path
+        key = (rule.id, path)
+        n = counts.get(key, 0) + 1
+        counts[key] = n
+        if n <= cap:
+            kept.append((rule, checked, hit))
+        elif n == cap + 1:
+            errors.append(
+                ScanError(
+                    path,
+                    f"{rule.id}: {BudgetExceeded('max_findings_per_rule', cap, 'findings', 'the rest are not reported')}",
+                    "iac",
+                )
+            )
+    return kept
 
 
 def _run_rules(

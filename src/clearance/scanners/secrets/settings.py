@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 
 from clearance.model import Severity
 from clearance.scanners.base import ScannerSettings
@@ -21,6 +21,11 @@ class CustomSecretRule(ScannerSettings):
     allow: list[str] = Field(default_factory=list)
     examples: list[str] = Field(default_factory=list)
     negative_examples: list[str] = Field(default_factory=list)
+
+    @field_validator("severity", mode="before")
+    @classmethod
+    def _severity(cls, v: object) -> object:
+        return Severity.parse(v) if isinstance(v, str) else v
 
 
 class SecretsSettings(ScannerSettings):

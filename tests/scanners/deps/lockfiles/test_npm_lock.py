@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import pytest
 from conftest import by_name, load, rows
+
+from clearance.scanners.deps.lockfiles import parse
+from clearance.sources.base import SourceFile
 
 R, D, OPT = "runtime", "dev", "optional"
 
@@ -82,3 +88,54 @@ def test_v1_graph_follows_nesting() -> None:
         "pkg:npm/negotiator@0.6.3",
     )
     assert by_name(result, "minimist").hashes == (("sha1", "hX/Kv8M5fSYluCKCYuhqp6ARsF0="),)
+
+
+def test_v1_git_file_and_url_dependencies_are_unpinned_without_credentials() -> None:
+    result = load("npm/v1-git-file-credentials.json", "package-lock.json")
+    assert not result.errors
+    summary = {c.name: (c.version, c.pinned, c.purl) for c in result.components}
+    assert summary == {
+        "internal-theme": (
+            "",
+            False,
+            "pkg:npm/internal-theme?vcs_url=git%2Bhttps://github.com/acme/internal-theme.git%23"
+            "9f1c2e4b7a0d3f6e8b5c1a2d4e7f0b3c6d9e2a5f",
+        ),
+        "left-pad": (
+            "",
+            False,
+            "pkg:npm/left-pad?vcs_url=github:stevemao/left-pad%235a1e7b3c9d2f4e6a8b0c1d3e5f7a9b2c4d6e8f0a",
+        ),
+        "local-utils": ("", False, "pkg:npm/local-utils?download_url=file:../local-utils"),
+        "lodash": ("4.17.15", True, "pkg:npm/lodash@4.17.15"),
+        "minimist": (
+            "",
+            False,
+            "pkg:npm/minimist?download_url=https://npm.example.com/minimist/-/minimist-1.2.0.tgz",
+        ),
+    }
+    assert by_name(result, "internal-theme").dependencies == ("pkg:npm/lodash@4.17.15",)
+    assert by_name(result, "internal-theme").location.start_line == 7
+
+
+def test_v3_git_resolved_entries_are_unpinned(tmp_path: Path) -> None:
+    doc = {
+        "name": "app",
+        "lockfileVersion": 3,
+        "packages": {
+            "": {"dependencies": {"theme": "git+ssh://git@github.com/acme/theme.git#v1"}},
+            "node_modules/theme": {
+                "version": "1.4.0",
+                "resolved": "git+ssh://git@github.com/acme/theme.git#0123456789abcdef0123456789abcdef01234567",
+            },
+        },
+    }
+    path = tmp_path / "package-lock.json"
+    path.write_text(json.dumps(doc, indent=2))
+    (theme,) = parse(
+        SourceFile(path="package-lock.json", size=path.stat().st_size, disk_path=path)
+    ).components
+    assert (theme.version, theme.pinned, theme.direct) == ("1.4.0", False, True)
+    assert theme.purl == (
+        "pkg:npm/theme?vcs_url=git%2Bssh://git%40github.com/acme/theme.git%230123456789abcdef0123456789abcdef01234567"
+    )

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-12-06 06:37:32.634758
+Create Date: 2026-12-06 06:45:00.382833
 """
 
 from __future__ import annotations
@@ -613,6 +613,7 @@ def upgrade() -> None:
         sa.Column("analysis_state", sa.String(length=30), nullable=True),
         sa.Column("last_run_id", sa.Integer(), nullable=True),
         sa.Column("fixed_version", sa.String(length=200), nullable=True),
+        sa.Column("reachable", sa.String(length=10), nullable=True),
         sa.ForeignKeyConstraint(
             ["last_run_id"], ["gate_runs.id"], name=op.f("fk_findings_last_run_id_gate_runs")
         ),

@@ -14,6 +14,7 @@ import functools
 import json
 import re
 import tomllib
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -23,6 +24,7 @@ from packageurl import PackageURL
 from clearance import safe_yaml
 from clearance.errors import MalformedInput
 from clearance.model import Component, ScanError, Scope
+from clearance.redaction import strip_url_credentials
 from clearance.sources.base import SourceFile
 
 SCANNER_ID = "deps"
@@ -41,8 +43,15 @@ PURL_TYPES: Mapping[str, str] = {
     "Packagist": "composer",
     "Maven": "maven",
     "NuGet": "nuget",
+    "Pub": "pub",
+    "Hex": "hex",
+    "SwiftURL": "swift",
+    "CocoaPods": "cocoapods",
+    "ConanCenter": "conan",
+    "CRAN": "cran",
+    "Bioconductor": "bioconductor",
 }
-"""OSV ecosystem name → package-url type."""
+"""OSV ecosystem name → package-url type (`CocoaPods` is not an OSV ecosystem: no advisories exist for it)."""
 
 _PEP503 = re.compile(r"[-_.]+")
 
@@ -77,7 +86,8 @@ def normalize_name(ecosystem: str, name: str) -> str:
 def purl_for(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None = None) -> str:
     """The package URL of `name@version` in `ecosystem` (no version part when `version` is empty).
 
-    Cached for unqualified purls (lockfiles name the same dependency many times). Lone
+    Credentials in URLs (a `vcs_url` or `download_url` qualifier, a URL used as a version)
+    are stripped. Cached for unqualified purls (lockfiles name the same dependency many times). Lone
     surrogates (from `\\u` escapes in JSON/YAML) cannot be percent-encoded; they become
     `?`. Returns "" when no valid package URL exists (e.g. an empty name), so that content
     from a lockfile never raises here.
@@ -94,12 +104,12 @@ def _cached_purl(ecosystem: str, name: str, version: str) -> str:
 
 def _purl(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str] | None) -> str:
     """Build the package URL with packageurl-python (see `purl_for`)."""
-    name, version = _encodable(name), _encodable(version)
+    name, version = _encodable(name), _encodable(strip_url_credentials(version))
     if qualifiers:
-        qualifiers = {k: _encodable(v) for k, v in qualifiers.items()}
+        qualifiers = {k: _encodable(strip_url_credentials(v)) for k, v in qualifiers.items()}
     namespace: str | None = None
     short = name
-    if ecosystem in ("npm", "Go", "Packagist") and "/" in name:
+    if ecosystem in ("npm", "Go", "Packagist", "SwiftURL") and "/" in name:
         namespace, short = name.rsplit("/", 1)
     elif ecosystem == "Maven" and ":" in name:
         namespace, short = name.split(":", 1)
@@ -120,39 +130,118 @@ def _encodable(text: str) -> str:
     return text.encode("utf-8", "replace").decode("utf-8")
 
 
+_JSON_STRING = re.compile(r'"(?:[^"\\]++|\\.)*+"')
+"""One JSON string token (possessive: no backtracking on attacker-made text)."""
+_JSON_KEY_TAIL = re.compile(r"[ \t\r\n]*:[ \t\r\n]*")
+
+LINE_SEARCH_FACTOR = 4
+"""Line lookups may scan the text at most this many times over (plus a small constant)."""
+
+
 class LineFinder:
-    """Cheap line lookup in a lockfile's text.
+    """Line lookup in a lockfile's text, in linear work overall.
 
     `next()` searches forward from where the previous match ended (parsers visit entries in
-    file order, so the whole walk is linear) and falls back to a search from the start.
+    file order) and falls back to a search from the start. A needle that is not in the file
+    costs a full scan, so the characters scanned are counted (`work`) and lookups stop — the
+    entry simply has no line — once they reach `LINE_SEARCH_FACTOR` times the text length:
+    an attacker's file cannot make line lookup quadratic. JSON formats use `json_key()`,
+    which answers from an index of every key built in one pass.
     """
 
     def __init__(self, text: str) -> None:
         self._text = text
         self._starts = [0, *(m.end() for m in re.finditer("\n", text))]
         self._pos = 0
+        self._budget = LINE_SEARCH_FACTOR * len(text) + 65536
+        self._keys: dict[tuple[str, str | None], list[int]] | None = None
+        self.work = len(text)
+        """Characters scanned so far (building the line table counts once)."""
 
     def line_at(self, offset: int) -> int:
         """1-based line number of a character offset."""
         return bisect.bisect_right(self._starts, offset)
 
     def next(self, *needles: str) -> int | None:
-        """Line of the first of `needles` found after the previous match (else from the top)."""
+        """Line of the earliest of `needles` after the previous match (else from the top).
+
+        Several needles are searched in one pass (a regex alternation), so a spelling that a
+        file never uses costs nothing as long as another one is found.
+        """
         for start in (self._pos, 0):
-            for needle in needles:
-                found = self._text.find(needle, start)
-                if found >= 0:
-                    self._pos = found + len(needle)
-                    return self.line_at(found)
+            found, length = self._find_any(needles, start)
+            if found >= 0:
+                self._pos = found + length
+                return self.line_at(found)
         return None
 
     def first(self, *needles: str) -> int | None:
-        """Line of the first occurrence of any of `needles` from the top; does not move the cursor."""
-        for needle in needles:
-            found = self._text.find(needle)
-            if found >= 0:
-                return self.line_at(found)
-        return None
+        """Line of the earliest occurrence of any of `needles` from the top; does not move the cursor."""
+        found, _ = self._find_any(needles, 0)
+        return self.line_at(found) if found >= 0 else None
+
+    def json_key(self, key: str, value: str | None = None) -> int | None:
+        """Line of the next JSON member `"key": {…}` or `"key": […]` (or `"key": "value"`) after the previous match.
+
+        Whitespace and escapes do not matter (minified files work); like `next()` it falls
+        back to the first occurrence when there is none further on.
+        """
+        if self._keys is None:
+            self._keys = _json_members(self._text)
+            self.work += len(self._text)
+        offsets = self._keys.get((key, value))
+        if not offsets:
+            return None
+        index = bisect.bisect_left(offsets, self._pos)
+        found = offsets[index] if index < len(offsets) else offsets[0]
+        self._pos = found + 1
+        return self.line_at(found)
+
+    def _find_any(self, needles: tuple[str, ...], start: int) -> tuple[int, int]:
+        """(offset, length) of the earliest needle at or after `start`, or (-1, 0); counts the work."""
+        if self.work > self._budget or not needles:
+            return -1, 0
+        if len(needles) == 1:
+            found, length = self._text.find(needles[0], start), len(needles[0])
+        else:
+            match = re.compile("|".join(map(re.escape, needles))).search(self._text, start)
+            found, length = (match.start(), match.end() - match.start()) if match else (-1, 0)
+        self.work += (found + length if found >= 0 else len(self._text)) - start
+        return found, length
+
+
+def _json_members(text: str) -> dict[tuple[str, str | None], list[int]]:
+    """Offsets of every JSON member whose value is an object or array (key, None) or a string (key, value).
+
+    One pass over the string tokens: in valid JSON the first `"` after a token always opens
+    the next string, so `finditer` never starts inside one.
+    """
+    members: dict[tuple[str, str | None], list[int]] = {}
+    pending: tuple[str, int, int] | None = None  # (key, where its string value starts, key offset)
+    for match in _JSON_STRING.finditer(text):
+        token = _json_text(match.group())
+        if pending is not None and match.start() == pending[1]:
+            members.setdefault((pending[0], token), []).append(pending[2])
+        pending = None
+        tail = _JSON_KEY_TAIL.match(text, match.end())
+        if tail is None:
+            continue
+        following = text[tail.end() : tail.end() + 1]
+        if following in ("{", "["):
+            members.setdefault((token, None), []).append(match.start())
+        elif following == '"':
+            pending = (token, tail.end(), match.start())
+    return members
+
+
+def _json_text(token: str) -> str:
+    body = token[1:-1]
+    if "\\" not in body:
+        return body
+    try:
+        return str(json.loads(token))
+    except ValueError:
+        return body
 
 
 @dataclass
@@ -197,6 +286,7 @@ class Lockfile:
         itself (an included requirements file).
         """
         name = normalize_name(ecosystem, name)
+        version = strip_url_credentials(version)
         if not name:
             return None
         key = (ecosystem, name, version)
@@ -255,7 +345,7 @@ def _merge(first: Component, direct: bool | None, scope: Scope, dependencies: It
 def describe(format_name: str, problem: str, line: int | None) -> str:
     """The message of a lockfile ScanError: the format, the line when known, the problem."""
     where = f" (line {line})" if line else ""
-    return f"{format_name}{where}: {problem}"
+    return f"{format_name}{where}: {strip_url_credentials(problem)}"
 
 
 def load_json(text: str) -> Any:
@@ -268,6 +358,31 @@ def load_json(text: str) -> Any:
         raise MalformedLockfile(f"not valid JSON: {e.msg}", e.lineno) from None
     except RecursionError:
         raise MalformedLockfile("JSON nested too deeply") from None
+
+
+_TRAILING_COMMA = re.compile(r'("(?:[^"\\]++|\\.)*+")|,(?=[ \t\r\n]*[}\]])')
+
+
+def load_json_with_trailing_commas(text: str) -> Any:
+    """Parse JSON that may have a comma before `}`/`]` (bun.lock, Package.resolved by hand)."""
+    return load_json(_TRAILING_COMMA.sub(lambda m: m.group(1) or "", text))
+
+
+_XML_UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def load_xml(lock: Lockfile) -> ET.Element:
+    """Parse an XML lockfile; any DOCTYPE/ENTITY declaration is refused first (no XXE, no entity expansion)."""
+    unsafe = _XML_UNSAFE.search(lock.text)
+    if unsafe:
+        raise MalformedLockfile(
+            f"{unsafe.group(1).upper()} declarations are not allowed (XML entity attacks)",
+            lock.lines.line_at(unsafe.start()),
+        )
+    try:
+        return ET.fromstring(lock.text)
+    except ET.ParseError as e:
+        raise MalformedLockfile(f"not valid XML: {e}", e.position[0] if e.position else None) from None
 
 
 def load_toml(text: str) -> dict[str, Any]:

@@ -6,7 +6,6 @@ Branch versions (`dev-main`, `1.x-dev`) are reported unpinned; `require` gives t
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from clearance.model import Scope
@@ -43,7 +42,7 @@ def parse(lock: Lockfile) -> None:
             if not isinstance(package, dict):
                 continue
             name = text_field(package, "name")
-            line = lock.lines.next(f'"name": {json.dumps(name)}')
+            line = lock.lines.json_key("name", name)
             version = text_field(package, "version")
             if not name or not version:
                 lock.error("package without a name or version", line)

@@ -6,11 +6,17 @@ v2/v3 lockfiles are read from `packages` (keys are install paths such as
 first-party and skipped; aliases (`"node_modules/alias": {"name": "real"}`) report the
 real package. `dev`/`optional`/`devOptional` flags give the scope; top-level packages the
 root (or a workspace) declares are direct.
+
+Packages that do not come from a registry are unpinned (never matched by version): a v1
+`version` that is a git/`github:`/`file:`/URL spec (the URL is not a version), and a v2/v3
+entry `resolved` from git or a `file:` tarball. Their source is kept as a `vcs_url` or
+`download_url` purl qualifier, with any credential in it removed.
 """
 
 from __future__ import annotations
 
-import json
+import re
+from dataclasses import dataclass
 from typing import Any
 
 from clearance.model import Scope
@@ -26,6 +32,24 @@ from clearance.scanners.deps.lockfiles.base import (
 ECOSYSTEM = "npm"
 _NM = "node_modules/"
 _DECLARED = ("dependencies", "devDependencies", "optionalDependencies", "peerDependencies")
+_VCS = re.compile(r"^(?:git\+|git://|github:|gitlab:|bitbucket:|gist:)", re.IGNORECASE)
+_NOT_REGISTRY = re.compile(r"^(?:file:|link:|https?://|[a-z][a-z0-9+.-]*://)", re.IGNORECASE)
+_HOSTED_SHORTCUT = re.compile(r"^[\w.-]+/[\w.-]+(?:#.*)?$")
+"""`org/repo#ref`: npm's GitHub shorthand."""
+
+
+@dataclass(frozen=True)
+class _Identity:
+    """What one lockfile entry installs: the package, its version, and where it comes from."""
+
+    name: str
+    version: str
+    pinned: bool
+    qualifiers: dict[str, str] | None
+
+    @property
+    def purl(self) -> str:
+        return purl_for(ECOSYSTEM, self.name, self.version if self.pinned else "", self.qualifiers)
 
 
 def parse(lock: Lockfile) -> None:
@@ -53,25 +77,52 @@ def _add_packages(lock: Lockfile, packages: dict[str, Any], *, nested_keys: bool
             continue  # root, workspace folders and links are first-party
         entry: dict[str, Any] = raw
         key_name = path[path.rfind(_NM) + len(_NM) :]
-        name = text_field(entry, "name") or key_name
-        version = text_field(entry, "version")
-        line = lock.lines.next(json.dumps(key_name if nested_keys else path) + ": {")
-        if not version:
+        line = lock.lines.json_key(key_name if nested_keys else path)
+        identity = _identity(entry, key_name, nested_keys=nested_keys)
+        if identity is None:
             lock.error(f"package {path!r} has no version", line)
             continue
-        if version.startswith("npm:") and "@" in version[5:]:
-            # v1 alias: "alias": {"version": "npm:real@1.2.3"}
-            name, version = version[4:].rsplit("@", 1)
         lock.add(
             ECOSYSTEM,
-            name,
-            version,
+            identity.name,
+            identity.version,
             line=line,
             direct=None if nested_keys else _is_direct(path, key_name, declared),
             scope=_scope(entry),
             hashes=_integrity(text_field(entry, "integrity")),
-            dependencies=_resolve(path, entry, packages, installed),
+            dependencies=_resolve(path, entry, packages, installed, nested_keys=nested_keys),
+            pinned=identity.pinned,
+            qualifiers=identity.qualifiers,
         )
+
+
+def _identity(entry: dict[str, Any], key_name: str, *, nested_keys: bool) -> _Identity | None:
+    """The package an entry installs (None when it names no version at all)."""
+    name = text_field(entry, "name") or key_name
+    version = text_field(entry, "version")
+    if not version:
+        return None
+    if version.startswith("npm:") and "@" in version[5:]:
+        # v1 alias: "alias": {"version": "npm:real@1.2.3"}
+        name, version = version[4:].rsplit("@", 1)
+    if nested_keys and _is_source(version):
+        # v1 records a git/file/URL dependency's source as its "version"
+        return _Identity(name, "", False, _source_qualifier(version))
+    resolved = text_field(entry, "resolved")
+    if resolved and (_VCS.match(resolved) or resolved.lower().startswith("file:")):
+        return _Identity(name, version, False, _source_qualifier(resolved))
+    return _Identity(name, version, True, None)
+
+
+def _is_source(version: str) -> bool:
+    """True for a v1 "version" that is a source spec, not a version (`git+…`, `file:…`, URLs)."""
+    return bool(_VCS.match(version) or _NOT_REGISTRY.match(version) or _HOSTED_SHORTCUT.match(version))
+
+
+def _source_qualifier(source: str) -> dict[str, str]:
+    if _VCS.match(source) or _HOSTED_SHORTCUT.match(source):
+        return {"vcs_url": source}
+    return {"download_url": source}
 
 
 def _flatten_v1(deps: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -136,7 +187,9 @@ def _integrity(value: str) -> list[tuple[str, str]]:
     return hashes
 
 
-def _resolve(path: str, entry: dict[str, Any], packages: dict[str, Any], installed: set[str]) -> list[str]:
+def _resolve(
+    path: str, entry: dict[str, Any], packages: dict[str, Any], installed: set[str], *, nested_keys: bool
+) -> list[str]:
     """purls of the packages `entry` depends on, found the way Node resolves them."""
     wanted: list[str] = []
     for field_name in ("dependencies", "optionalDependencies", "peerDependencies"):
@@ -148,13 +201,9 @@ def _resolve(path: str, entry: dict[str, Any], packages: dict[str, Any], install
         target = _find_installed(path, dep, installed)
         if target is None:
             continue
-        found = packages[target]
-        version = text_field(found, "version")
-        name = text_field(found, "name") or dep
-        if version.startswith("npm:") and "@" in version[5:]:
-            name, version = version[4:].rsplit("@", 1)
-        if version:
-            purls.append(purl_for(ECOSYSTEM, name, version))
+        identity = _identity(packages[target], dep, nested_keys=nested_keys)
+        if identity is not None:
+            purls.append(identity.purl)
     return purls
 
 

@@ -6,8 +6,6 @@ entries are transitive. `contentHash` is a base64 sha512.
 
 from __future__ import annotations
 
-import json
-
 from clearance.scanners.deps.lockfiles.base import (
     Lockfile,
     MalformedLockfile,
@@ -27,14 +25,14 @@ def parse(lock: Lockfile) -> None:
         raise MalformedLockfile('no "dependencies" object: not a packages.lock.json')
     for framework, raw in as_dict(doc["dependencies"], '"dependencies"').items():
         packages = as_dict(raw, f"target {framework}")
-        lock.lines.next(json.dumps(framework) + ": {")
+        lock.lines.json_key(framework)
         resolved = {
             name.lower(): (name, text_field(p, "resolved"))
             for name, p in packages.items()
             if isinstance(p, dict)
         }
         for name, entry in packages.items():
-            line = lock.lines.next(json.dumps(name) + ": {")
+            line = lock.lines.json_key(name)
             if not isinstance(entry, dict):
                 lock.error(f"package {name!r} is not an object", line)
                 continue

@@ -5,7 +5,6 @@ Versions are `==x.y.z`; git/path/file entries (no `version`) are reported unpinn
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from clearance.model import Scope
@@ -29,9 +28,9 @@ def parse(lock: Lockfile) -> None:
     if not any(section in doc for section, _ in _SECTIONS):
         raise MalformedLockfile('no "default" or "develop" section: not a Pipfile.lock')
     for section, scope in _SECTIONS:
-        lock.lines.next(f'"{section}": {{')
+        lock.lines.json_key(section)
         for name, raw in as_dict(doc.get(section), f'"{section}"').items():
-            line = lock.lines.next(json.dumps(name) + ": {")
+            line = lock.lines.json_key(name)
             if not isinstance(raw, dict):
                 lock.error(f"package {name!r} is not an object", line)
                 continue

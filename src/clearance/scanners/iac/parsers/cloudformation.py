@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from clearance.safe_yaml import load_all, load_json
+from clearance.scanners.iac.budget import DEFAULT_LIMITS, BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown, lookup
 from clearance.scanners.iac.parsers import IacParseError
 
@@ -46,8 +47,14 @@ _SUB_VAR = re.compile(r"\$\{([^}!][^}]*)\}")
 _MISSING = object()
 
 
-def parse(path: str, text: str) -> list[Resource]:
-    """The resources of one template."""
+def parse(
+    path: str, text: str, limits: Limits = DEFAULT_LIMITS, problems: list[str] | None = None
+) -> list[Resource]:
+    """The resources of one template.
+
+    A resource whose intrinsics would build a string over `limits.max_string` is left out
+    and described in `problems` (the file is then incomplete); without a `problems` list the
+    `BudgetExceeded` is raised."""
     if text.lstrip().startswith("{"):
         doc = load_json(text)
     else:
@@ -74,7 +81,7 @@ def parse(path: str, text: str) -> list[Resource]:
         if isinstance(template.get("Parameters"), dict)
         else {}
     )
-    resolver = _Resolver(params, set(resources))
+    resolver = _Resolver(params, set(resources), limits)
     out: list[Resource] = []
     for logical_id, body in resources.items():
         if not isinstance(body, dict):
@@ -85,7 +92,13 @@ def parse(path: str, text: str) -> list[Resource]:
         base = f"Resources.{logical_id}"
         start = doc.lines.get(base, doc.start_line)
         props_raw = body.get("Properties") if isinstance(body.get("Properties"), dict) else {}
-        resolved = resolver.resolve(props_raw)
+        try:
+            resolved = resolver.resolve(props_raw)
+        except BudgetExceeded as e:
+            if problems is None:
+                raise
+            problems.append(f"resource {logical_id} (line {start}): {e}")
+            continue
         props = resolved if isinstance(resolved, dict) else {}  # e.g. Properties: !If [...]
         prefix = f"{base}.Properties."
         plines = {k[len(prefix) :]: v for k, v in doc.lines.items() if k.startswith(prefix)}
@@ -108,9 +121,14 @@ def _tag(tag: str, value: Any) -> Any:
 
 
 class _Resolver:
-    def __init__(self, params: Mapping[str, Any], resources: set[str]) -> None:
+    def __init__(self, params: Mapping[str, Any], resources: set[str], limits: Limits) -> None:
         self.params = params
         self.resources = resources
+        self.limits = limits
+
+    def _check_size(self, size: int, fn: str) -> None:
+        if size > self.limits.max_string:
+            raise BudgetExceeded("max_string", self.limits.max_string, f"Fn::{fn} result")
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         if depth > 64:
@@ -146,6 +164,7 @@ class _Resolver:
             if not isinstance(template, str):
                 return Unknown("!Sub")
             ref: list[str | None] = [None]
+            size = [len(template)]
 
             def sub(m: re.Match[str]) -> str:
                 name = m.group(1)
@@ -153,6 +172,8 @@ class _Resolver:
                     self.resolve(local[name], depth + 1) if name in local else self._ref(name.split(".")[0])
                 )
                 if isinstance(value, str | int | float):
+                    size[0] += len(str(value))
+                    self._check_size(size[0], "Sub")
                     return str(value)
                 if isinstance(value, Unknown) and value.ref:
                     ref[0] = value.ref
@@ -165,6 +186,7 @@ class _Resolver:
         if fn == "Join" and isinstance(arg, list) and len(arg) == 2 and isinstance(arg[0], str):
             parts = self.resolve(arg[1], depth + 1)
             if isinstance(parts, list) and all(isinstance(p, str | int | float) for p in parts):
+                self._check_size(sum(len(str(p)) + len(arg[0]) for p in parts), "Join")
                 return arg[0].join(str(p) for p in parts)
         return Unknown(f"Fn::{fn}")
 
@@ -353,7 +375,14 @@ _SPECS: dict[str, tuple[str, tuple[Spec, ...]]] = {
             ("storage_encrypted", "StorageEncrypted", None),
         ),
     ),
-    "AWS::RDS::DBCluster": ("aws_rds_cluster", (("storage_encrypted", "StorageEncrypted", None),)),
+    "AWS::RDS::DBCluster": (
+        "aws_rds_cluster",
+        (("storage_encrypted", "StorageEncrypted", None), ("engine_mode", "EngineMode", None)),
+    ),
+    "AWS::EC2::FlowLog": (
+        "aws_flow_log",
+        (("vpc_id", "ResourceId", None), ("traffic_type", "TrafficType", None)),
+    ),
     "AWS::EFS::FileSystem": ("aws_efs_file_system", (("encrypted", "Encrypted", None),)),
     "AWS::SQS::Queue": (
         "aws_sqs_queue",
@@ -560,6 +589,8 @@ def _normalize(
         _copy_item_lines(lines, plines, tf_path, cfn_path, value)
     if cfn_type == "AWS::EC2::Instance":
         attrs["metadata_options"] = Unknown("set by a launch template or the account default")
+    if cfn_type == "AWS::EC2::SecurityGroupIngress":
+        attrs["type"] = "ingress"  # a standalone ingress rule (the Terraform shape says so explicitly)
     out = [
         _resource(
             path,

@@ -15,6 +15,7 @@ when it is a reference to a computed attribute such as `aws_s3_bucket.logs.id`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import posixpath
@@ -24,14 +25,16 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearance.errors import MalformedInput
+from clearance.scanners.iac.budget import DEFAULT_LIMITS, BudgetExceeded, Limits, StepCounter
 from clearance.scanners.iac.model import Resource, Unknown
-from clearance.scanners.iac.parsers import hcl_fast
+from clearance.scanners.iac.parsers import hcl_fast, tf_expr
 
 FAST = True
 """Use the fast reader for the common HCL shape (python-hcl2 for everything else)."""
-_MAX_MODULE_DEPTH = 4
 _MAX_EVAL_DEPTH = 40
-_MAX_DYNAMIC = 64
+_MAX_FULL_GRAMMAR = 1_000_000
+"""Characters above which a file the fast reader cannot read is refused (python-hcl2 needs
+hundreds of bytes of memory per input character)."""
 
 _REF = re.compile(r"^[A-Za-z_][\w-]*(?:\.[A-Za-z_*][\w-]*|\[\s*(?:\d+|\"[^\"]*\"|\*)\s*\])*$")
 _HEAD = re.compile(r"^[A-Za-z_][\w-]*")
@@ -69,13 +72,16 @@ class _Module:
 
 
 def parse_files(
-    texts: Mapping[str, str], var_files: Mapping[str, str] | None = None
+    texts: Mapping[str, str],
+    var_files: Mapping[str, str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
 ) -> tuple[list[Resource], list[tuple[str, str]]]:
     """Parse every Terraform file and evaluate each root module directory.
 
     `texts` maps repo-relative paths (`*.tf`, `*.tf.json`, `*.tfvars`, `*.tfvars.json`) to
     their text; `var_files` are extra tfvars (settings.iac.var_files) applied to root
-    modules. Returns the resources and per-file errors `(path, message)`.
+    modules; `limits` bound the work per root module. Returns the resources and per-file
+    errors `(path, message)` (a budget that was hit is one of them, naming the file).
     """
     errors: list[tuple[str, str]] = []
     modules: dict[str, _Module] = {}
@@ -101,23 +107,20 @@ def parse_files(
             extra_vars.append(_parse_tfvars(vpath, (var_files or {})[vpath]))
         except _HclError as e:
             errors.append((vpath, f"terraform var file: {e}"))
-    called: set[str] = set()
-    for module in modules.values():
-        for block in module.blocks:
-            if block.type == "module" and "source" in block.attrs:
-                src = block.attrs["source"].expr
-                if isinstance(src, str) and src.startswith(("./", "../")):
-                    called.add(posixpath.normpath(posixpath.join(module.directory, src)))
     resources: list[Resource] = []
-    for directory, module in modules.items():
-        if directory in called or not module.blocks:
-            continue
+    for directory in _roots(modules):
+        module = modules[directory]
         variables: dict[str, Any] = {}
         for tv in [*module.tfvars, *extra_vars]:
             variables.update(tv)
         evaluated: list[Resource] = []
+        run = _Run(modules, StepCounter(limits), [])
         try:
-            _evaluate(module, modules, variables, "", 0, evaluated, overrides_only=False)
+            _evaluate(module, run, variables, "", (directory,), evaluated, overrides_only=False)
+        except BudgetExceeded as e:
+            # the root module's whole budget is spent: what was evaluated so far is kept
+            first = min((b.path for b in module.blocks), default=directory)
+            run.errors.append((first, f"terraform: module {directory or '.'}: {e}"))
         except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
             # an input shape the evaluator did not anticipate: report the module, keep scanning
             first = min((b.path for b in module.blocks), default=directory)
@@ -125,8 +128,48 @@ def parse_files(
                 (first, f"terraform: could not evaluate module {directory or '.'} ({type(e).__name__}: {e})")
             )
             continue
+        errors.extend(dict.fromkeys(run.errors))
         resources.extend(evaluated)
     return resources, errors
+
+
+def _roots(modules: Mapping[str, _Module]) -> list[str]:
+    """Module directories evaluated as roots: those no local module call points at, then any
+    directory not reachable from them (modules that only call each other, in a cycle)."""
+    calls = {d: [c for _, c in _local_calls(m)] for d, m in modules.items()}
+    called = {c for targets in calls.values() for c in targets}
+    roots = [d for d, m in modules.items() if d not in called and m.blocks]
+    seen: set[str] = set()
+    stack = list(roots)
+    while stack:
+        d = stack.pop()
+        if d in seen:
+            continue
+        seen.add(d)
+        stack.extend(c for c in calls.get(d, ()) if c in modules)
+    roots.extend(d for d, m in modules.items() if d not in seen and m.blocks and d not in roots)
+    return roots
+
+
+def _local_calls(module: _Module) -> list[tuple[_Block, str]]:
+    """The module blocks of `module` with a local source, and the directory each calls."""
+    out = []
+    for block in module.blocks:
+        if block.type == "module" and block.labels and "source" in block.attrs:
+            src = block.attrs["source"].expr
+            if isinstance(src, str) and src.startswith(("./", "../")):
+                target = posixpath.normpath(posixpath.join(module.directory, src))
+                out.append((block, "" if target == "." else target))
+    return out
+
+
+@dataclass
+class _Run:
+    """The evaluation of one root module: every module, the shared budget, errors found."""
+
+    modules: Mapping[str, _Module]
+    counter: StepCounter
+    errors: list[tuple[str, str]]
 
 
 class _HclError(Exception):
@@ -150,6 +193,11 @@ def _parse_hcl(path: str, text: str) -> list[_Block]:
         fast = hcl_fast.parse(text)
         if fast is not None and all(node[0] for node in fast):
             return [_from_fast(node, path) for node in fast]
+    if len(text) > _MAX_FULL_GRAMMAR:
+        raise _HclError(
+            f"{len(text):,} characters in a shape only the full HCL grammar reads: over its size budget "
+            f"({_MAX_FULL_GRAMMAR:,}); not evaluated"
+        )
     import hcl2
 
     try:
@@ -198,9 +246,13 @@ def _parse_tfvars(path: str, text: str) -> dict[str, Any]:
             raise _HclError("tfvars JSON must be an object")
         return data
     values: dict[str, Any] = {}
-    for item in _parse_hcl_items(path, text):
-        if isinstance(item, tuple):
-            values[item[0]] = _ev(item[1].expr, _Scope.empty(), 0)
+    scope = _Scope.empty()
+    try:
+        for item in _parse_hcl_items(path, text):
+            if isinstance(item, tuple):
+                values[item[0]] = _ev(item[1].expr, scope, 0)
+    except BudgetExceeded as e:
+        raise _HclError(str(e)) from e
     return values
 
 
@@ -222,6 +274,8 @@ def _parse_hcl_items(path: str, text: str) -> list[_Block | tuple[str, _Attr]]:
         fast = hcl_fast.parse(text)
         if fast is not None and len(fast) == 1 and fast[0][0] == "":
             return [(name, _Attr(value, line)) for name, value, line in fast[0][4]]
+    if len(text) > _MAX_FULL_GRAMMAR:
+        raise _HclError(f"{len(text):,} characters: over the size budget of the full HCL grammar")
     import hcl2
 
     try:
@@ -289,6 +343,14 @@ class _Scope:
     locals_cache: dict[str, Any] = field(default_factory=dict)
     iterators: dict[str, Any] = field(default_factory=dict)
     evaluating: set[str] = field(default_factory=set)
+    counter: StepCounter = field(default_factory=lambda: StepCounter(DEFAULT_LIMITS))
+    prefix: str = ""
+    """The module instance's address prefix (`module.a.`): references carry full addresses."""
+    module: _Module | None = None
+    run: _Run | None = None
+    stack: tuple[str, ...] = ()
+    called: dict[str, _Scope | None] = field(default_factory=dict)
+    """Scopes of the module calls whose outputs were read (`module.x.y`), by call name."""
 
     @staticmethod
     def empty() -> _Scope:
@@ -297,47 +359,44 @@ class _Scope:
     def child(self, **iterators: Any) -> _Scope:
         merged = dict(self.iterators)
         merged.update(iterators)
-        return _Scope(
-            self.variables, self.local_exprs, self.resources, self.locals_cache, merged, self.evaluating
-        )
+        return dataclasses.replace(self, iterators=merged)
 
 
 def _evaluate(
     module: _Module,
-    modules: Mapping[str, _Module],
+    run: _Run,
     inputs: Mapping[str, Any],
     prefix: str,
-    depth: int,
+    stack: tuple[str, ...],
     out: list[Resource],
     overrides_only: bool,
+    certain: bool = True,
 ) -> None:
-    variables: dict[str, Any] = {}
-    local_exprs: dict[str, _Attr] = {}
-    resources: dict[str, _Block] = {}
-    for b in module.blocks:
-        if b.type == "variable" and b.labels:
-            default = b.attrs.get("default")
-            variables[b.labels[0]] = (
-                _ev(default.expr, _Scope.empty(), 0) if default else Unknown(f"var.{b.labels[0]}")
-            )
-        elif b.type == "locals":
-            local_exprs.update(b.attrs)
-        elif b.type == "resource" and len(b.labels) == 2:
-            resources[f"{b.labels[0]}.{b.labels[1]}"] = b
-        elif b.type == "data" and len(b.labels) == 2:
-            resources[f"data.{b.labels[0]}.{b.labels[1]}"] = b
-    for name, value in inputs.items():
-        if name in variables or not overrides_only:
-            variables[name] = value
-    scope = _Scope(variables, local_exprs, resources)
-    group = f"tf:{module.directory}|{prefix}"
-    for address, b in resources.items():
-        instance = _instance_scope(b, scope)
-        if instance is None:
+    """Evaluate one module instance (`stack`: the module directories that led here;
+    `certain`: False when the module call's own `count`/`for_each` could not be evaluated).
+    Every module instance of a root module shares one group (addresses are unique), so
+    companions join across module boundaries."""
+    scope = _module_scope(module, run, inputs, prefix, stack, overrides_only)
+    group = f"tf:{stack[0]}"
+    for address, b in scope.resources.items():
+        run.counter.dynamic = 0
+        try:
+            instance, created = _instance_scope(b, scope)
+            if instance is None:
+                continue
+            lines: dict[str, int] = {}
+            attrs = _eval_block(b, instance, "", lines, 0)
+        except BudgetExceeded as e:
+            if e.budget == "max_steps":
+                raise
+            run.errors.append((b.path, f"terraform: {prefix}{address} (line {b.line}): {e}"))
             continue
-        lines: dict[str, int] = {}
-        attrs = _eval_block(b, instance, "", lines, 0)
         mode = "data" if b.type == "data" else "managed"
+        extra: dict[str, Any] = {"mode": mode}
+        if prefix:
+            extra["module"] = prefix.rstrip(".")
+        if not (created and certain):
+            extra["instances"] = "unknown"
         out.append(
             Resource(
                 type=b.labels[0],
@@ -350,49 +409,173 @@ def _evaluate(
                 lines=lines,
                 group=group,
                 name=b.labels[1],
-                extra={"mode": mode, "module": prefix.rstrip(".")} if prefix else {"mode": mode},
+                extra=extra,
             )
         )
-    if depth >= _MAX_MODULE_DEPTH:
-        return
+    limits = run.counter.limits
+    for b, child_dir in _local_calls(module):
+        child = run.modules.get(child_dir)
+        if child is None:
+            continue
+        where = f'module "{b.labels[0]}" (line {b.line})'
+        if child_dir in stack:
+            cycle = " -> ".join(d or "." for d in (*stack[stack.index(child_dir) :], child_dir))
+            run.errors.append(
+                (
+                    b.path,
+                    f"terraform: {where}: modules call each other in a cycle ({cycle}); not evaluated again",
+                )
+            )
+            continue
+        if len(stack) > limits.max_module_depth:
+            run.errors.append(
+                (
+                    b.path,
+                    f"terraform: {where}: "
+                    + str(BudgetExceeded("max_module_depth", limits.max_module_depth, "module nesting")),
+                )
+            )
+            continue
+        run.counter.instances += 1
+        if run.counter.instances > limits.max_module_instances:
+            raise BudgetExceeded(
+                "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
+            )
+        instance, created = _instance_scope(b, scope)
+        if instance is None:
+            continue  # `count = 0`, an empty `for_each`...
+        child_inputs = _call_inputs(b, instance)
+        _evaluate(
+            child,
+            run,
+            child_inputs,
+            f"{prefix}module.{b.labels[0]}.",
+            (*stack, child_dir),
+            out,
+            True,
+            certain and created,
+        )
+
+
+def _module_scope(
+    module: _Module,
+    run: _Run,
+    inputs: Mapping[str, Any],
+    prefix: str,
+    stack: tuple[str, ...],
+    overrides_only: bool,
+) -> _Scope:
+    """Variables (defaults, then inputs), locals and resources of one module instance."""
+    variables: dict[str, Any] = {}
+    local_exprs: dict[str, _Attr] = {}
+    resources: dict[str, _Block] = {}
+    empty = _Scope.empty()
+    empty.counter = run.counter
     for b in module.blocks:
-        if b.type != "module" or not b.labels or "source" not in b.attrs:
-            continue
-        src = b.attrs["source"].expr
-        if not (isinstance(src, str) and src.startswith(("./", "../"))):
-            continue
-        child_dir = posixpath.normpath(posixpath.join(module.directory, src))
-        child = modules.get(child_dir)
-        if child is None or child is module:
-            continue
-        child_inputs = {
-            k: _ev(a.expr, scope, 0)
-            for k, a in b.attrs.items()
-            if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
-        }
-        _evaluate(child, modules, child_inputs, f"{prefix}module.{b.labels[0]}.", depth + 1, out, True)
+        if b.type == "variable" and b.labels:
+            default = b.attrs.get("default")
+            variables[b.labels[0]] = _ev(default.expr, empty, 0) if default else Unknown(f"var.{b.labels[0]}")
+        elif b.type == "locals":
+            local_exprs.update(b.attrs)
+        elif b.type == "resource" and len(b.labels) == 2:
+            resources[f"{b.labels[0]}.{b.labels[1]}"] = b
+        elif b.type == "data" and len(b.labels) == 2:
+            resources[f"data.{b.labels[0]}.{b.labels[1]}"] = b
+    for name, value in inputs.items():
+        if name in variables or not overrides_only:
+            variables[name] = value
+    return _Scope(
+        variables,
+        local_exprs,
+        resources,
+        counter=run.counter,
+        prefix=prefix,
+        module=module,
+        run=run,
+        stack=stack,
+    )
 
 
-def _instance_scope(block: _Block, scope: _Scope) -> _Scope | None:
-    """The scope of the first instance, or None when count/for_each creates no instance."""
+def _call_inputs(block: _Block, scope: _Scope) -> dict[str, Any]:
+    return {
+        k: _ev(a.expr, scope, 0)
+        for k, a in block.attrs.items()
+        if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
+    }
+
+
+def _module_output(name: str, parts: list[str], scope: _Scope, depth: int, expr: str) -> Any:
+    """`module.<name>[...].<output>...`: the called module's output, evaluated in its scope."""
+    if name not in scope.called:
+        scope.called[name] = None  # an output read while its module's inputs are evaluated: unknown
+        scope.called[name] = _called_scope(name, scope)
+    child = scope.called[name]
+    rest = [p for p in parts if not (p.isdigit() or p == "*" or p.startswith('"'))]
+    if child is None or child.module is None or not rest:
+        return Unknown(expr)
+    output = next(
+        (b for b in child.module.blocks if b.type == "output" and b.labels and b.labels[0] == rest[0]), None
+    )
+    if output is None or "value" not in output.attrs:
+        return Unknown(expr)
+    key = f"{child.prefix}output.{rest[0]}"
+    if key in scope.evaluating:
+        return Unknown(expr)
+    scope.evaluating.add(key)
+    try:
+        value = _ev(output.attrs["value"].expr, child, depth + 1)
+    finally:
+        scope.evaluating.discard(key)
+    return _follow(value, rest[1:], expr)
+
+
+def _called_scope(name: str, scope: _Scope) -> _Scope | None:
+    if scope.module is None or scope.run is None:
+        return None
+    for block, child_dir in _local_calls(scope.module):
+        if block.labels[0] != name:
+            continue
+        child = scope.run.modules.get(child_dir)
+        limits = scope.counter.limits
+        if child is None or child_dir in scope.stack or len(scope.stack) > limits.max_module_depth:
+            return None
+        instance, _ = _instance_scope(block, scope)
+        if instance is None:
+            return None
+        return _module_scope(
+            child,
+            scope.run,
+            _call_inputs(block, instance),
+            f"{scope.prefix}module.{name}.",
+            (*scope.stack, child_dir),
+            True,
+        )
+    return None
+
+
+def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, bool]:
+    """The scope of the first instance (None when `count`/`for_each` creates none) and
+    whether that is certain (False when `count`/`for_each` could not be evaluated)."""
     if "count" in block.attrs:
         count = _ev(block.attrs["count"].expr, scope, 0)
-        if isinstance(count, int | float) and not isinstance(count, bool) and count <= 0:
-            return None
-        return scope.child(count={"index": 0})
+        if isinstance(count, int | float) and not isinstance(count, bool):
+            return (None, True) if count <= 0 else (scope.child(count={"index": 0}), True)
+        return scope.child(count={"index": 0}), False
     if "for_each" in block.attrs:
         each = _ev(block.attrs["for_each"].expr, scope, 0)
         if isinstance(each, dict):
             if not each:
-                return None
+                return None, True
             k = next(iter(each))
-            return scope.child(each={"key": k, "value": each[k]})
+            return scope.child(each={"key": k, "value": each[k]}), True
         if isinstance(each, list):
             if not each:
-                return None
-            return scope.child(each={"key": each[0], "value": each[0]})
-        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")})
-    return scope
+                return None, True
+            return scope.child(each={"key": each[0], "value": each[0]}), True
+        if each is None:
+            return None, True
+        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}), False
+    return scope, True
 
 
 def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], depth: int) -> dict[str, Any]:
@@ -452,9 +635,9 @@ def _expand_dynamic(
         iterator = dyn.attrs["iterator"].expr.removeprefix("${").removesuffix("}")
     for_each = _ev(dyn.attrs["for_each"].expr, scope, depth) if "for_each" in dyn.attrs else Unknown()
     if isinstance(for_each, dict):
-        pairs: list[tuple[Any, Any]] = list(for_each.items())[:_MAX_DYNAMIC]
+        pairs: list[tuple[Any, Any]] = list(for_each.items())
     elif isinstance(for_each, list):
-        pairs = list(enumerate(for_each))[:_MAX_DYNAMIC]
+        pairs = list(enumerate(for_each))
     else:
         pairs = [(Unknown(f"{iterator}.key"), Unknown(f"{iterator}.value"))]
     items = out.setdefault(name, [])
@@ -463,6 +646,7 @@ def _expand_dynamic(
     p = f"{path}.{name}" if path else name
     lines.setdefault(p, dyn.line)
     for key, value in pairs:
+        scope.counter.made_dynamic_block()
         idx = f"{p}.{len(items)}"
         lines[idx] = content.line
         items.append(
@@ -473,6 +657,7 @@ def _expand_dynamic(
 def _ev(raw: Any, scope: _Scope, depth: int) -> Any:
     if depth > _MAX_EVAL_DEPTH:
         return Unknown("expression too deep")
+    scope.counter.step()
     if isinstance(raw, str):
         return _ev_string(raw, scope, depth + 1)
     if isinstance(raw, list):
@@ -501,6 +686,7 @@ def _ev_string(raw: str, scope: _Scope, depth: int) -> Any:
         return _ev_expr(raw[2:-1].strip(), scope, depth)
     parts: list[str] = []
     pos = 0
+    size = 0
     for start, end in spans:
         parts.append(raw[pos:start])
         value = _ev_expr(raw[start + 2 : end - 1].strip(), scope, depth)
@@ -511,6 +697,8 @@ def _ev_string(raw: str, scope: _Scope, depth: int) -> Any:
         else:
             ref = value.ref if isinstance(value, Unknown) else None
             return Unknown(_short(raw), ref)
+        size += len(parts[-1]) + start - pos
+        scope.counter.check_string(size)
         pos = end
     parts.append(raw[pos:])
     return "".join(parts)
@@ -566,23 +754,33 @@ def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
     m = _FUNC.match(expr)
     if m:
         inner = _parse_expression(m.group(2))
-        if inner is _UNPARSED:
-            return Unknown(_short(expr))
-        value = _ev(inner, scope, depth + 1)
-        fn = m.group(1)
-        if fn in ("jsonencode", "tolist", "toset", "tomap"):
-            return value
-        if fn in ("flatten", "concat") and isinstance(value, list):
-            flat: list[Any] = []
-            for v in value:
-                flat.extend(v if isinstance(v, list) else [v])
-            return flat
-        return Unknown(_short(expr))
-    if expr.startswith(("[", "{")):
+        if inner is not _UNPARSED:
+            value = _ev(inner, scope, depth + 1)
+            fn = m.group(1)
+            if fn in ("jsonencode", "tolist", "toset", "tomap"):
+                return value
+            if fn in ("flatten", "concat") and isinstance(value, list):
+                flat: list[Any] = []
+                for v in value:
+                    flat.extend(v if isinstance(v, list) else [v])
+                    scope.counter.step(len(v) if isinstance(v, list) else 1)
+                return flat
+    elif expr.startswith(("[", "{")):
         inner = _parse_expression(expr)
         if inner is not _UNPARSED and not (isinstance(inner, str) and inner.startswith("${")):
             return _ev(inner, scope, depth + 1)
-    return Unknown(_short(expr))
+        return Unknown(_short(expr))
+    if depth > _MAX_EVAL_DEPTH:
+        return Unknown("expression too deep")
+    return tf_expr.evaluate(
+        expr,
+        tf_expr.Callbacks(
+            ref=lambda text: _ev_ref(text, scope, depth + 1),
+            collection=lambda text: _ev_expr(text, scope, depth + 1),
+            template=lambda text: _ev_string(text, scope, depth + 1),
+            step=scope.counter.step,
+        ),
+    )
 
 
 _UNPARSED = object()
@@ -622,14 +820,19 @@ def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
     if head == "var":
         if not parts:
             return Unknown(expr)
-        value = scope.variables.get(parts[0], Unknown(expr))
-        return _follow(value, parts[1:], expr)
+        value = _follow(scope.variables.get(parts[0], Unknown(expr)), parts[1:], expr)
+        scope.counter.charge(value)
+        return value
     if head == "local":
         if not parts:
             return Unknown(expr)
-        return _follow(_local(parts[0], scope, depth), parts[1:], expr)
+        value = _follow(_local(parts[0], scope, depth), parts[1:], expr)
+        scope.counter.charge(value)
+        return value
     if head in scope.iterators:
         return _follow(scope.iterators[head], parts, expr)
+    if head == "module" and parts:
+        return _module_output(parts[0], parts[1:], scope, depth, expr)
     if head in ("each", "count", "self", "path", "terraform", "module"):
         return Unknown(expr)
     if head == "data":
@@ -656,11 +859,12 @@ def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
 def _resource_attr(
     block: _Block, address: str, parts: list[str], scope: _Scope, depth: int, expr: str
 ) -> Any:
+    full = scope.prefix + address
     if not parts or parts[0] in _COMPUTED or parts[0] not in block.attrs:
-        return Unknown(expr, address)
-    key = f"{address}.{parts[0]}"
+        return Unknown(expr, full)
+    key = f"{full}.{parts[0]}"
     if key in scope.evaluating:
-        return Unknown(expr, address)
+        return Unknown(expr, full)
     scope.evaluating.add(key)
     try:
         value = _ev(block.attrs[parts[0]].expr, scope, depth + 1)
@@ -668,7 +872,7 @@ def _resource_attr(
         scope.evaluating.discard(key)
     result = _follow(value, parts[1:], expr)
     if isinstance(result, Unknown):
-        return Unknown(expr, address)
+        return Unknown(expr, full)
     return result
 
 

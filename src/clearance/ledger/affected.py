@@ -1,0 +1,247 @@
+""" "What's affected?": answer from the precomputed matches, and re-match every stored release when
+the advisory database changes (the zero-day case: today's advisory finds last month's releases
+without rescanning any repository)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clearance.errors import LedgerError
+from clearance.ledger.matching import AdvisoryMatcher, component_key, purl_without_version
+from clearance.ledger.store import AffectedRow, Store
+from clearance.scanners.vulns.match import UnsupportedEcosystem, VersionParseError, parse_version
+
+LEDGER_SCANNER = "ledger"
+"""Scanner id of findings the ledger records itself (re-matching), so gate runs never close them."""
+_RANGE_PART = re.compile(r"^\s*(<=|>=|==|!=|<|>|=)?\s*([^\s<>=!]+)\s*$")
+
+
+def affected_query(
+    store: Store,
+    *,
+    advisory: str | None = None,
+    purl: str | None = None,
+    version_range: str | None = None,
+    team_ids: Sequence[int] | None = None,
+) -> dict[str, Any]:
+    """The API/CLI answer: one row per (release, component, advisory) with environments, owner,
+    finding status and fixed versions; VEX `not_affected`/`false_positive` rows are kept but
+    counted apart."""
+    if advisory:
+        advisory = advisory.strip()
+        names = store.advisory_names(advisory)
+        rows = _one_per_component(store.affected(advisories=names, team_ids=team_ids), advisory)
+        query: dict[str, Any] = {"advisory": advisory, "names": names}
+    elif purl:
+        key = component_key(purl)
+        base = purl_without_version(purl)
+        if base is None:
+            raise LedgerError(f"not a package URL: {purl[:200]!r}")
+        if key is not None:
+            rows = [r for r in store.affected(purl_prefix=base, team_ids=team_ids) if r.component == key.purl]
+        else:
+            rows = store.affected(purl_prefix=base, team_ids=team_ids)
+            if version_range:
+                rows = [r for r in rows if _in_range(r.component, version_range)]
+        query = {"purl": purl, "range": version_range}
+    else:
+        raise LedgerError("give an advisory id or a purl")
+    suppressed = [r for r in rows if r.analysis_state in ("not_affected", "false_positive")]
+    services = sorted({r.service for r in rows if r not in suppressed})
+    return {
+        "query": query,
+        "services": services,
+        "count": len(rows),
+        "not_affected": len(suppressed),
+        "results": [r.as_json() for r in rows],
+    }
+
+
+def _one_per_component(rows: list[AffectedRow], asked: str) -> list[AffectedRow]:
+    """One advisory group, reported under several ids (GHSA, PYSEC, CVE): one row per
+    (release, component), preferring the id that was asked for."""
+    best: dict[tuple[int, str], AffectedRow] = {}
+    for r in rows:
+        key = (r.release_id, r.component)
+        if key not in best or (r.advisory_id == asked and best[key].advisory_id != asked):
+            best[key] = r
+    return [r for r in rows if best.get((r.release_id, r.component)) is r]
+
+
+def _in_range(purl: str, spec: str) -> bool:
+    key = component_key(purl)
+    if key is None:
+        return False
+    try:
+        version = parse_version(key.ecosystem, key.version)
+        for part in spec.split(","):
+            m = _RANGE_PART.match(part)
+            if m is None:
+                raise LedgerError(f"invalid version range {spec!r}", hint="e.g. <3.1.5 or >=2.0,<3.1.5")
+            op, bound = m.group(1) or "==", parse_version(key.ecosystem, m.group(2))
+            ok = {
+                "<": version < bound,
+                "<=": version <= bound,
+                ">": version > bound,
+                ">=": version >= bound,
+                "==": version == bound,
+                "=": version == bound,
+                "!=": version != bound,
+            }[op]
+            if not ok:
+                return False
+    except (VersionParseError, UnsupportedEcosystem):
+        return False
+    return True
+
+
+@dataclass(frozen=True)
+class RematchResult:
+    """What a re-match changed."""
+
+    components: int
+    new_matches: int
+    newly_affected: tuple[dict[str, Any], ...]
+    findings_recorded: int
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "components": self.components,
+            "new_matches": self.new_matches,
+            "findings_recorded": self.findings_recorded,
+            "newly_affected": list(self.newly_affected),
+        }
+
+
+def rematch(store: Store, matcher: AdvisoryMatcher, actor: str = "cli") -> RematchResult:
+    """Match every stored component against the advisory store; record the new matches, list the
+    releases they newly affect, and open a finding for each (service, component, advisory) that has
+    none yet."""
+    components = store.all_components()
+    by_id = {c[0]: c for c in components}
+    found = matcher.match([(cid, eco, name, version) for cid, _purl, eco, name, version in components])
+    current = store.all_matches()
+    new = {
+        (m.component_id, m.advisory_id): m for m in found if (m.component_id, m.advisory_id) not in current
+    }
+    store.add_aliases([(a, m.advisory_id) for m in found for a in (m.advisory_id, *m.aliases)])
+    store.add_matches(
+        [
+            {
+                "component_id": m.component_id,
+                "advisory_id": m.advisory_id,
+                "severity": m.severity,
+                "fixed_versions": list(m.fixed_versions),
+                "summary": m.summary[:2000],
+            }
+            for m in new.values()
+        ]
+    )
+    affected = store.releases_with_components(sorted({cid for cid, _ in new}))
+    newly: list[dict[str, Any]] = []
+    wanted: dict[tuple[int, str, str], _NewFinding] = {}
+    for release_id, service_id, cid in affected:
+        for (mcid, adv), m in new.items():
+            if mcid != cid:
+                continue
+            newly.append(
+                {
+                    "release_id": release_id,
+                    "service_id": service_id,
+                    "component": by_id[cid][1],
+                    "advisory_id": adv,
+                }
+            )
+            wanted.setdefault(
+                (service_id, by_id[cid][1], adv),
+                _NewFinding(service_id, by_id[cid][1], adv, m.severity, m.summary, m.fixed_versions),
+            )
+    recorded = _record_findings(store, list(wanted.values()))
+    names = {s.id: s.name for s in store.services()}
+    for item in newly:
+        item["service"] = names.get(item["service_id"], "")
+        rel = store.release(item["release_id"])
+        item["release"] = rel.version if rel else ""
+    newly.sort(key=lambda i: (i["service"], i["release_id"], i["component"], i["advisory_id"]))
+    store.set_state("advisory_fingerprint", matcher.fingerprint())
+    result = RematchResult(len(components), len(new), tuple(newly), recorded)
+    store.append_audit(
+        actor,
+        "rematch",
+        {"components": len(components), "new_matches": len(new), "findings_recorded": recorded},
+    )
+    return result
+
+
+@dataclass(frozen=True)
+class _NewFinding:
+    service_id: int
+    purl: str
+    advisory_id: str
+    severity: str
+    summary: str
+    fixed_versions: tuple[str, ...]
+
+
+def ledger_fingerprint(advisory_id: str, purl: str) -> str:
+    """Fingerprint of a finding the ledger records from a match (stable, 32 hex)."""
+    return hashlib.sha256(f"ledger\0{advisory_id}\0{purl}".encode()).hexdigest()[:32]
+
+
+def _record_findings(store: Store, items: list[_NewFinding]) -> int:
+    if not items:
+        return 0
+    services = {s.id: s for s in store.services()}
+    rows = []
+    for it in items:
+        svc = services[it.service_id]
+        names = set(store.advisory_names(it.advisory_id))
+        existing = store.findings_of_service(svc.id)
+        if any(f.component_purl == it.purl and f.advisory_id in names for f in existing):
+            continue
+        fp = ledger_fingerprint(it.advisory_id, it.purl)
+        if any(f.fingerprint == fp for f in existing):
+            continue
+        severity = it.severity if it.severity in ("critical", "high", "medium", "low", "info") else "unknown"
+        days = store.sla_days(svc.tier).get(severity)
+        key = component_key(it.purl)
+        rows.append(
+            {
+                "service_id": svc.id,
+                "fingerprint": fp,
+                "scanner": LEDGER_SCANNER,
+                "kind": "vulnerability",
+                "rule_id": f"vuln.{it.advisory_id}",
+                "title": f"{key.name if key else it.purl} {key.version if key else ''}: {it.summary}"[:2000],
+                "severity": severity,
+                "advisory_id": it.advisory_id,
+                "component_purl": it.purl,
+                "path": None,
+                "line": None,
+                "evidence": "",
+                "status": "open",
+                "first_seen": store.now,
+                "last_seen": store.now,
+                "fixed_at": None,
+                "due_at": store.now + dt.timedelta(days=days) if days is not None else None,
+                "reopen_count": 0,
+                "owner_team_id": svc.team_id,
+                "waiver_id": None,
+                "excepted_until": None,
+                "analysis_state": None,
+                "last_run_id": None,
+                "fixed_version": it.fixed_versions[0] if it.fixed_versions else None,
+                "reachable": None,
+            }
+        )
+    ids = store.insert_findings(rows)
+    store.insert_events(
+        [{"finding_id": fid, "run_id": None, "event": "created", "at": store.now} for fid in ids.values()]
+    )
+    return len(rows)

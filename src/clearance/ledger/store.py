@@ -1,0 +1,1178 @@
+"""Every SQL statement of the ledger. Routes, the CLI and `ingest` call these methods; nobody
+else builds queries. All statements are SQLAlchemy expressions (bound parameters, never SQL
+built from strings), batched where they touch many rows (no query per finding).
+
+A `Store` wraps one session (one transaction) and one `now` (the injected clock).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import hashlib
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy.orm import Session, aliased
+
+from clearance.errors import LedgerError
+from clearance.ledger import audit
+from clearance.ledger.tables import (
+    AdvisoryAlias,
+    AdvisoryMatch,
+    AdvisoryState,
+    Analysis,
+    ApiToken,
+    AuditEntry,
+    Checkpoint,
+    CodeOwnerRule,
+    Component,
+    CurrentDeployment,
+    Environment,
+    EvidenceBundle,
+    Finding,
+    FindingEvent,
+    GateRun,
+    Release,
+    ReleaseArtifact,
+    ReleaseComponent,
+    Service,
+    SlaRule,
+    Team,
+    TrustedKey,
+    Waiver,
+)
+
+CHUNK = 2000
+"""Rows per IN (...) list: well below SQLite's and PostgreSQL's bound-parameter limits."""
+
+DEFAULT_SLA_DAYS: Mapping[str, int] = {"critical": 7, "high": 30, "medium": 90, "unknown": 90, "low": 180}
+"""Days to fix by severity when no `sla_rules` row says otherwise (info findings have no due date)."""
+
+OPEN_STATUSES = ("open", "reopened")
+SUPPRESSING_ANALYSES = ("not_affected", "false_positive")
+"""VEX states that take a finding out of SLA counts and `affected` answers (shown, never hidden)."""
+AGING_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), ("90+", 91, None))
+
+
+def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
+    """Consecutive slices of at most `size` items."""
+    for i in range(0, len(items), size):
+        yield items[i : i + size]
+
+
+# --- values returned by queries ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FindingView:
+    """One finding as the queries show it (status includes exceptions and VEX decisions)."""
+
+    id: int
+    service: str
+    team: str | None
+    fingerprint: str
+    scanner: str
+    kind: str
+    rule_id: str
+    title: str
+    severity: str
+    status: str
+    """`open`, `reopened`, `fixed`, `excepted` (an exception holds), or the VEX state
+    `not_affected` / `false_positive`."""
+    path: str | None
+    line: int | None
+    advisory_id: str | None
+    component_purl: str | None
+    first_seen: dt.datetime
+    last_seen: dt.datetime
+    fixed_at: dt.datetime | None
+    due_at: dt.datetime | None
+    days_open: int
+    days_overdue: int | None
+    reopen_count: int
+    excepted_until: dt.datetime | None
+    waiver: str | None
+    analysis_state: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON (times as ISO 8601 UTC)."""
+        return {
+            k: (v.isoformat() if isinstance(v, dt.datetime) else v)
+            for k, v in dataclasses.asdict(self).items()
+        }
+
+
+@dataclass(frozen=True)
+class FindingFilter:
+    """Which findings to list."""
+
+    team: str | None = None
+    service: str | None = None
+    severity: str | None = None
+    status: str = "open"
+    """`open` (open + reopened, including excepted), `fixed`, or `all`."""
+    overdue: bool = False
+    team_ids: tuple[int, ...] | None = None
+    """Restrict to services of these teams (a team-bound token); None: no restriction."""
+    limit: int = 1000
+    offset: int = 0
+
+
+@dataclass(frozen=True)
+class AffectedRow:
+    """One release whose components match an advisory."""
+
+    service: str
+    team: str | None
+    release_id: int
+    version: str
+    commit: str | None
+    created_at: dt.datetime
+    latest: bool
+    environments: tuple[str, ...]
+    component: str
+    advisory_id: str
+    severity: str
+    fixed_versions: tuple[str, ...]
+    finding_status: str | None
+    excepted_until: dt.datetime | None
+    analysis_state: str | None
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        out = dataclasses.asdict(self)
+        for k, v in out.items():
+            if isinstance(v, dt.datetime):
+                out[k] = v.isoformat()
+            elif isinstance(v, tuple):
+                out[k] = list(v)
+        return out
+
+
+@dataclass(frozen=True)
+class TokenInfo:
+    """A token as the server checks it (never the secret)."""
+
+    id: int
+    prefix: str
+    name: str
+    team_id: int | None
+    team: str | None
+    scopes: tuple[str, ...]
+    created_at: dt.datetime
+    expires_at: dt.datetime | None
+    revoked_at: dt.datetime | None
+
+    def as_json(self) -> dict[str, Any]:
+        """Plain JSON."""
+        return {
+            "id": self.id,
+            "prefix": self.prefix,
+            "name": self.name,
+            "team": self.team,
+            "scopes": list(self.scopes),
+            "created_at": self.created_at.isoformat(),
+            "expires_at": self.expires_at.isoformat() if self.expires_at else None,
+            "revoked_at": self.revoked_at.isoformat() if self.revoked_at else None,
+        }
+
+
+def normalize_team(name: str) -> str:
+    """One spelling of a team across sources: `@acme/payments`, `group:default/payments` and
+    `payments` are the same team (`payments`); `user:…` owners keep their name."""
+    n = name.strip()
+    if n.startswith("group:"):
+        n = n[len("group:") :]
+    n = n.lstrip("@")
+    if "/" in n:
+        n = n.rsplit("/", 1)[1]
+    return n.lower()
+
+
+class Store:
+    """The query layer over one session and one `now`."""
+
+    def __init__(self, session: Session, now: dt.datetime) -> None:
+        if now.tzinfo is None:
+            raise LedgerError("the ledger needs an aware UTC time")
+        self.session = session
+        self.now = now.astimezone(dt.UTC)
+
+    # --- teams, services, SLAs -----------------------------------------------------------------
+
+    def team(self, name: str) -> Team | None:
+        """A team by (normalized) name."""
+        return self.session.scalars(select(Team).where(Team.name == normalize_team(name))).first()
+
+    def ensure_team(self, name: str) -> Team:
+        """The team, created when unknown."""
+        team = self.team(name)
+        if team is None:
+            team = Team(name=normalize_team(name), contacts={}, created_at=self.now)
+            self.session.add(team)
+            self.session.flush()
+        return team
+
+    def teams(self) -> list[Team]:
+        """Every team by name."""
+        return list(self.session.scalars(select(Team).order_by(Team.name)))
+
+    def team_names(self, ids: Iterable[int]) -> dict[int, str]:
+        """Team id → name."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return {}
+        return dict(
+            self.session.execute(select(Team.id, Team.name).where(Team.id.in_(wanted))).tuples().all()
+        )
+
+    def service(self, name: str) -> Service | None:
+        """A service by name."""
+        return self.session.scalars(select(Service).where(Service.name == name)).first()
+
+    def service_by_repository(self, repository: str) -> Service | None:
+        """The service whose repository is `repository` (first by name when several share it)."""
+        return self.session.scalars(
+            select(Service).where(Service.repository == repository).order_by(Service.name)
+        ).first()
+
+    def services(self, team_ids: Sequence[int] | None = None) -> list[Service]:
+        """Services by name (optionally only those of some teams)."""
+        q = select(Service).order_by(Service.name)
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(team_ids))
+        return list(self.session.scalars(q))
+
+    def upsert_service(
+        self, name: str, *, team: Team | None, source: str, **attrs: Any
+    ) -> tuple[Service, bool]:
+        """Create or update a service; returns (service, created). Only given attributes change."""
+        svc = self.service(name)
+        created = svc is None
+        if svc is None:
+            svc = Service(
+                name=name,
+                team_id=team.id if team else None,
+                tier=attrs.pop("tier", None) or "default",
+                exposure=attrs.pop("exposure", None) or "unknown",
+                data_class=attrs.pop("data_class", None) or "unknown",
+                repository=attrs.pop("repository", None),
+                environments=attrs.pop("environments", None) or [],
+                source=source,
+                created_at=self.now,
+            )
+            self.session.add(svc)
+        else:
+            if team is not None:
+                svc.team_id = team.id
+            for key, value in attrs.items():
+                if value is not None:
+                    setattr(svc, key, value)
+        self.session.flush()
+        return svc, created
+
+    def set_code_owners(self, service: Service, rules: Sequence[tuple[str, str]]) -> None:
+        """Replace the CODEOWNERS rules (pattern, team name) of a service, in file order."""
+        self.session.execute(delete(CodeOwnerRule).where(CodeOwnerRule.service_id == service.id))
+        rows = [
+            {
+                "service_id": service.id,
+                "position": i,
+                "pattern": pattern,
+                "team_id": self.ensure_team(team).id,
+            }
+            for i, (pattern, team) in enumerate(rules)
+        ]
+        if rows:
+            self.session.execute(insert(CodeOwnerRule), rows)
+
+    def code_owners(self, service_id: int) -> list[tuple[str, int]]:
+        """(pattern, team id) of a service, in file order."""
+        return list(
+            self.session.execute(
+                select(CodeOwnerRule.pattern, CodeOwnerRule.team_id)
+                .where(CodeOwnerRule.service_id == service_id)
+                .order_by(CodeOwnerRule.position)
+            ).tuples()
+        )
+
+    def sla_days(self, tier: str) -> dict[str, int]:
+        """Severity → days to fix for a tier (the tier's rows, else `default` rows, else the defaults)."""
+        days = dict(DEFAULT_SLA_DAYS)
+        rows = self.session.execute(
+            select(SlaRule.tier, SlaRule.severity, SlaRule.days).where(SlaRule.tier.in_(("default", tier)))
+        ).tuples()
+        by_tier: dict[str, dict[str, int]] = {}
+        for t, sev, d in rows:
+            by_tier.setdefault(t, {})[sev] = d
+        days.update(by_tier.get("default", {}))
+        days.update(by_tier.get(tier, {}))
+        return days
+
+    def set_sla(self, tier: str, severity: str, days: int) -> None:
+        """Set days-to-fix for (tier, severity)."""
+        row = self.session.scalars(
+            select(SlaRule).where(SlaRule.tier == tier, SlaRule.severity == severity)
+        ).first()
+        if row is None:
+            self.session.add(SlaRule(tier=tier, severity=severity, days=days))
+        else:
+            row.days = days
+        self.session.flush()
+
+    # --- releases and components ----------------------------------------------------------------
+
+    def ensure_release(
+        self, service: Service, version: str, commit: str | None, artifacts: Sequence[tuple[str, str]]
+    ) -> tuple[Release, bool]:
+        """The release (service, version), created when new; artifacts (name, digest) are added."""
+        rel = self.session.scalars(
+            select(Release).where(Release.service_id == service.id, Release.version == version)
+        ).first()
+        created = rel is None
+        if rel is None:
+            rel = Release(
+                service_id=service.id,
+                version=version,
+                commit=commit,
+                artifact_digest=artifacts[0][1] if artifacts else None,
+                created_at=self.now,
+            )
+            self.session.add(rel)
+            self.session.flush()
+        if artifacts:
+            have = set(
+                self.session.scalars(
+                    select(ReleaseArtifact.digest).where(ReleaseArtifact.release_id == rel.id)
+                )
+            )
+            new = [
+                {"release_id": rel.id, "name": n, "digest": d}
+                for n, d in dict(artifacts).items()
+                if d not in have
+            ]
+            new = list({r["digest"]: r for r in new}.values())
+            if new:
+                self.session.execute(insert(ReleaseArtifact), new)
+        return rel, created
+
+    def release(self, release_id: int) -> Release | None:
+        """A release by id."""
+        return self.session.get(Release, release_id)
+
+    def ensure_components(self, components: Sequence[tuple[str, str, str, str]]) -> dict[str, int]:
+        """purl → component id for (purl, ecosystem, normalized name, version), inserting new ones."""
+        by_purl = {c[0]: c for c in components}
+        ids: dict[str, int] = {}
+        purls = sorted(by_purl)
+        for part in chunks(purls):
+            ids.update(
+                self.session.execute(select(Component.purl, Component.id).where(Component.purl.in_(part)))
+                .tuples()
+                .all()
+            )
+        missing = [by_purl[p] for p in purls if p not in ids]
+        if missing:
+            rows = [{"purl": p, "ecosystem": e, "name": n, "version": v} for p, e, n, v in missing]
+            for part in chunks(rows):
+                res = self.session.execute(
+                    insert(Component).returning(Component.purl, Component.id), list(part)
+                )
+                ids.update(res.tuples().all())
+        return ids
+
+    def link_components(self, release_id: int, component_scopes: Mapping[int, str]) -> int:
+        """Add release ↔ component rows that are not there yet; returns how many were added."""
+        have = set(
+            self.session.scalars(
+                select(ReleaseComponent.component_id).where(ReleaseComponent.release_id == release_id)
+            )
+        )
+        rows = [
+            {"release_id": release_id, "component_id": cid, "scope": scope}
+            for cid, scope in sorted(component_scopes.items())
+            if cid not in have
+        ]
+        if rows:
+            self.session.execute(insert(ReleaseComponent), rows)
+        return len(rows)
+
+    def release_components(self, release_id: int) -> list[Component]:
+        """The components of a release, by purl."""
+        return list(
+            self.session.scalars(
+                select(Component)
+                .join(ReleaseComponent, ReleaseComponent.component_id == Component.id)
+                .where(ReleaseComponent.release_id == release_id)
+                .order_by(Component.purl)
+            )
+        )
+
+    def all_components(self) -> list[tuple[int, str, str, str, str]]:
+        """(id, purl, ecosystem, name, version) of every component that is in some release."""
+        q = (
+            select(Component.id, Component.purl, Component.ecosystem, Component.name, Component.version)
+            .where(
+                select(ReleaseComponent.component_id)
+                .where(ReleaseComponent.component_id == Component.id)
+                .exists()
+            )
+            .order_by(Component.ecosystem, Component.name)
+        )
+        return list(self.session.execute(q).tuples())
+
+    # --- advisory matches -------------------------------------------------------------------------
+
+    def matches_of(self, component_ids: Sequence[int]) -> set[tuple[int, str]]:
+        """Existing (component id, advisory id) matches among `component_ids`."""
+        out: set[tuple[int, str]] = set()
+        for part in chunks(list(component_ids)):
+            out.update(
+                self.session.execute(
+                    select(AdvisoryMatch.component_id, AdvisoryMatch.advisory_id).where(
+                        AdvisoryMatch.component_id.in_(part)
+                    )
+                ).tuples()
+            )
+        return out
+
+    def all_matches(self) -> set[tuple[int, str]]:
+        """Every stored (component id, advisory id) match."""
+        return set(
+            self.session.execute(select(AdvisoryMatch.component_id, AdvisoryMatch.advisory_id)).tuples()
+        )
+
+    def add_matches(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Insert matches: dicts with component_id, advisory_id, severity, fixed_versions, summary."""
+        full = [dict(r, matched_at=self.now) for r in rows]
+        for part in chunks(full):
+            self.session.execute(insert(AdvisoryMatch), list(part))
+
+    def remove_matches(self, pairs: Iterable[tuple[int, str]]) -> None:
+        """Delete matches that no longer hold (a withdrawn or corrected advisory)."""
+        for cid, adv in pairs:
+            self.session.execute(
+                delete(AdvisoryMatch).where(
+                    AdvisoryMatch.component_id == cid, AdvisoryMatch.advisory_id == adv
+                )
+            )
+
+    def add_aliases(self, pairs: Iterable[tuple[str, str]]) -> None:
+        """Record (alias, advisory id) pairs not yet known."""
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return
+        have: set[tuple[str, str]] = set()
+        ids = sorted({a for _, a in wanted})
+        for part in chunks(ids):
+            have.update(
+                self.session.execute(
+                    select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                        AdvisoryAlias.advisory_id.in_(part)
+                    )
+                ).tuples()
+            )
+        rows = [{"alias": al, "advisory_id": adv} for al, adv in wanted if (al, adv) not in have]
+        for part in chunks(rows):
+            self.session.execute(insert(AdvisoryAlias), list(part))
+
+    def advisory_names(self, advisory: str) -> list[str]:
+        """Every id known for the advisory group of `advisory` (itself, its aliases, ids it aliases)."""
+        first = {
+            advisory,
+            *self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == advisory)),
+        }
+        names = set(first)
+        names.update(
+            self.session.scalars(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(first)))
+        )
+        return sorted(names)
+
+    def releases_with_components(self, component_ids: Sequence[int]) -> list[tuple[int, int, int]]:
+        """(release id, service id, component id) for releases containing any of `component_ids`."""
+        out: list[tuple[int, int, int]] = []
+        for part in chunks(list(component_ids)):
+            out.extend(
+                self.session.execute(
+                    select(ReleaseComponent.release_id, Release.service_id, ReleaseComponent.component_id)
+                    .join(Release, Release.id == ReleaseComponent.release_id)
+                    .where(ReleaseComponent.component_id.in_(part))
+                ).tuples()
+            )
+        return out
+
+    def state(self, key: str) -> str | None:
+        """A bookkeeping value (e.g. the advisory database fingerprint of the last rematch)."""
+        row = self.session.get(AdvisoryState, key)
+        return row.value if row else None
+
+    def set_state(self, key: str, value: str) -> None:
+        """Set a bookkeeping value."""
+        row = self.session.get(AdvisoryState, key)
+        if row is None:
+            self.session.add(AdvisoryState(key=key, value=value))
+        else:
+            row.value = value
+
+    def affected(
+        self,
+        *,
+        advisories: Sequence[str] | None = None,
+        purl_prefix: str | None = None,
+        team_ids: Sequence[int] | None = None,
+    ) -> list[AffectedRow]:
+        """Releases whose components match any of `advisories` (all names of one advisory), or whose
+        component purl starts with `purl_prefix` (a purl without version: every version). One
+        indexed query over the precomputed matches, plus where each release runs now."""
+        latest = (
+            select(Release.service_id, func.max(Release.id).label("latest_id"))
+            .group_by(Release.service_id)
+            .subquery()
+        )
+        q = (
+            select(
+                Service.name,
+                Team.name,
+                Release.id,
+                Release.version,
+                Release.commit,
+                Release.created_at,
+                latest.c.latest_id,
+                Component.purl,
+                AdvisoryMatch.advisory_id,
+                AdvisoryMatch.severity,
+                AdvisoryMatch.fixed_versions,
+                Release.service_id,
+            )
+            .select_from(AdvisoryMatch)
+            .join(Component, Component.id == AdvisoryMatch.component_id)
+            .join(ReleaseComponent, ReleaseComponent.component_id == AdvisoryMatch.component_id)
+            .join(Release, Release.id == ReleaseComponent.release_id)
+            .join(Service, Service.id == Release.service_id)
+            .outerjoin(Team, Team.id == Service.team_id)
+            .join(latest, latest.c.service_id == Release.service_id)
+        )
+        if advisories is not None:
+            q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
+        if purl_prefix is not None:
+            q = q.where(
+                or_(
+                    Component.purl == purl_prefix,
+                    Component.purl.startswith(purl_prefix + "@", autoescape=True),
+                )
+            )
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(list(team_ids)))
+        rows = list(
+            self.session.execute(
+                q.order_by(Service.name, Release.id.desc(), Component.purl, AdvisoryMatch.advisory_id)
+            ).tuples()
+        )
+        if not rows:
+            return []
+        release_ids = sorted({r[2] for r in rows})
+        envs: dict[int, list[str]] = {}
+        for part in chunks(release_ids):
+            for rid, env in self.session.execute(
+                select(CurrentDeployment.release_id, Environment.name)
+                .join(Environment, Environment.id == CurrentDeployment.environment_id)
+                .where(CurrentDeployment.release_id.in_(part))
+                .order_by(Environment.rank, Environment.name)
+            ).tuples():
+                envs.setdefault(rid, []).append(env)
+        status = self._finding_status_for({(r[11], r[7]) for r in rows}, sorted({r[8] for r in rows}))
+        out = []
+        for svc, team, rid, version, commit, created, latest_id, purl, adv, sev, fixed, service_id in rows:
+            f = status.get((service_id, purl, adv)) or status.get((service_id, purl, None))
+            out.append(
+                AffectedRow(
+                    service=svc,
+                    team=team,
+                    release_id=rid,
+                    version=version,
+                    commit=commit,
+                    created_at=created,
+                    latest=rid == latest_id,
+                    environments=tuple(envs.get(rid, ())),
+                    component=purl,
+                    advisory_id=adv,
+                    severity=sev,
+                    fixed_versions=tuple(fixed or ()),
+                    finding_status=f[0] if f else None,
+                    excepted_until=f[1] if f else None,
+                    analysis_state=f[2] if f else None,
+                )
+            )
+        return out
+
+    def _finding_status_for(
+        self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
+    ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
+        """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings."""
+        services = sorted({s for s, _ in service_purls})
+        names: set[str] = set(advisories)
+        for part in chunks(sorted(names)):
+            names.update(
+                self.session.scalars(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(part)))
+            )
+            names.update(
+                self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
+            )
+        groups: dict[str, set[str]] = {a: {a} for a in advisories}
+        for part in chunks(sorted(names)):
+            for alias, adv in self.session.execute(
+                select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                    or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
+                )
+            ).tuples():
+                for a in advisories:
+                    if a in (alias, adv):
+                        groups[a].update((alias, adv))
+        out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
+        for part in chunks(services):
+            rows = self.session.execute(
+                select(
+                    Finding.service_id,
+                    Finding.component_purl,
+                    Finding.advisory_id,
+                    Finding.status,
+                    Finding.excepted_until,
+                    Finding.analysis_state,
+                ).where(Finding.service_id.in_(part), Finding.advisory_id.in_(sorted(names)))
+            ).tuples()
+            for sid, purl, found_adv, st, until, analysis in rows:
+                if purl is None or (sid, purl) not in service_purls:
+                    continue
+                shown = self._shown_status(st, until, analysis)
+                for a, group in groups.items():
+                    if found_adv in group:
+                        out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
+        return out
+
+    def _shown_status(self, status: str, until: dt.datetime | None, analysis: str | None) -> str:
+        if status in OPEN_STATUSES:
+            if analysis in SUPPRESSING_ANALYSES:
+                return analysis or status
+            if until is not None and until > self.now:
+                return "excepted"
+        return status
+
+    # --- findings (ingest side) -------------------------------------------------------------------
+
+    def findings_of_service(self, service_id: int) -> list[Finding]:
+        """Every finding of a service (ingest compares the report against them in memory)."""
+        return list(self.session.scalars(select(Finding).where(Finding.service_id == service_id)))
+
+    def insert_findings(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Insert findings in batches; returns fingerprint → id."""
+        ids: dict[str, int] = {}
+        for part in chunks(list(rows)):
+            res = self.session.execute(insert(Finding).returning(Finding.fingerprint, Finding.id), list(part))
+            ids.update(res.tuples().all())
+        return ids
+
+    def update_findings(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Bulk UPDATE by primary key (`id` in every dict)."""
+        for part in chunks(list(rows)):
+            self.session.execute(update(Finding), list(part))
+
+    def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
+        """Append lifecycle events."""
+        for part in chunks(list(rows)):
+            self.session.execute(insert(FindingEvent), list(part))
+
+    def upsert_waivers(self, service_id: int, waivers: Sequence[Mapping[str, Any]]) -> dict[str, Waiver]:
+        """Create or update the service's exceptions by their id; returns id → row."""
+        existing = {
+            w.external_id: w
+            for w in self.session.scalars(select(Waiver).where(Waiver.service_id == service_id))
+        }
+        for w in waivers:
+            row = existing.get(w["external_id"])
+            if row is None:
+                row = Waiver(service_id=service_id, last_seen_at=self.now, **w)
+                self.session.add(row)
+                existing[w["external_id"]] = row
+            else:
+                for k, v in w.items():
+                    setattr(row, k, v)
+                row.last_seen_at = self.now
+        self.session.flush()
+        return existing
+
+    def run_by_report(self, service_id: int, report_sha256: str) -> GateRun | None:
+        """A run already ingested with the same report bytes."""
+        return self.session.scalars(
+            select(GateRun).where(GateRun.service_id == service_id, GateRun.report_sha256 == report_sha256)
+        ).first()
+
+    def add_run(self, **fields: Any) -> GateRun:
+        """Record a gate run."""
+        run = GateRun(received_at=self.now, **fields)
+        self.session.add(run)
+        self.session.flush()
+        return run
+
+    def runs(self, service_id: int, limit: int = 50) -> list[GateRun]:
+        """The latest runs of a service."""
+        return list(
+            self.session.scalars(
+                select(GateRun)
+                .where(GateRun.service_id == service_id)
+                .order_by(GateRun.id.desc())
+                .limit(limit)
+            )
+        )
+
+    def store_bundle(
+        self, content: bytes, *, verified: bool, result: str, signer: str | None, subjects: list[Any]
+    ) -> EvidenceBundle:
+        """Keep a bundle (deduplicated by sha256)."""
+        sha = hashlib.sha256(content).hexdigest()
+        row = self.session.scalars(select(EvidenceBundle).where(EvidenceBundle.sha256 == sha)).first()
+        if row is None:
+            row = EvidenceBundle(
+                sha256=sha,
+                size=len(content),
+                content=content,
+                verified=verified,
+                result=result,
+                signer_key_id=signer,
+                subjects=subjects,
+                verified_at=self.now,
+            )
+            self.session.add(row)
+            self.session.flush()
+        return row
+
+    # --- findings (queries) -----------------------------------------------------------------------
+
+    def findings(self, flt: FindingFilter) -> list[FindingView]:
+        """Findings by team/service/severity/status; `overdue` keeps those past their due date whose
+        exception (if any) has expired and that no VEX decision takes out of the SLA."""
+        q = self._finding_query()
+        if flt.team is not None:
+            q = q.where(Team.name == normalize_team(flt.team))
+        if flt.service is not None:
+            q = q.where(Service.name == flt.service)
+        if flt.team_ids is not None:
+            q = q.where(Service.team_id.in_(list(flt.team_ids)))
+        if flt.severity is not None:
+            q = q.where(Finding.severity == flt.severity)
+        if flt.status == "open" or flt.overdue:
+            q = q.where(Finding.status.in_(OPEN_STATUSES))
+        elif flt.status == "fixed":
+            q = q.where(Finding.status == "fixed")
+        if flt.overdue:
+            q = q.where(*self._sla_counts(), Finding.due_at < self.now)
+        q = q.order_by(Finding.due_at.is_(None), Finding.due_at, Service.name, Finding.id)
+        q = q.limit(flt.limit).offset(flt.offset)
+        return [self._view(row) for row in self.session.execute(q).tuples()]
+
+    def _finding_query(self) -> Any:
+        owner = aliased(Team)
+        return (
+            select(Finding, Service.name, owner.name, Waiver.external_id)
+            .join(Service, Service.id == Finding.service_id)
+            .outerjoin(Team, Team.id == Service.team_id)
+            .outerjoin(owner, owner.id == Finding.owner_team_id)
+            .outerjoin(Waiver, Waiver.id == Finding.waiver_id)
+        )
+
+    def _sla_counts(self) -> list[Any]:
+        """Conditions: the finding counts against its SLA now."""
+        return [
+            or_(Finding.excepted_until.is_(None), Finding.excepted_until <= self.now),
+            or_(Finding.analysis_state.is_(None), Finding.analysis_state.not_in(SUPPRESSING_ANALYSES)),
+        ]
+
+    def _view(self, row: tuple[Finding, str, str | None, str | None]) -> FindingView:
+        f, service, team, waiver = row
+        end = f.fixed_at if f.status == "fixed" and f.fixed_at else self.now
+        overdue = None
+        if (
+            f.status in OPEN_STATUSES
+            and f.due_at is not None
+            and f.due_at < self.now
+            and self._shown_status(f.status, f.excepted_until, f.analysis_state) in OPEN_STATUSES
+        ):
+            overdue = (self.now - f.due_at).days
+        return FindingView(
+            id=f.id,
+            service=service,
+            team=team,
+            fingerprint=f.fingerprint,
+            scanner=f.scanner,
+            kind=f.kind,
+            rule_id=f.rule_id,
+            title=f.title,
+            severity=f.severity,
+            status=self._shown_status(f.status, f.excepted_until, f.analysis_state),
+            path=f.path,
+            line=f.line,
+            advisory_id=f.advisory_id,
+            component_purl=f.component_purl,
+            first_seen=f.first_seen,
+            last_seen=f.last_seen,
+            fixed_at=f.fixed_at,
+            due_at=f.due_at,
+            days_open=max(0, (end - f.first_seen).days),
+            days_overdue=overdue,
+            reopen_count=f.reopen_count,
+            excepted_until=f.excepted_until,
+            waiver=waiver,
+            analysis_state=f.analysis_state,
+        )
+
+    def overdue_by_team(self, team_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
+        """Per owning team: open findings past due (SLA breached), by severity, and the worst days over."""
+        owner = aliased(Team)
+        q = (
+            select(owner.name, Finding.severity, func.count(Finding.id), func.min(Finding.due_at))
+            .select_from(Finding)
+            .join(Service, Service.id == Finding.service_id)
+            .outerjoin(owner, owner.id == func.coalesce(Finding.owner_team_id, Service.team_id))
+            .where(Finding.status.in_(OPEN_STATUSES), Finding.due_at < self.now, *self._sla_counts())
+            .group_by(owner.name, Finding.severity)
+        )
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(list(team_ids)))
+        teams: dict[str, dict[str, Any]] = {}
+        for team, sev, count, oldest in self.session.execute(q).tuples():
+            t = teams.setdefault(
+                team or "(unowned)",
+                {"team": team or "(unowned)", "overdue": 0, "by_severity": {}, "max_days_overdue": 0},
+            )
+            t["overdue"] += count
+            t["by_severity"][sev] = count
+            if oldest is not None:
+                t["max_days_overdue"] = max(t["max_days_overdue"], (self.now - oldest).days)
+        return sorted(teams.values(), key=lambda t: (-t["overdue"], t["team"]))
+
+    def aging(
+        self, team_ids: Sequence[int] | None = None, service: str | None = None
+    ) -> dict[str, dict[str, int]]:
+        """Open findings by age bucket (0-7, 8-30, 31-90, 90+ days since first seen) and severity."""
+        whens = []
+        for label, low, _high in reversed(AGING_BUCKETS):
+            whens.append((Finding.first_seen <= self.now - dt.timedelta(days=low), label))
+        bucket = case(*whens, else_="0-7")
+        q = (
+            select(bucket, Finding.severity, func.count(Finding.id))
+            .join(Service, Service.id == Finding.service_id)
+            .where(Finding.status.in_(OPEN_STATUSES))
+            .group_by(bucket, Finding.severity)
+        )
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(list(team_ids)))
+        if service is not None:
+            q = q.where(Service.name == service)
+        out: dict[str, dict[str, int]] = {label: {} for label, _, _ in AGING_BUCKETS}
+        for label, sev, count in self.session.execute(q).tuples():
+            out[label][sev] = out[label].get(sev, 0) + count
+        return out
+
+    def repeat_offenders(
+        self, team_ids: Sequence[int] | None = None, limit: int = 20
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Rules re-introduced by the same service after being fixed (a reopened finding, or a new
+        finding of a rule whose earlier finding was fixed before it appeared), and services with
+        the most reopened findings."""
+        earlier = aliased(Finding)
+        reintroduced = (
+            select(Finding.service_id, Finding.rule_id)
+            .join(
+                earlier,
+                and_(
+                    earlier.service_id == Finding.service_id,
+                    earlier.rule_id == Finding.rule_id,
+                    earlier.id != Finding.id,
+                    earlier.fixed_at.is_not(None),
+                    earlier.fixed_at <= Finding.first_seen,
+                ),
+            )
+            .union(select(Finding.service_id, Finding.rule_id).where(Finding.reopen_count > 0))
+            .subquery()
+        )
+        q = (
+            select(Service.name, Team.name, reintroduced.c.rule_id, func.count())
+            .select_from(reintroduced)
+            .join(Service, Service.id == reintroduced.c.service_id)
+            .outerjoin(Team, Team.id == Service.team_id)
+            .group_by(Service.name, Team.name, reintroduced.c.rule_id)
+            .order_by(Service.name, reintroduced.c.rule_id)
+        )
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(list(team_ids)))
+        rules = [
+            {"service": s, "team": t, "rule_id": r, "reopened_findings": self._reopens(s, r)}
+            for s, t, r, _ in self.session.execute(q).tuples()
+        ]
+        q2 = (
+            select(Service.name, Team.name, func.sum(Finding.reopen_count), func.count(Finding.id))
+            .join(Service, Service.id == Finding.service_id)
+            .outerjoin(Team, Team.id == Service.team_id)
+            .where(Finding.reopen_count > 0)
+            .group_by(Service.name, Team.name)
+            .order_by(func.sum(Finding.reopen_count).desc(), Service.name)
+            .limit(limit)
+        )
+        if team_ids is not None:
+            q2 = q2.where(Service.team_id.in_(list(team_ids)))
+        services = [
+            {"service": s, "team": t, "reopens": int(n or 0), "findings_reopened": c}
+            for s, t, n, c in self.session.execute(q2).tuples()
+        ]
+        return {"rules": rules, "services": services}
+
+    def _reopens(self, service: str, rule: str) -> int:
+        total = self.session.scalar(
+            select(func.coalesce(func.sum(Finding.reopen_count), 0))
+            .join(Service, Service.id == Finding.service_id)
+            .where(Service.name == service, Finding.rule_id == rule)
+        )
+        return int(total or 0)
+
+    def exceptions_report(
+        self, within_days: int, team_ids: Sequence[int] | None = None
+    ) -> dict[str, list[dict[str, Any]]]:
+        """Exceptions expiring within `within_days`, and expired ones that still match findings."""
+        q = (
+            select(Waiver, Service.name, Team.name)
+            .join(Service, Service.id == Waiver.service_id)
+            .outerjoin(Team, Team.id == Service.team_id)
+            .where(Waiver.expires_at.is_not(None))
+            .order_by(Waiver.expires_at, Service.name)
+        )
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(list(team_ids)))
+        horizon = self.now + dt.timedelta(days=within_days)
+        still = dict(
+            self.session.execute(
+                select(Finding.waiver_id, func.count(Finding.id))
+                .where(Finding.status.in_(OPEN_STATUSES), Finding.waiver_id.is_not(None))
+                .group_by(Finding.waiver_id)
+            )
+            .tuples()
+            .all()
+        )
+        expiring, expired = [], []
+        for w, svc, team in self.session.execute(q).tuples():
+            assert w.expires_at is not None
+            item = {
+                "id": w.external_id,
+                "service": svc,
+                "team": team,
+                "owner": w.owner,
+                "reason": w.reason,
+                "expires_at": w.expires_at.isoformat(),
+                "days_left": (w.expires_at - self.now).days,
+                "matching_open_findings": still.get(w.id, 0),
+            }
+            if w.expires_at <= self.now:
+                if still.get(w.id, 0) or w.status == "expired":
+                    expired.append(item)
+            elif w.expires_at <= horizon:
+                expiring.append(item)
+        return {"expiring": expiring, "expired": expired}
+
+    # --- VEX analyses ----------------------------------------------------------------------------
+
+    def add_analysis(self, **fields: Any) -> Analysis:
+        """Record a triage decision and mirror it onto the matching findings of the service."""
+        row = Analysis(at=self.now, **fields)
+        self.session.add(row)
+        self.session.flush()
+        names = self.advisory_names(row.advisory_id)
+        self.session.execute(
+            update(Finding)
+            .where(
+                Finding.service_id == row.service_id,
+                Finding.component_purl == row.component_purl,
+                Finding.advisory_id.in_(names),
+            )
+            .values(analysis_state=row.state)
+        )
+        return row
+
+    def analyses(self, service_id: int, release_id: int | None = None) -> list[Analysis]:
+        """Latest analysis per (component, advisory) for a service (release-specific ones win)."""
+        q = select(Analysis).where(Analysis.service_id == service_id).order_by(Analysis.id)
+        latest: dict[tuple[str, str], Analysis] = {}
+        for a in self.session.scalars(q):
+            if a.release_id is not None and a.release_id != release_id:
+                continue
+            latest[(a.component_purl, a.advisory_id)] = a
+        return list(latest.values())
+
+    def release_matches(self, release_id: int) -> list[tuple[str, str, str, str, str, list[Any], str]]:
+        """(purl, ecosystem, name, version, advisory id, fixed versions, severity) for a release."""
+        return list(
+            self.session.execute(
+                select(
+                    Component.purl,
+                    Component.ecosystem,
+                    Component.name,
+                    Component.version,
+                    AdvisoryMatch.advisory_id,
+                    AdvisoryMatch.fixed_versions,
+                    AdvisoryMatch.severity,
+                )
+                .join(ReleaseComponent, ReleaseComponent.component_id == Component.id)
+                .join(AdvisoryMatch, AdvisoryMatch.component_id == Component.id)
+                .where(ReleaseComponent.release_id == release_id)
+                .order_by(AdvisoryMatch.advisory_id, Component.purl)
+            ).tuples()
+        )
+
+    # --- tokens and keys --------------------------------------------------------------------------
+
+    def add_token(
+        self,
+        *,
+        token_hash: str,
+        prefix: str,
+        name: str,
+        team: Team | None,
+        scopes: Sequence[str],
+        expires_at: dt.datetime | None,
+    ) -> ApiToken:
+        """Store a new token (hash only)."""
+        row = ApiToken(
+            token_hash=token_hash,
+            prefix=prefix,
+            name=name,
+            team_id=team.id if team else None,
+            scopes=sorted(scopes),
+            created_at=self.now,
+            expires_at=expires_at,
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def token_by_hash(self, token_hash: str) -> TokenInfo | None:
+        """The token with this hash (whatever its state; the caller checks expiry and revocation)."""
+        row = self.session.execute(
+            select(ApiToken, Team.name)
+            .outerjoin(Team, Team.id == ApiToken.team_id)
+            .where(ApiToken.token_hash == token_hash)
+        ).first()
+        return self._token_info(row[0], row[1]) if row else None
+
+    def tokens(self) -> list[TokenInfo]:
+        """Every token (never the secret)."""
+        rows = self.session.execute(
+            select(ApiToken, Team.name).outerjoin(Team, Team.id == ApiToken.team_id).order_by(ApiToken.id)
+        )
+        return [self._token_info(t, n) for t, n in rows.tuples()]
+
+    def revoke_token(self, token_id: int) -> TokenInfo | None:
+        """Revoke a token by id (idempotent); None if there is no such token."""
+        row = self.session.get(ApiToken, token_id)
+        if row is None:
+            return None
+        if row.revoked_at is None:
+            row.revoked_at = self.now
+        self.session.flush()
+        return self._token_info(row, self.team_names([row.team_id]).get(row.team_id) if row.team_id else None)
+
+    def touch_token(self, token_id: int) -> None:
+        """Remember when a token was last used."""
+        self.session.execute(update(ApiToken).where(ApiToken.id == token_id).values(last_used_at=self.now))
+
+    @staticmethod
+    def _token_info(row: ApiToken, team: str | None) -> TokenInfo:
+        return TokenInfo(
+            row.id,
+            row.prefix,
+            row.name,
+            row.team_id,
+            team,
+            tuple(row.scopes),
+            row.created_at,
+            row.expires_at,
+            row.revoked_at,
+        )
+
+    def add_trusted_key(self, team: Team, key_id: str, public_pem: str) -> TrustedKey:
+        """Trust a public key for a team's bundles (idempotent by key id)."""
+        row = self.session.scalars(
+            select(TrustedKey).where(TrustedKey.team_id == team.id, TrustedKey.key_id == key_id)
+        ).first()
+        if row is None:
+            row = TrustedKey(team_id=team.id, key_id=key_id, public_pem=public_pem, created_at=self.now)
+            self.session.add(row)
+            self.session.flush()
+        return row
+
+    def trusted_keys(self, team_id: int) -> list[TrustedKey]:
+        """Unrevoked keys of a team."""
+        return list(
+            self.session.scalars(
+                select(TrustedKey)
+                .where(TrustedKey.team_id == team_id, TrustedKey.revoked_at.is_(None))
+                .order_by(TrustedKey.id)
+            )
+        )
+
+    # --- audit log -------------------------------------------------------------------------------
+
+    def append_audit(self, actor: str, action: str, data: Mapping[str, Any]) -> AuditEntry:
+        """Append one entry to the Merkle log (serialized: one writer at a time)."""
+        if self.session.bind is not None and self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(6962)"))
+        seq = self.session.scalar(select(func.coalesce(func.max(AuditEntry.seq) + 1, 0)))
+        assert seq is not None
+        entry = {"seq": seq, "at": self.now.isoformat(), "actor": actor, "action": action, "data": dict(data)}
+        body = audit.canonical(entry)
+        row = AuditEntry(
+            seq=seq,
+            at=self.now,
+            actor=actor,
+            action=action,
+            entry=body.decode(),
+            leaf_hash=audit.leaf_hash(body).hex(),
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row
+
+    def audit_entries(self, limit: int | None = None, offset: int = 0) -> list[AuditEntry]:
+        """Entries in log order."""
+        q = select(AuditEntry).order_by(AuditEntry.seq).offset(offset)
+        if limit is not None:
+            q = q.limit(limit)
+        return list(self.session.scalars(q))
+
+    def audit_leaves(self) -> list[tuple[int, str]]:
+        """(seq, stored leaf hash) of every entry, in order."""
+        return list(
+            self.session.execute(
+                select(AuditEntry.seq, AuditEntry.leaf_hash).order_by(AuditEntry.seq)
+            ).tuples()
+        )
+
+    def audit_size(self) -> int:
+        """Number of entries."""
+        return int(self.session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+    def checkpoints(self) -> list[Checkpoint]:
+        """Signed checkpoints by size."""
+        return list(self.session.scalars(select(Checkpoint).order_by(Checkpoint.size)))
+
+    def latest_checkpoint(self) -> Checkpoint | None:
+        """The checkpoint of the largest tree."""
+        return self.session.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
+
+    def add_checkpoint(self, size: int, root_hex: str, key_id: str, signature: str) -> Checkpoint:
+        """Store a signed checkpoint (one per size)."""
+        row = Checkpoint(
+            size=size, root_hash=root_hex, key_id=key_id, signature=signature, signed_at=self.now
+        )
+        self.session.add(row)
+        self.session.flush()
+        return row

@@ -1,0 +1,609 @@
+"""Terraform expressions beyond literals and plain references: operators, conditionals, calls.
+
+`count = var.create ? 1 : 0`, `for_each = var.enabled ? toset(var.names) : toset([])`,
+`bucket = try(aws_s3_bucket.this[0].id, "")`, `length(var.rules) > 0`: the shapes real
+modules use to switch resources on and off and to name their companions. An expression is
+parsed once (memoized by its text) into a small tree over the fast reader's tokens, then
+evaluated with three callbacks supplied by the Terraform evaluator: references, literal
+collections and string templates.
+
+Unknown operands stay `Unknown` unless the operator decides without them (`false && x`,
+`true || x`, a conditional whose branches agree). A reference to a computed attribute
+keeps its `Unknown.ref` through `try()`, `one()`, `element()`, `coalesce()` and splats, so
+companion resources still join their target.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from clearance.scanners.iac.model import Unknown
+from clearance.scanners.iac.parsers import hcl_fast
+
+Node = tuple[Any, ...]
+"""A parsed expression: `(kind, ...)` with kind one of ref, lit, src, str, call, un, bin,
+cond, get."""
+
+
+@dataclass(frozen=True)
+class Callbacks:
+    """How the Terraform evaluator resolves the leaves of an expression."""
+
+    ref: Callable[[str], Any]
+    """A reference written as text (`var.x`, `aws_s3_bucket.this[0].id`, `each.value.name`)."""
+    collection: Callable[[str], Any]
+    """A `[...]` or `{...}` literal, by its source text."""
+    template: Callable[[str], Any]
+    """A string template's content (quotes removed, escapes processed), `${...}` evaluated."""
+    step: Callable[[], None]
+    """Counts one evaluation step against the module's budget."""
+
+
+def evaluate(expr: str, cb: Callbacks) -> Any:
+    """The value of `expr`, or `Unknown` when it cannot be known statically."""
+    tree = _parse(expr)
+    if tree is None:
+        return Unknown(_short(expr))
+    try:
+        return _Eval(cb).run(tree)
+    except RecursionError:
+        return Unknown(_short(expr))
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse(expr: str) -> Node | None:
+    if len(expr) > 20_000:
+        return None
+    try:
+        tokens = [t for t in hcl_fast._tokenize(expr) if t[0] != "nl"]
+        parser = _Parser(expr, tokens)
+        node = parser.expression()
+        if parser.peek()[0] != "eof":
+            return None
+        return node
+    except (hcl_fast._Bail, _Unsupported, IndexError, ValueError, RecursionError):
+        return None
+
+
+class _Unsupported(Exception):
+    pass
+
+
+_BINARY: tuple[tuple[str, ...], ...] = (
+    ("||",),
+    ("&&",),
+    ("==", "!="),
+    ("<", ">", "<=", ">="),
+    ("+", "-"),
+    ("*", "/", "%"),
+)
+
+
+class _Parser:
+    def __init__(self, text: str, tokens: list[tuple[str, str, int, int]]) -> None:
+        self.text = text
+        self.tokens = tokens
+        self.i = 0
+
+    def peek(self) -> tuple[str, str, int, int]:
+        return self.tokens[self.i]
+
+    def take(self) -> tuple[str, str, int, int]:
+        tok = self.tokens[self.i]
+        self.i += 1
+        return tok
+
+    def is_op(self, *values: str) -> bool:
+        kind, value, _, _ = self.peek()
+        return kind == "op" and value in values
+
+    def expect(self, value: str) -> None:
+        if not self.is_op(value):
+            raise _Unsupported
+        self.take()
+
+    def expression(self) -> Node:
+        cond = self.binary(0)
+        if self.is_op("?"):
+            self.take()
+            yes = self.expression()
+            self.expect(":")
+            no = self.expression()
+            return ("cond", cond, yes, no)
+        return cond
+
+    def binary(self, level: int) -> Node:
+        if level == len(_BINARY):
+            return self.unary()
+        left = self.binary(level + 1)
+        while self.is_op(*_BINARY[level]):
+            op = self.take()[1]
+            right = self.binary(level + 1)
+            left = ("bin", op, left, right)
+        return left
+
+    def unary(self) -> Node:
+        if self.is_op("!", "-"):
+            op = self.take()[1]
+            return ("un", op, self.unary())
+        return self.postfix(self.primary())
+
+    def primary(self) -> Node:
+        kind, value, _, offset = self.peek()
+        if kind == "number":
+            self.take()
+            return ("lit", float(value) if any(c in value for c in ".eE") else int(value))
+        if kind == "string":
+            self.take()
+            return ("str", hcl_fast._unquote(value))
+        if kind == "ident":
+            self.take()
+            if value in ("true", "false"):
+                return ("lit", value == "true")
+            if value == "null":
+                return ("lit", None)
+            if value == "for":
+                raise _Unsupported
+            if self.is_op("("):
+                return self.call(value)
+            return ("ref", value)
+        if kind == "op" and value == "(":
+            self.take()
+            inner = self.expression()
+            self.expect(")")
+            return inner
+        if kind == "op" and value in ("[", "{"):
+            end = self.matching()
+            return ("src", self.text[offset:end])
+        raise _Unsupported
+
+    def call(self, name: str) -> Node:
+        self.take()  # (
+        args: list[Node] = []
+        while not self.is_op(")"):
+            args.append(self.expression())
+            if self.is_op(","):
+                self.take()
+            elif self.is_op("..."):
+                raise _Unsupported  # argument expansion
+            elif not self.is_op(")"):
+                raise _Unsupported
+        self.take()
+        return ("call", name, tuple(args))
+
+    def matching(self) -> int:
+        """Skip a bracketed literal; the end offset (exclusive) of its closing bracket."""
+        depth = 0
+        while True:
+            kind, value, _, offset = self.take()
+            if kind == "eof":
+                raise _Unsupported
+            if kind == "op" and value in ("(", "[", "{"):
+                depth += 1
+            elif kind == "op" and value in (")", "]", "}"):
+                depth -= 1
+                if depth == 0:
+                    return offset + 1
+
+    def postfix(self, node: Node) -> Node:
+        while True:
+            if self.is_op("."):
+                self.take()
+                kind, value, _, _ = self.take()
+                if kind == "ident" or kind == "number":
+                    node = ("get", node, ("lit", value), "attr")
+                elif kind == "op" and value == "*":
+                    node = ("get", node, ("lit", "*"), "splat")
+                else:
+                    raise _Unsupported
+            elif self.is_op("["):
+                self.take()
+                if self.is_op("*"):
+                    self.take()
+                    self.expect("]")
+                    node = ("get", node, ("lit", "*"), "splat")
+                else:
+                    index = self.expression()
+                    self.expect("]")
+                    node = ("get", node, index, "index")
+            else:
+                return node
+
+
+def _ref_text(node: Node) -> str | None:
+    """`var.x`, `aws_s3_bucket.this[0].id`: a reference whose every step is a literal."""
+    if node[0] == "ref":
+        return str(node[1])
+    if node[0] != "get":
+        return None
+    base = _ref_text(node[1])
+    if base is None or node[2][0] not in ("lit", "str"):
+        return None
+    key = node[2][1]
+    if node[3] == "attr":
+        return f"{base}.{key}"
+    if node[3] == "splat":
+        return f"{base}[*]"
+    if isinstance(key, int) and not isinstance(key, bool):
+        return f"{base}[{key}]"
+    if isinstance(key, str) and '"' not in key and "${" not in key:
+        return f'{base}["{key}"]'
+    return None
+
+
+class _Eval:
+    def __init__(self, cb: Callbacks) -> None:
+        self.cb = cb
+
+    def run(self, node: Node) -> Any:
+        self.cb.step()
+        kind = node[0]
+        if kind == "lit":
+            return node[1]
+        if kind == "str":
+            return self.cb.template(node[1])
+        if kind == "src":
+            return self.cb.collection(node[1])
+        if kind == "ref":
+            return self.cb.ref(node[1])
+        if kind == "get":
+            text = _ref_text(node)
+            if text is not None:
+                return self.cb.ref(text)
+            return _index(self.run(node[1]), self.run(node[2]) if node[3] == "index" else node[2][1])
+        if kind == "un":
+            return _unary(node[1], self.run(node[2]))
+        if kind == "bin":
+            return self.binary(node[1], node[2], node[3])
+        if kind == "cond":
+            cond = _as_bool(self.run(node[1]))
+            if cond is True:
+                return self.run(node[2])
+            if cond is False:
+                return self.run(node[3])
+            yes, no = self.run(node[2]), self.run(node[3])
+            if not isinstance(yes, Unknown) and _same(yes, no):
+                return yes
+            return Unknown("conditional on an unknown value")
+        if kind == "call":
+            return self.call(node[1], node[2])
+        return Unknown()
+
+    def binary(self, op: str, left_node: Node, right_node: Node) -> Any:
+        left = self.run(left_node)
+        if op in ("&&", "||"):
+            lb = _as_bool(left)
+            if op == "&&" and lb is False:
+                return False
+            if op == "||" and lb is True:
+                return True
+            rb = _as_bool(self.run(right_node))
+            if op == "&&" and rb is False:
+                return False
+            if op == "||" and rb is True:
+                return True
+            if lb is None or rb is None:
+                return Unknown(f"{op} of an unknown value")
+            return rb
+        right = self.run(right_node)
+        if isinstance(left, Unknown) or isinstance(right, Unknown):
+            return Unknown(f"{op} of an unknown value")
+        if op == "==":
+            return _same(left, right)
+        if op == "!=":
+            return not _same(left, right)
+        a, b = _number(left), _number(right)
+        if a is None or b is None:
+            return Unknown(f"{op} of a non-number")
+        if op == "<":
+            return a < b
+        if op == ">":
+            return a > b
+        if op == "<=":
+            return a <= b
+        if op == ">=":
+            return a >= b
+        if op == "+":
+            return _int(a + b)
+        if op == "-":
+            return _int(a - b)
+        if op == "*":
+            return _int(a * b)
+        if b == 0:
+            return Unknown("division by zero")
+        return _int(a / b) if op == "/" else _int(a % b)
+
+    def call(self, name: str, arg_nodes: Sequence[Node]) -> Any:
+        fn = _FUNCTIONS.get(name)
+        if fn is None:
+            return Unknown(f"{name}(...)")
+        return fn([self.run(a) for a in arg_nodes])
+
+
+def _index(value: Any, key: Any) -> Any:
+    if isinstance(value, Unknown):
+        return Unknown(value.expr, value.ref)
+    if isinstance(key, Unknown):
+        return Unknown("index by an unknown value")
+    if isinstance(value, dict) and isinstance(key, str):
+        return value.get(key, Unknown(f"[{key!r}]"))
+    if isinstance(value, list) and key == "*":
+        return value
+    if isinstance(value, list) and isinstance(key, int | float) and not isinstance(key, bool):
+        i = int(key)
+        return value[i] if 0 <= i < len(value) else Unknown(f"[{i}]")
+    return Unknown("index")
+
+
+def _unary(op: str, value: Any) -> Any:
+    if op == "!":
+        b = _as_bool(value)
+        return Unknown("! of an unknown value") if b is None else not b
+    n = _number(value)
+    return Unknown("- of a non-number") if n is None else _int(-n)
+
+
+def _as_bool(value: Any) -> bool | None:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value in ("true", "false"):
+        return value == "true"
+    return None
+
+
+def _number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        return float(value)
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _int(value: float) -> int | float:
+    return int(value) if float(value).is_integer() else value
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, Unknown) or isinstance(b, Unknown):
+        return False
+    if isinstance(a, int | float) and isinstance(b, int | float) and not isinstance(a, bool | str):
+        return float(a) == float(b)
+    return bool(a == b)
+
+
+def _short(expr: str) -> str:
+    return expr if len(expr) <= 80 else expr[:79] + "…"
+
+
+# --- functions ------------------------------------------------------------------------
+
+
+def _first_unknown(args: Sequence[Any]) -> Unknown | None:
+    for a in args:
+        if isinstance(a, Unknown):
+            return a
+    return None
+
+
+def _try(args: Sequence[Any]) -> Any:
+    """`try(a, b)`: the first argument that is a value. A reference to a computed attribute
+    is a value (known at apply time), so its `ref` is kept for joins."""
+    if not args:
+        return Unknown("try()")
+    first = args[0]
+    if not isinstance(first, Unknown) or first.ref is not None:
+        return first
+    return Unknown("try(...)")
+
+
+def _one(args: Sequence[Any]) -> Any:
+    if len(args) != 1:
+        return Unknown("one(...)")
+    v = args[0]
+    if isinstance(v, Unknown):
+        return v
+    if isinstance(v, list):
+        if not v:
+            return None
+        return v[0] if len(v) == 1 else Unknown("one() of several")
+    return Unknown("one(...)")
+
+
+def _coalesce(args: Sequence[Any]) -> Any:
+    for a in args:
+        if isinstance(a, Unknown):
+            return a
+        if a is not None and a != "":
+            return a
+    return Unknown("coalesce() of nothing")
+
+
+def _length(args: Sequence[Any]) -> Any:
+    if len(args) == 1 and isinstance(args[0], list | dict | str):
+        return len(args[0])
+    return Unknown("length(...)")
+
+
+def _lookup(args: Sequence[Any]) -> Any:
+    if len(args) in (2, 3) and isinstance(args[0], dict) and isinstance(args[1], str):
+        if args[1] in args[0]:
+            return args[0][args[1]]
+        if len(args) == 3:
+            return args[2]
+    return _first_unknown(args) or Unknown("lookup(...)")
+
+
+def _element(args: Sequence[Any]) -> Any:
+    if len(args) == 2:
+        seq, i = args
+        if isinstance(seq, Unknown):
+            return seq
+        if isinstance(seq, list) and seq and isinstance(i, int) and not isinstance(i, bool):
+            return seq[i % len(seq)]
+    return Unknown("element(...)")
+
+
+def _contains(args: Sequence[Any]) -> Any:
+    if len(args) == 2 and isinstance(args[0], list) and not isinstance(args[1], Unknown):
+        if any(_same(x, args[1]) for x in args[0]):
+            return True
+        if not any(isinstance(x, Unknown) for x in args[0]):
+            return False
+    return Unknown("contains(...)")
+
+
+def _collection(args: Sequence[Any]) -> Any:
+    """`toset`/`tolist`/`tomap`/`jsonencode`: the value itself (its shape is what rules read)."""
+    return args[0] if len(args) == 1 else Unknown("conversion")
+
+
+def _concat(args: Sequence[Any]) -> Any:
+    out: list[Any] = []
+    for a in args:
+        if not isinstance(a, list):
+            return _first_unknown(args) or Unknown("concat(...)")
+        out.extend(a)
+    return out
+
+
+def _flatten(args: Sequence[Any]) -> Any:
+    if len(args) != 1 or not isinstance(args[0], list):
+        return Unknown("flatten(...)")
+    out: list[Any] = []
+    for v in args[0]:
+        out.extend(v if isinstance(v, list) else [v])
+    return out
+
+
+def _merge(args: Sequence[Any]) -> Any:
+    out: dict[str, Any] = {}
+    for a in args:
+        if a is None:
+            continue
+        if not isinstance(a, dict):
+            return Unknown("merge(...)")
+        out.update(a)
+    return out
+
+
+def _keys(args: Sequence[Any]) -> Any:
+    if len(args) == 1 and isinstance(args[0], dict):
+        return sorted(args[0])
+    return Unknown("keys(...)")
+
+
+def _values(args: Sequence[Any]) -> Any:
+    if len(args) == 1 and isinstance(args[0], dict):
+        return [args[0][k] for k in sorted(args[0])]
+    return Unknown("values(...)")
+
+
+def _compact(args: Sequence[Any]) -> Any:
+    if len(args) == 1 and isinstance(args[0], list):
+        return [v for v in args[0] if v not in (None, "")]
+    return Unknown("compact(...)")
+
+
+def _tobool(args: Sequence[Any]) -> Any:
+    b = _as_bool(args[0]) if len(args) == 1 else None
+    return Unknown("tobool(...)") if b is None else b
+
+
+def _tonumber(args: Sequence[Any]) -> Any:
+    n = _number(args[0]) if len(args) == 1 else None
+    return Unknown("tonumber(...)") if n is None else _int(n)
+
+
+def _tostring(args: Sequence[Any]) -> Any:
+    if len(args) == 1 and isinstance(args[0], str | int | float) and not isinstance(args[0], bool):
+        return str(args[0])
+    if len(args) == 1 and isinstance(args[0], bool):
+        return "true" if args[0] else "false"
+    return Unknown("tostring(...)")
+
+
+def _join(args: Sequence[Any]) -> Any:
+    if len(args) == 2 and isinstance(args[0], str) and isinstance(args[1], list):
+        if all(isinstance(v, str | int | float) for v in args[1]):
+            return args[0].join(str(v) for v in args[1])
+    return Unknown("join(...)")
+
+
+def _split(args: Sequence[Any]) -> Any:
+    if len(args) == 2 and isinstance(args[0], str) and args[0] and isinstance(args[1], str):
+        return args[1].split(args[0])
+    return Unknown("split(...)")
+
+
+def _format(args: Sequence[Any]) -> Any:
+    """`format` with `%s`/`%d` verbs only (what modules use to build names and principals)."""
+    if not args or not isinstance(args[0], str) or any(isinstance(a, Unknown) for a in args[1:]):
+        return Unknown("format(...)")
+    values = iter(args[1:])
+    out: list[str] = []
+    text = args[0]
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "%" and i + 1 < len(text):
+            verb = text[i + 1]
+            if verb == "%":
+                out.append("%")
+            elif verb in "sd":
+                value = next(values, None)
+                if value is None or isinstance(value, list | dict):
+                    return Unknown("format(...)")
+                out.append(("true" if value else "false") if isinstance(value, bool) else str(value))
+            else:
+                return Unknown("format(...)")
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
+def _case(upper: bool) -> Callable[[Sequence[Any]], Any]:
+    def fn(args: Sequence[Any]) -> Any:
+        if len(args) == 1 and isinstance(args[0], str):
+            return args[0].upper() if upper else args[0].lower()
+        return Unknown("lower/upper(...)")
+
+    return fn
+
+
+_FUNCTIONS: dict[str, Callable[[Sequence[Any]], Any]] = {
+    "try": _try,
+    "one": _one,
+    "coalesce": _coalesce,
+    "length": _length,
+    "lookup": _lookup,
+    "element": _element,
+    "contains": _contains,
+    "toset": _collection,
+    "tolist": _collection,
+    "tomap": _collection,
+    "jsonencode": _collection,
+    "concat": _concat,
+    "flatten": _flatten,
+    "merge": _merge,
+    "keys": _keys,
+    "values": _values,
+    "compact": _compact,
+    "tobool": _tobool,
+    "tonumber": _tonumber,
+    "tostring": _tostring,
+    "join": _join,
+    "split": _split,
+    "format": _format,
+    "lower": _case(False),
+    "upper": _case(True),
+}

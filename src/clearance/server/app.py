@@ -1,0 +1,137 @@
+"""`create_app(settings)`: the ledger's FastAPI application. No engine exists before it is called."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from clearance import __version__
+from clearance.deploy.policy import default_policy, load_policy
+from clearance.ledger import db
+from clearance.ledger.audit import LogKey
+from clearance.ledger.matching import AdvisoryMatcher
+from clearance.ledger.service import Clock, Ledger, system_clock
+from clearance.server import errors
+from clearance.server.routes import admin, affected, analyses, audit, deploy, findings, metrics, runs
+from clearance.server.routes import routing as routing_routes
+from clearance.server.settings import ServerSettings
+from clearance.server.web import dashboard
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+def create_app(
+    settings: ServerSettings, *, clock: Clock = system_clock, engine: Engine | None = None
+) -> FastAPI:
+    """Build the app: engine (migrated when `settings.migrate`), checkpoint key, routers, errors."""
+    engine = engine or db.create_engine(settings.db_url)
+    if settings.migrate:
+        db.migrate(engine)
+    matcher = None
+    if settings.advisory_db_dir is not None:
+        directory = settings.advisory_db_dir
+
+        def matcher() -> AdvisoryMatcher | None:
+            from clearance.errors import ScanError
+
+            try:
+                return AdvisoryMatcher.open(directory)
+            except ScanError:
+                return None
+
+    routing = None
+    after_change = None
+    if settings.routing_path is not None:
+        from clearance.notify import subscriptions
+        from clearance.notify.router import route
+
+        routing = subscriptions.load(settings.routing_path)
+
+        def after_change(session: Session, now: dt.datetime) -> None:
+            assert routing is not None
+            route(session, routing, now, settings.link_base)
+
+    ledger = Ledger(
+        engine,
+        clock=clock,
+        log_key=LogKey.load_or_create(settings.log_key_path),
+        matcher=matcher,
+        after_change=after_change,
+    )
+    app = FastAPI(
+        title="clearance ledger",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url="/api/docs",
+        redoc_url=None,
+    )
+    app.state.ledger = ledger
+    app.state.settings = settings
+    app.state.routing = routing
+    if routing is not None and settings.run_worker:
+        from clearance.notify.worker import BackgroundWorker, Worker
+
+        background = BackgroundWorker(Worker(ledger, routing), settings.worker_interval_s)
+        app.router.on_startup.append(background.start)
+        app.router.on_shutdown.append(background.stop)
+    errors.install(app)
+    app.state.deploy_policy = (
+        load_policy(settings.deploy_policy_path)
+        if settings.deploy_policy_path is not None
+        else default_policy()
+    )
+    for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics, routing_routes):
+        app.include_router(module.router)
+    dashboard.install(app)
+
+    @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
+    def healthz() -> dict[str, str]:
+        return {"status": "ok"}
+
+    app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    return app
+
+
+class BodyLimit:
+    """Refuse request bodies over `limit` bytes (by Content-Length, and counted while streaming)."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        for name, value in scope.get("headers", []):
+            if name == b"content-length":
+                try:
+                    too_big = int(value) > self.limit
+                except ValueError:
+                    too_big = True
+                if too_big:
+                    await errors.error_response(413, f"request body larger than {self.limit} bytes")(
+                        scope, receive, send
+                    )
+                    return
+        seen = 0
+
+        async def counted() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise errors.RequestTooLarge(self.limit)
+            return message
+
+        await self.app(scope, counted, send)

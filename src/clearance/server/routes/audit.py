@@ -1,0 +1,56 @@
+"""The audit log: entries, signed checkpoints, inclusion and consistency proofs."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query
+
+from clearance.ledger import service as ledger_service
+from clearance.server.deps import AdminToken, LedgerDep, ReadToken
+
+router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
+
+
+@router.get("/entries", summary="Audit log entries (admin)")
+def entries(
+    _: AdminToken, ledger: LedgerDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+) -> dict[str, Any]:
+    """Entries in log order, each with its canonical JSON and leaf hash."""
+    with ledger.read() as store:
+        rows = store.audit_entries(limit=limit, offset=offset)
+        return {
+            "size": store.audit_size(),
+            "entries": [{"seq": e.seq, "entry": e.entry, "leaf_hash": e.leaf_hash} for e in rows],
+        }
+
+
+@router.get("/checkpoint", summary="The latest signed checkpoint")
+def checkpoint(_: ReadToken, ledger: LedgerDep) -> dict[str, Any]:
+    """Size, root, key id, signature — and the server's public key."""
+    with ledger.read() as store:
+        cp = store.latest_checkpoint()
+    return {
+        "checkpoint": {"size": cp.size, "root": cp.root_hash, "key_id": cp.key_id, "signature": cp.signature}
+        if cp
+        else None,
+        "public_key": ledger.log_key.public_pem if ledger.log_key else None,
+    }
+
+
+@router.get("/proof", summary="Inclusion proof of one entry")
+def proof(
+    _: ReadToken, ledger: LedgerDep, seq: int = Query(ge=0), size: int | None = Query(None, ge=1)
+) -> dict[str, Any]:
+    """RFC 6962 audit path of entry `seq` in the tree of `size` entries (default: latest checkpoint)."""
+    with ledger.read() as store:
+        return ledger_service.inclusion(store, seq, size)
+
+
+@router.get("/consistency", summary="Consistency proof between two tree sizes")
+def consistency(
+    _: ReadToken, ledger: LedgerDep, from_: int = Query(alias="from", ge=1), to: int = Query(ge=1)
+) -> dict[str, Any]:
+    """RFC 6962 consistency proof: the tree of `from` entries is a prefix of the tree of `to`."""
+    with ledger.read() as store:
+        return ledger_service.consistency(store, from_, to)

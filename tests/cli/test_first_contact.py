@@ -1,0 +1,182 @@
+"""What a new user meets first, through the real CLI on the demo repository: every standard
+format validates against its published schema (SARIF 2.1.0, GitLab 15.2.4) and shows every finding."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pytest
+from typer.testing import CliRunner
+
+from clearance.cli import app
+
+REPO = Path(__file__).resolve().parents[2]
+EXAMPLE = REPO / "examples" / "leaky-repo"
+SCHEMAS = REPO / "tests" / "fixtures" / "schemas"
+sys.path.insert(0, str(REPO / "tests"))
+from report import sarif_checks  # noqa: E402
+
+runner = CliRunner()
+
+
+@cache
+def _validator(name: str) -> Any:
+    schema = json.loads((SCHEMAS / name).read_text(encoding="utf-8"))
+    cls = jsonschema.validators.validator_for(schema)
+    return cls(schema, format_checker=jsonschema.FormatChecker())
+
+
+@pytest.fixture
+def demo(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The demo repository with the demo advisories imported into a throw-away database."""
+    target = tmp_path / "leaky-repo"
+    shutil.copytree(EXAMPLE, target)
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "db"))
+    imported = runner.invoke(app, ["db", "import", str(REPO / "examples" / "advisories")])
+    assert imported.exit_code == 0, imported.output
+    return target
+
+
+def _gate(demo: Path, *extra: str) -> Any:
+    return runner.invoke(app, ["gate", str(demo), "--quiet", *extra])
+
+
+def test_the_demo_sarif_validates_and_passes_the_multitool_rules(demo: Path, tmp_path: Path) -> None:
+    out = tmp_path / "r.sarif"
+    result = _gate(demo, "--output", f"sarif:{out}")
+    assert result.exit_code == 1, result.output
+    log = json.loads(out.read_text(encoding="utf-8"))
+    assert not [e.message for e in _validator("sarif-2.1.0-rtm.5.json").iter_errors(log)]
+    assert sarif_checks.problems(log) == []
+    rules = log["runs"][0]["tool"]["driver"]["rules"]
+    assert any("CIS" in ref for r in rules for ref in r["properties"].get("references", ()))
+    assert all(r["helpUri"].startswith(("https://", "http://")) for r in rules if "helpUri" in r)
+
+
+def test_the_demo_junit_shows_every_blocking_finding_in_junit2html(demo: Path, tmp_path: Path) -> None:
+    from junit2htmlreport import parser as junit2html
+
+    junit, report = tmp_path / "r.xml", tmp_path / "r.json"
+    result = _gate(demo, "--output", f"junit:{junit}", "--output", f"json:{report}")
+    assert result.exit_code == 1, result.output
+    data = json.loads(report.read_text(encoding="utf-8"))
+    blocking = [f for f in data["findings"] if (f.get("verdict") or {}).get("action") == "block"]
+    assert len(blocking) >= 13
+    html = junit2html.Junit(str(junit)).html()
+    failures = [el for el in _junit_cases(junit) if el.find("failure") is not None]
+    assert len(failures) == len(blocking)
+    for f in blocking:
+        line = f["location"].get("start_line")
+        where = f"{f['location']['path']}:{line}" if line else f["location"]["path"]
+        assert f"{f['rule_id']} at {where}" in html
+
+
+def _junit_cases(path: Path) -> list[Any]:
+    import xml.etree.ElementTree as ET
+
+    return list(ET.parse(path).getroot().iter("testcase"))
+
+
+def test_the_demo_gitlab_reports_validate_and_name_the_real_commit(demo: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    git = ["git", "-C", str(demo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "demo"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    out = tmp_path / "gl"
+    result = _gate(demo, "--gitlab-reports", str(out))
+    assert result.exit_code == 1, result.output
+    deps = json.loads((out / "gl-dependency-scanning-report.json").read_text(encoding="utf-8"))
+    assert not [
+        e.message for e in _validator("gitlab/dependency-scanning-report-format.json").iter_errors(deps)
+    ]
+    assert deps["version"] == "15.2.4" and deps["vulnerabilities"]
+    sast = json.loads((out / "gl-sast-report.json").read_text(encoding="utf-8"))
+    assert sast["scan"]["type"] == "sast" and {v["location"]["file"] for v in sast["vulnerabilities"]} >= {
+        "infra/main.tf",
+        "k8s/deployment.yaml",
+    }
+    secrets = json.loads((out / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
+    assert {v["location"]["commit"]["sha"] for v in secrets["vulnerabilities"]} == {head}
+
+
+# --- inline suppression: a reason is required, it is counted, and the policy may refuse it ----
+
+
+def _suppressed_repo(tmp_path: Path, comment: str, config: str = "") -> Path:
+    repo = tmp_path / "svc"
+    (repo / "app").mkdir(parents=True)
+    key = "AKIA" + "QWERTYUIOPASDFGH"  # assembled so this test file holds no key
+    (repo / "app" / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{key}"  {comment}\n', encoding="utf-8")
+    if config:
+        (repo / "clearance.toml").write_text(config, encoding="utf-8")
+    return repo
+
+
+def _gate_json(repo: Path) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, ["gate", str(repo), "--scanners", "secrets", "--quiet", "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_bare_inline_suppression_does_not_apply_and_says_why(tmp_path: Path) -> None:
+    code, report = _gate_json(_suppressed_repo(tmp_path, "# clearance:ignore"))
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["verdict"]["action"] == "block"
+    assert any("gives no reason" in note for note in finding["verdict"]["notes"])
+
+
+def test_a_suppression_with_a_reason_passes_and_is_counted(tmp_path: Path) -> None:
+    repo = _suppressed_repo(tmp_path, '# clearance:ignore[secret.*] reason="documented example key"')
+    code, report = _gate_json(repo)
+    assert code == 0 and report["findings"][0]["verdict"]["rule"] == "inline-suppression"
+    console = runner.invoke(app, ["gate", str(repo), "--scanners", "secrets", "--quiet"]).stdout
+    assert "1 suppressed inline" in console.splitlines()[0]
+    assert "documented example key" in console
+
+
+def test_the_policy_can_refuse_inline_suppression_of_secrets(tmp_path: Path) -> None:
+    config = '[policy.inline_suppression]\nrefuse_kinds = ["secret"]\n'
+    repo = _suppressed_repo(tmp_path, '# clearance:ignore reason="trust me"', config)
+    code, report = _gate_json(repo)
+    assert code == 1
+    notes = report["findings"][0]["verdict"]["notes"]
+    assert any("refused: policy.inline_suppression refuses secret findings" in n for n in notes)
+
+
+# --- gate --update-db: one line in CI fetches the advisories when they are missing or old ------
+
+
+def test_update_db_fetches_only_when_missing_or_older_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from clearance.cli import advisories
+
+    fetched: list[Path] = []
+    monkeypatch.setattr(advisories, "download", lambda db, ecosystems, **kw: fetched.append(db))
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "db"))
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("requests==2.31.0\n", encoding="utf-8")
+    args = ["gate", str(repo), "--scanners", "deps", "--quiet", "--update-db"]
+    runner.invoke(app, args)
+    assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "missing: fetched"
+    assert runner.invoke(app, ["db", "import", str(REPO / "examples" / "advisories")]).exit_code == 0
+    fetched.clear()
+    assert runner.invoke(app, args).exit_code == 0 and fetched == [], "fresh: not fetched"
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    assert "3 days ago" in (advisories.stale_reason(tmp_path / "db" / "advisories.sqlite3", 1, later) or "")
+    runner.invoke(app, [*args, "--db-max-age", "0"])
+    assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "older than the limit: fetched"
