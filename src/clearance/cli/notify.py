@@ -10,6 +10,7 @@ import typer
 
 from clearance.cli.common import errors_to_exit
 from clearance.cli.ledger import DB_OPT, FORMAT_OPT, KEY_OPT, _emit, _ledger, ledger_app
+from clearance.decision import ExitCode
 from clearance.errors import UsageError
 
 ROUTING_OPT = typer.Option(
@@ -61,7 +62,7 @@ def worker(
                 for error in report.errors:
                     typer.echo(f"  dead: {error}", err=True)
                 if once:
-                    raise typer.Exit(1 if report.dead else 0)
+                    raise typer.Exit(int(ExitCode.INCOMPLETE if report.dead else ExitCode.PASS))
                 time.sleep(interval)
 
 
