@@ -30,6 +30,7 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    Signals,
     SkippedFile,
     fingerprint,
 )
@@ -463,7 +464,7 @@ class VulnerabilityMatcher:
             remediation=_remediation(component, fixes),
             references=references,
             component=component,
-            signals=signals,
+            signals=Signals.of(signals),
         )
 
     def _scope(self, component: Component) -> ImportScope:
