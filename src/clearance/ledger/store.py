@@ -73,6 +73,7 @@ class FindingView:
     id: int
     service: str
     team: str | None
+    """The owning team: CODEOWNERS of the path or the gate's owner signal, else the service's team."""
     fingerprint: str
     scanner: str
     kind: str
@@ -753,9 +754,9 @@ class Store:
     def findings(self, flt: FindingFilter) -> list[FindingView]:
         """Findings by team/service/severity/status; `overdue` keeps those past their due date whose
         exception (if any) has expired and that no VEX decision takes out of the SLA."""
-        q = self._finding_query()
+        q, owner = self._finding_query()
         if flt.team is not None:
-            q = q.where(Team.name == normalize_team(flt.team))
+            q = q.where(owner.name == normalize_team(flt.team))
         if flt.service is not None:
             q = q.where(Service.name == flt.service)
         if flt.team_ids is not None:
@@ -772,15 +773,17 @@ class Store:
         q = q.limit(flt.limit).offset(flt.offset)
         return [self._view(row) for row in self.session.execute(q).tuples()]
 
-    def _finding_query(self) -> Any:
+    def _finding_query(self) -> tuple[Any, Any]:
+        """Findings with service name, owning team (the finding's owner, else the service's team)
+        and exception id; returns the query and the owner-team alias."""
         owner = aliased(Team)
-        return (
+        q = (
             select(Finding, Service.name, owner.name, Waiver.external_id)
             .join(Service, Service.id == Finding.service_id)
-            .outerjoin(Team, Team.id == Service.team_id)
-            .outerjoin(owner, owner.id == Finding.owner_team_id)
+            .outerjoin(owner, owner.id == func.coalesce(Finding.owner_team_id, Service.team_id))
             .outerjoin(Waiver, Waiver.id == Finding.waiver_id)
         )
+        return q, owner
 
     def _sla_counts(self) -> list[Any]:
         """Conditions: the finding counts against its SLA now."""
