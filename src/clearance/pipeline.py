@@ -164,6 +164,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
     # 1. Collect the files once.
     source = open_source(target, options)
     collected = source.collect(list(settings.ignore), settings.max_file_size)
+    collected.make_printable()  # names that are not UTF-8 are escaped once, here
     change = source.change()
 
     # 2. Run each scanner over the files it applies to.
@@ -401,6 +402,10 @@ def _scan_files(
         selected = [f for f in files if scanner.applies_to(f.path)]
         if skip_idle and not selected:
             continue
+        if not scanner.streams_large_files:
+            unscanned = [f for f in selected if f.over_cap]
+            selected = [f for f in selected if not f.over_cap]
+            _record_over_cap(out, scanner.id, unscanned, context.settings)
         out.read.update(f.path for f in selected)
         output, seconds = _run_scanner(scanner, selected, context, progress)
         out.findings.extend(output.findings)
@@ -420,6 +425,21 @@ def _scan_files(
             )
         )
     return out
+
+
+def _record_over_cap(out: _Scanned, scanner: str, files: list[SourceFile], settings: Settings) -> None:
+    """Files above the size cap a scanner cannot stream: unscanned, never silently.
+
+    Under the default cap that makes the scan incomplete (a 45 MB lockfile is not a reason to
+    pass); a cap the configuration set on purpose turns it into a reported skip."""
+    cap = settings.max_file_size
+    for f in files:
+        what = f"larger than the size cap ({f.size} > {cap} bytes): not parsed by {scanner}"
+        if settings.size_cap_is_default():
+            hint = "; raise max_file_size (or set it to 0 for no cap) to scan it"
+            out.errors.append(ScanError(path=f.path, message=what + hint, scanner=scanner))
+        else:
+            out.skipped.append(SkippedFile(f.path, what + " (max_file_size is set in the configuration)"))
 
 
 def _run_scanner(

@@ -121,13 +121,10 @@ def _write_annotations(path: Path, data: ReportData) -> None:
 
 
 def _write_gitlab(plan: OutputPlan, data: ReportData) -> None:
-    from clearance.report.gitlab import render_gitlab_dependency_scanning, render_gitlab_secret_detection
+    from clearance.report.gitlab import GITLAB_REPORTS
 
     assert plan.gitlab_dir is not None
-    for name, render in (
-        ("gl-secret-detection-report.json", render_gitlab_secret_detection),
-        ("gl-dependency-scanning-report.json", render_gitlab_dependency_scanning),
-    ):
+    for name, render in GITLAB_REPORTS:
         _write_file(plan.gitlab_dir / name, render(data))
         if not plan.quiet:
             stderr.print(f"wrote {plan.gitlab_dir / name}")

@@ -144,7 +144,21 @@ def gate(
     gitlab_reports: Path | None = typer.Option(
         None,
         "--gitlab-reports",
-        help="Write GitLab secret-detection and dependency-scanning report JSON into this directory.",
+        help="Write GitLab secret-detection, dependency-scanning and SAST (IaC) report JSON into this directory.",
+    ),
+    update_db: bool = typer.Option(
+        False,
+        "--update-db",
+        help="Download the advisory database first when it is missing or older than --db-max-age days.",
+    ),
+    db_max_age: int = typer.Option(
+        1, "--db-max-age", min=0, metavar="DAYS", help="With --update-db: how old the database may be."
+    ),
+    push: str | None = typer.Option(
+        None,
+        "--push",
+        help="Send the run (the bundle with --evidence, else the JSON report) to this ledger server "
+        "(token from CLEARANCE_TOKEN); a failed push exits 3.",
     ),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
@@ -175,6 +189,11 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
+        if update_db and "deps" in (req.options.scanners or req.settings.scanners):
+            from clearance.cli.advisories import refresh_if_stale
+
+            root = req.target if req.target.is_dir() else req.target.parent
+            refresh_if_stale(req.settings.deps.db_dir, root, db_max_age, quiet=quiet)
         request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci))
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.gate(request, system_clock, progress)
@@ -183,6 +202,10 @@ def gate(
         if explain:
             print_explanation(done, explain, "stderr")
         write_outputs(plan, done.report, done.now)
+        if push:
+            from clearance.cli.ledger import push_gate_run
+
+            push_gate_run(push, plan, done.report, quiet=quiet)
     raise typer.Exit(int(done.exit_code))
 
 

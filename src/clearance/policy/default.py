@@ -16,7 +16,8 @@ and `docs/policy.md` can quote them. The first matching rule wins:
    (severity ≥ medium), or a privilege-escalation path, an IAM wildcard/admin grant, an
    exposed admin/database port or encryption turned off on a data store (severity ≥ high: the
    IaC rules rate those dangers high, hygiene such as running as root or a missing CMK medium
-   or low), in a prod-bound or internet-exposed service.
+   or low), in a prod-bound or internet-exposed service. A low-confidence IaC finding (it
+   depends on a value not known statically: an unresolved source, policy or `count`) only warns.
 4. `informational` — ignore info findings (shown with `--verbose`).
 5. `default.warn` — warn on everything else.
 
@@ -104,7 +105,10 @@ def _iac_rules() -> list[RuleSpec]:
     return [
         RuleSpec(
             name=name,
-            when=f"{_EXPOSED} && finding.signals.category == '{category}' && finding.severity_rank >= {rank}",
+            when=(
+                f"{_EXPOSED} && finding.signals.category == '{category}' && finding.severity_rank >= {rank}"
+                " && finding.signals.confidence != 'low'"
+            ),
             action="block",
             message=message,
             origin=ORIGIN,

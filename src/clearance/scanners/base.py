@@ -75,6 +75,8 @@ class Scanner(Protocol):
     id: str
     version: str
     requires_network: bool
+    streams_large_files: bool
+    """Reads files above `max_file_size` in bounded memory (in chunks) instead of not at all."""
 
     def applies_to(self, path: str) -> bool:
         """Cheap test, by name/extension, whether this scanner wants the file."""

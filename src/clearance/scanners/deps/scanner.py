@@ -30,6 +30,7 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    SkippedFile,
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput
@@ -79,10 +80,11 @@ class DepsScanner:
     id = SCANNER_ID
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
-        """Lockfiles and manifests the inventory can parse (by file name)."""
-        return lockfiles.is_lockfile(path)
+        """Lockfiles and manifests the inventory can parse, and recognised ones it cannot (by file name)."""
+        return lockfiles.is_lockfile(path) or lockfiles.skip_reason(path) is not None
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """One rule family: `vuln.<advisory id>` for every OSV advisory in the store."""
@@ -116,6 +118,10 @@ class DepsScanner:
             per_file.extend(by_path.items())
             out.detail["image_packages"] = len(image.components)
         for f in files:
+            reason = lockfiles.skip_reason(f.path)
+            if reason is not None:  # recognised, not read: reported, never silently ignored
+                out.skipped.append(SkippedFile(f.path, reason))
+                continue
             result = lockfiles.parse(f)
             out.components.extend(result.components)
             out.errors.extend(result.errors)
@@ -124,7 +130,7 @@ class DepsScanner:
             per_file.append((f.path, result.components))
             if context.progress:
                 context.progress(1, f.size)
-        out.detail["lockfiles"] = len(files)
+        out.detail["lockfiles"] = out.files
         if not out.components:
             return out  # nothing to match: no database needed
         settings = context.settings.deps
@@ -174,6 +180,7 @@ class DepsScanner:
         if configured is not None and not configured.is_absolute():
             configured = context.root / configured
         envs: dict[Path | None, PythonDistributions] = {}
+        unevaluable: set[str] = set()
         matcher = VulnerabilityMatcher(
             store,
             index_factory=(
@@ -193,6 +200,9 @@ class DepsScanner:
             out.findings.extend(outcome.findings)
             out.errors.extend(outcome.errors)
             out.warnings.extend(outcome.warnings)
+            unevaluable.update(outcome.unevaluable)
+        if unevaluable:
+            out.detail["unevaluable_advisories"] = sorted(unevaluable)
 
 
 def python_env_near(root: Path, lockfile: str) -> Path | None:
@@ -242,6 +252,8 @@ class MatchOutcome:
     findings: list[Finding] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unevaluable: list[str] = field(default_factory=list)
+    """Ids of advisory records whose ranges could not be evaluated for some component."""
 
 
 @dataclass(frozen=True)
@@ -342,27 +354,26 @@ class VulnerabilityMatcher:
             try:
                 result = evaluate(entry.spec, version, parsed)
             except Exception as e:  # the boundary: odd advisory data must not abort the scan
-                out.errors.append(
-                    ScanError(
-                        path=where,
-                        scanner=SCANNER_ID,
-                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
-                        f"evaluated ({type(e).__name__}: {e})",
-                    )
-                )
+                self._unevaluable(out, component, entry.advisory_id, f"{type(e).__name__}: {e}")
                 continue
             if result.affected:
                 hits.append(_Hit(entry, self.store.advisory(entry.advisory_id), result))
             elif result.undecided:
-                out.errors.append(
-                    ScanError(
-                        path=where,
-                        scanner=SCANNER_ID,
-                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
-                        f"evaluated ({'; '.join(result.undecided)})",
-                    )
-                )
+                self._unevaluable(out, component, entry.advisory_id, "; ".join(result.undecided))
         return _merge(hits)
+
+    @staticmethod
+    def _unevaluable(out: MatchOutcome, component: Component, advisory_id: str, reason: str) -> None:
+        """An advisory record that cannot be evaluated for this version: the record's fault, not the user's.
+
+        Reported by id (a warning and `unevaluable`), never as a finding and never as a scan
+        error: one bad record must not make every scan of a popular package incomplete.
+        """
+        out.unevaluable.append(advisory_id)
+        out.warnings.append(
+            f"{component.location.path}: {component.name} {component.version}: advisory {advisory_id} cannot be "
+            f"evaluated ({reason}); reported as unevaluable, not as a finding"
+        )
 
     def _finding(
         self,

@@ -62,6 +62,8 @@ KNOWN_ECOSYSTEMS = (
     "Android",
     "Bitnami",
     "CRAN",
+    "Bioconductor",
+    "ConanCenter",
     "GHC",
     "Hackage",
     "Julia",
