@@ -64,6 +64,7 @@ class IacScanner:
     id = "iac"
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
         """By name: *.tf, *.tf.json, *.tfvars, JSON/YAML (classified by content), Dockerfiles."""
@@ -75,10 +76,19 @@ class IacScanner:
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """Every IaC rule (disabled ones included: `rules list` documents them all)."""
-        return [r.info(self.id) for r in all_rules()]
+        from clearance.scanners.iac.rules.image import new_rules
+
+        return [*(r.info(self.id) for r in all_rules()), *new_rules()]
 
     def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
-        """Parse every IaC file, run the enabled rules, and return findings and per-file errors."""
+        """Parse every IaC file, run the enabled rules, and return findings and per-file errors.
+
+        For an image target the image's own config, history and files are checked instead
+        (`rules/image.py`); IaC files inside an image are parts of installed packages."""
+        if context.image is not None:
+            from clearance.scanners.iac.rules.image import scan_image
+
+            return scan_image(context.image, context.settings)
         out = ScannerOutput()
         texts: dict[str, str] = {}
         kinds: dict[str, FileKind] = {}
