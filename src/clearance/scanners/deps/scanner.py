@@ -81,6 +81,7 @@ class DepsScanner:
     id = SCANNER_ID
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
         """Lockfiles and manifests the inventory can parse, and recognised ones it cannot (by file name)."""
@@ -106,6 +107,17 @@ class DepsScanner:
         """Inventory every lockfile, then match its components against the advisory store."""
         out = ScannerOutput()
         per_file: list[tuple[str, list[Component]]] = []
+        if context.image is not None:  # an image: its inventory (squashed view), not the layer files
+            files = ()
+            image = context.image
+            out.components.extend(image.components)
+            out.errors.extend(image.inventory_errors)
+            out.warnings.extend(image.inventory_warnings)
+            by_path: dict[str, list[Component]] = {}
+            for c in image.components:
+                by_path.setdefault(c.location.path, []).append(c)
+            per_file.extend(by_path.items())
+            out.detail["image_packages"] = len(image.components)
         for f in files:
             reason = lockfiles.skip_reason(f.path)
             if reason is not None:  # recognised, not read: reported, never silently ignored
@@ -171,11 +183,16 @@ class DepsScanner:
         envs: dict[Path | None, PythonDistributions] = {}
         unevaluable: set[str] = set()
         matcher = VulnerabilityMatcher(
-            store, index_factory=lambda: ImportIndex.walk(context.root, context.all_paths)
+            store,
+            index_factory=(
+                None
+                if context.image is not None
+                else lambda: ImportIndex.walk(context.root, context.all_paths)
+            ),
         )
         for path, components in per_file:
             distributions = None
-            if any(base_ecosystem(c.ecosystem) == "PyPI" for c in components):
+            if context.image is None and any(base_ecosystem(c.ecosystem) == "PyPI" for c in components):
                 env = configured or python_env_near(context.root, path)
                 if env not in envs:
                     envs[env] = PythonDistributions.from_env(env)
@@ -316,18 +333,19 @@ class VulnerabilityMatcher:
         return frozenset(out)
 
     def _match_one(self, component: Component, out: MatchOutcome) -> list[list[_Hit]]:
-        entries = self.store.affected(component.ecosystem, component.name)
+        name, version = component.advisory_key  # distributions: the source package advisories name
+        entries = self.store.affected(component.ecosystem, name)
         if not entries:
             return []
         where = component.location.path
-        if not component.pinned or not component.version:
+        if not component.pinned or not version:
             out.warnings.append(
                 f"{where}: {component.name} is not pinned to a version; {len(entries)} advisory record(s) for it "
                 "could not be checked"
             )
             return []
         try:
-            parsed = parse_version(component.ecosystem, component.version)
+            parsed = parse_version(component.ecosystem, version)
         except (VersionParseError, UnsupportedEcosystem) as e:
             out.errors.append(
                 ScanError(
@@ -341,7 +359,7 @@ class VulnerabilityMatcher:
         hits: list[_Hit] = []
         for entry in entries:
             try:
-                result = evaluate(entry.spec, component.version, parsed)
+                result = evaluate(entry.spec, version, parsed)
             except Exception as e:  # the boundary: odd advisory data must not abort the scan
                 self._unevaluable(out, component, entry.advisory_id, f"{type(e).__name__}: {e}")
                 continue
@@ -415,6 +433,7 @@ class VulnerabilityMatcher:
             "cvss_score": rated.score,
             "cvss_vector": rated.vector,
             "fix_versions": fixes,
+            "fix": "available" if fixes else "none",
             "kev": bool(kev),
             "kev_date_added": min((d for d in kev.values() if d), default=None),
             "epss": (
