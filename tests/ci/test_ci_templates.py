@@ -94,7 +94,9 @@ def test_one_version_everywhere() -> None:
 
 def test_the_readme_pre_commit_snippet_names_a_real_hook() -> None:
     readme = (REPO / "README.md").read_text(encoding="utf-8")
-    block = re.search(r"```yaml\n(repos:\n  - repo: https://github.com/clearance-dev/clearance\n.*?)```", readme, re.S)
+    block = re.search(
+        r"```yaml\n(repos:\n  - repo: https://github.com/clearance-dev/clearance\n.*?)```", readme, re.S
+    )
     assert block, "README has the pre-commit snippet"
     (repo,) = yaml.safe_load(block.group(1))["repos"]
     hooks = {
@@ -163,6 +165,10 @@ def _evaluate(expression: str, inputs: dict[str, str], ctx: dict[str, str]) -> s
     return ctx[expression]
 
 
+def _substitute(text: str, inputs: dict[str, str], ctx: dict[str, str]) -> str:
+    return EXPR.sub(lambda m: _evaluate(m.group(1), inputs, ctx), text)
+
+
 def _run_action(work: Path, runner_temp: Path, given: dict[str, str]) -> dict[str, Any]:
     inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
     inputs["token"] = ""
@@ -177,10 +183,7 @@ def _run_action(work: Path, runner_temp: Path, given: dict[str, str]) -> dict[st
         for other, values in outputs.items():
             ctx.update({f"steps.{other}.outputs.{k}": v for k, v in values.items()})
         ctx.setdefault("steps.setup-python.outputs.python-path", "")
-        env = {
-            key: EXPR.sub(lambda m: _evaluate(m.group(1), inputs, ctx), str(value))
-            for key, value in (step.get("env") or {}).items()
-        }
+        env = {key: _substitute(str(value), inputs, ctx) for key, value in (step.get("env") or {}).items()}
         if sid.startswith("Install clearance"):
             # pip-installing the action needs the network; the test puts this environment's
             # clearance where the step would have installed it, and runs everything else as is.

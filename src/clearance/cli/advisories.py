@@ -92,7 +92,9 @@ def update(
         download(_db_path(db_dir, config), list(ecosystems or []), kev=kev, epss=epss, quiet=quiet)
 
 
-def download(db: Path, ecosystems: list[str], *, kev: bool = True, epss: bool = True, quiet: bool = False) -> None:
+def download(
+    db: Path, ecosystems: list[str], *, kev: bool = True, epss: bool = True, quiet: bool = False
+) -> None:
     """Fetch the OSV dumps (default: the ecosystems already imported, else the common ones) and the
     KEV/EPSS feeds into `db`, with conditional requests."""
     import httpx
