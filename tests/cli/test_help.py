@@ -21,10 +21,30 @@ def test_help_shows_no_python_types_and_gives_examples(path: str) -> None:
     assert result.exit_code == 0, result.output
     types = re.findall(r"<(?:list\[\w+\]|bool|str|int|float|path|Path|int range)>", result.output)
     assert not types, f"clearance {path} --help shows Python types: {types}"
-    command = dict(walk(typer.main.get_command(app)))[path]
-    if not getattr(command, "commands", None):  # groups list their commands instead
-        assert path in EXAMPLES and 2 <= len(EXAMPLES[path]) + 1 <= 4, f"examples for clearance {path}"
+    if path in FIRST_CONTACT:
+        assert path in EXAMPLES and 1 <= len(EXAMPLES[path]) <= 3, f"examples for clearance {path}"
+    if path in EXAMPLES:
         assert "Examples:" in result.output and f"$ {EXAMPLES[path][0]}" in result.output
+
+
+FIRST_CONTACT = {
+    "",
+    "scan",
+    "gate",
+    "init",
+    "rules list",
+    "db import",
+    "db update",
+    "db status",
+    "exceptions add",
+    "exceptions list",
+    "exceptions check",
+    "policy explain",
+    "sbom",
+    "keygen",
+    "verify",
+}
+"""The commands a team meets in its first afternoon: each shows real examples."""
 
 
 def test_every_example_names_a_real_command_and_real_options() -> None:

@@ -45,6 +45,7 @@ METAVARS: dict[str, str] = {
     "annotations": "FILE",
     "gitlab_reports": "DIR",
     "db_max_age": "DAYS",
+    "platform": "OS/ARCH",
     "public": "FILE",
     "key_type": "TYPE",
     "name": "NAME",
@@ -64,6 +65,14 @@ METAVARS: dict[str, str] = {
     "ticket": "URL",
     "severity": "SEVERITY",
     "ident": "EXC-N",
+    "server": "URL",
+    "db_url": "URL",
+    "token": "TOKEN",
+    "service": "SERVICE",
+    "version": "VERSION",
+    "digest": "sha256:HEX",
+    "team": "TEAM",
+    "report": "FILE",
 }
 """What goes in each value, by parameter name (the same name means the same thing everywhere)."""
 
@@ -110,7 +119,8 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "exceptions check": ("clearance exceptions check", "clearance exceptions check --root services/api"),
 }
-"""Two or three real invocations per command, by command path."""
+"""Two or three real invocations per command, by command path (every command a new user meets
+first has them; commands without an entry show none)."""
 
 
 class HelpfulGroup(TyperGroup):
@@ -139,8 +149,8 @@ def _name_value(param: Any) -> None:
     """A flag shows no value; anything else its metavar; an argument's name is its metavar."""
     if getattr(param, "is_flag", False):
         param.metavar = ""
-    elif param.metavar is None and param.name in METAVARS:
-        param.metavar = METAVARS[param.name]
+    elif param.metavar is None:
+        param.metavar = METAVARS.get(param.name) or str(param.name).upper().replace("_", "-")
     if param.param_type_name == "argument":
         param.display_type_rich = _no_type  # the name (PATH, BUNDLE...) already says what goes there
 

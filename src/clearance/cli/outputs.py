@@ -140,6 +140,12 @@ def _write_evidence(plan: OutputPlan, evidence: EvidencePlan, data: ReportData, 
     build = {k: v for k, v in data.context.items() if isinstance(v, str | int | float | bool)}
     build = {k: v for k, v in build.items() if v not in (None, "")}
     subjects = list(evidence.subjects)
+    if result.target.kind == "image" and result.target.digest:  # the image ID is the subject
+        from clearance.evidence.statements import digest_subject
+
+        image = digest_subject(result.target.digest, result.target.name or "image")
+        if all(s.digest != image.digest for s in subjects):
+            subjects.insert(0, image)
     if not subjects:
         if not result.target.commit:
             raise UsageError(

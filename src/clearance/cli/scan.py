@@ -45,6 +45,9 @@ CONFIG_OPT = typer.Option(
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level findings.")
 JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
+PLATFORM_OPT = typer.Option(
+    None, "--platform", help="Image targets: the platform of a multi-platform image (e.g. linux/arm64)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -69,10 +72,14 @@ def scan(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    platform: str | None = PLATFORM_OPT,
 ) -> None:
-    """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong."""
+    """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong.
+
+    PATH may also be a container image: a `docker save` tarball, an OCI layout (directory or
+    tarball), `docker-archive:PATH`, `oci:PATH` or `docker:NAME[:TAG]` (docs/images.md)."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
         plan = plan_outputs(fmt, output or [], quiet=quiet)
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.scan(req, system_clock(), progress)
@@ -92,6 +99,7 @@ def gate(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    platform: str | None = PLATFORM_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
     evidence: Path | None = typer.Option(
         None, "--evidence", help="Write signed evidence and a release bundle here."
@@ -147,10 +155,16 @@ def gate(
     db_max_age: int = typer.Option(
         1, "--db-max-age", min=0, metavar="DAYS", help="With --update-db: how old the database may be."
     ),
+    push: str | None = typer.Option(
+        None,
+        "--push",
+        help="Send the run (the bundle with --evidence, else the JSON report) to this ledger server "
+        "(token from CLEARANCE_TOKEN); a failed push exits 3.",
+    ),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
         if approvals and not base:
             raise UsageError(
@@ -189,6 +203,10 @@ def gate(
         if explain:
             print_explanation(done, explain, "stderr")
         write_outputs(plan, done.report, done.now)
+        if push:
+            from clearance.cli.ledger import push_gate_run
+
+            push_gate_run(push, plan, done.report, quiet=quiet)
     raise typer.Exit(int(done.exit_code))
 
 
@@ -311,6 +329,7 @@ def _request(
     config: Path | None,
     verbose: bool,
     jobs: int | None,
+    platform: str | None = None,
 ) -> ScanRequest:
     if history and base:
         raise UsageError(
@@ -318,8 +337,13 @@ def _request(
         )
     if ref and not history:
         raise UsageError("--ref only applies with --history")
+    from clearance.sources.image import parse_spec
+
+    images = [p for p in given or [] if parse_spec(str(p)) is not None]
+    if images and (history or base or len(given or []) > 1):
+        raise UsageError("an image target cannot be combined with --history, --base or other paths")
     for p in given or []:
-        if not p.exists() and not p.is_symlink():
+        if p not in images and not p.exists() and not p.is_symlink():
             raise UsageError(f"{p} does not exist")
     extra: tuple[Path, ...] = ()
     if given and len(given) > 1:
@@ -331,9 +355,10 @@ def _request(
     # Like git and ruff: the configuration is found from the target (or the passed files) upwards
     # to the repository root, and a target inside a repository is scanned from that root (limited
     # to the target), so every report names repository-relative paths (SARIF URIs resolve on
-    # GitHub) and the root's .gitignore and exceptions apply.
-    start = _common_dir(list(extra) or [path])
-    repo = repository_root(start)
+    # GitHub) and the root's .gitignore and exceptions apply. An image target reads the
+    # configuration of the current directory.
+    start = Path(".").resolve() if images else _common_dir(list(extra) or [path])
+    repo = None if images else repository_root(start)
     settings, _ = discover_settings(start, repo, config)
     if repo is not None and not history and not base and (extra or path.resolve() != repo):
         path, extra = repo, tuple(extra or [path])
@@ -346,6 +371,7 @@ def _request(
         "refs": tuple(ref or ()),
         "base": base,
         "paths": extra,
+        "platform": platform,
     }
     if jobs is not None:
         kwargs["jobs"] = jobs

@@ -89,7 +89,12 @@ def load_policy(
     elif settings.builtin:
         specs += default_rules(settings.epss_threshold)
     specs += final_rules()
-    ruleset = compile_rules(specs, sample_inputs())
+    ruleset = compile_rules(
+        specs,
+        sample_inputs(),
+        max_cost=settings.max_rule_cost,
+        time_budget_ms=settings.rule_time_budget_ms,
+    )
     if threshold is not None:
         name = f"threshold:{threshold.value}"
     else:
