@@ -12,9 +12,11 @@ import sys
 import typer
 
 from clearance import __version__
+from clearance.cli.help import HelpfulGroup
 from clearance.decision import ExitCode
 
 app = typer.Typer(
+    cls=HelpfulGroup,
     name="clearance",
     help="Release gate and evidence ledger: scan a change, decide with context, prove it.",
     no_args_is_help=True,
