@@ -15,10 +15,12 @@ from clearance.deploy.client import DeployClient
 from clearance.ledger.service import create_token
 
 from .conftest import Api
-from .test_deploy_flow import PassingRun, passing_run  # noqa: F401  (the shared session fixture)
+from . import test_deploy_flow as flow
+from .test_deploy_flow import PassingRun
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "deploy"
 DIGEST = "sha256:" + "7c1e" * 16
+passing_run = flow.passing_run  # the session fixture of the flow test (one real gate run)
 
 
 @pytest.fixture
