@@ -138,6 +138,12 @@ def gate(
         "--gitlab-reports",
         help="Write GitLab secret-detection and dependency-scanning report JSON into this directory.",
     ),
+    push: str | None = typer.Option(
+        None,
+        "--push",
+        help="Send the run (the bundle with --evidence, else the JSON report) to this ledger server "
+        "(token from CLEARANCE_TOKEN); a failed push exits 3.",
+    ),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
@@ -175,6 +181,10 @@ def gate(
         if explain:
             print_explanation(done, explain, "stderr")
         write_outputs(plan, done.report, done.now)
+        if push:
+            from clearance.cli.ledger import push_gate_run
+
+            push_gate_run(push, plan, done.report, quiet=quiet)
     raise typer.Exit(int(done.exit_code))
 
 
