@@ -22,6 +22,8 @@ CONFIG_FILE = "clearance.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
 """A configuration file larger than this is refused (exit 4)."""
 MAX_NESTING = 32
+NO_SIZE_CAP = 2**63 - 1
+"""`max_file_size = 0` means no cap: stored as the largest file size there can be."""
 """Deepest array/inline-table nesting accepted in a configuration file (exit 4 beyond)."""
 DEFAULT_SCANNERS = ("secrets", "deps", "iac")
 
@@ -152,6 +154,20 @@ class HighRiskPathSettings(_Section):
     """Only when the changed file contains one of these strings (e.g. `aws_iam_` in *.tf)."""
 
 
+class InlineSuppressionSettings(_Section):
+    """`[policy.inline_suppression]`: which findings a `clearance:ignore` comment may not pass.
+
+    Inline suppressions need a reason either way; these refuse them outright (the finding is
+    then decided as if the comment were not there, with a note saying why)."""
+
+    refuse_kinds: list[Literal["secret", "vulnerability", "misconfiguration", "imported"]] = Field(
+        default_factory=list
+    )
+    """Kinds that may not be suppressed inline, e.g. `["secret"]` (use an exception instead)."""
+    refuse_at: Severity | None = None
+    """Findings at or above this severity may not be suppressed inline, e.g. `"critical"`."""
+
+
 class PolicySettings(_Section):
     """`[policy]`: rules, environments, exceptions, PR mode and high-risk paths."""
 
@@ -164,6 +180,7 @@ class PolicySettings(_Section):
     epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     environments: dict[str, EnvironmentPolicySettings] = Field(default_factory=dict)
     exceptions: ExceptionLimitSettings = Field(default_factory=ExceptionLimitSettings)
+    inline_suppression: InlineSuppressionSettings = Field(default_factory=InlineSuppressionSettings)
     pre_existing: Literal["warn", "policy"] = "warn"
     """PR mode: findings already on the base ref warn (`warn`) or follow the policy (`policy`)."""
     high_risk_paths: dict[str, HighRiskPathSettings] | None = None
@@ -172,6 +189,10 @@ class PolicySettings(_Section):
     """Team → member logins, so an approval by a member counts for `@org/team` owners."""
     default_risk_owner: str = "@security"
     """Risk owner of the built-in high-risk paths."""
+    max_rule_cost: int = Field(default=100_000, ge=1)
+    """Refuse rules whose estimated cost (sub-expression evaluations per run) is above this."""
+    rule_time_budget_ms: int = Field(default=250, ge=1)
+    """One evaluation of one rule longer than this fails closed, and the rule is not run again."""
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -231,7 +252,9 @@ class Settings(_Section):
     scanners: list[str] = Field(default_factory=lambda: list(DEFAULT_SCANNERS))
     ignore: list[str] = Field(default_factory=list)
     """gitignore-style globs never scanned (on top of .gitignore and .clearanceignore)."""
-    max_file_size: int = Field(default=5 * 1024 * 1024, ge=1)
+    max_file_size: int = Field(default=5 * 1024 * 1024, ge=0)
+    """Bytes. Larger files are streamed by the secrets scanner and not parsed by the others
+    (incomplete under the default; skipped when set explicitly). 0 = no cap."""
     fail_on: Severity = Severity.HIGH
     fail_closed: bool = True
     """Treat an incomplete scan (unreadable input) as a failure of the gate (exit 3)."""
@@ -246,6 +269,15 @@ class Settings(_Section):
     @classmethod
     def _severity(cls, v: object) -> object:
         return Severity.parse(v) if isinstance(v, str) else v
+
+    @field_validator("max_file_size")
+    @classmethod
+    def _no_cap(cls, v: int) -> int:
+        return NO_SIZE_CAP if v == 0 else v
+
+    def size_cap_is_default(self) -> bool:
+        """True unless the configuration set `max_file_size` (raised, lowered or disabled it)."""
+        return "max_file_size" not in self.model_fields_set
 
     @field_validator("scanners")
     @classmethod

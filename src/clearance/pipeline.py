@@ -39,12 +39,15 @@ from clearance.model import (
     ScannerStatus,
     ScanResult,
     SkippedFile,
+    Target,
 )
 from clearance.report.base import ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
+from clearance.sources.image import ImageSpec, image_spec_for
+from clearance.sources.image.source import ImageSource
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
     from clearance.policy.approvals import ReviewsClient
@@ -88,6 +91,8 @@ class RunOptions:
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    platform: str | None = None
+    """Image targets: which platform of a multi-platform image (`linux/arm64`)."""
 
 
 @dataclass(frozen=True)
@@ -159,6 +164,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
     # 1. Collect the files once.
     source = open_source(target, options)
     collected = source.collect(list(settings.ignore), settings.max_file_size)
+    collected.make_printable()  # names that are not UTF-8 are escaped once, here
     change = source.change()
 
     # 2. Run each scanner over the files it applies to.
@@ -169,6 +175,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         jobs=options.jobs,
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
+        image=source.context if isinstance(source, ImageSource) else None,
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
     for f in collected.files:
@@ -275,7 +282,12 @@ def run(
 
 
 def open_source(target: Path, options: RunOptions) -> Source:
-    """The source for a target and options: git history, git diff (PR mode), or the working tree."""
+    """The source for a target and options: a container image, git history, git diff (PR mode), or
+    the working tree."""
+    if (spec := image_spec_for(target)) is not None:
+        from clearance.scanners.deps.ospkg import ImageInventory
+
+        return ImageSource(spec, platform=options.platform, inventory=ImageInventory())
     if options.history or options.base is not None:
         from clearance.sources import git
 
@@ -328,6 +340,21 @@ def status_failed(result: ScanResult) -> list[ScannerRun]:
     return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
 
 
+def image_inventory(
+    spec: ImageSpec, platform: str | None = None
+) -> tuple[list[Component], list[ScanError], list[str], Target]:
+    """An image's package inventory (squashed view) without matching, and the image as a Target."""
+    from clearance.scanners.deps.ospkg import ImageInventory
+    from clearance.sources.image import open_image
+    from clearance.sources.image.source import image_target
+
+    with open_image(spec, platform=platform) as image:
+        found = ImageInventory()
+        result = found.components(image.walk(found))
+        target = image_target(spec.text, image.identity, image.layers)
+    return list(result.components), list(result.errors), list(result.warnings), target
+
+
 def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:
     """The package inventory only (lockfiles → components), without advisory matching: for SBOMs."""
     from clearance.scanners.deps import lockfiles
@@ -375,6 +402,10 @@ def _scan_files(
         selected = [f for f in files if scanner.applies_to(f.path)]
         if skip_idle and not selected:
             continue
+        if not scanner.streams_large_files:
+            unscanned = [f for f in selected if f.over_cap]
+            selected = [f for f in selected if not f.over_cap]
+            _record_over_cap(out, scanner.id, unscanned, context.settings)
         out.read.update(f.path for f in selected)
         output, seconds = _run_scanner(scanner, selected, context, progress)
         out.findings.extend(output.findings)
@@ -394,6 +425,21 @@ def _scan_files(
             )
         )
     return out
+
+
+def _record_over_cap(out: _Scanned, scanner: str, files: list[SourceFile], settings: Settings) -> None:
+    """Files above the size cap a scanner cannot stream: unscanned, never silently.
+
+    Under the default cap that makes the scan incomplete (a 45 MB lockfile is not a reason to
+    pass); a cap the configuration set on purpose turns it into a reported skip."""
+    cap = settings.max_file_size
+    for f in files:
+        what = f"larger than the size cap ({f.size} > {cap} bytes): not parsed by {scanner}"
+        if settings.size_cap_is_default():
+            hint = "; raise max_file_size (or set it to 0 for no cap) to scan it"
+            out.errors.append(ScanError(path=f.path, message=what + hint, scanner=scanner))
+        else:
+            out.skipped.append(SkippedFile(f.path, what + " (max_file_size is set in the configuration)"))
 
 
 def _run_scanner(

@@ -317,6 +317,8 @@ class Finding(Base):
     fixed_version: Mapped[str | None] = mapped_column(String(200))
     reachable: Mapped[str | None] = mapped_column(String(10))
     """The gate's import-reachability signal for vulnerabilities (`yes`, `no`, `unknown`)."""
+    ticket_url: Mapped[str | None] = mapped_column(String(1000))
+    """The routing ticket of this finding's group, once a ticket channel opened one."""
 
 
 class FindingEvent(Base):
@@ -507,8 +509,10 @@ class Subscription(Base):
     __tablename__ = "subscriptions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
-    event: Mapped[str] = mapped_column(String(60))
-    channel: Mapped[str] = mapped_column(String(30))
+    event: Mapped[str] = mapped_column(String(1000))
+    """The event kinds, comma-separated (`finding.new,sla.breached`)."""
+    channel: Mapped[str] = mapped_column(String(100))
+    """A channel name from the server's routing file (secrets stay in the file's environment)."""
     target: Mapped[str] = mapped_column(String(1000))
     filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -531,6 +535,47 @@ class Outbox(Base):
     next_try_at: Mapped[dt.datetime]
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
+    group_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    """Deliveries of one (channel, group) go out in order: a later one waits for an earlier one."""
+    delivered_at: Mapped[dt.datetime | None]
+    ticket_ref: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(String(200), default="", index=True)
+    """The team the event is about (deliveries are scoped by team like everything else)."""
+
+
+class Ticket(Base):
+    """The receiver's ticket for one finding group (service × advisory or rule) on one channel."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("channel", "group_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    group_key: Mapped[str] = mapped_column(String(300))
+    service_id: Mapped[int | None] = _fk("services.id", nullable=True)
+    ref: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    updated_at: Mapped[dt.datetime]
+
+
+class NotifyCursor(Base):
+    """How far routing has read each source of events (finding events, deploy decisions, drift)."""
+
+    __tablename__ = "notify_cursors"
+    source: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_id: Mapped[int] = mapped_column(default=0)
+
+
+class Escalation(Base):
+    """A finding whose SLA breach was escalated (once per finding and level)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("finding_id", "level"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = _fk("findings.id", ondelete="CASCADE")
+    level: Mapped[int] = mapped_column(default=1)
+    to_team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    escalated_at: Mapped[dt.datetime]
 
 
 # --- security of the service -------------------------------------------------------------------

@@ -56,6 +56,9 @@ class SourceFile:
     """For image files: the diff_id of the layer that holds this copy of the file."""
     added_lines: frozenset[int] | None = None
     """In PR mode: the 1-based line numbers added by the change (None = all lines count)."""
+    over_cap: bool = False
+    """Larger than `max_file_size`: only scanners that stream (secrets) read it; for the others
+    the pipeline records it as unscanned (an error under the default cap, a skip otherwise)."""
     _cache: bytes | None = field(default=None, repr=False)
 
     def read(self) -> bytes:
