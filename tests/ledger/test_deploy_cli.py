@@ -14,8 +14,8 @@ from clearance.cli import deploy as cli_deploy
 from clearance.deploy.client import DeployClient
 from clearance.ledger.service import create_token
 
-from .conftest import Api
 from . import test_deploy_flow as flow
+from .conftest import Api
 from .test_deploy_flow import PassingRun
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "deploy"

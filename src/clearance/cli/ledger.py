@@ -184,6 +184,11 @@ def serve(
         "--advisory-db",
         help="Advisory database directory for matching releases (default: $CLEARANCE_DB_DIR if set).",
     ),
+    deploy_policy: Path | None = typer.Option(
+        None,
+        "--deploy-policy",
+        help="Deploy go/no-go policy per environment (YAML or TOML; docs/deploy.md). Default: built in.",
+    ),
 ) -> None:
     """Run the ledger API (uvicorn). SQLite by default; PostgreSQL with --db postgresql+psycopg://…"""
     with errors_to_exit():
@@ -201,8 +206,15 @@ def serve(
         advisory = advisory_db or (
             Path(os.environ["CLEARANCE_DB_DIR"]) if os.environ.get("CLEARANCE_DB_DIR") else None
         )
+        if deploy_policy is not None:
+            from clearance.deploy.policy import load_policy
+
+            load_policy(deploy_policy)  # refuse an invalid file before serving anything
         settings = ServerSettings(
-            db_url=db_url, log_key_path=log_key or default_key_path(), advisory_db_dir=advisory
+            db_url=db_url,
+            log_key_path=log_key or default_key_path(),
+            advisory_db_dir=advisory,
+            deploy_policy_path=deploy_policy,
         )
         typer.echo(
             f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
