@@ -254,6 +254,38 @@ def load_settings(root: Path, explicit: Path | None = None) -> tuple[Settings, P
     return Settings(), None
 
 
+def repository_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` that holds `.git` (a directory, or the file a
+    worktree or submodule has), or None outside a repository. A plain filesystem walk: no git."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def discover_settings(
+    start: Path, stop: Path | None, explicit: Path | None = None
+) -> tuple[Settings, Path | None]:
+    """Load the settings that apply to `start`, found the way git and ruff find theirs.
+
+    `explicit` wins; else the nearest `clearance.toml` (or `pyproject.toml` with
+    `[tool.clearance]`) in `start` or a parent directory, up to and including `stop` (the
+    repository root; without one only `start` is looked at); else the defaults.
+    """
+    if explicit is not None:
+        return load_settings(start, explicit)
+    here = start.resolve()
+    last = stop.resolve() if stop is not None else here
+    for directory in (here, *here.parents):
+        settings, found = load_settings(directory)
+        if found is not None:
+            return settings, found
+        if directory == last or last not in directory.parents:
+            break
+    return Settings(), None
+
+
 def settings_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Settings:
     """Validate a mapping (e.g. from tests) as settings."""
     return _validate(data, Path(origin), prefix="")

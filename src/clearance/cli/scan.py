@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +22,7 @@ from clearance.cli.common import (
 )
 from clearance.cli.outputs import plan_evidence, plan_outputs, write_outputs
 from clearance.cli.policy import print_explanation
-from clearance.config import load_settings
+from clearance.config import discover_settings, load_settings, repository_root
 from clearance.errors import UsageError
 from clearance.model import RuleInfo, Severity
 from clearance.pipeline import GateRequest, RunOptions, ScanRequest, system_clock
@@ -381,8 +382,16 @@ def _request(
         path, extra = Path("."), tuple(given)
     else:
         path = given[0] if given else Path(".")
-    root = path if path.is_dir() else Path(".") if images else path.parent
-    settings, _ = load_settings(root, config)
+    # Like git and ruff: the configuration is found from the target (or the passed files) upwards
+    # to the repository root, and a target inside a repository is scanned from that root (limited
+    # to the target), so every report names repository-relative paths (SARIF URIs resolve on
+    # GitHub) and the root's .gitignore and exceptions apply. An image target reads the
+    # configuration of the current directory.
+    start = Path(".").resolve() if images else _common_dir(list(extra) or [path])
+    repo = None if images else repository_root(start)
+    settings, _ = discover_settings(start, repo, config)
+    if repo is not None and not history and not base and (extra or path.resolve() != repo):
+        path, extra = repo, tuple(extra or [path])
     ids = split_csv(scanners)
     if ids is not None:
         _check_scanners(ids)
@@ -398,6 +407,12 @@ def _request(
     if jobs is not None:
         kwargs["jobs"] = jobs
     return ScanRequest(target=path, settings=settings, options=RunOptions(**kwargs), verbose=verbose)
+
+
+def _common_dir(paths: list[Path]) -> Path:
+    """The deepest directory holding every path (a file's own directory for one file)."""
+    dirs = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
+    return Path(os.path.commonpath(dirs)) if dirs else Path(".").resolve()
 
 
 def _check_scanners(ids: list[str]) -> None:

@@ -37,6 +37,7 @@ from clearance.model import (
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.deps import lockfiles
 from clearance.scanners.vulns.advisories import (
+    KNOWN_ECOSYSTEMS,
     Advisory,
     AdvisoryStore,
     AffectedEntry,
@@ -228,6 +229,12 @@ def freshness_warnings(
     warnings = []
     for eco in sorted(used):
         s = status.get(eco)
+        if s is None and eco not in KNOWN_ECOSYSTEMS:
+            warnings.append(
+                f"{eco} is not an OSV ecosystem (no advisory source exists for it): {used[eco]} {eco} "
+                "component(s) are in the inventory and the SBOM but cannot be checked for vulnerabilities"
+            )
+            continue
         if s is None:
             warnings.append(
                 f"advisory database has no {eco} data: {used[eco]} {eco} component(s) were not checked "

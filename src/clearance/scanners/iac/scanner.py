@@ -23,7 +23,6 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from clearance.errors import MalformedInput
 from clearance.model import (
     Finding,
     FindingKind,
@@ -36,6 +35,7 @@ from clearance.model import (
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
+from clearance.scanners.iac import units
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
@@ -138,44 +138,16 @@ class IacScanner:
         out: ScannerOutput,
         limits: Limits,
     ) -> list[Resource]:
-        resources: list[Resource] = []
-        tf = {p: t for p, t in texts.items() if kinds[p] in ("terraform", "tfvars")}
-        if tf:
-            from clearance.scanners.iac.parsers import terraform
-
-            var_files = _extra_var_files(context)
-            try:
-                parsed, errors = terraform.parse_files(tf, var_files, limits)
-            except RecursionError:
-                parsed, errors = [], [(p, "terraform: nested too deeply to evaluate") for p in sorted(tf)]
-            resources.extend(parsed)
-            out.errors.extend(ScanError(p, m, self.id) for p, m in errors)
-        for path, text in texts.items():
-            kind = kinds[path]
-            if kind in ("terraform", "tfvars"):
-                continue
-            problems: list[str] = []
-            try:
-                parsed = _parse_single(kind, path, text, limits, problems)
-                resources.extend(parsed)
-                for res in parsed:
-                    lines = res.extra.get("template_skipped")
-                    if lines:
-                        shown = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
-                        out.warnings.append(
-                            f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
-                            f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
-                        )
-            except BudgetExceeded as e:
-                out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
-            except MalformedInput as e:
-                out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
-                out.errors.append(
-                    ScanError(path, f"{kind}: could not parse ({type(e).__name__}: {e})", self.id)
-                )
-            out.errors.extend(ScanError(path, f"{kind}: {p}", self.id) for p in problems)
-        return _map_plan_to_source(resources)
+        """Parse every unit (a Terraform component or one other file), in a worker pool with
+        `--jobs` > 1; the result is the same, in the same order, whatever the job count."""
+        work = units.units(texts, kinds)
+        results, workers = units.parse_all(work, _extra_var_files(context), limits, context.jobs)
+        merged = units.merge(results)
+        out.errors.extend(ScanError(p, m, self.id) for p, m in merged.errors)
+        out.warnings.extend(merged.warnings)
+        out.detail["units"] = len(work)
+        out.detail["workers"] = workers
+        return _map_plan_to_source(merged.resources)
 
     def _findings(
         self,
@@ -326,39 +298,6 @@ def _classify(path: str, data: bytes) -> tuple[FileKind | None, str | None]:
         return kind, data.decode("utf-8-sig")
     except UnicodeDecodeError:
         return kind, None
-
-
-def _parse_single(
-    kind: FileKind, path: str, text: str, limits: Limits, problems: list[str]
-) -> list[Resource]:
-    """One file's resources; `problems` receives per-resource budget hits (the rest is kept)."""
-    if kind == "plan":
-        from clearance.scanners.iac.parsers import plan
-
-        return plan.parse(path, text)
-    if kind == "cloudformation":
-        from clearance.scanners.iac.parsers import cloudformation
-
-        return cloudformation.parse(path, text, limits, problems)
-    if kind == "iam-json":
-        from clearance.scanners.iac.parsers import iam_json
-
-        return iam_json.parse(path, text)
-    if kind == "kubernetes":
-        try:
-            from clearance.scanners.iac.parsers import kubernetes  # type: ignore[attr-defined,import-not-found,unused-ignore]
-        except ModuleNotFoundError:  # parser not built yet
-            return []
-        k8s: list[Resource] = kubernetes.parse(path, text)
-        return k8s
-    if kind == "dockerfile":
-        try:
-            from clearance.scanners.iac.parsers import dockerfile  # type: ignore[attr-defined,import-not-found,unused-ignore]
-        except ModuleNotFoundError:
-            return []
-        docker: list[Resource] = dockerfile.parse(path, text)
-        return docker
-    return []
 
 
 def _extra_var_files(context: ScanContext) -> dict[str, str]:
