@@ -221,7 +221,7 @@ def test_real_records_through_the_scanner(real_db: Path) -> None:
     # torch 2.6.0 is among the versions "2.6.0-cu124" may mean: that record is unevaluable, a
     # warning naming it, not a scan error; 2.7.1 is above them all: decided, not affected
     assert outcome.errors == []
-    assert torch.signals["advisories"] == ["PYSEC-2025-191"]  # its `versions` list names 2.6.0
+    assert torch.signals["advisories"] == ("PYSEC-2025-191",)  # its `versions` list names 2.6.0
     assert outcome.unevaluable == ["PYSEC-2025-189"]
     (warning,) = [w for w in outcome.warnings if "torch" in w]
     assert warning.startswith("ml/requirements.txt: torch 2.6.0: advisory PYSEC-2025-189 cannot be evaluated")
