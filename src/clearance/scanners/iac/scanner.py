@@ -29,11 +29,12 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    Signals,
     SkippedFile,
     Suppression,
     fingerprint,
 )
-from clearance.scanners.base import ScanContext, ScannerOutput
+from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
 from clearance.scanners.iac import units
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
@@ -206,10 +207,10 @@ class IacScanner:
                 fingerprint=fingerprint(rule.id, res.path, res.address, hit.attribute),
                 scanner=self.id,
                 message=message,
-                evidence=evidence(hit.attribute, hit.value),
+                evidence=evidence(hit.attribute, hit.value, context.secret_detector),
                 remediation=rule.remediation,
                 references=rule.references,
-                signals=signals,
+                signals=Signals.of(signals),
                 suppression=suppression,
             )
 
@@ -382,8 +383,9 @@ def _run_rules(
 _SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth", re.I)
 
 
-def evidence(attribute: str, value: Any) -> str:
-    """`attribute = value`, short, with anything secret-like redacted."""
+def evidence(attribute: str, value: Any, detect_secret: SecretDetector | None = None) -> str:
+    """`attribute = value`, short, with anything secret-like redacted (`detect_secret`: the secrets
+    family's check, passed in through the scan context; heuristics only without it)."""
     if value is None:
         return attribute or ""
     if isinstance(value, Unknown):
@@ -395,20 +397,18 @@ def evidence(attribute: str, value: Any) -> str:
             text = json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
         except (TypeError, ValueError):
             text = str(value)
-    text = _redact(attribute, text)
+    text = _redact(attribute, text, detect_secret)
     if len(text) > _EVIDENCE_MAX:
         text = text[: _EVIDENCE_MAX - 1] + "…"
     return f"{attribute} = {text}" if attribute else text
 
 
-def _redact(attribute: str, text: str) -> str:
+def _redact(attribute: str, text: str, detect_secret: SecretDetector | None) -> str:
     secret = bool(_SECRET_NAME.search(attribute.rsplit(".", 1)[-1])) and len(text) > 6
     secret = secret or any(_random_looking(m) for m in _LONG_TOKEN.findall(text))
-    if not secret and _CANDIDATE.search(text):
+    if not secret and detect_secret is not None and _CANDIDATE.search(text):
         try:
-            from clearance.scanners.secrets.engine import contains_secret
-
-            secret = contains_secret(text)
+            secret = detect_secret(text)
         except (ImportError, OSError, RuntimeError, ValueError):  # engine unavailable: heuristics above only
             secret = False
     if not secret:
