@@ -327,3 +327,36 @@ def test_zero_day_rematch_notifies_each_owner_once(
     assert sum("now affects billing" in t and "payments" in t for t in texts) == 1
     assert sum("now affects reports" in t and "search" in t for t in texts) == 1
     assert payments is not None
+
+
+def _login(api: Api, token: str) -> str:
+    """Log in to the dashboard; returns the page's CSRF token."""
+    import re
+
+    form = api.client.get("/ui/login")
+    nonce = re.search(r'name="csrf" value="([^"]+)"', form.text)
+    assert nonce, form.text
+    r = api.client.post("/ui/login", data={"token": token, "csrf": nonce.group(1)}, follow_redirects=False)
+    assert r.status_code == 303, r.text
+    page = api.client.get("/ui/deliveries")
+    csrf = re.search(r'name="csrf" value="([^"]+)"', page.text)
+    return csrf.group(1) if csrf else ""
+
+
+def test_dashboard_shows_dead_deliveries_and_retries_them(
+    routed: Api, demo_runs: DemoRuns, peer: HttpPeer
+) -> None:
+    payments = routed.token("payments", "ingest", "read")
+    first, _, _ = _one_critical(demo_runs.report2)
+    peer.fail("POST", "/slack/payments", 404, 1)  # the hook is gone: dead at once
+    push(routed, payments, first, "checkout")
+    deliver(routed)
+    csrf = _login(routed, payments)
+    page = routed.client.get("/ui/deliveries")
+    assert page.status_code == 200 and 'data-dead="1"' in page.text and "HTTP 404" in page.text
+    assert routed.client.post("/ui/deliveries/retry", data={"csrf": "forged"}).status_code == 403
+    r = routed.client.post("/ui/deliveries/retry", data={"csrf": csrf}, follow_redirects=False)
+    assert r.status_code == 303
+    deliver(routed)
+    assert 'data-dead="0"' in routed.client.get("/ui/deliveries").text
+    assert len(slack_to(peer, "/slack/payments")) == 2  # the refused attempt and the retried delivery
