@@ -50,6 +50,16 @@ channel = "security-github"
 team = "search"
 events = ["finding.new"]
 channel = "search-slack"
+
+[channels.security-hook]
+type = "webhook"
+url = "{url}/hook/security"
+secret_env = "ROUTING_TEST_HOOK_SECRET"
+
+[[subscriptions]]
+org = true
+events = ["deploy.denied", "evidence.missing", "drift.reported"]
+channel = "security-hook"
 """
 
 
@@ -58,6 +68,7 @@ def routed(
     ledger_db: LedgerDB, tmp_path: Path, peer: HttpPeer, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Api]:
     monkeypatch.setenv("ROUTING_TEST_GH_TOKEN", "ghs_test")
+    monkeypatch.setenv("ROUTING_TEST_HOOK_SECRET", "hook-secret")
     routing = tmp_path / "routing.toml"
     routing.write_text(ROUTING.format(url=peer.url), encoding="utf-8")
     clock = Clock()
@@ -360,3 +371,27 @@ def test_dashboard_shows_dead_deliveries_and_retries_them(
     deliver(routed)
     assert 'data-dead="0"' in routed.client.get("/ui/deliveries").text
     assert len(slack_to(peer, "/slack/payments")) == 2  # the refused attempt and the retried delivery
+
+
+def test_a_prod_deploy_without_evidence_reaches_the_security_hook_signed(
+    routed: Api, demo_runs: DemoRuns, peer: HttpPeer
+) -> None:
+    from clearance.notify.channels.webhook import verify_signature
+
+    payments = routed.token("payments", "ingest", "read", "deploy")
+    push(routed, payments, demo_runs.report2, "billing")
+    r = routed.client.post(
+        "/api/v1/gates/deploy",
+        json={"service": "billing", "env": "prod", "artifact_digest": "sha256:" + "c" * 64},
+        headers=routed.auth(payments),
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["answer"] == "deny"
+    deliver(routed)
+    assert len(peer.state.hooks) == 1
+    headers, body = peer.state.hooks[0]
+    now = int(routed.clock().timestamp())
+    assert verify_signature(b"hook-secret", headers["clearance-signature"], body, now)
+    event = json.loads(body)["event"]
+    assert event["kind"] == "evidence.missing" and event["service"] == "billing" and event["env"] == "prod"
+    assert "evidence" in event["summary"]
