@@ -1170,3 +1170,28 @@ def test_history_of_a_shallow_clone_is_incomplete_and_says_unshallow(tmp_path: P
     # the full history finds the key
     code, report = gate_json(origin, "--history", "--scanners", "secrets")
     assert code == EXIT_BLOCKED and [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
+
+
+# --- issue 10: an ecosystem the advisory database knows nothing about ----------------------------
+
+NPM_LOCK = REPO / "tests" / "fixtures" / "deps" / "lockfiles" / "npm"
+
+
+@pytest.mark.parametrize("accept", [False, True], ids=["fail-closed", "accepted"])
+def test_ecosystem_without_advisory_data_is_incomplete_unless_accepted(
+    tmp_path: Path, advisory_db: Path, accept: bool
+) -> None:
+    """The demo database holds PyPI only: npm components cannot be checked."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(NPM_LOCK / "v3-scoped-dev-workspace.json", root / "package-lock.json")
+    if accept:
+        (root / "clearance.toml").write_text('[deps]\naccept_missing_ecosystems = ["npm"]\n')
+    code, report = gate_json(root, "--scanners", "deps")
+    if accept:
+        assert code == EXIT_PASS and report["errors"] == []
+        assert any("no npm data" in w and "accepted" in w for w in report["warnings"])
+    else:
+        assert code == EXIT_INCOMPLETE
+        (error,) = report["errors"]
+        assert error["path"] == "package-lock.json" and "no npm data" in error["message"]
