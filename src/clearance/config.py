@@ -157,6 +157,20 @@ class HighRiskPathSettings(_Section):
     """Only when the changed file contains one of these strings (e.g. `aws_iam_` in *.tf)."""
 
 
+class InlineSuppressionSettings(_Section):
+    """`[policy.inline_suppression]`: which findings a `clearance:ignore` comment may not pass.
+
+    Inline suppressions need a reason either way; these refuse them outright (the finding is
+    then decided as if the comment were not there, with a note saying why)."""
+
+    refuse_kinds: list[Literal["secret", "vulnerability", "misconfiguration", "imported"]] = Field(
+        default_factory=list
+    )
+    """Kinds that may not be suppressed inline, e.g. `["secret"]` (use an exception instead)."""
+    refuse_at: Severity | None = None
+    """Findings at or above this severity may not be suppressed inline, e.g. `"critical"`."""
+
+
 class PolicySettings(_Section):
     """`[policy]`: rules, environments, exceptions, PR mode and high-risk paths."""
 
@@ -169,6 +183,7 @@ class PolicySettings(_Section):
     epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     environments: dict[str, EnvironmentPolicySettings] = Field(default_factory=dict)
     exceptions: ExceptionLimitSettings = Field(default_factory=ExceptionLimitSettings)
+    inline_suppression: InlineSuppressionSettings = Field(default_factory=InlineSuppressionSettings)
     pre_existing: Literal["warn", "policy"] = "warn"
     """PR mode: findings already on the base ref warn (`warn`) or follow the policy (`policy`)."""
     high_risk_paths: dict[str, HighRiskPathSettings] | None = None

@@ -259,6 +259,14 @@ class Target:
     commit: str | None = None
     base: str | None = None
     refs: tuple[str, ...] = ()
+    digest: str | None = None
+    """Images: the config digest (image ID), which evidence binds to."""
+    manifest_digest: str | None = None
+    """Images: the manifest digest, when the archive records one."""
+    name: str | None = None
+    """Images: the first repository tag."""
+    layers: tuple[str, ...] = ()
+    """Images: the layers' diff_ids, lowest first."""
 
 
 @dataclass(frozen=True, slots=True)

@@ -39,12 +39,15 @@ from clearance.model import (
     ScannerStatus,
     ScanResult,
     SkippedFile,
+    Target,
 )
 from clearance.report.base import ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
+from clearance.sources.image import ImageSpec, image_spec_for
+from clearance.sources.image.source import ImageSource
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
     from clearance.policy.approvals import ReviewsClient
@@ -88,6 +91,8 @@ class RunOptions:
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    platform: str | None = None
+    """Image targets: which platform of a multi-platform image (`linux/arm64`)."""
 
 
 @dataclass(frozen=True)
@@ -170,6 +175,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         jobs=options.jobs,
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
+        image=source.context if isinstance(source, ImageSource) else None,
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
     for f in collected.files:
@@ -276,7 +282,12 @@ def run(
 
 
 def open_source(target: Path, options: RunOptions) -> Source:
-    """The source for a target and options: git history, git diff (PR mode), or the working tree."""
+    """The source for a target and options: a container image, git history, git diff (PR mode), or
+    the working tree."""
+    if (spec := image_spec_for(target)) is not None:
+        from clearance.scanners.deps.ospkg import ImageInventory
+
+        return ImageSource(spec, platform=options.platform, inventory=ImageInventory())
     if options.history or options.base is not None:
         from clearance.sources import git
 
@@ -327,6 +338,21 @@ def rules_of(scanners: Sequence[Scanner], settings: Settings) -> Mapping[str, Ru
 def status_failed(result: ScanResult) -> list[ScannerRun]:
     """Scanner runs that did not fully succeed."""
     return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
+
+
+def image_inventory(
+    spec: ImageSpec, platform: str | None = None
+) -> tuple[list[Component], list[ScanError], list[str], Target]:
+    """An image's package inventory (squashed view) without matching, and the image as a Target."""
+    from clearance.scanners.deps.ospkg import ImageInventory
+    from clearance.sources.image import open_image
+    from clearance.sources.image.source import image_target
+
+    with open_image(spec, platform=platform) as image:
+        found = ImageInventory()
+        result = found.components(image.walk(found))
+        target = image_target(spec.text, image.identity, image.layers)
+    return list(result.components), list(result.errors), list(result.warnings), target
 
 
 def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:

@@ -9,6 +9,7 @@ another server.
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,6 +21,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.ledger import db
+from clearance.ledger.tables import Base
 
 PG_URL = os.environ.get("CLEARANCE_TEST_PG_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 _pg_unreachable: str | None = None
@@ -63,13 +65,25 @@ def _pg_schema_url(schema: str) -> str:
     return url.render_as_string(hide_password=False)
 
 
+@pytest.fixture(scope="session")
+def _sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An SQLite ledger migrated to head once per session (copied for each test)."""
+    path = tmp_path_factory.mktemp("template") / "ledger.db"
+    engine = db.create_engine(f"sqlite:///{path}")
+    db.migrate(engine)
+    engine.dispose()  # the last connection closing checkpoints the WAL into the file
+    return path
+
+
 @pytest.fixture(params=["sqlite", "postgresql"])
-def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[LedgerDB]:
-    """An empty ledger migrated to head, on SQLite (a file in tmp_path) and on PostgreSQL."""
+def ledger_db(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: Path) -> Iterator[LedgerDB]:
+    """An empty ledger at the newest schema, on SQLite (a copy of a migrated file) and on PostgreSQL
+    (a fresh schema; the tables are created from the models, which test_schema proves equal to
+    the migrations)."""
     if request.param == "sqlite":
+        shutil.copyfile(_sqlite_template, tmp_path / "ledger.db")
         url = f"sqlite:///{tmp_path / 'ledger.db'}"
         engine = db.create_engine(url)
-        db.migrate(engine)
         yield LedgerDB("sqlite", url, engine, db.session_factory(engine))
         engine.dispose()
         return
@@ -83,7 +97,7 @@ def ledger_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Ledger
     url = _pg_schema_url(schema)
     engine = db.create_engine(url)
     try:
-        db.migrate(engine)
+        Base.metadata.create_all(engine, checkfirst=False)
         yield LedgerDB("postgresql", url, engine, db.session_factory(engine))
     finally:
         engine.dispose()
@@ -116,7 +130,6 @@ def empty_db(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[tuple[s
 # --- the demo repository's gate runs, and an app over a test database ----------------------------
 
 import datetime as dt  # noqa: E402
-import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 

@@ -51,6 +51,12 @@ _advisories.register(app)
 from clearance.cli import policy as _policy  # noqa: E402
 
 _policy.register(app)
+from clearance.cli import ledger as _ledger  # noqa: E402
+
+_ledger.register(app)
+from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics` to it)
+
+_deploy.register(app)
 # --- end of command registration ---
 
 

@@ -44,6 +44,9 @@ CONFIG_OPT = typer.Option(
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level findings.")
 JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
+PLATFORM_OPT = typer.Option(
+    None, "--platform", help="Image targets: the platform of a multi-platform image (e.g. linux/arm64)."
+)
 
 
 def register(app: typer.Typer) -> None:
@@ -68,10 +71,14 @@ def scan(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    platform: str | None = PLATFORM_OPT,
 ) -> None:
-    """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong."""
+    """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong.
+
+    PATH may also be a container image: a `docker save` tarball, an OCI layout (directory or
+    tarball), `docker-archive:PATH`, `oci:PATH` or `docker:NAME[:TAG]` (docs/images.md)."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
         plan = plan_outputs(fmt, output or [], quiet=quiet)
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.scan(req, system_clock(), progress)
@@ -91,6 +98,7 @@ def gate(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    platform: str | None = PLATFORM_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
     evidence: Path | None = typer.Option(
         None, "--evidence", help="Write signed evidence and a release bundle here."
@@ -136,12 +144,26 @@ def gate(
     gitlab_reports: Path | None = typer.Option(
         None,
         "--gitlab-reports",
-        help="Write GitLab secret-detection and dependency-scanning report JSON into this directory.",
+        help="Write GitLab secret-detection, dependency-scanning and SAST (IaC) report JSON into this directory.",
+    ),
+    update_db: bool = typer.Option(
+        False,
+        "--update-db",
+        help="Download the advisory database first when it is missing or older than --db-max-age days.",
+    ),
+    db_max_age: int = typer.Option(
+        1, "--db-max-age", min=0, metavar="DAYS", help="With --update-db: how old the database may be."
+    ),
+    push: str | None = typer.Option(
+        None,
+        "--push",
+        help="Send the run (the bundle with --evidence, else the JSON report) to this ledger server "
+        "(token from CLEARANCE_TOKEN); a failed push exits 3.",
     ),
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
         if approvals and not base:
             raise UsageError(
@@ -167,6 +189,11 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
+        if update_db and "deps" in (req.options.scanners or req.settings.scanners):
+            from clearance.cli.advisories import refresh_if_stale
+
+            root = req.target if req.target.is_dir() else req.target.parent
+            refresh_if_stale(req.settings.deps.db_dir, root, db_max_age, quiet=quiet)
         request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci))
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.gate(request, system_clock, progress)
@@ -175,6 +202,10 @@ def gate(
         if explain:
             print_explanation(done, explain, "stderr")
         write_outputs(plan, done.report, done.now)
+        if push:
+            from clearance.cli.ledger import push_gate_run
+
+            push_gate_run(push, plan, done.report, quiet=quiet)
     raise typer.Exit(int(done.exit_code))
 
 
@@ -297,6 +328,7 @@ def _request(
     config: Path | None,
     verbose: bool,
     jobs: int | None,
+    platform: str | None = None,
 ) -> ScanRequest:
     if history and base:
         raise UsageError(
@@ -304,8 +336,13 @@ def _request(
         )
     if ref and not history:
         raise UsageError("--ref only applies with --history")
+    from clearance.sources.image import parse_spec
+
+    images = [p for p in given or [] if parse_spec(str(p)) is not None]
+    if images and (history or base or len(given or []) > 1):
+        raise UsageError("an image target cannot be combined with --history, --base or other paths")
     for p in given or []:
-        if not p.exists() and not p.is_symlink():
+        if p not in images and not p.exists() and not p.is_symlink():
             raise UsageError(f"{p} does not exist")
     extra: tuple[Path, ...] = ()
     if given and len(given) > 1:
@@ -314,7 +351,7 @@ def _request(
         path, extra = Path("."), tuple(given)
     else:
         path = given[0] if given else Path(".")
-    root = path if path.is_dir() else path.parent
+    root = path if path.is_dir() else Path(".") if images else path.parent
     settings, _ = load_settings(root, config)
     ids = split_csv(scanners)
     if ids is not None:
@@ -325,6 +362,7 @@ def _request(
         "refs": tuple(ref or ()),
         "base": base,
         "paths": extra,
+        "platform": platform,
     }
     if jobs is not None:
         kwargs["jobs"] = jobs

@@ -44,7 +44,13 @@ def produce(
 
     `reports` maps bundle file names (`results.sarif`, `results.json`) to their text.
     """
-    sbom_json = sbom.cyclonedx_json(result.components, name=name, now=now, commit=result.target.commit)
+    sbom_json = sbom.cyclonedx_json(
+        result.components,
+        name=name,
+        now=now,
+        commit=result.target.commit,
+        image=result.target if result.target.kind == "image" else None,
+    )
     sbom_st = statements.sbom_statement(subjects, sbom_json)
     vulns_st = statements.vulns_statement(subjects, result, started, now)
     findings_st = statements.findings_statement(subjects, result)

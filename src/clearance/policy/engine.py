@@ -24,13 +24,14 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.config import ExceptionLimitSettings, PolicySettings, Settings
+from clearance.config import ExceptionLimitSettings, InlineSuppressionSettings, PolicySettings, Settings
 from clearance.decision import Decision, overall_outcome
 from clearance.model import Action, Finding, Outcome, ScanResult, Severity, Verdict
 from clearance.policy.approvals import Requirement
 from clearance.policy.context import PolicyContext
 from clearance.policy.default import default_rules, final_rules, threshold_rules
 from clearance.policy.exceptions import ExceptionSet, RiskException
+from clearance.policy.inline import inline_suppression, suppression_note
 from clearance.policy.inputs import ChangeInfo, finding_as_cel, inputs_for, sample_inputs
 from clearance.policy.rules import Match, RuleSet, RuleSpec, compile_rules
 
@@ -144,6 +145,8 @@ class DecisionInputs:
     expiring_soon_days: int = 14
     limits: ExceptionLimitSettings = field(default_factory=ExceptionLimitSettings)
     """Maximum exception lengths per severity and the expiring-soon window."""
+    inline_suppression: InlineSuppressionSettings = field(default_factory=InlineSuppressionSettings)
+    """Kinds and severities that a `clearance:ignore` comment may not pass."""
 
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
@@ -229,14 +232,14 @@ def _verdict(
     finding: Finding, inputs: DecisionInputs, limits: ExceptionLimitSettings, now: dt.datetime, book: _Book
 ) -> Verdict:
     fp = finding.fingerprint
-    if finding.suppression is not None:
-        return Verdict(
-            fp, Action.PASS, "inline-suppression", f"suppressed inline: {finding.suppression.reason}"
-        )
+    suppressed, refusal = inline_suppression(finding, inputs.inline_suppression)
+    if suppressed is not None:
+        return suppressed
     match: Match = inputs.policy.rules.first_match(evaluation_inputs(finding, inputs))
     rule = match.rule.name if match.rule else "default.warn"
     message = match.rule.message if match.rule else ""
     notes: list[str] = [f"rule could not be evaluated (failing closed): {e}" for e in match.errors]
+    notes += [n for n in (refusal, suppression_note(finding)) if n]
     book.rule_errors.extend(match.errors)
     action = match.action
     for exc in inputs.exceptions.matching(finding):

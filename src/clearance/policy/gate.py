@@ -119,6 +119,7 @@ def prepare(
         fail_closed=settings.fail_closed,
         expiring_soon_days=limits.expiring_soon_days,
         limits=limits,
+        inline_suppression=settings.policy.inline_suppression,
     )
 
 

@@ -18,6 +18,7 @@ from clearance.model import Component, Finding, RuleInfo, ScanError, ScannerStat
 if TYPE_CHECKING:
     from clearance.config import Settings
     from clearance.sources.base import SourceFile
+    from clearance.sources.image.source import ImageContext
 
 
 ProgressCallback = Callable[[int, int], None]
@@ -38,6 +39,9 @@ class ScanContext:
     progress: ProgressCallback | None = None
     all_paths: Sequence[str] = ()
     """Every repo-relative path of the target (for scanners that need the whole tree, e.g. reachability)."""
+    image: ImageContext | None = None
+    """For image targets: the image's identity, config, layers and package inventory. Scanners
+    that read packages or configuration use it instead of the layer files."""
 
 
 @dataclass

@@ -205,16 +205,32 @@ def test_real_records_through_the_scanner(real_db: Path) -> None:
                 component("PyPI", "urllib3", "2.0.4"),
                 component("crates.io", "pqcrypto-kyber", "0.8.1", path="Cargo.lock"),
                 component("PyPI", "pyd3tn", "0.13.0"),
+                component("PyPI", "torch", "2.6.0", path="ml/requirements.txt"),
+                component("PyPI", "torch", "2.7.1", path="ml2/requirements.txt"),
             ]
         )
-    urllib3, kyber = outcome.findings
+    by_package = {(f.signals["package"], f.signals["installed_version"]): f for f in outcome.findings}
+    assert set(by_package) == {
+        ("urllib3", "2.0.4"),
+        ("pqcrypto-kyber", "0.8.1"),
+        ("pyd3tn", "0.13.0"),
+        ("torch", "2.6.0"),
+    }
+    urllib3, kyber = by_package["urllib3", "2.0.4"], by_package["pqcrypto-kyber", "0.8.1"]
+    pyd3tn, torch = by_package["pyd3tn", "0.13.0"], by_package["torch", "2.6.0"]
     assert urllib3.rule_id == "vuln.GHSA-g4mx-q9vg-27p4"
     assert urllib3.signals["aliases"] == ["CVE-2023-45803", "PYSEC-2023-212"]
     assert (urllib3.severity, urllib3.signals["cvss_score"]) == (Severity.MEDIUM, 4.2)
     assert urllib3.signals["fix_versions"] == ["2.0.7"]
     assert (kyber.severity, kyber.signals["informational"]) == (Severity.INFO, "unmaintained")
-    (error,) = outcome.errors
-    assert "PYSEC-2024-299 cannot be evaluated" in error.message
+    assert pyd3tn.signals["advisories"] == ["PYSEC-2024-299"]  # 0.13.0 < every reading of "0.14.0-NA"
+    # torch 2.6.0 is among the versions "2.6.0-cu124" may mean: that record is unevaluable, a
+    # warning naming it, not a scan error; 2.7.1 is above them all: decided, not affected
+    assert outcome.errors == []
+    assert torch.signals["advisories"] == ["PYSEC-2025-191"]  # its `versions` list names 2.6.0
+    assert outcome.unevaluable == ["PYSEC-2025-189"]
+    (warning,) = [w for w in outcome.warnings if "torch" in w]
+    assert warning.startswith("ml/requirements.txt: torch 2.6.0: advisory PYSEC-2025-189 cannot be evaluated")
 
 
 def test_rules_and_applies_to() -> None:

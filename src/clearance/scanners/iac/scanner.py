@@ -24,7 +24,16 @@ from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
 from clearance.errors import MalformedInput
-from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile, Suppression, fingerprint
+from clearance.model import (
+    Finding,
+    FindingKind,
+    RuleInfo,
+    ScanError,
+    Severity,
+    SkippedFile,
+    Suppression,
+    fingerprint,
+)
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
@@ -67,10 +76,19 @@ class IacScanner:
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """Every IaC rule (disabled ones included: `rules list` documents them all)."""
-        return [r.info(self.id) for r in all_rules()]
+        from clearance.scanners.iac.rules.image import new_rules
+
+        return [*(r.info(self.id) for r in all_rules()), *new_rules()]
 
     def scan(self, files: Sequence[SourceFile], context: ScanContext) -> ScannerOutput:
-        """Parse every IaC file, run the enabled rules, and return findings and per-file errors."""
+        """Parse every IaC file, run the enabled rules, and return findings and per-file errors.
+
+        For an image target the image's own config, history and files are checked instead
+        (`rules/image.py`); IaC files inside an image are parts of installed packages."""
+        if context.image is not None:
+            from clearance.scanners.iac.rules.image import scan_image
+
+            return scan_image(context.image, context.settings)
         out = ScannerOutput()
         texts: dict[str, str] = {}
         kinds: dict[str, FileKind] = {}
@@ -137,7 +155,16 @@ class IacScanner:
                 continue
             problems: list[str] = []
             try:
-                resources.extend(_parse_single(kind, path, text, limits, problems))
+                parsed = _parse_single(kind, path, text, limits, problems)
+                resources.extend(parsed)
+                for res in parsed:
+                    lines = res.extra.get("template_skipped")
+                    if lines:
+                        shown = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
+                        out.warnings.append(
+                            f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
+                            f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
+                        )
             except BudgetExceeded as e:
                 out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
             except MalformedInput as e:
@@ -167,6 +194,9 @@ class IacScanner:
             conditional = "unknown" in (res.extra.get("instances"), checked.extra.get("instances"))
             if conditional:
                 confidence = "low"
+            severity = hit.severity or rule.severity
+            if confidence == "low" and severity.rank > Severity.MEDIUM.rank:
+                severity = Severity.MEDIUM  # low confidence looks low: at most a warning in SARIF
             signals: dict[str, Any] = {
                 "category": rule.category,
                 "exposure": hit.exposure or rule.exposure,
@@ -199,7 +229,7 @@ class IacScanner:
                 kind=FindingKind.MISCONFIGURATION,
                 rule_id=rule.id,
                 title=rule.title,
-                severity=rule.severity,
+                severity=severity,
                 location=location,
                 fingerprint=fingerprint(rule.id, res.path, res.address, hit.attribute),
                 scanner=self.id,

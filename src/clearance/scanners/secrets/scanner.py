@@ -416,7 +416,8 @@ def _findings(
         notes = list(m.notes)
         if note:
             notes.append(note)
-            signals["suppression_expired"] = True
+            signals["suppression_note"] = note
+            signals["suppression_expired"] = "expired" in note
         if notes:
             signals["notes"] = tuple(notes)
         out.append(

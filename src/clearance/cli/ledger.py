@@ -1,0 +1,728 @@
+"""`clearance ledger …` (serve, migrate, token, key, findings, debt, verify-log, sync-catalog,
+rematch, triage), `clearance push` and `clearance affected`.
+
+Queries go to a server (`--server URL`, token from `--token` / `CLEARANCE_TOKEN`) or, without
+one, straight to the ledger database (`--db` / `CLEARANCE_LEDGER_DB` / the embedded default).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from clearance.cli.common import errors_to_exit
+from clearance.errors import LedgerError, UsageError
+
+TOKEN_ENV = "CLEARANCE_TOKEN"
+SERVER_ENV = "CLEARANCE_SERVER"
+
+DB_OPT = typer.Option(
+    None, "--db", help="Ledger database URL (default: $CLEARANCE_LEDGER_DB or the embedded SQLite file)."
+)
+SERVER_OPT = typer.Option(
+    None, "--server", help="Ledger server URL (or $CLEARANCE_SERVER); without it, the local database."
+)
+TOKEN_OPT = typer.Option(None, "--token", help=f"API token (default: ${TOKEN_ENV}).")
+FORMAT_OPT = typer.Option("table", "--format", "-f", help="table, json or csv.")
+KEY_OPT = typer.Option(
+    None, "--log-key", help="Checkpoint signing key (default: ledger-log.key in the user data dir)."
+)
+
+ledger_app = typer.Typer(
+    help="The ledger: services, releases, findings, owners, exceptions.", no_args_is_help=True
+)
+token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
+key_app = typer.Typer(help="Signing keys trusted for a team's bundles.", no_args_is_help=True)
+ledger_app.add_typer(token_app, name="token")
+ledger_app.add_typer(key_app, name="key")
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ledger`, `push` and `affected` to the root app."""
+    app.add_typer(ledger_app, name="ledger")
+    app.command("push")(push)
+    app.command("affected")(affected)
+
+
+# --- local database --------------------------------------------------------------------------------
+
+
+@contextmanager
+def _ledger(
+    db_url: str | None, log_key: Path | None = None, *, advisory_dir: Path | None = None
+) -> Iterator[Any]:
+    try:
+        from clearance.ledger import db
+        from clearance.ledger.audit import LogKey
+        from clearance.ledger.service import Ledger
+        from clearance.server.settings import default_key_path
+    except ImportError as e:  # the server extra is not installed
+        raise UsageError(
+            f"the ledger needs the server extra ({e.name} is missing)", hint="pip install 'clearance[server]'"
+        ) from e
+    from sqlalchemy.exc import SQLAlchemyError
+
+    engine = db.create_engine(db_url)
+    try:
+        db.migrate(engine)
+        matcher = None
+        if advisory_dir is not None:
+            from clearance.ledger.matching import AdvisoryMatcher
+
+            directory = advisory_dir
+
+            def matcher() -> AdvisoryMatcher:
+                return AdvisoryMatcher.open(directory)
+
+        yield Ledger(engine, log_key=LogKey.load_or_create(log_key or default_key_path()), matcher=matcher)
+    except SQLAlchemyError as e:
+        raise LedgerError(f"ledger database error: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
+    finally:
+        engine.dispose()
+
+
+# --- HTTP client -----------------------------------------------------------------------------------
+
+
+def _server(server: str | None) -> str | None:
+    return (server or os.environ.get(SERVER_ENV) or "").rstrip("/") or None
+
+
+def _request(method: str, server: str, path: str, token: str | None, **kwargs: Any) -> Any:
+    import httpx
+
+    secret = token or os.environ.get(TOKEN_ENV)
+    if not secret:
+        raise UsageError("no API token", hint=f"pass --token or set {TOKEN_ENV}")
+    try:
+        r = httpx.request(
+            method, server + path, headers={"Authorization": f"Bearer {secret}"}, timeout=120, **kwargs
+        )
+    except httpx.HTTPError as e:
+        raise LedgerError(f"cannot reach the ledger at {_safe(server)}: {type(e).__name__}") from e
+    if r.status_code >= 400:
+        try:
+            err = r.json()["error"]
+            message, hint = err["message"], err.get("hint")
+        except (ValueError, KeyError, TypeError):
+            message, hint = r.text[:300], None
+        raise LedgerError(f"ledger refused ({r.status_code}): {message}", hint=hint)
+    if r.headers.get("content-type", "").startswith("application/json"):
+        return r.json()
+    return r.text
+
+
+def _safe(url: str) -> str:
+    """A URL without credentials."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    host = parts.hostname or ""
+    netloc = host + (f":{parts.port}" if parts.port else "")
+    return urlunsplit((parts.scheme, netloc, parts.path, "", ""))
+
+
+# --- output ------------------------------------------------------------------------------------------
+
+
+def _emit(
+    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, title: str = "", whole: Any = None
+) -> None:
+    if fmt == "json":
+        typer.echo(
+            json.dumps(whole if whole is not None else list(rows), indent=2, sort_keys=True, default=str)
+        )
+        return
+    if fmt == "csv":
+        buf = io.StringIO()
+        w = csv.DictWriter(buf, fieldnames=list(columns), extrasaction="ignore", lineterminator="\n")
+        w.writeheader()
+        for r in rows:
+            w.writerow({k: _cell(r.get(k)) for k in columns})
+        typer.echo(buf.getvalue(), nl=False)
+        return
+    if fmt != "table":
+        raise UsageError(f"unknown format {fmt!r}", hint="table, json or csv")
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title or None)
+    for c in columns:
+        table.add_column(c, overflow="fold")
+    for r in rows:
+        table.add_row(*(_cell(r.get(c)) for c in columns))
+    Console().print(table)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, list | tuple):
+        return ", ".join(str(v) for v in value)
+    return str(value)
+
+
+# --- commands ----------------------------------------------------------------------------------------
+
+
+@ledger_app.command("serve")
+def serve(
+    db_url: str | None = DB_OPT,
+    host: str = typer.Option("127.0.0.1", "--host", help="Interface to listen on."),
+    port: int = typer.Option(8080, "--port", help="TCP port."),
+    log_key: Path | None = KEY_OPT,
+    advisory_db: Path | None = typer.Option(
+        None,
+        "--advisory-db",
+        help="Advisory database directory for matching releases (default: $CLEARANCE_DB_DIR if set).",
+    ),
+) -> None:
+    """Run the ledger API (uvicorn). SQLite by default; PostgreSQL with --db postgresql+psycopg://…"""
+    with errors_to_exit():
+        try:
+            import uvicorn
+
+            from clearance.ledger import db
+            from clearance.server.app import create_app
+            from clearance.server.settings import ServerSettings, default_key_path
+        except ImportError as e:
+            raise UsageError(
+                f"serving needs the server extra ({e.name} is missing)",
+                hint="pip install 'clearance[server]'",
+            ) from e
+        advisory = advisory_db or (
+            Path(os.environ["CLEARANCE_DB_DIR"]) if os.environ.get("CLEARANCE_DB_DIR") else None
+        )
+        settings = ServerSettings(
+            db_url=db_url, log_key_path=log_key or default_key_path(), advisory_db_dir=advisory
+        )
+        typer.echo(
+            f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
+            err=True,
+        )
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+
+
+@ledger_app.command("migrate")
+def migrate(db_url: str | None = DB_OPT) -> None:
+    """Create or upgrade the ledger schema (Alembic) to the newest revision."""
+    with errors_to_exit():
+        from clearance.ledger import db
+
+        engine = db.create_engine(db_url)
+        try:
+            before = db.current_revision(engine)
+            after = db.migrate(engine)
+        finally:
+            engine.dispose()
+        typer.echo(f"ledger schema: {before or 'empty'} -> {after} ({db.redact(db.resolve_url(db_url))})")
+
+
+@token_app.command("create")
+def token_create(
+    team: str | None = typer.Option(
+        None, "--team", help="The team the token acts for (omit only for admin tokens)."
+    ),
+    scope: list[str] = typer.Option(
+        ..., "--scope", help="ingest, read, deploy or admin (repeatable, or comma-separated)."
+    ),
+    name: str = typer.Option("", "--name", help="A label (e.g. the CI pipeline)."),
+    expires_days: int = typer.Option(90, "--expires-days", min=0, help="Days until it expires (0: never)."),
+    db_url: str | None = DB_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Create a token; the secret is printed once and stored only as a hash."""
+    from clearance.ledger.service import create_token
+
+    scopes = sorted({s.strip() for item in scope for s in item.split(",") if s.strip()})
+    with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.write() as store:
+        secret, info = create_token(
+            store, team=team, scopes=scopes, name=name, expires_in_days=expires_days or None
+        )
+    typer.echo(secret)
+    typer.echo(
+        f"token {info.id} ({info.prefix}…) team={info.team or '-'} scopes={','.join(info.scopes)} "
+        f"expires={info.expires_at.date() if info.expires_at else 'never'} — store it now, it is not shown again",
+        err=True,
+    )
+
+
+@token_app.command("list")
+def token_list(db_url: str | None = DB_OPT, fmt: str = FORMAT_OPT) -> None:
+    """List tokens (prefix, team, scopes, expiry, revoked) — never the secrets."""
+    with errors_to_exit(), _ledger(db_url) as ledger, ledger.read() as store:
+        rows = [t.as_json() for t in store.tokens()]
+        _emit(rows, ["id", "prefix", "name", "team", "scopes", "expires_at", "revoked_at"], fmt, "tokens")
+
+
+@token_app.command("revoke")
+def token_revoke(
+    token_id: int = typer.Argument(..., help="Token id (see `token list`)."),
+    db_url: str | None = DB_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Revoke a token (takes effect on the next request)."""
+    from clearance.ledger.service import revoke_token
+
+    with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.write() as store:
+        info = revoke_token(store, token_id, "cli")
+    typer.echo(f"revoked token {info.id} ({info.prefix}…)")
+
+
+@key_app.command("add")
+def key_add(
+    public_key: Path = typer.Argument(..., help="PEM public key (from `clearance keygen`)."),
+    team: str = typer.Option(..., "--team", help="The team whose bundles this key signs."),
+    db_url: str | None = DB_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Trust a public key for a team's evidence bundles."""
+    from clearance.evidence.keys import load_public_key
+
+    with errors_to_exit():
+        key = load_public_key(public_key)
+        with _ledger(db_url, log_key) as ledger, ledger.write() as store:
+            t = store.ensure_team(team)
+            row = store.add_trusted_key(t, key.keyid, public_key.read_text(encoding="utf-8"))
+            store.append_audit("cli", "key.trusted", {"team": t.name, "key_id": row.key_id})
+        typer.echo(f"team {t.name} trusts key {row.key_id}")
+
+
+FINDING_COLUMNS = [
+    "service",
+    "team",
+    "severity",
+    "status",
+    "rule_id",
+    "path",
+    "line",
+    "days_open",
+    "due_at",
+    "days_overdue",
+]
+
+
+@ledger_app.command("findings")
+def findings(
+    team: str | None = typer.Option(None, "--team"),
+    service: str | None = typer.Option(None, "--service"),
+    severity: str | None = typer.Option(None, "--severity"),
+    status: str = typer.Option("open", "--status", help="open, fixed or all."),
+    overdue: bool = typer.Option(False, "--overdue", help="Only findings past their SLA due date."),
+    fmt: str = FORMAT_OPT,
+    server: str | None = SERVER_OPT,
+    token: str | None = TOKEN_OPT,
+    db_url: str | None = DB_OPT,
+) -> None:
+    """Open findings by team/service/severity; --overdue for SLA breaches (with days over)."""
+    with errors_to_exit():
+        url = _server(server)
+        if url:
+            params = {
+                k: v
+                for k, v in {
+                    "team": team,
+                    "service": service,
+                    "severity": severity,
+                    "status": status,
+                    "overdue": str(overdue).lower(),
+                }.items()
+                if v
+            }
+            rows = _request("GET", url, "/api/v1/findings", token, params=params)["findings"]
+        else:
+            from clearance.ledger.store import FindingFilter
+
+            with _ledger(db_url) as ledger, ledger.read() as store:
+                flt = FindingFilter(
+                    team=team, service=service, severity=severity, status=status, overdue=overdue
+                )
+                rows = [f.as_json() for f in store.findings(flt)]
+        _emit(rows, FINDING_COLUMNS, fmt, f"{len(rows)} findings")
+
+
+@ledger_app.command("debt")
+def debt(
+    within_days: int = typer.Option(30, "--within-days", help="Exceptions expiring within this many days."),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    server: str | None = SERVER_OPT,
+    token: str | None = TOKEN_OPT,
+    db_url: str | None = DB_OPT,
+) -> None:
+    """Security debt: overdue by team, aging buckets, repeat offenders, exceptions expiring/expired."""
+    with errors_to_exit():
+        url = _server(server)
+        if url:
+            data = {
+                "overdue": _request("GET", url, "/api/v1/debt/overdue", token)["teams"],
+                "aging": _request("GET", url, "/api/v1/debt/aging", token)["buckets"],
+                "repeat_offenders": _request("GET", url, "/api/v1/debt/repeat-offenders", token),
+                "exceptions": _request(
+                    "GET", url, "/api/v1/exceptions", token, params={"within_days": within_days}
+                ),
+            }
+        else:
+            with _ledger(db_url) as ledger, ledger.read() as store:
+                data = {
+                    "overdue": store.overdue_by_team(),
+                    "aging": store.aging(),
+                    "repeat_offenders": store.repeat_offenders(),
+                    "exceptions": store.exceptions_report(within_days),
+                }
+        if fmt == "json":
+            typer.echo(json.dumps(data, indent=2, sort_keys=True))
+            return
+        _emit(
+            data["overdue"],
+            ["team", "overdue", "by_severity", "max_days_overdue"],
+            "table",
+            "overdue by team",
+        )
+        aging_rows = [
+            {
+                "bucket": b,
+                **{"total": sum(v.values())},
+                "by_severity": ", ".join(f"{k} {n}" for k, n in sorted(v.items())),
+            }
+            for b, v in data["aging"].items()
+        ]
+        _emit(aging_rows, ["bucket", "total", "by_severity"], "table", "open findings by age (days)")
+        _emit(
+            data["repeat_offenders"]["rules"],
+            ["service", "team", "rule_id", "reopened_findings"],
+            "table",
+            "rules re-introduced after a fix",
+        )
+        _emit(
+            data["exceptions"]["expiring"],
+            ["id", "service", "owner", "expires_at", "days_left"],
+            "table",
+            f"exceptions expiring within {within_days} days",
+        )
+        _emit(
+            data["exceptions"]["expired"],
+            ["id", "service", "owner", "expires_at", "matching_open_findings"],
+            "table",
+            "expired exceptions still matching",
+        )
+
+
+@ledger_app.command("verify-log")
+def verify_log(
+    db_url: str | None = DB_OPT,
+    key: Path | None = typer.Option(
+        None, "--key", help="The server's checkpoint public key (default: the local ledger key)."
+    ),
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Recompute the audit log against its signed checkpoints; name the first entry that no longer matches."""
+    from clearance.ledger.service import verify_log as check_log
+
+    with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.read() as store:
+        pem = (
+            key.read_text(encoding="utf-8")
+            if key
+            else (ledger.log_key.public_pem if ledger.log_key else None)
+        )
+        result = check_log(store, pem)
+    if result.ok:
+        typer.echo(
+            f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints verified"
+        )
+        return
+    for p in result.problems:
+        typer.echo(f"FAIL: {p}", err=True)
+    typer.echo(f"audit log BROKEN: first entry that no longer matches: {result.first_bad_seq}", err=True)
+    raise typer.Exit(1)
+
+
+@ledger_app.command("sync-catalog")
+def sync_catalog(
+    paths: list[Path] = typer.Argument(
+        ..., help="Repository checkouts (catalog-info.yaml, clearance.toml, CODEOWNERS)."
+    ),
+    db_url: str | None = DB_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Import services, owners, tiers, exposure and CODEOWNERS from repositories."""
+    from clearance.config import load_settings
+    from clearance.policy.context import load_catalog, load_codeowners
+
+    with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.write() as store:
+        for root in paths:
+            if not root.is_dir():
+                raise UsageError(f"{root} is not a directory")
+            settings, _ = load_settings(root)
+            catalog = load_catalog(root, settings.service)
+            owners = load_codeowners(root)
+            components = list(catalog.components) or [catalog.default]
+            for comp in components:
+                name = comp.name or root.resolve().name
+                team = store.ensure_team(comp.owner) if comp.owner else None
+                svc, created = store.upsert_service(
+                    name,
+                    team=team,
+                    source="catalog",
+                    tier=comp.tier or None,
+                    exposure=comp.exposure if comp.exposure != "unknown" else None,
+                    data_class=comp.data_classification if comp.data_classification != "unknown" else None,
+                    repository=root.resolve().name,
+                )
+                rules = [(pattern, owners_[0]) for pattern, owners_, _spec in owners.entries if owners_]
+                store.set_code_owners(svc, rules)
+                store.append_audit(
+                    "cli",
+                    "service.synced",
+                    {
+                        "service": name,
+                        "team": team.name if team else None,
+                        "created": created,
+                        "codeowners": len(rules),
+                    },
+                )
+                typer.echo(
+                    f"{'created' if created else 'updated'} service {name} (team {team.name if team else '-'}, tier {svc.tier}, {len(rules)} CODEOWNERS rules)"
+                )
+            for w in catalog.warnings:
+                typer.echo(f"warning: {w}", err=True)
+
+
+@ledger_app.command("rematch")
+def rematch(
+    db_url: str | None = DB_OPT,
+    advisory_db: Path | None = typer.Option(
+        None,
+        "--advisory-db",
+        help="Advisory database directory (default: $CLEARANCE_DB_DIR or the user data dir).",
+    ),
+    fmt: str = FORMAT_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Re-match every stored release against the advisory database (run after `db import`/`db update`);
+    lists the newly affected releases and records findings for them."""
+    from clearance.ledger.affected import rematch as run_rematch
+    from clearance.scanners.vulns.advisories import database_dir
+
+    directory = advisory_db or database_dir()
+    with errors_to_exit(), _ledger(db_url, log_key, advisory_dir=directory) as ledger:
+        with ledger.advisory_matcher() as matcher, ledger.write() as store:
+            assert matcher is not None
+            result = run_rematch(store, matcher)
+        rows = list(result.newly_affected)
+        if fmt == "json":
+            typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
+            return
+        typer.echo(
+            f"{result.components} components re-matched: {result.new_matches} new matches, {result.findings_recorded} findings recorded",
+            err=True,
+        )
+        _emit(rows, ["service", "release", "component", "advisory_id"], fmt, "newly affected releases")
+
+
+@ledger_app.command("triage")
+def triage(
+    service: str = typer.Option(..., "--service"),
+    component: str = typer.Option(..., "--component", help="purl, e.g. pkg:pypi/jinja2@2.11.2"),
+    advisory: str = typer.Option(..., "--advisory"),
+    state: str = typer.Option(
+        ..., "--state", help="exploitable, in_triage, false_positive, not_affected, resolved"
+    ),
+    justification: str | None = typer.Option(
+        None, "--justification", help="e.g. code_not_reachable (required for not_affected)"
+    ),
+    response: list[str] | None = typer.Option(
+        None, "--response", help="can_not_fix, will_not_fix, update, rollback, workaround_available"
+    ),
+    detail: str = typer.Option("", "--detail"),
+    author: str = typer.Option(os.environ.get("USER", "cli"), "--author"),
+    server: str | None = SERVER_OPT,
+    token: str | None = TOKEN_OPT,
+    db_url: str | None = DB_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Record a VEX triage decision for (service, component, advisory)."""
+    with errors_to_exit():
+        url = _server(server)
+        body = {
+            "service": service,
+            "component": component,
+            "advisory": advisory,
+            "state": state,
+            "justification": justification,
+            "responses": response or [],
+            "detail": detail,
+        }
+        if url:
+            out = _request("POST", url, "/api/v1/analyses", token, json=body)
+        else:
+            from clearance.ledger.vex import record_analysis
+
+            with _ledger(db_url, log_key) as ledger, ledger.write() as store:
+                out = record_analysis(
+                    store,
+                    service=service,
+                    component_purl=component,
+                    advisory_id=advisory,
+                    state=state,
+                    justification=justification,
+                    responses=response or [],
+                    detail=detail,
+                    author=author,
+                )
+        typer.echo(json.dumps(out, indent=2, sort_keys=True))
+
+
+def push(
+    path: Path = typer.Argument(
+        ..., help="A gate JSON report (--format json) or an evidence bundle (.tar.gz)."
+    ),
+    server: str | None = SERVER_OPT,
+    token: str | None = TOKEN_OPT,
+    service: str | None = typer.Option(None, "--service", help="Service name (default: from the report)."),
+    version: str | None = typer.Option(None, "--version", help="Release version (default: the commit)."),
+    report: Path | None = typer.Option(
+        None, "--report", help="With a bundle: also send this report (must equal the bundle's)."
+    ),
+    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+) -> None:
+    """Send a gate run to the ledger; prints created / updated / fixed / reopened / unchanged."""
+    with errors_to_exit():
+        url = _server(server)
+        if not url:
+            raise UsageError("no ledger server", hint=f"pass --server URL or set {SERVER_ENV}")
+        result = push_run(url, token, path, service=service, version=version, report=report)
+        print_push(result, fmt)
+
+
+def push_run(
+    url: str,
+    token: str | None,
+    path: Path,
+    *,
+    service: str | None = None,
+    version: str | None = None,
+    report: Path | None = None,
+) -> dict[str, Any]:
+    """POST a report or bundle to `url`; returns the ledger's answer."""
+    try:
+        data = path.read_bytes()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}") from e
+    files: dict[str, tuple[str, bytes, str]] = {}
+    if data[:2] == b"\x1f\x8b":
+        files["bundle"] = (path.name, data, "application/gzip")
+        if report is not None:
+            files["report"] = (report.name, report.read_bytes(), "application/json")
+    else:
+        files["report"] = (path.name, data, "application/json")
+    form = {k: v for k, v in {"service": service, "version": version}.items() if v}
+    result: dict[str, Any] = _request("POST", url, "/api/v1/runs", token, files=files, data=form)
+    return result
+
+
+def print_push(result: dict[str, Any], fmt: str = "table") -> None:
+    """Show a push answer."""
+    if fmt == "json":
+        typer.echo(json.dumps(result, indent=2, sort_keys=True))
+        return
+    c = result["counts"]
+    state = (
+        "duplicate (nothing changed)"
+        if result.get("duplicate")
+        else (
+            "verified bundle, key " + str(result.get("signer_key_id"))
+            if result.get("verified")
+            else "unverified report"
+        )
+    )
+    typer.echo(
+        f"ledger: {result['service']} release {result['release']['version']} ({result['mode']} run {result['run_id']}, {state}): "
+        f"created {c['created']}, updated {c['updated']}, fixed {c['fixed']}, reopened {c['reopened']}, unchanged {c['unchanged']}"
+    )
+
+
+AFFECTED_COLUMNS = [
+    "service",
+    "team",
+    "version",
+    "latest",
+    "environments",
+    "component",
+    "advisory_id",
+    "finding_status",
+    "excepted_until",
+    "analysis_state",
+    "fixed_versions",
+]
+
+
+def affected(
+    query: str = typer.Argument(
+        ...,
+        help="An advisory id (CVE-…, GHSA-…, PYSEC-…) or a purl (pkg:pypi/jinja2@2.11.2, or without version).",
+    ),
+    version_range: str | None = typer.Option(
+        None, "--range", help="With a purl without version: e.g. '<3.1.5'."
+    ),
+    fmt: str = FORMAT_OPT,
+    server: str | None = SERVER_OPT,
+    token: str | None = TOKEN_OPT,
+    db_url: str | None = DB_OPT,
+) -> None:
+    """Which services and releases an advisory or package affects, where they run, who owns them."""
+    with errors_to_exit():
+        key = "purl" if query.startswith("pkg:") else "advisory"
+        url = _server(server)
+        if url:
+            params = {key: query, **({"range": version_range} if version_range else {})}
+            data = _request("GET", url, "/api/v1/affected", token, params=params)
+        else:
+            from clearance.ledger.affected import affected_query
+
+            with _ledger(db_url) as ledger, ledger.read() as store:
+                data = affected_query(
+                    store,
+                    advisory=query if key == "advisory" else None,
+                    purl=query if key == "purl" else None,
+                    version_range=version_range,
+                )
+        _emit(
+            data["results"],
+            AFFECTED_COLUMNS,
+            fmt,
+            f"{query}: {len(data['services'])} service(s) affected",
+            whole=data,
+        )
+
+
+def push_gate_run(url: str, plan: Any, report: Any, *, quiet: bool) -> None:
+    """`clearance gate --push URL`: send the bundle just written (or the JSON report) to the ledger."""
+    import tempfile
+
+    from clearance.report import Format, render
+
+    server = _server(url)
+    assert server is not None
+    with tempfile.TemporaryDirectory(prefix="clearance-push-") as tmp:
+        if plan.evidence is not None:
+            path = Path(plan.evidence.out_dir) / f"{plan.bundle_name}.bundle.tar.gz"
+        else:
+            path = Path(tmp) / "report.json"
+            path.write_text(render(Format.json, report), encoding="utf-8")
+        result = push_run(server, None, path)
+    if not quiet:
+        from clearance.cli.common import stderr
+
+        c = result["counts"]
+        stderr.print(
+            f"pushed to {_safe(server)}: {result['service']} release {result['release']['version']}: created {c['created']}, "
+            f"updated {c['updated']}, fixed {c['fixed']}, reopened {c['reopened']}, unchanged {c['unchanged']}"
+        )
