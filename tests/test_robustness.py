@@ -1195,3 +1195,91 @@ def test_ecosystem_without_advisory_data_is_incomplete_unless_accepted(
         assert code == EXIT_INCOMPLETE
         (error,) = report["errors"]
         assert error["path"] == "package-lock.json" and "no npm data" in error["message"]
+
+
+# --- issue 10: in PR mode the change does not choose the policy that judges it -------------------
+
+IGNORE_ALL = '[[policy.rules]]\nname = "ok"\naction = "ignore"\nwhen = "true"\n'
+
+
+def _pr_repo(tmp_path: Path, base_files: dict[str, str], pr_files: dict[str, str]) -> Path:
+    """A repository whose `main` holds `base_files` and whose checked-out `topic` adds `pr_files`."""
+    root = tmp_path / "repo"
+    root.mkdir(parents=True)
+    _git(root, "init", "-q", "-b", "main")
+    write_tree(root, {"a.py": "x = 1\n", **base_files})
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    _git(root, "checkout", "-qb", "topic")
+    write_tree(root, pr_files)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "pr")
+    return root
+
+
+def _exception_entry(ident: str, days: int) -> str:
+    today = dt.datetime.now(dt.UTC).date()
+    return (
+        f"  - id: {ident}\n    match: {{rule: secret.stripe-secret-key}}\n    owner: team-a\n"
+        f"    reason: test key\n    created: {today}\n    expires: {today + dt.timedelta(days=days)}\n"
+        "    approved_by: sec-lead\n    compensating_control: key disabled\n"
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("where", ["clearance.toml", "pyproject.toml"])
+def test_pr_cannot_rewrite_the_policy_that_judges_it(tmp_path: Path, where: str) -> None:
+    """The issue's reproducer: a PR adds a live key and an `ignore everything` rule."""
+    config = (
+        IGNORE_ALL
+        if where == "clearance.toml"
+        else "[tool.clearance]\n" + IGNORE_ALL.replace("[[policy.rules]]", "[[tool.clearance.policy.rules]]")
+    )
+    root = _pr_repo(tmp_path, {}, {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', where: config})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED
+    reasons = " | ".join(report["decision"]["reasons"])
+    assert "this change edits the gate's policy: " + where in reasons, reasons
+    assert (
+        f"{where} (this change edits the gate's policy, gate policy) needs approval from @security" in reasons
+    )
+    assert [f["verdict"]["action"] for f in report["findings"]] == ["block"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pr_cannot_disable_a_scanner_rule_or_ignore_the_file(tmp_path: Path) -> None:
+    config = 'ignore = ["c.py"]\n[secrets]\ndisable = ["secret.stripe-secret-key"]\n'
+    root = _pr_repo(tmp_path, {}, {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', "clearance.toml": config})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED
+    assert [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_exception_added_in_the_pr_needs_approval_naming_it(tmp_path: Path) -> None:
+    exceptions = "exceptions:\n" + _exception_entry("EXC-7", 20)
+    pr = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', ".clearance/exceptions.yaml": exceptions}
+    root = _pr_repo(tmp_path, {}, pr)
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    reasons = " | ".join(report["decision"]["reasons"])
+    assert "exception(s) EXC-7 added or extended by this change" in reasons
+    assert "needs approval from @security" in reasons
+    approvals = tmp_path / "approvals.json"
+    approvals.write_text('{"approved_by": ["security"]}')
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets", "--approvals", str(approvals))
+    assert code == EXIT_PASS, report["decision"]["reasons"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_exception_extended_in_the_pr_needs_approval_but_an_unchanged_one_applies(tmp_path: Path) -> None:
+    base_exceptions = "exceptions:\n" + _exception_entry("EXC-7", 10)
+    secret = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n'}
+    unchanged = _pr_repo(tmp_path / "u", {".clearance/exceptions.yaml": base_exceptions}, secret)
+    code, report = gate_json(unchanged, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_PASS, report["decision"]["reasons"]
+    extended = {**secret, ".clearance/exceptions.yaml": "exceptions:\n" + _exception_entry("EXC-7", 25)}
+    root = _pr_repo(tmp_path / "e", {".clearance/exceptions.yaml": base_exceptions}, extended)
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    assert any("EXC-7 added or extended" in r for r in report["decision"]["reasons"])

@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from clearance.config import CONFIG_FILE, Settings
+from clearance.config import CONFIG_FILE, ExceptionLimitSettings, Settings
 from clearance.decision import Decision
-from clearance.errors import UsageError
+from clearance.errors import PolicyError, UsageError
 from clearance.model import Baseline, ChangeSet, ScanResult, Severity
 from clearance.policy.approvals import (
     Approvals,
@@ -32,7 +32,7 @@ from clearance.policy.approvals import (
 )
 from clearance.policy.context import PolicyContext, ci_context, load_context, resolve_env
 from clearance.policy.engine import DecisionInputs, Policy, annotate_owners, decide, load_policy
-from clearance.policy.exceptions import load_exceptions
+from clearance.policy.exceptions import ExceptionSet, load_exceptions, parse_exceptions
 from clearance.policy.inputs import ChangeInfo
 
 GITHUB = "github"
@@ -52,6 +52,24 @@ class GateOptions:
     environ: Mapping[str, str] = field(default_factory=dict)
     cache_dir: Path | None = None
     """Where the PR-mode baseline is cached (None: not cached)."""
+
+
+@dataclass(frozen=True)
+class PolicyAtBase:
+    """PR mode: where the policy came from and what the change does to it (from the pipeline)."""
+
+    origin: str
+    """E.g. `clearance.toml at 1a2b3c4d5e6f`: the merge base's configuration the gate applied."""
+    edited: tuple[str, ...] = ()
+    """Policy files the change edits."""
+    exceptions_at_base: str | None = None
+    """The exceptions file's text at the merge base (None: absent there)."""
+
+
+POLICY_EDIT = "gate policy"
+"""The pattern name of the approval a change that edits the gate's policy needs."""
+EXCEPTION_EDIT = "exceptions"
+"""The pattern name of the approval for exceptions a change adds or extends."""
 
 
 @dataclass(frozen=True)
@@ -76,28 +94,41 @@ def prepare(
     read_changed: Callable[[str], bytes | None] | None = None,
     catalog_files: Sequence[str] | None = None,
     reviews_client: ReviewsClient | None = None,
+    at_base: PolicyAtBase | None = None,
 ) -> DecisionInputs:
     """Gather context, exceptions, the PR change and approvals, and compile the policy.
 
     `change` and `baseline` come from the pipeline (PR mode); `read_changed` reads a changed
     file's content when a high-risk pattern with `contains` needs it; `catalog_files` are the
-    catalog-info files git knows (None: walk `root`).
+    catalog-info files git knows (None: walk `root`). `at_base` (PR mode): `settings` are the
+    merge base's; a change that edits the policy files, or adds or extends exceptions, needs the
+    approval of the base's risk owner (`default_risk_owner`) before it can pass.
     """
     env = resolve_env(options.env, options.environ)
     ci = ci_context(options.environ, options.ci_overrides)
     context = load_context(root, settings.service, env, ci, catalog_files)
     policy = _policy(settings, env, options)
     limits = settings.policy.exceptions
-    exceptions = load_exceptions(root / limits.file, limits, display=limits.file)
+    exceptions = load_exceptions(root / limits.file, limits, display=limits.file, now=now)
     change_info = ChangeInfo()
     requirements: list[Requirement] = []
     approvals_source = "none"
+    notices: list[str] = []
     if change is not None:
         touched = [
             ChangedFile(p, reader=functools.partial(read_changed, p) if read_changed else None)
             for p in change.paths
         ]
         needed = required_approvals(touched, high_risk_paths(settings.policy))
+        if at_base is not None:
+            exceptions = exceptions.against_base(_exceptions_at_base(at_base, limits, now))
+            needed = _policy_requirements(at_base, exceptions, settings) + needed
+            notices.append(f"policy and configuration from the merge base: {at_base.origin}")
+            if at_base.edited:
+                notices.append(
+                    f"this change edits the gate's policy: {', '.join(at_base.edited)} "
+                    "(not applied until merged; the edit needs approval)"
+                )
         if needed:
             approvals = _approvals(options, ci.repository, ci.pr, reviews_client)
             approvals_source = approvals.source
@@ -120,6 +151,7 @@ def prepare(
         expiring_soon_days=limits.expiring_soon_days,
         limits=limits,
         inline_suppression=settings.policy.inline_suppression,
+        notices=tuple(notices),
     )
 
 
@@ -135,6 +167,7 @@ def run_policy(
     read_changed: Callable[[str], bytes | None] | None = None,
     catalog_files: Sequence[str] | None = None,
     reviews_client: ReviewsClient | None = None,
+    at_base: PolicyAtBase | None = None,
 ) -> PolicyRun:
     """Decide a scan result under the repository's policy."""
     inputs = prepare(
@@ -148,12 +181,50 @@ def run_policy(
         read_changed=read_changed,
         catalog_files=catalog_files,
         reviews_client=reviews_client,
+        at_base=at_base,
     )
     decision = decide(result, inputs, now)
     annotated = annotate_owners(result, inputs.context)
     context = report_context(inputs.context)
     context["decided_at"] = now.isoformat()
     return PolicyRun(decision, annotated, inputs, context)
+
+
+def _exceptions_at_base(
+    at_base: PolicyAtBase, limits: ExceptionLimitSettings, now: dt.datetime
+) -> ExceptionSet:
+    """The exceptions the merge base held; an absent or no longer valid file holds none (so
+    every current entry counts as added by the change)."""
+    if not at_base.exceptions_at_base:
+        return ExceptionSet()
+    try:
+        return parse_exceptions(
+            at_base.exceptions_at_base, f"{limits.file} at the merge base", limits, now=now
+        )
+    except PolicyError:
+        return ExceptionSet()
+
+
+def _policy_requirements(
+    at_base: PolicyAtBase, exceptions: ExceptionSet, settings: Settings
+) -> list[Requirement]:
+    """Approvals for editing the gate's own policy, and for exceptions the change adds or extends."""
+    owners = (settings.policy.default_risk_owner,)
+    out: list[Requirement] = []
+    if at_base.edited:
+        out.append(Requirement(POLICY_EDIT, "this change edits the gate's policy", owners, at_base.edited))
+    pending = exceptions.pending()
+    if pending:
+        ids = ", ".join(e.id for e in pending)
+        out.append(
+            Requirement(
+                EXCEPTION_EDIT,
+                f"exception(s) {ids} added or extended by this change",
+                owners,
+                (settings.policy.exceptions.file,),
+            )
+        )
+    return out
 
 
 def report_context(context: PolicyContext) -> dict[str, Any]:
