@@ -1283,3 +1283,18 @@ def test_exception_extended_in_the_pr_needs_approval_but_an_unchanged_one_applie
     code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
     assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
     assert any("EXC-7 added or extended" in r for r in report["decision"]["reasons"])
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_inline_suppression_added_in_the_pr_needs_approval_like_an_exception(tmp_path: Path) -> None:
+    line = f'k = "{FAKE_STRIPE_KEY}"  # clearance:ignore[secret.stripe-secret-key] reason="test fixture"\n'
+    root = _pr_repo(tmp_path, {}, {"c.py": line})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    assert any(
+        "inline suppression(s) added by this change: c.py:1" in r for r in report["decision"]["reasons"]
+    )
+    # already on the base (not added by the change): it applies as before
+    root = _pr_repo(tmp_path / "old", {"c.py": line}, {"c.py": line + "y = 2\n"})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_PASS, report["decision"]["reasons"]

@@ -70,6 +70,8 @@ POLICY_EDIT = "gate policy"
 """The pattern name of the approval a change that edits the gate's policy needs."""
 EXCEPTION_EDIT = "exceptions"
 """The pattern name of the approval for exceptions a change adds or extends."""
+INLINE_EDIT = "inline suppressions"
+"""The pattern name of the approval for inline suppressions a change adds."""
 
 
 @dataclass(frozen=True)
@@ -122,7 +124,7 @@ def prepare(
         needed = required_approvals(touched, high_risk_paths(settings.policy))
         if at_base is not None:
             exceptions = exceptions.against_base(_exceptions_at_base(at_base, limits, now))
-            needed = _policy_requirements(at_base, exceptions, settings) + needed
+            needed = _policy_requirements(at_base, exceptions, settings, result, change) + needed
             notices.append(f"policy and configuration from the merge base: {at_base.origin}")
             if at_base.edited:
                 notices.append(
@@ -206,9 +208,10 @@ def _exceptions_at_base(
 
 
 def _policy_requirements(
-    at_base: PolicyAtBase, exceptions: ExceptionSet, settings: Settings
+    at_base: PolicyAtBase, exceptions: ExceptionSet, settings: Settings, result: ScanResult, change: ChangeSet
 ) -> list[Requirement]:
-    """Approvals for editing the gate's own policy, and for exceptions the change adds or extends."""
+    """Approvals for editing the gate's own policy, for exceptions the change adds or extends, and
+    for inline suppressions it adds (the same rule for both ways of accepting a risk)."""
     owners = (settings.policy.default_risk_owner,)
     out: list[Requirement] = []
     if at_base.edited:
@@ -224,7 +227,33 @@ def _policy_requirements(
                 (settings.policy.exceptions.file,),
             )
         )
+    added = _added_suppressions(result, change)
+    if added:
+        out.append(
+            Requirement(
+                INLINE_EDIT,
+                f"inline suppression(s) added by this change: {', '.join(added)}",
+                owners,
+                tuple(sorted({a.rpartition(":")[0] for a in added})),
+            )
+        )
     return out
+
+
+def _added_suppressions(result: ScanResult, change: ChangeSet) -> list[str]:
+    """`path:line` of every inline suppression in use that sits on a line the change adds."""
+    added = {c.path: c.added_lines for c in change.changed}
+    places = []
+    for finding in result.findings:
+        if finding.suppression is None or not finding.suppression.source.startswith("inline:"):
+            continue
+        path, _, line = finding.suppression.source.removeprefix("inline:").rpartition(":")
+        if path not in added:
+            continue
+        lines = added[path]
+        if lines is None or (line.isdigit() and int(line) in lines):
+            places.append(f"{path}:{line}")
+    return sorted(set(places))
 
 
 def report_context(context: PolicyContext) -> dict[str, Any]:
