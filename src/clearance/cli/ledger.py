@@ -19,6 +19,7 @@ from typing import Any
 import typer
 
 from clearance.cli.common import errors_to_exit
+from clearance.decision import verify_exit_code
 from clearance.errors import LedgerError, UsageError
 
 TOKEN_ENV = "CLEARANCE_TOKEN"
@@ -441,7 +442,7 @@ def verify_log(
     for p in result.problems:
         typer.echo(f"FAIL: {p}", err=True)
     typer.echo(f"audit log BROKEN: first entry that no longer matches: {result.first_bad_seq}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(int(verify_exit_code(False)))
 
 
 @ledger_app.command("sync-catalog")
