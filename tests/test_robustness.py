@@ -1298,3 +1298,115 @@ def test_inline_suppression_added_in_the_pr_needs_approval_like_an_exception(tmp
     root = _pr_repo(tmp_path / "old", {"c.py": line}, {"c.py": line + "y = 2\n"})
     code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
     assert code == EXIT_PASS, report["decision"]["reasons"]
+
+
+# --- issue 10: the remaining reproducers, one table --------------------------------------------
+# (the others have their own tests above: PR-mode policy, exceptions, verify, CEL, config types,
+# size cap, binary, file names, shallow history, missing advisory data)
+
+
+def _interpolation_bomb(root: Path) -> None:
+    lines = ['  a0 = "' + "x" * 1000 + '"'] + [
+        f'  a{i} = "' + ("${local.a%d}" % (i - 1)) * 100 + '"' for i in range(1, 6)
+    ]
+    (root / "main.tf").write_text(
+        "locals {\n" + "\n".join(lines) + '\n}\nresource "aws_s3_bucket" "b" {\n  bucket = local.a5\n}\n'
+    )
+
+
+def _dynamic_fan_out(root: Path) -> None:
+    block = "content {\n x = 1\n}\n"
+    for i in range(4):
+        block = f'dynamic "d{i}" {{\n for_each = local.l\n content {{\n {block} }}\n}}\n'
+    items = ",".join(map(str, range(64)))
+    (root / "main.tf").write_text(
+        f'locals {{\n  l = [{items}]\n}}\nresource "aws_security_group" "s" {{\n{block}}}\n'
+    )
+
+
+def _module_cycle(root: Path) -> None:
+    write_tree(
+        root,
+        {
+            "main.tf": 'module "m" {\n  source = "./m"\n}\n',
+            "m/main.tf": 'module "again" {\n  source = "./"\n  count  = 8\n}\n'
+            'resource "aws_s3_bucket_acl" "b" {\n  bucket = "b"\n  acl    = "public-read"\n}\n',
+        },
+    )
+
+
+def _huge_hcl_string(root: Path) -> None:
+    (root / "main.tf").write_text(
+        'locals {\n  s = "'
+        + "a" * 4_900_000
+        + '"\n}\nresource "aws_s3_bucket" "b" {\n  bucket = local.s\n}\n'
+    )
+
+
+def _cfn_join_bomb(root: Path) -> None:
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"P": {"Type": "String", "Default": "x" * 1_000_000}},
+        "Resources": {
+            "B": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": {"Fn::Join": ["", [{"Ref": "P"}] * 50]},
+                    "Tags": [{"Key": "k", "Value": {"Fn::Sub": "${P}" * 50}}],
+                },
+            }
+        },
+    }
+    (root / "template.json").write_text(json.dumps(template))
+
+
+def _minified_lockfile(root: Path) -> None:
+    packages: dict[str, Any] = {"": {"name": "x", "version": "1.0.0"}}
+    for i in range(8000):
+        packages[f"node_modules/pkg{i}"] = {
+            "version": f"1.0.{i}",
+            "resolved": f"https://registry.npmjs.org/pkg{i}/-/pkg{i}-1.0.{i}.tgz",
+            "integrity": "sha512-" + "A" * 86 + "==",
+        }
+    lock = {"name": "x", "version": "1.0.0", "lockfileVersion": 3, "requires": True, "packages": packages}
+    (root / "package-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
+    (root / "clearance.toml").write_text('[deps]\naccept_missing_ecosystems = ["npm"]\n')
+
+
+def _binary_formats(root: Path) -> None:
+    for i in range(255):
+        ext = (".png", ".gz", ".pdf", ".zip")[i % 4]
+        (root / f"asset{i}{ext}").write_bytes(os.urandom(64))
+
+
+REPRODUCERS: list[tuple[str, Callable[[Path], None], str, int, str]] = [
+    ("terraform-interpolation-bomb", _interpolation_bomb, "iac", EXIT_INCOMPLETE, "max_string"),
+    ("terraform-dynamic-fan-out", _dynamic_fan_out, "iac", EXIT_INCOMPLETE, "max_dynamic"),
+    ("terraform-module-cycle", _module_cycle, "iac", EXIT_BLOCKED, "cycle"),
+    ("terraform-4.9MB-string", _huge_hcl_string, "iac", EXIT_BLOCKED, ""),
+    ("cloudformation-join-bomb", _cfn_join_bomb, "iac", EXIT_INCOMPLETE, "max_string"),
+    ("minified-package-lock", _minified_lockfile, "deps", EXIT_PASS, ""),
+    ("255-binary-files", _binary_formats, "secrets", EXIT_PASS, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "scanners", "code", "needle"),
+    [pytest.param(b, s, c, n, id=i) for i, b, s, c, n in REPRODUCERS],
+)
+def test_issue_10_reproducers_end_with_their_documented_exit_code(
+    tmp_path: Path, advisory_db: Path, build: Callable[[Path], None], scanners: str, code: int, needle: str
+) -> None:
+    """Every reproducer ends with its documented exit code, a named budget when one is hit, every
+    skip counted, and never an internal error (exit 70)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    build(root)
+    got, report = gate_json(root, "--scanners", scanners)
+    assert got == code, (report["errors"], report["decision"]["reasons"])
+    assert got != 70
+    if needle:
+        assert any(needle in e["message"] for e in report["errors"]), report["errors"]
+    if build is _binary_formats:  # dropped by extension, but counted and reported like every skip
+        assert report["summary"]["files_skipped"] == 255
+        assert all("binary format" in s["reason"] for s in report["skipped"])
