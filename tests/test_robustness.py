@@ -1307,7 +1307,7 @@ def test_inline_suppression_added_in_the_pr_needs_approval_like_an_exception(tmp
 
 def _interpolation_bomb(root: Path) -> None:
     lines = ['  a0 = "' + "x" * 1000 + '"'] + [
-        f'  a{i} = "' + ("${local.a%d}" % (i - 1)) * 100 + '"' for i in range(1, 6)
+        f'  a{i} = "' + ("${local.a" + str(i - 1) + "}") * 100 + '"' for i in range(1, 6)
     ]
     (root / "main.tf").write_text(
         "locals {\n" + "\n".join(lines) + '\n}\nresource "aws_s3_bucket" "b" {\n  bucket = local.a5\n}\n'
