@@ -277,8 +277,8 @@ def missing_ecosystem_errors(
     for path, components in sorted(per_file, key=lambda item: item[0]):
         for c in components:
             eco = base_ecosystem(c.ecosystem)
-            if eco in present:
-                continue
+            if eco in present or eco not in KNOWN_ECOSYSTEMS:
+                continue  # (an ecosystem no advisory source covers is a warning of its own)
             count[eco] = count.get(eco, 0) + 1
             first.setdefault(eco, path)
     accept = {a.lower() for a in accepted}
