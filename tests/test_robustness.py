@@ -1417,3 +1417,23 @@ def test_issue_10_reproducers_end_with_their_documented_exit_code(
     if build is _binary_formats:  # dropped by extension, but counted and reported like every skip
         assert report["summary"]["files_skipped"] == 255
         assert all("binary format" in s["reason"] for s in report["skipped"])
+
+
+def test_exceptions_check_warns_about_an_allowed_wildcard(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{path: '**'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry, "[policy.exceptions]\nallow_wildcards = true\n")
+    result = invoke(["exceptions", "check", "--root", str(root)])
+    assert result.exit_code == EXIT_PASS
+    assert "uses a wildcard (path=**)" in _flat(result.output)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pr_adding_a_clearanceignore_that_hides_its_secret_needs_approval(tmp_path: Path) -> None:
+    pr = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', ".clearanceignore": "c.py\n"}
+    root = _pr_repo(tmp_path, {}, pr)
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    assert any(
+        "this change edits the gate's policy: .clearanceignore" in r for r in report["decision"]["reasons"]
+    )
