@@ -1437,3 +1437,11 @@ def test_pr_adding_a_clearanceignore_that_hides_its_secret_needs_approval(tmp_pa
     assert any(
         "this change edits the gate's policy: .clearanceignore" in r for r in report["decision"]["reasons"]
     )
+
+
+def test_verify_artifact_that_is_a_fifo_is_a_usage_error_not_a_hang(tmp_path: Path, public_key: Path) -> None:
+    fifo = tmp_path / "artifact"
+    os.mkfifo(fifo)
+    bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
+    result = invoke(["verify", str(bundle), "--key", str(public_key), "--artifact", str(fifo)])
+    assert result.exit_code == EXIT_USAGE and "is not a regular file" in _flat(result.output)

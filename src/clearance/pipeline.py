@@ -265,7 +265,12 @@ def gate(
         change = git.change_set(request.scan.target, request.scan.options.base)
         at_base = policy_at_base(root, change, settings, request.policy.config_path)
         settings = at_base.settings
-        request = dataclasses.replace(request, scan=dataclasses.replace(request.scan, settings=settings))
+        request = dataclasses.replace(
+            request,
+            scan=dataclasses.replace(request.scan, settings=settings),
+            # the working tree's file is not where these rules come from: no line numbers from it
+            policy=dataclasses.replace(request.policy, config_path=None),
+        )
 
     # 1. Scan.
     scanned = scan(request.scan, now, progress, change)
