@@ -180,3 +180,70 @@ def test_update_db_fetches_only_when_missing_or_older_than_the_limit(
     assert "3 days ago" in (advisories.stale_reason(tmp_path / "db" / "advisories.sqlite3", 1, later) or "")
     runner.invoke(app, [*args, "--db-max-age", "0"])
     assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "older than the limit: fetched"
+
+
+# --- configuration found like git/ruff; every report path relative to the repository root -------
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """A git repository whose root clearance.toml turns one secret rule off, with the key deeper."""
+    import subprocess
+
+    repo = tmp_path / "mono"
+    (repo / "sub" / "deeper").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    source = (EXAMPLE / "app" / "github_sync.py").read_text(encoding="utf-8")  # the demo's fake token
+    token = next(line for line in source.splitlines() if "ghp_" in line)
+    (repo / "sub" / "k2.py").write_text(token.strip() + "\n", encoding="utf-8")
+    (repo / "sub" / "deeper" / "k3.py").write_text(token.strip() + "\n", encoding="utf-8")
+    return repo
+
+
+def _findings(
+    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, list[dict[str, Any]]]:
+    monkeypatch.chdir(cwd)
+    result = runner.invoke(app, ["gate", *args, "--scanners", "secrets", "--quiet", "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)["findings"]
+
+
+def test_a_root_config_applies_to_a_subdirectory_and_to_passed_files(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, found = _findings(["sub"], monorepo, monkeypatch)
+    assert code == 1 and sorted(f["location"]["path"] for f in found) == ["sub/deeper/k3.py", "sub/k2.py"]
+    rule = found[0]["rule_id"]
+    (monorepo / "clearance.toml").write_text(f'[secrets]\ndisable = ["{rule}"]\n', encoding="utf-8")
+    for args, cwd in (
+        (["sub"], monorepo),  # a subdirectory target
+        (["sub/k2.py"], monorepo),  # pre-commit passes one file
+        (["sub/k2.py", "sub/deeper/k3.py"], monorepo),  # ... or several
+        (["."], monorepo / "sub" / "deeper"),  # run from deep inside
+        ([str(monorepo / "sub")], monorepo / "sub"),
+    ):
+        code, found = _findings(args, cwd, monkeypatch)
+        assert code == 0 and rule not in {f["rule_id"] for f in found}, (args, cwd)
+
+
+def test_paths_are_repository_relative_in_every_format(
+    monorepo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(monorepo / "sub")
+    out = tmp_path / "out"
+    args = ["gate", "k2.py", "--scanners", "secrets", "--quiet", "--format", "json"]
+    for fmt, ext in (("sarif", "sarif"), ("junit", "xml"), ("markdown", "md"), ("console", "txt")):
+        args += ["--output", f"{fmt}:{out}/r.{ext}"]
+    result = runner.invoke(app, [*args, "--gitlab-reports", str(out / "gl")])
+    assert result.exit_code == 1
+    assert [f["location"]["path"] for f in json.loads(result.stdout)["findings"]] == ["sub/k2.py"]
+    sarif = json.loads((out / "r.sarif").read_text(encoding="utf-8"))
+    run = sarif["runs"][0]
+    (uri,) = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
+    assert uri == "sub/k2.py", "GitHub resolves artifact URIs from the repository root"
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == monorepo.resolve().as_uri() + "/"
+    assert sarif_checks.problems(sarif) == []
+    for name in ("r.xml", "r.md", "r.txt"):
+        assert "sub/k2.py:1" in (out / name).read_text(encoding="utf-8"), name
+    secrets = json.loads((out / "gl" / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
+    assert secrets["vulnerabilities"][0]["location"]["file"] == "sub/k2.py"

@@ -338,7 +338,9 @@ def security_metrics(
     rows = session.execute(
         select(
             Finding.severity,
-            func.sum(case((fixed_in_window, _seconds(session, Finding.fixed_at, Finding.first_seen)), else_=None)),
+            func.sum(
+                case((fixed_in_window, _seconds(session, Finding.fixed_at, Finding.first_seen)), else_=None)
+            ),
             _count(fixed_in_window),
             _count(due_in_window),
             _count(breached),
@@ -414,7 +416,9 @@ def security_metrics(
         str(outcome or "unknown"): int(n)
         for outcome, n in session.execute(
             select(GateRun.outcome, func.count())
-            .where(_in_scope(GateRun.service_id, scope), GateRun.decided_at >= start, GateRun.decided_at <= now)
+            .where(
+                _in_scope(GateRun.service_id, scope), GateRun.decided_at >= start, GateRun.decided_at <= now
+            )
             .group_by(GateRun.outcome)
             .order_by(GateRun.outcome)
         ).all()
