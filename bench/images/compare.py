@@ -53,8 +53,8 @@ def main(results: Path, images: list[str]) -> None:
         print(f"  by type (trivy):     {dict(Counter(t for t, *_ in theirs))}")
         only_trivy = sorted(theirs - ours)
         only_ours = sorted(ours - theirs)
-        print(f"  only trivy ({len(only_trivy)}): {only_trivy[:15]}")
-        print(f"  only clearance ({len(only_ours)}): {only_ours[:15]}")
+        print(f"  only trivy ({len(only_trivy)}): {only_trivy[:40]}")
+        print(f"  only clearance ({len(only_ours)}): {only_ours[:40]}")
 
 
 if __name__ == "__main__":

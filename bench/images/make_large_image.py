@@ -77,6 +77,7 @@ def _groups() -> list[tuple[str, list[tuple[str, Path]]]]:
     base = [
         ("etc/os-release", Path("/etc/os-release")),
         ("usr/lib/os-release", Path("/usr/lib/os-release")),
+        ("etc/debian_version", Path("/etc/debian_version")),
         ("var/lib/dpkg/status", Path("/var/lib/dpkg/status")),
     ]
     libs = _tree(Path("/usr/lib/x86_64-linux-gnu"), "usr/lib/x86_64-linux-gnu", limit=230 * 1024 * 1024)
