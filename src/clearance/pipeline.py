@@ -38,6 +38,7 @@ from clearance.model import (
     ScannerRun,
     ScannerStatus,
     ScanResult,
+    Severity,
     SkippedFile,
     Target,
 )
@@ -104,6 +105,8 @@ class ScanRequest:
     options: RunOptions = field(default_factory=RunOptions)
     verbose: bool = False
     """Reports show info-severity and ignored findings too."""
+    min_severity: Severity | None = None
+    """Human reports hide non-blocking findings below this severity (display only)."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +219,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         rules=rules_of(scanners, settings),
         tool_version=__version__,
         verbose=request.verbose,
+        min_severity=request.min_severity,
     )
     return ScanRun(result, change, report, tuple(scanners))
 
@@ -269,6 +273,7 @@ def gate(
         rules=scanned.report.rules,
         tool_version=__version__,
         verbose=request.scan.verbose,
+        min_severity=request.scan.min_severity,
         context=decided.report_context,
     )
     return GateRun(decided.result, decided.decision, report, decided.inputs, now, baseline)

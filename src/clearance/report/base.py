@@ -43,6 +43,9 @@ class ReportData:
     tool_version: str
     verbose: bool = False
     """Show info-severity and ignored findings in human formats."""
+    min_severity: Severity | None = None
+    """`--min-severity`: human formats hide non-blocking findings below it (display only: the
+    decision, the counts and the machine formats are unchanged)."""
     context: Mapping[str, Any] = field(default_factory=dict)
     """CI/service context from the policy stage: `repository_url` (or `server_url` + `repository`),
     `provider`, `commit`, `branch`, `run_url`, `service`, `owner`, `environment`... at the top level
@@ -100,8 +103,13 @@ def is_blocking(data: ReportData, finding: Finding) -> bool:
 
 
 def is_quiet(data: ReportData, finding: Finding) -> bool:
-    """True for findings human formats show only with `verbose`: info severity or ignored by policy."""
+    """True for findings human formats do not list: info severity or ignored by policy (shown with
+    `verbose`), or below `min_severity` (never shown). A blocking finding is never quiet."""
     if is_blocking(data, finding):
+        return False
+    if data.min_severity is not None and not finding.severity.at_least(data.min_severity):
+        return True
+    if data.verbose:
         return False
     return finding.severity is Severity.INFO or action_of(data, finding) is Action.IGNORE
 

@@ -72,7 +72,7 @@ _INDENT = "    "
 def render_console(data: ReportData, console: Console) -> None:
     """Write the report to a Rich console (the terminal, or a file-backed console)."""
     out = _Writer(console, min(console.width, MAX_WIDTH))
-    shown = [f for f in ordered(data.result.findings) if data.verbose or not is_quiet(data, f)]
+    shown = [f for f in ordered(data.result.findings) if not is_quiet(data, f)]
     hidden = len(data.result.findings) - len(shown)
     _header(data, out)
     blocking = [f for f in shown if is_blocking(data, f)]
@@ -89,10 +89,22 @@ def render_console(data: ReportData, console: Console) -> None:
     if not data.result.findings:
         out.blank()
         out.line(Text("No findings."))
-    if hidden:
+    below = 0
+    if data.min_severity is not None:
+        floor = data.min_severity
+        below = sum(
+            1 for f in data.result.findings if not f.severity.at_least(floor) and not is_blocking(data, f)
+        )
+    if hidden - below:
         out.blank()
         out.line(
-            Text(f"{count(hidden, 'informational or ignored finding')} not shown (--verbose shows them)")
+            Text(
+                f"{count(hidden - below, 'informational or ignored finding')} not shown (--verbose shows them)"
+            )
+        )
+    if below and data.min_severity is not None:
+        out.line(
+            Text(f"{count(below, 'finding')} below {data.min_severity.value} not shown (--min-severity)")
         )
     if shown and not data.verbose:
         out.line(Text("--verbose adds titles, fixes and every warning on its own line", style="dim"))
