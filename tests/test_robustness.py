@@ -796,10 +796,6 @@ def _git(root: Path, *args: str) -> None:
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-@pytest.mark.xfail(
-    strict=True,
-    reason="sources/git.py history range: a secret from main is reported (and attributed to topic's commit) when topic edits another line of its file",
-)
 def test_history_range_reports_only_what_the_topic_adds(tmp_path: Path) -> None:
     """docs/git.md: `--history --ref main..topic` is only what topic adds on top of main."""
     root = tmp_path / "repo"
@@ -817,6 +813,17 @@ def test_history_range_reports_only_what_the_topic_adds(tmp_path: Path) -> None:
     )
     assert result.exit_code == EXIT_PASS, result.output
     assert json.loads(result.stdout)["findings"] == []
+
+    # A secret topic really adds is still reported, with topic's commit.
+    (root / "deploy.py").write_text(f'SECRET = "{FAKE_STRIPE_KEY}"\n', encoding="utf-8")
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "deploy")
+    result = invoke(
+        ["scan", str(root), "--history", "--ref", "main..topic", "--format", "json", "--jobs", "1"]
+    )
+    findings = json.loads(result.stdout)["findings"]
+    assert [f["location"]["path"] for f in findings] == ["deploy.py"]
+    assert findings[0]["location"]["commit"] is not None
 
 
 def test_console_report_neutralises_control_characters_in_file_names(tmp_path: Path) -> None:

@@ -42,9 +42,9 @@ from clearance.model import (
     SkippedFile,
     Target,
 )
-from clearance.report.base import ReportData
+from clearance.report.base import CatalogEntry, ReportContext, ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
-from clearance.scanners.registry import build_scanners
+from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
@@ -52,6 +52,7 @@ from clearance.sources.image.source import ImageSource
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
     from clearance.policy.approvals import ReviewsClient
+    from clearance.policy.context import PolicyContext
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
 
@@ -92,6 +93,8 @@ class RunOptions:
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    offline: bool = False
+    """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
     platform: str | None = None
     """Image targets: which platform of a multi-platform image (`linux/arm64`)."""
 
@@ -161,11 +164,13 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
-    scanners = build_scanners(scanner_ids)
+    if options.offline:
+        _refuse_network(scanner_ids)
     target = request.target
+    source = open_source(target, options)
+    scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
-    source = open_source(target, options)
     collected = source.collect(list(settings.ignore), settings.max_file_size)
     collected.make_printable()  # names that are not UTF-8 are escaped once, here
     change = source.change()
@@ -178,16 +183,22 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         jobs=options.jobs,
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
+        secret_detector=secret_detector,
         image=source.context if isinstance(source, ImageSource) else None,
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
     for f in collected.files:
         f.release()
 
-    # 3. In PR mode keep only findings on added lines.
+    # 3. Keep what the change adds: in PR mode the findings on added lines; for a history range
+    #    (`main..topic`) the findings its boundary (main) did not already have.
     findings = scanned.findings
     if change is not None:
         findings = _only_added_lines(findings, collected.files)
+    boundary = source.boundary()
+    if boundary:
+        present = _fingerprints_at(boundary, target, findings, scanners, settings, now)
+        findings = [f for f in findings if f.fingerprint not in present]
 
     # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
     unique: dict[str, Finding] = {}
@@ -268,15 +279,15 @@ def gate(
 
     # 4. The report data every output renders.
     report = ReportData(
-        result=decided.result,
+        result=result,
         decision=decided.decision,
         rules=scanned.report.rules,
         tool_version=__version__,
         verbose=request.scan.verbose,
         min_severity=request.scan.min_severity,
-        context=decided.report_context,
+        context=_report_context(decided.inputs.context, now),
     )
-    return GateRun(decided.result, decided.decision, report, decided.inputs, now, baseline)
+    return GateRun(result, decided.decision, report, decided.inputs, now, baseline)
 
 
 def run(
@@ -325,7 +336,12 @@ def compute_baseline(
         return Baseline(change.base, change.merge_base, tree, cached, paths, cached=True)
     files = git.files_at(root, change.merge_base, list(paths)) if paths else []
     context = ScanContext(
-        root=root, settings=settings, now=now, jobs=1, all_paths=tuple(f.path for f in files)
+        root=root,
+        settings=settings,
+        now=now,
+        jobs=1,
+        all_paths=tuple(f.path for f in files),
+        secret_detector=secret_detector,
     )
     scanned = _scan_files(scanners, files, context, None, skip_idle=True)
     found = frozenset(f.fingerprint for f in scanned.findings)
@@ -461,6 +477,47 @@ def _run_scanner(
     return output, time.perf_counter() - t0
 
 
+def _fingerprints_at(
+    revisions: Sequence[str],
+    root: Path,
+    findings: Sequence[Finding],
+    scanners: Sequence[Scanner],
+    settings: Settings,
+    now: dt.datetime,
+) -> frozenset[str]:
+    """Fingerprints found at `revisions` in the files that carry `findings` (same scan loop)."""
+    from clearance.sources import git
+
+    paths = sorted({f.location.path for f in findings})
+    found: set[str] = set()
+    for rev in revisions if paths else ():
+        files = git.files_at(root, rev, paths)
+        context = ScanContext(
+            root=root,
+            settings=settings,
+            now=now,
+            jobs=1,
+            all_paths=tuple(f.path for f in files),
+            secret_detector=secret_detector,
+        )
+        found.update(
+            f.fingerprint for f in _scan_files(scanners, files, context, None, skip_idle=True).findings
+        )
+    return frozenset(found)
+
+
+def _refuse_network(scanner_ids: Sequence[str]) -> None:
+    from clearance.errors import UsageError
+    from clearance.scanners.registry import spec
+
+    online = [i for i in scanner_ids if spec(i).requires_network]
+    if online:
+        raise UsageError(
+            f"--offline: scanner(s) {', '.join(online)} need the network",
+            hint="drop them from --scanners, or run without --offline",
+        )
+
+
 def _earliest_first(f: Finding) -> tuple[str, tuple[object, ...]]:
     return (f.location.commit_date or "\uffff", f.sort_key())
 
@@ -478,6 +535,21 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
         if start is None or any(n in lines for n in range(start, (end or start) + 1)):
             kept.append(finding)
     return kept
+
+
+def _report_context(context: PolicyContext, now: dt.datetime) -> ReportContext:
+    """What reports say about the service and the CI run, from what the policy saw."""
+    service = context.catalog.primary
+    return ReportContext(
+        service=service.name or None,
+        owner=service.owner or None,
+        exposure=service.exposure,
+        data_classification=service.data_classification,
+        environment=context.env or None,
+        components=tuple(CatalogEntry(c.name, c.directory, c.owner) for c in context.catalog.components),
+        ci=context.ci,
+        decided_at=now.isoformat(),
+    )
 
 
 def _changed_file_reader(root: Path, cap: int) -> Callable[[str], bytes | None]:

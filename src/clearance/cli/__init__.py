@@ -56,6 +56,9 @@ _policy.register(app)
 from clearance.cli import ledger as _ledger  # noqa: E402
 
 _ledger.register(app)
+from clearance.cli import notify as _notify  # noqa: E402  (after `ledger`: adds to its group)
+
+_notify.register(app)
 from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics` to it)
 
 _deploy.register(app)

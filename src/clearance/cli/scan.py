@@ -12,14 +12,22 @@ import typer
 from rich.console import Console
 
 from clearance import pipeline
-from clearance.cli.common import BarProgress, errors_to_exit, gate_options, split_csv, stderr, wants_progress
+from clearance.cli.common import (
+    BarProgress,
+    errors_to_exit,
+    gate_options,
+    is_offline,
+    split_csv,
+    stderr,
+    wants_progress,
+)
 from clearance.cli.outputs import plan_evidence, plan_outputs, write_outputs
 from clearance.cli.policy import print_explanation
 from clearance.config import discover_settings, load_settings, repository_root
 from clearance.errors import UsageError
 from clearance.model import RuleInfo, Severity
 from clearance.pipeline import GateRequest, RunOptions, ScanRequest, system_clock
-from clearance.scanners.registry import build_scanner, scanner_ids
+from clearance.scanners.registry import SCANNERS, build_scanner, scanner_ids
 
 PATH_ARG = typer.Argument(
     None,
@@ -27,7 +35,14 @@ PATH_ARG = typer.Argument(
     "passes them) are scanned relative to the current directory.",
     show_default=False,
 )
-SCANNERS_OPT = typer.Option(None, "--scanners", "-s", help="Comma-separated scanner ids (secrets,deps,iac).")
+SCANNERS_OPT = typer.Option(
+    None, "--scanners", "-s", help=f"Comma-separated scanner ids ({','.join(scanner_ids())})."
+)
+OFFLINE_OPT = typer.Option(
+    False,
+    "--offline",
+    help="Never use the network (or CLEARANCE_OFFLINE=1): refuse scanners that need it and --approvals github.",
+)
 FORMAT_OPT = typer.Option(
     None, "--format", "-f", help="Report format for stdout: console, json, sarif, markdown, junit."
 )
@@ -79,6 +94,7 @@ def scan(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    offline: bool = OFFLINE_OPT,
     platform: str | None = PLATFORM_OPT,
     min_severity: str | None = MIN_SEVERITY_OPT,
 ) -> None:
@@ -87,7 +103,7 @@ def scan(
     PATH may also be a container image: a `docker save` tarball, an OCI layout (directory or
     tarball), `docker-archive:PATH`, `oci:PATH` or `docker:NAME[:TAG]` (docs/images.md)."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, offline, platform)
         if min_severity:
             req = dataclasses.replace(req, min_severity=_severity(min_severity))
         plan = plan_outputs(fmt, output or [], quiet=quiet)
@@ -109,6 +125,7 @@ def gate(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    offline: bool = OFFLINE_OPT,
     platform: str | None = PLATFORM_OPT,
     min_severity: str | None = MIN_SEVERITY_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
@@ -181,7 +198,7 @@ def gate(
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, offline, platform)
         if min_severity:
             req = dataclasses.replace(req, min_severity=_severity(min_severity))
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
@@ -192,6 +209,11 @@ def gate(
             )
         if pr is not None and not isinstance(pr, int):
             raise UsageError("--pr must be a number")
+        if approvals == "github" and req.options.offline:
+            raise UsageError(
+                "--offline: --approvals github fetches the reviews from the GitHub API",
+                hint="pass the reviews as a file (--approvals reviews.json), or run without --offline",
+            )
         plan = plan_outputs(
             fmt,
             output or [],
@@ -259,8 +281,8 @@ INIT_TEMPLATE = """\
 # clearance configuration — https://github.com/clearance-dev/clearance/blob/main/docs/configuration.md
 # Every key is optional; the values shown are the defaults.
 
-# Scanners to run: secrets, deps, iac.
-scanners = ["secrets", "deps", "iac"]
+# Scanners to run: {scanner_list}.
+scanners = [{default_scanners}]
 
 # gitignore-style globs never scanned (on top of .gitignore and .clearanceignore).
 ignore = [
@@ -324,6 +346,13 @@ var_files = []
 """
 
 
+def init_template() -> str:
+    """The starter clearance.toml, listing the registry's scanners."""
+    listed = "; ".join(f"{s.id} ({s.summary})" for s in SCANNERS)
+    defaults = ", ".join(f'"{s.id}"' for s in SCANNERS if s.default)
+    return INIT_TEMPLATE.replace("{scanner_list}", listed).replace("{default_scanners}", defaults)
+
+
 def init(
     path: Path = typer.Argument(Path("."), help="Directory to write clearance.toml into."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing clearance.toml."),
@@ -335,7 +364,7 @@ def init(
             raise UsageError(f"{path} is not a directory")
         if target.exists() and not force:
             raise UsageError(f"{target} already exists", hint="use --force to overwrite it")
-        target.write_text(INIT_TEMPLATE, encoding="utf-8")
+        target.write_text(init_template(), encoding="utf-8")
         stderr.print(f"wrote {target}")
 
 
@@ -348,6 +377,7 @@ def _request(
     config: Path | None,
     verbose: bool,
     jobs: int | None,
+    offline: bool = False,
     platform: str | None = None,
 ) -> ScanRequest:
     if history and base:
@@ -390,6 +420,7 @@ def _request(
         "refs": tuple(ref or ()),
         "base": base,
         "paths": extra,
+        "offline": offline or is_offline(),
         "platform": platform,
     }
     if jobs is not None:

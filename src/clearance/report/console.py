@@ -319,7 +319,7 @@ def _fixed_in(findings: Sequence[Finding]) -> str | None:
 
     needed: list[str] = []
     for f in findings:
-        fixes = [str(v) for v in f.signals.get("fix_versions") or ()]
+        fixes = [str(v) for v in f.signals.fix_versions or ()]
         if not fixes:
             return None
         order = sort_versions(component.ecosystem, [*fixes, component.version])

@@ -74,3 +74,10 @@ def test_sbom_lists_the_new_ecosystems(repo: Path) -> None:
         "pkg:bioconductor",
         "pkg:nuget",
     }
+
+
+def test_cocoapods_is_inventoried_and_said_to_have_no_advisory_source(repo: Path) -> None:
+    result = CliRunner().invoke(app, ["scan", str(repo), "--scanners", "deps", "--quiet", "--format", "json"])
+    warnings = json.loads(result.stdout)["warnings"]
+    assert any(w.startswith("CocoaPods is not an OSV ecosystem") for w in warnings), warnings
+    assert any("no Pub data" in w and "--ecosystem Pub" in w for w in warnings), warnings

@@ -30,12 +30,14 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    Signals,
     SkippedFile,
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.deps import lockfiles
 from clearance.scanners.vulns.advisories import (
+    KNOWN_ECOSYSTEMS,
     Advisory,
     AdvisoryStore,
     AffectedEntry,
@@ -227,6 +229,12 @@ def freshness_warnings(
     warnings = []
     for eco in sorted(used):
         s = status.get(eco)
+        if s is None and eco not in KNOWN_ECOSYSTEMS:
+            warnings.append(
+                f"{eco} is not an OSV ecosystem (no advisory source exists for it): {used[eco]} {eco} "
+                "component(s) are in the inventory and the SBOM but cannot be checked for vulnerabilities"
+            )
+            continue
         if s is None:
             warnings.append(
                 f"advisory database has no {eco} data: {used[eco]} {eco} component(s) were not checked "
@@ -463,7 +471,7 @@ class VulnerabilityMatcher:
             remediation=_remediation(component, fixes),
             references=references,
             component=component,
-            signals=signals,
+            signals=Signals.of(signals),
         )
 
     def _scope(self, component: Component) -> ImportScope:

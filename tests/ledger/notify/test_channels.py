@@ -15,8 +15,8 @@ from clearance.notify.channels.tickets import GitHubIssuesChannel, JiraChannel, 
 from clearance.notify.channels.webhook import WebhookChannel, sign, verify_signature
 from clearance.notify.events import Event, EventKind
 from clearance.notify.http import Http, retry_after
-from notify.conftest import NOW, Clock
-from notify.peers import HttpPeer, SmtpPeer
+from ledger.notify.conftest import NOW, Clock
+from ledger.notify.peers import HttpPeer, SmtpPeer
 
 
 def event(kind: EventKind = EventKind.FINDING_NEW, **kw: object) -> Event:

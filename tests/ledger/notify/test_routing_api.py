@@ -11,13 +11,13 @@ from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from ledger.conftest import Api, Clock, DemoRuns, LedgerDB
 
 from clearance.ledger.service import Ledger, create_token
 from clearance.notify.worker import Worker
 from clearance.server.app import create_app
 from clearance.server.settings import ServerSettings
-from notify.peers import HttpPeer
+from ledger.conftest import Api, Clock, DemoRuns, LedgerDB
+from ledger.notify.peers import HttpPeer
 
 ROUTING = """
 [channels.payments-slack]
