@@ -293,3 +293,54 @@ def test_min_severity_filters_the_display_not_the_decision(demo: Path) -> None:
     assert "iac.k8s-seccomp-unset" in everything and "iac.k8s-seccomp-unset" not in console
     assert "below high not shown (--min-severity)" in console
     assert "iac.aws-s3-public-access-block" in console, "a blocking medium finding is always shown"
+
+
+# --- start-up: bounds on work, not on time (bench/startup measures the time) -------------------
+
+
+def test_version_answers_without_importing_the_cli() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.argv = ['clearance', '--version']\n"
+        "from clearance.entry import main; main()\n"
+        "heavy = sorted(m for m in ('typer', 'rich', 'pydantic', 'httpx', 'hyperscan', 'clearance.cli') "
+        "if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0].startswith("clearance ") and out.splitlines()[1] == "heavy: []"
+
+
+def test_pr_mode_runs_each_git_query_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    repo = tmp_path / "pr"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    repo.mkdir()
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    for i in range(5):
+        (repo / f"f{i}.py").write_text(f"x = {i}\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    subprocess.run([*git, "checkout", "-qb", "topic"], check=True)
+    (repo / "f1.py").write_text("x = 10\n")
+    (repo / "f2.py").unlink()
+    subprocess.run([*git, "commit", "-qam", "change"], check=True)
+    seen: list[str] = []
+    real = subprocess.Popen
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, argv: Any, *args: Any, **kwargs: Any) -> None:
+            if isinstance(argv, (list, tuple)) and argv and str(argv[0]).endswith("git"):
+                words = [str(a) for a in argv[1:] if a != "-c" and not str(a).startswith("core.")]
+                seen.append(words[0])
+            super().__init__(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Spy)
+    monkeypatch.chdir(repo)
+    result = runner.invoke(app, ["gate", ".", "--base", "main", "--scanners", "secrets", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert seen.count("diff") == 1, seen
+    assert seen.count("merge-base") == 1, seen
+    assert len(seen) <= 8, f"{len(seen)} git calls: {seen}"

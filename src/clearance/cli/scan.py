@@ -231,6 +231,8 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
+        if update_db and offline:
+            raise UsageError("--update-db downloads the advisory database; --offline forbids the network")
         if update_db and "deps" in (req.options.scanners or req.settings.scanners):
             from clearance.cli.advisories import refresh_if_stale
 
