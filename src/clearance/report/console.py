@@ -171,7 +171,7 @@ def _blocking(data: ReportData, findings: list[Finding], out: _Writer) -> None:
     explained: set[str] = set()
     fixes_shown: set[str] = set()
     for f in findings:
-        first = Text("✗ ", style="bold red")
+        first = Text.assemble(("✗ ", "bold red"))
         first.append(f.location.display(), style="bold")
         first.append(f"  {f.rule_id}  ")
         first.append(f.severity.value, style=_SEVERITY_STYLE[f.severity])
@@ -200,7 +200,7 @@ def _others(data: ReportData, label: str, findings: list[Finding], out: _Writer)
     if data.verbose:
         out.line(Text(f"{label} ({len(findings)})", style="bold"))
         for f in findings:
-            line = Text("! " if label == "Warnings" else "- ", style="yellow")
+            line = Text.assemble(("! " if label == "Warnings" else "- ", "yellow"))
             line.append(f"{f.location.display()}  {f.rule_id}  ")
             line.append(f.severity.value, style=_SEVERITY_STYLE[f.severity])
             if evidence := _evidence(f):
@@ -230,7 +230,7 @@ def _set_aside_sections(data: ReportData, findings: Sequence[Finding], out: _Wri
         out.blank()
         out.line(Text(f"Excepted ({len(excepted)})", style="bold"))
         for f in excepted:
-            line = Text("~ ", style="magenta")
+            line = Text.assemble(("~ ", "magenta"))
             line.append(
                 f"{f.location.display()}  {f.rule_id} ({f.severity.value}): {why(verdict_of(data, f))}"
             )
@@ -241,7 +241,7 @@ def _set_aside_sections(data: ReportData, findings: Sequence[Finding], out: _Wri
         out.line(Text(f"Suppressed inline ({len(suppressed)})", style="bold"))
         for f in suppressed:
             assert f.suppression is not None
-            line = Text("~ ", style="magenta")
+            line = Text.assemble(("~ ", "magenta"))
             line.append(
                 f"{f.location.display()}  {f.rule_id} ({f.severity.value}): {printable(f.suppression.reason)}"
             )
@@ -263,7 +263,7 @@ class _Group:
     package: bool
 
     def render(self, mark: str) -> Text:
-        text = Text(mark, style="yellow")
+        text = Text.assemble((mark, "yellow"))
         text.append(self.title, style="bold")
         n = len(self.findings)
         severities = Counter(f.severity for f in self.findings)
