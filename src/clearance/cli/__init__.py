@@ -59,7 +59,7 @@ _ledger.register(app)
 from clearance.cli import notify as _notify  # noqa: E402  (after `ledger`: adds to its group)
 
 _notify.register(app)
-from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics` to it)
+from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics|demo` to it)
 
 _deploy.register(app)
 # --- end of command registration ---

@@ -198,6 +198,11 @@ def serve(
     link_base: str = typer.Option(
         "", "--public-url", metavar="URL", help="The dashboard's public URL, for links in notifications."
     ),
+    deploy_policy: Path | None = typer.Option(
+        None,
+        "--deploy-policy",
+        help="Deploy go/no-go policy per environment (YAML or TOML; docs/deploy.md). Default: built in.",
+    ),
 ) -> None:
     """Run the ledger API (uvicorn). SQLite by default; PostgreSQL with --db postgresql+psycopg://…"""
     with errors_to_exit():
@@ -215,6 +220,10 @@ def serve(
         advisory = advisory_db or (
             Path(os.environ["CLEARANCE_DB_DIR"]) if os.environ.get("CLEARANCE_DB_DIR") else None
         )
+        if deploy_policy is not None:
+            from clearance.deploy.policy import load_policy
+
+            load_policy(deploy_policy)  # refuse an invalid file before serving anything
         settings = ServerSettings(
             db_url=db_url,
             log_key_path=log_key or default_key_path(),
@@ -222,6 +231,7 @@ def serve(
             routing_path=routing,
             run_worker=worker,
             link_base=link_base,
+            deploy_policy_path=deploy_policy,
         )
         typer.echo(
             f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
