@@ -185,7 +185,7 @@ def load_rules(settings: SecretsSettings | None = None) -> RuleSet:
 class _LazyPattern:
     """A compiled regex that compiles itself on first use (behaves as the `re.Pattern` it wraps)."""
 
-    __slots__ = ("_source", "_compiled")
+    __slots__ = ("_compiled", "_source")
 
     def __init__(self, source: bytes) -> None:
         self._source = source
