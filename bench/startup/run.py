@@ -68,6 +68,7 @@ def main() -> int:
     args = parser.parse_args()
     clearance = shutil.which("clearance") or "clearance"
     env = {**os.environ, "CI": "true", "CLEARANCE_CACHE_DIR": str(WORK / "cache")}
+    env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' Pythons cache bytecode; without it every run recompiles
     WORK.mkdir(parents=True, exist_ok=True)
     small = WORK / "one-file"
     small.mkdir(exist_ok=True)
