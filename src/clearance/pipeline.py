@@ -39,6 +39,7 @@ from clearance.model import (
     ScannerRun,
     ScannerStatus,
     ScanResult,
+    Severity,
     SkippedFile,
     Target,
 )
@@ -108,6 +109,8 @@ class ScanRequest:
     options: RunOptions = field(default_factory=RunOptions)
     verbose: bool = False
     """Reports show info-severity and ignored findings too."""
+    min_severity: Severity | None = None
+    """Human reports hide non-blocking findings below this severity (display only)."""
 
 
 @dataclass(frozen=True)
@@ -238,6 +241,7 @@ def scan(
         rules=rules_of(scanners, settings),
         tool_version=__version__,
         verbose=request.verbose,
+        min_severity=request.min_severity,
     )
     return ScanRun(result, change, report, tuple(scanners))
 
@@ -309,6 +313,7 @@ def gate(
         rules=scanned.report.rules,
         tool_version=__version__,
         verbose=request.scan.verbose,
+        min_severity=request.scan.min_severity,
         context=_report_context(decided.inputs.context, now),
     )
     return GateRun(result, decided.decision, report, decided.inputs, now, baseline)

@@ -177,11 +177,10 @@ def _gate(
     import click
     import typer
 
-    from clearance.cli import scan
+    from clearance.cli import scan as scan_cli
 
-    app = typer.Typer()
-    scan.register(app)  # the real `gate` command, without importing the root CLI (no import cycle)
-
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    scan_cli.register(app)  # the real `gate` command, without importing the root app (no import cycle)
     args = ["gate", str(repo), "--format", "json", "--output", str(report), "--quiet", "--jobs", "1"]
     args += ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", artifact, "--env", "prod"]
     if scanners:

@@ -7,6 +7,7 @@ needs, compiles the policy, and decides. Nothing here scans, runs git, prints or
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import functools
 from collections.abc import Callable, Mapping, Sequence
@@ -52,6 +53,10 @@ class GateOptions:
     environ: Mapping[str, str] = field(default_factory=dict)
     cache_dir: Path | None = None
     """Where the PR-mode baseline is cached (None: not cached)."""
+    baseline_report: frozenset[str] = frozenset()
+    """`--baseline REPORT`: fingerprints of a saved report, treated as already existing."""
+    baseline_label: str = ""
+    """What to call that report in verdicts (e.g. `baseline baseline.json`)."""
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,12 @@ def prepare(
             files=change.paths,
             pre_existing=baseline.pre_existing(result) if baseline is not None else frozenset(),
             high_risk=tuple(r.pattern for r in needed),
+        )
+    if options.baseline_report:
+        change_info = dataclasses.replace(
+            change_info,
+            pre_existing=change_info.pre_existing | options.baseline_report,
+            base=change_info.base or options.baseline_label,
         )
     return DecisionInputs(
         policy=policy,
