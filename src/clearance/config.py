@@ -17,83 +17,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from clearance.errors import ConfigError
 from clearance.model import Severity
+from clearance.scanners.deps.settings import DepsSettings as DepsSettings
+from clearance.scanners.iac.settings import IacLimitsSettings as IacLimitsSettings
+from clearance.scanners.iac.settings import IacSettings as IacSettings
+from clearance.scanners.registry import SCANNERS, scanner_ids
+from clearance.scanners.secrets.settings import CustomSecretRule as CustomSecretRule
+from clearance.scanners.secrets.settings import SecretsSettings as SecretsSettings
 
 CONFIG_FILE = "clearance.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
 """A configuration file larger than this is refused (exit 4)."""
 MAX_NESTING = 32
 """Deepest array/inline-table nesting accepted in a configuration file (exit 4 beyond)."""
-DEFAULT_SCANNERS = ("secrets", "deps", "iac")
+NO_SIZE_CAP = 2**63 - 1
+"""`max_file_size = 0` means no cap: stored as the largest file size there can be."""
+DEFAULT_SCANNERS = tuple(spec.id for spec in SCANNERS if spec.default)
+"""The scanners that run when `scanners` is not set: the registry's defaults."""
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class CustomSecretRule(_Section):
-    """A user-defined secret rule (same fields as the built-in rules.toml entries)."""
-
-    id: str = Field(pattern=r"^secret\.[a-z0-9][a-z0-9.-]*$")
-    title: str
-    severity: Severity = Severity.HIGH
-    regex: str
-    keywords: list[str] = Field(default_factory=list)
-    entropy: float | None = None
-    description: str = ""
-    allow: list[str] = Field(default_factory=list)
-    examples: list[str] = Field(default_factory=list)
-    negative_examples: list[str] = Field(default_factory=list)
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _severity(cls, v: object) -> object:
-        return Severity.parse(v) if isinstance(v, str) else v
-
-
-class SecretsSettings(_Section):
-    """`[secrets]`: custom rules, disabled rules, extra test-path globs."""
-
-    rules: list[CustomSecretRule] = Field(default_factory=list)
-    disable: list[str] = Field(default_factory=list)
-    test_paths: list[str] = Field(default_factory=list)
-    """Extra globs whose findings carry `in_test_path` (the built-in list covers tests/, fixtures/...)."""
-
-
-class DepsSettings(_Section):
-    """`[deps]`: advisory database location and freshness, reachability inputs."""
-
-    db_dir: str | None = None
-    max_db_age_days: int = Field(default=7, ge=1)
-    python_env: str | None = None
-    epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
-
-
-class IacLimitsSettings(_Section):
-    """`[iac.limits]`: work budgets per file (a hostile repository cannot exhaust the runner).
-
-    A file that hits one is reported (naming the file and the budget) and marked incomplete.
-    """
-
-    max_string: int = Field(default=1_000_000, ge=1)
-    """Characters of one evaluated string (Terraform interpolation, CloudFormation Fn::Sub/Fn::Join)."""
-    max_steps: int = Field(default=2_000_000, ge=1)
-    """Expression evaluation steps per Terraform root module (its called modules included)."""
-    max_dynamic: int = Field(default=1_000, ge=1)
-    """Blocks one resource may get from (nested) `dynamic` blocks."""
-    max_module_depth: int = Field(default=8, ge=1)
-    """How deep local modules may call each other."""
-    max_module_instances: int = Field(default=256, ge=1)
-    """Module calls evaluated per Terraform root module."""
-    max_findings_per_rule: int = Field(default=500, ge=1)
-    """Findings of one rule in one file; more are dropped and the file marked incomplete."""
-
-
-class IacSettings(_Section):
-    """`[iac]`: disabled IaC rules, terraform variable files and work budgets."""
-
-    disable: list[str] = Field(default_factory=list)
-    var_files: list[str] = Field(default_factory=list)
-    limits: IacLimitsSettings = Field(default_factory=IacLimitsSettings)
 
 
 PolicyAction = Literal["block", "warn", "ignore"]
@@ -152,6 +95,20 @@ class HighRiskPathSettings(_Section):
     """Only when the changed file contains one of these strings (e.g. `aws_iam_` in *.tf)."""
 
 
+class InlineSuppressionSettings(_Section):
+    """`[policy.inline_suppression]`: which findings a `clearance:ignore` comment may not pass.
+
+    Inline suppressions need a reason either way; these refuse them outright (the finding is
+    then decided as if the comment were not there, with a note saying why)."""
+
+    refuse_kinds: list[Literal["secret", "vulnerability", "misconfiguration", "imported"]] = Field(
+        default_factory=list
+    )
+    """Kinds that may not be suppressed inline, e.g. `["secret"]` (use an exception instead)."""
+    refuse_at: Severity | None = None
+    """Findings at or above this severity may not be suppressed inline, e.g. `"critical"`."""
+
+
 class PolicySettings(_Section):
     """`[policy]`: rules, environments, exceptions, PR mode and high-risk paths."""
 
@@ -164,6 +121,7 @@ class PolicySettings(_Section):
     epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
     environments: dict[str, EnvironmentPolicySettings] = Field(default_factory=dict)
     exceptions: ExceptionLimitSettings = Field(default_factory=ExceptionLimitSettings)
+    inline_suppression: InlineSuppressionSettings = Field(default_factory=InlineSuppressionSettings)
     pre_existing: Literal["warn", "policy"] = "warn"
     """PR mode: findings already on the base ref warn (`warn`) or follow the policy (`policy`)."""
     high_risk_paths: dict[str, HighRiskPathSettings] | None = None
@@ -172,6 +130,10 @@ class PolicySettings(_Section):
     """Team → member logins, so an approval by a member counts for `@org/team` owners."""
     default_risk_owner: str = "@security"
     """Risk owner of the built-in high-risk paths."""
+    max_rule_cost: int = Field(default=100_000, ge=1)
+    """Refuse rules whose estimated cost (sub-expression evaluations per run) is above this."""
+    rule_time_budget_ms: int = Field(default=250, ge=1)
+    """One evaluation of one rule longer than this fails closed, and the rule is not run again."""
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -231,27 +193,36 @@ class Settings(_Section):
     scanners: list[str] = Field(default_factory=lambda: list(DEFAULT_SCANNERS))
     ignore: list[str] = Field(default_factory=list)
     """gitignore-style globs never scanned (on top of .gitignore and .clearanceignore)."""
-    max_file_size: int = Field(default=5 * 1024 * 1024, ge=1)
+    max_file_size: int = Field(default=5 * 1024 * 1024, ge=0)
+    """Bytes. Larger files are streamed by the secrets scanner and not parsed by the others
+    (incomplete under the default; skipped when set explicitly). 0 = no cap."""
     fail_on: Severity = Severity.HIGH
     fail_closed: bool = True
     """Treat an incomplete scan (unreadable input) as a failure of the gate (exit 3)."""
+    # One section per scanner family: the registry's `ScannerSpec.settings` (a test checks they agree).
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     deps: DepsSettings = Field(default_factory=DepsSettings)
     iac: IacSettings = Field(default_factory=IacSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
-    evidence: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("fail_on", mode="before")
     @classmethod
     def _severity(cls, v: object) -> object:
         return Severity.parse(v) if isinstance(v, str) else v
 
+    @field_validator("max_file_size")
+    @classmethod
+    def _no_cap(cls, v: int) -> int:
+        return NO_SIZE_CAP if v == 0 else v
+
+    def size_cap_is_default(self) -> bool:
+        """True unless the configuration set `max_file_size` (raised, lowered or disabled it)."""
+        return "max_file_size" not in self.model_fields_set
+
     @field_validator("scanners")
     @classmethod
     def _known_scanners(cls, v: list[str]) -> list[str]:
-        from clearance.scanners.registry import scanner_ids
-
         unknown = [s for s in v if s not in scanner_ids()]
         if unknown:
             raise ValueError(f"unknown scanner(s) {unknown}; available: {', '.join(scanner_ids())}")
@@ -280,6 +251,38 @@ def load_settings(root: Path, explicit: Path | None = None) -> tuple[Settings, P
         tool = data.get("tool", {})
         if isinstance(tool, dict) and "clearance" in tool:
             return _validate(tool["clearance"], pyproject, prefix="tool.clearance"), pyproject
+    return Settings(), None
+
+
+def repository_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` that holds `.git` (a directory, or the file a
+    worktree or submodule has), or None outside a repository. A plain filesystem walk: no git."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def discover_settings(
+    start: Path, stop: Path | None, explicit: Path | None = None
+) -> tuple[Settings, Path | None]:
+    """Load the settings that apply to `start`, found the way git and ruff find theirs.
+
+    `explicit` wins; else the nearest `clearance.toml` (or `pyproject.toml` with
+    `[tool.clearance]`) in `start` or a parent directory, up to and including `stop` (the
+    repository root; without one only `start` is looked at); else the defaults.
+    """
+    if explicit is not None:
+        return load_settings(start, explicit)
+    here = start.resolve()
+    last = stop.resolve() if stop is not None else here
+    for directory in (here, *here.parents):
+        settings, found = load_settings(directory)
+        if found is not None:
+            return settings, found
+        if directory == last or last not in directory.parents:
+            break
     return Settings(), None
 
 

@@ -39,15 +39,19 @@ from clearance.model import (
     ScannerStatus,
     ScanResult,
     SkippedFile,
+    Target,
 )
-from clearance.report.base import ReportData
+from clearance.report.base import CatalogEntry, ReportContext, ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
-from clearance.scanners.registry import build_scanners
+from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
+from clearance.sources.image import ImageSpec, image_spec_for
+from clearance.sources.image.source import ImageSource
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
     from clearance.policy.approvals import ReviewsClient
+    from clearance.policy.context import PolicyContext
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
 
@@ -88,6 +92,10 @@ class RunOptions:
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    offline: bool = False
+    """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
+    platform: str | None = None
+    """Image targets: which platform of a multi-platform image (`linux/arm64`)."""
 
 
 @dataclass(frozen=True)
@@ -153,12 +161,15 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
-    scanners = build_scanners(scanner_ids)
+    if options.offline:
+        _refuse_network(scanner_ids)
     target = request.target
+    source = open_source(target, options)
+    scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
-    source = open_source(target, options)
     collected = source.collect(list(settings.ignore), settings.max_file_size)
+    collected.make_printable()  # names that are not UTF-8 are escaped once, here
     change = source.change()
 
     # 2. Run each scanner over the files it applies to.
@@ -169,15 +180,22 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         jobs=options.jobs,
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
+        secret_detector=secret_detector,
+        image=source.context if isinstance(source, ImageSource) else None,
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
     for f in collected.files:
         f.release()
 
-    # 3. In PR mode keep only findings on added lines.
+    # 3. Keep what the change adds: in PR mode the findings on added lines; for a history range
+    #    (`main..topic`) the findings its boundary (main) did not already have.
     findings = scanned.findings
     if change is not None:
         findings = _only_added_lines(findings, collected.files)
+    boundary = source.boundary()
+    if boundary:
+        present = _fingerprints_at(boundary, target, findings, scanners, settings, now)
+        findings = [f for f in findings if f.fingerprint not in present]
 
     # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
     unique: dict[str, Finding] = {}
@@ -257,14 +275,14 @@ def gate(
 
     # 4. The report data every output renders.
     report = ReportData(
-        result=decided.result,
+        result=result,
         decision=decided.decision,
         rules=scanned.report.rules,
         tool_version=__version__,
         verbose=request.scan.verbose,
-        context=decided.report_context,
+        context=_report_context(decided.inputs.context, now),
     )
-    return GateRun(decided.result, decided.decision, report, decided.inputs, now, baseline)
+    return GateRun(result, decided.decision, report, decided.inputs, now, baseline)
 
 
 def run(
@@ -275,7 +293,12 @@ def run(
 
 
 def open_source(target: Path, options: RunOptions) -> Source:
-    """The source for a target and options: git history, git diff (PR mode), or the working tree."""
+    """The source for a target and options: a container image, git history, git diff (PR mode), or
+    the working tree."""
+    if (spec := image_spec_for(target)) is not None:
+        from clearance.scanners.deps.ospkg import ImageInventory
+
+        return ImageSource(spec, platform=options.platform, inventory=ImageInventory())
     if options.history or options.base is not None:
         from clearance.sources import git
 
@@ -308,7 +331,12 @@ def compute_baseline(
         return Baseline(change.base, change.merge_base, tree, cached, paths, cached=True)
     files = git.files_at(root, change.merge_base, list(paths)) if paths else []
     context = ScanContext(
-        root=root, settings=settings, now=now, jobs=1, all_paths=tuple(f.path for f in files)
+        root=root,
+        settings=settings,
+        now=now,
+        jobs=1,
+        all_paths=tuple(f.path for f in files),
+        secret_detector=secret_detector,
     )
     scanned = _scan_files(scanners, files, context, None, skip_idle=True)
     found = frozenset(f.fingerprint for f in scanned.findings)
@@ -326,6 +354,21 @@ def rules_of(scanners: Sequence[Scanner], settings: Settings) -> Mapping[str, Ru
 def status_failed(result: ScanResult) -> list[ScannerRun]:
     """Scanner runs that did not fully succeed."""
     return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
+
+
+def image_inventory(
+    spec: ImageSpec, platform: str | None = None
+) -> tuple[list[Component], list[ScanError], list[str], Target]:
+    """An image's package inventory (squashed view) without matching, and the image as a Target."""
+    from clearance.scanners.deps.ospkg import ImageInventory
+    from clearance.sources.image import open_image
+    from clearance.sources.image.source import image_target
+
+    with open_image(spec, platform=platform) as image:
+        found = ImageInventory()
+        result = found.components(image.walk(found))
+        target = image_target(spec.text, image.identity, image.layers)
+    return list(result.components), list(result.errors), list(result.warnings), target
 
 
 def inventory(target: Path, settings: Settings) -> tuple[list[Component], list[ScanError]]:
@@ -375,6 +418,10 @@ def _scan_files(
         selected = [f for f in files if scanner.applies_to(f.path)]
         if skip_idle and not selected:
             continue
+        if not scanner.streams_large_files:
+            unscanned = [f for f in selected if f.over_cap]
+            selected = [f for f in selected if not f.over_cap]
+            _record_over_cap(out, scanner.id, unscanned, context.settings)
         out.read.update(f.path for f in selected)
         output, seconds = _run_scanner(scanner, selected, context, progress)
         out.findings.extend(output.findings)
@@ -396,6 +443,21 @@ def _scan_files(
     return out
 
 
+def _record_over_cap(out: _Scanned, scanner: str, files: list[SourceFile], settings: Settings) -> None:
+    """Files above the size cap a scanner cannot stream: unscanned, never silently.
+
+    Under the default cap that makes the scan incomplete (a 45 MB lockfile is not a reason to
+    pass); a cap the configuration set on purpose turns it into a reported skip."""
+    cap = settings.max_file_size
+    for f in files:
+        what = f"larger than the size cap ({f.size} > {cap} bytes): not parsed by {scanner}"
+        if settings.size_cap_is_default():
+            hint = "; raise max_file_size (or set it to 0 for no cap) to scan it"
+            out.errors.append(ScanError(path=f.path, message=what + hint, scanner=scanner))
+        else:
+            out.skipped.append(SkippedFile(f.path, what + " (max_file_size is set in the configuration)"))
+
+
 def _run_scanner(
     scanner: Scanner, files: list[SourceFile], context: ScanContext, progress: Progress | None
 ) -> tuple[ScannerOutput, float]:
@@ -408,6 +470,47 @@ def _run_scanner(
         if progress:
             progress.finish()
     return output, time.perf_counter() - t0
+
+
+def _fingerprints_at(
+    revisions: Sequence[str],
+    root: Path,
+    findings: Sequence[Finding],
+    scanners: Sequence[Scanner],
+    settings: Settings,
+    now: dt.datetime,
+) -> frozenset[str]:
+    """Fingerprints found at `revisions` in the files that carry `findings` (same scan loop)."""
+    from clearance.sources import git
+
+    paths = sorted({f.location.path for f in findings})
+    found: set[str] = set()
+    for rev in revisions if paths else ():
+        files = git.files_at(root, rev, paths)
+        context = ScanContext(
+            root=root,
+            settings=settings,
+            now=now,
+            jobs=1,
+            all_paths=tuple(f.path for f in files),
+            secret_detector=secret_detector,
+        )
+        found.update(
+            f.fingerprint for f in _scan_files(scanners, files, context, None, skip_idle=True).findings
+        )
+    return frozenset(found)
+
+
+def _refuse_network(scanner_ids: Sequence[str]) -> None:
+    from clearance.errors import UsageError
+    from clearance.scanners.registry import spec
+
+    online = [i for i in scanner_ids if spec(i).requires_network]
+    if online:
+        raise UsageError(
+            f"--offline: scanner(s) {', '.join(online)} need the network",
+            hint="drop them from --scanners, or run without --offline",
+        )
 
 
 def _earliest_first(f: Finding) -> tuple[str, tuple[object, ...]]:
@@ -427,6 +530,21 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
         if start is None or any(n in lines for n in range(start, (end or start) + 1)):
             kept.append(finding)
     return kept
+
+
+def _report_context(context: PolicyContext, now: dt.datetime) -> ReportContext:
+    """What reports say about the service and the CI run, from what the policy saw."""
+    service = context.catalog.primary
+    return ReportContext(
+        service=service.name or None,
+        owner=service.owner or None,
+        exposure=service.exposure,
+        data_classification=service.data_classification,
+        environment=context.env or None,
+        components=tuple(CatalogEntry(c.name, c.directory, c.owner) for c in context.catalog.components),
+        ci=context.ci,
+        decided_at=now.isoformat(),
+    )
 
 
 def _changed_file_reader(root: Path, cap: int) -> Callable[[str], bytes | None]:

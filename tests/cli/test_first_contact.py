@@ -81,3 +81,169 @@ def _junit_cases(path: Path) -> list[Any]:
     import xml.etree.ElementTree as ET
 
     return list(ET.parse(path).getroot().iter("testcase"))
+
+
+def test_the_demo_gitlab_reports_validate_and_name_the_real_commit(demo: Path, tmp_path: Path) -> None:
+    import subprocess
+
+    git = ["git", "-C", str(demo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    subprocess.run([*git, "init", "-q"], check=True)
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "demo"], check=True)
+    head = subprocess.run(
+        [*git, "rev-parse", "HEAD"], check=True, capture_output=True, text=True
+    ).stdout.strip()
+    out = tmp_path / "gl"
+    result = _gate(demo, "--gitlab-reports", str(out))
+    assert result.exit_code == 1, result.output
+    deps = json.loads((out / "gl-dependency-scanning-report.json").read_text(encoding="utf-8"))
+    assert not [
+        e.message for e in _validator("gitlab/dependency-scanning-report-format.json").iter_errors(deps)
+    ]
+    assert deps["version"] == "15.2.4" and deps["vulnerabilities"]
+    sast = json.loads((out / "gl-sast-report.json").read_text(encoding="utf-8"))
+    assert sast["scan"]["type"] == "sast" and {v["location"]["file"] for v in sast["vulnerabilities"]} >= {
+        "infra/main.tf",
+        "k8s/deployment.yaml",
+    }
+    secrets = json.loads((out / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
+    assert {v["location"]["commit"]["sha"] for v in secrets["vulnerabilities"]} == {head}
+
+
+# --- inline suppression: a reason is required, it is counted, and the policy may refuse it ----
+
+
+def _suppressed_repo(tmp_path: Path, comment: str, config: str = "") -> Path:
+    repo = tmp_path / "svc"
+    (repo / "app").mkdir(parents=True)
+    key = "AKIA" + "QWERTYUIOPASDFGH"  # assembled so this test file holds no key
+    (repo / "app" / "settings.py").write_text(f'AWS_ACCESS_KEY_ID = "{key}"  {comment}\n', encoding="utf-8")
+    if config:
+        (repo / "clearance.toml").write_text(config, encoding="utf-8")
+    return repo
+
+
+def _gate_json(repo: Path) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(app, ["gate", str(repo), "--scanners", "secrets", "--quiet", "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)
+
+
+def test_a_bare_inline_suppression_does_not_apply_and_says_why(tmp_path: Path) -> None:
+    code, report = _gate_json(_suppressed_repo(tmp_path, "# clearance:ignore"))
+    assert code == 1
+    (finding,) = report["findings"]
+    assert finding["verdict"]["action"] == "block"
+    assert any("gives no reason" in note for note in finding["verdict"]["notes"])
+
+
+def test_a_suppression_with_a_reason_passes_and_is_counted(tmp_path: Path) -> None:
+    repo = _suppressed_repo(tmp_path, '# clearance:ignore[secret.*] reason="documented example key"')
+    code, report = _gate_json(repo)
+    assert code == 0 and report["findings"][0]["verdict"]["rule"] == "inline-suppression"
+    console = runner.invoke(app, ["gate", str(repo), "--scanners", "secrets", "--quiet"]).stdout
+    assert "1 suppressed inline" in console.splitlines()[0]
+    assert "documented example key" in console
+
+
+def test_the_policy_can_refuse_inline_suppression_of_secrets(tmp_path: Path) -> None:
+    config = '[policy.inline_suppression]\nrefuse_kinds = ["secret"]\n'
+    repo = _suppressed_repo(tmp_path, '# clearance:ignore reason="trust me"', config)
+    code, report = _gate_json(repo)
+    assert code == 1
+    notes = report["findings"][0]["verdict"]["notes"]
+    assert any("refused: policy.inline_suppression refuses secret findings" in n for n in notes)
+
+
+# --- gate --update-db: one line in CI fetches the advisories when they are missing or old ------
+
+
+def test_update_db_fetches_only_when_missing_or_older_than_the_limit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import datetime as dt
+
+    from clearance.cli import advisories
+
+    fetched: list[Path] = []
+    monkeypatch.setattr(advisories, "download", lambda db, ecosystems, **kw: fetched.append(db))
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(tmp_path / "db"))
+    repo = tmp_path / "svc"
+    repo.mkdir()
+    (repo / "requirements.txt").write_text("requests==2.31.0\n", encoding="utf-8")
+    args = ["gate", str(repo), "--scanners", "deps", "--quiet", "--update-db"]
+    runner.invoke(app, args)
+    assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "missing: fetched"
+    assert runner.invoke(app, ["db", "import", str(REPO / "examples" / "advisories")]).exit_code == 0
+    fetched.clear()
+    assert runner.invoke(app, args).exit_code == 0 and fetched == [], "fresh: not fetched"
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(days=3)
+    assert "3 days ago" in (advisories.stale_reason(tmp_path / "db" / "advisories.sqlite3", 1, later) or "")
+    runner.invoke(app, [*args, "--db-max-age", "0"])
+    assert fetched == [tmp_path / "db" / "advisories.sqlite3"], "older than the limit: fetched"
+
+
+# --- configuration found like git/ruff; every report path relative to the repository root -------
+
+
+@pytest.fixture
+def monorepo(tmp_path: Path) -> Path:
+    """A git repository whose root clearance.toml turns one secret rule off, with the key deeper."""
+    import subprocess
+
+    repo = tmp_path / "mono"
+    (repo / "sub" / "deeper").mkdir(parents=True)
+    subprocess.run(["git", "init", "-q", str(repo)], check=True)
+    source = (EXAMPLE / "app" / "github_sync.py").read_text(encoding="utf-8")  # the demo's fake token
+    token = next(line for line in source.splitlines() if "ghp_" in line)
+    (repo / "sub" / "k2.py").write_text(token.strip() + "\n", encoding="utf-8")
+    (repo / "sub" / "deeper" / "k3.py").write_text(token.strip() + "\n", encoding="utf-8")
+    return repo
+
+
+def _findings(
+    args: list[str], cwd: Path, monkeypatch: pytest.MonkeyPatch
+) -> tuple[int, list[dict[str, Any]]]:
+    monkeypatch.chdir(cwd)
+    result = runner.invoke(app, ["gate", *args, "--scanners", "secrets", "--quiet", "--format", "json"])
+    return result.exit_code, json.loads(result.stdout)["findings"]
+
+
+def test_a_root_config_applies_to_a_subdirectory_and_to_passed_files(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    code, found = _findings(["sub"], monorepo, monkeypatch)
+    assert code == 1 and sorted(f["location"]["path"] for f in found) == ["sub/deeper/k3.py", "sub/k2.py"]
+    rule = found[0]["rule_id"]
+    (monorepo / "clearance.toml").write_text(f'[secrets]\ndisable = ["{rule}"]\n', encoding="utf-8")
+    for args, cwd in (
+        (["sub"], monorepo),  # a subdirectory target
+        (["sub/k2.py"], monorepo),  # pre-commit passes one file
+        (["sub/k2.py", "sub/deeper/k3.py"], monorepo),  # ... or several
+        (["."], monorepo / "sub" / "deeper"),  # run from deep inside
+        ([str(monorepo / "sub")], monorepo / "sub"),
+    ):
+        code, found = _findings(args, cwd, monkeypatch)
+        assert code == 0 and rule not in {f["rule_id"] for f in found}, (args, cwd)
+
+
+def test_paths_are_repository_relative_in_every_format(
+    monorepo: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(monorepo / "sub")
+    out = tmp_path / "out"
+    args = ["gate", "k2.py", "--scanners", "secrets", "--quiet", "--format", "json"]
+    for fmt, ext in (("sarif", "sarif"), ("junit", "xml"), ("markdown", "md"), ("console", "txt")):
+        args += ["--output", f"{fmt}:{out}/r.{ext}"]
+    result = runner.invoke(app, [*args, "--gitlab-reports", str(out / "gl")])
+    assert result.exit_code == 1
+    assert [f["location"]["path"] for f in json.loads(result.stdout)["findings"]] == ["sub/k2.py"]
+    sarif = json.loads((out / "r.sarif").read_text(encoding="utf-8"))
+    run = sarif["runs"][0]
+    (uri,) = {r["locations"][0]["physicalLocation"]["artifactLocation"]["uri"] for r in run["results"]}
+    assert uri == "sub/k2.py", "GitHub resolves artifact URIs from the repository root"
+    assert run["originalUriBaseIds"]["%SRCROOT%"]["uri"] == monorepo.resolve().as_uri() + "/"
+    assert sarif_checks.problems(sarif) == []
+    for name in ("r.xml", "r.md", "r.txt"):
+        assert "sub/k2.py:1" in (out / name).read_text(encoding="utf-8"), name
+    secrets = json.loads((out / "gl" / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
+    assert secrets["vulnerabilities"][0]["location"]["file"] == "sub/k2.py"

@@ -13,6 +13,13 @@ LEDGER_MAY_IMPORT = (
     "clearance.decision",
     "clearance.evidence",
     "clearance.errors",
+    # the deploy gate's pure domain types and rules (no I/O; see tests/deploy/test_layering.py)
+    "clearance.deploy.gonogo",
+    "clearance.deploy.policy",
+    "clearance.deploy.drift",
+    "clearance.deploy.incidents",
+    "clearance.deploy.dora",
+    "clearance.deploy",
 )
 ADVISORY_STORE = ("clearance.scanners.vulns.advisories", "clearance.scanners.vulns.match")
 

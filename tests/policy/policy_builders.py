@@ -71,6 +71,7 @@ def vulnerability(
     advisory: str = "GHSA-p6mc-m468-83gw",
     aliases: tuple[str, ...] = ("CVE-2020-8203",),
     path: str = "package-lock.json",
+    fixes: tuple[str, ...] = ("4.17.21",),
 ) -> Finding:
     """A vulnerable npm component (signals as the deps scanner sets them)."""
     comp = Component(
@@ -82,7 +83,8 @@ def vulnerability(
         "epss": {"score": epss, "percentile": 0.5, "date": "2026-09-01"},
         "scope": scope.value,
         "direct": False,
-        "fix_versions": ["4.17.21"],
+        "fix_versions": list(fixes),
+        "fix": "available" if fixes else "none",
         "aliases": list(aliases),
         "cvss_score": 7.4,
     }

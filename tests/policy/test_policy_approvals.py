@@ -233,7 +233,8 @@ def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, 
     assert run.decision.outcome is Outcome.PASS
     assert run.decision.extra["approvals"][0]["approved_by"] == ["sec-lead"]
     assert run.decision.extra["approvals_source"] == "github:acme/shop#431"
-    assert run.report.context["repository"] == "acme/shop" and run.report.context["pr"] == 431
+    assert run.report.context.ci is not None
+    assert (run.report.context.ci.repository, run.report.context.ci.pr) == ("acme/shop", 431)
 
     missing = GateOptions(approvals="github", environ={"GITHUB_API_URL": github})
     from clearance.errors import UsageError

@@ -33,7 +33,7 @@ def test_ci_file_parses_and_uses_real_gate_flags(path: Path) -> None:
     assert yaml.safe_load(text)
     if "clearance" in text and "gate" in text:
         used = {f for f in re.findall(r"(?<![\w-])--[a-z][a-z-]+", text) if f not in ("--quiet",)}
-        shell_only = {"--depth", "--quiet"}
+        shell_only = {"--depth", "--quiet", "--disable-pip-version-check", "--version"}
         unknown = used - _gate_flags() - shell_only
         assert not unknown, f"{path.name} uses flags the gate does not have: {sorted(unknown)}"
 
@@ -55,4 +55,5 @@ def test_gitlab_template_declares_both_security_reports() -> None:
     assert reports == {
         "secret_detection": "gl-reports/gl-secret-detection-report.json",
         "dependency_scanning": "gl-reports/gl-dependency-scanning-report.json",
+        "sast": "gl-reports/gl-sast-report.json",
     }

@@ -77,6 +77,19 @@ def test_only_warnings_pass_with_exit_zero(now: dt.datetime) -> None:
             Action.WARN,
         ),
         ({"severity": Severity.CRITICAL, "scope": Scope.DEV}, "internet", "unknown", Action.WARN),
+        # unfixed (fix: none): warns unless KEV-listed
+        (
+            {"severity": Severity.CRITICAL, "scope": Scope.RUNTIME, "fixes": ()},
+            "internet",
+            "unknown",
+            Action.WARN,
+        ),
+        (
+            {"severity": Severity.CRITICAL, "scope": Scope.RUNTIME, "fixes": (), "kev": True},
+            "internet",
+            "unknown",
+            Action.BLOCK,
+        ),
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "internal", "internal", Action.WARN),
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "internal", "restricted", Action.BLOCK),
         ({"severity": Severity.CRITICAL, "scope": Scope.RUNTIME}, "unknown", "unknown", Action.BLOCK),

@@ -105,7 +105,10 @@ def test_rule_that_cannot_be_evaluated_fails_closed_when_blocking(now: dt.dateti
     )
     v = vulnerability(severity=Severity.LOW)
     v = type(v)(
-        **{**{f: getattr(v, f) for f in v.__dataclass_fields__}, "signals": {**v.signals, "fix_versions": []}}
+        **{
+            **{f: getattr(v, f) for f in v.__dataclass_fields__},
+            "signals": {**v.signals.as_dict(), "fix_versions": []},
+        }
     )
     d = decide_with_settings(result(v), settings, now, env="prod", context=context())
     verdict = d.verdicts[v.fingerprint]
@@ -174,3 +177,53 @@ def test_only_referenced_fields_reach_cel() -> None:
         "change": {"files": ["a"]},
         "env": "prod",
     }
+
+
+def test_runaway_comprehension_is_refused_at_load_with_its_estimate() -> None:
+    lst = "[" + ",".join(["'x'"] * 20) + "]"
+    when = f"{lst}.map(a, {lst}.map(b, {lst}.map(c, {lst}.map(d, {lst}.map(e, 1))))).size() > 0"
+    with pytest.raises(PolicyError, match=r"rule 'r': estimated cost [\d,]+ is above the limit of 100,000"):
+        load_policy(settings_from_mapping(_rules(("r", when, "block"))).policy, "")
+    # the same rule loads when the budget is raised on purpose (three levels only, to stay quick)
+    small = f"{lst}.map(a, {lst}.map(b, {lst}.map(c, 1))).size() > 0"
+    settings = settings_from_mapping(
+        {
+            **_rules(("r", small, "block")),
+            "policy": {**_rules(("r", small, "block"))["policy"], "max_rule_cost": 10_000_000},
+        }
+    )  # type: ignore[dict-item]
+    assert load_policy(settings.policy, "").rules.rules[0].name == "r"
+
+
+@pytest.mark.parametrize(
+    "when",
+    ["(" * 40 + "true" + ")" * 40, "true && " * 600 + "true"],
+    ids=["deep-parens", "too-long"],
+)
+def test_deep_or_huge_conditions_are_refused_before_the_cel_parser(when: str) -> None:
+    with pytest.raises(PolicyError, match=r"nested deeper than 32|characters long"):
+        load_policy(settings_from_mapping(_rules(("r", when, "block"))).policy, "")
+
+
+def test_division_by_zero_at_run_time_fails_closed() -> None:
+    """Samples never reach the division; the real finding does: a block rule then matches."""
+    when = "finding.path == 'app/payments.py' ? 1 / 0 == 1 : false"
+    settings = settings_from_mapping(_rules(("div", when, "block")))
+    s = secret("app/payments.py", severity=Severity.LOW, verified=False)
+    d = decide_with_settings(result(s), settings, dt.datetime(2026, 11, 22, tzinfo=dt.UTC), context=context())
+    v = d.verdicts[s.fingerprint]
+    assert v.action is Action.BLOCK and v.rule == "div"
+    assert any("division by zero" in n for n in v.notes)
+
+
+def test_time_budget_overrun_fails_closed_and_the_rule_is_not_run_again() -> None:
+    ticks = iter(range(0, 1000, 1))  # each clock read is one second later: every run overruns
+    specs = [RuleSpec("slow", "finding.severity == 'critical'", "block")]
+    ruleset = compile_rules(specs, sample_inputs(), time_budget_ms=250)
+    ruleset = type(ruleset)(ruleset.rules, ruleset.needs, ruleset.time_budget, {}, lambda: float(next(ticks)))
+    first = ruleset.first_match(sample_inputs()[1])  # severity high: would not match
+    assert first.action is Action.BLOCK and "over the 250 ms budget" in first.errors[0]
+    reads = next(ticks)
+    second = ruleset.first_match(sample_inputs()[1])
+    assert second.action is Action.BLOCK and "not run again" in second.errors[0]
+    assert next(ticks) == reads + 1  # the clock was not read: the rule did not run

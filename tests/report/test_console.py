@@ -8,7 +8,7 @@ import shlex
 
 from rich.console import Console
 
-from clearance.model import Action, Outcome, Severity, Verdict
+from clearance.model import Action, Outcome, ScanError, Severity, Verdict
 from clearance.report import Format, render, render_console
 from clearance.report import console as console_report
 from clearance.report.base import exception_command
@@ -188,3 +188,18 @@ def test_inline_suppressions_are_listed_and_counted_in_the_headline() -> None:
     assert "Suppressed inline (1)" in text
     assert "tests/fixtures/db.env:2  secret.generic-password (high): test fixture database" in text
     assert "1 suppressed inline" in text.splitlines()[0] and "1 suppressed inline" in text.splitlines()[-1]
+
+
+def test_a_multi_line_error_prints_its_lines_not_an_escape() -> None:
+    error = ScanError(
+        "db/advisories.sqlite3", "no advisory database at db\n  hint: run `clearance db update`", "deps"
+    )
+    text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, errors=(error,))))
+    assert "\\x0a" not in text
+    assert (
+        "error: db/advisories.sqlite3 (deps): no advisory database at db\n  hint: run `clearance db update`"
+        in text
+    )
+    hostile = ScanError("x\x1b[2J.py", "bad\x1b[31m", "iac")
+    text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, errors=(hostile,))))
+    assert "\x1b" not in text and "x\\x1b[2J.py" in text

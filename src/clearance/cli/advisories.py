@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,9 +13,9 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from clearance.cli.common import errors_to_exit, stderr, wants_progress
+from clearance.cli.common import OFFLINE_ENV, errors_to_exit, is_offline, stderr, wants_progress
 from clearance.config import load_settings
-from clearance.errors import UsageError
+from clearance.errors import ClearanceError, UsageError
 from clearance.pipeline import system_clock
 
 if TYPE_CHECKING:
@@ -87,34 +88,85 @@ def update(
     quiet: bool = QUIET_OPT,
 ) -> None:
     """Download the OSV dumps (plus KEV and EPSS) with conditional requests and import them."""
+    with errors_to_exit():
+        download(_db_path(db_dir, config), list(ecosystems or []), kev=kev, epss=epss, quiet=quiet)
+
+
+def download(
+    db: Path, ecosystems: list[str], *, kev: bool = True, epss: bool = True, quiet: bool = False
+) -> None:
+    """Fetch the OSV dumps (default: the ecosystems already imported, else the common ones) and the
+    KEV/EPSS feeds into `db`, with conditional requests."""
     import httpx
 
     from clearance.scanners.vulns.advisories import DEFAULT_ECOSYSTEMS, AdvisoryStore, update_osv
     from clearance.scanners.vulns.exploit import update_feeds
 
-    with errors_to_exit():
-        db = _db_path(db_dir, config)
-        chosen = list(ecosystems or [])
-        if not chosen and db.is_file():
-            try:
-                with AdvisoryStore.open(db) as store:
-                    chosen = [s.ecosystem for s in store.ecosystems()]
-            except Exception:
-                chosen = []
-        chosen = chosen or list(DEFAULT_ECOSYSTEMS)
-        now = system_clock()
-        with (
-            _progress(quiet) as progress,
-            httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=True) as client,
-        ):
-            for outcome in update_osv(db, chosen, client=client, now=now, progress=progress):
-                count = "" if outcome.records is None else f" ({outcome.records} advisories)"
-                stderr.print(f"{outcome.ecosystem}: {outcome.outcome}{count}")
-            feeds = [f for f, on in (("kev", kev), ("epss", epss)) if on]
-            for feed in update_feeds(db, feeds, client=client, now=now, progress=progress):
-                count = "" if feed.records is None else f" ({feed.records} entries)"
-                stderr.print(f"{feed.feed.upper()}: {feed.outcome}{count}")
-        stderr.print(f"database: {db}")
+    if is_offline():
+        raise UsageError(
+            f"{OFFLINE_ENV} is set: downloading the advisory database needs the network",
+            hint="import dumps fetched elsewhere with `clearance db import` (and import-kev, import-epss)",
+        )
+    chosen = list(ecosystems)
+    if not chosen and db.is_file():
+        try:
+            with AdvisoryStore.open(db) as store:
+                chosen = [s.ecosystem for s in store.ecosystems()]
+        except Exception:
+            chosen = []
+    chosen = chosen or list(DEFAULT_ECOSYSTEMS)
+    now = system_clock()
+    with (
+        _progress(quiet) as progress,
+        httpx.Client(timeout=httpx.Timeout(60.0, connect=15.0), follow_redirects=True) as client,
+    ):
+        for outcome in update_osv(db, chosen, client=client, now=now, progress=progress):
+            count = "" if outcome.records is None else f" ({outcome.records} advisories)"
+            stderr.print(f"{outcome.ecosystem}: {outcome.outcome}{count}")
+        feeds = [f for f, on in (("kev", kev), ("epss", epss)) if on]
+        for feed in update_feeds(db, feeds, client=client, now=now, progress=progress):
+            count = "" if feed.records is None else f" ({feed.records} entries)"
+            stderr.print(f"{feed.feed.upper()}: {feed.outcome}{count}")
+    stderr.print(f"database: {db}")
+
+
+def stale_reason(db: Path, max_age_days: int, now: dt.datetime) -> str | None:
+    """Why the database at `db` needs a download (missing, empty, an import older than
+    `max_age_days`), or None when it is fresh."""
+    from clearance.scanners.vulns.advisories import status as db_status
+
+    if not db.is_file():
+        return f"no advisory database at {db}"
+    try:
+        ecosystems, _ = db_status(db)
+    except ClearanceError as e:
+        return f"the advisory database at {db} is unusable ({e.message})"
+    if not ecosystems:
+        return f"the advisory database at {db} holds no advisories"
+    oldest = min(dt.datetime.fromisoformat(s.imported_at.replace("Z", "+00:00")) for s in ecosystems)
+    if oldest.tzinfo is None:
+        oldest = oldest.replace(tzinfo=dt.UTC)
+    age = now - oldest
+    if age > dt.timedelta(days=max_age_days):
+        ago = f"{age.days} days" if age.days >= 2 else f"{age.total_seconds() / 3600:.0f} hours"
+        return f"the advisory database was imported {ago} ago (limit: {max_age_days} days)"
+    return None
+
+
+def refresh_if_stale(configured: str | None, root: Path, max_age_days: int, *, quiet: bool) -> None:
+    """`gate --update-db`: download the advisory database (where the deps scanner will read it:
+    `$CLEARANCE_DB_DIR`, else `[deps] db_dir` under `root`, else the user data dir) when it is
+    missing or older than `max_age_days`."""
+    from clearance.scanners.vulns.advisories import database_dir, database_path
+
+    db = database_path(database_dir(configured, root))
+    reason = stale_reason(db, max_age_days, system_clock())
+    if reason is None:
+        if not quiet:
+            stderr.print(f"advisory database is fresh (within {max_age_days} days): {db}", soft_wrap=True)
+        return
+    stderr.print(f"updating the advisory database: {reason}", soft_wrap=True)
+    download(db, [], quiet=quiet)
 
 
 @db_app.command("status")

@@ -42,6 +42,14 @@ def errors_to_exit() -> Iterator[None]:
         fail(e)
 
 
+OFFLINE_ENV = "CLEARANCE_OFFLINE"
+
+
+def is_offline() -> bool:
+    """`CLEARANCE_OFFLINE=1` (or true/yes): no command may use the network."""
+    return os.environ.get(OFFLINE_ENV, "").lower() in ("1", "true", "yes")
+
+
 def wants_progress(quiet: bool) -> bool:
     """A progress bar only for humans: stderr is a terminal, not CI, not --quiet."""
     if quiet:

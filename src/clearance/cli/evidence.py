@@ -56,7 +56,7 @@ def keygen(
 
 
 def sbom_command(
-    path: Path = typer.Argument(Path("."), help="Directory to inventory."),
+    path: Path = typer.Argument(Path("."), help="Directory or container image to inventory."),
     fmt: SbomFormat = typer.Option(
         SbomFormat.CYCLONEDX_JSON, "--format", "-f", help="cyclonedx-json or spdx-json."
     ),
@@ -64,26 +64,41 @@ def sbom_command(
     name: str | None = typer.Option(
         None, "--name", help="Name of the described application (default: directory name)."
     ),
+    platform: str | None = typer.Option(
+        None, "--platform", help="Image targets: the platform of a multi-platform image (e.g. linux/arm64)."
+    ),
 ) -> None:
-    """Write an SBOM of the lockfiles and manifests under PATH (no advisory database needed)."""
+    """Write an SBOM of the lockfiles and manifests under PATH, or of a container image's OS and
+    language packages (docs/images.md); no advisory database needed."""
     with errors_to_exit():
-        if not path.is_dir():
-            raise UsageError(f"{path} is not a directory")
-        from clearance.pipeline import inventory
+        from clearance.sources.image import image_spec_for
 
-        settings, _ = load_settings(path)
-        components, errors = inventory(path, settings)
-        from clearance.sources import git
+        spec = image_spec_for(path)
+        image = None
+        warnings: list[str] = []
+        if spec is not None:
+            from clearance.pipeline import image_inventory
 
+            components, errors, warnings, image = image_inventory(spec, platform)
+            commit = None
+            default_name = image.name or path.name
+        else:
+            if not path.is_dir():
+                raise UsageError(f"{path} is neither a directory nor a container image")
+            from clearance.pipeline import inventory
+            from clearance.sources import git
+
+            settings, _ = load_settings(path)
+            components, errors = inventory(path, settings)
+            commit = git.head_commit(path)
+            default_name = path.resolve().name
         document = render_sbom(
-            fmt,
-            components,
-            name=name or path.resolve().name,
-            now=system_clock(),
-            commit=git.head_commit(path),
+            fmt, components, name=name or default_name, now=system_clock(), commit=commit, image=image
         )
         for e in errors:
             stderr.print(f"[yellow]warning:[/] {e.path}: {e.message}", markup=True, highlight=False)
+        for w in warnings:
+            stderr.print(f"[yellow]warning:[/] {w}", markup=True, highlight=False)
         if output is None:
             typer.echo(document.text, nl=False)
         else:

@@ -7,6 +7,7 @@ finished run's `ReportData` to `write_outputs`. Renderers never write; this modu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -121,13 +122,10 @@ def _write_annotations(path: Path, data: ReportData) -> None:
 
 
 def _write_gitlab(plan: OutputPlan, data: ReportData) -> None:
-    from clearance.report.gitlab import render_gitlab_dependency_scanning, render_gitlab_secret_detection
+    from clearance.report.gitlab import GITLAB_REPORTS
 
     assert plan.gitlab_dir is not None
-    for name, render in (
-        ("gl-secret-detection-report.json", render_gitlab_secret_detection),
-        ("gl-dependency-scanning-report.json", render_gitlab_dependency_scanning),
-    ):
+    for name, render in GITLAB_REPORTS:
         _write_file(plan.gitlab_dir / name, render(data))
         if not plan.quiet:
             stderr.print(f"wrote {plan.gitlab_dir / name}")
@@ -143,6 +141,12 @@ def _write_evidence(plan: OutputPlan, evidence: EvidencePlan, data: ReportData, 
     build = {k: v for k, v in data.context.items() if isinstance(v, str | int | float | bool)}
     build = {k: v for k, v in build.items() if v not in (None, "")}
     subjects = list(evidence.subjects)
+    if result.target.kind == "image" and result.target.digest:  # the image ID is the subject
+        from clearance.evidence.statements import digest_subject
+
+        image = digest_subject(result.target.digest, result.target.name or "image")
+        if all(s.digest != image.digest for s in subjects):
+            subjects.insert(0, image)
     if not subjects:
         if not result.target.commit:
             raise UsageError(
@@ -151,13 +155,7 @@ def _write_evidence(plan: OutputPlan, evidence: EvidencePlan, data: ReportData, 
             )
         repository = build.get("repository")
         subjects.append(commit_subject(str(repository) if repository else None, result.target.commit))
-    bundled = ReportData(
-        result=result,
-        decision=data.decision,
-        rules=data.rules,
-        tool_version=data.tool_version,
-        context=data.context,
-    )
+    bundled = dataclasses.replace(data, verbose=False)  # the run's report, as machines read it
     reports = {"results.sarif": render(Format.sarif, bundled), "results.json": render(Format.json, bundled)}
     out = produce(
         evidence.out_dir,

@@ -44,7 +44,13 @@ def produce(
 
     `reports` maps bundle file names (`results.sarif`, `results.json`) to their text.
     """
-    sbom_json = sbom.cyclonedx_json(result.components, name=name, now=now, commit=result.target.commit)
+    sbom_json = sbom.cyclonedx_json(
+        result.components,
+        name=name,
+        now=now,
+        commit=result.target.commit,
+        image=result.target if result.target.kind == "image" else None,
+    )
     sbom_st = statements.sbom_statement(subjects, sbom_json)
     vulns_st = statements.vulns_statement(subjects, result, started, now)
     findings_st = statements.findings_statement(subjects, result)
@@ -99,7 +105,7 @@ def summary_lines(decision_predicate: Mapping[str, Any]) -> list[str]:
         )
     for appr in decision_predicate.get("approvals", []):
         lines.append(
-            f"approved by {appr.get('by') or appr.get('user')} at {appr.get('at') or appr.get('submitted_at')} "
+            f"approved by {appr.get('by')} at {appr.get('at')} "
             f"for {', '.join(appr.get('paths', [])) or appr.get('pattern', '')}"
         )
     build = decision_predicate.get("build", {})

@@ -24,7 +24,7 @@ from typing import Any
 
 from clearance import __version__
 from clearance.errors import EvidenceError
-from clearance.model import Component, Scope
+from clearance.model import Component, Scope, Target
 
 
 class SbomFormat(enum.StrEnum):
@@ -63,14 +63,17 @@ def render_sbom(
     name: str,
     now: dt.datetime,
     commit: str | None = None,
+    image: Target | None = None,
 ) -> SbomDocument:
-    """Render the inventory in the requested format."""
+    """Render the inventory in the requested format (`image`: the SBOM describes that image)."""
     count = len(unique_components(components))
     match fmt:
         case SbomFormat.CYCLONEDX_JSON:
-            return SbomDocument(cyclonedx_json(components, name=name, now=now, commit=commit), count)
+            return SbomDocument(
+                cyclonedx_json(components, name=name, now=now, commit=commit, image=image), count
+            )
         case SbomFormat.SPDX_JSON:
-            return SbomDocument(spdx_json(components, name=name, now=now, commit=commit), count)
+            return SbomDocument(spdx_json(components, name=name, now=now, commit=commit, image=image), count)
 
 
 def _version(c: Component) -> str | None:
@@ -79,9 +82,18 @@ def _version(c: Component) -> str | None:
 
 
 def cyclonedx_json(
-    components: Sequence[Component], *, name: str, now: dt.datetime, commit: str | None = None
+    components: Sequence[Component],
+    *,
+    name: str,
+    now: dt.datetime,
+    commit: str | None = None,
+    image: Target | None = None,
 ) -> str:
-    """A CycloneDX 1.6 JSON BOM: components with purls, scope, hashes, dependency graph, tool and commit."""
+    """A CycloneDX 1.6 JSON BOM: components with purls, scope, hashes, dependency graph, tool and commit.
+
+    For an image, `metadata.component` is the image itself (type `container`, its config digest
+    as version and hash, an `oci` purl) with its layers' diff_ids as properties, and each
+    component names the layer that holds it."""
     from cyclonedx.model import HashAlgorithm, HashType, Property
     from cyclonedx.model.bom import Bom
     from cyclonedx.model.component import Component as CdxComponent
@@ -90,14 +102,25 @@ def cyclonedx_json(
     from packageurl import PackageURL
 
     comps = unique_components(components)
-    root = CdxComponent(
-        name=name,
-        type=ComponentType.APPLICATION,
-        bom_ref=f"root:{name}",
-        version=commit[:12] if commit else None,
-        properties=[Property(name="clearance:source-commit", value=commit)] if commit else None,
-    )
-    bom = Bom(serial_number=_serial(comps, name, commit))
+    if image is not None and image.digest:
+        root = CdxComponent(
+            name=image.name or name,
+            type=ComponentType.CONTAINER,
+            bom_ref=f"image:{image.digest}",
+            version=image.digest,
+            purl=PackageURL.from_string(image_purl(image)),
+            hashes=[HashType(alg=HashAlgorithm.SHA_256, content=image.digest.partition(":")[2])],
+            properties=[Property(name=k, value=v) for k, v in image_properties(image)],
+        )
+    else:
+        root = CdxComponent(
+            name=name,
+            type=ComponentType.APPLICATION,
+            bom_ref=f"root:{name}",
+            version=commit[:12] if commit else None,
+            properties=[Property(name="clearance:source-commit", value=commit)] if commit else None,
+        )
+    bom = Bom(serial_number=_serial(comps, name, commit or (image.digest if image else None)))
     bom.metadata.timestamp = now
     bom.metadata.component = root
     bom.metadata.tools.components.add(
@@ -120,6 +143,10 @@ def cyclonedx_json(
             props.append(Property(name="clearance:direct", value=str(c.direct).lower()))
         if c.scope is not Scope.UNKNOWN:
             props.append(Property(name="clearance:scope", value=c.scope.value))
+        if c.location.layer:
+            props.append(Property(name="clearance:image:layer", value=c.location.layer))
+        if c.source_name and c.source_name != c.name:
+            props.append(Property(name="clearance:source-package", value=c.source_name))
         if _version(c) is None:
             props.append(Property(name="clearance:pinned", value="false"))
             if c.version:
@@ -161,21 +188,41 @@ def validate_cyclonedx(text: str) -> None:
 
 
 def spdx_json(
-    components: Sequence[Component], *, name: str, now: dt.datetime, commit: str | None = None
+    components: Sequence[Component],
+    *,
+    name: str,
+    now: dt.datetime,
+    commit: str | None = None,
+    image: Target | None = None,
 ) -> str:
-    """An SPDX 2.3 JSON document with one package per component and DEPENDS_ON relationships."""
+    """An SPDX 2.3 JSON document with one package per component and DEPENDS_ON relationships
+    (for an image, the root package is the image: purpose CONTAINER, config digest, layers)."""
     comps = unique_components(components)
     ids = {c.purl: f"SPDXRef-Package-{i}" for i, c in enumerate(comps, start=1)}
-    packages: list[dict[str, Any]] = [
-        {
-            "SPDXID": "SPDXRef-Root",
-            "name": name,
-            "versionInfo": commit or "NOASSERTION",
-            "downloadLocation": "NOASSERTION",
-            "filesAnalyzed": False,
-            "primaryPackagePurpose": "APPLICATION",
+    root_package: dict[str, Any] = {
+        "SPDXID": "SPDXRef-Root",
+        "name": name,
+        "versionInfo": commit or "NOASSERTION",
+        "downloadLocation": "NOASSERTION",
+        "filesAnalyzed": False,
+        "primaryPackagePurpose": "APPLICATION",
+    }
+    if image is not None and image.digest:
+        root_package |= {
+            "name": image.name or name,
+            "versionInfo": image.digest,
+            "primaryPackagePurpose": "CONTAINER",
+            "checksums": [{"algorithm": "SHA256", "checksumValue": image.digest.partition(":")[2]}],
+            "externalRefs": [
+                {
+                    "referenceCategory": "PACKAGE-MANAGER",
+                    "referenceType": "purl",
+                    "referenceLocator": image_purl(image),
+                }
+            ],
+            "comment": "; ".join(f"{k}={v}" for k, v in image_properties(image)),
         }
-    ]
+    packages: list[dict[str, Any]] = [root_package]
     relationships: list[dict[str, str]] = [
         {
             "spdxElementId": "SPDXRef-DOCUMENT",
@@ -242,6 +289,33 @@ def spdx_json(
         "relationships": relationships,
     }
     return json.dumps(doc, indent=2, sort_keys=True) + "\n"
+
+
+def image_purl(image: Target) -> str:
+    """`pkg:oci/<name>@sha256:<digest>?tag=<tag>` for an image target (the config digest when no
+    manifest digest is known)."""
+    from packageurl import PackageURL
+
+    last = (image.name or "image").rsplit("/", 1)[-1]
+    short, _, tag = last.partition(":")
+    qualifiers = {"tag": tag} if tag else None
+    return str(
+        PackageURL(
+            type="oci", name=short, version=image.manifest_digest or image.digest, qualifiers=qualifiers
+        ).to_string()
+    )
+
+
+def image_properties(image: Target) -> list[tuple[str, str]]:
+    """Name/value properties describing an image: digests, source, and each layer's diff_id."""
+    props = [("clearance:image:config-digest", image.digest or "")]
+    if image.manifest_digest:
+        props.append(("clearance:image:manifest-digest", image.manifest_digest))
+    if image.name:
+        props.append(("clearance:image:name", image.name))
+    props.append(("clearance:image:source", image.path))
+    props.extend((f"clearance:image:layer:{i}", diff_id) for i, diff_id in enumerate(image.layers))
+    return props
 
 
 def _serial(comps: Sequence[Component], name: str, commit: str | None) -> uuid.UUID:

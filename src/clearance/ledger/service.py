@@ -47,12 +47,16 @@ class Ledger:
         clock: Clock = system_clock,
         log_key: LogKey | None = None,
         matcher: Callable[[], AdvisoryMatcher | None] | None = None,
+        after_change: Callable[[Session, dt.datetime], object] | None = None,
     ) -> None:
         self.engine = engine
         self.sessions: sessionmaker[Session] = db.session_factory(engine)
         self.clock = clock
         self.log_key = log_key
         self.matcher = matcher
+        self.after_change = after_change
+        """Called inside every write transaction before it commits (routing writes its outbox rows
+        there, so a state change and its notifications commit together). Injected by the server."""
 
     @contextmanager
     def write(self) -> Iterator[Store]:
@@ -62,6 +66,8 @@ class Ledger:
             store = Store(session, self.clock())
             before = store.audit_size()
             yield store
+            if self.after_change is not None:
+                self.after_change(session, store.now)
             if self.log_key is not None and store.audit_size() != before:
                 sign_checkpoint(store, self.log_key)
 

@@ -317,6 +317,8 @@ class Finding(Base):
     fixed_version: Mapped[str | None] = mapped_column(String(200))
     reachable: Mapped[str | None] = mapped_column(String(10))
     """The gate's import-reachability signal for vulnerabilities (`yes`, `no`, `unknown`)."""
+    ticket_url: Mapped[str | None] = mapped_column(String(1000))
+    """The routing ticket of this finding's group, once a ticket channel opened one."""
 
 
 class FindingEvent(Base):
@@ -416,7 +418,10 @@ class Incident(Base):
     """A production incident, linked to the release/deployment that caused it when known."""
 
     __tablename__ = "incidents"
-    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_incidents_deployment_id", "deployment_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = _fk("services.id")
     environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
@@ -441,6 +446,8 @@ class Approval(Base):
     approver: Mapped[str] = mapped_column(String(200))
     comment: Mapped[str] = mapped_column(Text, default="")
     at: Mapped[dt.datetime]
+    approver_groups: Mapped[list[Any]] = mapped_column(default=list)
+    """The approver's teams when approving (deploy migration): which approver group it counts for."""
 
 
 class DriftReport(Base):
@@ -454,12 +461,19 @@ class DriftReport(Base):
     resources: Mapped[list[Any]] = mapped_column(default=list)
     source: Mapped[str] = mapped_column(String(100), default="")
     detected_at: Mapped[dt.datetime]
+    status: Mapped[str] = mapped_column(String(20), default="drifted")
+    """`clean`, `drifted` or `unknown` (the check failed; treated as drift) (deploy migration)."""
+    detail: Mapped[str] = mapped_column(Text, default="")
 
 
 class GateDecision(Base):
     """A deploy go/no-go answer (allow, deny, needs-approval) with one reason per check."""
 
     __tablename__ = "gate_decisions"
+    __table_args__ = (
+        Index("ix_gate_decisions_decided_at", "decided_at"),
+        Index("ix_gate_decisions_answer_decided_at", "answer", "decided_at", "service_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int | None] = _fk("services.id", nullable=True)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))
@@ -468,6 +482,14 @@ class GateDecision(Base):
     answer: Mapped[str] = mapped_column(String(20))
     reasons: Mapped[list[Any]] = mapped_column(default=list)
     decided_at: Mapped[dt.datetime]
+    environment_name: Mapped[str] = mapped_column(String(100), default="")
+    """As asked (an unknown environment has no `environment_id`) (deploy migration)."""
+    requester: Mapped[str] = mapped_column(String(200), default="")
+    checks: Mapped[list[Any]] = mapped_column(default=list)
+    """Every check with status, reason and what it used (deploy migration)."""
+    auto_approved_by: Mapped[str | None] = mapped_column(String(200))
+    source: Mapped[str] = mapped_column(String(30), default="api")
+    """`api` (go/no-go request) or `admission` (the webhook) (deploy migration)."""
 
 
 class RuntimeSignal(Base):
@@ -493,8 +515,10 @@ class Subscription(Base):
     __tablename__ = "subscriptions"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
-    event: Mapped[str] = mapped_column(String(60))
-    channel: Mapped[str] = mapped_column(String(30))
+    event: Mapped[str] = mapped_column(String(1000))
+    """The event kinds, comma-separated (`finding.new,sla.breached`)."""
+    channel: Mapped[str] = mapped_column(String(100))
+    """A channel name from the server's routing file (secrets stay in the file's environment)."""
     target: Mapped[str] = mapped_column(String(1000))
     filters: Mapped[dict[str, Any]] = mapped_column(default=dict)
     active: Mapped[bool] = mapped_column(Boolean, default=True)
@@ -517,6 +541,47 @@ class Outbox(Base):
     next_try_at: Mapped[dt.datetime]
     last_error: Mapped[str] = mapped_column(Text, default="")
     created_at: Mapped[dt.datetime]
+    group_key: Mapped[str] = mapped_column(String(300), default="", index=True)
+    """Deliveries of one (channel, group) go out in order: a later one waits for an earlier one."""
+    delivered_at: Mapped[dt.datetime | None]
+    ticket_ref: Mapped[str | None] = mapped_column(String(200))
+    team: Mapped[str] = mapped_column(String(200), default="", index=True)
+    """The team the event is about (deliveries are scoped by team like everything else)."""
+
+
+class Ticket(Base):
+    """The receiver's ticket for one finding group (service × advisory or rule) on one channel."""
+
+    __tablename__ = "tickets"
+    __table_args__ = (UniqueConstraint("channel", "group_key"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(100))
+    group_key: Mapped[str] = mapped_column(String(300))
+    service_id: Mapped[int | None] = _fk("services.id", nullable=True)
+    ref: Mapped[str] = mapped_column(String(200))
+    url: Mapped[str] = mapped_column(String(1000), default="")
+    state: Mapped[str] = mapped_column(String(20), default="open")
+    updated_at: Mapped[dt.datetime]
+
+
+class NotifyCursor(Base):
+    """How far routing has read each source of events (finding events, deploy decisions, drift)."""
+
+    __tablename__ = "notify_cursors"
+    source: Mapped[str] = mapped_column(String(60), primary_key=True)
+    last_id: Mapped[int] = mapped_column(default=0)
+
+
+class Escalation(Base):
+    """A finding whose SLA breach was escalated (once per finding and level)."""
+
+    __tablename__ = "escalations"
+    __table_args__ = (UniqueConstraint("finding_id", "level"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    finding_id: Mapped[int] = _fk("findings.id", ondelete="CASCADE")
+    level: Mapped[int] = mapped_column(default=1)
+    to_team_id: Mapped[int | None] = _fk("teams.id", nullable=True)
+    escalated_at: Mapped[dt.datetime]
 
 
 # --- security of the service -------------------------------------------------------------------

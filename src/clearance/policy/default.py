@@ -8,6 +8,7 @@ and `docs/policy.md` can quote them. The first matching rule wins:
    high-entropy assignment (confidence low) only warns.
 2. `vuln.exploitable-exposed` — block a vulnerability that ships at run time (scope is not
    dev), is not proven unreachable, and is critical, or high with KEV or EPSS ≥ threshold,
+   has a fix to upgrade to (or is KEV-listed: an unfixed advisory, `fix: none`, only warns),
    in a service that is internet-exposed (or of unknown exposure) or handles
    confidential/restricted data.
 3. `iac.public-access-exposed`, `iac.privilege-escalation-exposed`, `iac.iam-exposed`,
@@ -15,7 +16,8 @@ and `docs/policy.md` can quote them. The first matching rule wins:
    (severity ≥ medium), or a privilege-escalation path, an IAM wildcard/admin grant, an
    exposed admin/database port or encryption turned off on a data store (severity ≥ high: the
    IaC rules rate those dangers high, hygiene such as running as root or a missing CMK medium
-   or low), in a prod-bound or internet-exposed service.
+   or low), in a prod-bound or internet-exposed service. A low-confidence IaC finding (it
+   depends on a value not known statically: an unresolved source, policy or `count`) only warns.
 4. `informational` — ignore info findings (shown with `--verbose`).
 5. `default.warn` — warn on everything else.
 
@@ -51,6 +53,7 @@ def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
                 "finding.kind == 'vulnerability' && finding.scope != 'dev' && finding.signals.reachable != 'no'"
                 " && (finding.severity == 'critical' || (finding.severity == 'high' && (finding.signals.kev"
                 f" || finding.signals.epss.score >= {epss_threshold!r})))"
+                " && (finding.signals.kev || size(finding.signals.fix_versions) > 0)"
                 " && (service.internet_facing || service.sensitive_data)"
             ),
             action="block",
@@ -102,7 +105,10 @@ def _iac_rules() -> list[RuleSpec]:
     return [
         RuleSpec(
             name=name,
-            when=f"{_EXPOSED} && finding.signals.category == '{category}' && finding.severity_rank >= {rank}",
+            when=(
+                f"{_EXPOSED} && finding.signals.category == '{category}' && finding.severity_rank >= {rank}"
+                " && finding.signals.confidence != 'low'"
+            ),
             action="block",
             message=message,
             origin=ORIGIN,

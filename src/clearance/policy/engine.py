@@ -24,13 +24,22 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.config import ExceptionLimitSettings, PolicySettings, Settings
-from clearance.decision import Decision, overall_outcome
+from clearance.config import ExceptionLimitSettings, InlineSuppressionSettings, PolicySettings, Settings
+from clearance.decision import (
+    ApprovalUse,
+    BaselineSummary,
+    Decision,
+    DecisionDetails,
+    ExceptionUse,
+    PolicyInfo,
+    overall_outcome,
+)
 from clearance.model import Action, Finding, Outcome, ScanResult, Severity, Verdict
 from clearance.policy.approvals import Requirement
 from clearance.policy.context import PolicyContext
 from clearance.policy.default import default_rules, final_rules, threshold_rules
 from clearance.policy.exceptions import ExceptionSet, RiskException
+from clearance.policy.inline import inline_suppression, suppression_note
 from clearance.policy.inputs import ChangeInfo, finding_as_cel, inputs_for, sample_inputs
 from clearance.policy.rules import Match, RuleSet, RuleSpec, compile_rules
 
@@ -88,7 +97,12 @@ def load_policy(
     elif settings.builtin:
         specs += default_rules(settings.epss_threshold)
     specs += final_rules()
-    ruleset = compile_rules(specs, sample_inputs())
+    ruleset = compile_rules(
+        specs,
+        sample_inputs(),
+        max_cost=settings.max_rule_cost,
+        time_budget_ms=settings.rule_time_budget_ms,
+    )
     if threshold is not None:
         name = f"threshold:{threshold.value}"
     else:
@@ -139,6 +153,8 @@ class DecisionInputs:
     expiring_soon_days: int = 14
     limits: ExceptionLimitSettings = field(default_factory=ExceptionLimitSettings)
     """Maximum exception lengths per severity and the expiring-soon window."""
+    inline_suppression: InlineSuppressionSettings = field(default_factory=InlineSuppressionSettings)
+    """Kinds and severities that a `clearance:ignore` comment may not pass."""
 
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
@@ -153,14 +169,14 @@ def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Deci
     if missing and outcome is not Outcome.BLOCK:
         outcome = Outcome.NEEDS_APPROVAL
     reasons = _reasons(result, verdicts, inputs, missing, book, now)
-    extra = _extra(result, verdicts, inputs, book, now)
+    details = _details(result, verdicts, inputs, book, now)
     return Decision(
         outcome=outcome,
         verdicts=verdicts,
         policy=inputs.policy.name,
         policy_digest=inputs.policy.digest,
         reasons=tuple(reasons),
-        extra=extra,
+        details=details,
     )
 
 
@@ -207,13 +223,15 @@ class _Book:
     rule_errors: list[str] = field(default_factory=list)
 
 
-def evaluation_inputs(finding: Finding, inputs: DecisionInputs) -> dict[str, Any]:
+def evaluation_inputs(finding: Finding, inputs: DecisionInputs, owner: str | None = None) -> dict[str, Any]:
     """The CEL variables for one finding (also what `policy explain` prints)."""
     ctx = inputs.context
     service = ctx.catalog.for_path(finding.location.path)
     pre = finding.fingerprint in inputs.change.pre_existing
+    if owner is None:
+        owner = ctx.owner_of(finding.location.path)
     return inputs_for(
-        finding_as_cel(finding, owner=ctx.owner_of(finding.location.path), pre_existing=pre),
+        finding_as_cel(finding, owner=owner, pre_existing=pre),
         service.as_cel(ctx.env),
         ctx.env,
         inputs.change.as_cel(),
@@ -224,14 +242,15 @@ def _verdict(
     finding: Finding, inputs: DecisionInputs, limits: ExceptionLimitSettings, now: dt.datetime, book: _Book
 ) -> Verdict:
     fp = finding.fingerprint
-    if finding.suppression is not None:
-        return Verdict(
-            fp, Action.PASS, "inline-suppression", f"suppressed inline: {finding.suppression.reason}"
-        )
-    match: Match = inputs.policy.rules.first_match(evaluation_inputs(finding, inputs))
+    owner = inputs.context.owner_of(finding.location.path)
+    suppressed, refusal = inline_suppression(finding, inputs.inline_suppression)
+    if suppressed is not None:
+        return dataclasses.replace(suppressed, owner=owner)
+    match: Match = inputs.policy.rules.first_match(evaluation_inputs(finding, inputs, owner))
     rule = match.rule.name if match.rule else "default.warn"
     message = match.rule.message if match.rule else ""
     notes: list[str] = [f"rule could not be evaluated (failing closed): {e}" for e in match.errors]
+    notes += [n for n in (refusal, suppression_note(finding)) if n]
     book.rule_errors.extend(match.errors)
     action = match.action
     for exc in inputs.exceptions.matching(finding):
@@ -262,6 +281,7 @@ def _verdict(
             f"excepted by {exc.id} (owner {exc.owner}, expires {exc.expires.isoformat()}): {exc.reason}",
             exception_id=exc.id,
             notes=tuple(notes),
+            owner=owner,
         )
     pre_existing = fp in inputs.change.pre_existing
     if pre_existing and action is Action.BLOCK and inputs.policy.pre_existing == "warn":
@@ -275,10 +295,11 @@ def _verdict(
             "baseline.pre-existing",
             f"already present on {base}: security debt, not introduced by this change",
             notes=tuple(notes),
+            owner=owner,
         )
     if pre_existing:
         notes.append(f"pre-existing on {inputs.change.base or 'the base ref'}")
-    return Verdict(fp, action, rule, message, notes=tuple(notes))
+    return Verdict(fp, action, rule, message, notes=tuple(notes), owner=owner)
 
 
 def _reasons(
@@ -346,21 +367,9 @@ def _stale(inputs: DecisionInputs, book: _Book) -> list[RiskException]:
     return [e for e in inputs.exceptions.entries if e.id not in book.matched]
 
 
-def _extra(
+def _details(
     result: ScanResult, verdicts: Mapping[str, Verdict], inputs: DecisionInputs, book: _Book, now: dt.datetime
-) -> dict[str, Any]:
-    def exc_info(e: RiskException) -> dict[str, Any]:
-        return {
-            "id": e.id,
-            "owner": e.owner,
-            "expires": e.expires.isoformat(),
-            "days_left": e.days_left(now),
-            "reason": e.reason,
-            "approved_by": e.approved_by,
-            "where": e.where(),
-            "match": e.match.describe(),
-        }
-
+) -> DecisionDetails:
     soon = {e.id for e in _expiring_soon(inputs, now)}
     stale = {e.id for e in _stale(inputs, book)}
 
@@ -375,62 +384,63 @@ def _extra(
             return "stale"
         return "unmatched"
 
-    exceptions = [
-        dict(
-            exc_info(e),
+    exceptions = tuple(
+        ExceptionUse(
+            id=e.id,
+            owner=e.owner,
+            expires=e.expires.isoformat(),
+            days_left=e.days_left(now),
+            reason=e.reason,
+            approved_by=e.approved_by,
+            where=e.where(),
+            match=e.match.describe(),
             status=status(e.id),
             expiring_soon=e.id in soon,
-            findings=sorted(book.applied.get(e.id, [])),
-            expired_findings=sorted(book.expired.get(e.id, [])),
-            rejected_findings=sorted(book.rejected.get(e.id, [])),
+            findings=tuple(sorted(book.applied.get(e.id, []))),
+            expired_findings=tuple(sorted(book.expired.get(e.id, []))),
+            rejected_findings=tuple(sorted(book.rejected.get(e.id, []))),
         )
         for e in inputs.exceptions.entries
-    ]
+    )
     ctx = inputs.context
-    owners = {f.fingerprint: ctx.owner_of(f.location.path) for f in result.findings}
+    owners = {fp: v.owner for fp, v in verdicts.items() if v.owner}
     services = {f.fingerprint: ctx.catalog.for_path(f.location.path).name for f in result.findings}
-    return {
-        "policy": {
-            "name": inputs.policy.name,
-            "env": inputs.policy.env or None,
-            "digest": inputs.policy.digest,
-            "fail_on": inputs.policy.fail_on.value if inputs.policy.fail_on else None,
-            "rules": [r.name for r in inputs.policy.rules.rules],
-        },
-        "exceptions": exceptions,
-        "exceptions_file": inputs.exceptions.source,
-        "baseline": {
-            "mode": inputs.change.mode,
-            "base": inputs.change.base or None,
-            "pre_existing": sorted(
-                f.fingerprint for f in result.findings if f.fingerprint in inputs.change.pre_existing
-            ),
-            "new": sorted(
-                f.fingerprint for f in result.findings if f.fingerprint not in inputs.change.pre_existing
-            ),
-        },
-        "approvals": [dict(r.as_dict(), by=", ".join(r.approved_by) or None) for r in inputs.approvals],
-        "approvals_source": inputs.approvals_source,
-        "approvals_missing": [r.describe() for r in inputs.approvals if not r.satisfied],
-        "owners": {k: v for k, v in sorted(owners.items()) if v},
-        "services": {k: v for k, v in sorted(services.items()) if v},
-        "context": ctx.as_report_context(),
-    }
-
-
-def annotate_owners(result: ScanResult, context: PolicyContext) -> ScanResult:
-    """A copy of `result` whose findings carry an `owner` signal (CODEOWNERS, else service owner).
-
-    Reports read the owner from there; fingerprints and everything else are unchanged.
-    """
-    findings = []
-    for f in result.findings:
-        owner = context.owner_of(f.location.path)
-        if owner and "owner" not in f.signals:
-            findings.append(dataclasses.replace(f, signals={**f.signals, "owner": owner}))
-        else:
-            findings.append(f)
-    return dataclasses.replace(result, findings=tuple(findings))
+    pre = inputs.change.pre_existing
+    return DecisionDetails(
+        policy=PolicyInfo(
+            name=inputs.policy.name,
+            env=inputs.policy.env or None,
+            digest=inputs.policy.digest,
+            fail_on=inputs.policy.fail_on.value if inputs.policy.fail_on else None,
+            rules=tuple(r.name for r in inputs.policy.rules.rules),
+        ),
+        exceptions=exceptions,
+        exceptions_file=inputs.exceptions.source,
+        baseline=BaselineSummary(
+            mode=inputs.change.mode,
+            base=inputs.change.base or None,
+            pre_existing=tuple(sorted(f.fingerprint for f in result.findings if f.fingerprint in pre)),
+            new=tuple(sorted(f.fingerprint for f in result.findings if f.fingerprint not in pre)),
+        ),
+        approvals=tuple(
+            ApprovalUse(
+                pattern=r.pattern,
+                reason=r.reason,
+                owners=tuple(r.owners),
+                paths=tuple(r.paths),
+                approved_by=tuple(r.approved_by),
+                at=r.approved_at,
+                satisfied=r.satisfied,
+                by=", ".join(r.approved_by) or None,
+            )
+            for r in inputs.approvals
+        ),
+        approvals_source=inputs.approvals_source,
+        approvals_missing=tuple(r.describe() for r in inputs.approvals if not r.satisfied),
+        owners=dict(sorted(owners.items())),
+        services={k: v for k, v in sorted(services.items()) if v},
+        context=ctx.as_report_context(),
+    )
 
 
 def explain(finding: Finding, inputs: DecisionInputs, now: dt.datetime) -> dict[str, Any]:

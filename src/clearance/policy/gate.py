@@ -30,8 +30,8 @@ from clearance.policy.approvals import (
     load_approvals_file,
     required_approvals,
 )
-from clearance.policy.context import PolicyContext, ci_context, load_context, resolve_env
-from clearance.policy.engine import DecisionInputs, Policy, annotate_owners, decide, load_policy
+from clearance.policy.context import ci_context, load_context, resolve_env
+from clearance.policy.engine import DecisionInputs, Policy, decide, load_policy
 from clearance.policy.exceptions import load_exceptions
 from clearance.policy.inputs import ChangeInfo
 
@@ -56,12 +56,10 @@ class GateOptions:
 
 @dataclass(frozen=True)
 class PolicyRun:
-    """The decision plus what reports need: the owner-annotated result and the context."""
+    """The decision and the inputs the policy saw (context, exceptions, change, approvals)."""
 
     decision: Decision
-    result: ScanResult
     inputs: DecisionInputs
-    report_context: dict[str, Any]
 
 
 def prepare(
@@ -119,6 +117,7 @@ def prepare(
         fail_closed=settings.fail_closed,
         expiring_soon_days=limits.expiring_soon_days,
         limits=limits,
+        inline_suppression=settings.policy.inline_suppression,
     )
 
 
@@ -148,23 +147,7 @@ def run_policy(
         catalog_files=catalog_files,
         reviews_client=reviews_client,
     )
-    decision = decide(result, inputs, now)
-    annotated = annotate_owners(result, inputs.context)
-    context = report_context(inputs.context)
-    context["decided_at"] = now.isoformat()
-    return PolicyRun(decision, annotated, inputs, context)
-
-
-def report_context(context: PolicyContext) -> dict[str, Any]:
-    """`ReportData.context`: service, owner, environment and the CI run, flat as reports read it."""
-    out: dict[str, Any] = {
-        k: v for k, v in context.as_report_context().items() if k != "ci" and v is not None
-    }
-    for key, value in context.ci.as_dict().items():
-        out[key] = value
-    if "provider" in out:
-        out["ci_provider"] = out.pop("provider")
-    return out
+    return PolicyRun(decide(result, inputs, now), inputs)
 
 
 def _policy(settings: Settings, env: str, options: GateOptions) -> Policy:

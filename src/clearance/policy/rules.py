@@ -12,17 +12,24 @@ the expression, the position and what is wrong):
 3. evaluated against sample findings of every kind it yields a bool for at least one of
    them and fails on none of them with a missing field (a typo like `finding.severty`).
 
+4. its estimated cost (`policy/cost.py`) is within `max_rule_cost`: a rule from the scanned
+   repository cannot make the gate run for minutes.
+
 At decision time a rule that cannot be evaluated for one finding fails closed: a `block`
-rule counts as matched, any other rule as not matched, and the verdict notes say why.
+rule counts as matched, any other rule as not matched, and the verdict notes say why. An
+evaluation error includes arithmetic (`1 / 0`, overflow) and a run that took longer than the
+rule's time budget; after one such overrun the rule is not run again in this decision (it
+fails closed for every remaining finding), so the whole decision stays bounded.
 """
 
 from __future__ import annotations
 
 import re
 import sys
+import time
 import types
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 # The `cel` package's __init__ eagerly imports its interactive CLI (prompt_toolkit, ~0.2-0.4 s),
@@ -33,8 +40,13 @@ import cel  # noqa: E402
 
 from clearance.errors import PolicyError  # noqa: E402
 from clearance.model import Action  # noqa: E402
+from clearance.policy.cost import CostError, check_cost  # noqa: E402
 
 VARIABLES = ("finding", "service", "env", "change")
+DEFAULT_MAX_COST = 100_000
+"""Default `[policy] max_rule_cost`: estimated sub-expression evaluations per rule run."""
+DEFAULT_TIME_BUDGET_MS = 250
+"""Default `[policy] rule_time_budget_ms`: the longest one evaluation of one rule may take."""
 _ACTIONS = {"block": Action.BLOCK, "warn": Action.WARN, "ignore": Action.IGNORE}
 _POSITION = re.compile(r"<input>:(\d+):(\d+):\s*(.*)")
 _COMPREHENSION = re.compile(r"\.\s*(?:all|exists|exists_one|map|filter)\s*\(\s*([A-Za-z_][A-Za-z0-9_]*)\s*,")
@@ -60,7 +72,8 @@ class Rule:
             raise RuleEvaluationError(
                 self.name, f"no such field {e.args[0]!r}" if e.args else "no such field"
             ) from e
-        except (RuntimeError, TypeError, ValueError, IndexError, OverflowError) as e:
+        except (RuntimeError, TypeError, ValueError, LookupError, ArithmeticError) as e:
+            # ArithmeticError: `1 / 0`, `x % 0`, integer overflow
             raise RuleEvaluationError(self.name, _one_line(e)) from e
         if not isinstance(result, bool):
             raise RuleEvaluationError(self.name, f"evaluated to {type(result).__name__}, not bool")
@@ -103,6 +116,29 @@ class RuleSet:
     rules: tuple[Rule, ...]
     needs: Mapping[str, Any] | None = None
     """The input fields the rules reference (`True` = the whole value); None = everything."""
+    time_budget: float = DEFAULT_TIME_BUDGET_MS / 1000
+    """Seconds one evaluation of one rule may take; an overrun fails closed."""
+    over_budget: dict[str, float] = field(default_factory=dict, compare=False)
+    """Rules that overran their budget in this decision, with the time taken (not run again)."""
+    clock: Callable[[], float] = field(default=time.perf_counter, compare=False, repr=False)
+
+    def evaluate(self, rule: Rule, inputs: Mapping[str, Any] | cel.Context) -> bool:
+        """`rule.evaluate` within the time budget (RuleEvaluationError when over it)."""
+        if rule.name in self.over_budget:
+            raise RuleEvaluationError(rule.name, self._overrun(rule.name))
+        started = self.clock()
+        holds = rule.evaluate(inputs)
+        took = self.clock() - started
+        if took > self.time_budget:
+            self.over_budget[rule.name] = took
+            raise RuleEvaluationError(rule.name, self._overrun(rule.name))
+        return holds
+
+    def _overrun(self, name: str) -> str:
+        return (
+            f"one evaluation took {self.over_budget[name] * 1000:.0f} ms, over the "
+            f"{self.time_budget * 1000:.0f} ms budget ([policy] rule_time_budget_ms); not run again"
+        )
 
     def first_match(self, inputs: Mapping[str, Any]) -> Match:
         """The first rule that holds for `inputs` (fail closed on block rules that error).
@@ -115,7 +151,7 @@ class RuleSet:
         errors: list[str] = []
         for rule in self.rules:
             try:
-                holds = rule.evaluate(context)
+                holds = self.evaluate(rule, context)
             except RuleEvaluationError as e:
                 errors.append(str(e))
                 if rule.action is Action.BLOCK:
@@ -130,20 +166,26 @@ class RuleSet:
         out: list[tuple[Rule, str]] = []
         for rule in self.rules:
             try:
-                out.append((rule, "true" if rule.evaluate(inputs) else "false"))
+                out.append((rule, "true" if self.evaluate(rule, inputs) else "false"))
             except RuleEvaluationError as e:
                 out.append((rule, f"error: {e.problem}"))
         return out
 
 
-def compile_rules(specs: Sequence[RuleSpec], samples: Sequence[Mapping[str, Any]]) -> RuleSet:
+def compile_rules(
+    specs: Sequence[RuleSpec],
+    samples: Sequence[Mapping[str, Any]],
+    *,
+    max_cost: int = DEFAULT_MAX_COST,
+    time_budget_ms: int = DEFAULT_TIME_BUDGET_MS,
+) -> RuleSet:
     """Compile and validate every rule; the first problem raises `PolicyError` (exit 4)."""
     problems: list[str] = []
     rules: list[Rule] = []
     seen: dict[str, str] = {}
     for spec in specs:
         try:
-            rule = compile_rule(spec, samples)
+            rule = compile_rule(spec, samples, max_cost=max_cost)
         except PolicyError as e:
             problems.append(e.message)
             continue
@@ -156,7 +198,7 @@ def compile_rules(specs: Sequence[RuleSpec], samples: Sequence[Mapping[str, Any]
             "invalid policy rules:\n" + "\n".join(f"  {p}" for p in problems),
             hint="conditions are CEL over finding, service, env and change; see docs/policy.md",
         )
-    return RuleSet(tuple(rules), referenced_fields([r.when for r in rules]))
+    return RuleSet(tuple(rules), referenced_fields([r.when for r in rules]), time_budget_ms / 1000)
 
 
 _REFERENCE = re.compile(r"(?<![\w.])(finding|service|change|env)((?:\s*\.\s*[A-Za-z_][A-Za-z0-9_]*)*)")
@@ -205,8 +247,10 @@ def _prune_value(value: Any, need: Any) -> Any:
     return {k: _prune_value(value[k], sub) for k, sub in need.items() if k in value}
 
 
-def compile_rule(spec: RuleSpec, samples: Sequence[Mapping[str, Any]]) -> Rule:
-    """Compile one rule and check it against the sample inputs."""
+def compile_rule(
+    spec: RuleSpec, samples: Sequence[Mapping[str, Any]], *, max_cost: int = DEFAULT_MAX_COST
+) -> Rule:
+    """Compile one rule and check its cost, then check it against the sample inputs."""
     where = f"{spec.origin} rule {spec.name!r}"
     action = _ACTIONS.get(spec.action)
     if action is None:
@@ -214,6 +258,10 @@ def compile_rule(spec: RuleSpec, samples: Sequence[Mapping[str, Any]]) -> Rule:
     expression = spec.when.strip()
     if not expression:
         raise PolicyError(f"{where}: `when` is empty")
+    try:
+        check_cost(expression, max_cost)  # before the CEL parser (which panics on deep nesting)
+    except CostError as e:
+        raise PolicyError(f"{where}: {e}", hint="see docs/policy.md#budgets") from None
     try:
         program = cel.compile(expression)
     except ValueError as e:

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import hashlib
 
+from clearance.config import InlineSuppressionSettings
 from clearance.decision import Decision, overall_outcome
 from clearance.model import Action, Finding, ScanResult, Severity, Verdict
+from clearance.policy.inline import inline_suppression
 
 
 def decide_by_threshold(result: ScanResult, fail_on: Severity, *, fail_closed: bool = True) -> Decision:
@@ -22,13 +24,9 @@ def decide_by_threshold(result: ScanResult, fail_on: Severity, *, fail_closed: b
 
 
 def _verdict(finding: Finding, fail_on: Severity, name: str) -> Verdict:
-    if finding.suppression is not None:
-        return Verdict(
-            finding.fingerprint,
-            Action.PASS,
-            "inline-suppression",
-            f"suppressed inline: {finding.suppression.reason}",
-        )
+    suppressed, _ = inline_suppression(finding, InlineSuppressionSettings())
+    if suppressed is not None:
+        return suppressed
     if finding.severity.at_least(fail_on):
         return Verdict(
             finding.fingerprint,

@@ -142,11 +142,15 @@ def _header(data: ReportData, out: _Writer) -> None:
             line.append(f"; {reason}")
         out.wrapped(line)
     for e in result.errors:
-        out.wrapped(
-            Text(f"error: {printable(e.path)} ({e.scanner}): {printable(e.message)}", style="red"),
-        )
+        first, *more = e.message.splitlines() or [""]
+        out.wrapped(Text(f"error: {printable(e.path)} ({e.scanner}): {printable(first)}", style="red"))
+        for extra in more:  # a multi-line message (e.g. its hint) keeps its lines, never a literal \x0a
+            out.wrapped(Text(f"  {printable(extra.strip())}", style="red"))
     for w in result.warnings:
-        out.wrapped(Text(f"warning: {printable(w)}", style="yellow"))
+        first, *more = w.splitlines() or [""]
+        out.wrapped(Text(f"warning: {printable(first)}", style="yellow"))
+        for extra in more:
+            out.wrapped(Text(f"  {printable(extra.strip())}", style="yellow"))
 
 
 def _blocking(data: ReportData, findings: list[Finding], out: _Writer) -> None:
@@ -303,7 +307,7 @@ def _fixed_in(findings: Sequence[Finding]) -> str | None:
 
     needed: list[str] = []
     for f in findings:
-        fixes = [str(v) for v in f.signals.get("fix_versions") or ()]
+        fixes = [str(v) for v in f.signals.fix_versions or ()]
         if not fixes:
             return None
         order = sort_versions(component.ecosystem, [*fixes, component.version])

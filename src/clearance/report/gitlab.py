@@ -1,7 +1,8 @@
-"""GitLab security reports: secret detection and dependency scanning JSON (schema 15.x).
+"""GitLab security reports: secret detection, dependency scanning and SAST (IaC) JSON, schema 15.2.4.
 
-GitLab ingests `artifacts:reports:secret_detection` and `artifacts:reports:dependency_scanning`
-files and shows them in the merge request widget and the vulnerability report. Each
+GitLab ingests `artifacts:reports:secret_detection`, `artifacts:reports:dependency_scanning` and
+`artifacts:reports:sast` files and shows them in the merge request widget and the vulnerability
+report. IaC misconfigurations go into the SAST report, as GitLab's own IaC scanning does. Each
 vulnerability's description carries the same explanation as every other format: what, where,
 why (the deciding rule), who owns it, how to fix it and how to request an exception.
 Findings the policy ignores are left out; excepted findings are kept (risk accepted, not hidden).
@@ -18,6 +19,7 @@ from clearance.model import Action, Finding, FindingKind, ScannerStatus, Severit
 from clearance.report.base import (
     ReportData,
     action_of,
+    commit_of,
     exception_command,
     ordered,
     owner_of,
@@ -26,8 +28,8 @@ from clearance.report.base import (
     why,
 )
 
-SCHEMA_VERSION = "15.0.7"
-SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw/v15.0.7/dist"
+SCHEMA_VERSION = "15.2.4"
+SCHEMA_BASE = "https://gitlab.com/gitlab-org/security-products/security-report-schemas/-/raw/v15.2.4/dist"
 _NAMESPACE = uuid.UUID("6f1c3f4e-2b9a-4d55-9a51-2f1d1c9e7a10")
 _SEVERITY = {
     Severity.INFO: "Info",
@@ -54,6 +56,21 @@ def render_gitlab_dependency_scanning(data: ReportData) -> str:
     return _dump(
         _report(data, "dependency_scanning", "deps", "dependency-scanning-report-format.json", vulns)
     )
+
+
+def render_gitlab_sast(data: ReportData) -> str:
+    """The SAST report for IaC misconfigurations (`gl-sast-report.json`)."""
+    findings = [f for f in _selected(data) if f.kind is FindingKind.MISCONFIGURATION]
+    vulns = [dict(_common(data, f), location=_file_location(f)) for f in findings]
+    return _dump(_report(data, "sast", "iac", "sast-report-format.json", vulns))
+
+
+GITLAB_REPORTS = (
+    ("gl-secret-detection-report.json", render_gitlab_secret_detection),
+    ("gl-dependency-scanning-report.json", render_gitlab_dependency_scanning),
+    ("gl-sast-report.json", render_gitlab_sast),
+)
+"""Every GitLab report `--gitlab-reports DIR` writes: file name and renderer."""
 
 
 def _selected(data: ReportData) -> list[Finding]:
@@ -147,7 +164,7 @@ def _description(data: ReportData, finding: Finding) -> str:
 def _identifiers(finding: Finding) -> list[dict[str, str]]:
     ids = [{"type": "clearance_rule", "name": finding.rule_id, "value": finding.rule_id}]
     advisory = finding.rule_id.removeprefix("vuln.") if finding.rule_id.startswith("vuln.") else None
-    aliases = finding.signals.get("aliases") or ()
+    aliases = finding.signals.aliases or ()
     names = ([advisory] if advisory else []) + [str(a) for a in aliases if isinstance(a, str)]
     for name in dict.fromkeys(names):
         kind = name.split("-", 1)[0].lower()
@@ -165,16 +182,27 @@ def _identifiers(finding: Finding) -> list[dict[str, str]]:
 
 
 def _secret_location(data: ReportData, finding: Finding) -> dict[str, Any]:
+    """File, lines and the commit: the finding's own (history scans), else the one scanned
+    (CI context or the target's `HEAD`). An unknown commit is left out, never invented."""
     loc = finding.location
-    commit: dict[str, Any] = {"sha": loc.commit or str(data.context.get("commit") or "0000000")}
-    if loc.commit_author:
-        commit["author"] = loc.commit_author
-    if loc.commit_date:
-        commit["date"] = loc.commit_date
-    out: dict[str, Any] = {"file": loc.path, "commit": commit}
+    out = _file_location(finding)
+    sha = commit_of(data, finding)
+    if sha:
+        commit: dict[str, Any] = {"sha": sha}
+        if loc.commit_author:
+            commit["author"] = loc.commit_author
+        if loc.commit_date:
+            commit["date"] = loc.commit_date
+        out["commit"] = commit
+    return out
+
+
+def _file_location(finding: Finding) -> dict[str, Any]:
+    loc = finding.location
+    out: dict[str, Any] = {"file": loc.path}
     if loc.start_line:
         out["start_line"] = loc.start_line
-        out["end_line"] = loc.end_line or loc.start_line
+        out["end_line"] = max(loc.end_line or loc.start_line, loc.start_line)
     return out
 
 

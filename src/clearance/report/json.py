@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from clearance.model import Component, Finding, Location, Verdict
+from clearance.model import Component, Finding, Location, Target, Verdict
 from clearance.report.base import (
     TOOL_NAME,
     ReportData,
@@ -19,6 +19,7 @@ from clearance.report.base import (
     kind_counts,
     public_context,
     severity_counts,
+    signals_of,
     verdict_of,
 )
 
@@ -64,6 +65,7 @@ def report_document(data: ReportData) -> dict[str, Any]:
             "commit": result.target.commit,
             "base": result.target.base,
             "refs": list(result.target.refs),
+            **_image_target(result.target),
         },
         "context": public_context(data),
         "findings": [_finding(data, f) for f in result.findings],
@@ -109,7 +111,7 @@ def _finding(data: ReportData, f: Finding) -> dict[str, Any]:
         "remediation": f.remediation,
         "references": list(f.references),
         "component": _component(f.component) if f.component is not None else None,
-        "signals": jsonable(f.signals),
+        "signals": jsonable(signals_of(data, f)),
         "suppressed": f.suppressed,
         "suppression": (
             {"reason": f.suppression.reason, "source": f.suppression.source, "expires": f.suppression.expires}
@@ -187,4 +189,16 @@ def _decision(data: ReportData) -> dict[str, Any] | None:
         "reasons": list(d.reasons),
         "exit_code": int(d.exit_code()),
         "extra": jsonable(d.extra),
+    }
+
+
+def _image_target(target: Target) -> dict[str, Any]:
+    """Image targets also name the image: digest (image ID), manifest digest, tag and layers."""
+    if target.kind != "image":
+        return {}
+    return {
+        "digest": target.digest,
+        "manifest_digest": target.manifest_digest,
+        "name": target.name,
+        "layers": list(target.layers),
     }

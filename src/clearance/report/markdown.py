@@ -97,6 +97,9 @@ def _head(data: ReportData) -> str:
         parts = [f"**{counts['block']} blocking**", count(counts["warn"], "warning")]
         labels = {"excepted": "excepted", "pass": "passed", "ignore": "ignored"}
         parts += [f"{counts[a]} {label}" for a, label in labels.items() if counts[a]]
+        suppressed = sum(1 for f in result.findings if f.suppression is not None)
+        if suppressed:
+            parts.append(f"{suppressed} suppressed inline")
     else:
         parts = [f"**{count(len(result.findings), 'finding')}**"]
     scanned = f"{count(result.files_scanned, 'file')} scanned ({human_bytes(result.bytes_scanned)})"

@@ -16,6 +16,9 @@ searches for the marker, so it works in any comment syntax (``#``, ``//``, ``--`
 - ``until=YYYY-MM-DD`` makes the suppression expire: it holds through that day (UTC) and
   stops suppressing afterwards; the finding then carries a note "suppression expired on …".
 - A suppression applies to findings on its own line and on the line directly after it.
+- A reason is required: a bare ``clearance:ignore`` does not apply, and the finding carries a
+  note saying why (so does an expired or unreadable ``until=``). The policy may also refuse
+  inline suppression for some kinds or severities (``[policy.inline_suppression]``).
 """
 
 from __future__ import annotations
@@ -96,8 +99,8 @@ def suppression_for(
     """The suppression that applies to a finding of `rule_id` on `line`, or an expiry note.
 
     Looks at suppressions on the same line and on the line before. Returns
-    ``(Suppression, None)`` when one holds, ``(None, "suppression expired on …")`` when the
-    only matching ones have expired (or carry an unreadable date), else ``(None, None)``.
+    ``(Suppression, None)`` when one holds, ``(None, note)`` when the only matching ones give
+    no reason, have expired or carry an unreadable date, else ``(None, None)``.
     """
     if line is None or not suppressions:
         return None, None
@@ -108,6 +111,12 @@ def suppression_for(
                 continue
             if sup.invalid_until is not None:
                 note = note or f"suppression on line {at} ignored: invalid until date {sup.invalid_until!r}"
+                continue
+            if not sup.reason:
+                note = note or (
+                    f"suppression on line {at} ignored: it gives no reason "
+                    f'(write `{MARKER}[{rule_id}] reason="why this is safe"`)'
+                )
                 continue
             if sup.until is not None and now.astimezone(dt.UTC).date() > sup.until:
                 note = note or f"suppression expired on {sup.until.isoformat()}"

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from clearance import __version__
+from clearance.deploy.policy import default_policy, load_policy
 from clearance.ledger import db
 from clearance.ledger.audit import LogKey
 from clearance.ledger.matching import AdvisoryMatcher
 from clearance.ledger.service import Clock, Ledger, system_clock
 from clearance.server import errors
-from clearance.server.routes import admin, affected, analyses, audit, findings, runs
+from clearance.server.routes import admin, affected, analyses, audit, deploy, findings, metrics, runs
+from clearance.server.routes import routing as routing_routes
 from clearance.server.settings import ServerSettings
+from clearance.server.web import dashboard
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -43,8 +48,24 @@ def create_app(
             except ScanError:
                 return None
 
+    routing = None
+    after_change = None
+    if settings.routing_path is not None:
+        from clearance.notify import subscriptions
+        from clearance.notify.router import route
+
+        routing = subscriptions.load(settings.routing_path)
+
+        def after_change(session: Session, now: dt.datetime) -> None:
+            assert routing is not None
+            route(session, routing, now, settings.link_base)
+
     ledger = Ledger(
-        engine, clock=clock, log_key=LogKey.load_or_create(settings.log_key_path), matcher=matcher
+        engine,
+        clock=clock,
+        log_key=LogKey.load_or_create(settings.log_key_path),
+        matcher=matcher,
+        after_change=after_change,
     )
     app = FastAPI(
         title="clearance ledger",
@@ -55,9 +76,22 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.settings = settings
+    app.state.routing = routing
+    if routing is not None and settings.run_worker:
+        from clearance.notify.worker import BackgroundWorker, Worker
+
+        background = BackgroundWorker(Worker(ledger, routing), settings.worker_interval_s)
+        app.router.on_startup.append(background.start)
+        app.router.on_shutdown.append(background.stop)
     errors.install(app)
-    for module in (runs, findings, affected, analyses, audit, admin):
+    app.state.deploy_policy = (
+        load_policy(settings.deploy_policy_path)
+        if settings.deploy_policy_path is not None
+        else default_policy()
+    )
+    for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics, routing_routes):
         app.include_router(module.router)
+    dashboard.install(app)
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:

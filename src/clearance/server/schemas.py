@@ -38,3 +38,19 @@ class KeyCreate(_In):
 
     team: str = Field(max_length=200)
     public_key_pem: str = Field(max_length=10_000)
+
+
+class SubscriptionCreate(_In):
+    """A team's subscription to events over a channel configured in the server's routing file."""
+
+    team: str | None = Field(default=None, max_length=200, description="omit (admin only) for org-wide")
+    events: list[str] = Field(min_length=1, max_length=20)
+    channel: str = Field(max_length=100)
+    min_severity: str | None = Field(default=None, max_length=20)
+    environments: list[str] = Field(default_factory=list, max_length=20)
+
+
+class DeliveryRetry(_In):
+    """Which dead deliveries to put back (empty: all the token may see)."""
+
+    ids: list[int] = Field(default_factory=list, max_length=1000)

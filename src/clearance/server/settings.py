@@ -32,8 +32,17 @@ class ServerSettings(BaseModel):
     max_unpacked_bytes: int = 128 * 1024 * 1024
     allow_service_creation: bool = True
     """A team's ingest token may create an unknown service (owned by its team) on first push."""
+    routing_path: Path | None = None
+    """The routing file (channels and subscriptions, docs/notifications.md); None: no routing."""
+    run_worker: bool = False
+    """Deliver the outbox from a thread inside the server (for a server that runs alone)."""
+    worker_interval_s: float = Field(default=10.0, ge=0.5, le=3600)
+    link_base: str = ""
+    """The dashboard's public URL, for links in messages and tickets."""
     migrate: bool = True
     """Upgrade the schema when the app starts."""
+    deploy_policy_path: Path | None = None
+    """The deploy policy file (YAML or TOML, docs/deploy.md); None: the built-in default."""
 
     def limits(self) -> Limits:
         """Ingest limits."""

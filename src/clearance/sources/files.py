@@ -2,13 +2,15 @@
 
 - `.gitignore` files (nested, gitignore semantics via `pathspec`), `.clearanceignore` files
   and the configured `ignore` globs are honoured; the `.git` directory is never entered.
-- Files above the size cap are skipped and counted; symlinks are never followed (a link
+- Files above the size cap are handed on marked `over_cap` (the secrets scanner streams them;
+  the pipeline records them as unscanned for every other scanner); symlinks are never followed (a link
   inside the root is scanned through its target, a link leaving the root or dangling is
   reported as skipped); unreadable directories are reported as errors.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import stat
 from collections.abc import Iterator
@@ -31,6 +33,32 @@ class WalkResult:
     skipped: list[SkippedFile] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+
+    def make_printable(self) -> None:
+        """Rewrite every path as valid UTF-8 (`printable_path`), in place.
+
+        Sources keep names as the OS gives them (bytes that are not UTF-8 become surrogates,
+        `os.fsdecode`); from here on a path is text every report format can carry. The files
+        are still read through `disk_path` (or their blob), which keeps the real bytes."""
+        for f in self.files:
+            f.path = printable_path(f.path)
+        self.skipped = [dataclasses.replace(s, path=printable_path(s.path)) for s in self.skipped]
+        self.errors = [dataclasses.replace(e, path=printable_path(e.path)) for e in self.errors]
+
+
+def printable_path(path: str) -> str:
+    """`path` as valid UTF-8: bytes that were not UTF-8 (surrogate-escaped) become `\\xNN`.
+
+    `conf\\udcff.py` (a file named `conf<0xff>.py`) → `conf\\xff.py`; valid names are unchanged."""
+    try:
+        path.encode("utf-8")
+    except UnicodeEncodeError:
+        try:
+            raw = path.encode("utf-8", "surrogateescape")
+        except UnicodeEncodeError:  # a surrogate that stands for no byte (not from fsdecode)
+            return path.encode("utf-8", "backslashreplace").decode("utf-8")
+        return raw.decode("utf-8", "backslashreplace")
+    return path
 
 
 def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size: int) -> WalkResult:
@@ -175,10 +203,7 @@ def _walk_dir(
 
 
 def _add_file(out: WalkResult, disk: Path, rel: str, size: int, cap: int) -> None:
-    if size > cap:
-        out.skipped.append(SkippedFile(rel, f"larger than the size cap ({size} > {cap} bytes)"))
-        return
-    out.files.append(SourceFile(path=rel, size=size, disk_path=disk))
+    out.files.append(SourceFile(path=rel, size=size, disk_path=disk, over_cap=0 < cap < size))
 
 
 def _symlink_reason(link: Path, real_root: Path) -> str:

@@ -102,10 +102,16 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     the oldest commit (sha, author, author date) that introduced it there. Blobs at paths
     matched by `ignore` globs or `.clearanceignore` files are not read; blobs over
     `max_file_size` are reported as skipped. Paths are relative to the repository root.
+
+    A shallow clone holds only part of the history: that is an error of the source (the scan
+    is incomplete, exit 3 under fail-closed), never a complete scan of what happened to be there.
     """
     info = _open_repo(repo)
     rev_args = _rev_args(info.cwd, refs)
     out = WalkResult()
+    if _is_shallow(info.cwd):
+        out.errors.append(ScanError(path=".", message=SHALLOW_MESSAGE))
+        out.warnings.append(SHALLOW_MESSAGE)
     path_filter = _PathFilter(info.top, ignore, out)
 
     fetcher = _BlobFetcher(info.cwd, max_file_size)
@@ -229,6 +235,18 @@ def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size:
     out.files.sort(key=lambda f: f.path)
     out.skipped.sort(key=lambda s: s.path)
     return out
+
+
+def range_boundary(repo: Path, refs: Sequence[str]) -> tuple[str, ...]:
+    """The commits a history range excludes (`main..topic` → main, `^v1`, `a...b` → merge bases):
+    what the range is relative to. Empty for plain refs."""
+    named = [r for r in refs if r.split("=", 1)[0] not in REF_OPTIONS and not r.startswith("-")]
+    if not any(".." in r or r.startswith("^") for r in named):
+        return ()
+    info = _open_repo(repo)
+    out = _run(info.cwd, ["rev-parse", "--end-of-options", *named])
+    lines = out.stdout.decode("ascii", "replace").split()
+    return tuple(dict.fromkeys(line[1:] for line in lines if line.startswith("^")))
 
 
 def tree_id(repo: Path, commit: str) -> str:
@@ -827,10 +845,9 @@ def _add_worktree_file(out: WalkResult, cwd: Path, path: str, added: frozenset[i
     if not stat.S_ISREG(st.st_mode):
         out.skipped.append(SkippedFile(path, "not a regular file"))
         return
-    if st.st_size > cap:
-        out.skipped.append(SkippedFile(path, f"larger than the size cap ({st.st_size} > {cap} bytes)"))
-        return
-    out.files.append(SourceFile(path=path, size=st.st_size, disk_path=disk, added_lines=added))
+    out.files.append(
+        SourceFile(path=path, size=st.st_size, disk_path=disk, added_lines=added, over_cap=st.st_size > cap)
+    )
 
 
 class _PathFilter:
@@ -892,6 +909,18 @@ def _target(path: Path) -> tuple[Path, tuple[str, ...]]:
     if path.exists():
         return path.parent, (f":(literal){path.name}",)
     raise SourceError(f"cannot read {path}: no such file or directory", hint="check the path exists")
+
+
+SHALLOW_MESSAGE = (
+    "shallow clone: the history before the shallow boundary is not in this repository and was "
+    "not scanned; run `git fetch --unshallow` (in CI, check out the full history, e.g. "
+    "actions/checkout with fetch-depth: 0)"
+)
+
+
+def _is_shallow(cwd: Path) -> bool:
+    proc = _run(cwd, ["rev-parse", "--is-shallow-repository"], check=False)
+    return proc.returncode == 0 and proc.stdout.strip() == b"true"
 
 
 def _open_repo(path: Path, *, need_worktree: bool = False) -> _Repo:
@@ -1011,6 +1040,7 @@ class GitHistorySource:
 
     repo: Path
     refs: Sequence[str] = ()
+    kind: str = "git-history"
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """The unique blobs, each with the commit that introduced it."""
@@ -1024,6 +1054,10 @@ class GitHistorySource:
         """A history audit has no change set."""
         return None
 
+    def boundary(self) -> tuple[str, ...]:
+        """For a range (`main..topic`): the commits it is relative to."""
+        return range_boundary(self.repo, self.refs)
+
 
 @dataclass
 class GitDiffSource:
@@ -1031,6 +1065,7 @@ class GitDiffSource:
 
     repo: Path
     base: str
+    kind: str = "git-diff"
     _change: ChangeSet | None = None
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
@@ -1045,3 +1080,7 @@ class GitDiffSource:
     def change(self) -> ChangeSet | None:
         """The change read by `collect`."""
         return self._change
+
+    def boundary(self) -> tuple[str, ...]:
+        """PR mode keeps what the base had (the policy marks it pre-existing): no boundary."""
+        return ()

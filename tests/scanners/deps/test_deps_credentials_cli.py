@@ -20,7 +20,18 @@ FIXTURE = (
     / "npm"
     / "v1-git-file-credentials.json"
 )
-SECRETS = ("ghp_R7bXk2Lq9TnV4sWm8YcZ1dFh6JpQ3uGe0aKo", "s3cr3tpassw0rd", "deploy:")
+SECRETS = (
+    "ghp_R7bXk2Lq9TnV4sWm8YcZ1dFh6JpQ3uGe0aKo",
+    "s3cr3tpassw0rd",
+    "deploy:",
+    "glpat-Qw8eRt6yUi4oPa2sDf0g",
+    "oauth2:",
+)
+REQUIREMENTS = (
+    "requests==2.31.0\n"
+    "acme-tool @ git+https://oauth2:glpat-Qw8eRt6yUi4oPa2sDf0g@gitlab.example.com/acme/tool.git@v1.0\n"
+    "-e git+https://glpat-Qw8eRt6yUi4oPa2sDf0g@gitlab.example.com/acme/cli.git#egg=acme-cli\n"
+)
 
 
 @pytest.fixture
@@ -28,6 +39,7 @@ def project(tmp_path: Path, project_db_dir: Path, monkeypatch: pytest.MonkeyPatc
     root = tmp_path / "repo"
     root.mkdir()
     shutil.copy(FIXTURE, root / "package-lock.json")
+    (root / "requirements.txt").write_text(REQUIREMENTS)
     monkeypatch.setenv("CLEARANCE_DB_DIR", str(project_db_dir))
     return root
 

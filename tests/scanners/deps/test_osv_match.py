@@ -12,6 +12,7 @@ from clearance.scanners.vulns.advisories import AdvisoryStore
 from clearance.scanners.vulns.match import (
     AffectedSpec,
     Event,
+    MatchResult,
     Range,
     VersionParseError,
     canonical_version,
@@ -124,12 +125,60 @@ def test_withdrawn_record_is_not_stored(real_store: AdvisoryStore) -> None:
     assert real_store.affected("PyPI", "plone") == []
 
 
-def test_unparseable_bound_is_undecided_not_safe(real_store: AdvisoryStore) -> None:
-    # pyd3tn: last_affected "0.14.0-NA" is not PEP 440 and the record has no versions list.
+@pytest.mark.parametrize(
+    ("version", "affected", "undecided"),
+    [
+        ("0.13.0", True, False),
+        ("0.14.0", False, True),
+        ("0.14.0.post1", False, True),
+        ("0.15.0", False, False),
+    ],
+)
+def test_unparseable_bound_decides_what_it_can(
+    real_store: AdvisoryStore, version: str, affected: bool, undecided: bool
+) -> None:
+    # pyd3tn: last_affected "0.14.0-NA" is not PEP 440 and the record has no versions list; the
+    # bound lies among 0.14.0's versions, so only those are unevaluable (never silently safe)
     (entry,) = real_store.affected("PyPI", "pyd3tn")
-    result = evaluate(entry.spec, "0.13.0")
-    assert result.affected is False
-    assert result.undecided and "0.14.0-NA" in result.undecided[0]
+    result = evaluate(entry.spec, version)
+    assert (result.affected, bool(result.undecided)) == (affected, undecided)
+    if undecided:
+        assert "0.14.0-NA" in result.undecided[0]
+
+
+@pytest.mark.parametrize(
+    ("events", "version", "affected", "undecided"),
+    [
+        # torch PYSEC-2025-189: last_affected "2.6.0-cu124" is not PEP 440
+        ((("introduced", "0"), ("last_affected", "2.6.0-cu124")), "2.5.1", True, False),
+        ((("introduced", "0"), ("last_affected", "2.6.0-cu124")), "2.7.0", False, False),
+        ((("introduced", "0"), ("last_affected", "2.6.0-cu124")), "2.6.0", False, True),
+        ((("introduced", "0"), ("last_affected", "2.6.0-cu124")), "2.6.0+cu124", False, True),
+        # a bound without a release number: the introduced bound still decides below it
+        ((("introduced", "1.0"), ("fixed", "next-NA")), "0.9", False, False),
+        ((("introduced", "1.0"), ("fixed", "next-NA")), "1.5", False, True),
+        # an unknown opening: above the (known) fix nothing can be affected
+        ((("introduced", "NA"), ("fixed", "2.0")), "2.1", False, False),
+        ((("introduced", "NA"), ("fixed", "2.0")), "1.0", False, True),
+        # an unknown opening next to a known one: affected whatever it is
+        ((("introduced", "0"), ("fixed", "2.0"), ("introduced", "NA")), "1.0", True, False),
+        # two unparseable bounds in one release's span: their order is unknown
+        ((("introduced", "3.0-x"), ("fixed", "3.0-y")), "4.0", False, True),
+    ],
+)
+def test_unparseable_bounds_pypi(
+    events: tuple[tuple[str, str], ...], version: str, affected: bool, undecided: bool
+) -> None:
+    result = evaluate(_spec("PyPI", *events), version)
+    assert (result.affected, bool(result.undecided)) == (affected, undecided)
+
+
+def test_unparseable_bounds_outside_pypi_use_the_other_events() -> None:
+    spec = _spec("npm", ("introduced", "1.0.0"), ("fixed", "1.2.x"), range_type="SEMVER")
+    assert evaluate(spec, "0.9.0") == MatchResult(affected=False)
+    assert evaluate(spec, "1.1.0").undecided
+    with_list = _spec("npm", ("introduced", "1.0.0"), ("fixed", "1.2.x"), versions=("1.1.0",))
+    assert evaluate(with_list, "1.1.0").affected and not evaluate(with_list, "1.3.0").undecided
 
 
 def test_git_ranges_are_not_stored_but_do_not_stop_evaluation(real_store: AdvisoryStore) -> None:
@@ -267,3 +316,21 @@ def test_canonical_version_agrees_with_packaging(version: str) -> None:
     except InvalidVersion:
         expected = version
     assert canonical_version("PyPI", version) == expected
+
+
+@pytest.mark.parametrize(
+    ("ecosystem", "lower", "higher"),
+    [
+        ("CRAN", "1.0-12", "1.0.13"),
+        ("CRAN", "0.2.0", "0.2.0.9000"),
+        ("Bioconductor", "0.48.1", "0.50.0"),
+        ("ConanCenter", "1.2.13", "1.3"),
+    ],
+)
+def test_version_schemes_of_the_new_lockfile_ecosystems(ecosystem: str, lower: str, higher: str) -> None:
+    assert parse_version(ecosystem, lower) < parse_version(ecosystem, higher)
+
+
+def test_r_versions_need_two_numbers() -> None:
+    with pytest.raises(VersionParseError):
+        parse_version("CRAN", "1")

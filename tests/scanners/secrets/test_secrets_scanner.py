@@ -39,7 +39,17 @@ def test_implements_the_scanner_protocol() -> None:
     assert isinstance(scanner, Scanner)
     assert scanner.id == "secrets" and not scanner.requires_network
     assert scanner.applies_to("src/app.py") and scanner.applies_to("Dockerfile")
-    assert not scanner.applies_to("img/logo.PNG")
+    assert scanner.applies_to("img/logo.PNG")  # and reported as skipped by the scan (below)
+    assert scanner.streams_large_files
+
+
+def test_binary_formats_by_extension_are_reported_as_skipped_unread(tmp_path: Path) -> None:
+    f = SourceFile(path="img/logo.PNG", size=10, disk_path=tmp_path / "does-not-exist.png")
+    out = SecretsScanner().scan([f], _ctx(tmp_path))
+    assert not out.errors  # never opened
+    assert [(s.path, s.reason) for s in out.skipped] == [
+        ("img/logo.PNG", "binary format (.png): not scanned for secrets")
+    ]
 
 
 def test_finding_has_location_fingerprint_and_redacted_evidence(tmp_path: Path) -> None:
@@ -92,12 +102,39 @@ def test_test_paths_are_flagged_with_configurable_globs(tmp_path: Path) -> None:
     assert flags == {"tests/unit/test_x.py": True, "qa/data.env": True, "src/real.env": False}
 
 
-def test_binary_file_is_skipped(tmp_path: Path) -> None:
-    f = _file(tmp_path, "blob.dat2", b"\x00\x01\x02" + AWS_ID.encode())
+def test_binary_content_is_scanned_over_its_printable_runs(tmp_path: Path) -> None:
+    noise = bytes(range(32)) * 64
+    f = _file(tmp_path, "blob.dat2", noise + b"\x00" + AWS_ID.encode() + b"\x00" + noise)
     out = SecretsScanner().scan([f], _ctx(tmp_path))
-    assert out.findings == [] and [(s.path, s.reason) for s in out.skipped] == [
-        ("blob.dat2", "binary content")
-    ]
+    assert not out.skipped and not out.errors
+    (finding,) = out.findings
+    assert finding.signals["in_binary"] is True and finding.location.start_line is None
+
+
+def test_one_nul_does_not_make_a_file_binary(tmp_path: Path) -> None:
+    f = _file(tmp_path, "app.py", b"\x00" + f'KEY_ID = "{AWS_ID}"\n'.encode())
+    (finding,) = SecretsScanner().scan([f], _ctx(tmp_path)).findings
+    assert "in_binary" not in finding.signals and finding.location.start_line == 1
+
+
+def test_file_above_the_cap_is_streamed_in_chunks_with_exact_lines(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Small chunks so the secrets land on and around chunk boundaries; each is reported once."""
+    from clearance.scanners.secrets import scanner as module
+
+    monkeypatch.setattr(module, "STREAM_CHUNK", 4096)
+    monkeypatch.setattr(module, "STREAM_OVERLAP", 512)
+    filler = "x = 'abcdefghijklmnopqrstuvwxyz'\n"  # 32 bytes
+    lines = [filler] * 2000
+    for n in (127, 128, 129, 1000, 1999):
+        lines[n] = f'KEY_ID = "{AWS_ID}"  # {n}\n'
+    content = "".join(lines).encode()
+    f = _file(tmp_path, "big.py", content)
+    settings = settings_from_mapping({"max_file_size": 1024})
+    out = SecretsScanner().scan([f], _ctx(tmp_path, settings))
+    assert sorted(x.location.start_line or 0 for x in out.findings) == [128, 129, 130, 1001, 2000]
+    assert len({x.fingerprint for x in out.findings}) == 5 and out.bytes == len(content)
 
 
 def test_unreadable_file_is_an_error_not_an_exception(tmp_path: Path) -> None:

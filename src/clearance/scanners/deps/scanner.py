@@ -30,11 +30,14 @@ from clearance.model import (
     RuleInfo,
     ScanError,
     Severity,
+    Signals,
+    SkippedFile,
     fingerprint,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput
 from clearance.scanners.deps import lockfiles
 from clearance.scanners.vulns.advisories import (
+    KNOWN_ECOSYSTEMS,
     Advisory,
     AdvisoryStore,
     AffectedEntry,
@@ -79,10 +82,11 @@ class DepsScanner:
     id = SCANNER_ID
     version = "1.0.0"
     requires_network = False
+    streams_large_files = False
 
     def applies_to(self, path: str) -> bool:
-        """Lockfiles and manifests the inventory can parse (by file name)."""
-        return lockfiles.is_lockfile(path)
+        """Lockfiles and manifests the inventory can parse, and recognised ones it cannot (by file name)."""
+        return lockfiles.is_lockfile(path) or lockfiles.skip_reason(path) is not None
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """One rule family: `vuln.<advisory id>` for every OSV advisory in the store."""
@@ -104,7 +108,22 @@ class DepsScanner:
         """Inventory every lockfile, then match its components against the advisory store."""
         out = ScannerOutput()
         per_file: list[tuple[str, list[Component]]] = []
+        if context.image is not None:  # an image: its inventory (squashed view), not the layer files
+            files = ()
+            image = context.image
+            out.components.extend(image.components)
+            out.errors.extend(image.inventory_errors)
+            out.warnings.extend(image.inventory_warnings)
+            by_path: dict[str, list[Component]] = {}
+            for c in image.components:
+                by_path.setdefault(c.location.path, []).append(c)
+            per_file.extend(by_path.items())
+            out.detail["image_packages"] = len(image.components)
         for f in files:
+            reason = lockfiles.skip_reason(f.path)
+            if reason is not None:  # recognised, not read: reported, never silently ignored
+                out.skipped.append(SkippedFile(f.path, reason))
+                continue
             result = lockfiles.parse(f)
             out.components.extend(result.components)
             out.errors.extend(result.errors)
@@ -113,7 +132,7 @@ class DepsScanner:
             per_file.append((f.path, result.components))
             if context.progress:
                 context.progress(1, f.size)
-        out.detail["lockfiles"] = len(files)
+        out.detail["lockfiles"] = out.files
         if not out.components:
             return out  # nothing to match: no database needed
         settings = context.settings.deps
@@ -163,12 +182,18 @@ class DepsScanner:
         if configured is not None and not configured.is_absolute():
             configured = context.root / configured
         envs: dict[Path | None, PythonDistributions] = {}
+        unevaluable: set[str] = set()
         matcher = VulnerabilityMatcher(
-            store, index_factory=lambda: ImportIndex.walk(context.root, context.all_paths)
+            store,
+            index_factory=(
+                None
+                if context.image is not None
+                else lambda: ImportIndex.walk(context.root, context.all_paths)
+            ),
         )
         for path, components in per_file:
             distributions = None
-            if any(base_ecosystem(c.ecosystem) == "PyPI" for c in components):
+            if context.image is None and any(base_ecosystem(c.ecosystem) == "PyPI" for c in components):
                 env = configured or python_env_near(context.root, path)
                 if env not in envs:
                     envs[env] = PythonDistributions.from_env(env)
@@ -177,6 +202,9 @@ class DepsScanner:
             out.findings.extend(outcome.findings)
             out.errors.extend(outcome.errors)
             out.warnings.extend(outcome.warnings)
+            unevaluable.update(outcome.unevaluable)
+        if unevaluable:
+            out.detail["unevaluable_advisories"] = sorted(unevaluable)
 
 
 def python_env_near(root: Path, lockfile: str) -> Path | None:
@@ -201,6 +229,12 @@ def freshness_warnings(
     warnings = []
     for eco in sorted(used):
         s = status.get(eco)
+        if s is None and eco not in KNOWN_ECOSYSTEMS:
+            warnings.append(
+                f"{eco} is not an OSV ecosystem (no advisory source exists for it): {used[eco]} {eco} "
+                "component(s) are in the inventory and the SBOM but cannot be checked for vulnerabilities"
+            )
+            continue
         if s is None:
             warnings.append(
                 f"advisory database has no {eco} data: {used[eco]} {eco} component(s) were not checked "
@@ -226,6 +260,8 @@ class MatchOutcome:
     findings: list[Finding] = field(default_factory=list)
     errors: list[ScanError] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    unevaluable: list[str] = field(default_factory=list)
+    """Ids of advisory records whose ranges could not be evaluated for some component."""
 
 
 @dataclass(frozen=True)
@@ -298,18 +334,19 @@ class VulnerabilityMatcher:
         return frozenset(out)
 
     def _match_one(self, component: Component, out: MatchOutcome) -> list[list[_Hit]]:
-        entries = self.store.affected(component.ecosystem, component.name)
+        name, version = component.advisory_key  # distributions: the source package advisories name
+        entries = self.store.affected(component.ecosystem, name)
         if not entries:
             return []
         where = component.location.path
-        if not component.pinned or not component.version:
+        if not component.pinned or not version:
             out.warnings.append(
                 f"{where}: {component.name} is not pinned to a version; {len(entries)} advisory record(s) for it "
                 "could not be checked"
             )
             return []
         try:
-            parsed = parse_version(component.ecosystem, component.version)
+            parsed = parse_version(component.ecosystem, version)
         except (VersionParseError, UnsupportedEcosystem) as e:
             out.errors.append(
                 ScanError(
@@ -323,29 +360,28 @@ class VulnerabilityMatcher:
         hits: list[_Hit] = []
         for entry in entries:
             try:
-                result = evaluate(entry.spec, component.version, parsed)
+                result = evaluate(entry.spec, version, parsed)
             except Exception as e:  # the boundary: odd advisory data must not abort the scan
-                out.errors.append(
-                    ScanError(
-                        path=where,
-                        scanner=SCANNER_ID,
-                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
-                        f"evaluated ({type(e).__name__}: {e})",
-                    )
-                )
+                self._unevaluable(out, component, entry.advisory_id, f"{type(e).__name__}: {e}")
                 continue
             if result.affected:
                 hits.append(_Hit(entry, self.store.advisory(entry.advisory_id), result))
             elif result.undecided:
-                out.errors.append(
-                    ScanError(
-                        path=where,
-                        scanner=SCANNER_ID,
-                        message=f"{component.name} {component.version}: advisory {entry.advisory_id} cannot be "
-                        f"evaluated ({'; '.join(result.undecided)})",
-                    )
-                )
+                self._unevaluable(out, component, entry.advisory_id, "; ".join(result.undecided))
         return _merge(hits)
+
+    @staticmethod
+    def _unevaluable(out: MatchOutcome, component: Component, advisory_id: str, reason: str) -> None:
+        """An advisory record that cannot be evaluated for this version: the record's fault, not the user's.
+
+        Reported by id (a warning and `unevaluable`), never as a finding and never as a scan
+        error: one bad record must not make every scan of a popular package incomplete.
+        """
+        out.unevaluable.append(advisory_id)
+        out.warnings.append(
+            f"{component.location.path}: {component.name} {component.version}: advisory {advisory_id} cannot be "
+            f"evaluated ({reason}); reported as unevaluable, not as a finding"
+        )
 
     def _finding(
         self,
@@ -398,6 +434,7 @@ class VulnerabilityMatcher:
             "cvss_score": rated.score,
             "cvss_vector": rated.vector,
             "fix_versions": fixes,
+            "fix": "available" if fixes else "none",
             "kev": bool(kev),
             "kev_date_added": min((d for d in kev.values() if d), default=None),
             "epss": (
@@ -434,7 +471,7 @@ class VulnerabilityMatcher:
             remediation=_remediation(component, fixes),
             references=references,
             component=component,
-            signals=signals,
+            signals=Signals.of(signals),
         )
 
     def _scope(self, component: Component) -> ImportScope:

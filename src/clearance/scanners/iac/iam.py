@@ -18,6 +18,7 @@ import dataclasses
 import fnmatch
 import functools
 import json
+import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from importlib import resources as importlib_resources
@@ -45,6 +46,8 @@ class Statement:
     path: str
     """Dotted path of the statement inside the resource (for its line)."""
     condition: Any = None
+    actions_unknown: bool = False
+    """`Action`/`NotAction` (or one of its items) could not be resolved statically."""
 
     @property
     def allow(self) -> bool:
@@ -228,10 +231,15 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
             continue
         effect = st.get("Effect", "Allow")
         not_actions = None
+        actions_unknown = _has_unknown(st.get("NotAction")) or _has_unknown(st.get("Action"))
         if "NotAction" in st:
             not_actions = tuple(str(a) for a in as_list(st.get("NotAction")) if isinstance(a, str))
         resources_raw = st.get("NotResource") if "NotResource" in st else st.get("Resource", "*")
-        res_list = as_list(resources_raw)
+        # a reference to a resource of the configuration (`aws_iam_role.x.arn`) is one specific resource
+        res_list = [
+            f"<{r.ref}>" if isinstance(r, Unknown) and r.ref is not None else r
+            for r in as_list(resources_raw)
+        ]
         out.append(
             Statement(
                 effect=effect if isinstance(effect, str) else "Allow",
@@ -245,9 +253,14 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
                 conditioned=bool(st.get("Condition")),
                 path=spath,
                 condition=st.get("Condition"),
+                actions_unknown=actions_unknown,
             )
         )
     return tuple(out)
+
+
+def _has_unknown(value: Any) -> bool:
+    return is_unknown(value) or (isinstance(value, list) and any(is_unknown(v) for v in value))
 
 
 _IDENTITY_POLICY_TYPES = (
@@ -329,16 +342,27 @@ def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
                     denied |= acts
                 continue
             conf: Confidence = "high"
-            if st.resources_unknown:
-                conf = "low"
+            if st.resources_unknown or (st.not_actions is not None and st.actions_unknown):
+                conf = "low"  # what it excludes, or where it applies, is not known
             elif st.conditioned or st.not_resource or not any("*" in r for r in st.resources):
                 conf = "medium"
+            if "iam:passrole" in acts and _passrole_scoped(st):
+                acts = acts - {"iam:passrole"}
             for a in acts:
                 per_doc = grants.setdefault(a, {})
                 prev = per_doc.get(id(doc))
                 if prev is None or _RANK[conf] > _RANK[prev.confidence]:
                     per_doc[id(doc)] = Grant(doc, conf)
     return {a: list(g.values()) for a, g in grants.items() if a not in denied}
+
+
+def _passrole_scoped(st: Statement) -> bool:
+    """PassRole limited to named roles (no wildcard in any resource): the holder cannot hand
+    an arbitrary (administrator) role to a service it controls. (An `iam:PassedToService`
+    condition alone still lets it pass any role to that service.)"""
+    if st.not_resource or st.resources_unknown or not st.resources:
+        return False
+    return all("*" not in r and "?" not in r for r in st.resources)
 
 
 @dataclass(frozen=True, slots=True)
@@ -511,13 +535,16 @@ def open_to_anyone(st: Statement) -> bool:
     if st.conditioned and _limits_principal(st.condition):
         return False
     principal = st.principal
-    if principal == "*":
-        return True
     if isinstance(principal, Mapping):
-        for key in ("AWS", "CanonicalUser", "*"):
-            if "*" in [v for v in as_list(principal.get(key)) if isinstance(v, str)]:
-                return True
-    return False
+        values = [v for key in ("AWS", "CanonicalUser", "*") for v in as_list(principal.get(key))]
+    else:
+        values = as_list(principal)
+    return any(isinstance(v, str) and _ANYONE.match(v.strip()) for v in values)
+
+
+_ANYONE = re.compile(r"^(\*|arn:aws[\w-]*:iam::\*:root)$")
+"""Every spelling of "any principal": `*` (alone, in a list, under `AWS` or `CanonicalUser`)
+and `arn:aws:iam::*:root` (any account)."""
 
 
 def first_unknown(value: Any) -> Unknown | None:
@@ -531,7 +558,12 @@ def _limits_principal(condition: Any) -> bool:
     for operator, keys in condition.items():
         if not isinstance(keys, Mapping):
             return True
-        for key in keys:
-            if str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress"):
-                return True
+        for key, value in keys.items():
+            if not (
+                str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress")
+            ):
+                continue
+            if any(isinstance(v, str) and v.strip() in ("*", "0.0.0.0/0", "::/0") for v in as_list(value)):
+                continue  # `aws:PrincipalArn = "*"`, `aws:SourceIp = 0.0.0.0/0`: restricts nothing
+            return True
     return False

@@ -23,7 +23,7 @@ from clearance.errors import ConfigError
 from clearance.model import RuleInfo, Severity
 
 if TYPE_CHECKING:
-    from clearance.config import SecretsSettings
+    from clearance.scanners.secrets.settings import SecretsSettings
 
 RULE_ID_RE = re.compile(r"^secret\.[a-z0-9][a-z0-9.-]*$")
 CATEGORIES = frozenset(

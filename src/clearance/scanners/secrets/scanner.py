@@ -2,8 +2,18 @@
 
 Small inputs are scanned in-process; large ones (many files or many bytes) in a process
 pool sized to `context.jobs`, each worker loading the already-compiled Hyperscan database.
-Per-file problems (unreadable, binary) become `ScanError` / `SkippedFile` values; a
-secret never appears in clear in a finding, an error or a log line.
+Per-file problems (unreadable) become `ScanError` values; a secret never appears in clear in
+a finding, an error or a log line.
+
+Nothing is left unscanned silently:
+- a file above `max_file_size` is read in chunks of `STREAM_CHUNK` bytes overlapping by
+  `STREAM_OVERLAP` (every secret shorter than the overlap is seen whole in one chunk), so memory
+  stays bounded and the file is still scanned;
+- "binary" is decided by the share of control bytes in a sample (`binary_content`), not by one
+  NUL; a binary file is scanned over its printable runs (as `strings` would) and its findings
+  carry `in_binary`;
+- files of well-known binary or compressed formats (by extension) are not read, and are
+  reported as skipped with the reason, like every other skip.
 """
 
 from __future__ import annotations
@@ -12,12 +22,13 @@ import dataclasses
 import datetime as dt
 import logging
 import multiprocessing
+import re
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile
+from clearance.model import Finding, FindingKind, RuleInfo, ScanError, Signals, SignalValue, SkippedFile
 from clearance.model import fingerprint as make_fingerprint
 from clearance.redaction import redact
 from clearance.scanners.base import ScanContext, ScannerOutput
@@ -35,6 +46,14 @@ log = logging.getLogger(__name__)
 SCANNER_ID = "secrets"
 SCANNER_VERSION = "1.0.0"
 BINARY_SNIFF = 8192
+BINARY_RATIO = 0.10
+"""A sample with more than this share of control bytes (NUL included) is binary."""
+STREAM_CHUNK = 4 * 1024 * 1024
+STREAM_OVERLAP = 64 * 1024
+PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t]{8,}")
+"""Printable ASCII runs of at least 8 bytes: what `strings -n 8` prints."""
+_CONTROL_BYTES = bytes(b for b in [*range(0x20), 0x7F] if b not in b"\t\n\r\f\v\b\x1b")
+"""Bytes that do not occur in text (whitespace and ESC for terminal colours excepted)."""
 POOL_MIN_BYTES = 8 * 1024 * 1024
 POOL_MIN_FILES = 200
 _BATCH_BYTES = 2 * 1024 * 1024
@@ -113,12 +132,11 @@ class SecretsScanner:
     id = SCANNER_ID
     version = SCANNER_VERSION
     requires_network = False
+    streams_large_files = True
 
     def applies_to(self, path: str) -> bool:
-        """Every file except well-known binary/compressed formats (the rest is NUL-sniffed)."""
-        name = path.rsplit("/", 1)[-1]
-        dot = name.rfind(".")
-        return dot < 0 or name[dot:].lower() not in _BINARY_EXTENSIONS
+        """Every file: binary formats known by extension are reported as skipped, not dropped."""
+        return True
 
     def rules(self, settings: Settings) -> Sequence[RuleInfo]:
         """Every active rule: built-in plus custom, minus disabled."""
@@ -128,7 +146,11 @@ class SecretsScanner:
         """Scan `files`; unreadable files become errors, binary ones are skipped."""
         ruleset = load_rules(context.settings.secrets)
         engine = Engine(ruleset)
-        options = _Options(now=context.now, test_globs=tuple(context.settings.secrets.test_paths))
+        options = _Options(
+            now=context.now,
+            test_globs=tuple(context.settings.secrets.test_paths),
+            cap=context.settings.max_file_size,
+        )
         output = ScannerOutput(detail={"rules": len(ruleset.rules), "rules_digest": ruleset.digest})
         output.warnings.extend(check_custom_examples(engine))
         total = sum(f.size for f in files)
@@ -166,6 +188,7 @@ def check_custom_examples(engine: Engine) -> list[str]:
 class _Options:
     now: dt.datetime
     test_globs: tuple[str, ...]
+    cap: int = 5 * 1024 * 1024
 
 
 @dataclass
@@ -205,7 +228,13 @@ def _scan_one(engine: Engine, source: SourceFile, options: _Options) -> _FileRes
 
 
 def _scan_bytes(engine: Engine, source: SourceFile, options: _Options) -> _FileResult:
+    extension = binary_extension(source.path)
+    if extension:
+        reason = f"binary format ({extension}): not scanned for secrets"
+        return _FileResult(skipped=SkippedFile(path=source.path, reason=reason), nbytes=source.size)
     try:
+        if source.size > options.cap:
+            return _scan_stream(engine, source, options)
         data = source.read()
     except OSError as e:
         return _FileResult(
@@ -215,9 +244,9 @@ def _scan_bytes(engine: Engine, source: SourceFile, options: _Options) -> _FileR
         )
     size = len(data)
     data = _utf8_from_bom(data)
-    if b"\x00" in data[:BINARY_SNIFF]:
-        return _FileResult(skipped=SkippedFile(path=source.path, reason="binary content"), nbytes=size)
     try:
+        if binary_content(data[:BINARY_SNIFF]):
+            return _FileResult(findings=_scan_binary(engine, source, data, options), nbytes=size)
         matches = engine.scan(data, source.path)
         findings = _findings(source, data, matches, options)
     except Exception as e:  # a bug or resource limit on one file must not stop the scan
@@ -229,6 +258,94 @@ def _scan_bytes(engine: Engine, source: SourceFile, options: _Options) -> _FileR
             nbytes=size,
         )
     return _FileResult(findings=findings, nbytes=size)
+
+
+def binary_extension(path: str) -> str | None:
+    """The extension if `path` is a well-known binary or compressed format, else None."""
+    name = path.rsplit("/", 1)[-1]
+    dot = name.rfind(".")
+    extension = name[dot:].lower() if dot > 0 else ""
+    return extension if extension in _BINARY_EXTENSIONS else None
+
+
+def binary_content(sample: bytes) -> bool:
+    """True if more than `BINARY_RATIO` of the sample's bytes are control bytes (NUL included).
+
+    One NUL in a text file does not make it binary (it would hide the file from the scan);
+    UTF-8 text, whatever its script, has no control bytes besides whitespace.
+    """
+    if not sample:
+        return False
+    controls = len(sample) - len(sample.translate(None, _CONTROL_BYTES))
+    return controls > len(sample) * BINARY_RATIO
+
+
+def _scan_binary(
+    engine: Engine,
+    source: SourceFile,
+    data: bytes,
+    options: _Options,
+    own_end: int | None = None,
+    seen: dict[tuple[str, str], int] | None = None,
+) -> list[Finding]:
+    """Scan the printable runs of binary content that start before `own_end`; findings carry
+    `in_binary` and no line (a binary file has none)."""
+    end = len(data) if own_end is None else own_end
+    text = b"\n".join(m.group() for m in PRINTABLE_RUN.finditer(data) if m.start() < end)
+    matches = engine.scan(text, source.path)
+    return _findings(source, text, matches, options, in_binary=True, seen=seen)
+
+
+def _scan_stream(engine: Engine, source: SourceFile, options: _Options) -> _FileResult:
+    """Scan a file above the size cap in overlapping chunks, holding at most one chunk plus the
+    overlap. Each chunk owns the matches that start before the overlap it shares with the next,
+    so a secret is reported once; chunks are cut at a line end so lines and columns stay right."""
+    findings: list[Finding] = []
+    seen: dict[tuple[str, str], int] = {}
+    size = 0
+    line_base = 0
+    carry = b""
+    binary: bool | None = None
+    with _open_source(source) as stream:
+        while True:
+            new = stream.read(STREAM_CHUNK)
+            size += len(new)
+            buffer = carry + new
+            if binary is None:
+                binary = binary_content(buffer[:BINARY_SNIFF])
+            if not new:
+                own_end = len(buffer)
+            else:
+                limit = max(len(buffer) - STREAM_OVERLAP, 0)
+                newline = buffer.rfind(b"\n", 0, limit)
+                own_end = newline + 1 if newline >= 0 and len(buffer) > STREAM_OVERLAP else limit
+            if binary:
+                findings.extend(_scan_binary(engine, source, buffer, options, own_end, seen))
+            else:
+                matches = [m for m in engine.scan(buffer, source.path) if m.start < own_end]
+                shifted = [
+                    dataclasses.replace(m, line=m.line + line_base, end_line=m.end_line + line_base)
+                    for m in matches
+                ]
+                suppressions = {line + line_base: found for line, found in find_suppressions(buffer).items()}
+                findings.extend(
+                    _findings(source, buffer, shifted, options, suppressions=suppressions, seen=seen)
+                )
+            line_base += buffer.count(b"\n", 0, own_end)
+            carry = buffer[own_end:]
+            if not new:
+                break
+    return _FileResult(findings=findings, nbytes=size)
+
+
+def _open_source(source: SourceFile) -> Any:
+    """A binary stream over the file's bytes without reading them all (disk) or copying (blob)."""
+    import io
+
+    if source.data is not None:
+        return io.BytesIO(source.data)
+    assert source.disk_path is not None
+    return source.disk_path.open("rb")
 
 
 _UTF16_BOMS = {b"\xff\xfe": "utf-16-le", b"\xfe\xff": "utf-16-be"}
@@ -252,14 +369,24 @@ def _utf8_from_bom(data: bytes) -> bytes:
 
 
 def _findings(
-    source: SourceFile, data: bytes, matches: list[SecretMatch], options: _Options
+    source: SourceFile,
+    data: bytes,
+    matches: list[SecretMatch],
+    options: _Options,
+    *,
+    in_binary: bool = False,
+    suppressions: dict[int, list[Any]] | None = None,
+    seen: dict[tuple[str, str], int] | None = None,
 ) -> list[Finding]:
+    """Findings for the matches in `data` (`suppressions` and `seen` carry over between the
+    chunks of a streamed file; in binary content there are no lines and no suppressions)."""
     if not matches:
         return []
-    suppressions = find_suppressions(data)
+    if suppressions is None:
+        suppressions = {} if in_binary else find_suppressions(data)
     test_path = filters.in_test_path(source.path, options.test_globs)
     out: list[Finding] = []
-    seen: dict[tuple[str, str], int] = {}
+    seen = {} if seen is None else seen
     for m in matches:
         # The same secret repeated in one file stays distinct: the first occurrence keeps the
         # plain fingerprint (stable across line moves), later ones add their ordinal.
@@ -268,25 +395,33 @@ def _findings(
         seen[(m.rule.id, digest)] = occurrence + 1
         rule = m.rule
         suppression, note = suppression_for(rule.id, m.line, suppressions, options.now, path=source.path)
-        location = dataclasses.replace(source.location(m.line, m.end_line), start_column=m.column)
-        signals: dict[str, Any] = {
-            "in_test_path": test_path,
-            "verified": m.verified,
-            "category": rule.category,
-            "confidence": m.confidence,
-        }
+        if in_binary:
+            location = source.location()
+        else:
+            location = dataclasses.replace(source.location(m.line, m.end_line), start_column=m.column)
+        extra: dict[str, SignalValue] = {}
+        if in_binary:
+            extra["in_binary"] = True
         if m.key:
-            signals["key"] = m.key[:80]
+            extra["key"] = m.key[:80]
         if m.decoded:
-            signals["decoded"] = "base64"
+            extra["decoded"] = "base64"
         if not rule.builtin:
-            signals["custom_rule"] = True
+            extra["custom_rule"] = True
         notes = list(m.notes)
         if note:
             notes.append(note)
-            signals["suppression_expired"] = True
+            extra["suppression_note"] = note
+            extra["suppression_expired"] = "expired" in note
         if notes:
-            signals["notes"] = tuple(notes)
+            extra["notes"] = tuple(notes)
+        signals = Signals(
+            in_test_path=test_path,
+            verified=m.verified,
+            category=rule.category,
+            confidence=m.confidence,
+            extra=extra,
+        )
         out.append(
             Finding(
                 kind=FindingKind.SECRET,

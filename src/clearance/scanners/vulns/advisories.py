@@ -62,6 +62,8 @@ KNOWN_ECOSYSTEMS = (
     "Android",
     "Bitnami",
     "CRAN",
+    "Bioconductor",
+    "ConanCenter",
     "GHC",
     "Hackage",
     "Julia",
@@ -260,7 +262,7 @@ class AdvisoryStore:
         ).fetchall()
         out = []
         for advisory_id, row_variant, row_name, spec, versions, *advisory in rows:
-            if variant is not None and row_variant and row_variant != variant:
+            if variant is not None and row_variant and not _same_release(row_variant, variant):
                 continue
             if advisory_id not in self._advisories:
                 self._advisories[advisory_id] = _advisory_from_row(advisory)
@@ -896,3 +898,8 @@ def _str(value: Any) -> str:
 
 def _iso(now: dt.datetime) -> str:
     return now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _same_release(recorded: str, wanted: str) -> bool:
+    """`Ubuntu:22.04:LTS` records apply to `Ubuntu:22.04` images; otherwise the release must be equal."""
+    return recorded == wanted or recorded.startswith(wanted + ":")

@@ -224,11 +224,77 @@ _V_PREFIXED = frozenset({"Go", "npm", "crates.io", "Hex", "Pub", "SwiftURL", "Pa
 
 
 def _evaluate_range(eco: str, rng: Range, v: Any) -> tuple[bool, str | None]:
-    """Walk one range's sorted events. Returns (affected, lowest fixed above v in this range)."""
-    keyed = sorted(
-        ((_event_key(eco, e), i, e) for i, e in enumerate(rng.events) if e.kind in _TIE_ORDER),
-        key=lambda t: (t[0], t[1]),
-    )
+    """Walk one range's sorted events. Returns (affected, lowest fixed above v in this range).
+
+    Raises `VersionParseError` only when an event version does not parse *and* the answer
+    depends on it: what the other events decide is decided (see `_placed_events`).
+    """
+    placed, unknown = _placed_events(eco, rng, v)
+    if not unknown:
+        return _walk(placed, v)
+    # An event whose bound is unknown can be anywhere. Openings (introduced) only add
+    # vulnerable versions and closings (fixed, last_affected, limit) only remove them, so:
+    openings = [e for e, _ in unknown if e.kind == "introduced"]
+    most = placed + [((0, None, _TIE_ORDER["introduced"]), -1, e) for e in openings]
+    if not _walk(sorted(most, key=lambda t: (t[0], t[1])), v)[0]:
+        return False, None  # not affected even if every unknown opening were at the start
+    if len(openings) == len(unknown):
+        hit, fix = _walk(placed, v)
+        if hit:
+            return True, fix  # affected even without the unknown openings
+    raise unknown[0][1]
+
+
+def _placed_events(
+    eco: str, rng: Range, v: Any
+) -> tuple[list[tuple[Any, int, Event]], list[tuple[Event, VersionParseError]]]:
+    """The range's events with comparable bounds (sorted), and those whose place relative to `v` is unknown.
+
+    A PyPI bound that does not parse but starts with a release number (`2.6.0-cu124`,
+    `0.14.0-NA`) lies among that release's versions, `2.6.0.dev0` ≤ bound < `2.6.0.1.dev0`:
+    for a version outside that span its side is certain, and it is placed at the span's start
+    (unless another bound falls inside the span, which would make their order unknown).
+    """
+    placed: list[tuple[Any, int, Event]] = []
+    spans: list[tuple[Any, Any, int, Event, VersionParseError]] = []
+    unknown: list[tuple[Event, VersionParseError]] = []
+    for index, event in enumerate(rng.events):
+        if event.kind not in _TIE_ORDER:
+            continue
+        try:
+            placed.append((_event_key(eco, event), index, event))
+        except VersionParseError as e:
+            span = _release_span(eco, event.version)
+            if span is None or span[0] <= v < span[1]:
+                unknown.append((event, e))
+            else:
+                spans.append((span[0], span[1], index, event, e))
+    for position, (low, high, index, event, error) in enumerate(spans):
+        others = [k[1] for k, _, _ in placed if k[1] is not None]
+        others += [other[0] for j, other in enumerate(spans) if j != position]
+        if any(low <= bound < high for bound in others):
+            unknown.append((event, error))  # another bound inside the span: their order is unknown
+        else:
+            placed.append(((1, low, _TIE_ORDER[event.kind]), index, event))
+    return sorted(placed, key=lambda t: (t[0], t[1])), unknown
+
+
+_RELEASE_PREFIX = re.compile(r"^v?(\d+(?:\.\d+)*)(?=[^\d.]|$)")
+
+
+def _release_span(eco: str, version: str) -> tuple[Any, Any] | None:
+    """For PyPI: the versions an unparseable `X.Y.Z<junk>` bound may stand for, [X.Y.Z.dev0, X.Y.Z.1.dev0)."""
+    if eco != "PyPI":
+        return None
+    match = _RELEASE_PREFIX.match(version.strip())
+    if match is None:
+        return None
+    release = match.group(1)
+    return Pep440Version(f"{release}.dev0"), Pep440Version(f"{release}.1.dev0")
+
+
+def _walk(keyed: list[tuple[Any, int, Event]], v: Any) -> tuple[bool, str | None]:
+    """The OSV walk over sorted (key, index, event) triples."""
     vulnerable = False
     limits: list[Any] = []
     for key, _, event in keyed:
@@ -334,6 +400,16 @@ def _go(version: str) -> Any:
     return _univers("GolangVersion")(v)
 
 
+_R_VERSION = re.compile(r"^\d+(?:[.-]\d+)+$")
+
+
+def _r_package_version(version: str) -> tuple[int, ...]:
+    """R's `package_version` order (CRAN, Bioconductor): at least two integers split by `.` or `-`."""
+    if not _R_VERSION.match(version):
+        raise VersionParseError("CRAN", version, "not an R package version")
+    return tuple(int(part) for part in re.split(r"[.-]", version))
+
+
 _PARSERS: dict[str, Callable[[str], Any]] = {
     "PyPI": _pep440,
     "npm": _semver,
@@ -349,6 +425,12 @@ _PARSERS: dict[str, Callable[[str], Any]] = {
     "Debian": _univers("DebianVersion"),
     "Ubuntu": _univers("DebianVersion"),
     "Alpine": _univers("AlpineLinuxVersion"),
+    "Red Hat": _univers("RpmVersion"),
+    "Rocky Linux": _univers("RpmVersion"),
+    "AlmaLinux": _univers("RpmVersion"),
+    "ConanCenter": _univers("ConanVersion"),
+    "CRAN": _r_package_version,
+    "Bioconductor": _r_package_version,
 }
 """Version schemes per OSV base ecosystem."""
 

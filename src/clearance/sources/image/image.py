@@ -36,7 +36,7 @@ from clearance.sources.image.model import (
     Layer,
     Limits,
 )
-from clearance.sources.image.streams import Budget
+from clearance.sources.image.streams import Budget, compression_of
 
 PREFIXES = {"docker-archive:": ImageFormat.DOCKER_ARCHIVE, "oci:": ImageFormat.OCI}
 _INDEX_TYPES = frozenset(
@@ -73,13 +73,39 @@ def parse_spec(target: str) -> ImageSpec | None:
     return None
 
 
+def image_spec_for(target: Path) -> ImageSpec | None:
+    """The image a scan target names, or None for a directory/file to scan as files.
+
+    `docker:`, `docker-archive:` and `oci:` prefixes always name images; an OCI layout directory
+    (`oci-layout` + `index.json`) is an image; a file that is an archive (tar, gzip, zstd) is read
+    as an image — and refused with a clear error later if it holds no image, never scanned as
+    an empty directory.
+    """
+    spec = parse_spec(str(target))
+    if spec is not None:
+        return spec
+    if target.is_dir():
+        return ImageSpec(path=target) if looks_like_image(target) else None
+    if target.is_file() and is_archive(target):
+        return ImageSpec(path=target)
+    return None
+
+
 def looks_like_image(path: Path) -> bool:
-    """True for an OCI layout / docker save directory, or a (compressed) tar whose first member
-    names are those of an image (or which holds `manifest.json`/`index.json` at all). Cheap for
-    directories; for files, reads the archive's member names (bounded by the limits)."""
+    """True for an OCI layout directory, or an archive file that holds an image."""
     if path.is_dir():
-        return (path / "oci-layout").is_file() or (path / "manifest.json").is_file()
+        return (path / "oci-layout").is_file() and (path / "index.json").is_file()
     return detect_format(path) is not None
+
+
+def is_archive(path: Path) -> bool:
+    """True for a tar (by its header), gzip or zstd file (by magic bytes)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(512)
+    except OSError:
+        return False
+    return compression_of(head) != "none" or (len(head) >= 262 and head[257:262] == b"ustar")
 
 
 def detect_format(path: Path, limits: Limits | None = None) -> ImageFormat | None:

@@ -8,6 +8,7 @@ from pathlib import Path
 from clearance.scanners.deps.lockfiles import parse
 from clearance.scanners.deps.lockfiles.base import LINE_SEARCH_FACTOR, LineFinder, Lockfile
 from clearance.scanners.deps.lockfiles.npm import parse as parse_npm
+from clearance.scanners.deps.lockfiles.pnpm import parse as parse_pnpm
 from clearance.scanners.deps.lockfiles.poetry import parse as parse_poetry
 from clearance.sources.base import SourceFile
 
@@ -75,3 +76,17 @@ def test_pretty_printed_lock_keeps_exact_lines(tmp_path: Path) -> None:
     lines = text.splitlines()
     for component in result.components:
         assert f'"node_modules/{component.name}": {{' in lines[(component.location.start_line or 0) - 1]
+
+
+def test_alternative_spellings_cost_one_pass() -> None:
+    # pnpm v9 quotes scoped keys: the unquoted spelling, tried first, is never in the file
+    header = "lockfileVersion: '9.0'\n\nimporters:\n  .:\n    dependencies:\n      '@s/p-0':\n"
+    header += "        specifier: ^1.0.0\n        version: 1.0.0\n\npackages:\n\n"
+    body = "".join(
+        f"  '@s/p-{i}@1.0.{i}':\n    resolution: {{integrity: sha512-AAAA}}\n\n" for i in range(5000)
+    )
+    lock = _lock(header + body, "pnpm-lock.yaml", "pnpm-lock.yaml")
+    parse_pnpm(lock)
+    assert len(lock.components) == 5000
+    assert all(c.location.start_line for c in lock.components)
+    assert lock.lines.work <= 2.1 * len(lock.text)

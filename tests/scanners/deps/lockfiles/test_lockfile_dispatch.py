@@ -6,7 +6,14 @@ from pathlib import Path
 
 import pytest
 
-from clearance.scanners.deps.lockfiles import FORMATS, format_for, is_lockfile, parse
+from clearance.scanners.deps.lockfiles import (
+    FORMATS,
+    UNSUPPORTED,
+    format_for,
+    is_lockfile,
+    parse,
+    skip_reason,
+)
 from clearance.sources.base import SourceFile
 
 
@@ -34,6 +41,15 @@ from clearance.sources.base import SourceFile
         ("gradle/dependency-locks/runtimeClasspath.lockfile", "gradle.lockfile"),
         ("java/pom.xml", "pom.xml"),
         ("src/Api/packages.lock.json", "packages.lock.json"),
+        ("src/Web/packages.config", "packages.config"),
+        ("bun.lock", "bun.lock"),
+        ("app/pubspec.lock", "pubspec.lock"),
+        ("mix.lock", "mix.lock"),
+        ("Package.resolved", "Package.resolved"),
+        ("App.xcworkspace/xcshareddata/swiftpm/Package.resolved", "Package.resolved"),
+        ("ios/Podfile.lock", "Podfile.lock"),
+        ("conan.lock", "conan.lock"),
+        ("analysis/renv.lock", "renv.lock"),
         ("go.sum", None),
         ("Cargo.toml", None),
         ("other.lockfile", None),
@@ -56,6 +72,7 @@ def test_every_format_is_recognized_by_its_own_name() -> None:
 
 def test_every_format_has_a_realistic_and_a_malformed_scenario() -> None:
     import test_manifest_hints
+    import test_more_ecosystems
     import test_npm_lock
     import test_other_ecosystems
     import test_python_locks
@@ -69,6 +86,7 @@ def test_every_format_has_a_realistic_and_a_malformed_scenario() -> None:
         *test_yarn_pnpm_lock.CASES,
         *test_other_ecosystems.CASES,
         *test_manifest_hints.CASES,
+        *test_more_ecosystems.CASES,
     ]
     for fmt in FORMATS:
         mine = [case for case in cases if format_for(case[1]) is fmt]
@@ -104,3 +122,37 @@ def test_wrong_shape_is_reported() -> None:
     data = b'{"lockfileVersion": 1, "dependencies": {"a": 5}}'
     result = parse(SourceFile(path="package-lock.json", size=len(data), data=data))
     assert [e.message for e in result.errors] == ["package-lock.json: dependency 'a' is not an object"]
+
+
+@pytest.mark.parametrize(
+    ("path", "format_name"),
+    [
+        ("bun.lockb", "bun.lockb"),
+        ("android/app/build.gradle", "build.gradle"),
+        ("build.gradle.kts", "build.gradle"),
+        ("gradle/libs.versions.toml", "Gradle version catalog"),
+        ("vendor/modules.txt", "vendor/modules.txt"),
+        ("svc/vendor/modules.txt", "vendor/modules.txt"),
+        ("Gopkg.lock", "Gopkg.lock"),
+        ("obj/project.assets.json", "project.assets.json"),
+        ("Directory.Packages.props", "Directory.Packages.props"),
+        ("deno.lock", "deno.lock"),
+        ("flake.lock", "flake.lock"),
+        ("Manifest.toml", "Manifest.toml"),
+        ("modules.txt", None),
+        ("libs.versions.toml", None),
+        ("bun.lock", None),  # read, not skipped
+        ("node_modules/x/bun.lockb", None),
+    ],
+)
+def test_recognised_but_unsupported_files_have_a_skip_reason(path: str, format_name: str | None) -> None:
+    reason = skip_reason(path)
+    expected = next((u.skip_reason for u in UNSUPPORTED if u.name == format_name), None)
+    assert reason == expected
+    if reason is not None:
+        assert reason.startswith(f"dependency file not read: {format_name} (")
+
+
+def test_unsupported_names_are_not_read_as_supported_ones() -> None:
+    for unsupported in UNSUPPORTED:
+        assert format_for(unsupported.name) is None or "/" in unsupported.name or " " in unsupported.name

@@ -28,9 +28,13 @@ JSON_FORMATS = (
     "Pipfile.lock",
     "composer.lock",
     "packages.lock.json",
+    "bun.lock",
+    "Package.resolved",
+    "conan.lock",
+    "renv.lock",
 )
 TOML_FORMATS = ("poetry.lock", "uv.lock", "pylock.toml", "pdm.lock", "Cargo.lock")
-YAML_FORMATS = ("pnpm-lock.yaml", "yarn.lock")
+YAML_FORMATS = ("pnpm-lock.yaml", "yarn.lock", "pubspec.lock", "Podfile.lock")
 
 KEYS = st.sampled_from(
     [
@@ -74,6 +78,28 @@ KEYS = st.sampled_from(
         "wheels",
         "sdist",
         "dev-dependencies",
+        "workspaces",
+        "pins",
+        "object",
+        "state",
+        "identity",
+        "location",
+        "kind",
+        "PODS",
+        "DEPENDENCIES",
+        "EXTERNAL SOURCES",
+        "SPEC CHECKSUMS",
+        "Packages",
+        "Package",
+        "Version",
+        "Source",
+        "Requirements",
+        "graph_lock",
+        "nodes",
+        "ref",
+        "build_requires",
+        "description",
+        "dependency",
     ]
 )
 SCALARS = st.one_of(
@@ -81,7 +107,21 @@ SCALARS = st.one_of(
     st.booleans(),
     st.integers(-5, 5),
     st.sampled_from(
-        ["1.0.0", "^1.2", "npm:x@1", "link:../a", "sha512-AAAA", "main", "Direct", "git+https://x"]
+        [
+            "1.0.0",
+            "^1.2",
+            "npm:x@1",
+            "link:../a",
+            "sha512-AAAA",
+            "main",
+            "Direct",
+            "git+https://x",
+            "a@1.0.0",
+            "zlib/1.3#ab",
+            "X (1.0)",
+            "hosted",
+            "direct main",
+        ]
     ),
     st.text(max_size=8),
 )
@@ -175,6 +215,14 @@ STRUCTURED: list[tuple[str, str, str]] = [
     ("pnpm/v6-exotic-sources.yaml", "pnpm-lock.yaml", "yaml"),
     ("pnpm/v9-exotic-sources.yaml", "pnpm-lock.yaml", "yaml"),
     ("yarn/berry-workspace.lock", "yarn.lock", "yaml"),
+    ("bun/workspace-dev-git.lock", "bun.lock", "json"),
+    ("pubspec/flutter-git-path.lock", "pubspec.lock", "yaml"),
+    ("swift/v1-pins.json", "Package.resolved", "json"),
+    ("swift/v2-pins.json", "Package.resolved", "json"),
+    ("cocoapods/firebase-git-path.lock", "Podfile.lock", "yaml"),
+    ("conan/v0.5-requires-build.lock", "conan.lock", "json"),
+    ("conan/v0.4-graph-lock.lock", "conan.lock", "json"),
+    ("renv/cran-bioc-github.lock", "renv.lock", "json"),
 ]
 LINE_BASED: list[tuple[str, str]] = [
     ("requirements/pip-compile-hashes.txt", "requirements.txt"),
@@ -184,6 +232,8 @@ LINE_BASED: list[tuple[str, str]] = [
     ("gemfile/rails-git-checksums.lock", "Gemfile.lock"),
     ("gradle/runtime-test-configs.lockfile", "gradle.lockfile"),
     ("maven/properties-managed-test.xml", "pom.xml"),
+    ("mix/phoenix-git.lock", "mix.lock"),
+    ("nuget/packages-config-net472.config", "packages.config"),
 ]
 
 
@@ -192,7 +242,9 @@ def _load_structured(fixture: str, kind: str) -> Any:
 
     text = (LOCKFILES / fixture).read_text(encoding="utf-8")
     if kind == "json":
-        return json.loads(text)
+        from clearance.scanners.deps.lockfiles.base import load_json_with_trailing_commas
+
+        return load_json_with_trailing_commas(text)
     if kind == "toml":
         return tomllib.loads(text)
     return yaml.safe_load(text)

@@ -2,7 +2,9 @@
 
 `is_lockfile(path)` is the cheap test the deps scanner uses in `applies_to`; `parse(file)`
 returns a `LockfileResult` with the file's `Component`s and, for bad content, `ScanError`s
-— it never raises for what is in the file.
+— it never raises for what is in the file. `skip_reason(path)` names dependency files that
+are recognised but not read (`UNSUPPORTED`), so a scan reports them as skipped instead of
+ignoring them silently.
 """
 
 from __future__ import annotations
@@ -14,20 +16,28 @@ from dataclasses import dataclass
 
 from clearance.model import ScanError
 from clearance.scanners.deps.lockfiles import (
+    bun,
     cargo,
+    cocoapods,
     composer,
+    conan,
     gemfile,
     gomod,
     gradle,
     maven,
+    mix,
     npm,
     nuget,
+    nuget_config,
     pdm,
     pipfile,
     pnpm,
     poetry,
+    pubspec,
     pylock,
+    renv,
     requirements,
+    swift,
     uv,
     yarn,
 )
@@ -41,7 +51,17 @@ from clearance.scanners.deps.lockfiles.base import (
 from clearance.scanners.deps.lockfiles.manifests import apply_manifest
 from clearance.sources.base import SourceFile
 
-__all__ = ["FORMATS", "LockfileFormat", "LockfileResult", "format_for", "is_lockfile", "parse"]
+__all__ = [
+    "FORMATS",
+    "UNSUPPORTED",
+    "LockfileFormat",
+    "LockfileResult",
+    "UnsupportedFormat",
+    "format_for",
+    "is_lockfile",
+    "parse",
+    "skip_reason",
+]
 
 MAX_LOCKFILE_BYTES = 64 * 1024 * 1024
 """Lockfiles above this size are reported, not parsed."""
@@ -100,8 +120,103 @@ FORMATS: tuple[LockfileFormat, ...] = (
     LockfileFormat("gradle.lockfile", "Maven", _gradle, gradle.parse, empty_ok=True),
     LockfileFormat("pom.xml", "Maven", _named("pom.xml"), maven.parse),
     LockfileFormat("packages.lock.json", "NuGet", _named("packages.lock.json"), nuget.parse),
+    LockfileFormat("packages.config", "NuGet", _named("packages.config"), nuget_config.parse),
+    LockfileFormat("bun.lock", "npm", _named("bun.lock"), bun.parse),
+    LockfileFormat("pubspec.lock", "Pub", _named("pubspec.lock"), pubspec.parse),
+    LockfileFormat("mix.lock", "Hex", _named("mix.lock"), mix.parse),
+    LockfileFormat("Package.resolved", "SwiftURL", _named("Package.resolved"), swift.parse),
+    LockfileFormat("Podfile.lock", "CocoaPods", _named("Podfile.lock"), cocoapods.parse),
+    LockfileFormat("conan.lock", "ConanCenter", _named("conan.lock"), conan.parse),
+    LockfileFormat("renv.lock", "CRAN", _named("renv.lock"), renv.parse),
 )
 """Every supported format, in one explicit table."""
+
+
+@dataclass(frozen=True)
+class UnsupportedFormat:
+    """A dependency file clearance recognises but does not read, and why (reported as skipped)."""
+
+    name: str
+    ecosystem: str
+    matches: Callable[[str, str], bool]
+    reason: str
+
+    @property
+    def skip_reason(self) -> str:
+        """The `SkippedFile` reason: the same text for every file of this format."""
+        return f"dependency file not read: {self.name} ({self.ecosystem}): {self.reason}"
+
+
+def _under(folder: str, *names: str) -> Callable[[str, str], bool]:
+    wanted = frozenset(n.lower() for n in names)
+    return lambda path, base: base in wanted and f"/{path.lower()}".endswith(f"/{folder}/{base}")
+
+
+def _version_catalog(path: str, base: str) -> bool:
+    return base.endswith(".versions.toml") and posixpath.basename(posixpath.dirname(path)).lower() == "gradle"
+
+
+UNSUPPORTED: tuple[UnsupportedFormat, ...] = (
+    UnsupportedFormat(
+        "bun.lockb",
+        "npm",
+        _named("bun.lockb"),
+        "binary lockfile; `bun install --save-text-lockfile` (Bun 1.1.39+, the default from 1.2) writes "
+        "bun.lock, which is read",
+    ),
+    UnsupportedFormat(
+        "build.gradle",
+        "Maven",
+        _named("build.gradle", "build.gradle.kts"),
+        "versions are resolved by Gradle at build time; enable dependency locking to get a gradle.lockfile",
+    ),
+    UnsupportedFormat(
+        "Gradle version catalog",
+        "Maven",
+        _version_catalog,
+        "declares versions, not the resolved graph; enable dependency locking to get a gradle.lockfile",
+    ),
+    UnsupportedFormat(
+        "vendor/modules.txt",
+        "Go",
+        _under("vendor", "modules.txt"),
+        "the go.mod next to the vendor folder is read",
+    ),
+    UnsupportedFormat("Gopkg.lock", "Go", _named("Gopkg.lock"), "dep is deprecated: migrate to Go modules"),
+    UnsupportedFormat("glide.lock", "Go", _named("glide.lock"), "Glide is deprecated: migrate to Go modules"),
+    UnsupportedFormat(
+        "project.assets.json",
+        "NuGet",
+        _named("project.assets.json"),
+        "a restore output, not a lockfile; set RestorePackagesWithLockFile to get packages.lock.json",
+    ),
+    UnsupportedFormat(
+        "Directory.Packages.props",
+        "NuGet",
+        _named("Directory.Packages.props"),
+        "central package versions, not the resolved graph; set RestorePackagesWithLockFile to get "
+        "packages.lock.json",
+    ),
+    UnsupportedFormat("paket.lock", "NuGet", _named("paket.lock"), "the Paket format is not supported"),
+    UnsupportedFormat("deno.lock", "npm", _named("deno.lock"), "the Deno format is not supported"),
+    UnsupportedFormat("rebar.lock", "Hex", _named("rebar.lock"), "the rebar3 format is not supported"),
+    UnsupportedFormat(
+        "stack.yaml.lock", "Hackage", _named("stack.yaml.lock"), "the Haskell Stack format is not supported"
+    ),
+    UnsupportedFormat(
+        "cabal.project.freeze", "Hackage", _named("cabal.project.freeze"), "the Cabal format is not supported"
+    ),
+    UnsupportedFormat("Manifest.toml", "Julia", _named("Manifest.toml"), "the Julia format is not supported"),
+    UnsupportedFormat("shard.lock", "Crystal", _named("shard.lock"), "no advisory source for Crystal shards"),
+    UnsupportedFormat(
+        "Cartfile.resolved", "Carthage", _named("Cartfile.resolved"), "the Carthage format is not supported"
+    ),
+    UnsupportedFormat(
+        "conda-lock.yml", "conda", _named("conda-lock.yml"), "no advisory source for conda packages"
+    ),
+    UnsupportedFormat("flake.lock", "Nix", _named("flake.lock"), "no advisory source for Nix flake inputs"),
+)
+"""Dependency files that are recognised but not read: each is reported as skipped, with its reason."""
 
 
 def format_for(path: str) -> LockfileFormat | None:
@@ -119,6 +234,18 @@ def format_for(path: str) -> LockfileFormat | None:
 def is_lockfile(path: str) -> bool:
     """True if `path` names a lockfile or manifest this package can parse (cheap: by name)."""
     return format_for(path) is not None
+
+
+def skip_reason(path: str) -> str | None:
+    """Why the dependency file at `path` is not read, if it is a recognised but unsupported one."""
+    path = path.replace("\\", "/")
+    if "node_modules/" in path or format_for(path) is not None:
+        return None
+    base = posixpath.basename(path).lower()
+    for unsupported in UNSUPPORTED:
+        if unsupported.matches(path, base):
+            return unsupported.skip_reason
+    return None
 
 
 def parse(file: SourceFile) -> LockfileResult:

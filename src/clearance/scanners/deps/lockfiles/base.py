@@ -14,6 +14,7 @@ import functools
 import json
 import re
 import tomllib
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -42,8 +43,15 @@ PURL_TYPES: Mapping[str, str] = {
     "Packagist": "composer",
     "Maven": "maven",
     "NuGet": "nuget",
+    "Pub": "pub",
+    "Hex": "hex",
+    "SwiftURL": "swift",
+    "CocoaPods": "cocoapods",
+    "ConanCenter": "conan",
+    "CRAN": "cran",
+    "Bioconductor": "bioconductor",
 }
-"""OSV ecosystem name → package-url type."""
+"""OSV ecosystem name → package-url type (`CocoaPods` is not an OSV ecosystem: no advisories exist for it)."""
 
 _PEP503 = re.compile(r"[-_.]+")
 
@@ -101,7 +109,7 @@ def _purl(ecosystem: str, name: str, version: str, qualifiers: Mapping[str, str]
         qualifiers = {k: _encodable(strip_url_credentials(v)) for k, v in qualifiers.items()}
     namespace: str | None = None
     short = name
-    if ecosystem in ("npm", "Go", "Packagist") and "/" in name:
+    if ecosystem in ("npm", "Go", "Packagist", "SwiftURL") and "/" in name:
         namespace, short = name.rsplit("/", 1)
     elif ecosystem == "Maven" and ":" in name:
         namespace, short = name.split(":", 1)
@@ -155,25 +163,25 @@ class LineFinder:
         return bisect.bisect_right(self._starts, offset)
 
     def next(self, *needles: str) -> int | None:
-        """Line of the first of `needles` found after the previous match (else from the top)."""
-        for start in (self._pos, 0):
-            for needle in needles:
-                found = self._find(needle, start)
-                if found >= 0:
-                    self._pos = found + len(needle)
-                    return self.line_at(found)
-        return None
+        """Line of the earliest of `needles` after the previous match (else from the top).
 
-    def first(self, *needles: str) -> int | None:
-        """Line of the first occurrence of any of `needles` from the top; does not move the cursor."""
-        for needle in needles:
-            found = self._find(needle, 0)
+        Several needles are searched in one pass (a regex alternation), so a spelling that a
+        file never uses costs nothing as long as another one is found.
+        """
+        for start in (self._pos, 0):
+            found, length = self._find_any(needles, start)
             if found >= 0:
+                self._pos = found + length
                 return self.line_at(found)
         return None
 
+    def first(self, *needles: str) -> int | None:
+        """Line of the earliest occurrence of any of `needles` from the top; does not move the cursor."""
+        found, _ = self._find_any(needles, 0)
+        return self.line_at(found) if found >= 0 else None
+
     def json_key(self, key: str, value: str | None = None) -> int | None:
-        """Line of the next JSON member `"key": {…}` (or `"key": "value"`) after the previous match.
+        """Line of the next JSON member `"key": {…}` or `"key": […]` (or `"key": "value"`) after the previous match.
 
         Whitespace and escapes do not matter (minified files work); like `next()` it falls
         back to the first occurrence when there is none further on.
@@ -189,16 +197,21 @@ class LineFinder:
         self._pos = found + 1
         return self.line_at(found)
 
-    def _find(self, needle: str, start: int) -> int:
-        if self.work > self._budget:
-            return -1
-        found = self._text.find(needle, start)
-        self.work += (found + len(needle) if found >= 0 else len(self._text)) - start
-        return found
+    def _find_any(self, needles: tuple[str, ...], start: int) -> tuple[int, int]:
+        """(offset, length) of the earliest needle at or after `start`, or (-1, 0); counts the work."""
+        if self.work > self._budget or not needles:
+            return -1, 0
+        if len(needles) == 1:
+            found, length = self._text.find(needles[0], start), len(needles[0])
+        else:
+            match = re.compile("|".join(map(re.escape, needles))).search(self._text, start)
+            found, length = (match.start(), match.end() - match.start()) if match else (-1, 0)
+        self.work += (found + length if found >= 0 else len(self._text)) - start
+        return found, length
 
 
 def _json_members(text: str) -> dict[tuple[str, str | None], list[int]]:
-    """Offsets of every JSON member whose value is an object (key, None) or a string (key, value).
+    """Offsets of every JSON member whose value is an object or array (key, None) or a string (key, value).
 
     One pass over the string tokens: in valid JSON the first `"` after a token always opens
     the next string, so `finditer` never starts inside one.
@@ -214,7 +227,7 @@ def _json_members(text: str) -> dict[tuple[str, str | None], list[int]]:
         if tail is None:
             continue
         following = text[tail.end() : tail.end() + 1]
-        if following == "{":
+        if following in ("{", "["):
             members.setdefault((token, None), []).append(match.start())
         elif following == '"':
             pending = (token, tail.end(), match.start())
@@ -345,6 +358,31 @@ def load_json(text: str) -> Any:
         raise MalformedLockfile(f"not valid JSON: {e.msg}", e.lineno) from None
     except RecursionError:
         raise MalformedLockfile("JSON nested too deeply") from None
+
+
+_TRAILING_COMMA = re.compile(r'("(?:[^"\\]++|\\.)*+")|,(?=[ \t\r\n]*[}\]])')
+
+
+def load_json_with_trailing_commas(text: str) -> Any:
+    """Parse JSON that may have a comma before `}`/`]` (bun.lock, Package.resolved by hand)."""
+    return load_json(_TRAILING_COMMA.sub(lambda m: m.group(1) or "", text))
+
+
+_XML_UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
+
+
+def load_xml(lock: Lockfile) -> ET.Element:
+    """Parse an XML lockfile; any DOCTYPE/ENTITY declaration is refused first (no XXE, no entity expansion)."""
+    unsafe = _XML_UNSAFE.search(lock.text)
+    if unsafe:
+        raise MalformedLockfile(
+            f"{unsafe.group(1).upper()} declarations are not allowed (XML entity attacks)",
+            lock.lines.line_at(unsafe.start()),
+        )
+    try:
+        return ET.fromstring(lock.text)
+    except ET.ParseError as e:
+        raise MalformedLockfile(f"not valid XML: {e}", e.position[0] if e.position else None) from None
 
 
 def load_toml(text: str) -> dict[str, Any]:

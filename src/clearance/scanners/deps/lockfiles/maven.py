@@ -15,26 +15,16 @@ import re
 import xml.etree.ElementTree as ET
 
 from clearance.model import Scope
-from clearance.scanners.deps.lockfiles.base import Lockfile, MalformedLockfile
+from clearance.scanners.deps.lockfiles.base import Lockfile, MalformedLockfile, load_xml
 
 ECOSYSTEM = "Maven"
-_UNSAFE = re.compile(r"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _PROPERTY = re.compile(r"\$\{([^}]+)\}")
 _MAX_SUBSTITUTIONS = 10
 
 
 def parse(lock: Lockfile) -> None:
     """Add the dependencies a pom.xml declares to `lock`."""
-    unsafe = _UNSAFE.search(lock.text)
-    if unsafe:
-        raise MalformedLockfile(
-            f"{unsafe.group(1).upper()} declarations are not allowed (XML entity attacks)",
-            lock.lines.line_at(unsafe.start()),
-        )
-    try:
-        root = ET.fromstring(lock.text)
-    except ET.ParseError as e:
-        raise MalformedLockfile(f"not valid XML: {e}", e.position[0] if e.position else None) from None
+    root = load_xml(lock)
     if _local(root.tag) != "project":
         raise MalformedLockfile(f"root element is <{_local(root.tag)}>, expected <project>")
     ns = root.tag[: root.tag.index("}") + 1] if root.tag.startswith("{") else ""

@@ -65,6 +65,11 @@ class Inventory:
     warnings: tuple[str, ...]
     distro: Distro | None
 
+    @property
+    def distro_name(self) -> str:
+        """`PRETTY_NAME` (else `ID`) of the distribution, "" when unknown."""
+        return (self.distro.pretty_name or self.distro.id) if self.distro is not None else ""
+
 
 class ImageInventory:
     """Collects and parses package data while the layers stream (see the module docstring)."""

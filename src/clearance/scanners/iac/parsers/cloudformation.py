@@ -375,7 +375,14 @@ _SPECS: dict[str, tuple[str, tuple[Spec, ...]]] = {
             ("storage_encrypted", "StorageEncrypted", None),
         ),
     ),
-    "AWS::RDS::DBCluster": ("aws_rds_cluster", (("storage_encrypted", "StorageEncrypted", None),)),
+    "AWS::RDS::DBCluster": (
+        "aws_rds_cluster",
+        (("storage_encrypted", "StorageEncrypted", None), ("engine_mode", "EngineMode", None)),
+    ),
+    "AWS::EC2::FlowLog": (
+        "aws_flow_log",
+        (("vpc_id", "ResourceId", None), ("traffic_type", "TrafficType", None)),
+    ),
     "AWS::EFS::FileSystem": ("aws_efs_file_system", (("encrypted", "Encrypted", None),)),
     "AWS::SQS::Queue": (
         "aws_sqs_queue",
@@ -582,6 +589,8 @@ def _normalize(
         _copy_item_lines(lines, plines, tf_path, cfn_path, value)
     if cfn_type == "AWS::EC2::Instance":
         attrs["metadata_options"] = Unknown("set by a launch template or the account default")
+    if cfn_type == "AWS::EC2::SecurityGroupIngress":
+        attrs["type"] = "ingress"  # a standalone ingress rule (the Terraform shape says so explicitly)
     out = [
         _resource(
             path,

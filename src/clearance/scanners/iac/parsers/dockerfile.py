@@ -23,6 +23,7 @@ and `instructions.N.pairs.KEY` and `instructions.N.part.K` (K-th physical line, 
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 import shlex
@@ -61,7 +62,11 @@ INSTRUCTIONS = frozenset(
 MAX_INSTRUCTIONS = 20_000
 _HEREDOC_INSTRUCTIONS = frozenset({"RUN", "COPY", "ADD"})
 _PAIR_INSTRUCTIONS = frozenset({"ENV", "ARG", "LABEL"})
-_NOT_DOCKERFILE_SUFFIXES = (".md", ".txt", ".rst", ".adoc", ".html", ".j2", ".jinja", ".tpl", ".erb", ".tmpl")
+_NOT_DOCKERFILE_SUFFIXES = (".md", ".txt", ".rst", ".adoc", ".html", ".erb")
+_PLACEHOLDER_MARK = re.compile(r"\{\{.*?\}\}|\{%.*?%\}|\{#.*?#\}|%%[A-Za-z0-9_]+%%")
+"""Template placeholders: Go/jq/Jinja `{{ }}`, Jinja `{% %}`/`{# #}`, docker-library `%%VAR%%`."""
+TEMPLATE_VALUE = "${TEMPLATE_VALUE}"
+"""What an inline placeholder reads as: a build argument without a value (unknown)."""
 _DIRECTIVE = re.compile(r"^#\s*([A-Za-z]+)\s*=\s*(.*?)\s*$")
 _HEREDOC = re.compile(r"(?<!<)<<(-?)([\"']?)([A-Za-z_][A-Za-z0-9_.-]*)\2")
 _FLAG = re.compile(r"--([A-Za-z][A-Za-z0-9-]*)(?:=(\S*))?")
@@ -71,16 +76,41 @@ _VAR = re.compile(r"\$(?:\{([A-Za-z_][A-Za-z0-9_]*)(?:(:?[-+])([^}]*))?\}|([A-Za
 def parse(path: str, text: str) -> list[Resource]:
     """One `Resource` per build stage, in order. Raises `IacParseError` on malformed input."""
     if PurePosixPath(path).name.lower().endswith(_NOT_DOCKERFILE_SUFFIXES):
-        return []  # documentation or a template about Dockerfiles, not a Dockerfile
+        return []  # documentation about Dockerfiles, not a Dockerfile
     physical = text.splitlines()
+    skipped: list[int] | None = None
+    if _PLACEHOLDER_MARK.search(text):
+        physical, skipped = _untemplate(physical)
     directives, first = _directives(physical)
     escape = directives.get("escape", "\\")
     if escape not in ("\\", "`"):
         raise IacParseError(f"invalid escape directive {escape!r} (expected \\ or `)", 1)
-    instructions = list(_instructions(physical, first, escape))
+    instructions = list(_instructions(physical, first, escape, skipped))
     if not instructions:
         raise IacParseError("no instructions (empty Dockerfile)")
-    return _stages(path, instructions, escape, directives)
+    stages = _stages(path, instructions, escape, directives)
+    if skipped and stages:
+        stages[0] = dataclasses.replace(
+            stages[0], extra={**stages[0].extra, "template_skipped": sorted(skipped)}
+        )
+    return stages
+
+
+def _untemplate(physical: Sequence[str]) -> tuple[list[str], list[int]]:
+    """A templated Dockerfile read line by line: lines that are only template directives
+    (`{% if %}`, `{{ include }}`, `%%INSTALL%%`) are blanked (and listed, 1-based), inline
+    placeholders read as a build argument without a value, so what remains is judged."""
+    out: list[str] = []
+    skipped: list[int] = []
+    for number, line in enumerate(physical, start=1):
+        if not _PLACEHOLDER_MARK.search(line):
+            out.append(line)
+        elif not _PLACEHOLDER_MARK.sub("", line).strip():
+            out.append("")
+            skipped.append(number)
+        else:
+            out.append(_PLACEHOLDER_MARK.sub(TEMPLATE_VALUE, line))
+    return out, skipped
 
 
 @dataclass
@@ -109,8 +139,12 @@ def _directives(physical: Sequence[str]) -> tuple[dict[str, str], int]:
     return found, len(physical)
 
 
-def _instructions(physical: Sequence[str], first: int, escape: str) -> Iterable[dict[str, Any]]:
-    """Logical instructions: continuations joined, heredoc bodies attached."""
+def _instructions(
+    physical: Sequence[str], first: int, escape: str, skipped: list[int] | None = None
+) -> Iterable[dict[str, Any]]:
+    """Logical instructions: continuations joined, heredoc bodies attached. With `skipped`
+    (a template), an instruction that cannot be read is skipped and its lines listed there
+    instead of failing the file."""
     i = first
     n = len(physical)
     count = 0
@@ -142,7 +176,10 @@ def _instructions(physical: Sequence[str], first: int, escape: str) -> Iterable[
         keyword, rest = parts[0], parts[1] if len(parts) > 1 else ""
         upper = keyword.upper()
         if upper not in INSTRUCTIONS:
-            raise IacParseError(f"unknown instruction {keyword!r}", start)
+            if skipped is None:
+                raise IacParseError(f"unknown instruction {keyword!r}", start)
+            skipped.extend(int(seg[0]) for seg in segments)
+            continue
         instruction = _instruction(upper, rest.strip(), start, i, segments)
         if upper in _HEREDOC_INSTRUCTIONS and "<<" in rest:
             i = _read_heredocs(instruction, physical, i)

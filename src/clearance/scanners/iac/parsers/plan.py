@@ -35,7 +35,7 @@ def parse(path: str, text: str) -> list[Resource]:
     changes = plan.get("resource_changes")
     if not isinstance(changes, list):
         raise IacParseError("no `resource_changes` list: not a `terraform show -json` plan")
-    config_refs = _configuration_refs(plan.get("configuration"))
+    config_refs, config_set = _configuration_refs(plan.get("configuration"))
     out: list[Resource] = []
     for i, rc in enumerate(changes):
         if not isinstance(rc, dict) or rc.get("mode", "managed") != "managed":
@@ -49,7 +49,8 @@ def parse(path: str, text: str) -> list[Resource]:
             continue
         address = str(rc.get("address", ""))
         module = str(rc.get("module_address", ""))
-        refs = config_refs.get((module, f"{rc.get('type')}.{rc.get('name')}"), {})
+        key = (module, f"{rc.get('type')}.{rc.get('name')}")
+        refs = config_refs.get(key, {})
         after = change.get("after")
         attrs = _merge(
             after if isinstance(after, dict) else {},
@@ -58,6 +59,12 @@ def parse(path: str, text: str) -> list[Resource]:
             refs,
             module,
         )
+        written = config_set.get(key)
+        if written is not None and isinstance(attrs, dict):
+            # An attribute only the provider computes (`versioning`, `logging`, `acl` of an
+            # aws_s3_bucket the configuration does not set) is absent, as in the source, not a
+            # value to be supplied: the same rules fire on the plan as on the HCL.
+            attrs = {k: v for k, v in attrs.items() if not (isinstance(v, Unknown) and k not in written)}
         prefix = f"resource_changes.{i}.change.after."
         lines = {k[len(prefix) :]: v for k, v in doc.lines.items() if k.startswith(prefix)}
         start = doc.lines.get(f"resource_changes.{i}", doc.start_line)
@@ -70,7 +77,7 @@ def parse(path: str, text: str) -> list[Resource]:
                 source="plan",
                 attributes=attrs,
                 lines=lines,
-                group=f"plan:{path}|{module}",
+                group=f"plan:{path}",
                 name=str(rc.get("name", "")),
                 extra={"action": action, "mode": "managed", **({"module": module} if module else {})},
             )
@@ -115,9 +122,13 @@ def _child(marks: Any, key: str | int) -> Any:
     return None
 
 
-def _configuration_refs(config: Any) -> dict[tuple[str, str], dict[str, str]]:
-    """(module address, `type.name`) → top-level attribute → referenced resource address."""
+def _configuration_refs(
+    config: Any,
+) -> tuple[dict[tuple[str, str], dict[str, str]], dict[tuple[str, str], set[str]]]:
+    """(module address, `type.name`) → top-level attribute → referenced resource address; and
+    → the attributes (and nested blocks) the configuration writes."""
     out: dict[tuple[str, str], dict[str, str]] = {}
+    written: dict[tuple[str, str], set[str]] = {}
 
     def walk(module: Any, prefix: str, depth: int) -> None:
         if not isinstance(module, dict) or depth > 8:
@@ -132,13 +143,14 @@ def _configuration_refs(config: Any) -> dict[tuple[str, str], dict[str, str]]:
                     if target:
                         refs[attr] = f"{prefix}.{target}" if prefix else target
             out[(prefix, f"{res.get('type')}.{res.get('name')}")] = refs
+            written[(prefix, f"{res.get('type')}.{res.get('name')}")] = set(res.get("expressions") or {})
         for name, call in (module.get("module_calls") or {}).items():
             if isinstance(call, dict):
                 walk(call.get("module"), f"{prefix}.module.{name}" if prefix else f"module.{name}", depth + 1)
 
     if isinstance(config, dict):
         walk(config.get("root_module"), "", 0)
-    return out
+    return out, written
 
 
 def _resource_ref(references: Any) -> str | None:

@@ -15,6 +15,7 @@ when it is a reference to a computed attribute such as `aws_s3_bucket.logs.id`).
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import posixpath
@@ -157,7 +158,8 @@ def _local_calls(module: _Module) -> list[tuple[_Block, str]]:
         if block.type == "module" and block.labels and "source" in block.attrs:
             src = block.attrs["source"].expr
             if isinstance(src, str) and src.startswith(("./", "../")):
-                out.append((block, posixpath.normpath(posixpath.join(module.directory, src))))
+                target = posixpath.normpath(posixpath.join(module.directory, src))
+                out.append((block, "" if target == "." else target))
     return out
 
 
@@ -342,6 +344,13 @@ class _Scope:
     iterators: dict[str, Any] = field(default_factory=dict)
     evaluating: set[str] = field(default_factory=set)
     counter: StepCounter = field(default_factory=lambda: StepCounter(DEFAULT_LIMITS))
+    prefix: str = ""
+    """The module instance's address prefix (`module.a.`): references carry full addresses."""
+    module: _Module | None = None
+    run: _Run | None = None
+    stack: tuple[str, ...] = ()
+    called: dict[str, _Scope | None] = field(default_factory=dict)
+    """Scopes of the module calls whose outputs were read (`module.x.y`), by call name."""
 
     @staticmethod
     def empty() -> _Scope:
@@ -350,15 +359,7 @@ class _Scope:
     def child(self, **iterators: Any) -> _Scope:
         merged = dict(self.iterators)
         merged.update(iterators)
-        return _Scope(
-            self.variables,
-            self.local_exprs,
-            self.resources,
-            self.locals_cache,
-            merged,
-            self.evaluating,
-            self.counter,
-        )
+        return dataclasses.replace(self, iterators=merged)
 
 
 def _evaluate(
@@ -372,28 +373,12 @@ def _evaluate(
     certain: bool = True,
 ) -> None:
     """Evaluate one module instance (`stack`: the module directories that led here;
-    `certain`: False when the module call's own `count`/`for_each` could not be evaluated)."""
-    variables: dict[str, Any] = {}
-    local_exprs: dict[str, _Attr] = {}
-    resources: dict[str, _Block] = {}
-    empty = _Scope.empty()
-    empty.counter = run.counter
-    for b in module.blocks:
-        if b.type == "variable" and b.labels:
-            default = b.attrs.get("default")
-            variables[b.labels[0]] = _ev(default.expr, empty, 0) if default else Unknown(f"var.{b.labels[0]}")
-        elif b.type == "locals":
-            local_exprs.update(b.attrs)
-        elif b.type == "resource" and len(b.labels) == 2:
-            resources[f"{b.labels[0]}.{b.labels[1]}"] = b
-        elif b.type == "data" and len(b.labels) == 2:
-            resources[f"data.{b.labels[0]}.{b.labels[1]}"] = b
-    for name, value in inputs.items():
-        if name in variables or not overrides_only:
-            variables[name] = value
-    scope = _Scope(variables, local_exprs, resources, counter=run.counter)
-    group = f"tf:{module.directory}|{prefix}"
-    for address, b in resources.items():
+    `certain`: False when the module call's own `count`/`for_each` could not be evaluated).
+    Every module instance of a root module shares one group (addresses are unique), so
+    companions join across module boundaries."""
+    scope = _module_scope(module, run, inputs, prefix, stack, overrides_only)
+    group = f"tf:{stack[0]}"
+    for address, b in scope.resources.items():
         run.counter.dynamic = 0
         try:
             instance, created = _instance_scope(b, scope)
@@ -459,11 +444,7 @@ def _evaluate(
         instance, created = _instance_scope(b, scope)
         if instance is None:
             continue  # `count = 0`, an empty `for_each`...
-        child_inputs = {
-            k: _ev(a.expr, instance, 0)
-            for k, a in b.attrs.items()
-            if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
-        }
+        child_inputs = _call_inputs(b, instance)
         _evaluate(
             child,
             run,
@@ -474,6 +455,102 @@ def _evaluate(
             True,
             certain and created,
         )
+
+
+def _module_scope(
+    module: _Module,
+    run: _Run,
+    inputs: Mapping[str, Any],
+    prefix: str,
+    stack: tuple[str, ...],
+    overrides_only: bool,
+) -> _Scope:
+    """Variables (defaults, then inputs), locals and resources of one module instance."""
+    variables: dict[str, Any] = {}
+    local_exprs: dict[str, _Attr] = {}
+    resources: dict[str, _Block] = {}
+    empty = _Scope.empty()
+    empty.counter = run.counter
+    for b in module.blocks:
+        if b.type == "variable" and b.labels:
+            default = b.attrs.get("default")
+            variables[b.labels[0]] = _ev(default.expr, empty, 0) if default else Unknown(f"var.{b.labels[0]}")
+        elif b.type == "locals":
+            local_exprs.update(b.attrs)
+        elif b.type == "resource" and len(b.labels) == 2:
+            resources[f"{b.labels[0]}.{b.labels[1]}"] = b
+        elif b.type == "data" and len(b.labels) == 2:
+            resources[f"data.{b.labels[0]}.{b.labels[1]}"] = b
+    for name, value in inputs.items():
+        if name in variables or not overrides_only:
+            variables[name] = value
+    return _Scope(
+        variables,
+        local_exprs,
+        resources,
+        counter=run.counter,
+        prefix=prefix,
+        module=module,
+        run=run,
+        stack=stack,
+    )
+
+
+def _call_inputs(block: _Block, scope: _Scope) -> dict[str, Any]:
+    return {
+        k: _ev(a.expr, scope, 0)
+        for k, a in block.attrs.items()
+        if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
+    }
+
+
+def _module_output(name: str, parts: list[str], scope: _Scope, depth: int, expr: str) -> Any:
+    """`module.<name>[...].<output>...`: the called module's output, evaluated in its scope."""
+    if name not in scope.called:
+        scope.called[name] = None  # an output read while its module's inputs are evaluated: unknown
+        scope.called[name] = _called_scope(name, scope)
+    child = scope.called[name]
+    rest = [p for p in parts if not (p.isdigit() or p == "*" or p.startswith('"'))]
+    if child is None or child.module is None or not rest:
+        return Unknown(expr)
+    output = next(
+        (b for b in child.module.blocks if b.type == "output" and b.labels and b.labels[0] == rest[0]), None
+    )
+    if output is None or "value" not in output.attrs:
+        return Unknown(expr)
+    key = f"{child.prefix}output.{rest[0]}"
+    if key in scope.evaluating:
+        return Unknown(expr)
+    scope.evaluating.add(key)
+    try:
+        value = _ev(output.attrs["value"].expr, child, depth + 1)
+    finally:
+        scope.evaluating.discard(key)
+    return _follow(value, rest[1:], expr)
+
+
+def _called_scope(name: str, scope: _Scope) -> _Scope | None:
+    if scope.module is None or scope.run is None:
+        return None
+    for block, child_dir in _local_calls(scope.module):
+        if block.labels[0] != name:
+            continue
+        child = scope.run.modules.get(child_dir)
+        limits = scope.counter.limits
+        if child is None or child_dir in scope.stack or len(scope.stack) > limits.max_module_depth:
+            return None
+        instance, _ = _instance_scope(block, scope)
+        if instance is None:
+            return None
+        return _module_scope(
+            child,
+            scope.run,
+            _call_inputs(block, instance),
+            f"{scope.prefix}module.{name}.",
+            (*scope.stack, child_dir),
+            True,
+        )
+    return None
 
 
 def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, bool]:
@@ -754,6 +831,8 @@ def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
         return value
     if head in scope.iterators:
         return _follow(scope.iterators[head], parts, expr)
+    if head == "module" and parts:
+        return _module_output(parts[0], parts[1:], scope, depth, expr)
     if head in ("each", "count", "self", "path", "terraform", "module"):
         return Unknown(expr)
     if head == "data":
@@ -780,11 +859,12 @@ def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
 def _resource_attr(
     block: _Block, address: str, parts: list[str], scope: _Scope, depth: int, expr: str
 ) -> Any:
+    full = scope.prefix + address
     if not parts or parts[0] in _COMPUTED or parts[0] not in block.attrs:
-        return Unknown(expr, address)
-    key = f"{address}.{parts[0]}"
+        return Unknown(expr, full)
+    key = f"{full}.{parts[0]}"
     if key in scope.evaluating:
-        return Unknown(expr, address)
+        return Unknown(expr, full)
     scope.evaluating.add(key)
     try:
         value = _ev(block.attrs[parts[0]].expr, scope, depth + 1)
@@ -792,7 +872,7 @@ def _resource_attr(
         scope.evaluating.discard(key)
     result = _follow(value, parts[1:], expr)
     if isinstance(result, Unknown):
-        return Unknown(expr, address)
+        return Unknown(expr, full)
     return result
 
 

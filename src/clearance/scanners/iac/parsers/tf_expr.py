@@ -537,6 +537,40 @@ def _join(args: Sequence[Any]) -> Any:
     return Unknown("join(...)")
 
 
+def _split(args: Sequence[Any]) -> Any:
+    if len(args) == 2 and isinstance(args[0], str) and args[0] and isinstance(args[1], str):
+        return args[1].split(args[0])
+    return Unknown("split(...)")
+
+
+def _format(args: Sequence[Any]) -> Any:
+    """`format` with `%s`/`%d` verbs only (what modules use to build names and principals)."""
+    if not args or not isinstance(args[0], str) or any(isinstance(a, Unknown) for a in args[1:]):
+        return Unknown("format(...)")
+    values = iter(args[1:])
+    out: list[str] = []
+    text = args[0]
+    i = 0
+    while i < len(text):
+        c = text[i]
+        if c == "%" and i + 1 < len(text):
+            verb = text[i + 1]
+            if verb == "%":
+                out.append("%")
+            elif verb in "sd":
+                value = next(values, None)
+                if value is None or isinstance(value, list | dict):
+                    return Unknown("format(...)")
+                out.append(("true" if value else "false") if isinstance(value, bool) else str(value))
+            else:
+                return Unknown("format(...)")
+            i += 2
+            continue
+        out.append(c)
+        i += 1
+    return "".join(out)
+
+
 def _case(upper: bool) -> Callable[[Sequence[Any]], Any]:
     def fn(args: Sequence[Any]) -> Any:
         if len(args) == 1 and isinstance(args[0], str):
@@ -568,6 +602,8 @@ _FUNCTIONS: dict[str, Callable[[Sequence[Any]], Any]] = {
     "tonumber": _tonumber,
     "tostring": _tostring,
     "join": _join,
+    "split": _split,
+    "format": _format,
     "lower": _case(False),
     "upper": _case(True),
 }

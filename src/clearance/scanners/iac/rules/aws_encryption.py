@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from clearance.model import Severity
 from clearance.scanners.iac.model import Resource, is_unknown, iter_blocks, truthy
@@ -122,6 +122,15 @@ def _opensearch(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             yield Hit(path if res.has(path) else "", value, f"`{path.split('.')[0]}` is not enabled.")
 
 
+def _not_always_encrypted(res: Resource) -> bool:
+    """False for storage that AWS always encrypts (Aurora Serverless v1: `engine_mode =
+    "serverless"`), or whose mode is not known."""
+    mode = res.get("engine_mode")
+    if is_unknown(mode):
+        return False
+    return not (isinstance(mode, str) and mode.lower() == "serverless")
+
+
 def _at_rest(
     key: str,
     what: str,
@@ -130,6 +139,7 @@ def _at_rest(
     fix: str,
     ref: str,
     severity: Severity = Severity.MEDIUM,
+    when: Callable[[Resource], bool] | None = None,
 ) -> IacRule:
     return rule(
         id=f"iac.aws-{key}-encryption",
@@ -140,7 +150,7 @@ def _at_rest(
         remediation=fix,
         resource_types=types,
         category="encryption",
-        check=flag_not_true(attr, f"`{attr}` is not true."),
+        check=flag_not_true(attr, f"`{attr}` is not true.", when=when),
         references=(ref,),
     )
 
@@ -176,6 +186,7 @@ RULES: tuple[IacRule, ...] = (
         "Encrypt storage:\n\n  storage_encrypted = true\n  kms_key_id        = aws_kms_key.rds.arn",
         "CIS AWS Foundations 2.3.1",
         Severity.HIGH,
+        when=_not_always_encrypted,
     ),
     _at_rest(
         "efs",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 
 from clearance.model import Severity
 from clearance.scanners.iac import iam
@@ -82,25 +82,48 @@ def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     statements = iam.parse_document(value, "assume_role_policy")
     for st in statements or ():
         if iam.open_to_anyone(st):
-            yield Hit("assume_role_policy", "Principal: *", "Any AWS principal can assume this role.")
+            yield Hit(f"{st.path}.Principal", "Principal: *", "Any AWS principal can assume this role.")
 
 
 def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
-    alone: set[str] = set()
+    """Paths one document grants on its own (at its `policy`), paths only the combination of a
+    principal's documents grants (at the principal), and — once per principal, or per document
+    held by no principal — the paths that depend on values that could not be resolved."""
+    held = ctx.memo("iam.held-documents", lambda: _held_documents(ctx))
     for doc in iam.identity_documents(res):
         found = iam.escalation_paths([doc])
-        if found:
-            yield _paths_hit(found, doc.attribute, None)
+        sure = [pf for pf in found if pf.confidence != "low"]
+        if sure:
+            yield _paths_hit(sure, doc.attribute, None)
+        unresolved = [pf for pf in found if pf.confidence == "low" and pf.path.name not in _names(sure)]
+        if unresolved and res.type not in _PRINCIPALS and (doc.origin.address, doc.attribute) not in held:
+            yield _unresolved_hit(unresolved, doc.attribute, None)
     if res.type not in _PRINCIPALS:
         return
     entry = iam.principal_policies(ctx).get(res.address)
-    if entry is None or len(entry.docs) < 2:
+    if entry is None or not entry.docs:
         return
+    reported: set[str] = set()
     for doc in entry.docs:
-        alone.update(pf.path.name for pf in iam.escalation_paths([doc]))
-    combined = [pf for pf in iam.escalation_paths(entry.docs) if pf.path.name not in alone]
-    if combined:
-        yield _paths_hit(combined, "", res)
+        reported |= _names(pf for pf in iam.escalation_paths([doc]) if pf.confidence != "low")
+    together = iam.escalation_paths(entry.docs)
+    if len(entry.docs) >= 2:
+        combined = [pf for pf in together if pf.confidence != "low" and pf.path.name not in reported]
+        if combined:
+            yield _paths_hit(combined, "", res)
+            reported |= _names(combined)
+    unresolved = [pf for pf in together if pf.confidence == "low" and pf.path.name not in reported]
+    if unresolved:
+        yield _unresolved_hit(unresolved, "", res)
+
+
+def _names(found: Iterable[iam.PathFinding]) -> set[str]:
+    return {pf.path.name for pf in found}
+
+
+def _held_documents(ctx: RuleContext) -> set[tuple[str, str]]:
+    """(resource address, attribute) of every document some principal of the group holds."""
+    return {(d.origin.address, d.attribute) for e in iam.principal_policies(ctx).values() for d in e.docs}
 
 
 def _paths_hit(found: list[iam.PathFinding], attribute: str, principal: Resource | None) -> Hit:
@@ -120,6 +143,23 @@ def _paths_hit(found: list[iam.PathFinding], attribute: str, principal: Resource
             "actions": actions,
             "policies": policies,
         },
+    )
+
+
+def _unresolved_hit(found: list[iam.PathFinding], attribute: str, principal: Resource | None) -> Hit:
+    """One low-confidence, medium-severity hit for paths that need an unresolved value."""
+    policies = list(dict.fromkeys(d.label for pf in found for d in pf.docs))
+    who = principal.address if principal else "Whoever holds this policy"
+    names = [pf.path.name for pf in found]
+    return Hit(
+        attribute,
+        sorted({a for pf in found for a in pf.path.actions}),
+        f"{who}: a policy could not be resolved statically ({', '.join(policies)}: its actions or resources "
+        f"are supplied at apply time); {len(names)} escalation path(s) are possible if it grants them: "
+        f"{', '.join(names)}.",
+        confidence="low",
+        severity=Severity.MEDIUM,
+        details={"escalation_paths": names, "policies": policies, "unresolved": True},
     )
 
 

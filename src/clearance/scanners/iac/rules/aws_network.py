@@ -151,6 +151,7 @@ RULES: tuple[IacRule, ...] = (
         sg_ingress,
         _SG_FIX,
         _CIS_SG,
+        other_ports=True,
     ),
     *open_port_rules(
         "iac.aws-nacl-open",

@@ -71,7 +71,12 @@ def _policy_hits(res: Resource, path: str) -> Iterator[Hit]:
     statements = parse_document(res.get(path), path)
     for st in statements or ():
         if open_to_anyone(st):
-            yield Hit(path, "Principal: *", 'The bucket policy allows anyone (Principal "*").', resource=res)
+            yield Hit(
+                f"{st.path}.Principal",
+                "Principal: *",
+                'The bucket policy allows anyone (Principal "*").',
+                resource=res,
+            )
             return
 
 

@@ -56,6 +56,8 @@ class Hit:
     details: Mapping[str, Any] = field(default_factory=dict)
     exposure: Exposure | None = None
     """Overrides the rule's exposure for this hit."""
+    severity: Severity | None = None
+    """Overrides the rule's severity for this hit (e.g. a result that depends on unresolved values)."""
 
 
 CheckFn = Callable[[Resource, "RuleContext"], Iterable[Hit]]
@@ -148,8 +150,19 @@ class RuleContext:
         """True if `value` designates `target`: a reference to it (`aws_s3_bucket.b.id`, a
         CloudFormation `Ref`), its address, or the literal value of one of its name
         attributes (e.g. the bucket name in `bucket`)."""
+        return self._refers_to(value, target, name_attrs, 0)
+
+    def _refers_to(self, value: Any, target: Resource, name_attrs: Sequence[str], depth: int) -> bool:
         if isinstance(value, Unknown):
-            return value.ref is not None and value.ref in (target.address, _without_index(target.address))
+            if value.ref is None:
+                return False
+            if value.ref in (target.address, _without_index(target.address)):
+                return True
+            via = self._by_address.get(value.ref) or self._by_address.get(_without_index(value.ref))
+            if via is not None and via is not target and via.type in ID_OF and depth < 4:
+                # `aws_s3_bucket_policy.this.id` is the bucket's name: a chained reference
+                return self._refers_to(via.get(ID_OF[via.type]), target, name_attrs, depth + 1)
+            return False
         if isinstance(value, Mapping):  # CloudFormation intrinsic left unresolved
             ref = value.get("Ref")
             return isinstance(ref, str) and ref == target.name
@@ -174,6 +187,19 @@ class RuleContext:
             self._memo[key] = factory()
         value: T = self._memo[key]
         return value
+
+
+ID_OF: Mapping[str, str] = {
+    "aws_s3_bucket_policy": "bucket",
+    "aws_s3_bucket_public_access_block": "bucket",
+    "aws_s3_bucket_acl": "bucket",
+    "aws_s3_bucket_ownership_controls": "bucket",
+    "aws_s3_bucket_versioning": "bucket",
+    "aws_s3_bucket_server_side_encryption_configuration": "bucket",
+    "aws_s3_bucket_logging": "bucket",
+}
+"""Resource types whose `id` is the id of the resource they configure (the attribute naming
+it): modules chain companions through them (`bucket = aws_s3_bucket_policy.this[0].id`)."""
 
 
 def _without_index(address: str) -> str:

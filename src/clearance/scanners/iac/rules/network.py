@@ -41,8 +41,18 @@ PORT_FAMILIES: tuple[PortFamily, ...] = (
     PortFamily("docker", "the Docker daemon API (2375/2376)", (2375, 2376), Severity.CRITICAL),
     PortFamily("telnet", "Telnet (23)", (23,), Severity.HIGH),
     PortFamily("smb", "SMB/NetBIOS (445, 139)", (445, 139), Severity.HIGH),
+    PortFamily(
+        "admin",
+        "a remote-administration, file-transfer or cluster port (VNC 5900, WinRM 5985/5986, FTP 20/21, "
+        "Kafka 9092, ZooKeeper 2181, etcd 2379/2380, Kubernetes API 6443, kubelet 10250)",
+        (5900, 5985, 5986, 20, 21, 9092, 2181, 2379, 2380, 6443, 10250),
+        Severity.HIGH,
+    ),
 )
 ALL_PORTS = PortFamily("all-ports", "every port", (), Severity.HIGH)
+OTHER_PORTS = PortFamily("port", "a port that is not a web port", (), Severity.LOW)
+"""Any other port open to the internet (not 80/443/8080/8443, not in a family above)."""
+WEB_PORTS = (80, 443, 8080, 8443)
 
 
 @dataclass(frozen=True)
@@ -67,11 +77,13 @@ def open_port_rules(
     references: tuple[str, ...],
     families: tuple[PortFamily, ...] = PORT_FAMILIES,
     severity_cap: Severity | None = None,
+    other_ports: bool = False,
 ) -> tuple[IacRule, ...]:
-    """One rule per port family (and one for all ports) over a provider's inbound entries."""
+    """One rule per port family (and one for all ports) over a provider's inbound entries;
+    with `other_ports`, one more for any other non-web port open to the internet."""
     types = frozenset(resource_types)
     out = []
-    for fam in (*families, ALL_PORTS):
+    for fam in (*families, ALL_PORTS, *((OTHER_PORTS,) if other_ports else ())):
         sev = fam.severity
         if severity_cap is not None and sev.rank > severity_cap.rank:
             sev = severity_cap
@@ -105,6 +117,10 @@ def _port_check(fam: PortFamily, entries: IngressFn) -> Callable[[Resource, Rule
                 if not all_ports:
                     continue
                 label = "all ports"
+            elif fam is OTHER_PORTS:
+                if all_ports or not entry.ranges or _named(entry.ranges) or _only_web(entry.ranges):
+                    continue
+                label = "port " + ", ".join(f"{lo}-{hi}" if lo != hi else str(lo) for lo, hi in entry.ranges)
             else:
                 if all_ports:
                     continue
@@ -128,3 +144,12 @@ def _port_check(fam: PortFamily, entries: IngressFn) -> Callable[[Resource, Rule
                     )
 
     return check
+
+
+def _named(ranges: tuple[tuple[int, int], ...]) -> bool:
+    """True if a named family (SSH, databases...) covers one of the ports: reported there."""
+    return any(covers(ranges, p) for fam in PORT_FAMILIES for p in fam.ports)
+
+
+def _only_web(ranges: tuple[tuple[int, int], ...]) -> bool:
+    return all(lo == hi and lo in WEB_PORTS for lo, hi in ranges)
