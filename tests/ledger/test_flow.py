@@ -70,7 +70,9 @@ def test_demo_flow(api: Api, demo_runs: DemoRuns) -> None:
     r = api.client.get(
         "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "range": "<3.1.5"}, headers=api.auth(payments)
     )
-    assert {x["service"] for x in r.json()["results"]} == {"billing"}
+    purl_rows = r.json()["results"]
+    assert {x["service"] for x in purl_rows} == {"billing"}
+    assert len(purl_rows) == 1 and "GHSA-q2x7-8rv6-6q7h" in purl_rows[0]["advisories"]  # one row per release
     r = api.client.get(
         "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "range": ">=3.1.5"}, headers=api.auth(payments)
     )
