@@ -9,8 +9,8 @@ Then times, each several times (min and median reported):
 1. `clearance.sources.git.changed_files` — the git source alone;
 2. `clearance.pipeline.run(..., RunOptions(base="main", scanners=["secrets"]))` in-process;
 3. the CLI end to end: `clearance scan <repo> --base main --scanners secrets --format json`
-   (a fresh process, so interpreter start and imports are included), next to
-   `clearance --version` (start-up alone) for reference;
+   and the same with `gate` (policy stage, base-ref baseline) — fresh processes, so interpreter
+   start and imports are included — next to `clearance --version` (start-up alone) for reference;
 4. for contrast, the working-tree walk of the same 50k files (what PR mode avoids).
 
 Usage: .venv/bin/python bench/git/pr_mode.py [--files 50000] [--repeat 5] [--rebuild]
@@ -107,6 +107,11 @@ def main() -> None:
         args.repeat,
     )
     report(
+        "CLI end to end: clearance gate --base main --scanners secrets --format json",
+        lambda: _cli_scan(cli, repo, env, command="gate"),
+        args.repeat,
+    )
+    report(
         f"for contrast: working-tree walk of all {tracked} files",
         lambda: files_source.walk(repo, ignore=[], max_file_size=settings.max_file_size),
         max(1, args.repeat // 2),
@@ -134,15 +139,15 @@ def _cpu_seconds() -> float:
     return own.ru_utime + own.ru_stime + kids.ru_utime + kids.ru_stime
 
 
-def _cli_scan(cli: list[str], repo: Path, env: dict[str, str]) -> None:
+def _cli_scan(cli: list[str], repo: Path, env: dict[str, str], command: str = "scan") -> None:
     proc = subprocess.run(
-        [*cli, "scan", str(repo), "--base", "main", "--scanners", "secrets", "--format", "json", "--quiet"],
+        [*cli, command, str(repo), "--base", "main", "--scanners", "secrets", "--format", "json", "--quiet"],
         env=env,
         capture_output=True,
         check=False,
     )
     if proc.returncode not in (0, 1):
-        raise SystemExit(f"clearance scan failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
+        raise SystemExit(f"clearance {command} failed ({proc.returncode}): {proc.stderr.decode()[-2000:]}")
 
 
 def build(repo: Path, count: int) -> None:

@@ -28,7 +28,7 @@ def cache_key(
             "tree": tree,
             "paths": list(paths),
             "scanners": list(scanners),
-            "settings": settings.model_dump(mode="json", exclude={"policy", "service", "evidence"}),
+            "settings": settings.model_dump(mode="json", exclude={"policy", "service"}),
         },
         sort_keys=True,
         separators=(",", ":"),

@@ -17,85 +17,26 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from clearance.errors import ConfigError
 from clearance.model import Severity
+from clearance.scanners.deps.settings import DepsSettings as DepsSettings
+from clearance.scanners.iac.settings import IacLimitsSettings as IacLimitsSettings
+from clearance.scanners.iac.settings import IacSettings as IacSettings
+from clearance.scanners.registry import SCANNERS, scanner_ids
+from clearance.scanners.secrets.settings import CustomSecretRule as CustomSecretRule
+from clearance.scanners.secrets.settings import SecretsSettings as SecretsSettings
 
 CONFIG_FILE = "clearance.toml"
 MAX_CONFIG_BYTES = 1024 * 1024
 """A configuration file larger than this is refused (exit 4)."""
 MAX_NESTING = 32
+"""Deepest array/inline-table nesting accepted in a configuration file (exit 4 beyond)."""
 NO_SIZE_CAP = 2**63 - 1
 """`max_file_size = 0` means no cap: stored as the largest file size there can be."""
-"""Deepest array/inline-table nesting accepted in a configuration file (exit 4 beyond)."""
-DEFAULT_SCANNERS = ("secrets", "deps", "iac")
+DEFAULT_SCANNERS = tuple(spec.id for spec in SCANNERS if spec.default)
+"""The scanners that run when `scanners` is not set: the registry's defaults."""
 
 
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class CustomSecretRule(_Section):
-    """A user-defined secret rule (same fields as the built-in rules.toml entries)."""
-
-    id: str = Field(pattern=r"^secret\.[a-z0-9][a-z0-9.-]*$")
-    title: str
-    severity: Severity = Severity.HIGH
-    regex: str
-    keywords: list[str] = Field(default_factory=list)
-    entropy: float | None = None
-    description: str = ""
-    allow: list[str] = Field(default_factory=list)
-    examples: list[str] = Field(default_factory=list)
-    negative_examples: list[str] = Field(default_factory=list)
-
-    @field_validator("severity", mode="before")
-    @classmethod
-    def _severity(cls, v: object) -> object:
-        return Severity.parse(v) if isinstance(v, str) else v
-
-
-class SecretsSettings(_Section):
-    """`[secrets]`: custom rules, disabled rules, extra test-path globs."""
-
-    rules: list[CustomSecretRule] = Field(default_factory=list)
-    disable: list[str] = Field(default_factory=list)
-    test_paths: list[str] = Field(default_factory=list)
-    """Extra globs whose findings carry `in_test_path` (the built-in list covers tests/, fixtures/...)."""
-
-
-class DepsSettings(_Section):
-    """`[deps]`: advisory database location and freshness, reachability inputs."""
-
-    db_dir: str | None = None
-    max_db_age_days: int = Field(default=7, ge=1)
-    python_env: str | None = None
-    epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
-
-
-class IacLimitsSettings(_Section):
-    """`[iac.limits]`: work budgets per file (a hostile repository cannot exhaust the runner).
-
-    A file that hits one is reported (naming the file and the budget) and marked incomplete.
-    """
-
-    max_string: int = Field(default=1_000_000, ge=1)
-    """Characters of one evaluated string (Terraform interpolation, CloudFormation Fn::Sub/Fn::Join)."""
-    max_steps: int = Field(default=2_000_000, ge=1)
-    """Expression evaluation steps per Terraform root module (its called modules included)."""
-    max_dynamic: int = Field(default=1_000, ge=1)
-    """Blocks one resource may get from (nested) `dynamic` blocks."""
-    max_module_depth: int = Field(default=8, ge=1)
-    """How deep local modules may call each other."""
-    max_module_instances: int = Field(default=256, ge=1)
-    """Module calls evaluated per Terraform root module."""
-    max_findings_per_rule: int = Field(default=500, ge=1)
-    """Findings of one rule in one file; more are dropped and the file marked incomplete."""
-
-
-class IacSettings(_Section):
-    """`[iac]`: disabled IaC rules, terraform variable files and work budgets."""
-
-    disable: list[str] = Field(default_factory=list)
-    var_files: list[str] = Field(default_factory=list)
-    limits: IacLimitsSettings = Field(default_factory=IacLimitsSettings)
 
 
 PolicyAction = Literal["block", "warn", "ignore"]
@@ -258,12 +199,12 @@ class Settings(_Section):
     fail_on: Severity = Severity.HIGH
     fail_closed: bool = True
     """Treat an incomplete scan (unreadable input) as a failure of the gate (exit 3)."""
+    # One section per scanner family: the registry's `ScannerSpec.settings` (a test checks they agree).
     secrets: SecretsSettings = Field(default_factory=SecretsSettings)
     deps: DepsSettings = Field(default_factory=DepsSettings)
     iac: IacSettings = Field(default_factory=IacSettings)
     policy: PolicySettings = Field(default_factory=PolicySettings)
     service: ServiceSettings = Field(default_factory=ServiceSettings)
-    evidence: dict[str, Any] = Field(default_factory=dict)
 
     @field_validator("fail_on", mode="before")
     @classmethod
@@ -282,8 +223,6 @@ class Settings(_Section):
     @field_validator("scanners")
     @classmethod
     def _known_scanners(cls, v: list[str]) -> list[str]:
-        from clearance.scanners.registry import scanner_ids
-
         unknown = [s for s in v if s not in scanner_ids()]
         if unknown:
             raise ValueError(f"unknown scanner(s) {unknown}; available: {', '.join(scanner_ids())}")
@@ -315,6 +254,61 @@ def load_settings(root: Path, explicit: Path | None = None) -> tuple[Settings, P
     return Settings(), None
 
 
+def repository_root(start: Path) -> Path | None:
+    """The nearest directory at or above `start` that holds `.git` (a directory, or the file a
+    worktree or submodule has), or None outside a repository. A plain filesystem walk: no git."""
+    here = start.resolve()
+    for directory in (here, *here.parents):
+        if (directory / ".git").exists():
+            return directory
+    return None
+
+
+def discover_settings(
+    start: Path, stop: Path | None, explicit: Path | None = None
+) -> tuple[Settings, Path | None]:
+    """Load the settings that apply to `start`, found the way git and ruff find theirs.
+
+    `explicit` wins; else the nearest `clearance.toml` (or `pyproject.toml` with
+    `[tool.clearance]`) in `start` or a parent directory, up to and including `stop` (the
+    repository root; without one only `start` is looked at); else the defaults.
+    """
+    if explicit is not None:
+        return load_settings(start, explicit)
+    here = start.resolve()
+    last = stop.resolve() if stop is not None else here
+    for directory in (here, *here.parents):
+        settings, found = load_settings(directory)
+        if found is not None:
+            return settings, found
+        if directory == last or last not in directory.parents:
+            break
+    return Settings(), None
+
+
+def settings_from_text(text: str, origin: str, *, pyproject: bool) -> Settings | None:
+    """Validate configuration text read from elsewhere than the working tree (e.g. a file at a
+    git revision): a `clearance.toml`, or a pyproject.toml's `[tool.clearance]` table (None
+    when it has none). Same checks and errors as `load_settings`, naming `origin`."""
+    data = _parse_toml(text, origin)
+    if not pyproject:
+        return _validate(data, Path(origin), prefix="", text=text)
+    tool = data.get("tool", {})
+    if isinstance(tool, dict) and "clearance" in tool:
+        return _validate(tool["clearance"], Path(origin), prefix="tool.clearance", text=text)
+    return None
+
+
+def config_table(text: str, origin: str, *, pyproject: bool) -> object:
+    """The raw configuration table in `text` (what `settings_from_text` validates), for comparing
+    two versions of a file; None for a pyproject.toml without `[tool.clearance]`."""
+    data = _parse_toml(text, origin)
+    if not pyproject:
+        return data
+    tool = data.get("tool", {})
+    return tool.get("clearance") if isinstance(tool, dict) else None
+
+
 def settings_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Settings:
     """Validate a mapping (e.g. from tests) as settings."""
     return _validate(data, Path(origin), prefix="")
@@ -337,6 +331,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})", hint="save the file as UTF-8") from e
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    return _parse_toml(text, str(path))
+
+
+def _parse_toml(text: str, path: str) -> dict[str, Any]:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
     depth, line = _nesting(text)
     if depth > MAX_NESTING:
         raise ConfigError(
@@ -394,11 +394,11 @@ def _nesting(text: str) -> tuple[int, int]:
     return deepest, deepest_line
 
 
-def _validate(data: object, path: Path, prefix: str) -> Settings:
+def _validate(data: object, path: Path, prefix: str, text: str | None = None) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
-        text = _text_or_empty(path)
+        text = _text_or_empty(path) if text is None else text
         lines = []
         for err in e.errors():
             parts = [str(p) for p in err["loc"]]

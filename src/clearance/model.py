@@ -153,14 +153,164 @@ class Suppression:
     expires: str | None = None
 
 
+SignalValue = str | int | float | bool | None | tuple["SignalValue", ...] | Mapping[str, "SignalValue"]
+"""A scanner-specific fact: plain JSON-like data."""
+
+
+@dataclass(frozen=True, slots=True)
+class Epss:
+    """FIRST EPSS: the probability of exploitation in the next 30 days, and its percentile."""
+
+    score: float
+    percentile: float = 0.0
+    date: str | None = None
+    """The day of the EPSS feed the score comes from."""
+
+
+@dataclass(frozen=True, slots=True)
+class Signals:
+    """The facts about a finding that the policy, reports and evidence read.
+
+    Every field is optional: None means the scanner did not say (reports show only what was
+    said; the policy substitutes a neutral default). Scanner-specific facts go into `extra`.
+    """
+
+    in_test_path: bool | None = None
+    """Secrets: the file is a test, fixture or example."""
+    verified: bool | None = None
+    """Secrets: the value checked out as real (checksum, structure or a live check)."""
+    confidence: str | None = None
+    """high | medium | low."""
+    category: str | None = None
+    """Rule category (e.g. `cloud-credential`, `public-access`)."""
+    exposure: str | None = None
+    """IaC: how exposed the resource is (e.g. `internet`)."""
+    reachable: str | None = None
+    """Vulnerabilities: `yes` | `no` | `unknown` (import-level reachability)."""
+    kev: bool | None = None
+    """Vulnerabilities: in CISA's Known Exploited Vulnerabilities catalog."""
+    epss: Epss | None = None
+    fix_versions: tuple[str, ...] | None = None
+    aliases: tuple[str, ...] | None = None
+    """Other ids of the advisory (CVE-…, GHSA-…)."""
+    cvss_score: float | None = None
+    scope: str | None = None
+    """Vulnerabilities: the component's scope (runtime, dev, optional, unknown)."""
+    direct: bool | None = None
+    """Vulnerabilities: the component is a direct dependency."""
+    extra: Mapping[str, SignalValue] = field(default_factory=dict)
+    """Scanner-specific facts (e.g. `resource`, `advisories`, `cvss_vector`)."""
+
+    @classmethod
+    def of(cls, values: Mapping[str, object]) -> Signals:
+        """Signals from a mapping: known names fill the typed fields, the rest goes to `extra`."""
+        known: dict[str, object] = {}
+        extra: dict[str, SignalValue] = {}
+        for key, value in values.items():
+            if key in _SIGNAL_FIELDS:
+                known[key] = _signal_field(key, value)
+            else:
+                extra[str(key)] = _signal_value(value)
+        return cls(**known, extra=extra)  # type: ignore[arg-type]
+
+    def get(self, key: str, default: object = None) -> object:
+        """One signal by name (typed field or `extra`), `default` when the scanner did not say."""
+        if key in _SIGNAL_FIELDS:
+            value = getattr(self, key)
+            return default if value is None else value
+        return self.extra.get(key, default)
+
+    def __getitem__(self, key: str) -> object:
+        """`signals["name"]`: a typed field (None when unset) or an `extra` fact (KeyError when unset)."""
+        if key in _SIGNAL_FIELDS:
+            return getattr(self, key)
+        return self.extra[key]
+
+    def __contains__(self, key: object) -> bool:
+        """True if the scanner set this signal."""
+        return isinstance(key, str) and self.get(key) is not None
+
+    def as_dict(self) -> dict[str, object]:
+        """The signals the scanner set (typed fields first, then `extra`), as reports show them."""
+        out: dict[str, object] = {k: getattr(self, k) for k in _SIGNAL_FIELDS if getattr(self, k) is not None}
+        if self.epss is not None:
+            out["epss"] = {
+                "score": self.epss.score,
+                "percentile": self.epss.percentile,
+                "date": self.epss.date,
+            }
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+
+_SIGNAL_FIELDS = (
+    "in_test_path",
+    "verified",
+    "confidence",
+    "category",
+    "exposure",
+    "reachable",
+    "kev",
+    "epss",
+    "fix_versions",
+    "aliases",
+    "cvss_score",
+    "scope",
+    "direct",
+)
+
+
+def _signal_field(key: str, value: object) -> object:
+    if value is None:
+        return None
+    if key == "epss":
+        if isinstance(value, Epss):
+            return value
+        if isinstance(value, Mapping):
+            return Epss(
+                float(value.get("score") or 0.0), float(value.get("percentile") or 0.0), value.get("date")
+            )
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return Epss(float(value))
+        return None
+    if key in ("fix_versions", "aliases"):
+        return (
+            tuple(str(v) for v in value)
+            if isinstance(value, list | tuple | set | frozenset)
+            else (str(value),)
+        )
+    if key in ("in_test_path", "verified", "kev", "direct"):
+        return bool(value)
+    if key == "cvss_score":
+        return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
+    if isinstance(value, enum.Enum):
+        return str(value.value)
+    return str(value)
+
+
+def _signal_value(value: object) -> SignalValue:
+    if value is None or isinstance(value, str | bool | int | float):
+        return value
+    if isinstance(value, enum.Enum):
+        return _signal_value(value.value)
+    if isinstance(value, Mapping):
+        return {str(k): _signal_value(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return tuple(_signal_value(v) for v in value)
+    if isinstance(value, set | frozenset):
+        return tuple(sorted(str(_signal_value(v)) for v in value))
+    return str(value)
+
+
 @dataclass(frozen=True, slots=True)
 class Finding:
     """One problem found by a scanner. One type for every kind.
 
     `fingerprint` is stable across runs and line moves and never contains a secret.
-    `evidence` is already redacted. `signals` carries what the policy needs
-    (e.g. `in_test_path`, `verified`, `reachable`, `kev`, `epss`, `fix_versions`,
-    `exposure`, `category`, `confidence`, `aliases`).
+    `evidence` is already redacted. `signals` carries what the policy needs (`Signals`); a
+    plain mapping given here is converted (`Signals.of`). Findings are never rewritten after the
+    scan: what the policy decides (verdict, owner) lives on the `Decision`.
     """
 
     kind: FindingKind
@@ -175,8 +325,12 @@ class Finding:
     remediation: str = ""
     references: tuple[str, ...] = ()
     component: Component | None = None
-    signals: Mapping[str, Any] = field(default_factory=dict)
+    signals: Signals = field(default_factory=Signals)
     suppression: Suppression | None = None
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.signals, Signals):
+            object.__setattr__(self, "signals", Signals.of(self.signals))
 
     @property
     def suppressed(self) -> bool:
@@ -324,6 +478,41 @@ class Verdict:
     exception_id: str | None = None
     notes: tuple[str, ...] = ()
     """Extra facts for humans, e.g. "exception EXC-12 (owner team-x) expired on 2026-10-01"."""
+    owner: str = ""
+    """Who the finding is routed to (CODEOWNERS, else the service owner), decided once by the policy."""
+
+
+@dataclass(frozen=True, slots=True)
+class CIContext:
+    """What a report and the evidence need to know about the CI run."""
+
+    provider: str | None = "local"
+    """github | gitlab | ci (another CI) | local; None when a caller did not say."""
+    repository: str | None = None
+    commit: str | None = None
+    branch: str | None = None
+    pr: int | None = None
+    run_url: str | None = None
+    actor: str | None = None
+    base_ref: str | None = None
+    server_url: str | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        """The fields that are set, as a plain mapping."""
+        return {k: getattr(self, k) for k in _CI_FIELDS if getattr(self, k) is not None}
+
+
+_CI_FIELDS = (
+    "provider",
+    "repository",
+    "commit",
+    "branch",
+    "pr",
+    "run_url",
+    "actor",
+    "base_ref",
+    "server_url",
+)
 
 
 def printable(text: str) -> str:

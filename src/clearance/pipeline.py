@@ -15,6 +15,7 @@ these, and writes every output from the returned run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import stat
@@ -38,12 +39,13 @@ from clearance.model import (
     ScannerRun,
     ScannerStatus,
     ScanResult,
+    Severity,
     SkippedFile,
     Target,
 )
-from clearance.report.base import ReportData
+from clearance.report.base import CatalogEntry, ReportContext, ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
-from clearance.scanners.registry import build_scanners
+from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
@@ -51,6 +53,7 @@ from clearance.sources.image.source import ImageSource
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
     from clearance.policy.approvals import ReviewsClient
+    from clearance.policy.context import PolicyContext
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
 
@@ -91,6 +94,8 @@ class RunOptions:
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
+    offline: bool = False
+    """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
     platform: str | None = None
     """Image targets: which platform of a multi-platform image (`linux/arm64`)."""
 
@@ -104,6 +109,8 @@ class ScanRequest:
     options: RunOptions = field(default_factory=RunOptions)
     verbose: bool = False
     """Reports show info-severity and ignored findings too."""
+    min_severity: Severity | None = None
+    """Human reports hide non-blocking findings below this severity (display only)."""
 
 
 @dataclass(frozen=True)
@@ -129,6 +136,9 @@ class GateRequest:
 
     scan: ScanRequest
     policy: GateOptions
+    policy_from_base: bool = True
+    """PR mode: replace `scan.settings` by the merge base's configuration (`base_policy`). Only a
+    library caller whose settings do not come from the repository under review turns this off."""
 
 
 @dataclass(frozen=True)
@@ -153,16 +163,25 @@ class GateRun:
 # --------------------------------------------------------------------------- the stages
 
 
-def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = None) -> ScanRun:
-    """Scan the request's target and return everything found, with what could not be read."""
+def scan(
+    request: ScanRequest,
+    now: dt.datetime,
+    progress: Progress | None = None,
+    change: ChangeSet | None = None,
+) -> ScanRun:
+    """Scan the request's target and return everything found, with what could not be read.
+
+    `change`: in PR mode, the change set if the caller already read it (`gate` does)."""
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
-    scanners = build_scanners(scanner_ids)
+    if options.offline:
+        _refuse_network(scanner_ids)
     target = request.target
+    source = open_source(target, options, change)
+    scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
-    source = open_source(target, options)
     collected = source.collect(list(settings.ignore), settings.max_file_size)
     collected.make_printable()  # names that are not UTF-8 are escaped once, here
     change = source.change()
@@ -175,16 +194,22 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         jobs=options.jobs,
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
+        secret_detector=secret_detector,
         image=source.context if isinstance(source, ImageSource) else None,
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
     for f in collected.files:
         f.release()
 
-    # 3. In PR mode keep only findings on added lines.
+    # 3. Keep what the change adds: in PR mode the findings on added lines; for a history range
+    #    (`main..topic`) the findings its boundary (main) did not already have.
     findings = scanned.findings
     if change is not None:
         findings = _only_added_lines(findings, collected.files)
+    boundary = source.boundary()
+    if boundary:
+        present = _fingerprints_at(boundary, target, findings, scanners, settings, now)
+        findings = [f for f in findings if f.fingerprint not in present]
 
     # 4. Deterministic order, one finding per fingerprint (in history, the earliest commit's).
     unique: dict[str, Finding] = {}
@@ -216,6 +241,7 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         rules=rules_of(scanners, settings),
         tool_version=__version__,
         verbose=request.verbose,
+        min_severity=request.min_severity,
     )
     return ScanRun(result, change, report, tuple(scanners))
 
@@ -227,14 +253,31 @@ def gate(
     reviews_client: ReviewsClient | None = None,
 ) -> GateRun:
     """Scan, compare with the base (PR mode), decide, and build the report data — with one `now`."""
-    from clearance.policy.gate import run_policy
+    from clearance.policy.gate import PolicyAtBase, run_policy
 
     now = clock()
     settings = request.scan.settings
     root = request.scan.target if request.scan.target.is_dir() else request.scan.target.parent
 
+    # 0. PR mode: the change is read once, and the configuration and policy are the merge base's
+    #    (the change under review must not choose the rules that judge it).
+    change = at_base = None
+    if request.scan.options.base is not None and request.scan.target.is_dir() and request.policy_from_base:
+        from clearance.base_policy import policy_at_base
+        from clearance.sources import git
+
+        change = git.change_set(request.scan.target, request.scan.options.base)
+        at_base = policy_at_base(root, change, settings, request.policy.config_path)
+        settings = at_base.settings
+        request = dataclasses.replace(
+            request,
+            scan=dataclasses.replace(request.scan, settings=settings),
+            # the working tree's file is not where these rules come from: no line numbers from it
+            policy=dataclasses.replace(request.policy, config_path=None),
+        )
+
     # 1. Scan.
-    scanned = scan(request.scan, now, progress)
+    scanned = scan(request.scan, now, progress, change)
     result = scanned.result
 
     # 2. PR mode: what was already on the base (same scan loop over the merge base's files).
@@ -260,18 +303,20 @@ def gate(
         read_changed=_changed_file_reader(root, settings.max_file_size),
         catalog_files=catalog_files,
         reviews_client=reviews_client,
+        at_base=PolicyAtBase(at_base.origin, at_base.edited, at_base.exceptions_at_base) if at_base else None,
     )
 
     # 4. The report data every output renders.
     report = ReportData(
-        result=decided.result,
+        result=result,
         decision=decided.decision,
         rules=scanned.report.rules,
         tool_version=__version__,
         verbose=request.scan.verbose,
-        context=decided.report_context,
+        min_severity=request.scan.min_severity,
+        context=_report_context(decided.inputs.context, now),
     )
-    return GateRun(decided.result, decided.decision, report, decided.inputs, now, baseline)
+    return GateRun(result, decided.decision, report, decided.inputs, now, baseline)
 
 
 def run(
@@ -281,7 +326,7 @@ def run(
     return scan(ScanRequest(target, settings, options), now, progress).result
 
 
-def open_source(target: Path, options: RunOptions) -> Source:
+def open_source(target: Path, options: RunOptions, change: ChangeSet | None = None) -> Source:
     """The source for a target and options: a container image, git history, git diff (PR mode), or
     the working tree."""
     if (spec := image_spec_for(target)) is not None:
@@ -294,7 +339,7 @@ def open_source(target: Path, options: RunOptions) -> Source:
         if options.history:
             return git.GitHistorySource(target, tuple(options.refs))
         assert options.base is not None
-        return git.GitDiffSource(target, options.base)
+        return git.GitDiffSource(target, options.base, _change=change)
     from clearance.sources.worktree import WorkTreeSource
 
     return WorkTreeSource(target, tuple(options.paths))
@@ -320,7 +365,12 @@ def compute_baseline(
         return Baseline(change.base, change.merge_base, tree, cached, paths, cached=True)
     files = git.files_at(root, change.merge_base, list(paths)) if paths else []
     context = ScanContext(
-        root=root, settings=settings, now=now, jobs=1, all_paths=tuple(f.path for f in files)
+        root=root,
+        settings=settings,
+        now=now,
+        jobs=1,
+        all_paths=tuple(f.path for f in files),
+        secret_detector=secret_detector,
     )
     scanned = _scan_files(scanners, files, context, None, skip_idle=True)
     found = frozenset(f.fingerprint for f in scanned.findings)
@@ -456,6 +506,47 @@ def _run_scanner(
     return output, time.perf_counter() - t0
 
 
+def _fingerprints_at(
+    revisions: Sequence[str],
+    root: Path,
+    findings: Sequence[Finding],
+    scanners: Sequence[Scanner],
+    settings: Settings,
+    now: dt.datetime,
+) -> frozenset[str]:
+    """Fingerprints found at `revisions` in the files that carry `findings` (same scan loop)."""
+    from clearance.sources import git
+
+    paths = sorted({f.location.path for f in findings})
+    found: set[str] = set()
+    for rev in revisions if paths else ():
+        files = git.files_at(root, rev, paths)
+        context = ScanContext(
+            root=root,
+            settings=settings,
+            now=now,
+            jobs=1,
+            all_paths=tuple(f.path for f in files),
+            secret_detector=secret_detector,
+        )
+        found.update(
+            f.fingerprint for f in _scan_files(scanners, files, context, None, skip_idle=True).findings
+        )
+    return frozenset(found)
+
+
+def _refuse_network(scanner_ids: Sequence[str]) -> None:
+    from clearance.errors import UsageError
+    from clearance.scanners.registry import spec
+
+    online = [i for i in scanner_ids if spec(i).requires_network]
+    if online:
+        raise UsageError(
+            f"--offline: scanner(s) {', '.join(online)} need the network",
+            hint="drop them from --scanners, or run without --offline",
+        )
+
+
 def _earliest_first(f: Finding) -> tuple[str, tuple[object, ...]]:
     return (f.location.commit_date or "\uffff", f.sort_key())
 
@@ -473,6 +564,21 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
         if start is None or any(n in lines for n in range(start, (end or start) + 1)):
             kept.append(finding)
     return kept
+
+
+def _report_context(context: PolicyContext, now: dt.datetime) -> ReportContext:
+    """What reports say about the service and the CI run, from what the policy saw."""
+    service = context.catalog.primary
+    return ReportContext(
+        service=service.name or None,
+        owner=service.owner or None,
+        exposure=service.exposure,
+        data_classification=service.data_classification,
+        environment=context.env or None,
+        components=tuple(CatalogEntry(c.name, c.directory, c.owner) for c in context.catalog.components),
+        ci=context.ci,
+        decided_at=now.isoformat(),
+    )
 
 
 def _changed_file_reader(root: Path, cap: int) -> Callable[[str], bytes | None]:

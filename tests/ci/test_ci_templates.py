@@ -165,6 +165,10 @@ def _evaluate(expression: str, inputs: dict[str, str], ctx: dict[str, str]) -> s
     return ctx[expression]
 
 
+def _substitute(text: str, inputs: dict[str, str], ctx: dict[str, str]) -> str:
+    return EXPR.sub(lambda m: _evaluate(m.group(1), inputs, ctx), text)
+
+
 def _run_action(work: Path, runner_temp: Path, given: dict[str, str]) -> dict[str, Any]:
     inputs = {name: str(spec.get("default", "")) for name, spec in ACTION["inputs"].items()}
     inputs["token"] = ""
@@ -179,10 +183,7 @@ def _run_action(work: Path, runner_temp: Path, given: dict[str, str]) -> dict[st
         for other, values in outputs.items():
             ctx.update({f"steps.{other}.outputs.{k}": v for k, v in values.items()})
         ctx.setdefault("steps.setup-python.outputs.python-path", "")
-        env = {
-            key: EXPR.sub(lambda m, ctx=ctx: _evaluate(m.group(1), inputs, ctx), str(value))
-            for key, value in (step.get("env") or {}).items()
-        }
+        env = {key: _substitute(str(value), inputs, ctx) for key, value in (step.get("env") or {}).items()}
         if sid.startswith("Install clearance"):
             # pip-installing the action needs the network; the test puts this environment's
             # clearance where the step would have installed it, and runs everything else as is.

@@ -16,7 +16,14 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.hashes import SHA256
 from securesystemslib.dsse import Envelope
 
-from clearance.decision import Decision
+from clearance.decision import (
+    ApprovalUse,
+    BaselineSummary,
+    Decision,
+    DecisionDetails,
+    ExceptionUse,
+    PolicyInfo,
+)
 from clearance.errors import EvidenceError, UsageError
 from clearance.evidence import dsse, keys, sbom
 from clearance.evidence.attest import produce
@@ -113,13 +120,44 @@ def _decision(exc_expires: str = "2026-12-15") -> Decision:
         ),
         "fp-vuln": Verdict("fp-vuln", Action.WARN, "default", "not exploitable"),
     }
-    extra = {
-        "exceptions": [
-            {"id": "EXC-12", "owner": "team-payments", "reason": "rotating", "expires": exc_expires}
-        ],
-        "approvals": [{"by": "alice", "at": "2026-11-21T10:00:00Z", "paths": ["auth/login.py"]}],
-    }
-    return Decision(Outcome.WARN, verdicts, "default", "sha256:" + "b" * 64, extra=extra)
+    details = DecisionDetails(
+        policy=PolicyInfo("default", None, "sha256:" + "b" * 64, None, ("default.warn",)),
+        exceptions=(
+            ExceptionUse(
+                id="EXC-12",
+                owner="team-payments",
+                expires=exc_expires,
+                days_left=20,
+                reason="rotating",
+                approved_by="",
+                where=".clearance/exceptions.yaml:2",
+                match="fingerprint fp-secret",
+                status="applied",
+                expiring_soon=False,
+                findings=("fp-secret",),
+            ),
+        ),
+        exceptions_file=".clearance/exceptions.yaml",
+        baseline=BaselineSummary("full", None, (), ("fp-secret", "fp-vuln")),
+        approvals=(
+            ApprovalUse(
+                pattern="auth/**",
+                reason="authentication",
+                owners=("alice",),
+                paths=("auth/login.py",),
+                approved_by=("alice",),
+                at="2026-11-21T10:00:00Z",
+                satisfied=True,
+                by="alice",
+            ),
+        ),
+        approvals_source="file",
+        approvals_missing=(),
+        owners={},
+        services={},
+        context={},
+    )
+    return Decision(Outcome.WARN, verdicts, "default", "sha256:" + "b" * 64, details=details)
 
 
 @pytest.fixture

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from alembic import command
 from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
@@ -98,6 +99,8 @@ def ledger_db(request: pytest.FixtureRequest, tmp_path: Path, _sqlite_template: 
     engine = db.create_engine(url)
     try:
         Base.metadata.create_all(engine, checkfirst=False)
+        with engine.begin() as c:
+            command.stamp(db.alembic_config(c), "head")
         yield LedgerDB("postgresql", url, engine, db.session_factory(engine))
     finally:
         engine.dispose()

@@ -188,6 +188,13 @@ def test_deploy_go_no_go_flow(api: Api, passing_run: PassingRun) -> None:
     assert "deny: evidence: unknown service" in unknown["status"]["message"]
     tagged = review(api, alice, "admission-pod-pinned.json", image="ghcr.io/acme/billing:1.4.2")
     assert tagged["allowed"] is False and "tag only" in tagged["status"]["message"]
+    # a review that cannot be read is denied, never admitted
+    r = api.client.post("/api/v1/admission/prod", json={"kind": "AdmissionReview"}, headers=api.auth(alice))
+    assert r.status_code == 200 and r.json()["response"]["allowed"] is False
+    assert r.json()["response"]["status"]["code"] == 400
+    # an environment the policy does not name is denied by default, even with evidence and approvals
+    other = check(api, alice, env="sandbox")
+    assert other["answer"] != "allow" and other["known_environment"] is False
 
     # 6. Drift is reported for billing in prod: deny again.
     plan = json.loads((FIXTURES / "tf-show-drift.json").read_text())
@@ -282,7 +289,8 @@ def test_deployments_incidents_signals_and_metrics(api: Api, passing_run: Passin
     incidents = api.client.get(
         "/api/v1/incidents", params={"service": "billing"}, headers=api.auth(alice)
     ).json()
-    assert incidents["incidents"][0]["release"] == "1.4.2" and incidents["incidents"][0]["resolved_at"]
+    pd_row = next(i for i in incidents["incidents"] if i["source"] == "pagerduty")
+    assert pd_row["release"] == "1.4.2" and pd_row["resolved_at"]
     running = api.client.get(
         "/api/v1/deployments", params={"service": "billing"}, headers=api.auth(alice)
     ).json()
@@ -293,6 +301,7 @@ def test_deployments_incidents_signals_and_metrics(api: Api, passing_run: Passin
     ).json()
     assert d["deployments"] == 1 and d["lead_time_median_s"] == 36 * 3600.0
     assert d["change_failures"] == 1 and d["change_failure_rate"] == 1.0
+    # restored: PagerDuty 2 h; the resolved staging alert is not prod; the firing alert (2026-11-21) is open
     assert d["time_to_restore_median_s"] == 2 * 3600.0 and d["time_to_restore_band"] == "high"
     s = api.client.get("/api/v1/metrics/security", params={"window": "30d"}, headers=api.auth(alice)).json()
     assert s["prod_deploys"] == 1 and s["prod_deploys_with_evidence"] == 0  # a JSON report only: unverified

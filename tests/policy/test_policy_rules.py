@@ -105,7 +105,10 @@ def test_rule_that_cannot_be_evaluated_fails_closed_when_blocking(now: dt.dateti
     )
     v = vulnerability(severity=Severity.LOW)
     v = type(v)(
-        **{**{f: getattr(v, f) for f in v.__dataclass_fields__}, "signals": {**v.signals, "fix_versions": []}}
+        **{
+            **{f: getattr(v, f) for f in v.__dataclass_fields__},
+            "signals": {**v.signals.as_dict(), "fix_versions": []},
+        }
     )
     d = decide_with_settings(result(v), settings, now, env="prod", context=context())
     verdict = d.verdicts[v.fingerprint]

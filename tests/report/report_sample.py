@@ -64,7 +64,7 @@ VULN = Finding(
     signals={
         "reachable": "unknown",
         "kev": False,
-        "epss": 0.0213,
+        "epss": {"score": 0.0213, "percentile": 0.61, "date": "2026-11-30"},
         "fix_versions": ("2.31.0",),
         "aliases": ("CVE-2023-32681",),
     },

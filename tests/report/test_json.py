@@ -81,7 +81,7 @@ def test_vulnerability_component_and_signals() -> None:
     assert vuln["signals"] == {
         "reachable": "unknown",
         "kev": False,
-        "epss": 0.0213,
+        "epss": {"score": 0.0213, "percentile": 0.61, "date": "2026-11-30"},
         "fix_versions": ["2.31.0"],
         "aliases": ["CVE-2023-32681"],
     }
@@ -95,7 +95,7 @@ def test_signals_of_any_type_become_plain_json() -> None:
     doc = _doc(gate_data(result=dataclasses.replace(RESULT, findings=(odd,))))
     assert doc["findings"][0]["signals"]["reachable"] == "no"
     assert doc["findings"][0]["signals"]["paths"] == ["a", "b"]
-    assert doc["findings"][0]["signals"]["epss"] == "nan"
+    assert doc["findings"][0]["signals"]["epss"]["score"] == "nan"
 
 
 def test_suppressed_findings_are_kept_and_marked() -> None:
@@ -162,7 +162,7 @@ def test_keys_are_sorted_and_output_is_stable_under_dict_order() -> None:
         if line.startswith("    {"):
             item = json.loads(line.rstrip(","))
             assert list(item) == sorted(item)
-    shuffled = dataclasses.replace(SECRET, signals=dict(reversed(list(SECRET.signals.items()))))
+    shuffled = dataclasses.replace(SECRET, signals=dict(reversed(list(SECRET.signals.as_dict().items()))))
     findings = (shuffled, *RESULT.findings[1:])
     assert render(Format.json, gate_data(result=dataclasses.replace(RESULT, findings=findings))) == text
 

@@ -12,9 +12,11 @@ import sys
 import typer
 
 from clearance import __version__
+from clearance.cli.help import HelpfulGroup
 from clearance.decision import ExitCode
 
 app = typer.Typer(
+    cls=HelpfulGroup,
     name="clearance",
     help="Release gate and evidence ledger: scan a change, decide with context, prove it.",
     no_args_is_help=True,
@@ -54,7 +56,10 @@ _policy.register(app)
 from clearance.cli import ledger as _ledger  # noqa: E402
 
 _ledger.register(app)
-from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics` to it)
+from clearance.cli import notify as _notify  # noqa: E402  (after `ledger`: adds to its group)
+
+_notify.register(app)
+from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics|demo` to it)
 
 _deploy.register(app)
 # --- end of command registration ---

@@ -13,7 +13,7 @@ import typer
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
-from clearance.cli.common import errors_to_exit, stderr, wants_progress
+from clearance.cli.common import OFFLINE_ENV, errors_to_exit, is_offline, stderr, wants_progress
 from clearance.config import load_settings
 from clearance.errors import ClearanceError, UsageError
 from clearance.pipeline import system_clock
@@ -102,6 +102,11 @@ def download(
     from clearance.scanners.vulns.advisories import DEFAULT_ECOSYSTEMS, AdvisoryStore, update_osv
     from clearance.scanners.vulns.exploit import update_feeds
 
+    if is_offline():
+        raise UsageError(
+            f"{OFFLINE_ENV} is set: downloading the advisory database needs the network",
+            hint="import dumps fetched elsewhere with `clearance db import` (and import-kev, import-epss)",
+        )
     chosen = list(ecosystems)
     if not chosen and db.is_file():
         try:

@@ -172,22 +172,26 @@ def _advisory_db(directory: Path) -> Iterator[None]:
 def _gate(
     repo: Path, report: Path, evidence: Path, key: Path, artifact: str, scanners: list[str] | None
 ) -> bytes:
-    """The `gate` command on `repo`, as CI runs it (JSON report to a file, signed evidence)."""
+    """The `gate` command on `repo`, as CI runs it (JSON report to a file, signed evidence) — invoked
+    through its command line, so the demo follows every option the command gains."""
+    import click
     import typer
 
-    from clearance.cli.scan import gate
+    from clearance.cli import scan as scan_cli
 
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    scan_cli.register(app)  # the real `gate` command, without importing the root app (no import cycle)
+    args = ["gate", str(repo), "--format", "json", "--output", str(report), "--quiet", "--jobs", "1"]
+    args += ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", artifact, "--env", "prod"]
+    if scanners:
+        args += ["--scanners", ",".join(scanners)]
     try:
-        gate(
-            path=[repo], scanners=scanners, fmt="json", output=[str(report)], history=False, ref=None,
-            base=None, config=None, quiet=True, verbose=False, jobs=1, fail_on=None, evidence=evidence,
-            key=key, artifact=None, artifact_digest=[artifact], env="prod", approvals=None, explain=None,
-            repository=None, commit=None, branch=None, pr=None, run_url=None, actor=None,
-            annotations=None, gitlab_reports=None,
-        )  # fmt: skip
-    except typer.Exit as e:
+        app(args, prog_name="clearance", standalone_mode=False)
+    except click.exceptions.Exit as e:
         if e.exit_code not in (0, 1):
             raise UsageError(f"the demo gate run on {repo.name} failed (exit {e.exit_code})") from None
+    except click.ClickException as e:
+        raise UsageError(f"the demo gate run on {repo.name} failed: {e.format_message()}") from None
     return report.read_bytes()
 
 

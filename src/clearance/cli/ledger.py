@@ -19,6 +19,7 @@ from typing import Any
 import typer
 
 from clearance.cli.common import errors_to_exit
+from clearance.decision import verify_exit_code
 from clearance.errors import LedgerError, UsageError
 
 TOKEN_ENV = "CLEARANCE_TOKEN"
@@ -158,8 +159,13 @@ def _emit(
     for c in columns:
         table.add_column(c, overflow="fold")
     for r in rows:
-        table.add_row(*(_cell(r.get(c)) for c in columns))
+        table.add_row(*(_short(_cell(r.get(c))) for c in columns))
     Console().print(table)
+
+
+def _short(text: str) -> str:
+    """Tables show ISO timestamps as dates."""
+    return text[:10] if len(text) >= 19 and text[4] == "-" and text[10] == "T" else text
 
 
 def _cell(value: Any) -> str:
@@ -184,6 +190,24 @@ def serve(
         "--advisory-db",
         help="Advisory database directory for matching releases (default: $CLEARANCE_DB_DIR if set).",
     ),
+    routing: Path | None = typer.Option(
+        None,
+        "--routing",
+        envvar="CLEARANCE_ROUTING",
+        metavar="FILE",
+        help="Notification channels and subscriptions (docs/notifications.md); validated at start.",
+    ),
+    worker: bool = typer.Option(
+        True, "--worker/--no-worker", help="Deliver notifications from the server (off: run `ledger worker`)."
+    ),
+    link_base: str = typer.Option(
+        "", "--public-url", metavar="URL", help="The dashboard's public URL, for links in notifications."
+    ),
+    deploy_policy: Path | None = typer.Option(
+        None,
+        "--deploy-policy",
+        help="Deploy go/no-go policy per environment (YAML or TOML; docs/deploy.md). Default: built in.",
+    ),
 ) -> None:
     """Run the ledger API (uvicorn). SQLite by default; PostgreSQL with --db postgresql+psycopg://…"""
     with errors_to_exit():
@@ -201,8 +225,18 @@ def serve(
         advisory = advisory_db or (
             Path(os.environ["CLEARANCE_DB_DIR"]) if os.environ.get("CLEARANCE_DB_DIR") else None
         )
+        if deploy_policy is not None:
+            from clearance.deploy.policy import load_policy
+
+            load_policy(deploy_policy)  # refuse an invalid file before serving anything
         settings = ServerSettings(
-            db_url=db_url, log_key_path=log_key or default_key_path(), advisory_db_dir=advisory
+            db_url=db_url,
+            log_key_path=log_key or default_key_path(),
+            advisory_db_dir=advisory,
+            routing_path=routing,
+            run_worker=worker,
+            link_base=link_base,
+            deploy_policy_path=deploy_policy,
         )
         typer.echo(
             f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
@@ -441,7 +475,7 @@ def verify_log(
     for p in result.problems:
         typer.echo(f"FAIL: {p}", err=True)
     typer.echo(f"audit log BROKEN: first entry that no longer matches: {result.first_bad_seq}", err=True)
-    raise typer.Exit(1)
+    raise typer.Exit(int(verify_exit_code(False)))
 
 
 @ledger_app.command("sync-catalog")

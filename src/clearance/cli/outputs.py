@@ -7,6 +7,7 @@ finished run's `ReportData` to `write_outputs`. Renderers never write; this modu
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -154,13 +155,7 @@ def _write_evidence(plan: OutputPlan, evidence: EvidencePlan, data: ReportData, 
             )
         repository = build.get("repository")
         subjects.append(commit_subject(str(repository) if repository else None, result.target.commit))
-    bundled = ReportData(
-        result=result,
-        decision=data.decision,
-        rules=data.rules,
-        tool_version=data.tool_version,
-        context=data.context,
-    )
+    bundled = dataclasses.replace(data, verbose=False)  # the run's report, as machines read it
     reports = {"results.sarif": render(Format.sarif, bundled), "results.json": render(Format.json, bundled)}
     out = produce(
         evidence.out_dir,

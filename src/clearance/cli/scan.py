@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import os
 from pathlib import Path
 from typing import Any
 
@@ -10,14 +12,22 @@ import typer
 from rich.console import Console
 
 from clearance import pipeline
-from clearance.cli.common import BarProgress, errors_to_exit, gate_options, split_csv, stderr, wants_progress
+from clearance.cli.common import (
+    BarProgress,
+    errors_to_exit,
+    gate_options,
+    is_offline,
+    split_csv,
+    stderr,
+    wants_progress,
+)
 from clearance.cli.outputs import plan_evidence, plan_outputs, write_outputs
 from clearance.cli.policy import print_explanation
-from clearance.config import load_settings
+from clearance.config import discover_settings, load_settings, repository_root
 from clearance.errors import UsageError
 from clearance.model import RuleInfo, Severity
 from clearance.pipeline import GateRequest, RunOptions, ScanRequest, system_clock
-from clearance.scanners.registry import build_scanner, scanner_ids
+from clearance.scanners.registry import SCANNERS, build_scanner, scanner_ids
 
 PATH_ARG = typer.Argument(
     None,
@@ -25,7 +35,14 @@ PATH_ARG = typer.Argument(
     "passes them) are scanned relative to the current directory.",
     show_default=False,
 )
-SCANNERS_OPT = typer.Option(None, "--scanners", "-s", help="Comma-separated scanner ids (secrets,deps,iac).")
+SCANNERS_OPT = typer.Option(
+    None, "--scanners", "-s", help=f"Comma-separated scanner ids ({','.join(scanner_ids())})."
+)
+OFFLINE_OPT = typer.Option(
+    False,
+    "--offline",
+    help="Never use the network (or CLEARANCE_OFFLINE=1): refuse scanners that need it and --approvals github.",
+)
 FORMAT_OPT = typer.Option(
     None, "--format", "-f", help="Report format for stdout: console, json, sarif, markdown, junit."
 )
@@ -44,6 +61,12 @@ CONFIG_OPT = typer.Option(
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level findings.")
 JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
+MIN_SEVERITY_OPT = typer.Option(
+    None,
+    "--min-severity",
+    help="Show only findings at or above this severity (display only: blocking findings are always "
+    "shown; the decision, exit code and JSON/SARIF/GitLab reports are unchanged).",
+)
 PLATFORM_OPT = typer.Option(
     None, "--platform", help="Image targets: the platform of a multi-platform image (e.g. linux/arm64)."
 )
@@ -71,14 +94,18 @@ def scan(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    offline: bool = OFFLINE_OPT,
     platform: str | None = PLATFORM_OPT,
+    min_severity: str | None = MIN_SEVERITY_OPT,
 ) -> None:
     """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong.
 
     PATH may also be a container image: a `docker save` tarball, an OCI layout (directory or
     tarball), `docker-archive:PATH`, `oci:PATH` or `docker:NAME[:TAG]` (docs/images.md)."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, offline, platform)
+        if min_severity:
+            req = dataclasses.replace(req, min_severity=_severity(min_severity))
         plan = plan_outputs(fmt, output or [], quiet=quiet)
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.scan(req, system_clock(), progress)
@@ -98,7 +125,9 @@ def gate(
     quiet: bool = QUIET_OPT,
     verbose: bool = VERBOSE_OPT,
     jobs: int | None = JOBS_OPT,
+    offline: bool = OFFLINE_OPT,
     platform: str | None = PLATFORM_OPT,
+    min_severity: str | None = MIN_SEVERITY_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
     evidence: Path | None = typer.Option(
         None, "--evidence", help="Write signed evidence and a release bundle here."
@@ -146,6 +175,12 @@ def gate(
         "--gitlab-reports",
         help="Write GitLab secret-detection, dependency-scanning and SAST (IaC) report JSON into this directory.",
     ),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="A saved JSON or SARIF report: findings already in it count as existing debt (they warn "
+        "instead of blocking, as pre-existing findings do in PR mode); new ones follow the policy.",
+    ),
     update_db: bool = typer.Option(
         False,
         "--update-db",
@@ -163,7 +198,9 @@ def gate(
 ) -> None:
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
-        req = _request(path, scanners, history, ref, base, config, verbose, jobs, platform)
+        req = _request(path, scanners, history, ref, base, config, verbose, jobs, offline, platform)
+        if min_severity:
+            req = dataclasses.replace(req, min_severity=_severity(min_severity))
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
         if approvals and not base:
             raise UsageError(
@@ -172,6 +209,11 @@ def gate(
             )
         if pr is not None and not isinstance(pr, int):
             raise UsageError("--pr must be a number")
+        if approvals == "github" and req.options.offline:
+            raise UsageError(
+                "--offline: --approvals github fetches the reviews from the GitHub API",
+                hint="pass the reviews as a file (--approvals reviews.json), or run without --offline",
+            )
         plan = plan_outputs(
             fmt,
             output or [],
@@ -189,12 +231,14 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
+        if update_db and offline:
+            raise UsageError("--update-db downloads the advisory database; --offline forbids the network")
         if update_db and "deps" in (req.options.scanners or req.settings.scanners):
             from clearance.cli.advisories import refresh_if_stale
 
             root = req.target if req.target.is_dir() else req.target.parent
             refresh_if_stale(req.settings.deps.db_dir, root, db_max_age, quiet=quiet)
-        request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci))
+        request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci, baseline))
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.gate(request, system_clock, progress)
         for warning in done.inputs.context.catalog.warnings:
@@ -239,8 +283,8 @@ INIT_TEMPLATE = """\
 # clearance configuration — https://github.com/clearance-dev/clearance/blob/main/docs/configuration.md
 # Every key is optional; the values shown are the defaults.
 
-# Scanners to run: secrets, deps, iac.
-scanners = ["secrets", "deps", "iac"]
+# Scanners to run: {scanner_list}.
+scanners = [{default_scanners}]
 
 # gitignore-style globs never scanned (on top of .gitignore and .clearanceignore).
 ignore = [
@@ -304,6 +348,13 @@ var_files = []
 """
 
 
+def init_template() -> str:
+    """The starter clearance.toml, listing the registry's scanners."""
+    listed = "; ".join(f"{s.id} ({s.summary})" for s in SCANNERS)
+    defaults = ", ".join(f'"{s.id}"' for s in SCANNERS if s.default)
+    return INIT_TEMPLATE.replace("{scanner_list}", listed).replace("{default_scanners}", defaults)
+
+
 def init(
     path: Path = typer.Argument(Path("."), help="Directory to write clearance.toml into."),
     force: bool = typer.Option(False, "--force", help="Overwrite an existing clearance.toml."),
@@ -315,7 +366,7 @@ def init(
             raise UsageError(f"{path} is not a directory")
         if target.exists() and not force:
             raise UsageError(f"{target} already exists", hint="use --force to overwrite it")
-        target.write_text(INIT_TEMPLATE, encoding="utf-8")
+        target.write_text(init_template(), encoding="utf-8")
         stderr.print(f"wrote {target}")
 
 
@@ -328,6 +379,7 @@ def _request(
     config: Path | None,
     verbose: bool,
     jobs: int | None,
+    offline: bool = False,
     platform: str | None = None,
 ) -> ScanRequest:
     if history and base:
@@ -351,8 +403,16 @@ def _request(
         path, extra = Path("."), tuple(given)
     else:
         path = given[0] if given else Path(".")
-    root = path if path.is_dir() else Path(".") if images else path.parent
-    settings, _ = load_settings(root, config)
+    # Like git and ruff: the configuration is found from the target (or the passed files) upwards
+    # to the repository root, and a target inside a repository is scanned from that root (limited
+    # to the target), so every report names repository-relative paths (SARIF URIs resolve on
+    # GitHub) and the root's .gitignore and exceptions apply. An image target reads the
+    # configuration of the current directory.
+    start = Path(".").resolve() if images else _common_dir(list(extra) or [path])
+    repo = None if images else repository_root(start)
+    settings, _ = discover_settings(start, repo, config)
+    if repo is not None and not history and not base and (extra or path.resolve() != repo):
+        path, extra = repo, tuple(extra or [path])
     ids = split_csv(scanners)
     if ids is not None:
         _check_scanners(ids)
@@ -362,11 +422,18 @@ def _request(
         "refs": tuple(ref or ()),
         "base": base,
         "paths": extra,
+        "offline": offline or is_offline(),
         "platform": platform,
     }
     if jobs is not None:
         kwargs["jobs"] = jobs
     return ScanRequest(target=path, settings=settings, options=RunOptions(**kwargs), verbose=verbose)
+
+
+def _common_dir(paths: list[Path]) -> Path:
+    """The deepest directory holding every path (a file's own directory for one file)."""
+    dirs = [p.resolve() if p.is_dir() else p.resolve().parent for p in paths]
+    return Path(os.path.commonpath(dirs)) if dirs else Path(".").resolve()
 
 
 def _check_scanners(ids: list[str]) -> None:

@@ -105,7 +105,7 @@ def summary_lines(decision_predicate: Mapping[str, Any]) -> list[str]:
         )
     for appr in decision_predicate.get("approvals", []):
         lines.append(
-            f"approved by {appr.get('by') or appr.get('user')} at {appr.get('at') or appr.get('submitted_at')} "
+            f"approved by {appr.get('by')} at {appr.get('at')} "
             f"for {', '.join(appr.get('paths', [])) or appr.get('pattern', '')}"
         )
     build = decision_predicate.get("build", {})

@@ -21,6 +21,7 @@ from clearance.decision import Decision
 from clearance.errors import EvidenceError
 from clearance.evidence.dsse import loads_bounded
 from clearance.model import Action, FindingKind, Outcome, ScanResult
+from clearance.scanners.registry import specs_finding
 
 STATEMENT_TYPE = "https://in-toto.io/Statement/v1"
 CYCLONEDX_PREDICATE = "https://cyclonedx.org/bom"
@@ -141,14 +142,16 @@ def vulns_statement(
     subjects: Sequence[Subject], result: ScanResult, started: dt.datetime, finished: dt.datetime
 ) -> Statement:
     """in-toto vulns v0.2: the vulnerability findings with their scores."""
-    deps_run = next((r for r in result.runs if r.scanner == "deps"), None)
+    matchers = {s.id for s in specs_finding(FindingKind.VULNERABILITY)}
+    deps_run = next((r for r in result.runs if r.scanner in matchers), None)
     db = dict(deps_run.detail) if deps_run else {}
     results = []
     for f in result.findings:
         if f.kind is not FindingKind.VULNERABILITY:
             continue
         severity = [{"method": "clearance", "score": f.severity.value}]
-        score = f.signals.get("cvss_score")
+        signals = f.signals
+        score = signals.cvss_score
         if score is not None:
             severity.append({"method": "CVSS", "score": str(score)})
         results.append(
@@ -158,11 +161,11 @@ def vulns_statement(
                 "annotations": [
                     {
                         "purl": f.component.purl if f.component else None,
-                        "aliases": list(f.signals.get("aliases", ())),
-                        "fix_versions": list(f.signals.get("fix_versions", ())),
-                        "kev": f.signals.get("kev"),
-                        "epss": f.signals.get("epss"),
-                        "reachable": f.signals.get("reachable"),
+                        "aliases": list(signals.aliases or ()),
+                        "fix_versions": list(signals.fix_versions or ()),
+                        "kev": signals.kev,
+                        "epss": signals.as_dict().get("epss"),
+                        "reachable": signals.reachable,
                         "location": f.location.display(),
                         "fingerprint": f.fingerprint,
                     }

@@ -144,30 +144,27 @@ def rematch(store: Store, matcher: AdvisoryMatcher, actor: str = "cli") -> Remat
         ]
     )
     affected = store.releases_with_components(sorted({cid for cid, _ in new}))
+    by_component: dict[int, list[tuple[str, Any]]] = {}
+    for (mcid, adv), m in new.items():
+        by_component.setdefault(mcid, []).append((adv, m))
     newly: list[dict[str, Any]] = []
     wanted: dict[tuple[int, str, str], _NewFinding] = {}
     for release_id, service_id, cid in affected:
-        for (mcid, adv), m in new.items():
-            if mcid != cid:
-                continue
+        purl = by_id[cid][1]
+        for adv, m in by_component.get(cid, ()):
             newly.append(
-                {
-                    "release_id": release_id,
-                    "service_id": service_id,
-                    "component": by_id[cid][1],
-                    "advisory_id": adv,
-                }
+                {"release_id": release_id, "service_id": service_id, "component": purl, "advisory_id": adv}
             )
             wanted.setdefault(
-                (service_id, by_id[cid][1], adv),
-                _NewFinding(service_id, by_id[cid][1], adv, m.severity, m.summary, m.fixed_versions),
+                (service_id, purl, adv),
+                _NewFinding(service_id, purl, adv, m.severity, m.summary, m.fixed_versions),
             )
     recorded = _record_findings(store, list(wanted.values()))
     names = {s.id: s.name for s in store.services()}
+    versions = store.release_versions(sorted({item["release_id"] for item in newly}))
     for item in newly:
         item["service"] = names.get(item["service_id"], "")
-        rel = store.release(item["release_id"])
-        item["release"] = rel.version if rel else ""
+        item["release"] = versions.get(item["release_id"], "")
     newly.sort(key=lambda i: (i["service"], i["release_id"], i["component"], i["advisory_id"]))
     store.set_state("advisory_fingerprint", matcher.fingerprint())
     result = RematchResult(len(components), len(new), tuple(newly), recorded)
@@ -198,18 +195,26 @@ def _record_findings(store: Store, items: list[_NewFinding]) -> int:
     if not items:
         return 0
     services = {s.id: s for s in store.services()}
+    group_names = store.alias_groups()
+    slas: dict[str, dict[str, int]] = {}
+    existing: dict[int, tuple[set[tuple[str | None, str | None]], set[str]]] = {}
+    for sid, pairs in store.vulnerability_keys(sorted({it.service_id for it in items})).items():
+        existing[sid] = pairs
     rows = []
     for it in items:
         svc = services[it.service_id]
-        names = set(store.advisory_names(it.advisory_id))
-        existing = store.findings_of_service(svc.id)
-        if any(f.component_purl == it.purl and f.advisory_id in names for f in existing):
+        names = group_names.get(it.advisory_id, {it.advisory_id})
+        keys, fingerprints = existing.get(svc.id, (set(), set()))
+        if any((it.purl, n) in keys for n in names):
             continue
         fp = ledger_fingerprint(it.advisory_id, it.purl)
-        if any(f.fingerprint == fp for f in existing):
+        if fp in fingerprints:
             continue
+        fingerprints.add(fp)
         severity = it.severity if it.severity in ("critical", "high", "medium", "low", "info") else "unknown"
-        days = store.sla_days(svc.tier).get(severity)
+        if svc.tier not in slas:
+            slas[svc.tier] = store.sla_days(svc.tier)
+        days = slas[svc.tier].get(severity)
         key = component_key(it.purl)
         rows.append(
             {
@@ -240,8 +245,8 @@ def _record_findings(store: Store, items: list[_NewFinding]) -> int:
                 "reachable": None,
             }
         )
-    ids = store.insert_findings(rows)
+    ids = store.insert_findings_ids(rows)
     store.insert_events(
-        [{"finding_id": fid, "run_id": None, "event": "created", "at": store.now} for fid in ids.values()]
+        [{"finding_id": fid, "run_id": None, "event": "created", "at": store.now} for fid in ids]
     )
     return len(rows)

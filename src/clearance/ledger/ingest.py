@@ -611,7 +611,8 @@ def _lifecycle(
         else:
             result = "unchanged"
         counts[result] += 1
-        updates.append(dict(change, id=old.id, last_seen=now, last_run_id=run_id))
+        if change:
+            updates.append(dict(change, id=old.id))
         if result != "unchanged":
             events.append({"finding_id": old.id, "run_id": run_id, "event": result, "at": now})
         outcomes.append(FindingOutcome(f.fingerprint, f.rule_id, result, MATCH_KEY, old.id))
@@ -625,6 +626,7 @@ def _lifecycle(
             events.append({"finding_id": old.id, "run_id": run_id, "event": "fixed", "at": now})
             outcomes.append(FindingOutcome(old.fingerprint, old.rule_id, "fixed", MATCH_KEY, old.id))
             counts["fixed"] += 1
+    store.mark_seen(service.id, [fp for fp in seen if fp in existing], run_id)
     ids = store.insert_findings(inserts)
     for row in inserts:
         fid = ids[row["fingerprint"]]

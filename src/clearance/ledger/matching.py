@@ -7,6 +7,7 @@ Only the advisory store and its version matcher are imported here — never the 
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ class ComponentKey:
     version: str
 
 
+@functools.lru_cache(maxsize=65536)
 def component_key(purl: str) -> ComponentKey | None:
     """Parse a purl (None if it is not one or has no version). Qualifiers other than the
     distro of OS packages are dropped so one package version is one component."""

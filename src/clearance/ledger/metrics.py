@@ -27,9 +27,9 @@ from sqlalchemy import (
     case,
     exists,
     func,
-    literal,
     or_,
     select,
+    true,
 )
 from sqlalchemy.orm import Session
 
@@ -138,6 +138,14 @@ def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
     return func.extract("epoch", later - earlier)
 
 
+def _in_scope(column: Any, scope: Scope) -> ColumnElement[bool]:
+    """`column` (a service id) is in the scope; always true for the whole, unrestricted org."""
+    if scope.team is None and scope.service is None and scope.team_ids is None:
+        return true()
+    in_scope: ColumnElement[bool] = column.in_(_service_ids(scope))
+    return in_scope
+
+
 def _service_ids(scope: Scope) -> Select[Any]:
     q = select(Service.id)
     if scope.service:
@@ -150,7 +158,8 @@ def _service_ids(scope: Scope) -> Select[Any]:
 
 
 def _median_and_p90(session: Session, values: Select[Any]) -> tuple[float | None, float | None, int]:
-    """Median (mean of the two middle values) and p90 (nearest rank) of a one-column query."""
+    """Median (mean of the two middle values), p90 (nearest rank) and count of a one-column
+    query, in one pass over the ranked values."""
     sub = values.subquery()
     col = sub.c[0]
     ranked = select(
@@ -158,15 +167,25 @@ def _median_and_p90(session: Session, values: Select[Any]) -> tuple[float | None
         func.row_number().over(order_by=col).label("rn"),
         func.count().over().label("n"),
     ).subquery()
-    n = ranked.c.n
-    median = select(func.avg(ranked.c.v)).where(or_(ranked.c.rn == (n + 1) // 2, ranked.c.rn == (n + 2) // 2))
-    # nearest rank: ceil(0.9 n) = (9n + 9) / 10 in integer arithmetic
-    p90 = select(func.max(ranked.c.v)).where(ranked.c.rn == (n * 9 + 9) // 10)
-    count = select(func.count()).select_from(sub)
-    m = session.scalar(median)
-    p = session.scalar(p90)
-    c = session.scalar(count) or 0
-    return (float(m) if m is not None else None, float(p) if p is not None else None, int(c))
+    rn, n, v = ranked.c.rn, ranked.c.n, ranked.c.v
+    middle = or_(rn == (n + 1) // 2, rn == (n + 2) // 2)
+    # nearest rank: ceil(0.9 n) = (9n + 9) div 10 in integer arithmetic
+    p90_rank = rn == (n * 9 + 9) // 10
+    row = session.execute(
+        select(
+            func.avg(case((middle, v), else_=None)),
+            func.max(case((p90_rank, v), else_=None)),
+            func.max(n),
+        )
+    ).one()
+    m, p, c = row
+    return (float(m) if m is not None else None, float(p) if p is not None else None, int(c or 0))
+
+
+def _deployment_in_scope(scope: Scope) -> ColumnElement[bool]:
+    if scope.team is None and scope.service is None and scope.team_ids is None:
+        return true()
+    return Deployment.release_id.in_(select(Release.id).where(Release.service_id.in_(_service_ids(scope))))
 
 
 def _prod_env_ids(prod_envs: Sequence[str]) -> Select[Any]:
@@ -185,12 +204,11 @@ def dora_metrics(
 ) -> DoraMetrics:
     """The four keys for `scope` over the last `window_days`, with their DORA bands."""
     start = now - dt.timedelta(days=window_days)
-    services = _service_ids(scope)
     prod = _prod_env_ids(prod_envs)
     finished = func.coalesce(Deployment.finished_at, Deployment.started_at)
     in_scope = and_(
         Deployment.environment_id.in_(prod),
-        Deployment.release_id.in_(select(Release.id).where(Release.service_id.in_(services))),
+        _deployment_in_scope(scope),
         finished >= start,
         finished <= now,
     )
@@ -201,33 +219,35 @@ def dora_metrics(
         or 0
     )
 
-    # lead time: per successful prod deployment, finished - earliest commit it shipped
-    first_commit = (
-        select(
-            DeploymentChange.deployment_id.label("deployment_id"),
-            func.min(Change.committed_at).label("first_commit"),
-        )
-        .join(Change, Change.id == DeploymentChange.change_id)
-        .group_by(DeploymentChange.deployment_id)
-        .subquery()
-    )
+    # lead time: per successful prod deployment, finished - earliest commit it shipped (one
+    # grouped join; a grouped subquery joined back made PostgreSQL re-aggregate per deployment)
     lead_values = (
-        select(_seconds(session, finished, first_commit.c.first_commit).label("v"))
+        select(_seconds(session, finished, func.min(Change.committed_at)).label("v"))
         .select_from(Deployment)
-        .join(first_commit, first_commit.c.deployment_id == Deployment.id)
+        .join(DeploymentChange, DeploymentChange.deployment_id == Deployment.id)
+        .join(Change, Change.id == DeploymentChange.change_id)
         .where(in_scope, Deployment.status == "succeeded")
+        .group_by(Deployment.id, Deployment.finished_at, Deployment.started_at)
     )
     lt_median, lt_p90, lt_n = _median_and_p90(session, lead_values)
 
     # change failure rate: distinct deployments, each counted once
     attempted = and_(in_scope, Deployment.status.in_(("succeeded", "failed", "rolled_back")))
-    caused_incident = exists().where(Incident.deployment_id == Deployment.id)
-    failed = or_(Deployment.status.in_(("failed", "rolled_back")), caused_incident)
+    with_incident = (
+        select(Incident.deployment_id.label("deployment_id"))
+        .where(Incident.deployment_id.is_not(None))
+        .group_by(Incident.deployment_id)
+        .subquery()
+    )
+    failed = or_(Deployment.status.in_(("failed", "rolled_back")), with_incident.c.deployment_id.is_not(None))
     row = session.execute(
         select(
             func.count(Deployment.id),
             func.coalesce(func.sum(case((failed, 1), else_=0)), 0),
-        ).where(attempted)
+        )
+        .select_from(Deployment)
+        .outerjoin(with_incident, with_incident.c.deployment_id == Deployment.id)
+        .where(attempted)
     ).one()
     prod_deploys, failures = int(row[0]), int(row[1])
     cfr = failures / prod_deploys if prod_deploys else None
@@ -235,7 +255,7 @@ def dora_metrics(
     # time to restore: prod incidents opened in the window and resolved
     restore_values = select(_seconds(session, Incident.resolved_at, Incident.opened_at).label("v")).where(
         Incident.environment_id.in_(prod),
-        Incident.service_id.in_(services),
+        _in_scope(Incident.service_id, scope),
         Incident.opened_at >= start,
         Incident.opened_at <= now,
         Incident.resolved_at.is_not(None),
@@ -285,28 +305,14 @@ def security_metrics(
 ) -> SecurityMetrics:
     """Security metrics for `scope` over the last `window_days` (docs/metrics.md)."""
     start = now - dt.timedelta(days=window_days)
-    services = _service_ids(scope)
     counted = and_(
-        Finding.service_id.in_(services),
+        _in_scope(Finding.service_id, scope),
         or_(Finding.analysis_state.is_(None), Finding.analysis_state.not_in(_TRIAGED_AWAY)),
     )
 
-    # MTTR by severity: findings fixed in the window, mean(fixed - first seen)
-    mttr_rows = session.execute(
-        select(
-            Finding.severity,
-            func.avg(_seconds(session, Finding.fixed_at, Finding.first_seen)),
-            func.count(),
-        )
-        .where(counted, Finding.status == "fixed", Finding.fixed_at >= start, Finding.fixed_at <= now)
-        .group_by(Finding.severity)
-        .order_by(Finding.severity)
-    ).all()
-    mttr = {str(sev): round(float(avg) / _DAY, 2) for sev, avg, _ in mttr_rows}
-    fixed_counts = {str(sev): int(n) for sev, _, n in mttr_rows}
-
-    # SLA breach rate: of the findings that fell due in the window, how many were not fixed by then
-    # (an exception that held at the due date moves the due date to its expiry)
+    # One pass over the findings, per severity: MTTR (fixed in the window), SLA (fell due in the
+    # window; an exception that held at the due date moves the due date to its expiry) and the
+    # open debt by age (cut-offs compared as times, no per-row arithmetic).
     effective_due = case(
         (
             and_(Finding.excepted_until.is_not(None), Finding.excepted_until > Finding.due_at),
@@ -314,27 +320,48 @@ def security_metrics(
         ),
         else_=Finding.due_at,
     )
-    breached = or_(Finding.fixed_at.is_(None), Finding.fixed_at > effective_due)
-    sla = session.execute(
-        select(func.count(), func.coalesce(func.sum(case((breached, 1), else_=0)), 0)).where(
-            counted, Finding.due_at.is_not(None), effective_due >= start, effective_due <= now
-        )
-    ).one()
-    sla_due, sla_breached = int(sla[0]), int(sla[1])
+    fixed_in_window = and_(Finding.status == "fixed", Finding.fixed_at >= start, Finding.fixed_at <= now)
+    due_in_window = and_(Finding.due_at.is_not(None), effective_due >= start, effective_due <= now)
+    breached = and_(due_in_window, or_(Finding.fixed_at.is_(None), Finding.fixed_at > effective_due))
+    is_open = Finding.status != "fixed"
+    cut = {days: now - dt.timedelta(days=days) for days in (7, 30, 90)}
+    buckets = {
+        "0-7": and_(is_open, Finding.first_seen >= cut[7]),
+        "8-30": and_(is_open, Finding.first_seen < cut[7], Finding.first_seen >= cut[30]),
+        "31-90": and_(is_open, Finding.first_seen < cut[30], Finding.first_seen >= cut[90]),
+        "90+": and_(is_open, Finding.first_seen < cut[90]),
+    }
 
-    # open debt by age
-    age_days = _seconds(session, literal(now, type_=Finding.first_seen.type), Finding.first_seen) / _DAY
-    bucket = case(
-        (age_days <= 7, "0-7"),
-        (age_days <= 30, "8-30"),
-        (age_days <= 90, "31-90"),
-        else_="90+",
-    )
+    def _count(cond: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
+
+    rows = session.execute(
+        select(
+            Finding.severity,
+            func.sum(
+                case((fixed_in_window, _seconds(session, Finding.fixed_at, Finding.first_seen)), else_=None)
+            ),
+            _count(fixed_in_window),
+            _count(due_in_window),
+            _count(breached),
+            *(_count(c) for c in buckets.values()),
+        )
+        .where(counted)
+        .group_by(Finding.severity)
+        .order_by(Finding.severity)
+    ).all()
+    mttr: dict[str, float] = {}
+    fixed_counts: dict[str, int] = {}
+    sla_due = sla_breached = 0
     aging = dict.fromkeys(AGING_BUCKETS, 0)
-    for name, n in session.execute(
-        select(bucket.label("b"), func.count()).where(counted, Finding.status != "fixed").group_by("b")
-    ).all():
-        aging[str(name)] = int(n)
+    for sev, total_s, n_fixed, n_due, n_breached, *ages in rows:
+        if n_fixed:
+            mttr[str(sev)] = round(float(total_s) / int(n_fixed) / _DAY, 2)
+            fixed_counts[str(sev)] = int(n_fixed)
+        sla_due += int(n_due)
+        sla_breached += int(n_breached)
+        for name, n in zip(AGING_BUCKETS, ages, strict=True):
+            aging[name] += int(n)
 
     # % of prod deploys with complete verified evidence
     prod = _prod_env_ids(prod_envs)
@@ -349,7 +376,7 @@ def security_metrics(
         select(func.count(), func.coalesce(func.sum(case((verified_run, 1), else_=0)), 0)).where(
             Deployment.environment_id.in_(prod),
             Deployment.status == "succeeded",
-            Deployment.release_id.in_(select(Release.id).where(Release.service_id.in_(services))),
+            _deployment_in_scope(scope),
             finished >= start,
             finished <= now,
         )
@@ -366,7 +393,7 @@ def security_metrics(
     exceptions = {"open": 0, "expiring": 0, "expired": 0}
     for name, n in session.execute(
         select(state.label("s"), func.count())
-        .where(Waiver.service_id.in_(services), Waiver.status != "stale", Waiver.expires_at.is_not(None))
+        .where(_in_scope(Waiver.service_id, scope), Waiver.status != "stale", Waiver.expires_at.is_not(None))
         .group_by("s")
     ).all():
         exceptions[str(name)] = int(n)
@@ -389,7 +416,9 @@ def security_metrics(
         str(outcome or "unknown"): int(n)
         for outcome, n in session.execute(
             select(GateRun.outcome, func.count())
-            .where(GateRun.service_id.in_(services), GateRun.decided_at >= start, GateRun.decided_at <= now)
+            .where(
+                _in_scope(GateRun.service_id, scope), GateRun.decided_at >= start, GateRun.decided_at <= now
+            )
             .group_by(GateRun.outcome)
             .order_by(GateRun.outcome)
         ).all()
@@ -405,7 +434,7 @@ def security_metrics(
         .where(
             GateDecision.answer == "needs-approval",
             GateDecision.release_id.is_not(None),
-            GateDecision.service_id.in_(services),
+            _in_scope(GateDecision.service_id, scope),
             GateDecision.decided_at >= start,
             GateDecision.decided_at <= now,
         )
@@ -454,7 +483,7 @@ def security_metrics(
         for answer, n in session.execute(
             select(GateDecision.answer, func.count())
             .where(
-                GateDecision.service_id.in_(services),
+                _in_scope(GateDecision.service_id, scope),
                 GateDecision.decided_at >= start,
                 GateDecision.decided_at <= now,
             )

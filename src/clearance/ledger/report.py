@@ -154,23 +154,31 @@ class GateReport(_Model):
 
 
 def parse_report(raw: bytes) -> GateReport:
-    """Parse and validate a report; `BadInput` with a precise message otherwise."""
+    """Parse and validate a report (JSON parsed and validated in one pass by pydantic-core);
+    `BadInput` with a precise message otherwise."""
     try:
-        data = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as e:
-        raise BadInput(f"the report is not valid JSON: {e}") from e
-    if not isinstance(data, dict):
-        raise BadInput("the report must be a JSON object (clearance gate --format json)")
-    version = data.get("schema_version")
-    if version not in SUPPORTED_SCHEMA_VERSIONS:
-        raise BadInput(
-            f"unsupported report schema_version {version!r}",
-            status_code=422,
-            hint=f"this ledger reads schema version(s) {', '.join(SUPPORTED_SCHEMA_VERSIONS)}",
-        )
-    try:
-        return GateReport.model_validate(data)
+        return GateReport.model_validate_json(raw)
     except ValidationError as e:
         first = e.errors()[0]
-        where = ".".join(str(p) for p in first["loc"])
+        kind, loc = first["type"], first["loc"]
+        if kind == "json_invalid":
+            raise BadInput(f"the report is not valid JSON: {first['msg']}") from e
+        if kind == "model_type" and not loc:
+            raise BadInput("the report must be a JSON object (clearance gate --format json)") from e
+        if loc == ("schema_version",):
+            version = _schema_version(raw)
+            raise BadInput(
+                f"unsupported report schema_version {version!r}",
+                status_code=422,
+                hint=f"this ledger reads schema version(s) {', '.join(SUPPORTED_SCHEMA_VERSIONS)}",
+            ) from e
+        where = ".".join(str(p) for p in loc)
         raise BadInput(f"invalid report at {where}: {first['msg']}", status_code=422) from e
+
+
+def _schema_version(raw: bytes) -> Any:
+    try:
+        data = json.loads(raw)
+    except (ValueError, RecursionError):
+        return None
+    return data.get("schema_version") if isinstance(data, dict) else None

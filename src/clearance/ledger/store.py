@@ -12,9 +12,9 @@ import datetime as dt
 import hashlib
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import and_, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, or_, select, text, update
 from sqlalchemy.orm import Session, aliased
 
 from clearance.errors import LedgerError
@@ -45,6 +45,9 @@ from clearance.ledger.tables import (
     Waiver,
 )
 
+FINDINGS = cast(Table, Finding.__table__)
+EVENTS = cast(Table, FindingEvent.__table__)
+
 CHUNK = 2000
 """Rows per IN (...) list: well below SQLite's and PostgreSQL's bound-parameter limits."""
 
@@ -73,6 +76,7 @@ class FindingView:
     id: int
     service: str
     team: str | None
+    """The owning team: CODEOWNERS of the path or the gate's owner signal, else the service's team."""
     fingerprint: str
     scanner: str
     kind: str
@@ -143,13 +147,14 @@ class AffectedRow:
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON."""
-        out = dataclasses.asdict(self)
-        for k, v in out.items():
-            if isinstance(v, dt.datetime):
-                out[k] = v.isoformat()
-            elif isinstance(v, tuple):
-                out[k] = list(v)
+        out: dict[str, Any] = {}
+        for f in _AFFECTED_FIELDS:
+            v = getattr(self, f)
+            out[f] = v.isoformat() if isinstance(v, dt.datetime) else list(v) if isinstance(v, tuple) else v
         return out
+
+
+_AFFECTED_FIELDS = tuple(f.name for f in dataclasses.fields(AffectedRow))
 
 
 @dataclass(frozen=True)
@@ -358,6 +363,17 @@ class Store:
             if new:
                 self.session.execute(insert(ReleaseArtifact), new)
         return rel, created
+
+    def release_versions(self, release_ids: Sequence[int]) -> dict[int, str]:
+        """Release id → version."""
+        out: dict[int, str] = {}
+        for part in chunks(list(release_ids)):
+            out.update(
+                self.session.execute(select(Release.id, Release.version).where(Release.id.in_(part)))
+                .tuples()
+                .all()
+            )
+        return out
 
     def release(self, release_id: int) -> Release | None:
         """A release by id."""
@@ -621,16 +637,24 @@ class Store:
             names.update(
                 self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
             )
-        groups: dict[str, set[str]] = {a: {a} for a in advisories}
+        pairs: list[tuple[str, str]] = []
         for part in chunks(sorted(names)):
-            for alias, adv in self.session.execute(
-                select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
-                    or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
-                )
-            ).tuples():
-                for a in advisories:
-                    if a in (alias, adv):
-                        groups[a].update((alias, adv))
+            pairs.extend(
+                self.session.execute(
+                    select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                        or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
+                    )
+                ).tuples()
+            )
+        asked = set(advisories)
+        groups: dict[str, set[str]] = {a: {a} for a in advisories}
+        for alias, adv in pairs:
+            for a in {alias, adv} & asked:
+                groups[a].update((alias, adv))
+        inverse: dict[str, set[str]] = {}
+        for a, group in groups.items():
+            for n in group:
+                inverse.setdefault(n, set()).add(a)
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
         for part in chunks(services):
             rows = self.session.execute(
@@ -647,9 +671,8 @@ class Store:
                 if purl is None or (sid, purl) not in service_purls:
                     continue
                 shown = self._shown_status(st, until, analysis)
-                for a, group in groups.items():
-                    if found_adv in group:
-                        out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
+                for a in inverse.get(found_adv or "", ()):
+                    out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
         return out
 
     def _shown_status(self, status: str, until: dt.datetime | None, analysis: str | None) -> str:
@@ -662,27 +685,103 @@ class Store:
 
     # --- findings (ingest side) -------------------------------------------------------------------
 
-    def findings_of_service(self, service_id: int) -> list[Finding]:
-        """Every finding of a service (ingest compares the report against them in memory)."""
-        return list(self.session.scalars(select(Finding).where(Finding.service_id == service_id)))
+    def findings_of_service(self, service_id: int) -> list[Any]:
+        """Every finding of a service as plain rows (attribute access by column name); ingest
+        compares the report against them in memory."""
+        return list(self.session.execute(select(FINDINGS).where(Finding.service_id == service_id)).all())
+
+    def mark_seen(self, service_id: int, fingerprints: Sequence[str], run_id: int) -> None:
+        """Set last_seen / last_run_id of the given findings (a few statements, not one per row)."""
+        table = FINDINGS
+        for part in chunks(list(fingerprints)):
+            self.session.connection().execute(
+                update(table)
+                .where(table.c.service_id == service_id, table.c.fingerprint.in_(part))
+                .values(last_seen=self.now, last_run_id=run_id)
+            )
 
     def insert_findings(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        """Insert findings in batches; returns fingerprint → id."""
-        ids: dict[str, int] = {}
+        """Insert one service's findings (plain executemany, no per-row RETURNING); returns
+        fingerprint → id for the inserted fingerprints."""
+        if not rows:
+            return {}
+        table = FINDINGS
         for part in chunks(list(rows)):
-            res = self.session.execute(insert(Finding).returning(Finding.fingerprint, Finding.id), list(part))
-            ids.update(res.tuples().all())
+            self.session.execute(insert(table), list(part))
+        service_id = rows[0]["service_id"]
+        wanted = {r["fingerprint"] for r in rows}
+        found = self.session.execute(
+            select(Finding.fingerprint, Finding.id).where(Finding.service_id == service_id)
+        ).tuples()
+        return {fp: fid for fp, fid in found if fp in wanted}
+
+    def insert_findings_ids(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
+        """Insert findings of several services in batches; returns their ids."""
+        for part in chunks(list(rows)):
+            self.session.execute(insert(FINDINGS), list(part))
+        wanted = {(r["service_id"], r["fingerprint"]) for r in rows}
+        ids: list[int] = []
+        for part in chunks(sorted({fp for _, fp in wanted})):
+            for fid, sid, fp in self.session.execute(
+                select(Finding.id, Finding.service_id, Finding.fingerprint).where(
+                    Finding.fingerprint.in_(part)
+                )
+            ).tuples():
+                if (sid, fp) in wanted:
+                    ids.append(fid)
         return ids
 
+    def alias_groups(self) -> dict[str, set[str]]:
+        """Every known advisory id → all ids of its group (itself, its aliases, what it aliases)."""
+        groups: dict[str, set[str]] = {}
+        for alias, adv in self.session.execute(
+            select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id)
+        ).tuples():
+            groups.setdefault(adv, {adv}).add(alias)
+        out: dict[str, set[str]] = {}
+        for names in groups.values():
+            for n in names:
+                out.setdefault(n, {n}).update(names)
+        return out
+
+    def vulnerability_keys(
+        self, service_ids: Sequence[int]
+    ) -> dict[int, tuple[set[tuple[str | None, str | None]], set[str]]]:
+        """Per service: the (component purl, advisory id) pairs of its findings, and all its fingerprints."""
+        out: dict[int, tuple[set[tuple[str | None, str | None]], set[str]]] = {
+            sid: (set(), set()) for sid in service_ids
+        }
+        for part in chunks(list(service_ids)):
+            for sid, purl, adv, fp in self.session.execute(
+                select(
+                    Finding.service_id, Finding.component_purl, Finding.advisory_id, Finding.fingerprint
+                ).where(Finding.service_id.in_(part))
+            ).tuples():
+                out[sid][0].add((purl, adv))
+                out[sid][1].add(fp)
+        return out
+
     def update_findings(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Bulk UPDATE by primary key (`id` in every dict)."""
-        for part in chunks(list(rows)):
-            self.session.execute(update(Finding), list(part))
+        """Batched UPDATE by primary key (`id` in every dict); rows with the same keys share one
+        executemany."""
+        table = FINDINGS
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+        for r in rows:
+            keys = tuple(sorted(k for k in r if k != "id"))
+            groups.setdefault(keys, []).append({"b_id": r["id"], **{f"b_{k}": r[k] for k in keys}})
+        for keys, params in groups.items():
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("b_id"))
+                .values({k: bindparam(f"b_{k}") for k in keys})
+            )
+            for part in chunks(params):
+                self.session.connection().execute(stmt, list(part))
 
     def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
         """Append lifecycle events."""
         for part in chunks(list(rows)):
-            self.session.execute(insert(FindingEvent), list(part))
+            self.session.execute(insert(EVENTS), list(part))
 
     def upsert_waivers(self, service_id: int, waivers: Sequence[Mapping[str, Any]]) -> dict[str, Waiver]:
         """Create or update the service's exceptions by their id; returns id → row."""
@@ -753,9 +852,9 @@ class Store:
     def findings(self, flt: FindingFilter) -> list[FindingView]:
         """Findings by team/service/severity/status; `overdue` keeps those past their due date whose
         exception (if any) has expired and that no VEX decision takes out of the SLA."""
-        q = self._finding_query()
+        q, owner = self._finding_query()
         if flt.team is not None:
-            q = q.where(Team.name == normalize_team(flt.team))
+            q = q.where(owner.name == normalize_team(flt.team))
         if flt.service is not None:
             q = q.where(Service.name == flt.service)
         if flt.team_ids is not None:
@@ -772,15 +871,17 @@ class Store:
         q = q.limit(flt.limit).offset(flt.offset)
         return [self._view(row) for row in self.session.execute(q).tuples()]
 
-    def _finding_query(self) -> Any:
+    def _finding_query(self) -> tuple[Any, Any]:
+        """Findings with service name, owning team (the finding's owner, else the service's team)
+        and exception id; returns the query and the owner-team alias."""
         owner = aliased(Team)
-        return (
+        q = (
             select(Finding, Service.name, owner.name, Waiver.external_id)
             .join(Service, Service.id == Finding.service_id)
-            .outerjoin(Team, Team.id == Service.team_id)
-            .outerjoin(owner, owner.id == Finding.owner_team_id)
+            .outerjoin(owner, owner.id == func.coalesce(Finding.owner_team_id, Service.team_id))
             .outerjoin(Waiver, Waiver.id == Finding.waiver_id)
         )
+        return q, owner
 
     def _sla_counts(self) -> list[Any]:
         """Conditions: the finding counts against its SLA now."""

@@ -62,15 +62,15 @@ AuditFn = Callable[[str, str, Mapping[str, Any]], Any]
 
 
 class NotFound(LedgerError):
-    """A named service, environment or release does not exist (HTTP 404)."""
+    """A named service, environment or release does not exist (HTTP 404; exit 2 on the CLI)."""
 
-    exit_code = ExitCode.BLOCKED
+    exit_code = ExitCode.USAGE
 
 
 class Conflict(LedgerError):
-    """The request contradicts what the ledger holds (HTTP 409)."""
+    """The request contradicts what the ledger holds (HTTP 409; exit 2 on the CLI)."""
 
-    exit_code = ExitCode.BLOCKED
+    exit_code = ExitCode.USAGE
 
 
 # --- lookups -----------------------------------------------------------------------------------

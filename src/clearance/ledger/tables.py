@@ -418,7 +418,10 @@ class Incident(Base):
     """A production incident, linked to the release/deployment that caused it when known."""
 
     __tablename__ = "incidents"
-    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_incidents_deployment_id", "deployment_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = _fk("services.id")
     environment_id: Mapped[int | None] = mapped_column(ForeignKey("environments.id"))
@@ -467,7 +470,10 @@ class GateDecision(Base):
     """A deploy go/no-go answer (allow, deny, needs-approval) with one reason per check."""
 
     __tablename__ = "gate_decisions"
-    __table_args__ = (Index("ix_gate_decisions_decided_at", "decided_at"),)
+    __table_args__ = (
+        Index("ix_gate_decisions_decided_at", "decided_at"),
+        Index("ix_gate_decisions_answer_decided_at", "answer", "decided_at", "service_id"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int | None] = _fk("services.id", nullable=True)
     release_id: Mapped[int | None] = mapped_column(ForeignKey("releases.id"))

@@ -29,6 +29,7 @@ from clearance import safe_yaml
 from clearance.config import ServiceSettings
 from clearance.errors import MalformedInput
 from clearance.globs import path_glob
+from clearance.model import CIContext
 
 EXPOSURES = ("internet", "internal", "none", "unknown")
 DATA_CLASSES = ("public", "internal", "confidential", "restricted", "unknown")
@@ -341,25 +342,6 @@ def resolve_env(flag: str | None, environ: Mapping[str, str]) -> str:
     """The target environment: `--env`, else `CLEARANCE_ENV`, else '' (unnamed)."""
     value = flag if flag else environ.get("CLEARANCE_ENV", "")
     return value.strip().lower()
-
-
-@dataclass(frozen=True, slots=True)
-class CIContext:
-    """What a report and the evidence need to know about the CI run."""
-
-    provider: str = "local"
-    repository: str | None = None
-    commit: str | None = None
-    branch: str | None = None
-    pr: int | None = None
-    run_url: str | None = None
-    actor: str | None = None
-    base_ref: str | None = None
-    server_url: str | None = None
-
-    def as_dict(self) -> dict[str, Any]:
-        """Plain mapping (for `ReportData.context` and evidence)."""
-        return {k: getattr(self, k) for k in self.__slots__ if getattr(self, k) is not None}
 
 
 def ci_context(environ: Mapping[str, str], overrides: Mapping[str, Any] | None = None) -> CIContext:

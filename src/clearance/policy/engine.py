@@ -25,7 +25,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from clearance.config import ExceptionLimitSettings, InlineSuppressionSettings, PolicySettings, Settings
-from clearance.decision import Decision, overall_outcome
+from clearance.decision import (
+    ApprovalUse,
+    BaselineSummary,
+    Decision,
+    DecisionDetails,
+    ExceptionUse,
+    PolicyInfo,
+    overall_outcome,
+)
 from clearance.model import Action, Finding, Outcome, ScanResult, Severity, Verdict
 from clearance.policy.approvals import Requirement
 from clearance.policy.context import PolicyContext
@@ -147,6 +155,9 @@ class DecisionInputs:
     """Maximum exception lengths per severity and the expiring-soon window."""
     inline_suppression: InlineSuppressionSettings = field(default_factory=InlineSuppressionSettings)
     """Kinds and severities that a `clearance:ignore` comment may not pass."""
+    notices: Sequence[str] = ()
+    """Lines for the decision's reasons from preparing the inputs (e.g. PR mode: the policy
+    came from the merge base and the change edits it)."""
 
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
@@ -161,14 +172,14 @@ def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Deci
     if missing and outcome is not Outcome.BLOCK:
         outcome = Outcome.NEEDS_APPROVAL
     reasons = _reasons(result, verdicts, inputs, missing, book, now)
-    extra = _extra(result, verdicts, inputs, book, now)
+    details = _details(result, verdicts, inputs, book, now)
     return Decision(
         outcome=outcome,
         verdicts=verdicts,
         policy=inputs.policy.name,
         policy_digest=inputs.policy.digest,
         reasons=tuple(reasons),
-        extra=extra,
+        details=details,
     )
 
 
@@ -215,13 +226,15 @@ class _Book:
     rule_errors: list[str] = field(default_factory=list)
 
 
-def evaluation_inputs(finding: Finding, inputs: DecisionInputs) -> dict[str, Any]:
+def evaluation_inputs(finding: Finding, inputs: DecisionInputs, owner: str | None = None) -> dict[str, Any]:
     """The CEL variables for one finding (also what `policy explain` prints)."""
     ctx = inputs.context
     service = ctx.catalog.for_path(finding.location.path)
     pre = finding.fingerprint in inputs.change.pre_existing
+    if owner is None:
+        owner = ctx.owner_of(finding.location.path)
     return inputs_for(
-        finding_as_cel(finding, owner=ctx.owner_of(finding.location.path), pre_existing=pre),
+        finding_as_cel(finding, owner=owner, pre_existing=pre),
         service.as_cel(ctx.env),
         ctx.env,
         inputs.change.as_cel(),
@@ -232,10 +245,11 @@ def _verdict(
     finding: Finding, inputs: DecisionInputs, limits: ExceptionLimitSettings, now: dt.datetime, book: _Book
 ) -> Verdict:
     fp = finding.fingerprint
+    owner = inputs.context.owner_of(finding.location.path)
     suppressed, refusal = inline_suppression(finding, inputs.inline_suppression)
     if suppressed is not None:
-        return suppressed
-    match: Match = inputs.policy.rules.first_match(evaluation_inputs(finding, inputs))
+        return dataclasses.replace(suppressed, owner=owner)
+    match: Match = inputs.policy.rules.first_match(evaluation_inputs(finding, inputs, owner))
     rule = match.rule.name if match.rule else "default.warn"
     message = match.rule.message if match.rule else ""
     notes: list[str] = [f"rule could not be evaluated (failing closed): {e}" for e in match.errors]
@@ -263,6 +277,11 @@ def _verdict(
             if message
             else f"policy rule {rule} would {action.value}",
         )
+        if exc.pending:
+            notes.append(
+                f"exception {exc.id} was added or changed by this change: it holds only once the "
+                "approval it needs is given (see the decision's reasons)"
+            )
         return Verdict(
             fp,
             Action.EXCEPTED,
@@ -270,6 +289,7 @@ def _verdict(
             f"excepted by {exc.id} (owner {exc.owner}, expires {exc.expires.isoformat()}): {exc.reason}",
             exception_id=exc.id,
             notes=tuple(notes),
+            owner=owner,
         )
     pre_existing = fp in inputs.change.pre_existing
     if pre_existing and action is Action.BLOCK and inputs.policy.pre_existing == "warn":
@@ -283,10 +303,11 @@ def _verdict(
             "baseline.pre-existing",
             f"already present on {base}: security debt, not introduced by this change",
             notes=tuple(notes),
+            owner=owner,
         )
     if pre_existing:
         notes.append(f"pre-existing on {inputs.change.base or 'the base ref'}")
-    return Verdict(fp, action, rule, message, notes=tuple(notes))
+    return Verdict(fp, action, rule, message, notes=tuple(notes), owner=owner)
 
 
 def _reasons(
@@ -325,6 +346,7 @@ def _reasons(
             f"exception {exc.id} (owner {exc.owner}) expires in {exc.days_left(now)} day(s) "
             f"on {exc.expires.isoformat()}"
         )
+    reasons.extend(inputs.notices)
     reasons.extend(inputs.exceptions.warnings)
     for exc in _stale(inputs, book):
         reasons.append(f"exception {exc.id} ({exc.where()}) matched no finding: stale, remove it")
@@ -354,21 +376,9 @@ def _stale(inputs: DecisionInputs, book: _Book) -> list[RiskException]:
     return [e for e in inputs.exceptions.entries if e.id not in book.matched]
 
 
-def _extra(
+def _details(
     result: ScanResult, verdicts: Mapping[str, Verdict], inputs: DecisionInputs, book: _Book, now: dt.datetime
-) -> dict[str, Any]:
-    def exc_info(e: RiskException) -> dict[str, Any]:
-        return {
-            "id": e.id,
-            "owner": e.owner,
-            "expires": e.expires.isoformat(),
-            "days_left": e.days_left(now),
-            "reason": e.reason,
-            "approved_by": e.approved_by,
-            "where": e.where(),
-            "match": e.match.describe(),
-        }
-
+) -> DecisionDetails:
     soon = {e.id for e in _expiring_soon(inputs, now)}
     stale = {e.id for e in _stale(inputs, book)}
 
@@ -383,62 +393,63 @@ def _extra(
             return "stale"
         return "unmatched"
 
-    exceptions = [
-        dict(
-            exc_info(e),
+    exceptions = tuple(
+        ExceptionUse(
+            id=e.id,
+            owner=e.owner,
+            expires=e.expires.isoformat(),
+            days_left=e.days_left(now),
+            reason=e.reason,
+            approved_by=e.approved_by,
+            where=e.where(),
+            match=e.match.describe(),
             status=status(e.id),
             expiring_soon=e.id in soon,
-            findings=sorted(book.applied.get(e.id, [])),
-            expired_findings=sorted(book.expired.get(e.id, [])),
-            rejected_findings=sorted(book.rejected.get(e.id, [])),
+            findings=tuple(sorted(book.applied.get(e.id, []))),
+            expired_findings=tuple(sorted(book.expired.get(e.id, []))),
+            rejected_findings=tuple(sorted(book.rejected.get(e.id, []))),
         )
         for e in inputs.exceptions.entries
-    ]
+    )
     ctx = inputs.context
-    owners = {f.fingerprint: ctx.owner_of(f.location.path) for f in result.findings}
+    owners = {fp: v.owner for fp, v in verdicts.items() if v.owner}
     services = {f.fingerprint: ctx.catalog.for_path(f.location.path).name for f in result.findings}
-    return {
-        "policy": {
-            "name": inputs.policy.name,
-            "env": inputs.policy.env or None,
-            "digest": inputs.policy.digest,
-            "fail_on": inputs.policy.fail_on.value if inputs.policy.fail_on else None,
-            "rules": [r.name for r in inputs.policy.rules.rules],
-        },
-        "exceptions": exceptions,
-        "exceptions_file": inputs.exceptions.source,
-        "baseline": {
-            "mode": inputs.change.mode,
-            "base": inputs.change.base or None,
-            "pre_existing": sorted(
-                f.fingerprint for f in result.findings if f.fingerprint in inputs.change.pre_existing
-            ),
-            "new": sorted(
-                f.fingerprint for f in result.findings if f.fingerprint not in inputs.change.pre_existing
-            ),
-        },
-        "approvals": [dict(r.as_dict(), by=", ".join(r.approved_by) or None) for r in inputs.approvals],
-        "approvals_source": inputs.approvals_source,
-        "approvals_missing": [r.describe() for r in inputs.approvals if not r.satisfied],
-        "owners": {k: v for k, v in sorted(owners.items()) if v},
-        "services": {k: v for k, v in sorted(services.items()) if v},
-        "context": ctx.as_report_context(),
-    }
-
-
-def annotate_owners(result: ScanResult, context: PolicyContext) -> ScanResult:
-    """A copy of `result` whose findings carry an `owner` signal (CODEOWNERS, else service owner).
-
-    Reports read the owner from there; fingerprints and everything else are unchanged.
-    """
-    findings = []
-    for f in result.findings:
-        owner = context.owner_of(f.location.path)
-        if owner and "owner" not in f.signals:
-            findings.append(dataclasses.replace(f, signals={**f.signals, "owner": owner}))
-        else:
-            findings.append(f)
-    return dataclasses.replace(result, findings=tuple(findings))
+    pre = inputs.change.pre_existing
+    return DecisionDetails(
+        policy=PolicyInfo(
+            name=inputs.policy.name,
+            env=inputs.policy.env or None,
+            digest=inputs.policy.digest,
+            fail_on=inputs.policy.fail_on.value if inputs.policy.fail_on else None,
+            rules=tuple(r.name for r in inputs.policy.rules.rules),
+        ),
+        exceptions=exceptions,
+        exceptions_file=inputs.exceptions.source,
+        baseline=BaselineSummary(
+            mode=inputs.change.mode,
+            base=inputs.change.base or None,
+            pre_existing=tuple(sorted(f.fingerprint for f in result.findings if f.fingerprint in pre)),
+            new=tuple(sorted(f.fingerprint for f in result.findings if f.fingerprint not in pre)),
+        ),
+        approvals=tuple(
+            ApprovalUse(
+                pattern=r.pattern,
+                reason=r.reason,
+                owners=tuple(r.owners),
+                paths=tuple(r.paths),
+                approved_by=tuple(r.approved_by),
+                at=r.approved_at,
+                satisfied=r.satisfied,
+                by=", ".join(r.approved_by) or None,
+            )
+            for r in inputs.approvals
+        ),
+        approvals_source=inputs.approvals_source,
+        approvals_missing=tuple(r.describe() for r in inputs.approvals if not r.satisfied),
+        owners=dict(sorted(owners.items())),
+        services={k: v for k, v in sorted(services.items()) if v},
+        context=ctx.as_report_context(),
+    )
 
 
 def explain(finding: Finding, inputs: DecisionInputs, now: dt.datetime) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.model import Finding, FindingKind, Location, Severity
+from clearance.model import Finding, FindingKind, Location, Severity, Signals
 
 SIGNAL_DEFAULTS: Mapping[str, Any] = {
     "in_test_path": False,
@@ -57,9 +57,10 @@ class ChangeInfo:
 def finding_as_cel(finding: Finding, *, owner: str = "", pre_existing: bool = False) -> dict[str, Any]:
     """The `finding` value CEL rules see."""
     signals = dict(SIGNAL_DEFAULTS)
-    for key, value in finding.signals.items():
+    given = finding.signals.as_dict()
+    for key, value in given.items():
         signals[str(key)] = _plain(value)
-    signals["epss"] = _epss(finding.signals.get("epss"))
+    signals["epss"] = _epss(given.get("epss"))
     for key in ("kev", "verified", "in_test_path"):
         signals[key] = bool(signals[key])
     signals["reachable"] = str(signals["reachable"] or "unknown")
@@ -162,7 +163,7 @@ def sample_inputs() -> list[dict[str, Any]]:
             loc,
             "0" * 32,
             "secrets",
-            signals={"verified": True, "in_test_path": False},
+            signals=Signals.of({"verified": True, "in_test_path": False}),
         ),
         Finding(
             FindingKind.VULNERABILITY,
@@ -173,16 +174,18 @@ def sample_inputs() -> list[dict[str, Any]]:
             "1" * 32,
             "deps",
             component=comp,
-            signals={
-                "reachable": "yes",
-                "kev": True,
-                "epss": {"score": 0.5, "percentile": 0.9, "date": "2026-01-01"},
-                "scope": "runtime",
-                "direct": True,
-                "fix_versions": ["2.31.0"],
-                "aliases": ["CVE-2023-0000"],
-                "cvss_score": 8.1,
-            },
+            signals=Signals.of(
+                {
+                    "reachable": "yes",
+                    "kev": True,
+                    "epss": {"score": 0.5, "percentile": 0.9, "date": "2026-01-01"},
+                    "scope": "runtime",
+                    "direct": True,
+                    "fix_versions": ["2.31.0"],
+                    "aliases": ["CVE-2023-0000"],
+                    "cvss_score": 8.1,
+                }
+            ),
         ),
         Finding(
             FindingKind.MISCONFIGURATION,
@@ -192,7 +195,7 @@ def sample_inputs() -> list[dict[str, Any]]:
             Location(path="infra/main.tf", start_line=10),
             "2" * 32,
             "iac",
-            signals={"category": "public-access", "exposure": "public", "confidence": "high"},
+            signals=Signals.of({"category": "public-access", "exposure": "public", "confidence": "high"}),
         ),
         Finding(FindingKind.IMPORTED, "imported.sample", "imported", Severity.LOW, loc, "3" * 32, "import"),
     ]

@@ -21,6 +21,7 @@ from urllib.parse import quote
 from clearance.decision import Decision
 from clearance.model import (
     Action,
+    CIContext,
     Finding,
     FindingKind,
     Outcome,
@@ -29,6 +30,104 @@ from clearance.model import (
     Severity,
     Verdict,
 )
+
+
+@dataclass(frozen=True, slots=True)
+class CatalogEntry:
+    """One component of a monorepo's service catalog, as reports list it."""
+
+    name: str
+    directory: str
+    owner: str
+
+
+_CONTEXT_FIELDS = ("service", "owner", "exposure", "data_classification", "environment")
+_CI_KEYS = ("repository", "commit", "branch", "pr", "run_url", "actor", "base_ref", "server_url")
+
+
+@dataclass(frozen=True)
+class ReportContext:
+    """The service and CI run a report is about, typed (built by `pipeline.gate`).
+
+    `as_json()` is the JSON report's flat `context` object (schema 1: the CI provider is
+    `ci_provider`); `get(key)` reads one value by that flat name (`provider` works too).
+    """
+
+    service: str | None = None
+    owner: str | None = None
+    """The service owner (a finding's own owner is on its verdict)."""
+    exposure: str | None = None
+    data_classification: str | None = None
+    environment: str | None = None
+    components: tuple[CatalogEntry, ...] = ()
+    ci: CIContext | None = None
+    repository_url: str | None = None
+    """The repository's web URL when given directly (else `ci.server_url` + `ci.repository`)."""
+    decided_at: str | None = None
+    """When the gate decided (ISO 8601): the run's one clock reading."""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Anything else a caller passed in (shown in JSON, never read by renderers)."""
+
+    @classmethod
+    def of(cls, values: Mapping[str, Any]) -> ReportContext:
+        """A context from a flat (or `ci`-nested) mapping, as library users and tests pass it."""
+        known: dict[str, Any] = {}
+        ci: dict[str, Any] = {}
+        extra: dict[str, Any] = {}
+        for key, value in values.items():
+            if key == "ci" and isinstance(value, Mapping):
+                ci.update({k: v for k, v in value.items() if k in ("provider", *_CI_KEYS)})
+            elif key in ("provider", "ci_provider"):
+                ci["provider"] = value
+            elif key in _CI_KEYS:
+                ci[key] = value
+            elif key in (*_CONTEXT_FIELDS, "repository_url", "decided_at"):
+                known[key] = value
+            elif key == "components" and isinstance(value, list | tuple):
+                known[key] = tuple(
+                    CatalogEntry(str(c.get("name", "")), str(c.get("directory", "")), str(c.get("owner", "")))
+                    for c in value
+                    if isinstance(c, Mapping)
+                )
+            else:
+                extra[str(key)] = value
+        if ci:
+            ci.setdefault("provider", None)
+        return cls(**known, ci=CIContext(**ci) if ci else None, extra=extra)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        """One value by its flat JSON name (`provider` and `ci_provider` name the CI provider)."""
+        if key in ("provider", "ci_provider"):
+            value = self.ci.provider if self.ci is not None else None
+        elif key in _CI_KEYS:
+            value = getattr(self.ci, key) if self.ci is not None else None
+        elif key in (*_CONTEXT_FIELDS, "repository_url", "decided_at"):
+            value = getattr(self, key)
+        else:
+            value = self.extra.get(key)
+        return default if value is None else value
+
+    def as_json(self) -> dict[str, Any]:
+        """The JSON report's `context`: the values that are set, flat."""
+        out: dict[str, Any] = {k: getattr(self, k) for k in _CONTEXT_FIELDS if getattr(self, k) is not None}
+        if self.components:
+            out["components"] = [
+                {"name": c.name, "directory": c.directory, "owner": c.owner} for c in self.components
+            ]
+        if self.ci is not None:
+            for key, value in self.ci.as_dict().items():
+                out["ci_provider" if key == "provider" else key] = value
+        if self.repository_url is not None:
+            out["repository_url"] = self.repository_url
+        if self.decided_at is not None:
+            out["decided_at"] = self.decided_at
+        for key, value in self.extra.items():
+            out.setdefault(key, value)
+        return out
+
+    def items(self) -> list[tuple[str, Any]]:
+        """`as_json()` items."""
+        return list(self.as_json().items())
 
 
 @dataclass(frozen=True)
@@ -43,10 +142,16 @@ class ReportData:
     tool_version: str
     verbose: bool = False
     """Show info-severity and ignored findings in human formats."""
-    context: Mapping[str, Any] = field(default_factory=dict)
-    """CI/service context from the policy stage: `repository_url` (or `server_url` + `repository`),
-    `provider`, `commit`, `branch`, `run_url`, `service`, `owner`, `environment`... at the top level
-    or nested under `ci`. Used for links and ownership, and copied into the JSON output."""
+    min_severity: Severity | None = None
+    """`--min-severity`: human formats hide non-blocking findings below it (display only: the
+    decision, the counts and the machine formats are unchanged)."""
+    context: ReportContext = field(default_factory=ReportContext)
+    """The service and CI run (typed); a plain mapping given here is converted (`ReportContext.of`).
+    Used for links and ownership, and copied into the JSON output."""
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.context, ReportContext):
+            object.__setattr__(self, "context", ReportContext.of(self.context))
 
 
 TOOL_NAME = "clearance"
@@ -100,8 +205,13 @@ def is_blocking(data: ReportData, finding: Finding) -> bool:
 
 
 def is_quiet(data: ReportData, finding: Finding) -> bool:
-    """True for findings human formats show only with `verbose`: info severity or ignored by policy."""
+    """True for findings human formats do not list: info severity or ignored by policy (shown with
+    `verbose`), or below `min_severity` (never shown). A blocking finding is never quiet."""
     if is_blocking(data, finding):
+        return False
+    if data.min_severity is not None and not finding.severity.at_least(data.min_severity):
+        return True
+    if data.verbose:
         return False
     return finding.severity is Severity.INFO or action_of(data, finding) is Action.IGNORE
 
@@ -154,12 +264,25 @@ def why(verdict: Verdict | None) -> str:
 
 
 def owner_of(data: ReportData, finding: Finding) -> str | None:
-    """Who owns a finding: the `owner` signal (set by the policy stage from CODEOWNERS/catalog), else the
-    service owner in the context."""
+    """Who owns a finding: the owner the policy decided (CODEOWNERS, else the catalog), else an
+    `owner` signal an imported finding carried, else the service owner in the context."""
+    decided = data.decision.owner_of(finding) if data.decision is not None else None
+    if decided:
+        return decided
     value = finding.signals.get("owner")
     if isinstance(value, (list, tuple)):
         return ", ".join(str(v) for v in value) or None
     return str(value) if value else context_value(data, "owner")
+
+
+def signals_of(data: ReportData, finding: Finding) -> dict[str, Any]:
+    """The signals a report shows for a finding: what the scanner said, plus the decided `owner`
+    (JSON schema 1 has always shown the owner among the signals)."""
+    shown: dict[str, Any] = finding.signals.as_dict()
+    decided = data.decision.owner_of(finding) if data.decision is not None else None
+    if decided and "owner" not in shown:
+        shown["owner"] = decided
+    return shown
 
 
 def remediation_of(data: ReportData, finding: Finding) -> str:
@@ -200,11 +323,8 @@ def _shell_word(value: str) -> str:
 
 
 def context_value(data: ReportData, key: str) -> str | None:
-    """A context value as text: a top-level key, else the same key in the nested `ci` mapping."""
+    """A context value as text, by its flat name (`ReportContext.get`); None when not set."""
     value = data.context.get(key)
-    if value in (None, ""):
-        ci = data.context.get("ci")
-        value = ci.get(key) if isinstance(ci, Mapping) else None
     return str(value) if value not in (None, "") else None
 
 
@@ -266,7 +386,11 @@ _SECRET_KEY = re.compile(
 
 def public_context(data: ReportData) -> dict[str, Any]:
     """The context as JSON data, without any key that names a credential (a token never reaches a report)."""
-    return {str(k): jsonable(v) for k, v in sorted(data.context.items()) if not _SECRET_KEY.search(str(k))}
+    return {
+        str(k): jsonable(v)
+        for k, v in sorted(data.context.as_json().items())
+        if not _SECRET_KEY.search(str(k))
+    }
 
 
 def jsonable(value: Any) -> Any:

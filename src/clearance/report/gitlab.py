@@ -164,7 +164,7 @@ def _description(data: ReportData, finding: Finding) -> str:
 def _identifiers(finding: Finding) -> list[dict[str, str]]:
     ids = [{"type": "clearance_rule", "name": finding.rule_id, "value": finding.rule_id}]
     advisory = finding.rule_id.removeprefix("vuln.") if finding.rule_id.startswith("vuln.") else None
-    aliases = finding.signals.get("aliases") or ()
+    aliases = finding.signals.aliases or ()
     names = ([advisory] if advisory else []) + [str(a) for a in aliases if isinstance(a, str)]
     for name in dict.fromkeys(names):
         kind = name.split("-", 1)[0].lower()

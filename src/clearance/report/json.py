@@ -19,6 +19,7 @@ from clearance.report.base import (
     kind_counts,
     public_context,
     severity_counts,
+    signals_of,
     verdict_of,
 )
 
@@ -110,7 +111,7 @@ def _finding(data: ReportData, f: Finding) -> dict[str, Any]:
         "remediation": f.remediation,
         "references": list(f.references),
         "component": _component(f.component) if f.component is not None else None,
-        "signals": jsonable(f.signals),
+        "signals": jsonable(signals_of(data, f)),
         "suppressed": f.suppressed,
         "suppression": (
             {"reason": f.suppression.reason, "source": f.suppression.source, "expires": f.suppression.expires}

@@ -27,6 +27,7 @@ from clearance.report.base import (
     owner_of,
     remediation_of,
     repository_url,
+    signals_of,
     verdict_of,
     why,
 )
@@ -160,7 +161,7 @@ def _result(data: ReportData, f: Finding, rule_index: int) -> dict[str, Any]:
         "fingerprint": f.fingerprint,
         "kind": f.kind.value,
         "severity": f.severity.value,
-        "signals": jsonable(f.signals),
+        "signals": jsonable(signals_of(data, f)),
         "verdict": (
             {
                 "action": verdict.action.value,

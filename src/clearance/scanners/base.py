@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
+from pydantic import BaseModel, ConfigDict
+
 from clearance.model import Component, Finding, RuleInfo, ScanError, ScannerStatus, SkippedFile
 
 if TYPE_CHECKING:
@@ -23,6 +25,16 @@ if TYPE_CHECKING:
 
 ProgressCallback = Callable[[int, int], None]
 """Called with (files done, bytes done) increments while a scanner works."""
+
+SecretDetector = Callable[[str], bool]
+"""True if a text contains something the secrets rules report (for other families' redaction)."""
+
+
+class ScannerSettings(BaseModel):
+    """Base of every scanner family's configuration section (`[secrets]`, `[deps]`, `[iac]`):
+    unknown keys are errors, values are frozen."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
 
 
 @dataclass(frozen=True)
@@ -39,6 +51,9 @@ class ScanContext:
     progress: ProgressCallback | None = None
     all_paths: Sequence[str] = ()
     """Every repo-relative path of the target (for scanners that need the whole tree, e.g. reachability)."""
+    secret_detector: SecretDetector | None = None
+    """Cross-family helper: the secrets engine's check, for scanners that must not show a secret
+    value in clear (IaC attribute values). None: the scanner's own heuristics only."""
     image: ImageContext | None = None
     """For image targets: the image's identity, config, layers and package inventory. Scanners
     that read packages or configuration use it instead of the layer files."""

@@ -22,6 +22,9 @@ if TYPE_CHECKING:
 class Source(Protocol):
     """Where a scan's files come from."""
 
+    kind: str
+    """The `Target.kind` it produces (scanners declare which kinds they apply to)."""
+
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """The files to scan (each read at most once), what was skipped and what could not be read."""
         ...
@@ -32,6 +35,11 @@ class Source(Protocol):
 
     def change(self) -> ChangeSet | None:
         """In PR mode, what the change touches (None for full scans)."""
+        ...
+
+    def boundary(self) -> tuple[str, ...]:
+        """Commits whose content the scan is relative to (a history range's excluded side): a
+        finding already present there is not part of this scan. Empty for everything else."""
         ...
 
 

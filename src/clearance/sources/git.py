@@ -237,6 +237,18 @@ def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size:
     return out
 
 
+def range_boundary(repo: Path, refs: Sequence[str]) -> tuple[str, ...]:
+    """The commits a history range excludes (`main..topic` → main, `^v1`, `a...b` → merge bases):
+    what the range is relative to. Empty for plain refs."""
+    named = [r for r in refs if r.split("=", 1)[0] not in REF_OPTIONS and not r.startswith("-")]
+    if not any(".." in r or r.startswith("^") for r in named):
+        return ()
+    info = _open_repo(repo)
+    out = _run(info.cwd, ["rev-parse", "--end-of-options", *named])
+    lines = out.stdout.decode("ascii", "replace").split()
+    return tuple(dict.fromkeys(line[1:] for line in lines if line.startswith("^")))
+
+
 def tree_id(repo: Path, commit: str) -> str:
     """The tree object id of `commit` (the key of a cached baseline)."""
     info = _open_repo(repo)
@@ -1028,6 +1040,7 @@ class GitHistorySource:
 
     repo: Path
     refs: Sequence[str] = ()
+    kind: str = "git-history"
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """The unique blobs, each with the commit that introduced it."""
@@ -1041,6 +1054,10 @@ class GitHistorySource:
         """A history audit has no change set."""
         return None
 
+    def boundary(self) -> tuple[str, ...]:
+        """For a range (`main..topic`): the commits it is relative to."""
+        return range_boundary(self.repo, self.refs)
+
 
 @dataclass
 class GitDiffSource:
@@ -1048,11 +1065,13 @@ class GitDiffSource:
 
     repo: Path
     base: str
+    kind: str = "git-diff"
     _change: ChangeSet | None = None
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
-        """Read the change once, then the changed files that are not ignored."""
-        self._change = change_set(self.repo, self.base)
+        """Read the change once (unless given), then the changed files that are not ignored."""
+        if self._change is None:
+            self._change = change_set(self.repo, self.base)
         return walk_change(self.repo, self._change, ignore, max_file_size)
 
     def target(self) -> Target:
@@ -1062,3 +1081,7 @@ class GitDiffSource:
     def change(self) -> ChangeSet | None:
         """The change read by `collect`."""
         return self._change
+
+    def boundary(self) -> tuple[str, ...]:
+        """PR mode keeps what the base had (the policy marks it pre-existing): no boundary."""
+        return ()

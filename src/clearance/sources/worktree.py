@@ -17,6 +17,7 @@ class WorkTreeSource:
 
     root: Path
     paths: Sequence[Path] = ()
+    kind: str = "directory"
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """Walk the tree (ignore files, size cap, symlinks never followed)."""
@@ -36,3 +37,7 @@ class WorkTreeSource:
     def change(self) -> ChangeSet | None:
         """A full scan has no change set."""
         return None
+
+    def boundary(self) -> tuple[str, ...]:
+        """A full scan is relative to nothing."""
+        return ()

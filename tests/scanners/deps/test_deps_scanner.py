@@ -11,7 +11,16 @@ from osv_fixtures import IMPORTED_AT, OSV, PROJECTS, component
 from typer.testing import CliRunner
 
 from clearance.config import Settings
-from clearance.model import Finding, FindingKind, ScannerStatus, ScanResult, Scope, Severity, fingerprint
+from clearance.model import (
+    Epss,
+    Finding,
+    FindingKind,
+    ScannerStatus,
+    ScanResult,
+    Scope,
+    Severity,
+    fingerprint,
+)
 from clearance.pipeline import RunOptions, run
 from clearance.scanners.deps.scanner import DepsScanner, VulnerabilityMatcher
 from clearance.scanners.vulns.advisories import AdvisoryStore, database_path, import_osv
@@ -53,12 +62,12 @@ def test_end_to_end_poetry_and_npm(
 
     jinja = by_package[("backend/poetry.lock", "jinja2")]  # PYSEC + GHSA records merged into one finding
     assert jinja.rule_id == "vuln.GHSA-h5c8-rqwp-cp95"
-    assert jinja.signals["aliases"] == ["CVE-2024-22195", "PYSEC-2024-TEST1"]
-    assert jinja.signals["advisories"] == ["GHSA-h5c8-rqwp-cp95", "PYSEC-2024-TEST1"]
+    assert jinja.signals["aliases"] == ("CVE-2024-22195", "PYSEC-2024-TEST1")
+    assert jinja.signals["advisories"] == ("GHSA-h5c8-rqwp-cp95", "PYSEC-2024-TEST1")
     assert (jinja.severity, jinja.signals["cvss_score"]) == (Severity.MEDIUM, 5.4)
-    assert jinja.signals["fix_versions"] == ["3.1.3"]
+    assert jinja.signals["fix_versions"] == ("3.1.3",)
     assert jinja.signals["kev"] is False and jinja.signals["kev_date_added"] is None
-    assert jinja.signals["epss"] == {"score": 0.0021, "percentile": 0.441, "date": "2026-11-20"}
+    assert jinja.signals.epss == Epss(score=0.0021, percentile=0.441, date="2026-11-20")
     assert jinja.signals["reachable"] == "yes"
     assert (jinja.signals["scope"], jinja.signals["installed_version"]) == ("runtime", "3.1.2")
     assert jinja.title == "jinja2 3.1.2: Jinja vulnerable to HTML attribute injection (synthetic)"
@@ -71,18 +80,18 @@ def test_end_to_end_poetry_and_npm(
     yaml = by_package[("backend/poetry.lock", "pyyaml")]
     assert (yaml.rule_id, yaml.severity) == ("vuln.PYSEC-2021-TEST2", Severity.CRITICAL)
     assert (yaml.signals["kev"], yaml.signals["kev_date_added"]) == (True, "2023-01-10")
-    assert yaml.signals["epss"]["score"] == 0.4211
+    assert yaml.signals.epss is not None and yaml.signals.epss.score == 0.4211
     assert yaml.signals["reachable"] == "yes"  # `import yaml` maps to PyYAML
 
     py = by_package[("backend/poetry.lock", "py")]
-    assert (py.severity, py.signals["scope"], py.signals["fix_versions"]) == (Severity.UNKNOWN, "dev", [])
+    assert (py.severity, py.signals["scope"], py.signals["fix_versions"]) == (Severity.UNKNOWN, "dev", ())
     assert py.signals["epss"] is None
     assert py.remediation.startswith("No fixed version of py is published")
 
     lodash = by_package[("frontend/package-lock.json", "lodash")]
     assert (lodash.severity, lodash.signals["fix_versions"], lodash.signals["reachable"]) == (
         Severity.HIGH,
-        ["4.17.21"],
+        ("4.17.21",),
         "yes",
     )
     axios = by_package[("frontend/package-lock.json", "axios")]
@@ -93,7 +102,7 @@ def test_end_to_end_poetry_and_npm(
     )
     minimist = by_package[("frontend/package-lock.json", "minimist")]
     assert (minimist.signals["fix_versions"], minimist.signals["kev"], minimist.signals["reachable"]) == (
-        ["1.2.6"],
+        ("1.2.6",),
         True,
         "unknown",
     )
@@ -180,7 +189,7 @@ def test_withdrawn_and_fixed_versions_do_not_match(project_db_dir: Path) -> None
     assert [
         (f.signals["package"], f.signals["installed_version"], f.signals["fix_versions"])
         for f in outcome.findings
-    ] == [("minimist", "1.0.0", ["1.2.6"])]
+    ] == [("minimist", "1.0.0", ("1.2.6",))]
 
 
 def test_real_records_through_the_scanner(real_db: Path) -> None:
@@ -204,11 +213,11 @@ def test_real_records_through_the_scanner(real_db: Path) -> None:
     urllib3, kyber = by_package["urllib3", "2.0.4"], by_package["pqcrypto-kyber", "0.8.1"]
     pyd3tn, torch = by_package["pyd3tn", "0.13.0"], by_package["torch", "2.6.0"]
     assert urllib3.rule_id == "vuln.GHSA-g4mx-q9vg-27p4"
-    assert urllib3.signals["aliases"] == ["CVE-2023-45803", "PYSEC-2023-212"]
+    assert urllib3.signals["aliases"] == ("CVE-2023-45803", "PYSEC-2023-212")
     assert (urllib3.severity, urllib3.signals["cvss_score"]) == (Severity.MEDIUM, 4.2)
-    assert urllib3.signals["fix_versions"] == ["2.0.7"]
+    assert urllib3.signals["fix_versions"] == ("2.0.7",)
     assert (kyber.severity, kyber.signals["informational"]) == (Severity.INFO, "unmaintained")
-    assert pyd3tn.signals["advisories"] == ["PYSEC-2024-299"]  # 0.13.0 < every reading of "0.14.0-NA"
+    assert pyd3tn.signals["advisories"] == ("PYSEC-2024-299",)  # 0.13.0 < every reading of "0.14.0-NA"
     # torch 2.6.0 is among the versions "2.6.0-cu124" may mean: that record is unevaluable, a
     # warning naming it, not a scan error; 2.7.1 is above them all: decided, not affected
     assert outcome.errors == []

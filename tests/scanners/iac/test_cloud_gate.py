@@ -58,8 +58,8 @@ def test_terraform_source(tmp_path: Path) -> None:
 
     esc = found["iac.aws-iam-privilege-escalation"]
     assert (esc.location.path, esc.location.start_line) == ("infra/main.tf", 30)
-    assert esc.signals["escalation_paths"] == ["PassRole+Lambda"]
-    assert esc.signals["policies"] == ["aws_iam_role_policy.deployer"]
+    assert esc.signals["escalation_paths"] == ("PassRole+Lambda",)
+    assert esc.signals["policies"] == ("aws_iam_role_policy.deployer",)
     assert esc.signals["category"] == "privilege-escalation"
     assert "iam:PassRole + lambda:CreateFunction + lambda:InvokeFunction" in esc.message
     assert "action" not in esc.signals
@@ -79,7 +79,7 @@ def test_plan_json(tmp_path: Path) -> None:
         assert f.location.path == "plan.json"
         assert needle in plan_lines[(f.location.start_line or 0) - 1], rule_id
         assert f.signals["action"] == "create"
-    assert found["iac.aws-iam-privilege-escalation"].signals["escalation_paths"] == ["PassRole+Lambda"]
+    assert found["iac.aws-iam-privilege-escalation"].signals["escalation_paths"] == ("PassRole+Lambda",)
     # the bucket being deleted is not reported; nothing copies whole plan values
     assert all("aws_s3_bucket.old" != f.signals["resource"] for f in found.values())
     assert all(len(f.evidence) <= 130 for f in found.values())

@@ -50,7 +50,7 @@ def _risky(tmp_path: Path):  # type: ignore[no-untyped-def]
     build = ImageBuild(
         layers=[base, app, top],
         user="",
-        env=["PATH=/usr/bin", "API_TOKEN=s3cr3t-v4lue-0123456789abcdef", "TOKEN_FILE=/run/secrets/token"],
+        env=["PATH=/usr/bin", "API_TOKEN=Hq7TzR2mXw9LpV4sKd8NfB3cY6", "TOKEN_FILE=/run/secrets/token"],
         history=history,
         exposed=["22/tcp", "8080/tcp"],
     )
@@ -75,7 +75,7 @@ def test_risky_image(tmp_path: Path) -> None:
         ("iac.image-world-writable", "app/config.yaml", l2),
     }
     text = " ".join(f"{f.evidence} {f.message}" for f in out.findings)
-    assert TOKEN not in text and "s3cr3t-v4lue-0123456789abcdef" not in text  # redacted
+    assert TOKEN not in text and "Hq7TzR2mXw9LpV4sKd8NfB3cY6" not in text  # redacted
     assert len({f.fingerprint for f in out.findings}) == len(out.findings)
 
 

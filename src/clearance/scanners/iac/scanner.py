@@ -23,18 +23,19 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import PurePosixPath
 from typing import TYPE_CHECKING, Any, Literal
 
-from clearance.errors import MalformedInput
 from clearance.model import (
     Finding,
     FindingKind,
     RuleInfo,
     ScanError,
     Severity,
+    Signals,
     SkippedFile,
     Suppression,
     fingerprint,
 )
-from clearance.scanners.base import ScanContext, ScannerOutput
+from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
+from clearance.scanners.iac import units
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
@@ -137,44 +138,16 @@ class IacScanner:
         out: ScannerOutput,
         limits: Limits,
     ) -> list[Resource]:
-        resources: list[Resource] = []
-        tf = {p: t for p, t in texts.items() if kinds[p] in ("terraform", "tfvars")}
-        if tf:
-            from clearance.scanners.iac.parsers import terraform
-
-            var_files = _extra_var_files(context)
-            try:
-                parsed, errors = terraform.parse_files(tf, var_files, limits)
-            except RecursionError:
-                parsed, errors = [], [(p, "terraform: nested too deeply to evaluate") for p in sorted(tf)]
-            resources.extend(parsed)
-            out.errors.extend(ScanError(p, m, self.id) for p, m in errors)
-        for path, text in texts.items():
-            kind = kinds[path]
-            if kind in ("terraform", "tfvars"):
-                continue
-            problems: list[str] = []
-            try:
-                parsed = _parse_single(kind, path, text, limits, problems)
-                resources.extend(parsed)
-                for res in parsed:
-                    lines = res.extra.get("template_skipped")
-                    if lines:
-                        shown = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
-                        out.warnings.append(
-                            f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
-                            f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
-                        )
-            except BudgetExceeded as e:
-                out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
-            except MalformedInput as e:
-                out.errors.append(ScanError(path, f"{kind}: {e}", self.id))
-            except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
-                out.errors.append(
-                    ScanError(path, f"{kind}: could not parse ({type(e).__name__}: {e})", self.id)
-                )
-            out.errors.extend(ScanError(path, f"{kind}: {p}", self.id) for p in problems)
-        return _map_plan_to_source(resources)
+        """Parse every unit (a Terraform component or one other file), in a worker pool with
+        `--jobs` > 1; the result is the same, in the same order, whatever the job count."""
+        work = units.units(texts, kinds)
+        results, workers = units.parse_all(work, _extra_var_files(context), limits, context.jobs)
+        merged = units.merge(results)
+        out.errors.extend(ScanError(p, m, self.id) for p, m in merged.errors)
+        out.warnings.extend(merged.warnings)
+        out.detail["units"] = len(work)
+        out.detail["workers"] = workers
+        return _map_plan_to_source(merged.resources)
 
     def _findings(
         self,
@@ -234,10 +207,10 @@ class IacScanner:
                 fingerprint=fingerprint(rule.id, res.path, res.address, hit.attribute),
                 scanner=self.id,
                 message=message,
-                evidence=evidence(hit.attribute, hit.value),
+                evidence=evidence(hit.attribute, hit.value, context.secret_detector),
                 remediation=rule.remediation,
                 references=rule.references,
-                signals=signals,
+                signals=Signals.of(signals),
                 suppression=suppression,
             )
 
@@ -327,39 +300,6 @@ def _classify(path: str, data: bytes) -> tuple[FileKind | None, str | None]:
         return kind, None
 
 
-def _parse_single(
-    kind: FileKind, path: str, text: str, limits: Limits, problems: list[str]
-) -> list[Resource]:
-    """One file's resources; `problems` receives per-resource budget hits (the rest is kept)."""
-    if kind == "plan":
-        from clearance.scanners.iac.parsers import plan
-
-        return plan.parse(path, text)
-    if kind == "cloudformation":
-        from clearance.scanners.iac.parsers import cloudformation
-
-        return cloudformation.parse(path, text, limits, problems)
-    if kind == "iam-json":
-        from clearance.scanners.iac.parsers import iam_json
-
-        return iam_json.parse(path, text)
-    if kind == "kubernetes":
-        try:
-            from clearance.scanners.iac.parsers import kubernetes  # type: ignore[attr-defined,import-not-found,unused-ignore]
-        except ModuleNotFoundError:  # parser not built yet
-            return []
-        k8s: list[Resource] = kubernetes.parse(path, text)
-        return k8s
-    if kind == "dockerfile":
-        try:
-            from clearance.scanners.iac.parsers import dockerfile  # type: ignore[attr-defined,import-not-found,unused-ignore]
-        except ModuleNotFoundError:
-            return []
-        docker: list[Resource] = dockerfile.parse(path, text)
-        return docker
-    return []
-
-
 def _extra_var_files(context: ScanContext) -> dict[str, str]:
     """`settings.iac.var_files` (relative to the scan root), read as text; unreadable ones are skipped."""
     out: dict[str, str] = {}
@@ -443,8 +383,9 @@ def _run_rules(
 _SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|private[_-]?key|credential|auth", re.I)
 
 
-def evidence(attribute: str, value: Any) -> str:
-    """`attribute = value`, short, with anything secret-like redacted."""
+def evidence(attribute: str, value: Any, detect_secret: SecretDetector | None = None) -> str:
+    """`attribute = value`, short, with anything secret-like redacted (`detect_secret`: the secrets
+    family's check, passed in through the scan context; heuristics only without it)."""
     if value is None:
         return attribute or ""
     if isinstance(value, Unknown):
@@ -456,20 +397,18 @@ def evidence(attribute: str, value: Any) -> str:
             text = json.dumps(value, sort_keys=True, default=str, separators=(", ", ": "))
         except (TypeError, ValueError):
             text = str(value)
-    text = _redact(attribute, text)
+    text = _redact(attribute, text, detect_secret)
     if len(text) > _EVIDENCE_MAX:
         text = text[: _EVIDENCE_MAX - 1] + "…"
     return f"{attribute} = {text}" if attribute else text
 
 
-def _redact(attribute: str, text: str) -> str:
+def _redact(attribute: str, text: str, detect_secret: SecretDetector | None) -> str:
     secret = bool(_SECRET_NAME.search(attribute.rsplit(".", 1)[-1])) and len(text) > 6
     secret = secret or any(_random_looking(m) for m in _LONG_TOKEN.findall(text))
-    if not secret and _CANDIDATE.search(text):
+    if not secret and detect_secret is not None and _CANDIDATE.search(text):
         try:
-            from clearance.scanners.secrets.engine import contains_secret
-
-            secret = contains_secret(text)
+            secret = detect_secret(text)
         except (ImportError, OSError, RuntimeError, ValueError):  # engine unavailable: heuristics above only
             secret = False
     if not secret:

@@ -28,7 +28,7 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.model import Finding, FindingKind, RuleInfo, ScanError, SkippedFile
+from clearance.model import Finding, FindingKind, RuleInfo, ScanError, Signals, SignalValue, SkippedFile
 from clearance.model import fingerprint as make_fingerprint
 from clearance.redaction import redact
 from clearance.scanners.base import ScanContext, ScannerOutput
@@ -399,27 +399,29 @@ def _findings(
             location = source.location()
         else:
             location = dataclasses.replace(source.location(m.line, m.end_line), start_column=m.column)
-        signals: dict[str, Any] = {
-            "in_test_path": test_path,
-            "verified": m.verified,
-            "category": rule.category,
-            "confidence": m.confidence,
-        }
+        extra: dict[str, SignalValue] = {}
         if in_binary:
-            signals["in_binary"] = True
+            extra["in_binary"] = True
         if m.key:
-            signals["key"] = m.key[:80]
+            extra["key"] = m.key[:80]
         if m.decoded:
-            signals["decoded"] = "base64"
+            extra["decoded"] = "base64"
         if not rule.builtin:
-            signals["custom_rule"] = True
+            extra["custom_rule"] = True
         notes = list(m.notes)
         if note:
             notes.append(note)
-            signals["suppression_note"] = note
-            signals["suppression_expired"] = "expired" in note
+            extra["suppression_note"] = note
+            extra["suppression_expired"] = "expired" in note
         if notes:
-            signals["notes"] = tuple(notes)
+            extra["notes"] = tuple(notes)
+        signals = Signals(
+            in_test_path=test_path,
+            verified=m.verified,
+            category=rule.category,
+            confidence=m.confidence,
+            extra=extra,
+        )
         out.append(
             Finding(
                 kind=FindingKind.SECRET,

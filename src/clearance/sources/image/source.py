@@ -126,9 +126,15 @@ class ImageSource:
             return Target(kind="image", path=self.spec.text)
         return image_target(self.spec.text, self.context.identity, self.context.layers)
 
+    kind = "image"
+
     def change(self) -> None:
         """Images have no PR mode."""
         return None
+
+    def boundary(self) -> tuple[str, ...]:
+        """An image scan is relative to nothing."""
+        return ()
 
 
 def image_target(source: str, identity: ImageIdentity, layers: Sequence[Layer]) -> Target:

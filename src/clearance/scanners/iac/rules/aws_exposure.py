@@ -16,7 +16,7 @@ def _open_policy(attr: str = "policy") -> CheckFn:
         for st in parse_document(res.get(attr), attr) or ():
             if open_to_anyone(st):
                 yield Hit(
-                    attr,
+                    f"{st.path}.Principal",
                     "Principal: *",
                     'The resource policy allows anyone (Principal "*") without a condition.',
                 )
@@ -67,12 +67,15 @@ def _opensearch_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if statements is None:
         yield Hit("", None, "The domain has a public endpoint (no `vpc_options`) and no access policy.")
         return
-    if any(open_to_anyone(st) for st in statements):
+    for st in statements:
+        if not open_to_anyone(st):
+            continue
         yield Hit(
-            "access_policies",
+            f"{st.path}.Principal",
             "Principal: *",
             "The domain has a public endpoint and its access policy allows anyone.",
         )
+        return
 
 
 def _public_policy_rule(

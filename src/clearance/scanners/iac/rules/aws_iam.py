@@ -82,7 +82,7 @@ def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     statements = iam.parse_document(value, "assume_role_policy")
     for st in statements or ():
         if iam.open_to_anyone(st):
-            yield Hit("assume_role_policy", "Principal: *", "Any AWS principal can assume this role.")
+            yield Hit(f"{st.path}.Principal", "Principal: *", "Any AWS principal can assume this role.")
 
 
 def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:

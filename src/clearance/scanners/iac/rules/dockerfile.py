@@ -471,8 +471,8 @@ def literal_secret_value(value: str | None, key: str = "") -> bool:
         return False
     from clearance.scanners.secrets.filters import generic_reason, placeholder_reason
 
-    if placeholder_reason(v) is not None:
-        return False
+    if placeholder_reason(v) in ("published example", "placeholder text"):
+        return False  # (a sequential run inside a long value is not enough to call it made up here)
     reason = generic_reason(key or "SECRET", v, quoted=True, code_file=False, before="", min_entropy=0.0)
     return reason not in _NOT_A_VALUE
 

@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.model import Finding, FindingKind, Location, RuleInfo, Severity, fingerprint
+from clearance.model import Finding, FindingKind, Location, RuleInfo, Severity, Signals, fingerprint
 from clearance.redaction import redact
 from clearance.scanners.base import ScannerOutput
 from clearance.scanners.iac.rules.base import Category, IacRule
@@ -120,15 +120,17 @@ def _finding(rule: ImageRule, hit: ImageHit, image: ImageContext) -> Finding:
         evidence=hit.evidence,
         remediation=rule.remediation,
         references=rule.references,
-        signals={
-            "category": rule.category,
-            "exposure": "internal",
-            "confidence": "high",
-            "resource": image.identity.name,
-            "resource_type": "container_image",
-            "source": "image",
-            **hit.details,
-        },
+        signals=Signals.of(
+            {
+                "category": rule.category,
+                "exposure": "internal",
+                "confidence": "high",
+                "resource": image.identity.name,
+                "resource_type": "container_image",
+                "source": "image",
+                **hit.details,
+            }
+        ),
     )
 
 

@@ -7,9 +7,8 @@ import datetime as dt
 from collections.abc import Iterator
 
 import pytest
-from ledger.conftest import api, demo_runs, empty_db, ledger_db  # noqa: F401  (re-exported fixtures)
 
-from notify.peers import HttpPeer, SmtpPeer, http_peer, smtp_peer
+from ledger.notify.peers import HttpPeer, SmtpPeer, http_peer, smtp_peer
 
 NOW = dt.datetime(2026, 12, 1, 9, 0, tzinfo=dt.UTC)
 

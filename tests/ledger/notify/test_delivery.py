@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from ledger.conftest import LedgerDB
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
@@ -35,8 +34,9 @@ from clearance.ledger.tables import (
 from clearance.notify import store, subscriptions
 from clearance.notify.router import route
 from clearance.notify.worker import Worker, backoff
-from notify.conftest import NOW, Clock
-from notify.peers import HttpPeer, SmtpPeer
+from ledger.conftest import LedgerDB
+from ledger.notify.conftest import NOW, Clock
+from ledger.notify.peers import HttpPeer, SmtpPeer
 
 
 def routing(peer: HttpPeer, smtp: SmtpPeer | None = None, **extra: Any) -> subscriptions.RoutingConfig:
@@ -336,7 +336,8 @@ def test_deploy_denied_and_drift_go_to_the_security_hook(
                 environment_id=prod.id,
                 artifact_digest="sha256:" + "a" * 64,
                 answer="deny",
-                reasons=[{"check": "evidence", "passed": False, "reason": "no evidence"}],
+                reasons=["evidence: no bundle for this digest was ingested"],
+                checks=[{"name": "evidence", "status": "fail", "reason": "no bundle"}],
                 decided_at=NOW,
             )
         )

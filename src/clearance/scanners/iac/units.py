@@ -1,0 +1,212 @@
+"""Parse work units and the worker pool that parses them (`--jobs`).
+
+A unit is what must be parsed together: a *Terraform component* (the module directories
+linked by local `module` calls — a root and everything it calls — with their tfvars), or one
+other IaC file (plan, template, manifest, Dockerfile, policy). Units are independent, so they
+are parsed in a process pool when `--jobs` > 1 and there is enough work; results come back
+in unit order, and the sequential path uses the very same units, so the output is
+byte-identical whatever the number of jobs.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import posixpath
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+
+from clearance.errors import MalformedInput
+from clearance.scanners.iac.budget import BudgetExceeded, Limits
+from clearance.scanners.iac.model import Resource
+
+log = logging.getLogger(__name__)
+
+POOL_MIN_UNITS = 16
+"""Below this many units a pool costs more (process start, pickling) than it saves."""
+POOL_MIN_BYTES = 2 * 1024 * 1024
+"""...unless the units are big."""
+
+_TF_KINDS = ("terraform", "tfvars")
+_MODULE_SOURCE = re.compile(r"""["']?source["']?\s*[=:]\s*"(\.\.?/[^"]*)\"""")
+"""A local module source in HCL (`source = "../x"`) or Terraform JSON (`"source": "./x"`)."""
+
+
+@dataclass(frozen=True)
+class Unit:
+    """Files parsed together: one Terraform component, or one other file."""
+
+    kind: str
+    """`terraform` for a component, else the file kind (plan, cloudformation...)."""
+    files: tuple[tuple[str, str], ...]
+    """(path, text) in path order."""
+
+
+@dataclass
+class UnitResult:
+    """What parsing one unit produced (picklable: it may come back from a worker)."""
+
+    resources: list[Resource] = field(default_factory=list)
+    errors: list[tuple[str, str]] = field(default_factory=list)
+    """(path, message)."""
+    warnings: list[str] = field(default_factory=list)
+
+
+def units(texts: Mapping[str, str], kinds: Mapping[str, str]) -> list[Unit]:
+    """Terraform components (by their first path), then every other file (by path)."""
+    tf = {p: t for p, t in texts.items() if kinds[p] in _TF_KINDS}
+    out = [Unit("terraform", tuple((p, tf[p]) for p in sorted(paths))) for paths in _components(tf)]
+    out.extend(Unit(kinds[p], ((p, texts[p]),)) for p in sorted(texts) if kinds[p] not in _TF_KINDS)
+    return out
+
+
+def parse_all(
+    work: Sequence[Unit], var_files: Mapping[str, str], limits: Limits, jobs: int
+) -> tuple[list[UnitResult], int]:
+    """Every unit's result, in unit order, and how many worker processes were used."""
+    size = sum(len(t) for u in work for _, t in u.files)
+    if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or size >= POOL_MIN_BYTES):
+        try:
+            return _parse_pool(work, var_files, limits, jobs), jobs
+        except Exception as e:  # a broken pool (a killed worker) must not lose the scan
+            log.warning("IaC worker pool failed (%s); parsing in-process", type(e).__name__)
+    return [parse_unit(u, var_files, limits) for u in work], 1
+
+
+def parse_unit(unit: Unit, var_files: Mapping[str, str], limits: Limits) -> UnitResult:
+    """Parse one unit; per-file problems become errors, never exceptions."""
+    result = UnitResult()
+    if unit.kind == "terraform":
+        from clearance.scanners.iac.parsers import terraform
+
+        texts = dict(unit.files)
+        try:
+            parsed, errors = terraform.parse_files(texts, var_files, limits)
+        except RecursionError:
+            parsed, errors = [], [(p, "terraform: nested too deeply to evaluate") for p in sorted(texts)]
+        result.resources.extend(parsed)
+        result.errors.extend(errors)
+        return result
+    [(path, text)] = unit.files
+    kind = unit.kind
+    problems: list[str] = []
+    try:
+        parsed = parse_single(kind, path, text, limits, problems)
+        result.resources.extend(parsed)
+        for res in parsed:
+            lines = res.extra.get("template_skipped")
+            if lines:
+                shown = ", ".join(str(n) for n in lines[:20]) + (", ..." if len(lines) > 20 else "")
+                result.warnings.append(
+                    f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
+                    f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
+                )
+    except (BudgetExceeded, MalformedInput) as e:
+        result.errors.append((path, f"{kind}: {e}"))
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        result.errors.append((path, f"{kind}: could not parse ({type(e).__name__}: {e})"))
+    result.errors.extend((path, f"{kind}: {p}") for p in problems)
+    return result
+
+
+def parse_single(kind: str, path: str, text: str, limits: Limits, problems: list[str]) -> list[Resource]:
+    """One file's resources; `problems` receives per-resource budget hits (the rest is kept)."""
+    if kind == "plan":
+        from clearance.scanners.iac.parsers import plan
+
+        return plan.parse(path, text)
+    if kind == "cloudformation":
+        from clearance.scanners.iac.parsers import cloudformation
+
+        return cloudformation.parse(path, text, limits, problems)
+    if kind == "iam-json":
+        from clearance.scanners.iac.parsers import iam_json
+
+        return iam_json.parse(path, text)
+    if kind == "kubernetes":
+        from clearance.scanners.iac.parsers import kubernetes
+
+        return kubernetes.parse(path, text)
+    if kind == "dockerfile":
+        from clearance.scanners.iac.parsers import dockerfile
+
+        return dockerfile.parse(path, text)
+    return []
+
+
+# --- components -----------------------------------------------------------------------
+
+
+def _components(tf: Mapping[str, str]) -> list[list[str]]:
+    """Paths grouped by module directories linked through local module calls (either way)."""
+    parent: dict[str, str] = {}
+
+    def find(d: str) -> str:
+        while parent.setdefault(d, d) != d:
+            parent[d] = parent[parent[d]]
+            d = parent[d]
+        return d
+
+    for path, text in tf.items():
+        directory = posixpath.dirname(path)
+        find(directory)
+        for src in _MODULE_SOURCE.findall(text):
+            target = posixpath.normpath(posixpath.join(directory, src))
+            target = "" if target == "." else target
+            parent[find(directory)] = find(target)
+    groups: dict[str, list[str]] = {}
+    for path in tf:
+        groups.setdefault(find(posixpath.dirname(path)), []).append(path)
+    return sorted((sorted(paths) for paths in groups.values()), key=lambda paths: paths[0])
+
+
+# --- the pool -------------------------------------------------------------------------
+
+_WORK: tuple[Sequence[Unit], Mapping[str, str], Limits] | None = None
+
+
+def _parse_pool(
+    work: Sequence[Unit], var_files: Mapping[str, str], limits: Limits, jobs: int
+) -> list[UnitResult]:
+    global _WORK
+    try:
+        if multiprocessing.get_start_method() == "fork":
+            # forked workers inherit the units: only indices travel
+            _WORK = (work, var_files, limits)
+            with ProcessPoolExecutor(max_workers=jobs) as pool:
+                return list(pool.map(_parse_index, range(len(work)), chunksize=_chunk(len(work), jobs)))
+        with ProcessPoolExecutor(max_workers=jobs) as pool:
+            return list(
+                pool.map(
+                    _parse_job, ((u, var_files, limits) for u in work), chunksize=_chunk(len(work), jobs)
+                )
+            )
+    finally:
+        _WORK = None
+
+
+def _chunk(n: int, jobs: int) -> int:
+    return max(1, n // (jobs * 8))
+
+
+def _parse_index(i: int) -> UnitResult:
+    assert _WORK is not None
+    work, var_files, limits = _WORK
+    return parse_unit(work[i], var_files, limits)
+
+
+def _parse_job(job: tuple[Unit, Mapping[str, str], Limits]) -> UnitResult:
+    return parse_unit(*job)
+
+
+def merge(results: Iterable[UnitResult]) -> UnitResult:
+    """All results in order; an error reported by several units (a var file) once."""
+    out = UnitResult()
+    for r in results:
+        out.resources.extend(r.resources)
+        out.errors.extend(r.errors)
+        out.warnings.extend(r.warnings)
+    out.errors = list(dict.fromkeys(out.errors))
+    return out

@@ -1,0 +1,421 @@
+"""The CLI against a live server (uvicorn on loopback) and a local database, on both engines:
+token create, push, gate --push, findings (table/json/csv), affected, verify-log with tampering,
+sync-catalog, and the zero-day re-match."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import uvicorn
+from sqlalchemy import text
+from typer.testing import CliRunner
+
+from clearance.cli import app as cli_app
+from clearance.server.app import create_app
+from clearance.server.settings import ServerSettings
+
+from .conftest import REPO, Clock, DemoRuns, LedgerDB
+
+runner = CliRunner()
+
+
+def cli(*args: str, env: dict[str, str] | None = None) -> tuple[int, str, str]:
+    r = runner.invoke(cli_app, list(args), env=env)
+    return r.exit_code, r.stdout, r.stderr
+
+
+class Live:
+    def __init__(self, url: str, db: LedgerDB, key: Path, advisory_dir: Path) -> None:
+        self.url, self.db, self.key, self.advisory_dir = url, db, key, advisory_dir
+
+    def admin(self, *args: str) -> tuple[int, str, str]:
+        """A `clearance ledger …` command on the server's database."""
+        return cli("ledger", *args, "--db", self.db.url, "--log-key", str(self.key))
+
+
+@pytest.fixture
+def live(ledger_db: LedgerDB, tmp_path: Path, demo_runs: DemoRuns) -> Iterator[Live]:
+    key = tmp_path / "log.key"
+    advisories = tmp_path / "server-advisories"
+    shutil.copytree(demo_runs.advisory_dir, advisories)
+    settings = ServerSettings(
+        db_url=ledger_db.url, log_key_path=key, migrate=False, advisory_db_dir=advisories
+    )
+    app = create_app(settings, clock=Clock(), engine=ledger_db.engine)
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    yield Live(f"http://127.0.0.1:{port}", ledger_db, key, advisories)
+    server.should_exit = True
+    thread.join(10)
+
+
+def _token(live: Live, team: str, scopes: str) -> str:
+    code, out, err = live.admin("token", "create", "--team", team, "--scope", scopes)
+    assert code == 0, err
+    return out.strip()
+
+
+def test_push_findings_affected_through_the_cli(live: Live, demo_runs: DemoRuns, tmp_path: Path) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    assert tok.startswith("clr_")
+    code, out, _ = cli("ledger", "token", "list", "--db", live.db.url, "--format", "json")
+    assert tok not in out and json.loads(out)[0]["team"] == "payments"
+    (tmp_path / "r1.json").write_bytes(demo_runs.report1)
+    (tmp_path / "r2.json").write_bytes(demo_runs.report2)
+    code, out, err = cli(
+        "push", str(tmp_path / "r1.json"), "--server", live.url, "--token", tok, "--service", "billing"
+    )
+    assert code == 0, err
+    assert "billing release" in out and "fixed 0" in out
+    code, out, err = cli(
+        "push",
+        str(tmp_path / "r2.json"),
+        "--server",
+        live.url,
+        "--service",
+        "billing",
+        env={"CLEARANCE_TOKEN": tok},
+    )
+    assert code == 0, err
+    assert "fixed 1," in out and "reopened 0" in out
+    # findings via the server (json, csv) and from the database directly (table)
+    code, out, err = cli(
+        "ledger", "findings", "--server", live.url, "--token", tok, "--team", "payments", "--format", "json"
+    )
+    assert code == 0, err
+    rows = json.loads(out)
+    assert rows and {r["service"] for r in rows} == {"billing"}
+    code, out, _ = cli(
+        "ledger",
+        "findings",
+        "--server",
+        live.url,
+        "--token",
+        tok,
+        "--severity",
+        "critical",
+        "--format",
+        "csv",
+    )
+    parsed = list(csv.DictReader(io.StringIO(out)))
+    assert parsed and all(r["severity"] == "critical" for r in parsed) and "rule_id" in parsed[0]
+    code, out, _ = cli(
+        "ledger", "findings", "--db", live.db.url, "--service", "billing", env={"COLUMNS": "300"}
+    )
+    assert code == 0 and "secret.github-pat" in out
+    # affected, remote and local
+    code, out, err = cli(
+        "affected", "CVE-2024-56326", "--server", live.url, "--token", tok, "--format", "json"
+    )
+    assert code == 0, err
+    data = json.loads(out)
+    assert data["services"] == ["billing"] and data["results"][0]["team"] == "payments"
+    code, out, _ = cli(
+        "affected", "pkg:pypi/jinja2", "--range", "<3.1.5", "--db", live.db.url, env={"COLUMNS": "300"}
+    )
+    assert code == 0 and "billing" in out
+    # another team's token is refused by the server, with the reason
+    other = _token(live, "search", "ingest,read")
+    code, _, err = cli(
+        "push", str(tmp_path / "r1.json"), "--server", live.url, "--token", other, "--service", "billing"
+    )
+    assert code != 0 and "403" in err and "another team" in err
+    code, out, err = cli("ledger", "debt", "--server", live.url, "--token", tok, "--format", "json")
+    assert code == 0 and "aging" in json.loads(out)
+
+
+def test_gate_push_sends_the_bundle(live: Live, demo_runs: DemoRuns, tmp_path: Path) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    code, _, err = live.admin("key", "add", str(demo_runs.public_key), "--team", "payments")
+    assert code == 0, err
+    repo = tmp_path / "leaky-repo"
+    shutil.copytree(REPO / "examples" / "leaky-repo", repo)
+    from .conftest import _commit
+
+    env = dict(os.environ, CLEARANCE_DB_DIR=str(demo_runs.advisory_dir), CLEARANCE_TOKEN=tok)
+    _commit(repo, env, "initial")
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clearance",
+            "gate",
+            str(repo),
+            "-q",
+            "--evidence",
+            str(tmp_path / "ev"),
+            "--key",
+            str(demo_runs.private_key),
+            "--push",
+            live.url,
+            "--format",
+            "json",
+        ],
+        capture_output=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 1, proc.stderr.decode()  # blocked, and pushed
+    code, out, _ = cli("ledger", "findings", "--server", live.url, "--token", tok, "--format", "json")
+    assert len(json.loads(out)) == len(json.loads(proc.stdout)["findings"])
+    # a failed push (bad token) exits 3 so a pipeline notices
+    env["CLEARANCE_TOKEN"] = "clr_wrong"
+    proc = subprocess.run(
+        [sys.executable, "-m", "clearance", "gate", str(repo), "-q", "--push", live.url],
+        capture_output=True,
+        env=env,
+        timeout=300,
+        check=False,
+    )
+    assert proc.returncode == 3 and b"401" in proc.stderr
+
+
+def test_verify_log_detects_an_edited_and_a_deleted_entry(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    (tmp_path / "r1.json").write_bytes(demo_runs.report1)
+    for i in range(2):
+        (tmp_path / "r.json").write_bytes(demo_runs.report1 + b" " * i)
+        assert (
+            cli(
+                "push", str(tmp_path / "r.json"), "--server", live.url, "--token", tok, "--service", "billing"
+            )[0]
+            == 0
+        )
+    _token(live, "search", "read")
+    code, out, err = live.admin("verify-log")
+    assert code == 0 and "audit log OK: 4 entries" in out, err
+    with live.db.engine.begin() as c:
+        original = c.execute(text("SELECT entry FROM audit_entries WHERE seq = 1")).scalar_one()
+        c.execute(
+            text("UPDATE audit_entries SET entry = :e WHERE seq = 1"),
+            {"e": original.replace('"fixed":0', '"fixed":9')},
+        )
+    code, _, err = live.admin("verify-log")
+    assert (
+        code == 1
+        and "entry 1 does not match its leaf hash" in err
+        and "first entry that no longer matches: 1" in err
+    )
+    # an attacker who also rewrites the stored leaf hash is caught by the signed checkpoints
+    import hashlib
+
+    with live.db.engine.begin() as c:
+        forged = c.execute(text("SELECT entry FROM audit_entries WHERE seq = 1")).scalar_one()
+        c.execute(
+            text("UPDATE audit_entries SET leaf_hash = :h WHERE seq = 1"),
+            {"h": hashlib.sha256(b"\0" + forged.encode()).hexdigest()},
+        )
+    code, _, err = live.admin("verify-log")
+    assert (
+        code == 1
+        and "no longer matches the checkpoint of size 2" in err
+        and "first entry that no longer matches: 1" in err
+    )
+    with live.db.engine.begin() as c:
+        c.execute(
+            text("UPDATE audit_entries SET entry = :e, leaf_hash = :h WHERE seq = 1"),
+            {"e": original, "h": hashlib.sha256(b"\0" + original.encode()).hexdigest()},
+        )
+    assert live.admin("verify-log")[0] == 0
+    with live.db.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_entries WHERE seq = 2"))
+    code, _, err = live.admin("verify-log")
+    assert (
+        code == 1 and "entry 2 is missing (deleted)" in err and "first entry that no longer matches: 2" in err
+    )
+    with live.db.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_entries WHERE seq = 3"))
+    code, _, err = live.admin("verify-log")
+    assert code == 1 and "checkpoint signed 4 entries but the log holds 2" in err
+
+
+def test_sync_catalog_sets_owners_and_codeowners(live: Live, demo_runs: DemoRuns, tmp_path: Path) -> None:
+    repo = tmp_path / "billing-repo"
+    repo.mkdir()
+    (repo / "catalog-info.yaml").write_text(
+        "apiVersion: backstage.io/v1alpha1\nkind: Component\nmetadata:\n  name: billing\n  annotations:\n"
+        "    clearance.dev/exposure: internet\n    clearance.dev/data-classification: confidential\n    clearance.dev/tier: tier-1\n"
+        "spec:\n  type: service\n  lifecycle: production\n  owner: group:default/payments\n",
+        encoding="utf-8",
+    )
+    (repo / ".github").mkdir()
+    (repo / ".github" / "CODEOWNERS").write_text(
+        "* @acme/payments\ninfra/ @acme/platform\n", encoding="utf-8"
+    )
+    code, out, err = live.admin("sync-catalog", str(repo))
+    assert code == 0, err
+    assert "created service billing (team payments, tier tier-1, 2 CODEOWNERS rules)" in out
+    # tier-1 SLAs apply; infra/ findings belong to platform (CODEOWNERS), the rest to payments
+    with live.db.sessions() as s:
+        from clearance.ledger.store import Store
+
+        Store(s, Clock()()).set_sla("tier-1", "critical", 3)
+        s.commit()
+    tok = _token(live, "payments", "ingest,read")
+    report = json.loads(demo_runs.report1)
+    for f in report["findings"]:
+        f["signals"].pop("owner", None)
+    (tmp_path / "r.json").write_text(json.dumps(report), encoding="utf-8")
+    code, out, err = cli(
+        "push", str(tmp_path / "r.json"), "--server", live.url, "--token", tok, "--service", "billing"
+    )
+    assert code == 0, err
+    code, out, _ = cli("ledger", "findings", "--db", live.db.url, "--format", "json")
+    rows = json.loads(out)
+    infra = [r for r in rows if (r["path"] or "").startswith("infra/")]
+    assert infra and all(r["team"] == "platform" for r in infra)  # CODEOWNERS: the owning team
+    assert all(r["team"] == "payments" for r in rows if r not in infra)
+    from clearance.ledger.store import FindingFilter, Store
+
+    with live.db.sessions() as s:
+        store = Store(s, Clock()())
+        views = store.findings(FindingFilter(service="billing"))
+        owners = {v.path: v for v in views}
+        crit = [v for v in views if v.severity == "critical"]
+        assert crit and all((v.due_at - v.first_seen).days == 3 for v in crit if v.due_at)
+        by_team = {
+            t["team"]
+            for t in Store(s, Clock()() + __import__("datetime").timedelta(days=60)).overdue_by_team()
+        }
+    assert {"payments", "platform"} <= by_team
+    assert owners
+
+
+@pytest.fixture(scope="module")
+def zero_day(tmp_path_factory: pytest.TempPathFactory, demo_runs: DemoRuns) -> tuple[Path, bytes]:
+    """A signed gate run made while the advisory database lacked the pyyaml advisory."""
+    base = tmp_path_factory.mktemp("zero-day")
+    partial = base / "advisories-src" / "PyPI"
+    partial.mkdir(parents=True)
+    for f in (REPO / "examples" / "advisories" / "PyPI").glob("*.json"):
+        if f.name != "PYSEC-2021-142.json":
+            shutil.copy(f, partial / f.name)
+    env = dict(os.environ, CLEARANCE_DB_DIR=str(base / "db"))
+    subprocess.run(
+        [sys.executable, "-m", "clearance", "db", "import", str(partial)],
+        env=env,
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    repo = base / "leaky-repo"
+    shutil.copytree(REPO / "examples" / "leaky-repo", repo)
+    from .conftest import _commit
+
+    _commit(repo, env, "initial")
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "clearance",
+            "gate",
+            str(repo),
+            "-q",
+            "--evidence",
+            str(base / "ev"),
+            "--key",
+            str(demo_runs.private_key),
+            "--format",
+            "json",
+        ],
+        env=env,
+        capture_output=True,
+        timeout=300,
+        check=False,
+    )
+    return base / "db", next((base / "ev").glob("*.bundle.tar.gz")).read_bytes()
+
+
+def test_rematch_finds_last_months_release_for_todays_advisory(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    partial_db, bundle = zero_day
+    advisory_dir = live.advisory_dir  # the server's advisory database: without the pyyaml advisory
+    shutil.rmtree(advisory_dir)
+    shutil.copytree(partial_db, advisory_dir)
+    assert live.admin("key", "add", str(demo_runs.public_key), "--team", "payments")[0] == 0
+    tok = _token(live, "payments", "ingest,read")
+    (tmp_path / "b.tar.gz").write_bytes(bundle)
+    code, out, err = cli(
+        "push",
+        str(tmp_path / "b.tar.gz"),
+        "--server",
+        live.url,
+        "--token",
+        tok,
+        "--service",
+        "billing",
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    assert json.loads(out)["verified"] is True
+    code, out, _ = cli("affected", "PYSEC-2021-142", "--db", live.db.url, "--format", "json")
+    assert json.loads(out)["results"] == []
+    # today's advisory arrives: import it, re-match every stored release
+    env = {"CLEARANCE_DB_DIR": str(advisory_dir)}
+    code, _, err = cli(
+        "db", "import", str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json"), env=env
+    )
+    assert code == 0, err
+    code, out, err = cli(
+        "ledger",
+        "rematch",
+        "--db",
+        live.db.url,
+        "--log-key",
+        str(live.key),
+        "--advisory-db",
+        str(advisory_dir),
+        "--format",
+        "json",
+    )
+    assert code == 0, err
+    result = json.loads(out)
+    assert result["findings_recorded"] == 1
+    assert [(a["service"], a["component"], a["advisory_id"]) for a in result["newly_affected"]] == [
+        ("billing", "pkg:pypi/pyyaml@5.3.1", "PYSEC-2021-142")
+    ]
+    code, out, _ = cli("affected", "CVE-2020-14343", "--server", live.url, "--token", tok, "--format", "json")
+    data = json.loads(out)
+    assert data["services"] == ["billing"] and data["results"][0]["finding_status"] == "open"
+    assert "5.4" in data["results"][0]["fixed_versions"]
+    # re-matching again finds nothing new
+    code, out, _ = cli(
+        "ledger",
+        "rematch",
+        "--db",
+        live.db.url,
+        "--log-key",
+        str(live.key),
+        "--advisory-db",
+        str(advisory_dir),
+        "--format",
+        "json",
+    )
+    assert json.loads(out)["new_matches"] == 0
+    assert live.admin("verify-log")[0] == 0
