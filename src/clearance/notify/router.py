@@ -219,9 +219,9 @@ def _decision_events(session: Session, link_base: str) -> list[Event]:
     for c in changes:
         if c.answer != "deny":
             continue
-        failed = [r for r in c.reasons if isinstance(r, dict) and r.get("passed") is False]
-        reasons = "; ".join(str(r.get("reason", r.get("check", ""))) for r in failed) or "denied"
-        evidence_missing = any(str(r.get("check", "")) == "evidence" for r in failed)
+        failed = [ch for ch in c.checks if isinstance(ch, dict) and ch.get("status") == "fail"]
+        reasons = "; ".join(str(r) for r in c.reasons) or "denied"
+        evidence_missing = any(ch.get("name") == "evidence" for ch in failed)
         kind = EventKind.EVIDENCE_MISSING if evidence_missing and c.env == "prod" else EventKind.DEPLOY_DENIED
         events.append(
             Event(

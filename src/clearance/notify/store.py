@@ -70,6 +70,7 @@ class DecisionChange:
     answer: str
     digest: str
     reasons: list[Any]
+    checks: list[Any]
     at: dt.datetime
     service: str
     team: str
@@ -189,10 +190,11 @@ def decision_changes(session: Session, after: int, limit: int) -> list[DecisionC
             GateDecision.answer,
             GateDecision.artifact_digest,
             GateDecision.reasons,
+            GateDecision.checks,
             GateDecision.decided_at,
             func.coalesce(Service.name, ""),
             func.coalesce(Team.name, ""),
-            func.coalesce(Environment.name, ""),
+            func.coalesce(Environment.name, GateDecision.environment_name, ""),
         )
         .outerjoin(Service, Service.id == GateDecision.service_id)
         .outerjoin(Team, Team.id == Service.team_id)
