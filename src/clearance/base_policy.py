@@ -49,14 +49,22 @@ def policy_at_base(root: Path, change: ChangeSet, working: Settings, config_path
     short = change.merge_base[:12]
     explicit = _inside(root, config_path)
     config_edits: list[str] = []
+    # One read of the merge base for every file this may need: the configuration candidates and the
+    # exceptions file named by the defaults and by the working tree (another name costs one more read).
+    candidates = [explicit] if explicit else [CONFIG_FILE, PYPROJECT]
+    wanted = list(
+        dict.fromkeys([*candidates, Settings().policy.exceptions.file, working.policy.exceptions.file])
+    )
+    at_base = {f.path: f.data for f in git.files_at(root, change.merge_base, wanted)}
     if config_path is not None and explicit is None:
         settings, origin = working, f"{config_path} (given on the command line)"
     else:
-        settings, origin, config_edits = _settings_at(root, change, explicit)
+        settings, origin, config_edits = _settings_at(root, change, candidates, at_base)
         origin = f"{origin} at {short}" if origin != "defaults" else f"defaults at {short}"
     touched = set(change.paths)
     exceptions_file = settings.policy.exceptions.file
-    at_base = {f.path: f.data for f in git.files_at(root, change.merge_base, [exceptions_file])}
+    if exceptions_file not in wanted:
+        at_base.update({f.path: f.data for f in git.files_at(root, change.merge_base, [exceptions_file])})
     base_exceptions = _text(at_base.get(exceptions_file))
     edited = list(config_edits)
     if exceptions_file in touched and _read(root / exceptions_file) != base_exceptions:
@@ -65,11 +73,12 @@ def policy_at_base(root: Path, change: ChangeSet, working: Settings, config_path
     return BasePolicy(settings, origin, tuple(dict.fromkeys(edited)), base_exceptions)
 
 
-def _settings_at(root: Path, change: ChangeSet, explicit: str | None) -> tuple[Settings, str, list[str]]:
+def _settings_at(
+    root: Path, change: ChangeSet, candidates: list[str], at_base: dict[str, bytes | None]
+) -> tuple[Settings, str, list[str]]:
     """Settings at the merge base (same lookup order as `load_settings`) and the configuration
     files whose effective content the change edits."""
-    candidates = [explicit] if explicit else [CONFIG_FILE, PYPROJECT]
-    base_files = {f.path: _text(f.data) for f in git.files_at(root, change.merge_base, candidates)}
+    base_files = {name: _text(at_base.get(name)) for name in candidates}
     edited = []
     for name in candidates:
         pyproject = name == PYPROJECT
