@@ -31,9 +31,7 @@ print(f"{time.process_time() - start:.2f} {len(result.components)}")
 
 def lockfile(packages: int) -> str:
     """A minified lockfileVersion 3 document with `packages` registry packages."""
-    entries: dict[str, object] = {
-        "": {"name": "app", "version": "1.0.0", "dependencies": {"pkg-0": "^1.0.0"}}
-    }
+    entries: dict[str, object] = {"": {"name": "app", "version": "1.0.0", "dependencies": {"pkg-0": "^1.0.0"}}}
     for i in range(packages):
         entries[f"node_modules/pkg-{i}"] = {
             "version": f"1.{i % 7}.{i % 13}",

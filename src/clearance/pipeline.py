@@ -15,6 +15,7 @@ these, and writes every output from the returned run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import stat
@@ -137,6 +138,9 @@ class GateRequest:
 
     scan: ScanRequest
     policy: GateOptions
+    policy_from_base: bool = True
+    """PR mode: replace `scan.settings` by the merge base's configuration (`base_policy`). Only a
+    library caller whose settings do not come from the repository under review turns this off."""
 
 
 @dataclass(frozen=True)
@@ -161,15 +165,22 @@ class GateRun:
 # --------------------------------------------------------------------------- the stages
 
 
-def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = None) -> ScanRun:
-    """Scan the request's target and return everything found, with what could not be read."""
+def scan(
+    request: ScanRequest,
+    now: dt.datetime,
+    progress: Progress | None = None,
+    change: ChangeSet | None = None,
+) -> ScanRun:
+    """Scan the request's target and return everything found, with what could not be read.
+
+    `change`: in PR mode, the change set if the caller already read it (`gate` does)."""
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     if options.offline:
         _refuse_network(scanner_ids)
     target = request.target
-    source = open_source(target, options)
+    source = open_source(target, options, change)
     scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
@@ -244,14 +255,31 @@ def gate(
     reviews_client: ReviewsClient | None = None,
 ) -> GateRun:
     """Scan, compare with the base (PR mode), decide, and build the report data — with one `now`."""
-    from clearance.policy.gate import run_policy
+    from clearance.policy.gate import PolicyAtBase, run_policy
 
     now = clock()
     settings = request.scan.settings
     root = request.scan.target if request.scan.target.is_dir() else request.scan.target.parent
 
+    # 0. PR mode: the change is read once, and the configuration and policy are the merge base's
+    #    (the change under review must not choose the rules that judge it).
+    change = at_base = None
+    if request.scan.options.base is not None and request.scan.target.is_dir() and request.policy_from_base:
+        from clearance.base_policy import policy_at_base
+        from clearance.sources import git
+
+        change = git.change_set(request.scan.target, request.scan.options.base)
+        at_base = policy_at_base(root, change, settings, request.policy.config_path)
+        settings = at_base.settings
+        request = dataclasses.replace(
+            request,
+            scan=dataclasses.replace(request.scan, settings=settings),
+            # the working tree's file is not where these rules come from: no line numbers from it
+            policy=dataclasses.replace(request.policy, config_path=None),
+        )
+
     # 1. Scan.
-    scanned = scan(request.scan, now, progress)
+    scanned = scan(request.scan, now, progress, change)
     result = scanned.result
 
     # 2. PR mode: what was already on the base (same scan loop over the merge base's files).
@@ -277,6 +305,7 @@ def gate(
         read_changed=_changed_file_reader(root, settings.max_file_size),
         catalog_files=catalog_files,
         reviews_client=reviews_client,
+        at_base=PolicyAtBase(at_base.origin, at_base.edited, at_base.exceptions_at_base) if at_base else None,
     )
 
     # 4. The report data every output renders.
@@ -299,7 +328,7 @@ def run(
     return scan(ScanRequest(target, settings, options), now, progress).result
 
 
-def open_source(target: Path, options: RunOptions) -> Source:
+def open_source(target: Path, options: RunOptions, change: ChangeSet | None = None) -> Source:
     """The source for a target and options: a container image, git history, git diff (PR mode), or
     the working tree."""
     if (spec := image_spec_for(target)) is not None:
@@ -312,7 +341,7 @@ def open_source(target: Path, options: RunOptions) -> Source:
         if options.history:
             return git.GitHistorySource(target, tuple(options.refs))
         assert options.base is not None
-        return git.GitDiffSource(target, options.base)
+        return git.GitDiffSource(target, options.base, _change=change)
     from clearance.sources.worktree import WorkTreeSource
 
     return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)

@@ -175,9 +175,12 @@ def _gate(
     """The `gate` command on `repo`, as CI runs it (JSON report to a file, signed evidence) — invoked
     through its command line, so the demo follows every option the command gains."""
     import click
+    import typer
 
-    from clearance.cli import app
+    from clearance.cli import scan as scan_cli
 
+    app = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+    scan_cli.register(app)  # the real `gate` command, without importing the root app (no import cycle)
     args = ["gate", str(repo), "--format", "json", "--output", str(report), "--quiet", "--jobs", "1"]
     args += ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", artifact, "--env", "prod"]
     if scanners:

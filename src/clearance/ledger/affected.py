@@ -161,10 +161,10 @@ def rematch(store: Store, matcher: AdvisoryMatcher, actor: str = "cli") -> Remat
             )
     recorded = _record_findings(store, list(wanted.values()))
     names = {s.id: s.name for s in store.services()}
+    versions = store.release_versions(sorted({item["release_id"] for item in newly}))
     for item in newly:
         item["service"] = names.get(item["service_id"], "")
-        rel = store.release(item["release_id"])
-        item["release"] = rel.version if rel else ""
+        item["release"] = versions.get(item["release_id"], "")
     newly.sort(key=lambda i: (i["service"], i["release_id"], i["component"], i["advisory_id"]))
     store.set_state("advisory_fingerprint", matcher.fingerprint())
     result = RematchResult(len(components), len(new), tuple(newly), recorded)
@@ -195,16 +195,15 @@ def _record_findings(store: Store, items: list[_NewFinding]) -> int:
     if not items:
         return 0
     services = {s.id: s for s in store.services()}
-    group_names: dict[str, set[str]] = {}
+    group_names = store.alias_groups()
+    slas: dict[str, dict[str, int]] = {}
     existing: dict[int, tuple[set[tuple[str | None, str | None]], set[str]]] = {}
     for sid, pairs in store.vulnerability_keys(sorted({it.service_id for it in items})).items():
         existing[sid] = pairs
     rows = []
     for it in items:
         svc = services[it.service_id]
-        names = group_names.get(it.advisory_id)
-        if names is None:
-            names = group_names[it.advisory_id] = set(store.advisory_names(it.advisory_id))
+        names = group_names.get(it.advisory_id, {it.advisory_id})
         keys, fingerprints = existing.get(svc.id, (set(), set()))
         if any((it.purl, n) in keys for n in names):
             continue
@@ -213,7 +212,9 @@ def _record_findings(store: Store, items: list[_NewFinding]) -> int:
             continue
         fingerprints.add(fp)
         severity = it.severity if it.severity in ("critical", "high", "medium", "low", "info") else "unknown"
-        days = store.sla_days(svc.tier).get(severity)
+        if svc.tier not in slas:
+            slas[svc.tier] = store.sla_days(svc.tier)
+        days = slas[svc.tier].get(severity)
         key = component_key(it.purl)
         rows.append(
             {

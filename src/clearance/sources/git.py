@@ -1069,8 +1069,9 @@ class GitDiffSource:
     _change: ChangeSet | None = None
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
-        """Read the change once, then the changed files that are not ignored."""
-        self._change = change_set(self.repo, self.base)
+        """Read the change once (unless given), then the changed files that are not ignored."""
+        if self._change is None:
+            self._change = change_set(self.repo, self.base)
         return walk_change(self.repo, self._change, ignore, max_file_size)
 
     def target(self) -> Target:

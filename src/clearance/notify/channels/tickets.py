@@ -243,9 +243,11 @@ class JiraChannel:
             else:
                 return response.json(), None
         jql = f'project = "{self.project}" AND labels = "{group_label(event)}" ORDER BY created ASC'
+        # Jira Cloud (v3) replaced /search with /search/jql; Data Center (v2) keeps /search.
+        search = f"{self.api}/search/jql" if self.version == 3 else f"{self.api}/search"
         response, failure = self.http.request(
             "GET",
-            f"{self.api}/search",
+            search,
             headers=self.headers,
             params={"jql": jql, "fields": "status", "maxResults": "1"},
         )

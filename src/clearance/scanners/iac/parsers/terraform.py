@@ -769,7 +769,7 @@ def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
         inner = _parse_expression(expr)
         if inner is not _UNPARSED and not (isinstance(inner, str) and inner.startswith("${")):
             return _ev(inner, scope, depth + 1)
-        return Unknown(_short(expr))
+        # a `for` expression (or another shape only the expression evaluator reads): below
     if depth > _MAX_EVAL_DEPTH:
         return Unknown("expression too deep")
     return tf_expr.evaluate(
