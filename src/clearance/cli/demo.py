@@ -175,8 +175,17 @@ def _gate(
     """The `gate` command on `repo`, as CI runs it (JSON report to a file, signed evidence) — invoked
     through its command line, so the demo follows every option the command gains."""
     import click
+    import typer
 
-    from clearance.cli import app
+    from clearance.cli import scan as scan_commands
+
+    app = typer.Typer()  # the gate command alone (importing the root app would be an import cycle)
+
+    @app.callback()
+    def _root() -> None:
+        """Keep `gate` a subcommand."""
+
+    scan_commands.register(app)
 
     args = ["gate", str(repo), "--format", "json", "--output", str(report), "--quiet", "--jobs", "1"]
     args += ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", artifact, "--env", "prod"]
