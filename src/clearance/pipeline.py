@@ -94,6 +94,8 @@ class RunOptions:
     """PR mode: scan only what changed since the merge base of this ref and HEAD."""
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
+    explicit: bool = False
+    """`paths` is the one path the user named: ignore files above it do not hide it."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     offline: bool = False
     """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
@@ -347,7 +349,7 @@ def open_source(target: Path, options: RunOptions, change: ChangeSet | None = No
         return git.GitDiffSource(target, options.base, _change=change)
     from clearance.sources.worktree import WorkTreeSource
 
-    return WorkTreeSource(target, tuple(options.paths))
+    return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)
 
 
 def compute_baseline(
