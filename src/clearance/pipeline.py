@@ -43,7 +43,6 @@ from clearance.model import (
     SkippedFile,
     Target,
 )
-from clearance.report.base import CatalogEntry, ReportContext, ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
@@ -51,11 +50,13 @@ from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
 from clearance.sources.image.source import ImageSource
 
-if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
+if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs; the report package
+    # (every renderer) only when a scan produces report data
     from clearance.policy.approvals import ReviewsClient
     from clearance.policy.context import PolicyContext
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
+    from clearance.report.base import ReportContext, ReportData
 
 Clock = Callable[[], dt.datetime]
 
@@ -93,6 +94,8 @@ class RunOptions:
     """PR mode: scan only what changed since the merge base of this ref and HEAD."""
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
+    explicit: bool = False
+    """`paths` is the one path the user named: ignore files above it do not hide it."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     offline: bool = False
     """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
@@ -237,6 +240,8 @@ def scan(
         bytes_scanned=sum(f.size for f in read),
         duration_s=round(time.perf_counter() - started, 4),
     )
+    from clearance.report.base import ReportData
+
     report = ReportData(
         result=result,
         decision=None,
@@ -309,6 +314,8 @@ def gate(
     )
 
     # 4. The report data every output renders.
+    from clearance.report.base import ReportData
+
     report = ReportData(
         result=result,
         decision=decided.decision,
@@ -349,7 +356,7 @@ def open_source(
         return git.GitDiffSource(target, options.base, _change=change, _ignore_files=ignore_files)
     from clearance.sources.worktree import WorkTreeSource
 
-    return WorkTreeSource(target, tuple(options.paths))
+    return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)
 
 
 def compute_baseline(
@@ -575,6 +582,8 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
 
 def _report_context(context: PolicyContext, now: dt.datetime) -> ReportContext:
     """What reports say about the service and the CI run, from what the policy saw."""
+    from clearance.report.base import CatalogEntry, ReportContext
+
     service = context.catalog.primary
     return ReportContext(
         service=service.name or None,

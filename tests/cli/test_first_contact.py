@@ -343,4 +343,19 @@ def test_pr_mode_runs_each_git_query_once(tmp_path: Path, monkeypatch: pytest.Mo
     assert result.exit_code == 0, result.output
     assert seen.count("diff") == 1, seen
     assert seen.count("merge-base") == 1, seen
-    assert len(seen) <= 8, f"{len(seen)} git calls: {seen}"
+    # diff, merge-base and the work-tree listing once each, plus one read of the merge base's
+    # configuration and exceptions file (PR mode judges with the base's policy: rev-parse + cat-file)
+    # and the repository probes; was 13 before the base's files were read in one go.
+    assert len(seen) <= 10, f"{len(seen)} git calls: {seen}"
+
+
+def test_a_named_target_is_scanned_even_under_an_ignored_directory(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (monorepo / ".clearanceignore").write_text("sub/\n", encoding="utf-8")
+    code, found = _findings(["sub"], monorepo, monkeypatch)
+    assert code == 1 and {f["location"]["path"] for f in found} == {"sub/k2.py", "sub/deeper/k3.py"}
+    code, found = _findings(["."], monorepo, monkeypatch)
+    assert code == 0 and found == [], "the whole repository honours the ignore file"
+    code, found = _findings(["sub/k2.py", "sub/deeper/k3.py"], monorepo, monkeypatch)
+    assert code == 0 and found == [], "a list of files (pre-commit) honours it too"

@@ -4,6 +4,7 @@ without rescanning any repository)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -48,6 +49,7 @@ def affected_query(
             rows = store.affected(purl_prefix=base, team_ids=team_ids)
             if version_range:
                 rows = [r for r in rows if _in_range(r.component, version_range)]
+        rows = _one_per_release(rows)
         query = {"purl": purl, "range": version_range}
     else:
         raise LedgerError("give an advisory id or a purl")
@@ -71,6 +73,30 @@ def _one_per_component(rows: list[AffectedRow], asked: str) -> list[AffectedRow]
         if key not in best or (r.advisory_id == asked and best[key].advisory_id != asked):
             best[key] = r
     return [r for r in rows if best.get((r.release_id, r.component)) is r]
+
+
+_SEVERITY_ORDER = {"critical": 5, "high": 4, "medium": 3, "unknown": 2, "low": 1, "info": 0}
+
+
+def _one_per_release(rows: list[AffectedRow]) -> list[AffectedRow]:
+    """Purl queries: one row per (release, component) listing every advisory, with the worst
+    severity, the union of fixed versions and the status of the most urgent open finding."""
+    grouped: dict[tuple[int, str], list[AffectedRow]] = {}
+    for r in rows:
+        grouped.setdefault((r.release_id, r.component), []).append(r)
+    out = []
+    for group in grouped.values():
+        worst = max(
+            group,
+            key=lambda r: (_SEVERITY_ORDER.get(r.severity, 2), r.finding_status in ("open", "reopened")),
+        )
+        fixes = sorted({v for r in group for v in r.fixed_versions})
+        out.append(
+            dataclasses.replace(
+                worst, advisories=tuple(sorted({r.advisory_id for r in group})), fixed_versions=tuple(fixes)
+            )
+        )
+    return out
 
 
 def _in_range(purl: str, spec: str) -> bool:

@@ -144,6 +144,8 @@ class AffectedRow:
     finding_status: str | None
     excepted_until: dt.datetime | None
     analysis_state: str | None
+    advisories: tuple[str, ...] = ()
+    """For purl queries: every advisory matching this component (one row per release)."""
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON."""

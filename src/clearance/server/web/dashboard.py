@@ -270,7 +270,7 @@ def service_page(service: str, request: Request, ledger: LedgerDep, session: Ses
             "releases": sd.releases_of_service(store.session, svc.id),
             "running": sd.running_now(store.session, scope, service),
             "findings": store.findings(FindingFilter(service=service, team_ids=scope, limit=200)),
-            "exceptions": store.exceptions_report(3650, scope),
+            "exceptions": sd.waivers_of_service(store.session, svc.id, store.now),
             "runs": store.runs(svc.id, limit=20),
             "incidents": sd.incidents(store.session, scope, service, 50),
             "signals": sd.signals(store.session, scope, service, 50),
