@@ -92,7 +92,7 @@ def create_app(
     for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics, routing_routes):
         app.include_router(module.router)
     dashboard.install(app)
-    app.include_router(deliveries.router)  # the notifications page (it builds on the dashboard)
+    app.include_router(deliveries.router)  # the dashboard's notifications page
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:
