@@ -325,3 +325,13 @@ def audit_page(request: Request, ledger: LedgerDep, session: SessionDep, offset:
         request,
         {**_base(request, token, data), "entries": entries, "size": size, "checkpoint": checkpoint},
     )
+
+
+def render(name: str, request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    """Render a dashboard template (for the pages other modules add)."""
+    return _render(name, request, context, status)
+
+
+def base_context(request: Request, token: TokenInfo, data: sess.SessionData) -> dict[str, Any]:
+    """What every dashboard page's layout needs (who, team, admin, CSRF token)."""
+    return _base(request, token, data)
