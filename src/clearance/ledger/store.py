@@ -545,11 +545,6 @@ class Store:
         """Releases whose components match any of `advisories` (all names of one advisory), or whose
         component purl starts with `purl_prefix` (a purl without version: every version). One
         indexed query over the precomputed matches, plus where each release runs now."""
-        latest = (
-            select(Release.service_id, func.max(Release.id).label("latest_id"))
-            .group_by(Release.service_id)
-            .subquery()
-        )
         q = (
             select(
                 Service.name,
@@ -558,7 +553,6 @@ class Store:
                 Release.version,
                 Release.commit,
                 Release.created_at,
-                latest.c.latest_id,
                 Component.purl,
                 AdvisoryMatch.advisory_id,
                 AdvisoryMatch.severity,
@@ -571,7 +565,6 @@ class Store:
             .join(Release, Release.id == ReleaseComponent.release_id)
             .join(Service, Service.id == Release.service_id)
             .outerjoin(Team, Team.id == Service.team_id)
-            .join(latest, latest.c.service_id == Release.service_id)
         )
         if advisories is not None:
             q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
@@ -592,6 +585,17 @@ class Store:
         if not rows:
             return []
         release_ids = sorted({r[2] for r in rows})
+        latest_of: dict[int, int] = {}
+        for part in chunks(sorted({r[10] for r in rows})):
+            latest_of.update(
+                self.session.execute(
+                    select(Release.service_id, func.max(Release.id))
+                    .where(Release.service_id.in_(part))
+                    .group_by(Release.service_id)
+                )
+                .tuples()
+                .all()
+            )
         envs: dict[int, list[str]] = {}
         for part in chunks(release_ids):
             for rid, env in self.session.execute(
@@ -601,9 +605,9 @@ class Store:
                 .order_by(Environment.rank, Environment.name)
             ).tuples():
                 envs.setdefault(rid, []).append(env)
-        status = self._finding_status_for({(r[11], r[7]) for r in rows}, sorted({r[8] for r in rows}))
+        status = self._finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
         out = []
-        for svc, team, rid, version, commit, created, latest_id, purl, adv, sev, fixed, service_id in rows:
+        for svc, team, rid, version, commit, created, purl, adv, sev, fixed, service_id in rows:
             f = status.get((service_id, purl, adv)) or status.get((service_id, purl, None))
             out.append(
                 AffectedRow(
@@ -613,7 +617,7 @@ class Store:
                     version=version,
                     commit=commit,
                     created_at=created,
-                    latest=rid == latest_id,
+                    latest=rid == latest_of.get(service_id),
                     environments=tuple(envs.get(rid, ())),
                     component=purl,
                     advisory_id=adv,
