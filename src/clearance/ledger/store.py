@@ -539,11 +539,12 @@ class Store:
         self,
         *,
         advisories: Sequence[str] | None = None,
-        purl_prefix: str | None = None,
+        component: str | None = None,
+        package: tuple[str, str] | None = None,
         team_ids: Sequence[int] | None = None,
     ) -> list[AffectedRow]:
-        """Releases whose components match any of `advisories` (all names of one advisory), or whose
-        component purl starts with `purl_prefix` (a purl without version: every version). One
+        """Releases whose components match any of `advisories` (all names of one advisory), or one
+        `component` (exact purl), or any version of a `package` (ecosystem, normalized name). One
         indexed query over the precomputed matches, plus where each release runs now."""
         q = (
             select(
@@ -568,13 +569,10 @@ class Store:
         )
         if advisories is not None:
             q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
-        if purl_prefix is not None:
-            q = q.where(
-                or_(
-                    Component.purl == purl_prefix,
-                    Component.purl.startswith(purl_prefix + "@", autoescape=True),
-                )
-            )
+        if component is not None:
+            q = q.where(Component.purl == component)
+        if package is not None:
+            q = q.where(Component.ecosystem == package[0], Component.name == package[1])
         if team_ids is not None:
             q = q.where(Service.team_id.in_(list(team_ids)))
         rows = list(
