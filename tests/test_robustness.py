@@ -1429,14 +1429,18 @@ def test_exceptions_check_warns_about_an_allowed_wildcard(tmp_path: Path) -> Non
 
 
 @pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
-def test_pr_adding_a_clearanceignore_that_hides_its_secret_needs_approval(tmp_path: Path) -> None:
+def test_pr_adding_a_clearanceignore_cannot_hide_its_secret(tmp_path: Path) -> None:
     pr = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', ".clearanceignore": "c.py\n"}
     root = _pr_repo(tmp_path, {}, pr)
     code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
-    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
-    assert any(
-        "this change edits the gate's policy: .clearanceignore" in r for r in report["decision"]["reasons"]
-    )
+    # the base's ignore files apply: c.py is still scanned, and the edit is reported
+    assert code == EXIT_BLOCKED and [f["location"]["path"] for f in report["findings"]] == ["c.py"]
+    reasons = report["decision"]["reasons"]
+    assert any("this change edits the gate's policy: .clearanceignore" in r for r in reasons)
+    # an ignore file already on the base still applies
+    root = _pr_repo(tmp_path / "base", {".clearanceignore": "fixtures/\n"}, {"fixtures/c.py": pr["c.py"]})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_PASS and report["findings"] == []
 
 
 def test_verify_artifact_that_is_a_fifo_is_a_usage_error_not_a_hang(tmp_path: Path, public_key: Path) -> None:

@@ -2,7 +2,8 @@
 
     python bench/iac/hostile.py
 
-Each reproducer is written to bench/.work/iac/hostile/<name>/ and scanned with
+Each reproducer is written to a temporary directory outside the repository (whose
+`.clearanceignore` excludes `bench/`) and scanned with
 `clearance scan DIR -s iac -j 1 -f json` under `/usr/bin/time -v`; the table shows wall
 time, peak RSS, the number of findings and errors (the budget messages). The tests
 (`tests/scanners/iac/test_iac_budgets.py`) assert the same runs by counts, not by time.
@@ -14,10 +15,9 @@ import json
 import re
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-WORK = REPO / "bench" / ".work" / "iac" / "hostile"
 BUCKET = 'resource "aws_s3_bucket" "b" {\n  bucket = "x"\n  acl    = "public-read"\n}\n'
 
 
@@ -64,10 +64,15 @@ def reproducers() -> dict[str, dict[str, str]]:
 
 def main() -> None:
     """Write, scan and report every reproducer."""
+    with tempfile.TemporaryDirectory() as tmp:
+        _run(Path(tmp))
+
+
+def _run(work: Path) -> None:
     print("| reproducer | exit | wall s | CPU s | peak RSS MB | findings | errors (budget messages) |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | --- |")
     for name, files in reproducers().items():
-        root = WORK / name
+        root = work / name
         for rel, text in files.items():
             (root / rel).parent.mkdir(parents=True, exist_ok=True)
             (root / rel).write_text(text, encoding="utf-8")

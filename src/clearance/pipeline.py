@@ -43,7 +43,6 @@ from clearance.model import (
     SkippedFile,
     Target,
 )
-from clearance.report.base import CatalogEntry, ReportContext, ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
@@ -51,11 +50,13 @@ from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
 from clearance.sources.image.source import ImageSource
 
-if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
+if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs; the report package
+    # (every renderer) only when a scan produces report data
     from clearance.policy.approvals import ReviewsClient
     from clearance.policy.context import PolicyContext
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
+    from clearance.report.base import ReportContext, ReportData
 
 Clock = Callable[[], dt.datetime]
 
@@ -93,6 +94,8 @@ class RunOptions:
     """PR mode: scan only what changed since the merge base of this ref and HEAD."""
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
+    explicit: bool = False
+    """`paths` is the one path the user named: ignore files above it do not hide it."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     offline: bool = False
     """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
@@ -168,17 +171,19 @@ def scan(
     now: dt.datetime,
     progress: Progress | None = None,
     change: ChangeSet | None = None,
+    ignore_files: Mapping[str, str] | None = None,
 ) -> ScanRun:
     """Scan the request's target and return everything found, with what could not be read.
 
-    `change`: in PR mode, the change set if the caller already read it (`gate` does)."""
+    `change`, `ignore_files`: in PR mode, the change set and the merge base's `.clearanceignore`
+    files if the caller already read them (`gate` does)."""
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     if options.offline:
         _refuse_network(scanner_ids)
     target = request.target
-    source = open_source(target, options, change)
+    source = open_source(target, options, change, ignore_files)
     scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
@@ -235,6 +240,8 @@ def scan(
         bytes_scanned=sum(f.size for f in read),
         duration_s=round(time.perf_counter() - started, 4),
     )
+    from clearance.report.base import ReportData
+
     report = ReportData(
         result=result,
         decision=None,
@@ -277,7 +284,7 @@ def gate(
         )
 
     # 1. Scan.
-    scanned = scan(request.scan, now, progress, change)
+    scanned = scan(request.scan, now, progress, change, at_base.ignore_files if at_base else None)
     result = scanned.result
 
     # 2. PR mode: what was already on the base (same scan loop over the merge base's files).
@@ -307,6 +314,8 @@ def gate(
     )
 
     # 4. The report data every output renders.
+    from clearance.report.base import ReportData
+
     report = ReportData(
         result=result,
         decision=decided.decision,
@@ -326,7 +335,12 @@ def run(
     return scan(ScanRequest(target, settings, options), now, progress).result
 
 
-def open_source(target: Path, options: RunOptions, change: ChangeSet | None = None) -> Source:
+def open_source(
+    target: Path,
+    options: RunOptions,
+    change: ChangeSet | None = None,
+    ignore_files: Mapping[str, str] | None = None,
+) -> Source:
     """The source for a target and options: a container image, git history, git diff (PR mode), or
     the working tree."""
     if (spec := image_spec_for(target)) is not None:
@@ -339,10 +353,10 @@ def open_source(target: Path, options: RunOptions, change: ChangeSet | None = No
         if options.history:
             return git.GitHistorySource(target, tuple(options.refs))
         assert options.base is not None
-        return git.GitDiffSource(target, options.base, _change=change)
+        return git.GitDiffSource(target, options.base, _change=change, _ignore_files=ignore_files)
     from clearance.sources.worktree import WorkTreeSource
 
-    return WorkTreeSource(target, tuple(options.paths))
+    return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)
 
 
 def compute_baseline(
@@ -568,6 +582,8 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
 
 def _report_context(context: PolicyContext, now: dt.datetime) -> ReportContext:
     """What reports say about the service and the CI run, from what the policy saw."""
+    from clearance.report.base import CatalogEntry, ReportContext
+
     service = context.catalog.primary
     return ReportContext(
         service=service.name or None,

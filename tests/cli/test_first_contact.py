@@ -341,6 +341,22 @@ def test_pr_mode_runs_each_git_query_once(tmp_path: Path, monkeypatch: pytest.Mo
     monkeypatch.chdir(repo)
     result = runner.invoke(app, ["gate", ".", "--base", "main", "--scanners", "secrets", "--quiet"])
     assert result.exit_code == 0, result.output
-    assert seen.count("diff") == 1, seen
-    assert seen.count("merge-base") == 1, seen
-    assert len(seen) <= 8, f"{len(seen)} git calls: {seen}"
+    # Each query of the change runs once: the diff, the merge base, the base's tree and files
+    # (PR mode judges with the base's policy); only cheap `rev-parse` probes and the two
+    # listings (work tree, untracked) repeat by name.
+    for query in ("diff", "merge-base", "ls-tree", "cat-file"):
+        assert seen.count(query) <= 1, (query, seen)
+    assert seen.count("diff") == 1 and seen.count("merge-base") == 1, seen
+    assert seen.count("ls-files") <= 2, seen
+
+
+def test_a_named_target_is_scanned_even_under_an_ignored_directory(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (monorepo / ".clearanceignore").write_text("sub/\n", encoding="utf-8")
+    code, found = _findings(["sub"], monorepo, monkeypatch)
+    assert code == 1 and {f["location"]["path"] for f in found} == {"sub/k2.py", "sub/deeper/k3.py"}
+    code, found = _findings(["."], monorepo, monkeypatch)
+    assert code == 0 and found == [], "the whole repository honours the ignore file"
+    code, found = _findings(["sub/k2.py", "sub/deeper/k3.py"], monorepo, monkeypatch)
+    assert code == 0 and found == [], "a list of files (pre-commit) honours it too"

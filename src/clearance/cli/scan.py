@@ -411,8 +411,11 @@ def _request(
     start = Path(".").resolve() if images else _common_dir(list(extra) or [path])
     repo = None if images else repository_root(start)
     settings, _ = discover_settings(start, repo, config)
+    explicit = False
     if repo is not None and not history and not base and (extra or path.resolve() != repo):
-        path, extra = repo, tuple(extra or [path])
+        # One named target is scanned even where an ignore file above it excludes it (as ruff and
+        # gitleaks treat a path on the command line); a list of files (pre-commit) keeps them.
+        path, extra, explicit = repo, tuple(extra or [path]), not extra
     ids = split_csv(scanners)
     if ids is not None:
         _check_scanners(ids)
@@ -422,6 +425,7 @@ def _request(
         "refs": tuple(ref or ()),
         "base": base,
         "paths": extra,
+        "explicit": explicit,
         "offline": offline or is_offline(),
         "platform": platform,
     }

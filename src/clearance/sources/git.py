@@ -30,7 +30,7 @@ import re
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -217,14 +217,24 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
     return walk_change(repo, change_set(repo, base), ignore, max_file_size)
 
 
-def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size: int) -> WalkResult:
+def walk_change(
+    repo: Path,
+    change: ChangeSet,
+    ignore: list[str],
+    max_file_size: int,
+    ignore_files: Mapping[str, str] | None = None,
+) -> WalkResult:
     """The changed files to scan: current working-tree content plus `added_lines`.
 
-    Ignored paths, submodules and deleted files are left out; symlinks are skipped.
+    Ignored paths, submodules and deleted files are left out; symlinks are skipped. The
+    `.clearanceignore` files are the merge base's: a change cannot hide its own files from
+    the scan by adding or editing one (the edit is reported by the policy stage instead).
     """
     cwd, _ = _target(repo)
     out = WalkResult()
-    path_filter = _PathFilter(cwd, ignore, out)
+    if ignore_files is None:
+        ignore_files = _ignore_files_at(repo, change)
+    path_filter = _PathFilter(cwd, ignore, out, ignore_files=ignore_files)
     for item in change.changed:
         if path_filter.excluded(item.path) or item.mode == "160000":
             continue  # ignored, or a submodule: its commit is not file content
@@ -857,9 +867,17 @@ class _PathFilter:
     one of its directories. Ignore files are read once per directory, lazily.
     """
 
-    def __init__(self, root: Path | None, globs: Iterable[str], out: WalkResult) -> None:
+    def __init__(
+        self,
+        root: Path | None,
+        globs: Iterable[str],
+        out: WalkResult,
+        ignore_files: Mapping[str, str] | None = None,
+    ) -> None:
         self._root = root
         self._out = out
+        self._given = ignore_files
+        """`.clearanceignore` texts by path (e.g. at the merge base) instead of the files on disk."""
         configured = compile_rules("", list(globs), "configuration `ignore`", out.warnings)
         base: tuple[IgnoreRules, ...] = (configured,) if configured else ()
         self._rules: dict[str, tuple[IgnoreRules, ...]] = {"": base + self._load("")}
@@ -895,8 +913,36 @@ class _PathFilter:
         if self._root is None:
             return ()
         rel = f"{directory}/{CLEARANCE_IGNORE}" if directory else CLEARANCE_IGNORE
-        found = read_rules(self._root / rel, directory, rel, self._out.errors, self._out.warnings)
+        if self._given is not None:
+            text = self._given.get(rel)
+            found = compile_rules(directory, text.splitlines(), rel, self._out.warnings) if text else None
+        else:
+            found = read_rules(self._root / rel, directory, rel, self._out.errors, self._out.warnings)
         return (found,) if found else ()
+
+
+def ignore_file_candidates(change: ChangeSet) -> list[str]:
+    """The `.clearanceignore` paths that can decide whether a changed path is scanned: one in
+    the target's root and in every directory above a changed path."""
+    directories = {""}
+    for changed in change.changed:
+        parts = changed.path.split("/")[:-1]
+        directories.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return sorted(f"{d}/{CLEARANCE_IGNORE}" if d else CLEARANCE_IGNORE for d in directories)
+
+
+def read_at(repo: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
+    """The content of `paths` (relative to the target `repo`) in `commit` (a full object id, as
+    `ChangeSet.merge_base`), in one `git cat-file`; paths absent there are left out."""
+    cwd, _ = _target(repo)
+    names = [f"{commit}:./{p}" for p in paths]
+    return {p: got[1] for p, got in zip(paths, _cat_file(cwd, names), strict=True) if got is not None}
+
+
+def _ignore_files_at(repo: Path, change: ChangeSet) -> dict[str, str]:
+    """The `.clearanceignore` files that matter for `change`, as they are at its merge base."""
+    found = read_at(repo, change.merge_base, ignore_file_candidates(change))
+    return {p: data.decode("utf-8", "replace") for p, data in found.items()}
 
 
 # --------------------------------------------------------------------------- running git
@@ -1067,12 +1113,14 @@ class GitDiffSource:
     base: str
     kind: str = "git-diff"
     _change: ChangeSet | None = None
+    _ignore_files: Mapping[str, str] | None = None
+    """The merge base's `.clearanceignore` files, when the caller already read them."""
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """Read the change once (unless given), then the changed files that are not ignored."""
         if self._change is None:
             self._change = change_set(self.repo, self.base)
-        return walk_change(self.repo, self._change, ignore, max_file_size)
+        return walk_change(self.repo, self._change, ignore, max_file_size, self._ignore_files)
 
     def target(self) -> Target:
         """A `git-diff` target: the base and the HEAD commit."""

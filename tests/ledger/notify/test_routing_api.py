@@ -295,7 +295,7 @@ def test_zero_day_rematch_notifies_each_owner_once(
     ledger: Ledger = app.state.ledger
     with ledger.write() as store:
         tokens = {
-            t: create_token(store, team=t, scopes=["ingest"], expires_in_days=30)[0]
+            t: create_token(store, team=t, scopes=["ingest", "deploy"], expires_in_days=30)[0]
             for t in ("payments", "search")
         }
     with TestClient(app, raise_server_exceptions=False) as client:
@@ -307,6 +307,22 @@ def test_zero_day_rematch_notifies_each_owner_once(
                 headers={"Authorization": f"Bearer {tokens[team]}", "Content-Type": "application/json"},
             )
             assert r.status_code == 200, r.text
+            release = r.json()["release"]["version"]
+        # billing's release runs in prod (the deploy tool reported it); reports runs nowhere yet.
+        r = client.post(
+            "/api/v1/deployments",
+            json={
+                "service": "billing",
+                "env": "prod",
+                "artifact_digest": "sha256:" + "d" * 64,
+                "version": release,
+                "status": "succeeded",
+                "started_at": "2026-11-01T08:00:00Z",
+                "finished_at": "2026-11-01T08:05:00Z",
+            },
+            headers={"Authorization": f"Bearer {tokens['payments']}"},
+        )
+        assert r.status_code in (200, 201), r.text
     Worker(ledger, app.state.routing).run_once()
     assert peer.state.slack == []  # nothing newly affected yet
 

@@ -78,9 +78,6 @@ SessionDep = Annotated[tuple[TokenInfo, sess.SessionData], Depends(current_sessi
 def install(app: FastAPI) -> None:
     """Mount the dashboard on an app: routes, the login redirect, the root redirect."""
     app.include_router(router)
-    from clearance.server.web import deliveries
-
-    app.include_router(deliveries.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, __: LoginRequired) -> Response:
@@ -270,7 +267,7 @@ def service_page(service: str, request: Request, ledger: LedgerDep, session: Ses
             "releases": sd.releases_of_service(store.session, svc.id),
             "running": sd.running_now(store.session, scope, service),
             "findings": store.findings(FindingFilter(service=service, team_ids=scope, limit=200)),
-            "exceptions": store.exceptions_report(3650, scope),
+            "exceptions": sd.waivers_of_service(store.session, svc.id, store.now),
             "runs": store.runs(svc.id, limit=20),
             "incidents": sd.incidents(store.session, scope, service, 50),
             "signals": sd.signals(store.session, scope, service, 50),
