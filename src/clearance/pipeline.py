@@ -344,6 +344,13 @@ def open_source(
     """The source for a target and options: a container image, git history, git diff (PR mode), or
     the working tree."""
     if (spec := image_spec_for(target)) is not None:
+        if options.history or options.base is not None or options.paths:
+            from clearance.errors import UsageError
+
+            raise UsageError(
+                f"{spec.text} is a container image: --history, --base and extra paths apply to git checkouts",
+                hint="scan the image alone (clearance gate IMAGE), and the source tree in a separate run",
+            )
         from clearance.scanners.deps.ospkg import ImageInventory
 
         return ImageSource(spec, platform=options.platform, inventory=ImageInventory())
