@@ -1177,3 +1177,275 @@ def test_history_of_a_shallow_clone_is_incomplete_and_says_unshallow(tmp_path: P
     # the full history finds the key
     code, report = gate_json(origin, "--history", "--scanners", "secrets")
     assert code == EXIT_BLOCKED and [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
+
+
+# --- issue 10: an ecosystem the advisory database knows nothing about ----------------------------
+
+NPM_LOCK = REPO / "tests" / "fixtures" / "deps" / "lockfiles" / "npm"
+
+
+@pytest.mark.parametrize("accept", [False, True], ids=["fail-closed", "accepted"])
+def test_ecosystem_without_advisory_data_is_incomplete_unless_accepted(
+    tmp_path: Path, advisory_db: Path, accept: bool
+) -> None:
+    """The demo database holds PyPI only: npm components cannot be checked."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    shutil.copy(NPM_LOCK / "v3-scoped-dev-workspace.json", root / "package-lock.json")
+    if accept:
+        (root / "clearance.toml").write_text('[deps]\naccept_missing_ecosystems = ["npm"]\n')
+    code, report = gate_json(root, "--scanners", "deps")
+    if accept:
+        assert code == EXIT_PASS and report["errors"] == []
+        assert any("no npm data" in w and "accepted" in w for w in report["warnings"])
+    else:
+        assert code == EXIT_INCOMPLETE
+        (error,) = report["errors"]
+        assert error["path"] == "package-lock.json" and "no npm data" in error["message"]
+
+
+# --- issue 10: in PR mode the change does not choose the policy that judges it -------------------
+
+IGNORE_ALL = '[[policy.rules]]\nname = "ok"\naction = "ignore"\nwhen = "true"\n'
+
+
+def _pr_repo(tmp_path: Path, base_files: dict[str, str], pr_files: dict[str, str]) -> Path:
+    """A repository whose `main` holds `base_files` and whose checked-out `topic` adds `pr_files`."""
+    root = tmp_path / "repo"
+    root.mkdir(parents=True)
+    _git(root, "init", "-q", "-b", "main")
+    write_tree(root, {"a.py": "x = 1\n", **base_files})
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "base")
+    _git(root, "checkout", "-qb", "topic")
+    write_tree(root, pr_files)
+    _git(root, "add", "-A")
+    _git(root, "commit", "-qm", "pr")
+    return root
+
+
+def _exception_entry(ident: str, days: int) -> str:
+    today = dt.datetime.now(dt.UTC).date()
+    return (
+        f"  - id: {ident}\n    match: {{rule: secret.stripe-secret-key}}\n    owner: team-a\n"
+        f"    reason: test key\n    created: {today}\n    expires: {today + dt.timedelta(days=days)}\n"
+        "    approved_by: sec-lead\n    compensating_control: key disabled\n"
+    )
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+@pytest.mark.parametrize("where", ["clearance.toml", "pyproject.toml"])
+def test_pr_cannot_rewrite_the_policy_that_judges_it(tmp_path: Path, where: str) -> None:
+    """The issue's reproducer: a PR adds a live key and an `ignore everything` rule."""
+    config = (
+        IGNORE_ALL
+        if where == "clearance.toml"
+        else "[tool.clearance]\n" + IGNORE_ALL.replace("[[policy.rules]]", "[[tool.clearance.policy.rules]]")
+    )
+    root = _pr_repo(tmp_path, {}, {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', where: config})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED
+    reasons = " | ".join(report["decision"]["reasons"])
+    assert "this change edits the gate's policy: " + where in reasons, reasons
+    assert (
+        f"{where} (this change edits the gate's policy, gate policy) needs approval from @security" in reasons
+    )
+    assert [f["verdict"]["action"] for f in report["findings"]] == ["block"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pr_cannot_disable_a_scanner_rule_or_ignore_the_file(tmp_path: Path) -> None:
+    config = 'ignore = ["c.py"]\n[secrets]\ndisable = ["secret.stripe-secret-key"]\n'
+    root = _pr_repo(tmp_path, {}, {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', "clearance.toml": config})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED
+    assert [f["rule_id"] for f in report["findings"]] == ["secret.stripe-secret-key"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_exception_added_in_the_pr_needs_approval_naming_it(tmp_path: Path) -> None:
+    exceptions = "exceptions:\n" + _exception_entry("EXC-7", 20)
+    pr = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', ".clearance/exceptions.yaml": exceptions}
+    root = _pr_repo(tmp_path, {}, pr)
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    reasons = " | ".join(report["decision"]["reasons"])
+    assert "exception(s) EXC-7 added or extended by this change" in reasons
+    assert "needs approval from @security" in reasons
+    approvals = tmp_path / "approvals.json"
+    approvals.write_text('{"approved_by": ["security"]}')
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets", "--approvals", str(approvals))
+    assert code == EXIT_PASS, report["decision"]["reasons"]
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_exception_extended_in_the_pr_needs_approval_but_an_unchanged_one_applies(tmp_path: Path) -> None:
+    base_exceptions = "exceptions:\n" + _exception_entry("EXC-7", 10)
+    secret = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n'}
+    unchanged = _pr_repo(tmp_path / "u", {".clearance/exceptions.yaml": base_exceptions}, secret)
+    code, report = gate_json(unchanged, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_PASS, report["decision"]["reasons"]
+    extended = {**secret, ".clearance/exceptions.yaml": "exceptions:\n" + _exception_entry("EXC-7", 25)}
+    root = _pr_repo(tmp_path / "e", {".clearance/exceptions.yaml": base_exceptions}, extended)
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    assert any("EXC-7 added or extended" in r for r in report["decision"]["reasons"])
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_inline_suppression_added_in_the_pr_needs_approval_like_an_exception(tmp_path: Path) -> None:
+    line = f'k = "{FAKE_STRIPE_KEY}"  # clearance:ignore[secret.stripe-secret-key] reason="test fixture"\n'
+    root = _pr_repo(tmp_path, {}, {"c.py": line})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_BLOCKED and report["decision"]["outcome"] == "needs-approval"
+    assert any(
+        "inline suppression(s) added by this change: c.py:1" in r for r in report["decision"]["reasons"]
+    )
+    # already on the base (not added by the change): it applies as before
+    root = _pr_repo(tmp_path / "old", {"c.py": line}, {"c.py": line + "y = 2\n"})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_PASS, report["decision"]["reasons"]
+
+
+# --- issue 10: the remaining reproducers, one table --------------------------------------------
+# (the others have their own tests above: PR-mode policy, exceptions, verify, CEL, config types,
+# size cap, binary, file names, shallow history, missing advisory data)
+
+
+def _interpolation_bomb(root: Path) -> None:
+    lines = ['  a0 = "' + "x" * 1000 + '"'] + [
+        f'  a{i} = "' + ("${local.a" + str(i - 1) + "}") * 100 + '"' for i in range(1, 6)
+    ]
+    (root / "main.tf").write_text(
+        "locals {\n" + "\n".join(lines) + '\n}\nresource "aws_s3_bucket" "b" {\n  bucket = local.a5\n}\n'
+    )
+
+
+def _dynamic_fan_out(root: Path) -> None:
+    block = "content {\n x = 1\n}\n"
+    for i in range(4):
+        block = f'dynamic "d{i}" {{\n for_each = local.l\n content {{\n {block} }}\n}}\n'
+    items = ",".join(map(str, range(64)))
+    (root / "main.tf").write_text(
+        f'locals {{\n  l = [{items}]\n}}\nresource "aws_security_group" "s" {{\n{block}}}\n'
+    )
+
+
+def _module_cycle(root: Path) -> None:
+    write_tree(
+        root,
+        {
+            "main.tf": 'module "m" {\n  source = "./m"\n}\n',
+            "m/main.tf": 'module "again" {\n  source = "./"\n  count  = 8\n}\n'
+            'resource "aws_s3_bucket_acl" "b" {\n  bucket = "b"\n  acl    = "public-read"\n}\n',
+        },
+    )
+
+
+def _huge_hcl_string(root: Path) -> None:
+    (root / "main.tf").write_text(
+        'locals {\n  s = "'
+        + "a" * 4_900_000
+        + '"\n}\nresource "aws_s3_bucket" "b" {\n  bucket = local.s\n}\n'
+    )
+
+
+def _cfn_join_bomb(root: Path) -> None:
+    template = {
+        "AWSTemplateFormatVersion": "2010-09-09",
+        "Parameters": {"P": {"Type": "String", "Default": "x" * 1_000_000}},
+        "Resources": {
+            "B": {
+                "Type": "AWS::S3::Bucket",
+                "Properties": {
+                    "BucketName": {"Fn::Join": ["", [{"Ref": "P"}] * 50]},
+                    "Tags": [{"Key": "k", "Value": {"Fn::Sub": "${P}" * 50}}],
+                },
+            }
+        },
+    }
+    (root / "template.json").write_text(json.dumps(template))
+
+
+def _minified_lockfile(root: Path) -> None:
+    packages: dict[str, Any] = {"": {"name": "x", "version": "1.0.0"}}
+    for i in range(8000):
+        packages[f"node_modules/pkg{i}"] = {
+            "version": f"1.0.{i}",
+            "resolved": f"https://registry.npmjs.org/pkg{i}/-/pkg{i}-1.0.{i}.tgz",
+            "integrity": "sha512-" + "A" * 86 + "==",
+        }
+    lock = {"name": "x", "version": "1.0.0", "lockfileVersion": 3, "requires": True, "packages": packages}
+    (root / "package-lock.json").write_text(json.dumps(lock, separators=(",", ":")))
+    (root / "clearance.toml").write_text('[deps]\naccept_missing_ecosystems = ["npm"]\n')
+
+
+def _binary_formats(root: Path) -> None:
+    for i in range(255):
+        ext = (".png", ".gz", ".pdf", ".zip")[i % 4]
+        (root / f"asset{i}{ext}").write_bytes(os.urandom(64))
+
+
+REPRODUCERS: list[tuple[str, Callable[[Path], None], str, int, str]] = [
+    ("terraform-interpolation-bomb", _interpolation_bomb, "iac", EXIT_INCOMPLETE, "max_string"),
+    ("terraform-dynamic-fan-out", _dynamic_fan_out, "iac", EXIT_INCOMPLETE, "max_dynamic"),
+    ("terraform-module-cycle", _module_cycle, "iac", EXIT_BLOCKED, "cycle"),
+    ("terraform-4.9MB-string", _huge_hcl_string, "iac", EXIT_BLOCKED, ""),
+    ("cloudformation-join-bomb", _cfn_join_bomb, "iac", EXIT_INCOMPLETE, "max_string"),
+    ("minified-package-lock", _minified_lockfile, "deps", EXIT_PASS, ""),
+    ("255-binary-files", _binary_formats, "secrets", EXIT_PASS, ""),
+]
+
+
+@pytest.mark.parametrize(
+    ("build", "scanners", "code", "needle"),
+    [pytest.param(b, s, c, n, id=i) for i, b, s, c, n in REPRODUCERS],
+)
+def test_issue_10_reproducers_end_with_their_documented_exit_code(
+    tmp_path: Path, advisory_db: Path, build: Callable[[Path], None], scanners: str, code: int, needle: str
+) -> None:
+    """Every reproducer ends with its documented exit code, a named budget when one is hit, every
+    skip counted, and never an internal error (exit 70)."""
+    root = tmp_path / "repo"
+    root.mkdir()
+    build(root)
+    got, report = gate_json(root, "--scanners", scanners)
+    assert got == code, (report["errors"], report["decision"]["reasons"])
+    assert got != 70
+    if needle:
+        assert any(needle in e["message"] for e in report["errors"]), report["errors"]
+    if build is _binary_formats:  # dropped by extension, but counted and reported like every skip
+        assert report["summary"]["files_skipped"] == 255
+        assert all("binary format" in s["reason"] for s in report["skipped"])
+
+
+def test_exceptions_check_warns_about_an_allowed_wildcard(tmp_path: Path) -> None:
+    today = dt.datetime.now(dt.UTC).date()
+    entry = _entry("{path: '**'}", today.isoformat(), (today + dt.timedelta(days=20)).isoformat())
+    root = _exception_repo(tmp_path, entry, "[policy.exceptions]\nallow_wildcards = true\n")
+    result = invoke(["exceptions", "check", "--root", str(root)])
+    assert result.exit_code == EXIT_PASS
+    assert "uses a wildcard (path=**)" in _flat(result.output)
+
+
+@pytest.mark.skipif(shutil.which("git") is None, reason="needs git")
+def test_pr_adding_a_clearanceignore_cannot_hide_its_secret(tmp_path: Path) -> None:
+    pr = {"c.py": f'k = "{FAKE_STRIPE_KEY}"\n', ".clearanceignore": "c.py\n"}
+    root = _pr_repo(tmp_path, {}, pr)
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    # the base's ignore files apply: c.py is still scanned, and the edit is reported
+    assert code == EXIT_BLOCKED and [f["location"]["path"] for f in report["findings"]] == ["c.py"]
+    reasons = report["decision"]["reasons"]
+    assert any("this change edits the gate's policy: .clearanceignore" in r for r in reasons)
+    # an ignore file already on the base still applies
+    root = _pr_repo(tmp_path / "base", {".clearanceignore": "fixtures/\n"}, {"fixtures/c.py": pr["c.py"]})
+    code, report = gate_json(root, "--base", "main", "--scanners", "secrets")
+    assert code == EXIT_PASS and report["findings"] == []
+
+
+def test_verify_artifact_that_is_a_fifo_is_a_usage_error_not_a_hang(tmp_path: Path, public_key: Path) -> None:
+    fifo = tmp_path / "artifact"
+    os.mkfifo(fifo)
+    bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
+    result = invoke(["verify", str(bundle), "--key", str(public_key), "--artifact", str(fifo)])
+    assert result.exit_code == EXIT_USAGE and "is not a regular file" in _flat(result.output)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from clearance.cli import main
+from clearance.entry import main
 
 if __name__ == "__main__":
     main()

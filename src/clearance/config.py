@@ -286,6 +286,29 @@ def discover_settings(
     return Settings(), None
 
 
+def settings_from_text(text: str, origin: str, *, pyproject: bool) -> Settings | None:
+    """Validate configuration text read from elsewhere than the working tree (e.g. a file at a
+    git revision): a `clearance.toml`, or a pyproject.toml's `[tool.clearance]` table (None
+    when it has none). Same checks and errors as `load_settings`, naming `origin`."""
+    data = _parse_toml(text, origin)
+    if not pyproject:
+        return _validate(data, Path(origin), prefix="", text=text)
+    tool = data.get("tool", {})
+    if isinstance(tool, dict) and "clearance" in tool:
+        return _validate(tool["clearance"], Path(origin), prefix="tool.clearance", text=text)
+    return None
+
+
+def config_table(text: str, origin: str, *, pyproject: bool) -> object:
+    """The raw configuration table in `text` (what `settings_from_text` validates), for comparing
+    two versions of a file; None for a pyproject.toml without `[tool.clearance]`."""
+    data = _parse_toml(text, origin)
+    if not pyproject:
+        return data
+    tool = data.get("tool", {})
+    return tool.get("clearance") if isinstance(tool, dict) else None
+
+
 def settings_from_mapping(data: dict[str, Any], origin: str = "<mapping>") -> Settings:
     """Validate a mapping (e.g. from tests) as settings."""
     return _validate(data, Path(origin), prefix="")
@@ -308,6 +331,12 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"{path}: not UTF-8 text (byte {e.start})", hint="save the file as UTF-8") from e
     except OSError as e:
         raise ConfigError(f"{path}: cannot read: {e.strerror}") from e
+    return _parse_toml(text, str(path))
+
+
+def _parse_toml(text: str, path: str) -> dict[str, Any]:
+    if len(text) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{path}: larger than {MAX_CONFIG_BYTES} bytes")
     depth, line = _nesting(text)
     if depth > MAX_NESTING:
         raise ConfigError(
@@ -365,11 +394,11 @@ def _nesting(text: str) -> tuple[int, int]:
     return deepest, deepest_line
 
 
-def _validate(data: object, path: Path, prefix: str) -> Settings:
+def _validate(data: object, path: Path, prefix: str, text: str | None = None) -> Settings:
     try:
         return Settings.model_validate(data)
     except ValidationError as e:
-        text = _text_or_empty(path)
+        text = _text_or_empty(path) if text is None else text
         lines = []
         for err in e.errors():
             parts = [str(p) for p in err["loc"]]

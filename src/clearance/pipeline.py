@@ -15,6 +15,7 @@ these, and writes every output from the returned run.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 import stat
@@ -38,10 +39,10 @@ from clearance.model import (
     ScannerRun,
     ScannerStatus,
     ScanResult,
+    Severity,
     SkippedFile,
     Target,
 )
-from clearance.report.base import CatalogEntry, ReportContext, ReportData
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
 from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
@@ -49,11 +50,13 @@ from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
 from clearance.sources.image.source import ImageSource
 
-if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
+if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs; the report package
+    # (every renderer) only when a scan produces report data
     from clearance.policy.approvals import ReviewsClient
     from clearance.policy.context import PolicyContext
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
+    from clearance.report.base import ReportContext, ReportData
 
 Clock = Callable[[], dt.datetime]
 
@@ -91,6 +94,8 @@ class RunOptions:
     """PR mode: scan only what changed since the merge base of this ref and HEAD."""
     paths: Sequence[Path] = ()
     """Scan only these files/directories under the target (e.g. staged files from pre-commit)."""
+    explicit: bool = False
+    """`paths` is the one path the user named: ignore files above it do not hide it."""
     jobs: int = field(default_factory=lambda: max(1, len(os.sched_getaffinity(0))))
     offline: bool = False
     """Refuse scanners that need the network (`ScannerSpec.requires_network`)."""
@@ -107,6 +112,8 @@ class ScanRequest:
     options: RunOptions = field(default_factory=RunOptions)
     verbose: bool = False
     """Reports show info-severity and ignored findings too."""
+    min_severity: Severity | None = None
+    """Human reports hide non-blocking findings below this severity (display only)."""
 
 
 @dataclass(frozen=True)
@@ -132,6 +139,9 @@ class GateRequest:
 
     scan: ScanRequest
     policy: GateOptions
+    policy_from_base: bool = True
+    """PR mode: replace `scan.settings` by the merge base's configuration (`base_policy`). Only a
+    library caller whose settings do not come from the repository under review turns this off."""
 
 
 @dataclass(frozen=True)
@@ -156,15 +166,22 @@ class GateRun:
 # --------------------------------------------------------------------------- the stages
 
 
-def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = None) -> ScanRun:
-    """Scan the request's target and return everything found, with what could not be read."""
+def scan(
+    request: ScanRequest,
+    now: dt.datetime,
+    progress: Progress | None = None,
+    change: ChangeSet | None = None,
+) -> ScanRun:
+    """Scan the request's target and return everything found, with what could not be read.
+
+    `change`: in PR mode, the change set if the caller already read it (`gate` does)."""
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     if options.offline:
         _refuse_network(scanner_ids)
     target = request.target
-    source = open_source(target, options)
+    source = open_source(target, options, change)
     scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
@@ -221,12 +238,15 @@ def scan(request: ScanRequest, now: dt.datetime, progress: Progress | None = Non
         bytes_scanned=sum(f.size for f in read),
         duration_s=round(time.perf_counter() - started, 4),
     )
+    from clearance.report.base import ReportData
+
     report = ReportData(
         result=result,
         decision=None,
         rules=rules_of(scanners, settings),
         tool_version=__version__,
         verbose=request.verbose,
+        min_severity=request.min_severity,
     )
     return ScanRun(result, change, report, tuple(scanners))
 
@@ -238,14 +258,31 @@ def gate(
     reviews_client: ReviewsClient | None = None,
 ) -> GateRun:
     """Scan, compare with the base (PR mode), decide, and build the report data — with one `now`."""
-    from clearance.policy.gate import run_policy
+    from clearance.policy.gate import PolicyAtBase, run_policy
 
     now = clock()
     settings = request.scan.settings
     root = request.scan.target if request.scan.target.is_dir() else request.scan.target.parent
 
+    # 0. PR mode: the change is read once, and the configuration and policy are the merge base's
+    #    (the change under review must not choose the rules that judge it).
+    change = at_base = None
+    if request.scan.options.base is not None and request.scan.target.is_dir() and request.policy_from_base:
+        from clearance.base_policy import policy_at_base
+        from clearance.sources import git
+
+        change = git.change_set(request.scan.target, request.scan.options.base)
+        at_base = policy_at_base(root, change, settings, request.policy.config_path)
+        settings = at_base.settings
+        request = dataclasses.replace(
+            request,
+            scan=dataclasses.replace(request.scan, settings=settings),
+            # the working tree's file is not where these rules come from: no line numbers from it
+            policy=dataclasses.replace(request.policy, config_path=None),
+        )
+
     # 1. Scan.
-    scanned = scan(request.scan, now, progress)
+    scanned = scan(request.scan, now, progress, change)
     result = scanned.result
 
     # 2. PR mode: what was already on the base (same scan loop over the merge base's files).
@@ -271,15 +308,19 @@ def gate(
         read_changed=_changed_file_reader(root, settings.max_file_size),
         catalog_files=catalog_files,
         reviews_client=reviews_client,
+        at_base=PolicyAtBase(at_base.origin, at_base.edited, at_base.exceptions_at_base) if at_base else None,
     )
 
     # 4. The report data every output renders.
+    from clearance.report.base import ReportData
+
     report = ReportData(
         result=result,
         decision=decided.decision,
         rules=scanned.report.rules,
         tool_version=__version__,
         verbose=request.scan.verbose,
+        min_severity=request.scan.min_severity,
         context=_report_context(decided.inputs.context, now),
     )
     return GateRun(result, decided.decision, report, decided.inputs, now, baseline)
@@ -292,7 +333,7 @@ def run(
     return scan(ScanRequest(target, settings, options), now, progress).result
 
 
-def open_source(target: Path, options: RunOptions) -> Source:
+def open_source(target: Path, options: RunOptions, change: ChangeSet | None = None) -> Source:
     """The source for a target and options: a container image, git history, git diff (PR mode), or
     the working tree."""
     if (spec := image_spec_for(target)) is not None:
@@ -305,10 +346,10 @@ def open_source(target: Path, options: RunOptions) -> Source:
         if options.history:
             return git.GitHistorySource(target, tuple(options.refs))
         assert options.base is not None
-        return git.GitDiffSource(target, options.base)
+        return git.GitDiffSource(target, options.base, _change=change)
     from clearance.sources.worktree import WorkTreeSource
 
-    return WorkTreeSource(target, tuple(options.paths))
+    return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)
 
 
 def compute_baseline(
@@ -534,6 +575,8 @@ def _only_added_lines(findings: list[Finding], files: list[SourceFile]) -> list[
 
 def _report_context(context: PolicyContext, now: dt.datetime) -> ReportContext:
     """What reports say about the service and the CI run, from what the policy saw."""
+    from clearance.report.base import CatalogEntry, ReportContext
+
     service = context.catalog.primary
     return ReportContext(
         service=service.name or None,

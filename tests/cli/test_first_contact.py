@@ -247,3 +247,115 @@ def test_paths_are_repository_relative_in_every_format(
         assert "sub/k2.py:1" in (out / name).read_text(encoding="utf-8"), name
     secrets = json.loads((out / "gl" / "gl-secret-detection-report.json").read_text(encoding="utf-8"))
     assert secrets["vulnerabilities"][0]["location"]["file"] == "sub/k2.py"
+
+
+# --- --baseline REPORT and --min-severity -----------------------------------------------------
+
+
+def test_a_saved_report_is_a_baseline_new_findings_still_block(demo: Path, tmp_path: Path) -> None:
+    saved = tmp_path / "baseline.json"
+    first = _gate(demo, "--scanners", "secrets,iac", "--format", "json")
+    assert first.exit_code == 1
+    saved.write_text(first.stdout, encoding="utf-8")
+    again = _gate(demo, "--scanners", "secrets,iac", "--format", "json", "--baseline", str(saved))
+    assert again.exit_code == 0, "everything in the baseline is existing debt: it warns"
+    findings = json.loads(again.stdout)["findings"]
+    debt = [f for f in findings if f["verdict"]["rule"] == "baseline.pre-existing"]
+    assert debt and all("baseline baseline.json" in f["verdict"]["message"] for f in debt)
+    (demo / "app" / "new.py").write_text((demo / "app" / "github_sync.py").read_text().replace("\n", "\n\n"))
+    sarif = tmp_path / "baseline.sarif"
+    assert _gate(demo, "--scanners", "secrets,iac", "--output", f"sarif:{sarif}").exit_code == 1
+    with_new = _gate(demo, "--scanners", "secrets,iac", "--format", "json", "--baseline", str(saved))
+    assert with_new.exit_code == 1, "a finding the baseline does not have blocks"
+    blocking = [f for f in json.loads(with_new.stdout)["findings"] if f["verdict"]["action"] == "block"]
+    assert {f["location"]["path"] for f in blocking} == {"app/new.py"}
+    assert _gate(demo, "--scanners", "secrets,iac", "--baseline", str(sarif)).exit_code == 0, (
+        "SARIF works too"
+    )
+
+
+def test_a_broken_baseline_is_a_usage_error(demo: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "b.json"
+    bad.write_text("[1, 2]", encoding="utf-8")
+    result = _gate(demo, "--baseline", str(bad))
+    assert result.exit_code == 2 and "neither a clearance JSON report nor SARIF" in result.output
+
+
+def test_min_severity_filters_the_display_not_the_decision(demo: Path) -> None:
+    full = _gate(demo, "--format", "json")
+    filtered = _gate(demo, "--format", "json", "--min-severity", "high")
+    assert full.exit_code == filtered.exit_code == 1
+    assert json.loads(full.stdout)["decision"] == json.loads(filtered.stdout)["decision"]
+    assert json.loads(full.stdout)["findings"] == json.loads(filtered.stdout)["findings"], "JSON keeps all"
+    console = _gate(demo, "--min-severity", "high").stdout
+    everything = _gate(demo).stdout
+    assert console.splitlines()[0] == everything.splitlines()[0], "same verdict and counts"
+    assert "iac.k8s-seccomp-unset" in everything and "iac.k8s-seccomp-unset" not in console
+    assert "below high not shown (--min-severity)" in console
+    assert "iac.aws-s3-public-access-block" in console, "a blocking medium finding is always shown"
+
+
+# --- start-up: bounds on work, not on time (bench/startup measures the time) -------------------
+
+
+def test_version_answers_without_importing_the_cli() -> None:
+    import subprocess
+
+    code = (
+        "import sys; sys.argv = ['clearance', '--version']\n"
+        "from clearance.entry import main; main()\n"
+        "heavy = sorted(m for m in ('typer', 'rich', 'pydantic', 'httpx', 'hyperscan', 'clearance.cli') "
+        "if m in sys.modules)\n"
+        "print('heavy:', heavy)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.splitlines()[0].startswith("clearance ") and out.splitlines()[1] == "heavy: []"
+
+
+def test_pr_mode_runs_each_git_query_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import subprocess
+
+    repo = tmp_path / "pr"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    repo.mkdir()
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    for i in range(5):
+        (repo / f"f{i}.py").write_text(f"x = {i}\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    subprocess.run([*git, "checkout", "-qb", "topic"], check=True)
+    (repo / "f1.py").write_text("x = 10\n")
+    (repo / "f2.py").unlink()
+    subprocess.run([*git, "commit", "-qam", "change"], check=True)
+    seen: list[str] = []
+    real = subprocess.Popen
+
+    class Spy(real):  # type: ignore[misc, valid-type]
+        def __init__(self, argv: Any, *args: Any, **kwargs: Any) -> None:
+            if isinstance(argv, (list, tuple)) and argv and str(argv[0]).endswith("git"):
+                words = [str(a) for a in argv[1:] if a != "-c" and not str(a).startswith("core.")]
+                seen.append(words[0])
+            super().__init__(argv, *args, **kwargs)
+
+    monkeypatch.setattr(subprocess, "Popen", Spy)
+    monkeypatch.chdir(repo)
+    result = runner.invoke(app, ["gate", ".", "--base", "main", "--scanners", "secrets", "--quiet"])
+    assert result.exit_code == 0, result.output
+    assert seen.count("diff") == 1, seen
+    assert seen.count("merge-base") == 1, seen
+    # diff, merge-base and the work-tree listing once each, plus one read of the merge base's
+    # configuration and exceptions file (PR mode judges with the base's policy: rev-parse + cat-file)
+    # and the repository probes; was 13 before the base's files were read in one go.
+    assert len(seen) <= 10, f"{len(seen)} git calls: {seen}"
+
+
+def test_a_named_target_is_scanned_even_under_an_ignored_directory(
+    monorepo: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (monorepo / ".clearanceignore").write_text("sub/\n", encoding="utf-8")
+    code, found = _findings(["sub"], monorepo, monkeypatch)
+    assert code == 1 and {f["location"]["path"] for f in found} == {"sub/k2.py", "sub/deeper/k3.py"}
+    code, found = _findings(["."], monorepo, monkeypatch)
+    assert code == 0 and found == [], "the whole repository honours the ignore file"
+    code, found = _findings(["sub/k2.py", "sub/deeper/k3.py"], monorepo, monkeypatch)
+    assert code == 0 and found == [], "a list of files (pre-commit) honours it too"

@@ -188,6 +188,13 @@ def test_deploy_go_no_go_flow(api: Api, passing_run: PassingRun) -> None:
     assert "deny: evidence: unknown service" in unknown["status"]["message"]
     tagged = review(api, alice, "admission-pod-pinned.json", image="ghcr.io/acme/billing:1.4.2")
     assert tagged["allowed"] is False and "tag only" in tagged["status"]["message"]
+    # a review that cannot be read is denied, never admitted
+    r = api.client.post("/api/v1/admission/prod", json={"kind": "AdmissionReview"}, headers=api.auth(alice))
+    assert r.status_code == 200 and r.json()["response"]["allowed"] is False
+    assert r.json()["response"]["status"]["code"] == 400
+    # an environment the policy does not name is denied by default, even with evidence and approvals
+    other = check(api, alice, env="sandbox")
+    assert other["answer"] != "allow" and other["known_environment"] is False
 
     # 6. Drift is reported for billing in prod: deny again.
     plan = json.loads((FIXTURES / "tf-show-drift.json").read_text())

@@ -70,7 +70,11 @@ def test_demo_flow(api: Api, demo_runs: DemoRuns) -> None:
     r = api.client.get(
         "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "range": "<3.1.5"}, headers=api.auth(payments)
     )
-    assert {x["service"] for x in r.json()["results"]} == {"billing"}
+    purl_rows = r.json()["results"]
+    assert {x["service"] for x in purl_rows} == {"billing"}
+    assert len(purl_rows) == 2 and all(
+        "GHSA-q2x7-8rv6-6q7h" in x["advisories"] for x in purl_rows
+    )  # one row per release
     r = api.client.get(
         "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "range": ">=3.1.5"}, headers=api.auth(payments)
     )
@@ -132,3 +136,38 @@ def test_reopen_is_a_regression_and_pr_mode_never_closes(api: Api, demo_runs: De
     assert r["services"][0]["service"] == "billing" and r["services"][0]["reopens"] == 1
     aging = api.client.get("/api/v1/debt/aging", headers=api.auth(tok)).json()["buckets"]
     assert sum(aging["0-7"].values()) > 0 and aging["90+"] == {}
+
+
+def test_affected_names_the_environments_running_the_release(api: Api, demo_runs: DemoRuns) -> None:
+    import datetime as dt
+
+    from sqlalchemy import select
+
+    from clearance.ledger.tables import CurrentDeployment, Deployment, Environment, Release
+
+    tok = api.token("payments", "ingest", "read")
+    push(api, tok, demo_runs.report1, service="billing")
+    at = dt.datetime(2026, 11, 2, tzinfo=dt.UTC)
+    with api.db.session() as s, s.begin():
+        rel = s.scalars(select(Release)).one()
+        prod = Environment(name="prod", rank=10)
+        s.add(prod)
+        s.flush()
+        dep = Deployment(
+            release_id=rel.id, environment_id=prod.id, status="succeeded", started_at=at, finished_at=at
+        )
+        s.add(dep)
+        s.flush()
+        s.add(
+            CurrentDeployment(
+                service_id=rel.service_id,
+                environment_id=prod.id,
+                release_id=rel.id,
+                deployment_id=dep.id,
+                since=at,
+            )
+        )
+    body = api.client.get(
+        "/api/v1/affected", params={"advisory": "CVE-2024-56326"}, headers=api.auth(tok)
+    ).json()
+    assert body["results"][0]["environments"] == ["prod"] and body["results"][0]["latest"] is True

@@ -229,7 +229,8 @@ def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, 
         environ={"GITHUB_API_URL": github, "GITHUB_TOKEN": "t0k"},
         ci_overrides={"repository": "acme/shop", "pr": 431},
     )
-    run = gate(GateRequest(scan, options), lambda: now)
+    # these settings are the test's, not the repository's: keep them in PR mode
+    run = gate(GateRequest(scan, options, policy_from_base=False), lambda: now)
     assert run.decision.outcome is Outcome.PASS
     assert run.decision.extra["approvals"][0]["approved_by"] == ["sec-lead"]
     assert run.decision.extra["approvals_source"] == "github:acme/shop#431"
@@ -240,7 +241,7 @@ def test_gate_fetches_reviews_from_github_for_a_pr(github: str, tmp_path: Path, 
     from clearance.errors import UsageError
 
     with pytest.raises(UsageError, match="needs the repository and pull request number"):
-        gate(GateRequest(scan, missing), lambda: now)
+        gate(GateRequest(scan, missing, policy_from_base=False), lambda: now)
 
 
 def test_invalid_high_risk_pattern_is_a_config_error() -> None:

@@ -203,3 +203,11 @@ def test_a_multi_line_error_prints_its_lines_not_an_escape() -> None:
     hostile = ScanError("x\x1b[2J.py", "bad\x1b[31m", "iac")
     text = render(Format.console, gate_data(result=dataclasses.replace(RESULT, errors=(hostile,))))
     assert "\x1b" not in text and "x\\x1b[2J.py" in text
+
+
+def test_only_the_markers_are_coloured_not_the_whole_line() -> None:
+    tty = io.StringIO()
+    render_console(gate_data(), Console(file=tty, force_terminal=True, color_system="standard", width=100))
+    line = next(x for x in tty.getvalue().splitlines() if "deploy/settings.py:12" in x and "✗" in x)
+    assert line.count("\x1b[") >= 3, "the marker, the location and the severity carry their own styles"
+    assert "\x1b[1;31m✗ \x1b[0m" in line

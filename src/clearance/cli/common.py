@@ -179,14 +179,18 @@ def gate_options(
     fail_on: Severity | None,
     approvals: str | None,
     ci: dict[str, Any],
+    baseline: Path | None = None,
 ) -> GateOptions:
     """The policy stage's options from the gate's flags and the process environment."""
     from platformdirs import user_cache_dir
 
     from clearance.policy.gate import GateOptions
+    from clearance.policy.saved_report import baseline_fingerprints
 
     root = root if root.is_dir() else root.parent
     return GateOptions(
+        baseline_report=baseline_fingerprints(baseline) if baseline is not None else frozenset(),
+        baseline_label=f"baseline {baseline.name}" if baseline is not None else "",
         env=env,
         fail_on=fail_on,
         approvals=approvals,

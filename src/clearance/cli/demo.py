@@ -121,7 +121,9 @@ def seed(
             step = dt.timedelta(days=(DAYS - 10) / svc.releases)
             for i in range(svc.releases):
                 clock.now = start + step * i + dt.timedelta(hours=rng.randint(0, 8))
-                r, d, n = _release(ledger, clock, svc, i, workdir, examples, key, advisories, policy, rng)
+                r, d, n = _release(
+                    ledger, clock, svc, i, workdir, examples, key, advisories, policy, rng, now.date()
+                )
                 runs, deployments, decisions = runs + r, deployments + d, decisions + n
         clock.now = now - dt.timedelta(days=1)
         with ledger.write() as store:
@@ -175,8 +177,17 @@ def _gate(
     """The `gate` command on `repo`, as CI runs it (JSON report to a file, signed evidence) — invoked
     through its command line, so the demo follows every option the command gains."""
     import click
+    import typer
 
-    from clearance.cli import app
+    from clearance.cli import scan as scan_commands
+
+    app = typer.Typer()  # the gate command alone (importing the root app would be an import cycle)
+
+    @app.callback()
+    def _root() -> None:
+        """Keep `gate` a subcommand."""
+
+    scan_commands.register(app)
 
     args = ["gate", str(repo), "--format", "json", "--output", str(report), "--quiet", "--jobs", "1"]
     args += ["--evidence", str(evidence), "--key", str(key), "--artifact-digest", artifact, "--env", "prod"]
@@ -192,12 +203,57 @@ def _gate(
     return report.read_bytes()
 
 
-def _repo(svc: DemoService, i: int, workdir: Path, examples: Path) -> Path:
+def _exceptions(path: Path, today: dt.date) -> None:
+    """Time-boxed risk acceptances as a team would declare them: one expiring soon, one still
+    open, one expired (the gate then decides that finding again and says so)."""
+    entries = [
+        (
+            "EXC-101",
+            "iac.aws-s3-versioning",
+            "infra/**",
+            -30,
+            10,
+            "versioning lands with the bucket migration (PAY-88)",
+        ),
+        (
+            "EXC-102",
+            "iac.k8s-seccomp-unset",
+            "k8s/**",
+            -20,
+            60,
+            "runtime default profile enforced by the cluster",
+        ),
+        (
+            "EXC-103",
+            "iac.docker-healthcheck-missing",
+            "Dockerfile",
+            -40,
+            -5,
+            "health checked by the orchestrator",
+        ),
+    ]
+    lines = ["exceptions:"]
+    for ident, rule, glob, created, expires, reason in entries:
+        lines += [
+            f"  - id: {ident}",
+            f"    match: {{rule: {rule}, path: '{glob}'}}",
+            "    owner: payments",
+            f"    reason: {reason}",
+            f"    created: {today + dt.timedelta(days=created)}",
+            f"    expires: {today + dt.timedelta(days=expires)}",
+            "    approved_by: sec-oncall",
+        ]
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def _repo(svc: DemoService, i: int, workdir: Path, examples: Path, today: dt.date) -> Path:
     repo = workdir / "repos" / svc.name
     if i == 0:
         shutil.rmtree(repo, ignore_errors=True)
         if svc.source == "leaky":
             shutil.copytree(examples / "leaky-repo", repo)
+            _exceptions(repo / ".clearance" / "exceptions.yaml", today)
         else:
             (repo / "app").mkdir(parents=True)
             (repo / "README.md").write_text(f"# {svc.name}\n\nOwned by {svc.team}.\n")
@@ -223,9 +279,10 @@ def _release(
     advisories: Path,
     policy: DeployPolicy,
     rng: random.Random,
+    today: dt.date,
 ) -> tuple[int, int, int]:
     commit_time = clock.now - dt.timedelta(hours=rng.randint(4, 60))
-    repo = _repo(svc, i, workdir, examples)
+    repo = _repo(svc, i, workdir, examples, today)
     version = f"1.{i}.0"
     digest = "sha256:" + hashlib.sha256(f"{svc.name}-{version}".encode()).hexdigest()
     evidence = workdir / "evidence" / svc.name / version

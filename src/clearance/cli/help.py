@@ -90,7 +90,7 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     "gate": (
         "clearance gate .",
         "clearance gate . --base origin/main --env prod --update-db",
-        "clearance gate src/settings.py deploy/values.yaml --scanners secrets",
+        "clearance gate . --baseline baseline.json --min-severity high",
     ),
     "init": ("clearance init", "clearance init services/api --force"),
     "keygen": ("clearance keygen --output release.key --public release.pub",),

@@ -159,8 +159,13 @@ def _emit(
     for c in columns:
         table.add_column(c, overflow="fold")
     for r in rows:
-        table.add_row(*(_cell(r.get(c)) for c in columns))
+        table.add_row(*(_short(_cell(r.get(c))) for c in columns))
     Console().print(table)
+
+
+def _short(text: str) -> str:
+    """Tables show ISO timestamps as dates."""
+    return text[:10] if len(text) >= 19 and text[4] == "-" and text[10] == "T" else text
 
 
 def _cell(value: Any) -> str:

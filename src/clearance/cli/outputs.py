@@ -11,14 +11,16 @@ import dataclasses
 import datetime as dt
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 from rich.console import Console
 
 from clearance.cli.common import OutputTarget, parse_outputs, stderr
 from clearance.errors import EvidenceError, UsageError
-from clearance.report.base import ReportData
+
+if TYPE_CHECKING:
+    from clearance.report.base import ReportData
 
 
 @dataclass(frozen=True)

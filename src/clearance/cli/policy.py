@@ -240,8 +240,11 @@ def exceptions_check(root: Path = ROOT_OPT, config: Path | None = CONFIG_OPT) ->
     with errors_to_exit():
         settings, _ = load_settings(root, config)
         limits = settings.policy.exceptions
-        entries = load_exceptions(root / limits.file, limits, display=limits.file).entries
         now = system_clock()
+        loaded = load_exceptions(root / limits.file, limits, display=limits.file, now=now)
+        entries = loaded.entries
+        for warning in loaded.warnings:
+            stderr.print(f"[yellow]warning:[/] {warning}", markup=True, highlight=False)
         for e in entries:
             left = e.days_left(now)
             if left <= 0:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from pathlib import Path
@@ -60,6 +61,12 @@ CONFIG_OPT = typer.Option(
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
 VERBOSE_OPT = typer.Option(False, "--verbose", "-v", help="Also show info-level findings.")
 JOBS_OPT = typer.Option(None, "--jobs", "-j", min=1, help="Worker processes (default: available cores).")
+MIN_SEVERITY_OPT = typer.Option(
+    None,
+    "--min-severity",
+    help="Show only findings at or above this severity (display only: blocking findings are always "
+    "shown; the decision, exit code and JSON/SARIF/GitLab reports are unchanged).",
+)
 PLATFORM_OPT = typer.Option(
     None, "--platform", help="Image targets: the platform of a multi-platform image (e.g. linux/arm64)."
 )
@@ -89,6 +96,7 @@ def scan(
     jobs: int | None = JOBS_OPT,
     offline: bool = OFFLINE_OPT,
     platform: str | None = PLATFORM_OPT,
+    min_severity: str | None = MIN_SEVERITY_OPT,
 ) -> None:
     """Scan and report. Exits 0 unless a scanner could not run at all (3) or the input is wrong.
 
@@ -96,6 +104,8 @@ def scan(
     tarball), `docker-archive:PATH`, `oci:PATH` or `docker:NAME[:TAG]` (docs/images.md)."""
     with errors_to_exit():
         req = _request(path, scanners, history, ref, base, config, verbose, jobs, offline, platform)
+        if min_severity:
+            req = dataclasses.replace(req, min_severity=_severity(min_severity))
         plan = plan_outputs(fmt, output or [], quiet=quiet)
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.scan(req, system_clock(), progress)
@@ -117,6 +127,7 @@ def gate(
     jobs: int | None = JOBS_OPT,
     offline: bool = OFFLINE_OPT,
     platform: str | None = PLATFORM_OPT,
+    min_severity: str | None = MIN_SEVERITY_OPT,
     fail_on: str | None = typer.Option(None, "--fail-on", help="Block findings at or above this severity."),
     evidence: Path | None = typer.Option(
         None, "--evidence", help="Write signed evidence and a release bundle here."
@@ -164,6 +175,12 @@ def gate(
         "--gitlab-reports",
         help="Write GitLab secret-detection, dependency-scanning and SAST (IaC) report JSON into this directory.",
     ),
+    baseline: Path | None = typer.Option(
+        None,
+        "--baseline",
+        help="A saved JSON or SARIF report: findings already in it count as existing debt (they warn "
+        "instead of blocking, as pre-existing findings do in PR mode); new ones follow the policy.",
+    ),
     update_db: bool = typer.Option(
         False,
         "--update-db",
@@ -182,6 +199,8 @@ def gate(
     """Scan, decide and report. Exit 0 pass/warn, 1 blocked, 2 usage, 3 incomplete, 4 bad config."""
     with errors_to_exit():
         req = _request(path, scanners, history, ref, base, config, verbose, jobs, offline, platform)
+        if min_severity:
+            req = dataclasses.replace(req, min_severity=_severity(min_severity))
         threshold = _severity(fail_on) if fail_on else None  # None: the policy decides (docs/policy.md)
         if approvals and not base:
             raise UsageError(
@@ -212,12 +231,14 @@ def gate(
             "run_url": run_url,
             "actor": actor,
         }
+        if update_db and offline:
+            raise UsageError("--update-db downloads the advisory database; --offline forbids the network")
         if update_db and "deps" in (req.options.scanners or req.settings.scanners):
             from clearance.cli.advisories import refresh_if_stale
 
             root = req.target if req.target.is_dir() else req.target.parent
             refresh_if_stale(req.settings.deps.db_dir, root, db_max_age, quiet=quiet)
-        request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci))
+        request = GateRequest(req, gate_options(req.target, config, env, threshold, approvals, ci, baseline))
         progress = BarProgress() if wants_progress(quiet) else None
         done = pipeline.gate(request, system_clock, progress)
         for warning in done.inputs.context.catalog.warnings:
@@ -390,8 +411,11 @@ def _request(
     start = Path(".").resolve() if images else _common_dir(list(extra) or [path])
     repo = None if images else repository_root(start)
     settings, _ = discover_settings(start, repo, config)
+    explicit = False
     if repo is not None and not history and not base and (extra or path.resolve() != repo):
-        path, extra = repo, tuple(extra or [path])
+        # One named target is scanned even where an ignore file above it excludes it (as ruff and
+        # gitleaks treat a path on the command line); a list of files (pre-commit) keeps them.
+        path, extra, explicit = repo, tuple(extra or [path]), not extra
     ids = split_csv(scanners)
     if ids is not None:
         _check_scanners(ids)
@@ -401,6 +425,7 @@ def _request(
         "refs": tuple(ref or ()),
         "base": base,
         "paths": extra,
+        "explicit": explicit,
         "offline": offline or is_offline(),
         "platform": platform,
     }

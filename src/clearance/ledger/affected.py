@@ -4,6 +4,7 @@ without rescanning any repository)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -48,6 +49,7 @@ def affected_query(
             rows = store.affected(purl_prefix=base, team_ids=team_ids)
             if version_range:
                 rows = [r for r in rows if _in_range(r.component, version_range)]
+        rows = _one_per_release(rows)
         query = {"purl": purl, "range": version_range}
     else:
         raise LedgerError("give an advisory id or a purl")
@@ -71,6 +73,30 @@ def _one_per_component(rows: list[AffectedRow], asked: str) -> list[AffectedRow]
         if key not in best or (r.advisory_id == asked and best[key].advisory_id != asked):
             best[key] = r
     return [r for r in rows if best.get((r.release_id, r.component)) is r]
+
+
+_SEVERITY_ORDER = {"critical": 5, "high": 4, "medium": 3, "unknown": 2, "low": 1, "info": 0}
+
+
+def _one_per_release(rows: list[AffectedRow]) -> list[AffectedRow]:
+    """Purl queries: one row per (release, component) listing every advisory, with the worst
+    severity, the union of fixed versions and the status of the most urgent open finding."""
+    grouped: dict[tuple[int, str], list[AffectedRow]] = {}
+    for r in rows:
+        grouped.setdefault((r.release_id, r.component), []).append(r)
+    out = []
+    for group in grouped.values():
+        worst = max(
+            group,
+            key=lambda r: (_SEVERITY_ORDER.get(r.severity, 2), r.finding_status in ("open", "reopened")),
+        )
+        fixes = sorted({v for r in group for v in r.fixed_versions})
+        out.append(
+            dataclasses.replace(
+                worst, advisories=tuple(sorted({r.advisory_id for r in group})), fixed_versions=tuple(fixes)
+            )
+        )
+    return out
 
 
 def _in_range(purl: str, spec: str) -> bool:
@@ -161,10 +187,10 @@ def rematch(store: Store, matcher: AdvisoryMatcher, actor: str = "cli") -> Remat
             )
     recorded = _record_findings(store, list(wanted.values()))
     names = {s.id: s.name for s in store.services()}
+    versions = store.release_versions(sorted({item["release_id"] for item in newly}))
     for item in newly:
         item["service"] = names.get(item["service_id"], "")
-        rel = store.release(item["release_id"])
-        item["release"] = rel.version if rel else ""
+        item["release"] = versions.get(item["release_id"], "")
     newly.sort(key=lambda i: (i["service"], i["release_id"], i["component"], i["advisory_id"]))
     store.set_state("advisory_fingerprint", matcher.fingerprint())
     result = RematchResult(len(components), len(new), tuple(newly), recorded)
@@ -195,16 +221,15 @@ def _record_findings(store: Store, items: list[_NewFinding]) -> int:
     if not items:
         return 0
     services = {s.id: s for s in store.services()}
-    group_names: dict[str, set[str]] = {}
+    group_names = store.alias_groups()
+    slas: dict[str, dict[str, int]] = {}
     existing: dict[int, tuple[set[tuple[str | None, str | None]], set[str]]] = {}
     for sid, pairs in store.vulnerability_keys(sorted({it.service_id for it in items})).items():
         existing[sid] = pairs
     rows = []
     for it in items:
         svc = services[it.service_id]
-        names = group_names.get(it.advisory_id)
-        if names is None:
-            names = group_names[it.advisory_id] = set(store.advisory_names(it.advisory_id))
+        names = group_names.get(it.advisory_id, {it.advisory_id})
         keys, fingerprints = existing.get(svc.id, (set(), set()))
         if any((it.purl, n) in keys for n in names):
             continue
@@ -213,7 +238,9 @@ def _record_findings(store: Store, items: list[_NewFinding]) -> int:
             continue
         fingerprints.add(fp)
         severity = it.severity if it.severity in ("critical", "high", "medium", "low", "info") else "unknown"
-        days = store.sla_days(svc.tier).get(severity)
+        if svc.tier not in slas:
+            slas[svc.tier] = store.sla_days(svc.tier)
+        days = slas[svc.tier].get(severity)
         key = component_key(it.purl)
         rows.append(
             {

@@ -219,21 +219,15 @@ def dora_metrics(
         or 0
     )
 
-    # lead time: per successful prod deployment, finished - earliest commit it shipped
-    first_commit = (
-        select(
-            DeploymentChange.deployment_id.label("deployment_id"),
-            func.min(Change.committed_at).label("first_commit"),
-        )
-        .join(Change, Change.id == DeploymentChange.change_id)
-        .group_by(DeploymentChange.deployment_id)
-        .subquery()
-    )
+    # lead time: per successful prod deployment, finished - earliest commit it shipped (one
+    # grouped join; a grouped subquery joined back made PostgreSQL re-aggregate per deployment)
     lead_values = (
-        select(_seconds(session, finished, first_commit.c.first_commit).label("v"))
+        select(_seconds(session, finished, func.min(Change.committed_at)).label("v"))
         .select_from(Deployment)
-        .join(first_commit, first_commit.c.deployment_id == Deployment.id)
+        .join(DeploymentChange, DeploymentChange.deployment_id == Deployment.id)
+        .join(Change, Change.id == DeploymentChange.change_id)
         .where(in_scope, Deployment.status == "succeeded")
+        .group_by(Deployment.id, Deployment.finished_at, Deployment.started_at)
     )
     lt_median, lt_p90, lt_n = _median_and_p90(session, lead_values)
 

@@ -144,16 +144,19 @@ class AffectedRow:
     finding_status: str | None
     excepted_until: dt.datetime | None
     analysis_state: str | None
+    advisories: tuple[str, ...] = ()
+    """For purl queries: every advisory matching this component (one row per release)."""
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON."""
-        out = dataclasses.asdict(self)
-        for k, v in out.items():
-            if isinstance(v, dt.datetime):
-                out[k] = v.isoformat()
-            elif isinstance(v, tuple):
-                out[k] = list(v)
+        out: dict[str, Any] = {}
+        for f in _AFFECTED_FIELDS:
+            v = getattr(self, f)
+            out[f] = v.isoformat() if isinstance(v, dt.datetime) else list(v) if isinstance(v, tuple) else v
         return out
+
+
+_AFFECTED_FIELDS = tuple(f.name for f in dataclasses.fields(AffectedRow))
 
 
 @dataclass(frozen=True)
@@ -362,6 +365,17 @@ class Store:
             if new:
                 self.session.execute(insert(ReleaseArtifact), new)
         return rel, created
+
+    def release_versions(self, release_ids: Sequence[int]) -> dict[int, str]:
+        """Release id → version."""
+        out: dict[int, str] = {}
+        for part in chunks(list(release_ids)):
+            out.update(
+                self.session.execute(select(Release.id, Release.version).where(Release.id.in_(part)))
+                .tuples()
+                .all()
+            )
+        return out
 
     def release(self, release_id: int) -> Release | None:
         """A release by id."""
@@ -625,16 +639,24 @@ class Store:
             names.update(
                 self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
             )
-        groups: dict[str, set[str]] = {a: {a} for a in advisories}
+        pairs: list[tuple[str, str]] = []
         for part in chunks(sorted(names)):
-            for alias, adv in self.session.execute(
-                select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
-                    or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
-                )
-            ).tuples():
-                for a in advisories:
-                    if a in (alias, adv):
-                        groups[a].update((alias, adv))
+            pairs.extend(
+                self.session.execute(
+                    select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                        or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
+                    )
+                ).tuples()
+            )
+        asked = set(advisories)
+        groups: dict[str, set[str]] = {a: {a} for a in advisories}
+        for alias, adv in pairs:
+            for a in {alias, adv} & asked:
+                groups[a].update((alias, adv))
+        inverse: dict[str, set[str]] = {}
+        for a, group in groups.items():
+            for n in group:
+                inverse.setdefault(n, set()).add(a)
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
         for part in chunks(services):
             rows = self.session.execute(
@@ -651,9 +673,8 @@ class Store:
                 if purl is None or (sid, purl) not in service_purls:
                     continue
                 shown = self._shown_status(st, until, analysis)
-                for a, group in groups.items():
-                    if found_adv in group:
-                        out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
+                for a in inverse.get(found_adv or "", ()):
+                    out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
         return out
 
     def _shown_status(self, status: str, until: dt.datetime | None, analysis: str | None) -> str:
@@ -698,10 +719,32 @@ class Store:
 
     def insert_findings_ids(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
         """Insert findings of several services in batches; returns their ids."""
-        ids: list[int] = []
         for part in chunks(list(rows)):
-            ids.extend(self.session.scalars(insert(Finding).returning(Finding.id), list(part)).all())
+            self.session.execute(insert(FINDINGS), list(part))
+        wanted = {(r["service_id"], r["fingerprint"]) for r in rows}
+        ids: list[int] = []
+        for part in chunks(sorted({fp for _, fp in wanted})):
+            for fid, sid, fp in self.session.execute(
+                select(Finding.id, Finding.service_id, Finding.fingerprint).where(
+                    Finding.fingerprint.in_(part)
+                )
+            ).tuples():
+                if (sid, fp) in wanted:
+                    ids.append(fid)
         return ids
+
+    def alias_groups(self) -> dict[str, set[str]]:
+        """Every known advisory id → all ids of its group (itself, its aliases, what it aliases)."""
+        groups: dict[str, set[str]] = {}
+        for alias, adv in self.session.execute(
+            select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id)
+        ).tuples():
+            groups.setdefault(adv, {adv}).add(alias)
+        out: dict[str, set[str]] = {}
+        for names in groups.values():
+            for n in names:
+                out.setdefault(n, {n}).update(names)
+        return out
 
     def vulnerability_keys(
         self, service_ids: Sequence[int]

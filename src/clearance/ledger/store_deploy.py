@@ -947,3 +947,24 @@ def releases_of_service(session: Session, service_id: int, limit: int = 50) -> l
         }
         for r in rows
     ]
+
+
+def waivers_of_service(session: Session, service_id: int, now: dt.datetime) -> list[dict[str, Any]]:
+    """A service's exceptions (not stale), soonest expiry first, with days left."""
+    rows = session.scalars(
+        select(Waiver)
+        .where(Waiver.service_id == service_id, Waiver.status != "stale")
+        .order_by(Waiver.expires_at, Waiver.id)
+        .limit(200)
+    )
+    return [
+        {
+            "id": w.external_id,
+            "owner": w.owner,
+            "reason": w.reason,
+            "status": "expired" if w.expires_at is not None and w.expires_at <= now else w.status,
+            "expires_at": _iso(w.expires_at),
+            "days_left": (w.expires_at - now).days if w.expires_at is not None else None,
+        }
+        for w in rows
+    ]

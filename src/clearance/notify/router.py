@@ -134,8 +134,11 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
     if not changes:
         return []
     store.advance(session, "finding_events", changes[-1].id)
-    rematched = [c.finding_id for c in changes if c.run_id is None and c.advisory_id]
-    releases = store.releases_of(session, rematched)
+    rematched = [c for c in changes if c.run_id is None and c.advisory_id]
+    releases = store.releases_of(session, [c.finding_id for c in rematched])
+    running = store.running_with_component(
+        session, sorted({(c.service_id, c.component_purl) for c in rematched if c.component_purl})
+    )
     groups: dict[tuple[int | None, EventKind, str, str], list[store.FindingChange]] = defaultdict(list)
     for change in changes:
         kind = _FINDING_KINDS.get(change.event)
@@ -170,10 +173,17 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
         summary = first.title if count == 1 else f"{count} findings of {subject}: {first.title}"
         if remaining:
             summary += f" ({remaining} more of this group still open)"
+        env = first.env
+        release = releases.get(first.finding_id, "")
         if kind is EventKind.ADVISORY_NEWLY_AFFECTED:
-            release = releases.get(first.finding_id, "")
+            where = ""
+            deployed = running.get((first.service_id, first.component_purl or ""), [])
+            if deployed:  # what runs now, from deployment records: "1.4.2 running in prod"
+                release = deployed[0][1]
+                env = deployed[0][0]
+                where = " running in " + ", ".join(e for e, _ in deployed)
             summary = (
-                f"{subject} now affects {service}{' ' + release if release else ''}"
+                f"{subject} now affects {service}{' ' + release if release else ''}{where}"
                 f" — owner {first.team or 'unassigned'}"
             )
         facts: list[tuple[str, str]] = []
@@ -193,7 +203,7 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
                 title=f"{what}: {subject}",
                 occurred_at=max(m.at for m in members),
                 severity=worst,
-                env=first.env,
+                env=env,
                 group=group,
                 summary=summary,
                 owner=first.team,
@@ -201,7 +211,9 @@ def _finding_events(session: Session, link_base: str) -> list[Event]:
                 link=_link(link_base, f"/services/{service}"),
                 rule_id=first.rule_id,
                 advisory=first.advisory_id or "",
-                release=releases.get(first.finding_id, ""),
+                release=release
+                if kind is EventKind.ADVISORY_NEWLY_AFFECTED
+                else releases.get(first.finding_id, ""),
                 fingerprints=tuple(sorted(m.fingerprint for m in members)),
                 facts=tuple(facts),
                 still_open=remaining,
@@ -219,9 +231,9 @@ def _decision_events(session: Session, link_base: str) -> list[Event]:
     for c in changes:
         if c.answer != "deny":
             continue
-        failed = [r for r in c.reasons if isinstance(r, dict) and r.get("passed") is False]
-        reasons = "; ".join(str(r.get("reason", r.get("check", ""))) for r in failed) or "denied"
-        evidence_missing = any(str(r.get("check", "")) == "evidence" for r in failed)
+        failed = [ch for ch in c.checks if isinstance(ch, dict) and ch.get("status") == "fail"]
+        reasons = "; ".join(str(r) for r in c.reasons) or "denied"
+        evidence_missing = any(ch.get("name") == "evidence" for ch in failed)
         kind = EventKind.EVIDENCE_MISSING if evidence_missing and c.env == "prod" else EventKind.DEPLOY_DENIED
         events.append(
             Event(

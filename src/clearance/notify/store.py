@@ -14,6 +14,8 @@ from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.orm import Session, aliased
 
 from clearance.ledger.tables import (
+    Component,
+    CurrentDeployment,
     DriftReport,
     Environment,
     Escalation,
@@ -23,6 +25,7 @@ from clearance.ledger.tables import (
     NotifyCursor,
     Outbox,
     Release,
+    ReleaseComponent,
     Service,
     Subscription,
     Team,
@@ -70,6 +73,7 @@ class DecisionChange:
     answer: str
     digest: str
     reasons: list[Any]
+    checks: list[Any]
     at: dt.datetime
     service: str
     team: str
@@ -189,10 +193,11 @@ def decision_changes(session: Session, after: int, limit: int) -> list[DecisionC
             GateDecision.answer,
             GateDecision.artifact_digest,
             GateDecision.reasons,
+            GateDecision.checks,
             GateDecision.decided_at,
             func.coalesce(Service.name, ""),
             func.coalesce(Team.name, ""),
-            func.coalesce(Environment.name, ""),
+            func.coalesce(Environment.name, GateDecision.environment_name, ""),
         )
         .outerjoin(Service, Service.id == GateDecision.service_id)
         .outerjoin(Team, Team.id == Service.team_id)
@@ -579,3 +584,27 @@ def still_open(
         key = (service_id, advisory, rule) if advisory is None else (service_id, advisory, "")
         counts[key] = counts.get(key, 0) + int(n)
     return {g: counts.get((g[0], g[1], g[2] if g[1] is None else ""), 0) for g in groups}
+
+
+def running_with_component(
+    session: Session, pairs: Sequence[tuple[int, str]]
+) -> dict[tuple[int, str], list[tuple[str, str]]]:
+    """For each (service id, component purl): the environments where a release holding the component
+    runs now, with that release's version — highest-ranked environment first."""
+    if not pairs:
+        return {}
+    services = sorted({sid for sid, _ in pairs})
+    purls = sorted({purl for _, purl in pairs})
+    q = (
+        select(CurrentDeployment.service_id, Component.purl, Environment.name, Release.version)
+        .join(Environment, Environment.id == CurrentDeployment.environment_id)
+        .join(Release, Release.id == CurrentDeployment.release_id)
+        .join(ReleaseComponent, ReleaseComponent.release_id == CurrentDeployment.release_id)
+        .join(Component, Component.id == ReleaseComponent.component_id)
+        .where(CurrentDeployment.service_id.in_(services), Component.purl.in_(purls))
+        .order_by(Environment.rank.desc(), Environment.name)
+    )
+    found: dict[tuple[int, str], list[tuple[str, str]]] = {}
+    for sid, purl, env, version in session.execute(q):
+        found.setdefault((sid, purl), []).append((env, version))
+    return {p: found.get(p, []) for p in pairs}

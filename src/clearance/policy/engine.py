@@ -155,6 +155,9 @@ class DecisionInputs:
     """Maximum exception lengths per severity and the expiring-soon window."""
     inline_suppression: InlineSuppressionSettings = field(default_factory=InlineSuppressionSettings)
     """Kinds and severities that a `clearance:ignore` comment may not pass."""
+    notices: Sequence[str] = ()
+    """Lines for the decision's reasons from preparing the inputs (e.g. PR mode: the policy
+    came from the merge base and the change edits it)."""
 
 
 def decide(result: ScanResult, inputs: DecisionInputs, now: dt.datetime) -> Decision:
@@ -274,6 +277,11 @@ def _verdict(
             if message
             else f"policy rule {rule} would {action.value}",
         )
+        if exc.pending:
+            notes.append(
+                f"exception {exc.id} was added or changed by this change: it holds only once the "
+                "approval it needs is given (see the decision's reasons)"
+            )
         return Verdict(
             fp,
             Action.EXCEPTED,
@@ -338,6 +346,7 @@ def _reasons(
             f"exception {exc.id} (owner {exc.owner}) expires in {exc.days_left(now)} day(s) "
             f"on {exc.expires.isoformat()}"
         )
+    reasons.extend(inputs.notices)
     reasons.extend(inputs.exceptions.warnings)
     for exc in _stale(inputs, book):
         reasons.append(f"exception {exc.id} ({exc.where()}) matched no finding: stale, remove it")

@@ -12,6 +12,7 @@ comments, order and quoting survive.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fnmatch
 import io
@@ -174,6 +175,23 @@ class RiskException:
     line: int = 0
     """1-based line of the entry in its file (0 if not from a file)."""
     source: str = ""
+    pending: bool = False
+    """PR mode: added or changed by the change under review; applies only once approved."""
+
+    def terms(self) -> tuple[object, ...]:
+        """What the entry says (not where it is): equal terms = the same exception."""
+        return (
+            self.id,
+            self.match,
+            self.owner,
+            self.reason,
+            self.created,
+            self.expires,
+            self.approved_by,
+            self.compensating_control,
+            self.ticket,
+            self.severity,
+        )
 
     def expired(self, now: dt.datetime) -> bool:
         """True once the expiry date has been reached (in UTC)."""
@@ -219,6 +237,19 @@ class ExceptionSet:
     def matching(self, finding: Finding) -> list[RiskException]:
         """Entries whose criteria match the finding (expired or not)."""
         return [e for e in self.entries if e.match.matches(finding)]
+
+    def against_base(self, base: ExceptionSet) -> ExceptionSet:
+        """This set with every entry the base does not hold word for word marked `pending`
+        (added, or extended/changed, by the change under review)."""
+        held = {e.id: e.terms() for e in base.entries}
+        entries = tuple(
+            e if held.get(e.id) == e.terms() else dataclasses.replace(e, pending=True) for e in self.entries
+        )
+        return dataclasses.replace(self, entries=entries)
+
+    def pending(self) -> tuple[RiskException, ...]:
+        """Entries added or changed by the change under review."""
+        return tuple(e for e in self.entries if e.pending)
 
 
 def parse_expiry(text: str, now: dt.datetime) -> dt.date:

@@ -142,6 +142,9 @@ class ReportData:
     tool_version: str
     verbose: bool = False
     """Show info-severity and ignored findings in human formats."""
+    min_severity: Severity | None = None
+    """`--min-severity`: human formats hide non-blocking findings below it (display only: the
+    decision, the counts and the machine formats are unchanged)."""
     context: ReportContext = field(default_factory=ReportContext)
     """The service and CI run (typed); a plain mapping given here is converted (`ReportContext.of`).
     Used for links and ownership, and copied into the JSON output."""
@@ -202,8 +205,13 @@ def is_blocking(data: ReportData, finding: Finding) -> bool:
 
 
 def is_quiet(data: ReportData, finding: Finding) -> bool:
-    """True for findings human formats show only with `verbose`: info severity or ignored by policy."""
+    """True for findings human formats do not list: info severity or ignored by policy (shown with
+    `verbose`), or below `min_severity` (never shown). A blocking finding is never quiet."""
     if is_blocking(data, finding):
+        return False
+    if data.min_severity is not None and not finding.severity.at_least(data.min_severity):
+        return True
+    if data.verbose:
         return False
     return finding.severity is Severity.INFO or action_of(data, finding) is Action.IGNORE
 

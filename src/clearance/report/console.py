@@ -72,7 +72,7 @@ _INDENT = "    "
 def render_console(data: ReportData, console: Console) -> None:
     """Write the report to a Rich console (the terminal, or a file-backed console)."""
     out = _Writer(console, min(console.width, MAX_WIDTH))
-    shown = [f for f in ordered(data.result.findings) if data.verbose or not is_quiet(data, f)]
+    shown = [f for f in ordered(data.result.findings) if not is_quiet(data, f)]
     hidden = len(data.result.findings) - len(shown)
     _header(data, out)
     blocking = [f for f in shown if is_blocking(data, f)]
@@ -89,10 +89,22 @@ def render_console(data: ReportData, console: Console) -> None:
     if not data.result.findings:
         out.blank()
         out.line(Text("No findings."))
-    if hidden:
+    below = 0
+    if data.min_severity is not None:
+        floor = data.min_severity
+        below = sum(
+            1 for f in data.result.findings if not f.severity.at_least(floor) and not is_blocking(data, f)
+        )
+    if hidden - below:
         out.blank()
         out.line(
-            Text(f"{count(hidden, 'informational or ignored finding')} not shown (--verbose shows them)")
+            Text(
+                f"{count(hidden - below, 'informational or ignored finding')} not shown (--verbose shows them)"
+            )
+        )
+    if below and data.min_severity is not None:
+        out.line(
+            Text(f"{count(below, 'finding')} below {data.min_severity.value} not shown (--min-severity)")
         )
     if shown and not data.verbose:
         out.line(Text("--verbose adds titles, fixes and every warning on its own line", style="dim"))
@@ -159,7 +171,7 @@ def _blocking(data: ReportData, findings: list[Finding], out: _Writer) -> None:
     explained: set[str] = set()
     fixes_shown: set[str] = set()
     for f in findings:
-        first = Text("✗ ", style="bold red")
+        first = Text.assemble(("✗ ", "bold red"))
         first.append(f.location.display(), style="bold")
         first.append(f"  {f.rule_id}  ")
         first.append(f.severity.value, style=_SEVERITY_STYLE[f.severity])
@@ -188,7 +200,7 @@ def _others(data: ReportData, label: str, findings: list[Finding], out: _Writer)
     if data.verbose:
         out.line(Text(f"{label} ({len(findings)})", style="bold"))
         for f in findings:
-            line = Text("! " if label == "Warnings" else "- ", style="yellow")
+            line = Text.assemble(("! " if label == "Warnings" else "- ", "yellow"))
             line.append(f"{f.location.display()}  {f.rule_id}  ")
             line.append(f.severity.value, style=_SEVERITY_STYLE[f.severity])
             if evidence := _evidence(f):
@@ -218,7 +230,7 @@ def _set_aside_sections(data: ReportData, findings: Sequence[Finding], out: _Wri
         out.blank()
         out.line(Text(f"Excepted ({len(excepted)})", style="bold"))
         for f in excepted:
-            line = Text("~ ", style="magenta")
+            line = Text.assemble(("~ ", "magenta"))
             line.append(
                 f"{f.location.display()}  {f.rule_id} ({f.severity.value}): {why(verdict_of(data, f))}"
             )
@@ -229,7 +241,7 @@ def _set_aside_sections(data: ReportData, findings: Sequence[Finding], out: _Wri
         out.line(Text(f"Suppressed inline ({len(suppressed)})", style="bold"))
         for f in suppressed:
             assert f.suppression is not None
-            line = Text("~ ", style="magenta")
+            line = Text.assemble(("~ ", "magenta"))
             line.append(
                 f"{f.location.display()}  {f.rule_id} ({f.severity.value}): {printable(f.suppression.reason)}"
             )
@@ -251,7 +263,7 @@ class _Group:
     package: bool
 
     def render(self, mark: str) -> Text:
-        text = Text(mark, style="yellow")
+        text = Text.assemble((mark, "yellow"))
         text.append(self.title, style="bold")
         n = len(self.findings)
         severities = Counter(f.severity for f in self.findings)

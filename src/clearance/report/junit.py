@@ -40,7 +40,7 @@ def render_junit(data: ReportData) -> str:
     result = data.result
     by_scanner: dict[str, list[Finding]] = defaultdict(list)
     for f in result.findings:
-        if data.verbose or not is_quiet(data, f):
+        if not is_quiet(data, f):
             by_scanner[f.scanner].append(f)
     durations = {r.scanner: r.duration_s for r in result.runs}
     scanners = set(by_scanner) | {r.scanner for r in result.runs if r.status is not ScannerStatus.SKIPPED}

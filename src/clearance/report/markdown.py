@@ -45,7 +45,7 @@ _LIST_MAX = 20
 def render_markdown(data: ReportData, max_chars: int = MAX_CHARS) -> str:
     """The markdown summary, at most `max_chars` characters."""
     findings = ordered(data.result.findings)
-    shown = [f for f in findings if data.verbose or not is_quiet(data, f)]
+    shown = [f for f in findings if not is_quiet(data, f)]
     hidden = len(findings) - len(shown)
     if data.decision is None:
         sections = [_Section("Findings", shown, _FINDING_COLUMNS, _finding_row, folded=False)]

@@ -84,11 +84,19 @@ def walk(root: Path, *, ignore: list[str] | tuple[str, ...] = (), max_file_size:
 
 
 def walk_paths(
-    root: Path, paths: list[Path], *, ignore: list[str] | tuple[str, ...] = (), max_file_size: int
+    root: Path,
+    paths: list[Path],
+    *,
+    ignore: list[str] | tuple[str, ...] = (),
+    max_file_size: int,
+    explicit: bool = False,
 ) -> WalkResult:
     """Only the given files (e.g. the staged files pre-commit passes), with the same ignore rules.
 
-    Directories among `paths` are walked; paths outside `root` are rejected as errors.
+    Directories among `paths` are walked; paths outside `root` are rejected as errors. With
+    `explicit` (the user named the path), ignore files in the directories above a path do not
+    hide it — as ruff and gitleaks treat a path given on the command line; the configured
+    `ignore` globs and the ignore files inside a directory still apply.
     """
     out = WalkResult()
     real_root = root.resolve()
@@ -106,7 +114,7 @@ def walk_paths(
             out.errors.append(ScanError(path=str(given), message="outside the scanned root; not scanned"))
             continue
         parent = rel.rpartition("/")[0]
-        rules = _rules_for_dir(out, real_root, parent, base_rules, cache)
+        rules = base_rules if explicit else _rules_for_dir(out, real_root, parent, base_rules, cache)
         if absolute.is_dir() and not absolute.is_symlink():
             if not is_ignored(rules, rel, is_dir=True):
                 _walk_dir(out, real_root, real_root, rel if rel != "." else "", rules, max_file_size)

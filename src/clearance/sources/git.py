@@ -30,7 +30,7 @@ import re
 import stat
 import subprocess
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
@@ -220,11 +220,13 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
 def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size: int) -> WalkResult:
     """The changed files to scan: current working-tree content plus `added_lines`.
 
-    Ignored paths, submodules and deleted files are left out; symlinks are skipped.
+    Ignored paths, submodules and deleted files are left out; symlinks are skipped. The
+    `.clearanceignore` files are the merge base's: a change cannot hide its own files from
+    the scan by adding or editing one (the edit is reported by the policy stage instead).
     """
     cwd, _ = _target(repo)
     out = WalkResult()
-    path_filter = _PathFilter(cwd, ignore, out)
+    path_filter = _PathFilter(cwd, ignore, out, ignore_files=_ignore_files_at(repo, change.merge_base))
     for item in change.changed:
         if path_filter.excluded(item.path) or item.mode == "160000":
             continue  # ignored, or a submodule: its commit is not file content
@@ -857,9 +859,17 @@ class _PathFilter:
     one of its directories. Ignore files are read once per directory, lazily.
     """
 
-    def __init__(self, root: Path | None, globs: Iterable[str], out: WalkResult) -> None:
+    def __init__(
+        self,
+        root: Path | None,
+        globs: Iterable[str],
+        out: WalkResult,
+        ignore_files: Mapping[str, str] | None = None,
+    ) -> None:
         self._root = root
         self._out = out
+        self._given = ignore_files
+        """`.clearanceignore` texts by path (e.g. at the merge base) instead of the files on disk."""
         configured = compile_rules("", list(globs), "configuration `ignore`", out.warnings)
         base: tuple[IgnoreRules, ...] = (configured,) if configured else ()
         self._rules: dict[str, tuple[IgnoreRules, ...]] = {"": base + self._load("")}
@@ -895,8 +905,28 @@ class _PathFilter:
         if self._root is None:
             return ()
         rel = f"{directory}/{CLEARANCE_IGNORE}" if directory else CLEARANCE_IGNORE
-        found = read_rules(self._root / rel, directory, rel, self._out.errors, self._out.warnings)
+        if self._given is not None:
+            text = self._given.get(rel)
+            found = compile_rules(directory, text.splitlines(), rel, self._out.warnings) if text else None
+        else:
+            found = read_rules(self._root / rel, directory, rel, self._out.errors, self._out.warnings)
         return (found,) if found else ()
+
+
+def _ignore_files_at(repo: Path, rev: str) -> dict[str, str]:
+    """Every `.clearanceignore` at `rev` under the target, by path relative to it."""
+    cwd, _ = _target(repo)
+    listed = _run(cwd, ["ls-tree", "-r", "-z", "--name-only", rev], check=False)
+    if listed.returncode != 0:
+        return {}
+    paths = [
+        os.fsdecode(p)
+        for p in listed.stdout.split(b"\0")
+        if p == CLEARANCE_IGNORE.encode() or p.endswith(b"/" + CLEARANCE_IGNORE.encode())
+    ]
+    if not paths:
+        return {}
+    return {f.path: (f.data or b"").decode("utf-8", "replace") for f in files_at(repo, rev, paths)}
 
 
 # --------------------------------------------------------------------------- running git
@@ -1069,8 +1099,9 @@ class GitDiffSource:
     _change: ChangeSet | None = None
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
-        """Read the change once, then the changed files that are not ignored."""
-        self._change = change_set(self.repo, self.base)
+        """Read the change once (unless given), then the changed files that are not ignored."""
+        if self._change is None:
+            self._change = change_set(self.repo, self.base)
         return walk_change(self.repo, self._change, ignore, max_file_size)
 
     def target(self) -> Target:

@@ -18,11 +18,20 @@ class WorkTreeSource:
     root: Path
     paths: Sequence[Path] = ()
     kind: str = "directory"
+    explicit: bool = False
+    """The user named `paths` (one target inside a repository): ignore files above them do not
+    hide them (`files.walk_paths`)."""
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """Walk the tree (ignore files, size cap, symlinks never followed)."""
         if self.paths:
-            return files.walk_paths(self.root, list(self.paths), ignore=ignore, max_file_size=max_file_size)
+            return files.walk_paths(
+                self.root,
+                list(self.paths),
+                ignore=ignore,
+                max_file_size=max_file_size,
+                explicit=self.explicit,
+            )
         return files.walk(self.root, ignore=ignore, max_file_size=max_file_size)
 
     def target(self) -> Target:

@@ -110,6 +110,13 @@ class _Handler(BaseHTTPRequestHandler):
             return self._github(method, path.removeprefix("/repos/acme/security/issues"), query, data)
         if path.startswith("/rest/api/2/"):
             return self._jira(method, path.removeprefix("/rest/api/2/"), query, data)
+        if path.startswith("/rest/api/3/"):  # Cloud: /search moved to /search/jql; bodies in ADF
+            rest = path.removeprefix("/rest/api/3/")
+            if rest == "search":
+                return 410, {
+                    "errorMessages": ["The requested API has been removed. Use /rest/api/3/search/jql"]
+                }
+            return self._jira(method, "search" if rest == "search/jql" else rest, query, data)
         return 404, {"message": "not found"}
 
     def _github(self, method: str, rest: str, query: dict[str, list[str]], data: Any) -> tuple[int, Any]:

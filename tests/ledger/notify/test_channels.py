@@ -210,9 +210,13 @@ def test_jira_lifecycle(peer: HttpPeer) -> None:
     assert len(peer.state.jira) == 1 and len(issue["comments"]) == 3
 
 
-def test_jira_v3_uses_document_format(peer: HttpPeer) -> None:
-    jira = JiraChannel(peer.url, "SEC", Http(), auth_header="Bearer pat", api_version=3)
-    assert jira._text("a\nb")["type"] == "doc"
+def test_jira_v3_cloud_uses_search_jql_and_document_format(peer: HttpPeer) -> None:
+    jira = JiraChannel(peer.url, "SEC", Http(), auth_header="Basic eDp5", api_version=3)
+    created = jira.send(event(), "k1", TicketState())
+    assert created.kind is OutcomeKind.DELIVERED and created.ticket == "SEC-1"
+    assert peer.state.jira["SEC-1"]["fields"]["description"]["type"] == "doc"
+    assert jira.send(event(), "k2", TicketState()).ticket == "SEC-1"  # found through /search/jql
+    assert len(peer.state.jira) == 1
 
 
 def test_a_partial_fix_comments_and_keeps_the_ticket_open(peer: HttpPeer) -> None:

@@ -336,7 +336,8 @@ def test_deploy_denied_and_drift_go_to_the_security_hook(
                 environment_id=prod.id,
                 artifact_digest="sha256:" + "a" * 64,
                 answer="deny",
-                reasons=[{"check": "evidence", "passed": False, "reason": "no evidence"}],
+                reasons=["evidence: no bundle for this digest was ingested"],
+                checks=[{"name": "evidence", "status": "fail", "reason": "no bundle"}],
                 decided_at=NOW,
             )
         )

@@ -217,7 +217,7 @@ def test_real_records_through_the_scanner(real_db: Path) -> None:
     assert (urllib3.severity, urllib3.signals["cvss_score"]) == (Severity.MEDIUM, 4.2)
     assert urllib3.signals["fix_versions"] == ("2.0.7",)
     assert (kyber.severity, kyber.signals["informational"]) == (Severity.INFO, "unmaintained")
-    assert pyd3tn.signals["advisories"] == ["PYSEC-2024-299"]  # 0.13.0 < every reading of "0.14.0-NA"
+    assert pyd3tn.signals["advisories"] == ("PYSEC-2024-299",)  # 0.13.0 < every reading of "0.14.0-NA"
     # torch 2.6.0 is among the versions "2.6.0-cu124" may mean: that record is unevaluable, a
     # warning naming it, not a scan error; 2.7.1 is above them all: decided, not affected
     assert outcome.errors == []

@@ -11,6 +11,7 @@ expected ones: nothing for disabled instances or fully configured ones.
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -62,12 +63,18 @@ EXPECTED: dict[str, Expected] = {
 }
 
 
+def _scan(module: str, tmp_path: Path) -> str:
+    """Scan a copy (the repository's own `.clearanceignore` excludes tests/fixtures/)."""
+    root = tmp_path / module
+    shutil.copytree(MODULES / module, root)
+    result = runner.invoke(app, ["scan", str(root), "--scanners", "iac", "--format", "json", "--jobs", "1"])
+    return result.stdout
+
+
 @pytest.mark.parametrize("module", sorted(EXPECTED))
-def test_module_and_examples_report_exactly_the_expected_findings(module: str) -> None:
-    result = runner.invoke(
-        app, ["scan", str(MODULES / module), "--scanners", "iac", "--format", "json", "--jobs", "1"]
-    )
-    report = json.loads(result.stdout)
+def test_module_and_examples_report_exactly_the_expected_findings(module: str, tmp_path: Path) -> None:
+    stdout = _scan(module, tmp_path)
+    report = json.loads(stdout)
     assert report["errors"] == []
     found = {
         (
@@ -82,11 +89,8 @@ def test_module_and_examples_report_exactly_the_expected_findings(module: str) -
     assert found == EXPECTED[module]
 
 
-def test_a_directory_used_as_a_module_is_not_judged_as_a_root() -> None:
+def test_a_directory_used_as_a_module_is_not_judged_as_a_root(tmp_path: Path) -> None:
     """The module directory itself is called by its examples (`source = "../../"`): judged
     with their inputs only, never alone with its defaults."""
-    result = runner.invoke(
-        app, ["scan", str(MODULES / "s3-bucket"), "--scanners", "iac", "--format", "json", "--jobs", "1"]
-    )
-    resources = {f["signals"]["resource"] for f in json.loads(result.stdout)["findings"]}
-    assert all(r.startswith("module.") for r in resources)
+    resources = {f["signals"]["resource"] for f in json.loads(_scan("s3-bucket", tmp_path))["findings"]}
+    assert resources and all(r.startswith("module.") for r in resources)

@@ -416,6 +416,11 @@ def test_policy_document_source_and_override_documents() -> None:
         ('var.tags["env"]', "prod"),
         ("(1 + 2) * 2 >= 6", True),
         ('upper(var.tags.env) != "PROD"', False),
+        ('[for n in var.names : upper(n) if n != "a"]', ["B"]),
+        ("{ for k, v in var.tags : k => length(v) }", {"env": 4}),
+        ("{ for k, v in var.tags : k => v if var.off }", {}),
+        ("[for i, n in var.names : i]", [0, 1]),
+        ("[for n in var.unset : n]", "unknown"),
     ],
 )
 def test_expressions_modules_use_are_evaluated(expr: str, expected: object) -> None:
@@ -441,7 +446,11 @@ def test_expressions_modules_use_are_evaluated(expr: str, expected: object) -> N
         """
         }
     )
-    assert rs["null_resource.r"].attributes["v"] == expected
+    value = rs["null_resource.r"].attributes["v"]
+    if expected == "unknown":
+        assert isinstance(value, Unknown)
+    else:
+        assert value == expected
 
 
 @pytest.mark.parametrize(

@@ -221,3 +221,17 @@ def test_custom_rule_without_keywords_that_hyperscan_cannot_use_is_rejected(tmp_
     )
     with pytest.raises(RuleError, match=r"secret\.backref2.*no keywords"):
         Engine(load_rules(settings), cache_dir=tmp_path)
+
+
+def test_lazily_compiled_builtin_rules_equal_the_eager_ones() -> None:
+    import pickle
+
+    for entry in builtin_rule_data():
+        eager = compile_rule(entry, builtin=True)
+        lazy = compile_rule(entry, builtin=True, lazy=True)
+        assert lazy.secret_group == eager.secret_group, entry["id"]
+        assert (
+            lazy.pattern.groupindex == eager.pattern.groupindex
+            and lazy.pattern.groups == eager.pattern.groups
+        )
+        assert pickle.loads(pickle.dumps(lazy)).pattern.pattern == eager.pattern.pattern

@@ -10,7 +10,9 @@ for them, so a retry after a lost answer finds the ticket/comment the first atte
 from __future__ import annotations
 
 import hashlib
+from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from clearance.notify.channels.base import Outcome, TicketState
@@ -56,7 +58,73 @@ def _comment(event: Event, key: str) -> str:
     return f"{verb}: {event.headline()}\n\n{event.summary}\n\n<!-- {marker(key)} -->".strip()
 
 
-class GitHubIssuesChannel:
+@dataclass(frozen=True)
+class TicketHandle:
+    """A ticket as the lifecycle needs it: the receiver's key, the reference stored in the ledger,
+    its URL and whether it is closed."""
+
+    key: int | str
+    ref: str
+    url: str
+    closed: bool
+
+
+class TicketChannel(ABC):
+    """The ticket lifecycle shared by every tracker: find the group's ticket, then open, update,
+    close (only when the whole group is fixed) or reopen it. Trackers supply the operations."""
+
+    def send(self, event: Event, key: str, ticket: TicketState) -> Outcome:
+        """Open/update, close or reopen the group's ticket."""
+        issue, failure = self._find(event, ticket)
+        if failure:
+            return failure
+        if issue is None:
+            if event.kind in TICKET_CLOSE_KINDS:
+                return Outcome.delivered("no ticket to close")
+            return self._create(event)
+        handle = self._handle(issue)
+        done = Outcome.delivered
+        if event.kind in TICKET_CLOSE_KINDS and event.still_open:
+            failure = self._comment_once(handle.key, event, key)
+            return failure or done(f"updated ({event.still_open} still open)", handle.ref, handle.url)
+        if event.kind in TICKET_CLOSE_KINDS:
+            if handle.closed:
+                return done("already closed", handle.ref, handle.url)
+            failure = self._comment_once(handle.key, event, key) or self._close(handle)
+            return failure or done("closed", handle.ref, handle.url)
+        if handle.closed:
+            failure = self._reopen(handle)
+            if failure:
+                return failure
+        failure = self._comment_once(handle.key, event, key)
+        return failure or done("updated", handle.ref, handle.url)
+
+    @abstractmethod
+    def _find(self, event: Event, ticket: TicketState) -> tuple[dict[str, Any] | None, Outcome | None]:
+        """The group's ticket (by stored reference, else by group label), or None."""
+
+    @abstractmethod
+    def _create(self, event: Event) -> Outcome:
+        """Open the group's ticket."""
+
+    @abstractmethod
+    def _handle(self, issue: dict[str, Any]) -> TicketHandle:
+        """The lifecycle's view of a ticket the tracker returned."""
+
+    @abstractmethod
+    def _comment_once(self, ticket_key: Any, event: Event, key: str) -> Outcome | None:
+        """Comment on the ticket unless a comment carries this delivery's marker."""
+
+    @abstractmethod
+    def _close(self, handle: TicketHandle) -> Outcome | None:
+        """Close the ticket."""
+
+    @abstractmethod
+    def _reopen(self, handle: TicketHandle) -> Outcome | None:
+        """Reopen the ticket."""
+
+
+class GitHubIssuesChannel(TicketChannel):
     """GitHub Issues (REST v3) in one repository."""
 
     name = "github"
@@ -79,32 +147,17 @@ class GitHubIssuesChannel:
             "X-GitHub-Api-Version": "2022-11-28",
         }
 
-    def send(self, event: Event, key: str, ticket: TicketState) -> Outcome:
-        """Open/update, close or reopen the group's issue."""
-        issue, failure = self._find(event, ticket)
-        if failure:
-            return failure
-        if issue is None:
-            if event.kind in TICKET_CLOSE_KINDS:
-                return Outcome.delivered("no ticket to close")
-            return self._create(event)
+    def _handle(self, issue: dict[str, Any]) -> TicketHandle:
         number = int(issue["number"])
-        ref, url = f"{self.repo}#{number}", str(issue.get("html_url", ""))
-        state = str(issue.get("state", "open"))
-        if event.kind in TICKET_CLOSE_KINDS and event.still_open:
-            failure = self._comment_once(number, event, key)
-            return failure or Outcome.delivered(f"updated ({event.still_open} still open)", ref, url)
-        if event.kind in TICKET_CLOSE_KINDS:
-            if state == "closed":
-                return Outcome.delivered("already closed", ref, url)
-            failure = self._comment_once(number, event, key) or self._set_state(number, "closed")
-            return failure or Outcome.delivered("closed", ref, url)
-        if state == "closed":
-            failure = self._set_state(number, "open")
-            if failure:
-                return failure
-        failure = self._comment_once(number, event, key)
-        return failure or Outcome.delivered("updated", ref, url)
+        return TicketHandle(
+            number, f"{self.repo}#{number}", str(issue.get("html_url", "")), issue.get("state") == "closed"
+        )
+
+    def _close(self, handle: TicketHandle) -> Outcome | None:
+        return self._set_state(int(handle.key), "closed")
+
+    def _reopen(self, handle: TicketHandle) -> Outcome | None:
+        return self._set_state(int(handle.key), "open")
 
     def _find(self, event: Event, ticket: TicketState) -> tuple[dict[str, Any] | None, Outcome | None]:
         if ticket.ref and "#" in ticket.ref:
@@ -165,7 +218,7 @@ class GitHubIssuesChannel:
         return failure
 
 
-class JiraChannel:
+class JiraChannel(TicketChannel):
     """Jira (Cloud or Data Center) over REST v2 or v3, in one project."""
 
     name = "jira"
@@ -194,32 +247,16 @@ class JiraChannel:
         """The REST API root for the configured version."""
         return f"{self.base}/rest/api/{self.version}"
 
-    def send(self, event: Event, key: str, ticket: TicketState) -> Outcome:
-        """Open/update, close (transition to a done category) or reopen the group's issue."""
-        issue, failure = self._find(event, ticket)
-        if failure:
-            return failure
-        if issue is None:
-            if event.kind in TICKET_CLOSE_KINDS:
-                return Outcome.delivered("no ticket to close")
-            return self._create(event)
-        issue_key = str(issue["key"])
-        url = f"{self.base}/browse/{issue_key}"
-        category = str(issue.get("fields", {}).get("status", {}).get("statusCategory", {}).get("key", "new"))
-        if event.kind in TICKET_CLOSE_KINDS and event.still_open:
-            failure = self._comment_once(issue_key, event, key)
-            return failure or Outcome.delivered(f"updated ({event.still_open} still open)", issue_key, url)
-        if event.kind in TICKET_CLOSE_KINDS:
-            if category == "done":
-                return Outcome.delivered("already done", issue_key, url)
-            failure = self._comment_once(issue_key, event, key) or self._transition(issue_key, "done")
-            return failure or Outcome.delivered("closed", issue_key, url)
-        if category == "done":
-            failure = self._transition(issue_key, "new", fallback="indeterminate")
-            if failure:
-                return failure
-        failure = self._comment_once(issue_key, event, key)
-        return failure or Outcome.delivered("updated", issue_key, url)
+    def _handle(self, issue: dict[str, Any]) -> TicketHandle:
+        key = str(issue["key"])
+        category = issue.get("fields", {}).get("status", {}).get("statusCategory", {}).get("key", "new")
+        return TicketHandle(key, key, f"{self.base}/browse/{key}", category == "done")
+
+    def _close(self, handle: TicketHandle) -> Outcome | None:
+        return self._transition(str(handle.key), "done")
+
+    def _reopen(self, handle: TicketHandle) -> Outcome | None:
+        return self._transition(str(handle.key), "new", fallback="indeterminate")
 
     def _text(self, text: str) -> Any:
         if self.version == 2:
@@ -243,9 +280,11 @@ class JiraChannel:
             else:
                 return response.json(), None
         jql = f'project = "{self.project}" AND labels = "{group_label(event)}" ORDER BY created ASC'
+        # Jira Cloud (v3) replaced /search with /search/jql; Data Center (v2) keeps /search.
+        search = f"{self.api}/search/jql" if self.version == 3 else f"{self.api}/search"
         response, failure = self.http.request(
             "GET",
-            f"{self.api}/search",
+            search,
             headers=self.headers,
             params={"jql": jql, "fields": "status", "maxResults": "1"},
         )

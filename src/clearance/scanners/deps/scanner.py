@@ -170,6 +170,9 @@ class DepsScanner:
     ) -> None:
         settings = context.settings.deps
         out.warnings.extend(freshness_warnings(store, out.components, context.now, settings.max_db_age_days))
+        out.errors.extend(
+            missing_ecosystem_errors(store, per_file, settings.accept_missing_ecosystems, out.warnings)
+        )
         out.detail["advisory_db"] = {
             s.ecosystem: {
                 "records": s.records,
@@ -236,14 +239,17 @@ def freshness_warnings(
             )
             continue
         if s is None:
-            warnings.append(
-                f"advisory database has no {eco} data: {used[eco]} {eco} component(s) were not checked "
-                f"(run `clearance db update --ecosystem {eco}`)"
-            )
-            continue
+            continue  # not stale but absent: `missing_ecosystem_errors` reports it
         imported = _parse_time(s.imported_at)
         if imported is None:
             continue
+        if imported > now + CLOCK_SKEW:
+            # A future import date would never count as stale: clamp it to now and say so.
+            warnings.append(
+                f"advisory database for {eco} claims to be imported in the future ({s.imported_at}); "
+                "its age cannot be trusted: run `clearance db update`"
+            )
+            imported = now
         age = now - imported
         if age > dt.timedelta(days=max_age_days):
             warnings.append(
@@ -251,6 +257,48 @@ def freshness_warnings(
                 f"{max_age_days} days): run `clearance db update`"
             )
     return warnings
+
+
+CLOCK_SKEW = dt.timedelta(days=1)
+
+
+def missing_ecosystem_errors(
+    store: AdvisoryStore,
+    per_file: Sequence[tuple[str, Sequence[Component]]],
+    accepted: Sequence[str],
+    warnings: list[str],
+) -> list[ScanError]:
+    """One error per ecosystem in use that the database has no data for (its components were
+    not checked: the scan is incomplete), unless `[deps] accept_missing_ecosystems` accepts it,
+    in which case it is a warning. The error names the first lockfile holding that ecosystem."""
+    present = {s.ecosystem for s in store.ecosystems()}
+    count: dict[str, int] = {}
+    first: dict[str, str] = {}
+    for path, components in sorted(per_file, key=lambda item: item[0]):
+        for c in components:
+            eco = base_ecosystem(c.ecosystem)
+            if eco in present or eco not in KNOWN_ECOSYSTEMS:
+                continue  # (an ecosystem no advisory source covers is a warning of its own)
+            count[eco] = count.get(eco, 0) + 1
+            first.setdefault(eco, path)
+    accept = {a.lower() for a in accepted}
+    errors = []
+    for eco in sorted(count):
+        what = (
+            f"advisory database has no {eco} data: {count[eco]} {eco} component(s) were not checked "
+            f"(run `clearance db update --ecosystem {eco}`"
+        )
+        if "*" in accept or eco.lower() in accept:
+            warnings.append(f"{what}; accepted by [deps] accept_missing_ecosystems)")
+        else:
+            errors.append(
+                ScanError(
+                    path=first[eco],
+                    scanner=SCANNER_ID,
+                    message=f'{what}, or accept it with [deps] accept_missing_ecosystems = ["{eco}"])',
+                )
+            )
+    return errors
 
 
 @dataclass

@@ -14,3 +14,6 @@ class DepsSettings(ScannerSettings):
     max_db_age_days: int = Field(default=7, ge=1)
     python_env: str | None = None
     epss_threshold: float = Field(default=0.1, ge=0.0, le=1.0)
+    accept_missing_ecosystems: list[str] = Field(default_factory=list)
+    """Ecosystems (e.g. "npm", or "*" for all) whose components may go unchecked when the advisory
+    database has no data for them: a warning instead of an incomplete scan."""

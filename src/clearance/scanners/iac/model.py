@@ -65,8 +65,9 @@ class Resource:
     - `path`: repo-relative POSIX path of the file the resource is written in.
     - `attributes`: plain nested values (dict/list/str/int/float/bool/None/Unknown).
     - `lines`: dotted attribute path → 1-based line (see `line_of`).
-    - `group`: the join scope (Terraform: module directory plus module address; other
-      kinds: the file). Rules joining resources only look inside one group.
+    - `group`: the join scope (Terraform: the root module directory, all its module
+      instances included — addresses are unique; a plan: the file; other kinds: the file).
+      Rules joining resources only look inside one group.
     - `extra`: parser-specific facts: `{"mode": "data"}`, `{"action": "create"}` (plan),
       `{"cfn_type": "AWS::S3::Bucket"}`, `{"module": "module.net"}`.
     """

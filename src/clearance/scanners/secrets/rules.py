@@ -17,7 +17,7 @@ import tomllib
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from clearance.errors import ConfigError
 from clearance.model import RuleInfo, Severity
@@ -164,7 +164,7 @@ def builtin_rule_data() -> list[dict[str, Any]]:
 @functools.lru_cache(maxsize=1)
 def _builtin_rules() -> tuple[Rule, ...]:
     """The built-in rules, validated and compiled once per process (~0.1 s)."""
-    return tuple(compile_rule(entry, builtin=True) for entry in builtin_rule_data())
+    return tuple(compile_rule(entry, builtin=True, lazy=True) for entry in builtin_rule_data())
 
 
 def load_rules(settings: SecretsSettings | None = None) -> RuleSet:
@@ -182,8 +182,30 @@ def load_rules(settings: SecretsSettings | None = None) -> RuleSet:
     return RuleSet(rules=active, digest=rules_digest(active))
 
 
-def compile_rule(entry: dict[str, Any], *, builtin: bool) -> Rule:
-    """Validate one raw rule entry and compile it; raise `RuleError` naming the rule."""
+class _LazyPattern:
+    """A compiled regex that compiles itself on first use (behaves as the `re.Pattern` it wraps)."""
+
+    __slots__ = ("_compiled", "_source")
+
+    def __init__(self, source: bytes) -> None:
+        self._source = source
+        self._compiled: re.Pattern[bytes] | None = None
+
+    def __getattr__(self, name: str) -> Any:
+        compiled = self._compiled
+        if compiled is None:
+            compiled = self._compiled = re.compile(self._source)
+        return getattr(compiled, name)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # worker processes receive rules by pickling
+        return (_LazyPattern, (self._source,))
+
+
+def compile_rule(entry: dict[str, Any], *, builtin: bool, lazy: bool = False) -> Rule:
+    """Validate one raw rule entry and compile it; raise `RuleError` naming the rule.
+
+    `lazy` (the packaged rules only, which the test suite compiles one by one): the regex is
+    compiled on first use instead of now."""
     rid = str(entry.get("id", "<missing id>"))
 
     def fail(msg: str) -> RuleError:
@@ -208,16 +230,24 @@ def compile_rule(entry: dict[str, Any], *, builtin: bool) -> Rule:
     if category not in CATEGORIES:
         raise fail(f"unknown category {category!r}")
     regex = str(entry["regex"])
-    try:
-        pattern = re.compile(regex.encode("utf-8"))
-    except re.error as e:
-        raise fail(f"invalid regex: {e}") from None
-    if "secret" in pattern.groupindex:
-        group: str | int = "secret"
-    elif pattern.groups >= 1:
-        group = 1
+    pattern: re.Pattern[bytes]
+    if lazy:
+        # Built-in rules are known to compile (the test suite compiles every one); Python's `re`
+        # compiles each only when Hyperscan first reports a candidate for it, so a run over a
+        # few files does not pay for 150 regexes it never needs.
+        pattern = cast("re.Pattern[bytes]", _LazyPattern(regex.encode("utf-8")))
+        group: str | int = "secret" if "(?P<secret>" in regex else 1
     else:
-        raise fail("regex needs a capture group for the secret (a group named 'secret', or group 1)")
+        try:
+            pattern = re.compile(regex.encode("utf-8"))
+        except re.error as e:
+            raise fail(f"invalid regex: {e}") from None
+        if "secret" in pattern.groupindex:
+            group = "secret"
+        elif pattern.groups >= 1:
+            group = 1
+        else:
+            raise fail("regex needs a capture group for the secret (a group named 'secret', or group 1)")
     keywords = tuple(str(k) for k in entry.get("keywords", ()))
     if any(not k for k in keywords):
         raise fail("empty keyword")

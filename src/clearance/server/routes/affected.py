@@ -6,8 +6,8 @@ from typing import Any
 
 from fastapi import APIRouter
 
-from clearance.ledger.affected import affected_query
-from clearance.server.deps import LedgerDep, ReadToken, team_scope
+from clearance.ledger.affected import affected_query, rematch
+from clearance.server.deps import AdminToken, LedgerDep, ReadToken, team_scope
 from clearance.server.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["affected"])
@@ -31,3 +31,16 @@ def affected(
         return affected_query(
             store, advisory=advisory, purl=purl, version_range=range, team_ids=team_scope(token)
         )
+
+
+@router.post(
+    "/advisories/rematch", summary="Re-match every stored release against the advisory store (admin)"
+)
+def rematch_all(token: AdminToken, ledger: LedgerDep) -> dict[str, Any]:
+    """Run after the server's advisory database was updated (`clearance db update` / `db import`):
+    lists the newly affected releases and records findings for them."""
+    with ledger.advisory_matcher() as matcher:
+        if matcher is None:
+            raise ApiError(409, "the server has no advisory database", "start it with --advisory-db DIR")
+        with ledger.write() as store:
+            return rematch(store, matcher, f"token:{token.prefix}").as_json()

@@ -78,6 +78,9 @@ SessionDep = Annotated[tuple[TokenInfo, sess.SessionData], Depends(current_sessi
 def install(app: FastAPI) -> None:
     """Mount the dashboard on an app: routes, the login redirect, the root redirect."""
     app.include_router(router)
+    from clearance.server.web import deliveries
+
+    app.include_router(deliveries.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, __: LoginRequired) -> Response:
@@ -267,7 +270,7 @@ def service_page(service: str, request: Request, ledger: LedgerDep, session: Ses
             "releases": sd.releases_of_service(store.session, svc.id),
             "running": sd.running_now(store.session, scope, service),
             "findings": store.findings(FindingFilter(service=service, team_ids=scope, limit=200)),
-            "exceptions": store.exceptions_report(3650, scope),
+            "exceptions": sd.waivers_of_service(store.session, svc.id, store.now),
             "runs": store.runs(svc.id, limit=20),
             "incidents": sd.incidents(store.session, scope, service, 50),
             "signals": sd.signals(store.session, scope, service, 50),
@@ -325,3 +328,13 @@ def audit_page(request: Request, ledger: LedgerDep, session: SessionDep, offset:
         request,
         {**_base(request, token, data), "entries": entries, "size": size, "checkpoint": checkpoint},
     )
+
+
+def render(name: str, request: Request, context: dict[str, Any], status: int = 200) -> HTMLResponse:
+    """Render a dashboard template (for the pages other modules add)."""
+    return _render(name, request, context, status)
+
+
+def base_context(request: Request, token: TokenInfo, data: sess.SessionData) -> dict[str, Any]:
+    """What every dashboard page's layout needs (who, team, admin, CSRF token)."""
+    return _base(request, token, data)

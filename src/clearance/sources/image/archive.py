@@ -19,6 +19,7 @@ from typing import IO, Protocol
 
 from clearance.sources.image.model import ImageError, Limits
 from clearance.sources.image.streams import (
+    TAR_BUFFER,
     Budget,
     Readable,
     compression_of,
@@ -233,7 +234,7 @@ class StreamTarContainer:
         try:
             with self._path.open("rb") as raw:
                 stream = decompressed(raw, self._budget)
-                with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+                with tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
                     for n, member in enumerate(tar):
                         if n >= self._limits.max_members:
                             raise ImageError(

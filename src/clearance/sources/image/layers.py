@@ -20,7 +20,7 @@ from typing import Protocol
 
 from clearance.sources.image.archive import normalize_member
 from clearance.sources.image.model import EntryKind, ImageError, Layer, LayerEntry, Limits
-from clearance.sources.image.streams import Budget, Readable, decompressed, stream_errors
+from clearance.sources.image.streams import TAR_BUFFER, Budget, Readable, decompressed, stream_errors
 
 WHITEOUT_PREFIX = ".wh."
 OPAQUE_MARKER = ".wh..wh..opq"
@@ -73,7 +73,7 @@ def read_layer(
     kept: dict[str, bytes] = {}
     try:
         stream = decompressed(raw, budget, hasher)
-        with tarfile.open(fileobj=stream, mode="r|") as tar:  # type: ignore[call-overload]
+        with tarfile.open(fileobj=stream, mode="r|", bufsize=TAR_BUFFER) as tar:  # type: ignore[call-overload]
             for member in tar:
                 counter.add(what)
                 entry = _entry(member, layer.index, limits, label)

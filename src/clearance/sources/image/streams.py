@@ -15,6 +15,8 @@ from clearance.sources.image.model import ImageError
 GZIP_MAGIC = b"\x1f\x8b"
 ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PEEK = 4
+TAR_BUFFER = 64 * 1024
+"""Read size of streamed tars: tarfile's default (10 KiB) makes a Python call per 10 KiB."""
 
 
 class Readable(Protocol):

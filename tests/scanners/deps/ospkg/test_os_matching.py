@@ -134,3 +134,59 @@ def test_debian_matches_the_source_package_not_the_binary(os_store: AdvisoryStor
 )
 def test_distribution_version_order(ecosystem: str, lower: str, higher: str) -> None:
     assert parse_version(ecosystem, lower) < parse_version(ecosystem, higher)
+
+
+def _store_of(tmp_path: Path, records: list[Path]) -> AdvisoryStore:
+    path = database_path(tmp_path / "db")
+    import_osv(path, [OsvSource(r) for r in records], now=dt.datetime(2026, 12, 6, tzinfo=dt.UTC))
+    return AdvisoryStore.open(path)
+
+
+def test_official_osv_records_import_and_match(tmp_path: Path) -> None:
+    """Verbatim osv.dev records (Alpine without the ALPINE- prefix, a DSA) import and match."""
+    examples = OSV_OS / "official-examples"
+    if not examples.is_dir():
+        pytest.skip("official OSV examples not found")
+    with _store_of(tmp_path, [examples]) as store:
+        mariadb = Component(
+            "Alpine:v3.13", "mariadb-client", "10.5.15-r0", "", Location("x"), source_name="mariadb"
+        )
+        assert _ids(store, mariadb) == {"CVE-2022-27449"}
+        fixed = Component(
+            "Alpine:v3.13", "mariadb-client", "10.5.16-r0", "", Location("x"), source_name="mariadb"
+        )
+        assert _ids(store, fixed) == set()
+        nginx = Component(
+            "Debian:7", "nginx-full", "1.2.1-2.2+wheezy2", "", Location("x"), source_name="nginx"
+        )
+        assert _ids(store, nginx) == {"DSA-3029-1"}
+
+
+def test_ubuntu_lts_records_apply_to_the_release(tmp_path: Path) -> None:
+    record = {
+        "id": "USN-6000-1",
+        "modified": "2026-01-01T00:00:00Z",
+        "affected": [
+            {
+                "package": {"ecosystem": "Ubuntu:22.04:LTS", "name": "openssl"},
+                "ranges": [
+                    {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "3.0.2-0ubuntu1.9"}]}
+                ],
+            },
+            {
+                "package": {"ecosystem": "Ubuntu:Pro:18.04:LTS", "name": "openssl"},
+                "ranges": [{"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "9.9"}]}],
+            },
+        ],
+    }
+    source = tmp_path / "USN-6000-1.json"
+    source.write_text(json.dumps(record))
+    with _store_of(tmp_path, [source]) as store:
+        jammy = Component(
+            "Ubuntu:22.04", "libssl3", "3.0.2-0ubuntu1.8", "", Location("x"), source_name="openssl"
+        )
+        assert _ids(store, jammy) == {"USN-6000-1"}
+        bionic = Component(
+            "Ubuntu:18.04", "libssl1.1", "1.1.1-1ubuntu2.1", "", Location("x"), source_name="openssl"
+        )
+        assert _ids(store, bionic) == set()  # Pro (ESM) records are not the release's own

@@ -323,7 +323,7 @@ def test_jar_pom_properties_and_nested_jars() -> None:
     )
     assert lang.jar_packages(outer) == [("com.example:app", "1.0.0"), ("org.yaml:snakeyaml", "1.33")]
     with pytest.raises(MalformedInput):
-        lang.jar_packages(b"PK not really")
+        lang.jar_packages(b"PK META-INF/maven/x/y/pom.properties, not a zip")
 
 
 def test_language_paths() -> None:

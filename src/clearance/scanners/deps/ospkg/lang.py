@@ -68,6 +68,8 @@ def node_package(text: str) -> tuple[str, str]:
 def jar_packages(data: bytes) -> list[tuple[str, str]]:
     """(`group:artifact`, version) from every pom.properties in a jar and in the jars nested in it."""
     found: list[tuple[str, str]] = []
+    if b"pom.properties" not in data and b".jar" not in data:
+        return found  # member names are stored uncompressed: no pom.properties and no nested jar
     _scan_jar(data, found, depth=0)
     return sorted(set(found))
 

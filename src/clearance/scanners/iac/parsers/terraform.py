@@ -41,6 +41,8 @@ _HEAD = re.compile(r"^[A-Za-z_][\w-]*")
 _REF_PART = re.compile(r"\.([A-Za-z_*][\w-]*)|\[\s*(\d+|\"[^\"]*\"|\*)\s*\]")
 _FUNC = re.compile(r"^(jsonencode|tolist|toset|flatten|concat|tomap)\((.*)\)$", re.S)
 _NUMBER = re.compile(r"^-?\d+(\.\d+)?$")
+_FOR = re.compile(r"^[\[{]\s*for\s")
+"""A `for` expression: straight to the expression evaluator (no literal parse to try)."""
 _HEREDOC = re.compile(r"^<<(-?)([A-Za-z][\w.-]*)\r?\n(.*?)\r?\n?[ \t]*\2\s*$", re.S)
 _COMPUTED = frozenset({"id", "arn", "json", "minified_json", "unique_id", "name_prefix"})
 
@@ -765,11 +767,11 @@ def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
                     flat.extend(v if isinstance(v, list) else [v])
                     scope.counter.step(len(v) if isinstance(v, list) else 1)
                 return flat
-    elif expr.startswith(("[", "{")):
+    elif expr.startswith(("[", "{")) and not _FOR.match(expr):
         inner = _parse_expression(expr)
         if inner is not _UNPARSED and not (isinstance(inner, str) and inner.startswith("${")):
             return _ev(inner, scope, depth + 1)
-        return Unknown(_short(expr))
+        # a `for` expression (or another shape only the expression evaluator reads): below
     if depth > _MAX_EVAL_DEPTH:
         return Unknown("expression too deep")
     return tf_expr.evaluate(

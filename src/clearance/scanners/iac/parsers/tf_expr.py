@@ -156,9 +156,86 @@ class _Parser:
             self.expect(")")
             return inner
         if kind == "op" and value in ("[", "{"):
+            start = self.i
+            try:
+                return self.collection()
+            except _Unsupported:
+                self.i = start
             end = self.matching()
             return ("src", self.text[offset:end])
         raise _Unsupported
+
+    def collection(self) -> Node:
+        """`[a, b]`, `{k = v}`, `[for x in xs : f(x) if c]`, `{for k, v in m : k => v if c}`."""
+        close = "]" if self.take()[1] == "[" else "}"
+        nxt = self.peek()
+        if nxt[0] == "ident" and nxt[1] == "for":
+            return self.for_expression(close)
+        if close == "]":
+            items: list[Node] = []
+            while not self.is_op("]"):
+                items.append(self.expression())
+                if self.is_op(","):
+                    self.take()
+                elif not self.is_op("]"):
+                    raise _Unsupported
+            self.take()
+            return ("list", tuple(items))
+        pairs: list[tuple[Node, Node]] = []
+        while not self.is_op("}"):
+            kind, value, _, _ = self.peek()
+            if kind == "ident":
+                self.take()
+                key: Node = ("lit", value)
+            elif kind == "string":
+                self.take()
+                key = ("str", hcl_fast._unquote(value))
+            elif self.is_op("("):
+                self.take()
+                key = self.expression()
+                self.expect(")")
+            else:
+                raise _Unsupported
+            if not self.is_op("=", ":"):
+                raise _Unsupported
+            self.take()
+            pairs.append((key, self.expression()))
+            if self.is_op(","):
+                self.take()
+        self.take()
+        return ("obj", tuple(pairs))
+
+    def for_expression(self, close: str) -> Node:
+        self.take()  # for
+        names = [self.ident()]
+        if self.is_op(","):
+            self.take()
+            names.append(self.ident())
+        kind, value, _, _ = self.take()
+        if kind != "ident" or value != "in":
+            raise _Unsupported
+        source = self.expression()
+        self.expect(":")
+        first = self.expression()
+        second: Node | None = None
+        if close == "}":
+            self.expect("=>")
+            second = self.expression()
+            if self.is_op("..."):
+                raise _Unsupported  # grouping mode
+        cond: Node | None = None
+        nxt = self.peek()
+        if nxt[0] == "ident" and nxt[1] == "if":
+            self.take()
+            cond = self.expression()
+        self.expect(close)
+        return ("for", tuple(names), source, first, second, cond)
+
+    def ident(self) -> str:
+        kind, value, _, _ = self.take()
+        if kind != "ident":
+            raise _Unsupported
+        return value
 
     def call(self, name: str) -> Node:
         self.take()  # (
@@ -237,6 +314,8 @@ def _ref_text(node: Node) -> str | None:
 class _Eval:
     def __init__(self, cb: Callbacks) -> None:
         self.cb = cb
+        self.bound: dict[str, Any] = {}
+        """Names bound by the `for` expressions being evaluated."""
 
     def run(self, node: Node) -> Any:
         self.cb.step()
@@ -244,16 +323,28 @@ class _Eval:
         if kind == "lit":
             return node[1]
         if kind == "str":
-            return self.cb.template(node[1])
+            return self.cb.template(node[1]) if not self.bound else _template_without_bindings(node[1], self)
         if kind == "src":
             return self.cb.collection(node[1])
         if kind == "ref":
-            return self.cb.ref(node[1])
+            return self.bound[node[1]] if node[1] in self.bound else self.cb.ref(node[1])
         if kind == "get":
             text = _ref_text(node)
-            if text is not None:
+            if text is not None and _root(node) not in self.bound:
                 return self.cb.ref(text)
             return _index(self.run(node[1]), self.run(node[2]) if node[3] == "index" else node[2][1])
+        if kind == "list":
+            return [self.run(n) for n in node[1]]
+        if kind == "obj":
+            out: dict[str, Any] = {}
+            for key_node, value_node in node[1]:
+                key = self.run(key_node)
+                if not isinstance(key, str | int | float) or isinstance(key, bool):
+                    return Unknown("object with an unknown key")
+                out[str(key)] = self.run(value_node)
+            return out
+        if kind == "for":
+            return self.for_expression(node)
         if kind == "un":
             return _unary(node[1], self.run(node[2]))
         if kind == "bin":
@@ -271,6 +362,42 @@ class _Eval:
         if kind == "call":
             return self.call(node[1], node[2])
         return Unknown()
+
+    def for_expression(self, node: Node) -> Any:
+        _, names, source_node, first, second, cond = node
+        source = self.run(source_node)
+        if isinstance(source, dict):
+            pairs: list[tuple[Any, Any]] = list(source.items())
+        elif isinstance(source, list):
+            pairs = list(enumerate(source))
+        else:
+            return Unknown("for expression over an unknown collection")
+        saved = dict(self.bound)
+        out_list: list[Any] = []
+        out_map: dict[str, Any] = {}
+        try:
+            for key, value in pairs:
+                self.cb.step()
+                if len(names) == 2:
+                    self.bound[names[0]], self.bound[names[1]] = key, value
+                else:
+                    self.bound[names[0]] = value
+                if cond is not None:
+                    keep = _as_bool(self.run(cond))
+                    if keep is None:
+                        return Unknown("for expression filtered by an unknown condition")
+                    if not keep:
+                        continue
+                if second is None:
+                    out_list.append(self.run(first))
+                    continue
+                k = self.run(first)
+                if not isinstance(k, str | int | float) or isinstance(k, bool):
+                    return Unknown("for expression with an unknown key")
+                out_map[str(k)] = self.run(second)
+        finally:
+            self.bound = saved
+        return out_list if second is None else out_map
 
     def binary(self, op: str, left_node: Node, right_node: Node) -> Any:
         left = self.run(left_node)
@@ -321,6 +448,23 @@ class _Eval:
         if fn is None:
             return Unknown(f"{name}(...)")
         return fn([self.run(a) for a in arg_nodes])
+
+
+def _root(node: Node) -> str | None:
+    while node[0] == "get":
+        node = node[1]
+    return str(node[1]) if node[0] == "ref" else None
+
+
+def _template_without_bindings(text: str, ev: _Eval) -> Any:
+    """A string template inside a `for` body: plain text, or one `${name...}` of a bound name."""
+    if "${" not in text and "%{" not in text:
+        return text
+    if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
+        inner = _parse(text[2:-1])
+        if inner is not None:
+            return ev.run(inner)
+    return Unknown("template in a for expression")
 
 
 def _index(value: Any, key: Any) -> Any:

@@ -15,6 +15,13 @@ _ALL_USERS = (
     "http://acs.amazonaws.com/groups/global/AllUsers",
     "http://acs.amazonaws.com/groups/global/AuthenticatedUsers",
 )
+_ACL_MEANS = {
+    "public-read": "lets anyone on the internet list and read the objects",
+    "public-read-write": "lets anyone on the internet read, write and delete objects",
+    "authenticated-read": "lets anyone with an AWS account (any account, not only yours) read the objects",
+    "website": "serves the objects to anyone on the internet",
+}
+"""What each public canned ACL grants (the finding says which, not a generic "everyone")."""
 _PAB_FLAGS = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
 _COMPANIONS = (
     "aws_s3_bucket_acl",
@@ -54,7 +61,7 @@ def _pab_flags(bucket: Resource | None, ctx: RuleContext) -> dict[str, bool]:
 def _acl_hits(res: Resource) -> Iterator[Hit]:
     acl = res.get("acl")
     if isinstance(acl, str) and acl.lower() in PUBLIC_ACLS:
-        yield Hit("acl", acl, f"The canned ACL `{acl}` grants access to everyone.", resource=res)
+        yield Hit("acl", acl, f"The canned ACL `{acl}` {_ACL_MEANS[acl.lower()]}.", resource=res)
     grants = res.get("access_control_policy.0.grant") or res.get("grant") or []
     for i, grant in enumerate(grants if isinstance(grants, list) else []):
         grantee = grant.get("grantee") if isinstance(grant, Mapping) else None

@@ -3,7 +3,7 @@
 A rule is data plus one pure function: `check(resource, context) -> Iterable[Hit]`. The
 scanner calls `check` for every resource whose `type` is in `resource_types` and turns
 each `Hit` into a `Finding` (line of the hit's attribute, redacted evidence, fingerprint).
-`RuleContext` gives the check the other resources of the same group (Terraform module,
+`RuleContext` gives the check the other resources of the same group (Terraform root module,
 CloudFormation template, manifest file) for joins: S3 companions, security-group rules,
 IAM attachments.
 """

@@ -1,0 +1,21 @@
+"""The `clearance` console script: answers `--version` before importing anything heavy.
+
+A pre-commit hook or a CI step pays for every import on every run, so the command-line package
+(Typer, Rich, pydantic, the pipeline) loads only when a command actually runs.
+"""
+
+from __future__ import annotations
+
+import sys
+
+
+def main() -> None:
+    """Entry point: `clearance --version` at interpreter speed, everything else via the CLI."""
+    if sys.argv[1:] == ["--version"]:
+        from clearance import __version__
+
+        sys.stdout.write(f"clearance {__version__}\n")
+        return
+    from clearance.cli import main as cli_main
+
+    cli_main()
