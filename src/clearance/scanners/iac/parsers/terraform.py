@@ -790,6 +790,10 @@ _UNPARSED = object()
 
 @functools.lru_cache(maxsize=4096)
 def _parse_expression_cached(expr: str) -> str:
+    return _parse_expression_uncached(expr)
+
+
+def _parse_expression_uncached(expr: str) -> str:
     import hcl2
 
     try:
@@ -807,7 +811,7 @@ def _parse_expression(expr: str) -> Any:
         ok, value = hcl_fast.parse_value(expr)
         if ok:
             return value
-    text = _parse_expression_cached(expr)
+    text = _parse_expression_cached(expr) if len(expr) <= 2_000 else _parse_expression_uncached(expr)
     if text == "\x00":
         return _UNPARSED
     return json.loads(text)

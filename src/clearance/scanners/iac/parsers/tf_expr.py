@@ -53,10 +53,23 @@ def evaluate(expr: str, cb: Callbacks) -> Any:
         return Unknown(_short(expr))
 
 
-@functools.lru_cache(maxsize=8192)
 def _parse(expr: str) -> Node | None:
+    """The expression's tree (None when unsupported); short ones are memoized (a cache of long
+    texts would hold megabytes of a hostile file)."""
     if len(expr) > 20_000:
         return None
+    return _parse_cached(expr) if len(expr) <= _CACHED_CHARS else _parse_text(expr)
+
+
+_CACHED_CHARS = 2_000
+
+
+@functools.lru_cache(maxsize=8192)
+def _parse_cached(expr: str) -> Node | None:
+    return _parse_text(expr)
+
+
+def _parse_text(expr: str) -> Node | None:
     try:
         tokens = [t for t in hcl_fast._tokenize(expr) if t[0] != "nl"]
         parser = _Parser(expr, tokens)

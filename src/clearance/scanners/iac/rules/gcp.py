@@ -17,6 +17,12 @@ from clearance.scanners.iac.rules.checks import (
 from clearance.scanners.iac.rules.network import Ingress, open_port_rules
 
 PUBLIC_MEMBERS = frozenset({"allUsers", "allAuthenticatedUsers"})
+_PUBLIC_PREDEFINED = {
+    "publicRead": "The predefined ACL `publicRead` lets anyone on the internet read.",
+    "publicReadWrite": "The predefined ACL `publicReadWrite` lets anyone on the internet read and write.",
+    "authenticatedRead": "The predefined ACL `authenticatedRead` lets any Google account read.",
+}
+"""Predefined (canned) Cloud Storage ACLs that admit allUsers or allAuthenticatedUsers."""
 _MAX_ROTATION_S = 90 * 24 * 3600
 
 
@@ -58,6 +64,9 @@ def _public_members(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     for i, entry in enumerate(strings(res.get("role_entity"))):
         if any(entry.endswith(f":{m}") for m in PUBLIC_MEMBERS):
             yield Hit(f"role_entity.{i}", entry)
+    predefined = res.get("predefined_acl")
+    if isinstance(predefined, str) and predefined in _PUBLIC_PREDEFINED:
+        yield Hit("predefined_acl", predefined, _PUBLIC_PREDEFINED[predefined])
 
 
 def _bigquery_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
@@ -162,6 +171,8 @@ RULES: tuple[IacRule, ...] = (
             "google_storage_default_object_access_control",
             "google_storage_bucket_acl",
             "google_storage_object_access_control",
+            "google_storage_default_object_acl",
+            "google_storage_object_acl",
         ),
         category="public-access",
         check=_public_members,
