@@ -78,9 +78,6 @@ SessionDep = Annotated[tuple[TokenInfo, sess.SessionData], Depends(current_sessi
 def install(app: FastAPI) -> None:
     """Mount the dashboard on an app: routes, the login redirect, the root redirect."""
     app.include_router(router)
-    from clearance.server.web import deliveries
-
-    app.include_router(deliveries.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, __: LoginRequired) -> Response:
@@ -288,7 +285,13 @@ def affected_page(request: Request, ledger: LedgerDep, session: SessionDep, q: s
     if query:
         with ledger.read() as store:
             if query.startswith("pkg:"):
-                rows = store.affected(purl_prefix=query, team_ids=team_scope(token))
+                from clearance.ledger.matching import component_key, package_key
+
+                key, package = component_key(query), package_key(query)
+                if key is not None:
+                    rows = store.affected(component=key.purl, team_ids=team_scope(token))
+                elif package is not None:
+                    rows = store.affected(package=package, team_ids=team_scope(token))
             else:
                 rows = store.affected(advisories=store.advisory_names(query), team_ids=team_scope(token))
     return _render("affected.html.j2", request, {**_base(request, token, data), "q": query, "rows": rows})
