@@ -90,3 +90,28 @@ def test_sbom_cli_counts_what_it_writes_and_spells_pypi_once(tmp_path: Path) -> 
         "pkg:pypi/zope-interface@6.0",
     ]
     assert "Warning" not in result.output
+
+
+def test_indexed_dependency_graph_matches_the_library(monkeypatch: pytest.MonkeyPatch) -> None:
+    from cyclonedx.model.bom import Bom
+
+    loc = Location("package-lock.json", 1)
+    components = [
+        Component(
+            "npm",
+            f"pkg-{i}",
+            "1.0.0",
+            f"pkg:npm/pkg-{i}@1.0.0",
+            loc,
+            direct=i % 3 == 0,
+            dependencies=(f"pkg:npm/pkg-{(i + 1) % 40}@1.0.0", f"pkg:npm/pkg-{(i * 7) % 40}@1.0.0"),
+        )
+        for i in range(40)
+    ]
+    ours = sbom.cyclonedx_json(components, name="app", now=NOW, commit="c" * 40)
+    monkeypatch.setattr(sbom, "_indexed_bom", lambda serial_number: Bom(serial_number=serial_number))
+    library = sbom.cyclonedx_json(components, name="app", now=NOW, commit="c" * 40)
+    assert ours == library
+    sbom.validate_cyclonedx(ours)
+    deps = {d["ref"]: d.get("dependsOn", []) for d in json.loads(ours)["dependencies"]}
+    assert deps["pkg:npm/pkg-1@1.0.0"] == ["pkg:npm/pkg-2@1.0.0", "pkg:npm/pkg-7@1.0.0"]

@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from clearance.scanners.deps.lockfiles import parse
 from clearance.scanners.deps.lockfiles.base import LINE_SEARCH_FACTOR, LineFinder, Lockfile
 from clearance.scanners.deps.lockfiles.npm import parse as parse_npm
@@ -90,3 +92,21 @@ def test_alternative_spellings_cost_one_pass() -> None:
     assert len(lock.components) == 5000
     assert all(c.location.start_line for c in lock.components)
     assert lock.lines.work <= 2.1 * len(lock.text)
+
+
+def test_minified_4mb_lockfile_through_the_cli(
+    tmp_path: Path, project_db_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from typer.testing import CliRunner
+
+    from clearance.cli import app
+
+    monkeypatch.setenv("CLEARANCE_DB_DIR", str(project_db_dir))
+    (tmp_path / "package-lock.json").write_text(_minified_lock(15_000))
+    result = CliRunner().invoke(
+        app, ["scan", str(tmp_path), "--scanners", "deps", "--quiet", "--format", "json"]
+    )
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["errors"] == []
+    assert next(r for r in report["tool"]["scanners"] if r["id"] == "deps")["status"] == "succeeded"

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 from conftest import Case, by_name, case_id, check_case, load
 from work import calls
 
+from clearance.scanners.deps.lockfiles import parse
 from clearance.scanners.deps.lockfiles.pnpm import parse_key
 from clearance.scanners.deps.lockfiles.yarn import split_descriptor
+from clearance.sources.base import SourceFile
 
 R, D, U = "runtime", "dev", "unknown"
 
@@ -275,3 +279,19 @@ def test_pnpm_exotic_sources(fixture: str, expected: list[tuple[str, str, bool, 
     assert ui.direct is True and "pkg:npm/react@18.2.0" in ui.dependencies
     direct = {c.name for c in result.components if c.direct}
     assert {"@acme/ui", "internal-theme", "react"} <= direct
+
+
+def test_pnpm_key_without_grammar_trusts_the_resolution_not_the_version(tmp_path: Path) -> None:
+    text = (
+        "lockfileVersion: 5.4\n\npackages:\n\n"
+        "  vendored tarball:\n    resolution: {tarball: https://ci:s3cret@example.com/x-1.0.0.tgz}\n"
+        "    name: x\n    version: 1.0.0\n    dev: false\n\n"
+        "  registry mirror:\n    resolution: {integrity: sha512-AAAA}\n    name: y\n    version: 2.0.0\n"
+    )
+    disk = tmp_path / "pnpm-lock.yaml"
+    disk.write_text(text)
+    result = parse(SourceFile(path="pnpm-lock.yaml", size=len(text), disk_path=disk))
+    assert [(c.name, c.pinned, c.purl) for c in result.components] == [
+        ("x", False, "pkg:npm/x?download_url=https://example.com/x-1.0.0.tgz"),
+        ("y", True, "pkg:npm/y@2.0.0"),
+    ]

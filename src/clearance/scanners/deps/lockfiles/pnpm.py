@@ -171,13 +171,14 @@ def _package(key: str, entry: dict[str, Any]) -> _Package | None:
     dep_path = parse_key(key)
     name = str(entry.get("name") or "").strip()
     version = str(entry.get("version") or "").strip()
+    resolution = as_dict(entry.get("resolution"), f"resolution of {key}")
     if dep_path is None:
         if not (name and version):
             return None
-        dep_path = DepPath(
-            name, version, "registry" if _SEMVER.match(version) else "tarball", f"{name}@{version}"
+        from_registry = bool(_SEMVER.match(version)) and not {"tarball", "repo", "directory"} & set(
+            resolution
         )
-    resolution = as_dict(entry.get("resolution"), f"resolution of {key}")
+        dep_path = DepPath(name, version, "registry" if from_registry else "tarball", f"{name}@{version}")
     if dep_path.source == "registry" and _SEMVER.match(dep_path.version):
         return _Package(name or dep_path.name, dep_path.version, dep_path.node, True, None)
     name = name or dep_path.name
