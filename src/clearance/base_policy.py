@@ -19,14 +19,15 @@ gate (the CI definition), not to the change: it is used as given.
 from __future__ import annotations
 
 import posixpath
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from pathlib import Path
 
-from clearance.config import CONFIG_FILE, Settings, config_table, settings_from_text
+from clearance.config import CONFIG_FILE, ExceptionLimitSettings, Settings, config_table, settings_from_text
 from clearance.errors import ConfigError
 from clearance.model import ChangeSet
 from clearance.sources import git
-from clearance.sources.ignore import IGNORE_FILES
+from clearance.sources.git import CLEARANCE_IGNORE
 
 PYPROJECT = "pyproject.toml"
 
@@ -42,53 +43,52 @@ class BasePolicy:
     """Policy files the change edits (configuration, exceptions file, ignore files)."""
     exceptions_at_base: str | None = None
     """The exceptions file's text at the merge base (None: it did not exist there)."""
+    ignore_files: Mapping[str, str] = field(default_factory=dict)
+    """The merge base's `.clearanceignore` files that can apply to the change, by path."""
 
 
 def policy_at_base(root: Path, change: ChangeSet, working: Settings, config_path: Path | None) -> BasePolicy:
-    """The merge base's settings for a change under `root`, and the policy files it edits."""
+    """The merge base's settings for a change under `root`, and the policy files it edits.
+
+    Everything is read from the merge base in one `git cat-file` (a second one only when the
+    base's configuration moves the exceptions file)."""
     short = change.merge_base[:12]
     explicit = _inside(root, config_path)
-    config_edits: list[str] = []
-    # One read of the merge base for every file this may need: the configuration candidates and the
-    # exceptions file named by the defaults and by the working tree (another name costs one more read).
     candidates = [explicit] if explicit else [CONFIG_FILE, PYPROJECT]
-    wanted = list(
-        dict.fromkeys([*candidates, Settings().policy.exceptions.file, working.policy.exceptions.file])
-    )
-    at_base = {f.path: f.data for f in git.files_at(root, change.merge_base, wanted)}
+    default_exceptions = ExceptionLimitSettings().file
+    ignore_candidates = git.ignore_file_candidates(change)
+    at_base = git.read_at(root, change.merge_base, [*candidates, default_exceptions, *ignore_candidates])
+    config_edits: list[str] = []
     if config_path is not None and explicit is None:
         settings, origin = working, f"{config_path} (given on the command line)"
     else:
         settings, origin, config_edits = _settings_at(root, change, candidates, at_base)
-        origin = f"{origin} at {short}" if origin != "defaults" else f"defaults at {short}"
-    touched = set(change.paths)
+        origin = f"{origin} at {short}"
     exceptions_file = settings.policy.exceptions.file
-    if exceptions_file not in wanted:
-        at_base.update({f.path: f.data for f in git.files_at(root, change.merge_base, [exceptions_file])})
+    if exceptions_file not in at_base and exceptions_file != default_exceptions:
+        at_base.update(git.read_at(root, change.merge_base, [exceptions_file]))
     base_exceptions = _text(at_base.get(exceptions_file))
+    touched = set(change.paths)
     edited = list(config_edits)
     if exceptions_file in touched and _read(root / exceptions_file) != base_exceptions:
         edited.append(exceptions_file)
-    edited.extend(p for p in sorted(touched) if posixpath.basename(p) in IGNORE_FILES and p != ".gitignore")
-    return BasePolicy(settings, origin, tuple(dict.fromkeys(edited)), base_exceptions)
+    edited.extend(p for p in sorted(touched) if posixpath.basename(p) == CLEARANCE_IGNORE)
+    ignore_files = {p: at_base[p].decode("utf-8", "replace") for p in ignore_candidates if p in at_base}
+    return BasePolicy(settings, origin, tuple(dict.fromkeys(edited)), base_exceptions, ignore_files)
 
 
 def _settings_at(
-    root: Path, change: ChangeSet, candidates: list[str], at_base: dict[str, bytes | None]
+    root: Path, change: ChangeSet, candidates: list[str], at_base: Mapping[str, bytes]
 ) -> tuple[Settings, str, list[str]]:
     """Settings at the merge base (same lookup order as `load_settings`) and the configuration
     files whose effective content the change edits."""
-    base_files = {name: _text(at_base.get(name)) for name in candidates}
+    short = change.merge_base[:12]
     edited = []
     for name in candidates:
         pyproject = name == PYPROJECT
-        before = base_files.get(name)
+        before = _text(at_base.get(name))
         after = _read(root / name)
-        old = (
-            config_table(before, f"{name} at {change.merge_base[:12]}", pyproject=pyproject)
-            if before
-            else None
-        )
+        old = config_table(before, f"{name} at {short}", pyproject=pyproject) if before else None
         try:
             new = config_table(after, name, pyproject=pyproject) if after else None
         except ConfigError:
@@ -96,12 +96,10 @@ def _settings_at(
         if old != new:
             edited.append(name)
     for name in candidates:
-        text = base_files.get(name)
+        text = _text(at_base.get(name))
         if text is None:
             continue
-        settings = settings_from_text(
-            text, f"{name} at {change.merge_base[:12]}", pyproject=name == PYPROJECT
-        )
+        settings = settings_from_text(text, f"{name} at {short}", pyproject=name == PYPROJECT)
         if settings is not None:
             return settings, name, edited
     return Settings(), "defaults", edited

@@ -171,17 +171,19 @@ def scan(
     now: dt.datetime,
     progress: Progress | None = None,
     change: ChangeSet | None = None,
+    ignore_files: Mapping[str, str] | None = None,
 ) -> ScanRun:
     """Scan the request's target and return everything found, with what could not be read.
 
-    `change`: in PR mode, the change set if the caller already read it (`gate` does)."""
+    `change`, `ignore_files`: in PR mode, the change set and the merge base's `.clearanceignore`
+    files if the caller already read them (`gate` does)."""
     started = time.perf_counter()
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     if options.offline:
         _refuse_network(scanner_ids)
     target = request.target
-    source = open_source(target, options, change)
+    source = open_source(target, options, change, ignore_files)
     scanners = build_scanners(scanner_ids, source.kind)
 
     # 1. Collect the files once.
@@ -282,7 +284,7 @@ def gate(
         )
 
     # 1. Scan.
-    scanned = scan(request.scan, now, progress, change)
+    scanned = scan(request.scan, now, progress, change, at_base.ignore_files if at_base else None)
     result = scanned.result
 
     # 2. PR mode: what was already on the base (same scan loop over the merge base's files).
@@ -333,10 +335,22 @@ def run(
     return scan(ScanRequest(target, settings, options), now, progress).result
 
 
-def open_source(target: Path, options: RunOptions, change: ChangeSet | None = None) -> Source:
+def open_source(
+    target: Path,
+    options: RunOptions,
+    change: ChangeSet | None = None,
+    ignore_files: Mapping[str, str] | None = None,
+) -> Source:
     """The source for a target and options: a container image, git history, git diff (PR mode), or
     the working tree."""
     if (spec := image_spec_for(target)) is not None:
+        if options.history or options.base is not None or options.paths:
+            from clearance.errors import UsageError
+
+            raise UsageError(
+                f"{spec.text} is a container image: --history, --base and extra paths apply to git checkouts",
+                hint="scan the image alone (clearance gate IMAGE), and the source tree in a separate run",
+            )
         from clearance.scanners.deps.ospkg import ImageInventory
 
         return ImageSource(spec, platform=options.platform, inventory=ImageInventory())
@@ -346,7 +360,7 @@ def open_source(target: Path, options: RunOptions, change: ChangeSet | None = No
         if options.history:
             return git.GitHistorySource(target, tuple(options.refs))
         assert options.base is not None
-        return git.GitDiffSource(target, options.base, _change=change)
+        return git.GitDiffSource(target, options.base, _change=change, _ignore_files=ignore_files)
     from clearance.sources.worktree import WorkTreeSource
 
     return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)

@@ -388,11 +388,17 @@ def _request(
         )
     if ref and not history:
         raise UsageError("--ref only applies with --history")
-    from clearance.sources.image import parse_spec
+    from clearance.sources.image import image_spec_for, parse_spec
 
-    images = [p for p in given or [] if parse_spec(str(p)) is not None]
+    # One path may be an image (by content); among several (pre-commit's file list) only a
+    # prefixed one (docker:, oci:, docker-archive:) is: committed archives stay files to scan.
+    single = len(given or []) == 1
+    images = [p for p in given or [] if (image_spec_for(p) if single else parse_spec(str(p))) is not None]
     if images and (history or base or len(given or []) > 1):
-        raise UsageError("an image target cannot be combined with --history, --base or other paths")
+        raise UsageError(
+            f"{images[0]} is a container image: --history, --base and extra paths apply to git checkouts",
+            hint="scan the image alone (clearance gate IMAGE), and the source tree in a separate run",
+        )
     for p in given or []:
         if p not in images and not p.exists() and not p.is_symlink():
             raise UsageError(f"{p} does not exist")

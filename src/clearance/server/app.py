@@ -20,7 +20,7 @@ from clearance.server import errors
 from clearance.server.routes import admin, affected, analyses, audit, deploy, findings, metrics, runs
 from clearance.server.routes import routing as routing_routes
 from clearance.server.settings import ServerSettings
-from clearance.server.web import dashboard
+from clearance.server.web import dashboard, deliveries
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -92,6 +92,7 @@ def create_app(
     for module in (runs, findings, affected, analyses, audit, admin, deploy, metrics, routing_routes):
         app.include_router(module.router)
     dashboard.install(app)
+    app.include_router(deliveries.router)  # the dashboard's notifications page
 
     @app.get("/healthz", tags=["health"], summary="Liveness (no token needed)")
     def healthz() -> dict[str, str]:

@@ -217,7 +217,13 @@ def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) 
     return walk_change(repo, change_set(repo, base), ignore, max_file_size)
 
 
-def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size: int) -> WalkResult:
+def walk_change(
+    repo: Path,
+    change: ChangeSet,
+    ignore: list[str],
+    max_file_size: int,
+    ignore_files: Mapping[str, str] | None = None,
+) -> WalkResult:
     """The changed files to scan: current working-tree content plus `added_lines`.
 
     Ignored paths, submodules and deleted files are left out; symlinks are skipped. The
@@ -226,7 +232,9 @@ def walk_change(repo: Path, change: ChangeSet, ignore: list[str], max_file_size:
     """
     cwd, _ = _target(repo)
     out = WalkResult()
-    path_filter = _PathFilter(cwd, ignore, out, ignore_files=_ignore_files_at(repo, change.merge_base))
+    if ignore_files is None:
+        ignore_files = _ignore_files_at(repo, change)
+    path_filter = _PathFilter(cwd, ignore, out, ignore_files=ignore_files)
     for item in change.changed:
         if path_filter.excluded(item.path) or item.mode == "160000":
             continue  # ignored, or a submodule: its commit is not file content
@@ -913,20 +921,28 @@ class _PathFilter:
         return (found,) if found else ()
 
 
-def _ignore_files_at(repo: Path, rev: str) -> dict[str, str]:
-    """Every `.clearanceignore` at `rev` under the target, by path relative to it."""
+def ignore_file_candidates(change: ChangeSet) -> list[str]:
+    """The `.clearanceignore` paths that can decide whether a changed path is scanned: one in
+    the target's root and in every directory above a changed path."""
+    directories = {""}
+    for changed in change.changed:
+        parts = changed.path.split("/")[:-1]
+        directories.update("/".join(parts[: i + 1]) for i in range(len(parts)))
+    return sorted(f"{d}/{CLEARANCE_IGNORE}" if d else CLEARANCE_IGNORE for d in directories)
+
+
+def read_at(repo: Path, commit: str, paths: Sequence[str]) -> dict[str, bytes]:
+    """The content of `paths` (relative to the target `repo`) in `commit` (a full object id, as
+    `ChangeSet.merge_base`), in one `git cat-file`; paths absent there are left out."""
     cwd, _ = _target(repo)
-    listed = _run(cwd, ["ls-tree", "-r", "-z", "--name-only", rev], check=False)
-    if listed.returncode != 0:
-        return {}
-    paths = [
-        os.fsdecode(p)
-        for p in listed.stdout.split(b"\0")
-        if p == CLEARANCE_IGNORE.encode() or p.endswith(b"/" + CLEARANCE_IGNORE.encode())
-    ]
-    if not paths:
-        return {}
-    return {f.path: (f.data or b"").decode("utf-8", "replace") for f in files_at(repo, rev, paths)}
+    names = [f"{commit}:./{p}" for p in paths]
+    return {p: got[1] for p, got in zip(paths, _cat_file(cwd, names), strict=True) if got is not None}
+
+
+def _ignore_files_at(repo: Path, change: ChangeSet) -> dict[str, str]:
+    """The `.clearanceignore` files that matter for `change`, as they are at its merge base."""
+    found = read_at(repo, change.merge_base, ignore_file_candidates(change))
+    return {p: data.decode("utf-8", "replace") for p, data in found.items()}
 
 
 # --------------------------------------------------------------------------- running git
@@ -1097,12 +1113,14 @@ class GitDiffSource:
     base: str
     kind: str = "git-diff"
     _change: ChangeSet | None = None
+    _ignore_files: Mapping[str, str] | None = None
+    """The merge base's `.clearanceignore` files, when the caller already read them."""
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """Read the change once (unless given), then the changed files that are not ignored."""
         if self._change is None:
             self._change = change_set(self.repo, self.base)
-        return walk_change(self.repo, self._change, ignore, max_file_size)
+        return walk_change(self.repo, self._change, ignore, max_file_size, self._ignore_files)
 
     def target(self) -> Target:
         """A `git-diff` target: the base and the HEAD commit."""

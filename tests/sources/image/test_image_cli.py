@@ -239,3 +239,9 @@ def test_platform_option_reaches_the_reader(images: Path, env: Path) -> None:
     )
     assert result.exit_code == 3
     assert "no image for platform linux/arm64" in result.output
+
+
+def test_image_with_pr_mode_is_a_usage_error(images: Path, env: Path) -> None:
+    result = runner.invoke(app, ["scan", str(images / "alpine-310.tar.gz"), "--base", "main", "--quiet"])
+    assert result.exit_code == 2
+    assert "is a container image" in result.output

@@ -78,9 +78,6 @@ SessionDep = Annotated[tuple[TokenInfo, sess.SessionData], Depends(current_sessi
 def install(app: FastAPI) -> None:
     """Mount the dashboard on an app: routes, the login redirect, the root redirect."""
     app.include_router(router)
-    from clearance.server.web import deliveries
-
-    app.include_router(deliveries.router)
 
     @app.exception_handler(LoginRequired)
     async def _login(_: Request, __: LoginRequired) -> Response:
