@@ -31,3 +31,7 @@ def test_the_printed_serve_command_names_the_demo_log_key(
     checked = runner.invoke(app, ["ledger", "verify-log", "--db", db, "--log-key", key])
     assert checked.exit_code == 0, checked.output
     assert "audit log OK" in checked.output
+    other = runner.invoke(app, ["ledger", "verify-log", "--db", db, "--log-key", str(tmp_path / "other.key")])
+    assert other.exit_code == 1, other.output
+    assert "signatures do not verify with this key" in other.output
+    assert "matches: None" not in other.output
