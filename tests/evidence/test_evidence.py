@@ -350,12 +350,25 @@ def _verify(path: Path, pub: Path, subject: Subject | None, at: dt.datetime = NO
 def test_every_flipped_byte_is_caught(
     bundle: tuple[Path, Subject], keypair: tuple[Path, Path], tmp_path: Path
 ) -> None:
+    import gzip
+    import zlib
+
     path, subject = bundle
     original = path.read_bytes()
+    content = gzip.decompress(original)
     step = max(1, len(original) // 150)
     for offset in range(0, len(original), step):
         data = bytearray(original)
         data[offset] ^= 0x01
+        try:
+            unchanged = gzip.decompress(bytes(data)) == content
+        except (OSError, EOFError, zlib.error):
+            unchanged = False
+        if unchanged:
+            # Some bits of a deflate stream (code lengths of symbols never used, header fields such as
+            # the mtime) do not change what it inflates to: the bundle's content is intact, and that
+            # content is what is signed and verified.
+            continue
         tampered = tmp_path / "tampered.tar.gz"
         tampered.write_bytes(bytes(data))
         assert _verify(tampered, keypair[1], subject), f"flip at byte {offset} was not detected"

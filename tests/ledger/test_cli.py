@@ -270,11 +270,13 @@ def test_sync_catalog_sets_owners_and_codeowners(live: Live, demo_runs: DemoRuns
     assert code == 0, err
     assert "created service billing (team payments, tier tier-1, 2 CODEOWNERS rules)" in out
     # tier-1 SLAs apply; infra/ findings belong to platform (CODEOWNERS), the rest to payments
-    with live.db.sessions() as s:
-        from clearance.ledger.store import Store
-
-        Store(s, Clock()()).set_sla("tier-1", "critical", 3)
-        s.commit()
+    code, out, err = live.admin("sla", "set", "--tier", "tier-1", "--severity", "critical", "--days", "3")
+    assert code == 0 and "tier-1/critical: 3 days" in out, err
+    code, out, _ = cli("ledger", "sla", "show", "--tier", "tier-1", "--db", live.db.url, "--format", "json")
+    assert {"severity": "critical", "days": 3} in json.loads(out) and {
+        "severity": "high",
+        "days": 30,
+    } in json.loads(out)
     tok = _token(live, "payments", "ingest,read")
     report = json.loads(demo_runs.report1)
     for f in report["findings"]:

@@ -15,6 +15,7 @@ import hashlib
 import os
 import random
 import shutil
+import tempfile
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -107,6 +108,9 @@ def seed(
     pem = key.with_suffix(".key.pub").read_text()
     key_id = load_public_key(key.with_suffix(".key.pub")).keyid
 
+    # The example repositories are copied outside any enclosing git repository (a target inside one
+    # is scanned from that repository's root, with its ignore rules), and removed afterwards.
+    repos = Path(tempfile.mkdtemp(prefix="clearance-demo-repos-"))
     clock = _Clock(now - dt.timedelta(days=DAYS))
     real_clock = ledger.clock
     ledger.clock = clock
@@ -122,7 +126,7 @@ def seed(
             for i in range(svc.releases):
                 clock.now = start + step * i + dt.timedelta(hours=rng.randint(0, 8))
                 r, d, n = _release(
-                    ledger, clock, svc, i, workdir, examples, key, advisories, policy, rng, now.date()
+                    ledger, clock, svc, i, workdir, examples, key, advisories, policy, rng, now.date(), repos
                 )
                 runs, deployments, decisions = runs + r, deployments + d, decisions + n
         clock.now = now - dt.timedelta(days=1)
@@ -152,6 +156,7 @@ def seed(
             )
     finally:
         ledger.clock = real_clock
+        shutil.rmtree(repos, ignore_errors=True)
     tokens = workdir / "demo-tokens.txt"
     tokens.write_text(f"admin (all teams): {admin}\npayments (read): {reader}\n", encoding="utf-8")
     os.chmod(tokens, 0o600)
@@ -247,8 +252,8 @@ def _exceptions(path: Path, today: dt.date) -> None:
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
-def _repo(svc: DemoService, i: int, workdir: Path, examples: Path, today: dt.date) -> Path:
-    repo = workdir / "repos" / svc.name
+def _repo(svc: DemoService, i: int, repos: Path, examples: Path, today: dt.date) -> Path:
+    repo = repos / svc.name
     if i == 0:
         shutil.rmtree(repo, ignore_errors=True)
         if svc.source == "leaky":
@@ -280,9 +285,10 @@ def _release(
     policy: DeployPolicy,
     rng: random.Random,
     today: dt.date,
+    repos: Path,
 ) -> tuple[int, int, int]:
     commit_time = clock.now - dt.timedelta(hours=rng.randint(4, 60))
-    repo = _repo(svc, i, workdir, examples, today)
+    repo = _repo(svc, i, repos, examples, today)
     version = f"1.{i}.0"
     digest = "sha256:" + hashlib.sha256(f"{svc.name}-{version}".encode()).hexdigest()
     evidence = workdir / "evidence" / svc.name / version

@@ -42,6 +42,8 @@ ledger_app = typer.Typer(
 )
 token_app = typer.Typer(help="API tokens (shown once, stored hashed).", no_args_is_help=True)
 key_app = typer.Typer(help="Signing keys trusted for a team's bundles.", no_args_is_help=True)
+sla_app = typer.Typer(help="Days to fix per service tier and severity.", no_args_is_help=True)
+ledger_app.add_typer(sla_app, name="sla")
 ledger_app.add_typer(token_app, name="token")
 ledger_app.add_typer(key_app, name="key")
 
@@ -309,6 +311,41 @@ def token_revoke(
     with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.write() as store:
         info = revoke_token(store, token_id, "cli")
     typer.echo(f"revoked token {info.id} ({info.prefix}…)")
+
+
+@sla_app.command("set")
+def sla_set(
+    tier: str = typer.Option(
+        "default", "--tier", help="Service tier (`default` applies to every tier without its own rule)."
+    ),
+    severity: str = typer.Option(..., "--severity", help="critical, high, medium, unknown, low or info."),
+    days: int = typer.Option(..., "--days", min=1, max=3650),
+    db_url: str | None = DB_OPT,
+    log_key: Path | None = KEY_OPT,
+) -> None:
+    """Set the days to fix findings of a severity in a tier (applies to findings created from now on)."""
+    if severity not in ("critical", "high", "medium", "unknown", "low", "info"):
+        with errors_to_exit():
+            raise UsageError(f"unknown severity {severity!r}")
+    with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.write() as store:
+        store.set_sla(tier, severity, days)
+        store.append_audit("cli", "sla.set", {"tier": tier, "severity": severity, "days": days})
+    typer.echo(f"SLA {tier}/{severity}: {days} days")
+
+
+@sla_app.command("show")
+def sla_show(
+    tier: str = typer.Option("default", "--tier"), db_url: str | None = DB_OPT, fmt: str = FORMAT_OPT
+) -> None:
+    """Show the days to fix per severity that apply to a tier."""
+    with errors_to_exit(), _ledger(db_url) as ledger, ledger.read() as store:
+        days = store.sla_days(tier)
+    _emit(
+        [{"severity": k, "days": v} for k, v in days.items()],
+        ["severity", "days"],
+        fmt,
+        f"SLA for tier {tier}",
+    )
 
 
 @key_app.command("add")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clearance.errors import LedgerError
-from clearance.ledger.matching import AdvisoryMatcher, component_key, purl_without_version
+from clearance.ledger.matching import AdvisoryMatcher, component_key, package_key
 from clearance.ledger.store import AffectedRow, Store
 from clearance.scanners.vulns.match import UnsupportedEcosystem, VersionParseError, parse_version
 
@@ -40,13 +40,13 @@ def affected_query(
         query: dict[str, Any] = {"advisory": advisory, "names": names}
     elif purl:
         key = component_key(purl)
-        base = purl_without_version(purl)
-        if base is None:
+        package = package_key(purl)
+        if package is None:
             raise LedgerError(f"not a package URL: {purl[:200]!r}")
         if key is not None:
-            rows = [r for r in store.affected(purl_prefix=base, team_ids=team_ids) if r.component == key.purl]
+            rows = store.affected(component=key.purl, team_ids=team_ids)
         else:
-            rows = store.affected(purl_prefix=base, team_ids=team_ids)
+            rows = store.affected(package=package, team_ids=team_ids)
             if version_range:
                 rows = [r for r in rows if _in_range(r.component, version_range)]
         rows = _one_per_release(rows)

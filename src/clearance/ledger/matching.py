@@ -51,6 +51,12 @@ class ComponentKey:
     version: str
 
 
+def package_key(purl: str) -> tuple[str, str] | None:
+    """(OSV ecosystem, normalized name) of a purl, with or without a version (None if not a purl)."""
+    key = component_key(purl if "@" in purl.split("/", 1)[-1] else purl + "@0")
+    return (key.ecosystem, key.name) if key else None
+
+
 @functools.lru_cache(maxsize=65536)
 def component_key(purl: str) -> ComponentKey | None:
     """Parse a purl (None if it is not one or has no version). Qualifiers other than the
@@ -69,15 +75,6 @@ def component_key(purl: str) -> ComponentKey | None:
         name = p.name
     canonical = PackageURL(type=p.type, namespace=p.namespace, name=p.name, version=p.version).to_string()
     return ComponentKey(canonical, ecosystem, normalize_name(ecosystem, name), p.version)
-
-
-def purl_without_version(purl: str) -> str | None:
-    """`pkg:pypi/jinja2@2.11.2` → `pkg:pypi/jinja2` in canonical form (None if not a purl)."""
-    try:
-        p = PackageURL.from_string(purl)
-    except ValueError:
-        return None
-    return PackageURL(type=p.type, namespace=p.namespace, name=p.name).to_string()
 
 
 @dataclass(frozen=True, slots=True)

@@ -539,17 +539,13 @@ class Store:
         self,
         *,
         advisories: Sequence[str] | None = None,
-        purl_prefix: str | None = None,
+        component: str | None = None,
+        package: tuple[str, str] | None = None,
         team_ids: Sequence[int] | None = None,
     ) -> list[AffectedRow]:
-        """Releases whose components match any of `advisories` (all names of one advisory), or whose
-        component purl starts with `purl_prefix` (a purl without version: every version). One
+        """Releases whose components match any of `advisories` (all names of one advisory), or one
+        `component` (exact purl), or any version of a `package` (ecosystem, normalized name). One
         indexed query over the precomputed matches, plus where each release runs now."""
-        latest = (
-            select(Release.service_id, func.max(Release.id).label("latest_id"))
-            .group_by(Release.service_id)
-            .subquery()
-        )
         q = (
             select(
                 Service.name,
@@ -558,11 +554,10 @@ class Store:
                 Release.version,
                 Release.commit,
                 Release.created_at,
-                latest.c.latest_id,
                 Component.purl,
                 AdvisoryMatch.advisory_id,
                 AdvisoryMatch.severity,
-                AdvisoryMatch.fixed_versions,
+                AdvisoryMatch.id,
                 Release.service_id,
             )
             .select_from(AdvisoryMatch)
@@ -571,27 +566,45 @@ class Store:
             .join(Release, Release.id == ReleaseComponent.release_id)
             .join(Service, Service.id == Release.service_id)
             .outerjoin(Team, Team.id == Service.team_id)
-            .join(latest, latest.c.service_id == Release.service_id)
         )
         if advisories is not None:
             q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
-        if purl_prefix is not None:
-            q = q.where(
-                or_(
-                    Component.purl == purl_prefix,
-                    Component.purl.startswith(purl_prefix + "@", autoescape=True),
-                )
-            )
+        if component is not None:
+            q = q.where(Component.purl == component)
+        if package is not None:
+            q = q.where(Component.ecosystem == package[0], Component.name == package[1])
         if team_ids is not None:
             q = q.where(Service.team_id.in_(list(team_ids)))
+        # Core execution (no ORM row processing): these answers can be thousands of rows.
         rows = list(
-            self.session.execute(
-                q.order_by(Service.name, Release.id.desc(), Component.purl, AdvisoryMatch.advisory_id)
-            ).tuples()
+            self.session.connection()
+            .execute(q.order_by(Service.name, Release.id.desc(), Component.purl, AdvisoryMatch.advisory_id))
+            .tuples()
         )
         if not rows:
             return []
+        fixed_of: dict[int, list[Any]] = {}
+        for part in chunks(sorted({r[9] for r in rows})):
+            fixed_of.update(
+                self.session.connection()
+                .execute(
+                    select(AdvisoryMatch.id, AdvisoryMatch.fixed_versions).where(AdvisoryMatch.id.in_(part))
+                )
+                .tuples()
+                .all()
+            )
         release_ids = sorted({r[2] for r in rows})
+        latest_of: dict[int, int] = {}
+        for part in chunks(sorted({r[10] for r in rows})):
+            latest_of.update(
+                self.session.execute(
+                    select(Release.service_id, func.max(Release.id))
+                    .where(Release.service_id.in_(part))
+                    .group_by(Release.service_id)
+                )
+                .tuples()
+                .all()
+            )
         envs: dict[int, list[str]] = {}
         for part in chunks(release_ids):
             for rid, env in self.session.execute(
@@ -601,9 +614,9 @@ class Store:
                 .order_by(Environment.rank, Environment.name)
             ).tuples():
                 envs.setdefault(rid, []).append(env)
-        status = self._finding_status_for({(r[11], r[7]) for r in rows}, sorted({r[8] for r in rows}))
+        status = self._finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
         out = []
-        for svc, team, rid, version, commit, created, latest_id, purl, adv, sev, fixed, service_id in rows:
+        for svc, team, rid, version, commit, created, purl, adv, sev, match_id, service_id in rows:
             f = status.get((service_id, purl, adv)) or status.get((service_id, purl, None))
             out.append(
                 AffectedRow(
@@ -613,12 +626,12 @@ class Store:
                     version=version,
                     commit=commit,
                     created_at=created,
-                    latest=rid == latest_id,
+                    latest=rid == latest_of.get(service_id),
                     environments=tuple(envs.get(rid, ())),
                     component=purl,
                     advisory_id=adv,
                     severity=sev,
-                    fixed_versions=tuple(fixed or ()),
+                    fixed_versions=tuple(fixed_of.get(match_id) or ()),
                     finding_status=f[0] if f else None,
                     excepted_until=f[1] if f else None,
                     analysis_state=f[2] if f else None,
@@ -634,19 +647,25 @@ class Store:
         names: set[str] = set(advisories)
         for part in chunks(sorted(names)):
             names.update(
-                self.session.scalars(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(part)))
+                self.session.connection()
+                .execute(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(part)))
+                .scalars()
             )
             names.update(
-                self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
+                self.session.connection()
+                .execute(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
+                .scalars()
             )
         pairs: list[tuple[str, str]] = []
         for part in chunks(sorted(names)):
             pairs.extend(
-                self.session.execute(
+                self.session.connection()
+                .execute(
                     select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
                         or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
                     )
-                ).tuples()
+                )
+                .tuples()
             )
         asked = set(advisories)
         groups: dict[str, set[str]] = {a: {a} for a in advisories}
@@ -659,16 +678,20 @@ class Store:
                 inverse.setdefault(n, set()).add(a)
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
         for part in chunks(services):
-            rows = self.session.execute(
-                select(
-                    Finding.service_id,
-                    Finding.component_purl,
-                    Finding.advisory_id,
-                    Finding.status,
-                    Finding.excepted_until,
-                    Finding.analysis_state,
-                ).where(Finding.service_id.in_(part), Finding.advisory_id.in_(sorted(names)))
-            ).tuples()
+            rows = (
+                self.session.connection()
+                .execute(
+                    select(
+                        Finding.service_id,
+                        Finding.component_purl,
+                        Finding.advisory_id,
+                        Finding.status,
+                        Finding.excepted_until,
+                        Finding.analysis_state,
+                    ).where(Finding.service_id.in_(part), Finding.advisory_id.in_(sorted(names)))
+                )
+                .tuples()
+            )
             for sid, purl, found_adv, st, until, analysis in rows:
                 if purl is None or (sid, purl) not in service_purls:
                     continue

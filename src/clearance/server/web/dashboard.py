@@ -285,7 +285,13 @@ def affected_page(request: Request, ledger: LedgerDep, session: SessionDep, q: s
     if query:
         with ledger.read() as store:
             if query.startswith("pkg:"):
-                rows = store.affected(purl_prefix=query, team_ids=team_scope(token))
+                from clearance.ledger.matching import component_key, package_key
+
+                key, package = component_key(query), package_key(query)
+                if key is not None:
+                    rows = store.affected(component=key.purl, team_ids=team_scope(token))
+                elif package is not None:
+                    rows = store.affected(package=package, team_ids=team_scope(token))
             else:
                 rows = store.affected(advisories=store.advisory_names(query), team_ids=team_scope(token))
     return _render("affected.html.j2", request, {**_base(request, token, data), "q": query, "rows": rows})
