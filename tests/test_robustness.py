@@ -1449,3 +1449,37 @@ def test_verify_artifact_that_is_a_fifo_is_a_usage_error_not_a_hang(tmp_path: Pa
     bundle = _tarball(tmp_path / "b.tar.gz", lambda tar: None)
     result = invoke(["verify", str(bundle), "--key", str(public_key), "--artifact", str(fifo)])
     assert result.exit_code == EXIT_USAGE and "is not a regular file" in _flat(result.output)
+
+
+# --- an EOFError escaping a command ----------------------------------------------------------------
+
+
+def test_a_stray_eoferror_is_an_internal_error_not_aborted_exit_1(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Click turns an EOFError into "Aborted." and exit 1 — the code of a policy block. A stream
+    that ends early inside clearance is a bug: exit 70 with one line, never 1."""
+    from clearance import cli, pipeline
+
+    def ends_early(*args: Any, **kwargs: Any) -> Any:
+        raise EOFError("Compressed file ended before the end-of-stream marker was reached")
+
+    monkeypatch.setattr(pipeline, "scan", ends_early)
+    monkeypatch.delenv("CLEARANCE_DEBUG", raising=False)
+    monkeypatch.setattr(sys, "argv", ["clearance", "scan", str(tmp_path), "--quiet"])
+    with pytest.raises(SystemExit) as exited:
+        cli.main()
+    assert exited.value.code == 70
+    err = capsys.readouterr().err
+    assert "internal error" in err and "end of input" in err
+    assert "Aborted" not in err and "Traceback" not in err
+
+
+def test_keygen_passphrase_with_stdin_closed_is_a_usage_error(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("CLEARANCE_KEY_PASSPHRASE", raising=False)
+    result = runner.invoke(app, ["keygen", "--passphrase", "-o", str(tmp_path / "k.key")], input="")
+    assert result.exit_code == 2, result.output
+    assert "CLEARANCE_KEY_PASSPHRASE" in result.output
+    assert not (tmp_path / "k.key").exists()

@@ -319,4 +319,10 @@ def demo_command(
         f"{result.runs} gate runs, {result.deployments} deployments, {result.decisions} deploy decisions"
     )
     typer.echo(f"tokens (log in with the admin one): {result.tokens_file}")
-    typer.echo(f"serve it: clearance ledger serve --db {ledger_db.redact(url)}  → http://127.0.0.1:8080/ui/")
+    # The demo signed its audit checkpoints with its own key: serving with another one would sign
+    # new checkpoints with a second key and `ledger verify-log` would call the log broken.
+    log_key = workdir / "ledger-log.key"
+    typer.echo(
+        f"serve it: clearance ledger serve --db {ledger_db.redact(url)} --log-key {log_key}"
+        "  → http://127.0.0.1:8080/ui/"
+    )

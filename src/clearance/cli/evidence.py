@@ -46,7 +46,12 @@ def keygen(
             raise UsageError(f"unknown key type {key_type!r}", hint="use ed25519 or ecdsa-p256") from None
         secret: bytes | None = None
         if passphrase:
-            value = os.environ.get(keymod.PASSPHRASE_ENV) or getpass.getpass("passphrase: ")
+            try:
+                value = os.environ.get(keymod.PASSPHRASE_ENV) or getpass.getpass("passphrase: ")
+            except EOFError:
+                raise UsageError(
+                    "no passphrase: standard input is closed", hint=f"set {keymod.PASSPHRASE_ENV}"
+                ) from None
             if not value:
                 raise UsageError("empty passphrase")
             secret = value.encode()

@@ -131,6 +131,19 @@ class HelpfulGroup(TyperGroup):
         describe(self)
         return super().main(*args, **kwargs)
 
+    def invoke(self, ctx: Any) -> Any:
+        """Run the command. An EOFError escaping it is a bug (a stream that ended early and was not
+        turned into a clear error), not the user closing a prompt: Click would print "Aborted." and
+        exit 1 — the code of a policy block — so it becomes an internal error (exit 70) instead."""
+        try:
+            return super().invoke(ctx)
+        except EOFError as e:
+            raise StrayEndOfInput(f"unexpected end of input: {e}") from e
+
+
+class StrayEndOfInput(RuntimeError):
+    """An EOFError that reached the command line (reported as an internal error, exit 70)."""
+
 
 def describe(root: Any) -> None:
     """Set metavars and example epilogs on every command under `root` (idempotent)."""

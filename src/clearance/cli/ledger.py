@@ -511,7 +511,14 @@ def verify_log(
         return
     for p in result.problems:
         typer.echo(f"FAIL: {p}", err=True)
-    typer.echo(f"audit log BROKEN: first entry that no longer matches: {result.first_bad_seq}", err=True)
+    if result.first_bad_seq is None:  # no entry found modified: checkpoint signatures fail
+        typer.echo(
+            "audit log BROKEN: no entry found modified, but checkpoint signatures do not verify "
+            "with this key (signed with another --log-key? pass the server's with --key)",
+            err=True,
+        )
+    else:
+        typer.echo(f"audit log BROKEN: first entry that no longer matches: {result.first_bad_seq}", err=True)
     raise typer.Exit(int(verify_exit_code(False)))
 
 

@@ -164,14 +164,30 @@ def _hostile(tmp_path: Path, kind: str) -> Path:
         )
     elif kind == "not-an-image":
         path.write_bytes(gzip.compress(tar_bytes({"src/main.c": b"int main(){}"})))
+    elif kind == "truncated-gzip":  # the real alpine docker save, gzipped, cut while its first pass reads it
+        from sources.image.conftest import IMAGES
+
+        path = tmp_path / "truncated.tar.gz"
+        path.write_bytes((IMAGES / "alpine-310.tar.gz").read_bytes()[:1_000_000])
+    elif kind == "garbage-named-tar-gz":  # not gzip at all: must not be skipped as "a binary file"
+        path = tmp_path / "image.tar.gz"
+        path.write_bytes(bytes(range(256)) * 20)
+    elif kind == "empty-tar-gz":
+        path = tmp_path / "image.tar.gz"
+        path.write_bytes(b"")
     return path
 
 
-@pytest.mark.parametrize("kind", ["traversal", "truncated", "not-an-image"])
-def test_hostile_images_exit_3_without_traceback(env: Path, kind: str) -> None:
-    result = runner.invoke(app, ["scan", str(_hostile(env, kind)), "--quiet"])
+HOSTILE = ["traversal", "truncated", "not-an-image", "truncated-gzip", "garbage-named-tar-gz", "empty-tar-gz"]
+
+
+@pytest.mark.parametrize("command", ["scan", "gate"])
+@pytest.mark.parametrize("kind", HOSTILE)
+def test_hostile_images_exit_3_without_traceback(env: Path, kind: str, command: str) -> None:
+    result = runner.invoke(app, [command, str(_hostile(env, kind)), "--quiet"])
     assert result.exit_code == 3, result.output
     assert "Traceback" not in result.output
+    assert "Aborted" not in result.output
     assert result.exception is None or isinstance(result.exception, SystemExit)
 
 

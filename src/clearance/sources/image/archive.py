@@ -219,16 +219,21 @@ class StreamTarContainer:
         self._links: dict[str, str] = {}
         self._small: dict[str, bytes] = {}
         kept = 0
-        for name, member, tar in self._stream():
-            self._names.add(name)
-            if member.issym() or member.islnk():
-                base = posixpath.dirname(name) if member.issym() else ""
-                self._links[name] = _join_inside(base, member.linkname, self.description)
-            elif member.isreg() and member.size <= limits.max_metadata_bytes and kept < _SMALL_KEEP_TOTAL:
-                fh = tar.extractfile(member)
-                assert fh is not None
-                self._small[name] = fh.read()
-                kept += member.size
+        try:
+            for name, member, tar in self._stream():
+                self._names.add(name)
+                if member.issym() or member.islnk():
+                    base = posixpath.dirname(name) if member.issym() else ""
+                    self._links[name] = _join_inside(base, member.linkname, self.description)
+                elif member.isreg() and member.size <= limits.max_metadata_bytes and kept < _SMALL_KEEP_TOTAL:
+                    fh = tar.extractfile(member)
+                    assert fh is not None
+                    self._small[name] = fh.read()  # reads the compressed stream: may end early
+                    kept += member.size
+        except ImageError:
+            raise
+        except stream_errors() as e:
+            raise ImageError(f"{self.description} is corrupt or truncated: {e}") from e
 
     def _stream(self) -> Iterator[tuple[str, tarfile.TarInfo, tarfile.TarFile]]:
         try:

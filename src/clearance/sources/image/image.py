@@ -79,16 +79,22 @@ def image_spec_for(target: Path) -> ImageSpec | None:
     `docker:`, `docker-archive:` and `oci:` prefixes always name images; an OCI layout directory
     (`oci-layout` + `index.json`) is an image; a file that is an archive (tar, gzip, zstd) is read
     as an image — and refused with a clear error later if it holds no image, never scanned as
-    an empty directory.
+    an empty directory. A file named like an archive (`.tar`, `.tar.gz`, `.tgz`, `.tar.zst`) is
+    read as one too, whatever its bytes: garbage or an empty file under that name is refused, not
+    skipped as an unscanned binary while the gate passes.
     """
     spec = parse_spec(str(target))
     if spec is not None:
         return spec
     if target.is_dir():
         return ImageSpec(path=target) if looks_like_image(target) else None
-    if target.is_file() and is_archive(target):
+    if target.is_file() and (is_archive(target) or target.name.lower().endswith(ARCHIVE_SUFFIXES)):
         return ImageSpec(path=target)
     return None
+
+
+ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst")
+"""File names that say "an image archive" when given as a scan target."""
 
 
 def looks_like_image(path: Path) -> bool:
