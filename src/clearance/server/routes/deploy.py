@@ -7,7 +7,7 @@ import datetime as dt
 import json
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from pydantic import BaseModel, ConfigDict, Field
 
 from clearance.deploy import admission
@@ -23,6 +23,16 @@ from clearance.server.errors import ApiError
 
 router = APIRouter(prefix="/api/v1", tags=["deploy"])
 DeployToken = Annotated[TokenInfo, Depends(require("deploy"))]
+EnvName = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=100,
+        pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$",
+        description="An environment name: letters, digits, '.', '_' and '-' (e.g. prod, eu-west.staging)",
+    ),
+]
+"""Environment names as they may be stored and shown: no paths, markup or spaces."""
 MAX_WEBHOOK_BYTES = 4 * 1024 * 1024
 
 
@@ -43,7 +53,7 @@ class DeployCheckIn(_In):
     """A go/no-go request."""
 
     service: str = Field(min_length=1, max_length=200)
-    env: str = Field(min_length=1, max_length=100)
+    env: EnvName
     artifact_digest: str = Field(min_length=1, max_length=200)
     version: str | None = Field(default=None, max_length=200)
     commit: str | None = Field(default=None, max_length=64)
@@ -57,7 +67,7 @@ class ApprovalIn(_In):
     """An approval of a digest for an environment, by the calling token's holder."""
 
     service: str = Field(min_length=1, max_length=200)
-    env: str = Field(min_length=1, max_length=100)
+    env: EnvName
     artifact_digest: str = Field(min_length=1, max_length=200)
     comment: str = Field(default="", max_length=2000)
 
@@ -74,7 +84,7 @@ class DeploymentIn(_In):
     """A deployment as the deploy tool reports it."""
 
     service: str = Field(min_length=1, max_length=200)
-    env: str = Field(min_length=1, max_length=100)
+    env: EnvName
     artifact_digest: str = Field(min_length=1, max_length=200)
     version: str | None = Field(default=None, max_length=200)
     commit: str | None = Field(default=None, max_length=64)
@@ -90,7 +100,7 @@ class IncidentIn(_In):
     """An incident in the ledger's own shape."""
 
     service: str = Field(min_length=1, max_length=200)
-    env: str = Field(min_length=1, max_length=100)
+    env: EnvName
     title: str = Field(default="", max_length=500)
     severity: Literal["critical", "high", "medium", "low"] = "high"
     opened_at: dt.datetime
@@ -104,7 +114,7 @@ class SignalIn(_In):
     """A runtime security signal (Falco alert, WAF block, …)."""
 
     service: str = Field(min_length=1, max_length=200)
-    env: str = Field(min_length=1, max_length=100)
+    env: EnvName
     artifact_digest: str | None = Field(default=None, max_length=200)
     kind: str = Field(min_length=1, max_length=60)
     source: str = Field(default="api", max_length=100)
@@ -118,7 +128,7 @@ class DriftIn(_In):
     """A drift check: `terraform show -json` output, `terraform plan -json` lines, or an exit code."""
 
     service: str = Field(min_length=1, max_length=200)
-    env: str = Field(min_length=1, max_length=100)
+    env: EnvName
     plan: dict[str, Any] | None = None
     plan_log: str | None = None
     exit_code: int | None = Field(default=None, ge=0, le=255)
@@ -174,7 +184,8 @@ def deploy_check(
             raise ApiError(
                 403, f"this token may not ask for service {body.service!r} (owned by another team)"
             )
-        sd.ensure_environment(store.session, request.env, env_policy)
+        if policy.is_known(request.env):  # an unknown environment is denied, never created by a check
+            sd.ensure_environment(store.session, request.env, env_policy)
         change = ChangeFacts(
             tuple(body.changed_paths) if body.changed_paths is not None else None, body.changed_lines
         )
@@ -442,7 +453,11 @@ async def admission_default(
 
 @router.post("/admission/{env}", summary="Kubernetes validating admission webhook for one environment")
 async def admission_env(
-    env: str, request: Request, token: DeployToken, ledger: LedgerDep, policy: PolicyDep
+    env: Annotated[str, Path(max_length=100, pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]*$")],
+    request: Request,
+    token: DeployToken,
+    ledger: LedgerDep,
+    policy: PolicyDep,
 ) -> dict[str, Any]:
     """AdmissionReview v1 in and out: every container image of a Pod (or workload) must pass the
     go/no-go of `env`; images referenced by tag only are denied where digests are required."""
@@ -467,7 +482,8 @@ async def _admission(
     verdicts: list[admission.ImageVerdict] = []
     warnings: list[str] = []
     with ledger.write() as store:
-        sd.ensure_environment(store.session, env_name, env_policy)
+        if policy.is_known(env_name):  # an environment the policy does not name is never created here
+            sd.ensure_environment(store.session, env_name, env_policy)
         for c in review.images:
             ref = c.image.reference
             if not admission.is_pinned(c.image):
