@@ -25,6 +25,7 @@ from sqlalchemy import insert, text
 
 from clearance.ledger import db
 from clearance.ledger.service import Ledger, create_token
+from clearance.ledger.store import chunks
 from clearance.ledger.tables import (
     Change,
     CurrentDeployment,
@@ -45,23 +46,21 @@ NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
 SEVERITIES = ("critical", "high", "medium", "low")
 
 
-def _chunks(rows: list[dict[str, Any]], n: int = 5000) -> Any:
-    for i in range(0, len(rows), n):
-        yield rows[i : i + n]
-
-
 def generate(engine: Any, services: int, findings_per_service: int, seed: int = 7) -> dict[str, int]:
     rng = random.Random(seed)
     counts: dict[str, int] = {}
     with engine.begin() as c:
 
         def put(table: Any, rows: list[dict[str, Any]]) -> None:
-            for chunk in _chunks(rows):
+            for chunk in chunks(rows, 5000):
                 c.execute(insert(table), chunk)
             counts[table.__tablename__] = counts.get(table.__tablename__, 0) + len(rows)
 
         teams = max(1, services // 100)
-        put(Team, [{"id": t + 1, "name": f"team-{t:03d}", "contacts": {}, "created_at": NOW} for t in range(teams)])
+        put(
+            Team,
+            [{"id": t + 1, "name": f"team-{t:03d}", "contacts": {}, "created_at": NOW} for t in range(teams)],
+        )
         put(Environment, [{"id": 1, "name": "staging", "rank": 2, "freeze_windows": [], "settings": {}},
                           {"id": 2, "name": "prod", "rank": 3, "freeze_windows": [], "settings": {}}])  # fmt: skip
         put(Service, [{"id": s + 1, "name": f"svc-{s:05d}", "team_id": s % teams + 1, "environments": [], "created_at": NOW}
@@ -73,7 +72,15 @@ def generate(engine: Any, services: int, findings_per_service: int, seed: int = 
                 rid += 1
                 created = NOW - dt.timedelta(days=80 - v * 30 + rng.random() * 5)
                 digest = "sha256:" + hashlib.sha256(f"{s}-{v}".encode()).hexdigest()
-                releases.append({"id": rid, "service_id": s, "version": f"1.{v}.0", "artifact_digest": digest, "created_at": created})
+                releases.append(
+                    {
+                        "id": rid,
+                        "service_id": s,
+                        "version": f"1.{v}.0",
+                        "artifact_digest": digest,
+                        "created_at": created,
+                    }
+                )
                 runs.append({"service_id": s, "release_id": rid, "report_sha256": f"{rid:064x}", "mode": "full",
                              "outcome": rng.choice(("pass", "pass", "warn", "block")), "decided_at": created,
                              "received_at": created, "verified": rng.random() < 0.7, "scanners": [], "counts": {}})  # fmt: skip
@@ -87,14 +94,29 @@ def generate(engine: Any, services: int, findings_per_service: int, seed: int = 
                                       "artifact_digest": digest, "answer": "allow", "reasons": [], "checks": [], "decided_at": started})  # fmt: skip
                     if env == 2:
                         cid += 1
-                        changes.append({"id": cid, "service_id": s, "commit": f"{cid:040x}", "committed_at": created - dt.timedelta(hours=rng.randint(2, 90))})
+                        changes.append(
+                            {
+                                "id": cid,
+                                "service_id": s,
+                                "commit": f"{cid:040x}",
+                                "committed_at": created - dt.timedelta(hours=rng.randint(2, 90)),
+                            }
+                        )
                         links.append({"deployment_id": did, "change_id": cid})
                         if rng.random() < 0.07:
                             opened = started + dt.timedelta(hours=rng.randint(1, 48))
                             incidents.append({"service_id": s, "environment_id": 2, "release_id": rid, "deployment_id": did, "source": "bench",
                                               "external_id": f"i{did}", "opened_at": opened, "resolved_at": opened + dt.timedelta(minutes=rng.randint(10, 900))})  # fmt: skip
                     if v == 2:
-                        current.append({"service_id": s, "environment_id": env, "release_id": rid, "deployment_id": did, "since": started})
+                        current.append(
+                            {
+                                "service_id": s,
+                                "environment_id": env,
+                                "release_id": rid,
+                                "deployment_id": did,
+                                "since": started,
+                            }
+                        )
         put(Release, releases)
         put(GateRun, runs)
         put(Deployment, deps)
@@ -193,7 +215,9 @@ def main() -> int:
     t0 = time.perf_counter()
     counts = generate(engine, args.services, args.findings)
     engine.dispose()
-    print(f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k} {v}" for k, v in counts.items()))
+    print(
+        f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k} {v}" for k, v in counts.items())
+    )
     Path("bench/.work").mkdir(parents=True, exist_ok=True)
     for path, ms in measure(url, args.repeat):
         print(f"{ms:8.1f} ms  {path}")

@@ -47,14 +47,19 @@ class RouteReport:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
-def route(session: Session, config: RoutingConfig, now: dt.datetime, link_base: str = "") -> RouteReport:
-    """Route every change not routed yet (see the module docstring)."""
+def route(
+    session: Session, config: RoutingConfig, now: dt.datetime, link_base: str = "", *, sweeps: bool = True
+) -> RouteReport:
+    """Route every change not routed yet (see the module docstring). `sweeps=False` reads only the
+    change tables (cheap, by cursor): what a write transaction needs; the clock-driven sweeps (SLA,
+    exception expiry) scan open findings and belong to the worker's pass, not to every write."""
     events: list[Event] = []
     events += _finding_events(session, link_base)
     events += _decision_events(session, link_base)
     events += _drift_events(session, link_base)
-    events += _sla_events(session, config, now, link_base)
-    events += _waiver_events(session, now, link_base)
+    if sweeps:
+        events += _sla_events(session, config, now, link_base)
+        events += _waiver_events(session, now, link_base)
     report = RouteReport(events=len(events))
     if not events:
         return report

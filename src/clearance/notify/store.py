@@ -608,3 +608,11 @@ def running_with_component(
     for sid, purl, env, version in session.execute(q):
         found.setdefault((sid, purl), []).append((env, version))
     return {p: found.get(p, []) for p in pairs}
+
+
+def count_deliveries(session: Session, *, state: str, team: str | None = None) -> int:
+    """How many outbox rows are in `state` (for one team, or all when `team` is None)."""
+    q = select(func.count(Outbox.id)).where(Outbox.state == state)
+    if team is not None:
+        q = q.where(Outbox.team == team)
+    return int(session.scalar(q) or 0)

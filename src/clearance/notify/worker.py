@@ -79,8 +79,7 @@ class Worker:
         from clearance.notify.router import route
 
         with self.ledger.write() as unit:  # the ledger's unit of work: audit checkpoints signed in it
-            if self.ledger.after_change is None:  # else the unit of work routes on its own
-                route(unit.session, self.config, unit.now)
+            route(unit.session, self.config, unit.now)  # change tables (if any left) and the sweeps
         now = self.clock()
         with self.sessions.begin() as session:
             claimed = [

@@ -58,7 +58,7 @@ def create_app(
 
         def after_change(session: Session, now: dt.datetime) -> None:
             assert routing is not None
-            route(session, routing, now, settings.link_base)
+            route(session, routing, now, settings.link_base, sweeps=False)
 
     ledger = Ledger(
         engine,

@@ -30,7 +30,7 @@ def deliveries_page(
     team = None if is_admin(token) else (token.team or "")
     with ledger.read() as store:
         rows = routing_store.deliveries(store.session, states=[state] if state else [], team=team, limit=200)
-        dead = len(routing_store.deliveries(store.session, states=["dead"], team=team, limit=10_000))
+        dead = routing_store.count_deliveries(store.session, state="dead", team=team)
     items: list[dict[str, Any]] = [
         {
             "id": r.id,
