@@ -307,3 +307,41 @@ def test_deployments_incidents_signals_and_metrics(api: Api, passing_run: Passin
     assert s["prod_deploys"] == 1 and s["prod_deploys_with_evidence"] == 0  # a JSON report only: unverified
     bad = api.client.get("/api/v1/metrics/dora", params={"window": "forever"}, headers=api.auth(alice))
     assert bad.status_code == 422
+
+
+def test_admission_dry_run_is_recorded_as_such_and_left_out_of_metrics_and_routing(api: Api) -> None:
+    """`dryRun: true` gets the same answer and is stored and audited, marked dry-run; it is not a
+    deploy attempt: decisions by answer, approval waits and notifications leave it out."""
+    from clearance.notify import store as notify_store
+
+    alice = named_token(api, "alice", "payments", "deploy", "read")
+    doc = json.loads((FIXTURES / "admission-pod-pinned.json").read_text())
+    doc["request"]["dryRun"] = True
+    r = api.client.post("/api/v1/admission/prod", json=doc, headers=api.auth(alice))
+    assert r.status_code == 200, r.text
+    assert r.json()["response"]["allowed"] is False  # an unknown digest: denied, dry run or not
+
+    def decisions() -> list[tuple[str, str, bool]]:
+        log = api.client.get("/api/v1/gates/deploy/decisions", headers=api.auth(api.admin)).json()
+        return sorted((d["source"], d["answer"], d["dry_run"]) for d in log["decisions"])
+
+    def by_answer() -> dict[str, int]:
+        r = api.client.get("/api/v1/metrics/security", headers=api.auth(api.admin))
+        assert r.status_code == 200, r.text
+        return r.json()["decisions_by_answer"]  # type: ignore[no-any-return]
+
+    assert decisions() == [("admission", "deny", True)] * 2  # one per container image
+    assert by_answer() == {}
+    entries = api.client.get("/api/v1/audit/entries", params={"limit": 1000}, headers=api.auth(api.admin))
+    audited = [json.loads(e["entry"]) for e in entries.json()["entries"]]
+    dry = [e for e in audited if e["action"] == "deploy.decision"]
+    assert len(dry) == 2 and all(e["data"]["dry_run"] is True for e in dry)
+
+    doc["request"]["dryRun"] = False
+    r = api.client.post("/api/v1/admission/prod", json=doc, headers=api.auth(alice))
+    assert r.status_code == 200 and r.json()["response"]["allowed"] is False
+    assert decisions() == [("admission", "deny", False)] * 2 + [("admission", "deny", True)] * 2
+    assert by_answer() == {"deny": 2}  # the cached metrics were recomputed after the write
+    with api.ledger.read() as s:
+        routed = notify_store.decision_changes(s.session, 0, 100)
+    assert len(routed) == 2  # only the real review's decisions are routed

@@ -34,6 +34,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from clearance.deploy import dora
+from clearance.deploy.gonogo import Answer
 from clearance.ledger.tables import (
     Change,
     Deployment,
@@ -50,6 +51,8 @@ from clearance.ledger.tables import (
 )
 
 AGING_BUCKETS = ("0-7", "8-30", "31-90", "90+")
+#: Every answer the deploy gate gives.
+DECISION_ANSWERS = tuple(a.value for a in Answer)
 _DAY = 86400.0
 _TRIAGED_AWAY = ("not_affected", "false_positive")
 
@@ -433,6 +436,7 @@ def security_metrics(
         )
         .where(
             GateDecision.answer == "needs-approval",
+            GateDecision.dry_run.is_(False),
             GateDecision.release_id.is_not(None),
             _in_scope(GateDecision.service_id, scope),
             GateDecision.decided_at >= start,
@@ -441,27 +445,26 @@ def security_metrics(
         .group_by(GateDecision.release_id, GateDecision.environment_id)
         .subquery()
     )
-    allowed = (
-        select(
-            first_wait.c.asked.label("asked"),
-            func.min(GateDecision.decided_at).label("allowed"),
+    # the first allow after each wait, probed per wait through the (release, env, answer, time)
+    # index: joined instead, SQLite walked every allow of the window as the outer loop
+    first_allow = (
+        select(func.min(GateDecision.decided_at))
+        .where(
+            GateDecision.release_id == first_wait.c.release_id,
+            GateDecision.environment_id == first_wait.c.env_id,
+            GateDecision.answer == "allow",
+            GateDecision.dry_run.is_(False),
+            GateDecision.decided_at > first_wait.c.asked,
+            GateDecision.decided_at <= now,
         )
-        .select_from(first_wait)
-        .join(
-            GateDecision,
-            and_(
-                GateDecision.release_id == first_wait.c.release_id,
-                GateDecision.environment_id == first_wait.c.env_id,
-                GateDecision.answer == "allow",
-                GateDecision.decided_at > first_wait.c.asked,
-                GateDecision.decided_at <= now,
-            ),
-        )
-        .group_by(first_wait.c.release_id, first_wait.c.env_id, first_wait.c.asked)
-        .subquery()
+        .scalar_subquery()
     )
+    allowed = select(first_wait.c.asked.label("asked"), first_allow.label("allowed")).subquery()
     wait_median, _, waits = _median_and_p90(
-        session, select(_seconds(session, allowed.c.allowed, allowed.c.asked).label("v"))
+        session,
+        select(_seconds(session, allowed.c.allowed, allowed.c.asked).label("v")).where(
+            allowed.c.allowed.is_not(None)
+        ),
     )
 
     # repeat offenders: services with reopened findings, most first
@@ -483,6 +486,10 @@ def security_metrics(
         for answer, n in session.execute(
             select(GateDecision.answer, func.count())
             .where(
+                # the answers named: the planner then reads the (answer, decided_at, …) index
+                # instead of every decision of the window by time
+                GateDecision.answer.in_(DECISION_ANSWERS),
+                GateDecision.dry_run.is_(False),
                 _in_scope(GateDecision.service_id, scope),
                 GateDecision.decided_at >= start,
                 GateDecision.decided_at <= now,

@@ -16,7 +16,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.errors import LedgerError
-from clearance.ledger import audit, db
+from clearance.ledger import audit, db, snapshots
 from clearance.ledger.audit import LogKey
 from clearance.ledger.matching import AdvisoryMatcher
 from clearance.ledger.store import Store, TokenInfo
@@ -54,6 +54,8 @@ class Ledger:
         self.clock = clock
         self.log_key = log_key
         self.matcher = matcher
+        self.metrics_cache = snapshots.MetricsCache()
+        """Org-wide metric results by write generation and minute (the dashboard and the API)."""
         self.after_change = after_change
         """Called inside every write transaction before it commits (routing writes its outbox rows
         there, so a state change and its notifications commit together). Injected by the server."""
@@ -61,13 +63,15 @@ class Ledger:
     @contextmanager
     def write(self) -> Iterator[Store]:
         """One transaction that may change state; a checkpoint over the audit log is signed in it
-        when entries were appended."""
+        when entries were appended, and the write generation is bumped (cached metrics are
+        recomputed on the next read, see `snapshots`)."""
         with db.transaction(self.sessions) as session:
             store = Store(session, self.clock())
             before = store.audit_size()
             yield store
             if self.after_change is not None:
                 self.after_change(session, store.now)
+            snapshots.bump(session)
             if self.log_key is not None and store.audit_size() != before:
                 sign_checkpoint(store, self.log_key)
 

@@ -373,9 +373,17 @@ def _risk_facts(
 
 
 def record_decision(
-    session: Session, decision: DeployDecision, actor: str, source: str = "api", *, audit: AuditFn
+    session: Session,
+    decision: DeployDecision,
+    actor: str,
+    source: str = "api",
+    *,
+    audit: AuditFn,
+    dry_run: bool = False,
 ) -> GateDecision:
-    """Store a go/no-go decision and append it to the audit log."""
+    """Store a go/no-go decision and append it to the audit log. A dry run (an admission review
+    with `dryRun: true`) is stored and audited the same way, marked `dry_run`: it is a question
+    someone asked, not a deploy attempt, so the metrics and notifications leave it out."""
     r = decision.request
     service = service_by_name(session, r.service)
     env = environment_by_name(session, r.env)
@@ -394,10 +402,12 @@ def record_decision(
         auto_approved_by=decision.auto_approved_by,
         source=source,
         decided_at=decision.decided_at,
+        dry_run=dry_run,
     )
     session.add(row)
     session.flush()
-    audit(actor, "deploy.decision", {"decision_id": row.id, "source": source, **doc})
+    extra = {"dry_run": True} if dry_run else {}
+    audit(actor, "deploy.decision", {"decision_id": row.id, "source": source, **extra, **doc})
     return row
 
 
@@ -795,6 +805,7 @@ def decisions(
             "requester": d.requester,
             "auto_approved_by": d.auto_approved_by,
             "source": d.source,
+            "dry_run": d.dry_run,
             "decided_at": d.decided_at.isoformat(),
         }
         for d, name in session.execute(q).all()

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     DateTime,
     ForeignKey,
@@ -25,6 +26,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
 )
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -472,7 +474,14 @@ class GateDecision(Base):
     __tablename__ = "gate_decisions"
     __table_args__ = (
         Index("ix_gate_decisions_decided_at", "decided_at"),
-        Index("ix_gate_decisions_answer_decided_at", "answer", "decided_at", "service_id"),
+        Index("ix_gate_decisions_answer_decided_at", "answer", "decided_at", "service_id", "dry_run"),
+        Index(
+            "ix_gate_decisions_release_id_environment_id",
+            "release_id",
+            "environment_id",
+            "answer",
+            "decided_at",
+        ),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int | None] = _fk("services.id", nullable=True)
@@ -490,6 +499,9 @@ class GateDecision(Base):
     auto_approved_by: Mapped[str | None] = mapped_column(String(200))
     source: Mapped[str] = mapped_column(String(30), default="api")
     """`api` (go/no-go request) or `admission` (the webhook) (deploy migration)."""
+    dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    """An admission review with `dryRun: true`: recorded and audited, but it is not a deploy
+    attempt — left out of the metrics and of notifications (dash migration)."""
 
 
 class RuntimeSignal(Base):
@@ -562,6 +574,15 @@ class Ticket(Base):
     url: Mapped[str] = mapped_column(String(1000), default="")
     state: Mapped[str] = mapped_column(String(20), default="open")
     updated_at: Mapped[dt.datetime]
+
+
+class LedgerState(Base):
+    """One row (id 1): the write generation, bumped by every write transaction (`Ledger.write`),
+    so a reader can tell whether anything changed since it cached a result (dash migration)."""
+
+    __tablename__ = "ledger_state"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    generation: Mapped[int] = mapped_column(BigInteger, default=0)
 
 
 class NotifyCursor(Base):

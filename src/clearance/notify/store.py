@@ -186,7 +186,7 @@ def finding_changes(session: Session, after: int, limit: int) -> list[FindingCha
 
 
 def decision_changes(session: Session, after: int, limit: int) -> list[DecisionChange]:
-    """Deploy decisions with id > `after`, oldest first."""
+    """Deploy decisions with id > `after`, oldest first (admission dry runs are not routed)."""
     q = (
         select(
             GateDecision.id,
@@ -202,7 +202,7 @@ def decision_changes(session: Session, after: int, limit: int) -> list[DecisionC
         .outerjoin(Service, Service.id == GateDecision.service_id)
         .outerjoin(Team, Team.id == Service.team_id)
         .outerjoin(Environment, Environment.id == GateDecision.environment_id)
-        .where(GateDecision.id > after)
+        .where(GateDecision.id > after, GateDecision.dry_run.is_(False))
         .order_by(GateDecision.id)
         .limit(limit)
     )

@@ -516,10 +516,14 @@ async def _admission(
             )
             facts = sd.gather_facts(store.session, req, env_policy, store.now)
             decision = decide(facts, env_policy, store.now)
-            if not review.dry_run:
-                sd.record_decision(
-                    store.session, decision, _actor(token), source="admission", audit=store.append_audit
-                )
+            sd.record_decision(
+                store.session,
+                decision,
+                _actor(token),
+                source="admission",
+                audit=store.append_audit,
+                dry_run=review.dry_run,
+            )
             if decision.answer is Answer.ALLOW:
                 verdicts.append(admission.ImageVerdict(ref, True, "allowed"))
             else:

@@ -1,4 +1,7 @@
-"""`GET /api/v1/metrics/dora` and `/metrics/security`: speed and safety measured together."""
+"""`GET /api/v1/metrics/dora` and `/metrics/security`: speed and safety measured together.
+
+Both are computed as of the start of the current minute (`end`) and cached until the next ledger
+write or minute (`clearance.ledger.snapshots`): the dashboard shows the very same numbers."""
 
 from __future__ import annotations
 
@@ -46,7 +49,7 @@ def dora(
     days = parse_window(window)
     with ledger.read() as store:
         scope = _scope(store, token, team, service)
-        return metrics.dora_metrics(store.session, scope, store.now, days, (prod_env,)).to_json()
+        return ledger.metrics_cache.dora(store, scope, days, (prod_env,)).to_json()
 
 
 @router.get("/security", summary="Security metrics")
@@ -63,4 +66,4 @@ def security(
     days = parse_window(window)
     with ledger.read() as store:
         scope = _scope(store, token, team, service)
-        return metrics.security_metrics(store.session, scope, store.now, days, (prod_env,)).to_json()
+        return ledger.metrics_cache.security(store, scope, days, (prod_env,)).to_json()

@@ -182,11 +182,12 @@ def logout(request: Request, session: SessionDep, csrf: Annotated[str, Form()] =
 def overview(request: Request, ledger: LedgerDep, session: SessionDep) -> HTMLResponse:
     """Org overview: DORA bands, debt by age, SLA breaches by team, deploy decisions."""
     token, data = session
+    cache = ledger.metrics_cache
     with ledger.read() as store:
         scope = metrics.Scope(team_ids=team_scope(token))
-        dora = metrics.dora_metrics(store.session, scope, store.now, WINDOW_DAYS)
-        sec = metrics.security_metrics(store.session, scope, store.now, WINDOW_DAYS)
-        overdue = store.overdue_by_team(team_scope(token))
+        dora = cache.dora(store, scope, WINDOW_DAYS)
+        sec = cache.security(store, scope, WINDOW_DAYS)
+        overdue = cache.overdue_by_team(store, team_scope(token))
         teams = [
             t.name for t in store.teams() if team_scope(token) is None or t.id in (team_scope(token) or ())
         ]
@@ -232,9 +233,9 @@ def team_page(team: str, request: Request, ledger: LedgerDep, session: SessionDe
         team_id = _team_id(store, token, team)
         services = store.services([team_id])
         overdue = store.findings(FindingFilter(team=team, overdue=True, team_ids=(team_id,), limit=200))
-        offenders = store.repeat_offenders((team_id,))
+        offenders = ledger.metrics_cache.repeat_offenders(store, (team_id,))
         exceptions = store.exceptions_report(30, (team_id,))
-        dora = metrics.dora_metrics(store.session, metrics.Scope(team=team), store.now, WINDOW_DAYS)
+        dora = ledger.metrics_cache.dora(store, metrics.Scope(team=team), WINDOW_DAYS)
     return _render(
         "team.html.j2",
         request,
