@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import stat
+from pathlib import Path
+
+import pytest
+
+from clearance.errors import ConfigError
 from clearance.server.web import charts
 from clearance.server.web import session as sess
 
@@ -36,3 +42,36 @@ def test_chart_escapes_labels() -> None:
     assert "<script>" not in svg and "&lt;script&gt;" in svg and "t &amp; u" in svg
     assert svg.count("<rect") == 2
     assert "no data" in str(charts.bar_chart([], title="empty"))
+
+
+def test_key_file_is_created_once_with_mode_0600_and_reused(tmp_path: Path) -> None:
+    path = tmp_path / "data" / "dashboard-session.key"
+    keys = sess.load_or_create_keys(path)
+    assert len(keys) == 1 and len(keys[0]) == 32
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sess.load_or_create_keys(path) == keys  # a restart, or another worker: the same key
+    assert [p.name for p in path.parent.iterdir()] == [path.name]  # no temporary file left
+
+
+def test_rotation_new_key_signs_old_key_still_verifies_until_removed(tmp_path: Path) -> None:
+    path = tmp_path / "dashboard-session.key"
+    (old,) = sess.load_or_create_keys(path)
+    cookie, csrf = sess.encode(old, DATA), sess.csrf_token(old, DATA)
+    new = "cd" * 32
+    path.write_text(f"# rotated\n{new}\n{old.hex()}\n")
+    ring = sess.load_or_create_keys(path)
+    assert ring == (bytes.fromhex(new), old)
+    assert sess.decode(ring, cookie, 1_000) == DATA and sess.check_csrf(ring, DATA, csrf)
+    assert sess.decode(bytes.fromhex(new), sess.encode(ring, DATA), 1_000) == DATA  # signs with the first
+    path.write_text(f"{new}\n")
+    ring = sess.load_or_create_keys(path)
+    assert sess.decode(ring, cookie, 1_000) is None and not sess.check_csrf(ring, DATA, csrf)
+
+
+def test_a_malformed_key_file_stops_the_server_instead_of_being_replaced(tmp_path: Path) -> None:
+    path = tmp_path / "dashboard-session.key"
+    for text in ("", "# only a comment\n", "not-hex\n", "ab" * 16 + "\n", ("ab" * 32 + "\n") * 9):
+        path.write_text(text)
+        with pytest.raises(ConfigError):
+            sess.load_or_create_keys(path)
+        assert path.read_text() == text

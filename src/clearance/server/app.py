@@ -21,6 +21,7 @@ from clearance.server.routes import admin, affected, analyses, audit, deploy, fi
 from clearance.server.routes import routing as routing_routes
 from clearance.server.settings import ServerSettings
 from clearance.server.web import dashboard, deliveries
+from clearance.server.web.session import load_or_create_keys
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -76,6 +77,7 @@ def create_app(
     )
     app.state.ledger = ledger
     app.state.settings = settings
+    app.state.session_keys = load_or_create_keys(settings.session_keys_file())
     app.state.routing = routing
     if routing is not None and settings.run_worker:
         from clearance.notify.worker import BackgroundWorker, Worker

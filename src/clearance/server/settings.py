@@ -24,6 +24,9 @@ class ServerSettings(BaseModel):
     db_url: str | None = None
     """`sqlite:///…` or `postgresql+psycopg://…`; None: `$CLEARANCE_LEDGER_DB` or the default file."""
     log_key_path: Path = Field(default_factory=default_key_path)
+    session_key_path: Path | None = None
+    """The dashboard's session-signing key file; None: `dashboard-session.key` beside the log key
+    (created once, mode 0600; docs/dashboard.md has the rotation steps)."""
     advisory_db_dir: Path | None = None
     """Advisory store directory for matching releases (None: no server-side matching)."""
     max_request_bytes: int = 48 * 1024 * 1024
@@ -43,6 +46,10 @@ class ServerSettings(BaseModel):
     """Upgrade the schema when the app starts."""
     deploy_policy_path: Path | None = None
     """The deploy policy file (YAML or TOML, docs/deploy.md); None: the built-in default."""
+
+    def session_keys_file(self) -> Path:
+        """Where the dashboard's session keys are."""
+        return self.session_key_path or self.log_key_path.parent / "dashboard-session.key"
 
     def limits(self) -> Limits:
         """Ingest limits."""

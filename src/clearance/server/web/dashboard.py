@@ -40,13 +40,12 @@ class LoginRequired(Exception):
     """No valid session: the handler redirects to the login page."""
 
 
-def session_secret(request: Request) -> bytes:
-    """The app's cookie-signing key (created at startup when not configured)."""
-    secret = getattr(request.app.state, "session_secret", None)
-    if not isinstance(secret, bytes):
-        secret = sess.new_secret()
-        request.app.state.session_secret = secret
-    return secret
+def session_secret(request: Request) -> tuple[bytes, ...]:
+    """The app's cookie-signing keys (read from the session key file by `create_app`)."""
+    keys = getattr(request.app.state, "session_keys", None)
+    if not isinstance(keys, tuple) or not keys:
+        raise ApiError(500, "the dashboard has no session keys")  # create_app always loads them
+    return keys
 
 
 def _epoch(now: dt.datetime) -> int:
