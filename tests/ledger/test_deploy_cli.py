@@ -126,3 +126,45 @@ def test_cli_usage_errors(cli: CliRunner, monkeypatch: pytest.MonkeyPatch) -> No
         ],
     )
     assert r.exit_code == 2 and "needs a time zone" in r.output
+
+
+def test_cli_finds_the_digest_to_check(api: Api, cli: CliRunner, passing_run: PassingRun) -> None:
+    """`deploy releases` lists version, commit and digest; `deploy check --version` resolves it."""
+    alice = token(api, "alice", "payments", "deploy", "read", "ingest")
+    mallory = token(api, "mallory", "marketing", "read")
+    r = api.client.post("/api/v1/keys", json={"team": "payments", "public_key_pem": passing_run.public_key},
+                        headers=api.auth(api.admin))  # fmt: skip
+    assert r.status_code == 201, r.text
+    push = api.client.post(
+        "/api/v1/runs",
+        files={"report": ("report.json", passing_run.report), "bundle": ("b.tar.gz", passing_run.bundle)},
+        data={"service": "shop", "version": "2.0.0"},
+        headers=api.auth(alice),
+    )
+    assert push.status_code == 200, push.text
+
+    r = cli.invoke(app, ["deploy", "releases", "--service", "shop", "--format", "json", "--token", alice])
+    assert r.exit_code == 0, r.output
+    (release,) = json.loads(r.stdout)
+    digest = release["artifact_digest"]
+    assert release["version"] == "2.0.0" and digest == flow.DIGEST
+    r = cli.invoke(app, ["deploy", "releases", "--service", "shop", "--token", alice])
+    assert r.exit_code == 0 and "2.0.0" in r.stdout and digest in r.stdout, r.output
+
+    r = cli.invoke(
+        app, ["deploy", "check", "--service", "shop", "--env", "prod", "--version", "2.0.0", "--token", alice]
+    )
+    assert r.exit_code == 1 and r.stdout.startswith(f"NEEDS-APPROVAL: shop → prod {digest}"), r.output  # fmt: skip
+    assert "✓ evidence" in r.stdout  # the digest of 2.0.0 is the one its verified bundle names
+    log = api.client.get("/api/v1/gates/deploy/decisions", headers=api.auth(api.admin)).json()["decisions"]
+    assert [d["artifact_digest"] for d in log] == [digest]
+
+    r = cli.invoke(
+        app, ["deploy", "check", "--service", "shop", "--env", "prod", "--version", "9.9.9", "--token", alice]
+    )
+    assert r.exit_code == 2 and "no release '9.9.9' of 'shop'" in r.output  # fmt: skip
+    r = cli.invoke(app, ["deploy", "check", "--service", "shop", "--env", "prod", "--token", alice])
+    assert r.exit_code == 2 and "give --digest, or --version" in r.output
+    # another team's token does not learn shop's digests
+    r = cli.invoke(app, ["deploy", "releases", "--service", "shop", "--token", mallory])
+    assert r.exit_code != 0 and digest not in r.output

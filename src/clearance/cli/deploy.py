@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 from typing import Any
+from urllib.parse import quote
 
 import typer
 
@@ -66,8 +67,15 @@ def _utc(value: str | None, what: str) -> str | None:
 def check(
     service: str = typer.Option(..., "--service", help="Service name."),
     env: str = typer.Option(..., "--env", help="Target environment (e.g. prod)."),
-    digest: str = typer.Option(..., "--digest", help="Artifact digest (sha256:…)."),
-    version: str | None = typer.Option(None, "--version"),
+    digest: str | None = typer.Option(
+        None, "--digest", help="Artifact digest (sha256:…); or give --version to look it up."
+    ),
+    version: str | None = typer.Option(
+        None,
+        "--version",
+        help="Release version; without --digest, the digest of this version in the ledger "
+        "(see `clearance deploy releases`).",
+    ),
     commit: str | None = typer.Option(None, "--commit"),
     requester: str | None = typer.Option(
         None, "--requester", help="Who deploys (default: the token's name)."
@@ -82,8 +90,23 @@ def check(
     server: str | None = _SERVER,
     token: str | None = _TOKEN,
 ) -> None:
-    """Ask the ledger whether DIGEST of SERVICE may run in ENV: exit 0 allow, 1 deny or needs-approval."""
+    """Ask the ledger whether DIGEST of SERVICE may run in ENV: exit 0 allow, 1 deny or needs-approval.
+
+    \b
+    Examples:
+      clearance deploy check --service billing --env prod --digest sha256:3b3a…
+      clearance deploy check --service billing --env prod --version 1.4.2   # digest from the ledger
+      clearance deploy releases --service billing                           # which digests exist
+    """
     with errors_to_exit():
+        client = _client(server, token)
+        if digest is None:
+            if version is None:
+                raise UsageError(
+                    "give --digest, or --version to look the digest up in the ledger",
+                    hint=f"clearance deploy releases --service {service} lists version, commit and digest",
+                )
+            digest = _digest_of_version(client, service, version)
         body: dict[str, Any] = {
             "service": service,
             "env": env,
@@ -98,13 +121,78 @@ def check(
             except OSError as e:
                 raise UsageError(f"cannot read {changed}: {e.strerror}") from None
             body["changed_lines"] = changed_lines
-        client = _client(server, token)
         answer = client.post("/api/v1/gates/deploy", {k: v for k, v in body.items() if v is not None})
         if output == "json":
             typer.echo(json.dumps(answer, indent=2))
         else:
             _print_decision(answer)
     raise typer.Exit(0 if answer.get("answer") == "allow" else 1)
+
+
+def _releases(client: DeployClient, service: str, version: str | None, limit: int) -> list[dict[str, Any]]:
+    params: dict[str, Any] = {"limit": limit}
+    if version is not None:
+        params["version"] = version
+    answer = client.get(f"/api/v1/services/{quote(service, safe='')}/releases", params)
+    return list(answer.get("releases", []))
+
+
+def _digest_of_version(client: DeployClient, service: str, version: str) -> str:
+    """The one artifact digest the ledger has for `version` of `service` (else a usage error)."""
+    digests = sorted(
+        {
+            str(r["artifact_digest"])
+            for r in _releases(client, service, version, 50)
+            if r.get("artifact_digest")
+        }
+    )
+    if not digests:
+        raise UsageError(
+            f"the ledger has no release {version!r} of {service!r} with an artifact digest",
+            hint=f"clearance deploy releases --service {service} lists the versions it knows",
+        )
+    if len(digests) > 1:
+        raise UsageError(
+            f"release {version!r} of {service!r} has {len(digests)} artifact digests: {', '.join(digests)}",
+            hint="pick one with --digest",
+        )
+    return digests[0]
+
+
+@deploy_app.command("releases")
+def releases(
+    service: str = typer.Option(..., "--service", help="Service name."),
+    version: str | None = typer.Option(None, "--version", help="Only this version."),
+    limit: int = typer.Option(20, "--limit", min=1, max=1000),
+    output: str = typer.Option("text", "--format", help="text or json."),
+    server: str | None = _SERVER,
+    token: str | None = _TOKEN,
+) -> None:
+    """List SERVICE's releases in the ledger, newest first: version, commit, artifact digest and
+    where each runs now — the digest `deploy check` asks about.
+
+    \b
+    Examples:
+      clearance deploy releases --service billing
+      clearance deploy releases --service billing --version 1.4.2 --format json
+      clearance deploy check --service billing --env prod \\
+          --digest "$(clearance deploy releases --service billing --limit 1 --format json | jq -r '.[0].artifact_digest')"
+    """
+    with errors_to_exit():
+        rows = _releases(_client(server, token), service, version, limit)
+    if output == "json":
+        typer.echo(json.dumps(rows, indent=2))
+        return
+    if not rows:
+        typer.echo(f"no releases of {service}" + (f" with version {version}" if version else ""))
+        return
+    typer.echo(f"{'version':<16} {'commit':<12} {'created':<20} {'runs in':<16} artifact digest")
+    for r in rows:
+        typer.echo(
+            f"{str(r.get('version') or '-')[:16]:<16} {str(r.get('commit') or '-')[:12]:<12} "
+            f"{str(r.get('created_at', ''))[:19]:<20} {','.join(r.get('running_in', [])) or '-':<16} "
+            f"{r.get('artifact_digest') or '- (no digest recorded)'}"
+        )
 
 
 def _print_decision(answer: dict[str, Any]) -> None:

@@ -927,17 +927,16 @@ def signals(
     ]
 
 
-def releases_of_service(session: Session, service_id: int, limit: int = 50) -> list[dict[str, Any]]:
-    """A service's releases, newest first, with the environments each runs in now."""
+def releases_of_service(
+    session: Session, service_id: int, limit: int = 50, version: str | None = None
+) -> list[dict[str, Any]]:
+    """A service's releases (of one `version` if given), newest first, with the environments
+    each runs in now."""
+    q = select(Release).where(Release.service_id == service_id)
+    if version is not None:
+        q = q.where(Release.version == version)
     rows = (
-        session.execute(
-            select(Release)
-            .where(Release.service_id == service_id)
-            .order_by(Release.created_at.desc(), Release.id.desc())
-            .limit(limit)
-        )
-        .scalars()
-        .all()
+        session.execute(q.order_by(Release.created_at.desc(), Release.id.desc()).limit(limit)).scalars().all()
     )
     envs: dict[int, list[str]] = {}
     for release_id, env_name in session.execute(

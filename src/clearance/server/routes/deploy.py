@@ -287,6 +287,24 @@ def list_deployments(
     return {"count": len(rows), "deployments": rows, "running": running}
 
 
+@router.get("/services/{service}/releases", summary="A service's releases: version, commit, artifact digest")
+def list_releases(
+    token: ReadToken,
+    ledger: LedgerDep,
+    service: Annotated[str, Path(min_length=1, max_length=200)],
+    version: Annotated[str | None, Query(max_length=200)] = None,
+    limit: int = Query(50, ge=1, le=1000),
+) -> dict[str, Any]:
+    """Newest first, with the environments each release runs in now — where `clearance deploy
+    check` finds the digest to ask about (`--version` resolves it through this)."""
+    with ledger.read() as store:
+        check_service_access(store, token, service)
+        svc = store.service(service)
+        assert svc is not None  # check_service_access answered 404 otherwise
+        rows = sd.releases_of_service(store.session, svc.id, limit, version)
+    return {"service": service, "count": len(rows), "releases": rows}
+
+
 def _store_incidents(
     store: Store, token: TokenInfo, policy: DeployPolicy, events: list[IncidentEvent]
 ) -> list[dict[str, Any]]:

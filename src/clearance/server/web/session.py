@@ -145,6 +145,4 @@ def csrf_token(secret: Keys, session: SessionData) -> str:
 def check_csrf(secret: Keys, session: SessionData, given: str | None) -> bool:
     """True if `given` is this session's CSRF token under any of the keys (a form rendered just
     before a rotation still posts)."""
-    return bool(given) and any(
-        hmac.compare_digest(_csrf(key, session), given or "") for key in _ring(secret)
-    )
+    return bool(given) and any(hmac.compare_digest(_csrf(key, session), given or "") for key in _ring(secret))
