@@ -33,6 +33,7 @@ SERVER_OPT = typer.Option(
 )
 TOKEN_OPT = typer.Option(None, "--token", help=f"API token (default: ${TOKEN_ENV}).")
 FORMAT_OPT = typer.Option("table", "--format", "-f", help="table, json or csv.")
+TABLE_JSON_OPT = typer.Option("table", "--format", "-f", help="table or json.")
 KEY_OPT = typer.Option(
     None, "--log-key", help="Checkpoint signing key (default: ledger-log.key in the user data dir)."
 )
@@ -423,7 +424,7 @@ def findings(
 @ledger_app.command("debt")
 def debt(
     within_days: int = typer.Option(30, "--within-days", help="Exceptions expiring within this many days."),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = TABLE_JSON_OPT,
     server: str | None = SERVER_OPT,
     token: str | None = TOKEN_OPT,
     db_url: str | None = DB_OPT,
@@ -669,7 +670,7 @@ def push(
     report: Path | None = typer.Option(
         None, "--report", help="With a bundle: also send this report (must equal the bundle's)."
     ),
-    fmt: str = typer.Option("table", "--format", "-f", help="table or json."),
+    fmt: str = TABLE_JSON_OPT,
 ) -> None:
     """Send a gate run to the ledger; prints created / updated / fixed / reopened / unchanged."""
     with errors_to_exit():

@@ -46,17 +46,19 @@ def deployment_frequency_band(deploys: int, window_days: float) -> Band | None:
     return Band.LOW
 
 
+def _shorter_is_better(seconds: float | None, elite: float, high: float, medium: float) -> Band | None:
+    """The band of a duration whose limits are exclusive upper bounds (lead time, restore)."""
+    if seconds is None:
+        return None
+    for band, limit in ((Band.ELITE, elite), (Band.HIGH, high), (Band.MEDIUM, medium)):
+        if seconds < limit:
+            return band
+    return Band.LOW
+
+
 def lead_time_band(median_seconds: float | None) -> Band | None:
     """Band of the median lead time for changes (first commit → successful prod deploy)."""
-    if median_seconds is None:
-        return None
-    if median_seconds < DAY:
-        return Band.ELITE
-    if median_seconds < WEEK:
-        return Band.HIGH
-    if median_seconds < MONTH:
-        return Band.MEDIUM
-    return Band.LOW
+    return _shorter_is_better(median_seconds, DAY, WEEK, MONTH)
 
 
 def change_failure_band(rate: float | None) -> Band | None:
@@ -74,12 +76,4 @@ def change_failure_band(rate: float | None) -> Band | None:
 
 def time_to_restore_band(median_seconds: float | None) -> Band | None:
     """Band of the median time to restore service."""
-    if median_seconds is None:
-        return None
-    if median_seconds < HOUR:
-        return Band.ELITE
-    if median_seconds < DAY:
-        return Band.HIGH
-    if median_seconds < WEEK:
-        return Band.MEDIUM
-    return Band.LOW
+    return _shorter_is_better(median_seconds, HOUR, DAY, WEEK)
