@@ -18,14 +18,15 @@ import random
 import statistics
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import insert, text
 
-from clearance.ledger import db
+from clearance.ledger import db, metrics
 from clearance.ledger.service import Ledger, create_token
-from clearance.ledger.store import chunks
+from clearance.ledger.store import DEFAULT_SLA_DAYS, Store, chunks
 from clearance.ledger.tables import (
     Change,
     CurrentDeployment,
@@ -134,7 +135,7 @@ def generate(engine: Any, services: int, findings_per_service: int, seed: int = 
                 findings.append({"service_id": s, "fingerprint": f"{s}-{k}", "scanner": "deps", "kind": "vulnerability",
                                  "rule_id": f"vuln.GHSA-{k:04d}", "title": "", "severity": sev, "status": "fixed" if fixed and fixed < NOW else "open",
                                  "first_seen": first, "last_seen": NOW, "fixed_at": fixed if fixed and fixed < NOW else None,
-                                 "due_at": first + dt.timedelta(days=(7, 30, 90, 180)[SEVERITIES.index(sev)]),
+                                 "due_at": first + dt.timedelta(days=DEFAULT_SLA_DAYS[sev]),
                                  "reopen_count": 1 if rng.random() < 0.02 else 0, "owner_team_id": (s - 1) % teams + 1, "evidence": ""})  # fmt: skip
             if rng.random() < 0.3:
                 waivers.append({"service_id": s, "external_id": f"w{s}", "match": {}, "expires_at": NOW + dt.timedelta(days=rng.randint(-20, 90)),
@@ -144,7 +145,32 @@ def generate(engine: Any, services: int, findings_per_service: int, seed: int = 
     return counts
 
 
-def measure(url: str, repeat: int) -> list[tuple[str, float]]:
+def _load() -> str:
+    return Path("/proc/loadavg").read_text().split()[0]
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[float, float]:
+    t0, c0 = time.perf_counter(), time.process_time()
+    fn()
+    return (time.perf_counter() - t0) * 1000, (time.process_time() - c0) * 1000
+
+
+TARGETS = (
+    "/ui/",
+    "/ui/teams/team-007",
+    "/ui/services/svc-04242",
+    "/ui/affected?q=CVE-2024-56326",
+    "/ui/deploys",
+    "/ui/audit",
+    "/api/v1/metrics/dora?window=90d",
+    "/api/v1/metrics/security?window=90d",
+    "/api/v1/metrics/dora?team=team-007&window=90d",
+)
+
+
+def measure(url: str, repeat: int) -> list[tuple[str, float, float, float, float, str]]:
+    """Per page: median wall and CPU ms of a **cold** request (right after a ledger write, so the
+    metrics cache is invalid) and of a **warm** one (nothing written since the previous)."""
     from fastapi.testclient import TestClient
 
     from clearance.server.app import create_app
@@ -159,31 +185,77 @@ def measure(url: str, repeat: int) -> list[tuple[str, float]]:
     ledger: Ledger = app.state.ledger
     with ledger.write() as store:
         secret, _ = create_token(store, team=None, scopes=["admin"], name="bench", expires_in_days=30)
-    out: list[tuple[str, float]] = []
+    out = []
     with TestClient(app) as client:
         nonce = client.get("/ui/login").cookies.get("clearance_login_csrf")
         r = client.post("/ui/login", data={"token": secret, "csrf": nonce}, follow_redirects=False)
         assert r.status_code == 303, r.text
         auth = {"Authorization": f"Bearer {secret}"}
-        targets = [
-            ("/ui/", {}),
-            ("/ui/teams/team-007", {}),
-            ("/ui/services/svc-04242", {}),
-            ("/ui/affected?q=CVE-2024-56326", {}),
-            ("/ui/deploys", {}),
-            ("/ui/audit", {}),
-            ("/api/v1/metrics/dora?window=90d", auth),
-            ("/api/v1/metrics/security?window=90d", auth),
-            ("/api/v1/metrics/dora?team=team-007&window=90d", auth),
-        ]
-        for path, headers in targets:
-            times = []
-            for _ in range(repeat):
-                t0 = time.perf_counter()
+        for path in TARGETS:
+            headers = auth if path.startswith("/api/") else {}
+
+            def get(path: str = path, headers: dict[str, str] = headers) -> None:
                 r = client.get(path, headers=headers)
-                times.append((time.perf_counter() - t0) * 1000)
                 assert r.status_code == 200, (path, r.status_code, r.text[:200])
-            out.append((path, statistics.median(times)))
+
+            cold, warm = [], []
+            for _ in range(repeat):
+                with ledger.write():  # an empty write transaction: bumps the generation
+                    pass
+                cold.append(_timed(get))
+                warm.append(_timed(get))
+            out.append(
+                (
+                    path,
+                    statistics.median(w for w, _ in cold),
+                    statistics.median(c for _, c in cold),
+                    statistics.median(w for w, _ in warm),
+                    statistics.median(c for _, c in warm),
+                    _load(),
+                )
+            )
+    engine.dispose()
+    return out
+
+
+def explain(url: str) -> list[tuple[str, float, float, float]]:
+    """What the cold org overview and team page compute, part by part, through the library:
+    wall and CPU ms in this process and, on PostgreSQL, the server's execution time (the sum of
+    EXPLAIN ANALYZE over the part's statements, run again afterwards)."""
+    from sqlalchemy import event
+
+    engine = db.create_engine(url)
+    ledger = Ledger(engine, clock=lambda: NOW)
+    statements: list[tuple[str, Any]] = []
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _capture(conn: Any, cursor: Any, statement: str, params: Any, context: Any, many: bool) -> None:
+        statements.append((statement, params))
+
+    parts: list[tuple[str, Callable[[Store], Any]]] = [
+        ("dora_metrics(org)", lambda s: metrics.dora_metrics(s.session, metrics.Scope(), s.now)),
+        ("security_metrics(org)", lambda s: metrics.security_metrics(s.session, metrics.Scope(), s.now)),
+        ("overdue_by_team(org)", lambda s: s.overdue_by_team(None)),
+        ("repeat_offenders(team-007)", lambda s: s.repeat_offenders((8,))),
+        ("repeat_offenders(org)", lambda s: s.repeat_offenders(None)),
+        ("dora_metrics(team-007)", lambda s: metrics.dora_metrics(s.session, metrics.Scope(team="team-007"), s.now)),
+    ]  # fmt: skip
+    out = []
+    for name, fn in parts:
+        with ledger.read() as store:
+            statements.clear()
+            wall, cpu = _timed(lambda fn=fn, store=store: fn(store))
+            captured = list(statements)
+        server = float("nan")
+        if engine.dialect.name == "postgresql":
+            event.remove(engine, "before_cursor_execute", _capture)
+            server = 0.0
+            with engine.connect() as c:
+                for statement, params in captured:
+                    plan = c.exec_driver_sql("EXPLAIN (ANALYZE, FORMAT JSON) " + statement, params).scalar()
+                    server += float(plan[0]["Execution Time"])
+            event.listen(engine, "before_cursor_execute", _capture)
+        out.append((name, wall, cpu, server))
     engine.dispose()
     return out
 
@@ -195,32 +267,55 @@ def main() -> int:
     ap.add_argument("--services", type=int, default=10_000)
     ap.add_argument("--findings", type=int, default=10, help="findings per service")
     ap.add_argument("--repeat", type=int, default=5)
+    ap.add_argument("--reuse", action="store_true", help="measure the existing database, do not regenerate")
     args = ap.parse_args()
     url = args.db
-    if url.startswith("sqlite:///"):
-        path = Path(url.removeprefix("sqlite:///"))
-        path.parent.mkdir(parents=True, exist_ok=True)
-        for suffix in ("", "-wal", "-shm"):
-            Path(f"{path}{suffix}").unlink(missing_ok=True)
-    elif args.schema:
-        admin = db.create_engine(url)
-        with admin.begin() as c:
-            c.execute(text(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE'))
-            c.execute(text(f'CREATE SCHEMA "{args.schema}"'))
-        admin.dispose()
+    if args.schema:
         sep = "&" if "?" in url else "?"
-        url = f"{url}{sep}options=-csearch_path%3D{args.schema}"
+        schema_url = f"{url}{sep}options=-csearch_path%3D{args.schema}"
+    if not args.reuse:
+        if url.startswith("sqlite:///"):
+            path = Path(url.removeprefix("sqlite:///"))
+            path.parent.mkdir(parents=True, exist_ok=True)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{path}{suffix}").unlink(missing_ok=True)
+        elif args.schema:
+            admin = db.create_engine(url)
+            with admin.begin() as c:
+                c.execute(text(f'DROP SCHEMA IF EXISTS "{args.schema}" CASCADE'))
+                c.execute(text(f'CREATE SCHEMA "{args.schema}"'))
+            admin.dispose()
+    if args.schema:
+        url = schema_url
     engine = db.create_engine(url)
     db.migrate(engine)
-    t0 = time.perf_counter()
-    counts = generate(engine, args.services, args.findings)
+    if not args.reuse:
+        t0 = time.perf_counter()
+        counts = generate(engine, args.services, args.findings)
+        print(
+            f"generated in {time.perf_counter() - t0:.1f} s: "
+            + ", ".join(f"{k} {v}" for k, v in counts.items())
+        )
+    if engine.dialect.name == "postgresql":
+        # what autovacuum does after a bulk load of this size: without statistics the planner
+        # guesses, and a guess can cost seconds (repeat offenders: 19 s before the index)
+        with engine.begin() as c:
+            c.execute(text("ANALYZE"))
     engine.dispose()
-    print(
-        f"generated in {time.perf_counter() - t0:.1f} s: " + ", ".join(f"{k} {v}" for k, v in counts.items())
-    )
     Path("bench/.work").mkdir(parents=True, exist_ok=True)
-    for path, ms in measure(url, args.repeat):
-        print(f"{ms:8.1f} ms  {path}")
+    print(f"load average before: {Path('/proc/loadavg').read_text().strip()}")
+    print("cold = first request after a ledger write (metrics cache invalid); warm = the next one")
+    print(
+        f"{'cold wall':>10} {'cold cpu':>9} {'warm wall':>10} {'warm cpu':>9} {'load1':>6}  page (ms, median of --repeat)"
+    )
+    for path, cw, cc, ww, wc, load in measure(url, args.repeat):
+        print(f"{cw:10.1f} {cc:9.1f} {ww:10.1f} {wc:9.1f} {load:>6}  {path}")
+    print(
+        f"\n{'wall':>8} {'cpu':>8} {'server':>8}  cold part of a page (ms; server = EXPLAIN ANALYZE, PostgreSQL)"
+    )
+    for name, wall, cpu, server in explain(url):
+        print(f"{wall:8.1f} {cpu:8.1f} {server:8.1f}  {name}")
+    print(f"load average after: {Path('/proc/loadavg').read_text().strip()}")
     return 0
 
 

@@ -289,6 +289,7 @@ class Finding(Base):
         UniqueConstraint("service_id", "fingerprint"),
         Index("ix_findings_service_id_scanner_status", "service_id", "scanner", "status"),
         Index("ix_findings_owner_team_id_status", "owner_team_id", "status"),
+        Index("ix_findings_service_id_rule_id", "service_id", "rule_id"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))

@@ -1,4 +1,5 @@
-"""dashboard: the ledger's write generation (metrics cache key) and dry-run deploy decisions
+"""dashboard: the ledger's write generation (metrics cache key), dry-run deploy decisions,
+indexes for the dashboard's queries
 
 Revision ID: dash_0004
 Revises: deploy_0003
@@ -26,6 +27,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_state")),
     )
     op.bulk_insert(state, [{"id": 1, "generation": 0}])
+    # repeat offenders join findings to earlier findings of the same service and rule: by rule
+    # alone (a CVE id repeats across thousands of services) PostgreSQL probed 10,000 rows per finding
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.create_index("ix_findings_service_id_rule_id", ["service_id", "rule_id"], unique=False)
     with op.batch_alter_table("gate_decisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dry_run", sa.Boolean(), nullable=False, server_default=sa.false()))
         # covering for the metrics' decisions by answer (dry runs left out), and for approval waits
@@ -50,4 +55,6 @@ def downgrade() -> None:
             "ix_gate_decisions_answer_decided_at", ["answer", "decided_at", "service_id"], unique=False
         )
         batch_op.drop_column("dry_run")
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.drop_index("ix_findings_service_id_rule_id")
     op.drop_table("ledger_state")
