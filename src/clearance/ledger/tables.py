@@ -290,6 +290,8 @@ class Finding(Base):
         Index("ix_findings_service_id_scanner_status", "service_id", "scanner", "status"),
         Index("ix_findings_owner_team_id_status", "owner_team_id", "status"),
         Index("ix_findings_service_id_rule_id", "service_id", "rule_id"),
+        Index("ix_findings_kind_first_seen", "kind", "first_seen"),
+        Index("ix_findings_reopen_count", "reopen_count"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))

@@ -31,6 +31,10 @@ def upgrade() -> None:
     # alone (a CVE id repeats across thousands of services) PostgreSQL probed 10,000 rows per finding
     with op.batch_alter_table("findings", schema=None) as batch_op:
         batch_op.create_index("ix_findings_service_id_rule_id", ["service_id", "rule_id"], unique=False)
+        # secrets leaked (a rare kind, by first seen) and repeat offenders (few reopened findings)
+        # read a handful of index entries instead of every finding
+        batch_op.create_index("ix_findings_kind_first_seen", ["kind", "first_seen"], unique=False)
+        batch_op.create_index("ix_findings_reopen_count", ["reopen_count"], unique=False)
     with op.batch_alter_table("gate_decisions", schema=None) as batch_op:
         batch_op.add_column(sa.Column("dry_run", sa.Boolean(), nullable=False, server_default=sa.false()))
         # covering for the metrics' decisions by answer (dry runs left out), and for approval waits
@@ -56,5 +60,7 @@ def downgrade() -> None:
         )
         batch_op.drop_column("dry_run")
     with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.drop_index("ix_findings_reopen_count")
+        batch_op.drop_index("ix_findings_kind_first_seen")
         batch_op.drop_index("ix_findings_service_id_rule_id")
     op.drop_table("ledger_state")
