@@ -100,3 +100,19 @@ def test_cached_metrics_are_exact_as_of_the_start_of_the_minute(ledger_db: Ledge
             store.session, metrics.Scope(), snapshots.as_of(clock.now), 90
         )
     assert later.open_by_age == {"0-7": 0, "8-30": 1, "31-90": 0, "90+": 0}
+
+
+def test_the_notification_workers_pass_leaves_the_cache_warm(ledger_db: LedgerDB) -> None:
+    """The worker's unit of work runs every few seconds and writes only outbox rows, cursors,
+    escalations and ticket links: it must not invalidate the metrics."""
+    from clearance.notify.subscriptions import RoutingConfig
+    from clearance.notify.worker import Worker
+
+    ledger = Ledger(ledger_db.engine, clock=Clock(NOW))
+    with ledger.write() as store:
+        store.session.add(Team(name="payments", contacts={}, created_at=NOW))
+    with ledger.read() as store:
+        before = snapshots.generation(store.session)
+    Worker(ledger, RoutingConfig()).run_once()
+    with ledger.read() as store:
+        assert snapshots.generation(store.session) == before

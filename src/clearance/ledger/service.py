@@ -61,17 +61,21 @@ class Ledger:
         there, so a state change and its notifications commit together). Injected by the server."""
 
     @contextmanager
-    def write(self) -> Iterator[Store]:
+    def write(self, *, bump: bool = True) -> Iterator[Store]:
         """One transaction that may change state; a checkpoint over the audit log is signed in it
         when entries were appended, and the write generation is bumped (cached metrics are
-        recomputed on the next read, see `snapshots`)."""
+        recomputed on the next read, see `snapshots`). `bump=False` only for a unit of work that
+        writes nothing a metric reads: the notification worker's pass (outbox rows, cursors,
+        escalations, tickets), which runs every few seconds and would otherwise keep the cache
+        cold."""
         with db.transaction(self.sessions) as session:
             store = Store(session, self.clock())
             before = store.audit_size()
             yield store
             if self.after_change is not None:
                 self.after_change(session, store.now)
-            snapshots.bump(session)
+            if bump:
+                snapshots.bump(session)
             if self.log_key is not None and store.audit_size() != before:
                 sign_checkpoint(store, self.log_key)
 

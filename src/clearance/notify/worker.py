@@ -78,7 +78,9 @@ class Worker:
         """Route what is new, then claim and deliver every due row once."""
         from clearance.notify.router import route
 
-        with self.ledger.write() as unit:  # the ledger's unit of work: audit checkpoints signed in it
+        # the ledger's unit of work (audit checkpoints signed in it); routing writes outbox rows,
+        # cursors, escalations and ticket links — nothing a metric reads: the metrics cache stays
+        with self.ledger.write(bump=False) as unit:
             route(unit.session, self.config, unit.now)  # change tables (if any left) and the sweeps
         now = self.clock()
         with self.sessions.begin() as session:
