@@ -1093,15 +1093,16 @@ class Store:
         if team_ids is not None:
             q = q.where(Service.team_id.in_(list(team_ids)))
         horizon = self.now + dt.timedelta(days=within_days)
-        still = dict(
-            self.session.execute(
-                select(Finding.waiver_id, func.count(Finding.id))
-                .where(Finding.status.in_(OPEN_STATUSES), Finding.waiver_id.is_not(None))
-                .group_by(Finding.waiver_id)
-            )
-            .tuples()
-            .all()
+        still_q = (
+            select(Finding.waiver_id, func.count(Finding.id))
+            .where(Finding.status.in_(OPEN_STATUSES), Finding.waiver_id.is_not(None))
+            .group_by(Finding.waiver_id)
         )
+        if team_ids is not None:  # a team page counts its own findings, not the organisation's
+            still_q = still_q.where(
+                Finding.service_id.in_(select(Service.id).where(Service.team_id.in_(list(team_ids))))
+            )
+        still = dict(self.session.execute(still_q).tuples().all())
         expiring, expired = [], []
         for w, svc, team in self.session.execute(q).tuples():
             assert w.expires_at is not None
