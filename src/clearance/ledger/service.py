@@ -74,10 +74,10 @@ class Ledger:
             yield store
             if self.after_change is not None:
                 self.after_change(session, store.now)
-            if bump:
-                snapshots.bump(session)
             if self.log_key is not None and store.audit_size() != before:
                 sign_checkpoint(store, self.log_key)
+            if bump:  # last: on PostgreSQL the row lock it takes is held only until the commit
+                snapshots.bump(session)
 
     @contextmanager
     def read(self) -> Iterator[Store]:
