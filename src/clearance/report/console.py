@@ -81,6 +81,13 @@ def render_console(data: ReportData, console: Console) -> None:
     out = _Writer(console, min(console.width, MAX_WIDTH))
     shown = [f for f in ordered(data.result.findings) if not is_quiet(data, f)]
     hidden = len(data.result.findings) - len(shown)
+    below = 0
+    if data.min_severity is not None:
+        floor = data.min_severity
+        below = sum(
+            1 for f in data.result.findings if not f.severity.at_least(floor) and not is_blocking(data, f)
+        )
+    quiet = hidden - below  # info or ignored: listed with --verbose
     _header(data, out)
     blocking = [f for f in shown if is_blocking(data, f)]
     if blocking:
@@ -88,26 +95,21 @@ def render_console(data: ReportData, console: Console) -> None:
     rest = [f for f in shown if not is_blocking(data, f) and not _set_aside(data, f)]
     warnings = [f for f in rest if action_of(data, f) in (Action.WARN, None)]
     if warnings:
-        _others(data, "Warnings" if data.decision is not None else "Findings", warnings, out)
+        _others(data, "Warnings" if data.decision is not None else "Findings", warnings, out, quiet)
     passed = [f for f in rest if action_of(data, f) not in (Action.WARN, None)]
     if passed:
-        _others(data, "Passed by policy", passed, out)
+        _others(data, "Passed by policy", passed, out, 0 if warnings else quiet)
     _set_aside_sections(data, shown, out)
     if not data.result.findings:
         out.blank()
         out.line(Text("No findings."))
-    below = 0
-    if data.min_severity is not None:
-        floor = data.min_severity
-        below = sum(
-            1 for f in data.result.findings if not f.severity.at_least(floor) and not is_blocking(data, f)
-        )
     if below and data.min_severity is not None:
         out.line(
             Text(f"{count(below, 'finding')} below {data.min_severity.value} not shown (--min-severity)")
         )
-    if data.result.findings and not data.verbose:
-        more = f" (+{hidden - below} info/ignored)" if hidden - below else ""
+    if data.result.findings and not data.verbose and not (warnings or passed):
+        # the section titles point at --verbose; without a list of warnings, say it here
+        more = f" (+{quiet} info/ignored)" if quiet else ""
         out.wrapped(Text(f"--verbose lists every finding{more} with fix and exception command", style="dim"))
     out.blank()
     out.line(_verdict_line(data))
@@ -198,7 +200,9 @@ def _blocking_compact(data: ReportData, findings: list[Finding], out: _Writer) -
     """The blocking findings under the policy rule that blocks them (its reason said once), one
     or two lines each (where, what, how bad, the evidence, the fingerprint), then the exception
     command once, as a template."""
-    out.wrapped(Text(f"Blocking ({len(findings)}) — fix each, or except it by its fp:", style="bold"))
+    out.wrapped(
+        Text(f"Blocking ({len(findings)}) — fix each (--verbose: how), or except it by its fp:", style="bold")
+    )
     out.command(exception_template(data, findings), prefix="  $ ", style="")
     by_reason: dict[tuple[str, str], list[Finding]] = {}
     for f in findings:
@@ -206,8 +210,7 @@ def _blocking_compact(data: ReportData, findings: list[Finding], out: _Writer) -
         key = (verdict.rule, verdict.message) if verdict is not None else ("", "")
         by_reason.setdefault(key, []).append(f)
     for (rule, message), group in by_reason.items():
-        heading = Text(printable(rule) or "blocked", style="bold")
-        heading.append(f" ({len(group)})")
+        heading = Text.assemble((printable(rule) or "blocked", "bold"), f" ({len(group)})")
         if message:
             heading.append(f": {printable(message)}")
         out.wrapped(heading)
@@ -233,7 +236,7 @@ def _finding_head(f: Finding, mark: str, style: str) -> Text:
     return head
 
 
-def _others(data: ReportData, label: str, findings: list[Finding], out: _Writer) -> None:
+def _others(data: ReportData, label: str, findings: list[Finding], out: _Writer, quiet: int = 0) -> None:
     out.blank()
     if data.verbose:
         out.line(Text(f"{label} ({len(findings)})", style="bold"))
@@ -248,7 +251,8 @@ def _others(data: ReportData, label: str, findings: list[Finding], out: _Writer)
                 line.append(f" — {verdict.action.value}: {why(verdict)}")
             out.wrapped(line)
         return
-    out.line(Text(f"{label} ({len(findings)}; --verbose lists each)", style="bold"))
+    more = f", +{quiet} info/ignored" if quiet else ""
+    out.wrapped(Text(f"{label} ({len(findings)}; --verbose lists each{more})", style="bold"))
     mark = "! " if label == "Warnings" else "- "
     for fam in _families(findings):
         out.items(fam.lead(mark), fam.items(), "    ")
