@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image, ImageDraw, ImageFont
 from rich.color import Color
+from rich.terminal_theme import MONOKAI
 from rich.text import Text
 
 REPO = Path(__file__).resolve().parents[2]
@@ -66,7 +67,9 @@ def render(ansi: str, width: int, path: Path, title: str) -> None:
     bold = ImageFont.truetype(FONT_BOLD, 14)
     cell_w = round(font.getlength("M"))
     cell_h = 18
-    lines = [Text.from_ansi(line) for line in ansi.splitlines()]
+    # one decoder for the whole pane: tmux sends only style changes, so a style set on one line
+    # (e.g. bold) can still be in effect at the start of the next
+    lines = list(Text.from_ansi(ansi).split("\n"))
     pad = 12
     bar = 26
     image = Image.new("RGB", (pad * 2 + cell_w * width, bar + pad * 2 + cell_h * len(lines)), BACKGROUND)
@@ -114,7 +117,7 @@ def _segments(text: Text) -> list[tuple[str, object]]:
 def _rgb(color: Color | None, default: tuple[int, int, int] | None) -> tuple[int, int, int] | None:
     if color is None or color.is_default:
         return default
-    triplet = color.get_truecolor()
+    triplet = color.get_truecolor(MONOKAI)  # a dark terminal's palette (readable red on dark)
     return (triplet.red, triplet.green, triplet.blue)
 
 

@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Protocol
 
 from clearance import __version__
 from clearance import baseline as baseline_cache
-from clearance.config import Settings
+from clearance.config import Settings, repository_root
 from clearance.decision import Decision, ExitCode
 from clearance.model import (
     Baseline,
@@ -178,6 +178,7 @@ def scan(
     `change`, `ignore_files`: in PR mode, the change set and the merge base's `.clearanceignore`
     files if the caller already read them (`gate` does)."""
     started = time.perf_counter()
+    request = from_repository_root(request)
     settings, options = request.settings, request.options
     scanner_ids = list(options.scanners) if options.scanners is not None else list(settings.scanners)
     if options.offline:
@@ -263,6 +264,7 @@ def gate(
     from clearance.policy.gate import PolicyAtBase, run_policy
 
     now = clock()
+    request = dataclasses.replace(request, scan=from_repository_root(request.scan))
     settings = request.scan.settings
     root = request.scan.target if request.scan.target.is_dir() else request.scan.target.parent
 
@@ -273,7 +275,8 @@ def gate(
         from clearance.base_policy import policy_at_base
         from clearance.sources import git
 
-        change = git.change_set(request.scan.target, request.scan.options.base)
+        scope = _git_scope(request.scan.target, request.scan.options)
+        change = git.change_set(request.scan.target, request.scan.options.base, scope)
         at_base = policy_at_base(root, change, settings, request.policy.config_path)
         settings = at_base.settings
         request = dataclasses.replace(
@@ -357,13 +360,47 @@ def open_source(
     if options.history or options.base is not None:
         from clearance.sources import git
 
+        scope = _git_scope(target, options)
         if options.history:
-            return git.GitHistorySource(target, tuple(options.refs))
+            return git.GitHistorySource(target, tuple(options.refs), scope=scope)
         assert options.base is not None
-        return git.GitDiffSource(target, options.base, _change=change, _ignore_files=ignore_files)
+        return git.GitDiffSource(
+            target, options.base, scope=scope, _change=change, _ignore_files=ignore_files
+        )
     from clearance.sources.worktree import WorkTreeSource
 
     return WorkTreeSource(target, tuple(options.paths), explicit=options.explicit)
+
+
+def from_repository_root(request: ScanRequest) -> ScanRequest:
+    """`--base` / `--history` on a directory or file inside a git working tree: the same scan from
+    the repository's root, limited to the target (`options.paths`), as the working-tree mode is.
+
+    Every path a report names is then relative to the repository root in every mode (GitHub
+    resolves SARIF URIs from there), and the root's ignore files, catalog and — in PR mode — the
+    configuration at the merge base apply to a subdirectory too."""
+    options = request.options
+    if not (options.history or options.base is not None) or options.paths:
+        return request
+    target = request.target.resolve()
+    top = repository_root(target if target.is_dir() else target.parent)
+    if top is None or top == target:
+        return request
+    return dataclasses.replace(request, target=top, options=dataclasses.replace(options, paths=(target,)))
+
+
+def _git_scope(target: Path, options: RunOptions) -> tuple[str, ...]:
+    """`options.paths` relative to the git target (the repository root), POSIX."""
+    root = target.resolve()
+    scope = []
+    for path in options.paths:
+        try:
+            scope.append(path.resolve().relative_to(root).as_posix())
+        except ValueError:
+            from clearance.errors import UsageError
+
+            raise UsageError(f"{path} is outside the repository {target}") from None
+    return tuple(scope)
 
 
 def compute_baseline(

@@ -11,7 +11,7 @@ from rich.console import Console
 from clearance.model import Action, Outcome, ScanError, Severity, Verdict
 from clearance.report import Format, render, render_console
 from clearance.report import console as console_report
-from clearance.report.base import exception_command
+from clearance.report.base import exception_command, exception_template
 from report.report_sample import DECISION, INFO, MISCONFIG, RESULT, SECRET, VULN, gate_data, scan_data
 
 
@@ -107,18 +107,35 @@ def test_every_blocking_finding_gets_a_block_and_identifiers_are_never_broken() 
     assert " ".join(text.split()).count("a long explanation") == 6, "the same reason is explained once"
 
 
-def test_the_exception_command_pastes_as_one_command_after_wrapping() -> None:
-    data = gate_data(context={})
-    text = _narrow(data, 80)
-    start = text.index("$ clearance exceptions add --fingerprint " + SECRET.fingerprint)
+def _pasted(text: str, start: str) -> str:
+    """The command starting at `start`, joined back from its `\\` continuation lines."""
     lines = []
-    for line in text[start:].splitlines():
+    for line in text[text.index(start) :].splitlines():
         lines.append(line.strip())
         if not line.endswith("\\"):
             break
-    pasted = " ".join(part.removesuffix("\\").strip() for part in lines)
-    assert shlex.split(pasted.removeprefix("$ ")) == shlex.split(exception_command(data, SECRET))
+    return " ".join(part.removesuffix("\\").strip() for part in lines).removeprefix("$ ")
+
+
+def test_the_exception_command_pastes_as_one_command_after_wrapping() -> None:
+    data = gate_data(context={}, verbose=True)
+    pasted = _pasted(_narrow(data, 80), "$ clearance exceptions add --fingerprint " + SECRET.fingerprint)
+    assert shlex.split(pasted) == shlex.split(exception_command(data, SECRET))
     assert "--compensating-control" in pasted, "critical findings need a control to be excepted"
+
+
+def test_the_compact_report_gives_the_exception_command_once_as_a_template() -> None:
+    data = gate_data(context={})
+    text = _narrow(data, 80)
+    assert text.count("clearance exceptions add") == 1
+    pasted = _pasted(text, "$ clearance exceptions add --fingerprint FP ")
+    assert shlex.split(pasted) == shlex.split(exception_template(data, [SECRET, VULN]))
+    assert "--compensating-control" in pasted, "one of them is critical: the template says what it needs"
+    words = text.split()
+    for finding in (SECRET, VULN):  # each blocking finding carries the fingerprint to put in it
+        assert words[words.index(finding.fingerprint) - 1] == "fp"
+    without_critical = exception_template(data, [VULN])
+    assert "--compensating-control" not in without_critical and "--fingerprint FP" in without_critical
 
 
 def test_width_is_capped_on_wide_terminals() -> None:
@@ -143,20 +160,18 @@ def test_warnings_are_grouped_by_package_unless_verbose() -> None:
         decision=dataclasses.replace(DECISION, outcome=Outcome.WARN, verdicts=verdicts),
     )
     text = render(Format.console, data)
-    assert (
-        "! requests 2.25.0 (requirements.txt:4) — 17 advisories (16 unknown, 1 low), fixed in 2.43.0" in text
-    )
+    assert "! 17 advisories in requirements.txt (16 unknown, 1 low): requests 2.25.0 ×17 → 2.43.0" in text
     assert "vuln.GHSA-3" not in text
     verbose = render(Format.console, dataclasses.replace(data, verbose=True))
     assert all(f"vuln.GHSA-{i} " in verbose for i in range(17))
 
 
-def test_other_warnings_are_grouped_by_rule() -> None:
+def test_other_warnings_are_grouped_by_kind_then_file() -> None:
     misconfigs = tuple(
         dataclasses.replace(
             MISCONFIG,
             fingerprint=f"{i:032x}",
-            location=dataclasses.replace(MISCONFIG.location, path=f"m{i}.tf"),
+            location=dataclasses.replace(MISCONFIG.location, path=f"m{min(i, 2)}.tf", start_line=i + 1),
         )
         for i in range(5)
     )
@@ -165,8 +180,12 @@ def test_other_warnings_are_grouped_by_rule() -> None:
         result=dataclasses.replace(RESULT, findings=misconfigs),
         decision=dataclasses.replace(DECISION, outcome=Outcome.WARN, verdicts=verdicts),
     )
-    assert "! iac.aws-s3-public-access  medium ×5: m0.tf:3, m1.tf:3, m2.tf:3 +2 more" in render(
-        Format.console, data
+    text = " ".join(render(Format.console, data).split())
+    assert "! 5 misconfigurations (5 medium): m0.tf:1 iac.aws-s3-public-access, " in text
+    assert "m1.tf:2 iac.aws-s3-public-access, m2.tf ×3" in text
+    few = dataclasses.replace(data, result=dataclasses.replace(RESULT, findings=misconfigs[:2]))
+    assert "m0.tf:1 iac.aws-s3-public-access, m1.tf:2 iac.aws-s3-public-access" in " ".join(
+        render(Format.console, few).split()
     )
 
 

@@ -24,10 +24,12 @@ if TYPE_CHECKING:
 DB_DIR_OPT = typer.Option(
     None,
     "--db-dir",
-    help="Database directory (default: $CLEARANCE_DB_DIR, [deps] db_dir, or the user data dir).",
+    help="Database directory (default: $CLEARANCE_DB_DIR, db_dir in the configuration's \\[deps] table, or the user data dir).",
 )
 QUIET_OPT = typer.Option(False, "--quiet", "-q", help="No progress bar.")
-CONFIG_OPT = typer.Option(None, "--config", "-c", help="Configuration file (for [deps] db_dir).")
+CONFIG_OPT = typer.Option(
+    None, "--config", "-c", help="Configuration file (for db_dir in its \\[deps] table)."
+)
 
 db_app = typer.Typer(help="Manage the offline advisory database (OSV, KEV, EPSS).", no_args_is_help=True)
 

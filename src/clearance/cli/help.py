@@ -73,8 +73,56 @@ METAVARS: dict[str, str] = {
     "digest": "sha256:HEX",
     "team": "TEAM",
     "report": "FILE",
+    "log_key": "FILE",
+    "advisory_db": "DIR",
+    "deploy_policy": "FILE",
+    "link_base": "URL",
+    "host": "HOST",
+    "port": "PORT",
+    "within_days": "DAYS",
+    "expires_days": "DAYS",
+    "days": "DAYS",
+    "interval": "SECONDS",
+    "limit": "N",
+    "detail": "TEXT",
+    "author": "NAME",
+    "comment": "TEXT",
+    "requester": "NAME",
+    "changed": "FILE",
+    "changed_lines": "N",
+    "started": "TIME",
+    "finished": "TIME",
+    "external_id": "ID",
+    "plan": "FILE|-",
+    "exit_code": "CODE",
+    "query": "ADVISORY|PURL",
+    "version_range": "RANGE",
+    "push": "URL",
+    "public_key": "FILE",
+    "token_id": "ID",
+    "workdir": "DIR",
+    "examples": "DIR",
+    "window": "DAYS",
+    "kind": "dora|security",
+    "scope": "SCOPES",
+    "tier": "TIER",
+    "state": "STATE",
+    "status": "STATUS",
+    "justification": "JUSTIFICATION",
+    "response": "RESPONSE",
 }
 """What goes in each value, by parameter name (the same name means the same thing everywhere)."""
+
+COMMAND_METAVARS: dict[str, str] = {
+    "keygen:output": "FILE",
+    "sbom:output": "FILE",
+    "deploy check:output": "FORMAT",
+    "ledger metrics:output": "FORMAT",
+    "deploy record:commit": "SHA=TIME",
+    "ledger demo:db": "URL",
+    "ledger metrics:window": "DURATION",
+}
+"""Where one command uses a name for something else (`command path:parameter name`)."""
 
 EXAMPLES: dict[str, tuple[str, ...]] = {
     "": (
@@ -93,7 +141,10 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         "clearance gate . --baseline baseline.json --min-severity high",
     ),
     "init": ("clearance init", "clearance init services/api --force"),
-    "keygen": ("clearance keygen --output release.key --public release.pub",),
+    "keygen": (
+        "clearance keygen --output release.key --public release.pub",
+        "clearance keygen --output ci.key --type ecdsa-p256 --passphrase",
+    ),
     "sbom": ("clearance sbom . --format cyclonedx --output sbom.json", "clearance sbom . --format spdx"),
     "verify": (
         "clearance verify bundle.json --key release.pub",
@@ -106,8 +157,14 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "db update": ("clearance db update", "clearance db update --ecosystem PyPI --no-epss"),
     "db status": ("clearance db status", "clearance db status --format json"),
-    "db import-kev": ("clearance db import-kev known_exploited_vulnerabilities.json",),
-    "db import-epss": ("clearance db import-epss epss_scores-current.csv.gz",),
+    "db import-kev": (
+        "clearance db import-kev known_exploited_vulnerabilities.json",
+        "clearance db import-kev known_exploited_vulnerabilities.json --db-dir /var/cache/clearance",
+    ),
+    "db import-epss": (
+        "clearance db import-epss epss_scores-current.csv.gz",
+        "clearance db import-epss epss_scores-current.csv.gz --db-dir /var/cache/clearance",
+    ),
     "policy explain": (
         "clearance policy explain 9356ff15137ff5b111ecaa888866ccb9",
         "clearance policy explain 9356ff15137ff5b111ecaa888866ccb9 . --env prod --format json",
@@ -118,9 +175,116 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
         'clearance exceptions add --advisory GHSA-j8r2-6x86-q33q --owner team-a --reason "not reachable" --expires 2027-01-31',
     ),
     "exceptions check": ("clearance exceptions check", "clearance exceptions check --root services/api"),
+    "rules": ("clearance rules list", "clearance rules list --scanners secrets --format json"),
+    "db": ("clearance db update", "clearance db status"),
+    "policy": ("clearance policy explain 9356ff15",),
+    "exceptions": ("clearance exceptions list", "clearance exceptions check"),
+    "push": (
+        "clearance push out/myrepo.bundle.tar.gz --server https://ledger.internal",
+        "clearance push run.json --server https://ledger.internal --service billing",
+    ),
+    "affected": (
+        "clearance affected CVE-2024-56326 --server https://ledger.internal",
+        "clearance affected pkg:pypi/jinja2 --range '<3.1.5'",
+    ),
+    "ledger": ("clearance ledger serve", "clearance ledger findings --team payments --overdue"),
+    "ledger serve": (
+        "clearance ledger serve",
+        "clearance ledger serve --db postgresql+psycopg://ledger@db.internal/ledger --host 0.0.0.0 --port 8080",
+        "clearance ledger serve --routing routing.toml --deploy-policy deploy-policy.yaml",
+    ),
+    "ledger migrate": (
+        "clearance ledger migrate",
+        "clearance ledger migrate --db postgresql+psycopg://ledger@db.internal/ledger",
+    ),
+    "ledger findings": (
+        "clearance ledger findings --team payments --overdue",
+        "clearance ledger findings --service billing --severity critical --format csv",
+    ),
+    "ledger debt": ("clearance ledger debt", "clearance ledger debt --within-days 14 --format json"),
+    "ledger verify-log": ("clearance ledger verify-log", "clearance ledger verify-log --key ledger-log.pub"),
+    "ledger sync-catalog": (
+        "clearance ledger sync-catalog .",
+        "clearance ledger sync-catalog ../billing ../payments-api",
+    ),
+    "ledger rematch": (
+        "clearance ledger rematch",
+        "clearance ledger rematch --advisory-db .demo-db --format json",
+    ),
+    "ledger triage": (
+        "clearance ledger triage --service billing --component pkg:pypi/jinja2@2.11.2 --advisory CVE-2024-56326 "
+        "--state not_affected --justification code_not_reachable",
+        "clearance ledger triage --service billing --component pkg:pypi/jinja2@2.11.2 --advisory CVE-2024-56326 "
+        "--state in_triage --server https://ledger.internal",
+    ),
+    "ledger worker": (
+        "clearance ledger worker --routing routing.toml",
+        "clearance ledger worker --routing routing.toml --db postgresql+psycopg://ledger@db/ledger --once",
+    ),
+    "ledger routing-check": (
+        "clearance ledger routing-check routing.toml",
+        "clearance ledger routing-check deploy/notifications/routing.toml",
+    ),
+    "ledger metrics": (
+        "clearance ledger metrics dora --team payments --window 90d",
+        "clearance ledger metrics security --format json",
+    ),
+    "ledger demo": ("clearance ledger demo", "clearance ledger demo --workdir /tmp/clearance-demo"),
+    "ledger sla": ("clearance ledger sla show --tier tier-1",),
+    "ledger sla set": (
+        "clearance ledger sla set --tier tier-1 --severity critical --days 3",
+        "clearance ledger sla set --severity high --days 30",
+    ),
+    "ledger sla show": ("clearance ledger sla show", "clearance ledger sla show --tier tier-1 --format json"),
+    "ledger token": ("clearance ledger token create --team payments --scope ingest,read --name ci",),
+    "ledger token create": (
+        "clearance ledger token create --team payments --scope ingest,read --name ci",
+        "clearance ledger token create --scope admin --name security-team --expires-days 30",
+    ),
+    "ledger token list": ("clearance ledger token list", "clearance ledger token list --format json"),
+    "ledger token revoke": (
+        "clearance ledger token revoke 3",
+        "clearance ledger token revoke 3 --db postgresql+psycopg://ledger@db.internal/ledger",
+    ),
+    "ledger key": ("clearance ledger key add --team payments payments-ci.pub",),
+    "ledger key add": (
+        "clearance ledger key add --team payments payments-ci.pub",
+        "clearance ledger key add --team platform release.pub --db postgresql+psycopg://ledger@db.internal/ledger",
+    ),
+    "ledger deliveries": (
+        "clearance ledger deliveries --state dead",
+        "clearance ledger deliveries --team payments --format json",
+    ),
+    "ledger deliveries retry": (
+        "clearance ledger deliveries retry",
+        "clearance ledger deliveries retry 12 13",
+    ),
+    "deploy": (
+        "clearance deploy check --service billing --env prod --digest $DIGEST",
+        "clearance deploy record --service billing --env prod --digest $DIGEST --started 2026-12-06T10:00:00Z",
+    ),
+    "deploy check": (
+        "clearance deploy check --service billing --env prod --digest $DIGEST",
+        "clearance deploy check --service billing --env staging --digest $DIGEST --changed-files changed.txt "
+        "--format json",
+    ),
+    "deploy approve": (
+        "clearance deploy approve --service billing --env prod --digest $DIGEST",
+        'clearance deploy approve --service billing --env prod --digest $DIGEST --comment "reviewed the diff"',
+    ),
+    "deploy record": (
+        "clearance deploy record --service billing --env prod --digest $DIGEST --started 2026-12-06T10:00:00Z",
+        "clearance deploy record --service billing --env prod --digest $DIGEST --status failed "
+        "--started 2026-12-06T10:00:00Z --id deploy-4711",
+    ),
+    "drift": ("clearance drift report --service billing --env prod --plan drift.json",),
+    "drift report": (
+        "clearance drift report --service billing --env prod --plan drift.json",
+        "clearance drift report --service billing --env prod --exit-code 2",
+    ),
 }
-"""Two or three real invocations per command, by command path (every command a new user meets
-first has them; commands without an entry show none)."""
+"""Real invocations per command and group, by command path: every command shows them (a test
+walks the whole CLI)."""
 
 
 class HelpfulGroup(TyperGroup):
@@ -149,7 +313,7 @@ def describe(root: Any) -> None:
     """Set metavars and example epilogs on every command under `root` (idempotent)."""
     for path, command in walk(root):
         for param in command.params:
-            _name_value(param)
+            _name_value(param, path)
         if not getattr(command, "_clearance_help", False):
             command.get_help_option = _flag_help_option(command.get_help_option)
             command._clearance_help = True
@@ -158,12 +322,16 @@ def describe(root: Any) -> None:
             command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
 
 
-def _name_value(param: Any) -> None:
+def _name_value(param: Any, path: str = "") -> None:
     """A flag shows no value; anything else its metavar; an argument's name is its metavar."""
     if getattr(param, "is_flag", False):
         param.metavar = ""
     elif param.metavar is None:
-        param.metavar = METAVARS.get(param.name) or str(param.name).upper().replace("_", "-")
+        param.metavar = (
+            COMMAND_METAVARS.get(f"{path}:{param.name}")
+            or METAVARS.get(param.name)
+            or str(param.name).upper().replace("_", "-")
+        )
     if param.param_type_name == "argument":
         param.display_type_rich = _no_type  # the name (PATH, BUNDLE...) already says what goes there
 

@@ -39,12 +39,7 @@ def worker(
     once: bool = typer.Option(False, "--once", help="One pass, then exit (cron-style)."),
     interval: float = typer.Option(10.0, "--interval", min=0.5, help="Seconds between passes."),
 ) -> None:
-    """Route new ledger changes and deliver the outbox, with retries.
-
-    Examples:
-      clearance ledger worker --routing routing.toml
-      clearance ledger worker --routing routing.toml --db postgresql+psycopg://ledger@db/ledger --once
-    """
+    """Route new ledger changes and deliver the outbox, with retries."""
     from clearance.notify import subscriptions
     from clearance.notify.worker import Worker
 
@@ -77,12 +72,7 @@ def deliveries(
     db_url: str | None = DB_OPT,
     fmt: str = FORMAT_OPT,
 ) -> None:
-    """List outbox deliveries, newest first.
-
-    Examples:
-      clearance ledger deliveries --state dead
-      clearance ledger deliveries retry 12 13
-    """
+    """List outbox deliveries, newest first."""
     if ctx.invoked_subcommand is not None:
         return
     from clearance.notify import store
@@ -140,11 +130,7 @@ def retry(
 def routing_check(
     routing: Path = typer.Argument(..., metavar="FILE", help="The routing file to validate."),
 ) -> None:
-    """Validate a routing file without starting anything (exit 4 with the key that is wrong).
-
-    Example:
-      clearance ledger routing-check routing.toml
-    """
+    """Validate a routing file without starting anything (exit 4 with the key that is wrong)."""
     from clearance.notify import subscriptions
     from clearance.notify.router import kinds_routed
 

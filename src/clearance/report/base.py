@@ -306,13 +306,35 @@ _GENERIC_FIX = {
 def exception_command(data: ReportData, finding: Finding) -> str:
     """The exact command that requests a time-boxed exception for one finding (its fingerprint is the
     narrowest match; critical findings also need an approver and a compensating control)."""
-    owner = owner_of(data, finding) or "OWNER"
-    command = (
-        f"clearance exceptions add --fingerprint {finding.fingerprint} "
-        f'--owner {_shell_word(owner)} --reason "WHY THIS RISK IS ACCEPTED" --expires 30d'
+    return _exception_command(
+        finding.fingerprint, owner_of(data, finding), critical=finding.severity is Severity.CRITICAL
     )
-    if finding.severity is Severity.CRITICAL:  # an exception without these does not cover a critical finding
-        command += ' --approved-by APPROVER --compensating-control "WHAT LIMITS THE RISK"'
+
+
+def exception_template(data: ReportData, findings: Sequence[Finding]) -> str:
+    """`exception_command` with `FP` in place of one fingerprint: the one command a
+    report shows once for many findings (the owner when they share one; the critical-only
+    options only when one of them is critical)."""
+    owners = {owner_of(data, f) for f in findings}
+    owner = owners.pop() if len(owners) == 1 else None
+    critical = any(f.severity is Severity.CRITICAL for f in findings)
+    return _exception_command("FP", owner, critical=critical, reason="WHY", control="CONTROL")
+
+
+def _exception_command(
+    fingerprint: str,
+    owner: str | None,
+    *,
+    critical: bool,
+    reason: str = "WHY THIS RISK IS ACCEPTED",
+    control: str = "WHAT LIMITS THE RISK",
+) -> str:
+    command = (
+        f"clearance exceptions add --fingerprint {fingerprint} "
+        f'--owner {_shell_word(owner or "OWNER")} --reason "{reason}" --expires 30d'
+    )
+    if critical:  # an exception without these does not cover a critical finding
+        command += f' --approved-by APPROVER --compensating-control "{control}"'
     return command
 
 

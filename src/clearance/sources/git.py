@@ -95,8 +95,13 @@ def head_commit(path: Path) -> str | None:
     return sha or None
 
 
-def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size: int) -> WalkResult:
+def history_files(
+    repo: Path, refs: list[str], ignore: list[str], max_file_size: int, scope: Sequence[str] = ()
+) -> WalkResult:
     """Every unique blob reachable from `refs` (default: all refs), once, with its introducing commit.
+
+    `scope`: only blobs at these paths (relative to the repository root; a directory covers
+    everything under it), e.g. the subdirectory a scan targets; empty: the whole repository.
 
     Each blob comes as a `SourceFile` carrying its content, the path it first appeared at and
     the oldest commit (sha, author, author date) that introduced it there. Blobs at paths
@@ -112,7 +117,7 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     if _is_shallow(info.cwd):
         out.errors.append(ScanError(path=".", message=SHALLOW_MESSAGE))
         out.warnings.append(SHALLOW_MESSAGE)
-    path_filter = _PathFilter(info.top, ignore, out)
+    path_filter = _PathFilter(info.top, ignore, out, scope=scope)
 
     fetcher = _BlobFetcher(info.cwd, max_file_size)
     try:
@@ -120,7 +125,7 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
         candidates: list[tuple[str, str, int | None]] = [  # (path, blob, commit index)
             (path, blob, commit_index) for blob, (path, commit_index) in log.first.items()
         ]
-        if not refs or any(r in ("--all", "--tags") for r in refs):
+        if not scope and (not refs or any(r in ("--all", "--tags") for r in refs)):
             for blob, ref in _blobs_at_refs(info.cwd):  # e.g. a key tagged directly, outside any commit
                 if blob not in log.first and blob not in log.not_files and not path_filter.excluded(ref):
                     candidates.append((ref, blob, None))
@@ -161,13 +166,17 @@ def history_files(repo: Path, refs: list[str], ignore: list[str], max_file_size:
     return out
 
 
-def change_set(repo: Path, base: str) -> ChangeSet:
+def change_set(repo: Path, base: str, scope: Sequence[str] = ()) -> ChangeSet:
     """What the working tree changes since the merge base of `base` and HEAD, read from git once.
 
     Committed, staged, unstaged and untracked changes at once; every changed path is listed
     (ignore rules apply later, to the scan only), with the lines it adds, and deleted paths.
+    `scope`: only changes under these paths (relative to `repo`, e.g. the subdirectory a scan
+    of the repository root is limited to); the paths listed stay relative to `repo`.
     """
     cwd, pathspec_args = _target(repo)
+    if scope:
+        pathspec_args = tuple(f":(literal){p}" for p in scope)
     _check_rev_name(base)
     # Three processes at once and nothing before them: `--merge-base` finds the fork point itself,
     # `git merge-base` names it for the baseline.
@@ -212,9 +221,11 @@ def change_set(repo: Path, base: str) -> ChangeSet:
     )
 
 
-def changed_files(repo: Path, base: str, ignore: list[str], max_file_size: int) -> WalkResult:
+def changed_files(
+    repo: Path, base: str, ignore: list[str], max_file_size: int, scope: Sequence[str] = ()
+) -> WalkResult:
     """Files changed since the merge base of `base` and HEAD (see `change_set`), as files to scan."""
-    return walk_change(repo, change_set(repo, base), ignore, max_file_size)
+    return walk_change(repo, change_set(repo, base, scope), ignore, max_file_size)
 
 
 def walk_change(
@@ -873,9 +884,12 @@ class _PathFilter:
         globs: Iterable[str],
         out: WalkResult,
         ignore_files: Mapping[str, str] | None = None,
+        scope: Sequence[str] = (),
     ) -> None:
         self._root = root
         self._out = out
+        self._scope = tuple(p.strip("/") for p in scope if p.strip("/") not in ("", "."))
+        """Only paths at or under these (relative to the root) are scanned; empty: every path."""
         self._given = ignore_files
         """`.clearanceignore` texts by path (e.g. at the merge base) instead of the files on disk."""
         configured = compile_rules("", list(globs), "configuration `ignore`", out.warnings)
@@ -885,6 +899,8 @@ class _PathFilter:
 
     def excluded(self, path: str) -> bool:
         """True if `path` (relative to the root, POSIX) must not be scanned."""
+        if self._scope and not any(path == p or path.startswith(p + "/") for p in self._scope):
+            return True
         parent = path.rpartition("/")[0]
         if self._directory_excluded(parent):
             return True
@@ -1087,10 +1103,14 @@ class GitHistorySource:
     repo: Path
     refs: Sequence[str] = ()
     kind: str = "git-history"
+    scope: Sequence[str] = ()
+    """Only these paths (relative to the repository root `repo`); empty: all of it."""
 
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """The unique blobs, each with the commit that introduced it."""
-        return history_files(self.repo, list(self.refs), ignore=ignore, max_file_size=max_file_size)
+        return history_files(
+            self.repo, list(self.refs), ignore=ignore, max_file_size=max_file_size, scope=self.scope
+        )
 
     def target(self) -> Target:
         """A `git-history` target naming the refs walked."""
@@ -1112,6 +1132,8 @@ class GitDiffSource:
     repo: Path
     base: str
     kind: str = "git-diff"
+    scope: Sequence[str] = ()
+    """Only changes under these paths (relative to the repository root `repo`); empty: all."""
     _change: ChangeSet | None = None
     _ignore_files: Mapping[str, str] | None = None
     """The merge base's `.clearanceignore` files, when the caller already read them."""
@@ -1119,7 +1141,7 @@ class GitDiffSource:
     def collect(self, ignore: list[str], max_file_size: int) -> WalkResult:
         """Read the change once (unless given), then the changed files that are not ignored."""
         if self._change is None:
-            self._change = change_set(self.repo, self.base)
+            self._change = change_set(self.repo, self.base, self.scope)
         return walk_change(self.repo, self._change, ignore, max_file_size, self._ignore_files)
 
     def target(self) -> Target:
