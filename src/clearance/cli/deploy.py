@@ -91,13 +91,7 @@ def check(
     token: str | None = _TOKEN,
 ) -> None:
     """Ask the ledger whether DIGEST of SERVICE may run in ENV: exit 0 allow, 1 deny or needs-approval.
-
-    \b
-    Examples:
-      clearance deploy check --service billing --env prod --digest sha256:3b3a…
-      clearance deploy check --service billing --env prod --version 1.4.2   # digest from the ledger
-      clearance deploy releases --service billing                           # which digests exist
-    """
+    Without --digest, --version looks the digest up in the ledger (`clearance deploy releases`)."""
     with errors_to_exit():
         client = _client(server, token)
         if digest is None:
@@ -170,13 +164,6 @@ def releases(
 ) -> None:
     """List SERVICE's releases in the ledger, newest first: version, commit, artifact digest and
     where each runs now — the digest `deploy check` asks about.
-
-    \b
-    Examples:
-      clearance deploy releases --service billing
-      clearance deploy releases --service billing --version 1.4.2 --format json
-      clearance deploy check --service billing --env prod \\
-          --digest "$(clearance deploy releases --service billing --limit 1 --format json | jq -r '.[0].artifact_digest')"
     """
     with errors_to_exit():
         rows = _releases(_client(server, token), service, version, limit)

@@ -265,8 +265,13 @@ EXAMPLES: dict[str, tuple[str, ...]] = {
     ),
     "deploy check": (
         "clearance deploy check --service billing --env prod --digest $DIGEST",
+        "clearance deploy check --service billing --env prod --version 1.4.2",
         "clearance deploy check --service billing --env staging --digest $DIGEST --changed-files changed.txt "
         "--format json",
+    ),
+    "deploy releases": (
+        "clearance deploy releases --service billing",
+        "clearance deploy releases --service billing --version 1.4.2 --format json",
     ),
     "deploy approve": (
         "clearance deploy approve --service billing --env prod --digest $DIGEST",
