@@ -135,9 +135,11 @@ def _literal_exit_calls(path: Path) -> list[str]:
         if not isinstance(node, ast.Call) or not node.args:
             continue
         name = ast.unparse(node.func)
-        if name in ("typer.Exit", "sys.exit", "Exit", "SystemExit") and isinstance(
-            node.args[0], ast.Constant
-        ):
+        # any integer literal in the argument (`Exit(1)`, `Exit(0 if ok else 1)`) chooses a code here
+        literal_ints = [
+            n for n in ast.walk(node.args[0]) if isinstance(n, ast.Constant) and type(n.value) is int
+        ]
+        if name in ("typer.Exit", "sys.exit", "Exit", "SystemExit") and literal_ints:
             hits.append(f"{path.relative_to(SRC)}:{node.lineno}: {ast.unparse(node)}")
     return hits
 

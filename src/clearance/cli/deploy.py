@@ -19,6 +19,7 @@ from urllib.parse import quote
 import typer
 
 from clearance.cli.common import errors_to_exit
+from clearance.decision import ExitCode
 from clearance.deploy.client import DEFAULT_SERVER, SERVER_ENV, TOKEN_ENV, DeployClient
 from clearance.errors import UsageError
 
@@ -120,7 +121,8 @@ def check(
             typer.echo(json.dumps(answer, indent=2))
         else:
             _print_decision(answer)
-    raise typer.Exit(0 if answer.get("answer") == "allow" else 1)
+    # exit 0 allow, 1 deny or needs-approval (the README's table: "blocked … or waiting for approval")
+    raise typer.Exit(int(ExitCode.PASS if answer.get("answer") == "allow" else ExitCode.BLOCKED))
 
 
 def _releases(client: DeployClient, service: str, version: str | None, limit: int) -> list[dict[str, Any]]:
