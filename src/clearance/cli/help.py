@@ -183,9 +183,7 @@ def _flag_help_option(original: Any) -> Any:
     return help_option
 
 
-def walk(
-    command: Any, path: tuple[str, ...] = (), *, built_only: bool = False
-) -> Iterator[tuple[str, Any]]:
+def walk(command: Any, path: tuple[str, ...] = (), *, built_only: bool = False) -> Iterator[tuple[str, Any]]:
     """(`"db update"`, command) for `command` and every command and group under it (root: `""`).
     `built_only`: skip the root's commands whose modules are not imported yet (`cli.COMMANDS`)."""
     yield " ".join(path), command
