@@ -65,6 +65,10 @@ NOT_FOR_A_SECRETS_GATE = (
     "clearance.report.gitlab",
     "rich.progress",
     "rich.table",
+    "ruamel",  # exceptions files: read only when one exists
+    "yaml",  # service catalog files: read only when one exists
+    "packaging",
+    "packageurl",
 )
 """Modules (and their submodules) a one-file secrets gate has no use for."""
 
