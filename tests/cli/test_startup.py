@@ -69,6 +69,7 @@ NOT_FOR_A_SECRETS_GATE = (
     "yaml",  # service catalog files: read only when one exists
     "packaging",
     "packageurl",
+    "concurrent.futures.process",  # worker processes: only for scans large enough to use them
 )
 """Modules (and their submodules) a one-file secrets gate has no use for."""
 
