@@ -298,7 +298,10 @@ def gate(
     if root.is_dir():
         from clearance.sources import git
 
-        catalog_files = git.listed_files(root, CATALOG_GLOBS)
+        # PR mode on a directory: the change set already walked the working tree for untracked files.
+        in_pr = scanned.change is not None and request.scan.target.is_dir()
+        changed = [c.path for c in scanned.change.changed] if in_pr and scanned.change else None
+        catalog_files = git.listed_files(root, CATALOG_GLOBS, changed=changed)
     decided = run_policy(
         root,
         settings,
