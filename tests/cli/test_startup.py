@@ -13,6 +13,7 @@ import os
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 import typer
@@ -21,7 +22,7 @@ from typer.testing import CliRunner
 from clearance.cli import COMMANDS, _area, app
 
 _RUN_AND_LIST_MODULES = """
-import json, sys
+import json, os, sys
 out, argv = sys.argv[1], sys.argv[2:]
 sys.argv = ["clearance", *argv]
 code = 0
@@ -31,7 +32,8 @@ try:
 except SystemExit as e:
     code = e.code if isinstance(e.code, int) else 1
 with open(out, "w") as fh:
-    json.dump({"exit": code, "modules": sorted(sys.modules)}, fh)
+    plugins = os.environ.get("PYDANTIC_DISABLE_PLUGINS")
+    json.dump({"exit": code, "modules": sorted(sys.modules), "plugins": plugins}, fh)
 """
 
 NOT_FOR_A_SECRETS_GATE = (
@@ -74,9 +76,10 @@ NOT_FOR_A_SECRETS_GATE = (
 """Modules (and their submodules) a one-file secrets gate has no use for."""
 
 
-def _modules_after(argv: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[str]]:
+def _run(argv: list[str], cwd: Path, tmp_path: Path) -> dict[str, Any]:
     out = tmp_path / "modules.json"
     env = {**os.environ, "CLEARANCE_CACHE_DIR": str(tmp_path / "cache")}
+    env.pop("PYDANTIC_DISABLE_PLUGINS", None)
     subprocess.run(
         [sys.executable, "-c", _RUN_AND_LIST_MODULES, str(out), *argv],
         cwd=cwd,
@@ -85,7 +88,12 @@ def _modules_after(argv: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set
         check=False,
         timeout=600,
     )
-    data = json.loads(out.read_text())
+    data: dict[str, Any] = json.loads(out.read_text())
+    return data
+
+
+def _modules_after(argv: list[str], cwd: Path, tmp_path: Path) -> tuple[int, set[str]]:
+    data = _run(argv, cwd, tmp_path)
     return int(data["exit"]), set(data["modules"])
 
 
@@ -118,6 +126,15 @@ def test_version_imports_no_cli(tmp_path: Path) -> None:
     code, modules = _modules_after(["--version"], tmp_path, tmp_path)
     assert code == 0
     assert not [m for m in ("typer", "rich", "pydantic", "clearance.cli") if _loaded(modules, m)]
+
+
+def test_pydantic_plugins_are_skipped_only_for_scans(tmp_path: Path) -> None:
+    (tmp_path / "app.py").write_text("x = 1\n")
+    assert (
+        _run(["gate", "app.py", "--scanners", "secrets", "--quiet"], tmp_path, tmp_path)["plugins"]
+        == "__all__"
+    )
+    assert _run(["ledger", "--help"], tmp_path, tmp_path)["plugins"] is None
 
 
 def test_the_command_table_names_exactly_what_the_modules_register() -> None:
