@@ -169,3 +169,32 @@ def test_help_lists_every_command_with_its_summary() -> None:
     for name in COMMANDS:
         summary = root.get_command(ctx, name).get_short_help_str(limit=60)  # type: ignore[union-attr]
         assert summary.split()[0] in result.output, name
+
+
+def test_a_pr_gate_without_manifests_loads_no_yaml_and_no_process_pool(tmp_path: Path) -> None:
+    repo = tmp_path / "repo"
+    git = ["git", "-C", str(repo), "-c", "user.name=t", "-c", "user.email=t@example.com"]
+    repo.mkdir()
+    subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+    for i in range(3):
+        (repo / f"m{i}.py").write_text(f"VALUE = {i}\n")
+    subprocess.run([*git, "add", "-A"], check=True)
+    subprocess.run([*git, "commit", "-qm", "base"], check=True)
+    subprocess.run([*git, "checkout", "-qb", "topic"], check=True)
+    (repo / "m1.py").write_text("VALUE = 10\nTIMEOUT = 30\n")
+    subprocess.run([*git, "commit", "-qam", "change"], check=True)
+    code, modules = _modules_after(
+        ["gate", ".", "--base", "main", "--scanners", "secrets,iac", "--quiet"], repo, tmp_path
+    )
+    assert code == 0
+    assert "clearance.scanners.iac.scanner" in modules and "clearance.sources.git" in modules
+    not_needed = (
+        "yaml",
+        "ruamel",
+        "concurrent.futures.process",
+        "httpx",
+        "sqlalchemy",
+        "clearance.sources.image.source",
+    )
+    loaded = [name for name in not_needed if _loaded(modules, name)]
+    assert not loaded, f"a PR gate over Python files imported {loaded}"
