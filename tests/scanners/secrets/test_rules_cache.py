@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from pathlib import Path
 
 import pytest
@@ -34,11 +35,19 @@ def test_cached_builtin_rules_equal_the_freshly_parsed_ones(cache: Path) -> None
     assert list(cache.glob("rules-*.json")) == [written]
 
 
-@pytest.mark.parametrize("content", ["not json", "[]", "[1, 2]", '{"rule": []}', '[{"id": "secret.x"}]'])
+@pytest.mark.parametrize(
+    "content",
+    ["not json", "[]", "[1, 2]", '{"rule": []}', '[{"id": "secret.x"}]', "ONE_RULE_LESS", "A_RENAMED_RULE"],
+)
 def test_a_damaged_cache_is_ignored_and_rewritten(cache: Path, content: str) -> None:
     rules_mod._builtin_rules()
     (written,) = cache.glob("rules-*.json")
     good = written.read_text()
+    entries = json.loads(good)
+    if content == "ONE_RULE_LESS":
+        content = json.dumps(entries[1:])
+    elif content == "A_RENAMED_RULE":
+        content = json.dumps([{**entries[0], "id": "secret.not-in-rules-toml"}, *entries[1:]])
     written.write_text(content)
     rules_mod._builtin_rules.cache_clear()
     rules = rules_mod._builtin_rules()

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from clearance.scanners.secrets.settings import SecretsSettings
 
 RULE_ID_RE = re.compile(r"^secret\.[a-z0-9][a-z0-9.-]*$")
+_RULE_ID_LINE = re.compile(r'^id\s*=\s*"([^"]*)"', re.M)
 CATEGORIES = frozenset(
     {
         "cloud",
@@ -184,9 +185,12 @@ def _builtin_rules() -> tuple[Rule, ...]:
     path = cache_directory() / "secrets" / f"rules-{_sha(sys.version, text)}.json"
     try:
         cached = json.loads(path.read_bytes())
-        if cached:
+        # The same rule ids as the file's `id = "..."` lines: a truncated or edited cache is
+        # re-parsed. (The directory is trusted like the Hyperscan database
+        # beside it: whoever can write there can also replace that database.)
+        if sorted(entry["id"] for entry in cached) == sorted(_RULE_ID_LINE.findall(text)):
             return tuple(compile_rule(entry, builtin=True, lazy=True) for entry in cached)
-    except (OSError, ValueError, TypeError, AttributeError, RuleError):
+    except (OSError, ValueError, TypeError, AttributeError, KeyError, RuleError):
         pass
     entries = _parse_builtin(text)
     rules = tuple(compile_rule(entry, builtin=True, lazy=True) for entry in entries)
