@@ -1,37 +1,56 @@
 """Start-up and PR-gate latency of clearance, beside the same machine's `python -c pass` and
 (when installed) gitleaks and trivy. Timing lives here, never in the test suite.
 
-    python bench/startup/run.py [--repeat 7] [--files 22000] [--changed 20]
+    python bench/startup/run.py [--repeat 7] [--files 22000] [--changed 20] [--peers DIR]
 
 Builds (once, under bench/.work/startup) a git repository of FILES small source files with a
-`topic` branch changing CHANGED of them, then reports the median wall time of:
+`topic` branch changing CHANGED of them, then reports, per command, the median and best wall
+time and the median and best CPU time (user + sys of the child process, from getrusage) of:
 `clearance --version`, a pre-commit style run on one small file, and `clearance gate --base main`
-(warm: the first run fills the caches and is not counted). Prints a markdown table.
+(warm: the first run fills the caches and is not counted), and the same for the peers found on
+PATH or in `--peers` (default bench/.work/peers/bin): `trivy` and `gitleaks`. CPU time is the
+figure to compare on a loaded machine; wall time is what a user waits. Prints a markdown table.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import resource
 import shutil
 import statistics
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 WORK = Path(__file__).resolve().parents[1] / ".work" / "startup"
 
 
-def timed(argv: list[str], cwd: Path, repeat: int, env: dict[str, str]) -> tuple[float, float]:
-    """Median and minimum wall time of `argv` over `repeat` runs (after one warm-up run)."""
+@dataclass(frozen=True)
+class Timing:
+    """Wall and CPU (user + sys of the child) seconds over the counted runs, and the exit code."""
+
+    wall: list[float]
+    cpu: list[float]
+    exit_code: int
+
+
+def timed(argv: list[str], cwd: Path, repeat: int, env: dict[str, str]) -> Timing:
+    """`argv` run `repeat` times after one uncounted warm-up run."""
     subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
-    samples = []
+    wall: list[float] = []
+    cpu: list[float] = []
+    code = 0
     for _ in range(repeat):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
         start = time.perf_counter()
-        subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False)
-        samples.append(time.perf_counter() - start)
-    return statistics.median(samples), min(samples)
+        code = subprocess.run(argv, cwd=cwd, env=env, capture_output=True, check=False).returncode
+        wall.append(time.perf_counter() - start)
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu.append(after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime)
+    return Timing(wall, cpu, code)
 
 
 def build_repo(root: Path, files: int, changed: int) -> Path:
@@ -65,6 +84,8 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--files", type=int, default=22_000)
     parser.add_argument("--changed", type=int, default=20)
+    parser.add_argument("--peers", type=Path, default=WORK.parent / "peers" / "bin")
+    parser.add_argument("--only", default="", help="comma-separated row labels' first words to run")
     args = parser.parse_args()
     clearance = shutil.which("clearance") or "clearance"
     env = {**os.environ, "CI": "true", "CLEARANCE_CACHE_DIR": str(WORK / "cache")}
@@ -74,11 +95,15 @@ def main() -> int:
     small.mkdir(exist_ok=True)
     (small / "app.py").write_text("DEBUG = False\nTIMEOUT = 30\n")
     repo = build_repo(WORK, args.files, args.changed)
-    rows: list[tuple[str, str, float, float]] = []
+    search = os.pathsep.join([str(args.peers), env.get("PATH", "")])
+    only = {w for w in args.only.split(",") if w}
+    rows: list[tuple[str, str, Timing | None]] = []
 
     def measure(label: str, argv: list[str], cwd: Path) -> None:
-        median, best = timed(argv, cwd, args.repeat, env)
-        rows.append((label, " ".join(argv).replace(clearance, "clearance"), median, best))
+        if only and label.split()[0].rstrip(":") not in only:
+            return
+        shown = " ".join(argv).replace(clearance, "clearance").replace(str(args.peers) + "/", "")
+        rows.append((label, shown.replace(sys.executable, "python"), timed(argv, cwd, args.repeat, env)))
 
     measure("python start-up (floor)", [sys.executable, "-c", "pass"], small)
     measure("clearance --version", [clearance, "--version"], small)
@@ -90,16 +115,41 @@ def main() -> int:
         [clearance, "gate", ".", "--base", "main", "--scanners", "secrets,iac", "--quiet"],
         repo,
     )
-    for tool, argv in (("gitleaks", ["gitleaks", "version"]), ("trivy", ["trivy", "--version"])):
-        if shutil.which(tool):
-            measure(f"{tool} start-up", argv, small)
-        else:
-            rows.append((f"{tool} start-up", "not installed on this machine", float("nan"), float("nan")))
+    trivy = shutil.which("trivy", path=search)
+    gitleaks = shutil.which("gitleaks", path=search)
+    if trivy:
+        env["TRIVY_CACHE_DIR"] = str(WORK / "trivy-cache")
+        measure("trivy --version", [trivy, "--version"], small)
+        measure(
+            "trivy fs: one small file, secrets only (warm)",
+            [trivy, "fs", "--scanners", "secret", "--quiet", "--offline-scan", "app.py"],
+            small,
+        )
+    else:
+        rows.append(("trivy", "not installed on this machine", None))
+    if gitleaks:
+        measure("gitleaks version", [gitleaks, "version"], small)
+        measure(
+            "gitleaks: one small file",
+            [gitleaks, "detect", "--no-git", "--no-banner", "--source", "app.py"],
+            small,
+        )
+    else:
+        rows.append(("gitleaks", "not installed on this machine", None))
     load = os.getloadavg()
     print(f"cores: {os.cpu_count()}, load average at the end: {load[0]:.1f} {load[1]:.1f} {load[2]:.1f}")
-    print("\n| what | command | median s | best s |\n| --- | --- | ---: | ---: |")
-    for label, cmd, median, best in rows:
-        print(f"| {label} | `{cmd}` | {median:.2f} | {best:.2f} |")
+    print(
+        "\n| what | command | wall median s | wall best s | CPU median s | CPU best s | exit |"
+        "\n| --- | --- | ---: | ---: | ---: | ---: | ---: |"
+    )
+    for label, cmd, t in rows:
+        if t is None:
+            print(f"| {label} | {cmd} | — | — | — | — | — |")
+            continue
+        print(
+            f"| {label} | `{cmd}` | {statistics.median(t.wall):.2f} | {min(t.wall):.2f} "
+            f"| {statistics.median(t.cpu):.2f} | {min(t.cpu):.2f} | {t.exit_code} |"
+        )
     return 0
 
 

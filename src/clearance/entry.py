@@ -6,6 +6,7 @@ A pre-commit hook or a CI step pays for every import on every run, so the comman
 
 from __future__ import annotations
 
+import os
 import sys
 
 
@@ -16,6 +17,12 @@ def main() -> None:
 
         sys.stdout.write(f"clearance {__version__}\n")
         return
+    if sys.argv[1:2] in (["gate"], ["scan"]):
+        # pydantic looks for plugins in every installed distribution's entry points the first
+        # time a model class is built (~20 ms); a scan's configuration models use none. Only for
+        # the commands a hook or CI step runs (the ledger server may be instrumented through
+        # pydantic plugins); an explicit setting of the variable is kept.
+        os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
     from clearance.cli import main as cli_main
 
     cli_main()

@@ -48,7 +48,6 @@ from clearance.scanners.registry import build_scanners, secret_detector
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
-from clearance.sources.image.source import ImageSource
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs; the report package
     # (every renderer) only when a scan produces report data
@@ -57,6 +56,7 @@ if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs; the
     from clearance.policy.engine import DecisionInputs
     from clearance.policy.gate import GateOptions
     from clearance.report.base import ReportContext, ReportData
+    from clearance.sources.image.source import ImageContext
 
 Clock = Callable[[], dt.datetime]
 
@@ -201,7 +201,7 @@ def scan(
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
         secret_detector=secret_detector,
-        image=source.context if isinstance(source, ImageSource) else None,
+        image=_image_context(source),
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
     for f in collected.files:
@@ -301,7 +301,10 @@ def gate(
     if root.is_dir():
         from clearance.sources import git
 
-        catalog_files = git.listed_files(root, CATALOG_GLOBS)
+        # PR mode on a directory: the change set already walked the working tree for untracked files.
+        in_pr = scanned.change is not None and request.scan.target.is_dir()
+        changed = [c.path for c in scanned.change.changed] if in_pr and scanned.change else None
+        catalog_files = git.listed_files(root, CATALOG_GLOBS, changed=changed)
     decided = run_policy(
         root,
         settings,
@@ -338,6 +341,15 @@ def run(
     return scan(ScanRequest(target, settings, options), now, progress).result
 
 
+def _image_context(source: Source) -> ImageContext | None:
+    """An image target's context for the scanners (None for files and git)."""
+    if source.kind != "image":
+        return None
+    from clearance.sources.image.source import ImageSource  # loaded only for image targets
+
+    return source.context if isinstance(source, ImageSource) else None
+
+
 def open_source(
     target: Path,
     options: RunOptions,
@@ -355,6 +367,7 @@ def open_source(
                 hint="scan the image alone (clearance gate IMAGE), and the source tree in a separate run",
             )
         from clearance.scanners.deps.ospkg import ImageInventory
+        from clearance.sources.image.source import ImageSource
 
         return ImageSource(spec, platform=options.platform, inventory=ImageInventory())
     if options.history or options.base is not None:

@@ -1,22 +1,101 @@
 """The `clearance` command line: a thin Typer app that wires options to the pipeline.
 
-Each area registers its commands from its own module (`cli/<area>.py`) in the block below.
+Each area registers its commands from its own module (`cli/<area>.py`); `COMMANDS` below says
+which module registers which top-level command. A module is imported only when one of its
+commands runs (or `--help` lists them all), so `clearance gate` never pays for the ledger's,
+the deploy client's or the advisory database's imports.
 This package is the only place that exits the process.
 """
 
 from __future__ import annotations
 
+import functools
+import importlib
 import os
 import sys
+from collections.abc import Iterator, MutableMapping
+from typing import Any
 
 import typer
 
 from clearance import __version__
-from clearance.cli.help import HelpfulGroup
+from clearance.cli.help import HelpfulGroup, describe
 from clearance.decision import ExitCode
 
+_LEDGER = ("ledger", "notify", "deploy")  # notify and deploy add commands to ledger's group
+COMMANDS: dict[str, tuple[str, ...]] = {
+    "scan": ("scan",),
+    "gate": ("scan",),
+    "init": ("scan",),
+    "keygen": ("evidence",),
+    "sbom": ("evidence",),
+    "verify": ("evidence",),
+    "push": _LEDGER,
+    "affected": _LEDGER,
+    "rules": ("scan",),
+    "db": ("advisories",),
+    "policy": ("policy",),
+    "exceptions": ("policy",),
+    "ledger": _LEDGER,
+    "deploy": _LEDGER,
+    "drift": _LEDGER,
+}
+"""Every top-level command (in `--help` order) → the `cli/<module>.py` modules whose `register(app)`
+adds it, called in this order. A test checks this table against what the modules register."""
+
+
+@functools.cache
+def _area(modules: tuple[str, ...]) -> typer.Typer:
+    """A Typer app holding what `modules` register (imported and registered once per process)."""
+    area = typer.Typer()
+    for module in modules:
+        importlib.import_module(f"clearance.cli.{module}").register(area)
+    return area
+
+
+class _LazyCommands(MutableMapping[str, Any]):
+    """The root group's commands: the names from `COMMANDS`, each built on first access."""
+
+    def __init__(self, eager: MutableMapping[str, Any]) -> None:
+        self._loaded: dict[str, Any] = dict(eager)
+
+    def loaded(self) -> dict[str, Any]:
+        """The commands built so far (nothing is imported)."""
+        return dict(self._loaded)
+
+    def __getitem__(self, name: str) -> Any:
+        if name not in self._loaded and name in COMMANDS:
+            built = typer.main.get_group(_area(COMMANDS[name])).commands
+            for sub_name, command in built.items():
+                if COMMANDS.get(sub_name) == COMMANDS[name]:
+                    describe(command, (sub_name,))
+                    self._loaded.setdefault(sub_name, command)
+        return self._loaded[name]
+
+    def __setitem__(self, name: str, command: Any) -> None:
+        self._loaded[name] = command
+
+    def __delitem__(self, name: str) -> None:
+        del self._loaded[name]
+
+    def __iter__(self) -> Iterator[str]:
+        yield from COMMANDS
+        yield from (name for name in self._loaded if name not in COMMANDS)
+
+    def __len__(self) -> int:
+        return len(COMMANDS.keys() | self._loaded.keys())
+
+
+class _LazyRoot(HelpfulGroup):
+    """The root command, with its subcommands imported on demand (see `COMMANDS`)."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands = _LazyCommands(self.commands)
+
+
 app = typer.Typer(
-    cls=HelpfulGroup,
+    cls=_LazyRoot,
     name="clearance",
     help="Release gate and evidence ledger: scan a change, decide with context, prove it.",
     no_args_is_help=True,
@@ -38,31 +117,6 @@ def _root(
     ),
 ) -> None:
     """Release gate and evidence ledger: scan a change, decide with context, prove it."""
-
-
-# --- command registration (one import + one register() call per area) ---
-from clearance.cli import scan as _scan  # noqa: E402
-
-_scan.register(app)
-from clearance.cli import evidence as _evidence  # noqa: E402
-
-_evidence.register(app)
-from clearance.cli import advisories as _advisories  # noqa: E402
-
-_advisories.register(app)
-from clearance.cli import policy as _policy  # noqa: E402
-
-_policy.register(app)
-from clearance.cli import ledger as _ledger  # noqa: E402
-
-_ledger.register(app)
-from clearance.cli import notify as _notify  # noqa: E402  (after `ledger`: adds to its group)
-
-_notify.register(app)
-from clearance.cli import deploy as _deploy  # noqa: E402  (after `ledger`: adds `ledger metrics|demo` to it)
-
-_deploy.register(app)
-# --- end of command registration ---
 
 
 def main() -> None:

@@ -13,13 +13,14 @@ from typing import TYPE_CHECKING, Any, NoReturn, TypeVar
 
 import typer
 from rich.console import Console
-from rich.progress import BarColumn, DownloadColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 
 from clearance.config import CONFIG_FILE
 from clearance.errors import ClearanceError, UsageError
 from clearance.model import Severity
 
 if TYPE_CHECKING:  # the policy engine (and CEL) load only when a gate runs
+    from rich.progress import TaskID
+
     from clearance.policy.gate import GateOptions
 
 T = TypeVar("T")
@@ -63,6 +64,8 @@ class BarProgress:
     """A Rich progress bar on stderr implementing `pipeline.Progress`."""
 
     def __init__(self) -> None:
+        from rich.progress import BarColumn, DownloadColumn, Progress, TextColumn, TimeElapsedColumn
+
         self._progress = Progress(
             TextColumn("{task.description:<8}"),
             BarColumn(),

@@ -314,15 +314,16 @@ class StrayEndOfInput(RuntimeError):
     """An EOFError that reached the command line (reported as an internal error, exit 70)."""
 
 
-def describe(root: Any) -> None:
-    """Set metavars and example epilogs on every command under `root` (idempotent)."""
-    for path, command in walk(root):
+def describe(root: Any, path: tuple[str, ...] = ()) -> None:
+    """Set metavars and example epilogs on `root` (at command `path`) and every command under it
+    that is already built (idempotent; lazily imported commands are described when built)."""
+    for path_str, command in walk(root, path, built_only=True):
         for param in command.params:
             _name_value(param, path)
         if not getattr(command, "_clearance_help", False):
             command.get_help_option = _flag_help_option(command.get_help_option)
             command._clearance_help = True
-        examples = EXAMPLES.get(path)
+        examples = EXAMPLES.get(path_str)
         if examples and not command.epilog:
             command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)
 
@@ -355,8 +356,12 @@ def _flag_help_option(original: Any) -> Any:
     return help_option
 
 
-def walk(command: Any, path: tuple[str, ...] = ()) -> Iterator[tuple[str, Any]]:
-    """(`"db update"`, command) for `command` and every command and group under it (root: `""`)."""
+def walk(command: Any, path: tuple[str, ...] = (), *, built_only: bool = False) -> Iterator[tuple[str, Any]]:
+    """(`"db update"`, command) for `command` and every command and group under it (root: `""`).
+    `built_only`: skip the root's commands whose modules are not imported yet (`cli.COMMANDS`)."""
     yield " ".join(path), command
-    for name, sub in (getattr(command, "commands", None) or {}).items():
-        yield from walk(sub, (*path, name))
+    commands = getattr(command, "commands", None) or {}
+    if built_only and hasattr(commands, "loaded"):
+        commands = commands.loaded()
+    for name, sub in commands.items():
+        yield from walk(sub, (*path, name), built_only=built_only)

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
 
 from clearance import pipeline
 from clearance.cli.common import (
@@ -22,7 +21,6 @@ from clearance.cli.common import (
     wants_progress,
 )
 from clearance.cli.outputs import plan_evidence, plan_outputs, write_outputs
-from clearance.cli.policy import print_explanation
 from clearance.config import discover_settings, load_settings, repository_root
 from clearance.errors import UsageError
 from clearance.model import RuleInfo, Severity
@@ -244,6 +242,8 @@ def gate(
         for warning in done.inputs.context.catalog.warnings:
             stderr.print(f"[yellow]warning:[/] {warning}")
         if explain:
+            from clearance.cli.policy import print_explanation
+
             print_explanation(done, explain, "stderr")
         write_outputs(plan, done.report, done.now)
         if push:
@@ -269,6 +269,7 @@ def rules_list(
             return
         if fmt != "console":
             raise UsageError(f"unknown format {fmt!r} for rules list", hint="use console or json")
+        from rich.console import Console
         from rich.table import Table
 
         table = Table(title=f"{len(rules)} rules", show_lines=False)

@@ -25,7 +25,6 @@ from typing import Any
 
 import pathspec
 
-from clearance import safe_yaml
 from clearance.config import ServiceSettings
 from clearance.errors import MalformedInput
 from clearance.globs import path_glob
@@ -232,6 +231,8 @@ def _read_catalog_file(path: Path, rel: str) -> tuple[ServiceContext | None, str
     try:
         if path.stat().st_size > _MAX_CATALOG_BYTES:
             return None, f"{rel}: larger than {_MAX_CATALOG_BYTES} bytes, ignored"
+        from clearance import safe_yaml  # only when a catalog file exists
+
         docs = [d.value for d in safe_yaml.load_all(path.read_text(encoding="utf-8"))]
     except (OSError, UnicodeDecodeError, MalformedInput) as e:
         return None, f"{rel}: cannot read the catalog entity ({e}), ignored"

@@ -15,28 +15,27 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import fnmatch
+import functools
 import io
 import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pathspec
-from packageurl import PackageURL
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.version import InvalidVersion, Version
-from ruamel.yaml import YAML
-from ruamel.yaml.comments import CommentedMap, CommentedSeq
-from ruamel.yaml.constructor import RoundTripConstructor
-from ruamel.yaml.error import YAMLError
-from ruamel.yaml.events import AliasEvent
-from ruamel.yaml.nodes import ScalarNode
 
 from clearance.config import ExceptionLimitSettings
 from clearance.errors import PolicyError
 from clearance.globs import path_glob
 from clearance.model import Finding, Severity
+
+if TYPE_CHECKING:
+    # The YAML round-trip library, purl and version parsing load only when an exceptions file
+    # exists (most gate runs have none): about 25 ms of start-up otherwise paid by every run.
+    from packageurl import PackageURL
+    from ruamel.yaml import YAML
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
 
 MAX_FILE_BYTES = 1024 * 1024
 ENTRY_KEYS = (
@@ -86,6 +85,8 @@ class ComponentMatch:
         if comp is None:
             return False
         if self.purl is not None:
+            from packageurl import PackageURL
+
             try:
                 other = PackageURL.from_string(comp.purl)
             except ValueError:
@@ -300,6 +301,8 @@ def parse_exceptions(
     maximum length counts from today as well as from `created`. A wildcard match (`rule: '*'`,
     `path: '**'`) is a warning, and an error unless `allow_wildcards` is set.
     """
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     today = _utc_date(now or dt.datetime.now(dt.UTC))
     data = _load_yaml(text, source)
     if data is None:
@@ -350,6 +353,9 @@ def parse_exceptions(
 
 
 def _load_yaml(text: str, source: str) -> Any:
+    from ruamel.yaml.error import YAMLError
+    from ruamel.yaml.events import AliasEvent
+
     yaml = _yaml()
     try:
         for event in yaml.parse(io.StringIO(text)):
@@ -451,6 +457,8 @@ def _match(value: object, where: str, label: str, problems: list[str]) -> Except
         return None
     unknown = [k for k in value if k not in MATCH_KEYS]
     if unknown:
+        from ruamel.yaml.comments import CommentedMap
+
         if isinstance(value, CommentedMap):
             where = f"{where.rsplit(':', 1)[0]}:{_key_line(value, unknown[0])}"
         problems.append(
@@ -485,6 +493,8 @@ def _match(value: object, where: str, label: str, problems: list[str]) -> Except
 
 
 def _component(value: object, where: str, label: str, problems: list[str]) -> ComponentMatch | None:
+    from packageurl import PackageURL
+
     if isinstance(value, str):
         try:
             return ComponentMatch(purl=PackageURL.from_string(value))
@@ -538,6 +548,9 @@ def version_in_range(version: str, spec: str) -> bool:
     text = spec.strip()
     if text and text[0].isalnum():
         return version == text
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+    from packaging.version import InvalidVersion, Version
+
     try:
         return Version(version) in SpecifierSet(text, prereleases=True)
     except (InvalidVersion, InvalidSpecifier):
@@ -555,6 +568,8 @@ def _range_problem(spec: str) -> str | None:
         return None
     if spec.strip() and spec.strip()[0].isalnum():
         return None
+    from packaging.specifiers import InvalidSpecifier, SpecifierSet
+
     try:
         SpecifierSet(spec)
     except InvalidSpecifier:
@@ -605,23 +620,30 @@ def _item_line(seq: CommentedSeq, index: int) -> int:
         return 0
 
 
-class _Constructor(RoundTripConstructor):
-    """Round-trip constructor that leaves an impossible date (`2027-02-30`) as text, so the
-    entry's validation reports it with its line instead of the YAML library raising."""
+@functools.cache
+def _constructor() -> type:
+    from ruamel.yaml.constructor import RoundTripConstructor
+    from ruamel.yaml.nodes import ScalarNode
 
-    def construct_yaml_timestamp(self, node: ScalarNode, values: Any = None) -> Any:
-        try:
-            return super().construct_yaml_timestamp(node, values)
-        except ValueError:
-            return self.construct_scalar(node)
+    class _Constructor(RoundTripConstructor):
+        """Round-trip constructor that leaves an impossible date (`2027-02-30`) as text, so the
+        entry's validation reports it with its line instead of the YAML library raising."""
 
+        def construct_yaml_timestamp(self, node: ScalarNode, values: Any = None) -> Any:
+            try:
+                return super().construct_yaml_timestamp(node, values)
+            except ValueError:
+                return self.construct_scalar(node)
 
-_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+    _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+    return _Constructor
 
 
 def _yaml() -> YAML:
+    from ruamel.yaml import YAML
+
     yaml = YAML(typ="rt")
-    yaml.Constructor = _Constructor
+    yaml.Constructor = _constructor()
     yaml.preserve_quotes = True
     yaml.indent(mapping=2, sequence=4, offset=2)
     yaml.width = 4096
@@ -662,6 +684,8 @@ def add_exception(
     today = _utc_date(now)
     if new.expires <= today:
         raise PolicyError(f"expiry {new.expires} is not in the future (today is {today})")
+    from ruamel.yaml.comments import CommentedMap, CommentedSeq
+
     existing = load_exceptions(path, limits, display=name, now=now)
     text = path.read_text(encoding="utf-8") if path.is_file() else ""
     yaml = _yaml()

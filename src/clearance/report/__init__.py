@@ -11,10 +11,6 @@ from typing import assert_never
 
 from clearance.report.base import ReportData
 from clearance.report.console import render_console, render_console_text
-from clearance.report.json import render_json
-from clearance.report.junit import render_junit
-from clearance.report.markdown import render_markdown
-from clearance.report.sarif import render_sarif
 
 __all__ = ["Format", "ReportData", "render", "render_console"]
 
@@ -34,13 +30,22 @@ def render(fmt: Format, data: ReportData) -> str:
     match fmt:
         case Format.console:
             return render_console_text(data)
+        # Each renderer loads when asked for: a run prints one or two formats, not all five.
         case Format.json:
+            from clearance.report.json import render_json
+
             return render_json(data)
         case Format.sarif:
+            from clearance.report.sarif import render_sarif
+
             return render_sarif(data)
         case Format.markdown:
+            from clearance.report.markdown import render_markdown
+
             return render_markdown(data)
         case Format.junit:
+            from clearance.report.junit import render_junit
+
             return render_junit(data)
         case _:
             assert_never(fmt)

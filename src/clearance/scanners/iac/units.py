@@ -11,11 +11,9 @@ byte-identical whatever the number of jobs.
 from __future__ import annotations
 
 import logging
-import multiprocessing
 import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 
 from clearance.errors import MalformedInput
@@ -171,6 +169,9 @@ def _parse_pool(
     work: Sequence[Unit], var_files: Mapping[str, str], limits: Limits, jobs: int
 ) -> list[UnitResult]:
     global _WORK
+    import multiprocessing  # only a parse large enough for worker processes pays for these
+    from concurrent.futures import ProcessPoolExecutor
+
     try:
         if multiprocessing.get_start_method() == "fork":
             # forked workers inherit the units: only indices travel

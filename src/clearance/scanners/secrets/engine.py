@@ -30,7 +30,7 @@ import hyperscan
 
 from clearance.model import Severity
 from clearance.scanners.secrets import filters
-from clearance.scanners.secrets.rules import Rule, RuleSet, load_rules
+from clearance.scanners.secrets.rules import Rule, RuleSet, cache_directory, load_rules
 from clearance.scanners.secrets.validators import VALIDATORS
 
 _MODE_PLAIN = "plain"
@@ -622,16 +622,6 @@ def _load_serialized(blob: bytes) -> tuple[list[str], hyperscan.Database]:
     size = int.from_bytes(blob[:4], "big")
     modes = json.loads(blob[4 : 4 + size])
     return list(modes), hyperscan.loadb(blob[4 + size :], hyperscan.HS_MODE_BLOCK)
-
-
-def cache_directory() -> Path:
-    """Where compiled databases are cached: `$CLEARANCE_CACHE_DIR` or the user cache dir."""
-    env = os.environ.get("CLEARANCE_CACHE_DIR")
-    if env:
-        return Path(env)
-    import platformdirs
-
-    return Path(platformdirs.user_cache_dir("clearance"))
 
 
 def _load_or_compile(

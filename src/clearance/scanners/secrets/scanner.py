@@ -21,10 +21,8 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import logging
-import multiprocessing
 import re
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -496,6 +494,9 @@ def _scan_pool(
     files: Sequence[SourceFile], engine: Engine, options: _Options, jobs: int
 ) -> Iterator[_FileResult]:
     global _WORKER, _FILES
+    import multiprocessing  # only a scan large enough for worker processes pays for these
+    from concurrent.futures import ProcessPoolExecutor
+
     done = 0
     try:
         jobs_iter: Iterator[list[SourceFile]] | Iterator[tuple[int, int]]

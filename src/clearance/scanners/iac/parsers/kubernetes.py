@@ -20,11 +20,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clearance.errors import MalformedInput
-from clearance.safe_yaml import MAX_NODES, YamlDocument, load_all
 from clearance.scanners.iac.model import Resource
+
+if TYPE_CHECKING:
+    from clearance.safe_yaml import YamlDocument
 
 WORKLOAD_POD_SPEC: Mapping[str, str] = {
     "Pod": "spec",
@@ -57,6 +59,8 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
 def parse(path: str, text: str) -> list[Resource]:
     """Every Kubernetes object in the file, in order. Raises `IacParseError` on bad YAML."""
+    from clearance.safe_yaml import load_all  # PyYAML loads only when a manifest is parsed
+
     try:
         documents = load_all(text, max_nodes=node_budget(text))
     except MalformedInput:
@@ -81,6 +85,8 @@ def node_budget(text: str) -> int:
     takes at least one), so a legitimate manifest stays under this while an alias bomb,
     which grows exponentially, is stopped after a few milliseconds of work.
     """
+    from clearance.safe_yaml import MAX_NODES
+
     return min(MAX_NODES, max(20_000, len(text)))
 
 
