@@ -352,6 +352,71 @@ def zero_day(tmp_path_factory: pytest.TempPathFactory, demo_runs: DemoRuns) -> t
     return base / "db", next((base / "ev").glob("*.bundle.tar.gz")).read_bytes()
 
 
+def _push_last_months_release(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> tuple[Path, str]:
+    """The server's advisory database without the pyyaml advisory; billing's verified bundle
+    (pyyaml 5.3.1 in its SBOM) pushed. Returns (advisory dir, read token)."""
+    partial_db, bundle = zero_day
+    advisory_dir = live.advisory_dir
+    shutil.rmtree(advisory_dir)
+    shutil.copytree(partial_db, advisory_dir)
+    assert live.admin("key", "add", str(demo_runs.public_key), "--team", "payments")[0] == 0
+    tok = _token(live, "payments", "ingest,read")
+    (tmp_path / "b.tar.gz").write_bytes(bundle)
+    code, out, err = cli(
+        "push", str(tmp_path / "b.tar.gz"), "--server", live.url, "--token", tok, "--service", "billing"
+    )
+    assert code == 0, err
+    code, out, _ = cli("affected", "PYSEC-2021-142", "--db", live.db.url, "--format", "json")
+    assert json.loads(out)["results"] == []
+    return advisory_dir, tok
+
+
+def test_db_import_rematches_the_configured_ledger(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    advisory_dir, tok = _push_last_months_release(live, demo_runs, zero_day, tmp_path)
+    advisory = str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json")
+    ledger_env = {"CLEARANCE_DB_DIR": str(advisory_dir), "CLEARANCE_LEDGER_DB": live.db.url}
+    # --no-ledger: the advisory database changes, the ledger does not
+    code, out, err = cli("db", "import", advisory, "--no-ledger", env=ledger_env)
+    assert code == 0, err
+    assert out == "" and "re-matched" not in err
+    code, out, _ = cli("affected", "PYSEC-2021-142", "--db", live.db.url, "--format", "json")
+    assert json.loads(out)["results"] == []
+    # a ledger configured ($CLEARANCE_LEDGER_DB): the import re-matches it and lists the release
+    code, out, err = cli(
+        "db", "import", advisory, "--log-key", str(live.key), env={**ledger_env, "COLUMNS": "200"}
+    )
+    assert code == 0, err
+    assert "1 new matches, 1 newly affected releases, 1 findings recorded" in err
+    assert "billing" in out and "pkg:pypi/pyyaml@5.3.1" in out and "PYSEC-2021-142" in out
+    code, out, _ = cli("affected", "CVE-2020-14343", "--server", live.url, "--token", tok, "--format", "json")
+    data = json.loads(out)
+    assert data["services"] == ["billing"] and data["results"][0]["finding_status"] == "open"
+    findings = json.loads(
+        cli("ledger", "findings", "--service", "billing", "--db", live.db.url, "--format", "json")[1]
+    )
+    assert [f["rule_id"] for f in findings if f["scanner"] == "ledger"] == ["vuln.PYSEC-2021-142"]
+    # the same import again (--ledger-db given explicitly): nothing is newly affected
+    code, out, err = cli(
+        "db",
+        "import",
+        advisory,
+        "--ledger-db",
+        live.db.url,
+        "--log-key",
+        str(live.key),
+        "--format",
+        "json",
+        env={"CLEARANCE_DB_DIR": str(advisory_dir)},
+    )
+    assert code == 0, err
+    assert json.loads(out)["new_matches"] == 0 and json.loads(out)["newly_affected"] == []
+    assert live.admin("verify-log")[0] == 0
+
+
 def test_rematch_finds_last_months_release_for_todays_advisory(
     live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
 ) -> None:

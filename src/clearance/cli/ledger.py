@@ -584,25 +584,49 @@ def rematch(
     fmt: str = FORMAT_OPT,
     log_key: Path | None = KEY_OPT,
 ) -> None:
-    """Re-match every stored release against the advisory database (run after `db import`/`db update`);
-    lists the newly affected releases and records findings for them."""
-    from clearance.ledger.affected import rematch as run_rematch
+    """Re-match every stored release against the advisory database (`db import`/`db update` do it
+    themselves when a ledger is configured); lists the newly affected releases and records findings
+    for them."""
     from clearance.scanners.vulns.advisories import database_dir
 
-    directory = advisory_db or database_dir()
-    with errors_to_exit(), _ledger(db_url, log_key, advisory_dir=directory) as ledger:
+    with errors_to_exit():
+        rematch_ledger(db_url, advisory_db or database_dir(), log_key, fmt)
+
+
+def rematch_ledger(db_url: str | None, advisory_dir: Path, log_key: Path | None, fmt: str) -> None:
+    """Re-match every release stored in the ledger at `db_url` against the advisory database in
+    `advisory_dir`; record findings for the new matches and list the newly affected releases
+    (stdout; the summary on stderr). Shared by `ledger rematch` and `db import`/`db update`."""
+    from clearance.ledger.affected import rematch as run_rematch
+
+    if fmt not in ("table", "json", "csv"):
+        raise UsageError(f"unknown format {fmt!r}", hint="table, json or csv")
+    with _ledger(db_url, log_key, advisory_dir=advisory_dir) as ledger:
         with ledger.advisory_matcher() as matcher, ledger.write() as store:
             assert matcher is not None
             result = run_rematch(store, matcher)
-        rows = list(result.newly_affected)
-        if fmt == "json":
-            typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
-            return
-        typer.echo(
-            f"{result.components} components re-matched: {result.new_matches} new matches, {result.findings_recorded} findings recorded",
-            err=True,
-        )
-        _emit(rows, ["service", "release", "component", "advisory_id"], fmt, "newly affected releases")
+        where = _safe_db(db_url)
+    if fmt == "json":
+        typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
+        return
+    typer.echo(
+        f"ledger {where}: {result.components} components re-matched: {result.new_matches} new matches, "
+        f"{len({(i['service'], i['release_id']) for i in result.newly_affected})} newly affected releases, "
+        f"{result.findings_recorded} findings recorded",
+        err=True,
+    )
+    _emit(
+        list(result.newly_affected),
+        ["service", "release", "component", "advisory_id"],
+        fmt,
+        "newly affected releases",
+    )
+
+
+def _safe_db(db_url: str | None) -> str:
+    from clearance.ledger import db
+
+    return db.redact(db.resolve_url(db_url))
 
 
 @ledger_app.command("triage")
