@@ -160,6 +160,17 @@ _AFFECTED_FIELDS = tuple(f.name for f in dataclasses.fields(AffectedRow))
 
 
 @dataclass(frozen=True)
+class AffectedMatch:
+    """A precomputed (component, advisory) match as `affected` answers use it."""
+
+    component_id: int
+    purl: str
+    advisory_id: str
+    severity: str
+    fixed_versions: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class TokenInfo:
     """A token as the server checks it (never the secret)."""
 
@@ -638,6 +649,163 @@ class Store:
                 )
             )
         return out
+
+    # --- "what's affected?" in pages: aggregated and paged in SQL ---------------------------------
+
+    def affected_matches(
+        self,
+        *,
+        advisories: Sequence[str] | None = None,
+        component: str | None = None,
+        package: tuple[str, str] | None = None,
+    ) -> list[AffectedMatch]:
+        """The precomputed matches of any of `advisories` (all names of one advisory), of one
+        `component` (exact purl) or of any version of a `package`: a few rows per component, never
+        one per release."""
+        q = select(
+            AdvisoryMatch.component_id,
+            Component.purl,
+            AdvisoryMatch.advisory_id,
+            AdvisoryMatch.severity,
+            AdvisoryMatch.fixed_versions,
+        ).join(Component, Component.id == AdvisoryMatch.component_id)
+        if advisories is not None:
+            q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
+        if component is not None:
+            q = q.where(Component.purl == component)
+        if package is not None:
+            q = q.where(Component.ecosystem == package[0], Component.name == package[1])
+        rows = self.session.connection().execute(q.order_by(Component.purl, AdvisoryMatch.advisory_id))
+        return [
+            AffectedMatch(cid, purl, adv, sev, tuple(str(v) for v in fixed or ()))
+            for cid, purl, adv, sev, fixed in rows.tuples()
+        ]
+
+    def affected_counts(
+        self, component_ids: Sequence[int], team_ids: Sequence[int] | None = None
+    ) -> list[tuple[int, int, int]]:
+        """(service id, component id, number of releases) over every release shipping one of
+        `component_ids`: the size of the whole answer, counted by the database."""
+        out: list[tuple[int, int, int]] = []
+        for part in chunks(sorted(set(component_ids))):
+            q = (
+                select(Release.service_id, ReleaseComponent.component_id, func.count())
+                .select_from(ReleaseComponent)
+                .join(Release, Release.id == ReleaseComponent.release_id)
+                .where(ReleaseComponent.component_id.in_(list(part)))
+                .group_by(Release.service_id, ReleaseComponent.component_id)
+            )
+            if team_ids is not None:
+                q = q.join(Service, Service.id == Release.service_id).where(
+                    Service.team_id.in_(list(team_ids))
+                )
+            out.extend(self.session.connection().execute(q).tuples())
+        return out
+
+    def affected_releases(
+        self, component_ids: Sequence[int], service_ids: Sequence[int]
+    ) -> list[tuple[int, int, str, str | None, dt.datetime, int]]:
+        """(service id, release id, version, commit, created at, component id) of the releases of
+        `service_ids` shipping one of `component_ids` (one page's services), newest first."""
+        if not component_ids or not service_ids:
+            return []
+        q = (
+            select(
+                Release.service_id,
+                Release.id,
+                Release.version,
+                Release.commit,
+                Release.created_at,
+                ReleaseComponent.component_id,
+            )
+            .select_from(ReleaseComponent)
+            .join(Release, Release.id == ReleaseComponent.release_id)
+            .where(
+                ReleaseComponent.component_id.in_(sorted(set(component_ids))),
+                Release.service_id.in_(sorted(set(service_ids))),
+            )
+            .order_by(Release.service_id, Release.id.desc(), ReleaseComponent.component_id)
+        )
+        return list(self.session.connection().execute(q).tuples())
+
+    def service_owners(self, service_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
+        """Service id → (name, owning team name)."""
+        out: dict[int, tuple[str, str | None]] = {}
+        for part in chunks(sorted(set(service_ids))):
+            q = (
+                select(Service.id, Service.name, Team.name)
+                .outerjoin(Team, Team.id == Service.team_id)
+                .where(Service.id.in_(list(part)))
+            )
+            out.update((sid, (name, team)) for sid, name, team in self.session.connection().execute(q))
+        return out
+
+    def latest_releases(self, service_ids: Sequence[int]) -> dict[int, int]:
+        """Service id → id of its newest release."""
+        out: dict[int, int] = {}
+        for part in chunks(sorted(set(service_ids))):
+            out.update(
+                self.session.connection()
+                .execute(
+                    select(Release.service_id, func.max(Release.id))
+                    .where(Release.service_id.in_(list(part)))
+                    .group_by(Release.service_id)
+                )
+                .tuples()
+                .all()
+            )
+        return out
+
+    def release_environments(self, release_ids: Sequence[int]) -> dict[int, list[str]]:
+        """Release id → the environments running it now (by rank)."""
+        envs: dict[int, list[str]] = {}
+        for part in chunks(sorted(set(release_ids))):
+            for rid, env in self.session.connection().execute(
+                select(CurrentDeployment.release_id, Environment.name)
+                .join(Environment, Environment.id == CurrentDeployment.environment_id)
+                .where(CurrentDeployment.release_id.in_(list(part)))
+                .order_by(Environment.rank, Environment.name)
+            ):
+                envs.setdefault(rid, []).append(env)
+        return envs
+
+    def suppressed_pairs(self, purls: Sequence[str], advisories: Sequence[str]) -> set[tuple[int, str]]:
+        """(service id, purl) whose finding for one of `advisories` carries a VEX state that takes
+        it out of `affected` answers (`not_affected`, `false_positive`)."""
+        out: set[tuple[int, str]] = set()
+        if not purls or not advisories:
+            return out
+        for part in chunks(sorted(set(purls))):
+            q = select(Finding.service_id, Finding.component_purl).where(
+                Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
+                Finding.component_purl.in_(list(part)),
+                Finding.advisory_id.in_(sorted(set(advisories))),
+            )
+            out.update((sid, purl) for sid, purl in self.session.connection().execute(q) if purl)
+        return out
+
+    def alias_closure(self, advisories: Sequence[str]) -> list[str]:
+        """`advisories` and every id the alias table links them to (both directions)."""
+        names: set[str] = set(advisories)
+        for part in chunks(sorted(names)):
+            names.update(
+                self.session.connection()
+                .execute(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(list(part))))
+                .scalars()
+            )
+            names.update(
+                self.session.connection()
+                .execute(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(list(part))))
+                .scalars()
+            )
+        return sorted(names)
+
+    def finding_status_for(
+        self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
+    ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
+        """(service id, purl, advisory) → (shown status, excepted until, analysis) of the findings
+        of those services for those components and advisories (any of their names)."""
+        return self._finding_status_for(service_purls, advisories)
 
     def _finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
