@@ -486,3 +486,102 @@ def test_rematch_finds_last_months_release_for_todays_advisory(
     )
     assert json.loads(out)["new_matches"] == 0
     assert live.admin("verify-log")[0] == 0
+
+
+def test_gate_runs_take_over_and_fix_the_findings_a_rematch_recorded(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """A re-match records pyyaml's advisory for last month's release (scanner `ledger`). A later full
+    run that no longer ships pyyaml fixes it; a run whose deps scanner reports it continues the
+    same finding (linked by component + advisory group, never a duplicate)."""
+    advisory_dir, tok = _push_last_months_release(live, demo_runs, zero_day, tmp_path)
+    advisory = str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json")
+    code, _, err = cli(
+        "db",
+        "import",
+        advisory,
+        "--ledger-db",
+        live.db.url,
+        "--log-key",
+        str(live.key),
+        env={"CLEARANCE_DB_DIR": str(advisory_dir)},
+    )
+    assert code == 0, err
+
+    def pyyaml() -> list[dict[str, object]]:
+        out = cli("ledger", "findings", "--status", "all", "--db", live.db.url, "--format", "json")[1]
+        return [f for f in json.loads(out) if (f["component_purl"] or "").startswith("pkg:pypi/pyyaml")]
+
+    [recorded] = pyyaml()
+    assert recorded["scanner"] == "ledger" and recorded["status"] == "open"
+
+    def push(report: bytes, version: str) -> dict[str, object]:
+        path = tmp_path / f"{version}.json"
+        path.write_bytes(report)
+        code, out, err = cli(
+            "push", str(path), "--server", live.url, "--token", tok, "--service", "billing",
+            "--version", version, "--format", "json",
+        )  # fmt: skip
+        assert code == 0, err
+        result: dict[str, object] = json.loads(out)
+        return result
+
+    full = json.loads(demo_runs.report1)
+    assert full["target"].get("base") is None  # a full run
+    assert {s["id"]: s["status"] for s in full["tool"]["scanners"]}["deps"] == "succeeded"
+    upgraded = dict(
+        full,
+        findings=[
+            f for f in full["findings"] if "pyyaml" not in ((f.get("component") or {}).get("purl") or "")
+        ],
+    )
+    assert len(upgraded["findings"]) < len(full["findings"])
+    # pyyaml upgraded: the deps scanner no longer reports it, the release no longer ships 5.3.1
+    res = push(json.dumps(upgraded).encode(), "2.0")
+    fixed = [f for f in res["findings"] if f["finding_id"] == recorded["id"]]  # type: ignore[attr-defined]
+    assert [f["result"] for f in fixed] == ["fixed"] and "ledger" in res["closed_scanners"]  # type: ignore[operator]
+    [after] = pyyaml()
+    assert after["status"] == "fixed" and after["id"] == recorded["id"]
+    # it comes back and the gate now knows the advisory: the same finding, reopened, taken over
+    res = push(demo_runs.report1, "3.0")
+    linked = [f for f in res["findings"] if f["finding_id"] == recorded["id"]]  # type: ignore[attr-defined]
+    assert [(f["result"], f["matched"]) for f in linked] == [("reopened", "service+component+advisory")]
+    [again] = pyyaml()
+    assert again["id"] == recorded["id"] and again["scanner"] == "deps" and again["status"] == "reopened"
+    # pushed again (new bytes, same findings): matched by its new fingerprint, nothing duplicated
+    res = push(demo_runs.report1 + b"\n", "3.0")
+    assert res["counts"]["created"] == 0 and res["counts"]["fixed"] == 0  # type: ignore[index]
+    assert [f["id"] for f in pyyaml()] == [recorded["id"]]
+    assert live.admin("verify-log")[0] == 0
+
+
+def test_a_rematch_finding_stays_open_while_the_release_still_ships_the_component(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """The gate's advisory data may lag the server's: a full run of the same release (it still
+    ships pyyaml 5.3.1) does not fix the ledger's finding just because its deps scanner, on the old
+    advisory database, does not report it."""
+    from clearance.evidence.bundle import read_bundle
+
+    advisory_dir, tok = _push_last_months_release(live, demo_runs, zero_day, tmp_path)
+    advisory = str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json")
+    code, _, err = cli(
+        "db", "import", advisory, "--ledger-db", live.db.url, "--log-key", str(live.key),
+        env={"CLEARANCE_DB_DIR": str(advisory_dir)},
+    )  # fmt: skip
+    assert code == 0, err
+    _, bundle = zero_day
+    (tmp_path / "again.tar.gz").write_bytes(bundle)
+    rerun = read_bundle(tmp_path / "again.tar.gz")["results.json"] + b"\n"  # same commit, new bytes
+    (tmp_path / "rerun.json").write_bytes(rerun)
+    code, out, err = cli(
+        "push", str(tmp_path / "rerun.json"), "--server", live.url, "--token", tok,
+        "--service", "billing", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["duplicate"] is False and res["mode"] == "full"
+    assert res["counts"]["fixed"] == 0 and res["counts"]["created"] == 0
+    out = cli("ledger", "findings", "--db", live.db.url, "--format", "json")[1]
+    ledger_findings = [f for f in json.loads(out) if f["scanner"] == "ledger"]
+    assert [(f["rule_id"], f["status"]) for f in ledger_findings] == [("vuln.PYSEC-2021-142", "open")]

@@ -124,9 +124,7 @@ def update(
         _rematch_ledger(db, ledger_db, no_ledger, log_key, fmt)
 
 
-def _rematch_ledger(
-    db: Path, ledger_db: str | None, no_ledger: bool, log_key: Path | None, fmt: str
-) -> None:
+def _rematch_ledger(db: Path, ledger_db: str | None, no_ledger: bool, log_key: Path | None, fmt: str) -> None:
     """After an advisory import: re-match the configured ledger (none configured: nothing)."""
     import os
 

@@ -784,6 +784,40 @@ class Store:
             out.update((sid, purl) for sid, purl in self.session.connection().execute(q) if purl)
         return out
 
+    def advisory_groups(self, advisories: Sequence[str]) -> dict[str, set[str]]:
+        """Each of `advisories` → its names: itself, its aliases, the ids it is an alias of, and
+        their aliases (two hops through the alias table: GHSA → CVE → PYSEC)."""
+        pairs: set[tuple[str, str]] = set()
+        frontier = set(advisories)
+        known: set[str] = set()
+        for _ in range(2):
+            todo = sorted(frontier - known)
+            known.update(todo)
+            for part in chunks(todo):
+                pairs.update(
+                    self.session.connection()
+                    .execute(
+                        select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                            or_(
+                                AdvisoryAlias.alias.in_(list(part)), AdvisoryAlias.advisory_id.in_(list(part))
+                            )
+                        )
+                    )
+                    .tuples()
+                )
+            frontier = {n for p in pairs for n in p}
+        neighbours: dict[str, set[str]] = {}
+        for alias, adv in pairs:
+            neighbours.setdefault(alias, set()).add(adv)
+            neighbours.setdefault(adv, set()).add(alias)
+        out: dict[str, set[str]] = {}
+        for a in advisories:
+            group = {a} | neighbours.get(a, set())
+            for n in list(group):
+                group |= neighbours.get(n, set())
+            out[a] = group
+        return out
+
     def alias_closure(self, advisories: Sequence[str]) -> list[str]:
         """`advisories` and every id the alias table links them to (both directions)."""
         names: set[str] = set(advisories)
