@@ -778,13 +778,17 @@ def affected(
     server: str | None = SERVER_OPT,
     token: str | None = TOKEN_OPT,
     db_url: str | None = DB_OPT,
+    limit: int = typer.Option(500, "--limit", min=1, max=5000, help="Rows per page."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Rows to skip (the answer's next_offset)."),
 ) -> None:
     """Which services and releases an advisory or package affects, where they run, who owns them."""
     with errors_to_exit():
         key = "purl" if query.startswith("pkg:") else "advisory"
         url = _server(server)
         if url:
-            params = {key: query, **({"range": version_range} if version_range else {})}
+            params: dict[str, Any] = {key: query, "limit": limit, "offset": offset}
+            if version_range:
+                params["range"] = version_range
             data = _request("GET", url, "/api/v1/affected", token, params=params)
         else:
             from clearance.ledger.affected import affected_query
@@ -795,14 +799,18 @@ def affected(
                     advisory=query if key == "advisory" else None,
                     purl=query if key == "purl" else None,
                     version_range=version_range,
+                    limit=limit,
+                    offset=offset,
                 )
-        _emit(
-            data["results"],
-            AFFECTED_COLUMNS,
-            fmt,
-            f"{query}: {len(data['services'])} service(s) affected",
-            whole=data,
-        )
+        rows = data["results"]
+        title = f"{query}: {len(data['services'])} service(s) affected"
+        if len(rows) < data.get("count", len(rows)):
+            title += (
+                f"; rows {data.get('offset', 0) + 1}-{data.get('offset', 0) + len(rows)} of {data['count']}"
+            )
+            if data.get("next_offset") is not None:
+                title += f" (next: --offset {data['next_offset']})"
+        _emit(rows, AFFECTED_COLUMNS, fmt, title, whole=data)
 
 
 def push_gate_run(url: str, plan: Any, report: Any, *, quiet: bool) -> None:
