@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import hashlib
+import json
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
@@ -1476,13 +1477,19 @@ class Store:
             q = q.limit(limit)
         return list(self.session.scalars(q))
 
-    def audit_leaves(self) -> list[tuple[int, str]]:
-        """(seq, stored leaf hash) of every entry, in order."""
+    def audit_leaves(self, start: int = 0) -> list[tuple[int, str]]:
+        """(seq, stored leaf hash) of every entry from `start` on, in order."""
         return list(
             self.session.execute(
-                select(AuditEntry.seq, AuditEntry.leaf_hash).order_by(AuditEntry.seq)
+                select(AuditEntry.seq, AuditEntry.leaf_hash)
+                .where(AuditEntry.seq >= start)
+                .order_by(AuditEntry.seq)
             ).tuples()
         )
+
+    def audit_next_seq(self) -> int:
+        """The seq the next entry gets (max + 1: one primary-key lookup, not a count)."""
+        return int(self.session.scalar(select(func.coalesce(func.max(AuditEntry.seq) + 1, 0))) or 0)
 
     def audit_size(self) -> int:
         """Number of entries."""
@@ -1496,10 +1503,17 @@ class Store:
         """The checkpoint of the largest tree."""
         return self.session.scalars(select(Checkpoint).order_by(Checkpoint.size.desc()).limit(1)).first()
 
-    def add_checkpoint(self, size: int, root_hex: str, key_id: str, signature: str) -> Checkpoint:
-        """Store a signed checkpoint (one per size)."""
+    def add_checkpoint(
+        self, size: int, root_hex: str, key_id: str, signature: str, frontier: Sequence[str] | None = None
+    ) -> Checkpoint:
+        """Store a signed checkpoint (one per size), with the tree's compact range."""
         row = Checkpoint(
-            size=size, root_hash=root_hex, key_id=key_id, signature=signature, signed_at=self.now
+            size=size,
+            root_hash=root_hex,
+            key_id=key_id,
+            signature=signature,
+            signed_at=self.now,
+            frontier=json.dumps(list(frontier)) if frontier is not None else None,
         )
         self.session.add(row)
         self.session.flush()

@@ -638,3 +638,6 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(200))
     signature: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[dt.datetime]
+    frontier: Mapped[str | None] = mapped_column(Text)
+    """The compact range of the tree at this size (JSON list of hex hashes, RFC 6962 style): the
+    next checkpoint extends it with the new entries instead of re-reading the whole log."""

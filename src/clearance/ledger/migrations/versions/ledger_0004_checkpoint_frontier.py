@@ -1,0 +1,29 @@
+"""ledger: checkpoints keep the compact range of their tree (incremental signing); covering
+index of release_components by component for `affected`
+
+Revision ID: ledger_0004
+Revises: deploy_0003
+Create Date: 2026-12-06 09:40:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "ledger_0004"
+down_revision: str | None = "deploy_0003"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("checkpoints", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("frontier", sa.Text(), nullable=True))
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("checkpoints", schema=None) as batch_op:
+        batch_op.drop_column("frontier")
