@@ -111,10 +111,16 @@ def load(
             rid += 1
             releases.append((rid, s + 1, f"1.{r}.0", f"{rid:040x}", now))
     components = [(i + 1, p, e, n, v) for i, (p, e, n, v) in enumerate(pool)]
+    # A few vulnerable components are everywhere (a popular library at an affected version): each
+    # release ships `--hot-per-release` of the first `--hot` pool entries (so each of them is in
+    # releases * hot_per_release / hot releases), the rest uniformly from the whole pool.
     links = []
+    hot = range(1, args.hot + 1)
     for r in range(1, rid + 1):
-        for cid in rng.sample(range(1, len(pool) + 1), args.components):
-            links.append((r, cid, "runtime"))
+        chosen = set(rng.sample(hot, args.hot_per_release)) if args.hot else set()
+        while len(chosen) < args.components:
+            chosen.add(rng.randrange(args.hot + 1, len(pool) + 1))
+        links.extend((r, cid, "runtime") for cid in sorted(chosen))
     tables = [
         ("teams", "id, name, contacts, created_at", teams),
         (
@@ -246,6 +252,8 @@ def main() -> None:
         "--vulnerable", type=int, default=1000, help="packages with a known-affected version in the pool"
     )
     ap.add_argument("--queries", type=int, default=50)
+    ap.add_argument("--hot", type=int, default=10, help="popular vulnerable components")
+    ap.add_argument("--hot-per-release", type=int, default=1, help="popular components per release")
     ap.add_argument(
         "--keep",
         help="keep the generated ledger (SQLite: this file; PostgreSQL: this schema) and, when it is "
@@ -336,6 +344,26 @@ def main() -> None:
                     ).all()
                 ]
                 packages = sorted({p.split("@", 1)[0] for p in purls})
+                hot_purls = [
+                    r[0]
+                    for r in store.session.execute(
+                        text(
+                            "SELECT DISTINCT c.purl FROM components c JOIN advisory_matches m "
+                            "ON m.component_id = c.id WHERE c.id <= :hot ORDER BY c.purl"
+                        ),
+                        {"hot": args.hot},
+                    ).all()
+                ]
+                hot_ids = [
+                    r[0]
+                    for r in store.session.execute(
+                        text(
+                            "SELECT DISTINCT m.advisory_id FROM advisory_matches m "
+                            "WHERE m.component_id <= :hot ORDER BY m.advisory_id"
+                        ),
+                        {"hot": args.hot},
+                    ).all()
+                ]
             log = StatementLog(engine) if engine.dialect.name == "postgresql" else None
             qrng = random.Random(7)
             for label, queries in (
@@ -354,6 +382,14 @@ def main() -> None:
                 (
                     "affected_by_package",
                     [{"purl": p} for p in qrng.sample(packages, min(args.queries, len(packages)))],
+                ),
+                (
+                    "affected_by_advisory_id_popular",
+                    [{"advisory": a} for a in qrng.sample(hot_ids, min(args.queries, len(hot_ids)))],
+                ),
+                (
+                    "affected_by_purl_popular",
+                    [{"purl": p} for p in qrng.sample(hot_purls, min(args.queries, len(hot_purls)))],
                 ),
             ):
                 timed_queries(ledger, None, queries[:5])  # warm the caches

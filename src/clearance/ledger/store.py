@@ -928,36 +928,54 @@ class Store:
                 .values(last_seen=self.now, last_run_id=run_id)
             )
 
-    def insert_findings(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
-        """Insert one service's findings (plain executemany, no per-row RETURNING); returns
-        fingerprint → id for the inserted fingerprints."""
+    def bulk_insert(self, table: Table, rows: Sequence[Mapping[str, Any]], *, ids: bool = False) -> list[int]:
+        """Insert many rows of `table` (every row with the same keys): COPY on PostgreSQL (a
+        per-row executemany costs ~0.3 ms a row there), executemany on SQLite. With `ids`, the
+        primary keys are allocated up front — from the table's sequence on PostgreSQL, after the
+        current maximum on SQLite (whose write transactions hold the database lock from BEGIN
+        IMMEDIATE) — and returned in row order: no RETURNING, no lookup afterwards."""
         if not rows:
-            return {}
-        table = FINDINGS
-        for part in chunks(list(rows)):
-            self.session.execute(insert(table), list(part))
-        service_id = rows[0]["service_id"]
-        wanted = {r["fingerprint"] for r in rows}
-        found = self.session.execute(
-            select(Finding.fingerprint, Finding.id).where(Finding.service_id == service_id)
-        ).tuples()
-        return {fp: fid for fp, fid in found if fp in wanted}
+            return []
+        conn = self.session.connection()
+        dialect = conn.dialect
+        new_ids: list[int] = []
+        if ids:
+            if dialect.name == "postgresql":
+                seq = func.pg_get_serial_sequence(table.name, "id")
+                new_ids = list(
+                    conn.execute(select(func.nextval(seq)).select_from(func.generate_series(1, len(rows))))
+                    .scalars()
+                    .all()
+                )
+            else:
+                first = int(conn.execute(select(func.coalesce(func.max(table.c.id), 0))).scalar() or 0) + 1
+                new_ids = list(range(first, first + len(rows)))
+            rows = [dict(r, id=i) for r, i in zip(rows, new_ids, strict=True)]
+        if dialect.name != "postgresql":
+            for part in chunks(list(rows)):
+                conn.execute(insert(table), list(part))
+            return new_ids
+        names = list(rows[0])
+        procs = [table.c[n].type.bind_processor(dialect) for n in names]
+        quote = dialect.identifier_preparer.quote
+        # Identifiers come from the table's metadata (never from input); values go through COPY.
+        statement = f"COPY {quote(table.name)} ({', '.join(quote(n) for n in names)}) FROM STDIN"
+        driver = cast(Any, conn.connection.driver_connection)
+        with driver.cursor() as cur, cur.copy(statement) as copy:
+            for r in rows:
+                copy.write_row(
+                    [p(r[n]) if p is not None else r[n] for n, p in zip(names, procs, strict=True)]
+                )
+        return new_ids
+
+    def insert_findings(self, rows: Sequence[Mapping[str, Any]]) -> dict[str, int]:
+        """Insert one service's findings in bulk; returns fingerprint → id."""
+        ids = self.bulk_insert(FINDINGS, rows, ids=True)
+        return {r["fingerprint"]: fid for r, fid in zip(rows, ids, strict=True)}
 
     def insert_findings_ids(self, rows: Sequence[Mapping[str, Any]]) -> list[int]:
-        """Insert findings of several services in batches; returns their ids."""
-        for part in chunks(list(rows)):
-            self.session.execute(insert(FINDINGS), list(part))
-        wanted = {(r["service_id"], r["fingerprint"]) for r in rows}
-        ids: list[int] = []
-        for part in chunks(sorted({fp for _, fp in wanted})):
-            for fid, sid, fp in self.session.execute(
-                select(Finding.id, Finding.service_id, Finding.fingerprint).where(
-                    Finding.fingerprint.in_(part)
-                )
-            ).tuples():
-                if (sid, fp) in wanted:
-                    ids.append(fid)
-        return ids
+        """Insert findings of several services in bulk; returns their ids in row order."""
+        return self.bulk_insert(FINDINGS, rows, ids=True)
 
     def alias_groups(self) -> dict[str, set[str]]:
         """Every known advisory id → all ids of its group (itself, its aliases, what it aliases)."""
@@ -1007,9 +1025,8 @@ class Store:
                 self.session.connection().execute(stmt, list(part))
 
     def insert_events(self, rows: Sequence[Mapping[str, Any]]) -> None:
-        """Append lifecycle events."""
-        for part in chunks(list(rows)):
-            self.session.execute(insert(EVENTS), list(part))
+        """Append lifecycle events (in bulk)."""
+        self.bulk_insert(EVENTS, rows)
 
     def upsert_waivers(self, service_id: int, waivers: Sequence[Mapping[str, Any]]) -> dict[str, Waiver]:
         """Create or update the service's exceptions by their id; returns id → row."""
