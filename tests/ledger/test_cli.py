@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -585,3 +586,120 @@ def test_a_rematch_finding_stays_open_while_the_release_still_ships_the_componen
     out = cli("ledger", "findings", "--db", live.db.url, "--format", "json")[1]
     ledger_findings = [f for f in json.loads(out) if f["scanner"] == "ledger"]
     assert [(f["rule_id"], f["status"]) for f in ledger_findings] == [("vuln.PYSEC-2021-142", "open")]
+
+
+def test_ledger_tables_fit_80_columns_without_breaking_identifiers(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    _token(live, "search", "read")
+    (tmp_path / "r1.json").write_bytes(demo_runs.report1)
+    code, _, err = cli("push", str(tmp_path / "r1.json"), "--server", live.url, "--token", tok)
+    assert code == 0, err
+    narrow = {"COLUMNS": "80"}
+    findings = json.loads(cli("ledger", "findings", "--db", live.db.url, "--format", "json")[1])
+    affected = json.loads(cli("affected", "CVE-2024-56326", "--db", live.db.url, "--format", "json")[1])
+    tokens = json.loads(cli("ledger", "token", "list", "--db", live.db.url, "--format", "json")[1])
+    for args, whole in (
+        (["ledger", "findings", "--db", live.db.url], [(f["service"], f["rule_id"]) for f in findings]),
+        (["affected", "CVE-2024-56326", "--db", live.db.url], [(r["service"], r["component"]) for r in affected["results"]]),
+        (["ledger", "token", "list", "--db", live.db.url], [(str(t["id"]), t["prefix"]) for t in tokens]),
+    ):  # fmt: skip
+        code, out, err = cli(*args, env=narrow)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= 80, out
+        for ids in whole:  # each identifier whole, on one line with the others of its row
+            assert any(all(i in line for i in ids) for line in lines), (ids, out)
+    # the wide terminal shows every column; the narrow one says which it left out
+    code, out, err = cli("ledger", "findings", "--db", live.db.url, env={"COLUMNS": "250"})
+    assert "days_open" in out and "left out" not in err
+    code, out, err = cli("ledger", "findings", "--db", live.db.url, env=narrow)
+    assert "days_open" not in out and "left out at 80 columns" in err and "days_open" in err
+
+
+@pytest.fixture
+def small_server(ledger_db: LedgerDB, tmp_path: Path) -> Iterator[tuple[str, list[tuple[str, str, int]]]]:
+    """A live server that accepts pushes of at most 300 kB and records every request it reads
+    (method, path, body bytes)."""
+    seen: list[tuple[str, str, int]] = []
+    settings = ServerSettings(
+        db_url=ledger_db.url,
+        log_key_path=tmp_path / "log.key",
+        migrate=False,
+        max_request_bytes=300_000,
+        max_bundle_bytes=200_000,
+    )
+    app = create_app(settings, clock=Clock(), engine=ledger_db.engine)
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        index = len(seen)
+        seen.append((scope["method"], scope["path"], 0))
+
+        async def counted() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                method, path, n = seen[index]
+                seen[index] = (method, path, n + len(message.get("body", b"")))
+            return message
+
+        await app(scope, counted, send)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(recorded, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", seen
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_push_refuses_an_oversized_bundle_before_uploading_it(
+    small_server: tuple[str, list[tuple[str, str, int]]], ledger_db: LedgerDB, tmp_path: Path
+) -> None:
+    url, seen = small_server
+    code, tok, err = cli("ledger", "token", "create", "--team", "payments", "--scope", "ingest",
+                         "--db", ledger_db.url, "--log-key", str(tmp_path / "log.key"))  # fmt: skip
+    assert code == 0, err
+    big = tmp_path / "big.bundle.tar.gz"
+    big.write_bytes(b"\x1f\x8b" + os.urandom(250_000))
+    code, _, err = cli("push", str(big), "--server", url, "--token", tok.strip(), env={"COLUMNS": "200"})
+    assert code != 0
+    assert "the bundle is 250,002 bytes" in err and "at most 200,000 bytes (max_bundle_bytes)" in err
+    assert "nothing was uploaded" in err and "Traceback" not in err
+    assert [(m, p) for m, p, _ in seen] == [("GET", "/api/v1/limits")]  # never POSTed
+    assert sum(n for _, _, n in seen) == 0
+
+
+def test_a_token_in_the_server_url_is_used_and_never_shown(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    host = live.url.removeprefix("http://")
+    (tmp_path / "r1.json").write_bytes(demo_runs.report1)
+    code, out, err = cli(
+        "push", str(tmp_path / "r1.json"), "--server", f"http://ci:{tok}@{host}", "--service", "billing"
+    )
+    assert code == 0, err
+    assert "created" in out and tok not in out + err
+    code, out, err = cli("ledger", "findings", "--server", f"http://{tok}@{host}", "--format", "json")
+    assert code == 0, err and json.loads(out)
+    # a different token in the URL and on the command line: refused, the secret not echoed
+    other = _token(live, "payments", "read")
+    code, out, err = cli(
+        "affected", "CVE-2024-56326", "--server", f"http://ci:{tok}@{host}", "--token", other
+    )
+    assert code != 0 and "differs" in err and tok not in out + err and other not in out + err
+    # an unreachable server named in an error: without its credentials
+    code, out, err = cli("ledger", "findings", "--server", f"http://ci:{tok}@127.0.0.1:9")
+    assert code != 0 and "127.0.0.1:9" in err and tok not in out + err
