@@ -51,17 +51,21 @@ def advisory_store(directory: Path, ecosystems: list[str]) -> None:
 
 
 def vulnerable_versions(
-    store_dir: Path, ecosystems: list[str], limit: int, rng: random.Random
+    store_dir: Path, ecosystems: list[str], limit: int, rng: random.Random, hot: int = 0
 ) -> list[tuple[str, str, str]]:
-    """(ecosystem, name, version) with one enumerated affected version per package."""
+    """(ecosystem, name, version) with one enumerated affected version per package. The first
+    `hot` entries are packages with one or two advisories and an enumerated version (the popular
+    components: a library with hundreds of advisories at version 0.0.1 would make every release
+    that ships it carry hundreds of findings, which is not what a portfolio looks like)."""
     con = sqlite3.connect(database_path(store_dir))
     out = []
+    advisories: dict[tuple[str, str], int] = {}
+    marks = ",".join("?" * len(ecosystems))
     for eco, name, versions in con.execute(
-        "SELECT ecosystem, name, versions FROM affected WHERE ecosystem IN (%s)"
-        % ",".join("?" * len(ecosystems)),
-        ecosystems,
+        f"SELECT ecosystem, name, versions FROM affected WHERE ecosystem IN ({marks})", ecosystems
     ):
         vs = [v for v in (versions or "").split("\n") if v]
+        advisories[(eco, name)] = advisories.get((eco, name), 0) + 1
         # enumerated affected versions when the record lists them; else an early version that
         # ranges starting at 0 (most Go and crates.io records) include
         out.append((eco, name, rng.choice(vs) if vs else "0.0.1"))
@@ -72,7 +76,9 @@ def vulnerable_versions(
         if (eco, name) not in seen:
             seen.add((eco, name))
             unique.append((eco, name, v))
-    return unique[:limit]
+    popular = [u for u in unique if advisories[(u[0], u[1])] <= 2 and u[2] != "0.0.1"][:hot]
+    rest = [u for u in unique if u not in popular]
+    return (popular + rest)[:limit]
 
 
 def purl(eco: str, name: str, version: str) -> str:
@@ -413,7 +419,7 @@ def generate_and_match(
     t = time.perf_counter()
     advisory_store(w / "adv", ["PyPI", "crates.io"])
     out["advisory_import_s"] = round(time.perf_counter() - t, 2)
-    vuln = vulnerable_versions(w / "adv", ["PyPI", "crates.io"], args.vulnerable, rng)
+    vuln = vulnerable_versions(w / "adv", ["PyPI", "crates.io"], args.vulnerable, rng, hot=args.hot)
     # Go packages are in the portfolio from the start; their advisories arrive later.
     go_store = w / "go"
     advisory_store(go_store, ["Go"])
@@ -470,8 +476,9 @@ def generate_and_match(
         "load_average": os.getloadavg(),
     }
     matcher.close()
-    with engine.begin() as c2:
-        c2.execute(text("ANALYZE"))
+    with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as c2:
+        # PostgreSQL: VACUUM sets the visibility map, so index-only scans skip the heap
+        c2.execute(text("VACUUM ANALYZE" if engine.dialect.name == "postgresql" else "ANALYZE"))
     engine.dispose()
 
 

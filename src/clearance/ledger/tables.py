@@ -183,8 +183,12 @@ class ReleaseComponent(Base):
     """A component shipped in a release (the SBOM)."""
 
     __tablename__ = "release_components"
+    __table_args__ = (
+        # `affected` reads (component → releases) from this index alone (index-only scans)
+        Index("ix_release_components_component_id_release_id", "component_id", "release_id"),
+    )
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
-    component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), primary_key=True, index=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), primary_key=True)
     scope: Mapped[str] = mapped_column(String(20), default="unknown")
 
 
@@ -287,6 +291,7 @@ class Finding(Base):
         UniqueConstraint("service_id", "fingerprint"),
         Index("ix_findings_service_id_scanner_status", "service_id", "scanner", "status"),
         Index("ix_findings_owner_team_id_status", "owner_team_id", "status"),
+        Index("ix_findings_analysis_state", "analysis_state"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
