@@ -15,7 +15,22 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
-from sqlalchemy import Table, and_, bindparam, case, delete, func, insert, or_, select, text, update
+from sqlalchemy import (
+    ARRAY,
+    Integer,
+    Table,
+    and_,
+    any_,
+    bindparam,
+    case,
+    delete,
+    func,
+    insert,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.orm import Session, aliased
 
 from clearance.errors import LedgerError
@@ -653,6 +668,23 @@ class Store:
 
     # --- "what's affected?" in pages: aggregated and paged in SQL ---------------------------------
 
+    def _id_batches(self, ids: Iterable[int]) -> Iterator[Sequence[int]]:
+        """Id lists for `_in_ids`: one batch on PostgreSQL (bound as one array), CHUNK-sized
+        slices on SQLite."""
+        wanted = sorted(set(ids))
+        if not wanted:
+            return iter(())
+        if self.session.get_bind().dialect.name == "postgresql":
+            return iter((wanted,))
+        return chunks(wanted)
+
+    def _in_ids(self, column: Any, ids: Sequence[int]) -> Any:
+        """`column IN ids`: on PostgreSQL `= ANY(:ids)` with one array parameter (thousands of
+        separate placeholders cost the driver more than the query), elsewhere a plain IN."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
+        return column.in_(list(ids))
+
     def affected_matches(
         self,
         *,
@@ -723,7 +755,7 @@ class Store:
             .join(Release, Release.id == ReleaseComponent.release_id)
             .where(
                 ReleaseComponent.component_id.in_(sorted(set(component_ids))),
-                Release.service_id.in_(sorted(set(service_ids))),
+                self._in_ids(Release.service_id, sorted(set(service_ids))),
             )
             .order_by(Release.service_id, Release.id.desc(), ReleaseComponent.component_id)
         )
@@ -732,11 +764,11 @@ class Store:
     def service_owners(self, service_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
         """Service id → (name, owning team name)."""
         out: dict[int, tuple[str, str | None]] = {}
-        for part in chunks(sorted(set(service_ids))):
+        for part in self._id_batches(service_ids):
             q = (
                 select(Service.id, Service.name, Team.name)
                 .outerjoin(Team, Team.id == Service.team_id)
-                .where(Service.id.in_(list(part)))
+                .where(self._in_ids(Service.id, part))
             )
             out.update((sid, (name, team)) for sid, name, team in self.session.connection().execute(q))
         return out
@@ -744,12 +776,12 @@ class Store:
     def latest_releases(self, service_ids: Sequence[int]) -> dict[int, int]:
         """Service id → id of its newest release."""
         out: dict[int, int] = {}
-        for part in chunks(sorted(set(service_ids))):
+        for part in self._id_batches(service_ids):
             out.update(
                 self.session.connection()
                 .execute(
                     select(Release.service_id, func.max(Release.id))
-                    .where(Release.service_id.in_(list(part)))
+                    .where(self._in_ids(Release.service_id, part))
                     .group_by(Release.service_id)
                 )
                 .tuples()
@@ -760,11 +792,11 @@ class Store:
     def release_environments(self, release_ids: Sequence[int]) -> dict[int, list[str]]:
         """Release id → the environments running it now (by rank)."""
         envs: dict[int, list[str]] = {}
-        for part in chunks(sorted(set(release_ids))):
+        for part in self._id_batches(release_ids):
             for rid, env in self.session.connection().execute(
                 select(CurrentDeployment.release_id, Environment.name)
                 .join(Environment, Environment.id == CurrentDeployment.environment_id)
-                .where(CurrentDeployment.release_id.in_(list(part)))
+                .where(self._in_ids(CurrentDeployment.release_id, part))
                 .order_by(Environment.rank, Environment.name)
             ):
                 envs.setdefault(rid, []).append(env)
@@ -880,7 +912,7 @@ class Store:
             for n in group:
                 inverse.setdefault(n, set()).add(a)
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
-        for part in chunks(services):
+        for part in self._id_batches(services):
             rows = (
                 self.session.connection()
                 .execute(
@@ -891,7 +923,7 @@ class Store:
                         Finding.status,
                         Finding.excepted_until,
                         Finding.analysis_state,
-                    ).where(Finding.service_id.in_(part), Finding.advisory_id.in_(sorted(names)))
+                    ).where(self._in_ids(Finding.service_id, part), Finding.advisory_id.in_(sorted(names)))
                 )
                 .tuples()
             )
