@@ -23,6 +23,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import text
@@ -112,10 +113,14 @@ def run(url: str, template: dict, n: int) -> dict[str, float | dict[str, int]]: 
             for label, raw in runs.items():
                 t, c = time.perf_counter(), time.process_time()
                 with ledger.write() as store:
+                    backend = server_cpu(store) if schema else None
                     res = ingest(store, Upload(report=raw, service="bench-svc"), admin_p, Limits())
+                    if backend is not None:
+                        out[label + " (server CPU s)"] = round(backend(), 3)
                 out[label] = round(time.perf_counter() - t, 3)
                 out[label + " (client CPU s)"] = round(time.process_time() - c, 3)
                 out[label + " counts"] = dict(res.counts)
+                out[label + " load average"] = os.getloadavg()  # type: ignore[assignment]
             return out
     finally:
         engine.dispose()
@@ -123,6 +128,20 @@ def run(url: str, template: dict, n: int) -> dict[str, float | dict[str, int]]: 
             with admin.begin() as c:
                 c.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
             admin.dispose()
+
+
+def server_cpu(store: object) -> Callable[[], float]:
+    """PostgreSQL on this machine: CPU seconds (user + system) the transaction's backend process
+    spends from now until the returned function is called (read from /proc)."""
+    pid = store.session.execute(text("SELECT pg_backend_pid()")).scalar()  # type: ignore[attr-defined]
+    tick = os.sysconf("SC_CLK_TCK")
+
+    def cpu() -> float:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / tick
+
+    start = cpu()
+    return lambda: cpu() - start
 
 
 def main() -> None:

@@ -16,6 +16,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import uvicorn
@@ -352,6 +353,71 @@ def zero_day(tmp_path_factory: pytest.TempPathFactory, demo_runs: DemoRuns) -> t
     return base / "db", next((base / "ev").glob("*.bundle.tar.gz")).read_bytes()
 
 
+def _push_last_months_release(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> tuple[Path, str]:
+    """The server's advisory database without the pyyaml advisory; billing's verified bundle
+    (pyyaml 5.3.1 in its SBOM) pushed. Returns (advisory dir, read token)."""
+    partial_db, bundle = zero_day
+    advisory_dir = live.advisory_dir
+    shutil.rmtree(advisory_dir)
+    shutil.copytree(partial_db, advisory_dir)
+    assert live.admin("key", "add", str(demo_runs.public_key), "--team", "payments")[0] == 0
+    tok = _token(live, "payments", "ingest,read")
+    (tmp_path / "b.tar.gz").write_bytes(bundle)
+    code, out, err = cli(
+        "push", str(tmp_path / "b.tar.gz"), "--server", live.url, "--token", tok, "--service", "billing"
+    )
+    assert code == 0, err
+    code, out, _ = cli("affected", "PYSEC-2021-142", "--db", live.db.url, "--format", "json")
+    assert json.loads(out)["results"] == []
+    return advisory_dir, tok
+
+
+def test_db_import_rematches_the_configured_ledger(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    advisory_dir, tok = _push_last_months_release(live, demo_runs, zero_day, tmp_path)
+    advisory = str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json")
+    ledger_env = {"CLEARANCE_DB_DIR": str(advisory_dir), "CLEARANCE_LEDGER_DB": live.db.url}
+    # --no-ledger: the advisory database changes, the ledger does not
+    code, out, err = cli("db", "import", advisory, "--no-ledger", env=ledger_env)
+    assert code == 0, err
+    assert out == "" and "re-matched" not in err
+    code, out, _ = cli("affected", "PYSEC-2021-142", "--db", live.db.url, "--format", "json")
+    assert json.loads(out)["results"] == []
+    # a ledger configured ($CLEARANCE_LEDGER_DB): the import re-matches it and lists the release
+    code, out, err = cli(
+        "db", "import", advisory, "--log-key", str(live.key), env={**ledger_env, "COLUMNS": "200"}
+    )
+    assert code == 0, err
+    assert "1 new matches, 1 newly affected releases, 1 findings recorded" in err
+    assert "billing" in out and "pkg:pypi/pyyaml@5.3.1" in out and "PYSEC-2021-142" in out
+    code, out, _ = cli("affected", "CVE-2020-14343", "--server", live.url, "--token", tok, "--format", "json")
+    data = json.loads(out)
+    assert data["services"] == ["billing"] and data["results"][0]["finding_status"] == "open"
+    findings = json.loads(
+        cli("ledger", "findings", "--service", "billing", "--db", live.db.url, "--format", "json")[1]
+    )
+    assert [f["rule_id"] for f in findings if f["scanner"] == "ledger"] == ["vuln.PYSEC-2021-142"]
+    # the same import again (--ledger-db given explicitly): nothing is newly affected
+    code, out, err = cli(
+        "db",
+        "import",
+        advisory,
+        "--ledger-db",
+        live.db.url,
+        "--log-key",
+        str(live.key),
+        "--format",
+        "json",
+        env={"CLEARANCE_DB_DIR": str(advisory_dir)},
+    )
+    assert code == 0, err
+    assert json.loads(out)["new_matches"] == 0 and json.loads(out)["newly_affected"] == []
+    assert live.admin("verify-log")[0] == 0
+
+
 def test_rematch_finds_last_months_release_for_todays_advisory(
     live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
 ) -> None:
@@ -421,3 +487,219 @@ def test_rematch_finds_last_months_release_for_todays_advisory(
     )
     assert json.loads(out)["new_matches"] == 0
     assert live.admin("verify-log")[0] == 0
+
+
+def test_gate_runs_take_over_and_fix_the_findings_a_rematch_recorded(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """A re-match records pyyaml's advisory for last month's release (scanner `ledger`). A later full
+    run that no longer ships pyyaml fixes it; a run whose deps scanner reports it continues the
+    same finding (linked by component + advisory group, never a duplicate)."""
+    advisory_dir, tok = _push_last_months_release(live, demo_runs, zero_day, tmp_path)
+    advisory = str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json")
+    code, _, err = cli(
+        "db",
+        "import",
+        advisory,
+        "--ledger-db",
+        live.db.url,
+        "--log-key",
+        str(live.key),
+        env={"CLEARANCE_DB_DIR": str(advisory_dir)},
+    )
+    assert code == 0, err
+
+    def pyyaml() -> list[dict[str, object]]:
+        out = cli("ledger", "findings", "--status", "all", "--db", live.db.url, "--format", "json")[1]
+        return [f for f in json.loads(out) if (f["component_purl"] or "").startswith("pkg:pypi/pyyaml")]
+
+    [recorded] = pyyaml()
+    assert recorded["scanner"] == "ledger" and recorded["status"] == "open"
+
+    def push(report: bytes, version: str) -> dict[str, object]:
+        path = tmp_path / f"{version}.json"
+        path.write_bytes(report)
+        code, out, err = cli(
+            "push", str(path), "--server", live.url, "--token", tok, "--service", "billing",
+            "--version", version, "--format", "json",
+        )  # fmt: skip
+        assert code == 0, err
+        result: dict[str, object] = json.loads(out)
+        return result
+
+    full = json.loads(demo_runs.report1)
+    assert full["target"].get("base") is None  # a full run
+    assert {s["id"]: s["status"] for s in full["tool"]["scanners"]}["deps"] == "succeeded"
+    upgraded = dict(
+        full,
+        findings=[
+            f for f in full["findings"] if "pyyaml" not in ((f.get("component") or {}).get("purl") or "")
+        ],
+    )
+    assert len(upgraded["findings"]) < len(full["findings"])
+    # pyyaml upgraded: the deps scanner no longer reports it, the release no longer ships 5.3.1
+    res = push(json.dumps(upgraded).encode(), "2.0")
+    fixed = [f for f in res["findings"] if f["finding_id"] == recorded["id"]]  # type: ignore[attr-defined]
+    assert [f["result"] for f in fixed] == ["fixed"] and "ledger" in res["closed_scanners"]  # type: ignore[operator]
+    [after] = pyyaml()
+    assert after["status"] == "fixed" and after["id"] == recorded["id"]
+    # it comes back and the gate now knows the advisory: the same finding, reopened, taken over
+    res = push(demo_runs.report1, "3.0")
+    linked = [f for f in res["findings"] if f["finding_id"] == recorded["id"]]  # type: ignore[attr-defined]
+    assert [(f["result"], f["matched"]) for f in linked] == [("reopened", "service+component+advisory")]
+    [again] = pyyaml()
+    assert again["id"] == recorded["id"] and again["scanner"] == "deps" and again["status"] == "reopened"
+    # pushed again (new bytes, same findings): matched by its new fingerprint, nothing duplicated
+    res = push(demo_runs.report1 + b"\n", "3.0")
+    assert res["counts"]["created"] == 0 and res["counts"]["fixed"] == 0  # type: ignore[index]
+    assert [f["id"] for f in pyyaml()] == [recorded["id"]]
+    assert live.admin("verify-log")[0] == 0
+
+
+def test_a_rematch_finding_stays_open_while_the_release_still_ships_the_component(
+    live: Live, demo_runs: DemoRuns, zero_day: tuple[Path, bytes], tmp_path: Path
+) -> None:
+    """The gate's advisory data may lag the server's: a full run of the same release (it still
+    ships pyyaml 5.3.1) does not fix the ledger's finding just because its deps scanner, on the old
+    advisory database, does not report it."""
+    from clearance.evidence.bundle import read_bundle
+
+    advisory_dir, tok = _push_last_months_release(live, demo_runs, zero_day, tmp_path)
+    advisory = str(REPO / "examples" / "advisories" / "PyPI" / "PYSEC-2021-142.json")
+    code, _, err = cli(
+        "db", "import", advisory, "--ledger-db", live.db.url, "--log-key", str(live.key),
+        env={"CLEARANCE_DB_DIR": str(advisory_dir)},
+    )  # fmt: skip
+    assert code == 0, err
+    _, bundle = zero_day
+    (tmp_path / "again.tar.gz").write_bytes(bundle)
+    rerun = read_bundle(tmp_path / "again.tar.gz")["results.json"] + b"\n"  # same commit, new bytes
+    (tmp_path / "rerun.json").write_bytes(rerun)
+    code, out, err = cli(
+        "push", str(tmp_path / "rerun.json"), "--server", live.url, "--token", tok,
+        "--service", "billing", "--format", "json",
+    )  # fmt: skip
+    assert code == 0, err
+    res = json.loads(out)
+    assert res["duplicate"] is False and res["mode"] == "full"
+    assert res["counts"]["fixed"] == 0 and res["counts"]["created"] == 0
+    out = cli("ledger", "findings", "--db", live.db.url, "--format", "json")[1]
+    ledger_findings = [f for f in json.loads(out) if f["scanner"] == "ledger"]
+    assert [(f["rule_id"], f["status"]) for f in ledger_findings] == [("vuln.PYSEC-2021-142", "open")]
+
+
+def test_ledger_tables_fit_80_columns_without_breaking_identifiers(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    _token(live, "search", "read")
+    (tmp_path / "r1.json").write_bytes(demo_runs.report1)
+    code, _, err = cli("push", str(tmp_path / "r1.json"), "--server", live.url, "--token", tok)
+    assert code == 0, err
+    narrow = {"COLUMNS": "80"}
+    findings = json.loads(cli("ledger", "findings", "--db", live.db.url, "--format", "json")[1])
+    affected = json.loads(cli("affected", "CVE-2024-56326", "--db", live.db.url, "--format", "json")[1])
+    tokens = json.loads(cli("ledger", "token", "list", "--db", live.db.url, "--format", "json")[1])
+    for args, whole in (
+        (["ledger", "findings", "--db", live.db.url], [(f["service"], f["rule_id"]) for f in findings]),
+        (["affected", "CVE-2024-56326", "--db", live.db.url], [(r["service"], r["component"]) for r in affected["results"]]),
+        (["ledger", "token", "list", "--db", live.db.url], [(str(t["id"]), t["prefix"]) for t in tokens]),
+    ):  # fmt: skip
+        code, out, err = cli(*args, env=narrow)
+        assert code == 0, err
+        lines = out.splitlines()
+        assert max(len(line) for line in lines) <= 80, out
+        for ids in whole:  # each identifier whole, on one line with the others of its row
+            assert any(all(i in line for i in ids) for line in lines), (ids, out)
+    # the wide terminal shows every column; the narrow one says which it left out
+    code, out, err = cli("ledger", "findings", "--db", live.db.url, env={"COLUMNS": "250"})
+    assert "days_open" in out and "left out" not in err
+    code, out, err = cli("ledger", "findings", "--db", live.db.url, env=narrow)
+    assert "days_open" not in out and "left out at 80 columns" in err and "days_open" in err
+
+
+@pytest.fixture
+def small_server(ledger_db: LedgerDB, tmp_path: Path) -> Iterator[tuple[str, list[tuple[str, str, int]]]]:
+    """A live server that accepts pushes of at most 300 kB and records every request it reads
+    (method, path, body bytes)."""
+    seen: list[tuple[str, str, int]] = []
+    settings = ServerSettings(
+        db_url=ledger_db.url,
+        log_key_path=tmp_path / "log.key",
+        migrate=False,
+        max_request_bytes=300_000,
+        max_bundle_bytes=200_000,
+    )
+    app = create_app(settings, clock=Clock(), engine=ledger_db.engine)
+
+    async def recorded(scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await app(scope, receive, send)
+            return
+        index = len(seen)
+        seen.append((scope["method"], scope["path"], 0))
+
+        async def counted() -> Any:
+            message = await receive()
+            if message["type"] == "http.request":
+                method, path, n = seen[index]
+                seen[index] = (method, path, n + len(message.get("body", b"")))
+            return message
+
+        await app(scope, counted, send)
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    server = uvicorn.Server(uvicorn.Config(recorded, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    for _ in range(200):
+        if server.started:
+            break
+        time.sleep(0.05)
+    assert server.started
+    yield f"http://127.0.0.1:{port}", seen
+    server.should_exit = True
+    thread.join(10)
+
+
+def test_push_refuses_an_oversized_bundle_before_uploading_it(
+    small_server: tuple[str, list[tuple[str, str, int]]], ledger_db: LedgerDB, tmp_path: Path
+) -> None:
+    url, seen = small_server
+    code, tok, err = cli("ledger", "token", "create", "--team", "payments", "--scope", "ingest",
+                         "--db", ledger_db.url, "--log-key", str(tmp_path / "log.key"))  # fmt: skip
+    assert code == 0, err
+    big = tmp_path / "big.bundle.tar.gz"
+    big.write_bytes(b"\x1f\x8b" + os.urandom(250_000))
+    code, _, err = cli("push", str(big), "--server", url, "--token", tok.strip(), env={"COLUMNS": "200"})
+    assert code != 0
+    assert "the bundle is 250,002 bytes" in err and "at most 200,000 bytes (max_bundle_bytes)" in err
+    assert "nothing was uploaded" in err and "Traceback" not in err
+    assert [(m, p) for m, p, _ in seen] == [("GET", "/api/v1/limits")]  # never POSTed
+    assert sum(n for _, _, n in seen) == 0
+
+
+def test_a_token_in_the_server_url_is_used_and_never_shown(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    tok = _token(live, "payments", "ingest,read")
+    host = live.url.removeprefix("http://")
+    (tmp_path / "r1.json").write_bytes(demo_runs.report1)
+    code, out, err = cli(
+        "push", str(tmp_path / "r1.json"), "--server", f"http://ci:{tok}@{host}", "--service", "billing"
+    )
+    assert code == 0, err
+    assert "created" in out and tok not in out + err
+    code, out, err = cli("ledger", "findings", "--server", f"http://{tok}@{host}", "--format", "json")
+    assert code == 0, err and json.loads(out)
+    # a different token in the URL and on the command line: refused, the secret not echoed
+    other = _token(live, "payments", "read")
+    code, out, err = cli(
+        "affected", "CVE-2024-56326", "--server", f"http://ci:{tok}@{host}", "--token", other
+    )
+    assert code != 0 and "differs" in err and tok not in out + err and other not in out + err
+    # an unreachable server named in an error: without its credentials
+    code, out, err = cli("ledger", "findings", "--server", f"http://ci:{tok}@127.0.0.1:9")
+    assert code != 0 and "127.0.0.1:9" in err and tok not in out + err

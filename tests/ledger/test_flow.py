@@ -75,6 +75,21 @@ def test_demo_flow(api: Api, demo_runs: DemoRuns) -> None:
     assert len(purl_rows) == 2 and all(
         "GHSA-q2x7-8rv6-6q7h" in x["advisories"] for x in purl_rows
     )  # one row per release
+    pages = [
+        api.client.get(
+            "/api/v1/affected",
+            params={"purl": "pkg:pypi/jinja2", "range": "<3.1.5", "limit": 1, "offset": offset},
+            headers=api.auth(payments),
+        ).json()
+        for offset in (0, 1)
+    ]
+    assert [(p["count"], len(p["results"]), p["next_offset"]) for p in pages] == [(2, 1, 1), (2, 1, None)]
+    assert [p["results"][0] for p in pages] == purl_rows  # the pages, in order, are the whole answer
+    assert pages[0]["services"] == ["billing"]  # totals cover every page
+    r = api.client.get(
+        "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "limit": 0}, headers=api.auth(payments)
+    )
+    assert r.status_code == 422
     r = api.client.get(
         "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "range": ">=3.1.5"}, headers=api.auth(payments)
     )

@@ -31,6 +31,24 @@ CONFIG_OPT = typer.Option(
     None, "--config", "-c", help="Configuration file (for db_dir in its \\[deps] table)."
 )
 
+LEDGER_DB_OPT = typer.Option(
+    None,
+    "--ledger-db",
+    help="Ledger database to re-match after the import (default: $CLEARANCE_LEDGER_DB; "
+    "neither: no ledger is touched).",
+)
+NO_LEDGER_OPT = typer.Option(
+    False, "--no-ledger", help="Do not re-match the ledger even when $CLEARANCE_LEDGER_DB is set."
+)
+LEDGER_KEY_OPT = typer.Option(
+    None,
+    "--log-key",
+    help="The ledger's checkpoint signing key (default: ledger-log.key in the user data dir).",
+)
+LEDGER_FORMAT_OPT = typer.Option(
+    "table", "--format", "-f", help="Newly affected releases as table, json or csv."
+)
+
 db_app = typer.Typer(help="Manage the offline advisory database (OSV, KEV, EPSS).", no_args_is_help=True)
 
 
@@ -60,8 +78,14 @@ def import_(
     ),
     db_dir: Path | None = DB_DIR_OPT,
     config: Path | None = CONFIG_OPT,
+    ledger_db: str | None = LEDGER_DB_OPT,
+    no_ledger: bool = NO_LEDGER_OPT,
+    log_key: Path | None = LEDGER_KEY_OPT,
+    fmt: str = LEDGER_FORMAT_OPT,
 ) -> None:
-    """Import OSV advisories offline (air-gapped CI); replaces only the ecosystems imported."""
+    """Import OSV advisories offline (air-gapped CI); replaces only the ecosystems imported. With a
+    ledger configured (`--ledger-db` / $CLEARANCE_LEDGER_DB) every stored release is then re-matched
+    and the newly affected ones are listed and recorded as findings."""
     from clearance.scanners.vulns.advisories import OsvSource, import_osv
 
     with errors_to_exit():
@@ -73,6 +97,7 @@ def import_(
             f"imported into {db} in {report.seconds:.1f}s ({report.size / 1e6:.1f} MB); "
             f"{report.withdrawn} withdrawn and {report.skipped} unusable record(s) skipped"
         )
+        _rematch_ledger(db, ledger_db, no_ledger, log_key, fmt)
 
 
 @db_app.command("update")
@@ -88,10 +113,31 @@ def update(
     db_dir: Path | None = DB_DIR_OPT,
     config: Path | None = CONFIG_OPT,
     quiet: bool = QUIET_OPT,
+    ledger_db: str | None = LEDGER_DB_OPT,
+    no_ledger: bool = NO_LEDGER_OPT,
+    log_key: Path | None = LEDGER_KEY_OPT,
+    fmt: str = LEDGER_FORMAT_OPT,
 ) -> None:
-    """Download the OSV dumps (plus KEV and EPSS) with conditional requests and import them."""
+    """Download the OSV dumps (plus KEV and EPSS) with conditional requests and import them; then,
+    with a ledger configured (`--ledger-db` / $CLEARANCE_LEDGER_DB), re-match every stored release."""
     with errors_to_exit():
-        download(_db_path(db_dir, config), list(ecosystems or []), kev=kev, epss=epss, quiet=quiet)
+        db = _db_path(db_dir, config)
+        download(db, list(ecosystems or []), kev=kev, epss=epss, quiet=quiet)
+        _rematch_ledger(db, ledger_db, no_ledger, log_key, fmt)
+
+
+def _rematch_ledger(db: Path, ledger_db: str | None, no_ledger: bool, log_key: Path | None, fmt: str) -> None:
+    """After an advisory import: re-match the configured ledger (none configured: nothing)."""
+    import os
+
+    from clearance.ledger import DB_ENV
+
+    url = None if no_ledger else (ledger_db or os.environ.get(DB_ENV) or None)
+    if url is None:
+        return
+    from clearance.cli.ledger import rematch_ledger
+
+    rematch_ledger(url, db.parent, log_key, fmt)
 
 
 def download(

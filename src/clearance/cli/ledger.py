@@ -11,8 +11,9 @@ import csv
 import io
 import json
 import os
+import re
 from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -103,12 +104,10 @@ def _server(server: str | None) -> str | None:
 def _request(method: str, server: str, path: str, token: str | None, **kwargs: Any) -> Any:
     import httpx
 
-    secret = token or os.environ.get(TOKEN_ENV)
-    if not secret:
-        raise UsageError("no API token", hint=f"pass --token or set {TOKEN_ENV}")
+    base, secret = _credentials(server, token)
     try:
         r = httpx.request(
-            method, server + path, headers={"Authorization": f"Bearer {secret}"}, timeout=120, **kwargs
+            method, base + path, headers={"Authorization": f"Bearer {secret}"}, timeout=120, **kwargs
         )
     except httpx.HTTPError as e:
         raise LedgerError(f"cannot reach the ledger at {_safe(server)}: {type(e).__name__}") from e
@@ -118,10 +117,39 @@ def _request(method: str, server: str, path: str, token: str | None, **kwargs: A
             message, hint = err["message"], err.get("hint")
         except (ValueError, KeyError, TypeError):
             message, hint = r.text[:300], None
-        raise LedgerError(f"ledger refused ({r.status_code}): {message}", hint=hint)
+        raise Refused(r.status_code, f"ledger refused ({r.status_code}): {message}", hint=hint)
     if r.headers.get("content-type", "").startswith("application/json"):
         return r.json()
     return r.text
+
+
+class Refused(LedgerError):
+    """The ledger answered with an error status."""
+
+    def __init__(self, status: int, message: str, hint: str | None = None) -> None:
+        super().__init__(message, hint=hint)
+        self.status = status
+
+
+def _credentials(server: str, token: str | None) -> tuple[str, str]:
+    """(server URL without credentials, API token). A token embedded in the URL
+    (`https://user:TOKEN@host` or `https://TOKEN@host`) is used when no other is given and is
+    never sent in, or printed with, the URL; two different tokens are refused."""
+    from urllib.parse import unquote, urlsplit, urlunsplit
+
+    parts = urlsplit(server)
+    embedded = unquote(parts.password or parts.username or "") if "@" in parts.netloc else ""
+    explicit = token or os.environ.get(TOKEN_ENV)
+    if embedded and explicit and embedded != explicit:
+        raise UsageError(
+            f"the server URL {_safe(server)} carries a token that differs from --token / ${TOKEN_ENV}",
+            hint="give the token once: --token or $CLEARANCE_TOKEN, not in the URL",
+        )
+    secret = explicit or embedded
+    if not secret:
+        raise UsageError("no API token", hint=f"pass --token or set {TOKEN_ENV}")
+    netloc = parts.netloc.rsplit("@", 1)[-1]
+    return urlunsplit((parts.scheme, netloc, parts.path, parts.query, parts.fragment)), secret
 
 
 def _safe(url: str) -> str:
@@ -137,9 +165,21 @@ def _safe(url: str) -> str:
 # --- output ------------------------------------------------------------------------------------------
 
 
+WRAPPING_COLUMNS = frozenset({"title", "by_severity", "environments", "fixed_versions", "scopes", "reason"})
+"""Columns of prose or lists, which may wrap at spaces; every other column holds an identifier
+(service, purl, rule id, advisory id, date…) and is never broken across lines."""
+
+
 def _emit(
-    rows: Sequence[dict[str, Any]], columns: Sequence[str], fmt: str, title: str = "", whole: Any = None
+    rows: Sequence[dict[str, Any]],
+    columns: Sequence[str],
+    fmt: str,
+    title: str = "",
+    whole: Any = None,
+    priority: Sequence[str] | None = None,
 ) -> None:
+    """Rows as json, csv (every column) or a table that fits the terminal: columns are kept in
+    `priority` order (default: `columns` order) while they fit, the rest are dropped and named."""
     if fmt == "json":
         typer.echo(
             json.dumps(whole if whole is not None else list(rows), indent=2, sort_keys=True, default=str)
@@ -158,17 +198,60 @@ def _emit(
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title or None)
-    for c in columns:
-        table.add_column(c, overflow="fold")
-    for r in rows:
-        table.add_row(*(_short(_cell(r.get(c))) for c in columns))
-    Console().print(table)
+    console = Console()
+    cells = [{c: _short(_cell(r.get(c))) for c in columns} for r in rows]
+    shown, hidden = fit_columns(cells, columns, console.width, priority)
+    table = Table(title=title or None, collapse_padding=True, pad_edge=False, expand=False)
+    for c in shown:
+        if c in WRAPPING_COLUMNS:
+            table.add_column(c, overflow="fold", min_width=min(12, _natural(cells, c)))
+        else:
+            table.add_column(c, no_wrap=True, overflow="ellipsis", min_width=_natural(cells, c))
+    for r in cells:
+        table.add_row(*(r[c] for c in shown))
+    console.print(table)
+    if hidden and rows:
+        typer.echo(
+            f"({len(hidden)} column(s) left out at {console.width} columns: {', '.join(hidden)}; "
+            "widen the terminal or use --format json/csv)",
+            err=True,
+        )
+
+
+def _natural(cells: Sequence[dict[str, str]], column: str) -> int:
+    return max([len(column), *(len(r[column]) for r in cells)])
+
+
+def fit_columns(
+    cells: Sequence[dict[str, str]], columns: Sequence[str], width: int, priority: Sequence[str] | None = None
+) -> tuple[list[str], list[str]]:
+    """(columns shown, in display order; columns left out) so a table of `cells` fits `width`:
+    identifier columns need their longest value, wrapping ones 12 characters; 3 characters of
+    border and padding per column. The first column of `priority` is always shown."""
+    order = [c for c in (priority or columns) if c in columns] + [
+        c for c in columns if c not in (priority or ())
+    ]
+    need = {
+        c: (min(12, _natural(cells, c)) if c in WRAPPING_COLUMNS else _natural(cells, c)) + 3 for c in columns
+    }
+    chosen: set[str] = set()
+    used = 1
+    for c in order:
+        if not chosen or used + need[c] <= width:
+            chosen.add(c)
+            used += need[c]
+    return [c for c in columns if c in chosen], [c for c in order if c not in chosen]
+
+
+_COMMIT = re.compile(r"^[0-9a-f]{40}$|^[0-9a-f]{64}$")
 
 
 def _short(text: str) -> str:
-    """Tables show ISO timestamps as dates."""
-    return text[:10] if len(text) >= 19 and text[4] == "-" and text[10] == "T" else text
+    """Tables show ISO timestamps as dates and commit ids as their first 12 digits (git's short
+    form); json and csv keep them whole."""
+    if len(text) >= 19 and text[4] == "-" and text[10] == "T":
+        return text[:10]
+    return text[:12] if _COMMIT.match(text) else text
 
 
 def _cell(value: Any) -> str:
@@ -297,7 +380,13 @@ def token_list(db_url: str | None = DB_OPT, fmt: str = FORMAT_OPT) -> None:
     """List tokens (prefix, team, scopes, expiry, revoked) — never the secrets."""
     with errors_to_exit(), _ledger(db_url) as ledger, ledger.read() as store:
         rows = [t.as_json() for t in store.tokens()]
-        _emit(rows, ["id", "prefix", "name", "team", "scopes", "expires_at", "revoked_at"], fmt, "tokens")
+        _emit(
+            rows,
+            ["id", "prefix", "name", "team", "scopes", "expires_at", "revoked_at"],
+            fmt,
+            "tokens",
+            priority=["id", "prefix", "team", "scopes", "expires_at", "revoked_at", "name"],
+        )
 
 
 @token_app.command("revoke")
@@ -382,6 +471,21 @@ FINDING_COLUMNS = [
 ]
 
 
+FINDING_PRIORITY = [
+    "service",
+    "rule_id",
+    "severity",
+    "status",
+    "days_overdue",
+    "due_at",
+    "team",
+    "path",
+    "line",
+    "days_open",
+]
+"""Which finding columns stay when the terminal is narrow (first: kept longest)."""
+
+
 @ledger_app.command("findings")
 def findings(
     team: str | None = typer.Option(None, "--team"),
@@ -418,7 +522,7 @@ def findings(
                     team=team, service=service, severity=severity, status=status, overdue=overdue
                 )
                 rows = [f.as_json() for f in store.findings(flt)]
-        _emit(rows, FINDING_COLUMNS, fmt, f"{len(rows)} findings")
+        _emit(rows, FINDING_COLUMNS, fmt, f"{len(rows)} findings", priority=FINDING_PRIORITY)
 
 
 @ledger_app.command("debt")
@@ -585,25 +689,49 @@ def rematch(
     fmt: str = FORMAT_OPT,
     log_key: Path | None = KEY_OPT,
 ) -> None:
-    """Re-match every stored release against the advisory database (run after `db import`/`db update`);
-    lists the newly affected releases and records findings for them."""
-    from clearance.ledger.affected import rematch as run_rematch
+    """Re-match every stored release against the advisory database (`db import`/`db update` do it
+    themselves when a ledger is configured); lists the newly affected releases and records findings
+    for them."""
     from clearance.scanners.vulns.advisories import database_dir
 
-    directory = advisory_db or database_dir()
-    with errors_to_exit(), _ledger(db_url, log_key, advisory_dir=directory) as ledger:
+    with errors_to_exit():
+        rematch_ledger(db_url, advisory_db or database_dir(), log_key, fmt)
+
+
+def rematch_ledger(db_url: str | None, advisory_dir: Path, log_key: Path | None, fmt: str) -> None:
+    """Re-match every release stored in the ledger at `db_url` against the advisory database in
+    `advisory_dir`; record findings for the new matches and list the newly affected releases
+    (stdout; the summary on stderr). Shared by `ledger rematch` and `db import`/`db update`."""
+    from clearance.ledger.affected import rematch as run_rematch
+
+    if fmt not in ("table", "json", "csv"):
+        raise UsageError(f"unknown format {fmt!r}", hint="table, json or csv")
+    with _ledger(db_url, log_key, advisory_dir=advisory_dir) as ledger:
         with ledger.advisory_matcher() as matcher, ledger.write() as store:
             assert matcher is not None
             result = run_rematch(store, matcher)
-        rows = list(result.newly_affected)
-        if fmt == "json":
-            typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
-            return
-        typer.echo(
-            f"{result.components} components re-matched: {result.new_matches} new matches, {result.findings_recorded} findings recorded",
-            err=True,
-        )
-        _emit(rows, ["service", "release", "component", "advisory_id"], fmt, "newly affected releases")
+        where = _safe_db(db_url)
+    if fmt == "json":
+        typer.echo(json.dumps(result.as_json(), indent=2, sort_keys=True))
+        return
+    typer.echo(
+        f"ledger {where}: {result.components} components re-matched: {result.new_matches} new matches, "
+        f"{len({(i['service'], i['release_id']) for i in result.newly_affected})} newly affected releases, "
+        f"{result.findings_recorded} findings recorded",
+        err=True,
+    )
+    _emit(
+        list(result.newly_affected),
+        ["service", "release", "component", "advisory_id"],
+        fmt,
+        "newly affected releases",
+    )
+
+
+def _safe_db(db_url: str | None) -> str:
+    from clearance.ledger import db
+
+    return db.redact(db.resolve_url(db_url))
 
 
 @ledger_app.command("triage")
@@ -690,21 +818,63 @@ def push_run(
     version: str | None = None,
     report: Path | None = None,
 ) -> dict[str, Any]:
-    """POST a report or bundle to `url`; returns the ledger's answer."""
+    """POST a report or bundle to `url`; returns the ledger's answer. The server's size limits
+    are asked first (`GET /api/v1/limits`) so an oversized push is refused before any byte of
+    it is uploaded; the files are streamed from disk, never read whole into memory."""
+    sizes: dict[str, int] = {}
     try:
-        data = path.read_bytes()
+        with path.open("rb") as fh:
+            is_bundle = fh.read(2) == b"\x1f\x8b"
+        sizes["bundle" if is_bundle else "report"] = path.stat().st_size
+        if is_bundle and report is not None:
+            sizes["report"] = report.stat().st_size
     except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}") from e
-    files: dict[str, tuple[str, bytes, str]] = {}
-    if data[:2] == b"\x1f\x8b":
-        files["bundle"] = (path.name, data, "application/gzip")
-        if report is not None:
-            files["report"] = (report.name, report.read_bytes(), "application/json")
-    else:
-        files["report"] = (path.name, data, "application/json")
+        raise UsageError(f"cannot read {e.filename or path}: {e.strerror}") from e
+    _check_limits(url, token, sizes)
     form = {k: v for k, v in {"service": service, "version": version}.items() if v}
-    result: dict[str, Any] = _request("POST", url, "/api/v1/runs", token, files=files, data=form)
+    with ExitStack() as stack:
+        files: dict[str, tuple[str, Any, str]] = {}
+        if is_bundle:
+            files["bundle"] = (path.name, stack.enter_context(path.open("rb")), "application/gzip")
+            if report is not None:
+                files["report"] = (report.name, stack.enter_context(report.open("rb")), "application/json")
+        else:
+            files["report"] = (path.name, stack.enter_context(path.open("rb")), "application/json")
+        result: dict[str, Any] = _request("POST", url, "/api/v1/runs", token, files=files, data=form)
     return result
+
+
+def _size(n: int) -> str:
+    return f"{n / 1024 / 1024:.1f} MB" if n >= 10 * 1024 * 1024 else f"{n:,} bytes"
+
+
+MULTIPART_SLACK = 64 * 1024
+"""Bytes of multipart framing and form fields counted on top of the files against the request limit."""
+
+
+def _check_limits(url: str, token: str | None, sizes: dict[str, int]) -> None:
+    """Refuse a push the server would refuse for its size (servers without `/api/v1/limits`:
+    the upload goes ahead and the server's own 413 is shown)."""
+    try:
+        limits = _request("GET", url, "/api/v1/limits", token)
+    except Refused as e:
+        if e.status == 404:  # an older server: it will answer 413 itself
+            return
+        raise
+    if not isinstance(limits, dict):
+        return
+    checks = [
+        ("bundle", sizes.get("bundle"), limits.get("max_bundle_bytes"), "max_bundle_bytes"),
+        ("report", sizes.get("report"), limits.get("max_report_bytes"), "max_report_bytes"),
+        ("push", sum(sizes.values()) + MULTIPART_SLACK, limits.get("max_request_bytes"), "max_request_bytes"),
+    ]
+    for what, size, limit, setting in checks:
+        if size is not None and isinstance(limit, int) and size > limit:
+            raise LedgerError(
+                f"the {what} is {_size(size)}; the ledger at {_safe(url)} accepts at most "
+                f"{_size(limit)} ({setting}); nothing was uploaded",
+                hint=f"raise {setting} in the server's settings, or push the JSON report alone",
+            )
 
 
 def print_push(result: dict[str, Any], fmt: str = "table") -> None:
@@ -743,6 +913,21 @@ AFFECTED_COLUMNS = [
 ]
 
 
+AFFECTED_PRIORITY = [
+    "service",
+    "component",
+    "version",
+    "finding_status",
+    "team",
+    "advisory_id",
+    "fixed_versions",
+    "environments",
+    "latest",
+    "excepted_until",
+    "analysis_state",
+]
+
+
 def affected(
     query: str = typer.Argument(
         ...,
@@ -755,13 +940,17 @@ def affected(
     server: str | None = SERVER_OPT,
     token: str | None = TOKEN_OPT,
     db_url: str | None = DB_OPT,
+    limit: int = typer.Option(500, "--limit", min=1, max=5000, help="Rows per page."),
+    offset: int = typer.Option(0, "--offset", min=0, help="Rows to skip (the answer's next_offset)."),
 ) -> None:
     """Which services and releases an advisory or package affects, where they run, who owns them."""
     with errors_to_exit():
         key = "purl" if query.startswith("pkg:") else "advisory"
         url = _server(server)
         if url:
-            params = {key: query, **({"range": version_range} if version_range else {})}
+            params: dict[str, Any] = {key: query, "limit": limit, "offset": offset}
+            if version_range:
+                params["range"] = version_range
             data = _request("GET", url, "/api/v1/affected", token, params=params)
         else:
             from clearance.ledger.affected import affected_query
@@ -772,14 +961,18 @@ def affected(
                     advisory=query if key == "advisory" else None,
                     purl=query if key == "purl" else None,
                     version_range=version_range,
+                    limit=limit,
+                    offset=offset,
                 )
-        _emit(
-            data["results"],
-            AFFECTED_COLUMNS,
-            fmt,
-            f"{query}: {len(data['services'])} service(s) affected",
-            whole=data,
-        )
+        rows = data["results"]
+        title = f"{query}: {len(data['services'])} service(s) affected"
+        if len(rows) < data.get("count", len(rows)):
+            title += (
+                f"; rows {data.get('offset', 0) + 1}-{data.get('offset', 0) + len(rows)} of {data['count']}"
+            )
+            if data.get("next_offset") is not None:
+                title += f" (next: --offset {data['next_offset']})"
+        _emit(rows, AFFECTED_COLUMNS, fmt, title, whole=data, priority=AFFECTED_PRIORITY)
 
 
 def push_gate_run(url: str, plan: Any, report: Any, *, quiet: bool) -> None:

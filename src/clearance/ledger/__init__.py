@@ -5,3 +5,6 @@
 `audit` the tamper-evident Merkle log. Imports only `model`, `decision`, `evidence` and the
 advisory store — never scanners' pipeline, the CLI or the server.
 """
+
+DB_ENV = "CLEARANCE_LEDGER_DB"
+"""Environment variable naming the ledger database URL (importable without the server extra)."""

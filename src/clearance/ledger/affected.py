@@ -4,7 +4,6 @@ without rescanning any repository)."""
 
 from __future__ import annotations
 
-import dataclasses
 import datetime as dt
 import hashlib
 import re
@@ -14,12 +13,17 @@ from typing import Any
 
 from clearance.errors import LedgerError
 from clearance.ledger.matching import AdvisoryMatcher, component_key, package_key
-from clearance.ledger.store import AffectedRow, Store
+from clearance.ledger.store import AffectedMatch, AffectedRow, Store
 from clearance.scanners.vulns.match import UnsupportedEcosystem, VersionParseError, parse_version
 
 LEDGER_SCANNER = "ledger"
 """Scanner id of findings the ledger records itself (re-matching), so gate runs never close them."""
 _RANGE_PART = re.compile(r"^\s*(<=|>=|==|!=|<|>|=)?\s*([^\s<>=!]+)\s*$")
+
+
+DEFAULT_LIMIT = 500
+"""Rows per `affected` answer unless asked otherwise (the totals always cover every row)."""
+MAX_LIMIT = 5000
 
 
 def affected_query(
@@ -29,14 +33,25 @@ def affected_query(
     purl: str | None = None,
     version_range: str | None = None,
     team_ids: Sequence[int] | None = None,
+    limit: int = DEFAULT_LIMIT,
+    offset: int = 0,
 ) -> dict[str, Any]:
-    """The API/CLI answer: one row per (release, component, advisory) with environments, owner,
-    finding status and fixed versions; VEX `not_affected`/`false_positive` rows are kept but
-    counted apart."""
+    """The API/CLI answer: one row per (release, component) with environments, owner, finding
+    status and fixed versions, one page at a time (`limit`, `offset`); `count` (every row),
+    `services` (every affected service) and `not_affected` are computed by the database over the
+    whole answer. VEX `not_affected`/`false_positive` rows are kept but counted apart.
+
+    Advisory queries show, per component, the advisory id that was asked for (else the first of
+    its group); purl queries list every advisory of the component with the worst severity, the
+    union of fixed versions and the status of the most urgent finding."""
+    if not 1 <= limit <= MAX_LIMIT:
+        raise LedgerError(f"limit must be between 1 and {MAX_LIMIT}")
+    if offset < 0:
+        raise LedgerError("offset must be 0 or more")
     if advisory:
         advisory = advisory.strip()
         names = store.advisory_names(advisory)
-        rows = _one_per_component(store.affected(advisories=names, team_ids=team_ids), advisory)
+        matches = store.affected_matches(advisories=names)
         query: dict[str, Any] = {"advisory": advisory, "names": names}
     elif purl:
         key = component_key(purl)
@@ -44,56 +59,119 @@ def affected_query(
         if package is None:
             raise LedgerError(f"not a package URL: {purl[:200]!r}")
         if key is not None:
-            rows = store.affected(component=key.purl, team_ids=team_ids)
+            matches = store.affected_matches(component=key.purl)
         else:
-            rows = store.affected(package=package, team_ids=team_ids)
+            matches = store.affected_matches(package=package)
             if version_range:
-                rows = [r for r in rows if _in_range(r.component, version_range)]
-        rows = _one_per_release(rows)
+                matches = [m for m in matches if _in_range(m.purl, version_range)]
         query = {"purl": purl, "range": version_range}
     else:
         raise LedgerError("give an advisory id or a purl")
-    suppressed = [r for r in rows if r.analysis_state in ("not_affected", "false_positive")]
-    services = sorted({r.service for r in rows if r not in suppressed})
+    by_component: dict[int, list[AffectedMatch]] = {}
+    for m in matches:
+        by_component.setdefault(m.component_id, []).append(m)
+    purl_of = {cid: ms[0].purl for cid, ms in by_component.items()}
+    counts = store.affected_counts(sorted(by_component), team_ids)
+    all_names = store.alias_closure(sorted({m.advisory_id for m in matches}))
+    suppressed = store.suppressed_pairs(sorted(purl_of.values()), all_names)
+    owners = store.service_owners(sorted({sid for sid, _, _ in counts}))
+    per_service: dict[int, int] = {}
+    total = not_affected = 0
+    live: set[int] = set()
+    for sid, cid, n in counts:
+        per_service[sid] = per_service.get(sid, 0) + n
+        total += n
+        if (sid, purl_of[cid]) in suppressed:
+            not_affected += n
+        else:
+            live.add(sid)
+    order = sorted(per_service, key=lambda sid: (owners[sid][0], sid))
+    page_services: list[int] = []
+    skip = seen = 0
+    for sid in order:
+        if seen + per_service[sid] > offset and seen < offset + limit:
+            if not page_services:
+                skip = offset - seen
+            page_services.append(sid)
+        seen += per_service[sid]
+    hits = store.affected_releases(sorted(by_component), page_services)
+    rank = {sid: i for i, sid in enumerate(page_services)}
+    hits.sort(key=lambda h: (rank[h[0]], -h[1], purl_of[h[5]]))
+    hits = hits[skip : skip + limit]
+    rows = _rows(store, hits, by_component, purl_of, owners, advisory)
     return {
         "query": query,
-        "services": services,
-        "count": len(rows),
-        "not_affected": len(suppressed),
+        "services": sorted(owners[sid][0] for sid in live),
+        "count": total,
+        "not_affected": not_affected,
+        "limit": limit,
+        "offset": offset,
+        "next_offset": offset + len(rows) if offset + len(rows) < total else None,
         "results": [r.as_json() for r in rows],
     }
-
-
-def _one_per_component(rows: list[AffectedRow], asked: str) -> list[AffectedRow]:
-    """One advisory group, reported under several ids (GHSA, PYSEC, CVE): one row per
-    (release, component), preferring the id that was asked for."""
-    best: dict[tuple[int, str], AffectedRow] = {}
-    for r in rows:
-        key = (r.release_id, r.component)
-        if key not in best or (r.advisory_id == asked and best[key].advisory_id != asked):
-            best[key] = r
-    return [r for r in rows if best.get((r.release_id, r.component)) is r]
 
 
 _SEVERITY_ORDER = {"critical": 5, "high": 4, "medium": 3, "unknown": 2, "low": 1, "info": 0}
 
 
-def _one_per_release(rows: list[AffectedRow]) -> list[AffectedRow]:
-    """Purl queries: one row per (release, component) listing every advisory, with the worst
-    severity, the union of fixed versions and the status of the most urgent open finding."""
-    grouped: dict[tuple[int, str], list[AffectedRow]] = {}
-    for r in rows:
-        grouped.setdefault((r.release_id, r.component), []).append(r)
+def _rows(
+    store: Store,
+    hits: Sequence[tuple[int, int, str, str | None, dt.datetime, int]],
+    by_component: dict[int, list[AffectedMatch]],
+    purl_of: dict[int, str],
+    owners: dict[int, tuple[str, str | None]],
+    asked: str | None,
+) -> list[AffectedRow]:
+    """The page's rows: where each release runs, whether it is its service's latest, and the
+    status of the service's finding (only for the page's services and components)."""
+    if not hits:
+        return []
+    latest = store.latest_releases(sorted({h[0] for h in hits}))
+    envs = store.release_environments(sorted({h[1] for h in hits}))
+    candidates = sorted({m.advisory_id for h in hits for m in by_component[h[5]]})
+    status = store.finding_status_for({(h[0], purl_of[h[5]]) for h in hits}, candidates)
     out = []
-    for group in grouped.values():
-        worst = max(
-            group,
-            key=lambda r: (_SEVERITY_ORDER.get(r.severity, 2), r.finding_status in ("open", "reopened")),
-        )
-        fixes = sorted({v for r in group for v in r.fixed_versions})
+    for sid, rid, version, commit, created, cid in hits:
+        purl = purl_of[cid]
+        group = by_component[cid]
+
+        def found(m: AffectedMatch) -> tuple[str, dt.datetime | None, str | None] | None:
+            return status.get((sid, purl, m.advisory_id)) or status.get((sid, purl, None))  # noqa: B023
+
+        if asked is not None:  # advisory query: the id asked for, else the first of its group
+            shown = next((m for m in group if m.advisory_id == asked), group[0])
+            advisories: tuple[str, ...] = ()
+            fixes = shown.fixed_versions
+        else:  # purl query: the worst advisory, all of them listed
+            shown = max(
+                group,
+                key=lambda m: (
+                    _SEVERITY_ORDER.get(m.severity, 2),
+                    (found(m) or ("",))[0] in ("open", "reopened"),
+                ),
+            )
+            advisories = tuple(sorted({m.advisory_id for m in group}))
+            fixes = tuple(sorted({v for m in group for v in m.fixed_versions}))
+        f = found(shown)
+        service, team = owners[sid]
         out.append(
-            dataclasses.replace(
-                worst, advisories=tuple(sorted({r.advisory_id for r in group})), fixed_versions=tuple(fixes)
+            AffectedRow(
+                service=service,
+                team=team,
+                release_id=rid,
+                version=version,
+                commit=commit,
+                created_at=created,
+                latest=rid == latest.get(sid),
+                environments=tuple(envs.get(rid, ())),
+                component=purl,
+                advisory_id=shown.advisory_id,
+                severity=shown.severity,
+                fixed_versions=fixes,
+                finding_status=f[0] if f else None,
+                excepted_until=f[1] if f else None,
+                analysis_state=f[2] if f else None,
+                advisories=advisories,
             )
         )
     return out

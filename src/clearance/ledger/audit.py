@@ -63,6 +63,36 @@ def root(leaves: Sequence[bytes]) -> bytes:
     return level[0]
 
 
+def extend_frontier(size: int, frontier: Sequence[bytes], leaves: Sequence[bytes]) -> list[bytes]:
+    """The compact range of a tree of `size` leaves (the roots of its maximal perfect subtrees,
+    left to right: one per set bit of `size`, largest first) extended by `leaves`. O(log n) state
+    and O(k log n) work for k new leaves instead of re-reading the whole log."""
+    if len(frontier) != bin(size).count("1"):
+        raise LedgerError(f"a compact range of a tree of {size} leaves has {bin(size).count('1')} hashes")
+    out = list(frontier)
+    n = size
+    for leaf in leaves:
+        out.append(leaf)
+        n += 1
+        # the new leaf closes one perfect subtree per trailing one bit of the old size
+        m = n
+        while m % 2 == 0:
+            right = out.pop()
+            out[-1] = node_hash(out[-1], right)
+            m //= 2
+    return out
+
+
+def frontier_root(frontier: Sequence[bytes]) -> bytes:
+    """The Merkle tree hash of the tree a compact range describes (equals `root(leaves)`)."""
+    if not frontier:
+        return hashlib.sha256(b"").digest()
+    r = frontier[-1]
+    for h in reversed(frontier[:-1]):
+        r = node_hash(h, r)
+    return r
+
+
 def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
     """PATH(m, D[n]): the audit path of leaf `index` in the tree of `leaves`."""
     if not 0 <= index < len(leaves):

@@ -20,8 +20,8 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import Session, sessionmaker
 
 from clearance.errors import LedgerError
+from clearance.ledger import DB_ENV as DB_ENV
 
-DB_ENV = "CLEARANCE_LEDGER_DB"
 DB_FILENAME = "ledger.db"
 
 

@@ -19,7 +19,7 @@ import json
 import re
 import tempfile
 import zlib
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +27,7 @@ from typing import Any
 from clearance.errors import EvidenceError
 from clearance.evidence.bundle import read_bundle, verify_bundle
 from clearance.evidence.keys import load_public_key
+from clearance.ledger.affected import LEDGER_SCANNER
 from clearance.ledger.matching import Match, component_key
 from clearance.ledger.report import BadInput, FindingInfo, GateReport, parse_report
 from clearance.ledger.store import OPEN_STATUSES, Store, normalize_team
@@ -34,6 +35,11 @@ from clearance.ledger.tables import Service, Team
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/@:-]{0,199}$")
 MATCH_KEY = "service+fingerprint"
+LINK_KEY = "service+component+advisory"
+"""How a reported vulnerability matched a finding the ledger recorded from a re-match."""
+DEPENDENCY_SCANNERS = frozenset({"deps"})
+"""The gate's scanner ids that report component vulnerabilities: a full run in which one of them
+succeeded can fix the ledger's own (re-match) findings of the service."""
 
 
 @dataclass(frozen=True)
@@ -214,7 +220,7 @@ def ingest(
     )
     new_matches = _components(store, release.id, report, bundle, matcher)
     waivers = _waivers(store, service.id, report)
-    outcomes, counts, closed = _lifecycle(store, service, report, run.id, waivers)
+    outcomes, counts, closed = _lifecycle(store, service, report, run.id, release.id, waivers)
     run.counts = counts
     store.append_audit(
         principal.actor,
@@ -538,12 +544,14 @@ def _lifecycle(
     service: Service,
     report: GateReport,
     run_id: int,
+    release_id: int,
     waivers: Mapping[str, tuple[int, dt.datetime | None]],
 ) -> tuple[list[FindingOutcome], dict[str, int], list[str]]:
     now = store.now
     sla = store.sla_days(service.tier)
     owners = _owner_resolver(store, service)
     existing = {f.fingerprint: f for f in store.findings_of_service(service.id)}
+    links = _LedgerLinks(store, existing.values())
     counts = {"created": 0, "updated": 0, "fixed": 0, "reopened": 0, "unchanged": 0}
     inserts: list[dict[str, Any]] = []
     updates: list[dict[str, Any]] = []
@@ -577,6 +585,12 @@ def _lifecycle(
             "reachable": _reachable(f),
         }
         old = existing.get(f.fingerprint)
+        matched = MATCH_KEY
+        if old is None and (adopted := links.adopt(f, _component_purl(f))) is not None:
+            # the ledger recorded this vulnerability from a re-match: the gate's finding takes it
+            # over (its fingerprint and scanner from now on), no duplicate
+            old, matched = adopted, LINK_KEY
+            fields.update(fingerprint=f.fingerprint, last_seen=now, last_run_id=run_id)
         if old is None:
             inserts.append(
                 dict(
@@ -615,12 +629,22 @@ def _lifecycle(
             updates.append(dict(change, id=old.id))
         if result != "unchanged":
             events.append({"finding_id": old.id, "run_id": run_id, "event": result, "at": now})
-        outcomes.append(FindingOutcome(f.fingerprint, f.rule_id, result, MATCH_KEY, old.id))
+        outcomes.append(FindingOutcome(f.fingerprint, f.rule_id, result, matched, old.id))
     closed: list[str] = []
     if report.mode == "full":
         closed = sorted({s.id for s in report.tool.scanners if s.status == "succeeded"})
+        shipped: set[str] | None = None
+        if set(closed) & DEPENDENCY_SCANNERS and links.pending():
+            shipped = {c.purl for c in store.release_components(release_id)}
+            closed = sorted({*closed, LEDGER_SCANNER})
         for old in existing.values():
             if old.fingerprint in seen or old.status not in OPEN_STATUSES or old.scanner not in closed:
+                continue
+            if old.scanner == LEDGER_SCANNER and (
+                links.taken(old.id) or shipped is None or old.component_purl in shipped
+            ):
+                # a re-match finding is fixed once the release no longer ships the component
+                # (the gate's advisory data may simply not know the advisory yet)
                 continue
             updates.append({"id": old.id, "status": "fixed", "fixed_at": now, "last_run_id": run_id})
             events.append({"finding_id": old.id, "run_id": run_id, "event": "fixed", "at": now})
@@ -636,6 +660,40 @@ def _lifecycle(
     store.insert_events(events)
     outcomes.sort(key=lambda o: (o.result, o.rule_id, o.fingerprint))
     return outcomes, counts, closed
+
+
+class _LedgerLinks:
+    """The service's findings recorded by the ledger itself (re-match, scanner `ledger`), by
+    component purl, with every name of their advisory: a reported vulnerability of the same
+    component under any of those names takes the finding over."""
+
+    def __init__(self, store: Store, findings: Iterable[Any]) -> None:
+        self.by_purl: dict[str, list[Any]] = {}
+        for f in findings:
+            if f.scanner == LEDGER_SCANNER and f.component_purl and f.advisory_id:
+                self.by_purl.setdefault(f.component_purl, []).append(f)
+        ids = sorted({f.advisory_id for fs in self.by_purl.values() for f in fs})
+        self.names = store.advisory_groups(ids) if ids else {}
+        self.adopted: set[int] = set()
+
+    def adopt(self, f: FindingInfo, purl: str | None) -> Any | None:
+        """The ledger finding a reported vulnerability continues, if any (each one once)."""
+        if not self.by_purl or f.advisory_id is None or purl is None:
+            return None
+        reported = set(_finding_aliases(f))
+        for old in self.by_purl.get(purl, ()):
+            if old.id not in self.adopted and self.names.get(old.advisory_id, {old.advisory_id}) & reported:
+                self.adopted.add(old.id)
+                return old
+        return None
+
+    def taken(self, finding_id: int) -> bool:
+        """Was this ledger finding taken over by a reported one in this run?"""
+        return finding_id in self.adopted
+
+    def pending(self) -> bool:
+        """Are there ledger findings this run did not take over?"""
+        return any(f.id not in self.adopted for fs in self.by_purl.values() for f in fs)
 
 
 def _component_purl(f: FindingInfo) -> str | None:

@@ -20,6 +20,7 @@ from clearance.ledger import audit, db, snapshots
 from clearance.ledger.audit import LogKey
 from clearance.ledger.matching import AdvisoryMatcher
 from clearance.ledger.store import Store, TokenInfo
+from clearance.ledger.tables import Checkpoint
 
 Clock = Callable[[], dt.datetime]
 SCOPES = ("ingest", "read", "deploy", "admin")
@@ -70,11 +71,11 @@ class Ledger:
         cold."""
         with db.transaction(self.sessions) as session:
             store = Store(session, self.clock())
-            before = store.audit_size()
+            before = store.audit_next_seq()
             yield store
             if self.after_change is not None:
                 self.after_change(session, store.now)
-            if self.log_key is not None and store.audit_size() != before:
+            if self.log_key is not None and store.audit_next_seq() != before:
                 sign_checkpoint(store, self.log_key)
             if bump:  # last: on PostgreSQL the row lock it takes is held only until the commit
                 snapshots.bump(session)
@@ -174,14 +175,37 @@ def revoke_token(store: Store, token_id: int, actor: str) -> TokenInfo:
 
 
 def sign_checkpoint(store: Store, key: LogKey) -> tuple[int, str]:
-    """Sign (size, root) of the whole log now; returns them."""
-    leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
-    size = len(leaves)
+    """Sign (size, root) of the whole log now; returns them. Incremental: the latest checkpoint's
+    compact range is extended with the entries appended since (O(new entries · log n)); the whole
+    log is read only when there is no usable range (a checkpoint from before ranges were stored,
+    or one whose range does not hash to its signed root)."""
     latest = store.latest_checkpoint()
-    root = audit.root(leaves).hex()
+    start, frontier = _usable_frontier(latest)
+    new = store.audit_leaves(start)
+    if any(seq != start + i for i, (seq, _) in enumerate(new)):  # a gap: recompute from scratch
+        start, frontier, new = 0, [], store.audit_leaves()
+    frontier = audit.extend_frontier(start, frontier, [bytes.fromhex(h) for _, h in new])
+    size = start + len(new)
+    root = audit.frontier_root(frontier)
     if latest is None or latest.size != size:
-        store.add_checkpoint(size, root, key.key_id, key.sign(size, bytes.fromhex(root)))
-    return size, root
+        store.add_checkpoint(
+            size, root.hex(), key.key_id, key.sign(size, root), frontier=[h.hex() for h in frontier]
+        )
+    return size, root.hex()
+
+
+def _usable_frontier(cp: Checkpoint | None) -> tuple[int, list[bytes]]:
+    """(size, compact range) to continue from: the checkpoint's when it is consistent with its
+    signed root, else (0, []) — recompute everything."""
+    if cp is None or not cp.frontier:
+        return 0, []
+    try:
+        hashes = [bytes.fromhex(h) for h in json.loads(cp.frontier)]
+    except (ValueError, TypeError):
+        return 0, []
+    if len(hashes) != bin(cp.size).count("1") or audit.frontier_root(hashes).hex() != cp.root_hash:
+        return 0, []
+    return cp.size, hashes
 
 
 @dataclass

@@ -185,8 +185,12 @@ class ReleaseComponent(Base):
     """A component shipped in a release (the SBOM)."""
 
     __tablename__ = "release_components"
+    __table_args__ = (
+        # `affected` reads (component → releases) from this index alone (index-only scans)
+        Index("ix_release_components_component_id_release_id", "component_id", "release_id"),
+    )
     release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
-    component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), primary_key=True, index=True)
+    component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), primary_key=True)
     scope: Mapped[str] = mapped_column(String(20), default="unknown")
 
 
@@ -292,6 +296,7 @@ class Finding(Base):
         Index("ix_findings_service_id_rule_id", "service_id", "rule_id"),
         Index("ix_findings_kind_first_seen", "kind", "first_seen"),
         Index("ix_findings_reopen_count", "reopen_count"),
+        Index("ix_findings_analysis_state", "analysis_state"),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
@@ -662,3 +667,6 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(200))
     signature: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[dt.datetime]
+    frontier: Mapped[str | None] = mapped_column(Text)
+    """The compact range of the tree at this size (JSON list of hex hashes, RFC 6962 style): the
+    next checkpoint extends it with the new entries instead of re-reading the whole log."""

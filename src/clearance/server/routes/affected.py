@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
-from clearance.ledger.affected import affected_query, rematch
+from clearance.ledger.affected import DEFAULT_LIMIT, MAX_LIMIT, affected_query, rematch
 from clearance.server.deps import AdminToken, LedgerDep, ReadToken, team_scope
 from clearance.server.errors import ApiError
 
@@ -22,14 +22,23 @@ def affected(
     advisory: str | None = None,
     purl: str | None = None,
     range: str | None = None,
+    limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page."),
+    offset: int = Query(0, ge=0, description="Rows to skip (see `next_offset`)."),
 ) -> dict[str, Any]:
     """`?advisory=CVE-…|GHSA-…` or `?purl=pkg:pypi/jinja2@2.11.2` (or a purl without version, with an
-    optional `range` such as `<3.1.5`)."""
+    optional `range` such as `<3.1.5`). One row per (release, component), a page at a time;
+    `count`, `services` and `not_affected` cover the whole answer."""
     if bool(advisory) == bool(purl):
         raise ApiError(400, "give exactly one of advisory= or purl=")
     with ledger.read() as store:
         return affected_query(
-            store, advisory=advisory, purl=purl, version_range=range, team_ids=team_scope(token)
+            store,
+            advisory=advisory,
+            purl=purl,
+            version_range=range,
+            team_ids=team_scope(token),
+            limit=limit,
+            offset=offset,
         )
 
 

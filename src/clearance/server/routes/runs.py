@@ -38,6 +38,21 @@ async def push_run(
     return result.as_json()
 
 
+@router.get(
+    "/limits",
+    summary="Size limits of a push",
+    description="What the server accepts, so a client can refuse an oversized push before uploading it.",
+)
+def limits(token: IngestToken, settings: SettingsDep) -> dict[str, int]:
+    """The request, report, bundle and unpacked-bundle limits in bytes."""
+    return {
+        "max_request_bytes": settings.max_request_bytes,
+        "max_report_bytes": settings.max_report_bytes,
+        "max_bundle_bytes": settings.max_bundle_bytes,
+        "max_unpacked_bytes": settings.max_unpacked_bytes,
+    }
+
+
 async def _upload(request: Request) -> Upload:
     ctype = request.headers.get("content-type", "").split(";", 1)[0].strip().lower()
     service = request.query_params.get("service")
