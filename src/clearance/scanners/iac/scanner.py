@@ -362,6 +362,8 @@ def _run_rules(
     for members in groups.values():
         ctx = RuleContext(members)
         for res in members:
+            if res.is_data:
+                continue  # a data source reads what exists; this code neither creates nor configures it
             for rule in by_type.get(res.type, ()):
                 try:
                     hits = list(rule.check(res, ctx))
