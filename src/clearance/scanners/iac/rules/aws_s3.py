@@ -64,14 +64,20 @@ def _acl_hits(res: Resource) -> Iterator[Hit]:
         yield Hit("acl", acl, f"The canned ACL `{acl}` {_ACL_MEANS[acl.lower()]}.", resource=res)
     grants = res.get("access_control_policy.0.grant") or res.get("grant") or []
     for i, grant in enumerate(grants if isinstance(grants, list) else []):
-        grantee = grant.get("grantee") if isinstance(grant, Mapping) else None
+        if not isinstance(grant, Mapping):
+            continue
+        grantee = grant.get("grantee")
         block = grantee[0] if isinstance(grantee, list) and grantee else grantee
-        uri = block.get("uri") if isinstance(block, Mapping) else None
+        # aws_s3_bucket_acl: grant { grantee { uri } }; the legacy aws_s3_bucket: grant { uri }
+        uri = block.get("uri") if isinstance(block, Mapping) else grant.get("uri")
         if uri in _ALL_USERS:
             base = "access_control_policy.0.grant" if res.has("access_control_policy") else "grant"
-            yield Hit(
-                f"{base}.{i}", uri, "A grant gives access to all (authenticated) AWS users.", resource=res
+            who = (
+                "anyone on the internet"
+                if uri == _ALL_USERS[0]
+                else "anyone with an AWS account (any account, not only yours)"
             )
+            yield Hit(f"{base}.{i}", uri, f"A grant gives access to {who}.", resource=res)
 
 
 def _policy_hits(res: Resource, path: str) -> Iterator[Hit]:
@@ -238,8 +244,8 @@ RULES: tuple[IacRule, ...] = (
         id="iac.aws-s3-public-access",
         title="S3 bucket readable or writable by anyone",
         severity=Severity.HIGH,
-        risk='A public ACL or a bucket policy with Principal "*" lets anyone on the internet read (or '
-        "write) the bucket's objects.",
+        risk='A public ACL or a bucket policy with Principal "*" lets anyone on the internet (an '
+        "authenticated-read ACL: anyone with any AWS account) read (or write) the bucket's objects.",
         remediation='Keep the bucket private and block public access:\n\n  resource "aws_s3_bucket_acl" "logs" '
         '{\n    bucket = aws_s3_bucket.logs.id\n    acl    = "private"\n  }\n\n  resource '
         '"aws_s3_bucket_public_access_block" "logs" {\n    bucket                  = aws_s3_bucket.logs.id\n'
