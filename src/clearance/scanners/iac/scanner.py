@@ -30,11 +30,13 @@ from clearance.model import (
     ScanError,
     Severity,
     Signals,
+    SignalValue,
     SkippedFile,
     Suppression,
     fingerprint,
+    signal_value,
 )
-from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
+from clearance.scanners.base import PlaceholderCheck, ScanContext, ScannerOutput, SecretDetector
 from clearance.scanners.iac import units
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
@@ -89,7 +91,7 @@ class IacScanner:
         if context.image is not None:
             from clearance.scanners.iac.rules.image import scan_image
 
-            return scan_image(context.image, context.settings)
+            return scan_image(context.image, context.settings, context.placeholder_check)
         out = ScannerOutput()
         texts: dict[str, str] = {}
         kinds: dict[str, FileKind] = {}
@@ -115,7 +117,9 @@ class IacScanner:
         limits = Limits.from_settings(context.settings.iac.limits)
         resources = self._parse(texts, kinds, context, out, limits)
         rules = _enabled_rules(context.settings)
-        findings = _cap_per_rule(_run_rules(resources, rules, out.errors), limits, out.errors)
+        findings = _cap_per_rule(
+            _run_rules(resources, rules, out.errors, context.placeholder_check), limits, out.errors
+        )
         unique: dict[str, Finding] = {}
         for finding in self._findings(findings, texts, by_path, context, out):
             kept = unique.get(finding.fingerprint)
@@ -170,20 +174,17 @@ class IacScanner:
             severity = hit.severity or rule.severity
             if confidence == "low" and severity.rank > Severity.MEDIUM.rank:
                 severity = Severity.MEDIUM  # low confidence looks low: at most a warning in SARIF
-            signals: dict[str, Any] = {
-                "category": rule.category,
-                "exposure": hit.exposure or rule.exposure,
-                "confidence": confidence,
+            extra: dict[str, SignalValue] = {
                 "resource": res.address,
-                "resource_type": res.extra.get("cfn_type", res.type),
+                "resource_type": str(res.extra.get("cfn_type", res.type)),
                 "source": res.source,
             }
             if "action" in res.extra:
-                signals["action"] = res.extra["action"]
-            signals.update(hit.details)
+                extra["action"] = signal_value(res.extra["action"])
+            extra.update((str(k), signal_value(v)) for k, v in hit.details.items())
             message = rule.risk if not hit.message else f"{rule.risk} {hit.message}"
             if conditional:
-                signals["instances"] = "unknown"
+                extra["instances"] = "unknown"
                 message += (
                     " Whether this resource is created at all depends on a `count`/`for_each` "
                     "(or a module's) that could not be evaluated statically."
@@ -196,7 +197,7 @@ class IacScanner:
                 directives[res.path], rule.id, line, res.start_line, context.now, res.path
             )
             if note is not None:
-                signals["suppression_note"] = note
+                extra["suppression_note"] = note
                 out.warnings.append(f"{res.path}:{line}: {rule.id}: {note}; the finding is reported again")
             yield Finding(
                 kind=FindingKind.MISCONFIGURATION,
@@ -210,7 +211,12 @@ class IacScanner:
                 evidence=evidence(hit.attribute, hit.value, context.secret_detector),
                 remediation=rule.remediation,
                 references=rule.references,
-                signals=Signals.of(signals),
+                signals=Signals(
+                    confidence=confidence,
+                    category=rule.category,
+                    exposure=hit.exposure or rule.exposure,
+                    extra=extra,
+                ),
                 suppression=suppression,
             )
 
@@ -344,7 +350,10 @@ def _cap_per_rule(
 
 
 def _run_rules(
-    resources: Sequence[Resource], rules: Sequence[IacRule], errors: list[ScanError] | None = None
+    resources: Sequence[Resource],
+    rules: Sequence[IacRule],
+    errors: list[ScanError] | None = None,
+    placeholder: PlaceholderCheck | None = None,
 ) -> Iterable[tuple[IacRule, Resource, Hit]]:
     """Every hit of every rule on the resources of each group.
 
@@ -360,7 +369,7 @@ def _run_rules(
     for res in resources:
         groups.setdefault(res.group or res.path, []).append(res)
     for members in groups.values():
-        ctx = RuleContext(members)
+        ctx = RuleContext(members, placeholder)
         for res in members:
             if res.is_data:
                 continue  # a data source reads what exists; this code neither creates nor configures it
