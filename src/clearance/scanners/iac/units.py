@@ -108,9 +108,9 @@ def evaluate_unit(unit: Unit, job: Job) -> UnitResult:
     """Parse one unit and run the rules over its resources."""
     result = parse_unit(unit, job.var_files, job.limits)
     if job.rule_ids:
-        from clearance.scanners.iac.rules.registry import rules_by_id, run_rules
+        from clearance.scanners.iac.rules.registry import rule_set, run_rules
 
-        rules = rules_by_id(job.rule_ids)
+        rules = rule_set(job.rule_ids)
         for rule, res, hit in run_rules(result.resources, rules, result.rule_errors, job.placeholder):
             result.hits.append((rule.id, res, hit))
     return result

@@ -6,7 +6,9 @@ Add a rule module here by importing it and appending its `RULES` to `ALL_RULES`.
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from clearance.scanners.iac.rules import (
@@ -53,15 +55,31 @@ def enabled_rules(disabled: Sequence[str]) -> list[IacRule]:
     return [r for r in ALL_RULES if not any(fnmatch.fnmatchcase(r.id, d) for d in disabled)]
 
 
-def rules_by_id(ids: Sequence[str]) -> list[IacRule]:
-    """The rules with these ids, in the order given (how a worker process gets its rule set)."""
-    known = {r.id: r for r in ALL_RULES}
-    return [known[i] for i in ids]
+_BY_ID = {r.id: r for r in ALL_RULES}
+
+
+@dataclass(frozen=True)
+class RuleSet:
+    """Rules indexed by the resource types they check (built once per rule set, not per unit)."""
+
+    rules: tuple[IacRule, ...]
+    by_type: Mapping[str, tuple[IacRule, ...]]
+
+
+@functools.lru_cache(maxsize=8)
+def rule_set(ids: tuple[str, ...]) -> RuleSet:
+    """The rules with these ids, in the order given (how a worker process gets its rules)."""
+    rules = tuple(_BY_ID[i] for i in ids)
+    by_type: dict[str, list[IacRule]] = {}
+    for r in rules:
+        for t in r.resource_types:
+            by_type.setdefault(t, []).append(r)
+    return RuleSet(rules, {t: tuple(rs) for t, rs in by_type.items()})
 
 
 def run_rules(
     resources: Sequence[Resource],
-    rules: Sequence[IacRule],
+    rules: RuleSet | Sequence[IacRule],
     errors: list[tuple[str, str]] | None = None,
     placeholder: PlaceholderCheck | None = None,
 ) -> Iterable[tuple[IacRule, Resource, Hit]]:
@@ -73,10 +91,7 @@ def run_rules(
     anticipated) is reported in `errors` as (path, message) for that resource; the other
     rules and resources still run. Without `errors` the exception propagates.
     """
-    by_type: dict[str, list[IacRule]] = {}
-    for r in rules:
-        for t in r.resource_types:
-            by_type.setdefault(t, []).append(r)
+    by_type = (rules if isinstance(rules, RuleSet) else rule_set(tuple(r.id for r in rules))).by_type
     groups: dict[str, list[Resource]] = {}
     for res in resources:
         groups.setdefault(res.group or res.path, []).append(res)
