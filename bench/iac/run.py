@@ -201,6 +201,8 @@ def _speed(corpus: Path) -> None:
                 "config",
                 "--skip-check-update",
                 "--quiet",
+                "--timeout",
+                "30m",  # the default 5 min is not enough for this corpus on a loaded machine
                 "--cache-dir",
                 str(WORK / "trivy-cache"),
                 "-f",
