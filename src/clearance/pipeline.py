@@ -44,7 +44,7 @@ from clearance.model import (
     Target,
 )
 from clearance.scanners.base import ScanContext, Scanner, ScannerOutput
-from clearance.scanners.registry import build_scanners, secret_detector
+from clearance.scanners.registry import build_scanners, placeholder_value, secret_detector
 from clearance.sources import files as files_source
 from clearance.sources.base import Source, SourceFile
 from clearance.sources.image import ImageSpec, image_spec_for
@@ -201,6 +201,7 @@ def scan(
         progress=progress.advance if progress else None,
         all_paths=tuple(f.path for f in collected.files),
         secret_detector=secret_detector,
+        placeholder_check=placeholder_value,
         image=_image_context(source),
     )
     scanned = _scan_files(scanners, collected.files, context, progress)
@@ -442,6 +443,7 @@ def compute_baseline(
         jobs=1,
         all_paths=tuple(f.path for f in files),
         secret_detector=secret_detector,
+        placeholder_check=placeholder_value,
     )
     scanned = _scan_files(scanners, files, context, None, skip_idle=True)
     found = frozenset(f.fingerprint for f in scanned.findings)
@@ -599,6 +601,7 @@ def _fingerprints_at(
             jobs=1,
             all_paths=tuple(f.path for f in files),
             secret_detector=secret_detector,
+            placeholder_check=placeholder_value,
         )
         found.update(
             f.fingerprint for f in _scan_files(scanners, files, context, None, skip_idle=True).findings

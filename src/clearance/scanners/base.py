@@ -29,6 +29,11 @@ ProgressCallback = Callable[[int, int], None]
 SecretDetector = Callable[[str], bool]
 """True if a text contains something the secrets rules report (for other families' redaction)."""
 
+PlaceholderCheck = Callable[[str, str], bool]
+"""`(name, value)` → True if the value is a placeholder or a reference rather than a literal
+secret (`your-api-key`, `GOOGLE_API_KEY_VAL`, a URL, a path): the secrets family's notion of
+"placeholder", for other families' literal-secret rules (IaC ENV/ARG, manifests, images)."""
+
 
 class ScannerSettings(BaseModel):
     """Base of every scanner family's configuration section (`[secrets]`, `[deps]`, `[iac]`):
@@ -54,6 +59,9 @@ class ScanContext:
     secret_detector: SecretDetector | None = None
     """Cross-family helper: the secrets engine's check, for scanners that must not show a secret
     value in clear (IaC attribute values). None: the scanner's own heuristics only."""
+    placeholder_check: PlaceholderCheck | None = None
+    """Cross-family helper: the secrets family's placeholder filters (see `PlaceholderCheck`).
+    None: the scanner's own heuristics only."""
     image: ImageContext | None = None
     """For image targets: the image's identity, config, layers and package inventory. Scanners
     that read packages or configuration use it instead of the layer files."""

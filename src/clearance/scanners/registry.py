@@ -119,3 +119,20 @@ def secret_detector(text: str) -> bool:
     from clearance.scanners.secrets.engine import contains_secret
 
     return contains_secret(text)
+
+
+_NOT_A_VALUE = frozenset({"reference, not a value"})
+"""Of the secrets scanner's reasons, those that say the value is not a value at all (an env
+variable name, a URL, a path); a weak literal password is still a literal password."""
+
+
+def placeholder_value(name: str, value: str) -> bool:
+    """The secrets family's placeholder filters, passed to other families through
+    `ScanContext.placeholder_check`: True for `your-api-key`, `xxxx`, published examples, a value
+    that is itself a variable name (`GOOGLE_API_KEY_VAL`), a URL or a path."""
+    from clearance.scanners.secrets.filters import generic_reason, placeholder_reason
+
+    if placeholder_reason(value) in ("published example", "placeholder text"):
+        return True  # (a sequential run inside a long value is not enough to call it made up here)
+    reason = generic_reason(name or "SECRET", value, quoted=True, code_file=False, before="", min_entropy=0.0)
+    return reason in _NOT_A_VALUE

@@ -22,6 +22,7 @@ from clearance.scanners.iac.parsers import dockerfile
 from clearance.scanners.iac.rules.base import IacRule, RuleContext
 from clearance.scanners.iac.rules.dockerfile import RULES
 from clearance.scanners.iac.scanner import IacScanner
+from clearance.scanners.registry import placeholder_value
 from clearance.sources.base import SourceFile
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "iac" / "dockerfile"
@@ -55,7 +56,7 @@ def expected_lines(text: str, rule_id: str) -> set[int]:
 
 def fired_lines(rule: IacRule, resources: list[Resource]) -> list[int]:
     """The lines where the rule fires over the stages of one Dockerfile."""
-    ctx = RuleContext(resources)
+    ctx = RuleContext(resources, placeholder_value)  # as the pipeline passes it
     lines = []
     for res in resources:
         for hit in rule.check(res, ctx):
@@ -66,7 +67,7 @@ def fired_lines(rule: IacRule, resources: list[Resource]) -> list[int]:
 def scanner_lines(path: Path, rel: str, rule_id: str) -> list[int]:
     """The lines of the rule's findings when the real scanner classifies, parses and checks the file."""
     data = path.read_bytes()
-    context = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    context = ScanContext(root=Path("."), settings=Settings(), now=NOW, placeholder_check=placeholder_value)
     out = IacScanner().scan([SourceFile(path=rel, size=len(data), data=data)], context)
     assert out.errors == []
     return [f.location.start_line or 0 for f in out.findings if f.rule_id == rule_id]
@@ -106,3 +107,24 @@ def test_secret_values_never_reach_evidence() -> None:
     assert hits
     assert all("sk_live_51HxExampleExampleExample0000" not in str(h.value) for h in hits)
     assert all("STRIPE_API_KEY" in str(h.value) for h in hits)
+
+
+def test_the_pipeline_passes_the_secrets_placeholder_filters(tmp_path: Path) -> None:
+    """The placeholder filters come from the secrets family through `ScanContext` (no import
+    across families): through the CLI `GOOGLE_API_KEY_VAL` and friends are not literal secrets;
+    a scanner given no placeholder check falls back to its own heuristics and reports them."""
+    import json
+
+    from typer.testing import CliRunner
+
+    from clearance.cli import app
+
+    src = FIXTURES / "secret-env" / "placeholder-values.Dockerfile"
+    (tmp_path / "Dockerfile").write_bytes(src.read_bytes())
+    result = CliRunner().invoke(app, ["scan", str(tmp_path), "--scanners", "iac", "--format", "json"])
+    rules = {f["rule_id"] for f in json.loads(result.stdout)["findings"]}
+    assert "iac.docker-secret-env" not in rules
+    data = src.read_bytes()
+    bare = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    out = IacScanner().scan([SourceFile(path="Dockerfile", size=len(data), data=data)], bare)
+    assert "iac.docker-secret-env" in {f.rule_id for f in out.findings}

@@ -71,3 +71,44 @@ def test_a_component_keeps_a_module_with_its_callers() -> None:
         ("terraform", ["other/main.tf"]),
         ("kubernetes", ["k8s/pod.yaml"]),
     ]
+
+
+def test_workers_run_the_rules_with_joins_inside_their_unit(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The pool evaluates rules too (not only parsing): a worker's unit comes back with its
+    hits, the same as in-process, including a join across a module boundary (the bucket in the
+    module, its public access block in the caller)."""
+    from clearance.scanners.iac.budget import Limits
+    from clearance.scanners.iac.rules.registry import ALL_RULES
+
+    monkeypatch.setattr(units, "POOL_MIN_UNITS", 2)
+    texts = {
+        "app/main.tf": (
+            'module "b" {\n  source = "../mod"\n}\n'
+            'resource "aws_s3_bucket_public_access_block" "b" {\n  bucket = module.b.id\n'
+            "  block_public_acls = true\n  block_public_policy = true\n"
+            "  ignore_public_acls = true\n  restrict_public_buckets = true\n}\n"
+        ),
+        "mod/main.tf": (
+            'resource "aws_s3_bucket" "this" {\n  bucket = "acme-data"\n}\n'
+            'output "id" {\n  value = aws_s3_bucket.this.id\n}\n'
+        ),
+        "sg/main.tf": (
+            'resource "aws_security_group" "ssh" {\n  ingress {\n    from_port = 22\n    to_port = 22\n'
+            '    protocol = "tcp"\n    cidr_blocks = ["0.0.0.0/0"]\n  }\n}\n'
+        ),
+    }
+    kinds = dict.fromkeys(texts, "terraform")
+    work = units.units(texts, kinds)
+    ids = tuple(r.id for r in ALL_RULES)
+    seq, one = units.evaluate_all(work, {}, Limits(), 1, ids)
+    par, two = units.evaluate_all(work, {}, Limits(), 2, ids)
+    assert (one, two) == (1, 2)
+
+    def shown(results: list[units.UnitResult]) -> list[tuple[str, str, int]]:
+        return [(rid, res.address, res.line_of(h.attribute)) for r in results for rid, res, h in r.hits]
+
+    assert shown(par) == shown(seq)
+    fired = {(rid, addr) for rid, addr, _ in shown(par)}
+    assert ("iac.aws-sg-open-ssh", "aws_security_group.ssh") in fired
+    assert ("iac.aws-s3-encryption", "module.b.aws_s3_bucket.this") in fired
+    assert not any(rid == "iac.aws-s3-public-access-block" for rid, _ in fired)  # joined across the module

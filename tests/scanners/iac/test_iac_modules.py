@@ -44,7 +44,17 @@ EXPECTED: dict[str, Expected] = {
     "iam": set(),
     # SSH open to the world through a rule module; 443 is a web port; a disabled module would
     # open MySQL; a CIDR from a variable without a value is only a low-confidence finding.
+    # examples/rule-lists: a preset wrapper merges rule names (sort/distinct/concat) and the
+    # module creates one rule per name (count.index): MySQL is the second instance; from the
+    # VPC's own CIDR it is not reported, and the data-source VPC has no flow-log finding.
     "security-group": {
+        (
+            "iac.aws-sg-open-database",
+            "main.tf",
+            29,
+            "module.web_and_mysql_world.module.sg.aws_security_group_rule.ingress_rules[1]",
+            "high",
+        ),
         (
             "iac.aws-sg-open-ssh",
             "main.tf",

@@ -10,6 +10,7 @@ from sources.image.builders import ImageBuild, Member, docker_archive, layer_tar
 
 from clearance.config import Settings
 from clearance.scanners.iac.rules.image import IMAGE_RULES, scan_image
+from clearance.scanners.registry import placeholder_value
 from clearance.sources.image import ImageSpec
 from clearance.sources.image.source import ImageSource
 
@@ -59,7 +60,7 @@ def _risky(tmp_path: Path):  # type: ignore[no-untyped-def]
 
 def test_risky_image(tmp_path: Path) -> None:
     image = _risky(tmp_path)
-    out = scan_image(image, Settings())
+    out = scan_image(image, Settings(), placeholder_value)
     got = {(f.rule_id, f.location.path, f.location.layer) for f in out.findings}
     l0, l1, l2 = (layer.diff_id for layer in image.layers)
     assert got == {
@@ -90,13 +91,13 @@ def test_clean_image(tmp_path: Path) -> None:
         history=[{"created_by": "COPY app /app # buildkit"}],
         exposed=["8080/tcp"],
     )
-    assert scan_image(_context(tmp_path, build), Settings()).findings == []
+    assert scan_image(_context(tmp_path, build), Settings(), placeholder_value).findings == []
 
 
 def test_rules_can_be_disabled_and_are_documented(tmp_path: Path) -> None:
     image = _risky(tmp_path)
     settings = Settings.model_validate({"iac": {"disable": ["iac.image-*"]}})
-    assert {f.rule_id for f in scan_image(image, settings).findings} <= {
+    assert {f.rule_id for f in scan_image(image, settings, placeholder_value).findings} <= {
         r.id for r in IMAGE_RULES if r.id.startswith("iac.docker-")
     }
     docs = (Path(__file__).resolve().parents[3] / "docs" / "images.md").read_text()
@@ -107,5 +108,5 @@ def test_rules_can_be_disabled_and_are_documented(tmp_path: Path) -> None:
 @pytest.mark.parametrize("user", ["root", "0", "0:0"])
 def test_root_spellings(tmp_path: Path, user: str) -> None:
     build = ImageBuild(layers=[layer_tar([Member("a", b"x")])], user=user)
-    ids = {f.rule_id for f in scan_image(_context(tmp_path, build), Settings()).findings}
+    ids = {f.rule_id for f in scan_image(_context(tmp_path, build), Settings(), placeholder_value).findings}
     assert "iac.docker-root-user" in ids

@@ -21,6 +21,7 @@ from clearance.scanners.iac.parsers import kubernetes
 from clearance.scanners.iac.rules.base import IacRule, RuleContext
 from clearance.scanners.iac.rules.kubernetes import RULES
 from clearance.scanners.iac.scanner import IacScanner
+from clearance.scanners.registry import placeholder_value
 from clearance.sources.base import SourceFile
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "iac" / "kubernetes"
@@ -49,7 +50,7 @@ def expected_lines(text: str, rule_id: str) -> set[int]:
 
 def fired_lines(rule: IacRule, resources: list[Resource]) -> list[int]:
     """The lines where the rule fires over the resources of one file."""
-    ctx = RuleContext(resources)
+    ctx = RuleContext(resources, placeholder_value)  # as the pipeline passes it
     lines = []
     for res in resources:
         if res.type in rule.resource_types:
@@ -62,7 +63,7 @@ def fired_lines(rule: IacRule, resources: list[Resource]) -> list[int]:
 def scanner_lines(path: Path, rel: str, rule_id: str) -> list[int]:
     """The lines of the rule's findings when the real scanner classifies, parses and checks the file."""
     data = path.read_bytes()
-    context = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    context = ScanContext(root=Path("."), settings=Settings(), now=NOW, placeholder_check=placeholder_value)
     out = IacScanner().scan([SourceFile(path=rel, size=len(data), data=data)], context)
     assert out.errors == []
     return [f.location.start_line or 0 for f in out.findings if f.rule_id == rule_id]
@@ -104,7 +105,7 @@ def test_rule_ids_are_unique() -> None:
 def test_workload_behind_a_public_load_balancer_is_public() -> None:
     path = FIXTURES / "_exposure" / "public-lb-selects-privileged-deployment.yaml"
     data = path.read_bytes()
-    context = ScanContext(root=Path("."), settings=Settings(), now=NOW)
+    context = ScanContext(root=Path("."), settings=Settings(), now=NOW, placeholder_check=placeholder_value)
     out = IacScanner().scan([SourceFile(path="k8s/shop.yaml", size=len(data), data=data)], context)
     privileged = {f.signals["resource"]: f.signals for f in out.findings if f.rule_id == "iac.k8s-privileged"}
     assert privileged["Deployment/shop/storefront"]["exposure"] == "public"

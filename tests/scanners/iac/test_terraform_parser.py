@@ -170,10 +170,10 @@ def test_count_zero_and_empty_for_each_create_nothing() -> None:
         }
     )
     created = {a for a in rs if a.startswith("aws_instance.")}
-    assert created == {"aws_instance.each", "aws_instance.maybe", "aws_instance.on"}
+    assert created == {"aws_instance.each", "aws_instance.maybe", "aws_instance.on[0]", "aws_instance.on[1]"}
     assert rs["aws_instance.each"].attributes["instance_type"] == "t3.micro"
     assert rs["aws_instance.maybe"].extra["instances"] == "unknown"  # cannot tell: kept, low confidence
-    assert "instances" not in rs["aws_instance.on"].extra
+    assert "instances" not in rs["aws_instance.on[1]"].extra
 
 
 def test_module_switched_off_by_its_input_creates_nothing() -> None:
@@ -421,6 +421,26 @@ def test_policy_document_source_and_override_documents() -> None:
         ("{ for k, v in var.tags : k => v if var.off }", {}),
         ("[for i, n in var.names : i]", [0, 1]),
         ("[for n in var.unset : n]", "unknown"),
+        # functions registry modules use to build rule lists and names
+        ('sort(compact(distinct(concat(["b", "a"], var.names, [""]))))', ["a", "b"]),
+        ("min(3, 5)", 3),
+        ('max(var.names[0] == "a" ? 7 : 1, 2)', 7),
+        ('title(lower("ENABLED"))', "Enabled"),
+        ('slice(["x", "y", "z"], 0, var.on ? 2 : 1)', ["x", "y"]),
+        ('zipmap(["a", "b"], [1, 2])', {"a": 1, "b": 2}),
+        ("range(3)", [0, 1, 2]),
+        ("coalescelist([], var.names)", ["a", "b"]),
+        ('jsondecode("{\\"a\\": [1]}")', {"a": [1]}),
+        # try() and can(): a missing attribute or key is an error (the next argument is
+        # taken), an unknown value is not
+        ('try(var.tags.team, "dflt")', "dflt"),
+        ('try(var.tags["team"], var.names[5], null)', None),
+        ("try(jsondecode(var.names), var.names)", ["a", "b"]),
+        ('try(lookup(var.tags, "team"), "none")', "none"),
+        ("try(var.unset.x, 1)", "unknown"),
+        ("can(var.tags.env)", True),
+        ("can(var.tags.team)", False),
+        ("can(tostring(var.tags))", False),
     ],
 )
 def test_expressions_modules_use_are_evaluated(expr: str, expected: object) -> None:
@@ -484,3 +504,92 @@ def test_references_through_functions_keep_their_target(expr: str) -> None:
     )
     value = rs["aws_s3_bucket_versioning.v"].attributes["bucket"]
     assert isinstance(value, Unknown) and value.ref == "aws_s3_bucket.this"
+
+
+def test_every_instance_of_count_and_for_each_is_evaluated() -> None:
+    """`count = 3`: three resources (`x[0]`...), each with its own `count.index`; a `for_each`
+    over several keys: one per key (`x["key"]`); a single instance keeps the plain address."""
+    rs = _parse(
+        {
+            "m/main.tf": """
+            variable "rules" {
+              default = ["http", "mysql"]
+            }
+            variable "ports" {
+              default = { http = 80, mysql = 3306 }
+            }
+            resource "aws_security_group_rule" "by_count" {
+              count     = length(var.rules)
+              from_port = var.ports[var.rules[count.index]]
+            }
+            resource "aws_security_group_rule" "by_key" {
+              for_each  = var.ports
+              from_port = each.value
+            }
+            resource "aws_security_group_rule" "one" {
+              count     = 1
+              from_port = count.index
+            }
+        """
+        }
+    )
+    assert rs["aws_security_group_rule.by_count[0]"].attributes["from_port"] == 80
+    assert rs["aws_security_group_rule.by_count[1]"].attributes["from_port"] == 3306
+    assert rs['aws_security_group_rule.by_key["mysql"]'].attributes["from_port"] == 3306
+    assert rs['aws_security_group_rule.by_key["http"]'].attributes["from_port"] == 80
+    assert rs["aws_security_group_rule.one"].attributes["from_port"] == 0
+    assert not any(r.extra.get("instances") for r in rs.values())
+
+
+def test_instances_beyond_the_cap_are_marked_unknown() -> None:
+    rs = _parse({"m/main.tf": 'resource "aws_instance" "many" {\n  count = 100\n}\n'})
+    assert len(rs) == terraform.MAX_INSTANCES
+    assert {r.extra.get("instances") for r in rs.values()} == {"unknown"}
+
+
+def test_policy_statements_from_a_module_input_map_are_resolved() -> None:
+    """The lambda/iam modules' `dynamic "statement"` over a map of statements, with
+    `try(statement.value.not_actions, null)`: absent keys are unset, not unknown."""
+    rs = _parse(
+        {
+            "m/main.tf": """
+            variable "policy_statements" {
+              default = {
+                dynamodb = {
+                  effect    = "Allow"
+                  actions   = ["dynamodb:BatchWriteItem"]
+                  resources = ["arn:aws:dynamodb:eu-west-1:111122223333:table/t"]
+                }
+              }
+            }
+            data "aws_iam_policy_document" "inline" {
+              dynamic "statement" {
+                for_each = var.policy_statements
+                content {
+                  effect      = try(statement.value.effect, null)
+                  actions     = try(statement.value.actions, null)
+                  not_actions = try(statement.value.not_actions, null)
+                  resources   = try(statement.value.resources, null)
+                  dynamic "principals" {
+                    for_each = try(statement.value.principals, [])
+                    content {
+                      type        = principals.value.type
+                      identifiers = principals.value.identifiers
+                    }
+                  }
+                }
+              }
+            }
+            resource "aws_iam_role_policy" "inline" {
+              policy = data.aws_iam_policy_document.inline.json
+            }
+        """
+        }
+    )
+    assert rs["aws_iam_role_policy.inline"].attributes["policy"]["Statement"] == [
+        {
+            "Effect": "Allow",
+            "Action": ["dynamodb:BatchWriteItem"],
+            "Resource": ["arn:aws:dynamodb:eu-west-1:111122223333:table/t"],
+        }
+    ]

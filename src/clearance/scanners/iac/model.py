@@ -41,6 +41,14 @@ class Unknown:
         return f"<unknown: {self.expr}>" if self.expr else "<unknown>"
 
 
+@dataclass(frozen=True, slots=True)
+class Missing(Unknown):
+    """An expression Terraform would reject rather than leave unknown: an attribute or key
+    that a known object lacks, an index past the end of a known list, a conversion of a value
+    that cannot be converted. `try()` moves on to its next argument and `can()` is false;
+    everywhere else it is just unknown."""
+
+
 UNKNOWN = Unknown()
 """The anonymous unknown value."""
 

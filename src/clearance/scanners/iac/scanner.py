@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import fnmatch
 import json
 import math
 import posixpath
@@ -30,16 +29,18 @@ from clearance.model import (
     ScanError,
     Severity,
     Signals,
+    SignalValue,
     SkippedFile,
     Suppression,
     fingerprint,
+    signal_value,
 )
 from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
 from clearance.scanners.iac import units
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource, Unknown
-from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext
-from clearance.scanners.iac.rules.registry import all_rules
+from clearance.scanners.iac.rules.base import Hit, IacRule
+from clearance.scanners.iac.rules.registry import all_rules, enabled_rules
 from clearance.scanners.suppression import InlineSuppression, find_suppressions, suppression_for
 
 if TYPE_CHECKING:
@@ -89,7 +90,7 @@ class IacScanner:
         if context.image is not None:
             from clearance.scanners.iac.rules.image import scan_image
 
-            return scan_image(context.image, context.settings)
+            return scan_image(context.image, context.settings, context.placeholder_check)
         out = ScannerOutput()
         texts: dict[str, str] = {}
         kinds: dict[str, FileKind] = {}
@@ -113,9 +114,9 @@ class IacScanner:
             texts[f.path] = text
             kinds[f.path] = kind
         limits = Limits.from_settings(context.settings.iac.limits)
-        resources = self._parse(texts, kinds, context, out, limits)
-        rules = _enabled_rules(context.settings)
-        findings = _cap_per_rule(_run_rules(resources, rules, out.errors), limits, out.errors)
+        rules = enabled_rules(context.settings.iac.disable)
+        resources, hits = self._evaluate(texts, kinds, context, out, limits, rules)
+        findings = _cap_per_rule(hits, limits, out.errors)
         unique: dict[str, Finding] = {}
         for finding in self._findings(findings, texts, by_path, context, out):
             kept = unique.get(finding.fingerprint)
@@ -130,24 +131,43 @@ class IacScanner:
         out.detail["resources"] = len(resources)
         return out
 
-    def _parse(
+    def _evaluate(
         self,
         texts: Mapping[str, str],
         kinds: Mapping[str, FileKind],
         context: ScanContext,
         out: ScannerOutput,
         limits: Limits,
-    ) -> list[Resource]:
-        """Parse every unit (a Terraform component or one other file), in a worker pool with
-        `--jobs` > 1; the result is the same, in the same order, whatever the job count."""
+        rules: Sequence[IacRule],
+    ) -> tuple[list[Resource], list[tuple[IacRule, Resource, Hit]]]:
+        """Parse every unit (a Terraform component or one other file) and run the rules over
+        it, in a worker pool with `--jobs` > 1; the result is the same, in the same order,
+        whatever the job count. Plan resources are then pointed at their `.tf` source (the
+        one step that crosses units: it changes where a finding is shown, not what fires)."""
         work = units.units(texts, kinds)
-        results, workers = units.parse_all(work, _extra_var_files(context), limits, context.jobs)
+        results, workers = units.evaluate_all(
+            work,
+            _extra_var_files(context),
+            limits,
+            context.jobs,
+            tuple(r.id for r in rules),
+            context.placeholder_check,
+        )
         merged = units.merge(results)
         out.errors.extend(ScanError(p, m, self.id) for p, m in merged.errors)
+        out.errors.extend(ScanError(p, m, self.id) for p, m in merged.rule_errors)
         out.warnings.extend(merged.warnings)
         out.detail["units"] = len(work)
         out.detail["workers"] = workers
-        return _map_plan_to_source(merged.resources)
+        mapped = _map_plan_to_source(merged.resources)
+        moved = {id(a): b for a, b in zip(merged.resources, mapped, strict=True) if a is not b}
+        by_id = {r.id: r for r in rules}
+        hits: list[tuple[IacRule, Resource, Hit]] = []
+        for rule_id, checked, hit in merged.hits:
+            if hit.resource is not None and id(hit.resource) in moved:
+                hit = dataclasses.replace(hit, resource=moved[id(hit.resource)])
+            hits.append((by_id[rule_id], moved.get(id(checked), checked), hit))
+        return mapped, hits
 
     def _findings(
         self,
@@ -170,20 +190,17 @@ class IacScanner:
             severity = hit.severity or rule.severity
             if confidence == "low" and severity.rank > Severity.MEDIUM.rank:
                 severity = Severity.MEDIUM  # low confidence looks low: at most a warning in SARIF
-            signals: dict[str, Any] = {
-                "category": rule.category,
-                "exposure": hit.exposure or rule.exposure,
-                "confidence": confidence,
+            extra: dict[str, SignalValue] = {
                 "resource": res.address,
-                "resource_type": res.extra.get("cfn_type", res.type),
+                "resource_type": str(res.extra.get("cfn_type", res.type)),
                 "source": res.source,
             }
             if "action" in res.extra:
-                signals["action"] = res.extra["action"]
-            signals.update(hit.details)
+                extra["action"] = signal_value(res.extra["action"])
+            extra.update((str(k), signal_value(v)) for k, v in hit.details.items())
             message = rule.risk if not hit.message else f"{rule.risk} {hit.message}"
             if conditional:
-                signals["instances"] = "unknown"
+                extra["instances"] = "unknown"
                 message += (
                     " Whether this resource is created at all depends on a `count`/`for_each` "
                     "(or a module's) that could not be evaluated statically."
@@ -196,7 +213,7 @@ class IacScanner:
                 directives[res.path], rule.id, line, res.start_line, context.now, res.path
             )
             if note is not None:
-                signals["suppression_note"] = note
+                extra["suppression_note"] = note
                 out.warnings.append(f"{res.path}:{line}: {rule.id}: {note}; the finding is reported again")
             yield Finding(
                 kind=FindingKind.MISCONFIGURATION,
@@ -210,7 +227,12 @@ class IacScanner:
                 evidence=evidence(hit.attribute, hit.value, context.secret_detector),
                 remediation=rule.remediation,
                 references=rule.references,
-                signals=Signals.of(signals),
+                signals=Signals(
+                    confidence=confidence,
+                    category=rule.category,
+                    exposure=hit.exposure or rule.exposure,
+                    extra=extra,
+                ),
                 suppression=suppression,
             )
 
@@ -312,11 +334,6 @@ def _extra_var_files(context: ScanContext) -> dict[str, str]:
     return out
 
 
-def _enabled_rules(settings: Settings) -> list[IacRule]:
-    disabled = settings.iac.disable
-    return [r for r in all_rules() if not any(fnmatch.fnmatchcase(r.id, d) for d in disabled)]
-
-
 def _cap_per_rule(
     hits: Iterable[tuple[IacRule, Resource, Hit]], limits: Limits, errors: list[ScanError]
 ) -> list[tuple[IacRule, Resource, Hit]]:
@@ -341,41 +358,6 @@ def _cap_per_rule(
                 )
             )
     return kept
-
-
-def _run_rules(
-    resources: Sequence[Resource], rules: Sequence[IacRule], errors: list[ScanError] | None = None
-) -> Iterable[tuple[IacRule, Resource, Hit]]:
-    """Every hit of every rule on the resources of each group.
-
-    A rule that fails on an unexpected shape of input (a bug, or a value no parser
-    anticipated) is reported as a per-file error for that resource; the other rules and
-    resources still run.
-    """
-    by_type: dict[str, list[IacRule]] = {}
-    for r in rules:
-        for t in r.resource_types:
-            by_type.setdefault(t, []).append(r)
-    groups: dict[str, list[Resource]] = {}
-    for res in resources:
-        groups.setdefault(res.group or res.path, []).append(res)
-    for members in groups.values():
-        ctx = RuleContext(members)
-        for res in members:
-            for rule in by_type.get(res.type, ()):
-                try:
-                    hits = list(rule.check(res, ctx))
-                except Exception as e:  # a rule must never take the scan down
-                    if errors is None:
-                        raise
-                    errors.append(
-                        ScanError(
-                            res.path, f"{rule.id} failed on {res.address}: {type(e).__name__}: {e}", "iac"
-                        )
-                    )
-                    continue
-                for hit in hits:
-                    yield rule, res, hit
 
 
 # --- evidence -------------------------------------------------------------------------

@@ -1,11 +1,13 @@
-"""Parse work units and the worker pool that parses them (`--jobs`).
+"""Work units and the worker pool that evaluates them (`--jobs`).
 
-A unit is what must be parsed together: a *Terraform component* (the module directories
+A unit is what must be evaluated together: a *Terraform component* (the module directories
 linked by local `module` calls — a root and everything it calls — with their tfvars), or one
-other IaC file (plan, template, manifest, Dockerfile, policy). Units are independent, so they
-are parsed in a process pool when `--jobs` > 1 and there is enough work; results come back
-in unit order, and the sequential path uses the very same units, so the output is
-byte-identical whatever the number of jobs.
+other IaC file (plan, template, manifest, Dockerfile, policy). Every rule joins resources only
+within a group (a Terraform root with its module instances, a template, a file), and a group
+never spans two units, so a worker parses, evaluates *and runs the rules over* its units; the
+main process only turns the hits into findings. Results come back in unit order, and the
+sequential path uses the very same units, so the output is byte-identical whatever the number
+of jobs.
 """
 
 from __future__ import annotations
@@ -15,10 +17,15 @@ import posixpath
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from clearance.errors import MalformedInput
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource
+from clearance.scanners.iac.rules.base import Hit
+
+if TYPE_CHECKING:
+    from clearance.scanners.base import PlaceholderCheck
 
 log = logging.getLogger(__name__)
 
@@ -50,6 +57,21 @@ class UnitResult:
     errors: list[tuple[str, str]] = field(default_factory=list)
     """(path, message)."""
     warnings: list[str] = field(default_factory=list)
+    hits: list[tuple[str, Resource, Hit]] = field(default_factory=list)
+    """(rule id, checked resource, hit) — the resources are those of `resources`."""
+    rule_errors: list[tuple[str, str]] = field(default_factory=list)
+    """(path, message) of a rule that failed on a resource."""
+
+
+@dataclass(frozen=True)
+class Job:
+    """What every unit is evaluated with (picklable: it travels to the workers)."""
+
+    var_files: Mapping[str, str]
+    limits: Limits
+    rule_ids: tuple[str, ...]
+    placeholder: PlaceholderCheck | None = None
+    """A module-level function (pickled by reference), e.g. `registry.placeholder_value`."""
 
 
 def units(texts: Mapping[str, str], kinds: Mapping[str, str]) -> list[Unit]:
@@ -60,17 +82,36 @@ def units(texts: Mapping[str, str], kinds: Mapping[str, str]) -> list[Unit]:
     return out
 
 
-def parse_all(
-    work: Sequence[Unit], var_files: Mapping[str, str], limits: Limits, jobs: int
+def evaluate_all(
+    work: Sequence[Unit],
+    var_files: Mapping[str, str],
+    limits: Limits,
+    jobs: int,
+    rule_ids: Sequence[str] = (),
+    placeholder: PlaceholderCheck | None = None,
 ) -> tuple[list[UnitResult], int]:
-    """Every unit's result, in unit order, and how many worker processes were used."""
+    """Every unit parsed and checked by the rules `rule_ids`, in unit order, and how many
+    worker processes were used."""
+    job = Job(var_files, limits, tuple(rule_ids), placeholder)
     size = sum(len(t) for u in work for _, t in u.files)
     if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or size >= POOL_MIN_BYTES):
         try:
-            return _parse_pool(work, var_files, limits, jobs), jobs
+            return _pool(work, job, jobs), jobs
         except Exception as e:  # a broken pool (a killed worker) must not lose the scan
-            log.warning("IaC worker pool failed (%s); parsing in-process", type(e).__name__)
-    return [parse_unit(u, var_files, limits) for u in work], 1
+            log.warning("IaC worker pool failed (%s); evaluating in-process", type(e).__name__)
+    return [evaluate_unit(u, job) for u in work], 1
+
+
+def evaluate_unit(unit: Unit, job: Job) -> UnitResult:
+    """Parse one unit and run the rules over its resources."""
+    result = parse_unit(unit, job.var_files, job.limits)
+    if job.rule_ids:
+        from clearance.scanners.iac.rules.registry import rule_set, run_rules
+
+        rules = rule_set(job.rule_ids)
+        for rule, res, hit in run_rules(result.resources, rules, result.rule_errors, job.placeholder):
+            result.hits.append((rule.id, res, hit))
+    return result
 
 
 def parse_unit(unit: Unit, var_files: Mapping[str, str], limits: Limits) -> UnitResult:
@@ -162,12 +203,10 @@ def _components(tf: Mapping[str, str]) -> list[list[str]]:
 
 # --- the pool -------------------------------------------------------------------------
 
-_WORK: tuple[Sequence[Unit], Mapping[str, str], Limits] | None = None
+_WORK: tuple[Sequence[Unit], Job] | None = None
 
 
-def _parse_pool(
-    work: Sequence[Unit], var_files: Mapping[str, str], limits: Limits, jobs: int
-) -> list[UnitResult]:
+def _pool(work: Sequence[Unit], job: Job, jobs: int) -> list[UnitResult]:
     global _WORK
     import multiprocessing  # only a parse large enough for worker processes pays for these
     from concurrent.futures import ProcessPoolExecutor
@@ -175,15 +214,11 @@ def _parse_pool(
     try:
         if multiprocessing.get_start_method() == "fork":
             # forked workers inherit the units: only indices travel
-            _WORK = (work, var_files, limits)
+            _WORK = (work, job)
             with ProcessPoolExecutor(max_workers=jobs) as pool:
-                return list(pool.map(_parse_index, range(len(work)), chunksize=_chunk(len(work), jobs)))
+                return list(pool.map(_evaluate_index, range(len(work)), chunksize=_chunk(len(work), jobs)))
         with ProcessPoolExecutor(max_workers=jobs) as pool:
-            return list(
-                pool.map(
-                    _parse_job, ((u, var_files, limits) for u in work), chunksize=_chunk(len(work), jobs)
-                )
-            )
+            return list(pool.map(_evaluate_job, ((u, job) for u in work), chunksize=_chunk(len(work), jobs)))
     finally:
         _WORK = None
 
@@ -192,14 +227,14 @@ def _chunk(n: int, jobs: int) -> int:
     return max(1, n // (jobs * 8))
 
 
-def _parse_index(i: int) -> UnitResult:
+def _evaluate_index(i: int) -> UnitResult:
     assert _WORK is not None
-    work, var_files, limits = _WORK
-    return parse_unit(work[i], var_files, limits)
+    work, job = _WORK
+    return evaluate_unit(work[i], job)
 
 
-def _parse_job(job: tuple[Unit, Mapping[str, str], Limits]) -> UnitResult:
-    return parse_unit(*job)
+def _evaluate_job(task: tuple[Unit, Job]) -> UnitResult:
+    return evaluate_unit(*task)
 
 
 def merge(results: Iterable[UnitResult]) -> UnitResult:
@@ -209,5 +244,7 @@ def merge(results: Iterable[UnitResult]) -> UnitResult:
         out.resources.extend(r.resources)
         out.errors.extend(r.errors)
         out.warnings.extend(r.warnings)
+        out.hits.extend(r.hits)
+        out.rule_errors.extend(r.rule_errors)
     out.errors = list(dict.fromkeys(out.errors))
     return out

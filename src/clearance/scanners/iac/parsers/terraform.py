@@ -26,7 +26,7 @@ from typing import Any
 
 from clearance.errors import MalformedInput
 from clearance.scanners.iac.budget import DEFAULT_LIMITS, BudgetExceeded, Limits, StepCounter
-from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.model import Missing, Resource, Unknown
 from clearance.scanners.iac.parsers import hcl_fast, tf_expr
 
 FAST = True
@@ -383,37 +383,38 @@ def _evaluate(
     for address, b in scope.resources.items():
         run.counter.dynamic = 0
         try:
-            instance, created = _instance_scope(b, scope)
-            if instance is None:
-                continue
-            lines: dict[str, int] = {}
-            attrs = _eval_block(b, instance, "", lines, 0)
+            instances, created = _instance_scopes(b, scope)
+            evaluated = []
+            for suffix, instance in instances:
+                lines: dict[str, int] = {}
+                evaluated.append((suffix, _eval_block(b, instance, "", lines, 0), lines))
         except BudgetExceeded as e:
             if e.budget == "max_steps":
                 raise
             run.errors.append((b.path, f"terraform: {prefix}{address} (line {b.line}): {e}"))
             continue
         mode = "data" if b.type == "data" else "managed"
-        extra: dict[str, Any] = {"mode": mode}
-        if prefix:
-            extra["module"] = prefix.rstrip(".")
-        if not (created and certain):
-            extra["instances"] = "unknown"
-        out.append(
-            Resource(
-                type=b.labels[0],
-                address=f"{prefix}{address}",
-                path=b.path,
-                start_line=b.line,
-                end_line=b.end_line,
-                source="terraform",
-                attributes=attrs,
-                lines=lines,
-                group=group,
-                name=b.labels[1],
-                extra=extra,
+        for suffix, attrs, lines in evaluated:
+            extra: dict[str, Any] = {"mode": mode}
+            if prefix:
+                extra["module"] = prefix.rstrip(".")
+            if not (created and certain):
+                extra["instances"] = "unknown"
+            out.append(
+                Resource(
+                    type=b.labels[0],
+                    address=f"{prefix}{address}{suffix}",
+                    path=b.path,
+                    start_line=b.line,
+                    end_line=b.end_line,
+                    source="terraform",
+                    attributes=attrs,
+                    lines=lines,
+                    group=group,
+                    name=b.labels[1],
+                    extra=extra,
+                )
             )
-        )
     limits = run.counter.limits
     for b, child_dir in _local_calls(module):
         child = run.modules.get(child_dir)
@@ -443,10 +444,10 @@ def _evaluate(
             raise BudgetExceeded(
                 "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
             )
-        instance, created = _instance_scope(b, scope)
-        if instance is None:
+        call_scope, created = _instance_scope(b, scope)
+        if call_scope is None:
             continue  # `count = 0`, an empty `for_each`...
-        child_inputs = _call_inputs(b, instance)
+        child_inputs = _call_inputs(b, call_scope)
         _evaluate(
             child,
             run,
@@ -553,6 +554,59 @@ def _called_scope(name: str, scope: _Scope) -> _Scope | None:
             True,
         )
     return None
+
+
+MAX_INSTANCES = 32
+"""At most this many instances of one resource block are evaluated (`count = 3`, a `for_each`
+over three keys: three resources, `x[0]`..., `x["key"]`); beyond it, the first ones and the
+block is marked as having an unknown number of instances."""
+
+
+def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Scope]], bool]:
+    """Every instance of a resource block as (address suffix, scope), and whether that set is
+    certain. One instance keeps the block's plain address (`x`, as Terraform's single
+    `count = 1` instance is usually referred to); several get `[i]` / `["key"]`."""
+    if "count" in block.attrs:
+        count = _ev(block.attrs["count"].expr, scope, 0)
+        if isinstance(count, int | float) and not isinstance(count, bool):
+            n = int(count)
+            if n <= 0:
+                return [], True
+            if n == 1:
+                return [("", scope.child(count={"index": 0}))], True
+            shown = min(n, MAX_INSTANCES)
+            return [(f"[{i}]", scope.child(count={"index": i})) for i in range(shown)], n <= MAX_INSTANCES
+        return [("", scope.child(count={"index": 0}))], False
+    if "for_each" in block.attrs:
+        each = _ev(block.attrs["for_each"].expr, scope, 0)
+        pairs: list[tuple[Any, Any]] | None = None
+        if isinstance(each, dict):
+            pairs = list(each.items())
+        elif isinstance(each, list):
+            if all(isinstance(v, str | int | float) for v in each):
+                pairs = [(v, v) for v in dict.fromkeys(each)]
+            else:  # unknown or structured elements: one instance each, keyed by position
+                pairs = [(Unknown("each.key"), v) for v in each]
+        elif each is None:
+            pairs = []
+        if pairs is None:
+            return [
+                ("", scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}))
+            ], False
+        if not pairs:
+            return [], True
+        if len(pairs) == 1:
+            k, v = pairs[0]
+            return [("", scope.child(each={"key": k, "value": v}))], True
+        shown_pairs = pairs[:MAX_INSTANCES]
+        return [
+            (
+                f"[{i}]" if isinstance(k, Unknown) else f"[{json.dumps(str(k))}]",
+                scope.child(each={"key": k, "value": v}),
+            )
+            for i, (k, v) in enumerate(shown_pairs)
+        ], len(pairs) <= MAX_INSTANCES
+    return [("", scope)], True
 
 
 def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, bool]:
@@ -907,13 +961,17 @@ def _follow(value: Any, parts: list[str], expr: str) -> Any:
             return Unknown(expr, value.ref)
         if isinstance(value, dict):
             if part not in value:
-                return Unknown(expr)
+                return Missing(expr)  # Terraform: "This object does not have an attribute named ..."
             value = value[part]
         elif isinstance(value, list):
             if part.isdigit() and int(part) < len(value):
                 value = value[int(part)]
+            elif part.isdigit():
+                return Missing(expr)
             else:
                 return Unknown(expr)
+        elif value is None:
+            return Missing(expr)  # attribute of null
         else:
             return Unknown(expr)
     return value
@@ -925,6 +983,7 @@ def _render_policy_document(block: _Block, scope: _Scope, depth: int) -> Any:
     body = _eval_block(block, scope, "", lines, depth + 1)
     statements = []
     for st in body.get("statement", []) if isinstance(body.get("statement"), list) else []:
+        st = {k: v for k, v in st.items() if v is not None}  # `null` arguments are unset
         out: dict[str, Any] = {"Effect": st.get("effect", "Allow")}
         if "sid" in st:
             out["Sid"] = st["sid"]
@@ -937,14 +996,14 @@ def _render_policy_document(block: _Block, scope: _Scope, depth: int) -> Any:
             if src in st:
                 out[dst] = st[src]
         for src, dst in (("principals", "Principal"), ("not_principals", "NotPrincipal")):
-            if isinstance(st.get(src), list):
+            if isinstance(st.get(src), list) and st[src]:
                 principal: dict[str, Any] = {}
                 for p in st[src]:
                     ptype = p.get("type", "AWS")
                     ids = p.get("identifiers", [])
                     principal.setdefault(str(ptype), []).extend(ids if isinstance(ids, list) else [ids])
                 out[dst] = "*" if principal == {"*": ["*"]} else principal
-        if isinstance(st.get("condition"), list):
+        if isinstance(st.get("condition"), list) and st["condition"]:
             cond: dict[str, Any] = {}
             for c in st["condition"]:
                 cond.setdefault(str(c.get("test")), {})[str(c.get("variable"))] = c.get("values")

@@ -16,11 +16,13 @@ companion resources still join their target.
 from __future__ import annotations
 
 import functools
+import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clearance.scanners.iac.model import Unknown
+from clearance.scanners.iac.model import Missing, Unknown
 from clearance.scanners.iac.parsers import hcl_fast
 
 Node = tuple[Any, ...]
@@ -486,12 +488,12 @@ def _index(value: Any, key: Any) -> Any:
     if isinstance(key, Unknown):
         return Unknown("index by an unknown value")
     if isinstance(value, dict) and isinstance(key, str):
-        return value.get(key, Unknown(f"[{key!r}]"))
+        return value[key] if key in value else Missing(f"[{key!r}]")
     if isinstance(value, list) and key == "*":
         return value
     if isinstance(value, list) and isinstance(key, int | float) and not isinstance(key, bool):
         i = int(key)
-        return value[i] if 0 <= i < len(value) else Unknown(f"[{i}]")
+        return value[i] if 0 <= i < len(value) else Missing(f"[{i}]")
     return Unknown("index")
 
 
@@ -553,12 +555,37 @@ def _first_unknown(args: Sequence[Any]) -> Unknown | None:
 def _try(args: Sequence[Any]) -> Any:
     """`try(a, b)`: the first argument that is a value. A reference to a computed attribute
     is a value (known at apply time), so its `ref` is kept for joins."""
-    if not args:
-        return Unknown("try()")
-    first = args[0]
-    if not isinstance(first, Unknown) or first.ref is not None:
-        return first
-    return Unknown("try(...)")
+    for a in args:
+        if isinstance(a, Missing):
+            continue  # an error: Terraform tries the next argument
+        if not isinstance(a, Unknown) or a.ref is not None:
+            return a
+        return Unknown("try(...)")  # unknown until apply: it may or may not fail then
+    return Missing("try(): every argument fails")
+
+
+def _can(args: Sequence[Any]) -> Any:
+    if len(args) != 1:
+        return Unknown("can(...)")
+    if isinstance(args[0], Missing):
+        return False
+    return Unknown("can(...)") if isinstance(args[0], Unknown) and args[0].ref is None else True
+
+
+def _jsondecode(args: Sequence[Any]) -> Any:
+    if len(args) != 1:
+        return Unknown("jsondecode(...)")
+    text = args[0]
+    if isinstance(text, Unknown):
+        return text
+    if not isinstance(text, str):
+        return Missing("jsondecode() of a non-string")
+    if len(text) > 1_000_000:
+        return Unknown("jsondecode(...) of a long string")
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return Missing("jsondecode() of invalid JSON")
 
 
 def _one(args: Sequence[Any]) -> Any:
@@ -595,6 +622,7 @@ def _lookup(args: Sequence[Any]) -> Any:
             return args[0][args[1]]
         if len(args) == 3:
             return args[2]
+        return Missing("lookup() of a missing key")
     return _first_unknown(args) or Unknown("lookup(...)")
 
 
@@ -638,6 +666,91 @@ def _flatten(args: Sequence[Any]) -> Any:
     for v in args[0]:
         out.extend(v if isinstance(v, list) else [v])
     return out
+
+
+def _scalar_list(value: Any) -> list[Any] | None:
+    """The list if every element is a known scalar (string, number, bool), else None."""
+    if isinstance(value, list) and all(
+        isinstance(v, str | int | float | bool) and not isinstance(v, Unknown) for v in value
+    ):
+        return value
+    return None
+
+
+def _sort(args: Sequence[Any]) -> Any:
+    items = _scalar_list(args[0]) if len(args) == 1 else None
+    if items is None:
+        return _first_unknown(args) or Unknown("sort(...)")
+    return sorted(str(v) if not isinstance(v, bool) else ("true" if v else "false") for v in items)
+
+
+def _distinct(args: Sequence[Any]) -> Any:
+    if len(args) != 1 or not isinstance(args[0], list):
+        return _first_unknown(args) or Unknown("distinct(...)")
+    out: list[Any] = []
+    for v in args[0]:
+        if isinstance(v, Unknown):
+            return Unknown("distinct(...) of an unknown element")
+        if v not in out:
+            out.append(v)
+    return out
+
+
+def _minmax(pick: Callable[..., Any]) -> Callable[[Sequence[Any]], Any]:
+    def fn(args: Sequence[Any]) -> Any:
+        nums = [_number(a) for a in args]
+        if not nums or any(n is None for n in nums):
+            return Unknown("min/max(...)")
+        return _int(pick(n for n in nums if n is not None))
+
+    return fn
+
+
+def _title(args: Sequence[Any]) -> Any:
+    if len(args) == 1 and isinstance(args[0], str):
+        return re.sub(r"\b([a-z])", lambda m: m.group(1).upper(), args[0])
+    return Unknown("title(...)")
+
+
+def _slice(args: Sequence[Any]) -> Any:
+    if len(args) == 3 and isinstance(args[0], list):
+        start, end = _number(args[1]), _number(args[2])
+        if start is not None and end is not None and 0 <= start <= end <= len(args[0]):
+            return args[0][int(start) : int(end)]
+    return _first_unknown(args) or Unknown("slice(...)")
+
+
+def _zipmap(args: Sequence[Any]) -> Any:
+    keys = _scalar_list(args[0]) if len(args) == 2 else None
+    if keys is None or not isinstance(args[1], list) or len(keys) != len(args[1]):
+        return _first_unknown(args) or Unknown("zipmap(...)")
+    return {str(k): v for k, v in zip(keys, args[1], strict=True)}
+
+
+_RANGE_MAX = 1024
+
+
+def _range(args: Sequence[Any]) -> Any:
+    nums = [_number(a) for a in args]
+    if not 1 <= len(nums) <= 3 or any(n is None or n != int(n) for n in nums):
+        return Unknown("range(...)")
+    ints = [int(n) for n in nums if n is not None]
+    start, stop, step = (
+        (0, ints[0], 1) if len(ints) == 1 else (ints[0], ints[1], ints[2] if len(ints) == 3 else 1)
+    )
+    if step == 0:
+        return Unknown("range(...) with step 0")
+    out = range(start, stop, step)
+    return list(out) if len(out) <= _RANGE_MAX else Unknown("range(...) too long")
+
+
+def _coalescelist(args: Sequence[Any]) -> Any:
+    for a in args:
+        if not isinstance(a, list):
+            return _first_unknown([a]) or Unknown("coalescelist(...)")
+        if a:
+            return a
+    return Unknown("coalescelist() of nothing")
 
 
 def _merge(args: Sequence[Any]) -> Any:
@@ -684,6 +797,8 @@ def _tostring(args: Sequence[Any]) -> Any:
         return str(args[0])
     if len(args) == 1 and isinstance(args[0], bool):
         return "true" if args[0] else "false"
+    if len(args) == 1 and isinstance(args[0], dict | list):
+        return Missing("tostring() of a collection")
     return Unknown("tostring(...)")
 
 
@@ -739,6 +854,8 @@ def _case(upper: bool) -> Callable[[Sequence[Any]], Any]:
 
 _FUNCTIONS: dict[str, Callable[[Sequence[Any]], Any]] = {
     "try": _try,
+    "can": _can,
+    "jsondecode": _jsondecode,
     "one": _one,
     "coalesce": _coalesce,
     "length": _length,
@@ -763,4 +880,13 @@ _FUNCTIONS: dict[str, Callable[[Sequence[Any]], Any]] = {
     "format": _format,
     "lower": _case(False),
     "upper": _case(True),
+    "sort": _sort,
+    "distinct": _distinct,
+    "min": _minmax(min),
+    "max": _minmax(max),
+    "title": _title,
+    "slice": _slice,
+    "zipmap": _zipmap,
+    "range": _range,
+    "coalescelist": _coalescelist,
 }

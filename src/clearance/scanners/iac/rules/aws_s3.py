@@ -64,14 +64,20 @@ def _acl_hits(res: Resource) -> Iterator[Hit]:
         yield Hit("acl", acl, f"The canned ACL `{acl}` {_ACL_MEANS[acl.lower()]}.", resource=res)
     grants = res.get("access_control_policy.0.grant") or res.get("grant") or []
     for i, grant in enumerate(grants if isinstance(grants, list) else []):
-        grantee = grant.get("grantee") if isinstance(grant, Mapping) else None
+        if not isinstance(grant, Mapping):
+            continue
+        grantee = grant.get("grantee")
         block = grantee[0] if isinstance(grantee, list) and grantee else grantee
-        uri = block.get("uri") if isinstance(block, Mapping) else None
+        # aws_s3_bucket_acl: grant { grantee { uri } }; the legacy aws_s3_bucket: grant { uri }
+        uri = block.get("uri") if isinstance(block, Mapping) else grant.get("uri")
         if uri in _ALL_USERS:
             base = "access_control_policy.0.grant" if res.has("access_control_policy") else "grant"
-            yield Hit(
-                f"{base}.{i}", uri, "A grant gives access to all (authenticated) AWS users.", resource=res
+            who = (
+                "anyone on the internet"
+                if uri == _ALL_USERS[0]
+                else "anyone with an AWS account (any account, not only yours)"
             )
+            yield Hit(f"{base}.{i}", uri, f"A grant gives access to {who}.", resource=res)
 
 
 def _policy_hits(res: Resource, path: str) -> Iterator[Hit]:
@@ -182,8 +188,51 @@ def _versioning(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         yield Hit("", None, "Versioning is not enabled.")
 
 
+_LOG_DELIVERY_GROUP = "http://acs.amazonaws.com/groups/s3/LogDelivery"
+_CLOUDFRONT_LOGS_ID = "c4c1ede66af53448b93c283ce9448c4ba468c9432aa01d700d3878632f77d2d0"
+"""The canonical user id of CloudFront's `awslogsdelivery` account (documented by AWS: the
+grant a bucket needs to receive CloudFront standard logs)."""
+
+
+def is_log_destination(bucket: Resource, ctx: RuleContext) -> bool:
+    """True for a bucket that receives logs: another bucket's access logging targets it, or
+    its ACL is made for log delivery (`log-delivery-write`, a grant to the S3 LogDelivery
+    group or to CloudFront's log account). Logging a log bucket would need yet another bucket
+    (and logging it into itself loops), so access-logging rules leave it alone."""
+    for src in [bucket, *companions(bucket, ctx, "aws_s3_bucket_acl")]:
+        acl = src.get("acl")
+        if isinstance(acl, str) and acl.lower() == "log-delivery-write":
+            return True
+        grants = src.get("access_control_policy.0.grant") or src.get("grant") or []
+        for grant in grants if isinstance(grants, list) else []:
+            grantee = grant.get("grantee") if isinstance(grant, Mapping) else None
+            block = grantee[0] if isinstance(grantee, list) and grantee else grantee
+            if isinstance(block, Mapping) and (
+                block.get("uri") == _LOG_DELIVERY_GROUP or block.get("id") == _CLOUDFRONT_LOGS_ID
+            ):
+                return True
+    for other in ctx.by_type("aws_s3_bucket", "aws_s3_bucket_logging"):
+        if other is bucket:
+            continue
+        targets = (
+            [other.get("target_bucket")]
+            if other.type == "aws_s3_bucket_logging"
+            else [item.get("target_bucket") for item in _blocks(other.get("logging"))]
+        )
+        if any(t is not None and ctx.refers_to(t, bucket, ("bucket",)) for t in targets):
+            return True
+    return False
+
+
+def _blocks(value: Any) -> list[Mapping[str, Any]]:
+    items = value if isinstance(value, list) else [value]
+    return [v for v in items if isinstance(v, Mapping)]
+
+
 def _logging(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if res.get("logging") or companions(res, ctx, "aws_s3_bucket_logging"):
+        return
+    if is_log_destination(res, ctx):
         return
     yield Hit("", None, "No access logging (inline `logging` block or aws_s3_bucket_logging).")
 
@@ -195,8 +244,8 @@ RULES: tuple[IacRule, ...] = (
         id="iac.aws-s3-public-access",
         title="S3 bucket readable or writable by anyone",
         severity=Severity.HIGH,
-        risk='A public ACL or a bucket policy with Principal "*" lets anyone on the internet read (or '
-        "write) the bucket's objects.",
+        risk='A public ACL or a bucket policy with Principal "*" lets anyone on the internet (an '
+        "authenticated-read ACL: anyone with any AWS account) read (or write) the bucket's objects.",
         remediation='Keep the bucket private and block public access:\n\n  resource "aws_s3_bucket_acl" "logs" '
         '{\n    bucket = aws_s3_bucket.logs.id\n    acl    = "private"\n  }\n\n  resource '
         '"aws_s3_bucket_public_access_block" "logs" {\n    bucket                  = aws_s3_bucket.logs.id\n'

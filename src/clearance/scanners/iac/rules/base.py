@@ -12,10 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from clearance.model import RuleInfo, Severity
 from clearance.scanners.iac.model import Resource, Unknown
+
+if TYPE_CHECKING:
+    from clearance.scanners.base import PlaceholderCheck
 
 Category = Literal[
     "public-access",
@@ -127,8 +130,10 @@ T = TypeVar("T")
 class RuleContext:
     """The resources a rule may join with: everything in the checked resource's group."""
 
-    def __init__(self, resources: Sequence[Resource]) -> None:
+    def __init__(self, resources: Sequence[Resource], placeholder: PlaceholderCheck | None = None) -> None:
         self.resources: tuple[Resource, ...] = tuple(resources)
+        self.placeholder = placeholder
+        """The secrets family's placeholder check (from the scan context), for literal-secret rules."""
         self._by_address = {r.address: r for r in self.resources}
         self._by_type: dict[str, list[Resource]] = {}
         for r in self.resources:

@@ -7,6 +7,7 @@ CIDR only when the port is sensitive, at low confidence.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
@@ -20,6 +21,24 @@ ANYWHERE_V6 = frozenset({"::/0", "::"})
 def is_anywhere(cidr: Any) -> bool:
     """True for a source that means the whole internet (IPv4 or IPv6)."""
     return isinstance(cidr, str) and cidr.strip().lower() in (ANYWHERE_V4 | ANYWHERE_V6)
+
+
+_OWN_NETWORK = re.compile(
+    r"(?:^|\.)(?:data\.)?(?:aws_vpc|aws_default_vpc|aws_subnet|aws_default_subnet)\.[\w-]+(?:\[[^\]]*\])?"
+    r"\.(?:ipv6_)?cidr_blocks?$"
+    r"|(?:^|\.)(?:data\.)?google_compute_subnetwork\.[\w-]+(?:\[[^\]]*\])?\.ip_cidr_range$"
+    r"|(?:^|\.)(?:data\.)?azurerm_(?:virtual_network|subnet)\.[\w-]+(?:\[[^\]]*\])?\.address_(?:space|prefix(?:es)?)$"
+    r"|^module\.[\w-]+\.(?:vpc_(?:ipv6_)?cidr_block|(?:private|public|database|intra|elasticache|redshift)_subnets_(?:ipv6_)?cidr_blocks)$"
+)
+"""An unresolved source that names a network's own address space: a VPC's or subnet's CIDR
+(`data.aws_vpc.default.cidr_block`, `aws_subnet.a.cidr_block`, `module.vpc.vpc_cidr_block`,
+a GCP subnetwork's `ip_cidr_range`, an Azure VNet's `address_space`). Its value is unknown,
+but it is never "the internet": a VPC's CIDR is at most a /16 (IPv6: a /56), a subnet's less."""
+
+
+def own_network(value: Any) -> bool:
+    """True for an `Unknown` that is a VPC's or subnet's own CIDR (see `_OWN_NETWORK`)."""
+    return is_unknown(value) and bool(_OWN_NETWORK.search(value.expr.strip()))
 
 
 def port_range(from_port: Any, to_port: Any) -> tuple[int, int] | None:

@@ -11,12 +11,15 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from clearance.model import Severity
 from clearance.redaction import redact
 from clearance.scanners.iac.model import Resource, is_unknown
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
+
+if TYPE_CHECKING:
+    from clearance.scanners.base import PlaceholderCheck
 
 _TYPES = ("dockerfile",)
 _BEST = "https://docs.docker.com/build/building/best-practices/"
@@ -457,29 +460,21 @@ def secret_name(name: str) -> bool:
     return bool(_SECRET_KEY.search(name)) and not _NOT_SECRET_KEY.search(name)
 
 
-def literal_secret_value(value: str | None, key: str = "") -> bool:
+def literal_secret_value(
+    value: str | None, key: str = "", is_placeholder: PlaceholderCheck | None = None
+) -> bool:
     """True for a value that looks like a real secret rather than a reference, path,
     placeholder, boolean or number (`${TOKEN}`, `/run/secrets/x`, `changeme`, `true`, `3600`).
 
-    The secrets scanner's placeholder filters apply too (one notion of "placeholder" in the
-    project): `your-api-key`, `xxxx`, published examples, a value that is itself a variable
-    name (`GOOGLE_API_KEY_VAL`), a URL or a path."""
+    `is_placeholder` is the secrets family's placeholder check (passed in through the scan
+    context, one notion of "placeholder" in the project): `your-api-key`, `xxxx`, published
+    examples, a value that is itself a variable name (`GOOGLE_API_KEY_VAL`), a URL or a path."""
     if value is None:
         return False
     v = value.strip()
     if len(v) < 4 or _PLACEHOLDER.match(v) or v.startswith(("/", "$(", "{{")):
         return False
-    from clearance.scanners.secrets.filters import generic_reason, placeholder_reason
-
-    if placeholder_reason(v) in ("published example", "placeholder text"):
-        return False  # (a sequential run inside a long value is not enough to call it made up here)
-    reason = generic_reason(key or "SECRET", v, quoted=True, code_file=False, before="", min_entropy=0.0)
-    return reason not in _NOT_A_VALUE
-
-
-_NOT_A_VALUE = frozenset({"reference, not a value"})
-"""Of the secrets scanner's reasons, those that say the value is not a value at all (an env
-variable name, a URL, a path); a weak literal password is still a literal password here."""
+    return not (is_placeholder is not None and is_placeholder(key, v))
 
 
 def _secret_pairs(res: Resource) -> Iterator[tuple[str, str, str, str | None]]:
@@ -498,7 +493,7 @@ def _secret_pairs(res: Resource) -> Iterator[tuple[str, str, str, str | None]]:
 
 def _check_secret_env(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
     for attr, keyword, key, value in _secret_pairs(res):
-        if value is None or not literal_secret_value(value, key):
+        if value is None or not literal_secret_value(value, key, ctx.placeholder):
             continue
         yield Hit(attr, f"{keyword} {key}={redact(value)}", f"{keyword} {key} has a literal value.")
 

@@ -19,7 +19,16 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from clearance.model import Finding, FindingKind, Location, RuleInfo, Severity, Signals, fingerprint
+from clearance.model import (
+    Finding,
+    FindingKind,
+    Location,
+    RuleInfo,
+    Severity,
+    Signals,
+    fingerprint,
+    signal_value,
+)
 from clearance.redaction import redact
 from clearance.scanners.base import ScannerOutput
 from clearance.scanners.iac.rules.base import Category, IacRule
@@ -29,6 +38,7 @@ from clearance.sources.image import EntryKind, LayerEntry
 
 if TYPE_CHECKING:
     from clearance.config import Settings
+    from clearance.scanners.base import PlaceholderCheck
     from clearance.sources.image.source import ImageContext
 
 CONFIG_PATH = "image-config"
@@ -72,8 +82,11 @@ class ImageRule:
     risk: str
     remediation: str
     category: Category
-    check: Callable[[ImageContext], Iterable[ImageHit]]
+    check: Callable[..., Iterable[ImageHit]]
+    """`check(image)`, or `check(image, is_placeholder)` when `needs_placeholder`."""
     references: tuple[str, ...] = ()
+    needs_placeholder: bool = False
+    """The check takes the secrets family's placeholder check (from the scan context) too."""
 
     def info(self, scanner: str = "iac") -> RuleInfo:
         """Documentation for `clearance rules list` and SARIF."""
@@ -89,14 +102,18 @@ class ImageRule:
         )
 
 
-def scan_image(image: ImageContext, settings: Settings) -> ScannerOutput:
-    """Every enabled image rule over one image."""
+def scan_image(
+    image: ImageContext, settings: Settings, is_placeholder: PlaceholderCheck | None = None
+) -> ScannerOutput:
+    """Every enabled image rule over one image (`is_placeholder`: the scan context's placeholder
+    check, for the literal-secret rules)."""
     out = ScannerOutput()
     disabled = settings.iac.disable
     for rule in IMAGE_RULES:
         if any(fnmatch.fnmatchcase(rule.id, d) for d in disabled):
             continue
-        for hit in rule.check(image):
+        hits = rule.check(image, is_placeholder) if rule.needs_placeholder else rule.check(image)
+        for hit in hits:
             out.findings.append(_finding(rule, hit, image))
     out.detail["image_rules"] = len(IMAGE_RULES)
     return out
@@ -120,16 +137,16 @@ def _finding(rule: ImageRule, hit: ImageHit, image: ImageContext) -> Finding:
         evidence=hit.evidence,
         remediation=rule.remediation,
         references=rule.references,
-        signals=Signals.of(
-            {
-                "category": rule.category,
-                "exposure": "internal",
-                "confidence": "high",
+        signals=Signals(
+            confidence="high",
+            category=rule.category,
+            exposure="internal",
+            extra={
                 "resource": image.identity.name,
                 "resource_type": "container_image",
                 "source": "image",
-                **hit.details,
-            }
+                **{str(k): signal_value(v) for k, v in hit.details.items()},
+            },
         ),
     )
 
@@ -146,10 +163,10 @@ def _root_user(image: ImageContext) -> Iterable[ImageHit]:
         )
 
 
-def _env_secrets(image: ImageContext) -> Iterable[ImageHit]:
+def _env_secrets(image: ImageContext, is_placeholder: PlaceholderCheck | None) -> Iterable[ImageHit]:
     for item in image.config.env:
         key, sep, value = item.partition("=")
-        if sep and secret_name(key) and literal_secret_value(value):
+        if sep and secret_name(key) and literal_secret_value(value, key, is_placeholder):
             yield ImageHit(
                 CONFIG_PATH,
                 evidence=f"Env {key}={redact(value)}",
@@ -158,7 +175,7 @@ def _env_secrets(image: ImageContext) -> Iterable[ImageHit]:
             )
 
 
-def _build_arg_secrets(image: ImageContext) -> Iterable[ImageHit]:
+def _build_arg_secrets(image: ImageContext, is_placeholder: PlaceholderCheck | None) -> Iterable[ImageHit]:
     """`RUN |2 API_TOKEN=… OTHER=… /bin/sh -c …`: the builder records build args with their values."""
     for n, step in enumerate(image.config.history):
         match = _BUILD_ARGS.match(step.created_by)
@@ -167,7 +184,7 @@ def _build_arg_secrets(image: ImageContext) -> Iterable[ImageHit]:
         count, rest = int(match.group(1)), match.group(2).split()
         for pair in rest[: min(count, 64)]:
             key, sep, value = pair.partition("=")
-            if sep and secret_name(key) and literal_secret_value(value):
+            if sep and secret_name(key) and literal_secret_value(value, key, is_placeholder):
                 yield ImageHit(
                     f"{HISTORY_PATH}/{n}",
                     layer=_layer_of(image, step.layer),
@@ -270,7 +287,9 @@ def _layer_of(image: ImageContext, index: int | None) -> str | None:
 # --- the rule table ------------------------------------------------------------------------
 
 
-def _reuse(rule_id: str, check: Callable[[ImageContext], Iterable[ImageHit]]) -> ImageRule:
+def _reuse(
+    rule_id: str, check: Callable[..., Iterable[ImageHit]], needs_placeholder: bool = False
+) -> ImageRule:
     """An image rule with the documentation of the Dockerfile rule that means the same."""
     base: IacRule = next(r for r in DOCKERFILE_RULES if r.id == rule_id)
     return ImageRule(
@@ -282,13 +301,14 @@ def _reuse(rule_id: str, check: Callable[[ImageContext], Iterable[ImageHit]]) ->
         base.category,
         check,
         tuple(base.references),
+        needs_placeholder,
     )
 
 
 _DOCKLE = "https://github.com/goodwithtech/dockle/blob/master/CHECKPOINT.md"
 IMAGE_RULES: Sequence[ImageRule] = (
     _reuse("iac.docker-root-user", _root_user),
-    _reuse("iac.docker-secret-env", _env_secrets),
+    _reuse("iac.docker-secret-env", _env_secrets, needs_placeholder=True),
     _reuse("iac.docker-add-url", _add_url),
     _reuse("iac.docker-expose-ssh", _expose_ssh),
     ImageRule(
@@ -300,6 +320,7 @@ IMAGE_RULES: Sequence[ImageRule] = (
         "supply-chain",
         _build_arg_secrets,
         ("https://docs.docker.com/build/building/secrets/", _DOCKLE),
+        needs_placeholder=True,
     ),
     ImageRule(
         "iac.image-ssh-server",

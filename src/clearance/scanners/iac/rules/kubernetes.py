@@ -373,7 +373,7 @@ def _check_env_literal_secret(res: Resource, ctx: RuleContext) -> Iterable[Hit]:
             name, value = env.get("name"), env.get("value")
             if not isinstance(name, str) or not isinstance(value, str) or not secret_name(name):
                 continue
-            if not literal_secret_value(value, name):
+            if not literal_secret_value(value, name, ctx.placeholder):
                 continue
             yield Hit(f"{cpath}.env.{i}.value", redact(value), f"{name} is written in the manifest in clear.")
 

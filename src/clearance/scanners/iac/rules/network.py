@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from clearance.model import Severity
 from clearance.scanners.iac.model import Resource, Unknown
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
-from clearance.scanners.iac.rules.checks import covers, is_all_ports, is_anywhere
+from clearance.scanners.iac.rules.checks import covers, is_all_ports, is_anywhere, own_network
 
 
 @dataclass(frozen=True)
@@ -133,7 +133,7 @@ def _port_check(fam: PortFamily, entries: IngressFn) -> Callable[[Resource, Rule
                     yield Hit(
                         path, value, f"{label.capitalize()} is open to {value}.", resource=entry.reporter
                     )
-                elif isinstance(value, Unknown):
+                elif isinstance(value, Unknown) and not own_network(value):
                     yield Hit(
                         path,
                         value,
