@@ -34,6 +34,7 @@ CONFIG_OPT = typer.Option(
 LEDGER_DB_OPT = typer.Option(
     None,
     "--ledger-db",
+    metavar="URL",
     help="Ledger database to re-match after the import (default: $CLEARANCE_LEDGER_DB; "
     "neither: no ledger is touched).",
 )
