@@ -184,8 +184,8 @@ def load_rules(settings: SecretsSettings | None = None) -> RuleSet:
 
 _PATTERN_ATTRIBUTES = ("match", "search", "finditer", "fullmatch", "findall", "groupindex", "groups")
 """What the engine reads from a rule's pattern: bound to the compiled regex's own, so that after
-the first use each access costs what it costs on an `re.Pattern` (a `__getattr__` hop per call
-made the secrets scan ~3 % slower)."""
+the first use each access costs what it costs on an `re.Pattern` (without it: ~30,000 Python-level
+`__getattr__` hops on the secrets benchmark corpus, ~0.6 µs each)."""
 
 
 class _LazyPattern:
