@@ -75,7 +75,10 @@ class SourceFile:
             return self.data
         if self._cache is None:
             assert self.disk_path is not None
-            self._cache = self.disk_path.read_bytes()
+            # Unbuffered: `readall` sizes its buffer from fstat and reads to EOF, without the
+            # BufferedReader that `Path.read_bytes` builds per file (the scan reads every file).
+            with open(self.disk_path, "rb", buffering=0) as f:
+                self._cache = f.readall()
         return self._cache
 
     def release(self) -> None:

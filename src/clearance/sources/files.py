@@ -166,6 +166,7 @@ def _walk_dir(
     out: WalkResult, root: Path, real_root: Path, rel: str, rules: list[IgnoreRules], cap: int
 ) -> None:
     directory = os.path.join(root, rel) if rel else str(root)
+    parent = Path(directory)  # each file's Path is parent / name: parsing one name, not the whole path
     try:
         entries = sorted(os.scandir(directory), key=lambda e: e.name)
     except OSError as e:
@@ -207,7 +208,7 @@ def _walk_dir(
         if not stat.S_ISREG(st.st_mode):
             out.skipped.append(SkippedFile(path, "not a regular file"))
             continue
-        _add_file(out, Path(entry.path), path, st.st_size, cap)
+        _add_file(out, parent / entry.name, path, st.st_size, cap)
 
 
 def _add_file(out: WalkResult, disk: Path, rel: str, size: int, cap: int) -> None:

@@ -19,6 +19,7 @@ from clearance.model import (
     ScanResult,
     Scope,
     Severity,
+    Signals,
     fingerprint,
 )
 from clearance.pipeline import RunOptions, run
@@ -70,6 +71,14 @@ def test_end_to_end_poetry_and_npm(
     assert jinja.signals.epss == Epss(score=0.0021, percentile=0.441, date="2026-11-20")
     assert jinja.signals["reachable"] == "yes"
     assert (jinja.signals["scope"], jinja.signals["installed_version"]) == ("runtime", "3.1.2")
+    # Built as typed `Signals`: the same value the mapping path gives, the JSON keys in their order.
+    for finding in findings:
+        assert finding.signals == Signals.of(finding.signals.as_dict()), finding.rule_id
+    assert list(jinja.signals.as_dict()) == [
+        *("reachable", "kev", "epss", "fix_versions", "aliases", "cvss_score", "scope"),  # direct: unknown
+        *("advisories", "cvss_vector", "fix", "kev_date_added", "reachable_reason"),
+        *("ecosystem", "package", "installed_version", "malicious"),
+    ]
     assert jinja.title == "jinja2 3.1.2: Jinja vulnerable to HTML attribute injection (synthetic)"
     assert jinja.remediation == "Upgrade jinja2 from 3.1.2 to ≥ 3.1.3."
     assert set(jinja.references) == {"https://example.test/ghsa-jinja", "https://example.test/pysec-jinja"}

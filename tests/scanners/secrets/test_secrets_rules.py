@@ -235,3 +235,24 @@ def test_lazily_compiled_builtin_rules_equal_the_eager_ones() -> None:
             and lazy.pattern.groups == eager.pattern.groups
         )
         assert pickle.loads(pickle.dumps(lazy)).pattern.pattern == eager.pattern.pattern
+
+
+def test_a_lazy_pattern_binds_the_compiled_methods_on_first_use() -> None:
+    """After the first use, `pattern.match` & co. are the compiled regex's own bound methods,
+    held in the instance: no `__getattr__` hop on every call of the scan's hot loop."""
+    import re
+
+    from clearance.scanners.secrets.rules import _PATTERN_ATTRIBUTES, _LazyPattern
+
+    lazy = _LazyPattern(rb"key=(?P<secret>[a-z]{4})")
+    slot = _LazyPattern.__dict__["finditer"]
+    with pytest.raises(AttributeError):
+        slot.__get__(lazy)  # not bound before the first use (nothing compiled yet)
+    assert lazy.match(b"key=abcd").group("secret") == b"abcd"
+    compiled = re.compile(rb"key=(?P<secret>[a-z]{4})")
+    for name in _PATTERN_ATTRIBUTES:
+        bound = _LazyPattern.__dict__[name].__get__(lazy)
+        assert bound == getattr(lazy._compiled, name), name
+    assert lazy.groupindex == compiled.groupindex and lazy.groups == compiled.groups
+    assert [m.span() for m in lazy.finditer(b"key=abcd key=efgh")] == [(0, 8), (9, 17)]
+    assert lazy.pattern == compiled.pattern  # not bound: still answered through the compiled regex

@@ -7,11 +7,13 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from clearance.config import Settings, settings_from_mapping
 from clearance.model import FindingKind, ScannerStatus
 from clearance.scanners.base import ScanContext, Scanner
-from clearance.scanners.secrets.scanner import SecretsScanner
+from clearance.scanners.secrets.scanner import PRINTABLE_RUN, SecretsScanner, printable_text
 from clearance.sources.base import SourceFile
 
 NOW = dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC)
@@ -109,6 +111,45 @@ def test_binary_content_is_scanned_over_its_printable_runs(tmp_path: Path) -> No
     assert not out.skipped and not out.errors
     (finding,) = out.findings
     assert finding.signals["in_binary"] is True and finding.location.start_line is None
+
+
+@given(
+    data=st.lists(
+        st.sampled_from([b"\x00", b"\x01\x02", b"\n", b"abc", b"\t", b"defgh", b"\xff", b"ij"]), max_size=60
+    ),
+    cut=st.integers(min_value=0, max_value=400),
+)
+@settings(max_examples=300)
+def test_printable_text_is_every_run_starting_before_the_end(data: list[bytes], cut: int) -> None:
+    """What `strings -n 8` gives, limited to the runs that start before `end` (kept whole)."""
+    blob = b"".join(data)
+    end = min(cut, len(blob))
+    runs = [m.group() for m in PRINTABLE_RUN.finditer(blob) if m.start() < end]
+    assert printable_text(blob, end) == b"\n".join(runs)
+    assert printable_text(blob) == b"\n".join(m.group() for m in PRINTABLE_RUN.finditer(blob))
+
+
+def test_binary_file_above_the_cap_is_streamed_and_each_secret_reported_once(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Secrets in printable runs that straddle chunk boundaries are seen whole, once."""
+    from clearance.scanners.secrets import scanner as module
+
+    monkeypatch.setattr(module, "STREAM_CHUNK", 4096)
+    monkeypatch.setattr(module, "STREAM_OVERLAP", 512)
+    noise = bytes(range(32)) * 8  # 256 control bytes: the file is binary
+    ids = [f"AKIA4HKZQ7RXJ3MV{tail}" for tail in ("TW5N", "PL6Q", "ZX3R", "BC7D", "KM2F", "HJ4G")]
+    content = bytearray()
+    for n, key in enumerate(ids):
+        while len(content) < (n + 1) * 3584 - 10:  # the n-th key lands around a chunk edge
+            content += noise
+        content += b"\x00key_id=" + key.encode() + b"\x00"
+    content += noise
+    f = _file(tmp_path, "firmware.img", bytes(content))
+    out = SecretsScanner().scan([f], _ctx(tmp_path, settings_from_mapping({"max_file_size": 1024})))
+    found = [x for x in out.findings if x.rule_id == "secret.aws-access-key-id"]
+    assert all(x.signals["in_binary"] is True for x in found)
+    assert len(found) == len(ids) and len({x.fingerprint for x in found}) == len(ids)
 
 
 def test_one_nul_does_not_make_a_file_binary(tmp_path: Path) -> None:

@@ -20,17 +20,19 @@ import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from clearance import errors
 from clearance.model import (
     Component,
+    Epss,
     Finding,
     FindingKind,
     RuleInfo,
     ScanError,
     Severity,
     Signals,
+    SignalValue,
     SkippedFile,
     fingerprint,
 )
@@ -476,35 +478,32 @@ class VulnerabilityMatcher:
             first_line = next((line.strip() for line in main.details.splitlines() if line.strip()), "")
             summary = first_line[:160] or primary
         references = tuple(dict.fromkeys(r for a in [main, *advisories.values()] for r in a.references))
-        signals: dict[str, Any] = {
-            "aliases": aliases,
-            "advisories": record_ids,
-            "cvss_score": rated.score,
+        extra: dict[str, SignalValue] = {
+            "advisories": tuple(record_ids),
             "cvss_vector": rated.vector,
-            "fix_versions": fixes,
             "fix": "available" if fixes else "none",
-            "kev": bool(kev),
             "kev_date_added": min((d for d in kev.values() if d), default=None),
-            "epss": (
-                {
-                    "score": best_epss[0],
-                    "percentile": best_epss[1],
-                    "date": epss_feed.newest if epss_feed else None,
-                }
-                if best_epss
-                else None
-            ),
-            "reachable": reach.value,
             "reachable_reason": reason,
-            "scope": component.scope.value,
-            "direct": component.direct,
             "ecosystem": eco,
             "package": component.name,
             "installed_version": component.version,
             "malicious": malicious,
         }
         if informational:
-            signals["informational"] = informational
+            extra["informational"] = informational
+        signals = Signals(
+            reachable=reach.value,
+            kev=bool(kev),
+            epss=Epss(best_epss[0], best_epss[1], epss_feed.newest if epss_feed else None)
+            if best_epss
+            else None,
+            fix_versions=tuple(fixes),
+            aliases=tuple(aliases),
+            cvss_score=rated.score,
+            scope=component.scope.value,
+            direct=component.direct,
+            extra=extra,
+        )
         return Finding(
             kind=FindingKind.VULNERABILITY,
             rule_id=f"vuln.{primary}",
@@ -519,7 +518,7 @@ class VulnerabilityMatcher:
             remediation=_remediation(component, fixes),
             references=references,
             component=component,
-            signals=Signals.of(signals),
+            signals=signals,
         )
 
     def _scope(self, component: Component) -> ImportScope:

@@ -110,7 +110,9 @@ class Engine:
         if not data:
             return []
         hits = self._hits(data)
-        candidates = self._candidates(data, path, hits) if hits else []
+        if not hits:  # most files: no rule's expression matched, so nothing below can find anything
+            return []
+        candidates = self._candidates(data, path, hits)
         if self._aws_id_index is not None and self._aws_secret_index is not None:
             candidates.extend(self._aws_pairs(data, candidates))
         if self._k8s_index is not None and self._k8s_index in hits and _looks_like_k8s_secret(data):

@@ -50,6 +50,8 @@ STREAM_CHUNK = 4 * 1024 * 1024
 STREAM_OVERLAP = 64 * 1024
 PRINTABLE_RUN = re.compile(rb"[\x20-\x7e\t]{8,}")
 """Printable ASCII runs of at least 8 bytes: what `strings -n 8` prints."""
+_PRINTABLE_TAIL = re.compile(rb"[\x20-\x7e\t]*")
+_PRINTABLE_BYTES = frozenset(b"\t" + bytes(range(0x20, 0x7F)))
 _CONTROL_BYTES = bytes(b for b in [*range(0x20), 0x7F] if b not in b"\t\n\r\f\v\b\x1b")
 """Bytes that do not occur in text (whitespace and ESC for terminal colours excepted)."""
 POOL_MIN_BYTES = 8 * 1024 * 1024
@@ -288,10 +290,20 @@ def _scan_binary(
 ) -> list[Finding]:
     """Scan the printable runs of binary content that start before `own_end`; findings carry
     `in_binary` and no line (a binary file has none)."""
-    end = len(data) if own_end is None else own_end
-    text = b"\n".join(m.group() for m in PRINTABLE_RUN.finditer(data) if m.start() < end)
+    text = printable_text(data, own_end)
     matches = engine.scan(text, source.path)
     return _findings(source, text, matches, options, in_binary=True, seen=seen)
+
+
+def printable_text(data: bytes, end: int | None = None) -> bytes:
+    """The printable runs of `data` (`PRINTABLE_RUN`) that start before `end`, whole, one per line."""
+    end = len(data) if end is None else end
+    if 0 < end < len(data) and data[end - 1] in _PRINTABLE_BYTES:
+        tail = _PRINTABLE_TAIL.match(data, end)  # the run that straddles `end`, to its end
+        end = tail.end() if tail else end
+    # `findall` builds the runs in C (no match object per run). `end` now ends a run or sits on a
+    # non-printable byte, so the runs found before it are exactly those that start before it.
+    return b"\n".join(PRINTABLE_RUN.findall(data, 0, end))
 
 
 def _scan_stream(engine: Engine, source: SourceFile, options: _Options) -> _FileResult:
