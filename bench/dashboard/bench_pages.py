@@ -41,6 +41,7 @@ from clearance.ledger.tables import (
     Service,
     Team,
     Waiver,
+    refresh_lead_times,
 )
 
 NOW = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
@@ -124,6 +125,8 @@ def generate(engine: Any, services: int, findings_per_service: int, seed: int = 
         put(CurrentDeployment, current)
         put(Change, changes)
         put(DeploymentChange, links)
+        # the lead-time rollup, by the function every ORM write path runs (bulk inserts skip it)
+        refresh_lead_times(c)
         put(Incident, incidents)
         put(GateDecision, decisions)
         findings, waivers = [], []

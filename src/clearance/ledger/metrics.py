@@ -25,7 +25,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     or_,
     select,
@@ -36,9 +35,7 @@ from sqlalchemy.orm import Session
 from clearance.deploy import dora
 from clearance.deploy.gonogo import Answer
 from clearance.ledger.tables import (
-    Change,
     Deployment,
-    DeploymentChange,
     Environment,
     Finding,
     GateDecision,
@@ -48,6 +45,7 @@ from clearance.ledger.tables import (
     Service,
     Team,
     Waiver,
+    seconds_between,
 )
 
 AGING_BUCKETS = ("0-7", "8-30", "31-90", "90+")
@@ -136,9 +134,8 @@ class SecurityMetrics:
 
 def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
     """`later - earlier` in seconds, portable between SQLite and PostgreSQL."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * _DAY
-    return func.extract("epoch", later - earlier)
+    seconds: ColumnElement[Any] = seconds_between(session.get_bind().dialect.name, later, earlier)
+    return seconds
 
 
 def _in_scope(column: Any, scope: Scope) -> ColumnElement[bool]:
@@ -215,45 +212,33 @@ def dora_metrics(
         finished >= start,
         finished <= now,
     )
-    successes = (
-        session.scalar(
-            select(func.count()).select_from(Deployment).where(in_scope, Deployment.status == "succeeded")
-        )
-        or 0
-    )
+    # one pass over the window's prod deployments: successes, attempts and change failures —
+    # distinct deployments, each counted once (a failed or rolled-back one, or one an incident
+    # is linked to: `IN` a set hashed once, not a probe or a joined row per incident)
+    with_incident = select(Incident.deployment_id).where(Incident.deployment_id.is_not(None))
+    failed = or_(Deployment.status.in_(("failed", "rolled_back")), Deployment.id.in_(with_incident))
+    attempted = Deployment.status.in_(("succeeded", "failed", "rolled_back"))
 
-    # lead time: per successful prod deployment, finished - earliest commit it shipped (one
-    # grouped join; a grouped subquery joined back made PostgreSQL re-aggregate per deployment)
-    lead_values = (
-        select(_seconds(session, finished, func.min(Change.committed_at)).label("v"))
-        .select_from(Deployment)
-        .join(DeploymentChange, DeploymentChange.deployment_id == Deployment.id)
-        .join(Change, Change.id == DeploymentChange.change_id)
-        .where(in_scope, Deployment.status == "succeeded")
-        .group_by(Deployment.id, Deployment.finished_at, Deployment.started_at)
-    )
-    lt_median, lt_p90, lt_n = _median_and_p90(session, lead_values)
+    def _count(cond: ColumnElement[bool]) -> Any:
+        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
 
-    # change failure rate: distinct deployments, each counted once
-    attempted = and_(in_scope, Deployment.status.in_(("succeeded", "failed", "rolled_back")))
-    with_incident = (
-        select(Incident.deployment_id.label("deployment_id"))
-        .where(Incident.deployment_id.is_not(None))
-        .group_by(Incident.deployment_id)
-        .subquery()
-    )
-    failed = or_(Deployment.status.in_(("failed", "rolled_back")), with_incident.c.deployment_id.is_not(None))
     row = session.execute(
         select(
-            func.count(Deployment.id),
-            func.coalesce(func.sum(case((failed, 1), else_=0)), 0),
-        )
-        .select_from(Deployment)
-        .outerjoin(with_incident, with_incident.c.deployment_id == Deployment.id)
-        .where(attempted)
+            _count(Deployment.status == "succeeded"),
+            _count(attempted),
+            _count(and_(attempted, failed)),
+        ).where(in_scope)
     ).one()
-    prod_deploys, failures = int(row[0]), int(row[1])
+    successes, prod_deploys, failures = int(row[0]), int(row[1]), int(row[2])
     cfr = failures / prod_deploys if prod_deploys else None
+
+    # lead time: per successful prod deployment that shipped recorded commits, the rollup
+    # `lead_time_s` (finished − earliest commit, stored when the deployment and its commits are
+    # written): a ranking over one column of the window's deployments, no join
+    lead_values = select(Deployment.lead_time_s.label("v")).where(
+        in_scope, Deployment.status == "succeeded", Deployment.lead_time_s.is_not(None)
+    )
+    lt_median, lt_p90, lt_n = _median_and_p90(session, lead_values)
 
     # time to restore: prod incidents opened in the window and resolved
     restore_values = select(_seconds(session, Incident.resolved_at, Incident.opened_at).label("v")).where(
@@ -369,11 +354,14 @@ def security_metrics(
     # % of prod deploys with complete verified evidence
     prod = _prod_env_ids(prod_envs)
     finished = func.coalesce(Deployment.finished_at, Deployment.started_at)
-    verified_run = exists().where(
-        GateRun.release_id == Deployment.release_id,
-        GateRun.verified.is_(True),
-        GateRun.evidence_id.is_not(None),
-        GateRun.outcome.in_(("pass", "warn")),
+    # releases with a verified passing run: a set built once (hashed), not a probe per deployment
+    verified_run = Deployment.release_id.in_(
+        select(GateRun.release_id).where(
+            GateRun.release_id.is_not(None),
+            GateRun.verified.is_(True),
+            GateRun.evidence_id.is_not(None),
+            GateRun.outcome.in_(("pass", "warn")),
+        )
     )
     dep = session.execute(
         select(func.count(), func.coalesce(func.sum(case((verified_run, 1), else_=0)), 0)).where(

@@ -11,6 +11,7 @@ clock, never from the database server.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,10 +28,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
+    func,
+    inspect,
+    select,
+    update,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -384,6 +391,11 @@ class Deployment(Base):
     deployer: Mapped[str] = mapped_column(String(200), default="")
     source: Mapped[str] = mapped_column(String(100), default="")
     external_id: Mapped[str | None] = mapped_column(String(200))
+    lead_time_s: Mapped[float | None] = mapped_column(Float)
+    """Rollup for DORA lead time: seconds from the earliest commit it shipped to its end
+    (`finished_at`, else `started_at`); NULL without commits. Kept by `refresh_lead_times`,
+    which runs in the transaction of every ORM write that changes its inputs (see the end of
+    this module); bulk loads call it themselves."""
 
 
 class CurrentDeployment(Base):
@@ -662,3 +674,62 @@ class Checkpoint(Base):
     key_id: Mapped[str] = mapped_column(String(200))
     signature: Mapped[str] = mapped_column(Text)
     signed_at: Mapped[dt.datetime]
+
+
+# --- rollups kept in step with their inputs ----------------------------------------------------
+
+
+def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
+    """SQL for `later - earlier` in seconds, portable between SQLite and PostgreSQL."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+def refresh_lead_times(conn: Connection | Session, deployment_ids: Iterable[int] | None = None) -> None:
+    """Recompute `Deployment.lead_time_s` (finished − earliest linked commit) of the given
+    deployments, or of every deployment, in one UPDATE in the caller's transaction."""
+    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    first_commit = (
+        select(func.min(Change.committed_at))
+        .join(DeploymentChange, DeploymentChange.change_id == Change.id)
+        .where(DeploymentChange.deployment_id == Deployment.id)
+        .scalar_subquery()
+    )
+    finished = func.coalesce(Deployment.finished_at, Deployment.started_at)
+    stmt = update(Deployment).values(lead_time_s=seconds_between(dialect, finished, first_commit))
+    if deployment_ids is not None:
+        ids = sorted(set(deployment_ids))
+        if not ids:
+            return
+        stmt = stmt.where(Deployment.id.in_(ids))
+    conn.execute(stmt.execution_options(synchronize_session=False))
+
+
+# Every ORM write path (the deploy API, tests' fixtures, the demo) keeps the rollup exact: a new
+# commit link, a deployment whose end moved, or a commit whose time changed recomputes the
+# deployments concerned in the same flush, hence the same transaction.
+
+
+@event.listens_for(DeploymentChange, "after_insert")
+def _link_added(mapper: Mapper[Any], connection: Connection, target: DeploymentChange) -> None:
+    refresh_lead_times(connection, [target.deployment_id])
+
+
+@event.listens_for(DeploymentChange, "after_delete")
+def _link_removed(mapper: Mapper[Any], connection: Connection, target: DeploymentChange) -> None:
+    refresh_lead_times(connection, [target.deployment_id])
+
+
+@event.listens_for(Deployment, "after_update")
+def _deployment_moved(mapper: Mapper[Any], connection: Connection, target: Deployment) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in ("finished_at", "started_at")):
+        refresh_lead_times(connection, [target.id])
+
+
+@event.listens_for(Change, "after_update")
+def _commit_moved(mapper: Mapper[Any], connection: Connection, target: Change) -> None:
+    if inspect(target).attrs["committed_at"].history.has_changes():
+        linked = select(DeploymentChange.deployment_id).where(DeploymentChange.change_id == target.id)
+        refresh_lead_times(connection, connection.scalars(linked).all())

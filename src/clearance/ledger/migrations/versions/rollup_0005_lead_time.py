@@ -1,0 +1,42 @@
+"""rollup: each deployment's lead time (first commit → end) stored on its row, backfilled
+
+Revision ID: rollup_0005
+Revises: dash_0004
+Create Date: 2026-12-06 10:20:00
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import sqlalchemy as sa
+from alembic import op
+
+revision: str = "rollup_0005"
+down_revision: str | None = "dash_0004"
+branch_labels: str | Sequence[str] | None = None
+depends_on: str | Sequence[str] | None = None
+
+# The same arithmetic as `tables.refresh_lead_times` (a migration does not import the live
+# models: they move on, this file must not).
+_FIRST_COMMIT = (
+    "(SELECT min(changes.committed_at) FROM changes JOIN deployment_changes"
+    " ON deployment_changes.change_id = changes.id"
+    " WHERE deployment_changes.deployment_id = deployments.id)"
+)
+_FINISHED = "coalesce(deployments.finished_at, deployments.started_at)"
+
+
+def upgrade() -> None:
+    with op.batch_alter_table("deployments", schema=None) as batch_op:
+        batch_op.add_column(sa.Column("lead_time_s", sa.Float(), nullable=True))
+    if op.get_bind().dialect.name == "sqlite":
+        seconds = f"(julianday({_FINISHED}) - julianday({_FIRST_COMMIT})) * 86400.0"
+    else:
+        seconds = f"extract(epoch from {_FINISHED} - {_FIRST_COMMIT})"
+    op.execute(f"UPDATE deployments SET lead_time_s = {seconds}")
+
+
+def downgrade() -> None:
+    with op.batch_alter_table("deployments", schema=None) as batch_op:
+        batch_op.drop_column("lead_time_s")
