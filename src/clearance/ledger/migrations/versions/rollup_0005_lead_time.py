@@ -1,4 +1,5 @@
-"""rollup: each deployment's lead time (first commit → end) stored on its row, backfilled
+"""rollup: each deployment's lead time (first commit → end) stored on its row, backfilled;
+a covering index for the org-wide SLA reads of findings
 
 Revision ID: rollup_0005
 Revises: dash_0004
@@ -25,6 +26,17 @@ _FIRST_COMMIT = (
     " WHERE deployment_changes.deployment_id = deployments.id)"
 )
 _FINISHED = "coalesce(deployments.finished_at, deployments.started_at)"
+_SLA_COVER = (
+    "status",
+    "due_at",
+    "severity",
+    "owner_team_id",
+    "service_id",
+    "excepted_until",
+    "analysis_state",
+    "first_seen",
+    "fixed_at",
+)
 
 
 def upgrade() -> None:
@@ -35,8 +47,12 @@ def upgrade() -> None:
     else:
         seconds = f"extract(epoch from {_FINISHED} - {_FIRST_COMMIT})"
     op.execute(f"UPDATE deployments SET lead_time_s = {seconds}")
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.create_index("ix_findings_status_due_at_covering", list(_SLA_COVER), unique=False)
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("findings", schema=None) as batch_op:
+        batch_op.drop_index("ix_findings_status_due_at_covering")
     with op.batch_alter_table("deployments", schema=None) as batch_op:
         batch_op.drop_column("lead_time_s")
