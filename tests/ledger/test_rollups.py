@@ -15,11 +15,19 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 
 from clearance.ledger import db
 from clearance.ledger.store_deploy import CommitInfo, record_deployment
-from clearance.ledger.tables import Change, Deployment, Environment, Release, Service, Team
+from clearance.ledger.tables import (
+    Change,
+    Deployment,
+    Environment,
+    Release,
+    Service,
+    Team,
+    refresh_lead_times,
+)
 
 from .conftest import LedgerDB
 
@@ -81,6 +89,12 @@ def test_lead_time_follows_the_deploy_write_path(ledger_db: LedgerDB) -> None:
     with ledger_db.session() as s, s.begin():
         s.scalars(select(Change).where(Change.commit == "c0")).one().committed_at = t(11, 4, 12)
     assert _lead(ledger_db, dep) == 64_800.0
+
+    # a bulk load's refresh of every deployment (the benchmark's path) agrees with the writes
+    with ledger_db.session() as s, s.begin():
+        s.execute(update(Deployment).values(lead_time_s=1.0))
+        refresh_lead_times(s)
+    assert (_lead(ledger_db, dep), _lead(ledger_db, bare)) == (64_800.0, None)
 
 
 def test_migration_backfills_recorded_deployments(empty_db: tuple[str, str]) -> None:

@@ -704,23 +704,46 @@ def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
 
 
 def refresh_lead_times(conn: Connection | Session, deployment_ids: Iterable[int] | None = None) -> None:
-    """Recompute `Deployment.lead_time_s` (finished − earliest linked commit) of the given
-    deployments, or of every deployment, in one UPDATE in the caller's transaction."""
+    """Recompute `Deployment.lead_time_s` (end − earliest linked commit, NULL without commits)
+    of the given deployments, or of every deployment, in the caller's transaction."""
     dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
-    first_commit = (
-        select(func.min(Change.committed_at))
-        .join(DeploymentChange, DeploymentChange.change_id == Change.id)
-        .where(DeploymentChange.deployment_id == Deployment.id)
-        .scalar_subquery()
-    )
     finished = func.coalesce(Deployment.finished_at, Deployment.started_at)
-    stmt = update(Deployment).values(lead_time_s=seconds_between(dialect, finished, first_commit))
     if deployment_ids is not None:
+        # a few deployments (one write): a correlated minimum, probed through the links' key
         ids = sorted(set(deployment_ids))
         if not ids:
             return
-        stmt = stmt.where(Deployment.id.in_(ids))
-    conn.execute(stmt.execution_options(synchronize_session=False))
+        first_commit = (
+            select(func.min(Change.committed_at))
+            .join(DeploymentChange, DeploymentChange.change_id == Change.id)
+            .where(DeploymentChange.deployment_id == Deployment.id)
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(Deployment)
+            .where(Deployment.id.in_(ids))
+            .values(lead_time_s=seconds_between(dialect, finished, first_commit))
+            .execution_options(synchronize_session=False)
+        )
+        return
+    # every deployment (a bulk load): one grouped join — the correlated form over freshly loaded
+    # tables without statistics made PostgreSQL scan the links once per deployment (minutes)
+    first = (
+        select(
+            DeploymentChange.deployment_id.label("deployment_id"),
+            func.min(Change.committed_at).label("first_commit"),
+        )
+        .join(Change, Change.id == DeploymentChange.change_id)
+        .group_by(DeploymentChange.deployment_id)
+        .subquery()
+    )
+    conn.execute(update(Deployment).values(lead_time_s=None).execution_options(synchronize_session=False))
+    conn.execute(
+        update(Deployment)
+        .where(Deployment.id == first.c.deployment_id)
+        .values(lead_time_s=seconds_between(dialect, finished, first.c.first_commit))
+        .execution_options(synchronize_session=False)
+    )
 
 
 # Every ORM write path (the deploy API, tests' fixtures, the demo) keeps the rollup exact: a new
