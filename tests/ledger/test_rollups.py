@@ -139,7 +139,7 @@ def test_migration_backfills_recorded_deployments(empty_db: tuple[str, str]) -> 
         c.exec_driver_sql("INSERT INTO deployment_changes (deployment_id, change_id) VALUES (1, 1), (1, 2)")
     db.migrate(engine)
     with engine.connect() as c:
-        got = dict(c.execute(select(Deployment.id, Deployment.lead_time_s)).tuples().all())
+        got = {i: v for i, v in c.execute(select(Deployment.id, Deployment.lead_time_s))}
     assert got[2] is None and got[1] == pytest.approx(172_800.0, abs=1e-3)
     with engine.begin() as c:  # and back down: the column goes, the rows stay
         command.downgrade(db.alembic_config(c), "dash_0004")
