@@ -25,7 +25,6 @@ from sqlalchemy import (
     Select,
     and_,
     case,
-    exists,
     func,
     or_,
     select,
@@ -35,10 +34,9 @@ from sqlalchemy.orm import Session
 
 from clearance.deploy import dora
 from clearance.deploy.gonogo import Answer
+from clearance.ledger.store import OPEN_STATUSES
 from clearance.ledger.tables import (
-    Change,
     Deployment,
-    DeploymentChange,
     Environment,
     Finding,
     GateDecision,
@@ -48,6 +46,7 @@ from clearance.ledger.tables import (
     Service,
     Team,
     Waiver,
+    seconds_between,
 )
 
 AGING_BUCKETS = ("0-7", "8-30", "31-90", "90+")
@@ -136,9 +135,8 @@ class SecurityMetrics:
 
 def _seconds(session: Session, later: Any, earlier: Any) -> ColumnElement[Any]:
     """`later - earlier` in seconds, portable between SQLite and PostgreSQL."""
-    if session.get_bind().dialect.name == "sqlite":
-        return (func.julianday(later) - func.julianday(earlier)) * _DAY
-    return func.extract("epoch", later - earlier)
+    seconds: ColumnElement[Any] = seconds_between(session.get_bind().dialect.name, later, earlier)
+    return seconds
 
 
 def _in_scope(column: Any, scope: Scope) -> ColumnElement[bool]:
@@ -215,45 +213,30 @@ def dora_metrics(
         finished >= start,
         finished <= now,
     )
-    successes = (
-        session.scalar(
-            select(func.count()).select_from(Deployment).where(in_scope, Deployment.status == "succeeded")
-        )
-        or 0
-    )
+    # one pass over the window's prod deployments: successes, attempts and change failures —
+    # distinct deployments, each counted once (a failed or rolled-back one, or one an incident
+    # is linked to: `IN` a set hashed once, not a probe or a joined row per incident)
+    with_incident = select(Incident.deployment_id).where(Incident.deployment_id.is_not(None))
+    failed = or_(Deployment.status.in_(("failed", "rolled_back")), Deployment.id.in_(with_incident))
+    attempted = Deployment.status.in_(("succeeded", "failed", "rolled_back"))
 
-    # lead time: per successful prod deployment, finished - earliest commit it shipped (one
-    # grouped join; a grouped subquery joined back made PostgreSQL re-aggregate per deployment)
-    lead_values = (
-        select(_seconds(session, finished, func.min(Change.committed_at)).label("v"))
-        .select_from(Deployment)
-        .join(DeploymentChange, DeploymentChange.deployment_id == Deployment.id)
-        .join(Change, Change.id == DeploymentChange.change_id)
-        .where(in_scope, Deployment.status == "succeeded")
-        .group_by(Deployment.id, Deployment.finished_at, Deployment.started_at)
-    )
-    lt_median, lt_p90, lt_n = _median_and_p90(session, lead_values)
-
-    # change failure rate: distinct deployments, each counted once
-    attempted = and_(in_scope, Deployment.status.in_(("succeeded", "failed", "rolled_back")))
-    with_incident = (
-        select(Incident.deployment_id.label("deployment_id"))
-        .where(Incident.deployment_id.is_not(None))
-        .group_by(Incident.deployment_id)
-        .subquery()
-    )
-    failed = or_(Deployment.status.in_(("failed", "rolled_back")), with_incident.c.deployment_id.is_not(None))
     row = session.execute(
         select(
-            func.count(Deployment.id),
-            func.coalesce(func.sum(case((failed, 1), else_=0)), 0),
-        )
-        .select_from(Deployment)
-        .outerjoin(with_incident, with_incident.c.deployment_id == Deployment.id)
-        .where(attempted)
+            func.count().filter(Deployment.status == "succeeded"),
+            func.count().filter(attempted),
+            func.count().filter(and_(attempted, failed)),
+        ).where(in_scope)
     ).one()
-    prod_deploys, failures = int(row[0]), int(row[1])
+    successes, prod_deploys, failures = int(row[0]), int(row[1]), int(row[2])
     cfr = failures / prod_deploys if prod_deploys else None
+
+    # lead time: per successful prod deployment that shipped recorded commits, the rollup
+    # `lead_time_s` (finished − earliest commit, stored when the deployment and its commits are
+    # written): a ranking over one column of the window's deployments, no join
+    lead_values = select(Deployment.lead_time_s.label("v")).where(
+        in_scope, Deployment.status == "succeeded", Deployment.lead_time_s.is_not(None)
+    )
+    lt_median, lt_p90, lt_n = _median_and_p90(session, lead_values)
 
     # time to restore: prod incidents opened in the window and resolved
     restore_values = select(_seconds(session, Incident.resolved_at, Incident.opened_at).label("v")).where(
@@ -313,9 +296,26 @@ def security_metrics(
         or_(Finding.analysis_state.is_(None), Finding.analysis_state.not_in(_TRIAGED_AWAY)),
     )
 
-    # One pass over the findings, per severity: MTTR (fixed in the window), SLA (fell due in the
-    # window; an exception that held at the due date moves the due date to its expiry) and the
-    # open debt by age (cut-offs compared as times, no per-row arithmetic).
+    # Three narrow reads of the findings' covering SLA index (`ix_findings_status_due_at_covering`)
+    # instead of one pass evaluating eight conditions per finding (SQLite: 100 → ~50 ms at
+    # 100,000 findings). Cut-offs are compared as times, no per-row date arithmetic.
+    # MTTR, per severity: findings fixed in the window (the index's `fixed` range).
+    fixed_in_window = and_(Finding.status == "fixed", Finding.fixed_at >= start, Finding.fixed_at <= now)
+    mttr: dict[str, float] = {}
+    fixed_counts: dict[str, int] = {}
+    for sev, n_fixed, total_s in session.execute(
+        select(
+            Finding.severity, func.count(), func.sum(_seconds(session, Finding.fixed_at, Finding.first_seen))
+        )
+        .where(counted, fixed_in_window)
+        .group_by(Finding.severity)
+        .order_by(Finding.severity)
+    ).all():
+        mttr[str(sev)] = round(float(total_s) / int(n_fixed) / _DAY, 2)
+        fixed_counts[str(sev)] = int(n_fixed)
+
+    # SLA: findings that fell due in the window (an exception that held at the due date moves
+    # the due date to its expiry), and those not fixed by then
     effective_due = case(
         (
             and_(Finding.excepted_until.is_not(None), Finding.excepted_until > Finding.due_at),
@@ -323,57 +323,39 @@ def security_metrics(
         ),
         else_=Finding.due_at,
     )
-    fixed_in_window = and_(Finding.status == "fixed", Finding.fixed_at >= start, Finding.fixed_at <= now)
     due_in_window = and_(Finding.due_at.is_not(None), effective_due >= start, effective_due <= now)
-    breached = and_(due_in_window, or_(Finding.fixed_at.is_(None), Finding.fixed_at > effective_due))
-    is_open = Finding.status != "fixed"
+    breached = or_(Finding.fixed_at.is_(None), Finding.fixed_at > effective_due)
+    sla = session.execute(
+        select(func.count(), func.count().filter(breached)).where(counted, due_in_window)
+    ).one()
+    sla_due, sla_breached = int(sla[0]), int(sla[1])
+
+    # open debt by age since first seen (the index's open ranges)
     cut = {days: now - dt.timedelta(days=days) for days in (7, 30, 90)}
     buckets = {
-        "0-7": and_(is_open, Finding.first_seen >= cut[7]),
-        "8-30": and_(is_open, Finding.first_seen < cut[7], Finding.first_seen >= cut[30]),
-        "31-90": and_(is_open, Finding.first_seen < cut[30], Finding.first_seen >= cut[90]),
-        "90+": and_(is_open, Finding.first_seen < cut[90]),
+        "0-7": Finding.first_seen >= cut[7],
+        "8-30": and_(Finding.first_seen < cut[7], Finding.first_seen >= cut[30]),
+        "31-90": and_(Finding.first_seen < cut[30], Finding.first_seen >= cut[90]),
+        "90+": Finding.first_seen < cut[90],
     }
-
-    def _count(cond: ColumnElement[bool]) -> Any:
-        return func.coalesce(func.sum(case((cond, 1), else_=0)), 0)
-
-    rows = session.execute(
-        select(
-            Finding.severity,
-            func.sum(
-                case((fixed_in_window, _seconds(session, Finding.fixed_at, Finding.first_seen)), else_=None)
-            ),
-            _count(fixed_in_window),
-            _count(due_in_window),
-            _count(breached),
-            *(_count(c) for c in buckets.values()),
+    ages = session.execute(
+        select(*(func.count().filter(c) for c in buckets.values())).where(
+            counted, Finding.status.in_(OPEN_STATUSES)
         )
-        .where(counted)
-        .group_by(Finding.severity)
-        .order_by(Finding.severity)
-    ).all()
-    mttr: dict[str, float] = {}
-    fixed_counts: dict[str, int] = {}
-    sla_due = sla_breached = 0
-    aging = dict.fromkeys(AGING_BUCKETS, 0)
-    for sev, total_s, n_fixed, n_due, n_breached, *ages in rows:
-        if n_fixed:
-            mttr[str(sev)] = round(float(total_s) / int(n_fixed) / _DAY, 2)
-            fixed_counts[str(sev)] = int(n_fixed)
-        sla_due += int(n_due)
-        sla_breached += int(n_breached)
-        for name, n in zip(AGING_BUCKETS, ages, strict=True):
-            aging[name] += int(n)
+    ).one()
+    aging = {name: int(n) for name, n in zip(AGING_BUCKETS, ages, strict=True)}
 
     # % of prod deploys with complete verified evidence
     prod = _prod_env_ids(prod_envs)
     finished = func.coalesce(Deployment.finished_at, Deployment.started_at)
-    verified_run = exists().where(
-        GateRun.release_id == Deployment.release_id,
-        GateRun.verified.is_(True),
-        GateRun.evidence_id.is_not(None),
-        GateRun.outcome.in_(("pass", "warn")),
+    # releases with a verified passing run: a set built once (hashed), not a probe per deployment
+    verified_run = Deployment.release_id.in_(
+        select(GateRun.release_id).where(
+            GateRun.release_id.is_not(None),
+            GateRun.verified.is_(True),
+            GateRun.evidence_id.is_not(None),
+            GateRun.outcome.in_(("pass", "warn")),
+        )
     )
     dep = session.execute(
         select(func.count(), func.coalesce(func.sum(case((verified_run, 1), else_=0)), 0)).where(

@@ -11,6 +11,7 @@ clock, never from the database server.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterable
 from typing import Any
 
 from sqlalchemy import (
@@ -18,6 +19,7 @@ from sqlalchemy import (
     BigInteger,
     Boolean,
     DateTime,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -26,10 +28,15 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    event,
     false,
+    func,
+    inspect,
+    select,
+    update,
 )
-from sqlalchemy.engine import Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.engine import Connection, Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, mapped_column
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -285,6 +292,20 @@ class Waiver(Base):
     last_seen_at: Mapped[dt.datetime]
 
 
+#: The columns of the findings' covering SLA index (`rollup_0005`), range columns first.
+FINDINGS_SLA_COVER = (
+    "status",
+    "due_at",
+    "severity",
+    "owner_team_id",
+    "service_id",
+    "excepted_until",
+    "analysis_state",
+    "first_seen",
+    "fixed_at",
+)
+
+
 class Finding(Base):
     """A finding of a service over time: unique per (service, fingerprint)."""
 
@@ -297,6 +318,9 @@ class Finding(Base):
         Index("ix_findings_kind_first_seen", "kind", "first_seen"),
         Index("ix_findings_reopen_count", "reopen_count"),
         Index("ix_findings_analysis_state", "analysis_state"),
+        # covering the org-wide SLA reads: overdue by team reads the (status, due_at) range of
+        # it, the security metrics' pass reads it whole instead of the wider table
+        Index("ix_findings_status_due_at_covering", *FINDINGS_SLA_COVER),
     )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = mapped_column(ForeignKey("services.id"))
@@ -389,6 +413,11 @@ class Deployment(Base):
     deployer: Mapped[str] = mapped_column(String(200), default="")
     source: Mapped[str] = mapped_column(String(100), default="")
     external_id: Mapped[str | None] = mapped_column(String(200))
+    lead_time_s: Mapped[float | None] = mapped_column(Float)
+    """Rollup for DORA lead time: seconds from the earliest commit it shipped to its end
+    (`finished_at`, else `started_at`); NULL without commits. Kept by `refresh_lead_times`,
+    which runs in the transaction of every ORM write that changes its inputs (see the end of
+    this module); bulk loads call it themselves."""
 
 
 class CurrentDeployment(Base):
@@ -670,3 +699,85 @@ class Checkpoint(Base):
     frontier: Mapped[str | None] = mapped_column(Text)
     """The compact range of the tree at this size (JSON list of hex hashes, RFC 6962 style): the
     next checkpoint extends it with the new entries instead of re-reading the whole log."""
+
+
+# --- rollups kept in step with their inputs ----------------------------------------------------
+
+
+def seconds_between(dialect: str, later: Any, earlier: Any) -> Any:
+    """SQL for `later - earlier` in seconds, portable between SQLite and PostgreSQL."""
+    if dialect == "sqlite":
+        return (func.julianday(later) - func.julianday(earlier)) * 86400.0
+    return func.extract("epoch", later - earlier)
+
+
+def refresh_lead_times(conn: Connection | Session, deployment_ids: Iterable[int] | None = None) -> None:
+    """Recompute `Deployment.lead_time_s` (end − earliest linked commit, NULL without commits)
+    of the given deployments, or of every deployment, in the caller's transaction."""
+    dialect = conn.get_bind().dialect.name if isinstance(conn, Session) else conn.dialect.name
+    finished = func.coalesce(Deployment.finished_at, Deployment.started_at)
+    if deployment_ids is not None:
+        # a few deployments (one write): a correlated minimum, probed through the links' key
+        ids = sorted(set(deployment_ids))
+        if not ids:
+            return
+        first_commit = (
+            select(func.min(Change.committed_at))
+            .join(DeploymentChange, DeploymentChange.change_id == Change.id)
+            .where(DeploymentChange.deployment_id == Deployment.id)
+            .scalar_subquery()
+        )
+        conn.execute(
+            update(Deployment)
+            .where(Deployment.id.in_(ids))
+            .values(lead_time_s=seconds_between(dialect, finished, first_commit))
+            .execution_options(synchronize_session=False)
+        )
+        return
+    # every deployment (a bulk load): one grouped join — the correlated form over freshly loaded
+    # tables without statistics made PostgreSQL scan the links once per deployment (minutes)
+    first = (
+        select(
+            DeploymentChange.deployment_id.label("deployment_id"),
+            func.min(Change.committed_at).label("first_commit"),
+        )
+        .join(Change, Change.id == DeploymentChange.change_id)
+        .group_by(DeploymentChange.deployment_id)
+        .subquery()
+    )
+    conn.execute(update(Deployment).values(lead_time_s=None).execution_options(synchronize_session=False))
+    conn.execute(
+        update(Deployment)
+        .where(Deployment.id == first.c.deployment_id)
+        .values(lead_time_s=seconds_between(dialect, finished, first.c.first_commit))
+        .execution_options(synchronize_session=False)
+    )
+
+
+# Every ORM write path (the deploy API, tests' fixtures, the demo) keeps the rollup exact: a new
+# commit link, a deployment whose end moved, or a commit whose time changed recomputes the
+# deployments concerned in the same flush, hence the same transaction.
+
+
+@event.listens_for(DeploymentChange, "after_insert")
+def _link_added(mapper: Mapper[Any], connection: Connection, target: DeploymentChange) -> None:
+    refresh_lead_times(connection, [target.deployment_id])
+
+
+@event.listens_for(DeploymentChange, "after_delete")
+def _link_removed(mapper: Mapper[Any], connection: Connection, target: DeploymentChange) -> None:
+    refresh_lead_times(connection, [target.deployment_id])
+
+
+@event.listens_for(Deployment, "after_update")
+def _deployment_moved(mapper: Mapper[Any], connection: Connection, target: Deployment) -> None:
+    state = inspect(target)
+    if any(state.attrs[name].history.has_changes() for name in ("finished_at", "started_at")):
+        refresh_lead_times(connection, [target.id])
+
+
+@event.listens_for(Change, "after_update")
+def _commit_moved(mapper: Mapper[Any], connection: Connection, target: Change) -> None:
+    if inspect(target).attrs["committed_at"].history.has_changes():
+        linked = select(DeploymentChange.deployment_id).where(DeploymentChange.change_id == target.id)
+        refresh_lead_times(connection, connection.scalars(linked).all())
