@@ -3,7 +3,7 @@ index of release_components by (component, release) for `affected` replaces the 
 alone; findings indexed by VEX state
 
 Revision ID: ledger_0004
-Revises: deploy_0003
+Revises: dash_0004
 Create Date: 2026-12-06 09:40:00
 """
 

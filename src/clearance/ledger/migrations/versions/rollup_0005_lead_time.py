@@ -2,7 +2,7 @@
 a covering index for the org-wide SLA reads of findings
 
 Revision ID: rollup_0005
-Revises: dash_0004
+Revises: ledger_0004
 Create Date: 2026-12-06 10:20:00
 """
 
