@@ -58,3 +58,17 @@ def test_every_example_names_a_real_command_and_real_options() -> None:
             known = {opt for p in command.params for opt in (*p.opts, *p.secondary_opts)}
             used = {w.split("=")[0] for w in words if w.startswith("-") and not w.startswith("--no-kev")}
             assert used <= known | {"--help"}, (example, used - known)
+
+
+@pytest.mark.parametrize("key", sorted(COMMAND_METAVARS))
+def test_per_command_metavars_apply_to_their_command(key: str) -> None:
+    """`keygen --output` is a FILE although `--output` elsewhere is FORMAT:FILE."""
+    path, name = key.split(":")
+    result = runner.invoke(app, [*path.split(), "--help"], env={"COLUMNS": "200", "NO_COLOR": "1"})
+    option = next(
+        p for _, c in walk(typer.main.get_command(app)) if _ == path for p in c.params if p.name == name
+    )
+    flags = "|".join(re.escape(o) for o in option.opts)
+    assert re.search(rf"(?:{flags})\b[^\n]*?\s{re.escape(COMMAND_METAVARS[key])}\s", result.output), (
+        result.output
+    )

@@ -319,7 +319,7 @@ def describe(root: Any, path: tuple[str, ...] = ()) -> None:
     that is already built (idempotent; lazily imported commands are described when built)."""
     for path_str, command in walk(root, path, built_only=True):
         for param in command.params:
-            _name_value(param, path)
+            _name_value(param, path_str)
         if not getattr(command, "_clearance_help", False):
             command.get_help_option = _flag_help_option(command.get_help_option)
             command._clearance_help = True
