@@ -43,6 +43,14 @@ def resource_blocks(root: Path) -> int:
     return sum(len(_RESOURCE.findall(p.read_text("utf-8"))) for p in root.rglob("*.tf"))
 
 
+def per_repo(root: Path, rows: list[dict[str, Any]]) -> dict[str, tuple[int, int]]:
+    """(resource blocks, findings) per top-level directory of DIR (one per reconstructed repo)."""
+    out: dict[str, tuple[int, int]] = {}
+    for d in sorted(p for p in root.iterdir() if p.is_dir() and not p.name.startswith(".")):
+        out[d.name] = (resource_blocks(d), sum(1 for r in rows if r["path"].split("/")[0] == d.name))
+    return out
+
+
 def _run(cmd: list[str], env: dict[str, str] | None = None) -> tuple[str, dict[str, float]]:
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
@@ -168,6 +176,7 @@ def main() -> None:
     print(f"{args.dir}: {n_res} resource blocks; load {Path('/proc/loadavg').read_text().split()[:3]}")
     print("\n| tool | findings | per 100 resources | wall s | CPU s |\n| --- | ---: | ---: | ---: | ---: |")
     sample_rows: list[dict[str, Any]] = []
+    by_repo: dict[str, tuple[int, int]] = {}
     for tool in args.tools.split(","):
         if tool == "clearance":
             got = clearance(args.dir, args.pythonpath)
@@ -186,9 +195,14 @@ def main() -> None:
             f"| {tool} | {len(rows)} | {100 * len(rows) / max(n_res, 1):.1f} | {t['wall_s']} | {t['cpu_s']} |"
         )
         if tool == "clearance":
+            by_repo = per_repo(args.dir, rows)
             k = min(args.sample, len(rows))
             picked = sorted(random.Random(args.seed).sample(range(len(rows)), k))
             sample_rows = [rows[i] | {"n": i} for i in picked]
+    if by_repo:
+        print("\n| repository | resources | clearance findings |\n| --- | ---: | ---: |")
+        for name, (n, f) in by_repo.items():
+            print(f"| {name} | {n} | {f} |")
     if sample_rows:
         (RESULTS / f"tfam-{args.label}-sample.json").write_text(json.dumps(sample_rows, indent=1), "utf-8")
         print(f"\nSample of {len(sample_rows)} (seed {args.seed}):\n")

@@ -36,6 +36,8 @@ def _ebs(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         if truthy(value) is False:
             yield Hit("enabled", value, "Account-level EBS encryption by default is turned off.")
         return
+    if res.type in ("aws_instance", "aws_launch_configuration") and not default_on:
+        yield from _root_volume_unset(res)
     candidates: list[tuple[str, object]] = []
     if res.type == "aws_ebs_volume":
         candidates.append(("encrypted", res.get("encrypted")))
@@ -65,6 +67,29 @@ def _ebs(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             continue
         if truthy(value) is False:
             yield Hit(path, value)
+
+
+_ROOT_UNSET = (
+    "The root volume does not set `encrypted`: it is unencrypted unless the AMI's snapshot is encrypted "
+    "or account-level EBS encryption by default is on (neither is visible here)."
+)
+
+
+def _root_volume_unset(res: Resource) -> Iterator[Hit]:
+    """The root volume of an instance (or launch configuration) with no `encrypted` setting.
+
+    Not reported when a launch template supplies the block devices, nor when the block's
+    `encrypted` is unresolved (an unknown `for_each` yields one block of unknown values).
+    """
+    if res.type == "aws_instance" and res.get("launch_template"):
+        return
+    roots = list(iter_blocks(res, "root_block_device"))
+    if not roots:
+        yield Hit("", None, _ROOT_UNSET, confidence="medium")
+        return
+    for path, block in roots:
+        if "encrypted" not in block or block.get("encrypted") is None:
+            yield Hit(path, None, _ROOT_UNSET, confidence="medium")
 
 
 def _sqs(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
