@@ -204,9 +204,11 @@ def _emit(
     table = Table(title=title or None, collapse_padding=True, pad_edge=False, expand=False)
     for c in shown:
         if c in WRAPPING_COLUMNS:
-            table.add_column(c, overflow="fold", min_width=min(12, _natural(cells, c)))
+            table.add_column(LABELS.get(c, c), overflow="fold", min_width=min(12, _natural(cells, c)))
         else:
-            table.add_column(c, no_wrap=True, overflow="ellipsis", min_width=_natural(cells, c))
+            table.add_column(
+                LABELS.get(c, c), no_wrap=True, overflow="ellipsis", min_width=_natural(cells, c)
+            )
     for r in cells:
         table.add_row(*(r[c] for c in shown))
     console.print(table)
@@ -218,8 +220,19 @@ def _emit(
         )
 
 
+LABELS = {
+    "finding_status": "status",
+    "fixed_versions": "fixed in",
+    "environments": "runs in",
+    "excepted_until": "excepted until",
+    "analysis_state": "analysis",
+    "days_overdue": "overdue",
+}
+"""Table headers shorter than the json/csv keys they show (the keys stay as they are there)."""
+
+
 def _natural(cells: Sequence[dict[str, str]], column: str) -> int:
-    return max([len(column), *(len(r[column]) for r in cells)])
+    return max([len(LABELS.get(column, column)), *(len(r[column]) for r in cells)])
 
 
 def fit_columns(
@@ -227,10 +240,15 @@ def fit_columns(
 ) -> tuple[list[str], list[str]]:
     """(columns shown, in display order; columns left out) so a table of `cells` fits `width`:
     identifier columns need their longest value, wrapping ones 12 characters; 3 characters of
-    border and padding per column. The first column of `priority` is always shown."""
+    border and padding per column. The first column of `priority` is always shown; a column that
+    is empty in every row gives its place to the others."""
     order = [c for c in (priority or columns) if c in columns] + [
         c for c in columns if c not in (priority or ())
     ]
+    if cells:
+        order = [c for c in order if any(r[c] for r in cells)] + [
+            c for c in order if not any(r[c] for r in cells)
+        ]
     need = {
         c: (min(12, _natural(cells, c)) if c in WRAPPING_COLUMNS else _natural(cells, c)) + 3 for c in columns
     }
@@ -913,15 +931,15 @@ AFFECTED_COLUMNS = [
 ]
 
 
-AFFECTED_PRIORITY = [
+AFFECTED_PRIORITY = [  # the 9:00 question first: which service, whose, where it runs, status, fix
     "service",
-    "component",
+    "team",
+    "environments",
     "version",
     "finding_status",
-    "team",
-    "advisory_id",
+    "component",
     "fixed_versions",
-    "environments",
+    "advisory_id",
     "latest",
     "excepted_until",
     "analysis_state",
