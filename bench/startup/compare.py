@@ -31,6 +31,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=10)
     parser.add_argument("--repo", type=Path, default=WORK / "repo-22000-20")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from run import build_small
+
+    build_small(WORK)
     trees = {"before": str(args.before.resolve()), "after": str(AFTER)}
     commands = {
         "pre-commit: one small file": (

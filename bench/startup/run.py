@@ -53,6 +53,24 @@ def timed(argv: list[str], cwd: Path, repeat: int, env: dict[str, str]) -> Timin
     return Timing(wall, cpu, code)
 
 
+def build_small(root: Path) -> Path:
+    """The pre-commit row's repository: one committed `app.py`, a git repository of its own.
+
+    A hook runs inside the user's repository; without its own `.git` the directory would belong
+    to the clearance checkout that holds bench/.work, and every run would list that checkout's
+    files and read its test fixtures' catalog-info.yaml files (until 2026-12-06 10:45 UTC it did).
+    """
+    small = root / "one-file"
+    small.mkdir(parents=True, exist_ok=True)
+    (small / "app.py").write_text("DEBUG = False\nTIMEOUT = 30\n")
+    if not (small / ".git").is_dir():
+        git = ["git", "-C", str(small), "-c", "user.name=bench", "-c", "user.email=bench@example.com"]
+        subprocess.run([*git, "init", "-q", "-b", "main"], check=True)
+        subprocess.run([*git, "add", "app.py"], check=True)
+        subprocess.run([*git, "commit", "-qm", "app"], check=True)
+    return small
+
+
 def build_repo(root: Path, files: int, changed: int) -> Path:
     """A repository of `files` small Python/YAML/Terraform files; `topic` changes `changed` of them."""
     repo = root / f"repo-{files}-{changed}"
@@ -91,9 +109,7 @@ def main() -> int:
     env = {**os.environ, "CI": "true", "CLEARANCE_CACHE_DIR": str(WORK / "cache")}
     env.pop("PYTHONDONTWRITEBYTECODE", None)  # users' Pythons cache bytecode; without it every run recompiles
     WORK.mkdir(parents=True, exist_ok=True)
-    small = WORK / "one-file"
-    small.mkdir(exist_ok=True)
-    (small / "app.py").write_text("DEBUG = False\nTIMEOUT = 30\n")
+    small = build_small(WORK)
     repo = build_repo(WORK, args.files, args.changed)
     search = os.pathsep.join([str(args.peers), env.get("PATH", "")])
     only = {w for w in args.only.split(",") if w}

@@ -222,3 +222,35 @@ def test_each_dangerous_iac_category_names_its_danger(
     v = d.verdicts[f.fingerprint]
     assert (v.action, v.rule) == (Action.BLOCK, rule)
     assert word in v.message
+
+
+@pytest.mark.parametrize("epss_threshold", [0.0, 1e-05, 0.1, 0.35, 1.0])
+def test_every_generated_rule_passes_the_dry_run_it_skips_at_load(epss_threshold: float) -> None:
+    """Loading skips the sample-input dry run for clearance's own rule templates (`generated`);
+    this is where they get it, for the parameter values configuration can give them."""
+    from clearance.policy.default import default_rules, final_rules, threshold_rules
+    from clearance.policy.inputs import sample_inputs
+    from clearance.policy.rules import RuleSpec, compile_rule
+
+    templates = [
+        *default_rules(epss_threshold),
+        *[rule for severity in Severity for rule in threshold_rules(severity)],
+        *final_rules(),
+    ]
+    assert templates and all(spec.generated for spec in templates)
+    checked = [RuleSpec(s.name, s.when, s.action, s.message, s.origin) for s in templates]
+    assert not any(spec.generated for spec in checked)
+    samples = sample_inputs()
+    for spec in checked:
+        compile_rule(spec, samples)  # raises PolicyError if its dry run fails
+
+
+def test_a_configured_rule_is_still_dry_run_when_the_built_in_policy_is_not() -> None:
+    from clearance.config import PolicyRuleSettings
+    from clearance.errors import PolicyError
+    from clearance.policy.engine import load_policy
+
+    typo = PolicyRuleSettings(name="typo", when="finding.sevrity == 'high'", action="block")
+    with pytest.raises(PolicyError, match="does not exist"):
+        load_policy(Settings().policy.model_copy(update={"rules": [typo]}), "prod")
+    assert load_policy(Settings().policy, "prod").name == "default@prod"

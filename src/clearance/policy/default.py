@@ -46,6 +46,7 @@ def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
             message="a credential in a live format outside test paths: revoke and rotate it, then remove it "
             "from the code (and from history)",
             origin=ORIGIN,
+            generated=True,
         ),
         RuleSpec(
             name="vuln.exploitable-exposed",
@@ -60,6 +61,7 @@ def default_rules(epss_threshold: float = 0.1) -> list[RuleSpec]:
             message="an exploitable vulnerability (critical, or high with KEV/EPSS evidence) in code that ships "
             "to an exposed or sensitive service: upgrade to a fixed version",
             origin=ORIGIN,
+            generated=True,
         ),
         *_iac_rules(),
     ]
@@ -112,6 +114,7 @@ def _iac_rules() -> list[RuleSpec]:
             action="block",
             message=message,
             origin=ORIGIN,
+            generated=True,
         )
         for name, category, rank, message in _IAC
     ]
@@ -126,6 +129,7 @@ def threshold_rules(fail_on: Severity) -> list[RuleSpec]:
             action="block",
             message=f"severity at or above the {fail_on.value} threshold",
             origin=f"threshold:{fail_on.value}",
+            generated=True,
         )
     ]
 
@@ -139,6 +143,7 @@ def final_rules() -> list[RuleSpec]:
             action="ignore",
             message="informational (shown with --verbose)",
             origin=ORIGIN,
+            generated=True,
         ),
         RuleSpec(
             name="default.warn",
@@ -146,5 +151,6 @@ def final_rules() -> list[RuleSpec]:
             action="warn",
             message="not dangerous enough to block under this policy; fix it when you can",
             origin=ORIGIN,
+            generated=True,
         ),
     ]

@@ -242,17 +242,37 @@ def test_a_lazy_pattern_binds_the_compiled_methods_on_first_use() -> None:
     held in the instance: no `__getattr__` hop on every call of the scan's hot loop."""
     import re
 
-    from clearance.scanners.secrets.rules import _PATTERN_ATTRIBUTES, _LazyPattern
+    from clearance.scanners.secrets.rules import _PATTERN_ATTRIBUTES, LazyPattern
 
-    lazy = _LazyPattern(rb"key=(?P<secret>[a-z]{4})")
-    slot = _LazyPattern.__dict__["finditer"]
+    lazy = LazyPattern(rb"key=(?P<secret>[a-z]{4})")
+    slot = LazyPattern.__dict__["finditer"]
     with pytest.raises(AttributeError):
         slot.__get__(lazy)  # not bound before the first use (nothing compiled yet)
     assert lazy.match(b"key=abcd").group("secret") == b"abcd"
     compiled = re.compile(rb"key=(?P<secret>[a-z]{4})")
     for name in _PATTERN_ATTRIBUTES:
-        bound = _LazyPattern.__dict__[name].__get__(lazy)
+        bound = LazyPattern.__dict__[name].__get__(lazy)
         assert bound == getattr(lazy._compiled, name), name
     assert lazy.groupindex == compiled.groupindex and lazy.groups == compiled.groups
     assert [m.span() for m in lazy.finditer(b"key=abcd key=efgh")] == [(0, 8), (9, 17)]
     assert lazy.pattern == compiled.pattern  # not bound: still answered through the compiled regex
+
+
+def test_the_filters_fixed_expressions_compile_lazily_and_each_one_compiles() -> None:
+    """The filters' expressions compile on first use (a clean one-file run never reaches them);
+    each must still be a valid regex with its flags, checked here rather than at import."""
+    import re
+
+    from clearance.scanners.secrets import filters
+    from clearance.scanners.secrets.rules import LazyPattern
+
+    lazy = {name: value for name, value in vars(filters).items() if isinstance(value, LazyPattern)}
+    assert len(lazy) == 18
+    assert not [re.Pattern for value in vars(filters).values() if isinstance(value, re.Pattern)]
+    for name, pattern in lazy.items():
+        compiled = re.compile(pattern._source, pattern._flags)
+        assert pattern.flags == compiled.flags, name
+    assert (
+        filters._URL_RE.match("HTTPS://example.com")
+        and filters._CAMEL_BOUNDARY_RE.sub("_", "apiKey") == "api_Key"
+    )

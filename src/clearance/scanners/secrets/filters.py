@@ -17,6 +17,8 @@ from typing import Any
 
 import pathspec
 
+from clearance.scanners.secrets.rules import lazy_regex
+
 KNOWN_EXAMPLES = frozenset(
     {
         "AKIAIOSFODNN7EXAMPLE",
@@ -34,33 +36,33 @@ KNOWN_EXAMPLES = frozenset(
 )
 """Documentation examples published by vendors (never real credentials)."""
 
-_PLACEHOLDER_WORDS = re.compile(
+_PLACEHOLDER_WORDS = lazy_regex(
     r"example|sample|dummy|placeholder|changeme|change[_-]me|changeit|redacted|your[_-]?(?:api|secret|token|key|pass|own)"
     r"|insert[_-]?(?:your|here)|replace[_-]?me|(?:^|[^a-z])todo(?:[^a-z]|$)|fixme|notreal|not[_-]a[_-]real|fake"
     r"|xxxx|\*\*\*\*|####|\.\.\.|…|\\u2026|<[^>]*>|\$\{|\{\{|%\(|#\{|\$\(|@@|\[\[|%[A-Z_]+%",
     re.I,
 )
-_UUID_RE = re.compile(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
-_HEX_RE = re.compile(r"^[0-9a-fA-F]+$")
-_HASH_PREFIX_RE = re.compile(
+_UUID_RE = lazy_regex(r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$")
+_HEX_RE = lazy_regex(r"^[0-9a-fA-F]+$")
+_HASH_PREFIX_RE = lazy_regex(
     r"^(?:sha(?:1|224|256|384|512)[-:]|md5[-:]|\$2[abxy]?\$|\$argon2|\$pbkdf2|\$6\$|\$5\$|\$1\$|pbkdf2[_:]|bcrypt\$|scrypt:|\{SSHA\}|\{SHA\})",
     re.I,
 )
-_ENV_NAME_RE = re.compile(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
-_IDENTIFIER_RE = re.compile(r"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*(?:\(\)?)?$")
-_PATHLIKE_RE = re.compile(
+_ENV_NAME_RE = lazy_regex(r"^[A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+$")
+_IDENTIFIER_RE = lazy_regex(r"^[A-Za-z_$][\w$]*(?:(?:\.|->|::)[A-Za-z_$][\w$]*)*(?:\(\)?)?$")
+_PATHLIKE_RE = lazy_regex(
     r"^(?:/|\./|\.\./|~/|[A-Za-z]:\\|file:)|\.(?:pem|key|json|txt|ya?ml|crt|p12|pfx|env|cfg|conf|ini|jks|der|c|h|cc|cpp|py|js|ts|go|rs|java|rb|so|dll|exe|html|md|rst|xml|csv|log|sh|bat|lock|tar|gz|zip|png|jpg|svg)$",
     re.I,
 )
-_URL_RE = re.compile(r"^[a-z][a-z0-9+.-]*://", re.I)
-_VERSIONISH_RE = re.compile(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$")
-_DATETIME_RE = re.compile(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
-_FORMAT_OR_REGEX_RE = re.compile(
+_URL_RE = lazy_regex(r"^[a-z][a-z0-9+.-]*://", re.I)
+_VERSIONISH_RE = lazy_regex(r"^v?\d+(?:\.\d+){1,3}(?:[-+][\w.]+)?$")
+_DATETIME_RE = lazy_regex(r"^\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}|$)")
+_FORMAT_OR_REGEX_RE = lazy_regex(
     r"(?<![A-Za-z0-9])%[sdrif](?![A-Za-z0-9])|%\(|\{\d*\}|\.\*|\.\+|\[\^|\(\?|aws4_request"
 )
-_CODE_CHARS = re.compile(r"[()\[\]{}]|\b(?:None|null|nil|true|false|undefined|True|False)\b")
+_CODE_CHARS = lazy_regex(r"[()\[\]{}]|\b(?:None|null|nil|true|false|undefined|True|False)\b")
 
-_KEY_NOT_SECRET_RE = re.compile(
+_KEY_NOT_SECRET_RE = lazy_regex(
     r"(?:^|[_.-])(?:id|ids|name|names|file|files|path|paths|dir|url|uri|urls|endpoint|env|var|field|fields|type|types|"
     r"length|len|size|prefix|suffix|header|headers|format|ref|count|policy|mode|label|hint|regex|pattern|expir\w*|ttl|"
     r"timeout|hash|hashed|digest|sha\w*|md5|checksum|fingerprint|salt|location|param|arg|option|enabled|required|"
@@ -75,7 +77,7 @@ _KEY_NOT_SECRET_RE = re.compile(
     r"lexer|parser|special|pad|bos|eos|unk|mask|sep|cls)[_.-]tokens?$",
     re.I,
 )
-_DECLARED_PUBLIC_KEY_RE = re.compile(
+_DECLARED_PUBLIC_KEY_RE = lazy_regex(
     r"(?:^|[_.-])(?:id|ids|name|names|user|username|login|email|namespace|host|hostname|port|region|"
     r"account|type|kind|version|ca|crt|cert|pub|public)$",
     re.I,
@@ -84,12 +86,12 @@ _EXPRESSION_LEAD = ("$", "%", "&", "*", "!", "#", "=", "-", "+", ":")
 """Leading characters that make an unquoted value an expression (deref, negation, comment...)."""
 _LITERAL_LEAD = ("$", "%", "&", "=", ":")
 """Leading characters that still mean a reference or markup inside a quoted literal."""
-_WORD_SEGMENT_RE = re.compile(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
-_CAMEL_BOUNDARY_RE = re.compile(r"(?<=[a-z0-9])(?=[A-Z])")
+_WORD_SEGMENT_RE = lazy_regex(r"[A-Z]?[a-z]+|[A-Z]+(?![a-z])|\d+")
+_CAMEL_BOUNDARY_RE = lazy_regex(r"(?<=[a-z0-9])(?=[A-Z])")
 _IMAGE_BASE64_MAGIC = ("iVBORw0KGgo", "/9j/", "R0lGOD", "UklGR", "PHN2Zy", "Qk0", "AAABAA")
 """base64 of PNG, JPEG, GIF, WebP, SVG, BMP and ICO headers: image data, not secrets."""
-_SELF_DESCRIBING_RE = re.compile(r"passw(?:or)?d|passwd|secret|token|api[_.-]?key|credential", re.I)
-_KEY_HASHY_RE = re.compile(r"hash|digest|checksum|fingerprint|integrity|sha\d|md5|salt", re.I)
+_SELF_DESCRIBING_RE = lazy_regex(r"passw(?:or)?d|passwd|secret|token|api[_.-]?key|credential", re.I)
+_KEY_HASHY_RE = lazy_regex(r"hash|digest|checksum|fingerprint|integrity|sha\d|md5|salt", re.I)
 
 CODE_EXTENSIONS = frozenset(
     {

@@ -20,7 +20,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, AnyStr, cast
 
 from clearance.errors import ConfigError
 from clearance.model import RuleInfo, Severity
@@ -234,32 +234,42 @@ def load_rules(settings: SecretsSettings | None = None) -> RuleSet:
     return RuleSet(rules=active, digest=rules_digest(active))
 
 
-_PATTERN_ATTRIBUTES = ("match", "search", "finditer", "fullmatch", "findall", "groupindex", "groups")
-"""What the engine reads from a rule's pattern: bound to the compiled regex's own, so that after
-the first use each access costs what it costs on an `re.Pattern` (without it: ~30,000 Python-level
+_PATTERN_ATTRIBUTES = ("match", "search", "finditer", "fullmatch", "findall", "sub", "groupindex", "groups")
+"""What callers read from a lazy pattern: bound to the compiled regex's own, so that after the
+first use each access costs what it costs on an `re.Pattern` (without it: ~30,000 Python-level
 `__getattr__` hops on the secrets benchmark corpus, ~0.6 µs each)."""
 
 
-class _LazyPattern:
-    """A compiled regex that compiles itself on first use (behaves as the `re.Pattern` it wraps)."""
+class LazyPattern:
+    """A compiled regex that compiles itself on first use (behaves as the `re.Pattern` it wraps).
 
-    __slots__ = ("_compiled", "_source", *_PATTERN_ATTRIBUTES)
+    For patterns known to compile (the packaged rules, which the test suite compiles one by one,
+    and the filters' fixed expressions): a run over a few files does not pay for regexes it never
+    reaches."""
 
-    def __init__(self, source: bytes) -> None:
+    __slots__ = ("_compiled", "_flags", "_source", *_PATTERN_ATTRIBUTES)
+
+    def __init__(self, source: str | bytes, flags: int = 0) -> None:
         self._source = source
-        self._compiled: re.Pattern[bytes] | None = None
+        self._flags = flags
+        self._compiled: re.Pattern[Any] | None = None
 
     def __getattr__(self, name: str) -> Any:
         # Reached only for attributes not yet bound: before the first use, or not in the list.
         compiled = self._compiled
         if compiled is None:
-            compiled = self._compiled = re.compile(self._source)
+            compiled = self._compiled = re.compile(self._source, self._flags)
             for attribute in _PATTERN_ATTRIBUTES:
                 setattr(self, attribute, getattr(compiled, attribute))
         return getattr(compiled, name)
 
     def __reduce__(self) -> tuple[Any, ...]:  # worker processes receive rules by pickling
-        return (_LazyPattern, (self._source,))
+        return (LazyPattern, (self._source, self._flags))
+
+
+def lazy_regex(source: AnyStr, flags: int = 0) -> re.Pattern[AnyStr]:
+    """`re.compile(source, flags)`, compiled on first use (see `LazyPattern`)."""
+    return cast("re.Pattern[AnyStr]", LazyPattern(source, flags))
 
 
 def compile_rule(entry: dict[str, Any], *, builtin: bool, lazy: bool = False) -> Rule:
@@ -296,7 +306,7 @@ def compile_rule(entry: dict[str, Any], *, builtin: bool, lazy: bool = False) ->
         # Built-in rules are known to compile (the test suite compiles every one); Python's `re`
         # compiles each only when Hyperscan first reports a candidate for it, so a run over a
         # few files does not pay for 150 regexes it never needs.
-        pattern = cast("re.Pattern[bytes]", _LazyPattern(regex.encode("utf-8")))
+        pattern = lazy_regex(regex.encode("utf-8"))
         group: str | int = "secret" if "(?P<secret>" in regex else 1
     else:
         try:

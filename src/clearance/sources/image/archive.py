@@ -18,11 +18,11 @@ from pathlib import Path
 from typing import IO, Protocol
 
 from clearance.sources.image.model import ImageError, Limits
+from clearance.sources.image.spec import compression_of
 from clearance.sources.image.streams import (
     TAR_BUFFER,
     Budget,
     Readable,
-    compression_of,
     decompressed,
     read_capped,
     stream_errors,

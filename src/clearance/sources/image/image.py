@@ -36,9 +36,12 @@ from clearance.sources.image.model import (
     Layer,
     Limits,
 )
-from clearance.sources.image.streams import Budget, compression_of
+from clearance.sources.image.spec import (
+    ImageSpec,
+    is_oci_layout,
+)
+from clearance.sources.image.streams import Budget
 
-PREFIXES = {"docker-archive:": ImageFormat.DOCKER_ARCHIVE, "oci:": ImageFormat.OCI}
 _INDEX_TYPES = frozenset(
     {"application/vnd.oci.image.index.v1+json", "application/vnd.docker.distribution.manifest.list.v2+json"}
 )
@@ -46,72 +49,11 @@ _DIGEST = re.compile(r"^(sha256|sha512):[0-9a-f]{64,128}$")
 _ARCH = {"x86_64": "amd64", "amd64": "amd64", "aarch64": "arm64", "arm64": "arm64", "armv7l": "arm"}
 
 
-@dataclass(frozen=True, slots=True)
-class ImageSpec:
-    """What the user named: a path (maybe with a format prefix) or `docker:NAME`."""
-
-    path: Path | None
-    docker_name: str | None = None
-    format: ImageFormat | None = None
-
-    @property
-    def text(self) -> str:
-        """As typed, for messages."""
-        return f"docker:{self.docker_name}" if self.docker_name else str(self.path)
-
-
-def parse_spec(target: str) -> ImageSpec | None:
-    """`docker:NAME`, `docker-archive:PATH`, `oci:PATH` → a spec; anything else → None (a path)."""
-    if target.startswith("docker:"):
-        name = target[len("docker:") :]
-        if not name or name.startswith("-"):
-            raise ImageError(f"{target!r}: expected docker:NAME[:TAG]")
-        return ImageSpec(path=None, docker_name=name)
-    for prefix, fmt in PREFIXES.items():
-        if target.startswith(prefix):
-            return ImageSpec(path=Path(target[len(prefix) :]), format=fmt)
-    return None
-
-
-def image_spec_for(target: Path) -> ImageSpec | None:
-    """The image a scan target names, or None for a directory/file to scan as files.
-
-    `docker:`, `docker-archive:` and `oci:` prefixes always name images; an OCI layout directory
-    (`oci-layout` + `index.json`) is an image; a file that is an archive (tar, gzip, zstd) is read
-    as an image — and refused with a clear error later if it holds no image, never scanned as
-    an empty directory. A file named like an archive (`.tar`, `.tar.gz`, `.tgz`, `.tar.zst`) is
-    read as one too, whatever its bytes: garbage or an empty file under that name is refused, not
-    skipped as an unscanned binary while the gate passes.
-    """
-    spec = parse_spec(str(target))
-    if spec is not None:
-        return spec
-    if target.is_dir():
-        return ImageSpec(path=target) if looks_like_image(target) else None
-    if target.is_file() and (is_archive(target) or target.name.lower().endswith(ARCHIVE_SUFFIXES)):
-        return ImageSpec(path=target)
-    return None
-
-
-ARCHIVE_SUFFIXES = (".tar", ".tar.gz", ".tgz", ".tar.zst", ".tzst")
-"""File names that say "an image archive" when given as a scan target."""
-
-
 def looks_like_image(path: Path) -> bool:
     """True for an OCI layout directory, or an archive file that holds an image."""
     if path.is_dir():
-        return (path / "oci-layout").is_file() and (path / "index.json").is_file()
+        return is_oci_layout(path)
     return detect_format(path) is not None
-
-
-def is_archive(path: Path) -> bool:
-    """True for a tar (by its header), gzip or zstd file (by magic bytes)."""
-    try:
-        with path.open("rb") as fh:
-            head = fh.read(512)
-    except OSError:
-        return False
-    return compression_of(head) != "none" or (len(head) >= 262 and head[257:262] == b"ustar")
 
 
 def detect_format(path: Path, limits: Limits | None = None) -> ImageFormat | None:

@@ -18,9 +18,10 @@ from clearance.model import Component, ScanError, SkippedFile, Target
 from clearance.sources.base import SourceFile
 from clearance.sources.files import WalkResult
 from clearance.sources.ignore import IgnoreRules, compile_rules, is_ignored
-from clearance.sources.image.image import ImageSpec, open_image
+from clearance.sources.image.image import open_image
 from clearance.sources.image.layers import ContentSink, FileSystem
 from clearance.sources.image.model import ImageConfig, ImageIdentity, Layer, LayerEntry, Limits
+from clearance.sources.image.spec import ImageSpec
 
 _PSEUDO = ("proc/", "sys/", "dev/")
 _BINARY_PROBE = 8000

@@ -11,9 +11,8 @@ import zlib
 from typing import IO, Protocol
 
 from clearance.sources.image.model import ImageError
+from clearance.sources.image.spec import compression_of
 
-GZIP_MAGIC = b"\x1f\x8b"
-ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
 _PEEK = 4
 TAR_BUFFER = 64 * 1024
 """Read size of streamed tars: tarfile's default (10 KiB) makes a Python call per 10 KiB."""
@@ -90,15 +89,6 @@ class _Prefixed:
                 data += self._inner.read(size - len(data))
             return data
         return self._inner.read(size)
-
-
-def compression_of(head: bytes) -> str:
-    """`gzip`, `zstd` or `none` from the first bytes of a blob."""
-    if head.startswith(GZIP_MAGIC):
-        return "gzip"
-    if head.startswith(ZSTD_MAGIC):
-        return "zstd"
-    return "none"
 
 
 def decompressed(raw: Readable, budget: Budget, hasher: _Hasher | None = None) -> CountingReader:
