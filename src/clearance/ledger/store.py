@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -525,16 +526,16 @@ class Store:
             self.session.execute(insert(AdvisoryAlias), list(part))
 
     def advisory_names(self, advisory: str) -> list[str]:
-        """Every id known for the advisory group of `advisory` (itself, its aliases, ids it aliases)."""
-        first = {
-            advisory,
-            *self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == advisory)),
-        }
-        names = set(first)
-        names.update(
-            self.session.scalars(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(first)))
+        """Every id known for the advisory group of `advisory` (itself, its aliases, ids it aliases),
+        in one statement."""
+        first = select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == advisory)
+        q = union(
+            first,
+            select(AdvisoryAlias.alias).where(
+                or_(AdvisoryAlias.advisory_id == advisory, AdvisoryAlias.advisory_id.in_(first))
+            ),
         )
-        return sorted(names)
+        return sorted({advisory, *self.session.connection().execute(q).scalars()})
 
     def releases_with_components(self, component_ids: Sequence[int]) -> list[tuple[int, int, int]]:
         """(release id, service id, component id) for releases containing any of `component_ids`."""
@@ -714,34 +715,90 @@ class Store:
             for cid, purl, adv, sev, fixed in rows.tuples()
         ]
 
-    def affected_counts(
-        self, component_ids: Sequence[int], team_ids: Sequence[int] | None = None
-    ) -> list[tuple[int, int, int]]:
-        """(service id, component id, number of releases) over every release shipping one of
-        `component_ids`: the size of the whole answer, counted by the database."""
-        out: list[tuple[int, int, int]] = []
-        for part in chunks(sorted(set(component_ids))):
-            q = (
-                select(Release.service_id, ReleaseComponent.component_id, func.count())
-                .select_from(ReleaseComponent)
-                .join(Release, Release.id == ReleaseComponent.release_id)
-                .where(ReleaseComponent.component_id.in_(list(part)))
-                .group_by(Release.service_id, ReleaseComponent.component_id)
-            )
-            if team_ids is not None:
-                q = q.join(Service, Service.id == Release.service_id).where(
-                    Service.team_id.in_(list(team_ids))
-                )
-            out.extend(self.session.connection().execute(q).tuples())
-        return out
+    def _names_of(self, advisories: Sequence[str]) -> Any:
+        """SQL set of `advisories` and every id the alias table links them to (both directions)."""
+        asked = sorted(set(advisories))
+        return union(
+            select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(asked)),
+            select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(asked)),
+            select(AdvisoryMatch.advisory_id).where(AdvisoryMatch.advisory_id.in_(asked)),
+        )
 
-    def affected_releases(
+    def affected_services(
+        self,
+        component_ids: Sequence[int],
+        advisories: Sequence[str],
+        team_ids: Sequence[int] | None = None,
+    ) -> list[tuple[int, int, int, str, str | None, bool]]:
+        """(service id, component id, number of releases, service name, owning team name,
+        suppressed) over every release shipping one of `component_ids`, in one statement: the
+        size of the whole answer counted by the database, with each service's owner and whether
+        its finding for the component carries a VEX state that takes it out of `affected`
+        answers (`not_affected`, `false_positive`) for one of `advisories` or their aliases."""
+        if not component_ids:
+            return []
+        counts = (
+            select(
+                Release.service_id.label("service_id"),
+                ReleaseComponent.component_id.label("component_id"),
+                func.count().label("n"),
+            )
+            .select_from(ReleaseComponent)
+            .join(Release, Release.id == ReleaseComponent.release_id)
+            .where(self._in_ids(ReleaseComponent.component_id, sorted(set(component_ids))))
+            .group_by(Release.service_id, ReleaseComponent.component_id)
+            .cte("counts")
+        )
+        suppressed = (
+            select(Finding.service_id, Finding.component_purl)
+            .where(
+                Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
+                Finding.advisory_id.in_(self._names_of(advisories)),
+                Finding.component_purl.in_(
+                    select(Component.purl).where(self._in_ids(Component.id, sorted(set(component_ids))))
+                ),
+            )
+            .distinct()
+            .subquery("suppressed")
+        )
+        q = (
+            select(
+                counts.c.service_id,
+                counts.c.component_id,
+                counts.c.n,
+                Service.name,
+                Team.name,
+                suppressed.c.service_id.is_not(None),
+            )
+            .select_from(counts)
+            .join(Service, Service.id == counts.c.service_id)
+            .outerjoin(Team, Team.id == Service.team_id)
+            .join(Component, Component.id == counts.c.component_id)
+            .outerjoin(
+                suppressed,
+                and_(
+                    suppressed.c.service_id == counts.c.service_id,
+                    suppressed.c.component_purl == Component.purl,
+                ),
+            )
+        )
+        if team_ids is not None:
+            q = q.where(Service.team_id.in_(list(team_ids)))
+        return [
+            (sid, cid, n, name, team, bool(sup))
+            for sid, cid, n, name, team, sup in self.session.connection().execute(q).tuples()
+        ]
+
+    def affected_page(
         self, component_ids: Sequence[int], service_ids: Sequence[int]
-    ) -> list[tuple[int, int, str, str | None, dt.datetime, int]]:
-        """(service id, release id, version, commit, created at, component id) of the releases of
-        `service_ids` shipping one of `component_ids` (one page's services), newest first."""
+    ) -> list[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]]:
+        """(service id, release id, version, commit, created at, component id, latest, environments)
+        of the releases of `service_ids` shipping one of `component_ids` (one page's services),
+        newest first, in one statement: whether each is its service's newest release and the
+        environments running it now (by rank)."""
         if not component_ids or not service_ids:
             return []
+        newest = aliased(Release)
         q = (
             select(
                 Release.service_id,
@@ -750,71 +807,36 @@ class Store:
                 Release.commit,
                 Release.created_at,
                 ReleaseComponent.component_id,
+                Release.id
+                == select(func.max(newest.id))
+                .where(newest.service_id == Release.service_id)
+                .scalar_subquery(),
+                Environment.name,
             )
             .select_from(ReleaseComponent)
             .join(Release, Release.id == ReleaseComponent.release_id)
+            .outerjoin(CurrentDeployment, CurrentDeployment.release_id == Release.id)
+            .outerjoin(Environment, Environment.id == CurrentDeployment.environment_id)
             .where(
-                ReleaseComponent.component_id.in_(sorted(set(component_ids))),
+                self._in_ids(ReleaseComponent.component_id, sorted(set(component_ids))),
                 self._in_ids(Release.service_id, sorted(set(service_ids))),
             )
-            .order_by(Release.service_id, Release.id.desc(), ReleaseComponent.component_id)
+            .order_by(
+                Release.service_id,
+                Release.id.desc(),
+                ReleaseComponent.component_id,
+                Environment.rank,
+                Environment.name,
+            )
         )
-        return list(self.session.connection().execute(q).tuples())
-
-    def service_owners(self, service_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-        """Service id → (name, owning team name)."""
-        out: dict[int, tuple[str, str | None]] = {}
-        for part in self._id_batches(service_ids):
-            q = (
-                select(Service.id, Service.name, Team.name)
-                .outerjoin(Team, Team.id == Service.team_id)
-                .where(self._in_ids(Service.id, part))
-            )
-            out.update((sid, (name, team)) for sid, name, team in self.session.connection().execute(q))
-        return out
-
-    def latest_releases(self, service_ids: Sequence[int]) -> dict[int, int]:
-        """Service id → id of its newest release."""
-        out: dict[int, int] = {}
-        for part in self._id_batches(service_ids):
-            out.update(
-                self.session.connection()
-                .execute(
-                    select(Release.service_id, func.max(Release.id))
-                    .where(self._in_ids(Release.service_id, part))
-                    .group_by(Release.service_id)
-                )
-                .tuples()
-                .all()
-            )
-        return out
-
-    def release_environments(self, release_ids: Sequence[int]) -> dict[int, list[str]]:
-        """Release id → the environments running it now (by rank)."""
-        envs: dict[int, list[str]] = {}
-        for part in self._id_batches(release_ids):
-            for rid, env in self.session.connection().execute(
-                select(CurrentDeployment.release_id, Environment.name)
-                .join(Environment, Environment.id == CurrentDeployment.environment_id)
-                .where(self._in_ids(CurrentDeployment.release_id, part))
-                .order_by(Environment.rank, Environment.name)
-            ):
-                envs.setdefault(rid, []).append(env)
-        return envs
-
-    def suppressed_pairs(self, purls: Sequence[str], advisories: Sequence[str]) -> set[tuple[int, str]]:
-        """(service id, purl) whose finding for one of `advisories` carries a VEX state that takes
-        it out of `affected` answers (`not_affected`, `false_positive`)."""
-        out: set[tuple[int, str]] = set()
-        if not purls or not advisories:
-            return out
-        for part in chunks(sorted(set(purls))):
-            q = select(Finding.service_id, Finding.component_purl).where(
-                Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
-                Finding.component_purl.in_(list(part)),
-                Finding.advisory_id.in_(sorted(set(advisories))),
-            )
-            out.update((sid, purl) for sid, purl in self.session.connection().execute(q) if purl)
+        out: list[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]] = []
+        for sid, rid, version, commit, created, cid, latest, env in self.session.connection().execute(q):
+            if out and out[-1][1] == rid and out[-1][5] == cid:
+                if env is not None:
+                    last = out[-1]
+                    out[-1] = (*last[:7], (*last[7], env))
+                continue
+            out.append((sid, rid, version, commit, created, cid, bool(latest), (env,) if env else ()))
         return out
 
     def advisory_groups(self, advisories: Sequence[str]) -> dict[str, set[str]]:
@@ -851,22 +873,6 @@ class Store:
             out[a] = group
         return out
 
-    def alias_closure(self, advisories: Sequence[str]) -> list[str]:
-        """`advisories` and every id the alias table links them to (both directions)."""
-        names: set[str] = set(advisories)
-        for part in chunks(sorted(names)):
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(list(part))))
-                .scalars()
-            )
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(list(part))))
-                .scalars()
-            )
-        return sorted(names)
-
     def finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
     ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
@@ -877,62 +883,40 @@ class Store:
     def _finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
     ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
-        """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings."""
-        services = sorted({s for s, _ in service_purls})
-        names: set[str] = set(advisories)
-        for part in chunks(sorted(names)):
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(part)))
-                .scalars()
+        """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings,
+        in one statement: each asked advisory is paired with its names (itself and the ids the
+        alias table links to it), and the services' findings of any of those names are read."""
+        if not service_purls or not advisories:
+            return {}
+        asked = sorted(set(advisories))
+        groups = union(
+            select(AdvisoryMatch.advisory_id.label("asked"), AdvisoryMatch.advisory_id.label("name")).where(
+                AdvisoryMatch.advisory_id.in_(asked)
+            ),
+            select(AdvisoryAlias.advisory_id, AdvisoryAlias.alias).where(
+                AdvisoryAlias.advisory_id.in_(asked)
+            ),
+            select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(asked)),
+        ).subquery("names")
+        q = (
+            select(
+                Finding.service_id,
+                Finding.component_purl,
+                groups.c.asked,
+                Finding.status,
+                Finding.excepted_until,
+                Finding.analysis_state,
             )
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
-                .scalars()
-            )
-        pairs: list[tuple[str, str]] = []
-        for part in chunks(sorted(names)):
-            pairs.extend(
-                self.session.connection()
-                .execute(
-                    select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
-                        or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
-                    )
-                )
-                .tuples()
-            )
-        asked = set(advisories)
-        groups: dict[str, set[str]] = {a: {a} for a in advisories}
-        for alias, adv in pairs:
-            for a in {alias, adv} & asked:
-                groups[a].update((alias, adv))
-        inverse: dict[str, set[str]] = {}
-        for a, group in groups.items():
-            for n in group:
-                inverse.setdefault(n, set()).add(a)
+            .join(groups, groups.c.name == Finding.advisory_id)
+            .where(self._in_ids(Finding.service_id, sorted({s for s, _ in service_purls})))
+            .order_by(Finding.id)
+        )
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
-        for part in self._id_batches(services):
-            rows = (
-                self.session.connection()
-                .execute(
-                    select(
-                        Finding.service_id,
-                        Finding.component_purl,
-                        Finding.advisory_id,
-                        Finding.status,
-                        Finding.excepted_until,
-                        Finding.analysis_state,
-                    ).where(self._in_ids(Finding.service_id, part), Finding.advisory_id.in_(sorted(names)))
-                )
-                .tuples()
-            )
-            for sid, purl, found_adv, st, until, analysis in rows:
-                if purl is None or (sid, purl) not in service_purls:
-                    continue
-                shown = self._shown_status(st, until, analysis)
-                for a in inverse.get(found_adv or "", ()):
-                    out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
+        for sid, purl, asked_id, st, until, analysis in self.session.connection().execute(q):
+            if purl is None or (sid, purl) not in service_purls:
+                continue
+            shown = self._shown_status(st, until, analysis)
+            out[(sid, purl, asked_id)] = (shown, until if shown == "excepted" else None, analysis)
         return out
 
     def _shown_status(self, status: str, until: dt.datetime | None, analysis: str | None) -> str:
