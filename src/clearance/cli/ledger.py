@@ -941,7 +941,9 @@ def affected(
     token: str | None = TOKEN_OPT,
     db_url: str | None = DB_OPT,
     limit: int = typer.Option(500, "--limit", min=1, max=5000, help="Rows per page."),
-    offset: int = typer.Option(0, "--offset", min=0, metavar="ROWS", help="Rows to skip (the answer's next_offset)."),
+    offset: int = typer.Option(
+        0, "--offset", min=0, metavar="ROWS", help="Rows to skip (the answer's next_offset)."
+    ),
 ) -> None:
     """Which services and releases an advisory or package affects, where they run, who owns them."""
     with errors_to_exit():

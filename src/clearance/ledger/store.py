@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -165,15 +165,25 @@ class AffectedRow:
     """For purl queries: every advisory matching this component (one row per release)."""
 
     def as_json(self) -> dict[str, Any]:
-        """Plain JSON."""
-        out: dict[str, Any] = {}
-        for f in _AFFECTED_FIELDS:
-            v = getattr(self, f)
-            out[f] = v.isoformat() if isinstance(v, dt.datetime) else list(v) if isinstance(v, tuple) else v
-        return out
-
-
-_AFFECTED_FIELDS = tuple(f.name for f in dataclasses.fields(AffectedRow))
+        """Plain JSON (the fields in order; spelled out: an answer has up to 5,000 rows)."""
+        return {
+            "service": self.service,
+            "team": self.team,
+            "release_id": self.release_id,
+            "version": self.version,
+            "commit": self.commit,
+            "created_at": self.created_at.isoformat(),
+            "latest": self.latest,
+            "environments": list(self.environments),
+            "component": self.component,
+            "advisory_id": self.advisory_id,
+            "severity": self.severity,
+            "fixed_versions": list(self.fixed_versions),
+            "finding_status": self.finding_status,
+            "excepted_until": self.excepted_until.isoformat() if self.excepted_until else None,
+            "analysis_state": self.analysis_state,
+            "advisories": list(self.advisories),
+        }
 
 
 @dataclass(frozen=True)
@@ -227,6 +237,24 @@ def normalize_team(name: str) -> str:
     return n.lower()
 
 
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+"""Statements of the `affected` answer, built once per (shape, dialect): building a select costs
+more client CPU than the small queries themselves; values are bound at execution."""
+
+
+def _id_list(column: Any, name: str, postgresql: bool) -> Any:
+    """`column IN :name` for an id list bound at execution: one array parameter on PostgreSQL
+    (`= ANY(:name)`), an expanding IN elsewhere."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _str_list(column: Any, name: str) -> Any:
+    """`column IN :name` for a (short) list of strings bound at execution."""
+    return column.in_(bindparam(name, expanding=True))
+
+
 class Store:
     """The query layer over one session and one `now`."""
 
@@ -235,6 +263,17 @@ class Store:
             raise LedgerError("the ledger needs an aware UTC time")
         self.session = session
         self.now = now.astimezone(dt.UTC)
+        self._postgresql: bool | None = None
+
+    def _statement(self, key: tuple[Any, ...], build: Callable[[bool], Any]) -> Any:
+        """The statement `build(postgresql)` for this shape and dialect, built once."""
+        if self._postgresql is None:
+            self._postgresql = self.session.get_bind().dialect.name == "postgresql"
+        full = (*key, self._postgresql)
+        stmt = _STATEMENTS.get(full)
+        if stmt is None:
+            stmt = _STATEMENTS[full] = build(self._postgresql)
+        return stmt
 
     # --- teams, services, SLAs -----------------------------------------------------------------
 
@@ -528,14 +567,21 @@ class Store:
     def advisory_names(self, advisory: str) -> list[str]:
         """Every id known for the advisory group of `advisory` (itself, its aliases, ids it aliases),
         in one statement."""
-        first = select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == advisory)
-        q = union(
-            first,
-            select(AdvisoryAlias.alias).where(
-                or_(AdvisoryAlias.advisory_id == advisory, AdvisoryAlias.advisory_id.in_(first))
-            ),
-        )
-        return sorted({advisory, *self.session.connection().execute(q).scalars()})
+
+        def build(_pg: bool) -> Any:
+            first = select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == bindparam("advisory"))
+            return union(
+                first,
+                select(AdvisoryAlias.alias).where(
+                    or_(
+                        AdvisoryAlias.advisory_id == bindparam("advisory"),
+                        AdvisoryAlias.advisory_id.in_(first),
+                    )
+                ),
+            )
+
+        q = self._statement(("advisory_names",), build)
+        return sorted({advisory, *self.session.connection().execute(q, {"advisory": advisory}).scalars()})
 
     def releases_with_components(self, component_ids: Sequence[int]) -> list[tuple[int, int, int]]:
         """(release id, service id, component id) for releases containing any of `component_ids`."""
@@ -696,32 +742,49 @@ class Store:
         """The precomputed matches of any of `advisories` (all names of one advisory), of one
         `component` (exact purl) or of any version of a `package`: a few rows per component, never
         one per release."""
-        q = select(
-            AdvisoryMatch.component_id,
-            Component.purl,
-            AdvisoryMatch.advisory_id,
-            AdvisoryMatch.severity,
-            AdvisoryMatch.fixed_versions,
-        ).join(Component, Component.id == AdvisoryMatch.component_id)
+
+        def build(_pg: bool) -> Any:
+            q = select(
+                AdvisoryMatch.component_id,
+                Component.purl,
+                AdvisoryMatch.advisory_id,
+                AdvisoryMatch.severity,
+                AdvisoryMatch.fixed_versions,
+            ).join(Component, Component.id == AdvisoryMatch.component_id)
+            if advisories is not None:
+                q = q.where(_str_list(AdvisoryMatch.advisory_id, "advisories"))
+            if component is not None:
+                q = q.where(Component.purl == bindparam("component"))
+            if package is not None:
+                q = q.where(
+                    Component.ecosystem == bindparam("ecosystem"), Component.name == bindparam("name")
+                )
+            return q.order_by(Component.purl, AdvisoryMatch.advisory_id)
+
+        q = self._statement(
+            ("affected_matches", advisories is not None, component is not None, package is not None), build
+        )
+        params: dict[str, Any] = {}
         if advisories is not None:
-            q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
+            params["advisories"] = list(advisories)
         if component is not None:
-            q = q.where(Component.purl == component)
+            params["component"] = component
         if package is not None:
-            q = q.where(Component.ecosystem == package[0], Component.name == package[1])
-        rows = self.session.connection().execute(q.order_by(Component.purl, AdvisoryMatch.advisory_id))
+            params["ecosystem"], params["name"] = package
+        rows = self.session.connection().execute(q, params)
         return [
             AffectedMatch(cid, purl, adv, sev, tuple(str(v) for v in fixed or ()))
             for cid, purl, adv, sev, fixed in rows.tuples()
         ]
 
-    def _names_of(self, advisories: Sequence[str]) -> Any:
-        """SQL set of `advisories` and every id the alias table links them to (both directions)."""
-        asked = sorted(set(advisories))
+    @staticmethod
+    def _names_of(name: str) -> Any:
+        """SQL set of the advisories bound as `:name` and every id the alias table links them to
+        (both directions)."""
         return union(
-            select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(asked)),
-            select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(asked)),
-            select(AdvisoryMatch.advisory_id).where(AdvisoryMatch.advisory_id.in_(asked)),
+            select(AdvisoryAlias.alias).where(_str_list(AdvisoryAlias.advisory_id, name)),
+            select(AdvisoryAlias.advisory_id).where(_str_list(AdvisoryAlias.alias, name)),
+            select(AdvisoryMatch.advisory_id).where(_str_list(AdvisoryMatch.advisory_id, name)),
         )
 
     def affected_services(
@@ -737,56 +800,67 @@ class Store:
         answers (`not_affected`, `false_positive`) for one of `advisories` or their aliases."""
         if not component_ids:
             return []
-        counts = (
-            select(
-                Release.service_id.label("service_id"),
-                ReleaseComponent.component_id.label("component_id"),
-                func.count().label("n"),
+
+        def build(pg: bool) -> Any:
+            counts = (
+                select(
+                    Release.service_id.label("service_id"),
+                    ReleaseComponent.component_id.label("component_id"),
+                    func.count().label("n"),
+                )
+                .select_from(ReleaseComponent)
+                .join(Release, Release.id == ReleaseComponent.release_id)
+                .where(_id_list(ReleaseComponent.component_id, "components", pg))
+                .group_by(Release.service_id, ReleaseComponent.component_id)
+                .cte("counts")
             )
-            .select_from(ReleaseComponent)
-            .join(Release, Release.id == ReleaseComponent.release_id)
-            .where(self._in_ids(ReleaseComponent.component_id, sorted(set(component_ids))))
-            .group_by(Release.service_id, ReleaseComponent.component_id)
-            .cte("counts")
-        )
-        suppressed = (
-            select(Finding.service_id, Finding.component_purl)
-            .where(
-                Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
-                Finding.advisory_id.in_(self._names_of(advisories)),
-                Finding.component_purl.in_(
-                    select(Component.purl).where(self._in_ids(Component.id, sorted(set(component_ids))))
-                ),
+            suppressed = (
+                select(Finding.service_id, Finding.component_purl)
+                .where(
+                    Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
+                    Finding.advisory_id.in_(self._names_of("advisories")),
+                    Finding.component_purl.in_(
+                        select(Component.purl).where(_id_list(Component.id, "components", pg))
+                    ),
+                )
+                .distinct()
+                .subquery("suppressed")
             )
-            .distinct()
-            .subquery("suppressed")
-        )
-        q = (
-            select(
-                counts.c.service_id,
-                counts.c.component_id,
-                counts.c.n,
-                Service.name,
-                Team.name,
-                suppressed.c.service_id.is_not(None),
+            q = (
+                select(
+                    counts.c.service_id,
+                    counts.c.component_id,
+                    counts.c.n,
+                    Service.name,
+                    Team.name,
+                    suppressed.c.service_id.is_not(None),
+                )
+                .select_from(counts)
+                .join(Service, Service.id == counts.c.service_id)
+                .outerjoin(Team, Team.id == Service.team_id)
+                .join(Component, Component.id == counts.c.component_id)
+                .outerjoin(
+                    suppressed,
+                    and_(
+                        suppressed.c.service_id == counts.c.service_id,
+                        suppressed.c.component_purl == Component.purl,
+                    ),
+                )
             )
-            .select_from(counts)
-            .join(Service, Service.id == counts.c.service_id)
-            .outerjoin(Team, Team.id == Service.team_id)
-            .join(Component, Component.id == counts.c.component_id)
-            .outerjoin(
-                suppressed,
-                and_(
-                    suppressed.c.service_id == counts.c.service_id,
-                    suppressed.c.component_purl == Component.purl,
-                ),
-            )
-        )
+            if team_ids is not None:
+                q = q.where(_id_list(Service.team_id, "teams", pg))
+            return q
+
+        q = self._statement(("affected_services", team_ids is not None), build)
+        params: dict[str, Any] = {
+            "components": sorted(set(component_ids)),
+            "advisories": sorted(set(advisories)) or [""],
+        }
         if team_ids is not None:
-            q = q.where(Service.team_id.in_(list(team_ids)))
+            params["teams"] = sorted(set(team_ids))
         return [
             (sid, cid, n, name, team, bool(sup))
-            for sid, cid, n, name, team, sup in self.session.connection().execute(q).tuples()
+            for sid, cid, n, name, team, sup in self.session.connection().execute(q, params).tuples()
         ]
 
     def affected_page(
@@ -798,39 +872,44 @@ class Store:
         environments running it now (by rank)."""
         if not component_ids or not service_ids:
             return []
-        newest = aliased(Release)
-        q = (
-            select(
-                Release.service_id,
-                Release.id,
-                Release.version,
-                Release.commit,
-                Release.created_at,
-                ReleaseComponent.component_id,
-                Release.id
-                == select(func.max(newest.id))
-                .where(newest.service_id == Release.service_id)
-                .scalar_subquery(),
-                Environment.name,
+
+        def build(pg: bool) -> Any:
+            newest = aliased(Release)
+            latest = select(func.max(newest.id)).where(newest.service_id == Release.service_id)
+            return (
+                select(
+                    Release.service_id,
+                    Release.id,
+                    Release.version,
+                    Release.commit,
+                    Release.created_at,
+                    ReleaseComponent.component_id,
+                    Release.id == latest.scalar_subquery(),
+                    Environment.name,
+                )
+                .select_from(ReleaseComponent)
+                .join(Release, Release.id == ReleaseComponent.release_id)
+                .outerjoin(CurrentDeployment, CurrentDeployment.release_id == Release.id)
+                .outerjoin(Environment, Environment.id == CurrentDeployment.environment_id)
+                .where(
+                    _id_list(ReleaseComponent.component_id, "components", pg),
+                    _id_list(Release.service_id, "services", pg),
+                )
+                .order_by(
+                    Release.service_id,
+                    Release.id.desc(),
+                    ReleaseComponent.component_id,
+                    Environment.rank,
+                    Environment.name,
+                )
             )
-            .select_from(ReleaseComponent)
-            .join(Release, Release.id == ReleaseComponent.release_id)
-            .outerjoin(CurrentDeployment, CurrentDeployment.release_id == Release.id)
-            .outerjoin(Environment, Environment.id == CurrentDeployment.environment_id)
-            .where(
-                self._in_ids(ReleaseComponent.component_id, sorted(set(component_ids))),
-                self._in_ids(Release.service_id, sorted(set(service_ids))),
-            )
-            .order_by(
-                Release.service_id,
-                Release.id.desc(),
-                ReleaseComponent.component_id,
-                Environment.rank,
-                Environment.name,
-            )
-        )
+
+        q = self._statement(("affected_page",), build)
+        params = {"components": sorted(set(component_ids)), "services": sorted(set(service_ids))}
         out: list[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]] = []
-        for sid, rid, version, commit, created, cid, latest, env in self.session.connection().execute(q):
+        for sid, rid, version, commit, created, cid, latest, env in self.session.connection().execute(
+            q, params
+        ):
             if out and out[-1][1] == rid and out[-1][5] == cid:
                 if env is not None:
                     last = out[-1]
@@ -888,31 +967,37 @@ class Store:
         alias table links to it), and the services' findings of any of those names are read."""
         if not service_purls or not advisories:
             return {}
-        asked = sorted(set(advisories))
-        groups = union(
-            select(AdvisoryMatch.advisory_id.label("asked"), AdvisoryMatch.advisory_id.label("name")).where(
-                AdvisoryMatch.advisory_id.in_(asked)
-            ),
-            select(AdvisoryAlias.advisory_id, AdvisoryAlias.alias).where(
-                AdvisoryAlias.advisory_id.in_(asked)
-            ),
-            select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(asked)),
-        ).subquery("names")
-        q = (
-            select(
-                Finding.service_id,
-                Finding.component_purl,
-                groups.c.asked,
-                Finding.status,
-                Finding.excepted_until,
-                Finding.analysis_state,
+
+        def build(pg: bool) -> Any:
+            groups = union(
+                select(
+                    AdvisoryMatch.advisory_id.label("asked"), AdvisoryMatch.advisory_id.label("name")
+                ).where(_str_list(AdvisoryMatch.advisory_id, "asked")),
+                select(AdvisoryAlias.advisory_id, AdvisoryAlias.alias).where(
+                    _str_list(AdvisoryAlias.advisory_id, "asked")
+                ),
+                select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                    _str_list(AdvisoryAlias.alias, "asked")
+                ),
+            ).subquery("names")
+            return (
+                select(
+                    Finding.service_id,
+                    Finding.component_purl,
+                    groups.c.asked,
+                    Finding.status,
+                    Finding.excepted_until,
+                    Finding.analysis_state,
+                )
+                .join(groups, groups.c.name == Finding.advisory_id)
+                .where(_id_list(Finding.service_id, "services", pg))
+                .order_by(Finding.id)
             )
-            .join(groups, groups.c.name == Finding.advisory_id)
-            .where(self._in_ids(Finding.service_id, sorted({s for s, _ in service_purls})))
-            .order_by(Finding.id)
-        )
+
+        q = self._statement(("finding_status_for",), build)
+        params = {"asked": sorted(set(advisories)), "services": sorted({s for s, _ in service_purls})}
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
-        for sid, purl, asked_id, st, until, analysis in self.session.connection().execute(q):
+        for sid, purl, asked_id, st, until, analysis in self.session.connection().execute(q, params):
             if purl is None or (sid, purl) not in service_purls:
                 continue
             shown = self._shown_status(st, until, analysis)
