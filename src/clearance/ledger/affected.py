@@ -71,17 +71,16 @@ def affected_query(
     for m in matches:
         by_component.setdefault(m.component_id, []).append(m)
     purl_of = {cid: ms[0].purl for cid, ms in by_component.items()}
-    counts = store.affected_counts(sorted(by_component), team_ids)
-    all_names = store.alias_closure(sorted({m.advisory_id for m in matches}))
-    suppressed = store.suppressed_pairs(sorted(purl_of.values()), all_names)
-    owners = store.service_owners(sorted({sid for sid, _, _ in counts}))
+    counts = store.affected_services(sorted(by_component), sorted({m.advisory_id for m in matches}), team_ids)
+    owners: dict[int, tuple[str, str | None]] = {}
     per_service: dict[int, int] = {}
     total = not_affected = 0
     live: set[int] = set()
-    for sid, cid, n in counts:
+    for sid, _cid, n, name, team, suppressed in counts:
+        owners[sid] = (name, team)
         per_service[sid] = per_service.get(sid, 0) + n
         total += n
-        if (sid, purl_of[cid]) in suppressed:
+        if suppressed:
             not_affected += n
         else:
             live.add(sid)
@@ -94,7 +93,7 @@ def affected_query(
                 skip = offset - seen
             page_services.append(sid)
         seen += per_service[sid]
-    hits = store.affected_releases(sorted(by_component), page_services)
+    hits = store.affected_page(sorted(by_component), page_services)
     rank = {sid: i for i, sid in enumerate(page_services)}
     hits.sort(key=lambda h: (rank[h[0]], -h[1], purl_of[h[5]]))
     hits = hits[skip : skip + limit]
@@ -116,22 +115,20 @@ _SEVERITY_ORDER = {"critical": 5, "high": 4, "medium": 3, "unknown": 2, "low": 1
 
 def _rows(
     store: Store,
-    hits: Sequence[tuple[int, int, str, str | None, dt.datetime, int]],
+    hits: Sequence[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]],
     by_component: dict[int, list[AffectedMatch]],
     purl_of: dict[int, str],
     owners: dict[int, tuple[str, str | None]],
     asked: str | None,
 ) -> list[AffectedRow]:
-    """The page's rows: where each release runs, whether it is its service's latest, and the
-    status of the service's finding (only for the page's services and components)."""
+    """The page's rows (each with where it runs and whether it is its service's latest release),
+    with the status of the service's finding (only for the page's services and components)."""
     if not hits:
         return []
-    latest = store.latest_releases(sorted({h[0] for h in hits}))
-    envs = store.release_environments(sorted({h[1] for h in hits}))
     candidates = sorted({m.advisory_id for h in hits for m in by_component[h[5]]})
     status = store.finding_status_for({(h[0], purl_of[h[5]]) for h in hits}, candidates)
     out = []
-    for sid, rid, version, commit, created, cid in hits:
+    for sid, rid, version, commit, created, cid, latest, envs in hits:
         purl = purl_of[cid]
         group = by_component[cid]
 
@@ -162,8 +159,8 @@ def _rows(
                 version=version,
                 commit=commit,
                 created_at=created,
-                latest=rid == latest.get(sid),
-                environments=tuple(envs.get(rid, ())),
+                latest=latest,
+                environments=envs,
                 component=purl,
                 advisory_id=shown.advisory_id,
                 severity=shown.severity,

@@ -11,7 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, cast
 
@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    union,
     update,
 )
 from sqlalchemy.orm import Session, aliased
@@ -164,15 +165,25 @@ class AffectedRow:
     """For purl queries: every advisory matching this component (one row per release)."""
 
     def as_json(self) -> dict[str, Any]:
-        """Plain JSON."""
-        out: dict[str, Any] = {}
-        for f in _AFFECTED_FIELDS:
-            v = getattr(self, f)
-            out[f] = v.isoformat() if isinstance(v, dt.datetime) else list(v) if isinstance(v, tuple) else v
-        return out
-
-
-_AFFECTED_FIELDS = tuple(f.name for f in dataclasses.fields(AffectedRow))
+        """Plain JSON (the fields in order; spelled out: an answer has up to 5,000 rows)."""
+        return {
+            "service": self.service,
+            "team": self.team,
+            "release_id": self.release_id,
+            "version": self.version,
+            "commit": self.commit,
+            "created_at": self.created_at.isoformat(),
+            "latest": self.latest,
+            "environments": list(self.environments),
+            "component": self.component,
+            "advisory_id": self.advisory_id,
+            "severity": self.severity,
+            "fixed_versions": list(self.fixed_versions),
+            "finding_status": self.finding_status,
+            "excepted_until": self.excepted_until.isoformat() if self.excepted_until else None,
+            "analysis_state": self.analysis_state,
+            "advisories": list(self.advisories),
+        }
 
 
 @dataclass(frozen=True)
@@ -226,6 +237,24 @@ def normalize_team(name: str) -> str:
     return n.lower()
 
 
+_STATEMENTS: dict[tuple[Any, ...], Any] = {}
+"""Statements of the `affected` answer, built once per (shape, dialect): building a select costs
+more client CPU than the small queries themselves; values are bound at execution."""
+
+
+def _id_list(column: Any, name: str, postgresql: bool) -> Any:
+    """`column IN :name` for an id list bound at execution: one array parameter on PostgreSQL
+    (`= ANY(:name)`), an expanding IN elsewhere."""
+    if postgresql:
+        return column == any_(bindparam(name, type_=ARRAY(Integer)))
+    return column.in_(bindparam(name, expanding=True))
+
+
+def _str_list(column: Any, name: str) -> Any:
+    """`column IN :name` for a (short) list of strings bound at execution."""
+    return column.in_(bindparam(name, expanding=True))
+
+
 class Store:
     """The query layer over one session and one `now`."""
 
@@ -234,6 +263,17 @@ class Store:
             raise LedgerError("the ledger needs an aware UTC time")
         self.session = session
         self.now = now.astimezone(dt.UTC)
+        self._postgresql: bool | None = None
+
+    def _statement(self, key: tuple[Any, ...], build: Callable[[bool], Any]) -> Any:
+        """The statement `build(postgresql)` for this shape and dialect, built once."""
+        if self._postgresql is None:
+            self._postgresql = self.session.get_bind().dialect.name == "postgresql"
+        full = (*key, self._postgresql)
+        stmt = _STATEMENTS.get(full)
+        if stmt is None:
+            stmt = _STATEMENTS[full] = build(self._postgresql)
+        return stmt
 
     # --- teams, services, SLAs -----------------------------------------------------------------
 
@@ -525,16 +565,20 @@ class Store:
             self.session.execute(insert(AdvisoryAlias), list(part))
 
     def advisory_names(self, advisory: str) -> list[str]:
-        """Every id known for the advisory group of `advisory` (itself, its aliases, ids it aliases)."""
-        first = {
-            advisory,
-            *self.session.scalars(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == advisory)),
-        }
-        names = set(first)
-        names.update(
-            self.session.scalars(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(first)))
-        )
-        return sorted(names)
+        """Every id known for the advisory group of `advisory` (itself, its aliases, ids it aliases),
+        in one statement."""
+
+        def build(_pg: bool) -> Any:
+            first = select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias == bindparam("advisory"))
+            # three index lookups (an OR of the two alias conditions would scan the table)
+            return union(
+                first,
+                select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id == bindparam("advisory")),
+                select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(first)),
+            )
+
+        q = self._statement(("advisory_names",), build)
+        return sorted({advisory, *self.session.connection().execute(q, {"advisory": advisory}).scalars()})
 
     def releases_with_components(self, component_ids: Sequence[int]) -> list[tuple[int, int, int]]:
         """(release id, service id, component id) for releases containing any of `component_ids`."""
@@ -695,126 +739,185 @@ class Store:
         """The precomputed matches of any of `advisories` (all names of one advisory), of one
         `component` (exact purl) or of any version of a `package`: a few rows per component, never
         one per release."""
-        q = select(
-            AdvisoryMatch.component_id,
-            Component.purl,
-            AdvisoryMatch.advisory_id,
-            AdvisoryMatch.severity,
-            AdvisoryMatch.fixed_versions,
-        ).join(Component, Component.id == AdvisoryMatch.component_id)
+
+        def build(_pg: bool) -> Any:
+            q = select(
+                AdvisoryMatch.component_id,
+                Component.purl,
+                AdvisoryMatch.advisory_id,
+                AdvisoryMatch.severity,
+                AdvisoryMatch.fixed_versions,
+            ).join(Component, Component.id == AdvisoryMatch.component_id)
+            if advisories is not None:
+                q = q.where(_str_list(AdvisoryMatch.advisory_id, "advisories"))
+            if component is not None:
+                q = q.where(Component.purl == bindparam("component"))
+            if package is not None:
+                q = q.where(
+                    Component.ecosystem == bindparam("ecosystem"), Component.name == bindparam("name")
+                )
+            return q.order_by(Component.purl, AdvisoryMatch.advisory_id)
+
+        q = self._statement(
+            ("affected_matches", advisories is not None, component is not None, package is not None), build
+        )
+        params: dict[str, Any] = {}
         if advisories is not None:
-            q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
+            params["advisories"] = list(advisories)
         if component is not None:
-            q = q.where(Component.purl == component)
+            params["component"] = component
         if package is not None:
-            q = q.where(Component.ecosystem == package[0], Component.name == package[1])
-        rows = self.session.connection().execute(q.order_by(Component.purl, AdvisoryMatch.advisory_id))
+            params["ecosystem"], params["name"] = package
+        rows = self.session.connection().execute(q, params)
         return [
             AffectedMatch(cid, purl, adv, sev, tuple(str(v) for v in fixed or ()))
             for cid, purl, adv, sev, fixed in rows.tuples()
         ]
 
-    def affected_counts(
-        self, component_ids: Sequence[int], team_ids: Sequence[int] | None = None
-    ) -> list[tuple[int, int, int]]:
-        """(service id, component id, number of releases) over every release shipping one of
-        `component_ids`: the size of the whole answer, counted by the database."""
-        out: list[tuple[int, int, int]] = []
-        for part in chunks(sorted(set(component_ids))):
+    @staticmethod
+    def _names_of(name: str) -> Any:
+        """SQL set of the advisories bound as `:name` and every id the alias table links them to
+        (both directions)."""
+        return union(
+            select(AdvisoryAlias.alias).where(_str_list(AdvisoryAlias.advisory_id, name)),
+            select(AdvisoryAlias.advisory_id).where(_str_list(AdvisoryAlias.alias, name)),
+            select(AdvisoryMatch.advisory_id).where(_str_list(AdvisoryMatch.advisory_id, name)),
+        )
+
+    def affected_services(
+        self,
+        component_ids: Sequence[int],
+        advisories: Sequence[str],
+        team_ids: Sequence[int] | None = None,
+    ) -> list[tuple[int, int, int, str, str | None, bool]]:
+        """(service id, component id, number of releases, service name, owning team name,
+        suppressed) over every release shipping one of `component_ids`, in one statement: the
+        size of the whole answer counted by the database, with each service's owner and whether
+        its finding for the component carries a VEX state that takes it out of `affected`
+        answers (`not_affected`, `false_positive`) for one of `advisories` or their aliases."""
+        if not component_ids:
+            return []
+
+        def build(pg: bool) -> Any:
+            # each link's service by primary-key lookup: as a join, PostgreSQL hashes all of
+            # `releases` (50,000 rows) for a popular component's 5,000 links, twice the time
+            service_of: Any = (
+                select(Release.service_id).where(Release.id == ReleaseComponent.release_id).scalar_subquery()
+                if pg
+                else Release.service_id
+            )
+            counts = select(
+                service_of.label("service_id"),
+                ReleaseComponent.component_id.label("component_id"),
+                func.count().label("n"),
+            ).select_from(ReleaseComponent)
+            if not pg:
+                counts = counts.join(Release, Release.id == ReleaseComponent.release_id)
+            counts = counts.where(_id_list(ReleaseComponent.component_id, "components", pg)).group_by(
+                service_of, ReleaseComponent.component_id
+            )
+            counted = counts.cte("counts")
+            # the (few) suppressed findings, by component id: no join of the answer to components
+            suppressed = (
+                select(Finding.service_id, Component.id.label("component_id"))
+                .join(Component, Component.purl == Finding.component_purl)
+                .where(
+                    Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
+                    Finding.advisory_id.in_(self._names_of("advisories")),
+                    _id_list(Component.id, "components", pg),
+                )
+                .distinct()
+                .subquery("suppressed")
+            )
             q = (
-                select(Release.service_id, ReleaseComponent.component_id, func.count())
-                .select_from(ReleaseComponent)
-                .join(Release, Release.id == ReleaseComponent.release_id)
-                .where(ReleaseComponent.component_id.in_(list(part)))
-                .group_by(Release.service_id, ReleaseComponent.component_id)
+                select(
+                    counted.c.service_id,
+                    counted.c.component_id,
+                    counted.c.n,
+                    Service.name,
+                    Team.name,
+                    suppressed.c.service_id.is_not(None),
+                )
+                .select_from(counted)
+                .join(Service, Service.id == counted.c.service_id)
+                .outerjoin(Team, Team.id == Service.team_id)
+                .outerjoin(
+                    suppressed,
+                    and_(
+                        suppressed.c.service_id == counted.c.service_id,
+                        suppressed.c.component_id == counted.c.component_id,
+                    ),
+                )
             )
             if team_ids is not None:
-                q = q.join(Service, Service.id == Release.service_id).where(
-                    Service.team_id.in_(list(team_ids))
-                )
-            out.extend(self.session.connection().execute(q).tuples())
-        return out
+                q = q.where(_id_list(Service.team_id, "teams", pg))
+            return q
 
-    def affected_releases(
+        q = self._statement(("affected_services", team_ids is not None), build)
+        params: dict[str, Any] = {
+            "components": sorted(set(component_ids)),
+            "advisories": sorted(set(advisories)) or [""],
+        }
+        if team_ids is not None:
+            params["teams"] = sorted(set(team_ids))
+        return [
+            (sid, cid, n, name, team, bool(sup))
+            for sid, cid, n, name, team, sup in self.session.connection().execute(q, params).tuples()
+        ]
+
+    def affected_page(
         self, component_ids: Sequence[int], service_ids: Sequence[int]
-    ) -> list[tuple[int, int, str, str | None, dt.datetime, int]]:
-        """(service id, release id, version, commit, created at, component id) of the releases of
-        `service_ids` shipping one of `component_ids` (one page's services), newest first."""
+    ) -> list[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]]:
+        """(service id, release id, version, commit, created at, component id, latest, environments)
+        of the releases of `service_ids` shipping one of `component_ids` (one page's services),
+        newest first, in one statement: whether each is its service's newest release and the
+        environments running it now (by rank)."""
         if not component_ids or not service_ids:
             return []
-        q = (
-            select(
-                Release.service_id,
-                Release.id,
-                Release.version,
-                Release.commit,
-                Release.created_at,
-                ReleaseComponent.component_id,
-            )
-            .select_from(ReleaseComponent)
-            .join(Release, Release.id == ReleaseComponent.release_id)
-            .where(
-                ReleaseComponent.component_id.in_(sorted(set(component_ids))),
-                self._in_ids(Release.service_id, sorted(set(service_ids))),
-            )
-            .order_by(Release.service_id, Release.id.desc(), ReleaseComponent.component_id)
-        )
-        return list(self.session.connection().execute(q).tuples())
 
-    def service_owners(self, service_ids: Sequence[int]) -> dict[int, tuple[str, str | None]]:
-        """Service id → (name, owning team name)."""
-        out: dict[int, tuple[str, str | None]] = {}
-        for part in self._id_batches(service_ids):
-            q = (
-                select(Service.id, Service.name, Team.name)
-                .outerjoin(Team, Team.id == Service.team_id)
-                .where(self._in_ids(Service.id, part))
-            )
-            out.update((sid, (name, team)) for sid, name, team in self.session.connection().execute(q))
-        return out
-
-    def latest_releases(self, service_ids: Sequence[int]) -> dict[int, int]:
-        """Service id → id of its newest release."""
-        out: dict[int, int] = {}
-        for part in self._id_batches(service_ids):
-            out.update(
-                self.session.connection()
-                .execute(
-                    select(Release.service_id, func.max(Release.id))
-                    .where(self._in_ids(Release.service_id, part))
-                    .group_by(Release.service_id)
+        def build(pg: bool) -> Any:
+            newest = aliased(Release)
+            latest = select(func.max(newest.id)).where(newest.service_id == Release.service_id)
+            return (
+                select(
+                    Release.service_id,
+                    Release.id,
+                    Release.version,
+                    Release.commit,
+                    Release.created_at,
+                    ReleaseComponent.component_id,
+                    Release.id == latest.scalar_subquery(),
+                    Environment.name,
                 )
-                .tuples()
-                .all()
+                .select_from(ReleaseComponent)
+                .join(Release, Release.id == ReleaseComponent.release_id)
+                .outerjoin(CurrentDeployment, CurrentDeployment.release_id == Release.id)
+                .outerjoin(Environment, Environment.id == CurrentDeployment.environment_id)
+                .where(
+                    _id_list(ReleaseComponent.component_id, "components", pg),
+                    _id_list(Release.service_id, "services", pg),
+                )
+                .order_by(
+                    Release.service_id,
+                    Release.id.desc(),
+                    ReleaseComponent.component_id,
+                    Environment.rank,
+                    Environment.name,
+                )
             )
-        return out
 
-    def release_environments(self, release_ids: Sequence[int]) -> dict[int, list[str]]:
-        """Release id → the environments running it now (by rank)."""
-        envs: dict[int, list[str]] = {}
-        for part in self._id_batches(release_ids):
-            for rid, env in self.session.connection().execute(
-                select(CurrentDeployment.release_id, Environment.name)
-                .join(Environment, Environment.id == CurrentDeployment.environment_id)
-                .where(self._in_ids(CurrentDeployment.release_id, part))
-                .order_by(Environment.rank, Environment.name)
-            ):
-                envs.setdefault(rid, []).append(env)
-        return envs
-
-    def suppressed_pairs(self, purls: Sequence[str], advisories: Sequence[str]) -> set[tuple[int, str]]:
-        """(service id, purl) whose finding for one of `advisories` carries a VEX state that takes
-        it out of `affected` answers (`not_affected`, `false_positive`)."""
-        out: set[tuple[int, str]] = set()
-        if not purls or not advisories:
-            return out
-        for part in chunks(sorted(set(purls))):
-            q = select(Finding.service_id, Finding.component_purl).where(
-                Finding.analysis_state.in_(SUPPRESSING_ANALYSES),
-                Finding.component_purl.in_(list(part)),
-                Finding.advisory_id.in_(sorted(set(advisories))),
-            )
-            out.update((sid, purl) for sid, purl in self.session.connection().execute(q) if purl)
+        q = self._statement(("affected_page",), build)
+        params = {"components": sorted(set(component_ids)), "services": sorted(set(service_ids))}
+        out: list[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]] = []
+        for sid, rid, version, commit, created, cid, latest, env in self.session.connection().execute(
+            q, params
+        ):
+            if out and out[-1][1] == rid and out[-1][5] == cid:
+                if env is not None:
+                    last = out[-1]
+                    out[-1] = (*last[:7], (*last[7], env))
+                continue
+            out.append((sid, rid, version, commit, created, cid, bool(latest), (env,) if env else ()))
         return out
 
     def advisory_groups(self, advisories: Sequence[str]) -> dict[str, set[str]]:
@@ -851,22 +954,6 @@ class Store:
             out[a] = group
         return out
 
-    def alias_closure(self, advisories: Sequence[str]) -> list[str]:
-        """`advisories` and every id the alias table links them to (both directions)."""
-        names: set[str] = set(advisories)
-        for part in chunks(sorted(names)):
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(list(part))))
-                .scalars()
-            )
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(list(part))))
-                .scalars()
-            )
-        return sorted(names)
-
     def finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
     ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
@@ -877,62 +964,46 @@ class Store:
     def _finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
     ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
-        """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings."""
-        services = sorted({s for s, _ in service_purls})
-        names: set[str] = set(advisories)
-        for part in chunks(sorted(names)):
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.alias).where(AdvisoryAlias.advisory_id.in_(part)))
-                .scalars()
-            )
-            names.update(
-                self.session.connection()
-                .execute(select(AdvisoryAlias.advisory_id).where(AdvisoryAlias.alias.in_(part)))
-                .scalars()
-            )
-        pairs: list[tuple[str, str]] = []
-        for part in chunks(sorted(names)):
-            pairs.extend(
-                self.session.connection()
-                .execute(
-                    select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
-                        or_(AdvisoryAlias.alias.in_(part), AdvisoryAlias.advisory_id.in_(part))
-                    )
+        """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings,
+        in one statement: each asked advisory is paired with its names (itself and the ids the
+        alias table links to it), and the services' findings of any of those names are read."""
+        if not service_purls or not advisories:
+            return {}
+
+        def build(pg: bool) -> Any:
+            groups = union(
+                select(
+                    AdvisoryMatch.advisory_id.label("asked"), AdvisoryMatch.advisory_id.label("name")
+                ).where(_str_list(AdvisoryMatch.advisory_id, "asked")),
+                select(AdvisoryAlias.advisory_id, AdvisoryAlias.alias).where(
+                    _str_list(AdvisoryAlias.advisory_id, "asked")
+                ),
+                select(AdvisoryAlias.alias, AdvisoryAlias.advisory_id).where(
+                    _str_list(AdvisoryAlias.alias, "asked")
+                ),
+            ).subquery("names")
+            return (
+                select(
+                    Finding.service_id,
+                    Finding.component_purl,
+                    groups.c.asked,
+                    Finding.status,
+                    Finding.excepted_until,
+                    Finding.analysis_state,
                 )
-                .tuples()
+                .join(groups, groups.c.name == Finding.advisory_id)
+                .where(_id_list(Finding.service_id, "services", pg))
+                .order_by(Finding.id)
             )
-        asked = set(advisories)
-        groups: dict[str, set[str]] = {a: {a} for a in advisories}
-        for alias, adv in pairs:
-            for a in {alias, adv} & asked:
-                groups[a].update((alias, adv))
-        inverse: dict[str, set[str]] = {}
-        for a, group in groups.items():
-            for n in group:
-                inverse.setdefault(n, set()).add(a)
+
+        q = self._statement(("finding_status_for",), build)
+        params = {"asked": sorted(set(advisories)), "services": sorted({s for s, _ in service_purls})}
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
-        for part in self._id_batches(services):
-            rows = (
-                self.session.connection()
-                .execute(
-                    select(
-                        Finding.service_id,
-                        Finding.component_purl,
-                        Finding.advisory_id,
-                        Finding.status,
-                        Finding.excepted_until,
-                        Finding.analysis_state,
-                    ).where(self._in_ids(Finding.service_id, part), Finding.advisory_id.in_(sorted(names)))
-                )
-                .tuples()
-            )
-            for sid, purl, found_adv, st, until, analysis in rows:
-                if purl is None or (sid, purl) not in service_purls:
-                    continue
-                shown = self._shown_status(st, until, analysis)
-                for a in inverse.get(found_adv or "", ()):
-                    out[(sid, purl, a)] = (shown, until if shown == "excepted" else None, analysis)
+        for sid, purl, asked_id, st, until, analysis in self.session.connection().execute(q, params):
+            if purl is None or (sid, purl) not in service_purls:
+                continue
+            shown = self._shown_status(st, until, analysis)
+            out[(sid, purl, asked_id)] = (shown, until if shown == "excepted" else None, analysis)
         return out
 
     def _shown_status(self, status: str, until: dt.datetime | None, analysis: str | None) -> str:
