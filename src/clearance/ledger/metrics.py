@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from clearance.deploy import dora
 from clearance.deploy.gonogo import Answer
-from clearance.ledger.store import OPEN_STATUSES
+from clearance.ledger.store import OPEN_AGE_BUCKETS, FindingsSummary, Store
 from clearance.ledger.tables import (
     Deployment,
     Environment,
@@ -49,7 +49,7 @@ from clearance.ledger.tables import (
     seconds_between,
 )
 
-AGING_BUCKETS = ("0-7", "8-30", "31-90", "90+")
+AGING_BUCKETS = OPEN_AGE_BUCKETS
 #: Every answer the deploy gate gives.
 DECISION_ANSWERS = tuple(a.value for a in Answer)
 _DAY = 86400.0
@@ -281,6 +281,15 @@ def _round(v: float | None) -> float | None:
 # --- security ----------------------------------------------------------------------------------
 
 
+def findings_summary(
+    session: Session, scope: Scope, now: dt.datetime, window_days: int = 90
+) -> FindingsSummary:
+    """SLA, open debt by age and overdue by team of `scope`'s findings, in one pass
+    (`Store.findings_summary`)."""
+    start = now - dt.timedelta(days=window_days)
+    return Store(session, now).findings_summary(_in_scope(Finding.service_id, scope), start)
+
+
 def security_metrics(
     session: Session,
     scope: Scope,
@@ -288,8 +297,10 @@ def security_metrics(
     window_days: int = 90,
     prod_envs: Sequence[str] = ("prod",),
     expiring_days: int = 14,
+    findings: FindingsSummary | None = None,
 ) -> SecurityMetrics:
-    """Security metrics for `scope` over the last `window_days` (docs/metrics.md)."""
+    """Security metrics for `scope` over the last `window_days` (docs/metrics.md). `findings`:
+    the scope's `findings_summary` for the same instant and window, when the caller has it."""
     start = now - dt.timedelta(days=window_days)
     counted = and_(
         _in_scope(Finding.service_id, scope),
@@ -314,36 +325,13 @@ def security_metrics(
         mttr[str(sev)] = round(float(total_s) / int(n_fixed) / _DAY, 2)
         fixed_counts[str(sev)] = int(n_fixed)
 
-    # SLA: findings that fell due in the window (an exception that held at the due date moves
-    # the due date to its expiry), and those not fixed by then
-    effective_due = case(
-        (
-            and_(Finding.excepted_until.is_not(None), Finding.excepted_until > Finding.due_at),
-            Finding.excepted_until,
-        ),
-        else_=Finding.due_at,
-    )
-    due_in_window = and_(Finding.due_at.is_not(None), effective_due >= start, effective_due <= now)
-    breached = or_(Finding.fixed_at.is_(None), Finding.fixed_at > effective_due)
-    sla = session.execute(
-        select(func.count(), func.count().filter(breached)).where(counted, due_in_window)
-    ).one()
-    sla_due, sla_breached = int(sla[0]), int(sla[1])
-
-    # open debt by age since first seen (the index's open ranges)
-    cut = {days: now - dt.timedelta(days=days) for days in (7, 30, 90)}
-    buckets = {
-        "0-7": Finding.first_seen >= cut[7],
-        "8-30": and_(Finding.first_seen < cut[7], Finding.first_seen >= cut[30]),
-        "31-90": and_(Finding.first_seen < cut[30], Finding.first_seen >= cut[90]),
-        "90+": Finding.first_seen < cut[90],
-    }
-    ages = session.execute(
-        select(*(func.count().filter(c) for c in buckets.values())).where(
-            counted, Finding.status.in_(OPEN_STATUSES)
-        )
-    ).one()
-    aging = {name: int(n) for name, n in zip(AGING_BUCKETS, ages, strict=True)}
+    # SLA (fell due in the window, an exception that held at the due date moving the due date
+    # to its expiry; and not fixed by then) and open debt by age since first seen: one grouped
+    # pass over the scope's findings, shared with the overview's overdue-by-team
+    if findings is None:
+        findings = findings_summary(session, scope, now, window_days)
+    sla_due, sla_breached = findings.sla_due, findings.sla_breached
+    aging = dict(findings.open_by_age)
 
     # % of prod deploys with complete verified evidence
     prod = _prod_env_ids(prod_envs)

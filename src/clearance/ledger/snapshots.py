@@ -29,7 +29,7 @@ from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from clearance.ledger import metrics
-from clearance.ledger.store import Store
+from clearance.ledger.store import FindingsSummary, Store
 from clearance.ledger.tables import LedgerState
 
 T = TypeVar("T")
@@ -65,15 +65,16 @@ class MetricsCache:
         self.hits = 0
         self.misses = 0
 
-    def get(self, session: Session, key: Hashable, compute: Callable[[], T]) -> T:
-        """The cached value of `key` at the current generation, or `compute()` (then cached)."""
+    def get(self, session: Session, key: Hashable, compute: Callable[[], T], count: bool = True) -> T:
+        """The cached value of `key` at the current generation, or `compute()` (then cached).
+        `count=False`: a part shared by cached views, not counted in `hits`/`misses`."""
         full = (generation(session), key)
         with self._lock:
             if full in self._entries:
                 self._entries.move_to_end(full)
-                self.hits += 1
+                self.hits += count
                 return self._entries[full]  # type: ignore[no-any-return]
-            self.misses += 1
+            self.misses += count
         value = compute()
         with self._lock:
             if full[0] > self._newest:
@@ -106,17 +107,38 @@ class MetricsCache:
         return self.get(
             store.session,
             ("security", scope, window_days, tuple(prod_envs), at),
-            lambda: metrics.security_metrics(store.session, scope, at, window_days, prod_envs),
+            lambda: metrics.security_metrics(
+                store.session,
+                scope,
+                at,
+                window_days,
+                prod_envs,
+                findings=self.findings(store, scope, window_days),
+            ),
         )
 
-    def overdue_by_team(self, store: Store, team_ids: Sequence[int] | None) -> list[dict[str, Any]]:
-        """`Store.overdue_by_team` as of the minute."""
+    def findings(self, store: Store, scope: metrics.Scope, window_days: int) -> FindingsSummary:
+        """`metrics.findings_summary` as of the minute: the one pass over the findings that the
+        security metrics (SLA, debt by age) and the overview's overdue-by-team share."""
+        at = as_of(store.now)
+        return self.get(
+            store.session,
+            ("findings", scope, window_days, at),
+            lambda: metrics.findings_summary(store.session, scope, at, window_days),
+            count=False,
+        )
+
+    def overdue_by_team(
+        self, store: Store, team_ids: Sequence[int] | None, window_days: int = 90
+    ) -> list[dict[str, Any]]:
+        """`Store.overdue_by_team` as of the minute, from the findings pass of the teams' scope
+        (`window_days` does not change it: pass the security metrics' window to share the pass)."""
         at = as_of(store.now)
         ids = tuple(team_ids) if team_ids is not None else None
         return self.get(
             store.session,
             ("overdue_by_team", ids, at),
-            lambda: Store(store.session, at).overdue_by_team(ids),
+            lambda: self.findings(store, metrics.Scope(team_ids=ids), window_days).overdue_by_team,
         )
 
     def repeat_offenders(

@@ -29,6 +29,7 @@ from sqlalchemy import (
     or_,
     select,
     text,
+    true,
     union,
     update,
 )
@@ -74,6 +75,8 @@ DEFAULT_SLA_DAYS: Mapping[str, int] = {"critical": 7, "high": 30, "medium": 90, 
 OPEN_STATUSES = ("open", "reopened")
 SUPPRESSING_ANALYSES = ("not_affected", "false_positive")
 """VEX states that take a finding out of SLA counts and `affected` answers (shown, never hidden)."""
+OPEN_AGE_BUCKETS = ("0-7", "8-30", "31-90", "90+")
+"""The security metrics' open debt by age since first seen (days; `findings_summary`)."""
 AGING_BUCKETS = (("0-7", 0, 7), ("8-30", 8, 30), ("31-90", 31, 90), ("90+", 91, None))
 
 
@@ -84,6 +87,16 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
 
 
 # --- values returned by queries ----------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class FindingsSummary:
+    """The findings figures of the org overview, from one pass (`Store.findings_summary`)."""
+
+    sla_due: int
+    sla_breached: int
+    open_by_age: dict[str, int]
+    overdue_by_team: list[dict[str, Any]]
 
 
 @dataclass(frozen=True)
@@ -1278,31 +1291,126 @@ class Store:
 
     def overdue_by_team(self, team_ids: Sequence[int] | None = None) -> list[dict[str, Any]]:
         """Per owning team: open findings past due (SLA breached), by severity, and the worst days over."""
-        # grouped by team id, named afterwards: a join on the COALESCE expression cannot use an
-        # index and probed the teams table once per finding
-        owner_id = func.coalesce(Finding.owner_team_id, Service.team_id)
-        q = (
-            select(owner_id, Finding.severity, func.count(Finding.id), func.min(Finding.due_at))
-            .select_from(Finding)
-            .join(Service, Service.id == Finding.service_id)
-            .where(Finding.status.in_(OPEN_STATUSES), Finding.due_at < self.now, *self._sla_counts())
-            .group_by(owner_id, Finding.severity)
+        in_scope = (
+            Finding.service_id.in_(select(Service.id).where(Service.team_id.in_(list(team_ids))))
+            if team_ids is not None
+            else true()
         )
-        if team_ids is not None:
-            q = q.where(Service.team_id.in_(list(team_ids)))
-        names = dict(self.session.execute(select(Team.id, Team.name)).tuples().all())
+        return self.findings_summary(in_scope, self.now).overdue_by_team
+
+    def findings_summary(self, in_scope: Any, window_start: dt.datetime) -> FindingsSummary:
+        """The org overview's findings figures in **one** grouped pass over the findings of the
+        scope (`in_scope`: a condition on `Finding`): overdue by owning
+        team (`overdue_by_team`), and the security metrics' SLA (fell due in
+        `[window_start, now]`, and not fixed by then) and open debt by age since first seen.
+
+        One statement instead of three: each of the three read most of the findings (PostgreSQL
+        chose a sequential scan for each), so the overview paid for the table three times."""
+        now = self.now
+        open_ = Finding.status.in_(OPEN_STATUSES)
+        # the security metrics count every finding not triaged away by VEX
+        counted = or_(Finding.analysis_state.is_(None), Finding.analysis_state.not_in(SUPPRESSING_ANALYSES))
+        # SLA: an exception that held at the due date moves the due date to its expiry
+        effective_due = case(
+            (
+                and_(Finding.excepted_until.is_not(None), Finding.excepted_until > Finding.due_at),
+                Finding.excepted_until,
+            ),
+            else_=Finding.due_at,
+        )
+        due_in_window = and_(
+            counted, Finding.due_at.is_not(None), effective_due >= window_start, effective_due <= now
+        )
+        breached = or_(Finding.fixed_at.is_(None), Finding.fixed_at > effective_due)
+        # open debt by age since first seen; cut-offs compared as times, no per-row date arithmetic
+        cut = {days: now - dt.timedelta(days=days) for days in (7, 30, 90)}
+        ages = (
+            Finding.first_seen >= cut[7],
+            and_(Finding.first_seen < cut[7], Finding.first_seen >= cut[30]),
+            and_(Finding.first_seen < cut[30], Finding.first_seen >= cut[90]),
+            Finding.first_seen < cut[90],
+        )
+        # overdue now: open, past due, no exception holding now, not suppressed by VEX
+        overdue = and_(open_, Finding.due_at < now, *self._sla_counts())
+        # Overdue is grouped by the finding's own owner column, no join: grouped by the
+        # owner-or-service-team expression, PostgreSQL could not estimate the groups (100× too
+        # many), sorted the rows to disk instead of hashing them and joined every row to
+        # `services`. The findings without an owner are overdue for their service's team: a
+        # second, small read (the owner index), merged below.
+        overdue_rows: list[tuple[int | None, str, int, Any]] = []
+        if self.session.get_bind().dialect.name == "postgresql":
+            # one pass, each figure an aggregate FILTER: PostgreSQL read most of the table for
+            # each of the three statements below (sequential scans), 3 × 50–110 ms → ~80 ms
+            q = (
+                select(
+                    Finding.owner_team_id,
+                    Finding.severity,
+                    func.count().filter(due_in_window),
+                    func.count().filter(and_(due_in_window, breached)),
+                    *(func.count().filter(and_(counted, open_, age)) for age in ages),
+                    func.count().filter(overdue),
+                    func.min(Finding.due_at).filter(overdue),
+                )
+                .where(in_scope)
+                .group_by(Finding.owner_team_id, Finding.severity)
+            )
+            sla_due = sla_breached = 0
+            by_age = [0, 0, 0, 0]
+            for owner, sev, due, late, a0, a1, a2, a3, n_overdue, oldest in self.session.execute(q).all():
+                sla_due += int(due)
+                sla_breached += int(late)
+                for i, n in enumerate((a0, a1, a2, a3)):
+                    by_age[i] += int(n)
+                if owner is not None and n_overdue:
+                    overdue_rows.append((owner, sev, int(n_overdue), oldest))
+        else:
+            # SQLite: the same conditions as three narrow reads of the covering SLA index (its
+            # one pass evaluated the nine filters on every row: ~150 ms CPU vs ~100 for these)
+            sla = self.session.execute(
+                select(func.count(), func.count().filter(breached)).where(in_scope, due_in_window)
+            ).one()
+            sla_due, sla_breached = int(sla[0]), int(sla[1])
+            by_age = [
+                int(n)
+                for n in self.session.execute(
+                    select(*(func.count().filter(age) for age in ages)).where(in_scope, counted, open_)
+                ).one()
+            ]
+            owned = (
+                select(Finding.owner_team_id, Finding.severity, func.count(), func.min(Finding.due_at))
+                .where(in_scope, overdue, Finding.owner_team_id.is_not(None))
+                .group_by(Finding.owner_team_id, Finding.severity)
+            )
+            overdue_rows += [
+                (t, sev, int(n), oldest) for t, sev, n, oldest in self.session.execute(owned).all()
+            ]
+        unowned = (
+            select(Service.team_id, Finding.severity, func.count(), func.min(Finding.due_at))
+            .join(Service, Service.id == Finding.service_id)
+            .where(in_scope, Finding.owner_team_id.is_(None), overdue)
+            .group_by(Service.team_id, Finding.severity)
+        )
+        overdue_rows += [
+            (t, sev, int(n), oldest) for t, sev, n, oldest in self.session.execute(unowned).all()
+        ]
+        names = dict(self.session.execute(select(Team.id, Team.name)).all())
         teams: dict[str, dict[str, Any]] = {}
-        for team_id, sev, count, oldest in self.session.execute(q).tuples():
+        for team_id, sev, n_overdue, oldest in overdue_rows:
             team = names.get(team_id) if team_id is not None else None
             t = teams.setdefault(
                 team or "(unowned)",
                 {"team": team or "(unowned)", "overdue": 0, "by_severity": {}, "max_days_overdue": 0},
             )
-            t["overdue"] += count
-            t["by_severity"][sev] = count
+            t["overdue"] += n_overdue
+            t["by_severity"][sev] = t["by_severity"].get(sev, 0) + n_overdue
             if oldest is not None:
-                t["max_days_overdue"] = max(t["max_days_overdue"], (self.now - oldest).days)
-        return sorted(teams.values(), key=lambda t: (-t["overdue"], t["team"]))
+                t["max_days_overdue"] = max(t["max_days_overdue"], (now - cast(dt.datetime, oldest)).days)
+        return FindingsSummary(
+            sla_due=sla_due,
+            sla_breached=sla_breached,
+            open_by_age=dict(zip(OPEN_AGE_BUCKETS, by_age, strict=True)),
+            overdue_by_team=sorted(teams.values(), key=lambda t: (-t["overdue"], t["team"])),
+        )
 
     def aging(
         self, team_ids: Sequence[int] | None = None, service: str | None = None

@@ -186,7 +186,7 @@ def overview(request: Request, ledger: LedgerDep, session: SessionDep) -> HTMLRe
         scope = metrics.Scope(team_ids=team_scope(token))
         dora = cache.dora(store, scope, WINDOW_DAYS)
         sec = cache.security(store, scope, WINDOW_DAYS)
-        overdue = cache.overdue_by_team(store, team_scope(token))
+        overdue = cache.overdue_by_team(store, team_scope(token), WINDOW_DAYS)
         teams = [
             t.name for t in store.teams() if team_scope(token) is None or t.id in (team_scope(token) or ())
         ]
