@@ -229,6 +229,15 @@ def _evaluate_range(eco: str, rng: Range, v: Any) -> tuple[bool, str | None]:
     Raises `VersionParseError` only when an event version does not parse *and* the answer
     depends on it: what the other events decide is decided (see `_placed_events`).
     """
+    try:  # the common case, every bound parses: no bookkeeping for unknown places
+        keyed = sorted(
+            ((_event_key(eco, e), i, e) for i, e in enumerate(rng.events) if e.kind in _TIE_ORDER),
+            key=lambda t: (t[0], t[1]),
+        )
+    except VersionParseError:
+        pass
+    else:
+        return _walk(keyed, v)
     placed, unknown = _placed_events(eco, rng, v)
     if not unknown:
         return _walk(placed, v)
