@@ -148,8 +148,11 @@ def test_cli_finds_the_digest_to_check(api: Api, cli: CliRunner, passing_run: Pa
     (release,) = json.loads(r.stdout)
     digest = release["artifact_digest"]
     assert release["version"] == "2.0.0" and digest == flow.DIGEST
-    r = cli.invoke(app, ["deploy", "releases", "--service", "shop", "--token", alice])
+    r = cli.invoke(app, ["deploy", "releases", "--service", "shop", "--token", alice], env={"COLUMNS": "80"})
     assert r.exit_code == 0 and "2.0.0" in r.stdout and digest in r.stdout, r.output
+    assert max(map(len, r.stdout.splitlines())) <= 80, r.stdout  # the digest on its own line, whole
+    r = cli.invoke(app, ["deploy", "releases", "--service", "shop", "--token", alice], env={"COLUMNS": "200"})
+    assert any(line.startswith("2.0.0") and line.endswith(digest) for line in r.stdout.splitlines()), r.stdout
 
     r = cli.invoke(
         app, ["deploy", "check", "--service", "shop", "--env", "prod", "--version", "2.0.0", "--token", alice]

@@ -12,6 +12,7 @@ import datetime as dt
 import io
 import json
 import os
+import shutil
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -175,13 +176,19 @@ def releases(
     if not rows:
         typer.echo(f"no releases of {service}" + (f" with version {version}" if version else ""))
         return
-    typer.echo(f"{'version':<16} {'commit':<12} {'created':<20} {'runs in':<16} artifact digest")
+    # A digest is never broken: below 140 columns it goes on its own line under its release.
+    wide = shutil.get_terminal_size((80, 24)).columns >= 140
+    typer.echo(
+        f"{'version':<16} {'commit':<12} {'created':<20} {'runs in':<16}"
+        + (" artifact digest" if wide else "")
+    )
     for r in rows:
-        typer.echo(
+        digest = r.get("artifact_digest") or "- (no digest recorded)"
+        head = (
             f"{str(r.get('version') or '-')[:16]:<16} {str(r.get('commit') or '-')[:12]:<12} "
-            f"{str(r.get('created_at', ''))[:19]:<20} {','.join(r.get('running_in', [])) or '-':<16} "
-            f"{r.get('artifact_digest') or '- (no digest recorded)'}"
+            f"{str(r.get('created_at', ''))[:19]:<20} {','.join(r.get('running_in', [])) or '-':<16}"
         )
+        typer.echo(f"{head} {digest}" if wide else f"{head.rstrip()}\n  {digest}")
 
 
 def _print_decision(answer: dict[str, Any]) -> None:
