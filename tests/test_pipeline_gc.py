@@ -1,0 +1,44 @@
+"""The scan stage keeps the objects alive before it (modules, rules, configuration) out of the
+garbage collector's full passes while scanners run, and hands them back afterwards."""
+
+from __future__ import annotations
+
+import datetime as dt
+import gc
+from pathlib import Path
+
+import pytest
+
+from clearance import pipeline
+from clearance.config import Settings
+from clearance.pipeline import RunOptions, run
+
+
+def test_scanners_run_with_start_up_objects_frozen_and_they_are_released(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "app.py").write_text("print('hello')\n", encoding="utf-8")
+    seen: list[int] = []
+    real = pipeline._run_scanner
+
+    def spy(*args, **kwargs):  # type: ignore[no-untyped-def]
+        seen.append(gc.get_freeze_count())
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_run_scanner", spy)
+    assert gc.get_freeze_count() == 0
+    result = run(
+        tmp_path,
+        Settings(),
+        RunOptions(scanners=["secrets"], jobs=1),
+        dt.datetime(2026, 12, 6, tzinfo=dt.UTC),
+    )
+    assert result.runs and seen and all(n > 1000 for n in seen)  # the interpreter's objects, frozen
+    assert gc.get_freeze_count() == 0  # …and back with the collector after the scan
+
+
+def test_an_error_inside_the_scan_still_unfreezes() -> None:
+    with pytest.raises(RuntimeError), pipeline._start_up_objects_frozen():
+        assert gc.get_freeze_count() > 0
+        raise RuntimeError("scanner crashed")
+    assert gc.get_freeze_count() == 0
