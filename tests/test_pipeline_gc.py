@@ -42,3 +42,19 @@ def test_an_error_inside_the_scan_still_unfreezes() -> None:
         assert gc.get_freeze_count() > 0
         raise RuntimeError("scanner crashed")
     assert gc.get_freeze_count() == 0
+
+
+def test_the_console_script_loads_the_cli_without_collecting_then_freezes_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import clearance.cli
+    from clearance import entry
+
+    seen: list[tuple[bool, int]] = []
+    monkeypatch.setattr(clearance.cli, "main", lambda: seen.append((gc.isenabled(), gc.get_freeze_count())))
+    monkeypatch.setattr("sys.argv", ["clearance", "rules", "list"])
+    try:
+        entry.main()
+    finally:
+        gc.unfreeze()
+    assert seen and seen[0][0] is True and seen[0][1] > 1000  # collector back on; start-up objects frozen

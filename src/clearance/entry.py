@@ -6,6 +6,7 @@ A pre-commit hook or a CI step pays for every import on every run, so the comman
 
 from __future__ import annotations
 
+import gc
 import os
 import sys
 
@@ -23,6 +24,14 @@ def main() -> None:
         # the commands a hook or CI step runs (the ledger server may be instrumented through
         # pydantic plugins); an explicit setting of the variable is kept.
         os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
-    from clearance.cli import main as cli_main
-
+    # Importing the command line creates ~60,000 long-lived objects (modules, classes, compiled
+    # patterns) and the cyclic collector would walk them again and again while they load; collect
+    # nothing until they are in place, then keep them out of later full passes (gc.freeze). The
+    # collector itself stays on for the command's own work.
+    gc.disable()
+    try:
+        from clearance.cli import main as cli_main
+    finally:
+        gc.freeze()
+        gc.enable()
     cli_main()
