@@ -246,7 +246,6 @@ def timed_queries(ledger: Ledger, log: StatementLog | None, queries: list[dict[s
     return out
 
 
-
 def _timed_rematch(ledger: Ledger, adv: Path, label: str, matches_key: str, rows_key: str) -> dict[str, Any]:
     """Re-match every stored component against the advisory store at `adv`, timed (wall and CPU)."""
     matcher = AdvisoryMatcher.open(adv)
@@ -268,6 +267,7 @@ def _timed_rematch(ledger: Ledger, adv: Path, label: str, matches_key: str, rows
             "load_average": os.getloadavg(),
         },
     }
+
 
 def main() -> None:
     ap = argparse.ArgumentParser()
