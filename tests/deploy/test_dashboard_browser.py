@@ -11,9 +11,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import socket
-import threading
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -21,6 +18,7 @@ from typing import Any
 
 import httpx
 import pytest
+from served import serving
 
 CHROMIUM = Path("/usr/bin/chromium")
 ARGS = [
@@ -54,16 +52,8 @@ class Server:
         return r.json()
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    import uvicorn
-
     from clearance.cli import demo
     from clearance.ledger import db
     from clearance.ledger.audit import LogKey
@@ -85,19 +75,8 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     engine.dispose()
     tokens = dict(line.split(": ", 1) for line in result.tokens_file.read_text().splitlines())
     app = create_app(ServerSettings(db_url=url, log_key_path=work / "log.key"))
-    port = _free_port()
-    srv = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=srv.run, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not srv.started and time.monotonic() < deadline:
-        time.sleep(0.05)
-    assert srv.started, "the server did not start"
-    try:
-        yield Server(f"http://127.0.0.1:{port}", tokens["admin (all teams)"], tokens["payments (read)"])
-    finally:
-        srv.should_exit = True
-        thread.join(timeout=10)
+    with serving(app) as base:
+        yield Server(base, tokens["admin (all teams)"], tokens["payments (read)"])
 
 
 @pytest.fixture(scope="module")

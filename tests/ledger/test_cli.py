@@ -9,17 +9,14 @@ import io
 import json
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import threading
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-import uvicorn
+from served import serving
 from sqlalchemy import text
 from typer.testing import CliRunner
 
@@ -55,20 +52,8 @@ def live(ledger_db: LedgerDB, tmp_path: Path, demo_runs: DemoRuns) -> Iterator[L
         db_url=ledger_db.url, log_key_path=key, migrate=False, advisory_db_dir=advisories
     )
     app = create_app(settings, clock=Clock(), engine=ledger_db.engine)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield Live(f"http://127.0.0.1:{port}", ledger_db, key, advisories)
-    server.should_exit = True
-    thread.join(10)
+    with serving(app) as url:
+        yield Live(url, ledger_db, key, advisories)
 
 
 def _token(live: Live, team: str, scopes: str) -> str:
@@ -648,20 +633,8 @@ def small_server(ledger_db: LedgerDB, tmp_path: Path) -> Iterator[tuple[str, lis
 
         await app(scope, counted, send)
 
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    server = uvicorn.Server(uvicorn.Config(recorded, host="127.0.0.1", port=port, log_level="warning"))
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    for _ in range(200):
-        if server.started:
-            break
-        time.sleep(0.05)
-    assert server.started
-    yield f"http://127.0.0.1:{port}", seen
-    server.should_exit = True
-    thread.join(10)
+    with serving(recorded) as url:
+        yield url, seen
 
 
 def test_push_refuses_an_oversized_bundle_before_uploading_it(
