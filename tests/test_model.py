@@ -64,3 +64,15 @@ def test_finding_signals_converted_and_frozen() -> None:
         f.title = "other"  # type: ignore[misc]
     assert pickle.loads(pickle.dumps(f)) == f
     assert dataclasses.replace(f, title="u").title == "u"
+
+
+@pytest.mark.parametrize("cls", [Signals, Finding])
+def test_init_stores_each_argument_under_its_own_field(cls: type) -> None:
+    # One distinct object per field: a key misspelt or swapped in the hand-written `__init__`
+    # would show up here (Finding's `signals` is converted, so it gets a real `Signals`).
+    values = {
+        f.name: Signals(category=f.name) if f.name == "signals" else object() for f in dataclasses.fields(cls)
+    }
+    made = cls(**values)
+    assert {name: getattr(made, name) for name in values} == values
+    assert set(vars(made)) == set(values)

@@ -126,7 +126,9 @@ def lookup(value: Any, path: str, default: Any = None) -> Any:
         return value.get(path, default)
     current = value
     for part in path.split("."):
-        if isinstance(current, Mapping):
+        # `type() is dict` first: parsers build plain dicts, and `isinstance(_, Mapping)` goes
+        # through the abc machinery (this loop runs ~230k times per corpus scan).
+        if type(current) is dict or isinstance(current, Mapping):
             if part not in current:
                 return default
             current = current[part]

@@ -79,7 +79,7 @@ def rule_set(ids: tuple[str, ...]) -> RuleSet:
 
 def run_rules(
     resources: Sequence[Resource],
-    rules: RuleSet | Sequence[IacRule],
+    rules: RuleSet,
     errors: list[tuple[str, str]] | None = None,
     placeholder: PlaceholderCheck | None = None,
 ) -> Iterable[tuple[IacRule, Resource, Hit]]:
@@ -91,7 +91,7 @@ def run_rules(
     anticipated) is reported in `errors` as (path, message) for that resource; the other
     rules and resources still run. Without `errors` the exception propagates.
     """
-    by_type = (rules if isinstance(rules, RuleSet) else rule_set(tuple(r.id for r in rules))).by_type
+    by_type = rules.by_type
     groups: dict[str, list[Resource]] = {}
     for res in resources:
         groups.setdefault(res.group or res.path, []).append(res)
