@@ -460,11 +460,6 @@ def rules_of(scanners: Sequence[Scanner], settings: Settings) -> Mapping[str, Ru
     return {r.id: r for s in scanners for r in s.rules(settings)}
 
 
-def status_failed(result: ScanResult) -> list[ScannerRun]:
-    """Scanner runs that did not fully succeed."""
-    return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
-
-
 def image_inventory(
     spec: ImageSpec, platform: str | None = None
 ) -> tuple[list[Component], list[ScanError], list[str], Target]:
