@@ -58,3 +58,14 @@ def test_the_console_script_loads_the_cli_without_collecting_then_freezes_it(
     finally:
         gc.unfreeze()
     assert seen and seen[0][0] is True and seen[0][1] > 1000  # collector back on; start-up objects frozen
+
+
+def test_objects_the_caller_froze_stay_frozen_after_the_scan_stage() -> None:
+    gc.freeze()  # as the console script does after loading the command line
+    try:
+        frozen = gc.get_freeze_count()
+        with pipeline._start_up_objects_frozen():
+            assert gc.get_freeze_count() == frozen
+        assert gc.get_freeze_count() == frozen  # the caller's objects are not handed back
+    finally:
+        gc.unfreeze()

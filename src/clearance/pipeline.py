@@ -460,11 +460,6 @@ def rules_of(scanners: Sequence[Scanner], settings: Settings) -> Mapping[str, Ru
     return {r.id: r for s in scanners for r in s.rules(settings)}
 
 
-def status_failed(result: ScanResult) -> list[ScannerRun]:
-    """Scanner runs that did not fully succeed."""
-    return [r for r in result.runs if r.status not in (ScannerStatus.SUCCEEDED, ScannerStatus.SKIPPED)]
-
-
 def image_inventory(
     spec: ImageSpec, platform: str | None = None
 ) -> tuple[list[Component], list[ScanError], list[str], Target]:
@@ -531,7 +526,14 @@ def _start_up_objects_frozen() -> Iterator[None]:
     """Keep the objects alive before the scan (modules, compiled rules, configuration: ~60,000) out
     of the cyclic garbage collector's full passes while the scanners allocate findings by the
     thousand (`gc.freeze`; they return to the collector afterwards). Those passes re-walked them
-    hundreds of times: 0.23 of 1.05 CPU-seconds on the deps stress benchmark (bench/RESULTS.md)."""
+    hundreds of times: 0.23 of 1.05 CPU-seconds on the deps stress benchmark (bench/RESULTS.md).
+
+    Only what this stage froze goes back: when the caller has already frozen its start-up objects
+    (the console script, `entry.py`, freezes the loaded command line), they stay frozen for the rest
+    of the process and this stage freezes nothing (`gc.unfreeze` cannot release only a part)."""
+    if gc.get_freeze_count():
+        yield
+        return
     gc.freeze()
     try:
         yield

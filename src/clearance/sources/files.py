@@ -13,7 +13,6 @@ from __future__ import annotations
 import dataclasses
 import os
 import stat
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -223,8 +222,3 @@ def _symlink_reason(link: Path, real_root: Path) -> str:
     if target != real_root and real_root not in target.parents:
         return "symlink pointing outside the scanned root (not followed)"
     return "symlink (not followed; its target is scanned in place)"
-
-
-def iter_paths(result: WalkResult) -> Iterator[str]:
-    """All repo-relative paths of files to scan."""
-    return (f.path for f in result.files)
