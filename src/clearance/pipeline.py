@@ -528,17 +528,17 @@ def _start_up_objects_frozen() -> Iterator[None]:
     thousand (`gc.freeze`; they return to the collector afterwards). Those passes re-walked them
     hundreds of times: 0.23 of 1.05 CPU-seconds on the deps stress benchmark (bench/RESULTS.md).
 
-    Only what this stage froze goes back: when the caller has already frozen its start-up objects
-    (the console script, `entry.py`, freezes the loaded command line), they stay frozen for the rest
-    of the process and this stage freezes nothing (`gc.unfreeze` cannot release only a part)."""
-    if gc.get_freeze_count():
-        yield
-        return
+    When the caller has already frozen its own start-up objects (the console script, `entry.py`,
+    freezes the loaded command line), this stage still freezes what was built since (settings,
+    rules, scanner modules) but hands nothing back: `gc.unfreeze` cannot release only a part, and
+    the caller's objects must stay frozen."""
+    caller_froze = gc.get_freeze_count() > 0
     gc.freeze()
     try:
         yield
     finally:
-        gc.unfreeze()
+        if not caller_froze:
+            gc.unfreeze()
 
 
 def _scan_files_with(
