@@ -725,23 +725,6 @@ class Store:
 
     # --- "what's affected?" in pages: aggregated and paged in SQL ---------------------------------
 
-    def _id_batches(self, ids: Iterable[int]) -> Iterator[Sequence[int]]:
-        """Id lists for `_in_ids`: one batch on PostgreSQL (bound as one array), CHUNK-sized
-        slices on SQLite."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return iter(())
-        if self.session.get_bind().dialect.name == "postgresql":
-            return iter((wanted,))
-        return chunks(wanted)
-
-    def _in_ids(self, column: Any, ids: Sequence[int]) -> Any:
-        """`column IN ids`: on PostgreSQL `= ANY(:ids)` with one array parameter (thousands of
-        separate placeholders cost the driver more than the query), elsewhere a plain IN."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
-        return column.in_(list(ids))
-
     def affected_matches(
         self,
         *,
