@@ -698,7 +698,7 @@ class Store:
                 .order_by(Environment.rank, Environment.name)
             ).tuples():
                 envs.setdefault(rid, []).append(env)
-        status = self._finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
+        status = self.finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
         out = []
         for svc, team, rid, version, commit, created, purl, adv, sev, match_id, service_id in rows:
             f = status.get((service_id, purl, adv)) or status.get((service_id, purl, None))
@@ -951,13 +951,6 @@ class Store:
         return out
 
     def finding_status_for(
-        self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
-    ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
-        """(service id, purl, advisory) → (shown status, excepted until, analysis) of the findings
-        of those services for those components and advisories (any of their names)."""
-        return self._finding_status_for(service_purls, advisories)
-
-    def _finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
     ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
         """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings,
