@@ -698,7 +698,7 @@ class Store:
                 .order_by(Environment.rank, Environment.name)
             ).tuples():
                 envs.setdefault(rid, []).append(env)
-        status = self._finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
+        status = self.finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
         out = []
         for svc, team, rid, version, commit, created, purl, adv, sev, match_id, service_id in rows:
             f = status.get((service_id, purl, adv)) or status.get((service_id, purl, None))
@@ -724,23 +724,6 @@ class Store:
         return out
 
     # --- "what's affected?" in pages: aggregated and paged in SQL ---------------------------------
-
-    def _id_batches(self, ids: Iterable[int]) -> Iterator[Sequence[int]]:
-        """Id lists for `_in_ids`: one batch on PostgreSQL (bound as one array), CHUNK-sized
-        slices on SQLite."""
-        wanted = sorted(set(ids))
-        if not wanted:
-            return iter(())
-        if self.session.get_bind().dialect.name == "postgresql":
-            return iter((wanted,))
-        return chunks(wanted)
-
-    def _in_ids(self, column: Any, ids: Sequence[int]) -> Any:
-        """`column IN ids`: on PostgreSQL `= ANY(:ids)` with one array parameter (thousands of
-        separate placeholders cost the driver more than the query), elsewhere a plain IN."""
-        if self.session.get_bind().dialect.name == "postgresql":
-            return column == any_(bindparam(None, list(ids), type_=ARRAY(Integer)))
-        return column.in_(list(ids))
 
     def affected_matches(
         self,
@@ -968,13 +951,6 @@ class Store:
         return out
 
     def finding_status_for(
-        self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
-    ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
-        """(service id, purl, advisory) → (shown status, excepted until, analysis) of the findings
-        of those services for those components and advisories (any of their names)."""
-        return self._finding_status_for(service_purls, advisories)
-
-    def _finding_status_for(
         self, service_purls: set[tuple[int, str]], advisories: Sequence[str]
     ) -> dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]]:
         """(service id, purl, advisory) → (status, excepted until, analysis) of matching findings,
