@@ -551,7 +551,9 @@ def test_every_instance_of_count_and_for_each_is_evaluated() -> None:
 def test_instances_beyond_the_cap_are_reported_not_unknown() -> None:
     """`count = 100` is known: the block exists (no low confidence), but the instances past the
     cap are not evaluated, and that is said (the scan is incomplete)."""
-    resources, errors = terraform.parse_files({"m/main.tf": 'resource "aws_instance" "many" {\n  count = 100\n}\n'})
+    resources, errors = terraform.parse_files(
+        {"m/main.tf": 'resource "aws_instance" "many" {\n  count = 100\n}\n'}
+    )
     assert len(resources) == terraform.MAX_INSTANCES
     assert {r.extra.get("instances") for r in resources} == {"capped"}
     [(path, message)] = errors
@@ -568,7 +570,7 @@ def _unevaluable(text: str) -> tuple[dict[str, Resource], list[tuple[str, str]]]
     [
         "length(range(1e9))",  # refused: too long
         "try(length(range(1e9)), 1)",  # try() does not turn a refusal into "unknown at apply time"
-        "can(regex(\"a\", \"a\")) ? 1 : 0",  # a function the evaluator does not implement
+        'can(regex("a", "a")) ? 1 : 0',  # a function the evaluator does not implement
         "local.a",  # a cycle between locals (Terraform rejects it)
         "var.from_function",  # a default Terraform would reject, evaluated all the same
         "var.unset ? length(range(1e9)) : 1",  # partly unknown, partly refused: refused wins
@@ -637,7 +639,8 @@ def test_values_fixed_by_the_file_but_not_computed_are_marked_unevaluated() -> N
         variable "unset" {}
         resource "aws_security_group" "x" {
           ingress {
-            cidr_blocks = [cidrsubnet("0.0.0.0/0", 0, 0), var.unset]
+            cidr_blocks      = [cidrsubnet("0.0.0.0/0", 0, 0), var.unset]
+            ipv6_cidr_blocks = [var.unset]
           }
           dynamic "egress" {
             for_each = toset([replace("0.0.0.0/0", "x", "y")])
@@ -645,16 +648,27 @@ def test_values_fixed_by_the_file_but_not_computed_are_marked_unevaluated() -> N
               cidr_blocks = [egress.value]
             }
           }
+          dynamic "ingress" {
+            for_each = regexall("[0-9./]+", "0.0.0.0/0")
+            content {
+              cidr_blocks = [ingress.value]
+            }
+          }
         }
         """
     )
     attrs = rs["aws_security_group.x"].attributes
-    fixed, supplied = attrs["ingress"][0]["cidr_blocks"]
+    fixed, beside = attrs["ingress"][0]["cidr_blocks"]
     assert isinstance(fixed, Unevaluated) and "cidrsubnet" in fixed.expr
+    assert isinstance(beside, Unevaluated)  # an attribute is marked as a whole (fail closed)
+    [supplied] = attrs["ingress"][0]["ipv6_cidr_blocks"]
     assert isinstance(supplied, Unknown) and not isinstance(supplied, Unevaluated)
     assert isinstance(attrs["egress"][0]["cidr_blocks"][0], Unevaluated)
-    [(path, message)] = errors  # the dynamic block's for_each; attributes only when a rule fires
-    assert path == "m/main.tf" and 'dynamic "egress"' in message and "for_each" in message
+    assert isinstance(attrs["ingress"][1]["cidr_blocks"][0], Unevaluated)
+    # only a `dynamic` whose set of blocks is not known is reported here; attributes (and the
+    # values of known blocks) are reported by the scanner when a rule reads them
+    [(path, message)] = errors
+    assert path == "m/main.tf" and 'dynamic "ingress"' in message and "for_each" in message
 
 
 def test_policy_statements_from_a_module_input_map_are_resolved() -> None:

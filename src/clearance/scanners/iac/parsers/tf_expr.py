@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clearance.scanners.iac.model import Missing, Unknown
+from clearance.scanners.iac.model import Missing, Unevaluated, Unknown
 from clearance.scanners.iac.parsers import hcl_fast
 
 Node = tuple[Any, ...]
@@ -42,16 +42,21 @@ class Callbacks:
     """A string template's content (quotes removed, escapes processed), `${...}` evaluated."""
     step: Callable[[], None]
     """Counts one evaluation step against the module's budget."""
+    refuse: Callable[[str], None] = lambda what: None
+    """Reports an unknown that does not come from an input (`StepCounter.refuse`): a size
+    refusal, a function or syntax this module does not implement."""
 
 
 def evaluate(expr: str, cb: Callbacks) -> Any:
     """The value of `expr`, or `Unknown` when it cannot be known statically."""
     tree = _parse(expr)
     if tree is None:
+        cb.refuse(f"{_short(expr)}: an expression the evaluator does not read")
         return Unknown(_short(expr))
     try:
         return _Eval(cb).run(tree)
     except RecursionError:
+        cb.refuse(f"{_short(expr)}: nested too deeply")
         return Unknown(_short(expr))
 
 
@@ -460,9 +465,13 @@ class _Eval:
 
     def call(self, name: str, arg_nodes: Sequence[Node]) -> Any:
         fn = _FUNCTIONS.get(name)
-        if fn is None:
-            return Unknown(f"{name}(...)")
-        return fn([self.run(a) for a in arg_nodes])
+        args = [self.run(a) for a in arg_nodes]
+        result = fn(args) if fn is not None else Unknown(f"{name}(...)")
+        if isinstance(result, Unknown) and not _from_inputs(args):
+            # known arguments (or ones already refused), no value: a refusal (`range()` too
+            # long), a function not implemented here, or an error Terraform would report
+            self.cb.refuse(result.expr if fn is not None else f"{name}(...): not implemented by the scanner")
+        return result
 
 
 def _root(node: Node) -> str | None:
@@ -479,7 +488,26 @@ def _template_without_bindings(text: str, ev: _Eval) -> Any:
         inner = _parse(text[2:-1])
         if inner is not None:
             return ev.run(inner)
+    ev.cb.refuse("a template in a for expression")
     return Unknown("template in a for expression")
+
+
+def _from_inputs(args: Sequence[Any]) -> bool:
+    """True if the arguments hold an unknown supplied at apply time (a plain `Unknown`) and no
+    `Unevaluated` one: then an unknown result is unknown until apply, not a refusal."""
+    found = False
+    stack: list[Any] = list(args)
+    while stack:
+        a = stack.pop()
+        if isinstance(a, Unevaluated):
+            return False
+        if isinstance(a, Unknown):
+            found = found or not isinstance(a, Missing)
+        elif isinstance(a, dict):
+            stack.extend(a.values())
+        elif isinstance(a, list):
+            stack.extend(a)
+    return found
 
 
 def _index(value: Any, key: Any) -> Any:
