@@ -114,7 +114,7 @@ def test_a_module_call_with_an_unevaluable_count_does_not_lower_what_it_creates(
     assert hit["signals"]["resource"] == "module.admin.aws_security_group.this"
     assert_certain(hit)
     assert hit["signals"]["instances"] == "unevaluated"
-    assert errors_naming(report, "main.tf", 'module "admin"', "count", "could not be evaluated")
+    assert errors_naming(report, "main.tf", "module.admin", "count", "could not be evaluated")
     assert code == EXIT_BLOCKED
 
 
@@ -180,3 +180,13 @@ def test_cfn_if_on_a_parameter_supplied_at_deploy_time_stays_low(tmp_path: Path)
     assert hit["signals"]["confidence"] == "low" and hit["severity"] == "medium"
     assert report["errors"] == []
     assert code == EXIT_PASS
+
+
+def test_every_instance_of_a_module_call_is_evaluated(tmp_path: Path) -> None:
+    """All known; the open group is the second instance of the call (only the first was evaluated)."""
+    code, report = gate("module-for-each-second-instance", tmp_path)
+    [hit] = findings(report, SSH)
+    assert hit["signals"]["resource"] == 'module.admin["anywhere"].aws_security_group.this'
+    assert_certain(hit)
+    assert report["errors"] == []
+    assert code == EXIT_BLOCKED

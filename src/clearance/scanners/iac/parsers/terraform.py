@@ -440,27 +440,28 @@ def _evaluate(
                 )
             )
             continue
-        run.counter.instances += 1
-        if run.counter.instances > limits.max_module_instances:
-            raise BudgetExceeded(
-                "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
+        # every instance of the call (`count`/`for_each`; none for `count = 0`) is evaluated,
+        # each one a module instance against the budget: a second instance is not a blind spot
+        instances, created = _instance_scopes(b, scope)
+        for n in range(max(len(instances), 1)):
+            run.counter.instances += 1
+            if run.counter.instances > limits.max_module_instances:
+                raise BudgetExceeded(
+                    "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
+                )
+            if not instances:
+                break  # `count = 0`, an empty `for_each`...: the call is counted, nothing is created
+            suffix, call_scope = instances[n]
+            _evaluate(
+                child,
+                run,
+                _call_inputs(b, call_scope),
+                f"{prefix}module.{b.labels[0]}{suffix}.",
+                (*stack, child_dir),
+                out,
+                True,
+                _worst(created, called),
             )
-        call_scope, created = _instance_scope(b, scope)
-        if call_scope is None:
-            continue  # `count = 0`, an empty `for_each`...
-        if created == "unevaluated":
-            run.errors.append((b.path, f"terraform: {prefix}{where}: {_refused(b, run.counter)}"))
-        child_inputs = _call_inputs(b, call_scope)
-        _evaluate(
-            child,
-            run,
-            child_inputs,
-            f"{prefix}module.{b.labels[0]}.",
-            (*stack, child_dir),
-            out,
-            True,
-            _worst(created, called),
-        )
 
 
 def _module_scope(
@@ -695,7 +696,8 @@ def _report_refused(block: _Block, scope: _Scope) -> None:
 
 def _address(block: _Block, scope: _Scope) -> str:
     labels = ".".join(block.labels)
-    return f"{scope.prefix}data.{labels}" if block.type == "data" else f"{scope.prefix}{labels}"
+    kind = "" if block.type == "resource" else f"{block.type}."
+    return f"{scope.prefix}{kind}{labels}"
 
 
 def _unevaluated_iterator(name: str) -> dict[str, Any]:
@@ -704,8 +706,7 @@ def _unevaluated_iterator(name: str) -> dict[str, Any]:
 
 def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, Instances]:
     """The scope of the first instance of a module call (None when `count`/`for_each`
-    creates none) and whether that is certain (see `Instances`; `unevaluated` is reported by
-    the caller, which knows the call's name)."""
+    creates none), for reading its outputs, and whether that is certain (see `Instances`)."""
     if "count" in block.attrs:
         before = scope.counter.refusals
         count = _ev(block.attrs["count"].expr, scope, 0)
