@@ -601,6 +601,20 @@ def test_a_count_that_could_not_be_evaluated_is_marked_and_reported(count: str) 
     assert path == "m/main.tf" and "count" in message and "could not be evaluated" in message
 
 
+def test_a_tfvars_value_the_evaluator_gives_up_on_stays_unevaluated_when_read() -> None:
+    """tfvars hold literals in Terraform; an expression there is evaluated all the same, and a
+    refusal in it is not forgotten when a `count` reads the variable."""
+    resources, errors = terraform.parse_files(
+        {
+            "m/main.tf": 'variable "n" {}\nresource "aws_instance" "x" {\n  count = var.n\n}\n',
+            "m/terraform.tfvars": 'n = parseint("1", 10)\n',
+        }
+    )
+    [x] = resources
+    assert x.extra["instances"] == "unevaluated"
+    assert [p for p, m in errors if "aws_instance.x" in m and "parseint" in m] == ["m/main.tf"]
+
+
 @pytest.mark.parametrize(
     "count",
     [

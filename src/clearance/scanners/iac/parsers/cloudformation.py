@@ -145,7 +145,7 @@ class _Resolver:
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         if depth > 64:
-            return Unknown("nested too deeply")
+            return Unevaluated("nested too deeply")
         if isinstance(value, dict):
             if len(value) == 1:
                 key, arg = next(iter(value.items()))

@@ -447,7 +447,9 @@ def _evaluate(
             run.counter.instances += 1
             if run.counter.instances > limits.max_module_instances:
                 raise BudgetExceeded(
-                    "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
+                    "max_module_instances",
+                    limits.max_module_instances,
+                    f"module calls (at {b.path}:{b.line})",
                 )
             if not instances:
                 break  # `count = 0`, an empty `for_each`...: the call is counted, nothing is created
