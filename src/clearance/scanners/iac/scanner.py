@@ -193,7 +193,7 @@ class IacScanner:
                         ScanError(
                             res.path,
                             f"{res.address} (line {line}): `{hit.attribute}` could not be evaluated "
-                            f"({refused.expr}); {rule.id} is reported as if it were what it looks like",
+                            f"({refused.expr}) although this code fixes it; {rule.id} is kept at full confidence",
                             self.id,
                         )
                     )
