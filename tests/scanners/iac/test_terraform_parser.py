@@ -601,6 +601,32 @@ def test_a_count_that_could_not_be_evaluated_is_marked_and_reported(count: str) 
     assert path == "m/main.tf" and "count" in message and "could not be evaluated" in message
 
 
+def test_templates_in_a_for_body_are_evaluated_not_refused() -> None:
+    """`{ for s in var.subnets : "${s.name}-${s.az}" => s }` is how modules key their
+    instances: it must be evaluated (a refusal there would make the scan incomplete)."""
+    rs, errors = _unevaluable(
+        """
+        variable "subnets" {
+          default = [{ name = "a", az = "eu-west-1a" }, { name = "b", az = "eu-west-1b" }]
+        }
+        variable "unset" {}
+        resource "aws_subnet" "x" {
+          for_each   = { for s in var.subnets : "${s.name}-${s.az}" => s }
+          cidr_block = "10.0.0.0/24"
+          tags = {
+            Name    = [for s in var.subnets : "subnet $${literal} ${s.name}/${upper(s.az)}"][1]
+            Pending = [for s in var.subnets : "${s.name}-${var.unset}"][0]
+          }
+        }
+        """
+    )
+    assert errors == []
+    assert set(rs) == {'aws_subnet.x["a-eu-west-1a"]', 'aws_subnet.x["b-eu-west-1b"]'}
+    tags = rs['aws_subnet.x["a-eu-west-1a"]'].attributes["tags"]
+    assert tags["Name"] == "subnet ${literal} b/EU-WEST-1B"
+    assert type(tags["Pending"]) is Unknown  # supplied at apply time, not refused
+
+
 def test_a_tfvars_value_the_evaluator_gives_up_on_stays_unevaluated_when_read() -> None:
     """tfvars hold literals in Terraform; an expression there is evaluated all the same, and a
     refusal in it is not forgotten when a `count` reads the variable."""

@@ -481,15 +481,81 @@ def _root(node: Node) -> str | None:
 
 
 def _template_without_bindings(text: str, ev: _Eval) -> Any:
-    """A string template inside a `for` body: plain text, or one `${name...}` of a bound name."""
+    """A string template inside a `for` body (where the evaluator's own template callback does
+    not see the bound names): plain text, one `${...}` as its value, or text with `${...}`
+    parts made into a string. `%{...}` directives are refused."""
     if "${" not in text and "%{" not in text:
         return text
     if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
         inner = _parse(text[2:-1])
         if inner is not None:
             return ev.run(inner)
-    ev.cb.refuse("a template in a for expression")
-    return Unknown("template in a for expression")
+    if "%{" in text:
+        ev.cb.refuse("a template directive (%{...}) in a for expression")
+        return Unknown("template in a for expression")
+    parts: list[str] = []
+    size = 0
+    i = 0
+    while True:
+        j = text.find("${", i)
+        if j < 0:
+            parts.append(text[i:])
+            return "".join(parts)
+        if j > 0 and text[j - 1] == "$":  # `$${` is a literal `${`
+            parts.append(text[i : j - 1] + "${")
+            i = j + 2
+            continue
+        end = _closing_brace(text, j + 2)
+        inner = _parse(text[j + 2 : end]) if end is not None else None
+        if end is None or inner is None:
+            ev.cb.refuse("a template in a for expression")
+            return Unknown("template in a for expression")
+        value = ev.run(inner)
+        if isinstance(value, Unknown):
+            return type(value)("template in a for expression", value.ref)
+        if isinstance(value, bool):
+            piece = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            piece = str(value)
+        else:
+            ev.cb.refuse("a collection in a template")  # Terraform: cannot convert to string
+            return Unknown("template in a for expression")
+        size += j - i + len(piece)
+        if size > _MAX_TEMPLATE:
+            ev.cb.refuse("a template in a for expression: too long")
+            return Unknown("template in a for expression")
+        parts.append(text[i:j])
+        parts.append(piece)
+        i = end + 1
+
+
+_MAX_TEMPLATE = 1_000_000
+"""Characters of one template built in a `for` body (as the default `max_string`)."""
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """Index of the `}` closing an interpolation whose body starts at `start` (nested braces
+    and quoted strings honoured), or None."""
+    level = 1
+    in_str = False
+    k = start
+    while k < len(text):
+        c = text[k]
+        if in_str:
+            if c == "\\":
+                k += 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c == "{":
+            level += 1
+        elif c == "}":
+            level -= 1
+            if level == 0:
+                return k
+        k += 1
+    return None
 
 
 def _from_inputs(args: Sequence[Any]) -> bool:
