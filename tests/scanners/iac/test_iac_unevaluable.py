@@ -190,3 +190,11 @@ def test_every_instance_of_a_module_call_is_evaluated(tmp_path: Path) -> None:
     assert_certain(hit)
     assert report["errors"] == []
     assert code == EXIT_BLOCKED
+
+
+def test_an_infinite_count_is_a_clean_refusal_not_an_internal_error(tmp_path: Path) -> None:
+    code, report = gate("count-infinite", tmp_path)  # main: exit 70, OverflowError
+    [hit] = findings(report, "iac.aws-s3-public-access")
+    assert hit["signals"]["confidence"] != "low" and hit["signals"]["instances"] == "unevaluated"
+    assert errors_naming(report, "main.tf", "aws_s3_bucket.assets", "count", "could not be evaluated")
+    assert code == EXIT_BLOCKED

@@ -576,6 +576,11 @@ def _unevaluable(text: str) -> tuple[dict[str, Resource], list[tuple[str, str]]]
         "var.unset ? length(range(1e9)) : 1",  # partly unknown, partly refused: refused wins
         "max(local.big...)",  # syntax the evaluator does not read
         "local.bad_template",  # a template directive
+        '"two"',  # a known value Terraform rejects
+        "1e999",  # not a finite number (was an internal error: int() of infinity)
+        "length(range(1e999))",
+        "local.big[1e999]",
+        "[1, 2][5] + 1",  # an index past the end, outside try()
     ],
 )
 def test_a_count_that_could_not_be_evaluated_is_marked_and_reported(count: str) -> None:

@@ -18,6 +18,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import posixpath
 import re
 from collections.abc import Mapping
@@ -123,7 +124,15 @@ def parse_files(
             # the root module's whole budget is spent: what was evaluated so far is kept
             first = min((b.path for b in module.blocks), default=directory)
             run.errors.append((first, f"terraform: module {directory or '.'}: {e}"))
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            RecursionError,
+            ArithmeticError,
+        ) as e:
             # an input shape the evaluator did not anticipate: report the module, keep scanning
             first = min((b.path for b in module.blocks), default=directory)
             errors.append(
@@ -550,11 +559,10 @@ def _mark(value: Any) -> Any:
     return value
 
 
-def _refused(block: _Block, counter: StepCounter) -> str:
+def _refused(block: _Block, reason: str) -> str:
     what = "count" if "count" in block.attrs else "for_each"
     return (
-        f"`{what}` could not be evaluated ({counter.refused_what}); evaluated as one instance, "
-        "its findings are not lowered"
+        f"`{what}` could not be evaluated ({reason}); evaluated as one instance, its findings are not lowered"
     )
 
 
@@ -620,7 +628,7 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
     instance is usually referred to); several get `[i]` / `["key"]`."""
     if "count" in block.attrs:
         before = scope.counter.refusals
-        count = _ev(block.attrs["count"].expr, scope, 0)
+        count = _number(_ev(block.attrs["count"].expr, scope, 0))
         if isinstance(count, int | float) and not isinstance(count, bool):
             n = int(count)
             if n <= 0:
@@ -629,8 +637,8 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
                 return [("", scope.child(count={"index": 0}))], "certain"
             shown = [(f"[{i}]", scope.child(count={"index": i})) for i in range(min(n, MAX_INSTANCES))]
             return shown, _capped(block, scope, n)
-        if scope.counter.refusals != before or isinstance(count, Unevaluated):
-            _report_refused(block, scope)
+        if _not_from_inputs(count, before, scope.counter):
+            _report_refused(block, scope, _reason(count, before, scope.counter))
             return [("", scope.child(count={"index": 0}))], "unevaluated"
         return [("", scope.child(count={"index": 0}))], "unknown"
     if "for_each" in block.attrs:
@@ -649,8 +657,8 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
         elif each is None:
             pairs = []
         if pairs is None:
-            if isinstance(each, Unevaluated):
-                _report_refused(block, scope)
+            if _not_from_inputs(each, before, scope.counter):
+                _report_refused(block, scope, _reason(each, before, scope.counter))
                 return [("", scope.child(each=_unevaluated_iterator("each")))], "unevaluated"
             return [
                 ("", scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}))
@@ -686,12 +694,12 @@ def _capped(block: _Block, scope: _Scope, n: int) -> Instances:
     return "capped"
 
 
-def _report_refused(block: _Block, scope: _Scope) -> None:
+def _report_refused(block: _Block, scope: _Scope, reason: str) -> None:
     if scope.run is not None:
         scope.run.errors.append(
             (
                 block.path,
-                f"terraform: {_address(block, scope)} (line {block.line}): {_refused(block, scope.counter)}",
+                f"terraform: {_address(block, scope)} (line {block.line}): {_refused(block, reason)}",
             )
         )
 
@@ -700,6 +708,40 @@ def _address(block: _Block, scope: _Scope) -> str:
     labels = ".".join(block.labels)
     kind = "" if block.type == "resource" else f"{block.type}."
     return f"{scope.prefix}{kind}{labels}"
+
+
+def _number(value: Any) -> Any:
+    """A `count` written as a numeric string (`"2"`) as its number, as Terraform converts it;
+    an infinity or NaN (`count = 1e999`) as `Unevaluated`."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return Unevaluated(f"count = {value}")
+    return value
+
+
+def _not_from_inputs(value: Any, before: int, counter: StepCounter) -> bool:
+    """True when a `count`/`for_each` that gave no instances is not unknown because of an
+    input: the evaluator gave up on part of it (`refusals` moved since `before`), it is
+    `Unevaluated` or an error (`Missing`), or a known value of the wrong type (`count =
+    "x"`, `for_each = 3`: Terraform rejects it). `null` counts as an input (a variable that
+    defaults to null must be set)."""
+    if counter.refusals != before or value is None:
+        return counter.refusals != before
+    return not isinstance(value, Unknown) or isinstance(value, Unevaluated | Missing)
+
+
+def _reason(value: Any, before: int, counter: StepCounter) -> str:
+    """Why a `count`/`for_each` could not be used: the latest refusal while evaluating it, or
+    the value itself."""
+    if counter.refusals != before:
+        return counter.refused_what
+    if isinstance(value, Unknown):
+        return value.expr or "unknown"
+    return f"{_short(repr(value))}: not a valid value here"
 
 
 def _unevaluated_iterator(name: str) -> dict[str, Any]:
@@ -711,10 +753,10 @@ def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, Instan
     creates none), for reading its outputs, and whether that is certain (see `Instances`)."""
     if "count" in block.attrs:
         before = scope.counter.refusals
-        count = _ev(block.attrs["count"].expr, scope, 0)
+        count = _number(_ev(block.attrs["count"].expr, scope, 0))
         if isinstance(count, int | float) and not isinstance(count, bool):
             return (None, "certain") if count <= 0 else (scope.child(count={"index": 0}), "certain")
-        refused = scope.counter.refusals != before or isinstance(count, Unevaluated)
+        refused = _not_from_inputs(count, before, scope.counter)
         return scope.child(count={"index": 0}), "unevaluated" if refused else "unknown"
     if "for_each" in block.attrs:
         before = scope.counter.refusals
@@ -732,7 +774,7 @@ def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, Instan
             return scope.child(each={"key": each[0], "value": each[0]}), "certain"
         if each is None:
             return None, "certain"
-        if isinstance(each, Unevaluated):
+        if _not_from_inputs(each, before, scope.counter):
             return scope.child(each=_unevaluated_iterator("each")), "unevaluated"
         return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}), "unknown"
     return scope, "certain"
@@ -804,13 +846,14 @@ def _expand_dynamic(
         pairs: list[tuple[Any, Any]] = list(for_each.items())
     elif isinstance(for_each, list):
         pairs = list(enumerate(for_each))
-    elif isinstance(for_each, Unevaluated):
+    elif "for_each" in dyn.attrs and _not_from_inputs(for_each, before, scope.counter):
         if scope.run is not None:
             scope.run.errors.append(
                 (
                     dyn.path,
                     f'terraform: dynamic "{name}" (line {dyn.line}): `for_each` could not be evaluated '
-                    f"({scope.counter.refused_what}); its content is checked once, its findings are not lowered",
+                    f"({_reason(for_each, before, scope.counter)}); its content is checked once, "
+                    "its findings are not lowered",
                 )
             )
         pairs = [(Unevaluated(f"{iterator}.key"), Unevaluated(f"{iterator}.value"))]
