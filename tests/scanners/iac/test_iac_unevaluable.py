@@ -138,6 +138,18 @@ def test_values_unknown_until_apply_stay_low_confidence_and_complete(case: str, 
     assert code == EXIT_PASS
 
 
+def test_module_shapes_with_known_inputs_are_complete_and_unchanged(tmp_path: Path) -> None:
+    """The vpc module's shapes (regexall, cidrsubnet, setsubtract where no rule reads them;
+    counts over lengths and nested conditionals; instance keys built in a `for`): the same
+    single finding as before this change, and no error."""
+    code, report = gate("legit-vpc-module-shapes", tmp_path)
+    assert report["errors"] == []
+    assert [(f["rule_id"], f["signals"]["confidence"]) for f in report["findings"]] == [
+        ("iac.aws-vpc-flow-logs", "high")
+    ]
+    assert code == EXIT_PASS
+
+
 def test_unimplemented_functions_no_rule_depends_on_are_not_reported(tmp_path: Path) -> None:
     code, report = gate("legit-unsupported-function-elsewhere", tmp_path)
     assert report["findings"] == [] and report["errors"] == []
