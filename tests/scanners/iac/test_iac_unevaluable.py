@@ -122,6 +122,7 @@ def test_an_attribute_the_evaluator_cannot_compute_is_not_a_low_confidence_unkno
     code, report = gate("attribute-unevaluable", tmp_path)
     [hit] = findings(report, SSH)
     assert_certain(hit)
+    assert "<not evaluated: cidrsubnet" in hit["evidence"]
     assert errors_naming(
         report, "main.tf", "aws_security_group.admin", "cidr_blocks", "could not be evaluated"
     )

@@ -59,6 +59,12 @@ class Unevaluated(Unknown):
     hands, so it must not lower a finding: the scanner keeps the finding's confidence and
     severity and reports what it could not evaluate (docs/iac.md, "Could not evaluate")."""
 
+    def __repr__(self) -> str:
+        return f"Unevaluated({self.expr!r})"
+
+    def __str__(self) -> str:
+        return f"<not evaluated: {self.expr}>" if self.expr else "<not evaluated>"
+
 
 UNKNOWN = Unknown()
 """The anonymous unknown value."""
