@@ -211,3 +211,11 @@ def test_an_infinite_count_is_a_clean_refusal_not_an_internal_error(tmp_path: Pa
     assert hit["signals"]["confidence"] != "low" and hit["signals"]["instances"] == "unevaluated"
     assert errors_naming(report, "main.tf", "aws_s3_bucket.assets", "count", "could not be evaluated")
     assert code == EXIT_BLOCKED
+
+
+def test_an_unevaluable_resource_beside_a_star_does_not_lower_an_admin_grant(tmp_path: Path) -> None:
+    code, report = gate("iam-star-plus-unevaluable", tmp_path)
+    [hit] = findings(report, "iac.aws-iam-admin-policy")
+    assert_certain(hit, hit["severity"])
+    assert hit["severity"] in ("high", "critical")
+    assert code == EXIT_BLOCKED
