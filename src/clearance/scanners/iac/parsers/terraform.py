@@ -616,9 +616,9 @@ def _called_scope(name: str, scope: _Scope) -> _Scope | None:
 
 
 MAX_INSTANCES = 32
-"""At most this many instances of one resource block are evaluated (`count = 3`, a `for_each`
-over three keys: three resources, `x[0]`..., `x["key"]`); beyond it, the first ones and the
-block is marked as having an unknown number of instances."""
+"""At most this many instances of one resource block (or module call) are evaluated
+(`count = 3`, a `for_each` over three keys: three resources, `x[0]`..., `x["key"]`); beyond
+it, the first ones, and the block is `capped` and reported (the others are not checked)."""
 
 
 def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Scope]], Instances]:
@@ -729,8 +729,10 @@ def _not_from_inputs(value: Any, before: int, counter: StepCounter) -> bool:
     `Unevaluated` or an error (`Missing`), or a known value of the wrong type (`count =
     "x"`, `for_each = 3`: Terraform rejects it). `null` counts as an input (a variable that
     defaults to null must be set)."""
-    if counter.refusals != before or value is None:
-        return counter.refusals != before
+    if counter.refusals != before:
+        return True
+    if value is None:
+        return False
     return not isinstance(value, Unknown) or isinstance(value, Unevaluated | Missing)
 
 
