@@ -218,3 +218,23 @@ def test_an_unevaluable_resource_beside_a_star_does_not_lower_an_admin_grant(tmp
     [hit] = findings(report, "iac.aws-iam-admin-policy")
     assert_certain(hit, "critical")
     assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        ("iac.aws-rds-public", "aws_db_instance.reports", "publicly_accessible"),
+        ("iac.aws-s3-public-access", "aws_s3_bucket_acl.assets", "acl"),
+    ],
+)
+def test_a_setting_the_evaluator_cannot_compute_is_judged_at_its_worst_and_reported(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """A flag rule reads "cannot tell" as no finding; for a value the file fixes, that would be
+    a silent pass (`acl = trimspace(" public-read ")`)."""
+    code, report = gate("flag-unevaluable", tmp_path)
+    [hit] = [f for f in findings(report, rule_id) if f["signals"]["resource"] == resource]
+    assert_certain(hit)
+    assert "<not evaluated" in hit["evidence"]
+    assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert code == EXIT_BLOCKED
