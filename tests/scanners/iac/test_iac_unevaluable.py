@@ -238,3 +238,11 @@ def test_a_setting_the_evaluator_cannot_compute_is_judged_at_its_worst_and_repor
     assert "<not evaluated" in hit["evidence"]
     assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
     assert code == EXIT_BLOCKED
+
+
+def test_a_port_the_evaluator_cannot_compute_is_read_as_any_port(tmp_path: Path) -> None:
+    code, report = gate("port-unevaluable", tmp_path)
+    [hit] = [f for f in report["findings"] if f["rule_id"].startswith("iac.aws-sg-open-")]
+    assert hit["rule_id"] == "iac.aws-sg-open-all-ports"
+    assert hit["signals"]["confidence"] != "low"
+    assert code == EXIT_BLOCKED

@@ -44,7 +44,10 @@ def own_network(value: Any) -> bool:
 
 
 def port_range(from_port: Any, to_port: Any) -> tuple[int, int] | None:
-    """An inclusive port range from two loosely typed values; None if unknown."""
+    """An inclusive port range from two loosely typed values; None if unknown; every port if
+    one could not be evaluated (`Unevaluated`: fixed by the file, judged at its worst)."""
+    if isinstance(from_port, Unevaluated) or isinstance(to_port, Unevaluated):
+        return (0, 65535)
     try:
         lo = int(from_port)
         hi = int(to_port) if to_port is not None and not is_unknown(to_port) else lo
@@ -56,11 +59,17 @@ def port_range(from_port: Any, to_port: Any) -> tuple[int, int] | None:
 
 
 def parse_port_spec(spec: Any) -> list[tuple[int, int]] | None:
-    """Ports written as `22`, `"22"`, `"1000-2000"`, `"*"` (Azure/GCP); None if unknown."""
+    """Ports written as `22`, `"22"`, `"1000-2000"`, `"*"` (Azure/GCP); None if unknown; every
+    port for one that could not be evaluated (`Unevaluated`: judged at its worst)."""
+    if isinstance(spec, Unevaluated):
+        return [(0, 65535)]
     if is_unknown(spec):
         return None
     out: list[tuple[int, int]] = []
     for item in as_list(spec):
+        if isinstance(item, Unevaluated):
+            out.append((0, 65535))
+            continue
         text = str(item).strip()
         if text in ("*", "0-65535", "all", "-1"):
             out.append((0, 65535))
