@@ -7,7 +7,7 @@ import textwrap
 import pytest
 
 from clearance.errors import MalformedInput
-from clearance.scanners.iac.model import Unknown
+from clearance.scanners.iac.model import Unevaluated, Unknown
 from clearance.scanners.iac.parsers import cloudformation
 
 TEMPLATE = textwrap.dedent("""
@@ -77,3 +77,47 @@ def test_json_template_with_fn_functions() -> None:
 def test_malformed_templates_raise_parse_errors(text: str) -> None:
     with pytest.raises(MalformedInput):
         cloudformation.parse("bad.yaml", text)
+
+
+_CONDITIONS = textwrap.dedent("""
+    AWSTemplateFormatVersion: "2010-09-09"
+    Parameters:
+      Env:
+        Type: String
+        Default: prod
+      Stage:
+        Type: String
+    Conditions:
+      IsProd: !Equals [!Ref Env, prod]
+      IsDev: !Not [!Condition IsProd]
+      Either: !Or [!Condition IsDev, !Equals [!Ref Stage, test]]
+      Both: !And [!Condition IsProd, !Equals [!Ref Stage, test]]
+      Loop: !Not [!Condition Loop]
+    Resources:
+      Queue:
+        Type: Custom::Settings
+        Properties:
+          Prod: !If [IsProd, open, closed]
+          Dev: !If [IsDev, open, closed]
+          Either: !If [Either, open, closed]
+          Both: !If [Both, open, closed]
+          Loop: !If [Loop, open, closed]
+          Undefined: !If [Nowhere, open, closed]
+          Select: !Select [1, [a, b]]
+          SelectParam: !Select [0, [!Ref Stage]]
+          Azs: !GetAZs ""
+""")
+
+
+def test_fn_if_is_decided_by_parameter_defaults_and_unknown_only_from_deploy_time_inputs() -> None:
+    [queue] = cloudformation.parse("t.yaml", _CONDITIONS)
+    props = queue.attributes
+    assert props["Prod"] == "open" and props["Dev"] == "closed"
+    # Or(false, Stage == test): Stage has no default, so deploy-time unknown (low confidence)
+    assert type(props["Either"]) is Unknown
+    assert type(props["Both"]) is Unknown  # And(true, deploy-time unknown)
+    # a cycle or an undefined condition is rejected by CloudFormation: not "deploy time"
+    assert isinstance(props["Loop"], Unevaluated) and isinstance(props["Undefined"], Unevaluated)
+    # an intrinsic the resolver does not implement, over literals, is fixed by the template
+    assert isinstance(props["Select"], Unevaluated)
+    assert type(props["SelectParam"]) is Unknown and type(props["Azs"]) is Unknown

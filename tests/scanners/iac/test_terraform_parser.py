@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.model import Resource, Unevaluated, Unknown
 from clearance.scanners.iac.parsers import hcl_fast, terraform
 
 
@@ -297,21 +297,28 @@ def test_tf_json_and_malformed_files() -> None:
 
 def _evaluate_all(
     fast: bool, texts: dict[str, str], monkeypatch: pytest.MonkeyPatch
-) -> dict[tuple[str, str], str]:
+) -> tuple[dict[tuple[str, str], str], list[tuple[str, str]]]:
     monkeypatch.setattr(terraform, "FAST", fast)
     resources, errors = terraform.parse_files(texts)
-    assert errors == []
+    # only the fixtures made to be unevaluable are reported (test_iac_unevaluable.py)
+    assert all(p.startswith("unevaluable/") for p, _ in errors), errors
     return {
-        (r.path, r.address): repr((r.attributes, dict(r.lines), r.start_line, r.end_line)) for r in resources
-    }
+        (r.path, r.address): repr((r.attributes, dict(r.lines), r.start_line, r.end_line, dict(r.extra)))
+        for r in resources
+    }, sorted(errors)
 
 
 def test_fast_reader_agrees_with_python_hcl2_on_every_fixture(monkeypatch: pytest.MonkeyPatch) -> None:
     root = Path(__file__).resolve().parents[2] / "fixtures" / "iac"
     texts = {p.relative_to(root).as_posix(): p.read_text() for p in sorted(root.rglob("*.tf"))}
     assert len(texts) > 100
-    # the registry-module shapes use `for` expressions, which only the full grammar reads
-    assert all(hcl_fast.parse(t) is not None for p, t in texts.items() if not p.startswith("modules/"))
+    # the registry-module shapes (and some unevaluable cases) use `for` expressions, which
+    # only the full grammar reads
+    assert all(
+        hcl_fast.parse(t) is not None
+        for p, t in texts.items()
+        if not p.startswith(("modules/", "unevaluable/"))
+    )
     assert _evaluate_all(True, texts, monkeypatch) == _evaluate_all(False, texts, monkeypatch)
 
 
@@ -541,10 +548,172 @@ def test_every_instance_of_count_and_for_each_is_evaluated() -> None:
     assert not any(r.extra.get("instances") for r in rs.values())
 
 
-def test_instances_beyond_the_cap_are_marked_unknown() -> None:
-    rs = _parse({"m/main.tf": 'resource "aws_instance" "many" {\n  count = 100\n}\n'})
-    assert len(rs) == terraform.MAX_INSTANCES
-    assert {r.extra.get("instances") for r in rs.values()} == {"unknown"}
+def test_instances_beyond_the_cap_are_reported_not_unknown() -> None:
+    """`count = 100` is known: the block exists (no low confidence), but the instances past the
+    cap are not evaluated, and that is said (the scan is incomplete)."""
+    resources, errors = terraform.parse_files(
+        {"m/main.tf": 'resource "aws_instance" "many" {\n  count = 100\n}\n'}
+    )
+    assert len(resources) == terraform.MAX_INSTANCES
+    assert {r.extra.get("instances") for r in resources} == {"capped"}
+    [(path, message)] = errors
+    assert path == "m/main.tf" and "aws_instance.many" in message and "100" in message
+
+
+def _unevaluable(text: str) -> tuple[dict[str, Resource], list[tuple[str, str]]]:
+    resources, errors = terraform.parse_files({"m/main.tf": textwrap.dedent(text).lstrip()})
+    return {r.address: r for r in resources}, errors
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        "length(range(1e9))",  # refused: too long
+        "try(length(range(1e9)), 1)",  # try() does not turn a refusal into "unknown at apply time"
+        'can(regex("a", "a")) ? 1 : 0',  # a function the evaluator does not implement
+        "local.a",  # a cycle between locals (Terraform rejects it)
+        "var.from_function",  # a default Terraform would reject, evaluated all the same
+        "var.unset ? length(range(1e9)) : 1",  # partly unknown, partly refused: refused wins
+        "max(local.big...)",  # syntax the evaluator does not read
+        "local.bad_template",  # a template directive
+        '"two"',  # a known value Terraform rejects
+        "1e999",  # not a finite number (was an internal error: int() of infinity)
+        "length(range(1e999))",
+        "local.big[1e999]",
+        "[1, 2][5] + 1",  # an index past the end, outside try()
+    ],
+)
+def test_a_count_that_could_not_be_evaluated_is_marked_and_reported(count: str) -> None:
+    rs, errors = _unevaluable(
+        f"""
+        variable "unset" {{}}
+        variable "from_function" {{
+          default = parseint("1", 10)
+        }}
+        locals {{
+          a            = local.b + 1
+          b            = local.a
+          big          = [1, 2]
+          bad_template = "%{{ if true }}1%{{ endif }}"
+        }}
+        resource "aws_instance" "x" {{
+          count = {count}
+        }}
+        """
+    )
+    assert rs["aws_instance.x"].extra["instances"] == "unevaluated"
+    [(path, message)] = [e for e in errors if "aws_instance.x" in e[1]]
+    assert path == "m/main.tf" and "count" in message and "could not be evaluated" in message
+
+
+def test_templates_in_a_for_body_are_evaluated_not_refused() -> None:
+    """`{ for s in var.subnets : "${s.name}-${s.az}" => s }` is how modules key their
+    instances: it must be evaluated (a refusal there would make the scan incomplete)."""
+    rs, errors = _unevaluable(
+        """
+        variable "subnets" {
+          default = [{ name = "a", az = "eu-west-1a" }, { name = "b", az = "eu-west-1b" }]
+        }
+        variable "unset" {}
+        resource "aws_subnet" "x" {
+          for_each   = { for s in var.subnets : "${s.name}-${s.az}" => s }
+          cidr_block = "10.0.0.0/24"
+          tags = {
+            Name    = [for s in var.subnets : "subnet $${literal} ${s.name}/${upper(s.az)}"][1]
+            Pending = [for s in var.subnets : "${s.name}-${var.unset}"][0]
+          }
+        }
+        """
+    )
+    assert errors == []
+    assert set(rs) == {'aws_subnet.x["a-eu-west-1a"]', 'aws_subnet.x["b-eu-west-1b"]'}
+    tags = rs['aws_subnet.x["a-eu-west-1a"]'].attributes["tags"]
+    assert tags["Name"] == "subnet ${literal} b/EU-WEST-1B"
+    assert type(tags["Pending"]) is Unknown  # supplied at apply time, not refused
+
+
+def test_a_tfvars_value_the_evaluator_gives_up_on_stays_unevaluated_when_read() -> None:
+    """tfvars hold literals in Terraform; an expression there is evaluated all the same, and a
+    refusal in it is not forgotten when a `count` reads the variable."""
+    resources, errors = terraform.parse_files(
+        {
+            "m/main.tf": 'variable "n" {}\nresource "aws_instance" "x" {\n  count = var.n\n}\n',
+            "m/terraform.tfvars": 'n = parseint("1", 10)\n',
+        }
+    )
+    [x] = resources
+    assert x.extra["instances"] == "unevaluated"
+    assert [p for p, m in errors if "aws_instance.x" in m and "parseint" in m] == ["m/main.tf"]
+
+
+@pytest.mark.parametrize(
+    "count",
+    [
+        "var.unset ? 1 : 0",
+        "length(data.aws_subnets.x.ids)",
+        "module.external.n",
+        'aws_instance.other.id == "" ? 0 : 1',
+        # declared in a file this scan may not see (a partial checkout): not a refusal
+        "var.undeclared",
+        "local.undeclared",
+    ],
+)
+def test_a_count_unknown_until_apply_stays_unknown_and_is_not_reported(count: str) -> None:
+    rs, errors = _unevaluable(
+        f"""
+        variable "unset" {{}}
+        module "external" {{
+          source = "terraform-aws-modules/x/aws"
+        }}
+        resource "aws_instance" "other" {{}}
+        resource "aws_instance" "x" {{
+          count = {count}
+        }}
+        """
+    )
+    assert rs["aws_instance.x"].extra["instances"] == "unknown"
+    assert errors == []
+
+
+def test_values_fixed_by_the_file_but_not_computed_are_marked_unevaluated() -> None:
+    """An attribute the evaluator could not compute from known inputs carries `Unevaluated`
+    (rules read it as unknown; the scanner does not lower a finding on it); one that depends
+    on an input supplied at apply time stays a plain `Unknown`."""
+    rs, errors = _unevaluable(
+        """
+        variable "unset" {}
+        resource "aws_security_group" "x" {
+          ingress {
+            cidr_blocks      = [cidrsubnet("0.0.0.0/0", 0, 0), var.unset]
+            ipv6_cidr_blocks = [var.unset]
+          }
+          dynamic "egress" {
+            for_each = toset([replace("0.0.0.0/0", "x", "y")])
+            content {
+              cidr_blocks = [egress.value]
+            }
+          }
+          dynamic "ingress" {
+            for_each = regexall("[0-9./]+", "0.0.0.0/0")
+            content {
+              cidr_blocks = [ingress.value]
+            }
+          }
+        }
+        """
+    )
+    attrs = rs["aws_security_group.x"].attributes
+    fixed, beside = attrs["ingress"][0]["cidr_blocks"]
+    assert isinstance(fixed, Unevaluated) and "cidrsubnet" in fixed.expr
+    assert isinstance(beside, Unevaluated)  # an attribute is marked as a whole (fail closed)
+    [supplied] = attrs["ingress"][0]["ipv6_cidr_blocks"]
+    assert isinstance(supplied, Unknown) and not isinstance(supplied, Unevaluated)
+    assert isinstance(attrs["egress"][0]["cidr_blocks"][0], Unevaluated)
+    assert isinstance(attrs["ingress"][1]["cidr_blocks"][0], Unevaluated)
+    # only a `dynamic` whose set of blocks is not known is reported here; attributes (and the
+    # values of known blocks) are reported by the scanner when a rule reads them
+    [(path, message)] = errors
+    assert path == "m/main.tf" and 'dynamic "ingress"' in message and "for_each" in message
 
 
 def test_policy_statements_from_a_module_input_map_are_resolved() -> None:

@@ -69,7 +69,7 @@ class BudgetExceeded(Exception):
 class StepCounter:
     """Counts evaluation steps and module instances of one Terraform root module."""
 
-    __slots__ = ("_weights", "dynamic", "instances", "limits", "steps")
+    __slots__ = ("_weights", "dynamic", "instances", "limits", "refusals", "refused_what", "steps")
 
     def __init__(self, limits: Limits) -> None:
         self.limits = limits
@@ -77,7 +77,19 @@ class StepCounter:
         self.instances = 0
         self.dynamic = 0
         """Blocks made by `dynamic` expansion for the resource being evaluated."""
+        self.refusals = 0
+        """Values the evaluator gave up on although the file fixes them (see `refuse`)."""
+        self.refused_what = ""
+        """What the latest refusal was about (`range(...) too long`, `parseint(...)`)."""
         self._weights: dict[int, tuple[object, int]] = {}
+
+    def refuse(self, what: str) -> None:
+        """The evaluator made (or read back) an unknown that does not come from an input: a
+        size refusal, a function or syntax it does not implement, a cycle. Whoever stores the
+        value being evaluated compares `refusals` before and after and marks it `Unevaluated`
+        (model.py): "could not evaluate" must not pass for "unknown until apply"."""
+        self.refusals += 1
+        self.refused_what = what
 
     def step(self, n: int = 1) -> None:
         """`n` more evaluation steps; raises when the root module's budget is spent."""

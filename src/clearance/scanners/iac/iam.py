@@ -342,7 +342,9 @@ def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
                     denied |= acts
                 continue
             conf: Confidence = "high"
-            if st.resources_unknown or (st.not_actions is not None and st.actions_unknown):
+            if (st.resources_unknown and not st.on_any_resource) or (
+                st.not_actions is not None and st.actions_unknown
+            ):
                 conf = "low"  # what it excludes, or where it applies, is not known
             elif st.conditioned or st.not_resource or not any("*" in r for r in st.resources):
                 conf = "medium"

@@ -49,8 +49,39 @@ class Missing(Unknown):
     everywhere else it is just unknown."""
 
 
+@dataclass(frozen=True, slots=True)
+class Unevaluated(Unknown):
+    """A value the file fixes but the scanner did not compute: an evaluation budget or a size
+    refusal (`range()` over a billion items), a function or syntax the evaluator does not
+    implement, a cycle. A plain `Unknown` is supplied at apply time (a variable without a
+    value, a data source, a computed attribute) and is a precision matter: findings on it are
+    low confidence. An `Unevaluated` says nothing about the inputs and is in the author's
+    hands, so it must not lower a finding: the scanner keeps the finding's confidence and
+    severity and reports what it could not evaluate (docs/iac.md, "Could not evaluate")."""
+
+    def __repr__(self) -> str:
+        return f"Unevaluated({self.expr!r})"
+
+    def __str__(self) -> str:
+        return f"<not evaluated: {self.expr}>" if self.expr else "<not evaluated>"
+
+
 UNKNOWN = Unknown()
 """The anonymous unknown value."""
+
+
+def first_unevaluated(value: object, _depth: int = 0) -> Unevaluated | None:
+    """The first `Unevaluated` in a value (itself, or inside its lists and dicts), else None."""
+    if isinstance(value, Unevaluated):
+        return value
+    if _depth > 64:
+        return None
+    items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
+    for item in items:
+        found = first_unevaluated(item, _depth + 1)
+        if found is not None:
+            return found
+    return None
 
 
 def is_unknown(value: object) -> bool:

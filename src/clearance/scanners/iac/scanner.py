@@ -38,7 +38,7 @@ from clearance.model import (
 from clearance.scanners.base import ScanContext, ScannerOutput, SecretDetector
 from clearance.scanners.iac import units
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
-from clearance.scanners.iac.model import Resource, Unknown
+from clearance.scanners.iac.model import Resource, Unknown, first_unevaluated
 from clearance.scanners.iac.rules.base import Hit, IacRule
 from clearance.scanners.iac.rules.registry import all_rules, enabled_rules
 from clearance.scanners.suppression import InlineSuppression, find_suppressions, suppression_for
@@ -178,13 +178,30 @@ class IacScanner:
         out: ScannerOutput,
     ) -> Iterable[Finding]:
         directives: dict[str, dict[int, list[InlineSuppression]]] = {}
+        reported: set[tuple[str, str, str]] = set()
         for rule, checked, hit in raw:
             res = hit.resource or checked
             line = res.line_of(hit.attribute)
             confidence = hit.confidence
-            if isinstance(hit.value, Unknown) and confidence == "high":
+            refused = first_unevaluated(hit.value)
+            if refused is not None:
+                # fixed by the file, not computed by us: not a precision matter (fail closed)
+                confidence = "high" if confidence == "low" else confidence
+                if (res.path, res.address, hit.attribute) not in reported:
+                    reported.add((res.path, res.address, hit.attribute))
+                    out.errors.append(
+                        ScanError(
+                            res.path,
+                            f"{res.address} (line {line}): `{hit.attribute}` could not be evaluated "
+                            f"({refused.expr}) although this code fixes it; {rule.id} is kept at full confidence",
+                            self.id,
+                        )
+                    )
+            elif isinstance(hit.value, Unknown) and confidence == "high":
                 confidence = "low"
-            conditional = "unknown" in (res.extra.get("instances"), checked.extra.get("instances"))
+            instances = {res.extra.get("instances"), checked.extra.get("instances")}
+            unevaluated = "unevaluated" in instances
+            conditional = "unknown" in instances and not unevaluated
             if conditional:
                 confidence = "low"
             severity = hit.severity or rule.severity
@@ -204,6 +221,13 @@ class IacScanner:
                 message += (
                     " Whether this resource is created at all depends on a `count`/`for_each` "
                     "(or a module's) that could not be evaluated statically."
+                )
+            elif unevaluated:
+                extra["instances"] = "unevaluated"
+                message += (
+                    " Its `count`/`for_each` (or a module's) could not be evaluated (an evaluation budget, "
+                    "or a function the scanner does not implement) although this code fixes it: the finding "
+                    "is kept as if the resource were created, and the scan is incomplete."
                 )
             source_file = files.get(res.path)
             location = source_file.location(line) if source_file else _location(res.path, line)

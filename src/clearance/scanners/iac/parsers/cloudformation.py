@@ -20,7 +20,7 @@ from typing import Any
 
 from clearance.safe_yaml import load_all, load_json
 from clearance.scanners.iac.budget import DEFAULT_LIMITS, BudgetExceeded, Limits
-from clearance.scanners.iac.model import Resource, Unknown, lookup
+from clearance.scanners.iac.model import Missing, Resource, Unevaluated, Unknown, lookup
 from clearance.scanners.iac.parsers import IacParseError
 
 _FUNCTIONS = (
@@ -81,7 +81,8 @@ def parse(
         if isinstance(template.get("Parameters"), dict)
         else {}
     )
-    resolver = _Resolver(params, set(resources), limits)
+    conditions = template.get("Conditions") if isinstance(template.get("Conditions"), dict) else {}
+    resolver = _Resolver(params, set(resources), limits, conditions)
     out: list[Resource] = []
     for logical_id, body in resources.items():
         if not isinstance(body, dict):
@@ -120,11 +121,23 @@ def _tag(tag: str, value: Any) -> Any:
     return value
 
 
+_DEPLOY_TIME = frozenset({"GetAZs", "ImportValue", "Transform"})
+"""Intrinsics whose value comes from the account or another stack at deploy time."""
+
+
 class _Resolver:
-    def __init__(self, params: Mapping[str, Any], resources: set[str], limits: Limits) -> None:
+    def __init__(
+        self,
+        params: Mapping[str, Any],
+        resources: set[str],
+        limits: Limits,
+        conditions: Mapping[str, Any] | None = None,
+    ) -> None:
         self.params = params
         self.resources = resources
         self.limits = limits
+        self.conditions = conditions or {}
+        self._deciding: set[str] = set()
 
     def _check_size(self, size: int, fn: str) -> None:
         if size > self.limits.max_string:
@@ -132,7 +145,7 @@ class _Resolver:
 
     def resolve(self, value: Any, depth: int = 0) -> Any:
         if depth > 64:
-            return Unknown("nested too deeply")
+            return Unevaluated("nested too deeply")
         if isinstance(value, dict):
             if len(value) == 1:
                 key, arg = next(iter(value.items()))
@@ -188,11 +201,88 @@ class _Resolver:
             if isinstance(parts, list) and all(isinstance(p, str | int | float) for p in parts):
                 self._check_size(sum(len(str(p)) + len(arg[0]) for p in parts), "Join")
                 return arg[0].join(str(p) for p in parts)
-        return Unknown(f"Fn::{fn}")
+        if fn == "If" and isinstance(arg, list) and len(arg) == 3:
+            return self._if(arg, depth)
+        if fn in _DEPLOY_TIME:
+            return Unknown(f"Fn::{fn}")
+        # Fn::Select, Fn::FindInMap, Fn::Cidr...: unknown until deploy only if an argument is
+        # (a parameter without default, another resource); over literals the template fixes
+        # the value and the resolver did not compute it (fail closed, see `Unevaluated`)
+        found = _unknown_in(self.resolve(arg, depth + 1))
+        if found is not None and not isinstance(found, Unevaluated):
+            return Unknown(f"Fn::{fn}", found.ref)
+        return Unevaluated(f"Fn::{fn}")
+
+    def _if(self, arg: list[Any], depth: int) -> Any:
+        """`Fn::If [condition, yes, no]`: the branch when the condition is decided by literals
+        and parameter defaults, the value when both branches agree, else unknown."""
+        yes, no = self.resolve(arg[1], depth + 1), self.resolve(arg[2], depth + 1)
+        cond = self._condition(arg[0], depth)
+        if cond is True:
+            return yes
+        if cond is False:
+            return no
+        if yes == no and _unknown_in(yes) is None:
+            return yes
+        return (
+            Unevaluated(f"Fn::If {arg[0]}") if isinstance(cond, Unevaluated) else Unknown(f"Fn::If {arg[0]}")
+        )
+
+    def _condition(self, name: Any, depth: int) -> bool | Unknown:
+        """A named condition of the template's `Conditions`, decided if it can be."""
+        if not isinstance(name, str) or name not in self.conditions or name in self._deciding:
+            return Unevaluated(f"condition {name}")  # undefined or a cycle: CloudFormation rejects it
+        self._deciding.add(name)
+        try:
+            return self._decide(self.conditions[name], depth + 1)
+        finally:
+            self._deciding.discard(name)
+
+    def _decide(self, expr: Any, depth: int) -> bool | Unknown:
+        """`Fn::Equals`/`Fn::Not`/`Fn::And`/`Fn::Or`/`Condition` over resolved values."""
+        if depth > 64 or not isinstance(expr, dict) or len(expr) != 1:
+            return Unevaluated("a condition")
+        key, arg = next(iter(expr.items()))
+        if key == "Condition":
+            return self._condition(arg, depth)
+        if key == "Fn::Equals" and isinstance(arg, list) and len(arg) == 2:
+            a, b = self.resolve(arg[0], depth + 1), self.resolve(arg[1], depth + 1)
+            unknown = _unknown_in([a, b])
+            return unknown if unknown is not None else str(a) == str(b)
+        if key == "Fn::Not" and isinstance(arg, list) and len(arg) == 1:
+            inner = self._decide(arg[0], depth + 1)
+            return inner if isinstance(inner, Unknown) else not inner
+        if key in ("Fn::And", "Fn::Or") and isinstance(arg, list) and arg:
+            decisive = bool(key == "Fn::Or")  # the value that decides alone: true for Or, false for And
+            parts = [self._decide(a, depth + 1) for a in arg]
+            if decisive in parts:
+                return decisive
+            unknown = _unknown_in(parts)
+            return not decisive if unknown is None else unknown
+        return Unevaluated(f"{key} in a condition")
 
 
 class _Unresolved(Exception):
     pass
+
+
+def _unknown_in(value: Any) -> Unknown | None:
+    """The unknown that decides what `value` is: a plain `Unknown` (from deploy time: a
+    parameter without default, another resource) if it holds one, else an `Unevaluated` one
+    (the resolver gave up on it), else None (`value` is known)."""
+    stack = [value]
+    refused: Unknown | None = None
+    while stack:
+        v = stack.pop()
+        if isinstance(v, Unknown):
+            if not isinstance(v, Unevaluated | Missing):
+                return v
+            refused = refused or v
+        elif isinstance(v, dict):
+            stack.extend(v.values())
+        elif isinstance(v, list):
+            stack.extend(v)
+    return refused
 
 
 # --- normalization --------------------------------------------------------------------

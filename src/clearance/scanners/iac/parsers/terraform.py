@@ -18,15 +18,16 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
+import math
 import posixpath
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from clearance.errors import MalformedInput
 from clearance.scanners.iac.budget import DEFAULT_LIMITS, BudgetExceeded, Limits, StepCounter
-from clearance.scanners.iac.model import Missing, Resource, Unknown
+from clearance.scanners.iac.model import Missing, Resource, Unevaluated, Unknown
 from clearance.scanners.iac.parsers import hcl_fast, tf_expr
 
 FAST = True
@@ -123,7 +124,15 @@ def parse_files(
             # the root module's whole budget is spent: what was evaluated so far is kept
             first = min((b.path for b in module.blocks), default=directory)
             run.errors.append((first, f"terraform: module {directory or '.'}: {e}"))
-        except (TypeError, ValueError, KeyError, IndexError, AttributeError, RecursionError) as e:
+        except (
+            TypeError,
+            ValueError,
+            KeyError,
+            IndexError,
+            AttributeError,
+            RecursionError,
+            ArithmeticError,
+        ) as e:
             # an input shape the evaluator did not anticipate: report the module, keep scanning
             first = min((b.path for b in module.blocks), default=directory)
             errors.append(
@@ -252,7 +261,7 @@ def _parse_tfvars(path: str, text: str) -> dict[str, Any]:
     try:
         for item in _parse_hcl_items(path, text):
             if isinstance(item, tuple):
-                values[item[0]] = _ev(item[1].expr, scope, 0)
+                values[item[0]] = _stored(scope, item[1].expr)
     except BudgetExceeded as e:
         raise _HclError(str(e)) from e
     return values
@@ -372,10 +381,10 @@ def _evaluate(
     stack: tuple[str, ...],
     out: list[Resource],
     overrides_only: bool,
-    certain: bool = True,
+    called: Instances = "certain",
 ) -> None:
     """Evaluate one module instance (`stack`: the module directories that led here;
-    `certain`: False when the module call's own `count`/`for_each` could not be evaluated).
+    `called`: whether the module calls that led here are certainly made, see `Instances`).
     Every module instance of a root module shares one group (addresses are unique), so
     companions join across module boundaries."""
     scope = _module_scope(module, run, inputs, prefix, stack, overrides_only)
@@ -398,8 +407,9 @@ def _evaluate(
             extra: dict[str, Any] = {"mode": mode}
             if prefix:
                 extra["module"] = prefix.rstrip(".")
-            if not (created and certain):
-                extra["instances"] = "unknown"
+            state = _worst(created, called)
+            if state != "certain":
+                extra["instances"] = state
             out.append(
                 Resource(
                     type=b.labels[0],
@@ -439,25 +449,30 @@ def _evaluate(
                 )
             )
             continue
-        run.counter.instances += 1
-        if run.counter.instances > limits.max_module_instances:
-            raise BudgetExceeded(
-                "max_module_instances", limits.max_module_instances, f"module calls (at {b.path}:{b.line})"
+        # every instance of the call (`count`/`for_each`; none for `count = 0`) is evaluated,
+        # each one a module instance against the budget: a second instance is not a blind spot
+        instances, created = _instance_scopes(b, scope)
+        for n in range(max(len(instances), 1)):
+            run.counter.instances += 1
+            if run.counter.instances > limits.max_module_instances:
+                raise BudgetExceeded(
+                    "max_module_instances",
+                    limits.max_module_instances,
+                    f"module calls (at {b.path}:{b.line})",
+                )
+            if not instances:
+                break  # `count = 0`, an empty `for_each`...: the call is counted, nothing is created
+            suffix, call_scope = instances[n]
+            _evaluate(
+                child,
+                run,
+                _call_inputs(b, call_scope),
+                f"{prefix}module.{b.labels[0]}{suffix}.",
+                (*stack, child_dir),
+                out,
+                True,
+                _worst(created, called),
             )
-        call_scope, created = _instance_scope(b, scope)
-        if call_scope is None:
-            continue  # `count = 0`, an empty `for_each`...
-        child_inputs = _call_inputs(b, call_scope)
-        _evaluate(
-            child,
-            run,
-            child_inputs,
-            f"{prefix}module.{b.labels[0]}.",
-            (*stack, child_dir),
-            out,
-            True,
-            certain and created,
-        )
 
 
 def _module_scope(
@@ -477,7 +492,9 @@ def _module_scope(
     for b in module.blocks:
         if b.type == "variable" and b.labels:
             default = b.attrs.get("default")
-            variables[b.labels[0]] = _ev(default.expr, empty, 0) if default else Unknown(f"var.{b.labels[0]}")
+            variables[b.labels[0]] = (
+                _stored(empty, default.expr) if default else Unknown(f"var.{b.labels[0]}")
+            )
         elif b.type == "locals":
             local_exprs.update(b.attrs)
         elif b.type == "resource" and len(b.labels) == 2:
@@ -501,10 +518,52 @@ def _module_scope(
 
 def _call_inputs(block: _Block, scope: _Scope) -> dict[str, Any]:
     return {
-        k: _ev(a.expr, scope, 0)
+        k: _stored(scope, a.expr)
         for k, a in block.attrs.items()
         if k not in ("source", "version", "count", "for_each", "providers", "depends_on")
     }
+
+
+Instances = Literal["certain", "capped", "unknown", "unevaluated"]
+"""Whether a block's instances are known: `certain`; `unknown` (its `count`/`for_each`, or a
+module call's, depends on a value supplied at apply time: findings are low confidence);
+`unevaluated` (the evaluator gave up on it although the file fixes it: findings keep their
+confidence and the block is reported); `capped` (known, but only the first `MAX_INSTANCES`
+are evaluated: reported)."""
+
+_ORDER = {"certain": 0, "capped": 1, "unknown": 2, "unevaluated": 3}
+
+
+def _worst(a: Instances, b: Instances) -> Instances:
+    """The state that wins: could not evaluate > unknown > capped > certain (fail closed)."""
+    return a if _ORDER[a] >= _ORDER[b] else b
+
+
+def _stored(scope: _Scope, raw: Any) -> Any:
+    """`raw` evaluated for keeping (a variable default or input, a tfvars value, a local, a
+    block attribute): when the evaluator gave up on part of it, its unknowns are marked
+    `Unevaluated` so that every later read of it counts as a refusal too."""
+    before = scope.counter.refusals
+    value = _ev(raw, scope, 0)
+    return _mark(value) if scope.counter.refusals != before else value
+
+
+def _mark(value: Any) -> Any:
+    """`value` with each `Unknown` in it (not `Missing`, an error `try()` moves past) as `Unevaluated`."""
+    if isinstance(value, Unknown):
+        return value if isinstance(value, Unevaluated | Missing) else Unevaluated(value.expr, value.ref)
+    if isinstance(value, dict):
+        return {k: _mark(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_mark(v) for v in value]
+    return value
+
+
+def _refused(block: _Block, reason: str) -> str:
+    what = "count" if "count" in block.attrs else "for_each"
+    return (
+        f"`{what}` could not be evaluated ({reason}); evaluated as one instance, its findings are not lowered"
+    )
 
 
 def _module_output(name: str, parts: list[str], scope: _Scope, depth: int, expr: str) -> Any:
@@ -557,28 +616,36 @@ def _called_scope(name: str, scope: _Scope) -> _Scope | None:
 
 
 MAX_INSTANCES = 32
-"""At most this many instances of one resource block are evaluated (`count = 3`, a `for_each`
-over three keys: three resources, `x[0]`..., `x["key"]`); beyond it, the first ones and the
-block is marked as having an unknown number of instances."""
+"""At most this many instances of one resource block (or module call) are evaluated
+(`count = 3`, a `for_each` over three keys: three resources, `x[0]`..., `x["key"]`); beyond
+it, the first ones, and the block is `capped` and reported (the others are not checked)."""
 
 
-def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Scope]], bool]:
+def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Scope]], Instances]:
     """Every instance of a resource block as (address suffix, scope), and whether that set is
-    certain. One instance keeps the block's plain address (`x`, as Terraform's single
-    `count = 1` instance is usually referred to); several get `[i]` / `["key"]`."""
+    certain (see `Instances`; a `capped` or `unevaluated` block is reported here). One
+    instance keeps the block's plain address (`x`, as Terraform's single `count = 1`
+    instance is usually referred to); several get `[i]` / `["key"]`."""
     if "count" in block.attrs:
-        count = _ev(block.attrs["count"].expr, scope, 0)
+        before = scope.counter.refusals
+        count = _number(_ev(block.attrs["count"].expr, scope, 0))
         if isinstance(count, int | float) and not isinstance(count, bool):
             n = int(count)
             if n <= 0:
-                return [], True
+                return [], "certain"
             if n == 1:
-                return [("", scope.child(count={"index": 0}))], True
-            shown = min(n, MAX_INSTANCES)
-            return [(f"[{i}]", scope.child(count={"index": i})) for i in range(shown)], n <= MAX_INSTANCES
-        return [("", scope.child(count={"index": 0}))], False
+                return [("", scope.child(count={"index": 0}))], "certain"
+            shown = [(f"[{i}]", scope.child(count={"index": i})) for i in range(min(n, MAX_INSTANCES))]
+            return shown, _capped(block, scope, n)
+        if _not_from_inputs(count, before, scope.counter):
+            _report_refused(block, scope, _reason(count, before, scope.counter))
+            return [("", scope.child(count={"index": 0}))], "unevaluated"
+        return [("", scope.child(count={"index": 0}))], "unknown"
     if "for_each" in block.attrs:
+        before = scope.counter.refusals
         each = _ev(block.attrs["for_each"].expr, scope, 0)
+        if scope.counter.refusals != before:
+            each = _mark(each)  # known instances, values the evaluator gave up on
         pairs: list[tuple[Any, Any]] | None = None
         if isinstance(each, dict):
             pairs = list(each.items())
@@ -590,14 +657,17 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
         elif each is None:
             pairs = []
         if pairs is None:
+            if _not_from_inputs(each, before, scope.counter):
+                _report_refused(block, scope, _reason(each, before, scope.counter))
+                return [("", scope.child(each=_unevaluated_iterator("each")))], "unevaluated"
             return [
                 ("", scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}))
-            ], False
+            ], "unknown"
         if not pairs:
-            return [], True
+            return [], "certain"
         if len(pairs) == 1:
             k, v = pairs[0]
-            return [("", scope.child(each={"key": k, "value": v}))], True
+            return [("", scope.child(each={"key": k, "value": v}))], "certain"
         shown_pairs = pairs[:MAX_INSTANCES]
         return [
             (
@@ -605,33 +675,111 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
                 scope.child(each={"key": k, "value": v}),
             )
             for i, (k, v) in enumerate(shown_pairs)
-        ], len(pairs) <= MAX_INSTANCES
-    return [("", scope)], True
+        ], _capped(block, scope, len(pairs))
+    return [("", scope)], "certain"
 
 
-def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, bool]:
-    """The scope of the first instance (None when `count`/`for_each` creates none) and
-    whether that is certain (False when `count`/`for_each` could not be evaluated)."""
+def _capped(block: _Block, scope: _Scope, n: int) -> Instances:
+    """`certain`, or `capped` (reported) when the block has more instances than are evaluated."""
+    if n <= MAX_INSTANCES:
+        return "certain"
+    if scope.run is not None:
+        scope.run.errors.append(
+            (
+                block.path,
+                f"terraform: {_address(block, scope)} (line {block.line}): {n} instances; only the first "
+                f"{MAX_INSTANCES} are evaluated, the others are not checked",
+            )
+        )
+    return "capped"
+
+
+def _report_refused(block: _Block, scope: _Scope, reason: str) -> None:
+    if scope.run is not None:
+        scope.run.errors.append(
+            (
+                block.path,
+                f"terraform: {_address(block, scope)} (line {block.line}): {_refused(block, reason)}",
+            )
+        )
+
+
+def _address(block: _Block, scope: _Scope) -> str:
+    labels = ".".join(block.labels)
+    kind = "" if block.type == "resource" else f"{block.type}."
+    return f"{scope.prefix}{kind}{labels}"
+
+
+def _number(value: Any) -> Any:
+    """A `count` written as a numeric string (`"2"`) as its number, as Terraform converts it;
+    an infinity or NaN (`count = 1e999`) as `Unevaluated`."""
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            return value
+    if isinstance(value, float) and not math.isfinite(value):
+        return Unevaluated(f"count = {value}")
+    return value
+
+
+def _not_from_inputs(value: Any, before: int, counter: StepCounter) -> bool:
+    """True when a `count`/`for_each` that gave no instances is not unknown because of an
+    input: the evaluator gave up on part of it (`refusals` moved since `before`), it is
+    `Unevaluated` or an error (`Missing`), or a known value of the wrong type (`count =
+    "x"`, `for_each = 3`: Terraform rejects it). `null` counts as an input (a variable that
+    defaults to null must be set)."""
+    if counter.refusals != before:
+        return True
+    if value is None:
+        return False
+    return not isinstance(value, Unknown) or isinstance(value, Unevaluated | Missing)
+
+
+def _reason(value: Any, before: int, counter: StepCounter) -> str:
+    """Why a `count`/`for_each` could not be used: the latest refusal while evaluating it, or
+    the value itself."""
+    if counter.refusals != before:
+        return counter.refused_what
+    if isinstance(value, Unknown):
+        return value.expr or "unknown"
+    return f"{_short(repr(value))}: not a valid value here"
+
+
+def _unevaluated_iterator(name: str) -> dict[str, Any]:
+    return {"key": Unevaluated(f"{name}.key"), "value": Unevaluated(f"{name}.value")}
+
+
+def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, Instances]:
+    """The scope of the first instance of a module call (None when `count`/`for_each`
+    creates none), for reading its outputs, and whether that is certain (see `Instances`)."""
     if "count" in block.attrs:
-        count = _ev(block.attrs["count"].expr, scope, 0)
+        before = scope.counter.refusals
+        count = _number(_ev(block.attrs["count"].expr, scope, 0))
         if isinstance(count, int | float) and not isinstance(count, bool):
-            return (None, True) if count <= 0 else (scope.child(count={"index": 0}), True)
-        return scope.child(count={"index": 0}), False
+            return (None, "certain") if count <= 0 else (scope.child(count={"index": 0}), "certain")
+        refused = _not_from_inputs(count, before, scope.counter)
+        return scope.child(count={"index": 0}), "unevaluated" if refused else "unknown"
     if "for_each" in block.attrs:
+        before = scope.counter.refusals
         each = _ev(block.attrs["for_each"].expr, scope, 0)
+        if scope.counter.refusals != before:
+            each = _mark(each)
         if isinstance(each, dict):
             if not each:
-                return None, True
+                return None, "certain"
             k = next(iter(each))
-            return scope.child(each={"key": k, "value": each[k]}), True
+            return scope.child(each={"key": k, "value": each[k]}), "certain"
         if isinstance(each, list):
             if not each:
-                return None, True
-            return scope.child(each={"key": each[0], "value": each[0]}), True
+                return None, "certain"
+            return scope.child(each={"key": each[0], "value": each[0]}), "certain"
         if each is None:
-            return None, True
-        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}), False
-    return scope, True
+            return None, "certain"
+        if _not_from_inputs(each, before, scope.counter):
+            return scope.child(each=_unevaluated_iterator("each")), "unevaluated"
+        return scope.child(each={"key": Unknown("each.key"), "value": Unknown("each.value")}), "unknown"
+    return scope, "certain"
 
 
 def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], depth: int) -> dict[str, Any]:
@@ -639,7 +787,10 @@ def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], 
     for name, attr in block.attrs.items():
         p = f"{path}.{name}" if path else name
         lines[p] = attr.line
+        before = scope.counter.refusals
         out[name] = _ev(attr.expr, scope, depth)
+        if scope.counter.refusals != before:
+            out[name] = _mark(out[name])
         if attr.source.startswith("jsonencode(") or (
             isinstance(attr.expr, str) and attr.expr.startswith("<<")
         ):
@@ -689,11 +840,25 @@ def _expand_dynamic(
     iterator = name
     if "iterator" in dyn.attrs and isinstance(dyn.attrs["iterator"].expr, str):
         iterator = dyn.attrs["iterator"].expr.removeprefix("${").removesuffix("}")
+    before = scope.counter.refusals
     for_each = _ev(dyn.attrs["for_each"].expr, scope, depth) if "for_each" in dyn.attrs else Unknown()
+    if scope.counter.refusals != before:
+        for_each = _mark(for_each)  # known blocks, values the evaluator gave up on
     if isinstance(for_each, dict):
         pairs: list[tuple[Any, Any]] = list(for_each.items())
     elif isinstance(for_each, list):
         pairs = list(enumerate(for_each))
+    elif "for_each" in dyn.attrs and _not_from_inputs(for_each, before, scope.counter):
+        if scope.run is not None:
+            scope.run.errors.append(
+                (
+                    dyn.path,
+                    f'terraform: dynamic "{name}" (line {dyn.line}): `for_each` could not be evaluated '
+                    f"({_reason(for_each, before, scope.counter)}); its content is checked once, "
+                    "its findings are not lowered",
+                )
+            )
+        pairs = [(Unevaluated(f"{iterator}.key"), Unevaluated(f"{iterator}.value"))]
     else:
         pairs = [(Unknown(f"{iterator}.key"), Unknown(f"{iterator}.value"))]
     items = out.setdefault(name, [])
@@ -712,6 +877,7 @@ def _expand_dynamic(
 
 def _ev(raw: Any, scope: _Scope, depth: int) -> Any:
     if depth > _MAX_EVAL_DEPTH:
+        scope.counter.refuse("expression too deep")
         return Unknown("expression too deep")
     scope.counter.step()
     if isinstance(raw, str):
@@ -734,9 +900,11 @@ def _ev_string(raw: str, scope: _Scope, depth: int) -> Any:
     if "${" not in raw and "%{" not in raw:
         return raw
     if "%{" in raw:
+        scope.counter.refuse("a template directive (%{...})")
         return Unknown(_short(raw))
     spans = _interpolations(raw)
     if spans is None:
+        scope.counter.refuse("an unterminated interpolation")
         return Unknown(_short(raw))
     if len(spans) == 1 and spans[0][0] == 0 and spans[0][1] == len(raw):
         return _ev_expr(raw[2:-1].strip(), scope, depth)
@@ -827,6 +995,7 @@ def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
             return _ev(inner, scope, depth + 1)
         # a `for` expression (or another shape only the expression evaluator reads): below
     if depth > _MAX_EVAL_DEPTH:
+        scope.counter.refuse("expression too deep")
         return Unknown("expression too deep")
     return tf_expr.evaluate(
         expr,
@@ -835,6 +1004,7 @@ def _ev_expr(expr: str, scope: _Scope, depth: int) -> Any:
             collection=lambda text: _ev_expr(text, scope, depth + 1),
             template=lambda text: _ev_string(text, scope, depth + 1),
             step=scope.counter.step,
+            refuse=scope.counter.refuse,
         ),
     )
 
@@ -882,15 +1052,15 @@ def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
             return Unknown(expr)
         value = _follow(scope.variables.get(parts[0], Unknown(expr)), parts[1:], expr)
         scope.counter.charge(value)
-        return value
+        return _read(value, scope)
     if head == "local":
         if not parts:
             return Unknown(expr)
         value = _follow(_local(parts[0], scope, depth), parts[1:], expr)
         scope.counter.charge(value)
-        return value
+        return _read(value, scope)
     if head in scope.iterators:
-        return _follow(scope.iterators[head], parts, expr)
+        return _read(_follow(scope.iterators[head], parts, expr), scope)
     if head == "module" and parts:
         return _module_output(parts[0], parts[1:], scope, depth, expr)
     if head in ("each", "count", "self", "path", "terraform", "module"):
@@ -916,6 +1086,14 @@ def _ev_ref(expr: str, scope: _Scope, depth: int) -> Any:
     return _resource_attr(block, address, attr_parts, scope, depth, expr)
 
 
+def _read(value: Any, scope: _Scope) -> Any:
+    """A stored value being read: reading one the evaluator gave up on is a refusal again
+    (the expression reading it would otherwise pass for "unknown until apply")."""
+    if isinstance(value, Unevaluated):
+        scope.counter.refuse(value.expr)
+    return value
+
+
 def _resource_attr(
     block: _Block, address: str, parts: list[str], scope: _Scope, depth: int, expr: str
 ) -> Any:
@@ -924,6 +1102,7 @@ def _resource_attr(
         return Unknown(expr, full)
     key = f"{full}.{parts[0]}"
     if key in scope.evaluating:
+        scope.counter.refuse(f"{expr}: a cycle")
         return Unknown(expr, full)
     scope.evaluating.add(key)
     try:
@@ -944,12 +1123,16 @@ def _local(name: str, scope: _Scope, depth: int) -> Any:
         return Unknown(f"local.{name}")
     key = f"local.{name}"
     if key in scope.evaluating:
+        scope.counter.refuse(f"{key}: a cycle")
         return Unknown(key)
     scope.evaluating.add(key)
+    before = scope.counter.refusals
     try:
         value = _ev(attr.expr, scope, depth + 1)
     finally:
         scope.evaluating.discard(key)
+    if scope.counter.refusals != before:
+        value = _mark(value)
     if not scope.iterators:
         scope.locals_cache[name] = value
     return value
@@ -958,7 +1141,9 @@ def _local(name: str, scope: _Scope, depth: int) -> Any:
 def _follow(value: Any, parts: list[str], expr: str) -> Any:
     for part in parts:
         if isinstance(value, Unknown):
-            return Unknown(expr, value.ref)
+            return (
+                Unevaluated(expr, value.ref) if isinstance(value, Unevaluated) else Unknown(expr, value.ref)
+            )
         if isinstance(value, dict):
             if part not in value:
                 return Missing(expr)  # Terraform: "This object does not have an attribute named ..."

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import functools
 import json
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from clearance.scanners.iac.model import Missing, Unknown
+from clearance.scanners.iac.model import Missing, Unevaluated, Unknown
 from clearance.scanners.iac.parsers import hcl_fast
 
 Node = tuple[Any, ...]
@@ -42,16 +43,21 @@ class Callbacks:
     """A string template's content (quotes removed, escapes processed), `${...}` evaluated."""
     step: Callable[[], None]
     """Counts one evaluation step against the module's budget."""
+    refuse: Callable[[str], None] = lambda what: None
+    """Reports an unknown that does not come from an input (`StepCounter.refuse`): a size
+    refusal, a function or syntax this module does not implement."""
 
 
 def evaluate(expr: str, cb: Callbacks) -> Any:
     """The value of `expr`, or `Unknown` when it cannot be known statically."""
     tree = _parse(expr)
     if tree is None:
+        cb.refuse(f"{_short(expr)}: an expression the evaluator does not read")
         return Unknown(_short(expr))
     try:
         return _Eval(cb).run(tree)
     except RecursionError:
+        cb.refuse(f"{_short(expr)}: nested too deeply")
         return Unknown(_short(expr))
 
 
@@ -347,7 +353,9 @@ class _Eval:
             text = _ref_text(node)
             if text is not None and _root(node) not in self.bound:
                 return self.cb.ref(text)
-            return _index(self.run(node[1]), self.run(node[2]) if node[3] == "index" else node[2][1])
+            return self.checked(
+                _index(self.run(node[1]), self.run(node[2]) if node[3] == "index" else node[2][1])
+            )
         if kind == "list":
             return [self.run(n) for n in node[1]]
         if kind == "obj":
@@ -361,11 +369,12 @@ class _Eval:
         if kind == "for":
             return self.for_expression(node)
         if kind == "un":
-            return _unary(node[1], self.run(node[2]))
+            return self.checked(_unary(node[1], self.run(node[2])))
         if kind == "bin":
-            return self.binary(node[1], node[2], node[3])
+            return self.checked(self.binary(node[1], node[2], node[3]))
         if kind == "cond":
-            cond = _as_bool(self.run(node[1]))
+            test = self.run(node[1])
+            cond = _as_bool(test)
             if cond is True:
                 return self.run(node[2])
             if cond is False:
@@ -373,7 +382,7 @@ class _Eval:
             yes, no = self.run(node[2]), self.run(node[3])
             if not isinstance(yes, Unknown) and _same(yes, no):
                 return yes
-            return Unknown("conditional on an unknown value")
+            return self.checked(_unknown_from(test, "conditional on an unknown value"))
         if kind == "call":
             return self.call(node[1], node[2])
         return Unknown()
@@ -414,6 +423,12 @@ class _Eval:
             self.bound = saved
         return out_list if second is None else out_map
 
+    def checked(self, value: Any) -> Any:
+        """`value`, reported as a refusal when it is `Unevaluated` (see `Callbacks.refuse`)."""
+        if isinstance(value, Unevaluated):
+            self.cb.refuse(value.expr)
+        return value
+
     def binary(self, op: str, left_node: Node, right_node: Node) -> Any:
         left = self.run(left_node)
         if op in ("&&", "||"):
@@ -422,24 +437,27 @@ class _Eval:
                 return False
             if op == "||" and lb is True:
                 return True
-            rb = _as_bool(self.run(right_node))
+            right = self.run(right_node)
+            rb = _as_bool(right)
             if op == "&&" and rb is False:
                 return False
             if op == "||" and rb is True:
                 return True
-            if lb is None or rb is None:
-                return Unknown(f"{op} of an unknown value")
+            if lb is None:
+                return _unknown_from(left, f"{op} of an unknown value")
+            if rb is None:
+                return _unknown_from(right, f"{op} of an unknown value")
             return rb
         right = self.run(right_node)
         if isinstance(left, Unknown) or isinstance(right, Unknown):
-            return Unknown(f"{op} of an unknown value")
+            return _unknown_from(left if isinstance(left, Unknown) else right, f"{op} of an unknown value")
         if op == "==":
             return _same(left, right)
         if op == "!=":
             return not _same(left, right)
         a, b = _number(left), _number(right)
         if a is None or b is None:
-            return Unknown(f"{op} of a non-number")
+            return Unevaluated(f"{op} of a non-number")  # an error Terraform reports
         if op == "<":
             return a < b
         if op == ">":
@@ -455,14 +473,18 @@ class _Eval:
         if op == "*":
             return _int(a * b)
         if b == 0:
-            return Unknown("division by zero")
+            return Unevaluated("division by zero")
         return _int(a / b) if op == "/" else _int(a % b)
 
     def call(self, name: str, arg_nodes: Sequence[Node]) -> Any:
         fn = _FUNCTIONS.get(name)
-        if fn is None:
-            return Unknown(f"{name}(...)")
-        return fn([self.run(a) for a in arg_nodes])
+        args = [self.run(a) for a in arg_nodes]
+        result = fn(args) if fn is not None else Unknown(f"{name}(...)")
+        if isinstance(result, Unknown) and not _from_inputs(args):
+            # known arguments (or ones already refused), no value: a refusal (`range()` too
+            # long), a function not implemented here, or an error Terraform would report
+            self.cb.refuse(result.expr if fn is not None else f"{name}(...): not implemented by the scanner")
+        return result
 
 
 def _root(node: Node) -> str | None:
@@ -472,37 +494,139 @@ def _root(node: Node) -> str | None:
 
 
 def _template_without_bindings(text: str, ev: _Eval) -> Any:
-    """A string template inside a `for` body: plain text, or one `${name...}` of a bound name."""
+    """A string template inside a `for` body (where the evaluator's own template callback does
+    not see the bound names): plain text, one `${...}` as its value, or text with `${...}`
+    parts made into a string. `%{...}` directives are refused."""
     if "${" not in text and "%{" not in text:
         return text
     if text.startswith("${") and text.endswith("}") and text.count("${") == 1:
         inner = _parse(text[2:-1])
         if inner is not None:
             return ev.run(inner)
-    return Unknown("template in a for expression")
+    if "%{" in text:
+        ev.cb.refuse("a template directive (%{...}) in a for expression")
+        return Unknown("template in a for expression")
+    parts: list[str] = []
+    size = 0
+    i = 0
+    while True:
+        j = text.find("${", i)
+        if j < 0:
+            parts.append(text[i:])
+            return "".join(parts)
+        if j > 0 and text[j - 1] == "$":  # `$${` is a literal `${`
+            parts.append(text[i : j - 1] + "${")
+            i = j + 2
+            continue
+        end = _closing_brace(text, j + 2)
+        inner = _parse(text[j + 2 : end]) if end is not None else None
+        if end is None or inner is None:
+            ev.cb.refuse("a template in a for expression")
+            return Unknown("template in a for expression")
+        value = ev.run(inner)
+        if isinstance(value, Unknown):
+            return type(value)("template in a for expression", value.ref)
+        if isinstance(value, bool):
+            piece = "true" if value else "false"
+        elif isinstance(value, str | int | float):
+            piece = str(value)
+        else:
+            ev.cb.refuse("a collection in a template")  # Terraform: cannot convert to string
+            return Unknown("template in a for expression")
+        size += j - i + len(piece)
+        if size > _MAX_TEMPLATE:
+            ev.cb.refuse("a template in a for expression: too long")
+            return Unknown("template in a for expression")
+        parts.append(text[i:j])
+        parts.append(piece)
+        i = end + 1
+
+
+_MAX_TEMPLATE = 1_000_000
+"""Characters of one template built in a `for` body (as the default `max_string`)."""
+
+
+def _closing_brace(text: str, start: int) -> int | None:
+    """Index of the `}` closing an interpolation whose body starts at `start` (nested braces
+    and quoted strings honoured), or None."""
+    level = 1
+    in_str = False
+    k = start
+    while k < len(text):
+        c = text[k]
+        if in_str:
+            if c == "\\":
+                k += 1
+            elif c == '"':
+                in_str = False
+        elif c == '"':
+            in_str = True
+        elif c == "{":
+            level += 1
+        elif c == "}":
+            level -= 1
+            if level == 0:
+                return k
+        k += 1
+    return None
+
+
+def _from_inputs(args: Sequence[Any]) -> bool:
+    """True if the arguments hold an unknown supplied at apply time (a plain `Unknown`) and no
+    `Unevaluated` one: then an unknown result is unknown until apply, not a refusal."""
+    found = False
+    stack: list[Any] = list(args)
+    while stack:
+        a = stack.pop()
+        if isinstance(a, Unevaluated):
+            return False
+        if isinstance(a, Unknown):
+            found = found or not isinstance(a, Missing)
+        elif isinstance(a, dict):
+            stack.extend(a.values())
+        elif isinstance(a, list):
+            stack.extend(a)
+    return found
+
+
+def _unknown_from(operand: Any, what: str) -> Unknown:
+    """The unknown result of an operation on `operand`: `Unevaluated` when the operand is (or
+    is a known value of the wrong type: an error Terraform reports), `Missing` when it is an
+    error already, else a plain `Unknown`."""
+    if isinstance(operand, Missing):
+        return Missing(what)  # an error propagates (and `try()` moves past it)
+    if isinstance(operand, Unknown) and not isinstance(operand, Unevaluated):
+        return Unknown(what)
+    return Unevaluated(what)
 
 
 def _index(value: Any, key: Any) -> Any:
     if isinstance(value, Unknown):
-        return Unknown(value.expr, value.ref)
+        return (
+            type(value)(value.expr, value.ref)
+            if isinstance(value, Unevaluated)
+            else Unknown(value.expr, value.ref)
+        )
     if isinstance(key, Unknown):
-        return Unknown("index by an unknown value")
+        return _unknown_from(key, "index by an unknown value")
     if isinstance(value, dict) and isinstance(key, str):
         return value[key] if key in value else Missing(f"[{key!r}]")
     if isinstance(value, list) and key == "*":
         return value
     if isinstance(value, list) and isinstance(key, int | float) and not isinstance(key, bool):
+        if not math.isfinite(key):
+            return Unevaluated("index by a number that is not finite")
         i = int(key)
         return value[i] if 0 <= i < len(value) else Missing(f"[{i}]")
-    return Unknown("index")
+    return Unevaluated("index of a value without that key or index")  # an error Terraform reports
 
 
 def _unary(op: str, value: Any) -> Any:
     if op == "!":
         b = _as_bool(value)
-        return Unknown("! of an unknown value") if b is None else not b
+        return _unknown_from(value, "! of an unknown value") if b is None else not b
     n = _number(value)
-    return Unknown("- of a non-number") if n is None else _int(-n)
+    return _unknown_from(value, "- of a non-number") if n is None else _int(-n)
 
 
 def _as_bool(value: Any) -> bool | None:
@@ -514,16 +638,18 @@ def _as_bool(value: Any) -> bool | None:
 
 
 def _number(value: Any) -> float | None:
+    """A finite number (an infinity or NaN, `1e999`, is refused: `int()` of it raises)."""
     if isinstance(value, bool):
         return None
-    if isinstance(value, int | float):
-        return float(value)
-    if isinstance(value, str):
-        try:
-            return float(value)
-        except ValueError:
-            return None
-    return None
+    n: float | None = None
+    try:
+        if isinstance(value, int | float):
+            n = float(value)
+        elif isinstance(value, str):
+            n = float(value)
+    except (ValueError, OverflowError):  # not a number; an integer of 400 digits
+        return None
+    return n if n is not None and math.isfinite(n) else None
 
 
 def _int(value: float) -> int | float:

@@ -19,8 +19,8 @@ def _statement_hits(res: Resource, predicate: str) -> Iterator[Hit]:
             if not st.allow:
                 continue
             conf: Confidence = "medium" if st.conditioned else "high"
-            if st.resources_unknown:
-                conf = "low"
+            if st.resources_unknown and not st.on_any_resource:
+                conf = "low"  # with "*" listed, no other entry can narrow the statement
             acts = st.actions
             if predicate == "admin":
                 if st.on_any_resource and "*" in acts:

@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from clearance.model import Severity
-from clearance.scanners.iac.model import Resource, Unknown, as_list, is_unknown, iter_blocks, truthy
+from clearance.scanners.iac.model import (
+    Resource,
+    Unevaluated,
+    Unknown,
+    as_list,
+    is_unknown,
+    iter_blocks,
+    truthy,
+)
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
 from clearance.scanners.iac.rules.checks import flag_true, port_range
 from clearance.scanners.iac.rules.network import Ingress, open_port_rules
@@ -15,6 +23,8 @@ _ALL_PROTOCOLS = ("-1", "all", -1)
 
 
 def _ranges(protocol: object, from_port: object, to_port: object) -> tuple[tuple[int, int], ...] | None:
+    if isinstance(protocol, Unevaluated):
+        return ((0, 65535),)  # fixed by the file, not computed: judged at its worst
     if is_unknown(protocol):
         return None
     if protocol in _ALL_PROTOCOLS or str(protocol).lower() in ("-1", "all"):

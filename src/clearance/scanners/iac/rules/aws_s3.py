@@ -7,7 +7,7 @@ from typing import Any
 
 from clearance.model import Severity
 from clearance.scanners.iac.iam import open_to_anyone, parse_document
-from clearance.scanners.iac.model import Resource, is_unknown, truthy
+from clearance.scanners.iac.model import Resource, Unevaluated, is_unknown, truthy
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
 
 PUBLIC_ACLS = frozenset({"public-read", "public-read-write", "authenticated-read", "website"})
@@ -62,6 +62,8 @@ def _acl_hits(res: Resource) -> Iterator[Hit]:
     acl = res.get("acl")
     if isinstance(acl, str) and acl.lower() in PUBLIC_ACLS:
         yield Hit("acl", acl, f"The canned ACL `{acl}` {_ACL_MEANS[acl.lower()]}.", resource=res)
+    elif isinstance(acl, Unevaluated):  # fixed by the file, not computed: judged at its worst
+        yield Hit("acl", acl, "The canned ACL could not be evaluated; it may be public.", resource=res)
     grants = res.get("access_control_policy.0.grant") or res.get("grant") or []
     for i, grant in enumerate(grants if isinstance(grants, list) else []):
         if not isinstance(grant, Mapping):

@@ -2,7 +2,9 @@
 
 Every builder returns a `CheckFn`. Unknown values never produce a high-confidence hit:
 flag checks skip an unknown value (we cannot tell), and network checks report an unknown
-CIDR only when the port is sensitive, at low confidence.
+CIDR only when the port is sensitive, at low confidence. An `Unevaluated` value (fixed by
+the file, not computed by the evaluator: model.py) is not "cannot tell": flag checks judge it
+at its worst (a hit carrying it; the scanner keeps it at full confidence and reports it).
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import re
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
-from clearance.scanners.iac.model import Resource, Unknown, as_list, is_unknown, lookup, truthy
+from clearance.scanners.iac.model import Resource, Unevaluated, Unknown, as_list, is_unknown, lookup, truthy
 from clearance.scanners.iac.rules.base import CheckFn, Hit, RuleContext
 
 ANYWHERE_V4 = frozenset({"0.0.0.0/0", "0.0.0.0", "*", "internet", "any", "0.0.0.0/0.0.0.0"})
@@ -42,7 +44,10 @@ def own_network(value: Any) -> bool:
 
 
 def port_range(from_port: Any, to_port: Any) -> tuple[int, int] | None:
-    """An inclusive port range from two loosely typed values; None if unknown."""
+    """An inclusive port range from two loosely typed values; None if unknown; every port if
+    one could not be evaluated (`Unevaluated`: fixed by the file, judged at its worst)."""
+    if isinstance(from_port, Unevaluated) or isinstance(to_port, Unevaluated):
+        return (0, 65535)
     try:
         lo = int(from_port)
         hi = int(to_port) if to_port is not None and not is_unknown(to_port) else lo
@@ -54,11 +59,17 @@ def port_range(from_port: Any, to_port: Any) -> tuple[int, int] | None:
 
 
 def parse_port_spec(spec: Any) -> list[tuple[int, int]] | None:
-    """Ports written as `22`, `"22"`, `"1000-2000"`, `"*"` (Azure/GCP); None if unknown."""
+    """Ports written as `22`, `"22"`, `"1000-2000"`, `"*"` (Azure/GCP); None if unknown; every
+    port for one that could not be evaluated (`Unevaluated`: judged at its worst)."""
+    if isinstance(spec, Unevaluated):
+        return [(0, 65535)]
     if is_unknown(spec):
         return None
     out: list[tuple[int, int]] = []
     for item in as_list(spec):
+        if isinstance(item, Unevaluated):
+            out.append((0, 65535))
+            continue
         text = str(item).strip()
         if text in ("*", "0-65535", "all", "-1"):
             out.append((0, 65535))
@@ -100,32 +111,32 @@ def flag_not_true(
             elif missing_fires:
                 yield Hit(path, value, message)
             return
-        if is_unknown(value):
-            return
-        if truthy(value) is False:
+        if isinstance(value, Unevaluated) or (not is_unknown(value) and truthy(value) is False):
             yield Hit(path, value, message)
 
     return check
 
 
 def flag_true(path: str, message: str = "") -> CheckFn:
-    """Fires when a boolean setting is explicitly true."""
+    """Fires when a boolean setting is explicitly true (or could not be evaluated)."""
 
     def check(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         value = res.get(path)
-        if not is_unknown(value) and truthy(value) is True:
+        if isinstance(value, Unevaluated) or (not is_unknown(value) and truthy(value) is True):
             yield Hit(path, value, message)
 
     return check
 
 
 def value_in(path: str, bad: Iterable[str], message: str = "", *, case_insensitive: bool = True) -> CheckFn:
-    """Fires when a string setting is one of the bad values."""
+    """Fires when a string setting is one of the bad values (or could not be evaluated)."""
     bad_set = {b.lower() if case_insensitive else b for b in bad}
 
     def check(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         value = res.get(path)
-        if isinstance(value, str) and (value.lower() if case_insensitive else value) in bad_set:
+        if isinstance(value, Unevaluated) or (
+            isinstance(value, str) and (value.lower() if case_insensitive else value) in bad_set
+        ):
             yield Hit(path, value, message)
 
     return check

@@ -1,0 +1,248 @@
+"""Could-not-evaluate is not unknown-until-apply (fail closed), through the CLI gate.
+
+A value supplied at apply time (a variable without a value, a data source, a module from
+outside) is legitimately unknown: findings on it are low confidence and warn (issue 15).
+A value this file fixes but the evaluator refused or does not implement (a budget, a range
+too long, a function it lacks, instances past the cap) must not be a way for a pull request
+to turn a blocking finding into a warning: the finding keeps its confidence and severity,
+and the scan names the file and resource it could not evaluate (incomplete under the default
+`fail_closed`). Fixtures: `tests/fixtures/iac/unevaluable/<case>/`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+from typer.testing import CliRunner
+
+from clearance.cli import app
+
+CASES = Path(__file__).resolve().parents[2] / "fixtures" / "iac" / "unevaluable"
+runner = CliRunner()
+EXIT_PASS, EXIT_BLOCKED, EXIT_INCOMPLETE = 0, 1, 3
+SSH = "iac.aws-sg-open-ssh"
+
+
+def gate(case: str, tmp_path: Path) -> tuple[int, dict[str, Any]]:
+    root = tmp_path / "repo"
+    shutil.copytree(CASES / case, root)
+    result = runner.invoke(
+        app, ["gate", str(root), "--scanners", "iac", "--format", "json", "--jobs", "1", "--quiet"]
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    assert "internal error" not in result.output.lower(), result.output
+    return result.exit_code, json.loads(result.stdout)
+
+
+def findings(report: dict[str, Any], rule_id: str) -> list[dict[str, Any]]:
+    return [f for f in report["findings"] if f["rule_id"] == rule_id]
+
+
+def errors_naming(report: dict[str, Any], path: str, *words: str) -> list[dict[str, Any]]:
+    return [e for e in report["errors"] if e["path"] == path and all(w in e["message"] for w in words)]
+
+
+def assert_certain(hit: dict[str, Any], severity: str = "high") -> None:
+    assert hit["signals"]["confidence"] != "low", hit
+    assert hit["severity"] == severity, hit
+
+
+@pytest.mark.parametrize(
+    ("case", "resource"),
+    [
+        ("count-range", "aws_security_group.admin"),
+        ("count-can", "aws_security_group.can"),
+        ("count-can", "aws_security_group.try"),
+    ],
+)
+def test_a_count_the_evaluator_refuses_does_not_lower_the_finding(
+    case: str, resource: str, tmp_path: Path
+) -> None:
+    code, report = gate(case, tmp_path)
+    [hit] = [f for f in findings(report, SSH) if f["signals"]["resource"] == resource]
+    assert_certain(hit)
+    assert hit["signals"]["instances"] == "unevaluated"
+    assert "could not be evaluated" in hit["message"]
+    assert errors_naming(report, "main.tf", resource, "count", "could not be evaluated")
+    assert report["summary"]["complete"] is False
+    assert code == EXIT_BLOCKED
+
+
+def test_an_unimplemented_function_in_count_does_not_lower_the_finding(tmp_path: Path) -> None:
+    code, report = gate("count-unsupported-function", tmp_path)
+    [hit] = findings(report, "iac.aws-s3-public-access")
+    assert_certain(hit)
+    assert hit["signals"]["instances"] == "unevaluated"
+    assert errors_naming(report, "main.tf", "aws_s3_bucket_acl.assets", "parseint")
+    assert code == EXIT_BLOCKED
+
+
+def test_a_for_each_over_a_refused_range_is_reported_and_its_values_are_not_unknown(tmp_path: Path) -> None:
+    code, report = gate("for-each-huge-range", tmp_path)
+    assert errors_naming(
+        report, "main.tf", "aws_security_group_rule.ssh", "for_each", "could not be evaluated"
+    )
+    [hit] = findings(report, SSH)
+    assert_certain(hit)
+    assert code == EXIT_BLOCKED
+
+
+def test_instances_past_the_cap_are_reported_not_silently_dropped(tmp_path: Path) -> None:
+    """`count = 40`: the 40th rule is the open one and only 32 are evaluated."""
+    code, report = gate("count-beyond-instance-cap", tmp_path)
+    assert errors_naming(report, "main.tf", "aws_security_group_rule.office", "40", "32")
+    assert not findings(report, SSH)
+    assert code == EXIT_INCOMPLETE
+
+
+def test_a_dynamic_block_over_an_unimplemented_function_is_reported(tmp_path: Path) -> None:
+    code, report = gate("dynamic-unevaluable", tmp_path)
+    [hit] = findings(report, SSH)
+    assert_certain(hit)
+    # the blocks are known (one), their value is not computed: reported where a rule reads it
+    assert errors_naming(report, "main.tf", "aws_security_group.admin", "ingress", "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+def test_a_module_call_with_an_unevaluable_count_does_not_lower_what_it_creates(tmp_path: Path) -> None:
+    code, report = gate("module-count-unevaluable", tmp_path)
+    [hit] = findings(report, SSH)
+    assert hit["signals"]["resource"] == "module.admin.aws_security_group.this"
+    assert_certain(hit)
+    assert hit["signals"]["instances"] == "unevaluated"
+    assert errors_naming(report, "main.tf", "module.admin", "count", "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+def test_an_attribute_the_evaluator_cannot_compute_is_not_a_low_confidence_unknown(tmp_path: Path) -> None:
+    code, report = gate("attribute-unevaluable", tmp_path)
+    [hit] = findings(report, SSH)
+    assert_certain(hit)
+    assert "<not evaluated: cidrsubnet" in hit["evidence"]
+    assert errors_naming(
+        report, "main.tf", "aws_security_group.admin", "cidr_blocks", "could not be evaluated"
+    )
+    assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize("case", ["legit-data-source", "legit-registry-module"])
+def test_values_unknown_until_apply_stay_low_confidence_and_complete(case: str, tmp_path: Path) -> None:
+    code, report = gate(case, tmp_path)
+    [hit] = findings(report, SSH)
+    assert hit["signals"]["confidence"] == "low" and hit["severity"] == "medium"
+    assert hit["signals"]["instances"] == "unknown"
+    assert report["errors"] == [] and report["summary"]["complete"] is True
+    assert code == EXIT_PASS
+
+
+def test_module_shapes_with_known_inputs_are_complete_and_unchanged(tmp_path: Path) -> None:
+    """The vpc module's shapes (regexall, cidrsubnet, setsubtract where no rule reads them;
+    counts over lengths and nested conditionals; instance keys built in a `for`): the same
+    single finding as before this change, and no error."""
+    code, report = gate("legit-vpc-module-shapes", tmp_path)
+    assert report["errors"] == []
+    assert [(f["rule_id"], f["signals"]["confidence"]) for f in report["findings"]] == [
+        ("iac.aws-vpc-flow-logs", "high")
+    ]
+    assert code == EXIT_PASS
+
+
+def test_unimplemented_functions_no_rule_depends_on_are_not_reported(tmp_path: Path) -> None:
+    code, report = gate("legit-unsupported-function-elsewhere", tmp_path)
+    assert report["findings"] == [] and report["errors"] == []
+    assert code == EXIT_PASS
+
+
+# --- CloudFormation ---------------------------------------------------------------------
+
+
+def test_cfn_select_of_literals_is_not_a_low_confidence_unknown(tmp_path: Path) -> None:
+    code, report = gate("cfn-select", tmp_path)
+    [hit] = findings(report, SSH)
+    assert_certain(hit)
+    assert errors_naming(
+        report, "template.yaml", "AdminSecurityGroup", "Fn::Select", "could not be evaluated"
+    )
+    assert code == EXIT_BLOCKED
+
+
+def test_cfn_if_with_identical_branches_is_that_value(tmp_path: Path) -> None:
+    code, report = gate("cfn-if-same-branches", tmp_path)
+    [hit] = findings(report, SSH)
+    assert_certain(hit)
+    assert hit["evidence"].endswith('"0.0.0.0/0"')
+    assert report["errors"] == []
+    assert code == EXIT_BLOCKED
+
+
+def test_cfn_if_on_a_condition_over_parameter_defaults_takes_the_branch(tmp_path: Path) -> None:
+    code, report = gate("cfn-if-condition-with-default", tmp_path)
+    [hit] = findings(report, SSH)
+    assert_certain(hit)
+    assert report["errors"] == []
+    assert code == EXIT_BLOCKED
+
+
+def test_cfn_if_on_a_parameter_supplied_at_deploy_time_stays_low(tmp_path: Path) -> None:
+    code, report = gate("cfn-if-parameter-without-default", tmp_path)
+    [hit] = findings(report, SSH)
+    assert hit["signals"]["confidence"] == "low" and hit["severity"] == "medium"
+    assert report["errors"] == []
+    assert code == EXIT_PASS
+
+
+def test_every_instance_of_a_module_call_is_evaluated(tmp_path: Path) -> None:
+    """All known; the open group is the second instance of the call (only the first was evaluated)."""
+    code, report = gate("module-for-each-second-instance", tmp_path)
+    [hit] = findings(report, SSH)
+    assert hit["signals"]["resource"] == 'module.admin["anywhere"].aws_security_group.this'
+    assert_certain(hit)
+    assert report["errors"] == []
+    assert code == EXIT_BLOCKED
+
+
+def test_an_infinite_count_is_a_clean_refusal_not_an_internal_error(tmp_path: Path) -> None:
+    code, report = gate("count-infinite", tmp_path)  # main: exit 70, OverflowError
+    [hit] = findings(report, "iac.aws-s3-public-access")
+    assert hit["signals"]["confidence"] != "low" and hit["signals"]["instances"] == "unevaluated"
+    assert errors_naming(report, "main.tf", "aws_s3_bucket.assets", "count", "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+def test_an_unevaluable_resource_beside_a_star_does_not_lower_an_admin_grant(tmp_path: Path) -> None:
+    code, report = gate("iam-star-plus-unevaluable", tmp_path)
+    [hit] = findings(report, "iac.aws-iam-admin-policy")
+    assert_certain(hit, "critical")
+    assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        ("iac.aws-rds-public", "aws_db_instance.reports", "publicly_accessible"),
+        ("iac.aws-s3-public-access", "aws_s3_bucket_acl.assets", "acl"),
+    ],
+)
+def test_a_setting_the_evaluator_cannot_compute_is_judged_at_its_worst_and_reported(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """A flag rule reads "cannot tell" as no finding; for a value the file fixes, that would be
+    a silent pass (`acl = trimspace(" public-read ")`)."""
+    code, report = gate("flag-unevaluable", tmp_path)
+    [hit] = [f for f in findings(report, rule_id) if f["signals"]["resource"] == resource]
+    assert_certain(hit)
+    assert "<not evaluated" in hit["evidence"]
+    assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+def test_a_port_the_evaluator_cannot_compute_is_read_as_any_port(tmp_path: Path) -> None:
+    code, report = gate("port-unevaluable", tmp_path)
+    [hit] = [f for f in report["findings"] if f["rule_id"].startswith("iac.aws-sg-open-")]
+    assert hit["rule_id"] == "iac.aws-sg-open-all-ports"
+    assert hit["signals"]["confidence"] != "low"
+    assert code == EXIT_BLOCKED
