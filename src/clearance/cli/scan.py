@@ -292,8 +292,10 @@ ignore = [
   # "vendor/**",
 ]
 
-# Files larger than this many bytes are skipped and reported as skipped.
-max_file_size = 5242880
+# Size cap per file, in bytes (default 5 MiB). Above it, secrets are still scanned in chunks, and
+# a lockfile or IaC file makes the scan incomplete (exit 3). Setting the cap here, even to the
+# default, is choosing the budget: such files are then reported as skipped instead (0 = no cap).
+# max_file_size = 5242880
 
 # `clearance gate` decides with the built-in default policy (docs/policy.md): it blocks live
 # secrets, exploitable vulnerabilities and dangerous IaC in exposed services, and warns on the rest.
