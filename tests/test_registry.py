@@ -143,7 +143,7 @@ def test_the_pipeline_hands_scanners_the_secret_detector(
 
 
 def test_the_init_file_changes_no_default(tmp_path: Path) -> None:
-    """"The values shown are the defaults": a project after `clearance init` is gated exactly
+    """ "The values shown are the defaults": a project after `clearance init` is gated exactly
     as before it. Some keys mean more when written out (an explicit `max_file_size` turns an
     oversized IaC file or lockfile from an error into a reported skip): those stay commented."""
     from clearance.config import settings_from_mapping

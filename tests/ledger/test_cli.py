@@ -676,3 +676,13 @@ def test_a_token_in_the_server_url_is_used_and_never_shown(
     # an unreachable server named in an error: without its credentials
     code, out, err = cli("ledger", "findings", "--server", f"http://ci:{tok}@127.0.0.1:9")
     assert code != 0 and "127.0.0.1:9" in err and tok not in out + err
+
+
+def test_counts_by_severity_read_as_words_worst_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ledger debt`'s overdue table showed `{'critical': 3, 'high': 10}` (a Python dict)."""
+    from clearance.cli.ledger import _emit
+
+    rows = [{"team": "payments", "by_severity": {"high": 10, "info": 1, "critical": 3, "unknown": 2}}]
+    _emit(rows, ["team", "by_severity"], "table", "overdue by team")
+    out = capsys.readouterr().out
+    assert "critical 3, high 10, unknown 2, info 1" in out and "{" not in out

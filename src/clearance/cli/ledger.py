@@ -277,7 +277,20 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # counts by severity: "critical 3, high 10", worst first
+        return ", ".join(f"{k} {n}" for k, n in sorted(value.items(), key=_worst_first))
     return str(value)
+
+
+def _worst_first(item: tuple[Any, Any]) -> tuple[int, int, int, str]:
+    """Severities from critical down to info, then any other key by name."""
+    from clearance.model import Severity
+
+    try:
+        rank, order = Severity(item[0]).sort_key()
+    except ValueError:
+        return (1, 0, 0, str(item[0]))
+    return (0, -rank, -order, "")
 
 
 # --- commands ----------------------------------------------------------------------------------------
@@ -584,7 +597,7 @@ def debt(
             {
                 "bucket": b,
                 **{"total": sum(v.values())},
-                "by_severity": ", ".join(f"{k} {n}" for k, n in sorted(v.items())),
+                "by_severity": v,
             }
             for b, v in data["aging"].items()
         ]
