@@ -239,6 +239,34 @@ def test_verify_log_detects_an_edited_and_a_deleted_entry(
     assert code == 1 and "checkpoint signed 4 entries but the log holds 2" in err
 
 
+def test_verify_log_detects_an_edited_actor_action_or_time_column(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    """The dashboard's audit page shows `actor`, `action` and `at` from their own columns; an edit
+    there (a push blamed on someone else) must break verification like an edit of the entry."""
+    tok = _token(live, "payments", "ingest,read")
+    (tmp_path / "r.json").write_bytes(demo_runs.report1)
+    assert cli("push", str(tmp_path / "r.json"), "--server", live.url, "--token", tok)[0] == 0
+    assert live.admin("verify-log")[0] == 0
+    edits = {
+        "actor": "UPDATE audit_entries SET actor = 'cli' WHERE seq = 1",
+        "action": "UPDATE audit_entries SET action = 'token.revoked' WHERE seq = 1",
+        "at": "UPDATE audit_entries SET at = :at WHERE seq = 1",
+    }
+    for column, statement in edits.items():
+        with live.db.engine.begin() as c:
+            before = c.execute(text(f"SELECT {column} FROM audit_entries WHERE seq = 1")).scalar_one()
+            c.execute(text(statement), {"at": __import__("datetime").datetime(2020, 1, 1)})
+        code, _, err = live.admin("verify-log")
+        assert code == 1 and f"entry 1: its {column} column differs from the signed entry" in err, (
+            column,
+            err,
+        )
+        with live.db.engine.begin() as c:
+            c.execute(text(f"UPDATE audit_entries SET {column} = :v WHERE seq = 1"), {"v": before})
+        assert live.admin("verify-log")[0] == 0, column
+
+
 def test_sync_catalog_sets_owners_and_codeowners(live: Live, demo_runs: DemoRuns, tmp_path: Path) -> None:
     repo = tmp_path / "billing-repo"
     repo.mkdir()
