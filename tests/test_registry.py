@@ -46,7 +46,7 @@ def test_help_and_init_list_the_registry() -> None:
     text = init_template()
     assert tomllib.loads(text)["scanners"] == list(DEFAULT_SCANNERS)
     for s in SCANNERS:
-        assert f"{s.id} ({s.summary})" in text
+        assert f"\n#   {s.id}: {s.summary}\n" in text  # not "deps (… (offline advisory database))"
 
 
 def test_unknown_scanner_in_configuration_names_the_registry() -> None:

@@ -284,7 +284,8 @@ INIT_TEMPLATE = """\
 # clearance configuration — https://github.com/clearance-dev/clearance/blob/main/docs/configuration.md
 # Every key is optional; the values shown are the defaults.
 
-# Scanners to run: {scanner_list}.
+# Scanners to run:
+{scanner_list}
 scanners = [{default_scanners}]
 
 # gitignore-style globs never scanned (on top of .gitignore and .clearanceignore).
@@ -353,7 +354,7 @@ var_files = []
 
 def init_template() -> str:
     """The starter clearance.toml, listing the registry's scanners."""
-    listed = "; ".join(f"{s.id} ({s.summary})" for s in SCANNERS)
+    listed = "\n".join(f"#   {s.id}: {s.summary}" for s in SCANNERS)
     defaults = ", ".join(f'"{s.id}"' for s in SCANNERS if s.default)
     return INIT_TEMPLATE.replace("{scanner_list}", listed).replace("{default_scanners}", defaults)
 
