@@ -714,3 +714,14 @@ def test_counts_by_severity_read_as_words_worst_first(capsys: pytest.CaptureFixt
     _emit(rows, ["team", "by_severity"], "table", "overdue by team")
     out = capsys.readouterr().out
     assert "critical 3, high 10, unknown 2, info 1" in out and "{" not in out
+
+
+def test_serve_on_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    """`ledger serve --db postgresql+psycopg://…` with nothing listening said "internal error …
+    please report this" (exit 70); like every other ledger command it is exit 3 with the reason,
+    and the URL's password is never shown."""
+    url = "postgresql+psycopg://postgres:S3cretPW@127.0.0.1:1/ledger"
+    code, out, err = cli("ledger", "serve", "--db", url, "--log-key", str(tmp_path / "k"), "--port", "1")
+    assert code == 3, (code, err)
+    assert "ledger database error" in err and "internal error" not in err
+    assert "S3cretPW" not in out + err

@@ -89,9 +89,14 @@ def _ledger(
 
         yield Ledger(engine, log_key=LogKey.load_or_create(log_key or default_key_path()), matcher=matcher)
     except SQLAlchemyError as e:
-        raise LedgerError(f"ledger database error: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
+        raise _database_error(e) from e
     finally:
         engine.dispose()
+
+
+def _database_error(e: Exception) -> LedgerError:
+    """A database that cannot be used (unreachable, refused, broken): the driver's first line."""
+    return LedgerError(f"ledger database error: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
 
 
 # --- HTTP client -----------------------------------------------------------------------------------
@@ -359,7 +364,13 @@ def serve(
             f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
             err=True,
         )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            app = create_app(settings)
+        except SQLAlchemyError as e:
+            raise _database_error(e) from e
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 @ledger_app.command("migrate")
