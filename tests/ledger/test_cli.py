@@ -725,3 +725,13 @@ def test_serve_on_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> No
     assert code == 3, (code, err)
     assert "ledger database error" in err and "internal error" not in err
     assert "S3cretPW" not in out + err
+
+
+def test_asking_an_empty_local_ledger_says_so(tmp_path: Path) -> None:
+    """Without --server (or $CLEARANCE_SERVER) the CLI reads the local database, created empty on
+    first use: "CVE-…: 0 service(s) affected" from it must not pass for an answer."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for args in (["affected", "CVE-2024-56326"], ["ledger", "findings"]):
+        code, _, err = cli(*args, "--db", url, env={"COLUMNS": "80", "CLEARANCE_SERVER": ""})
+        assert code == 0, err
+        assert "holds no services" in err and "--server" in err, (args, err)

@@ -94,6 +94,19 @@ def _ledger(
         engine.dispose()
 
 
+def _note_if_empty(store: Any, db_url: str | None) -> None:
+    """An empty answer read from a local database that holds nothing at all (created on first
+    use, e.g. when --server was forgotten) says so, instead of passing for "nothing affected"."""
+    if not store.has_services():
+        from clearance.ledger import db
+
+        typer.echo(
+            f"note: the ledger database {db.redact(db.resolve_url(db_url))} holds no services yet; "
+            f"to ask a ledger server, pass --server URL (or set {SERVER_ENV})",
+            err=True,
+        )
+
+
 def _database_error(e: Exception) -> LedgerError:
     """A database that cannot be used (unreachable, refused, broken): the driver's first line."""
     return LedgerError(f"ledger database error: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
@@ -564,6 +577,8 @@ def findings(
                     team=team, service=service, severity=severity, status=status, overdue=overdue
                 )
                 rows = [f.as_json() for f in store.findings(flt)]
+                if not rows:
+                    _note_if_empty(store, db_url)
         _emit(rows, FINDING_COLUMNS, fmt, f"{len(rows)} findings", priority=FINDING_PRIORITY)
 
 
@@ -1008,6 +1023,8 @@ def affected(
                     limit=limit,
                     offset=offset,
                 )
+                if not data["results"]:
+                    _note_if_empty(store, db_url)
         rows = data["results"]
         title = f"{query}: {len(data['services'])} service(s) affected"
         if len(rows) < data.get("count", len(rows)):
