@@ -66,6 +66,10 @@ def test_error_classes_say_what_the_table_says() -> None:
     assert "incomplete" in table[int(SourceError.exit_code)]
     assert "advisory database" in table[int(ScanError.exit_code)]
     assert "internal" in table[int(ClearanceError.exit_code)]
+    from clearance.errors import LedgerError
+
+    # `clearance push` refused (403, 400…) or the ledger unreachable: the table says so
+    assert "ledger" in table[int(LedgerError.exit_code)]
 
 
 @pytest.mark.parametrize("outcome", list(Outcome))

@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from clearance.cli import app
 from clearance.cli.scan import init_template
 from clearance.config import DEFAULT_SCANNERS, Settings
+from clearance.decision import ExitCode
 from clearance.errors import UsageError
 from clearance.model import FindingKind, RuleInfo
 from clearance.pipeline import RunOptions, ScanRequest, scan
@@ -45,7 +46,7 @@ def test_help_and_init_list_the_registry() -> None:
     text = init_template()
     assert tomllib.loads(text)["scanners"] == list(DEFAULT_SCANNERS)
     for s in SCANNERS:
-        assert f"{s.id} ({s.summary})" in text
+        assert f"\n#   {s.id}: {s.summary}\n" in text  # not "deps (… (offline advisory database))"
 
 
 def test_unknown_scanner_in_configuration_names_the_registry() -> None:
@@ -139,3 +140,19 @@ def test_the_pipeline_hands_scanners_the_secret_detector(
     assert [c.secret_detector for c in seen] == [registry.secret_detector]
     assert registry.secret_detector('AWS_SECRET_ACCESS_KEY = "mihA/2O76UMFxFkM/R5Kjp1vRt+1fjORS/6ilQ9z"')
     assert not registry.secret_detector("description = a plain sentence")
+
+
+def test_the_init_file_changes_no_default(tmp_path: Path) -> None:
+    """ "The values shown are the defaults": a project after `clearance init` is gated exactly
+    as before it. Some keys mean more when written out (an explicit `max_file_size` turns an
+    oversized IaC file or lockfile from an error into a reported skip): those stay commented."""
+    from clearance.config import settings_from_mapping
+
+    written = settings_from_mapping(tomllib.loads(init_template()))
+    assert written == Settings()
+    assert written.size_cap_is_default(), "init sets max_file_size, which turns errors into skips"
+    # Through the real CLI: an IaC file above the default cap still makes the gate incomplete.
+    (tmp_path / "main.tf").write_text("# padding\n" * 530_000 + 'resource "aws_s3_bucket" "b" {}\n')
+    assert runner.invoke(app, ["init", str(tmp_path)]).exit_code == 0
+    gated = runner.invoke(app, ["gate", str(tmp_path), "--scanners", "iac", "-q"])
+    assert gated.exit_code == int(ExitCode.INCOMPLETE), gated.output

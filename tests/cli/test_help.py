@@ -72,3 +72,17 @@ def test_per_command_metavars_apply_to_their_command(key: str) -> None:
     assert re.search(rf"(?:{flags})\b[^\n]*?\s{re.escape(COMMAND_METAVARS[key])}\s", result.output), (
         result.output
     )
+
+
+def test_command_lists_show_each_summary_as_one_paragraph() -> None:
+    """Typer keeps a docstring's line breaks in a group's command list (`clearance db --help` showed
+    "…replaces only the ecosystems imported. With a⏎ledger configured…" at 80 columns): the
+    summary a list shows is one paragraph that the terminal wraps."""
+    import inspect
+
+    root = typer.main.get_command(app)
+    describe(root)
+    for path, group in walk(root):
+        for name, command in (getattr(group, "commands", None) or {}).items():
+            listed = command.short_help or inspect.cleandoc(command.help or "").split("\n\n")[0]
+            assert "\n" not in listed.strip(), f"clearance {path} {name}".replace("  ", " ")

@@ -239,6 +239,34 @@ def test_verify_log_detects_an_edited_and_a_deleted_entry(
     assert code == 1 and "checkpoint signed 4 entries but the log holds 2" in err
 
 
+def test_verify_log_detects_an_edited_actor_action_or_time_column(
+    live: Live, demo_runs: DemoRuns, tmp_path: Path
+) -> None:
+    """The dashboard's audit page shows `actor`, `action` and `at` from their own columns; an edit
+    there (a push blamed on someone else) must break verification like an edit of the entry."""
+    tok = _token(live, "payments", "ingest,read")
+    (tmp_path / "r.json").write_bytes(demo_runs.report1)
+    assert cli("push", str(tmp_path / "r.json"), "--server", live.url, "--token", tok)[0] == 0
+    assert live.admin("verify-log")[0] == 0
+    edits = {
+        "actor": "UPDATE audit_entries SET actor = 'cli' WHERE seq = 1",
+        "action": "UPDATE audit_entries SET action = 'token.revoked' WHERE seq = 1",
+        "at": "UPDATE audit_entries SET at = :at WHERE seq = 1",
+    }
+    for column, statement in edits.items():
+        with live.db.engine.begin() as c:
+            before = c.execute(text(f"SELECT {column} FROM audit_entries WHERE seq = 1")).scalar_one()
+            c.execute(text(statement), {"at": __import__("datetime").datetime(2020, 1, 1)})
+        code, _, err = live.admin("verify-log")
+        assert code == 1 and f"entry 1: its {column} column differs from the signed entry" in err, (
+            column,
+            err,
+        )
+        with live.db.engine.begin() as c:
+            c.execute(text(f"UPDATE audit_entries SET {column} = :v WHERE seq = 1"), {"v": before})
+        assert live.admin("verify-log")[0] == 0, column
+
+
 def test_sync_catalog_sets_owners_and_codeowners(live: Live, demo_runs: DemoRuns, tmp_path: Path) -> None:
     repo = tmp_path / "billing-repo"
     repo.mkdir()
@@ -676,3 +704,34 @@ def test_a_token_in_the_server_url_is_used_and_never_shown(
     # an unreachable server named in an error: without its credentials
     code, out, err = cli("ledger", "findings", "--server", f"http://ci:{tok}@127.0.0.1:9")
     assert code != 0 and "127.0.0.1:9" in err and tok not in out + err
+
+
+def test_counts_by_severity_read_as_words_worst_first(capsys: pytest.CaptureFixture[str]) -> None:
+    """`ledger debt`'s overdue table showed `{'critical': 3, 'high': 10}` (a Python dict)."""
+    from clearance.cli.ledger import _emit
+
+    rows = [{"team": "payments", "by_severity": {"high": 10, "info": 1, "critical": 3, "unknown": 2}}]
+    _emit(rows, ["team", "by_severity"], "table", "overdue by team")
+    out = capsys.readouterr().out
+    assert "critical 3, high 10, unknown 2, info 1" in out and "{" not in out
+
+
+def test_serve_on_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
+    """`ledger serve --db postgresql+psycopg://…` with nothing listening said "internal error …
+    please report this" (exit 70); like every other ledger command it is exit 3 with the reason,
+    and the URL's password is never shown."""
+    url = "postgresql+psycopg://postgres:S3cretPW@127.0.0.1:1/ledger"
+    code, out, err = cli("ledger", "serve", "--db", url, "--log-key", str(tmp_path / "k"), "--port", "1")
+    assert code == 3, (code, err)
+    assert "ledger database error" in err and "internal error" not in err
+    assert "S3cretPW" not in out + err
+
+
+def test_asking_an_empty_local_ledger_says_so(tmp_path: Path) -> None:
+    """Without --server (or $CLEARANCE_SERVER) the CLI reads the local database, created empty on
+    first use: "CVE-…: 0 service(s) affected" from it must not pass for an answer."""
+    url = f"sqlite:///{tmp_path / 'ledger.db'}"
+    for args in (["affected", "CVE-2024-56326"], ["ledger", "findings"]):
+        code, _, err = cli(*args, "--db", url, env={"COLUMNS": "80", "CLEARANCE_SERVER": ""})
+        assert code == 0, err
+        assert "holds no services" in err and "--server" in err, (args, err)

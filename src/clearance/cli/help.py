@@ -8,6 +8,7 @@ A test walks every command: no Python type in any help text, examples for every 
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Iterator
 from typing import Any
 
@@ -323,6 +324,10 @@ def describe(root: Any, path: tuple[str, ...] = ()) -> None:
         if not getattr(command, "_clearance_help", False):
             command.get_help_option = _flag_help_option(command.get_help_option)
             command._clearance_help = True
+        summary = inspect.cleandoc(command.help or "").split("\n\n")[0].strip()
+        if command.short_help is None and "\n" in summary:
+            # a group's command list keeps a docstring's line breaks (Typer's rich mode): one line
+            command.short_help = " ".join(summary.split())
         examples = EXAMPLES.get(path_str)
         if examples and not command.epilog:
             command.epilog = "Examples:\n\n" + "\n\n".join(f"  $ {e}" for e in examples)

@@ -89,9 +89,27 @@ def _ledger(
 
         yield Ledger(engine, log_key=LogKey.load_or_create(log_key or default_key_path()), matcher=matcher)
     except SQLAlchemyError as e:
-        raise LedgerError(f"ledger database error: {type(e).__name__}: {str(e).splitlines()[0][:300]}") from e
+        raise _database_error(e) from e
     finally:
         engine.dispose()
+
+
+def _note_if_empty(store: Any, db_url: str | None) -> None:
+    """An empty answer read from a local database that holds nothing at all (created on first
+    use, e.g. when --server was forgotten) says so, instead of passing for "nothing affected"."""
+    if not store.has_services():
+        from clearance.ledger import db
+
+        typer.echo(
+            f"note: the ledger database {db.redact(db.resolve_url(db_url))} holds no services yet; "
+            f"to ask a ledger server, pass --server URL (or set {SERVER_ENV})",
+            err=True,
+        )
+
+
+def _database_error(e: Exception) -> LedgerError:
+    """A database that cannot be used (unreachable, refused, broken): the driver's first line."""
+    return LedgerError(f"ledger database error: {type(e).__name__}: {str(e).splitlines()[0][:300]}")
 
 
 # --- HTTP client -----------------------------------------------------------------------------------
@@ -277,7 +295,20 @@ def _cell(value: Any) -> str:
         return ""
     if isinstance(value, list | tuple):
         return ", ".join(str(v) for v in value)
+    if isinstance(value, dict):  # counts by severity: "critical 3, high 10", worst first
+        return ", ".join(f"{k} {n}" for k, n in sorted(value.items(), key=_worst_first))
     return str(value)
+
+
+def _worst_first(item: tuple[Any, Any]) -> tuple[int, int, int, str]:
+    """Severities from critical down to info, then any other key by name."""
+    from clearance.model import Severity
+
+    try:
+        rank, order = Severity(item[0]).sort_key()
+    except ValueError:
+        return (1, 0, 0, str(item[0]))
+    return (0, -rank, -order, "")
 
 
 # --- commands ----------------------------------------------------------------------------------------
@@ -346,7 +377,13 @@ def serve(
             f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
             err=True,
         )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+        from sqlalchemy.exc import SQLAlchemyError
+
+        try:
+            app = create_app(settings)
+        except SQLAlchemyError as e:
+            raise _database_error(e) from e
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 @ledger_app.command("migrate")
@@ -540,6 +577,8 @@ def findings(
                     team=team, service=service, severity=severity, status=status, overdue=overdue
                 )
                 rows = [f.as_json() for f in store.findings(flt)]
+                if not rows:
+                    _note_if_empty(store, db_url)
         _emit(rows, FINDING_COLUMNS, fmt, f"{len(rows)} findings", priority=FINDING_PRIORITY)
 
 
@@ -584,7 +623,7 @@ def debt(
             {
                 "bucket": b,
                 **{"total": sum(v.values())},
-                "by_severity": ", ".join(f"{k} {n}" for k, n in sorted(v.items())),
+                "by_severity": v,
             }
             for b, v in data["aging"].items()
         ]
@@ -984,6 +1023,8 @@ def affected(
                     limit=limit,
                     offset=offset,
                 )
+                if not data["results"]:
+                    _note_if_empty(store, db_url)
         rows = data["results"]
         title = f"{query}: {len(data['services'])} service(s) affected"
         if len(rows) < data.get("count", len(rows)):

@@ -284,7 +284,8 @@ INIT_TEMPLATE = """\
 # clearance configuration — https://github.com/clearance-dev/clearance/blob/main/docs/configuration.md
 # Every key is optional; the values shown are the defaults.
 
-# Scanners to run: {scanner_list}.
+# Scanners to run:
+{scanner_list}
 scanners = [{default_scanners}]
 
 # gitignore-style globs never scanned (on top of .gitignore and .clearanceignore).
@@ -292,8 +293,10 @@ ignore = [
   # "vendor/**",
 ]
 
-# Files larger than this many bytes are skipped and reported as skipped.
-max_file_size = 5242880
+# Size cap per file, in bytes (default 5 MiB). Above it, secrets are still scanned in chunks, and
+# a lockfile or IaC file makes the scan incomplete (exit 3). Setting the cap here, even to the
+# default, is choosing the budget: such files are then reported as skipped instead (0 = no cap).
+# max_file_size = 5242880
 
 # `clearance gate` decides with the built-in default policy (docs/policy.md): it blocks live
 # secrets, exploitable vulnerabilities and dangerous IaC in exposed services, and warns on the rest.
@@ -351,7 +354,7 @@ var_files = []
 
 def init_template() -> str:
     """The starter clearance.toml, listing the registry's scanners."""
-    listed = "; ".join(f"{s.id} ({s.summary})" for s in SCANNERS)
+    listed = "\n".join(f"#   {s.id}: {s.summary}" for s in SCANNERS)
     defaults = ", ".join(f'"{s.id}"' for s in SCANNERS if s.default)
     return INIT_TEMPLATE.replace("{scanner_list}", listed).replace("{default_scanners}", defaults)
 

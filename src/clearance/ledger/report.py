@@ -7,6 +7,7 @@ with the path of the first problem. Unknown keys are ignored (the contract only 
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -157,7 +158,7 @@ def parse_report(raw: bytes) -> GateReport:
     """Parse and validate a report (JSON parsed and validated in one pass by pydantic-core);
     `BadInput` with a precise message otherwise."""
     try:
-        return GateReport.model_validate_json(raw)
+        report = GateReport.model_validate_json(raw)
     except ValidationError as e:
         first = e.errors()[0]
         kind, loc = first["type"], first["loc"]
@@ -174,6 +175,18 @@ def parse_report(raw: bytes) -> GateReport:
             ) from e
         where = ".".join(str(p) for p in loc)
         raise BadInput(f"invalid report at {where}: {first['msg']}", status_code=422) from e
+    if _NUL_ESCAPE.search(raw):
+        raise BadInput(
+            "invalid report: a string holds a NUL character (\\u0000)",
+            status_code=422,
+            hint="a gate report never holds one; PostgreSQL cannot store it",
+        )
+    return report
+
+
+_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
+"""`\\u0000` in a JSON text, not preceded by an odd backslash (`\\\\u0000` is the text `\\u0000`).
+A raw NUL byte is already invalid JSON."""
 
 
 def _schema_version(raw: bytes) -> Any:

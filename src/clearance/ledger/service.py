@@ -258,6 +258,9 @@ def verify_log(store: Store, public_pem: str | None = None) -> LogCheck:
             canonical_ok = False
         if leaf.hex() != e.leaf_hash or not canonical_ok:
             bad(e.seq, f"entry {e.seq} does not match its leaf hash (modified)")
+        else:
+            for column in _shown_columns_differing(e, parsed):
+                bad(e.seq, f"entry {e.seq}: its {column} column differs from the signed entry (modified)")
         leaves.append(leaf)
     public = audit.load_public_key(public_pem) if public_pem else None
     for cp in store.checkpoints():
@@ -280,6 +283,20 @@ def verify_log(store: Store, public_pem: str | None = None) -> LogCheck:
                 f"the log no longer matches the checkpoint of size {cp.size}; first entry that differs: {first}",
             )
     return check
+
+
+def _shown_columns_differing(e: Any, parsed: dict[str, Any]) -> list[str]:
+    """The columns kept beside the entry for listing (the dashboard's audit page shows them) that
+    no longer say what the signed entry says."""
+    differ = [c for c in ("actor", "action") if getattr(e, c) != parsed.get(c)]
+    try:
+        signed_at = dt.datetime.fromisoformat(str(parsed.get("at")))
+    except ValueError:
+        signed_at = None
+    stored_at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
+    if signed_at is None or stored_at != signed_at:
+        differ.append("at")
+    return differ
 
 
 def _first_divergence(store: Store, leaves: list[bytes], size: int) -> int:

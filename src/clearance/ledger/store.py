@@ -326,6 +326,10 @@ class Store:
             select(Service).where(Service.repository == repository).order_by(Service.name)
         ).first()
 
+    def has_services(self) -> bool:
+        """True once the ledger knows any service (an empty answer from an empty ledger says so)."""
+        return self.session.scalar(select(Service.id).limit(1)) is not None
+
     def services(self, team_ids: Sequence[int] | None = None) -> list[Service]:
         """Services by name (optionally only those of some teams)."""
         q = select(Service).order_by(Service.name)

@@ -101,7 +101,26 @@ def create_app(
         return {"status": "ok"}
 
     app.add_middleware(BodyLimit, limit=settings.max_request_bytes)
+    app.add_middleware(NoNulInUrl)
     return app
+
+
+class NoNulInUrl:
+    """Refuse a URL whose path or query holds a NUL character (`%00`): PostgreSQL cannot compare
+    text with one, SQLite would quietly match nothing. 400 on both engines, before any route."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and (
+            "\x00" in scope.get("path", "") or b"%00" in scope.get("query_string", b"")
+        ):
+            await errors.error_response(400, "a NUL character (%00) is not allowed in the URL")(
+                scope, receive, send
+            )
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimit:

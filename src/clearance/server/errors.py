@@ -7,6 +7,7 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from clearance.errors import ClearanceError
@@ -65,6 +66,15 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(_: Request, e: StarletteHTTPException) -> JSONResponse:
         return error_response(e.status_code, str(e.detail))
+
+    @app.exception_handler(DataError)
+    async def _data(_: Request, e: DataError) -> JSONResponse:
+        # Every value reaches SQL as a bound parameter taken from the request, so a value the
+        # database refuses (a NUL in a JSON body on PostgreSQL, a number out of range) is the
+        # request's fault: the driver's one-line reason, never the statement.
+        reason = str(e.orig).splitlines()[0][:200] if e.orig is not None else type(e).__name__
+        log.warning("request refused by the database: %s", reason)
+        return error_response(400, f"the database cannot store or compare a value of this request: {reason}")
 
     @app.exception_handler(Exception)
     async def _internal(_: Request, e: Exception) -> JSONResponse:

@@ -2,10 +2,33 @@
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated, Any
+
+from fastapi import Path
+from pydantic import BaseModel, ConfigDict, Field, field_validator
+
+ROW_ID_MAX = 2**31 - 1
+"""The largest id (and row offset) the API accepts: PostgreSQL's `integer`, the type of every id
+column. A larger number in a path, query or body is a 422, not a database error."""
+
+RowIdPath = Annotated[int, Path(ge=1, le=ROW_ID_MAX)]
+"""An id in a URL path (`/releases/{release_id}/vex`)."""
 
 
-class _In(BaseModel):
+class NulFree(BaseModel):
+    """A request body whose strings hold no NUL character (PostgreSQL cannot store one; SQLite
+    would keep it and show it back): refused with 422 on both engines."""
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _no_nul(cls, value: Any) -> Any:
+        items = value if isinstance(value, list | tuple) else (value,)
+        if any(isinstance(v, str) and "\x00" in v for v in items):
+            raise ValueError("a NUL character (\\u0000) is not allowed")
+        return value
+
+
+class _In(NulFree):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
@@ -21,7 +44,7 @@ class AnalysisCreate(_In):
     justification: str | None = Field(default=None, max_length=60)
     responses: list[str] = Field(default_factory=list, max_length=5)
     detail: str = Field(default="", max_length=4000)
-    release_id: int | None = None
+    release_id: int | None = Field(default=None, ge=1, le=ROW_ID_MAX)
 
 
 class TokenCreate(_In):
@@ -53,4 +76,4 @@ class SubscriptionCreate(_In):
 class DeliveryRetry(_In):
     """Which dead deliveries to put back (empty: all the token may see)."""
 
-    ids: list[int] = Field(default_factory=list, max_length=1000)
+    ids: list[Annotated[int, Field(ge=1, le=ROW_ID_MAX)]] = Field(default_factory=list, max_length=1000)

@@ -13,7 +13,7 @@ from clearance.evidence.keys import load_public_key
 from clearance.ledger import service as ledger_service
 from clearance.server.deps import AdminToken, LedgerDep, ReadToken, team_scope
 from clearance.server.errors import ApiError
-from clearance.server.schemas import KeyCreate, TokenCreate
+from clearance.server.schemas import KeyCreate, RowIdPath, TokenCreate
 
 router = APIRouter(prefix="/api/v1", tags=["admin"])
 
@@ -41,7 +41,7 @@ def list_tokens(_: AdminToken, ledger: LedgerDep) -> dict[str, Any]:
 
 
 @router.delete("/tokens/{token_id}", summary="Revoke a token")
-def revoke_token(token_id: int, token: AdminToken, ledger: LedgerDep) -> dict[str, Any]:
+def revoke_token(token_id: RowIdPath, token: AdminToken, ledger: LedgerDep) -> dict[str, Any]:
     """Idempotent."""
     with ledger.write() as store:
         return ledger_service.revoke_token(store, token_id, f"token:{token.prefix}").as_json()

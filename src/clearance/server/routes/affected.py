@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query
 from clearance.ledger.affected import DEFAULT_LIMIT, MAX_LIMIT, affected_query, rematch
 from clearance.server.deps import AdminToken, LedgerDep, ReadToken, team_scope
 from clearance.server.errors import ApiError
+from clearance.server.schemas import ROW_ID_MAX
 
 router = APIRouter(prefix="/api/v1", tags=["affected"])
 
@@ -23,7 +24,7 @@ def affected(
     purl: str | None = None,
     range: str | None = None,
     limit: int = Query(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description="Rows per page."),
-    offset: int = Query(0, ge=0, description="Rows to skip (see `next_offset`)."),
+    offset: int = Query(0, ge=0, le=ROW_ID_MAX, description="Rows to skip (see `next_offset`)."),
 ) -> dict[str, Any]:
     """`?advisory=CVE-…|GHSA-…` or `?purl=pkg:pypi/jinja2@2.11.2` (or a purl without version, with an
     optional `range` such as `<3.1.5`). One row per (release, component), a page at a time;

@@ -10,7 +10,7 @@ from fastapi.responses import Response
 from clearance.ledger.vex import record_analysis, release_vex
 from clearance.server.deps import LedgerDep, ReadToken, TokenDep, team_scope
 from clearance.server.errors import ApiError
-from clearance.server.schemas import AnalysisCreate
+from clearance.server.schemas import AnalysisCreate, RowIdPath
 
 router = APIRouter(prefix="/api/v1", tags=["analyses"])
 
@@ -37,7 +37,7 @@ def create_analysis(body: AnalysisCreate, token: TokenDep, ledger: LedgerDep) ->
 
 
 @router.get("/releases/{release_id}/vex", summary="CycloneDX VEX of a release")
-def vex(release_id: int, token: ReadToken, ledger: LedgerDep) -> Response:
+def vex(release_id: RowIdPath, token: ReadToken, ledger: LedgerDep) -> Response:
     """CycloneDX 1.6 JSON with one vulnerability per matched (component, advisory)."""
     with ledger.read() as store:
         text = release_vex(store, release_id, team_scope(token))

@@ -8,13 +8,17 @@ from fastapi import APIRouter, Query
 
 from clearance.ledger import service as ledger_service
 from clearance.server.deps import AdminToken, LedgerDep, ReadToken
+from clearance.server.schemas import ROW_ID_MAX
 
 router = APIRouter(prefix="/api/v1/audit", tags=["audit"])
 
 
 @router.get("/entries", summary="Audit log entries (admin)")
 def entries(
-    _: AdminToken, ledger: LedgerDep, offset: int = Query(0, ge=0), limit: int = Query(100, ge=1, le=1000)
+    _: AdminToken,
+    ledger: LedgerDep,
+    offset: int = Query(0, ge=0, le=ROW_ID_MAX),
+    limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     """Entries in log order, each with its canonical JSON and leaf hash."""
     with ledger.read() as store:

@@ -8,7 +8,7 @@ import json
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import ConfigDict, Field
 
 from clearance.deploy import admission
 from clearance.deploy import drift as tf_drift
@@ -20,6 +20,7 @@ from clearance.ledger import store_deploy as sd
 from clearance.ledger.store import Store, TokenInfo
 from clearance.server.deps import LedgerDep, ReadToken, check_service_access, require, team_scope
 from clearance.server.errors import ApiError
+from clearance.server.schemas import ROW_ID_MAX, NulFree
 
 router = APIRouter(prefix="/api/v1", tags=["deploy"])
 DeployToken = Annotated[TokenInfo, Depends(require("deploy"))]
@@ -45,7 +46,7 @@ def get_deploy_policy(request: Request) -> DeployPolicy:
 PolicyDep = Annotated[DeployPolicy, Depends(get_deploy_policy)]
 
 
-class _In(BaseModel):
+class _In(NulFree):
     model_config = ConfigDict(extra="forbid")
 
 
@@ -203,7 +204,7 @@ def deploy_log(
     env: str | None = None,
     answer: Literal["allow", "deny", "needs-approval"] | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=ROW_ID_MAX),
 ) -> dict[str, Any]:
     """Newest first, scoped to the token's team unless admin."""
     with ledger.read() as store:

@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query
 
 from clearance.ledger.store import FindingFilter
 from clearance.server.deps import LedgerDep, ReadToken, check_service_access, check_team_access, team_scope
+from clearance.server.schemas import ROW_ID_MAX
 
 router = APIRouter(prefix="/api/v1", tags=["findings"])
 
@@ -22,7 +23,7 @@ def list_findings(
     status: Literal["open", "fixed", "all"] = "open",
     overdue: bool = False,
     limit: int = Query(1000, ge=1, le=10000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=ROW_ID_MAX),
 ) -> dict[str, Any]:
     """Open findings (default), or fixed/all; `overdue=true` keeps those past their SLA."""
     with ledger.read() as store:

@@ -15,7 +15,7 @@ from clearance.notify.events import EventKind
 from clearance.notify.subscriptions import RoutingConfig
 from clearance.server.deps import LedgerDep, ReadToken, is_admin
 from clearance.server.errors import ApiError
-from clearance.server.schemas import DeliveryRetry, SubscriptionCreate
+from clearance.server.schemas import DeliveryRetry, RowIdPath, SubscriptionCreate
 
 router = APIRouter(prefix="/api/v1", tags=["routing"])
 
@@ -113,7 +113,7 @@ def create_subscription(
 
 @router.delete("/subscriptions/{subscription_id}", summary="Remove an API subscription")
 def delete_subscription(
-    subscription_id: int, request: Request, token: ReadToken, ledger: LedgerDep
+    subscription_id: RowIdPath, request: Request, token: ReadToken, ledger: LedgerDep
 ) -> dict[str, Any]:
     """A team token removes its own team's subscriptions; admin any."""
     _routing(request)
