@@ -174,16 +174,33 @@ def revoke_token(store: Store, token_id: int, actor: str) -> TokenInfo:
 # --- audit log ------------------------------------------------------------------------------------
 
 
+LOG_BATCH = 5000
+"""Entries (and checkpoints) read per statement when the whole log is streamed: `verify-log`, and
+signing without a usable compact range. Memory stays O(batch + log n) whatever the log's size."""
+
+
+class AuditLogDamaged(LedgerError):
+    """A proof needs a stored hash that is missing or unreadable (500: the server's data, not the
+    request, is at fault; `verify-log` says what)."""
+
+    status_code = 500
+
+
 def sign_checkpoint(store: Store, key: LogKey) -> tuple[int, str]:
     """Sign (size, root) of the whole log now; returns them. Incremental: the latest checkpoint's
     compact range is extended with the entries appended since (O(new entries · log n)); the whole
-    log is read only when there is no usable range (a checkpoint from before ranges were stored,
-    or one whose range does not hash to its signed root)."""
+    log is streamed only when there is no usable range (a checkpoint from before ranges were
+    stored, or one whose range does not hash to its signed root). The range comes from the
+    signed checkpoint, not from `audit_nodes`: a tampered stored subtree hash is never signed."""
     latest = store.latest_checkpoint()
     start, frontier = _usable_frontier(latest)
     new = store.audit_leaves(start)
     if any(seq != start + i for i, (seq, _) in enumerate(new)):  # a gap: recompute from scratch
-        start, frontier, new = 0, [], store.audit_leaves()
+        start, frontier, new = 0, [], []
+        for rows in store.audit_entry_batches(LOG_BATCH):
+            leaves = [bytes.fromhex(h) for _, _, h in rows]
+            frontier = audit.extend_frontier(start, frontier, leaves)
+            start += len(leaves)
     frontier = audit.extend_frontier(start, frontier, [bytes.fromhex(h) for _, h in new])
     size = start + len(new)
     root = audit.frontier_root(frontier)
@@ -208,19 +225,41 @@ def _usable_frontier(cp: Checkpoint | None) -> tuple[int, list[bytes]]:
     return cp.size, hashes
 
 
+MAX_REPORTED = 10
+"""Problems of one kind spelled out by `verify-log`; the rest are counted."""
+
+
 @dataclass
 class LogCheck:
     """What `verify-log` found."""
 
     entries: int = 0
     checkpoints: int = 0
+    nodes: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    first_bad_node: tuple[int, int] | None = None
+    """(level, index) of the first stored subtree hash that does not match the entries."""
+    more: dict[str, int] = field(default_factory=dict)
+    """Problems of each kind beyond the first `MAX_REPORTED`, counted."""
 
     @property
     def ok(self) -> bool:
         """True when nothing failed."""
         return not self.problems
+
+    def report(self, kind: str, message: str) -> None:
+        """Record a problem; beyond MAX_REPORTED of one kind only count it."""
+        n = self.more.get(kind, 0) + 1
+        self.more[kind] = n
+        if n <= MAX_REPORTED:
+            self.problems.append(message)
+
+    def finish(self) -> None:
+        """Append the counts of the problems not spelled out."""
+        for kind, n in self.more.items():
+            if n > MAX_REPORTED:
+                self.problems.append(f"… and {n - MAX_REPORTED} more: {kind}")
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -228,110 +267,162 @@ class LogCheck:
             "ok": self.ok,
             "entries": self.entries,
             "checkpoints": self.checkpoints,
+            "nodes": self.nodes,
             "first_bad_seq": self.first_bad_seq,
+            "first_bad_node": list(self.first_bad_node) if self.first_bad_node else None,
             "problems": self.problems,
         }
 
 
-def verify_log(store: Store, public_pem: str | None = None) -> LogCheck:
-    """Recompute every leaf from its entry and every signed checkpoint's root; name the first entry
-    that no longer matches. `public_pem`: the server's checkpoint key (trust anchor)."""
+def verify_log(store: Store, public_pem: str | None = None, *, batch: int = LOG_BATCH) -> LogCheck:
+    """Recompute every leaf from its entry, every signed checkpoint's root and every stored subtree
+    hash from those leaves; name the first entry that no longer matches. `public_pem`: the
+    server's checkpoint key (trust anchor). Streams the log `batch` entries at a time (memory
+    O(batch + log n)); checkpoints are met in size order as the tree grows."""
     check = LogCheck()
-    entries = store.audit_entries()
-    check.entries = len(entries)
-    leaves: list[bytes] = []
+    public = audit.load_public_key(public_pem) if public_pem else None
+    tree = audit.TreeBuilder()
+    cps = (c for rows in store.checkpoint_batches(batch) for c in rows)
+    pending = next(cps, None)
+    last_ok = 0  # the largest checkpoint the recomputed log still matches
 
-    def bad(seq: int, message: str) -> None:
-        check.problems.append(message)
+    def bad(seq: int, kind: str, message: str) -> None:
+        check.report(kind, message)
         if check.first_bad_seq is None or seq < check.first_bad_seq:
             check.first_bad_seq = seq
 
-    for expected, e in enumerate(entries):
-        if e.seq != expected and not any("missing" in p for p in check.problems):
-            bad(expected, f"entry {expected} is missing (deleted); the log jumps to {e.seq}")
-        body = e.entry.encode()
-        leaf = audit.leaf_hash(body)
-        try:
-            parsed = json.loads(body)
-            canonical_ok = audit.canonical(parsed) == body and parsed.get("seq") == e.seq
-        except ValueError:
-            canonical_ok = False
-        if leaf.hex() != e.leaf_hash or not canonical_ok:
-            bad(e.seq, f"entry {e.seq} does not match its leaf hash (modified)")
-        leaves.append(leaf)
-    public = audit.load_public_key(public_pem) if public_pem else None
-    for cp in store.checkpoints():
+    def checkpoint(cp: Checkpoint) -> None:
+        nonlocal last_ok
         check.checkpoints += 1
         if public is not None and not audit.verify_checkpoint(
             public, cp.size, bytes.fromhex(cp.root_hash), cp.signature
         ):
-            check.problems.append(f"checkpoint of size {cp.size} has an invalid signature")
-            continue
-        if cp.size > len(leaves):
+            check.report("invalid checkpoint signatures", f"checkpoint of size {cp.size} has an invalid signature")
+        elif cp.size > tree.size:
             bad(
-                len(leaves),
-                f"checkpoint signed {cp.size} entries but the log holds {len(leaves)} (entries deleted)",
+                tree.size,
+                "checkpoints beyond the end of the log",
+                f"checkpoint signed {cp.size} entries but the log holds {tree.size} (entries deleted)",
             )
-            continue
-        if audit.root(leaves[: cp.size]).hex() != cp.root_hash:
-            first = _first_divergence(store, leaves, cp.size)
+        elif tree.root().hex() != cp.root_hash:
             bad(
-                first,
-                f"the log no longer matches the checkpoint of size {cp.size}; first entry that differs: {first}",
+                last_ok,
+                "checkpoints that no longer match",
+                f"the log no longer matches the checkpoint of size {cp.size}; first entry that differs: {last_ok}",
             )
+        else:
+            last_ok = cp.size
+
+    for rows in store.audit_entry_batches(batch):
+        lo = tree.size
+        computed: dict[audit.Node, bytes] = {}
+        for seq, text_, stored_leaf in rows:
+            expected = tree.size
+            if seq != expected and check.more.get("missing entries", 0) == 0:
+                bad(expected, "missing entries", f"entry {expected} is missing (deleted); the log jumps to {seq}")
+            body = text_.encode()
+            leaf = audit.leaf_hash(body)
+            try:
+                parsed = json.loads(body)
+                canonical_ok = audit.canonical(parsed) == body and parsed.get("seq") == seq
+            except ValueError:
+                canonical_ok = False
+            if leaf.hex() != stored_leaf or not canonical_ok:
+                bad(seq, "modified entries", f"entry {seq} does not match its leaf hash (modified)")
+            computed.update(tree.push(leaf))
+            while pending is not None and pending.size <= tree.size:
+                checkpoint(pending)
+                pending = next(cps, None)
+        check.entries = tree.size
+        _check_nodes(check, computed, store.audit_nodes_completed(lo, tree.size))
+    while pending is not None:
+        checkpoint(pending)
+        pending = next(cps, None)
+    expected_nodes = tree.size - bin(tree.size).count("1")
+    extra = store.audit_node_count() - check.nodes
+    if check.nodes == expected_nodes and extra > 0:
+        check.report(
+            "stored subtree hashes",
+            f"{extra} stored subtree hashes lie beyond the log's {tree.size} entries (inserted)",
+        )
+    check.finish()
     return check
 
 
-def _first_divergence(store: Store, leaves: list[bytes], size: int) -> int:
-    """The first entry at which the log stopped matching: the smallest checkpoint that fails tells
-    the range; within it, a stored leaf that differs from its recomputation points at the entry."""
-    previous_ok = 0
-    for cp in store.checkpoints():
-        if cp.size > size:
-            break
-        if cp.size <= len(leaves) and audit.root(leaves[: cp.size]).hex() == cp.root_hash:
-            previous_ok = cp.size
-    return previous_ok
+def _check_nodes(check: LogCheck, computed: dict[audit.Node, bytes], stored: dict[audit.Node, str]) -> None:
+    """Compare the subtree hashes recomputed from one batch of entries with the stored ones."""
+    for node in sorted(computed, key=lambda n: ((n[1] + 1) << n[0], n[0])):  # completion order
+        level, idx = node
+        have = stored.get(node)
+        span = f"entries {idx << level}–{((idx + 1) << level) - 1}"
+        if have is None:
+            check.report("stored subtree hashes", f"the stored hash of {span} (level {level}) is missing")
+        elif have != computed[node].hex():
+            check.report(
+                "stored subtree hashes",
+                f"the stored hash of {span} (level {level}) does not match the entries (modified)",
+            )
+        else:
+            check.nodes += 1
+            continue
+        if check.first_bad_node is None:
+            check.first_bad_node = node
+
+
+def _hashes(store: Store, nodes: set[audit.Node]) -> dict[audit.Node, bytes]:
+    found = store.audit_hashes(nodes)
+    missing = sorted(nodes - found.keys())
+    if missing:
+        level, idx = missing[0]
+        raise AuditLogDamaged(
+            f"the audit log's stored hash of entries {idx << level}–{((idx + 1) << level) - 1} is missing "
+            "or unreadable; run `clearance ledger verify-log`"
+        )
+    return found
 
 
 def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]:
-    """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint)."""
-    leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
-    cp = store.latest_checkpoint()
-    n = size if size is not None else (cp.size if cp else len(leaves))
-    if not 0 < n <= len(leaves):
-        raise LedgerError(f"no tree of size {n} (the log has {len(leaves)} entries)")
-    proof = audit.inclusion_proof(leaves[:n], seq)
-    entry = store.audit_entries(limit=1, offset=seq)
+    """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint).
+    O(log n): a fixed number of statements, each a few primary-key lookups."""
+    available = store.audit_next_seq()
+    if size is None:
+        cp = store.latest_checkpoint()
+        size = cp.size if cp else available
+    if not 0 < size <= available:
+        raise LedgerError(f"no tree of size {size} (the log has {available} entries)")
+    ranges = audit.inclusion_ranges(seq, size)
+    hashes = _hashes(store, audit.nodes_for([*ranges, (0, size), (seq, seq + 1)]))
+    entry = store.audit_entry(seq)
     return {
         "seq": seq,
-        "tree_size": n,
-        "leaf_hash": leaves[seq].hex(),
-        "entry": entry[0].entry if entry else None,
-        "proof": [p.hex() for p in proof],
-        "root": audit.root(leaves[:n]).hex(),
-        "checkpoint": _checkpoint_json(store, n),
+        "tree_size": size,
+        "leaf_hash": hashes[(0, seq)].hex(),
+        "entry": entry.entry if entry else None,
+        "proof": [audit.range_hash(lo, hi, hashes).hex() for lo, hi in ranges],
+        "root": audit.range_hash(0, size, hashes).hex(),
+        "checkpoint": _checkpoint_json(store.checkpoints_at([size]).get(size)),
     }
 
 
 def consistency(store: Store, old: int, new: int) -> dict[str, Any]:
-    """Consistency proof between trees of `old` and `new` entries."""
-    leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
-    if not 0 < old <= new <= len(leaves):
-        raise LedgerError(f"no consistency proof from {old} to {new} (the log has {len(leaves)} entries)")
-    proof = audit.consistency_proof(leaves[:new], old)
+    """Consistency proof between trees of `old` and `new` entries (O(log n), like `inclusion`)."""
+    available = store.audit_next_seq()
+    if not 0 < old <= new <= available:
+        raise LedgerError(f"no consistency proof from {old} to {new} (the log has {available} entries)")
+    ranges = audit.consistency_ranges(old, new)
+    hashes = _hashes(store, audit.nodes_for([*ranges, (0, old), (0, new)]))
+    cps = store.checkpoints_at([old, new])
     return {
         "from": old,
         "to": new,
-        "old_root": audit.root(leaves[:old]).hex(),
-        "new_root": audit.root(leaves[:new]).hex(),
-        "proof": [p.hex() for p in proof],
-        "checkpoints": [c for c in (_checkpoint_json(store, old), _checkpoint_json(store, new)) if c],
+        "old_root": audit.range_hash(0, old, hashes).hex(),
+        "new_root": audit.range_hash(0, new, hashes).hex(),
+        "proof": [audit.range_hash(lo, hi, hashes).hex() for lo, hi in ranges],
+        "checkpoints": [c for c in (_checkpoint_json(cps.get(old)), _checkpoint_json(cps.get(new))) if c],
     }
 
 
-def _checkpoint_json(store: Store, size: int) -> dict[str, Any] | None:
-    for cp in store.checkpoints():
-        if cp.size == size:
-            return {"size": cp.size, "root": cp.root_hash, "key_id": cp.key_id, "signature": cp.signature}
-    return None
+def _checkpoint_json(cp: Checkpoint | None) -> dict[str, Any] | None:
+    if cp is None:
+        return None
+    return {"size": cp.size, "root": cp.root_hash, "key_id": cp.key_id, "signature": cp.signature}

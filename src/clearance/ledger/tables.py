@@ -686,6 +686,19 @@ class AuditEntry(Base):
     leaf_hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditNode(Base):
+    """The hash of one complete (perfect) subtree of the audit log above the leaves: the 2**level
+    entries from idx · 2**level on (level ≥ 1; leaf hashes are on `AuditEntry`). Written in the
+    transaction that appends the entry completing it, so an inclusion or consistency proof is a
+    few primary-key lookups instead of a read of the whole log. Derived data: `verify-log`
+    recomputes every one from the entries."""
+
+    __tablename__ = "audit_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class Checkpoint(Base):
     """A signed (size, root) of the audit log."""
 
