@@ -629,12 +629,21 @@ def verify_log(
         result = check_log(store, pem)
     if result.ok:
         typer.echo(
-            f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints verified"
+            f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, "
+            f"{result.nodes} stored subtree hashes verified"
         )
         return
     for p in result.problems:
         typer.echo(f"FAIL: {p}", err=True)
-    if result.first_bad_seq is None:  # no entry found modified: checkpoint signatures fail
+    if result.first_bad_seq is None and result.first_bad_node is not None:
+        level, idx = result.first_bad_node
+        typer.echo(
+            "audit log BROKEN: the entries match their signed checkpoints, but the stored subtree "
+            f"hashes proofs are built from do not (first: entries {idx << level}–{((idx + 1) << level) - 1}); "
+            "proofs that use them will not verify",
+            err=True,
+        )
+    elif result.first_bad_seq is None:  # no entry found modified: checkpoint signatures fail
         typer.echo(
             "audit log BROKEN: no entry found modified, but checkpoint signatures do not verify "
             "with this key (signed with another --log-key? pass the server's with --key)",

@@ -305,10 +305,14 @@ def verify_log(store: Store, public_pem: str | None = None, *, batch: int = LOG_
                 f"checkpoint signed {cp.size} entries but the log holds {tree.size} (entries deleted)",
             )
         elif tree.root().hex() != cp.root_hash:
+            # the entries up to the last matching checkpoint are intact; a modified entry found
+            # after it is the better answer
+            seen = check.first_bad_seq
+            first = seen if seen is not None and seen >= last_ok else last_ok
             bad(
-                last_ok,
+                first,
                 "checkpoints that no longer match",
-                f"the log no longer matches the checkpoint of size {cp.size}; first entry that differs: {last_ok}",
+                f"the log no longer matches the checkpoint of size {cp.size}; first entry that differs: {first}",
             )
         else:
             last_ok = cp.size
