@@ -1,6 +1,6 @@
 """Audit-log proofs from stored subtree hashes, on SQLite and PostgreSQL.
 
-A log of 3,000 entries: every inclusion and consistency proof the service serves (from the
+A log of 2,100 entries: every inclusion and consistency proof the service serves (from the
 `audit_nodes` table) equals the one a few lines of independent code compute from scratch from
 the entries' text, for many (seq, size) pairs including the edge sizes 1, 2, 2^k and 2^k + 1; a
 proof costs a fixed number of statements that read a bounded number of rows, whatever the log's
@@ -28,7 +28,7 @@ from clearance.ledger.service import AuditLogDamaged, Ledger, consistency, inclu
 
 from .conftest import Clock, LedgerDB
 
-N = 3000
+N = 2100
 EDGE_SIZES = sorted({1, 2, 3, *(2**k + d for k in range(1, 12) for d in (-1, 0, 1)), N - 1, N})
 
 
@@ -136,7 +136,7 @@ def _rows_read(engine: Engine, statements: list[tuple[str, Any]]) -> int:
 
 
 @pytest.fixture
-def log3000(ledger_db: LedgerDB, tmp_path: Path) -> tuple[Ledger, LogKey, LedgerDB]:
+def log2100(ledger_db: LedgerDB, tmp_path: Path) -> tuple[Ledger, LogKey, LedgerDB]:
     key = LogKey.load_or_create(tmp_path / "log.key")
     ledger = Ledger(ledger_db.engine, clock=Clock(), log_key=key)
     _append(ledger, N)
@@ -146,8 +146,8 @@ def log3000(ledger_db: LedgerDB, tmp_path: Path) -> tuple[Ledger, LogKey, Ledger
 # --- proofs equal the ones computed from scratch ---------------------------------------------------
 
 
-def test_proofs_equal_the_ones_computed_from_scratch(log3000: tuple[Ledger, LogKey, LedgerDB]) -> None:
-    ledger, _key, ledger_db = log3000
+def test_proofs_equal_the_ones_computed_from_scratch(log2100: tuple[Ledger, LogKey, LedgerDB]) -> None:
+    ledger, _key, ledger_db = log2100
     ref = FromScratch(_entries(ledger_db.engine))
     assert len(ref.leaves) == N
     rng = random.Random(6962)
@@ -180,16 +180,16 @@ def test_proofs_equal_the_ones_computed_from_scratch(log3000: tuple[Ledger, LogK
         assert latest["tree_size"] == N and latest["checkpoint"]["root"] == ref.mth(0, N).hex()
         with pytest.raises(Exception, match="not in a log of 17"):
             inclusion(store, 17, 17)
-        with pytest.raises(Exception, match="no tree of size 3001"):
+        with pytest.raises(Exception, match=f"no tree of size {N + 1}"):
             inclusion(store, 0, N + 1)
-        with pytest.raises(Exception, match="no consistency proof from 5 to 3001"):
+        with pytest.raises(Exception, match=f"no consistency proof from 5 to {N + 1}"):
             consistency(store, 5, N + 1)
     assert checked > 400
 
 
 def test_a_proof_costs_the_same_few_statements_whatever_the_size(ledger_db: LedgerDB, tmp_path: Path) -> None:
     """Statements and the rows they return, counted with SQLAlchemy events: the same for a log of
-    20 entries and one of 3,000 (the old code read every leaf: 3,000 rows)."""
+    20 entries and one of 2,100 (the old code read every leaf: 2,100 rows)."""
     key = LogKey.load_or_create(tmp_path / "log.key")
     ledger = Ledger(ledger_db.engine, clock=Clock(), log_key=key)
     engine = ledger_db.engine
@@ -211,7 +211,7 @@ def test_a_proof_costs_the_same_few_statements_whatever_the_size(ledger_db: Ledg
     assert large[1] <= 2 * N.bit_length() + 8 and large[3] <= 2 * N.bit_length() + 8, large
     # appending costs a bounded number of statements too, at any size
     counts = []
-    for extra in range(4):  # seq 3000 … 3003: none, one, none, two subtrees completed
+    for extra in range(4):  # seq 2100 … 2103: none, one, none, three subtrees completed
         with ledger.write() as store:
             with _statements(engine) as app:
                 store.append_audit("test", "note", {"extra": extra})
@@ -223,9 +223,9 @@ def test_a_proof_costs_the_same_few_statements_whatever_the_size(ledger_db: Ledg
 
 
 def test_verify_log_streams_and_catches_tampered_subtree_hashes(
-    log3000: tuple[Ledger, LogKey, LedgerDB],
+    log2100: tuple[Ledger, LogKey, LedgerDB],
 ) -> None:
-    ledger, key, ledger_db = log3000
+    ledger, key, ledger_db = log2100
     ref = FromScratch(_entries(ledger_db.engine))
     with ledger.read() as store:
         for batch in (7, 64, 5000):
@@ -242,7 +242,9 @@ def test_verify_log_streams_and_catches_tampered_subtree_hashes(
         for batch in (7, 5000):
             check = verify_log(store, key.public_pem, batch=batch)
             assert not check.ok and check.first_bad_node == (3, 5) and check.first_bad_seq is None
-            assert check.problems == ["the stored hash of entries 40–47 (level 3) does not match the entries (modified)"]
+            assert check.problems == [
+                "the stored hash of entries 40–47 (level 3) does not match the entries (modified)"
+            ]
         bad = inclusion(store, 33, N)
     root = ref.mth(0, N)
     assert _verify_inclusion(ref.leaves[33], 33, N, [bytes.fromhex(x) for x in good["proof"]], root)
@@ -257,18 +259,20 @@ def test_verify_log_streams_and_catches_tampered_subtree_hashes(
             inclusion(store, 33, N)
     # an added one, beyond the log
     with ledger_db.engine.begin() as c:
-        c.execute(text("INSERT INTO audit_nodes (level, idx, hash) VALUES (3, 5, :h)"), {"h": ref.mth(40, 48).hex()})
+        c.execute(
+            text("INSERT INTO audit_nodes (level, idx, hash) VALUES (3, 5, :h)"), {"h": ref.mth(40, 48).hex()}
+        )
         c.execute(text("INSERT INTO audit_nodes (level, idx, hash) VALUES (1, 9000, :h)"), {"h": "00" * 32})
     with ledger.read() as store:
         check = verify_log(store, key.public_pem)
-        assert check.problems == ["1 stored subtree hashes lie beyond the log's 3000 entries (inserted)"]
+        assert check.problems == [f"1 stored subtree hashes lie beyond the log's {N} entries (inserted)"]
     # an edited entry among thousands: named, and the problems of each kind stay few
     with ledger_db.engine.begin() as c:
         c.execute(text("DELETE FROM audit_nodes WHERE level = 1 AND idx = 9000"))
-        c.execute(text("UPDATE audit_entries SET entry = entry || ' ' WHERE seq >= 2500"))
+        c.execute(text("UPDATE audit_entries SET entry = entry || ' ' WHERE seq >= 1600"))
     with ledger.read() as store:
         check = verify_log(store, key.public_pem, batch=256)
-    assert check.first_bad_seq == 2500 and len(check.problems) <= 3 * 11
+    assert check.first_bad_seq == 1600 and len(check.problems) <= 3 * 11
     assert "… and 490 more: modified entries" in check.problems
 
 
@@ -318,5 +322,8 @@ def test_the_migration_backfills_the_subtree_hashes(empty_db: tuple[str, str], g
             assert [bytes.fromhex(x) for x in p["proof"]] == ref.path(777, 0, 1500)
         else:
             check = verify_log(store)
-            assert check.first_bad_seq == gap and "entry 600 is missing (deleted); the log jumps to 601" in check.problems
+            assert (
+                check.first_bad_seq == gap
+                and "entry 600 is missing (deleted); the log jumps to 601" in check.problems
+            )
     engine.dispose()

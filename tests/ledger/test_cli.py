@@ -227,6 +227,20 @@ def test_verify_log_detects_an_edited_and_a_deleted_entry(
             {"e": original, "h": hashlib.sha256(b"\0" + original.encode()).hexdigest()},
         )
     assert live.admin("verify-log")[0] == 0
+    # a stored subtree hash (what proofs are built from) edited: the entries still match
+    with live.db.engine.begin() as c:
+        node = c.execute(text("SELECT hash FROM audit_nodes WHERE level = 1 AND idx = 1")).scalar_one()
+        c.execute(text("UPDATE audit_nodes SET hash = :h WHERE level = 1 AND idx = 1"), {"h": "ab" * 32})
+    code, _, err = live.admin("verify-log")
+    assert (
+        code == 1
+        and "the stored hash of entries 2–3 (level 1) does not match the entries" in err
+        and "stored subtree hashes proofs are built from do not (first: entries 2–3)" in err
+    )
+    with live.db.engine.begin() as c:
+        c.execute(text("UPDATE audit_nodes SET hash = :h WHERE level = 1 AND idx = 1"), {"h": node})
+    code, out, _ = live.admin("verify-log")
+    assert code == 0 and "3 stored subtree hashes verified" in out
     with live.db.engine.begin() as c:
         c.execute(text("DELETE FROM audit_entries WHERE seq = 2"))
     code, _, err = live.admin("verify-log")

@@ -297,7 +297,9 @@ def verify_log(store: Store, public_pem: str | None = None, *, batch: int = LOG_
         if public is not None and not audit.verify_checkpoint(
             public, cp.size, bytes.fromhex(cp.root_hash), cp.signature
         ):
-            check.report("invalid checkpoint signatures", f"checkpoint of size {cp.size} has an invalid signature")
+            check.report(
+                "invalid checkpoint signatures", f"checkpoint of size {cp.size} has an invalid signature"
+            )
         elif cp.size > tree.size:
             bad(
                 tree.size,
@@ -323,7 +325,11 @@ def verify_log(store: Store, public_pem: str | None = None, *, batch: int = LOG_
         for seq, text_, stored_leaf in rows:
             expected = tree.size
             if seq != expected and check.more.get("missing entries", 0) == 0:
-                bad(expected, "missing entries", f"entry {expected} is missing (deleted); the log jumps to {seq}")
+                bad(
+                    expected,
+                    "missing entries",
+                    f"entry {expected} is missing (deleted); the log jumps to {seq}",
+                )
             body = text_.encode()
             leaf = audit.leaf_hash(body)
             try:
@@ -380,7 +386,8 @@ def _hashes(store: Store, nodes: set[audit.Node]) -> dict[audit.Node, bytes]:
         level, idx = missing[0]
         raise AuditLogDamaged(
             f"the audit log's stored hash of entries {idx << level}–{((idx + 1) << level) - 1} is missing "
-            "or unreadable; run `clearance ledger verify-log`"
+            "or unreadable",
+            hint="the database was changed behind the ledger's back: run `clearance ledger verify-log`",
         )
     return found
 

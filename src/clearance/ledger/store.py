@@ -1716,7 +1716,11 @@ class Store:
 
     def audit_leaves(self, start: int = 0, limit: int | None = None) -> list[tuple[int, str]]:
         """(seq, stored leaf hash) of the entries from `start` on (at most `limit`), in order."""
-        q = select(AuditEntry.seq, AuditEntry.leaf_hash).where(AuditEntry.seq >= start).order_by(AuditEntry.seq)
+        q = (
+            select(AuditEntry.seq, AuditEntry.leaf_hash)
+            .where(AuditEntry.seq >= start)
+            .order_by(AuditEntry.seq)
+        )
         if limit is not None:
             q = q.limit(limit)
         return list(self.session.execute(q).tuples())

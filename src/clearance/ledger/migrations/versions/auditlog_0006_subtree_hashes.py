@@ -25,7 +25,10 @@ BATCH = 5000
 
 _entries = sa.table("audit_entries", sa.column("seq", sa.Integer()), sa.column("leaf_hash", sa.String()))
 _nodes = sa.table(
-    "audit_nodes", sa.column("level", sa.Integer()), sa.column("idx", sa.Integer()), sa.column("hash", sa.String())
+    "audit_nodes",
+    sa.column("level", sa.Integer()),
+    sa.column("idx", sa.Integer()),
+    sa.column("hash", sa.String()),
 )
 
 
