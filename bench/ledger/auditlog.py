@@ -56,11 +56,19 @@ def _entry(seq: int) -> bytes:
     data: dict[str, Any] = {
         "service": f"svc-{seq * 7919 % 10000:05d}",
         "release": f"1.{seq % 97}.{seq % 13}",
-        "counts": {"created": seq % 11, "updated": seq % 5, "fixed": seq % 3, "reopened": 0, "unchanged": seq % 300},
+        "counts": {
+            "created": seq % 11,
+            "updated": seq % 5,
+            "fixed": seq % 3,
+            "reopened": 0,
+            "unchanged": seq % 300,
+        },
         "run_id": seq // 3,
     }
     at = (T0 + dt.timedelta(seconds=seq * 7)).isoformat()
-    return audit.canonical({"seq": seq, "at": at, "actor": f"token:clr_{seq % 50:04x}", "action": action, "data": data})
+    return audit.canonical(
+        {"seq": seq, "at": at, "actor": f"token:clr_{seq % 50:04x}", "action": action, "data": data}
+    )
 
 
 def build(url: str, keep: str, n: int, every: int, key_path: Path) -> dict[str, Any]:
@@ -97,12 +105,18 @@ def build(url: str, keep: str, n: int, every: int, key_path: Path) -> dict[str, 
                 cur = raw.cursor()
                 cur.executemany(
                     "INSERT INTO audit_entries (seq, at, actor, action, entry, leaf_hash) VALUES (?, ?, ?, ?, ?, ?)",
-                    [(s, a.replace(tzinfo=None).isoformat(sep=" "), ac, act, e, h) for s, a, ac, act, e, h in rows],
+                    [
+                        (s, a.replace(tzinfo=None).isoformat(sep=" "), ac, act, e, h)
+                        for s, a, ac, act, e, h in rows
+                    ],
                 )
             else:
-                with raw.cursor() as cur, cur.copy(  # type: ignore[attr-defined]
-                    "COPY audit_entries (seq, at, actor, action, entry, leaf_hash) FROM STDIN"
-                ) as cp:
+                with (
+                    raw.cursor() as cur,
+                    cur.copy(  # type: ignore[attr-defined]
+                        "COPY audit_entries (seq, at, actor, action, entry, leaf_hash) FROM STDIN"
+                    ) as cp,
+                ):
                     for r in rows:
                         cp.write_row(r)
             cps = []

@@ -24,7 +24,14 @@ from sqlalchemy import Engine, event, text
 
 from clearance.ledger import db
 from clearance.ledger.audit import LogKey
-from clearance.ledger.service import AuditLogDamaged, Ledger, consistency, inclusion, verify_log
+from clearance.ledger.service import (
+    AuditLogDamaged,
+    Ledger,
+    consistency,
+    inclusion,
+    rebuild_subtree_hashes,
+    verify_log,
+)
 
 from .conftest import Clock, LedgerDB
 
@@ -266,6 +273,12 @@ def test_verify_log_streams_and_catches_tampered_subtree_hashes(
     with ledger.read() as store:
         check = verify_log(store, key.public_pem)
         assert check.problems == [f"1 stored subtree hashes lie beyond the log's {N} entries (inserted)"]
+    # rewritten from the entries' leaf hashes: the extra one gone, everything verifies again
+    assert check.only_subtree_hashes
+    with ledger.write() as store:
+        assert rebuild_subtree_hashes(store, batch=300) == N - bin(N).count("1")
+    with ledger.read() as store:
+        assert verify_log(store, key.public_pem).ok
     # an edited entry among thousands: named, and the problems of each kind stay few
     with ledger_db.engine.begin() as c:
         c.execute(text("DELETE FROM audit_nodes WHERE level = 1 AND idx = 9000"))
@@ -273,7 +286,7 @@ def test_verify_log_streams_and_catches_tampered_subtree_hashes(
     with ledger.read() as store:
         check = verify_log(store, key.public_pem, batch=256)
     assert check.first_bad_seq == 1600 and len(check.problems) <= 3 * 11
-    assert "… and 490 more: modified entries" in check.problems
+    assert "… and 490 more: modified entries" in check.problems and not check.only_subtree_hashes
 
 
 # --- the migration backfills an existing log -------------------------------------------------------

@@ -227,6 +227,8 @@ def _usable_frontier(cp: Checkpoint | None) -> tuple[int, list[bytes]]:
 
 MAX_REPORTED = 10
 """Problems of one kind spelled out by `verify-log`; the rest are counted."""
+NODE_PROBLEMS = "stored subtree hashes"
+"""The kind of problem that damages proofs but not the log (see `rebuild_subtree_hashes`)."""
 
 
 @dataclass
@@ -247,6 +249,11 @@ class LogCheck:
     def ok(self) -> bool:
         """True when nothing failed."""
         return not self.problems
+
+    @property
+    def only_subtree_hashes(self) -> bool:
+        """True when the entries and checkpoints verify and only stored subtree hashes do not."""
+        return not self.ok and set(self.more) == {NODE_PROBLEMS}
 
     def report(self, kind: str, message: str) -> None:
         """Record a problem; beyond MAX_REPORTED of one kind only count it."""
@@ -352,11 +359,30 @@ def verify_log(store: Store, public_pem: str | None = None, *, batch: int = LOG_
     extra = store.audit_node_count() - check.nodes
     if check.nodes == expected_nodes and extra > 0:
         check.report(
-            "stored subtree hashes",
+            NODE_PROBLEMS,
             f"{extra} stored subtree hashes lie beyond the log's {tree.size} entries (inserted)",
         )
     check.finish()
     return check
+
+
+def rebuild_subtree_hashes(store: Store, *, batch: int = LOG_BATCH) -> int:
+    """Rewrite `audit_nodes` from the stored leaf hashes (after `verify_log` found only the stored
+    subtree hashes damaged: the entries, their leaf hashes and the checkpoints are intact). Stops
+    at the first gap in the seqs, like the migration's backfill. Returns the hashes written."""
+    tree = audit.TreeBuilder()
+
+    def nodes() -> Iterator[list[tuple[audit.Node, bytes]]]:
+        for rows in store.audit_entry_batches(batch):
+            out: list[tuple[audit.Node, bytes]] = []
+            for seq, _, leaf_hex in rows:
+                if seq != tree.size:
+                    yield out
+                    return
+                out += tree.push(bytes.fromhex(leaf_hex))
+            yield out
+
+    return store.replace_audit_nodes(nodes())
 
 
 def _check_nodes(check: LogCheck, computed: dict[audit.Node, bytes], stored: dict[audit.Node, str]) -> None:
@@ -366,10 +392,10 @@ def _check_nodes(check: LogCheck, computed: dict[audit.Node, bytes], stored: dic
         have = stored.get(node)
         span = f"entries {idx << level}–{((idx + 1) << level) - 1}"
         if have is None:
-            check.report("stored subtree hashes", f"the stored hash of {span} (level {level}) is missing")
+            check.report(NODE_PROBLEMS, f"the stored hash of {span} (level {level}) is missing")
         elif have != computed[node].hex():
             check.report(
-                "stored subtree hashes",
+                NODE_PROBLEMS,
                 f"the stored hash of {span} (level {level}) does not match the entries (modified)",
             )
         else:

@@ -1791,6 +1791,21 @@ class Store:
         ).tuples()
         return {(level, idx): h for level, idx, h in rows}
 
+    def replace_audit_nodes(self, batches: Iterable[Sequence[tuple[audit.Node, bytes]]]) -> int:
+        """Delete every stored subtree hash and insert the given ones (the writer's lock held, as
+        for an append); returns how many were written."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(6962)"))
+        self.session.execute(delete(AuditNode))
+        n = 0
+        for part in batches:
+            if part:
+                self.session.execute(
+                    insert(AuditNode), [{"level": lv, "idx": i, "hash": h.hex()} for (lv, i), h in part]
+                )
+                n += len(part)
+        return n
+
     def audit_node_count(self) -> int:
         """Number of stored subtree hashes."""
         return int(self.session.scalar(select(func.count()).select_from(AuditNode)) or 0)
