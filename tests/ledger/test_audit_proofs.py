@@ -142,6 +142,25 @@ def _rows_read(engine: Engine, statements: list[tuple[str, Any]]) -> int:
     return total
 
 
+def _whole_table_reads(engine: Engine, statements: list[tuple[str, Any]]) -> list[str]:
+    """Plan lines of the given SELECTs that read a whole audit table (SQLite: EXPLAIN QUERY PLAN
+    says SCAN; PostgreSQL, with sequential scans priced out: a Seq Scan is then the only way)."""
+    found = []
+    with engine.connect() as c:
+        if engine.dialect.name == "postgresql":
+            c.exec_driver_sql("SET enable_seqscan = off")
+        for sql, params in statements:
+            if not sql.lstrip().upper().startswith("SELECT"):
+                continue
+            if engine.dialect.name == "sqlite":
+                lines = [str(r[-1]) for r in c.exec_driver_sql("EXPLAIN QUERY PLAN " + sql, params)]
+                found += [f"{line}: {sql}" for line in lines if line.startswith("SCAN audit_")]
+            else:
+                lines = [str(r[0]) for r in c.exec_driver_sql("EXPLAIN " + sql, params)]
+                found += [f"{line}: {sql}" for line in lines if "Seq Scan on audit_" in line]
+    return found
+
+
 @pytest.fixture
 def log2100(ledger_db: LedgerDB, tmp_path: Path) -> tuple[Ledger, LogKey, LedgerDB]:
     key = LogKey.load_or_create(tmp_path / "log.key")
@@ -206,6 +225,8 @@ def test_a_proof_costs_the_same_few_statements_whatever_the_size(ledger_db: Ledg
             inclusion(store, seq)
         with ledger.read() as store, _statements(engine) as con:
             consistency(store, seq + 1, store.audit_next_seq())
+        # few rows returned is not enough: no statement may read a whole audit table either
+        assert _whole_table_reads(engine, inc + con) == []
         return len(inc), _rows_read(engine, inc), len(con), _rows_read(engine, con)
 
     _append(ledger, 19)
@@ -223,6 +244,7 @@ def test_a_proof_costs_the_same_few_statements_whatever_the_size(ledger_db: Ledg
             with _statements(engine) as app:
                 store.append_audit("test", "note", {"extra": extra})
             counts.append(len(app))
+        assert _whole_table_reads(engine, app) == []
     assert max(counts) <= 6, counts
 
 

@@ -30,7 +30,6 @@ from sqlalchemy import (
     select,
     text,
     true,
-    tuple_,
     union,
     update,
 )
@@ -1759,11 +1758,13 @@ class Store:
                 ).tuples()
             ]
         if inner:
+            # OR of primary-key equalities, not a row-value IN: SQLite plans `(level, idx) IN
+            # (VALUES …)` as a scan of the whole table; this form is one index probe per term on
+            # both engines (SQLite's multi-index OR, PostgreSQL's BitmapOr)
+            keys = [and_(AuditNode.level == level, AuditNode.idx == idx) for level, idx in inner]
             found += list(
                 self.session.execute(
-                    select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(
-                        tuple_(AuditNode.level, AuditNode.idx).in_(inner)
-                    )
+                    select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(or_(*keys))
                 ).tuples()
             )
         out: dict[audit.Node, bytes] = {}
