@@ -14,6 +14,8 @@ Three phases, each its own process so old and new code can be compared on the sa
     python bench/ledger/auditlog.py proofs --db … --keep … --count 200
     # 3. verify: `verify_log` over the whole log (wall, CPU, peak RSS of this process)
     python bench/ledger/auditlog.py verify --db … --keep …
+    # 4. append: write transactions of one entry each (changes the log: last; old code after new)
+    python bench/ledger/auditlog.py append --db … --keep … --count 50
     # drop a kept PostgreSQL schema
     python bench/ledger/auditlog.py drop --db postgresql+psycopg://… --keep bench_auditlog
 
@@ -216,6 +218,35 @@ def proofs(url: str, keep: str, count: int, key_path: Path) -> dict[str, Any]:
     return out
 
 
+def append(url: str, keep: str, count: int, key_path: Path) -> dict[str, Any]:
+    """`count` write transactions of one audit entry each (what every ingest, token or VEX write
+    adds to the log: the entry, its subtree hashes, a signed checkpoint). Changes the log: run it
+    after the other phases (and the old code's last: it writes no subtree hashes)."""
+    engine = _engine(url, keep)
+    ledger = Ledger(engine, log_key=LogKey.load_or_create(key_path))
+    statements = [0]
+    event.listen(engine, "before_cursor_execute", lambda *_: statements.__setitem__(0, statements[0] + 1))
+    wall, cpu, stmts = [], [], []
+    for i in range(count):
+        s0, t, c = statements[0], time.perf_counter(), time.process_time()
+        with ledger.write(bump=False) as store:
+            store.append_audit("bench", "note", {"i": i})
+        wall.append((time.perf_counter() - t) * 1000)
+        cpu.append((time.process_time() - c) * 1000)
+        stmts.append(statements[0] - s0)
+    engine.dispose()
+    return {
+        "phase": "append",
+        "code": service.__file__,
+        "count": count,
+        "wall_ms_p50": round(statistics.median(wall), 2),
+        "wall_ms_p95": round(_pct(wall, 0.95), 2),
+        "cpu_ms_p50": round(statistics.median(cpu), 2),
+        "cpu_ms_p95": round(_pct(cpu, 0.95), 2),
+        "statements": sorted(set(stmts)),
+    }
+
+
 def verify(url: str, keep: str, key_path: Path) -> dict[str, Any]:
     engine = _engine(url, keep)
     ledger = Ledger(engine, log_key=LogKey.load_or_create(key_path))
@@ -241,7 +272,7 @@ def verify(url: str, keep: str, key_path: Path) -> dict[str, Any]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    ap.add_argument("phase", choices=("build", "proofs", "verify", "drop"))
+    ap.add_argument("phase", choices=("build", "proofs", "verify", "append", "drop"))
     ap.add_argument("--db", required=True, help="'sqlite' or a PostgreSQL URL")
     ap.add_argument("--keep", required=True, help="SQLite file, or PostgreSQL schema name")
     ap.add_argument("--entries", type=int, default=1_000_000)
@@ -259,6 +290,8 @@ def main() -> None:
         res = build(a.db, a.keep, a.entries, a.checkpoint_every, a.key)
     elif a.phase == "proofs":
         res = proofs(a.db, a.keep, a.count, a.key)
+    elif a.phase == "append":
+        res = append(a.db, a.keep, a.count, a.key)
     else:
         res = verify(a.db, a.keep, a.key)
     res.update(
