@@ -167,7 +167,7 @@ def build(url: str, keep: str, n: int, every: int, key_path: Path) -> dict[str, 
 
 def _pct(xs: list[float], p: float) -> float:
     xs = sorted(xs)
-    return xs[min(len(xs) - 1, int(round(p * (len(xs) - 1))))]
+    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
 
 
 def proofs(url: str, keep: str, count: int, key_path: Path) -> dict[str, Any]:
