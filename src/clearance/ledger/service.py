@@ -194,21 +194,31 @@ def sign_checkpoint(store: Store, key: LogKey) -> tuple[int, str]:
     signed checkpoint, not from `audit_nodes`: a tampered stored subtree hash is never signed."""
     latest = store.latest_checkpoint()
     start, frontier = _usable_frontier(latest)
-    new = store.audit_leaves(start)
-    if any(seq != start + i for i, (seq, _) in enumerate(new)):  # a gap: recompute from scratch
-        start, frontier, new = 0, [], []
-        for rows in store.audit_entry_batches(LOG_BATCH):
-            leaves = [bytes.fromhex(h) for _, _, h in rows]
-            frontier = audit.extend_frontier(start, frontier, leaves)
-            start += len(leaves)
-    frontier = audit.extend_frontier(start, frontier, [bytes.fromhex(h) for _, h in new])
-    size = start + len(new)
+    extended = _extend(store, start, frontier, contiguous=True)
+    if extended is None:  # a gap after the range: recompute from scratch, by position
+        extended = _extend(store, 0, [], contiguous=False)
+        assert extended is not None
+    size, frontier = extended
     root = audit.frontier_root(frontier)
     if latest is None or latest.size != size:
         store.add_checkpoint(
             size, root.hex(), key.key_id, key.sign(size, root), frontier=[h.hex() for h in frontier]
         )
     return size, root.hex()
+
+
+def _extend(
+    store: Store, start: int, frontier: list[bytes], *, contiguous: bool
+) -> tuple[int, list[bytes]] | None:
+    """The compact range extended with every entry from `start` on, streamed; None when
+    `contiguous` and the seqs jump (an entry deleted)."""
+    size = start
+    for rows in store.audit_leaf_batches(start, LOG_BATCH):
+        if contiguous and any(seq != size + i for i, (seq, _) in enumerate(rows)):
+            return None
+        frontier = audit.extend_frontier(size, frontier, [bytes.fromhex(h) for _, h in rows])
+        size += len(rows)
+    return size, frontier
 
 
 def _usable_frontier(cp: Checkpoint | None) -> tuple[int, list[bytes]]:
@@ -373,9 +383,9 @@ def rebuild_subtree_hashes(store: Store, *, batch: int = LOG_BATCH) -> int:
     tree = audit.TreeBuilder()
 
     def nodes() -> Iterator[list[tuple[audit.Node, bytes]]]:
-        for rows in store.audit_entry_batches(batch):
+        for rows in store.audit_leaf_batches(0, batch):
             out: list[tuple[audit.Node, bytes]] = []
-            for seq, _, leaf_hex in rows:
+            for seq, leaf_hex in rows:
                 if seq != tree.size:
                     yield out
                     return

@@ -1713,16 +1713,33 @@ class Store:
         """One entry by its sequence number (a primary-key lookup)."""
         return self.session.get(AuditEntry, seq)
 
-    def audit_leaves(self, start: int = 0, limit: int | None = None) -> list[tuple[int, str]]:
-        """(seq, stored leaf hash) of the entries from `start` on (at most `limit`), in order."""
-        q = (
-            select(AuditEntry.seq, AuditEntry.leaf_hash)
-            .where(AuditEntry.seq >= start)
-            .order_by(AuditEntry.seq)
+    def audit_leaves(self, start: int = 0) -> list[tuple[int, str]]:
+        """(seq, stored leaf hash) of the entries from `start` on, in order (the few appended
+        since a checkpoint; `audit_leaf_batches` for the whole log)."""
+        return list(
+            self.session.execute(
+                select(AuditEntry.seq, AuditEntry.leaf_hash)
+                .where(AuditEntry.seq >= start)
+                .order_by(AuditEntry.seq)
+            ).tuples()
         )
-        if limit is not None:
-            q = q.limit(limit)
-        return list(self.session.execute(q).tuples())
+
+    def audit_leaf_batches(self, start: int, batch: int) -> Iterator[list[tuple[int, str]]]:
+        """(seq, stored leaf hash) from `start` on, `batch` rows at a time (keyset pagination)."""
+        after = start - 1
+        while True:
+            rows = list(
+                self.session.execute(
+                    select(AuditEntry.seq, AuditEntry.leaf_hash)
+                    .where(AuditEntry.seq > after)
+                    .order_by(AuditEntry.seq)
+                    .limit(batch)
+                ).tuples()
+            )
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
 
     def audit_entry_batches(self, batch: int) -> Iterator[list[tuple[int, str, str]]]:
         """(seq, entry, stored leaf hash) of every entry in log order, `batch` rows at a time
