@@ -10,6 +10,7 @@ import tarfile
 from pathlib import Path
 
 import pytest
+from sqlalchemy import text
 
 from .conftest import Api, DemoRuns
 
@@ -437,3 +438,9 @@ def test_audit_proofs_verify_independently(api: Api, demo_runs: DemoRuns) -> Non
         api.client.get("/api/v1/audit/proof", params={"seq": size + 5}, headers=api.auth(tok)).status_code
         == 400
     )
+    # a stored subtree hash gone (the database edited behind the server's back): a clear 500
+    with api.db.engine.begin() as c:
+        c.execute(text("DELETE FROM audit_nodes WHERE level = 1 AND idx = 0"))
+    r = api.client.get("/api/v1/audit/proof", params={"seq": 2}, headers=api.auth(tok))
+    assert r.status_code == 500 and "entries 0–1 is missing" in r.json()["error"]["message"]
+    assert "Traceback" not in r.text

@@ -200,11 +200,12 @@ def test_verify_log_detects_an_edited_and_a_deleted_entry(
             text("UPDATE audit_entries SET entry = :e WHERE seq = 1"),
             {"e": original.replace('"fixed":0', '"fixed":9')},
         )
-    code, _, err = live.admin("verify-log")
+    code, _, err = live.admin("verify-log", "--rebuild-subtree-hashes")
     assert (
         code == 1
         and "entry 1 does not match its leaf hash" in err
         and "first entry that no longer matches: 1" in err
+        and "not rebuilding the stored subtree hashes" in err
     )
     # an attacker who also rewrites the stored leaf hash is caught by the signed checkpoints
     import hashlib
@@ -227,6 +228,27 @@ def test_verify_log_detects_an_edited_and_a_deleted_entry(
             {"e": original, "h": hashlib.sha256(b"\0" + original.encode()).hexdigest()},
         )
     assert live.admin("verify-log")[0] == 0
+    # a stored subtree hash (what proofs are built from) edited: the entries still match
+    with live.db.engine.begin() as c:
+        node = c.execute(text("SELECT hash FROM audit_nodes WHERE level = 1 AND idx = 1")).scalar_one()
+        c.execute(text("UPDATE audit_nodes SET hash = :h WHERE level = 1 AND idx = 1"), {"h": "ab" * 32})
+    code, _, err = live.admin("verify-log")
+    assert (
+        code == 1
+        and "the stored hash of entries 2–3 (level 1) does not match the entries" in err
+        and "stored subtree hashes proofs are built from do not (first: entries 2–3)" in err
+    )
+    # … rewritten from the entries' leaf hashes on request, the repair itself logged
+    code, out, err = live.admin("verify-log", "--rebuild-subtree-hashes")
+    assert code == 0 and "rebuilt 3 stored subtree hashes" in out and "audit log OK: 5 entries" in out, err
+    with live.db.engine.begin() as c:
+        assert (
+            c.execute(text("SELECT hash FROM audit_nodes WHERE level = 1 AND idx = 1")).scalar_one() == node
+        )
+        assert (
+            "audit.subtree_hashes_rebuilt"
+            in c.execute(text("SELECT action FROM audit_entries WHERE seq = 4")).scalar_one()
+        )
     with live.db.engine.begin() as c:
         c.execute(text("DELETE FROM audit_entries WHERE seq = 2"))
     code, _, err = live.admin("verify-log")
@@ -236,7 +258,7 @@ def test_verify_log_detects_an_edited_and_a_deleted_entry(
     with live.db.engine.begin() as c:
         c.execute(text("DELETE FROM audit_entries WHERE seq = 3"))
     code, _, err = live.admin("verify-log")
-    assert code == 1 and "checkpoint signed 4 entries but the log holds 2" in err
+    assert code == 1 and "checkpoint signed 5 entries but the log holds 3" in err
 
 
 def test_verify_log_detects_an_edited_actor_action_or_time_column(

@@ -15,13 +15,14 @@ from typing import Any
 
 import pytest
 from alembic import command
-from sqlalchemy import insert, select, update
+from sqlalchemy import event, func, insert, select, update
 
 from clearance.ledger import db
 from clearance.ledger.store_deploy import CommitInfo, record_deployment
 from clearance.ledger.tables import (
     Change,
     Deployment,
+    DeploymentChange,
     Environment,
     Release,
     Service,
@@ -95,6 +96,57 @@ def test_lead_time_follows_the_deploy_write_path(ledger_db: LedgerDB) -> None:
         s.execute(update(Deployment).values(lead_time_s=1.0))
         refresh_lead_times(s)
     assert (_lead(ledger_db, dep), _lead(ledger_db, bare)) == (64_800.0, None)
+
+
+def test_a_deployment_of_many_commits_updates_its_lead_time_once(ledger_db: LedgerDB) -> None:
+    """Statements counted with SQLAlchemy events: recording a deployment that links K commits
+    costs the same statements for K = 3 and K = 120 — one lead-time UPDATE, one lookup of the
+    known commits, one insert of the new ones, one of the links — not one each per commit."""
+    with ledger_db.session() as s, s.begin():
+        team = Team(name="payments", created_at=t(1, 1))
+        s.add(team)
+        s.flush()
+        s.add(Service(name="pay-api", team_id=team.id, created_at=t(1, 1)))
+        s.add(Environment(name="prod", rank=3))
+    seen: list[str] = []
+
+    def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
+        seen.append(" ".join(statement.split()))
+
+    def record(k: int, ext: str, known: int = 0, base: dt.datetime = t(11, 1)) -> list[str]:
+        commits = [CommitInfo(f"{ext}-{i}", base + dt.timedelta(hours=i)) for i in range(known, k)]
+        # commits of d1, stored at 10-01 …; the time reported again here does not count
+        commits += [CommitInfo(f"d1-{i}", t(11, 10)) for i in range(known)]
+        seen.clear()
+        event.listen(ledger_db.engine, "before_cursor_execute", count)
+        try:
+            with ledger_db.session() as s, s.begin():
+                _record(s, s.scalars(select(Environment)).one(), t(11, 20), commits, ext)
+        finally:
+            event.remove(ledger_db.engine, "before_cursor_execute", count)
+        return list(seen)
+
+    record(3, "d1", base=t(10, 1))  # the release and the environment's current deployment are created here
+    few = record(3, "d2")
+    many = record(120, "d3", known=2)  # two commits already known from d1, 118 new
+    again = record(40, "d4", known=3)  # every commit of d1 again, plus 37 new
+    for stmts in (few, many, again):
+        assert len([q for q in stmts if q.startswith("UPDATE deployments SET lead_time_s")]) == 1, stmts
+        assert len([q for q in stmts if q.startswith("INSERT INTO changes")]) == 1, stmts
+        assert len([q for q in stmts if q.startswith("INSERT INTO deployment_changes")]) == 1, stmts
+    assert len(few) == len(many) == len(again), (few, many, again)
+    with ledger_db.session() as s:
+        leads = dict(s.execute(select(Deployment.external_id, Deployment.lead_time_s)).tuples().all())
+        links = s.scalar(select(func.count()).select_from(DeploymentChange))
+    # d3 shipped d1-0 (10-01 00:00), d4 shipped d1-0 … d1-2: both measured from 10-01
+    assert leads["d2"] == pytest.approx((t(11, 20) - t(11, 1)).total_seconds(), abs=1e-3)
+    assert leads["d3"] == leads["d4"] == pytest.approx((t(11, 20) - t(10, 1)).total_seconds(), abs=1e-3)
+    assert links == 3 + 3 + 120 + 40
+    # the same sha listed twice is linked once, at its first listing's time
+    with ledger_db.session() as s, s.begin():
+        dup = [CommitInfo("dup", t(11, 2)), CommitInfo("dup", t(11, 3))]
+        dep = _record(s, s.scalars(select(Environment)).one(), t(11, 20), dup, "d5")
+    assert _lead(ledger_db, dep) == (t(11, 20) - t(11, 2)).total_seconds()
 
 
 def test_migration_backfills_recorded_deployments(empty_db: tuple[str, str]) -> None:

@@ -655,25 +655,56 @@ def verify_log(
         None, "--key", help="The server's checkpoint public key (default: the local ledger key)."
     ),
     log_key: Path | None = KEY_OPT,
+    rebuild: bool = typer.Option(
+        False,
+        "--rebuild-subtree-hashes",
+        help="When only the stored subtree hashes (what proofs are built from) are damaged, rewrite "
+        "them from the entries' leaf hashes (recorded in the audit log) and verify again.",
+    ),
 ) -> None:
     """Recompute the audit log against its signed checkpoints; name the first entry that no longer matches."""
+    from clearance.ledger.service import rebuild_subtree_hashes
     from clearance.ledger.service import verify_log as check_log
 
-    with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.read() as store:
+    with errors_to_exit(), _ledger(db_url, log_key) as ledger:
         pem = (
             key.read_text(encoding="utf-8")
             if key
             else (ledger.log_key.public_pem if ledger.log_key else None)
         )
-        result = check_log(store, pem)
+        with ledger.read() as store:
+            result = check_log(store, pem)
+        if rebuild and result.only_subtree_hashes:
+            with ledger.write(bump=False) as store:
+                written = rebuild_subtree_hashes(store)
+                store.append_audit(
+                    "cli", "audit.subtree_hashes_rebuilt", {"written": written, "problems": result.problems}
+                )
+            typer.echo(f"rebuilt {written} stored subtree hashes from the entries' leaf hashes")
+            with ledger.read() as store:
+                result = check_log(store, pem)
+        elif rebuild and not result.ok:
+            typer.echo(
+                "not rebuilding the stored subtree hashes: the entries or checkpoints themselves do not verify",
+                err=True,
+            )
     if result.ok:
         typer.echo(
-            f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints verified"
+            f"audit log OK: {result.entries} entries, {result.checkpoints} signed checkpoints, "
+            f"{result.nodes} stored subtree hashes verified"
         )
         return
     for p in result.problems:
         typer.echo(f"FAIL: {p}", err=True)
-    if result.first_bad_seq is None:  # no entry found modified: checkpoint signatures fail
+    if result.first_bad_seq is None and result.first_bad_node is not None:
+        level, idx = result.first_bad_node
+        typer.echo(
+            "audit log BROKEN: the entries match their signed checkpoints, but the stored subtree "
+            f"hashes proofs are built from do not (first: entries {idx << level}–{((idx + 1) << level) - 1}); "
+            "proofs that use them will not verify",
+            err=True,
+        )
+    elif result.first_bad_seq is None:  # no entry found modified: checkpoint signatures fail
         typer.echo(
             "audit log BROKEN: no entry found modified, but checkpoint signatures do not verify "
             "with this key (signed with another --log-key? pass the server's with --key)",

@@ -11,8 +11,8 @@ from __future__ import annotations
 import base64
 import hashlib
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -93,41 +93,139 @@ def frontier_root(frontier: Sequence[bytes]) -> bytes:
     return r
 
 
-def inclusion_proof(leaves: Sequence[bytes], index: int) -> list[bytes]:
-    """PATH(m, D[n]): the audit path of leaf `index` in the tree of `leaves`."""
-    if not 0 <= index < len(leaves):
-        raise LedgerError(f"entry {index} is not in a log of {len(leaves)} entries")
-    return _path(index, list(leaves))
+# --- proofs from stored subtree hashes -------------------------------------------------------------
+#
+# Every hash an RFC 6962 proof or root needs is the hash of a subtree D[lo:hi] that the recursion
+# produces: a perfect subtree (2**k leaves from a multiple of 2**k) or a right-edge one, which is
+# a few perfect subtrees folded together. The store keeps the leaf hash of every entry and the
+# hash of every perfect subtree as it completes (`completed_nodes`), so a proof is a handful of
+# primary-key lookups: `inclusion_ranges` / `consistency_ranges` say which subtrees, `subtrees`
+# which stored hashes each needs, `range_hash` folds them.
+
+Node = tuple[int, int]
+"""A perfect subtree (level, index): the 2**level leaves from index · 2**level on (level 0: one leaf)."""
 
 
-def _path(m: int, d: list[bytes]) -> list[bytes]:
-    n = len(d)
-    if n == 1:
-        return []
-    k = _split(n)
-    if m < k:
-        return [*_path(m, d[:k]), root(d[k:])]
-    return [*_path(m - k, d[k:]), root(d[:k])]
+def subtrees(lo: int, hi: int) -> list[Node]:
+    """The maximal perfect subtrees covering leaves [lo, hi), left to right. For a subtree of the
+    RFC 6962 recursion (lo a multiple of a power of two ≥ hi − lo) there is one per set bit of
+    hi − lo, largest first, and the subtree's hash folds them right to left (`range_hash`)."""
+    if not 0 <= lo <= hi:
+        raise LedgerError(f"no subtree [{lo}, {hi})")
+    out: list[Node] = []
+    while lo < hi:
+        level = (hi - lo).bit_length() - 1
+        if lo:
+            level = min(level, (lo & -lo).bit_length() - 1)
+        out.append((level, lo >> level))
+        lo += 1 << level
+    return out
 
 
-def consistency_proof(leaves: Sequence[bytes], old_size: int) -> list[bytes]:
-    """PROOF(m, D[n]): shows the tree of the first `old_size` leaves is a prefix of `leaves`."""
-    n = len(leaves)
-    if not 0 < old_size <= n:
-        raise LedgerError(f"no consistency proof from size {old_size} to {n}")
-    if old_size == n:
-        return []
-    return _subproof(old_size, list(leaves), True)
+def range_hash(lo: int, hi: int, hashes: Mapping[Node, bytes]) -> bytes:
+    """MTH(D[lo:hi]) from the hashes of its perfect subtrees (KeyError if one is not given)."""
+    if lo == hi:
+        return hashlib.sha256(b"").digest()
+    parts = [hashes[n] for n in subtrees(lo, hi)]
+    r = parts[-1]
+    for h in reversed(parts[:-1]):
+        r = node_hash(h, r)
+    return r
 
 
-def _subproof(m: int, d: list[bytes], complete: bool) -> list[bytes]:
-    n = len(d)
-    if m == n:
-        return [] if complete else [root(d)]
-    k = _split(n)
-    if m <= k:
-        return [*_subproof(m, d[:k], complete), root(d[k:])]
-    return [*_subproof(m - k, d[k:], False), root(d[:k])]
+def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
+    """The subtrees [lo, hi) whose hashes form PATH(index, D[size]), in proof order."""
+    if not 0 <= index < size:
+        raise LedgerError(f"entry {index} is not in a log of {size} entries")
+    out: list[tuple[int, int]] = []
+    lo, hi = 0, size
+    while hi - lo > 1:
+        k = _split(hi - lo)
+        if index - lo < k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo += k
+    out.reverse()  # the recursion emits the deepest sibling first
+    return out
+
+
+def consistency_ranges(old_size: int, new_size: int) -> list[tuple[int, int]]:
+    """The subtrees [lo, hi) whose hashes form PROOF(old_size, D[new_size]), in proof order."""
+    if not 0 < old_size <= new_size:
+        raise LedgerError(f"no consistency proof from size {old_size} to {new_size}")
+    out: list[tuple[int, int]] = []
+    lo, hi, m, complete = 0, new_size, old_size, True
+    while True:
+        if m == hi - lo:
+            if not complete:
+                out.append((lo, hi))
+            break
+        k = _split(hi - lo)
+        if m <= k:
+            out.append((lo + k, hi))
+            hi = lo + k
+        else:
+            out.append((lo, lo + k))
+            lo += k
+            m -= k
+            complete = False
+    out.reverse()
+    return out
+
+
+def nodes_for(ranges: Iterable[tuple[int, int]]) -> set[Node]:
+    """Every stored hash the given subtrees need."""
+    return {n for lo, hi in ranges for n in subtrees(lo, hi)}
+
+
+def left_siblings(seq: int) -> list[Node]:
+    """The stored subtrees that leaf `seq` closes when it is appended, bottom up: one per trailing
+    one bit of `seq` (the smallest entries of the compact range of a tree of `seq` leaves)."""
+    ones = (seq ^ (seq + 1)).bit_length() - 1
+    return [(k, (seq >> k) - 1) for k in range(ones)]
+
+
+def completed_nodes(seq: int, leaf: bytes, left: Mapping[Node, bytes]) -> list[tuple[Node, bytes]]:
+    """The perfect subtrees (level ≥ 1) that appending leaf `seq` completes, with their hashes,
+    given the hashes of its `left_siblings`. Stops below the first sibling not in `left` (a
+    damaged log: nothing above it can be computed without re-reading the log)."""
+    out: list[tuple[Node, bytes]] = []
+    h = leaf
+    for level, idx in left_siblings(seq):
+        sibling = left.get((level, idx))
+        if sibling is None:
+            break
+        h = node_hash(sibling, h)
+        out.append(((level + 1, idx >> 1), h))
+    return out
+
+
+@dataclass
+class TreeBuilder:
+    """Builds the tree leaf by leaf in O(log n) memory: the compact range as (level, hash) pairs;
+    `push` returns the perfect subtrees each new leaf completes (for comparing against the stored
+    ones), `root` the hash of the tree so far."""
+
+    size: int = 0
+    stack: list[tuple[int, bytes]] = field(default_factory=list)
+
+    def push(self, leaf: bytes) -> list[tuple[Node, bytes]]:
+        """Append one leaf hash; the (level ≥ 1) subtrees it completes, bottom up."""
+        seq = self.size
+        self.size += 1
+        h, level, out = leaf, 0, []
+        while self.stack and self.stack[-1][0] == level:
+            h = node_hash(self.stack.pop()[1], h)
+            level += 1
+            out.append(((level, seq >> level), h))
+        self.stack.append((level, h))
+        return out
+
+    def root(self) -> bytes:
+        """MTH of the leaves pushed so far."""
+        return frontier_root([h for _, h in self.stack])
 
 
 def verify_inclusion(

@@ -174,24 +174,51 @@ def revoke_token(store: Store, token_id: int, actor: str) -> TokenInfo:
 # --- audit log ------------------------------------------------------------------------------------
 
 
+LOG_BATCH = 5000
+"""Entries (and checkpoints) read per statement when the whole log is streamed: `verify-log`, and
+signing without a usable compact range. Memory stays O(batch + log n) whatever the log's size."""
+
+
+class AuditLogDamaged(LedgerError):
+    """A proof needs a stored hash that is missing or unreadable (500: the server's data, not the
+    request, is at fault; `verify-log` says what)."""
+
+    status_code = 500
+
+
 def sign_checkpoint(store: Store, key: LogKey) -> tuple[int, str]:
     """Sign (size, root) of the whole log now; returns them. Incremental: the latest checkpoint's
     compact range is extended with the entries appended since (O(new entries · log n)); the whole
-    log is read only when there is no usable range (a checkpoint from before ranges were stored,
-    or one whose range does not hash to its signed root)."""
+    log is streamed only when there is no usable range (a checkpoint from before ranges were
+    stored, or one whose range does not hash to its signed root). The range comes from the
+    signed checkpoint, not from `audit_nodes`: a tampered stored subtree hash is never signed."""
     latest = store.latest_checkpoint()
     start, frontier = _usable_frontier(latest)
-    new = store.audit_leaves(start)
-    if any(seq != start + i for i, (seq, _) in enumerate(new)):  # a gap: recompute from scratch
-        start, frontier, new = 0, [], store.audit_leaves()
-    frontier = audit.extend_frontier(start, frontier, [bytes.fromhex(h) for _, h in new])
-    size = start + len(new)
+    extended = _extend(store, start, frontier, contiguous=True)
+    if extended is None:  # a gap after the range: recompute from scratch, by position
+        extended = _extend(store, 0, [], contiguous=False)
+        assert extended is not None
+    size, frontier = extended
     root = audit.frontier_root(frontier)
     if latest is None or latest.size != size:
         store.add_checkpoint(
             size, root.hex(), key.key_id, key.sign(size, root), frontier=[h.hex() for h in frontier]
         )
     return size, root.hex()
+
+
+def _extend(
+    store: Store, start: int, frontier: list[bytes], *, contiguous: bool
+) -> tuple[int, list[bytes]] | None:
+    """The compact range extended with every entry from `start` on, streamed; None when
+    `contiguous` and the seqs jump (an entry deleted)."""
+    size = start
+    for rows in store.audit_leaf_batches(start, LOG_BATCH):
+        if contiguous and any(seq != size + i for i, (seq, _) in enumerate(rows)):
+            return None
+        frontier = audit.extend_frontier(size, frontier, [bytes.fromhex(h) for _, h in rows])
+        size += len(rows)
+    return size, frontier
 
 
 def _usable_frontier(cp: Checkpoint | None) -> tuple[int, list[bytes]]:
@@ -208,19 +235,48 @@ def _usable_frontier(cp: Checkpoint | None) -> tuple[int, list[bytes]]:
     return cp.size, hashes
 
 
+MAX_REPORTED = 10
+"""Problems of one kind spelled out by `verify-log`; the rest are counted."""
+NODE_PROBLEMS = "stored subtree hashes"
+"""The kind of problem that damages proofs but not the log (see `rebuild_subtree_hashes`)."""
+
+
 @dataclass
 class LogCheck:
     """What `verify-log` found."""
 
     entries: int = 0
     checkpoints: int = 0
+    nodes: int = 0
     problems: list[str] = field(default_factory=list)
     first_bad_seq: int | None = None
+    first_bad_node: tuple[int, int] | None = None
+    """(level, index) of the first stored subtree hash that does not match the entries."""
+    more: dict[str, int] = field(default_factory=dict)
+    """Problems of each kind beyond the first `MAX_REPORTED`, counted."""
 
     @property
     def ok(self) -> bool:
         """True when nothing failed."""
         return not self.problems
+
+    @property
+    def only_subtree_hashes(self) -> bool:
+        """True when the entries and checkpoints verify and only stored subtree hashes do not."""
+        return not self.ok and set(self.more) == {NODE_PROBLEMS}
+
+    def report(self, kind: str, message: str) -> None:
+        """Record a problem; beyond MAX_REPORTED of one kind only count it."""
+        n = self.more.get(kind, 0) + 1
+        self.more[kind] = n
+        if n <= MAX_REPORTED:
+            self.problems.append(message)
+
+    def finish(self) -> None:
+        """Append the counts of the problems not spelled out."""
+        for kind, n in self.more.items():
+            if n > MAX_REPORTED:
+                self.problems.append(f"… and {n - MAX_REPORTED} more: {kind}")
 
     def as_json(self) -> dict[str, Any]:
         """Plain JSON."""
@@ -228,127 +284,215 @@ class LogCheck:
             "ok": self.ok,
             "entries": self.entries,
             "checkpoints": self.checkpoints,
+            "nodes": self.nodes,
             "first_bad_seq": self.first_bad_seq,
+            "first_bad_node": list(self.first_bad_node) if self.first_bad_node else None,
             "problems": self.problems,
         }
 
 
-def verify_log(store: Store, public_pem: str | None = None) -> LogCheck:
-    """Recompute every leaf from its entry and every signed checkpoint's root; name the first entry
-    that no longer matches. `public_pem`: the server's checkpoint key (trust anchor)."""
+def verify_log(store: Store, public_pem: str | None = None, *, batch: int = LOG_BATCH) -> LogCheck:
+    """Recompute every leaf from its entry, every signed checkpoint's root and every stored subtree
+    hash from those leaves; name the first entry that no longer matches. `public_pem`: the
+    server's checkpoint key (trust anchor). Streams the log `batch` entries at a time (memory
+    O(batch + log n)); checkpoints are met in size order as the tree grows."""
     check = LogCheck()
-    entries = store.audit_entries()
-    check.entries = len(entries)
-    leaves: list[bytes] = []
+    public = audit.load_public_key(public_pem) if public_pem else None
+    tree = audit.TreeBuilder()
+    cps = (c for rows in store.checkpoint_batches(batch) for c in rows)
+    pending = next(cps, None)
+    last_ok = 0  # the largest checkpoint the recomputed log still matches
 
-    def bad(seq: int, message: str) -> None:
-        check.problems.append(message)
+    def bad(seq: int, kind: str, message: str) -> None:
+        check.report(kind, message)
         if check.first_bad_seq is None or seq < check.first_bad_seq:
             check.first_bad_seq = seq
 
-    for expected, e in enumerate(entries):
-        if e.seq != expected and not any("missing" in p for p in check.problems):
-            bad(expected, f"entry {expected} is missing (deleted); the log jumps to {e.seq}")
-        body = e.entry.encode()
-        leaf = audit.leaf_hash(body)
-        try:
-            parsed = json.loads(body)
-            canonical_ok = audit.canonical(parsed) == body and parsed.get("seq") == e.seq
-        except ValueError:
-            canonical_ok = False
-        if leaf.hex() != e.leaf_hash or not canonical_ok:
-            bad(e.seq, f"entry {e.seq} does not match its leaf hash (modified)")
-        else:
-            for column in _shown_columns_differing(e, parsed):
-                bad(e.seq, f"entry {e.seq}: its {column} column differs from the signed entry (modified)")
-        leaves.append(leaf)
-    public = audit.load_public_key(public_pem) if public_pem else None
-    for cp in store.checkpoints():
+    def checkpoint(cp: Checkpoint) -> None:
+        nonlocal last_ok
         check.checkpoints += 1
-        if public is not None and not audit.verify_checkpoint(
-            public, cp.size, bytes.fromhex(cp.root_hash), cp.signature
-        ):
-            check.problems.append(f"checkpoint of size {cp.size} has an invalid signature")
-            continue
-        if cp.size > len(leaves):
-            bad(
-                len(leaves),
-                f"checkpoint signed {cp.size} entries but the log holds {len(leaves)} (entries deleted)",
+        try:
+            signed_root = bytes.fromhex(cp.root_hash)
+        except ValueError:
+            signed_root = b""  # not a hash: its signature cannot verify, nor its root match
+        if public is not None and not audit.verify_checkpoint(public, cp.size, signed_root, cp.signature):
+            check.report(
+                "invalid checkpoint signatures", f"checkpoint of size {cp.size} has an invalid signature"
             )
-            continue
-        if audit.root(leaves[: cp.size]).hex() != cp.root_hash:
-            first = _first_divergence(store, leaves, cp.size)
+        elif cp.size > tree.size:
+            bad(
+                tree.size,
+                "checkpoints beyond the end of the log",
+                f"checkpoint signed {cp.size} entries but the log holds {tree.size} (entries deleted)",
+            )
+        elif tree.root().hex() != cp.root_hash:
+            # the entries up to the last matching checkpoint are intact; a modified entry found
+            # after it is the better answer
+            seen = check.first_bad_seq
+            first = seen if seen is not None and seen >= last_ok else last_ok
             bad(
                 first,
+                "checkpoints that no longer match",
                 f"the log no longer matches the checkpoint of size {cp.size}; first entry that differs: {first}",
             )
+        else:
+            last_ok = cp.size
+
+    for rows in store.audit_entry_batches(batch):
+        lo = tree.size
+        computed: dict[audit.Node, bytes] = {}
+        for seq, text_, stored_leaf, actor, action, at in rows:
+            expected = tree.size
+            if seq != expected and check.more.get("missing entries", 0) == 0:
+                bad(
+                    expected,
+                    "missing entries",
+                    f"entry {expected} is missing (deleted); the log jumps to {seq}",
+                )
+            body = text_.encode()
+            leaf = audit.leaf_hash(body)
+            try:
+                parsed = json.loads(body)
+                canonical_ok = audit.canonical(parsed) == body and parsed.get("seq") == seq
+            except (ValueError, RecursionError):
+                canonical_ok = False
+            if leaf.hex() != stored_leaf or not canonical_ok:
+                bad(seq, "modified entries", f"entry {seq} does not match its leaf hash (modified)")
+            else:
+                for column in _shown_columns_differing(actor, action, at, parsed):
+                    bad(
+                        seq,
+                        "modified entries",
+                        f"entry {seq}: its {column} column differs from the signed entry (modified)",
+                    )
+            computed.update(tree.push(leaf))
+            while pending is not None and pending.size <= tree.size:
+                checkpoint(pending)
+                pending = next(cps, None)
+        check.entries = tree.size
+        _check_nodes(check, computed, store.audit_nodes_completed(lo, tree.size))
+    while pending is not None:
+        checkpoint(pending)
+        pending = next(cps, None)
+    expected_nodes = tree.size - bin(tree.size).count("1")
+    extra = store.audit_node_count() - check.nodes
+    if check.nodes == expected_nodes and extra > 0:
+        check.report(
+            NODE_PROBLEMS,
+            f"{extra} stored subtree hashes lie beyond the log's {tree.size} entries (inserted)",
+        )
+    check.finish()
     return check
 
 
-def _shown_columns_differing(e: Any, parsed: dict[str, Any]) -> list[str]:
+def _shown_columns_differing(actor: str, action: str, at: dt.datetime, parsed: dict[str, Any]) -> list[str]:
     """The columns kept beside the entry for listing (the dashboard's audit page shows them) that
     no longer say what the signed entry says."""
-    differ = [c for c in ("actor", "action") if getattr(e, c) != parsed.get(c)]
+    differ = [c for c, v in (("actor", actor), ("action", action)) if v != parsed.get(c)]
     try:
         signed_at = dt.datetime.fromisoformat(str(parsed.get("at")))
     except ValueError:
         signed_at = None
-    stored_at = e.at if e.at.tzinfo else e.at.replace(tzinfo=dt.UTC)
+    stored_at = at if at.tzinfo else at.replace(tzinfo=dt.UTC)
     if signed_at is None or stored_at != signed_at:
         differ.append("at")
     return differ
 
 
-def _first_divergence(store: Store, leaves: list[bytes], size: int) -> int:
-    """The first entry at which the log stopped matching: the smallest checkpoint that fails tells
-    the range; within it, a stored leaf that differs from its recomputation points at the entry."""
-    previous_ok = 0
-    for cp in store.checkpoints():
-        if cp.size > size:
-            break
-        if cp.size <= len(leaves) and audit.root(leaves[: cp.size]).hex() == cp.root_hash:
-            previous_ok = cp.size
-    return previous_ok
+def rebuild_subtree_hashes(store: Store, *, batch: int = LOG_BATCH) -> int:
+    """Rewrite `audit_nodes` from the stored leaf hashes (after `verify_log` found only the stored
+    subtree hashes damaged: the entries, their leaf hashes and the checkpoints are intact). Stops
+    at the first gap in the seqs, like the migration's backfill. Returns the hashes written."""
+    tree = audit.TreeBuilder()
+
+    def nodes() -> Iterator[list[tuple[audit.Node, bytes]]]:
+        for rows in store.audit_leaf_batches(0, batch):
+            out: list[tuple[audit.Node, bytes]] = []
+            for seq, leaf_hex in rows:
+                if seq != tree.size:
+                    yield out
+                    return
+                out += tree.push(bytes.fromhex(leaf_hex))
+            yield out
+
+    return store.replace_audit_nodes(nodes())
+
+
+def _check_nodes(check: LogCheck, computed: dict[audit.Node, bytes], stored: dict[audit.Node, str]) -> None:
+    """Compare the subtree hashes recomputed from one batch of entries with the stored ones."""
+    for node in sorted(computed, key=lambda n: ((n[1] + 1) << n[0], n[0])):  # completion order
+        level, idx = node
+        have = stored.get(node)
+        span = f"entries {idx << level}–{((idx + 1) << level) - 1}"
+        if have is None:
+            check.report(NODE_PROBLEMS, f"the stored hash of {span} (level {level}) is missing")
+        elif have != computed[node].hex():
+            check.report(
+                NODE_PROBLEMS,
+                f"the stored hash of {span} (level {level}) does not match the entries (modified)",
+            )
+        else:
+            check.nodes += 1
+            continue
+        if check.first_bad_node is None:
+            check.first_bad_node = node
+
+
+def _hashes(store: Store, nodes: set[audit.Node]) -> dict[audit.Node, bytes]:
+    found = store.audit_hashes(nodes)
+    missing = sorted(nodes - found.keys())
+    if missing:
+        level, idx = missing[0]
+        raise AuditLogDamaged(
+            f"the audit log's stored hash of entries {idx << level}–{((idx + 1) << level) - 1} is missing "
+            "or unreadable",
+            hint="the database was changed behind the ledger's back: run `clearance ledger verify-log`",
+        )
+    return found
 
 
 def inclusion(store: Store, seq: int, size: int | None = None) -> dict[str, Any]:
-    """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint)."""
-    leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
-    cp = store.latest_checkpoint()
-    n = size if size is not None else (cp.size if cp else len(leaves))
-    if not 0 < n <= len(leaves):
-        raise LedgerError(f"no tree of size {n} (the log has {len(leaves)} entries)")
-    proof = audit.inclusion_proof(leaves[:n], seq)
-    entry = store.audit_entries(limit=1, offset=seq)
+    """Inclusion proof of entry `seq` in the tree of `size` entries (default: the latest checkpoint).
+    O(log n): a fixed number of statements, each a few primary-key lookups."""
+    available = store.audit_next_seq()
+    if size is None:
+        cp = store.latest_checkpoint()
+        size = cp.size if cp else available
+    if not 0 < size <= available:
+        raise LedgerError(f"no tree of size {size} (the log has {available} entries)")
+    ranges = audit.inclusion_ranges(seq, size)
+    hashes = _hashes(store, audit.nodes_for([*ranges, (0, size), (seq, seq + 1)]))
+    entry = store.audit_entry(seq)
     return {
         "seq": seq,
-        "tree_size": n,
-        "leaf_hash": leaves[seq].hex(),
-        "entry": entry[0].entry if entry else None,
-        "proof": [p.hex() for p in proof],
-        "root": audit.root(leaves[:n]).hex(),
-        "checkpoint": _checkpoint_json(store, n),
+        "tree_size": size,
+        "leaf_hash": hashes[(0, seq)].hex(),
+        "entry": entry.entry if entry else None,
+        "proof": [audit.range_hash(lo, hi, hashes).hex() for lo, hi in ranges],
+        "root": audit.range_hash(0, size, hashes).hex(),
+        "checkpoint": _checkpoint_json(store.checkpoints_at([size]).get(size)),
     }
 
 
 def consistency(store: Store, old: int, new: int) -> dict[str, Any]:
-    """Consistency proof between trees of `old` and `new` entries."""
-    leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
-    if not 0 < old <= new <= len(leaves):
-        raise LedgerError(f"no consistency proof from {old} to {new} (the log has {len(leaves)} entries)")
-    proof = audit.consistency_proof(leaves[:new], old)
+    """Consistency proof between trees of `old` and `new` entries (O(log n), like `inclusion`)."""
+    available = store.audit_next_seq()
+    if not 0 < old <= new <= available:
+        raise LedgerError(f"no consistency proof from {old} to {new} (the log has {available} entries)")
+    ranges = audit.consistency_ranges(old, new)
+    hashes = _hashes(store, audit.nodes_for([*ranges, (0, old), (0, new)]))
+    cps = store.checkpoints_at([old, new])
     return {
         "from": old,
         "to": new,
-        "old_root": audit.root(leaves[:old]).hex(),
-        "new_root": audit.root(leaves[:new]).hex(),
-        "proof": [p.hex() for p in proof],
-        "checkpoints": [c for c in (_checkpoint_json(store, old), _checkpoint_json(store, new)) if c],
+        "old_root": audit.range_hash(0, old, hashes).hex(),
+        "new_root": audit.range_hash(0, new, hashes).hex(),
+        "proof": [audit.range_hash(lo, hi, hashes).hex() for lo, hi in ranges],
+        "checkpoints": [c for c in (_checkpoint_json(cps.get(old)), _checkpoint_json(cps.get(new))) if c],
     }
 
 
-def _checkpoint_json(store: Store, size: int) -> dict[str, Any] | None:
-    for cp in store.checkpoints():
-        if cp.size == size:
-            return {"size": cp.size, "root": cp.root_hash, "key_id": cp.key_id, "signature": cp.signature}
-    return None
+def _checkpoint_json(cp: Checkpoint | None) -> dict[str, Any] | None:
+    if cp is None:
+        return None
+    return {"size": cp.size, "root": cp.root_hash, "key_id": cp.key_id, "signature": cp.signature}

@@ -44,6 +44,7 @@ from clearance.ledger.tables import (
     Analysis,
     ApiToken,
     AuditEntry,
+    AuditNode,
     Checkpoint,
     CodeOwnerRule,
     Component,
@@ -1677,22 +1678,31 @@ class Store:
     # --- audit log -------------------------------------------------------------------------------
 
     def append_audit(self, actor: str, action: str, data: Mapping[str, Any]) -> AuditEntry:
-        """Append one entry to the Merkle log (serialized: one writer at a time)."""
+        """Append one entry to the Merkle log (serialized: one writer at a time), with the hashes
+        of the perfect subtrees it completes (`audit_nodes`: what proofs are built from)."""
         if self.session.bind is not None and self.session.get_bind().dialect.name == "postgresql":
             self.session.execute(text("SELECT pg_advisory_xact_lock(6962)"))
         seq = self.session.scalar(select(func.coalesce(func.max(AuditEntry.seq) + 1, 0)))
         assert seq is not None
         entry = {"seq": seq, "at": self.now.isoformat(), "actor": actor, "action": action, "data": dict(data)}
         body = audit.canonical(entry)
+        leaf = audit.leaf_hash(body)
         row = AuditEntry(
             seq=seq,
             at=self.now,
             actor=actor,
             action=action,
             entry=body.decode(),
-            leaf_hash=audit.leaf_hash(body).hex(),
+            leaf_hash=leaf.hex(),
         )
         self.session.add(row)
+        siblings = audit.left_siblings(seq)
+        if siblings:  # odd seq: at least one subtree completes (at most log2(n), one query for them)
+            nodes = audit.completed_nodes(seq, leaf, self.audit_hashes(siblings))
+            if nodes:
+                self.session.execute(
+                    insert(AuditNode), [{"level": lv, "idx": i, "hash": h.hex()} for (lv, i), h in nodes]
+                )
         self.session.flush()
         return row
 
@@ -1703,8 +1713,13 @@ class Store:
             q = q.limit(limit)
         return list(self.session.scalars(q))
 
+    def audit_entry(self, seq: int) -> AuditEntry | None:
+        """One entry by its sequence number (a primary-key lookup)."""
+        return self.session.get(AuditEntry, seq)
+
     def audit_leaves(self, start: int = 0) -> list[tuple[int, str]]:
-        """(seq, stored leaf hash) of every entry from `start` on, in order."""
+        """(seq, stored leaf hash) of the entries from `start` on, in order (the few appended
+        since a checkpoint; `audit_leaf_batches` for the whole log)."""
         return list(
             self.session.execute(
                 select(AuditEntry.seq, AuditEntry.leaf_hash)
@@ -1713,6 +1728,118 @@ class Store:
             ).tuples()
         )
 
+    def audit_leaf_batches(self, start: int, batch: int) -> Iterator[list[tuple[int, str]]]:
+        """(seq, stored leaf hash) from `start` on, `batch` rows at a time (keyset pagination)."""
+        after = start - 1
+        while True:
+            rows = list(
+                self.session.execute(
+                    select(AuditEntry.seq, AuditEntry.leaf_hash)
+                    .where(AuditEntry.seq > after)
+                    .order_by(AuditEntry.seq)
+                    .limit(batch)
+                ).tuples()
+            )
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+    def audit_entry_batches(self, batch: int) -> Iterator[list[tuple[int, str, str, str, str, dt.datetime]]]:
+        """(seq, entry, stored leaf hash, actor, action, at) of every entry in log order, `batch`
+        rows at a time (keyset pagination on the primary key: bounded memory, no OFFSET scans).
+        Actor, action and at are the columns kept beside the entry for listing."""
+        after = -1
+        while True:
+            rows = list(
+                self.session.execute(
+                    select(
+                        AuditEntry.seq,
+                        AuditEntry.entry,
+                        AuditEntry.leaf_hash,
+                        AuditEntry.actor,
+                        AuditEntry.action,
+                        AuditEntry.at,
+                    )
+                    .where(AuditEntry.seq > after)
+                    .order_by(AuditEntry.seq)
+                    .limit(batch)
+                ).tuples()
+            )
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
+
+    def audit_hashes(self, nodes: Iterable[audit.Node]) -> dict[audit.Node, bytes]:
+        """The stored hashes of the given subtrees (level 0: an entry's leaf hash), by primary key:
+        at most two statements whatever the log's size. A subtree with no stored hash, or one
+        that is not a hash, is left out (the caller decides what a gap means)."""
+        wanted = set(nodes)
+        leaves = sorted(i for level, i in wanted if level == 0)
+        inner = sorted(n for n in wanted if n[0] > 0)
+        found: list[tuple[int, int, str]] = []
+        if leaves:
+            found += [
+                (0, seq, h)
+                for seq, h in self.session.execute(
+                    select(AuditEntry.seq, AuditEntry.leaf_hash).where(AuditEntry.seq.in_(leaves))
+                ).tuples()
+            ]
+        if inner:
+            # OR of primary-key equalities, not a row-value IN: SQLite plans `(level, idx) IN
+            # (VALUES …)` as a scan of the whole table; this form is one index probe per term on
+            # both engines (SQLite's multi-index OR, PostgreSQL's BitmapOr)
+            keys = [and_(AuditNode.level == level, AuditNode.idx == idx) for level, idx in inner]
+            found += list(
+                self.session.execute(
+                    select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(or_(*keys))
+                ).tuples()
+            )
+        out: dict[audit.Node, bytes] = {}
+        for level, idx, h in found:
+            try:
+                raw = bytes.fromhex(h)
+            except (TypeError, ValueError):
+                continue
+            if len(raw) == 32:
+                out[(level, idx)] = raw
+        return out
+
+    def audit_nodes_completed(self, lo: int, hi: int) -> dict[audit.Node, str]:
+        """Stored subtree hashes (level ≥ 1) completed by the leaves lo … hi−1: those whose last
+        leaf is in [lo, hi). One statement: a primary-key range per level."""
+        ranges = []
+        for level in range(1, hi.bit_length() + 1):
+            first, last = ((lo + (1 << level)) >> level) - 1, (hi >> level) - 1
+            if first <= last:
+                ranges.append(and_(AuditNode.level == level, AuditNode.idx.between(first, last)))
+        if not ranges:
+            return {}
+        rows = self.session.execute(
+            select(AuditNode.level, AuditNode.idx, AuditNode.hash).where(or_(*ranges))
+        ).tuples()
+        return {(level, idx): h for level, idx, h in rows}
+
+    def replace_audit_nodes(self, batches: Iterable[Sequence[tuple[audit.Node, bytes]]]) -> int:
+        """Delete every stored subtree hash and insert the given ones (the writer's lock held, as
+        for an append); returns how many were written."""
+        if self.session.get_bind().dialect.name == "postgresql":
+            self.session.execute(text("SELECT pg_advisory_xact_lock(6962)"))
+        self.session.execute(delete(AuditNode))
+        n = 0
+        for part in batches:
+            if part:
+                self.session.execute(
+                    insert(AuditNode), [{"level": lv, "idx": i, "hash": h.hex()} for (lv, i), h in part]
+                )
+                n += len(part)
+        return n
+
+    def audit_node_count(self) -> int:
+        """Number of stored subtree hashes."""
+        return int(self.session.scalar(select(func.count()).select_from(AuditNode)) or 0)
+
     def audit_next_seq(self) -> int:
         """The seq the next entry gets (max + 1: one primary-key lookup, not a count)."""
         return int(self.session.scalar(select(func.coalesce(func.max(AuditEntry.seq) + 1, 0))) or 0)
@@ -1720,6 +1847,29 @@ class Store:
     def audit_size(self) -> int:
         """Number of entries."""
         return int(self.session.scalar(select(func.count()).select_from(AuditEntry)) or 0)
+
+    def checkpoint_batches(self, batch: int) -> Iterator[list[Checkpoint]]:
+        """Signed checkpoints by size, `batch` at a time (keyset pagination on the unique size)."""
+        after = -1
+        while True:
+            rows = list(
+                self.session.scalars(
+                    select(Checkpoint).where(Checkpoint.size > after).order_by(Checkpoint.size).limit(batch)
+                )
+            )
+            if not rows:
+                return
+            yield rows
+            after = rows[-1].size
+
+    def checkpoints_at(self, sizes: Iterable[int]) -> dict[int, Checkpoint]:
+        """The checkpoints signed at the given sizes (by the unique index on size)."""
+        wanted = sorted(set(sizes))
+        if not wanted:
+            return {}
+        return {
+            c.size: c for c in self.session.scalars(select(Checkpoint).where(Checkpoint.size.in_(wanted)))
+        }
 
     def checkpoints(self) -> list[Checkpoint]:
         """Signed checkpoints by size."""

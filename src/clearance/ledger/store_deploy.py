@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select
+from sqlalchemy import and_, func, insert, or_, select
 from sqlalchemy.orm import Session
 
 from clearance.decision import ExitCode
@@ -489,6 +489,45 @@ class CommitInfo:
     author: str = ""
 
 
+_COMMIT_CHUNK = 1000
+"""Commit shas per IN (...) lookup (a deployment may report up to 10,000)."""
+
+
+def _link_commits(
+    session: Session, service_id: int, deployment_id: int, commits: Sequence[CommitInfo]
+) -> None:
+    """Link a new deployment to the commits it shipped, creating the unknown ones: per 1,000
+    shas one lookup and one multi-row insert (ids back by RETURNING, matched on the sha), then
+    one flush of the links — so the lead-time rollup is recomputed once for the deployment, not
+    once per commit. A sha listed twice is linked once (its first listing wins)."""
+    wanted: dict[str, CommitInfo] = {}
+    for c in commits:
+        wanted.setdefault(c.sha, c)
+    shas = list(wanted)
+    ids: dict[str, int] = {}
+    for i in range(0, len(shas), _COMMIT_CHUNK):
+        part = shas[i : i + _COMMIT_CHUNK]
+        known = select(Change.commit, Change.id).where(
+            Change.service_id == service_id, Change.commit.in_(part)
+        )
+        ids.update(session.execute(known).tuples().all())
+        new = [
+            {
+                "service_id": service_id,
+                "commit": sha,
+                "committed_at": wanted[sha].committed_at,
+                "author": wanted[sha].author[:200],
+            }
+            for sha in part
+            if sha not in ids
+        ]
+        if new:
+            ids.update(
+                session.execute(insert(Change).returning(Change.commit, Change.id), new).tuples().all()
+            )
+    session.add_all(DeploymentChange(deployment_id=deployment_id, change_id=ids[sha]) for sha in shas)
+
+
 def record_deployment(
     session: Session,
     *,
@@ -542,17 +581,7 @@ def record_deployment(
     )
     session.add(dep)
     session.flush()
-    for c in commits:
-        change = session.scalars(
-            select(Change).where(Change.service_id == svc.id, Change.commit == c.sha)
-        ).one_or_none()
-        if change is None:
-            change = Change(
-                service_id=svc.id, commit=c.sha, committed_at=c.committed_at, author=c.author[:200]
-            )
-            session.add(change)
-            session.flush()
-        session.add(DeploymentChange(deployment_id=dep.id, change_id=change.id))
+    _link_commits(session, svc.id, dep.id, commits)
     _update_current(session, svc.id, env.id, dep)
     session.flush()
     audit(deployer, "deploy.deployment", _deployment_doc(dep, svc.name, env.name, digest))

@@ -36,7 +36,7 @@ from sqlalchemy import (
     update,
 )
 from sqlalchemy.engine import Connection, Dialect
-from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Mapper, Session, mapped_column, object_session
 from sqlalchemy.types import TypeDecorator
 
 NAMING = {
@@ -686,6 +686,19 @@ class AuditEntry(Base):
     leaf_hash: Mapped[str] = mapped_column(String(64))
 
 
+class AuditNode(Base):
+    """The hash of one complete (perfect) subtree of the audit log above the leaves: the 2**level
+    entries from idx · 2**level on (level ≥ 1; leaf hashes are on `AuditEntry`). Written in the
+    transaction that appends the entry completing it, so an inclusion or consistency proof is a
+    few primary-key lookups instead of a read of the whole log. Derived data: `verify-log`
+    recomputes every one from the entries."""
+
+    __tablename__ = "audit_nodes"
+    level: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(64))
+
+
 class Checkpoint(Base):
     """A signed (size, root) of the audit log."""
 
@@ -755,29 +768,51 @@ def refresh_lead_times(conn: Connection | Session, deployment_ids: Iterable[int]
 
 
 # Every ORM write path (the deploy API, tests' fixtures, the demo) keeps the rollup exact: a new
-# commit link, a deployment whose end moved, or a commit whose time changed recomputes the
-# deployments concerned in the same flush, hence the same transaction.
+# commit link, a deployment whose end moved, or a commit whose time changed marks the deployments
+# concerned, and at the end of the flush one statement recomputes them all (a deployment that
+# links K commits in one flush is updated once, not K times) — in the same transaction.
+
+_LEAD_TIME_PENDING = "clearance.lead_time.deployments"
+_LEAD_TIME_CHANGES = "clearance.lead_time.changes"
+
+
+def _mark(target: object, key: str, ident: int) -> None:
+    session = object_session(target)
+    if session is not None:
+        session.info.setdefault(key, set()).add(ident)
 
 
 @event.listens_for(DeploymentChange, "after_insert")
 def _link_added(mapper: Mapper[Any], connection: Connection, target: DeploymentChange) -> None:
-    refresh_lead_times(connection, [target.deployment_id])
+    _mark(target, _LEAD_TIME_PENDING, target.deployment_id)
 
 
 @event.listens_for(DeploymentChange, "after_delete")
 def _link_removed(mapper: Mapper[Any], connection: Connection, target: DeploymentChange) -> None:
-    refresh_lead_times(connection, [target.deployment_id])
+    _mark(target, _LEAD_TIME_PENDING, target.deployment_id)
 
 
 @event.listens_for(Deployment, "after_update")
 def _deployment_moved(mapper: Mapper[Any], connection: Connection, target: Deployment) -> None:
     state = inspect(target)
     if any(state.attrs[name].history.has_changes() for name in ("finished_at", "started_at")):
-        refresh_lead_times(connection, [target.id])
+        _mark(target, _LEAD_TIME_PENDING, target.id)
 
 
 @event.listens_for(Change, "after_update")
 def _commit_moved(mapper: Mapper[Any], connection: Connection, target: Change) -> None:
     if inspect(target).attrs["committed_at"].history.has_changes():
-        linked = select(DeploymentChange.deployment_id).where(DeploymentChange.change_id == target.id)
-        refresh_lead_times(connection, connection.scalars(linked).all())
+        _mark(target, _LEAD_TIME_CHANGES, target.id)
+
+
+@event.listens_for(Session, "after_flush")
+def _refresh_marked(session: Session, _context: Any) -> None:
+    deployments: set[int] = session.info.pop(_LEAD_TIME_PENDING, set())
+    changes: set[int] = session.info.pop(_LEAD_TIME_CHANGES, set())
+    if not deployments and not changes:
+        return
+    connection = session.connection()
+    if changes:
+        linked = select(DeploymentChange.deployment_id).where(DeploymentChange.change_id.in_(sorted(changes)))
+        deployments |= set(connection.scalars(linked).all())
+    refresh_lead_times(connection, deployments)
