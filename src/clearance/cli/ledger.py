@@ -319,7 +319,7 @@ def serve(
             import uvicorn
 
             from clearance.ledger import db
-            from clearance.server.app import create_app
+            from clearance.server.app import create_app, freeze_after_start_up
             from clearance.server.settings import ServerSettings, default_key_path
         except ImportError as e:
             raise UsageError(
@@ -346,7 +346,9 @@ def serve(
             f"ledger: {db.redact(db.resolve_url(db_url))} on http://{host}:{port} (API docs at /api/docs)",
             err=True,
         )
-        uvicorn.run(create_app(settings), host=host, port=port, log_level="info", server_header=False)
+        app = create_app(settings)
+        freeze_after_start_up(app)
+        uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 
 @ledger_app.command("migrate")

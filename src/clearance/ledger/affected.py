@@ -77,18 +77,22 @@ def affected_query(
     total = not_affected = 0
     live: set[int] = set()
     for sid, _cid, n, name, team, suppressed in counts:
-        owners[sid] = (name, team)
-        per_service[sid] = per_service.get(sid, 0) + n
+        if sid in per_service:
+            per_service[sid] += n
+        else:
+            per_service[sid] = n
+            owners[sid] = (name, team)
         total += n
         if suppressed:
             not_affected += n
         else:
             live.add(sid)
-    order = sorted(per_service, key=lambda sid: (owners[sid][0], sid))
     page_services: list[int] = []
     skip = seen = 0
-    for sid in order:
-        if seen + per_service[sid] > offset and seen < offset + limit:
+    for _name, sid in sorted([(owners[sid][0], sid) for sid in per_service]):
+        if seen >= offset + limit:
+            break
+        if seen + per_service[sid] > offset:
             if not page_services:
                 skip = offset - seen
             page_services.append(sid)
