@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,32 +72,25 @@ def affected_query(
     for m in matches:
         by_component.setdefault(m.component_id, []).append(m)
     purl_of = {cid: ms[0].purl for cid, ms in by_component.items()}
-    counts = store.affected_services(sorted(by_component), sorted({m.advisory_id for m in matches}), team_ids)
-    owners: dict[int, tuple[str, str | None]] = {}
-    per_service: dict[int, int] = {}
-    total = not_affected = 0
-    live: set[int] = set()
-    for sid, _cid, n, name, team, suppressed in counts:
-        if sid in per_service:
-            per_service[sid] += n
-        else:
-            per_service[sid] = n
-            owners[sid] = (name, team)
-        total += n
-        if suppressed:
-            not_affected += n
-        else:
-            live.add(sid)
-    page_services: list[int] = []
+    # one row per service, by name: (service id, name, team, releases, muted)
+    counts = sorted(
+        store.affected_services(sorted(by_component), sorted({m.advisory_id for m in matches}), team_ids),
+        key=_BY_NAME,
+    )
+    total = sum(map(_RELEASES, counts))
+    not_affected = sum(map(_MUTED, counts))
+    page: list[tuple[int, str, str | None, int, int]] = []
     skip = seen = 0
-    for _name, sid in sorted([(owners[sid][0], sid) for sid in per_service]):
+    for c in counts:
         if seen >= offset + limit:
             break
-        if seen + per_service[sid] > offset:
-            if not page_services:
+        if seen + c[3] > offset:
+            if not page:
                 skip = offset - seen
-            page_services.append(sid)
-        seen += per_service[sid]
+            page.append(c)
+        seen += c[3]
+    owners = {c[0]: (c[1], c[2]) for c in page}
+    page_services = [c[0] for c in page]
     hits = store.affected_page(sorted(by_component), page_services)
     rank = {sid: i for i, sid in enumerate(page_services)}
     hits.sort(key=lambda h: (rank[h[0]], -h[1], purl_of[h[5]]))
@@ -104,7 +98,7 @@ def affected_query(
     rows = _rows(store, hits, by_component, purl_of, owners, advisory)
     return {
         "query": query,
-        "services": sorted(owners[sid][0] for sid in live),
+        "services": [c[1] for c in counts if c[3] > c[4]],  # not only muted releases
         "count": total,
         "not_affected": not_affected,
         "limit": limit,
@@ -114,6 +108,9 @@ def affected_query(
     }
 
 
+_BY_NAME = operator.itemgetter(1, 0)
+_RELEASES = operator.itemgetter(3)
+_MUTED = operator.itemgetter(4)
 _SEVERITY_ORDER = {"critical": 5, "high": 4, "medium": 3, "unknown": 2, "low": 1, "info": 0}
 
 

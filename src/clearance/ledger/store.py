@@ -681,27 +681,17 @@ class Store:
         component_ids: Sequence[int],
         advisories: Sequence[str],
         team_ids: Sequence[int] | None = None,
-    ) -> list[tuple[int, int, int, str, str | None, bool]]:
-        """(service id, component id, number of releases, service name, owning team name,
-        suppressed) over every release shipping one of `component_ids`, in one statement: the
-        size of the whole answer counted by the database, with each service's owner and whether
-        its finding for the component carries a VEX state that takes it out of `affected`
-        answers (`not_affected`, `false_positive`) for one of `advisories` or their aliases."""
+    ) -> list[tuple[int, str, str | None, int, int]]:
+        """(service id, service name, owning team name, releases, muted) for every service with a
+        release shipping one of `component_ids`, in one statement: the size of the whole answer
+        counted by the database. A release counts once per component it ships; `muted` counts
+        those whose service's finding for the component carries a VEX state that takes it out of
+        `affected` answers (`not_affected`, `false_positive`) for one of `advisories` or their
+        aliases. One row per service (a popular component: ~4,000), unordered."""
         if not component_ids:
             return []
 
         def build(pg: bool) -> Any:
-            # from the (component, service, release) index alone: no lookup of `releases`
-            counts = (
-                select(
-                    ReleaseComponent.service_id,
-                    ReleaseComponent.component_id,
-                    func.count().label("n"),
-                )
-                .where(_id_list(ReleaseComponent.component_id, "components", pg))
-                .group_by(ReleaseComponent.component_id, ReleaseComponent.service_id)
-            )
-            counted = counts.cte("counts")
             # the (few) suppressed findings, by component id: no join of the answer to components
             suppressed = (
                 select(Finding.service_id, Component.id.label("component_id"))
@@ -714,25 +704,36 @@ class Store:
                 .distinct()
                 .subquery("suppressed")
             )
-            q = (
+            # links counted from the (component, service, release) index alone: no `releases`
+            per_service = (
                 select(
-                    counted.c.service_id,
-                    counted.c.component_id,
-                    counted.c.n,
-                    Service.name,
-                    Team.name,
-                    suppressed.c.service_id.is_not(None),
+                    ReleaseComponent.service_id,
+                    func.count().label("n"),
+                    func.count(suppressed.c.service_id).label("muted"),
                 )
-                .select_from(counted)
-                .join(Service, Service.id == counted.c.service_id)
-                .outerjoin(Team, Team.id == Service.team_id)
+                .select_from(ReleaseComponent)
                 .outerjoin(
                     suppressed,
                     and_(
-                        suppressed.c.service_id == counted.c.service_id,
-                        suppressed.c.component_id == counted.c.component_id,
+                        suppressed.c.service_id == ReleaseComponent.service_id,
+                        suppressed.c.component_id == ReleaseComponent.component_id,
                     ),
                 )
+                .where(_id_list(ReleaseComponent.component_id, "components", pg))
+                .group_by(ReleaseComponent.service_id)
+                .subquery("per_service")
+            )
+            q = (
+                select(
+                    per_service.c.service_id,
+                    Service.name,
+                    Team.name,
+                    per_service.c.n,
+                    per_service.c.muted,
+                )
+                .select_from(per_service)
+                .join(Service, Service.id == per_service.c.service_id)
+                .outerjoin(Team, Team.id == Service.team_id)
             )
             if team_ids is not None:
                 q = q.where(_id_list(Service.team_id, "teams", pg))
@@ -745,7 +746,7 @@ class Store:
         }
         if team_ids is not None:
             params["teams"] = sorted(set(team_ids))
-        # fetched at once (not row by row): a popular component's answer counts ~4,000 services
+        # fetched at once (not row by row)
         return list(self.session.connection().execute(q, params).tuples().all())
 
     def affected_page(
