@@ -128,28 +128,36 @@ def _rows(
         return []
     candidates = sorted({m.advisory_id for h in hits for m in by_component[h[5]]})
     status = store.finding_status_for({(h[0], purl_of[h[5]]) for h in hits}, candidates)
+    # what depends on the component alone, once per component (a page is mostly one component):
+    # the advisory shown (None: the worst by the service's finding, per row), listed, fixed in
+    per_component: dict[int, tuple[AffectedMatch | None, tuple[str, ...], tuple[str, ...]]] = {}
+    for cid in {h[5] for h in hits}:
+        group = by_component[cid]
+        if asked is not None:  # advisory query: the id asked for, else the first of its group
+            first = next((m for m in group if m.advisory_id == asked), group[0])
+            per_component[cid] = (first, (), first.fixed_versions)
+        else:  # purl query: the worst advisory, all of them listed
+            per_component[cid] = (
+                group[0] if len(group) == 1 else None,
+                tuple(sorted({m.advisory_id for m in group})),
+                tuple(sorted({v for m in group for v in m.fixed_versions})),
+            )
     out = []
     for sid, rid, version, commit, created, cid, latest, envs in hits:
         purl = purl_of[cid]
-        group = by_component[cid]
 
         def found(m: AffectedMatch) -> tuple[str, dt.datetime | None, str | None] | None:
             return status.get((sid, purl, m.advisory_id)) or status.get((sid, purl, None))  # noqa: B023
 
-        if asked is not None:  # advisory query: the id asked for, else the first of its group
-            shown = next((m for m in group if m.advisory_id == asked), group[0])
-            advisories: tuple[str, ...] = ()
-            fixes = shown.fixed_versions
-        else:  # purl query: the worst advisory, all of them listed
+        shown, advisories, fixes = per_component[cid]
+        if shown is None:
             shown = max(
-                group,
+                by_component[cid],
                 key=lambda m: (
                     _SEVERITY_ORDER.get(m.severity, 2),
                     (found(m) or ("",))[0] in ("open", "reopened"),
                 ),
             )
-            advisories = tuple(sorted({m.advisory_id for m in group}))
-            fixes = tuple(sorted({v for m in group for v in m.fixed_versions}))
         f = found(shown)
         service, team = owners[sid]
         out.append(
