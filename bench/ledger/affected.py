@@ -257,6 +257,11 @@ def timed_queries(ledger: Ledger, log: StatementLog | None, queries: list[dict[s
         out["server_p50_ms"] = round(statistics.median(server), 1)
         out["server_p95_ms"] = pct(server, 0.95)
         out["server_max_ms"] = round(max(server), 1)
+        # per answer, the client's CPU plus the server's own time: what the answer costs without
+        # waiting for a CPU (an estimate of the wall time on an idle machine, round trips aside)
+        work = [c + s for c, s in zip(cpu, server, strict=True)]
+        out["work_p50_ms"] = round(statistics.median(work), 1)
+        out["work_p95_ms"] = pct(work, 0.95)
     return out
 
 
