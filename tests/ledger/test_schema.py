@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from sqlalchemy import inspect, select, text
@@ -66,3 +67,73 @@ def test_url_resolution() -> None:
         db.resolve_url("mysql://h/db")
     with pytest.raises(LedgerError, match="not a database URL"):
         db.resolve_url("::nonsense")
+
+
+def test_links_get_their_release_service_on_upgrade_and_cannot_disagree_with_it(
+    empty_db: tuple[str, str],
+) -> None:
+    """`aff_0006` copies each release's service onto its component links (for `affected` counts
+    without reading `releases`) and a composite foreign key keeps the copy equal; downgrade works."""
+    from sqlalchemy.exc import IntegrityError
+
+    _kind, url = empty_db
+    engine = db.create_engine(url)
+    db.migrate(engine, "rollup_0005")
+    at = "2026-11-01 09:00:00"
+    with engine.begin() as c:
+        c.execute(
+            text("INSERT INTO teams (id, name, contacts, created_at) VALUES (1, 'core', '{}', :at)"),
+            {"at": at},
+        )
+        for sid, name in ((1, "billing"), (2, "search")):
+            c.execute(
+                text(
+                    "INSERT INTO services (id, name, team_id, tier, exposure, data_class, environments,"
+                    " source, created_at) VALUES (:id, :n, 1, 'default', 'internal', 'internal', '[]', 'test', :at)"
+                ),
+                {"id": sid, "n": name, "at": at},
+            )
+        for rid, sid in ((10, 1), (11, 1), (20, 2)):
+            c.execute(
+                text("INSERT INTO releases (id, service_id, version, created_at) VALUES (:r, :s, :v, :at)"),
+                {"r": rid, "s": sid, "v": f"1.{rid}", "at": at},
+            )
+        c.execute(
+            text(
+                "INSERT INTO components (id, purl, ecosystem, name, version) VALUES (5, 'pkg:pypi/a@1', 'PyPI', 'a', '1')"
+            )
+        )
+        for rid in (10, 11, 20):
+            c.execute(
+                text(
+                    "INSERT INTO release_components (release_id, component_id, scope) VALUES (:r, 5, 'runtime')"
+                ),
+                {"r": rid},
+            )
+    assert db.migrate(engine) == db.head_revision()
+    with engine.connect() as c:
+        links = c.execute(
+            text("SELECT release_id, service_id FROM release_components ORDER BY release_id")
+        ).all()
+    assert [tuple(r) for r in links] == [(10, 1), (11, 1), (20, 2)]
+    with pytest.raises(IntegrityError), engine.begin() as c:  # release 10 belongs to service 1
+        c.execute(
+            text(
+                "INSERT INTO components (id, purl, ecosystem, name, version) VALUES (6, 'pkg:pypi/b@1', 'PyPI', 'b', '1')"
+            )
+        )
+        c.execute(
+            text(
+                "INSERT INTO release_components (release_id, service_id, component_id, scope)"
+                " VALUES (10, 2, 6, 'runtime')"
+            )
+        )
+    with engine.begin() as c:  # deleting a release still takes its links with it
+        c.execute(text("DELETE FROM releases WHERE id = 11"))
+    with engine.connect() as c:
+        assert c.execute(text("SELECT count(*) FROM release_components")).scalar() == 2
+    with engine.begin() as c:
+        command.downgrade(db.alembic_config(c), "rollup_0005")
+    with engine.connect() as c:
+        assert "service_id" not in {col["name"] for col in inspect(c).get_columns("release_components")}
+    engine.dispose()

@@ -350,7 +350,7 @@ def serve(
             import uvicorn
 
             from clearance.ledger import db
-            from clearance.server.app import create_app
+            from clearance.server.app import create_app, freeze_after_start_up
             from clearance.server.settings import ServerSettings, default_key_path
         except ImportError as e:
             raise UsageError(
@@ -383,6 +383,7 @@ def serve(
             app = create_app(settings)
         except SQLAlchemyError as e:
             raise _database_error(e) from e
+        freeze_after_start_up(app)
         uvicorn.run(app, host=host, port=port, log_level="info", server_header=False)
 
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import operator
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -71,28 +72,25 @@ def affected_query(
     for m in matches:
         by_component.setdefault(m.component_id, []).append(m)
     purl_of = {cid: ms[0].purl for cid, ms in by_component.items()}
-    counts = store.affected_services(sorted(by_component), sorted({m.advisory_id for m in matches}), team_ids)
-    owners: dict[int, tuple[str, str | None]] = {}
-    per_service: dict[int, int] = {}
-    total = not_affected = 0
-    live: set[int] = set()
-    for sid, _cid, n, name, team, suppressed in counts:
-        owners[sid] = (name, team)
-        per_service[sid] = per_service.get(sid, 0) + n
-        total += n
-        if suppressed:
-            not_affected += n
-        else:
-            live.add(sid)
-    order = sorted(per_service, key=lambda sid: (owners[sid][0], sid))
-    page_services: list[int] = []
+    # one row per service, by name: (service id, name, team, releases, muted)
+    counts = sorted(
+        store.affected_services(sorted(by_component), sorted({m.advisory_id for m in matches}), team_ids),
+        key=_BY_NAME,
+    )
+    total = sum(map(_RELEASES, counts))
+    not_affected = sum(map(_MUTED, counts))
+    page: list[tuple[int, str, str | None, int, int]] = []
     skip = seen = 0
-    for sid in order:
-        if seen + per_service[sid] > offset and seen < offset + limit:
-            if not page_services:
+    for c in counts:
+        if seen >= offset + limit:
+            break
+        if seen + c[3] > offset:
+            if not page:
                 skip = offset - seen
-            page_services.append(sid)
-        seen += per_service[sid]
+            page.append(c)
+        seen += c[3]
+    owners = {c[0]: (c[1], c[2]) for c in page}
+    page_services = [c[0] for c in page]
     hits = store.affected_page(sorted(by_component), page_services)
     rank = {sid: i for i, sid in enumerate(page_services)}
     hits.sort(key=lambda h: (rank[h[0]], -h[1], purl_of[h[5]]))
@@ -100,7 +98,7 @@ def affected_query(
     rows = _rows(store, hits, by_component, purl_of, owners, advisory)
     return {
         "query": query,
-        "services": sorted(owners[sid][0] for sid in live),
+        "services": [c[1] for c in counts if c[3] > c[4]],  # not only muted releases
         "count": total,
         "not_affected": not_affected,
         "limit": limit,
@@ -110,6 +108,9 @@ def affected_query(
     }
 
 
+_BY_NAME = operator.itemgetter(1, 0)
+_RELEASES = operator.itemgetter(3)
+_MUTED = operator.itemgetter(4)
 _SEVERITY_ORDER = {"critical": 5, "high": 4, "medium": 3, "unknown": 2, "low": 1, "info": 0}
 
 
@@ -127,28 +128,36 @@ def _rows(
         return []
     candidates = sorted({m.advisory_id for h in hits for m in by_component[h[5]]})
     status = store.finding_status_for({(h[0], purl_of[h[5]]) for h in hits}, candidates)
+    # what depends on the component alone, once per component (a page is mostly one component):
+    # the advisory shown (None: the worst by the service's finding, per row), listed, fixed in
+    per_component: dict[int, tuple[AffectedMatch | None, tuple[str, ...], tuple[str, ...]]] = {}
+    for cid in {h[5] for h in hits}:
+        group = by_component[cid]
+        if asked is not None:  # advisory query: the id asked for, else the first of its group
+            first = next((m for m in group if m.advisory_id == asked), group[0])
+            per_component[cid] = (first, (), first.fixed_versions)
+        else:  # purl query: the worst advisory, all of them listed
+            per_component[cid] = (
+                group[0] if len(group) == 1 else None,
+                tuple(sorted({m.advisory_id for m in group})),
+                tuple(sorted({v for m in group for v in m.fixed_versions})),
+            )
     out = []
     for sid, rid, version, commit, created, cid, latest, envs in hits:
         purl = purl_of[cid]
-        group = by_component[cid]
 
         def found(m: AffectedMatch) -> tuple[str, dt.datetime | None, str | None] | None:
             return status.get((sid, purl, m.advisory_id)) or status.get((sid, purl, None))  # noqa: B023
 
-        if asked is not None:  # advisory query: the id asked for, else the first of its group
-            shown = next((m for m in group if m.advisory_id == asked), group[0])
-            advisories: tuple[str, ...] = ()
-            fixes = shown.fixed_versions
-        else:  # purl query: the worst advisory, all of them listed
+        shown, advisories, fixes = per_component[cid]
+        if shown is None:
             shown = max(
-                group,
+                by_component[cid],
                 key=lambda m: (
                     _SEVERITY_ORDER.get(m.severity, 2),
                     (found(m) or ("",))[0] in ("open", "reopened"),
                 ),
             )
-            advisories = tuple(sorted({m.advisory_id for m in group}))
-            fixes = tuple(sorted({v for m in group for v in m.fixed_versions}))
         f = found(shown)
         service, team = owners[sid]
         out.append(

@@ -31,7 +31,7 @@ from clearance.ledger.affected import LEDGER_SCANNER
 from clearance.ledger.matching import Match, component_key
 from clearance.ledger.report import BadInput, FindingInfo, GateReport, parse_report
 from clearance.ledger.store import OPEN_STATUSES, Store, normalize_team
-from clearance.ledger.tables import Service, Team
+from clearance.ledger.tables import Release, Service, Team
 
 SERVICE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._/@:-]{0,199}$")
 MATCH_KEY = "service+fingerprint"
@@ -218,7 +218,7 @@ def ingest(
         verified=bundle is not None and bundle.verified,
         counts={},
     )
-    new_matches = _components(store, release.id, report, bundle, matcher)
+    new_matches = _components(store, release, report, bundle, matcher)
     waivers = _waivers(store, service.id, report)
     outcomes, counts, closed = _lifecycle(store, service, report, run.id, release.id, waivers)
     run.counts = counts
@@ -412,7 +412,7 @@ def _str(value: Any) -> str | None:
 
 
 def _components(
-    store: Store, release_id: int, report: GateReport, bundle: _Bundle | None, matcher: Matcher | None
+    store: Store, release: Release, report: GateReport, bundle: _Bundle | None, matcher: Matcher | None
 ) -> int:
     """SBOM components (bundle) and the components of vulnerability findings → the release; the
     gate's own vulnerability findings are matches too; new components are matched by `matcher`."""
@@ -439,7 +439,7 @@ def _components(
     if not parsed:
         return 0
     ids = store.ensure_components([(k.purl, k.ecosystem, k.name, k.version) for k in parsed.values()])
-    store.link_components(release_id, {ids[p]: scope for p, (_, scope) in keys.items()})
+    store.link_components(release, {ids[p]: scope for p, (_, scope) in keys.items()})
     existing = store.matches_of(list(ids.values()))
     matched_components = {cid for cid, _ in existing}
     new: dict[tuple[int, str], dict[str, Any]] = {}

@@ -487,15 +487,15 @@ class Store:
                 ids.update(res.tuples().all())
         return ids
 
-    def link_components(self, release_id: int, component_scopes: Mapping[int, str]) -> int:
+    def link_components(self, release: Release, component_scopes: Mapping[int, str]) -> int:
         """Add release ↔ component rows that are not there yet; returns how many were added."""
         have = set(
             self.session.scalars(
-                select(ReleaseComponent.component_id).where(ReleaseComponent.release_id == release_id)
+                select(ReleaseComponent.component_id).where(ReleaseComponent.release_id == release.id)
             )
         )
         rows = [
-            {"release_id": release_id, "component_id": cid, "scope": scope}
+            {"release_id": release.id, "service_id": release.service_id, "component_id": cid, "scope": scope}
             for cid, scope in sorted(component_scopes.items())
             if cid not in have
         ]
@@ -624,110 +624,6 @@ class Store:
         else:
             row.value = value
 
-    def affected(
-        self,
-        *,
-        advisories: Sequence[str] | None = None,
-        component: str | None = None,
-        package: tuple[str, str] | None = None,
-        team_ids: Sequence[int] | None = None,
-    ) -> list[AffectedRow]:
-        """Releases whose components match any of `advisories` (all names of one advisory), or one
-        `component` (exact purl), or any version of a `package` (ecosystem, normalized name). One
-        indexed query over the precomputed matches, plus where each release runs now."""
-        q = (
-            select(
-                Service.name,
-                Team.name,
-                Release.id,
-                Release.version,
-                Release.commit,
-                Release.created_at,
-                Component.purl,
-                AdvisoryMatch.advisory_id,
-                AdvisoryMatch.severity,
-                AdvisoryMatch.id,
-                Release.service_id,
-            )
-            .select_from(AdvisoryMatch)
-            .join(Component, Component.id == AdvisoryMatch.component_id)
-            .join(ReleaseComponent, ReleaseComponent.component_id == AdvisoryMatch.component_id)
-            .join(Release, Release.id == ReleaseComponent.release_id)
-            .join(Service, Service.id == Release.service_id)
-            .outerjoin(Team, Team.id == Service.team_id)
-        )
-        if advisories is not None:
-            q = q.where(AdvisoryMatch.advisory_id.in_(list(advisories)))
-        if component is not None:
-            q = q.where(Component.purl == component)
-        if package is not None:
-            q = q.where(Component.ecosystem == package[0], Component.name == package[1])
-        if team_ids is not None:
-            q = q.where(Service.team_id.in_(list(team_ids)))
-        # Core execution (no ORM row processing): these answers can be thousands of rows.
-        rows = list(
-            self.session.connection()
-            .execute(q.order_by(Service.name, Release.id.desc(), Component.purl, AdvisoryMatch.advisory_id))
-            .tuples()
-        )
-        if not rows:
-            return []
-        fixed_of: dict[int, list[Any]] = {}
-        for part in chunks(sorted({r[9] for r in rows})):
-            fixed_of.update(
-                self.session.connection()
-                .execute(
-                    select(AdvisoryMatch.id, AdvisoryMatch.fixed_versions).where(AdvisoryMatch.id.in_(part))
-                )
-                .tuples()
-                .all()
-            )
-        release_ids = sorted({r[2] for r in rows})
-        latest_of: dict[int, int] = {}
-        for part in chunks(sorted({r[10] for r in rows})):
-            latest_of.update(
-                self.session.execute(
-                    select(Release.service_id, func.max(Release.id))
-                    .where(Release.service_id.in_(part))
-                    .group_by(Release.service_id)
-                )
-                .tuples()
-                .all()
-            )
-        envs: dict[int, list[str]] = {}
-        for part in chunks(release_ids):
-            for rid, env in self.session.execute(
-                select(CurrentDeployment.release_id, Environment.name)
-                .join(Environment, Environment.id == CurrentDeployment.environment_id)
-                .where(CurrentDeployment.release_id.in_(part))
-                .order_by(Environment.rank, Environment.name)
-            ).tuples():
-                envs.setdefault(rid, []).append(env)
-        status = self.finding_status_for({(r[10], r[6]) for r in rows}, sorted({r[7] for r in rows}))
-        out = []
-        for svc, team, rid, version, commit, created, purl, adv, sev, match_id, service_id in rows:
-            f = status.get((service_id, purl, adv)) or status.get((service_id, purl, None))
-            out.append(
-                AffectedRow(
-                    service=svc,
-                    team=team,
-                    release_id=rid,
-                    version=version,
-                    commit=commit,
-                    created_at=created,
-                    latest=rid == latest_of.get(service_id),
-                    environments=tuple(envs.get(rid, ())),
-                    component=purl,
-                    advisory_id=adv,
-                    severity=sev,
-                    fixed_versions=tuple(fixed_of.get(match_id) or ()),
-                    finding_status=f[0] if f else None,
-                    excepted_until=f[1] if f else None,
-                    analysis_state=f[2] if f else None,
-                )
-            )
-        return out
-
     # --- "what's affected?" in pages: aggregated and paged in SQL ---------------------------------
 
     def affected_matches(
@@ -769,10 +665,10 @@ class Store:
             params["component"] = component
         if package is not None:
             params["ecosystem"], params["name"] = package
-        rows = self.session.connection().execute(q, params)
+        rows = self.session.connection().execute(q, params).tuples().all()
         return [
             AffectedMatch(cid, purl, adv, sev, tuple(str(v) for v in fixed or ()))
-            for cid, purl, adv, sev, fixed in rows.tuples()
+            for cid, purl, adv, sev, fixed in rows
         ]
 
     @staticmethod
@@ -790,34 +686,17 @@ class Store:
         component_ids: Sequence[int],
         advisories: Sequence[str],
         team_ids: Sequence[int] | None = None,
-    ) -> list[tuple[int, int, int, str, str | None, bool]]:
-        """(service id, component id, number of releases, service name, owning team name,
-        suppressed) over every release shipping one of `component_ids`, in one statement: the
-        size of the whole answer counted by the database, with each service's owner and whether
-        its finding for the component carries a VEX state that takes it out of `affected`
-        answers (`not_affected`, `false_positive`) for one of `advisories` or their aliases."""
+    ) -> list[tuple[int, str, str | None, int, int]]:
+        """(service id, service name, owning team name, releases, muted) for every service with a
+        release shipping one of `component_ids`, in one statement: the size of the whole answer
+        counted by the database. A release counts once per component it ships; `muted` counts
+        those whose service's finding for the component carries a VEX state that takes it out of
+        `affected` answers (`not_affected`, `false_positive`) for one of `advisories` or their
+        aliases. One row per service (a popular component: ~4,000), unordered."""
         if not component_ids:
             return []
 
         def build(pg: bool) -> Any:
-            # each link's service by primary-key lookup: as a join, PostgreSQL hashes all of
-            # `releases` (50,000 rows) for a popular component's 5,000 links, twice the time
-            service_of: Any = (
-                select(Release.service_id).where(Release.id == ReleaseComponent.release_id).scalar_subquery()
-                if pg
-                else Release.service_id
-            )
-            counts = select(
-                service_of.label("service_id"),
-                ReleaseComponent.component_id.label("component_id"),
-                func.count().label("n"),
-            ).select_from(ReleaseComponent)
-            if not pg:
-                counts = counts.join(Release, Release.id == ReleaseComponent.release_id)
-            counts = counts.where(_id_list(ReleaseComponent.component_id, "components", pg)).group_by(
-                service_of, ReleaseComponent.component_id
-            )
-            counted = counts.cte("counts")
             # the (few) suppressed findings, by component id: no join of the answer to components
             suppressed = (
                 select(Finding.service_id, Component.id.label("component_id"))
@@ -830,25 +709,36 @@ class Store:
                 .distinct()
                 .subquery("suppressed")
             )
-            q = (
+            # links counted from the (component, service, release) index alone: no `releases`
+            per_service = (
                 select(
-                    counted.c.service_id,
-                    counted.c.component_id,
-                    counted.c.n,
-                    Service.name,
-                    Team.name,
-                    suppressed.c.service_id.is_not(None),
+                    ReleaseComponent.service_id,
+                    func.count().label("n"),
+                    func.count(suppressed.c.service_id).label("muted"),
                 )
-                .select_from(counted)
-                .join(Service, Service.id == counted.c.service_id)
-                .outerjoin(Team, Team.id == Service.team_id)
+                .select_from(ReleaseComponent)
                 .outerjoin(
                     suppressed,
                     and_(
-                        suppressed.c.service_id == counted.c.service_id,
-                        suppressed.c.component_id == counted.c.component_id,
+                        suppressed.c.service_id == ReleaseComponent.service_id,
+                        suppressed.c.component_id == ReleaseComponent.component_id,
                     ),
                 )
+                .where(_id_list(ReleaseComponent.component_id, "components", pg))
+                .group_by(ReleaseComponent.service_id)
+                .subquery("per_service")
+            )
+            q = (
+                select(
+                    per_service.c.service_id,
+                    Service.name,
+                    Team.name,
+                    per_service.c.n,
+                    per_service.c.muted,
+                )
+                .select_from(per_service)
+                .join(Service, Service.id == per_service.c.service_id)
+                .outerjoin(Team, Team.id == Service.team_id)
             )
             if team_ids is not None:
                 q = q.where(_id_list(Service.team_id, "teams", pg))
@@ -861,10 +751,8 @@ class Store:
         }
         if team_ids is not None:
             params["teams"] = sorted(set(team_ids))
-        return [
-            (sid, cid, n, name, team, bool(sup))
-            for sid, cid, n, name, team, sup in self.session.connection().execute(q, params).tuples()
-        ]
+        # fetched at once (not row by row)
+        return list(self.session.connection().execute(q, params).tuples().all())
 
     def affected_page(
         self, component_ids: Sequence[int], service_ids: Sequence[int]
@@ -896,7 +784,7 @@ class Store:
                 .outerjoin(Environment, Environment.id == CurrentDeployment.environment_id)
                 .where(
                     _id_list(ReleaseComponent.component_id, "components", pg),
-                    _id_list(Release.service_id, "services", pg),
+                    _id_list(ReleaseComponent.service_id, "services", pg),
                 )
                 .order_by(
                     Release.service_id,
@@ -910,8 +798,8 @@ class Store:
         q = self._statement(("affected_page",), build)
         params = {"components": sorted(set(component_ids)), "services": sorted(set(service_ids))}
         out: list[tuple[int, int, str, str | None, dt.datetime, int, bool, tuple[str, ...]]] = []
-        for sid, rid, version, commit, created, cid, latest, env in self.session.connection().execute(
-            q, params
+        for sid, rid, version, commit, created, cid, latest, env in (
+            self.session.connection().execute(q, params).tuples().all()
         ):
             if out and out[-1][1] == rid and out[-1][5] == cid:
                 if env is not None:
@@ -993,7 +881,9 @@ class Store:
         q = self._statement(("finding_status_for",), build)
         params = {"asked": sorted(set(advisories)), "services": sorted({s for s, _ in service_purls})}
         out: dict[tuple[int, str, str | None], tuple[str, dt.datetime | None, str | None]] = {}
-        for sid, purl, asked_id, st, until, analysis in self.session.connection().execute(q, params):
+        for sid, purl, asked_id, st, until, analysis in (
+            self.session.connection().execute(q, params).tuples().all()
+        ):
             if purl is None or (sid, purl) not in service_purls:
                 continue
             shown = self._shown_status(st, until, analysis)

@@ -21,6 +21,7 @@ from sqlalchemy import (
     DateTime,
     Float,
     ForeignKey,
+    ForeignKeyConstraint,
     Index,
     Integer,
     LargeBinary,
@@ -154,7 +155,13 @@ class Release(Base):
     """One version of a service (a commit, built into artifacts)."""
 
     __tablename__ = "releases"
-    __table_args__ = (UniqueConstraint("service_id", "version"),)
+    __table_args__ = (
+        UniqueConstraint("service_id", "version"),
+        # the target of `release_components`' (release, service) key: a link's service is its
+        # release's, enforced by the database (a unique index: adding it rebuilds no table, and
+        # rebuilding `releases` on SQLite would cascade-delete every link)
+        Index("ix_releases_id_service_id", "id", "service_id", unique=True),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     service_id: Mapped[int] = _fk("services.id")
     version: Mapped[str] = mapped_column(String(200))
@@ -193,11 +200,23 @@ class ReleaseComponent(Base):
 
     __tablename__ = "release_components"
     __table_args__ = (
-        # `affected` reads (component → releases) from this index alone (index-only scans)
-        Index("ix_release_components_component_id_release_id", "component_id", "release_id"),
+        # `affected` counts (component → service → releases) from this index alone (index-only
+        # scans, no lookup of `releases`)
+        Index(
+            "ix_release_components_component_id_service_id_release_id",
+            "component_id",
+            "service_id",
+            "release_id",
+        ),
+        ForeignKeyConstraint(
+            ["release_id", "service_id"], ["releases.id", "releases.service_id"], ondelete="CASCADE"
+        ),
     )
-    release_id: Mapped[int] = mapped_column(ForeignKey("releases.id", ondelete="CASCADE"), primary_key=True)
+    release_id: Mapped[int] = mapped_column(primary_key=True)
     component_id: Mapped[int] = mapped_column(ForeignKey("components.id"), primary_key=True)
+    service_id: Mapped[int]
+    """The release's service, copied (the composite foreign key keeps it equal): `affected`
+    counts releases per service without reading `releases`."""
     scope: Mapped[str] = mapped_column(String(20), default="unknown")
 
 

@@ -277,24 +277,36 @@ def service_page(service: str, request: Request, ledger: LedgerDep, session: Ses
 
 
 @router.get("/affected", response_class=HTMLResponse)
-def affected_page(request: Request, ledger: LedgerDep, session: SessionDep, q: str = "") -> HTMLResponse:
-    """Search: an advisory id (CVE-…, GHSA-…) or a purl → affected services, releases, envs."""
+def affected_page(
+    request: Request, ledger: LedgerDep, session: SessionDep, q: str = "", offset: int = 0
+) -> HTMLResponse:
+    """Search: an advisory id (CVE-…, GHSA-…) or a purl → affected services, releases, envs; the
+    same answer as `GET /api/v1/affected`, a page of rows at a time (totals over the whole answer)."""
+    from clearance.errors import LedgerError
+    from clearance.ledger.affected import affected_query
+
     token, data = session
-    rows: list[Any] = []
+    answer: dict[str, Any] | None = None
+    error: str | None = None
     query = q.strip()[:500]
     if query:
-        with ledger.read() as store:
-            if query.startswith("pkg:"):
-                from clearance.ledger.matching import component_key, package_key
-
-                key, package = component_key(query), package_key(query)
-                if key is not None:
-                    rows = store.affected(component=key.purl, team_ids=team_scope(token))
-                elif package is not None:
-                    rows = store.affected(package=package, team_ids=team_scope(token))
-            else:
-                rows = store.affected(advisories=store.advisory_names(query), team_ids=team_scope(token))
-    return _render("affected.html.j2", request, {**_base(request, token, data), "q": query, "rows": rows})
+        purl = query.startswith("pkg:")
+        try:
+            with ledger.read() as store:
+                answer = affected_query(
+                    store,
+                    advisory=None if purl else query,
+                    purl=query if purl else None,
+                    team_ids=team_scope(token),
+                    offset=max(0, offset),
+                )
+        except LedgerError as e:
+            error = e.message
+    return _render(
+        "affected.html.j2",
+        request,
+        {**_base(request, token, data), "q": query, "answer": answer, "error": error},
+    )
 
 
 @router.get("/deploys", response_class=HTMLResponse)
