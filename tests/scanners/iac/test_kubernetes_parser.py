@@ -84,8 +84,10 @@ def test_quoted_template_values_are_unknown_not_literals() -> None:
 
 
 def test_rendered_helm_output_keeps_literal_values() -> None:
-    text = (PARSER / "helm-rendered.yaml").read_text().replace(
-        'image: "ghcr.io/example/shop:0.3.1"', 'image: "ghcr.io/example/shop:{{ tag }}"'
+    text = (
+        (PARSER / "helm-rendered.yaml")
+        .read_text()
+        .replace('image: "ghcr.io/example/shop:0.3.1"', 'image: "ghcr.io/example/shop:{{ tag }}"')
     )
     deployment = next(r for r in kubernetes.parse("k8s/shop.yaml", text) if r.type == "Deployment")
     # helm has rendered it: what is left of `{{` is content (escaped on purpose), not a template
@@ -169,7 +171,11 @@ def _chart_files() -> list[SourceFile]:
     for path in sorted(CHART.rglob("*")):
         if path.is_file():
             data = path.read_bytes()
-            files.append(SourceFile(path=f"charts/shop/{path.relative_to(CHART).as_posix()}", size=len(data), data=data))
+            files.append(
+                SourceFile(
+                    path=f"charts/shop/{path.relative_to(CHART).as_posix()}", size=len(data), data=data
+                )
+            )
     return files
 
 

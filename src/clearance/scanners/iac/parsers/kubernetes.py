@@ -12,8 +12,18 @@ of its key (`spec.template.spec.containers.0.securityContext.privileged` → the
 limits); malformed YAML raises `IacParseError` with the line.
 
 For Helm-rendered files (`helm template`), the `# Source: chart/templates/x.yaml` comment
-before each document is kept in `extra["helm_source"]`. Unrendered Helm templates
-(`{{ ... }}` that break the YAML) are not Kubernetes YAML yet: they are skipped quietly.
+before each document is kept in `extra["helm_source"]`.
+
+Unrendered Helm/Go templates are not Kubernetes YAML yet. One whose `{{ ... }}` break the YAML
+raises `UnrenderedTemplate` (a `MalformedInput`: the file is an error and the scan incomplete,
+unless `[iac] unrendered_templates = "skip"` lists it as skipped — `units.parse_unit`). One that
+still parses (every action quoted, or inside a plain scalar: `image: "{{ .Values.image }}"`) is
+scanned, but a string holding a `{{ ... }}` action is an `Unknown` (its value is only known
+after rendering), read like any unknown value (docs/iac.md, "Unknown values": never reported
+as a certainty, never a literal match), and the lines are listed in `extra["template_values"]`
+(a warning). Documents of rendered output (with a
+`# Source:` comment) keep their strings: what is left of `{{` there is content Helm passed
+through on purpose (alerting templates in a ConfigMap).
 """
 
 from __future__ import annotations
@@ -22,8 +32,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from clearance.errors import MalformedInput
-from clearance.scanners.iac.model import Resource
+from clearance.errors import MalformedInput, UnrenderedTemplate
+from clearance.scanners.iac.model import Resource, Unknown
 
 if TYPE_CHECKING:
     from clearance.safe_yaml import YamlDocument
@@ -63,19 +73,37 @@ def parse(path: str, text: str) -> list[Resource]:
 
     try:
         documents = load_all(text, max_nodes=node_budget(text))
-    except MalformedInput:
-        if _TEMPLATE.search(text):
-            return []  # an unrendered Helm/Go template: not YAML until rendered
-        raise
+    except MalformedInput as e:
+        template = _TEMPLATE.search(text)
+        if template is None or isinstance(e, UnrenderedTemplate):
+            raise
+        raise _unrendered(text, template.start(), e) from e
     sources = _helm_sources(text) if "# Source:" in text else []
+    templated = "{{" in text
     resources: list[Resource] = []
     for doc in documents:
         helm_source = _source_for(sources, doc.start_line)
         for obj, lines, start in _objects(doc):
-            resource = _resource(path, obj, lines, start, helm_source)
+            resource = _resource(path, obj, lines, start, helm_source, templated and not helm_source)
             if resource is not None:
                 resources.append(resource)
     return resources
+
+
+RENDER_HINT = "render it (`helm template CHART`) and scan the output"
+"""What to do with an unrendered template (in the error and in the skipped-file reason)."""
+
+
+def _unrendered(text: str, offset: int, error: MalformedInput) -> UnrenderedTemplate:
+    """The error for a file whose `{{ ... }}` (first one at `offset`) break the YAML."""
+    at = text.count("\n", 0, offset) + 1
+    return UnrenderedTemplate(
+        f"unrendered Helm/Go template, not YAML until rendered (first `{{{{` at line {at}; "
+        f"{error.message}): {RENDER_HINT}, or accept the gap with "
+        '`[iac] unrendered_templates = "skip"`',
+        error.line or at,
+        reason=f"unrendered Helm/Go template (first `{{{{` at line {at}), not scanned: {RENDER_HINT}",
+    )
 
 
 def node_budget(text: str) -> int:
@@ -140,7 +168,12 @@ def _is_object(value: Any) -> bool:
 
 
 def _resource(
-    path: str, obj: Mapping[str, Any], lines: Mapping[str, int], start: int, helm_source: str | None
+    path: str,
+    obj: Mapping[str, Any],
+    lines: Mapping[str, int],
+    start: int,
+    helm_source: str | None,
+    templated: bool = False,
 ) -> Resource | None:
     kind: str = obj["kind"]
     metadata = obj.get("metadata")
@@ -155,6 +188,11 @@ def _resource(
     extra: dict[str, Any] = {"api_version": obj["apiVersion"], "namespace": namespace}
     if helm_source:
         extra["helm_source"] = helm_source
+    if templated:
+        found: list[str] = []
+        obj = _templates_unknown(obj, "", found)
+        if found:
+            extra["template_values"] = sorted({lines.get(p, start) for p in found})
     end = max(lines.values(), default=start)
     return Resource(
         type=kind,
@@ -169,6 +207,21 @@ def _resource(
         name=name,
         extra=extra,
     )
+
+
+def _templates_unknown(value: Any, path: str, found: list[str]) -> Any:
+    """`value` with every string holding a `{{ ... }}` action replaced by an `Unknown` of that
+    string; the dotted paths of those strings are appended to `found`."""
+    if isinstance(value, str):
+        if _TEMPLATE.search(value):
+            found.append(path)
+            return Unknown(value)
+        return value
+    if isinstance(value, dict):
+        return {k: _templates_unknown(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_templates_unknown(v, f"{path}.{i}" if path else str(i), found) for i, v in enumerate(value)]
+    return value
 
 
 def _helm_sources(text: str) -> list[tuple[int, str | None]]:
