@@ -226,5 +226,16 @@ def test_quoted_template_values_do_not_fire_as_literals_and_are_warned_about() -
     assert "iac.k8s-image-tag" not in rules
     assert out.errors == []
     [warning] = [w for w in out.warnings if "template" in w]
-    assert warning.startswith("charts/jobs/templates/worker.yaml: templated kubernetes: 5 value(s)")
+    assert warning.startswith("charts/jobs/templates/worker.yaml: templated kubernetes: values on 5 line(s)")
     assert "lines 6, 19, 21, 22, 26" in warning
+
+
+def test_template_values_warning_is_one_per_file() -> None:
+    doc = (PARSER / "quoted-template-values.yaml").read_text()
+    data = (doc + "---\n" + doc.replace("-worker", "-reaper")).encode()
+    out = IacScanner().scan(
+        [SourceFile(path="charts/jobs/templates/workers.yaml", size=len(data), data=data)],
+        ScanContext(root=Path("."), settings=Settings(), now=NOW),
+    )
+    [warning] = [w for w in out.warnings if "template" in w]
+    assert "values on 10 line(s)" in warning and "lines 6, 19, 21, 22, 26, 35, 48, 50, 51, 55" in warning

@@ -150,13 +150,13 @@ def parse_unit(
                     f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
                     f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
                 )
-            values = res.extra.get("template_values")
-            if values:
-                shown = ", ".join(str(n) for n in values[:20]) + (", ..." if len(values) > 20 else "")
-                result.warnings.append(
-                    f"{path}: templated {kind}: {len(values)} value(s) are unrendered template "
-                    f"expressions, read as unknown (lines {shown}); the rest was scanned"
-                )
+        values = sorted({n for res in parsed for n in res.extra.get("template_values", ())})
+        if values:
+            shown = ", ".join(str(n) for n in values[:20]) + (", ..." if len(values) > 20 else "")
+            result.warnings.append(
+                f"{path}: templated {kind}: values on {len(values)} line(s) are unrendered "
+                f"template expressions, read as unknown (lines {shown}); the rest was scanned"
+            )
     except UnrenderedTemplate as e:
         if skip_templates:
             result.skipped.append((path, e.reason))
