@@ -239,3 +239,22 @@ def test_template_values_warning_is_one_per_file() -> None:
     )
     [warning] = [w for w in out.warnings if "template" in w]
     assert "values on 10 line(s)" in warning and "lines 6, 19, 21, 22, 26, 35, 48, 50, 51, 55" in warning
+
+
+def test_unquoted_template_values_that_parse_are_unknown_too() -> None:
+    [ledger] = _parse("unquoted-template-values.yaml")
+    c = "spec.template.spec.containers.0.securityContext"
+    assert ledger.get(f"{c}.privileged") == Unknown("{{ .Values.privileged }}")
+    assert ledger.get(f"{c}.runAsNonRoot") == Unknown("{{ .Values.securityContext.runAsNonRoot }}")
+    assert ledger.get("spec.template.spec.hostNetwork") == Unknown("{{ .Values.hostNetwork }}")
+    assert ledger.get("spec.replicas") == Unknown("{{ .Values.replicaCount }}")
+    assert ledger.get(f"{c}.capabilities.drop") == ["ALL"]
+    assert ledger.extra["template_values"] == [9, 18, 23, 24]
+
+
+def test_a_comment_with_braces_does_not_make_a_literal_unknown() -> None:
+    text = (PARSER / "privileged-if-true.yaml").read_text().replace("{{ if true }}\n", "")
+    text = text.replace("privileged: true", "privileged: true  # {{ .Values.privileged }}")
+    [payments] = kubernetes.parse("deploy/payments.yaml", text)
+    assert payments.get("spec.template.spec.containers.0.securityContext.privileged") is True
+    assert "template_values" not in payments.extra

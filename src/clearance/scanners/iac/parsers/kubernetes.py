@@ -79,12 +79,12 @@ def parse(path: str, text: str) -> list[Resource]:
             raise
         raise _unrendered(text, template.start(), e) from e
     sources = _helm_sources(text) if "# Source:" in text else []
-    templated = "{{" in text
+    text_lines = text.splitlines() if "{{" in text else None
     resources: list[Resource] = []
     for doc in documents:
         helm_source = _source_for(sources, doc.start_line)
         for obj, lines, start in _objects(doc):
-            resource = _resource(path, obj, lines, start, helm_source, templated and not helm_source)
+            resource = _resource(path, obj, lines, start, helm_source, None if helm_source else text_lines)
             if resource is not None:
                 resources.append(resource)
     return resources
@@ -173,8 +173,10 @@ def _resource(
     lines: Mapping[str, int],
     start: int,
     helm_source: str | None,
-    templated: bool = False,
+    text_lines: list[str] | None = None,
 ) -> Resource | None:
+    """The resource of one object; with `text_lines` (the file's, when it holds `{{` and is not
+    rendered output) its template values become `Unknown`."""
     kind: str = obj["kind"]
     metadata = obj.get("metadata")
     meta = metadata if isinstance(metadata, Mapping) else {}
@@ -188,11 +190,11 @@ def _resource(
     extra: dict[str, Any] = {"api_version": obj["apiVersion"], "namespace": namespace}
     if helm_source:
         extra["helm_source"] = helm_source
-    if templated:
-        found: list[str] = []
-        obj = _templates_unknown(obj, "", found)
+    if text_lines is not None:
+        found: dict[str, int] = {}
+        obj = _Templates(lines, start, text_lines, found).unknown(obj, "")
         if found:
-            extra["template_values"] = sorted({lines.get(p, start) for p in found})
+            extra["template_values"] = sorted(set(found.values()))
     end = max(lines.values(), default=start)
     return Resource(
         type=kind,
@@ -209,19 +211,53 @@ def _resource(
     )
 
 
-def _templates_unknown(value: Any, path: str, found: list[str]) -> Any:
-    """`value` with every string holding a `{{ ... }}` action replaced by an `Unknown` of that
-    string; the dotted paths of those strings are appended to `found`."""
-    if isinstance(value, str):
-        if _TEMPLATE.search(value):
-            found.append(path)
-            return Unknown(value)
+class _Templates:
+    """Replaces the template values of one object by `Unknown`s, recording path → line in `found`.
+
+    A template value is a string holding a `{{ ... }}` action (`"{{ .Values.image }}"`,
+    `repo/{{ .Values.name }}`), or what YAML makes of an unquoted whole-value action:
+    `privileged: {{ .Values.privileged }}` is a flow mapping whose one key is another flow
+    mapping, which `safe_yaml` keeps as `{"{'.Values.privileged': None}": None}`. Only that
+    shape counts (a comment or a literal on the same line changes nothing).
+    """
+
+    def __init__(
+        self, lines: Mapping[str, int], start: int, text_lines: list[str], found: dict[str, int]
+    ) -> None:
+        self.lines = lines
+        self.start = start
+        self.text_lines = text_lines
+        self.found = found
+
+    def unknown(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            if _TEMPLATE.search(value):
+                return self._mark(path, value)
+            return value
+        if isinstance(value, dict):
+            if _is_flow_action(value):
+                return self._mark(path, None)
+            return {k: self.unknown(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.unknown(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
         return value
-    if isinstance(value, dict):
-        return {k: _templates_unknown(v, f"{path}.{k}" if path else str(k), found) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_templates_unknown(v, f"{path}.{i}" if path else str(i), found) for i, v in enumerate(value)]
-    return value
+
+    def _mark(self, path: str, expr: str | None) -> Unknown:
+        line = self.lines.get(path, self.start)
+        self.found[path] = line
+        if expr is None:
+            text = self.text_lines[line - 1] if 0 < line <= len(self.text_lines) else ""
+            m = _TEMPLATE.search(text)
+            expr = m.group(0) if m else "{{ ... }}"
+        return Unknown(expr)
+
+
+def _is_flow_action(value: dict[Any, Any]) -> bool:
+    """`{{ x }}` read as YAML: `{"{'x': None}": None}` (one key, the text of a mapping, no value)."""
+    if len(value) != 1:
+        return False
+    [(key, inner)] = value.items()
+    return inner is None and isinstance(key, str) and key.startswith("{") and key.endswith("}")
 
 
 def _helm_sources(text: str) -> list[tuple[int, str | None]]:
