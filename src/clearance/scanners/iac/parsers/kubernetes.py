@@ -17,13 +17,13 @@ before each document is kept in `extra["helm_source"]`.
 Unrendered Helm/Go templates are not Kubernetes YAML yet. One whose `{{ ... }}` break the YAML
 raises `UnrenderedTemplate` (a `MalformedInput`: the file is an error and the scan incomplete,
 unless `[iac] unrendered_templates = "skip"` lists it as skipped — `units.parse_unit`). One that
-still parses (every action quoted, or inside a plain scalar: `image: "{{ .Values.image }}"`) is
-scanned, but a string holding a `{{ ... }}` action is an `Unknown` (its value is only known
-after rendering), read like any unknown value (docs/iac.md, "Unknown values": never reported
-as a certainty, never a literal match), and the lines are listed in `extra["template_values"]`
-(a warning). Documents of rendered output (with a
-`# Source:` comment) keep their strings: what is left of `{{` there is content Helm passed
-through on purpose (alerting templates in a ConfigMap).
+still parses (actions quoted, inside a plain scalar, or a whole unquoted value:
+`image: "{{ .Values.image }}"`, `privileged: {{ .Values.privileged }}`) is scanned, but each
+such value is an `Unknown` (it is only known after rendering; `_Templates`), read like any
+unknown value (docs/iac.md, "Unknown values": never reported as a certainty, never a literal
+match), and the lines are listed in `extra["template_values"]` (a warning). Documents of
+rendered output (with a `# Source:` comment) keep their strings: what is left of `{{` there is
+content Helm passed through on purpose (alerting templates in a ConfigMap).
 """
 
 from __future__ import annotations
