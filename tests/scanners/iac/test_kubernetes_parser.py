@@ -258,3 +258,17 @@ def test_a_comment_with_braces_does_not_make_a_literal_unknown() -> None:
     [payments] = kubernetes.parse("deploy/payments.yaml", text)
     assert payments.get("spec.template.spec.containers.0.securityContext.privileged") is True
     assert "template_values" not in payments.extra
+
+
+def test_a_budget_error_in_a_templated_file_stays_a_budget_error() -> None:
+    """With `skip`, only a file whose templates break the YAML is skipped: an alias bomb with a
+    `{{ }}` in it is still the error it was (and the scan incomplete)."""
+    data = ("# {{ .Values.note }}\n" + (PARSER / "alias-bomb.yaml").read_text()).encode()
+    settings = Settings.model_validate({"iac": {"unrendered_templates": "skip"}})
+    out = IacScanner().scan(
+        [SourceFile(path="charts/x/templates/bomb.yaml", size=len(data), data=data)],
+        ScanContext(root=Path("."), settings=settings, now=NOW),
+    )
+    assert out.skipped == []
+    [error] = out.errors
+    assert "alias bomb" in error.message and "unrendered" not in error.message

@@ -69,13 +69,16 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
 def parse(path: str, text: str) -> list[Resource]:
     """Every Kubernetes object in the file, in order. Raises `IacParseError` on bad YAML."""
-    from clearance.safe_yaml import load_all  # PyYAML loads only when a manifest is parsed
+    import yaml  # PyYAML loads only when a manifest is parsed
+
+    from clearance.safe_yaml import load_all
 
     try:
         documents = load_all(text, max_nodes=node_budget(text))
     except MalformedInput as e:
         template = _TEMPLATE.search(text)
-        if template is None or isinstance(e, UnrenderedTemplate):
+        # only a syntax error is the template's doing; a budget (alias bomb, size) stays one
+        if template is None or not isinstance(e.__cause__, yaml.YAMLError):
             raise
         raise _unrendered(text, template.start(), e) from e
     sources = _helm_sources(text) if "# Source:" in text else []
