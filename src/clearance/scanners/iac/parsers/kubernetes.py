@@ -105,7 +105,7 @@ def _unrendered(text: str, offset: int, error: MalformedInput) -> UnrenderedTemp
         f"{error.message}): {RENDER_HINT}, or accept the gap with "
         '`[iac] unrendered_templates = "skip"`',
         error.line or at,
-        reason=f"unrendered Helm/Go template (first `{{{{` at line {at}), not scanned: {RENDER_HINT}",
+        reason=f"unrendered Helm/Go template, not scanned: {RENDER_HINT}",  # one reason: reports group by it
     )
 
 
