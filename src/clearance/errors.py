@@ -83,3 +83,15 @@ class MalformedInput(Exception):
 
     def __str__(self) -> str:
         return f"line {self.line}: {self.message}" if self.line else self.message
+
+
+class UnrenderedTemplate(MalformedInput):
+    """The file is a template (Helm/Go `{{ ... }}`) that is not its format until rendered.
+
+    A `MalformedInput` like any other: by default the file is a per-file `ScanError` and the
+    scan incomplete. The IaC scanner alone may, when configured (`[iac] unrendered_templates
+    = "skip"`), list it as skipped instead — `reason` is what is said then."""
+
+    def __init__(self, message: str, line: int | None = None, *, reason: str) -> None:
+        super().__init__(message, line)
+        self.reason = reason

@@ -349,6 +349,10 @@ max_db_age_days = 7
 disable = []
 # Extra Terraform variable files, relative to the scanned root.
 var_files = []
+# A Kubernetes manifest that is an unrendered Helm/Go template cannot be scanned:
+# "incomplete" (the scan is incomplete, exit 3) or "skip" (listed as skipped in every report).
+# Better: scan `helm template` output, or list charts/*/templates/ in .clearanceignore.
+# unrendered_templates = "incomplete"
 """
 
 

@@ -152,9 +152,14 @@ class IacScanner:
             context.jobs,
             tuple(r.id for r in rules),
             context.placeholder_check,
+            skip_templates=context.settings.iac.unrendered_templates == "skip",
         )
         merged = units.merge(results)
         out.errors.extend(ScanError(p, m, self.id) for p, m in merged.errors)
+        for path, reason in merged.skipped:  # read and counted, then found not scannable
+            out.skipped.append(SkippedFile(path, reason))
+            out.files -= 1
+            out.bytes -= len(texts[path].encode("utf-8"))
         out.errors.extend(ScanError(p, m, self.id) for p, m in merged.rule_errors)
         out.warnings.extend(merged.warnings)
         out.detail["units"] = len(work)

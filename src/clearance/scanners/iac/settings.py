@@ -1,6 +1,8 @@
-"""`[iac]` settings: disabled rules, Terraform variable files and work budgets."""
+"""`[iac]` settings: disabled rules, Terraform variable files, unrendered templates and work budgets."""
 
 from __future__ import annotations
+
+from typing import Literal
 
 from pydantic import Field
 
@@ -27,9 +29,16 @@ class IacLimitsSettings(ScannerSettings):
     """Findings of one rule in one file; more are dropped and the file marked incomplete."""
 
 
+UnrenderedTemplates = Literal["incomplete", "skip"]
+
+
 class IacSettings(ScannerSettings):
-    """`[iac]`: disabled IaC rules, terraform variable files and work budgets."""
+    """`[iac]`: disabled IaC rules, terraform variable files, unrendered templates and work budgets."""
 
     disable: list[str] = Field(default_factory=list)
     var_files: list[str] = Field(default_factory=list)
+    unrendered_templates: UnrenderedTemplates = "incomplete"
+    """A manifest that is an unrendered Helm/Go template (its `{{ ... }}` break the YAML):
+    `incomplete` (default) — a per-file error, the scan incomplete (exit 3 under `fail_closed`);
+    `skip` — listed in the report as skipped, with the reason. Either way it is not scanned."""
     limits: IacLimitsSettings = Field(default_factory=IacLimitsSettings)

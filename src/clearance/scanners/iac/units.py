@@ -19,7 +19,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
-from clearance.errors import MalformedInput
+from clearance.errors import MalformedInput, UnrenderedTemplate
 from clearance.scanners.iac.budget import BudgetExceeded, Limits
 from clearance.scanners.iac.model import Resource
 from clearance.scanners.iac.rules.base import Hit
@@ -61,6 +61,8 @@ class UnitResult:
     """(rule id, checked resource, hit) — the resources are those of `resources`."""
     rule_errors: list[tuple[str, str]] = field(default_factory=list)
     """(path, message) of a rule that failed on a resource."""
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+    """(path, reason) of a file deliberately not scanned (`skip_templates`)."""
 
 
 @dataclass(frozen=True)
@@ -72,6 +74,8 @@ class Job:
     rule_ids: tuple[str, ...]
     placeholder: PlaceholderCheck | None = None
     """A module-level function (pickled by reference), e.g. `registry.placeholder_value`."""
+    skip_templates: bool = False
+    """`[iac] unrendered_templates = "skip"`: an unrendered template is skipped, not an error."""
 
 
 def units(texts: Mapping[str, str], kinds: Mapping[str, str]) -> list[Unit]:
@@ -89,10 +93,11 @@ def evaluate_all(
     jobs: int,
     rule_ids: Sequence[str] = (),
     placeholder: PlaceholderCheck | None = None,
+    skip_templates: bool = False,
 ) -> tuple[list[UnitResult], int]:
     """Every unit parsed and checked by the rules `rule_ids`, in unit order, and how many
     worker processes were used."""
-    job = Job(var_files, limits, tuple(rule_ids), placeholder)
+    job = Job(var_files, limits, tuple(rule_ids), placeholder, skip_templates)
     size = sum(len(t) for u in work for _, t in u.files)
     if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or size >= POOL_MIN_BYTES):
         try:
@@ -104,7 +109,7 @@ def evaluate_all(
 
 def evaluate_unit(unit: Unit, job: Job) -> UnitResult:
     """Parse one unit and run the rules over its resources."""
-    result = parse_unit(unit, job.var_files, job.limits)
+    result = parse_unit(unit, job.var_files, job.limits, skip_templates=job.skip_templates)
     if job.rule_ids:
         from clearance.scanners.iac.rules.registry import rule_set, run_rules
 
@@ -114,8 +119,11 @@ def evaluate_unit(unit: Unit, job: Job) -> UnitResult:
     return result
 
 
-def parse_unit(unit: Unit, var_files: Mapping[str, str], limits: Limits) -> UnitResult:
-    """Parse one unit; per-file problems become errors, never exceptions."""
+def parse_unit(
+    unit: Unit, var_files: Mapping[str, str], limits: Limits, *, skip_templates: bool = False
+) -> UnitResult:
+    """Parse one unit; per-file problems become errors, never exceptions. An unrendered template
+    is an error like any unparseable file, or — with `skip_templates` — a skipped file."""
     result = UnitResult()
     if unit.kind == "terraform":
         from clearance.scanners.iac.parsers import terraform
@@ -142,6 +150,18 @@ def parse_unit(unit: Unit, var_files: Mapping[str, str], limits: Limits) -> Unit
                     f"{path}: templated {kind}: {len(lines)} line(s) that are template directives "
                     f"or not {kind} syntax were skipped (lines {shown}); the rest was scanned"
                 )
+        values = sorted({n for res in parsed for n in res.extra.get("template_values", ())})
+        if values:
+            shown = ", ".join(str(n) for n in values[:20]) + (", ..." if len(values) > 20 else "")
+            result.warnings.append(
+                f"{path}: templated {kind}: values on {len(values)} line(s) are unrendered "
+                f"template expressions, read as unknown (lines {shown}); the rest was scanned"
+            )
+    except UnrenderedTemplate as e:
+        if skip_templates:
+            result.skipped.append((path, e.reason))
+        else:
+            result.errors.append((path, f"{kind}: {e}"))
     except (BudgetExceeded, MalformedInput) as e:
         result.errors.append((path, f"{kind}: {e}"))
     except (ValueError, TypeError, KeyError, IndexError, AttributeError, RecursionError) as e:
@@ -246,5 +266,6 @@ def merge(results: Iterable[UnitResult]) -> UnitResult:
         out.warnings.extend(r.warnings)
         out.hits.extend(r.hits)
         out.rule_errors.extend(r.rule_errors)
+        out.skipped.extend(r.skipped)
     out.errors = list(dict.fromkeys(out.errors))
     return out

@@ -12,8 +12,18 @@ of its key (`spec.template.spec.containers.0.securityContext.privileged` → the
 limits); malformed YAML raises `IacParseError` with the line.
 
 For Helm-rendered files (`helm template`), the `# Source: chart/templates/x.yaml` comment
-before each document is kept in `extra["helm_source"]`. Unrendered Helm templates
-(`{{ ... }}` that break the YAML) are not Kubernetes YAML yet: they are skipped quietly.
+before each document is kept in `extra["helm_source"]`.
+
+Unrendered Helm/Go templates are not Kubernetes YAML yet. One whose `{{ ... }}` break the YAML
+raises `UnrenderedTemplate` (a `MalformedInput`: the file is an error and the scan incomplete,
+unless `[iac] unrendered_templates = "skip"` lists it as skipped — `units.parse_unit`). One that
+still parses (actions quoted, inside a plain scalar, or a whole unquoted value:
+`image: "{{ .Values.image }}"`, `privileged: {{ .Values.privileged }}`) is scanned, but each
+such value is an `Unknown` (it is only known after rendering; `_Templates`), read like any
+unknown value (docs/iac.md, "Unknown values": never reported as a certainty, never a literal
+match), and the lines are listed in `extra["template_values"]` (a warning). Documents of
+rendered output (with a `# Source:` comment) keep their strings: what is left of `{{` there is
+content Helm passed through on purpose (alerting templates in a ConfigMap).
 """
 
 from __future__ import annotations
@@ -22,8 +32,8 @@ import re
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from clearance.errors import MalformedInput
-from clearance.scanners.iac.model import Resource
+from clearance.errors import MalformedInput, UnrenderedTemplate
+from clearance.scanners.iac.model import Resource, Unknown
 
 if TYPE_CHECKING:
     from clearance.safe_yaml import YamlDocument
@@ -59,23 +69,44 @@ _TEMPLATE = re.compile(r"\{\{.*?\}\}", re.S)
 
 def parse(path: str, text: str) -> list[Resource]:
     """Every Kubernetes object in the file, in order. Raises `IacParseError` on bad YAML."""
-    from clearance.safe_yaml import load_all  # PyYAML loads only when a manifest is parsed
+    import yaml  # PyYAML loads only when a manifest is parsed
+
+    from clearance.safe_yaml import load_all
 
     try:
         documents = load_all(text, max_nodes=node_budget(text))
-    except MalformedInput:
-        if _TEMPLATE.search(text):
-            return []  # an unrendered Helm/Go template: not YAML until rendered
-        raise
+    except MalformedInput as e:
+        template = _TEMPLATE.search(text)
+        # only a syntax error is the template's doing; a budget (alias bomb, size) stays one
+        if template is None or not isinstance(e.__cause__, yaml.YAMLError):
+            raise
+        raise _unrendered(text, template.start(), e) from e
     sources = _helm_sources(text) if "# Source:" in text else []
+    text_lines = text.splitlines() if "{{" in text else None
     resources: list[Resource] = []
     for doc in documents:
         helm_source = _source_for(sources, doc.start_line)
         for obj, lines, start in _objects(doc):
-            resource = _resource(path, obj, lines, start, helm_source)
+            resource = _resource(path, obj, lines, start, helm_source, None if helm_source else text_lines)
             if resource is not None:
                 resources.append(resource)
     return resources
+
+
+RENDER_HINT = "render it (`helm template CHART`) and scan the output"
+"""What to do with an unrendered template (in the error and in the skipped-file reason)."""
+
+
+def _unrendered(text: str, offset: int, error: MalformedInput) -> UnrenderedTemplate:
+    """The error for a file whose `{{ ... }}` (first one at `offset`) break the YAML."""
+    at = text.count("\n", 0, offset) + 1
+    return UnrenderedTemplate(
+        f"unrendered Helm/Go template, not YAML until rendered (first `{{{{` at line {at}; "
+        f"{error.message}): {RENDER_HINT}, or accept the gap with "
+        '`[iac] unrendered_templates = "skip"`',
+        error.line or at,
+        reason=f"unrendered Helm/Go template, not scanned: {RENDER_HINT}",  # one reason: reports group by it
+    )
 
 
 def node_budget(text: str) -> int:
@@ -140,8 +171,15 @@ def _is_object(value: Any) -> bool:
 
 
 def _resource(
-    path: str, obj: Mapping[str, Any], lines: Mapping[str, int], start: int, helm_source: str | None
+    path: str,
+    obj: Mapping[str, Any],
+    lines: Mapping[str, int],
+    start: int,
+    helm_source: str | None,
+    text_lines: list[str] | None = None,
 ) -> Resource | None:
+    """The resource of one object; with `text_lines` (the file's, when it holds `{{` and is not
+    rendered output) its template values become `Unknown`."""
     kind: str = obj["kind"]
     metadata = obj.get("metadata")
     meta = metadata if isinstance(metadata, Mapping) else {}
@@ -155,6 +193,11 @@ def _resource(
     extra: dict[str, Any] = {"api_version": obj["apiVersion"], "namespace": namespace}
     if helm_source:
         extra["helm_source"] = helm_source
+    if text_lines is not None:
+        found: dict[str, int] = {}
+        obj = _Templates(lines, start, text_lines, found).unknown(obj, "")
+        if found:
+            extra["template_values"] = sorted(set(found.values()))
     end = max(lines.values(), default=start)
     return Resource(
         type=kind,
@@ -169,6 +212,55 @@ def _resource(
         name=name,
         extra=extra,
     )
+
+
+class _Templates:
+    """Replaces the template values of one object by `Unknown`s, recording path → line in `found`.
+
+    A template value is a string holding a `{{ ... }}` action (`"{{ .Values.image }}"`,
+    `repo/{{ .Values.name }}`), or what YAML makes of an unquoted whole-value action:
+    `privileged: {{ .Values.privileged }}` is a flow mapping whose one key is another flow
+    mapping, which `safe_yaml` keeps as `{"{'.Values.privileged': None}": None}`. Only that
+    shape counts (a comment or a literal on the same line changes nothing).
+    """
+
+    def __init__(
+        self, lines: Mapping[str, int], start: int, text_lines: list[str], found: dict[str, int]
+    ) -> None:
+        self.lines = lines
+        self.start = start
+        self.text_lines = text_lines
+        self.found = found
+
+    def unknown(self, value: Any, path: str) -> Any:
+        if isinstance(value, str):
+            if _TEMPLATE.search(value):
+                return self._mark(path, value)
+            return value
+        if isinstance(value, dict):
+            if _is_flow_action(value):
+                return self._mark(path, None)
+            return {k: self.unknown(v, f"{path}.{k}" if path else str(k)) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.unknown(v, f"{path}.{i}" if path else str(i)) for i, v in enumerate(value)]
+        return value
+
+    def _mark(self, path: str, expr: str | None) -> Unknown:
+        line = self.lines.get(path, self.start)
+        self.found[path] = line
+        if expr is None:
+            text = self.text_lines[line - 1] if 0 < line <= len(self.text_lines) else ""
+            m = _TEMPLATE.search(text)
+            expr = m.group(0) if m else "{{ ... }}"
+        return Unknown(expr)
+
+
+def _is_flow_action(value: dict[Any, Any]) -> bool:
+    """`{{ x }}` read as YAML: `{"{'x': None}": None}` (one key, the text of a mapping, no value)."""
+    if len(value) != 1:
+        return False
+    [(key, inner)] = value.items()
+    return inner is None and isinstance(key, str) and key.startswith("{") and key.endswith("}")
 
 
 def _helm_sources(text: str) -> list[tuple[int, str | None]]:
