@@ -8,6 +8,7 @@ import io
 import json
 import tarfile
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import text
@@ -377,6 +378,43 @@ def _independent_inclusion(leaf: bytes, index: int, size: int, path: list[bytes]
     return sn == 0 and r == root
 
 
+def test_a_team_token_gets_proofs_but_reads_only_its_own_teams_entries(api: Api, demo_runs: DemoRuns) -> None:
+    """Another team's runs, tokens and triage stay private: a team token gets the leaf hash and the
+    proof of every entry (to check an entry it holds), the text only of entries about its team."""
+    payments = api.token("payments", "ingest", "read")
+    _post(
+        api,
+        payments,
+        content=demo_runs.report1,
+        headers={**api.auth(payments), "Content-Type": "application/json"},
+        params={"service": "billing"},
+    )
+    search = api.token("search", "read")
+    entries = api.client.get("/api/v1/audit/entries", headers=api.auth(api.admin)).json()["entries"]
+    by_action: dict[str, list[dict[str, Any]]] = {}
+    for e in entries:
+        by_action.setdefault(json.loads(e["entry"])["action"], []).append(e)
+    ingest = by_action["ingest"][-1]
+    assert json.loads(ingest["entry"])["data"]["service"] == "billing"
+
+    def proof(token: str, seq: int) -> dict[str, Any]:
+        r = api.client.get("/api/v1/audit/proof", params={"seq": seq}, headers=api.auth(token))
+        assert r.status_code == 200
+        return dict(r.json())
+
+    own = proof(payments, ingest["seq"])
+    assert own["entry"] == ingest["entry"] and "entry_withheld" not in own
+    other = proof(search, ingest["seq"])
+    assert other["entry"] is None and "admin" in other["entry_withheld"]
+    assert other["leaf_hash"] == own["leaf_hash"] == ingest["leaf_hash"] and other["proof"] == own["proof"]
+    created = {json.loads(e["entry"])["data"]["team"]: e for e in by_action["token.created"]}
+    assert proof(search, created["search"]["seq"])["entry"] == created["search"]["entry"]
+    assert proof(search, created["payments"]["seq"])["entry"] is None
+    admin_tokens = [e for e in by_action["token.created"] if json.loads(e["entry"])["data"]["team"] is None]
+    for e in admin_tokens:  # entries about no team (an admin token, an SLA) are the admin's to read
+        assert proof(payments, e["seq"])["entry"] is None
+
+
 def test_audit_proofs_verify_independently(api: Api, demo_runs: DemoRuns) -> None:
     from cryptography.hazmat.primitives.serialization import load_pem_public_key
 
@@ -403,8 +441,8 @@ def test_audit_proofs_verify_independently(api: Api, demo_runs: DemoRuns) -> Non
     load_pem_public_key(cp["public_key"].encode()).verify(
         __import__("base64").b64decode(cp["checkpoint"]["signature"]), body
     )  # type: ignore[call-arg, union-attr]
-    for seq in range(size):
-        p = api.client.get("/api/v1/audit/proof", params={"seq": seq}, headers=api.auth(tok)).json()
+    for seq in range(size):  # an admin token reads every entry's text with its proof
+        p = api.client.get("/api/v1/audit/proof", params={"seq": seq}, headers=api.auth(api.admin)).json()
         leaf = _h(b"\x00" + p["entry"].encode())
         assert leaf.hex() == p["leaf_hash"]
         assert _independent_inclusion(
