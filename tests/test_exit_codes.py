@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
 import pkgutil
 import re
 from pathlib import Path
@@ -153,3 +154,28 @@ def test_no_exit_code_is_chosen_outside_decision_py() -> None:
     assert hits == []
     errors_src = (SRC / "errors.py").read_text(encoding="utf-8")
     assert re.search(r"exit_code\s*(:[^=]*)?=\s*\d", errors_src) is None
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scan", "--help"],  # Rich's output (help, tables, the console verdict): its own pipe handling
+        ["gate", "{repo}", "--format", "json", "--scanners", "secrets"],  # click.echo of a report
+    ],
+)
+def test_a_reader_that_goes_away_is_not_blocked_or_invalid(tmp_path: Path, args: list[str]) -> None:
+    """`clearance gate … | head -1`: the reader closes the pipe; the exit says so (141), never 1."""
+    import subprocess
+    import sys
+
+    repo = tmp_path / "repo"
+    repo.mkdir()
+    (repo / "app.py").write_text("".join(f"value_{i} = {i}\n" for i in range(50)))
+    cmd = [sys.executable, "-c", "from clearance.entry import main; main()"]
+    cmd += [a.replace("{repo}", str(repo)) for a in args]
+    read, write = os.pipe()
+    os.close(read)  # the reader is gone before the first byte
+    proc = subprocess.run(cmd, stdout=write, stderr=subprocess.PIPE, env={**os.environ, "COLUMNS": "80"})
+    os.close(write)
+    assert proc.returncode == int(ExitCode.OUTPUT_CLOSED) == 141, proc.stderr.decode()
+    assert b"Traceback" not in proc.stderr and b"Exception ignored" not in proc.stderr

@@ -34,6 +34,9 @@ class ExitCode(enum.IntEnum):
     """internal error: a bug in clearance (sysexits' EX_SOFTWARE)"""
     INTERRUPTED = 130
     """interrupted (Ctrl-C), as shells report SIGINT"""
+    OUTPUT_CLOSED = 141
+    """the reader of the output went away (`clearance gate | head`): a closed pipe, as shells report
+    SIGPIPE): says nothing about the verdict, never to be taken for "blocked" or "invalid"."""
 
 
 INVALID_BUNDLE = ExitCode.BLOCKED

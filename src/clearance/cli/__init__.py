@@ -16,6 +16,7 @@ import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
+import click
 import typer
 
 from clearance import __version__
@@ -92,6 +93,41 @@ class _LazyRoot(HelpfulGroup):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.commands = _LazyCommands(self.commands)
+
+    def invoke(self, ctx: click.Context) -> Any:
+        """Run the command; a reader that went away (`clearance gate | head -1`) is its own exit
+        code, not click's 1, which would read as "blocked" (or `verify`'s "invalid")."""
+        try:
+            return super().invoke(ctx)
+        except BrokenPipeError:
+            _quiet_closed_streams()
+            raise typer.Exit(int(ExitCode.OUTPUT_CLOSED)) from None
+        except SystemExit as e:
+            # Rich answers a closed pipe by pointing stdout at /dev/null and raising SystemExit(1)
+            # (`Console.on_broken_pipe`); clearance itself never raises SystemExit in a command.
+            if e.code == 1 and _stdout_is_devnull():
+                _quiet_closed_streams()
+                raise typer.Exit(int(ExitCode.OUTPUT_CLOSED)) from None
+            raise
+
+
+def _stdout_is_devnull() -> bool:
+    try:
+        return os.path.samestat(os.fstat(sys.stdout.fileno()), os.stat(os.devnull))
+    except (OSError, ValueError):
+        return False
+
+
+def _quiet_closed_streams() -> None:
+    """Nothing more can reach the reader: later writes and the interpreter's final flush of a
+    closed pipe must not print "Exception ignored … BrokenPipeError" (or change the exit code)."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            os.dup2(devnull, stream.fileno())
+        except (OSError, ValueError):
+            continue
+    os.close(devnull)
 
 
 app = typer.Typer(
