@@ -16,7 +16,6 @@ import sys
 from collections.abc import Iterator, MutableMapping
 from typing import Any
 
-import click
 import typer
 
 from clearance import __version__
@@ -94,7 +93,7 @@ class _LazyRoot(HelpfulGroup):
         super().__init__(*args, **kwargs)
         self.commands = _LazyCommands(self.commands)
 
-    def invoke(self, ctx: click.Context) -> Any:
+    def invoke(self, ctx: Any) -> Any:
         """Run the command; a reader that went away (`clearance gate | head -1`) is its own exit
         code, not click's 1, which would read as "blocked" (or `verify`'s "invalid")."""
         try:
