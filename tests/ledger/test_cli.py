@@ -121,6 +121,18 @@ def test_push_findings_affected_through_the_cli(live: Live, demo_runs: DemoRuns,
         "affected", "pkg:pypi/jinja2", "--range", "<3.1.5", "--db", live.db.url, env={"COLUMNS": "300"}
     )
     assert code == 0 and "billing" in out
+    # a malformed query is the caller's mistake (usage, 2), found before any request is sent
+    for args in (
+        ["affected", "pkg:pypi/jinja2", "--range", "<<<"],
+        ["affected", "pkg:pypi/jinja2@2.11.2", "--range", "<3.1.5"],
+        ["affected", "CVE-2024-56326", "--range", "<3.1.5"],
+        ["affected", "pkg:"],
+        ["ledger", "findings", "--severity", "bogus"],
+        ["ledger", "findings", "--status", "closed"],
+    ):
+        code, _, err = cli(*args, "--server", "http://127.0.0.1:9", "--token", tok)
+        assert code == 2, (args, err)
+        assert "refused" not in err and "Traceback" not in err
     # another team's token is refused by the server, with the reason
     other = _token(live, "search", "ingest,read")
     code, _, err = cli(

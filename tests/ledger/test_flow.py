@@ -94,6 +94,18 @@ def test_demo_flow(api: Api, demo_runs: DemoRuns) -> None:
         "/api/v1/affected", params={"purl": "pkg:pypi/jinja2", "range": ">=3.1.5"}, headers=api.auth(payments)
     )
     assert r.json()["results"] == []
+    # a bad query is refused whether or not the ledger holds the package (it was answered with an
+    # empty 200 for a package it did not know, a 400 for one it did)
+    for params in (
+        {"purl": "pkg:pypi/jinja2", "range": "<<<"},
+        {"purl": "pkg:pypi/never-heard-of", "range": "<<<"},
+        {"purl": "pkg:pypi/never-heard-of", "range": "<not a version at all"},
+        {"purl": "pkg:pypi/jinja2@2.11.2", "range": "<3.1.5"},  # a range needs a purl without version
+        {"purl": "pkg:"},
+    ):
+        r = api.client.get("/api/v1/affected", params=params, headers=api.auth(payments))
+        assert r.status_code == 400, (params, r.text)
+        assert "Traceback" not in r.text and r.json()["error"]["message"]
 
     # Another team's token is refused: pushing for billing, and reading its findings.
     search = api.token("search", "ingest", "read")

@@ -470,7 +470,7 @@ def sla_set(
     log_key: Path | None = KEY_OPT,
 ) -> None:
     """Set the days to fix findings of a severity in a tier (applies to findings created from now on)."""
-    if severity not in ("critical", "high", "medium", "unknown", "low", "info"):
+    if severity not in _SEVERITIES:
         with errors_to_exit():
             raise UsageError(f"unknown severity {severity!r}")
     with errors_to_exit(), _ledger(db_url, log_key) as ledger, ledger.write() as store:
@@ -542,6 +542,29 @@ FINDING_PRIORITY = [
 """Which finding columns stay when the terminal is narrow (first: kept longest)."""
 
 
+def _check_affected_query(purl: str | None, version_range: str | None) -> None:
+    """A malformed purl or range is a usage error here, before any request or database opens."""
+    if purl is None:
+        if version_range:
+            raise UsageError("--range applies to a purl without version (pkg:pypi/jinja2), not an advisory")
+        return
+    from clearance.ledger.affected import check_purl_query
+
+    try:
+        check_purl_query(purl, version_range)
+    except LedgerError as e:
+        raise UsageError(e.message, hint=e.hint) from None
+
+
+_SEVERITIES = ("critical", "high", "medium", "unknown", "low", "info")
+_STATUSES = ("open", "fixed", "all")
+
+
+def _check_choice(option: str, value: str | None, choices: Sequence[str]) -> None:
+    if value is not None and value not in choices:
+        raise UsageError(f"{option} {value!r} is not one of: {', '.join(choices)}")
+
+
 @ledger_app.command("findings")
 def findings(
     team: str | None = typer.Option(None, "--team"),
@@ -556,6 +579,8 @@ def findings(
 ) -> None:
     """Open findings by team/service/severity; --overdue for SLA breaches (with days over)."""
     with errors_to_exit():
+        _check_choice("--severity", severity, _SEVERITIES)
+        _check_choice("--status", status, _STATUSES)
         url = _server(server)
         if url:
             params = {
@@ -1037,6 +1062,7 @@ def affected(
     """Which services and releases an advisory or package affects, where they run, who owns them."""
     with errors_to_exit():
         key = "purl" if query.startswith("pkg:") else "advisory"
+        _check_affected_query(query if key == "purl" else None, version_range)
         url = _server(server)
         if url:
             params: dict[str, Any] = {key: query, "limit": limit, "offset": offset}

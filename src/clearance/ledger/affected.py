@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from clearance.errors import LedgerError
-from clearance.ledger.matching import AdvisoryMatcher, component_key, package_key
+from clearance.ledger.matching import AdvisoryMatcher, ComponentKey, component_key, package_key
 from clearance.ledger.store import AffectedMatch, AffectedRow, Store
 from clearance.scanners.vulns.match import UnsupportedEcosystem, VersionParseError, parse_version
 
@@ -55,16 +55,13 @@ def affected_query(
         matches = store.affected_matches(advisories=names)
         query: dict[str, Any] = {"advisory": advisory, "names": names}
     elif purl:
-        key = component_key(purl)
-        package = package_key(purl)
-        if package is None:
-            raise LedgerError(f"not a package URL: {purl[:200]!r}")
+        key, package, bounds = check_purl_query(purl, version_range)
         if key is not None:
             matches = store.affected_matches(component=key.purl)
         else:
             matches = store.affected_matches(package=package)
-            if version_range:
-                matches = [m for m in matches if _in_range(m.purl, version_range)]
+            if bounds:
+                matches = [m for m in matches if _in_range(m.purl, bounds)]
         query = {"purl": purl, "range": version_range}
     else:
         raise LedgerError("give an advisory id or a purl")
@@ -183,31 +180,63 @@ def _rows(
     return out
 
 
-def _in_range(purl: str, spec: str) -> bool:
+_COMPARE = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+    "=": operator.eq,
+    "!=": operator.ne,
+}
+
+
+def check_purl_query(
+    purl: str, version_range: str | None
+) -> tuple[ComponentKey | None, tuple[str, str], list[tuple[str, Any]]]:
+    """Validate a purl query before anything is read: the purl, and a range (only with a purl
+    without version), each bound parsed as a version of the package's ecosystem. Returns the
+    component key (None without version), the (ecosystem, name) package and the parsed bounds.
+    The CLI calls it too, so a bad query is a usage error before any request is sent."""
+    package = package_key(purl)
+    if package is None:
+        raise LedgerError(f"not a package URL: {purl[:200]!r}", hint="e.g. pkg:pypi/jinja2@2.11.2")
+    key = component_key(purl)
+    if not version_range:
+        return key, package, []
+    if key is not None:
+        raise LedgerError(
+            f"a version range applies to a purl without version; {purl[:200]!r} names one",
+            hint=f"e.g. {purl.rsplit('@', 1)[0][:200]} with --range '{version_range[:50]}'",
+        )
+    bounds: list[tuple[str, Any]] = []
+    for part in version_range.split(","):
+        m = _RANGE_PART.match(part)
+        if m is None:
+            raise LedgerError(
+                f"invalid version range {version_range[:200]!r}", hint="e.g. <3.1.5 or >=2.0,<3.1.5"
+            )
+        try:
+            bounds.append((m.group(1) or "==", parse_version(package[0], m.group(2))))
+        except (VersionParseError, UnsupportedEcosystem) as e:
+            raise LedgerError(
+                f"invalid version range {version_range[:200]!r}: {m.group(2)[:100]!r} is not a {package[0]} version"
+                if isinstance(e, VersionParseError)
+                else f"version ranges are not supported for {package[0]} packages"
+            ) from None
+    return None, package, bounds
+
+
+def _in_range(purl: str, bounds: list[tuple[str, Any]]) -> bool:
+    """Whether the component's version satisfies every bound (False if it does not parse)."""
     key = component_key(purl)
     if key is None:
         return False
     try:
         version = parse_version(key.ecosystem, key.version)
-        for part in spec.split(","):
-            m = _RANGE_PART.match(part)
-            if m is None:
-                raise LedgerError(f"invalid version range {spec!r}", hint="e.g. <3.1.5 or >=2.0,<3.1.5")
-            op, bound = m.group(1) or "==", parse_version(key.ecosystem, m.group(2))
-            ok = {
-                "<": version < bound,
-                "<=": version <= bound,
-                ">": version > bound,
-                ">=": version >= bound,
-                "==": version == bound,
-                "=": version == bound,
-                "!=": version != bound,
-            }[op]
-            if not ok:
-                return False
-    except (VersionParseError, UnsupportedEcosystem):
+        return all(_COMPARE[op](version, bound) for op, bound in bounds)
+    except (VersionParseError, UnsupportedEcosystem, TypeError):
         return False
-    return True
 
 
 @dataclass(frozen=True)
