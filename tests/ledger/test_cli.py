@@ -750,6 +750,24 @@ def test_counts_by_severity_read_as_words_worst_first(capsys: pytest.CaptureFixt
     assert "critical 3, high 10, unknown 2, info 1" in out and "{" not in out
 
 
+@pytest.mark.parametrize(
+    ("title", "said"),
+    [
+        ("0 findings", "0 findings"),
+        ("CVE-2024-56326: 0 services affected", "CVE-2024-56326: 0 services affected"),
+        ("overdue by team", "overdue by team: none"),
+    ],
+)
+def test_an_empty_table_says_so_instead_of_drawing_bare_headers(
+    capsys: pytest.CaptureFixture[str], title: str, said: str
+) -> None:
+    from clearance.cli.ledger import _emit
+
+    _emit([], ["team", "by_severity"], "table", title)
+    out = capsys.readouterr().out
+    assert out.strip() == said and "┃" not in out
+
+
 def test_serve_on_an_unreachable_database_is_a_clear_error(tmp_path: Path) -> None:
     """`ledger serve --db postgresql+psycopg://…` with nothing listening said "internal error …
     please report this" (exit 70); like every other ledger command it is exit 3 with the reason,

@@ -22,6 +22,7 @@ import typer
 from clearance.cli.common import errors_to_exit
 from clearance.decision import verify_exit_code
 from clearance.errors import LedgerError, UsageError
+from clearance.report.base import count
 
 TOKEN_ENV = "CLEARANCE_TOKEN"
 SERVER_ENV = "CLEARANCE_SERVER"
@@ -31,6 +32,9 @@ DB_OPT = typer.Option(
 )
 SERVER_OPT = typer.Option(
     None, "--server", help="Ledger server URL (or $CLEARANCE_SERVER); without it, the local database."
+)
+PUSH_SERVER_OPT = typer.Option(
+    None, "--server", help="Ledger server URL (or $CLEARANCE_SERVER); required: a push goes to a server."
 )
 TOKEN_OPT = typer.Option(None, "--token", help=f"API token (default: ${TOKEN_ENV}).")
 FORMAT_OPT = typer.Option("table", "--format", "-f", help="table, json or csv.")
@@ -217,6 +221,9 @@ def _emit(
     from rich.table import Table
 
     console = Console()
+    if not rows:  # a title and "none", not a frame of bare headers
+        typer.echo(title if re.search(r"(^|\s)0 ", title) else f"{title}: none" if title else "none")
+        return
     cells = [{c: _short(_cell(r.get(c))) for c in columns} for r in rows]
     shown, hidden = fit_columns(cells, columns, console.width, priority)
     table = Table(title=title or None, collapse_padding=True, pad_edge=False, expand=False)
@@ -605,7 +612,7 @@ def findings(
                 rows = [f.as_json() for f in store.findings(flt)]
                 if not rows:
                     _note_if_empty(store, db_url)
-        _emit(rows, FINDING_COLUMNS, fmt, f"{len(rows)} findings", priority=FINDING_PRIORITY)
+        _emit(rows, FINDING_COLUMNS, fmt, count(len(rows), "finding"), priority=FINDING_PRIORITY)
 
 
 @ledger_app.command("debt")
@@ -905,7 +912,7 @@ def push(
     path: Path = typer.Argument(
         ..., help="A gate JSON report (--format json) or an evidence bundle (.tar.gz)."
     ),
-    server: str | None = SERVER_OPT,
+    server: str | None = PUSH_SERVER_OPT,
     token: str | None = TOKEN_OPT,
     service: str | None = typer.Option(None, "--service", help="Service name (default: from the report)."),
     version: str | None = typer.Option(None, "--version", help="Release version (default: the commit)."),
@@ -1084,7 +1091,7 @@ def affected(
                 if not data["results"]:
                     _note_if_empty(store, db_url)
         rows = data["results"]
-        title = f"{query}: {len(data['services'])} service(s) affected"
+        title = f"{query}: {count(len(data['services']), 'service')} affected"
         if len(rows) < data.get("count", len(rows)):
             title += (
                 f"; rows {data.get('offset', 0) + 1}-{data.get('offset', 0) + len(rows)} of {data['count']}"
