@@ -354,7 +354,9 @@ _FOR_AND_PLAIN_BLOCKS = textwrap.dedent("""
 """).lstrip()
 
 
-def test_only_the_blocks_the_fast_reader_cannot_read_go_to_python_hcl2(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_only_the_blocks_the_fast_reader_cannot_read_go_to_python_hcl2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     import hcl2
 
     split = hcl_fast.parse_blocks(_FOR_AND_PLAIN_BLOCKS)
