@@ -35,8 +35,10 @@ POOL_MIN_BYTES = 2 * 1024 * 1024
 """...unless the units are big."""
 
 _TF_KINDS = ("terraform", "tfvars")
-_MODULE_SOURCE = re.compile(r"""["']?source["']?\s*[=:]\s*"(\.\.?/[^"]*)\"""")
-"""A local module source in HCL (`source = "../x"`) or Terraform JSON (`"source": "./x"`)."""
+_MODULE_SOURCE = re.compile(r"""source["']?\s*[=:]\s*"(\.\.?/[^"]*)\"""")
+"""A local module source in HCL (`source = "../x"`) or Terraform JSON (`"source": "./x"`). It
+starts with the literal `source` (no optional quote before it), so the search skips ahead to
+each occurrence of that word instead of trying the pattern at every character."""
 
 
 @dataclass(frozen=True)
@@ -93,13 +95,16 @@ def evaluate_all(
     """Every unit parsed and checked by the rules `rule_ids`, in unit order, and how many
     worker processes were used."""
     job = Job(var_files, limits, tuple(rule_ids), placeholder)
-    size = sum(len(t) for u in work for _, t in u.files)
-    if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or size >= POOL_MIN_BYTES):
+    if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or _size(work) >= POOL_MIN_BYTES):
         try:
             return _pool(work, job, jobs), jobs
         except Exception as e:  # a broken pool (a killed worker) must not lose the scan
             log.warning("IaC worker pool failed (%s); evaluating in-process", type(e).__name__)
     return [evaluate_unit(u, job) for u in work], 1
+
+
+def _size(work: Sequence[Unit]) -> int:
+    return sum(len(t) for u in work for _, t in u.files)
 
 
 def evaluate_unit(unit: Unit, job: Job) -> UnitResult:
