@@ -91,16 +91,18 @@ def evaluate_all(
     jobs: int,
     rule_ids: Sequence[str] = (),
     placeholder: PlaceholderCheck | None = None,
-) -> tuple[list[UnitResult], int]:
+) -> tuple[Iterable[UnitResult], int]:
     """Every unit parsed and checked by the rules `rule_ids`, in unit order, and how many
-    worker processes were used."""
+    worker processes were used. In-process, the units are evaluated as the results are read
+    (`merge`), so each unit's result is dropped once merged instead of all of them staying
+    alive (tens of thousands of small lists the garbage collector would walk again and again)."""
     job = Job(var_files, limits, tuple(rule_ids), placeholder)
     if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or _size(work) >= POOL_MIN_BYTES):
         try:
             return _pool(work, job, jobs), jobs
         except Exception as e:  # a broken pool (a killed worker) must not lose the scan
             log.warning("IaC worker pool failed (%s); evaluating in-process", type(e).__name__)
-    return [evaluate_unit(u, job) for u in work], 1
+    return (evaluate_unit(u, job) for u in work), 1
 
 
 def _size(work: Sequence[Unit]) -> int:
