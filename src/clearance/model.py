@@ -48,7 +48,7 @@ class Severity(enum.StrEnum):
 
     def sort_key(self) -> tuple[int, int]:
         """Total order key (rank, then declaration order) for deterministic sorting."""
-        return (self.rank, list(Severity).index(self))
+        return _SEVERITY_SORT_KEY[self]
 
 
 _SEVERITY_RANK = {
@@ -59,6 +59,8 @@ _SEVERITY_RANK = {
     Severity.HIGH: 3,
     Severity.CRITICAL: 4,
 }
+_SEVERITY_SORT_KEY = {s: (_SEVERITY_RANK[s], i) for i, s in enumerate(Severity)}
+"""`Severity.sort_key`, computed once (findings are sorted by it several times per run, by the thousand)."""
 
 
 class FindingKind(enum.StrEnum):
@@ -429,9 +431,10 @@ class Finding:
 
     def sort_key(self) -> tuple[Any, ...]:
         """Deterministic order: most severe first, then by place and rule."""
+        rank, order = self.severity.sort_key()
         return (
-            -self.severity.sort_key()[0],
-            -self.severity.sort_key()[1],
+            -rank,
+            -order,
             self.location.path,
             self.location.start_line or 0,
             self.rule_id,

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from clearance.model import Finding, FindingKind, Location, Severity, Signals
+from clearance.model import Epss, Finding, FindingKind, Location, Severity, Signals
 
 SIGNAL_DEFAULTS: Mapping[str, Any] = {
     "in_test_path": False,
@@ -163,7 +163,7 @@ def sample_inputs() -> list[dict[str, Any]]:
             loc,
             "0" * 32,
             "secrets",
-            signals=Signals.of({"verified": True, "in_test_path": False}),
+            signals=Signals(verified=True, in_test_path=False),
         ),
         Finding(
             FindingKind.VULNERABILITY,
@@ -174,17 +174,15 @@ def sample_inputs() -> list[dict[str, Any]]:
             "1" * 32,
             "deps",
             component=comp,
-            signals=Signals.of(
-                {
-                    "reachable": "yes",
-                    "kev": True,
-                    "epss": {"score": 0.5, "percentile": 0.9, "date": "2026-01-01"},
-                    "scope": "runtime",
-                    "direct": True,
-                    "fix_versions": ["2.31.0"],
-                    "aliases": ["CVE-2023-0000"],
-                    "cvss_score": 8.1,
-                }
+            signals=Signals(
+                reachable="yes",
+                kev=True,
+                epss=Epss(score=0.5, percentile=0.9, date="2026-01-01"),
+                scope="runtime",
+                direct=True,
+                fix_versions=("2.31.0",),
+                aliases=("CVE-2023-0000",),
+                cvss_score=8.1,
             ),
         ),
         Finding(
@@ -195,7 +193,7 @@ def sample_inputs() -> list[dict[str, Any]]:
             Location(path="infra/main.tf", start_line=10),
             "2" * 32,
             "iac",
-            signals=Signals.of({"category": "public-access", "exposure": "public", "confidence": "high"}),
+            signals=Signals(category="public-access", exposure="public", confidence="high"),
         ),
         Finding(FindingKind.IMPORTED, "imported.sample", "imported", Severity.LOW, loc, "3" * 32, "import"),
     ]

@@ -341,6 +341,61 @@ def test_fast_reader_hands_unusual_syntax_to_python_hcl2(monkeypatch: pytest.Mon
     assert _evaluate_all(True, texts, monkeypatch) == _evaluate_all(False, texts, monkeypatch)
 
 
+_FOR_AND_PLAIN_BLOCKS = textwrap.dedent("""
+    locals {
+      names = [for n in var.names : upper(n)]
+    }
+
+    resource "aws_s3_bucket" "b" {
+      bucket = "x"
+      acl    = var.public ? "public-read" : "private"
+    }
+
+    resource "aws_security_group_rule" "r" {
+      for_each    = { for k, v in var.rules : k => v if v.enabled }
+      type        = "ingress"
+      cidr_blocks = ["0.0.0.0/0"]
+      from_port   = 22
+      to_port     = 22
+    }
+""").lstrip()
+
+
+def test_only_the_blocks_the_fast_reader_cannot_read_go_to_python_hcl2(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import hcl2
+
+    split = hcl_fast.parse_blocks(_FOR_AND_PLAIN_BLOCKS)
+    assert split is not None
+    assert [node is None for _, _, node in split] == [True, False, True]
+    given: list[str] = []
+    parses = hcl2.parses
+    monkeypatch.setattr(hcl2, "parses", lambda text: given.append(text) or parses(text))
+    blocks = terraform._parse_hcl("m/main.tf", _FOR_AND_PLAIN_BLOCKS)
+    assert [b.labels for b in blocks] == [(), ("aws_s3_bucket", "b"), ("aws_security_group_rule", "r")]
+    [text] = given  # one full-grammar parse, without the block the fast reader read
+    assert "aws_s3_bucket" not in text and "for k, v" in text
+    assert len(text) == len(_FOR_AND_PLAIN_BLOCKS) and text.count("\n") == _FOR_AND_PLAIN_BLOCKS.count("\n")
+    texts = {"m/main.tf": _FOR_AND_PLAIN_BLOCKS}
+    assert _evaluate_all(True, texts, monkeypatch) == _evaluate_all(False, texts, monkeypatch)
+
+
+def test_a_malformed_file_read_in_part_by_the_fast_reader_reports_the_full_grammars_error(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    text = _FOR_AND_PLAIN_BLOCKS + 'resource "aws_s3_bucket" "c" {\n  acl =\n}\n'
+    split = hcl_fast.parse_blocks(text)
+    assert split is not None and [node is None for _, _, node in split] == [True, False, True, True]
+    found = {}
+    for fast in (True, False):
+        monkeypatch.setattr(terraform, "FAST", fast)
+        found[fast] = terraform.parse_files({"m/main.tf": text})
+    assert found[True] == found[False]
+    resources, [(path, message)] = found[True]
+    assert resources == [] and path == "m/main.tf" and "line 18: invalid HCL" in message
+
+
 def test_lines_inside_jsonencode_and_json_heredocs() -> None:
     rs = _parse(
         {

@@ -309,6 +309,12 @@ def known_actions() -> tuple[str, ...]:
     return tuple(f"{svc}:{a}" for svc, acts in sorted(data["actions"].items()) for a in acts)
 
 
+@functools.lru_cache(maxsize=1)
+def _universe() -> frozenset[str]:
+    """Every known action, lower-cased (what a `NotAction` statement allows the rest of)."""
+    return frozenset(a.lower() for a in known_actions())
+
+
 @functools.lru_cache(maxsize=4096)
 def expand(pattern: str) -> frozenset[str]:
     """Lower-cased actions matched by an action pattern (`iam:Put*`, `*`, `s3:GetObject`)."""
@@ -330,7 +336,7 @@ def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
     """Effective allowed actions (lower-case) of a set of documents, with their grants."""
     grants: dict[str, dict[int, Grant]] = {}
     denied: set[str] = set()
-    universe = frozenset(a.lower() for a in known_actions())
+    universe = _universe()
     for doc in docs:
         for st in doc.statements:
             if st.not_actions is not None:

@@ -35,8 +35,10 @@ POOL_MIN_BYTES = 2 * 1024 * 1024
 """...unless the units are big."""
 
 _TF_KINDS = ("terraform", "tfvars")
-_MODULE_SOURCE = re.compile(r"""["']?source["']?\s*[=:]\s*"(\.\.?/[^"]*)\"""")
-"""A local module source in HCL (`source = "../x"`) or Terraform JSON (`"source": "./x"`)."""
+_MODULE_SOURCE = re.compile(r"""source["']?\s*[=:]\s*"(\.\.?/[^"]*)\"""")
+"""A local module source in HCL (`source = "../x"`) or Terraform JSON (`"source": "./x"`). It
+starts with the literal `source` (no optional quote before it), so the search skips ahead to
+each occurrence of that word instead of trying the pattern at every character."""
 
 
 @dataclass(frozen=True)
@@ -94,17 +96,22 @@ def evaluate_all(
     rule_ids: Sequence[str] = (),
     placeholder: PlaceholderCheck | None = None,
     skip_templates: bool = False,
-) -> tuple[list[UnitResult], int]:
+) -> tuple[Iterable[UnitResult], int]:
     """Every unit parsed and checked by the rules `rule_ids`, in unit order, and how many
-    worker processes were used."""
+    worker processes were used. In-process, the units are evaluated as the results are read
+    (`merge`), so each unit's result is dropped once merged instead of all of them staying
+    alive (tens of thousands of small lists the garbage collector would walk again and again)."""
     job = Job(var_files, limits, tuple(rule_ids), placeholder, skip_templates)
-    size = sum(len(t) for u in work for _, t in u.files)
-    if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or size >= POOL_MIN_BYTES):
+    if jobs > 1 and len(work) > 1 and (len(work) >= POOL_MIN_UNITS or _size(work) >= POOL_MIN_BYTES):
         try:
             return _pool(work, job, jobs), jobs
         except Exception as e:  # a broken pool (a killed worker) must not lose the scan
             log.warning("IaC worker pool failed (%s); evaluating in-process", type(e).__name__)
-    return [evaluate_unit(u, job) for u in work], 1
+    return (evaluate_unit(u, job) for u in work), 1
+
+
+def _size(work: Sequence[Unit]) -> int:
+    return sum(len(t) for u in work for _, t in u.files)
 
 
 def evaluate_unit(unit: Unit, job: Job) -> UnitResult:

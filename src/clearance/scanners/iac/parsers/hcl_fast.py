@@ -62,6 +62,61 @@ def parse(text: str) -> list[tuple[str, tuple[str, ...], int, int, list[Any]]] |
         return None
 
 
+Node = tuple[str, tuple[str, ...], int, int, list[Any]]
+"""A block: (type, labels, line, end line, children)."""
+
+
+def parse_blocks(text: str) -> list[tuple[int, int, Node | None]] | None:
+    """Each top-level block on its own, for a file `parse` hands to the full grammar: (start
+    offset, end offset, block), the block None where it needs the full grammar (a `for`
+    expression, say) — so only those blocks go to python-hcl2, not the whole file. None when
+    the file as a whole needs it (a token this reader does not know, unbalanced braces, a
+    top-level attribute)."""
+    try:
+        tokens = _tokenize(text)
+    except (_Bail, IndexError, ValueError, RecursionError):
+        return None
+    out: list[tuple[int, int, Node | None]] = []
+    i = 0
+    while True:
+        while tokens[i][0] == "nl":
+            i += 1
+        if tokens[i][0] == "eof":
+            return out
+        if tokens[i][0] != "ident":
+            return None
+        start = i
+        i += 1
+        while not (tokens[i][0] == "op" and tokens[i][1] == "{"):
+            if tokens[i][0] not in ("ident", "string"):
+                return None  # `name = ...` at the top, or something stranger
+            i += 1
+        depth = 0
+        while True:
+            kind, value, _, _ = tokens[i]
+            if kind == "eof":
+                return None
+            if kind == "op" and value == "{":
+                depth += 1
+            elif kind == "op" and value == "}":
+                depth -= 1
+                if depth == 0:
+                    break
+            i += 1
+        close = tokens[i]
+        i += 1
+        if tokens[i][0] not in ("nl", "eof"):
+            return None
+        block: Node | None = None
+        try:
+            parsed = _Parser(text, [*tokens[start:i], ("eof", "", close[2], close[3] + 1)]).body(top=True)
+            if len(parsed) == 1 and len(parsed[0]) == 5 and parsed[0][0]:
+                block = parsed[0]
+        except (_Bail, IndexError, ValueError, RecursionError):
+            block = None
+        out.append((tokens[start][3], close[3] + 1, block))
+
+
 def parse_value(text: str) -> tuple[bool, Any]:
     """One expression as a raw value (lists/objects/literals, `${...}` for the rest)."""
     tree = parse(f"v = {text}\n")

@@ -200,15 +200,49 @@ def _options() -> Any:
 
 
 def _parse_hcl(path: str, text: str) -> list[_Block]:
+    split = None
     if FAST:
         fast = hcl_fast.parse(text)
         if fast is not None and all(node[0] for node in fast):
             return [_from_fast(node, path) for node in fast]
+        if fast is None:
+            split = hcl_fast.parse_blocks(text)
     if len(text) > _MAX_FULL_GRAMMAR:
         raise _HclError(
             f"{len(text):,} characters in a shape only the full HCL grammar reads: over its size budget "
             f"({_MAX_FULL_GRAMMAR:,}); not evaluated"
         )
+    if split is not None and any(node is not None for _, _, node in split):
+        mixed = _parse_mixed(path, text, split)
+        if mixed is not None:
+            return mixed
+    return _parse_full(path, text, text)
+
+
+def _parse_mixed(
+    path: str, text: str, split: list[tuple[int, int, hcl_fast.Node | None]]
+) -> list[_Block] | None:
+    """The blocks the fast reader read, and the others through the full grammar, in file order.
+    The full grammar gets the file with the fast reader's blocks blanked out (every character
+    but a newline a space): lines and offsets stay those of the file. None (read the whole file
+    with the full grammar) if that text does not parse — the error is then the whole file's."""
+    chars = list(text)
+    for start, end, node in split:
+        if node is not None:
+            chars[start:end] = [c if c == "\n" else " " for c in text[start:end]]
+    try:
+        full = _parse_full(path, "".join(chars), text)
+    except _HclError:
+        return None
+    if len(full) != sum(node is None for _, _, node in split):
+        return None
+    rest = iter(full)
+    return [_from_fast(node, path) if node is not None else next(rest) for _, _, node in split]
+
+
+def _parse_full(path: str, text: str, source: str) -> list[_Block]:
+    """python-hcl2 (the full grammar) over `text`; expression sources are cut from `source`
+    (the same offsets)."""
     import hcl2
 
     try:
@@ -219,7 +253,7 @@ def _parse_hcl(path: str, text: str) -> list[_Block]:
         first = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
         raise _HclError(f"{where}invalid HCL ({first[:200]})") from e
     try:
-        return [b for b in _walk_body(tree.body, path, text) if isinstance(b, _Block)]
+        return [b for b in _walk_body(tree.body, path, source) if isinstance(b, _Block)]
     except Exception as e:
         raise _HclError(f"invalid HCL ({type(e).__name__}: {str(e)[:200]})") from e
 

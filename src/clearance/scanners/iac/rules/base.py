@@ -10,6 +10,7 @@ IAM attachments.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
@@ -134,11 +135,20 @@ class RuleContext:
         self.resources: tuple[Resource, ...] = tuple(resources)
         self.placeholder = placeholder
         """The secrets family's placeholder check (from the scan context), for literal-secret rules."""
-        self._by_address = {r.address: r for r in self.resources}
-        self._by_type: dict[str, list[Resource]] = {}
-        for r in self.resources:
-            self._by_type.setdefault(r.type, []).append(r)
         self._memo: dict[str, Any] = {}
+
+    # the indexes are built on first use: most groups (a manifest, a Dockerfile) never join
+
+    @functools.cached_property
+    def _by_address(self) -> dict[str, Resource]:
+        return {r.address: r for r in self.resources}
+
+    @functools.cached_property
+    def _by_type(self) -> dict[str, list[Resource]]:
+        out: dict[str, list[Resource]] = {}
+        for r in self.resources:
+            out.setdefault(r.type, []).append(r)
+        return out
 
     def get(self, address: str) -> Resource | None:
         """The resource with this address (`aws_s3_bucket.logs`, `data.x.y`), if any."""

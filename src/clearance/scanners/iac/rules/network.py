@@ -109,7 +109,10 @@ def open_port_rules(
 
 def _port_check(fam: PortFamily, entries: IngressFn) -> Callable[[Resource, RuleContext], Iterator[Hit]]:
     def check(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
-        for entry in entries(res, ctx):
+        # every family's rule reads the same entries: read once per resource (by identity, alive
+        # as long as the context that holds it), not once per family
+        key = f"network.ingress:{id(entries)}:{id(res)}"
+        for entry in ctx.memo(key, lambda: tuple(entries(res, ctx))):
             if entry.ranges is None:
                 continue
             all_ports = is_all_ports(entry.ranges)

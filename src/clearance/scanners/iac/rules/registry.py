@@ -96,11 +96,14 @@ def run_rules(
     for res in resources:
         groups.setdefault(res.group or res.path, []).append(res)
     for members in groups.values():
-        ctx = RuleContext(members, placeholder)
+        ctx: RuleContext | None = None  # made when a rule first checks a resource of the group
         for res in members:
-            if res.is_data:
+            checks = by_type.get(res.type)
+            if checks is None or res.is_data:
                 continue
-            for rule in by_type.get(res.type, ()):
+            if ctx is None:
+                ctx = RuleContext(members, placeholder)
+            for rule in checks:
                 try:
                     hits = list(rule.check(res, ctx))
                 except Exception as e:  # a rule must never take the scan down
