@@ -38,6 +38,14 @@ def gate(case: str, tmp_path: Path) -> tuple[int, dict[str, Any]]:
     return result.exit_code, json.loads(result.stdout)
 
 
+def _gate_dir(root: Path) -> tuple[int, dict[str, Any]]:
+    result = runner.invoke(
+        app, ["gate", str(root), "--scanners", "iac", "--format", "json", "--jobs", "1", "--quiet"]
+    )
+    assert result.exception is None or isinstance(result.exception, SystemExit), result.exception
+    return result.exit_code, json.loads(result.stdout)
+
+
 def findings(report: dict[str, Any], rule_id: str) -> list[dict[str, Any]]:
     return [f for f in report["findings"] if f["rule_id"] == rule_id]
 
@@ -92,11 +100,22 @@ def test_a_for_each_over_a_refused_range_is_reported_and_its_values_are_not_unkn
 
 
 def test_instances_past_the_cap_are_reported_not_silently_dropped(tmp_path: Path) -> None:
-    """`count = 40`: the 40th rule is the open one and only 32 are evaluated."""
+    """`count = 40` under `max_instances = 32`: the 40th rule is the open one and is not evaluated."""
     code, report = gate("count-beyond-instance-cap", tmp_path)
-    assert errors_naming(report, "main.tf", "aws_security_group_rule.office", "40", "32")
+    assert errors_naming(report, "main.tf", "aws_security_group_rule.office", "40", "32", "max_instances")
     assert not findings(report, SSH)
     assert code == EXIT_INCOMPLETE
+
+
+def test_every_instance_within_the_default_cap_is_evaluated(tmp_path: Path) -> None:
+    """The same file under the default budget (1,000 instances): the 40th instance is checked."""
+    shutil.copytree(CASES / "count-beyond-instance-cap", tmp_path / "case")
+    (tmp_path / "case" / "clearance.toml").unlink()
+    code, report = _gate_dir(tmp_path / "case")
+    [hit] = findings(report, SSH)
+    assert hit["location"]["path"].endswith("main.tf") and "office[39]" in json.dumps(hit)
+    assert not report.get("errors") or not errors_naming(report, "main.tf", "instances")
+    assert code == EXIT_BLOCKED
 
 
 def test_a_dynamic_block_over_an_unimplemented_function_is_reported(tmp_path: Path) -> None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from clearance.scanners.iac.budget import Limits
 from clearance.scanners.iac.model import Resource, Unevaluated, Unknown
 from clearance.scanners.iac.parsers import hcl_fast, terraform
 
@@ -603,16 +604,23 @@ def test_every_instance_of_count_and_for_each_is_evaluated() -> None:
     assert not any(r.extra.get("instances") for r in rs.values())
 
 
-def test_instances_beyond_the_cap_are_reported_not_unknown() -> None:
-    """`count = 100` is known: the block exists (no low confidence), but the instances past the
-    cap are not evaluated, and that is said (the scan is incomplete)."""
+@pytest.mark.parametrize(("cap", "count"), [(None, 100), (None, 1500), (32, 100)])
+def test_instances_beyond_the_cap_are_reported_not_unknown(cap: int | None, count: int) -> None:
+    """`count = N` is known: the block exists (no low confidence); every instance up to
+    `max_instances` (default 1,000) is evaluated, those past it are not, and that is said (the
+    scan is incomplete)."""
+    limits = Limits() if cap is None else Limits(max_instances=cap)
     resources, errors = terraform.parse_files(
-        {"m/main.tf": 'resource "aws_instance" "many" {\n  count = 100\n}\n'}
+        {"m/main.tf": f'resource "aws_instance" "many" {{\n  count = {count}\n}}\n'}, limits=limits
     )
-    assert len(resources) == terraform.MAX_INSTANCES
+    if count <= limits.max_instances:
+        assert len(resources) == count and not errors
+        assert {r.extra.get("instances") for r in resources} == {None}
+        return
+    assert len(resources) == limits.max_instances
     assert {r.extra.get("instances") for r in resources} == {"capped"}
     [(path, message)] = errors
-    assert path == "m/main.tf" and "aws_instance.many" in message and "100" in message
+    assert path == "m/main.tf" and "aws_instance.many" in message and str(count) in message
 
 
 def _unevaluable(text: str) -> tuple[dict[str, Resource], list[tuple[str, str]]]:

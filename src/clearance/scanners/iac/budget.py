@@ -30,6 +30,9 @@ class Limits:
     """How deep local modules may call each other."""
     max_module_instances: int = 256
     """Module calls evaluated per Terraform root module."""
+    max_instances: int = 1_000
+    """Instances of one resource block or module call (`count`, `for_each`) evaluated; beyond
+    it the block is `capped` and reported (the scan is incomplete)."""
     max_findings_per_rule: int = 500
     """Findings of one rule in one file."""
 
@@ -42,6 +45,7 @@ class Limits:
             max_dynamic=settings.max_dynamic,
             max_module_depth=settings.max_module_depth,
             max_module_instances=settings.max_module_instances,
+            max_instances=settings.max_instances,
             max_findings_per_rule=settings.max_findings_per_rule,
         )
 

@@ -25,6 +25,9 @@ class IacLimitsSettings(ScannerSettings):
     """How deep local modules may call each other."""
     max_module_instances: int = Field(default=256, ge=1)
     """Module calls evaluated per Terraform root module."""
+    max_instances: int = Field(default=1_000, ge=1)
+    """Instances of one resource block or module call (`count`, `for_each`) evaluated; more are
+    reported and the scan is incomplete."""
     max_findings_per_rule: int = Field(default=500, ge=1)
     """Findings of one rule in one file; more are dropped and the file marked incomplete."""
 

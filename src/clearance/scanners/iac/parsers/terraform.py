@@ -562,7 +562,7 @@ Instances = Literal["certain", "capped", "unknown", "unevaluated"]
 """Whether a block's instances are known: `certain`; `unknown` (its `count`/`for_each`, or a
 module call's, depends on a value supplied at apply time: findings are low confidence);
 `unevaluated` (the evaluator gave up on it although the file fixes it: findings keep their
-confidence and the block is reported); `capped` (known, but only the first `MAX_INSTANCES`
+confidence and the block is reported); `capped` (known, but only the first `max_instances`
 are evaluated: reported)."""
 
 _ORDER = {"certain": 0, "capped": 1, "unknown": 2, "unevaluated": 3}
@@ -649,12 +649,6 @@ def _called_scope(name: str, scope: _Scope) -> _Scope | None:
     return None
 
 
-MAX_INSTANCES = 32
-"""At most this many instances of one resource block (or module call) are evaluated
-(`count = 3`, a `for_each` over three keys: three resources, `x[0]`..., `x["key"]`); beyond
-it, the first ones, and the block is `capped` and reported (the others are not checked)."""
-
-
 def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Scope]], Instances]:
     """Every instance of a resource block as (address suffix, scope), and whether that set is
     certain (see `Instances`; a `capped` or `unevaluated` block is reported here). One
@@ -669,7 +663,8 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
                 return [], "certain"
             if n == 1:
                 return [("", scope.child(count={"index": 0}))], "certain"
-            shown = [(f"[{i}]", scope.child(count={"index": i})) for i in range(min(n, MAX_INSTANCES))]
+            cap = scope.counter.limits.max_instances
+            shown = [(f"[{i}]", scope.child(count={"index": i})) for i in range(min(n, cap))]
             return shown, _capped(block, scope, n)
         if _not_from_inputs(count, before, scope.counter):
             _report_refused(block, scope, _reason(count, before, scope.counter))
@@ -702,7 +697,7 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
         if len(pairs) == 1:
             k, v = pairs[0]
             return [("", scope.child(each={"key": k, "value": v}))], "certain"
-        shown_pairs = pairs[:MAX_INSTANCES]
+        shown_pairs = pairs[: scope.counter.limits.max_instances]
         return [
             (
                 f"[{i}]" if isinstance(k, Unknown) else f"[{json.dumps(str(k))}]",
@@ -714,15 +709,18 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
 
 
 def _capped(block: _Block, scope: _Scope, n: int) -> Instances:
-    """`certain`, or `capped` (reported) when the block has more instances than are evaluated."""
-    if n <= MAX_INSTANCES:
+    """`certain`, or `capped` (reported) when the block has more instances than are evaluated
+    (`[iac.limits] max_instances`: `count = 3`, a `for_each` over three keys are three resources,
+    `x[0]`…, `x["key"]`; beyond the limit the first ones are, the others are not checked)."""
+    cap = scope.counter.limits.max_instances
+    if n <= cap:
         return "certain"
     if scope.run is not None:
         scope.run.errors.append(
             (
                 block.path,
                 f"terraform: {_address(block, scope)} (line {block.line}): {n} instances; only the first "
-                f"{MAX_INSTANCES} are evaluated, the others are not checked",
+                f"{cap} are evaluated (`[iac.limits] max_instances`), the others are not checked",
             )
         )
     return "capped"
