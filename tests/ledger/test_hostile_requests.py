@@ -139,3 +139,21 @@ def test_a_nul_character_in_a_webhook_body_is_not_a_500(api: Api, demo_runs: Dem
     assert r.status_code < 500, r.text
     if r.status_code >= 400:
         assert "NUL" in r.json()["error"]["message"]
+
+
+@pytest.mark.parametrize(
+    ("text", "has_nul"),
+    [
+        (rb'"a\u0000"', True),
+        (rb'"a\\u0000"', False),  # the six characters \u0000, escaped: not a NUL
+        (rb'"a\\\u0000"', True),  # an escaped backslash, then a NUL
+        (rb'"\u00000"', True),
+        (rb'"a\u0001"', False),
+        (b'"' + b"\\\\" * 5000 + rb'u0000"', False),
+    ],
+)
+def test_the_nul_check_reads_escapes_like_json(text: bytes, has_nul: bool) -> None:
+    from clearance.ledger.report import _has_nul_escape
+
+    assert _has_nul_escape(text) is has_nul
+    assert ("\x00" in json.loads(text)) is has_nul  # what a JSON parser makes of it

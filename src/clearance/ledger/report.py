@@ -7,7 +7,6 @@ with the path of the first problem. Unknown keys are ignored (the contract only 
 from __future__ import annotations
 
 import json
-import re
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
@@ -175,7 +174,7 @@ def parse_report(raw: bytes) -> GateReport:
             ) from e
         where = ".".join(str(p) for p in loc)
         raise BadInput(f"invalid report at {where}: {first['msg']}", status_code=422) from e
-    if _NUL_ESCAPE.search(raw):
+    if _has_nul_escape(raw):
         raise BadInput(
             "invalid report: a string holds a NUL character (\\u0000)",
             status_code=422,
@@ -184,9 +183,20 @@ def parse_report(raw: bytes) -> GateReport:
     return report
 
 
-_NUL_ESCAPE = re.compile(rb"(?<!\\)(?:\\\\)*\\u0000")
-"""`\\u0000` in a JSON text, not preceded by an odd backslash (`\\\\u0000` is the text `\\u0000`).
-A raw NUL byte is already invalid JSON."""
+def _has_nul_escape(raw: bytes) -> bool:
+    """`\\u0000` in a JSON text, not preceded by an odd number of backslashes (`\\\\u0000` is
+    the text `\\u0000`). A raw NUL byte is already invalid JSON. A substring search (memchr
+    speed; a regex with a look-behind tried at every offset cost ~0.5 s on a 10,000-finding
+    report) and a look back only where the sequence occurs."""
+    at = raw.find(b"\\u0000")
+    while at != -1:
+        start = at
+        while start > 0 and raw[start - 1] == 0x5C:  # backslashes before this one
+            start -= 1
+        if (at - start) % 2 == 0:
+            return True
+        at = raw.find(b"\\u0000", at + 1)
+    return False
 
 
 def _schema_version(raw: bytes) -> Any:
