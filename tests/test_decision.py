@@ -37,7 +37,7 @@ def test_every_outcome_has_an_exit_code(outcome: Outcome, code: ExitCode) -> Non
 
 
 def test_exit_codes_are_the_documented_ones() -> None:
-    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 70, 130]
+    assert [int(c) for c in ExitCode] == [0, 1, 2, 3, 4, 70, 130, 141]
 
 
 def _finding(sev: Severity, fp: str, suppressed: bool = False) -> Finding:
