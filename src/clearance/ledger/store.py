@@ -1620,40 +1620,32 @@ class Store:
 
     def audit_leaf_batches(self, start: int, batch: int) -> Iterator[list[tuple[int, str]]]:
         """(seq, stored leaf hash) from `start` on, `batch` rows at a time (keyset pagination)."""
-        after = start - 1
-        while True:
-            rows = list(
-                self.session.execute(
-                    select(AuditEntry.seq, AuditEntry.leaf_hash)
-                    .where(AuditEntry.seq > after)
-                    .order_by(AuditEntry.seq)
-                    .limit(batch)
-                ).tuples()
-            )
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
+        return self._audit_batches((AuditEntry.seq, AuditEntry.leaf_hash), start, batch)
 
     def audit_entry_batches(self, batch: int) -> Iterator[list[tuple[int, str, str, str, str, dt.datetime]]]:
         """(seq, entry, stored leaf hash, actor, action, at) of every entry in log order, `batch`
         rows at a time (keyset pagination on the primary key: bounded memory, no OFFSET scans).
         Actor, action and at are the columns kept beside the entry for listing."""
-        after = -1
+        columns = (
+            AuditEntry.seq,
+            AuditEntry.entry,
+            AuditEntry.leaf_hash,
+            AuditEntry.actor,
+            AuditEntry.action,
+            AuditEntry.at,
+        )
+        return self._audit_batches(columns, 0, batch)
+
+    def _audit_batches(
+        self, columns: Sequence[Any], start: int, batch: int
+    ) -> Iterator[list[tuple[Any, ...]]]:
+        """`columns` (the first being `seq`) of the entries from `start` on, in log order, `batch`
+        rows at a time: keyset pagination on the primary key."""
+        after = start - 1
         while True:
             rows = list(
                 self.session.execute(
-                    select(
-                        AuditEntry.seq,
-                        AuditEntry.entry,
-                        AuditEntry.leaf_hash,
-                        AuditEntry.actor,
-                        AuditEntry.action,
-                        AuditEntry.at,
-                    )
-                    .where(AuditEntry.seq > after)
-                    .order_by(AuditEntry.seq)
-                    .limit(batch)
+                    select(*columns).where(AuditEntry.seq > after).order_by(AuditEntry.seq).limit(batch)
                 ).tuples()
             )
             if not rows:

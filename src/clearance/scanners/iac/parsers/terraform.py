@@ -972,27 +972,11 @@ def _interpolations(raw: str) -> list[tuple[int, int]] | None:
         if j > 0 and raw[j - 1] == "$":  # `$${` is an escaped literal
             i = j + 2
             continue
-        k = j + 2
-        level = 1
-        in_str = False
-        while k < n and level:
-            c = raw[k]
-            if in_str:
-                if c == "\\":
-                    k += 1
-                elif c == '"':
-                    in_str = False
-            elif c == '"':
-                in_str = True
-            elif c == "{":
-                level += 1
-            elif c == "}":
-                level -= 1
-            k += 1
-        if level:
+        close = tf_expr.closing_brace(raw, j + 2)
+        if close is None:
             return None
-        spans.append((j, k))
-        i = k
+        spans.append((j, close + 1))
+        i = close + 1
     return spans
 
 

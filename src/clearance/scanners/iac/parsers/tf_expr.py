@@ -518,7 +518,7 @@ def _template_without_bindings(text: str, ev: _Eval) -> Any:
             parts.append(text[i : j - 1] + "${")
             i = j + 2
             continue
-        end = _closing_brace(text, j + 2)
+        end = closing_brace(text, j + 2)
         inner = _parse(text[j + 2 : end]) if end is not None else None
         if end is None or inner is None:
             ev.cb.refuse("a template in a for expression")
@@ -546,7 +546,7 @@ _MAX_TEMPLATE = 1_000_000
 """Characters of one template built in a `for` body (as the default `max_string`)."""
 
 
-def _closing_brace(text: str, start: int) -> int | None:
+def closing_brace(text: str, start: int) -> int | None:
     """Index of the `}` closing an interpolation whose body starts at `start` (nested braces
     and quoted strings honoured), or None."""
     level = 1
