@@ -265,3 +265,76 @@ def test_a_port_the_evaluator_cannot_compute_is_read_as_any_port(tmp_path: Path)
     assert hit["rule_id"] == "iac.aws-sg-open-all-ports"
     assert hit["signals"]["confidence"] != "low"
     assert code == EXIT_BLOCKED
+
+
+# --- rules with their own logic: IAM actions, resources, principals, conditions ----------
+
+ADMIN = "iac.aws-iam-admin-policy"
+
+
+@pytest.mark.parametrize(
+    ("resource", "attribute"),
+    [
+        ("aws_iam_policy.ops", "policy.Statement.0.Action"),
+        ("aws_iam_role_policy.ci", "policy.Statement.0.Action"),  # aws_iam_policy_document
+        ("aws_iam_user_policy.deploy", "policy.Statement.0.Resource"),
+    ],
+)
+def test_iam_actions_or_resources_the_evaluator_cannot_compute_are_judged_at_their_worst(
+    resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """`Action = formatlist("%s", ["*"])` could be (and is) every action: an admin grant that
+    must block, at full confidence, with the attribute named as not evaluated."""
+    code, report = gate("iam-action-unevaluable", tmp_path)
+    [hit] = [f for f in findings(report, ADMIN) if f["signals"]["resource"] == resource]
+    assert_certain(hit, "critical")
+    assert "could not be evaluated" in hit["message"]
+    assert "<not evaluated" in hit["evidence"]
+    assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert report["summary"]["complete"] is False
+    assert code == EXIT_BLOCKED
+
+
+def test_iam_actions_supplied_at_apply_time_keep_todays_behaviour(tmp_path: Path) -> None:
+    code, report = gate("iam-action-legit-input", tmp_path)
+    assert not findings(report, ADMIN)
+    assert report["errors"] == [] and report["summary"]["complete"] is True
+    assert code == EXIT_PASS
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        ("iac.aws-iam-trust-any-principal", "aws_iam_role.partner", "Principal"),
+        ("iac.aws-iam-trust-any-principal", "aws_iam_role.conditioned", "Condition"),
+        ("iac.aws-s3-public-access", "aws_s3_bucket_policy.assets", "Principal"),
+    ],
+)
+def test_principals_and_conditions_the_evaluator_cannot_compute_are_judged_at_their_worst(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    code, report = gate("iam-principal-unevaluable", tmp_path)
+    [hit] = [f for f in findings(report, rule_id) if f["signals"]["resource"] == resource]
+    assert_certain(hit, "critical" if rule_id.startswith("iac.aws-iam") else hit["severity"])
+    assert hit["signals"]["confidence"] == "high"
+    assert "<not evaluated" in hit["evidence"]
+    assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("resource", "attribute"),
+    [("aws_iam_policy.ops", "`policy`"), ("aws_iam_policy.batch", "`policy.Statement`")],
+)
+def test_a_policy_document_the_evaluator_cannot_compute_makes_the_scan_incomplete(
+    resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """No statement can be read, so no worst case is sound (it could be any document): the
+    scan names the resource and attribute and the rule that could not decide, never passes."""
+    code, report = gate("iam-document-unevaluable", tmp_path)
+    assert errors_naming(
+        report, "main.tf", resource, attribute, "could not be evaluated", ADMIN, "could not decide"
+    ), report["errors"]
+    assert not [f for f in report["findings"] if f["signals"]["resource"] == resource]
+    assert report["summary"]["complete"] is False
+    assert code == EXIT_INCOMPLETE

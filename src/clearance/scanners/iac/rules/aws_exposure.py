@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from clearance.model import Severity
-from clearance.scanners.iac.iam import open_to_anyone, parse_document
+from clearance.scanners.iac.iam import anyone_evidence, open_to_anyone, parse_document, unevaluated_document
 from clearance.scanners.iac.model import Resource, is_unknown, truthy
 from clearance.scanners.iac.rules.base import CheckFn, Hit, IacRule, RuleContext, rule
 from clearance.scanners.iac.rules.checks import flag_true, is_anywhere, strings
@@ -13,14 +13,19 @@ from clearance.scanners.iac.rules.checks import flag_true, is_anywhere, strings
 
 def _open_policy(attr: str = "policy") -> CheckFn:
     def check(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
-        for st in parse_document(res.get(attr), attr) or ():
+        value = res.get(attr)
+        for st in parse_document(value, attr) or ():
             if open_to_anyone(st):
+                attribute, evidence = anyone_evidence(st)
                 yield Hit(
-                    f"{st.path}.Principal",
-                    "Principal: *",
+                    attribute,
+                    evidence,
                     'The resource policy allows anyone (Principal "*") without a condition.',
                 )
                 return
+        undecided = unevaluated_document(value, attr)
+        if undecided is not None:
+            yield Hit(undecided[0], undecided[1], "who the policy lets in cannot be read", undecided=True)
 
     return check
 
@@ -61,6 +66,10 @@ def _opensearch_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if res.get("vpc_options"):
         return
     policy = res.get("access_policies")
+    undecided = unevaluated_document(policy, "access_policies")
+    if undecided is not None:
+        yield Hit(undecided[0], undecided[1], "who the access policy lets in cannot be read", undecided=True)
+        return
     if is_unknown(policy):
         return
     statements = parse_document(policy, "access_policies")
@@ -70,10 +79,9 @@ def _opensearch_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     for st in statements:
         if not open_to_anyone(st):
             continue
+        attribute, evidence = anyone_evidence(st)
         yield Hit(
-            f"{st.path}.Principal",
-            "Principal: *",
-            "The domain has a public endpoint and its access policy allows anyone.",
+            attribute, evidence, "The domain has a public endpoint and its access policy allows anyone."
         )
         return
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from clearance.model import Severity
 from clearance.scanners.iac import iam
@@ -14,55 +15,83 @@ _PRINCIPALS = ("aws_iam_user", "aws_iam_role", "aws_iam_group")
 
 
 def _statement_hits(res: Resource, predicate: str) -> Iterator[Hit]:
+    """Hits of one statement rule. An `Action` or `Resource` the evaluator did not compute
+    (`Unevaluated`) is read at its worst, `"*"`: the hit is then reported at that attribute,
+    as written, so the scanner keeps its confidence and names it (docs/iac.md)."""
     for doc in iam.identity_documents(res):
         for st in doc.statements:
             if not st.allow:
                 continue
             conf: Confidence = "medium" if st.conditioned else "high"
-            if st.resources_unknown and not st.on_any_resource:
+            if st.resources_unknown and not st.could_be_any_resource:
                 conf = "low"  # with "*" listed, no other entry can narrow the statement
+            if not st.could_be_any_resource:
+                continue
             acts = st.actions
+            action_unevaluated = st.actions_unevaluated is not None and st.not_actions is None
+            # where the worst case comes from: the resources (when the actions alone decide)
+            where = "" if st.on_any_resource else f" (its `{_resource_key(st)}` could not be evaluated)"
             if predicate == "admin":
-                if st.on_any_resource and "*" in acts:
+                if action_unevaluated:
                     yield Hit(
                         f"{st.path}.Action",
-                        "*",
-                        f"{doc.label} allows every action on every resource.",
+                        st.action_value,
+                        f"{doc.label}: its `Action` could not be evaluated and is read as every action "
+                        f"(`*`), on every resource{where}.",
                         confidence=conf,
+                    )
+                elif "*" in acts:
+                    yield _at_resource(
+                        st, "*", f"{doc.label} allows every action on every resource{where}.", conf
                     )
             elif predicate == "service":
-                if not st.on_any_resource or "*" in acts:
-                    continue
+                if "*" in acts or action_unevaluated:
+                    continue  # the administrator rule reports it
                 wild = [a for a in acts if a.endswith(":*")]
                 if wild:
-                    yield Hit(
-                        f"{st.path}.Action",
-                        wild,
-                        f"{doc.label} allows {', '.join(wild)} on every resource.",
-                        confidence=conf,
-                    )
+                    msg = f"{doc.label} allows {', '.join(wild)} on every resource{where}."
+                    yield _at_resource(st, wild, msg, conf)
             elif predicate == "passrole":
-                if not st.on_any_resource:
-                    continue
+                if action_unevaluated:
+                    continue  # the administrator rule reports it
                 matched = [a for a in acts if "iam:passrole" in iam.expand(a) and a != "*"]
                 if matched:
-                    yield Hit(
-                        f"{st.path}.Action",
-                        matched,
-                        f"{doc.label} can pass any role to any service.",
-                        confidence=conf,
+                    yield _at_resource(
+                        st, matched, f"{doc.label} can pass any role to any service{where}.", conf
                     )
-            elif predicate == "notaction" and st.not_actions is not None and st.on_any_resource:
-                yield Hit(
-                    f"{st.path}.NotAction",
-                    list(st.not_actions),
-                    f"{doc.label} allows everything except {', '.join(st.not_actions)}.",
-                    confidence=conf,
-                )
+            elif predicate == "notaction" and st.not_actions is not None:
+                value: Any = list(st.not_actions)
+                if st.actions_unevaluated is not None:
+                    value = st.action_value  # what it excludes could be nothing
+                msg = f"{doc.label} allows everything except {', '.join(st.not_actions) or 'what could not be evaluated'}{where}."
+                if st.on_any_resource or st.actions_unevaluated is not None:
+                    yield Hit(f"{st.path}.NotAction", value, msg, confidence=conf)
+                else:
+                    yield _at_resource(st, value, msg, conf)
+
+
+def _resource_key(st: iam.Statement) -> str:
+    return "NotResource" if st.not_resource else "Resource"
+
+
+def _at_resource(st: iam.Statement, actions: Any, message: str, conf: Confidence) -> Hit:
+    """A statement hit on its actions, or — when it applies to every resource only because its
+    resources could not be evaluated — on the resources as written (named as not evaluated)."""
+    if st.on_any_resource:
+        key = "NotAction" if st.not_actions is not None else "Action"
+        return Hit(f"{st.path}.{key}", actions, message, confidence=conf)
+    return Hit(f"{st.path}.{_resource_key(st)}", st.resource_value, message, confidence=conf)
+
+
+def _undecided_documents(res: Resource, rule_name: str) -> Iterator[Hit]:
+    """A document the evaluator did not compute as a whole: no statement to judge."""
+    for path, value in iam.unevaluated_identity_documents(res):
+        yield Hit(path, value, f"no statement of the document can be read for {rule_name}", undecided=True)
 
 
 def _admin(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     yield from _statement_hits(res, "admin")
+    yield from _undecided_documents(res, "administrator, wildcard and escalation grants")
 
 
 def _service_wildcard(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
@@ -82,7 +111,11 @@ def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     statements = iam.parse_document(value, "assume_role_policy")
     for st in statements or ():
         if iam.open_to_anyone(st):
-            yield Hit(f"{st.path}.Principal", "Principal: *", "Any AWS principal can assume this role.")
+            attribute, evidence = iam.anyone_evidence(st)
+            yield Hit(attribute, evidence, "Any AWS principal can assume this role.")
+    undecided = iam.unevaluated_document(value, "assume_role_policy")
+    if undecided is not None:
+        yield Hit(undecided[0], undecided[1], "who may assume the role cannot be read", undecided=True)
 
 
 def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
@@ -91,6 +124,16 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     held by no principal — the paths that depend on values that could not be resolved."""
     held = ctx.memo("iam.held-documents", lambda: _held_documents(ctx))
     for doc in iam.identity_documents(res):
+        for st in doc.statements:
+            if st.allow and st.actions_unevaluated is not None and not st.could_be_any_resource:
+                # on named resources, the actions could be any escalating ones, or none
+                key = "NotAction" if st.not_actions is not None else "Action"
+                yield Hit(
+                    f"{st.path}.{key}",
+                    st.action_value,
+                    "the actions granted cannot be read",
+                    undecided=True,
+                )
         found = iam.escalation_paths([doc])
         sure = [pf for pf in found if pf.confidence != "low"]
         if sure:
