@@ -318,22 +318,28 @@ def test_principals_and_conditions_the_evaluator_cannot_compute_are_judged_at_th
     assert_certain(hit, "critical" if rule_id.startswith("iac.aws-iam") else hit["severity"])
     assert hit["signals"]["confidence"] == "high"
     assert "<not evaluated" in hit["evidence"]
+    assert f"`{attribute}` could not be evaluated" in hit["message"]
     assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
     assert code == EXIT_BLOCKED
 
 
 @pytest.mark.parametrize(
-    ("resource", "attribute"),
-    [("aws_iam_policy.ops", "`policy`"), ("aws_iam_policy.batch", "`policy.Statement`")],
+    ("rule_id", "resource", "attribute"),
+    [
+        (ADMIN, "aws_iam_policy.ops", "`policy`"),
+        (ADMIN, "aws_iam_policy.batch", "`policy.Statement`"),
+        ("iac.aws-iam-privilege-escalation", "aws_iam_role_policy.scoped", "`policy.Statement.0.Action`"),
+    ],
 )
-def test_a_policy_document_the_evaluator_cannot_compute_makes_the_scan_incomplete(
-    resource: str, attribute: str, tmp_path: Path
+def test_a_policy_the_evaluator_cannot_compute_makes_the_scan_incomplete(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
 ) -> None:
-    """No statement can be read, so no worst case is sound (it could be any document): the
-    scan names the resource and attribute and the rule that could not decide, never passes."""
+    """No statement can be read (or, on one named resource, the actions could be any escalating
+    ones or none), so no worst case is sound: the scan names the resource, the attribute and
+    the rule that could not decide, and never passes."""
     code, report = gate("iam-document-unevaluable", tmp_path)
     assert errors_naming(
-        report, "main.tf", resource, attribute, "could not be evaluated", ADMIN, "could not decide"
+        report, "main.tf", resource, attribute, "could not be evaluated", rule_id, "could not decide"
     ), report["errors"]
     assert not [f for f in report["findings"] if f["signals"]["resource"] == resource]
     assert report["summary"]["complete"] is False

@@ -411,7 +411,11 @@ def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
                 st.not_actions is not None and st.actions_unknown and st.actions_unevaluated is None
             ):
                 conf = "low"  # what it excludes, or where it applies, is supplied at apply time
-            elif st.conditioned or st.not_resource or not any("*" in r for r in st.resources):
+            elif (
+                st.conditioned
+                or st.not_resource
+                or (not any("*" in r for r in st.resources) and st.resources_unevaluated is None)
+            ):
                 conf = "medium"
             if "iam:passrole" in acts and _passrole_scoped(st):
                 acts = acts - {"iam:passrole"}
@@ -615,14 +619,23 @@ def open_to_anyone(st: Statement) -> bool:
     )
 
 
-def anyone_evidence(st: Statement) -> tuple[str, Any]:
-    """Where and what to report for a statement `open_to_anyone`: the principal (`Principal:
-    *`), or the principal or condition the evaluator did not compute, as written."""
+def anyone_evidence(st: Statement) -> tuple[str, Any, str]:
+    """Where and what to report for a statement `open_to_anyone` and a sentence to add: the
+    principal (`Principal: *`), or the principal or condition the evaluator did not compute,
+    as written, with a sentence saying it is read at its worst."""
     if first_unevaluated(st.principal) is not None:
-        return f"{st.path}.{'NotPrincipal' if st.not_principal else 'Principal'}", st.principal
+        return (
+            f"{st.path}.Principal",
+            st.principal,
+            " Its `Principal` could not be evaluated and is read as everyone.",
+        )
     if st.conditioned and first_unevaluated(st.condition) is not None:
-        return f"{st.path}.Condition", st.condition
-    return f"{st.path}.Principal", "Principal: *"
+        return (
+            f"{st.path}.Condition",
+            st.condition,
+            " Its `Condition` could not be evaluated and is read as narrowing nothing.",
+        )
+    return f"{st.path}.Principal", "Principal: *", ""
 
 
 _ANYONE = re.compile(r"^(\*|arn:aws[\w-]*:iam::\*:root)$")

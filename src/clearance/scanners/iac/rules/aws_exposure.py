@@ -16,11 +16,11 @@ def _open_policy(attr: str = "policy") -> CheckFn:
         value = res.get(attr)
         for st in parse_document(value, attr) or ():
             if open_to_anyone(st):
-                attribute, evidence = anyone_evidence(st)
+                attribute, evidence, note = anyone_evidence(st)
                 yield Hit(
                     attribute,
                     evidence,
-                    'The resource policy allows anyone (Principal "*") without a condition.',
+                    f'The resource policy allows anyone (Principal "*") without a condition.{note}',
                 )
                 return
         undecided = unevaluated_document(value, attr)
@@ -79,9 +79,11 @@ def _opensearch_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     for st in statements:
         if not open_to_anyone(st):
             continue
-        attribute, evidence = anyone_evidence(st)
+        attribute, evidence, note = anyone_evidence(st)
         yield Hit(
-            attribute, evidence, "The domain has a public endpoint and its access policy allows anyone."
+            attribute,
+            evidence,
+            f"The domain has a public endpoint and its access policy allows anyone.{note}",
         )
         return
 

@@ -111,8 +111,8 @@ def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     statements = iam.parse_document(value, "assume_role_policy")
     for st in statements or ():
         if iam.open_to_anyone(st):
-            attribute, evidence = iam.anyone_evidence(st)
-            yield Hit(attribute, evidence, "Any AWS principal can assume this role.")
+            attribute, evidence, note = iam.anyone_evidence(st)
+            yield Hit(attribute, evidence, f"Any AWS principal can assume this role.{note}")
     undecided = iam.unevaluated_document(value, "assume_role_policy")
     if undecided is not None:
         yield Hit(undecided[0], undecided[1], "who may assume the role cannot be read", undecided=True)

@@ -87,8 +87,10 @@ def _policy_hits(res: Resource, path: str) -> Iterator[Hit]:
     statements = parse_document(value, path)
     for st in statements or ():
         if open_to_anyone(st):
-            attribute, evidence = anyone_evidence(st)
-            yield Hit(attribute, evidence, 'The bucket policy allows anyone (Principal "*").', resource=res)
+            attribute, evidence, note = anyone_evidence(st)
+            yield Hit(
+                attribute, evidence, f'The bucket policy allows anyone (Principal "*").{note}', resource=res
+            )
             return
     undecided = unevaluated_document(value, path)
     if undecided is not None:
