@@ -344,3 +344,20 @@ def test_a_policy_the_evaluator_cannot_compute_makes_the_scan_incomplete(
     assert not [f for f in report["findings"] if f["signals"]["resource"] == resource]
     assert report["summary"]["complete"] is False
     assert code == EXIT_INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        (ADMIN, "OpsPolicy", "policy.Statement.0.Action"),
+        ("iac.aws-iam-trust-any-principal", "PartnerRole", "assume_role_policy.Statement.0.Principal"),
+    ],
+)
+def test_cfn_intrinsics_over_literals_in_a_policy_are_judged_at_their_worst(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    code, report = gate("cfn-iam-select", tmp_path)
+    [hit] = [f for f in findings(report, rule_id) if f["signals"]["resource"] == resource]
+    assert_certain(hit, "critical")
+    assert errors_naming(report, "template.yaml", resource, attribute, "Fn::Select", "could not be evaluated")
+    assert code == EXIT_BLOCKED
