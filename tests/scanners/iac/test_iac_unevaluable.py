@@ -361,3 +361,30 @@ def test_cfn_intrinsics_over_literals_in_a_policy_are_judged_at_their_worst(
     assert_certain(hit, "critical")
     assert errors_naming(report, "template.yaml", resource, attribute, "Fn::Select", "could not be evaluated")
     assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("resource", "attribute"),
+    [
+        ("aws_iam_role_policy_attachment.deploy", "`policy_arn`"),
+        ("aws_iam_role.ops", "`managed_policy_arns`"),
+    ],
+)
+def test_an_attachment_the_evaluator_cannot_compute_makes_the_scan_incomplete(
+    resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """A join (which policy, to which principal) that could attach AdministratorAccess: what
+    the principal holds cannot be decided. One supplied at apply time (`var.`) stays silent."""
+    code, report = gate("iam-attachment-unevaluable", tmp_path)
+    assert errors_naming(
+        report,
+        "main.tf",
+        resource,
+        attribute,
+        "could not be evaluated",
+        "privilege-escalation",
+        "could not decide",
+    ), report["errors"]
+    assert not errors_naming(report, "main.tf", "aws_iam_role_policy_attachment.extra")
+    assert len(report["errors"]) == 2
+    assert code == EXIT_INCOMPLETE

@@ -7,7 +7,7 @@ from typing import Any
 
 from clearance.model import Severity
 from clearance.scanners.iac import iam
-from clearance.scanners.iac.model import Resource, as_list, is_unknown
+from clearance.scanners.iac.model import Resource, as_list, first_unevaluated, is_unknown
 from clearance.scanners.iac.rules.base import Confidence, Hit, IacRule, RuleContext, rule
 
 _POLICY_HOLDERS = iam.IDENTITY_POLICY_HOLDERS
@@ -122,6 +122,9 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     """Paths one document grants on its own (at its `policy`), paths only the combination of a
     principal's documents grants (at the principal), and — once per principal, or per document
     held by no principal — the paths that depend on values that could not be resolved."""
+    if res.type in _JOINS:
+        yield from _undecided_joins(res)
+        return
     held = ctx.memo("iam.held-documents", lambda: _held_documents(ctx))
     for doc in iam.identity_documents(res):
         for st in doc.statements:
@@ -143,6 +146,10 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             yield _unresolved_hit(unresolved, doc.attribute, None)
     if res.type not in _PRINCIPALS:
         return
+    for attr in ("managed_policy_arns", "groups"):  # the principal's own joins
+        value = res.get(attr)
+        if first_unevaluated(value) is not None:
+            yield Hit(attr, value, "which policies the principal holds cannot be read", undecided=True)
     entry = iam.principal_policies(ctx).get(res.address)
     if entry is None or not entry.docs:
         return
@@ -158,6 +165,26 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     unresolved = [pf for pf in together if pf.confidence == "low" and pf.path.name not in reported]
     if unresolved:
         yield _unresolved_hit(unresolved, "", res)
+
+
+_JOINS: dict[str, tuple[str, ...]] = {
+    "aws_iam_role_policy_attachment": ("role", "policy_arn"),
+    "aws_iam_user_policy_attachment": ("user", "policy_arn"),
+    "aws_iam_group_policy_attachment": ("group", "policy_arn"),
+    "aws_iam_policy_attachment": ("roles", "users", "groups", "policy_arn"),
+    "aws_iam_user_group_membership": ("user", "groups"),
+    "aws_iam_group_membership": ("group", "users"),
+}
+"""Resources that join a principal to its policies (or a user to its groups), by the
+attributes that name each side: one the evaluator did not compute could attach anything
+(AdministratorAccess) to anyone, and what a principal's policies grant together is unknown."""
+
+
+def _undecided_joins(res: Resource) -> Iterator[Hit]:
+    for attr in _JOINS[res.type]:
+        value = res.get(attr)
+        if first_unevaluated(value) is not None:
+            yield Hit(attr, value, "which policies a principal holds cannot be read", undecided=True)
 
 
 def _names(found: Iterable[iam.PathFinding]) -> set[str]:
@@ -307,7 +334,7 @@ RULES: tuple[IacRule, ...] = (
         'e.g. PassRole only for one role and one service:\n\n  Action    = ["iam:PassRole"]\n'
         '  Resource  = [aws_iam_role.fn_exec.arn]\n  Condition = { StringEquals = { "iam:PassedToService" = '
         '"lambda.amazonaws.com" } }',
-        resource_types=(*_POLICY_HOLDERS, *_PRINCIPALS),
+        resource_types=(*_POLICY_HOLDERS, *_PRINCIPALS, *_JOINS),
         category="privilege-escalation",
         check=_escalation,
         references=("https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/",),
