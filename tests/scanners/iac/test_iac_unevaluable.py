@@ -388,3 +388,21 @@ def test_an_attachment_the_evaluator_cannot_compute_makes_the_scan_incomplete(
     assert not errors_naming(report, "main.tf", "aws_iam_role_policy_attachment.extra")
     assert len(report["errors"]) == 2
     assert code == EXIT_INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        ("iac.aws-lambda-public", "aws_lambda_permission.invoke", "principal"),
+        ("iac.gcp-storage-public", "google_storage_bucket_iam_member.assets", "member"),
+    ],
+)
+def test_a_grantee_the_evaluator_cannot_compute_is_read_as_everyone(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    code, report = gate("principal-unevaluable", tmp_path)
+    [hit] = findings(report, rule_id)
+    assert hit["signals"]["resource"] == resource
+    assert_certain(hit)
+    assert errors_naming(report, "main.tf", resource, f"`{attribute}`", "could not be evaluated")
+    assert code == EXIT_BLOCKED

@@ -6,7 +6,7 @@ from collections.abc import Iterator
 
 from clearance.model import Severity
 from clearance.scanners.iac.iam import anyone_evidence, open_to_anyone, parse_document, unevaluated_document
-from clearance.scanners.iac.model import Resource, is_unknown, truthy
+from clearance.scanners.iac.model import Resource, Unevaluated, is_unknown, truthy
 from clearance.scanners.iac.rules.base import CheckFn, Hit, IacRule, RuleContext, rule
 from clearance.scanners.iac.rules.checks import flag_true, is_anywhere, strings
 
@@ -37,13 +37,15 @@ def _lambda_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             yield Hit("authorization_type", auth, "The function URL needs no authentication.")
         return
     principal = res.get("principal")
+    unevaluated = isinstance(principal, Unevaluated)  # fixed by the file, not computed: read as "*"
     if (
-        principal == "*"
+        (principal == "*" or unevaluated)
         and not res.get("source_arn")
         and not res.get("source_account")
         and not res.get("principal_org_id")
     ):
-        yield Hit("principal", principal, "Anyone may invoke the function.")
+        note = " (`principal` could not be evaluated and is read as `*`)" if unevaluated else ""
+        yield Hit("principal", principal, f"Anyone may invoke the function{note}.")
 
 
 def _eks_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
