@@ -406,3 +406,18 @@ def test_a_grantee_the_evaluator_cannot_compute_is_read_as_everyone(
     assert_certain(hit)
     assert errors_naming(report, "main.tf", resource, f"`{attribute}`", "could not be evaluated")
     assert code == EXIT_BLOCKED
+
+
+def test_a_companion_joined_by_a_reference_the_evaluator_cannot_compute_hides_nothing(tmp_path: Path) -> None:
+    """Guard (passes before this change too): an `Unevaluated` join carries no reference, so
+    the public access block protects no bucket and the public ACL still blocks."""
+    code, report = gate("join-unevaluable", tmp_path)
+    [hit] = findings(report, "iac.aws-s3-public-access")
+    assert hit["signals"]["resource"] == "aws_s3_bucket_acl.assets"
+    assert_certain(hit)
+    # the block protects one of the two buckets, which one is not computed: both lack one
+    assert {f["signals"]["resource"] for f in findings(report, "iac.aws-s3-public-access-block")} == {
+        "aws_s3_bucket.assets",
+        "aws_s3_bucket.logs",
+    }
+    assert code == EXIT_BLOCKED
