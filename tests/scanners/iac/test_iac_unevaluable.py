@@ -295,6 +295,14 @@ def test_iam_actions_or_resources_the_evaluator_cannot_compute_are_judged_at_the
     assert code == EXIT_BLOCKED
 
 
+def test_a_reference_in_an_attribute_marked_as_not_evaluated_still_names_its_resource(tmp_path: Path) -> None:
+    """`Resource = [aws_s3_bucket.data.arn]` beside a refused `Sid`: one bucket, not "*"."""
+    _, report = gate("iam-action-unevaluable", tmp_path)
+    assert not [f for f in findings(report, ADMIN) if f["signals"]["resource"] == "aws_iam_policy.data"]
+    _, report = gate("iam-principal-unevaluable", tmp_path / "principal")
+    assert not [f for f in report["findings"] if f["signals"]["resource"] == "aws_iam_role.ci"]
+
+
 def test_iam_actions_supplied_at_apply_time_keep_todays_behaviour(tmp_path: Path) -> None:
     code, report = gate("iam-action-legit-input", tmp_path)
     assert not findings(report, ADMIN)

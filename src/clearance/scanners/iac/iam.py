@@ -283,8 +283,8 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
                 actions_unknown=actions_unknown,
                 action_value=action_value,
                 resource_value=resources_raw,
-                actions_unevaluated=first_unevaluated(action_value),
-                resources_unevaluated=first_unevaluated(resources_raw),
+                actions_unevaluated=first_unevaluated(action_value, references=False),
+                resources_unevaluated=first_unevaluated(resources_raw, references=False),
             )
         )
     return tuple(out)
@@ -608,28 +608,31 @@ def open_to_anyone(st: Statement) -> bool:
     if st.conditioned and _limits_principal(st.condition):
         return False
     principal = st.principal
-    if isinstance(principal, Unevaluated):
+    if _refused(principal):
         return True
     if isinstance(principal, Mapping):
         values = [v for key in ("AWS", "CanonicalUser", "*") for v in as_list(principal.get(key))]
     else:
         values = as_list(principal)
-    return any(
-        isinstance(v, Unevaluated) or (isinstance(v, str) and _ANYONE.match(v.strip())) for v in values
-    )
+    return any(_refused(v) or (isinstance(v, str) and _ANYONE.match(v.strip())) for v in values)
+
+
+def _refused(value: Any) -> bool:
+    """An `Unevaluated` that is not a reference to a resource of the configuration."""
+    return isinstance(value, Unevaluated) and value.ref is None
 
 
 def anyone_evidence(st: Statement) -> tuple[str, Any, str]:
     """Where and what to report for a statement `open_to_anyone` and a sentence to add: the
     principal (`Principal: *`), or the principal or condition the evaluator did not compute,
     as written, with a sentence saying it is read at its worst."""
-    if first_unevaluated(st.principal) is not None:
+    if first_unevaluated(st.principal, references=False) is not None:
         return (
             f"{st.path}.Principal",
             st.principal,
             " Its `Principal` could not be evaluated and is read as everyone.",
         )
-    if st.conditioned and first_unevaluated(st.condition) is not None:
+    if st.conditioned and first_unevaluated(st.condition, references=False) is not None:
         return (
             f"{st.path}.Condition",
             st.condition,
@@ -649,17 +652,17 @@ def first_unknown(value: Any) -> Unknown | None:
 
 
 def _limits_principal(condition: Any) -> bool:
-    if isinstance(condition, Unevaluated):
+    if _refused(condition):
         return False  # fixed by the file, not computed: it could narrow nothing
     if not isinstance(condition, Mapping):
         return True  # unknown condition: give it the benefit of the doubt
     for operator, keys in condition.items():
-        if isinstance(keys, Unevaluated):
+        if _refused(keys):
             continue
         if not isinstance(keys, Mapping):
             return True
         for key, value in keys.items():
-            if first_unevaluated(value) is not None:
+            if first_unevaluated(value, references=False) is not None:
                 continue  # `aws:PrincipalAccount = regex(...)`: could be "*", restricts nothing
             if not (
                 str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress")

@@ -37,7 +37,8 @@ def _lambda_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             yield Hit("authorization_type", auth, "The function URL needs no authentication.")
         return
     principal = res.get("principal")
-    unevaluated = isinstance(principal, Unevaluated)  # fixed by the file, not computed: read as "*"
+    # fixed by the file, not computed (and not a reference to a resource): read as "*"
+    unevaluated = isinstance(principal, Unevaluated) and principal.ref is None
     if (
         (principal == "*" or unevaluated)
         and not res.get("source_arn")

@@ -148,7 +148,7 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
         return
     for attr in ("managed_policy_arns", "groups"):  # the principal's own joins
         value = res.get(attr)
-        if first_unevaluated(value) is not None:
+        if first_unevaluated(value, references=False) is not None:
             yield Hit(attr, value, "which policies the principal holds cannot be read", undecided=True)
     entry = iam.principal_policies(ctx).get(res.address)
     if entry is None or not entry.docs:
@@ -183,7 +183,7 @@ attributes that name each side: one the evaluator did not compute could attach a
 def _undecided_joins(res: Resource) -> Iterator[Hit]:
     for attr in _JOINS[res.type]:
         value = res.get(attr)
-        if first_unevaluated(value) is not None:
+        if first_unevaluated(value, references=False) is not None:
             yield Hit(attr, value, "which policies a principal holds cannot be read", undecided=True)
 
 

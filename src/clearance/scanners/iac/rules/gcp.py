@@ -60,7 +60,9 @@ def _public_members(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
                 public = True
                 path = attr if attr == "member" else f"{attr}.{i}"
                 yield Hit(path, m, f"`{m}` is granted {res.get('role', 'access')}.")
-        if not public and first_unevaluated(value) is not None:  # fixed by the file, not computed
+        if (
+            not public and first_unevaluated(value, references=False) is not None
+        ):  # fixed by the file, not computed
             yield Hit(
                 attr, value, "The member list could not be evaluated and is read as including `allUsers`."
             )
