@@ -265,3 +265,167 @@ def test_a_port_the_evaluator_cannot_compute_is_read_as_any_port(tmp_path: Path)
     assert hit["rule_id"] == "iac.aws-sg-open-all-ports"
     assert hit["signals"]["confidence"] != "low"
     assert code == EXIT_BLOCKED
+
+
+# --- rules with their own logic: IAM actions, resources, principals, conditions ----------
+
+ADMIN = "iac.aws-iam-admin-policy"
+
+
+@pytest.mark.parametrize(
+    ("resource", "attribute"),
+    [
+        ("aws_iam_policy.ops", "policy.Statement.0.Action"),
+        ("aws_iam_role_policy.ci", "policy.Statement.0.Action"),  # aws_iam_policy_document
+        ("aws_iam_user_policy.deploy", "policy.Statement.0.Resource"),
+    ],
+)
+def test_iam_actions_or_resources_the_evaluator_cannot_compute_are_judged_at_their_worst(
+    resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """`Action = formatlist("%s", ["*"])` could be (and is) every action: an admin grant that
+    must block, at full confidence, with the attribute named as not evaluated."""
+    code, report = gate("iam-action-unevaluable", tmp_path)
+    [hit] = [f for f in findings(report, ADMIN) if f["signals"]["resource"] == resource]
+    assert_certain(hit, "critical")
+    assert "could not be evaluated" in hit["message"]
+    assert "<not evaluated" in hit["evidence"]
+    assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert report["summary"]["complete"] is False
+    assert code == EXIT_BLOCKED
+
+
+def test_a_reference_in_an_attribute_marked_as_not_evaluated_still_names_its_resource(tmp_path: Path) -> None:
+    """`Resource = [aws_s3_bucket.data.arn]` beside a refused `Sid`: one bucket, not "*"."""
+    _, report = gate("iam-action-unevaluable", tmp_path)
+    assert not [f for f in findings(report, ADMIN) if f["signals"]["resource"] == "aws_iam_policy.data"]
+    _, report = gate("iam-principal-unevaluable", tmp_path / "principal")
+    assert not [f for f in report["findings"] if f["signals"]["resource"] == "aws_iam_role.ci"]
+
+
+def test_iam_actions_supplied_at_apply_time_keep_todays_behaviour(tmp_path: Path) -> None:
+    code, report = gate("iam-action-legit-input", tmp_path)
+    assert not findings(report, ADMIN)
+    assert report["errors"] == [] and report["summary"]["complete"] is True
+    assert code == EXIT_PASS
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        ("iac.aws-iam-trust-any-principal", "aws_iam_role.partner", "Principal"),
+        ("iac.aws-iam-trust-any-principal", "aws_iam_role.conditioned", "Condition"),
+        ("iac.aws-s3-public-access", "aws_s3_bucket_policy.assets", "Principal"),
+    ],
+)
+def test_principals_and_conditions_the_evaluator_cannot_compute_are_judged_at_their_worst(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    code, report = gate("iam-principal-unevaluable", tmp_path)
+    [hit] = [f for f in findings(report, rule_id) if f["signals"]["resource"] == resource]
+    assert_certain(hit, "critical" if rule_id.startswith("iac.aws-iam") else hit["severity"])
+    assert hit["signals"]["confidence"] == "high"
+    assert "<not evaluated" in hit["evidence"]
+    assert f"`{attribute}` could not be evaluated" in hit["message"]
+    assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        (ADMIN, "aws_iam_policy.ops", "`policy`"),
+        (ADMIN, "aws_iam_policy.batch", "`policy.Statement`"),
+        ("iac.aws-iam-privilege-escalation", "aws_iam_role_policy.scoped", "`policy.Statement.0.Action`"),
+    ],
+)
+def test_a_policy_the_evaluator_cannot_compute_makes_the_scan_incomplete(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """No statement can be read (or, on one named resource, the actions could be any escalating
+    ones or none), so no worst case is sound: the scan names the resource, the attribute and
+    the rule that could not decide, and never passes."""
+    code, report = gate("iam-document-unevaluable", tmp_path)
+    assert errors_naming(
+        report, "main.tf", resource, attribute, "could not be evaluated", rule_id, "could not decide"
+    ), report["errors"]
+    assert not [f for f in report["findings"] if f["signals"]["resource"] == resource]
+    assert report["summary"]["complete"] is False
+    assert code == EXIT_INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        (ADMIN, "OpsPolicy", "policy.Statement.0.Action"),
+        ("iac.aws-iam-trust-any-principal", "PartnerRole", "assume_role_policy.Statement.0.Principal"),
+    ],
+)
+def test_cfn_intrinsics_over_literals_in_a_policy_are_judged_at_their_worst(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    code, report = gate("cfn-iam-select", tmp_path)
+    [hit] = [f for f in findings(report, rule_id) if f["signals"]["resource"] == resource]
+    assert_certain(hit, "critical")
+    assert errors_naming(report, "template.yaml", resource, attribute, "Fn::Select", "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+@pytest.mark.parametrize(
+    ("resource", "attribute"),
+    [
+        ("aws_iam_role_policy_attachment.deploy", "`policy_arn`"),
+        ("aws_iam_role.ops", "`managed_policy_arns`"),
+    ],
+)
+def test_an_attachment_the_evaluator_cannot_compute_makes_the_scan_incomplete(
+    resource: str, attribute: str, tmp_path: Path
+) -> None:
+    """A join (which policy, to which principal) that could attach AdministratorAccess: what
+    the principal holds cannot be decided. One supplied at apply time (`var.`) stays silent."""
+    code, report = gate("iam-attachment-unevaluable", tmp_path)
+    assert errors_naming(
+        report,
+        "main.tf",
+        resource,
+        attribute,
+        "could not be evaluated",
+        "privilege-escalation",
+        "could not decide",
+    ), report["errors"]
+    assert not errors_naming(report, "main.tf", "aws_iam_role_policy_attachment.extra")
+    assert len(report["errors"]) == 2
+    assert code == EXIT_INCOMPLETE
+
+
+@pytest.mark.parametrize(
+    ("rule_id", "resource", "attribute"),
+    [
+        ("iac.aws-lambda-public", "aws_lambda_permission.invoke", "principal"),
+        ("iac.gcp-storage-public", "google_storage_bucket_iam_member.assets", "member"),
+    ],
+)
+def test_a_grantee_the_evaluator_cannot_compute_is_read_as_everyone(
+    rule_id: str, resource: str, attribute: str, tmp_path: Path
+) -> None:
+    code, report = gate("principal-unevaluable", tmp_path)
+    [hit] = findings(report, rule_id)
+    assert hit["signals"]["resource"] == resource
+    assert_certain(hit)
+    assert errors_naming(report, "main.tf", resource, f"`{attribute}`", "could not be evaluated")
+    assert code == EXIT_BLOCKED
+
+
+def test_a_companion_joined_by_a_reference_the_evaluator_cannot_compute_hides_nothing(tmp_path: Path) -> None:
+    """Guard (passes before this change too): an `Unevaluated` join carries no reference, so
+    the public access block protects no bucket and the public ACL still blocks."""
+    code, report = gate("join-unevaluable", tmp_path)
+    [hit] = findings(report, "iac.aws-s3-public-access")
+    assert hit["signals"]["resource"] == "aws_s3_bucket_acl.assets"
+    assert_certain(hit)
+    # the block protects one of the two buckets, which one is not computed: both lack one
+    assert {f["signals"]["resource"] for f in findings(report, "iac.aws-s3-public-access-block")} == {
+        "aws_s3_bucket.assets",
+        "aws_s3_bucket.logs",
+    }
+    assert code == EXIT_BLOCKED

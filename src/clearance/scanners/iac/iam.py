@@ -10,6 +10,12 @@ groups, all within the same configuration; wildcards (`iam:Put*`, `*`) and `NotA
 expanded against a shipped list of escalation-relevant actions (`iam_actions.json`);
 unconditioned `Deny` statements remove actions. A conditioned `Allow`, or one scoped to
 specific resources, lowers the confidence of what it grants.
+
+A value the file fixes but the evaluator did not compute (`Unevaluated`, model.py) is read at
+its worst where that is sound: an `Action` or `Resource` list could hold `"*"`, a principal
+could be everyone, a condition could narrow nothing. A document (or statement list) that is
+`Unevaluated` as a whole has no sound worst case: rules report it as undecided
+(docs/iac.md, "Could not evaluate").
 """
 
 from __future__ import annotations
@@ -24,7 +30,14 @@ from dataclasses import dataclass
 from importlib import resources as importlib_resources
 from typing import Any
 
-from clearance.scanners.iac.model import Resource, Unknown, as_list, is_unknown
+from clearance.scanners.iac.model import (
+    Resource,
+    Unevaluated,
+    Unknown,
+    as_list,
+    first_unevaluated,
+    is_unknown,
+)
 from clearance.scanners.iac.rules.base import Confidence, RuleContext
 
 _RANK: dict[Confidence, int] = {"low": 0, "medium": 1, "high": 2}
@@ -48,6 +61,14 @@ class Statement:
     condition: Any = None
     actions_unknown: bool = False
     """`Action`/`NotAction` (or one of its items) could not be resolved statically."""
+    action_value: Any = None
+    """`Action` (or `NotAction`) as written, Unknowns included (for evidence)."""
+    resource_value: Any = None
+    """`Resource` (or `NotResource`) as written, Unknowns included (for evidence)."""
+    actions_unevaluated: Unevaluated | None = None
+    """What in `Action`/`NotAction` the evaluator did not compute (it could be `"*"`)."""
+    resources_unevaluated: Unevaluated | None = None
+    """What in `Resource`/`NotResource` the evaluator did not compute (it could be `"*"`)."""
 
     @property
     def allow(self) -> bool:
@@ -58,6 +79,11 @@ class Statement:
     def on_any_resource(self) -> bool:
         """True when the statement applies to every resource (`*`)."""
         return not self.not_resource and "*" in self.resources
+
+    @property
+    def could_be_any_resource(self) -> bool:
+        """On every resource, or on resources the evaluator did not compute (read at their worst)."""
+        return self.on_any_resource or self.resources_unevaluated is not None
 
 
 @dataclass(frozen=True, slots=True)
@@ -231,6 +257,7 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
             continue
         effect = st.get("Effect", "Allow")
         not_actions = None
+        action_value = st.get("NotAction") if "NotAction" in st else st.get("Action")
         actions_unknown = _has_unknown(st.get("NotAction")) or _has_unknown(st.get("Action"))
         if "NotAction" in st:
             not_actions = tuple(str(a) for a in as_list(st.get("NotAction")) if isinstance(a, str))
@@ -254,9 +281,30 @@ def parse_document(value: Any, path: str = "policy") -> tuple[Statement, ...] | 
                 path=spath,
                 condition=st.get("Condition"),
                 actions_unknown=actions_unknown,
+                action_value=action_value,
+                resource_value=resources_raw,
+                actions_unevaluated=first_unevaluated(action_value, references=False),
+                resources_unevaluated=first_unevaluated(resources_raw, references=False),
             )
         )
     return tuple(out)
+
+
+def unevaluated_document(value: Any, path: str = "policy") -> tuple[str, Unevaluated] | None:
+    """(dotted path, value) when a policy document cannot be read because the evaluator did
+    not compute it (the document, its `Statement` list, or a statement as a whole): no rule
+    can decide on it, and no worst case is sound (it could be any document)."""
+    if isinstance(value, Unevaluated):
+        return path, value
+    if not isinstance(value, Mapping):
+        return None
+    raw = value.get("Statement")
+    if isinstance(raw, Unevaluated):
+        return f"{path}.Statement", raw
+    for i, st in enumerate(raw if isinstance(raw, list) else ()):
+        if isinstance(st, Unevaluated):
+            return f"{path}.Statement.{i}", st
+    return None
 
 
 def _has_unknown(value: Any) -> bool:
@@ -296,6 +344,17 @@ def identity_documents(resource: Resource) -> list[PolicyDoc]:
                 )
                 docs.append(PolicyDoc(sts, resource, path, label))
     return docs
+
+
+def unevaluated_identity_documents(resource: Resource) -> list[tuple[str, Unevaluated]]:
+    """Where `identity_documents` could not read a document the evaluator did not compute."""
+    found = []
+    if resource.type in _IDENTITY_POLICY_TYPES:
+        found.append(unevaluated_document(resource.get("policy")))
+    for i, block in enumerate(as_list(resource.get("inline_policy"))):
+        if isinstance(block, Mapping):
+            found.append(unevaluated_document(block.get("policy"), f"inline_policy.{i}.policy"))
+    return [f for f in found if f is not None]
 
 
 # --- action sets ----------------------------------------------------------------------
@@ -348,11 +407,15 @@ def allowed(docs: Iterable[PolicyDoc]) -> dict[str, list[Grant]]:
                     denied |= acts
                 continue
             conf: Confidence = "high"
-            if (st.resources_unknown and not st.on_any_resource) or (
-                st.not_actions is not None and st.actions_unknown
+            if (st.resources_unknown and not st.could_be_any_resource) or (
+                st.not_actions is not None and st.actions_unknown and st.actions_unevaluated is None
             ):
-                conf = "low"  # what it excludes, or where it applies, is not known
-            elif st.conditioned or st.not_resource or not any("*" in r for r in st.resources):
+                conf = "low"  # what it excludes, or where it applies, is supplied at apply time
+            elif (
+                st.conditioned
+                or st.not_resource
+                or (not any("*" in r for r in st.resources) and st.resources_unevaluated is None)
+            ):
                 conf = "medium"
             if "iam:passrole" in acts and _passrole_scoped(st):
                 acts = acts - {"iam:passrole"}
@@ -537,17 +600,45 @@ _PRINCIPAL_LIMITING_KEYS = frozenset(
 
 def open_to_anyone(st: Statement) -> bool:
     """True if an Allow statement's principal is everyone (`*` or `{"AWS": "*"}`) and no
-    condition narrows who that can be (a condition on `sts:ExternalId` alone does not)."""
+    condition narrows who that can be (a condition on `sts:ExternalId` alone does not).
+    A principal or condition the evaluator did not compute is read at its worst (everyone,
+    narrowing nothing); `anyone_evidence` names it."""
     if not st.allow or st.not_principal:
         return False
     if st.conditioned and _limits_principal(st.condition):
         return False
     principal = st.principal
+    if _refused(principal):
+        return True
     if isinstance(principal, Mapping):
         values = [v for key in ("AWS", "CanonicalUser", "*") for v in as_list(principal.get(key))]
     else:
         values = as_list(principal)
-    return any(isinstance(v, str) and _ANYONE.match(v.strip()) for v in values)
+    return any(_refused(v) or (isinstance(v, str) and _ANYONE.match(v.strip())) for v in values)
+
+
+def _refused(value: Any) -> bool:
+    """An `Unevaluated` that is not a reference to a resource of the configuration."""
+    return isinstance(value, Unevaluated) and value.ref is None
+
+
+def anyone_evidence(st: Statement) -> tuple[str, Any, str]:
+    """Where and what to report for a statement `open_to_anyone` and a sentence to add: the
+    principal (`Principal: *`), or the principal or condition the evaluator did not compute,
+    as written, with a sentence saying it is read at its worst."""
+    if first_unevaluated(st.principal, references=False) is not None:
+        return (
+            f"{st.path}.Principal",
+            st.principal,
+            " Its `Principal` could not be evaluated and is read as everyone.",
+        )
+    if st.conditioned and first_unevaluated(st.condition, references=False) is not None:
+        return (
+            f"{st.path}.Condition",
+            st.condition,
+            " Its `Condition` could not be evaluated and is read as narrowing nothing.",
+        )
+    return f"{st.path}.Principal", "Principal: *", ""
 
 
 _ANYONE = re.compile(r"^(\*|arn:aws[\w-]*:iam::\*:root)$")
@@ -561,12 +652,18 @@ def first_unknown(value: Any) -> Unknown | None:
 
 
 def _limits_principal(condition: Any) -> bool:
+    if _refused(condition):
+        return False  # fixed by the file, not computed: it could narrow nothing
     if not isinstance(condition, Mapping):
         return True  # unknown condition: give it the benefit of the doubt
     for operator, keys in condition.items():
+        if _refused(keys):
+            continue
         if not isinstance(keys, Mapping):
             return True
         for key, value in keys.items():
+            if first_unevaluated(value, references=False) is not None:
+                continue  # `aws:PrincipalAccount = regex(...)`: could be "*", restricts nothing
             if not (
                 str(key).lower() in _PRINCIPAL_LIMITING_KEYS or str(operator).lower().startswith("ipaddress")
             ):

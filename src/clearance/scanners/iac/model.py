@@ -70,15 +70,19 @@ UNKNOWN = Unknown()
 """The anonymous unknown value."""
 
 
-def first_unevaluated(value: object, _depth: int = 0) -> Unevaluated | None:
-    """The first `Unevaluated` in a value (itself, or inside its lists and dicts), else None."""
+def first_unevaluated(value: object, _depth: int = 0, *, references: bool = True) -> Unevaluated | None:
+    """The first `Unevaluated` in a value (itself, or inside its lists and dicts), else None.
+
+    `references=False` skips one that is a reference to a resource of the configuration
+    (`aws_iam_role.x.arn`, marked because something else in the same attribute was refused):
+    what it designates is known (that resource), so a rule need not read it at its worst."""
     if isinstance(value, Unevaluated):
-        return value
+        return value if references or value.ref is None else None
     if _depth > 64:
         return None
     items = value.values() if isinstance(value, dict) else value if isinstance(value, list | tuple) else ()
     for item in items:
-        found = first_unevaluated(item, _depth + 1)
+        found = first_unevaluated(item, _depth + 1, references=references)
         if found is not None:
             return found
     return None

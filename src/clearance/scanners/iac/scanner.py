@@ -189,6 +189,21 @@ class IacScanner:
             line = res.line_of(hit.attribute)
             confidence = hit.confidence
             refused = first_unevaluated(hit.value)
+            if hit.undecided:
+                # no worst case is sound: not a finding, but never a silent pass
+                if (res.path, res.address, hit.attribute) not in reported:
+                    reported.add((res.path, res.address, hit.attribute))
+                    what = refused.expr if refused is not None else "a value"
+                    out.errors.append(
+                        ScanError(
+                            res.path,
+                            f"{res.address} (line {line}): `{hit.attribute}` could not be evaluated ({what}) "
+                            f"although this code fixes it; the rule {rule.id} could not decide"
+                            + (f" ({hit.message})" if hit.message else ""),
+                            self.id,
+                        )
+                    )
+                continue
             if refused is not None:
                 # fixed by the file, not computed by us: not a precision matter (fail closed)
                 confidence = "high" if confidence == "low" else confidence

@@ -5,22 +5,27 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from clearance.model import Severity
-from clearance.scanners.iac.iam import open_to_anyone, parse_document
-from clearance.scanners.iac.model import Resource, is_unknown, truthy
+from clearance.scanners.iac.iam import anyone_evidence, open_to_anyone, parse_document, unevaluated_document
+from clearance.scanners.iac.model import Resource, Unevaluated, is_unknown, truthy
 from clearance.scanners.iac.rules.base import CheckFn, Hit, IacRule, RuleContext, rule
 from clearance.scanners.iac.rules.checks import flag_true, is_anywhere, strings
 
 
 def _open_policy(attr: str = "policy") -> CheckFn:
     def check(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
-        for st in parse_document(res.get(attr), attr) or ():
+        value = res.get(attr)
+        for st in parse_document(value, attr) or ():
             if open_to_anyone(st):
+                attribute, evidence, note = anyone_evidence(st)
                 yield Hit(
-                    f"{st.path}.Principal",
-                    "Principal: *",
-                    'The resource policy allows anyone (Principal "*") without a condition.',
+                    attribute,
+                    evidence,
+                    f'The resource policy allows anyone (Principal "*") without a condition.{note}',
                 )
                 return
+        undecided = unevaluated_document(value, attr)
+        if undecided is not None:
+            yield Hit(undecided[0], undecided[1], "who the policy lets in cannot be read", undecided=True)
 
     return check
 
@@ -32,13 +37,16 @@ def _lambda_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             yield Hit("authorization_type", auth, "The function URL needs no authentication.")
         return
     principal = res.get("principal")
+    # fixed by the file, not computed (and not a reference to a resource): read as "*"
+    unevaluated = isinstance(principal, Unevaluated) and principal.ref is None
     if (
-        principal == "*"
+        (principal == "*" or unevaluated)
         and not res.get("source_arn")
         and not res.get("source_account")
         and not res.get("principal_org_id")
     ):
-        yield Hit("principal", principal, "Anyone may invoke the function.")
+        note = " (`principal` could not be evaluated and is read as `*`)" if unevaluated else ""
+        yield Hit("principal", principal, f"Anyone may invoke the function{note}.")
 
 
 def _eks_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
@@ -61,6 +69,10 @@ def _opensearch_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if res.get("vpc_options"):
         return
     policy = res.get("access_policies")
+    undecided = unevaluated_document(policy, "access_policies")
+    if undecided is not None:
+        yield Hit(undecided[0], undecided[1], "who the access policy lets in cannot be read", undecided=True)
+        return
     if is_unknown(policy):
         return
     statements = parse_document(policy, "access_policies")
@@ -70,10 +82,11 @@ def _opensearch_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     for st in statements:
         if not open_to_anyone(st):
             continue
+        attribute, evidence, note = anyone_evidence(st)
         yield Hit(
-            f"{st.path}.Principal",
-            "Principal: *",
-            "The domain has a public endpoint and its access policy allows anyone.",
+            attribute,
+            evidence,
+            f"The domain has a public endpoint and its access policy allows anyone.{note}",
         )
         return
 

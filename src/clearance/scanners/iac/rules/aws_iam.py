@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
+from typing import Any
 
 from clearance.model import Severity
 from clearance.scanners.iac import iam
-from clearance.scanners.iac.model import Resource, as_list, is_unknown
+from clearance.scanners.iac.model import Resource, as_list, first_unevaluated, is_unknown
 from clearance.scanners.iac.rules.base import Confidence, Hit, IacRule, RuleContext, rule
 
 _POLICY_HOLDERS = iam.IDENTITY_POLICY_HOLDERS
@@ -14,55 +15,83 @@ _PRINCIPALS = ("aws_iam_user", "aws_iam_role", "aws_iam_group")
 
 
 def _statement_hits(res: Resource, predicate: str) -> Iterator[Hit]:
+    """Hits of one statement rule. An `Action` or `Resource` the evaluator did not compute
+    (`Unevaluated`) is read at its worst, `"*"`: the hit is then reported at that attribute,
+    as written, so the scanner keeps its confidence and names it (docs/iac.md)."""
     for doc in iam.identity_documents(res):
         for st in doc.statements:
             if not st.allow:
                 continue
             conf: Confidence = "medium" if st.conditioned else "high"
-            if st.resources_unknown and not st.on_any_resource:
+            if st.resources_unknown and not st.could_be_any_resource:
                 conf = "low"  # with "*" listed, no other entry can narrow the statement
+            if not st.could_be_any_resource:
+                continue
             acts = st.actions
+            action_unevaluated = st.actions_unevaluated is not None and st.not_actions is None
+            # where the worst case comes from: the resources (when the actions alone decide)
+            where = "" if st.on_any_resource else f" (its `{_resource_key(st)}` could not be evaluated)"
             if predicate == "admin":
-                if st.on_any_resource and "*" in acts:
+                if action_unevaluated:
                     yield Hit(
                         f"{st.path}.Action",
-                        "*",
-                        f"{doc.label} allows every action on every resource.",
+                        st.action_value,
+                        f"{doc.label}: its `Action` could not be evaluated and is read as every action "
+                        f"(`*`), on every resource{where}.",
                         confidence=conf,
+                    )
+                elif "*" in acts:
+                    yield _at_resource(
+                        st, "*", f"{doc.label} allows every action on every resource{where}.", conf
                     )
             elif predicate == "service":
-                if not st.on_any_resource or "*" in acts:
-                    continue
+                if "*" in acts or action_unevaluated:
+                    continue  # the administrator rule reports it
                 wild = [a for a in acts if a.endswith(":*")]
                 if wild:
-                    yield Hit(
-                        f"{st.path}.Action",
-                        wild,
-                        f"{doc.label} allows {', '.join(wild)} on every resource.",
-                        confidence=conf,
-                    )
+                    msg = f"{doc.label} allows {', '.join(wild)} on every resource{where}."
+                    yield _at_resource(st, wild, msg, conf)
             elif predicate == "passrole":
-                if not st.on_any_resource:
-                    continue
+                if action_unevaluated:
+                    continue  # the administrator rule reports it
                 matched = [a for a in acts if "iam:passrole" in iam.expand(a) and a != "*"]
                 if matched:
-                    yield Hit(
-                        f"{st.path}.Action",
-                        matched,
-                        f"{doc.label} can pass any role to any service.",
-                        confidence=conf,
+                    yield _at_resource(
+                        st, matched, f"{doc.label} can pass any role to any service{where}.", conf
                     )
-            elif predicate == "notaction" and st.not_actions is not None and st.on_any_resource:
-                yield Hit(
-                    f"{st.path}.NotAction",
-                    list(st.not_actions),
-                    f"{doc.label} allows everything except {', '.join(st.not_actions)}.",
-                    confidence=conf,
-                )
+            elif predicate == "notaction" and st.not_actions is not None:
+                value: Any = list(st.not_actions)
+                if st.actions_unevaluated is not None:
+                    value = st.action_value  # what it excludes could be nothing
+                msg = f"{doc.label} allows everything except {', '.join(st.not_actions) or 'what could not be evaluated'}{where}."
+                if st.on_any_resource or st.actions_unevaluated is not None:
+                    yield Hit(f"{st.path}.NotAction", value, msg, confidence=conf)
+                else:
+                    yield _at_resource(st, value, msg, conf)
+
+
+def _resource_key(st: iam.Statement) -> str:
+    return "NotResource" if st.not_resource else "Resource"
+
+
+def _at_resource(st: iam.Statement, actions: Any, message: str, conf: Confidence) -> Hit:
+    """A statement hit on its actions, or — when it applies to every resource only because its
+    resources could not be evaluated — on the resources as written (named as not evaluated)."""
+    if st.on_any_resource:
+        key = "NotAction" if st.not_actions is not None else "Action"
+        return Hit(f"{st.path}.{key}", actions, message, confidence=conf)
+    return Hit(f"{st.path}.{_resource_key(st)}", st.resource_value, message, confidence=conf)
+
+
+def _undecided_documents(res: Resource, rule_name: str) -> Iterator[Hit]:
+    """A document the evaluator did not compute as a whole: no statement to judge."""
+    for path, value in iam.unevaluated_identity_documents(res):
+        yield Hit(path, value, f"no statement of the document can be read for {rule_name}", undecided=True)
 
 
 def _admin(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     yield from _statement_hits(res, "admin")
+    yield from _undecided_documents(res, "administrator, wildcard and escalation grants")
 
 
 def _service_wildcard(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
@@ -82,15 +111,32 @@ def _trust(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     statements = iam.parse_document(value, "assume_role_policy")
     for st in statements or ():
         if iam.open_to_anyone(st):
-            yield Hit(f"{st.path}.Principal", "Principal: *", "Any AWS principal can assume this role.")
+            attribute, evidence, note = iam.anyone_evidence(st)
+            yield Hit(attribute, evidence, f"Any AWS principal can assume this role.{note}")
+    undecided = iam.unevaluated_document(value, "assume_role_policy")
+    if undecided is not None:
+        yield Hit(undecided[0], undecided[1], "who may assume the role cannot be read", undecided=True)
 
 
 def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     """Paths one document grants on its own (at its `policy`), paths only the combination of a
     principal's documents grants (at the principal), and — once per principal, or per document
     held by no principal — the paths that depend on values that could not be resolved."""
+    if res.type in _JOINS:
+        yield from _undecided_joins(res)
+        return
     held = ctx.memo("iam.held-documents", lambda: _held_documents(ctx))
     for doc in iam.identity_documents(res):
+        for st in doc.statements:
+            if st.allow and st.actions_unevaluated is not None and not st.could_be_any_resource:
+                # on named resources, the actions could be any escalating ones, or none
+                key = "NotAction" if st.not_actions is not None else "Action"
+                yield Hit(
+                    f"{st.path}.{key}",
+                    st.action_value,
+                    "the actions granted cannot be read",
+                    undecided=True,
+                )
         found = iam.escalation_paths([doc])
         sure = [pf for pf in found if pf.confidence != "low"]
         if sure:
@@ -100,6 +146,10 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
             yield _unresolved_hit(unresolved, doc.attribute, None)
     if res.type not in _PRINCIPALS:
         return
+    for attr in ("managed_policy_arns", "groups"):  # the principal's own joins
+        value = res.get(attr)
+        if first_unevaluated(value, references=False) is not None:
+            yield Hit(attr, value, "which policies the principal holds cannot be read", undecided=True)
     entry = iam.principal_policies(ctx).get(res.address)
     if entry is None or not entry.docs:
         return
@@ -115,6 +165,26 @@ def _escalation(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     unresolved = [pf for pf in together if pf.confidence == "low" and pf.path.name not in reported]
     if unresolved:
         yield _unresolved_hit(unresolved, "", res)
+
+
+_JOINS: dict[str, tuple[str, ...]] = {
+    "aws_iam_role_policy_attachment": ("role", "policy_arn"),
+    "aws_iam_user_policy_attachment": ("user", "policy_arn"),
+    "aws_iam_group_policy_attachment": ("group", "policy_arn"),
+    "aws_iam_policy_attachment": ("roles", "users", "groups", "policy_arn"),
+    "aws_iam_user_group_membership": ("user", "groups"),
+    "aws_iam_group_membership": ("group", "users"),
+}
+"""Resources that join a principal to its policies (or a user to its groups), by the
+attributes that name each side: one the evaluator did not compute could attach anything
+(AdministratorAccess) to anyone, and what a principal's policies grant together is unknown."""
+
+
+def _undecided_joins(res: Resource) -> Iterator[Hit]:
+    for attr in _JOINS[res.type]:
+        value = res.get(attr)
+        if first_unevaluated(value, references=False) is not None:
+            yield Hit(attr, value, "which policies a principal holds cannot be read", undecided=True)
 
 
 def _names(found: Iterable[iam.PathFinding]) -> set[str]:
@@ -264,7 +334,7 @@ RULES: tuple[IacRule, ...] = (
         'e.g. PassRole only for one role and one service:\n\n  Action    = ["iam:PassRole"]\n'
         '  Resource  = [aws_iam_role.fn_exec.arn]\n  Condition = { StringEquals = { "iam:PassedToService" = '
         '"lambda.amazonaws.com" } }',
-        resource_types=(*_POLICY_HOLDERS, *_PRINCIPALS),
+        resource_types=(*_POLICY_HOLDERS, *_PRINCIPALS, *_JOINS),
         category="privilege-escalation",
         check=_escalation,
         references=("https://rhinosecuritylabs.com/aws/aws-privilege-escalation-methods-mitigation/",),

@@ -6,7 +6,7 @@ from collections.abc import Iterator, Mapping
 from typing import Any
 
 from clearance.model import Severity
-from clearance.scanners.iac.iam import open_to_anyone, parse_document
+from clearance.scanners.iac.iam import anyone_evidence, open_to_anyone, parse_document, unevaluated_document
 from clearance.scanners.iac.model import Resource, Unevaluated, is_unknown, truthy
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
 
@@ -83,16 +83,20 @@ def _acl_hits(res: Resource) -> Iterator[Hit]:
 
 
 def _policy_hits(res: Resource, path: str) -> Iterator[Hit]:
-    statements = parse_document(res.get(path), path)
+    value = res.get(path)
+    statements = parse_document(value, path)
     for st in statements or ():
         if open_to_anyone(st):
+            attribute, evidence, note = anyone_evidence(st)
             yield Hit(
-                f"{st.path}.Principal",
-                "Principal: *",
-                'The bucket policy allows anyone (Principal "*").',
-                resource=res,
+                attribute, evidence, f'The bucket policy allows anyone (Principal "*").{note}', resource=res
             )
             return
+    undecided = unevaluated_document(value, path)
+    if undecided is not None:
+        yield Hit(
+            undecided[0], undecided[1], "who the policy lets in cannot be read", resource=res, undecided=True
+        )
 
 
 def _public_access(res: Resource, ctx: RuleContext) -> Iterator[Hit]:

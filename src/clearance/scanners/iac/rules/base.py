@@ -62,6 +62,10 @@ class Hit:
     """Overrides the rule's exposure for this hit."""
     severity: Severity | None = None
     """Overrides the rule's severity for this hit (e.g. a result that depends on unresolved values)."""
+    undecided: bool = False
+    """The rule could not decide: `value` holds what the evaluator did not compute (an
+    `Unevaluated`) and no worst case is sound. Not a finding: the scan reports an error naming
+    the resource, the attribute and the rule, and is incomplete (fail closed)."""
 
 
 CheckFn = Callable[[Resource, "RuleContext"], Iterable[Hit]]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from clearance.model import Severity
-from clearance.scanners.iac.model import Resource, is_unknown, iter_blocks, truthy
+from clearance.scanners.iac.model import Resource, first_unevaluated, is_unknown, iter_blocks, truthy
 from clearance.scanners.iac.rules.base import Hit, IacRule, RuleContext, rule
 from clearance.scanners.iac.rules.checks import (
     flag_not_true,
@@ -53,10 +53,19 @@ def firewall_ingress(res: Resource, ctx: RuleContext) -> Iterator[Ingress]:
 
 def _public_members(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     for attr in ("member", "members"):
-        for i, m in enumerate(strings(res.get(attr))):
+        value = res.get(attr)
+        public = False
+        for i, m in enumerate(strings(value)):
             if m in PUBLIC_MEMBERS:
+                public = True
                 path = attr if attr == "member" else f"{attr}.{i}"
                 yield Hit(path, m, f"`{m}` is granted {res.get('role', 'access')}.")
+        if (
+            not public and first_unevaluated(value, references=False) is not None
+        ):  # fixed by the file, not computed
+            yield Hit(
+                attr, value, "The member list could not be evaluated and is read as including `allUsers`."
+            )
     for attr in ("entity",):
         value = res.get(attr)
         if isinstance(value, str) and value in PUBLIC_MEMBERS:
