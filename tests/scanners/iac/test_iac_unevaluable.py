@@ -429,3 +429,19 @@ def test_a_companion_joined_by_a_reference_the_evaluator_cannot_compute_hides_no
         "aws_s3_bucket.logs",
     }
     assert code == EXIT_BLOCKED
+
+
+def test_a_lambda_caller_limit_the_evaluator_cannot_compute_limits_nothing(tmp_path: Path) -> None:
+    """`source_arn = <not evaluated>` beside `principal = "*"` counted as a restriction, and a
+    function URL's `authorization_type = <not evaluated>` as authenticated: both silent passes."""
+    code, report = gate("lambda-limits-unevaluable", tmp_path)
+    hits = {f["signals"]["resource"]: f for f in findings(report, "iac.aws-lambda-public")}
+    assert set(hits) == {"aws_lambda_permission.webhook", "aws_lambda_function_url.reports"}
+    for resource, attribute in (
+        ("aws_lambda_permission.webhook", "source_arn"),
+        ("aws_lambda_function_url.reports", "authorization_type"),
+    ):
+        assert hits[resource]["signals"]["confidence"] == "high"
+        assert f"`{attribute}` could not be evaluated" in hits[resource]["message"]
+        assert errors_naming(report, "main.tf", resource, attribute, "could not be evaluated")
+    assert code == EXIT_BLOCKED

@@ -30,23 +30,47 @@ def _open_policy(attr: str = "policy") -> CheckFn:
     return check
 
 
+def _refused(value: object) -> bool:
+    """Fixed by the file but not computed by the evaluator (and not a reference to a resource of
+    the configuration): a rule reads it at its worst."""
+    return isinstance(value, Unevaluated) and value.ref is None
+
+
+_CALLER_LIMITS = ("source_arn", "source_account", "principal_org_id")
+"""The settings of a Lambda permission that narrow who may invoke it."""
+
+
 def _lambda_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
     if res.type == "aws_lambda_function_url":
         auth = res.get("authorization_type")
         if isinstance(auth, str) and auth.upper() == "NONE":
             yield Hit("authorization_type", auth, "The function URL needs no authentication.")
+        elif _refused(auth):
+            yield Hit(
+                "authorization_type",
+                auth,
+                "The function URL may need no authentication (`authorization_type` could not be "
+                "evaluated and is read as `NONE`).",
+            )
         return
     principal = res.get("principal")
-    # fixed by the file, not computed (and not a reference to a resource): read as "*"
-    unevaluated = isinstance(principal, Unevaluated) and principal.ref is None
-    if (
-        (principal == "*" or unevaluated)
-        and not res.get("source_arn")
-        and not res.get("source_account")
-        and not res.get("principal_org_id")
-    ):
-        note = " (`principal` could not be evaluated and is read as `*`)" if unevaluated else ""
-        yield Hit("principal", principal, f"Anyone may invoke the function{note}.")
+    unevaluated = _refused(principal)  # read as "*"
+    if principal != "*" and not unevaluated:
+        return
+    limits = {name: res.get(name) for name in _CALLER_LIMITS}
+    if any(v and not _refused(v) for v in limits.values()):
+        return  # a restriction (an apply-time input is one too)
+    refused = [name for name, v in limits.items() if _refused(v)]
+    if refused:  # a restriction the evaluator could not compute restricts nothing
+        yield Hit(
+            refused[0],
+            limits[refused[0]],
+            f"Anyone may invoke the function (`{refused[0]}` could not be evaluated and is read as "
+            "restricting nothing).",
+        )
+        return
+    note = " (`principal` could not be evaluated and is read as `*`)" if unevaluated else ""
+    yield Hit("principal", principal, f"Anyone may invoke the function{note}.")
 
 
 def _eks_public(res: Resource, ctx: RuleContext) -> Iterator[Hit]:
