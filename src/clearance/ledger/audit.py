@@ -67,20 +67,10 @@ def extend_frontier(size: int, frontier: Sequence[bytes], leaves: Sequence[bytes
     """The compact range of a tree of `size` leaves (the roots of its maximal perfect subtrees,
     left to right: one per set bit of `size`, largest first) extended by `leaves`. O(log n) state
     and O(k log n) work for k new leaves instead of re-reading the whole log."""
-    if len(frontier) != bin(size).count("1"):
-        raise LedgerError(f"a compact range of a tree of {size} leaves has {bin(size).count('1')} hashes")
-    out = list(frontier)
-    n = size
+    tree = TreeBuilder.from_frontier(size, frontier)
     for leaf in leaves:
-        out.append(leaf)
-        n += 1
-        # the new leaf closes one perfect subtree per trailing one bit of the old size
-        m = n
-        while m % 2 == 0:
-            right = out.pop()
-            out[-1] = node_hash(out[-1], right)
-            m //= 2
-    return out
+        tree.push(leaf)
+    return [h for _, h in tree.stack]
 
 
 def frontier_root(frontier: Sequence[bytes]) -> bytes:
@@ -124,13 +114,7 @@ def subtrees(lo: int, hi: int) -> list[Node]:
 
 def range_hash(lo: int, hi: int, hashes: Mapping[Node, bytes]) -> bytes:
     """MTH(D[lo:hi]) from the hashes of its perfect subtrees (KeyError if one is not given)."""
-    if lo == hi:
-        return hashlib.sha256(b"").digest()
-    parts = [hashes[n] for n in subtrees(lo, hi)]
-    r = parts[-1]
-    for h in reversed(parts[:-1]):
-        r = node_hash(h, r)
-    return r
+    return frontier_root([hashes[n] for n in subtrees(lo, hi)])
 
 
 def inclusion_ranges(index: int, size: int) -> list[tuple[int, int]]:
@@ -210,6 +194,15 @@ class TreeBuilder:
 
     size: int = 0
     stack: list[tuple[int, bytes]] = field(default_factory=list)
+
+    @classmethod
+    def from_frontier(cls, size: int, frontier: Sequence[bytes]) -> TreeBuilder:
+        """The builder of a tree of `size` leaves given its compact range (one hash per set bit
+        of `size`, largest subtree first), as a signed checkpoint stores it."""
+        levels = [k for k in range(size.bit_length() - 1, -1, -1) if size >> k & 1]
+        if len(frontier) != len(levels):
+            raise LedgerError(f"a compact range of a tree of {size} leaves has {len(levels)} hashes")
+        return cls(size, list(zip(levels, frontier, strict=True)))
 
     def push(self, leaf: bytes) -> list[tuple[Node, bytes]]:
         """Append one leaf hash; the (level ≥ 1) subtrees it completes, bottom up."""
