@@ -44,8 +44,8 @@ def test_each_checkpoint_extends_the_previous_one(ledger_db: LedgerDB, tmp_path:
     ledger, key = _ledger(ledger_db, tmp_path)
     _append(ledger, 11)
     with ledger.read() as store:
-        leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
-        checkpoints = store.checkpoints()
+        leaves = [bytes.fromhex(h) for rows in store.audit_leaf_batches(0, 10_000) for _, h in rows]
+        checkpoints = [c for rows in store.checkpoint_batches(10_000) for c in rows]
     assert [c.size for c in checkpoints] == list(range(1, 12))
     for c in checkpoints:
         assert c.root_hash == audit.root(leaves[: c.size]).hex()
@@ -63,7 +63,7 @@ def test_the_next_checkpoint_reads_only_the_new_entries(ledger_db: LedgerDB, tmp
     ledger, key = _ledger(ledger_db, tmp_path)
     _append(ledger, 6)
     with ledger.read() as store:
-        honest = [bytes.fromhex(h) for _, h in store.audit_leaves()]
+        honest = [bytes.fromhex(h) for rows in store.audit_leaf_batches(0, 10_000) for _, h in rows]
     forged = audit.canonical({"seq": 2, "forged": True})
     with ledger_db.session() as s, s.begin():
         s.execute(
@@ -73,7 +73,7 @@ def test_the_next_checkpoint_reads_only_the_new_entries(ledger_db: LedgerDB, tmp
         )
     _append(ledger, 3)
     with ledger.read() as store:
-        new = [bytes.fromhex(h) for _, h in store.audit_leaves(6)]
+        new = [bytes.fromhex(h) for rows in store.audit_leaf_batches(6, 10_000) for _, h in rows]
         latest = store.latest_checkpoint()
         check = verify_log(store, key.public_pem)
     assert latest is not None and latest.size == 9
@@ -92,7 +92,7 @@ def test_a_checkpoint_without_a_range_is_recomputed_once(ledger_db: LedgerDB, tm
     _append(ledger, 2)
     with ledger.write() as store:
         size, root = sign_checkpoint(store, key)
-        leaves = [bytes.fromhex(h) for _, h in store.audit_leaves()]
+        leaves = [bytes.fromhex(h) for rows in store.audit_leaf_batches(0, 10_000) for _, h in rows]
     assert size == 7 and root == audit.root(leaves).hex()
     with ledger_db.session() as s:
         latest = s.scalars(select(Checkpoint).order_by(Checkpoint.size.desc())).first()

@@ -1607,17 +1607,6 @@ class Store:
         """One entry by its sequence number (a primary-key lookup)."""
         return self.session.get(AuditEntry, seq)
 
-    def audit_leaves(self, start: int = 0) -> list[tuple[int, str]]:
-        """(seq, stored leaf hash) of the entries from `start` on, in order (the few appended
-        since a checkpoint; `audit_leaf_batches` for the whole log)."""
-        return list(
-            self.session.execute(
-                select(AuditEntry.seq, AuditEntry.leaf_hash)
-                .where(AuditEntry.seq >= start)
-                .order_by(AuditEntry.seq)
-            ).tuples()
-        )
-
     def audit_leaf_batches(self, start: int, batch: int) -> Iterator[list[tuple[int, str]]]:
         """(seq, stored leaf hash) from `start` on, `batch` rows at a time (keyset pagination)."""
         return self._audit_batches((AuditEntry.seq, AuditEntry.leaf_hash), start, batch)
@@ -1752,10 +1741,6 @@ class Store:
         return {
             c.size: c for c in self.session.scalars(select(Checkpoint).where(Checkpoint.size.in_(wanted)))
         }
-
-    def checkpoints(self) -> list[Checkpoint]:
-        """Signed checkpoints by size."""
-        return list(self.session.scalars(select(Checkpoint).order_by(Checkpoint.size)))
 
     def latest_checkpoint(self) -> Checkpoint | None:
         """The checkpoint of the largest tree."""
