@@ -573,12 +573,12 @@ def _worst(a: Instances, b: Instances) -> Instances:
     return a if _ORDER[a] >= _ORDER[b] else b
 
 
-def _stored(scope: _Scope, raw: Any) -> Any:
+def _stored(scope: _Scope, raw: Any, depth: int = 0) -> Any:
     """`raw` evaluated for keeping (a variable default or input, a tfvars value, a local, a
     block attribute): when the evaluator gave up on part of it, its unknowns are marked
     `Unevaluated` so that every later read of it counts as a refusal too."""
     before = scope.counter.refusals
-    value = _ev(raw, scope, 0)
+    value = _ev(raw, scope, depth)
     return _mark(value) if scope.counter.refusals != before else value
 
 
@@ -672,9 +672,7 @@ def _instance_scopes(block: _Block, scope: _Scope) -> tuple[list[tuple[str, _Sco
         return [("", scope.child(count={"index": 0}))], "unknown"
     if "for_each" in block.attrs:
         before = scope.counter.refusals
-        each = _ev(block.attrs["for_each"].expr, scope, 0)
-        if scope.counter.refusals != before:
-            each = _mark(each)  # known instances, values the evaluator gave up on
+        each = _stored(scope, block.attrs["for_each"].expr)  # known instances, refused values marked
         pairs: list[tuple[Any, Any]] | None = None
         if isinstance(each, dict):
             pairs = list(each.items())
@@ -794,9 +792,7 @@ def _instance_scope(block: _Block, scope: _Scope) -> tuple[_Scope | None, Instan
         return scope.child(count={"index": 0}), "unevaluated" if refused else "unknown"
     if "for_each" in block.attrs:
         before = scope.counter.refusals
-        each = _ev(block.attrs["for_each"].expr, scope, 0)
-        if scope.counter.refusals != before:
-            each = _mark(each)
+        each = _stored(scope, block.attrs["for_each"].expr)
         if isinstance(each, dict):
             if not each:
                 return None, "certain"
@@ -819,10 +815,7 @@ def _eval_block(block: _Block, scope: _Scope, path: str, lines: dict[str, int], 
     for name, attr in block.attrs.items():
         p = f"{path}.{name}" if path else name
         lines[p] = attr.line
-        before = scope.counter.refusals
-        out[name] = _ev(attr.expr, scope, depth)
-        if scope.counter.refusals != before:
-            out[name] = _mark(out[name])
+        out[name] = _stored(scope, attr.expr, depth)
         if attr.source.startswith("jsonencode(") or (
             isinstance(attr.expr, str) and attr.expr.startswith("<<")
         ):
@@ -873,9 +866,8 @@ def _expand_dynamic(
     if "iterator" in dyn.attrs and isinstance(dyn.attrs["iterator"].expr, str):
         iterator = dyn.attrs["iterator"].expr.removeprefix("${").removesuffix("}")
     before = scope.counter.refusals
-    for_each = _ev(dyn.attrs["for_each"].expr, scope, depth) if "for_each" in dyn.attrs else Unknown()
-    if scope.counter.refusals != before:
-        for_each = _mark(for_each)  # known blocks, values the evaluator gave up on
+    # known blocks, values the evaluator gave up on marked
+    for_each = _stored(scope, dyn.attrs["for_each"].expr, depth) if "for_each" in dyn.attrs else Unknown()
     if isinstance(for_each, dict):
         pairs: list[tuple[Any, Any]] = list(for_each.items())
     elif isinstance(for_each, list):
